@@ -1,0 +1,2 @@
+from . import halo_charge_rate
+from . import halo_charge_rate_version

@@ -1,0 +1,1 @@
+"""Plain-Python cores of the addon: no ORM imports below this package."""

@@ -1,0 +1,207 @@
+"""Run every test of the repository and print one summary line.
+
+Steps (each one counts; any failure makes the exit code non-zero):
+  1. lint: ruff over the repository;
+  2. a fresh throwaway database with the addon installed (a failed install fails the run);
+  3. the addon's tests with pytest + pytest-odoo (against that database);
+  4. the plain-Python tests (services, xero_sandbox, repository checks) with pytest;
+  5. the browser tours (headless Chromium) with Odoo's own test runner, tagged ``halo_tour``.
+
+Called by ./test.sh after tools/setup.sh; not meant to be run alone.
+"""
+
+import argparse
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+ROOT = Path(os.environ["HALO_ROOT"])
+CACHE = Path(os.environ["HALO_CACHE"])
+VENV = Path(os.environ["HALO_VENV"])
+CONF = os.environ["HALO_ODOO_CONF"]
+ODOO = os.environ["ODOO_BIN"]
+ADDON = "halo_helpdesk_billing"
+OUT = CACHE / "test-results"
+PLAIN_TEST_PATHS = [f"{ADDON}/services/tests", "xero_sandbox/tests", "tests"]
+TOUR_GLOB = "test_tour*.py"
+
+
+class Totals:
+    def __init__(self):
+        self.passed = self.failed = self.skipped = 0
+        self.problems = []
+
+    def add_junit(self, path, label):
+        if not path.exists():
+            self.fail(f"{label}: no result file (the runner crashed)")
+            return
+        root = ET.parse(path).getroot()
+        suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
+        tests = failures = errors = skipped = 0
+        for suite in suites:
+            tests += int(suite.get("tests", 0))
+            failures += int(suite.get("failures", 0))
+            errors += int(suite.get("errors", 0))
+            skipped += int(suite.get("skipped", 0))
+        self.passed += tests - failures - errors - skipped
+        self.failed += failures + errors
+        self.skipped += skipped
+        if failures or errors:
+            self.problems.append(f"{label}: {failures} failed, {errors} errors")
+        if not tests:
+            self.fail(f"{label}: ran no test")
+        print(f"== {label}: {tests - failures - errors - skipped} passed, "
+              f"{failures + errors} failed, {skipped} skipped", flush=True)
+
+    def fail(self, message):
+        self.failed += 1
+        self.problems.append(message)
+        print(f"== FAILED: {message}", flush=True)
+
+
+def run(cmd, log=None, timeout=None, env=None):
+    print("$", " ".join(str(c) for c in cmd), flush=True)
+    if log:
+        with open(log, "w") as fh:
+            proc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, timeout=timeout,
+                                  cwd=ROOT, env=env)
+    else:
+        proc = subprocess.run(cmd, timeout=timeout, cwd=ROOT, env=env)
+    return proc.returncode
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def psql_query(db, sql):
+    import psycopg2
+
+    conn = psycopg2.connect(host=os.environ["PGHOST"], port=os.environ["PGPORT"],
+                            user=os.environ["HALO_DB_USER"], password=os.environ["HALO_DB_PASSWORD"],
+                            dbname=db)
+    try:
+        with conn.cursor() as cr:
+            cr.execute(sql)
+            return cr.fetchall()
+    finally:
+        conn.close()
+
+
+def drop_db(db):
+    import psycopg2
+
+    conn = psycopg2.connect(host=os.environ["PGHOST"], port=os.environ["PGPORT"],
+                            user=os.environ["HALO_DB_USER"], password=os.environ["HALO_DB_PASSWORD"],
+                            dbname="postgres")
+    conn.autocommit = True
+    with conn.cursor() as cr:
+        cr.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+    conn.close()
+
+
+def odoo_log_errors(log):
+    text = Path(log).read_text(errors="replace")
+    return [line for line in text.splitlines()
+            if re.search(r"\d \d+ (ERROR|CRITICAL) ", line)]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--keep-db", action="store_true", help="keep the test database")
+    parser.add_argument("--only", choices=["lint", "addon", "plain", "tours"], action="append",
+                        help="run only these steps (the install always runs for addon/tours)")
+    parser.add_argument("pytest_args", nargs="*", help="extra arguments for the addon pytest run")
+    args = parser.parse_args()
+    steps = set(args.only or ["lint", "addon", "plain", "tours"])
+    OUT.mkdir(parents=True, exist_ok=True)
+    totals = Totals()
+    started = time.time()
+    py = str(VENV / "bin" / "python")
+
+    if "lint" in steps:
+        rc = run([str(VENV / "bin" / "ruff"), "check", "."])
+        print(f"== lint: {'ok' if rc == 0 else 'FAILED'}", flush=True)
+        if rc:
+            totals.fail("lint: ruff found problems")
+
+    if "plain" in steps:
+        junit = OUT / "plain.xml"
+        junit.unlink(missing_ok=True)
+        paths = [p for p in PLAIN_TEST_PATHS if (ROOT / p).is_dir()]
+        run([py, "-m", "pytest", "-p", "no:odoo", "-p", "no:cacheprovider", "-q",
+             f"--junitxml={junit}", *paths])
+        totals.add_junit(junit, "plain-Python tests (services, xero_sandbox, repository)")
+
+    db = None
+    if steps & {"addon", "tours"}:
+        db = f"halo_test_{os.getpid()}_{int(time.time())}"
+        log = OUT / "install.log"
+        rc = run([ODOO, "-c", CONF, "-d", db, "-i", ADDON, "--stop-after-init",
+                  "--log-level=info", "--http-port", str(free_port())], log=log, timeout=1800)
+        errors = odoo_log_errors(log)
+        try:
+            state = psql_query(db, f"SELECT state FROM ir_module_module WHERE name = '{ADDON}'")
+        except Exception as exc:  # noqa: BLE001 - reported as an install failure
+            state = [(f"database unreadable: {exc}",)]
+        if rc != 0 or errors or state != [("installed",)]:
+            print("\n".join(errors[:40]))
+            totals.fail(f"install of {ADDON} failed (rc={rc}, state={state}); log: {log}")
+            db_ok = False
+        else:
+            print(f"== install: {ADDON} installed in {db}", flush=True)
+            db_ok = True
+
+        if db_ok and "addon" in steps:
+            junit = OUT / "addon.xml"
+            junit.unlink(missing_ok=True)
+            run([py, "-m", "pytest", "-p", "no:cacheprovider", "-q",
+                 f"--odoo-database={db}", f"--odoo-config={CONF}",
+                 f"--ignore-glob=**/{TOUR_GLOB}", f"--junitxml={junit}",
+                 f"{ADDON}/tests", *args.pytest_args], timeout=3600)
+            totals.add_junit(junit, "addon tests (pytest-odoo)")
+
+        if db_ok and "tours" in steps:
+            tours = sorted((ROOT / ADDON / "tests").glob(TOUR_GLOB))
+            if tours:
+                log = OUT / "tours.log"
+                run([ODOO, "-c", CONF, "-d", db, "--test-tags", f"/{ADDON}:halo_tour",
+                     "--stop-after-init", "--log-level=info", "--http-port", str(free_port())],
+                    log=log, timeout=1800)
+                text = log.read_text(errors="replace")
+                match = re.findall(r"(\d+) failed, (\d+) error\(s\) of (\d+) tests", text)
+                if not match:
+                    totals.fail(f"browser tours: no result line; log: {log}")
+                else:
+                    failed, errors_n, ran = (int(x) for x in match[-1])
+                    totals.passed += ran - failed - errors_n
+                    totals.failed += failed + errors_n
+                    print(f"== browser tours (headless Chromium): {ran - failed - errors_n} passed, "
+                          f"{failed + errors_n} failed", flush=True)
+                    if failed or errors_n:
+                        print("\n".join(odoo_log_errors(log)[:40]))
+                        totals.problems.append(f"browser tours: see {log}")
+                    if not ran:
+                        totals.fail("browser tours: ran no test")
+
+        if db and not args.keep_db:
+            drop_db(db)
+        elif db:
+            print(f"kept database {db}")
+
+    print(f"== took {time.time() - started:.0f} s")
+    for problem in totals.problems:
+        print(f"   problem: {problem}")
+    print(f"summary: {totals.passed} passed, {totals.failed} failed, {totals.skipped} skipped")
+    return 1 if totals.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
