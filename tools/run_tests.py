@@ -26,7 +26,7 @@ VENV = Path(os.environ["HALO_VENV"])
 CONF = os.environ["HALO_ODOO_CONF"]
 ODOO = os.environ["ODOO_BIN"]
 ADDON = "halo_helpdesk_billing"
-OUT = CACHE / "test-results"
+OUT = Path(os.environ.get("HALO_TEST_OUT") or CACHE / "test-results")
 PLAIN_TEST_PATHS = [f"{ADDON}/services/tests", "xero_sandbox/tests", "tests"]
 TOUR_GLOB = "test_tour*.py"
 

@@ -1,0 +1,208 @@
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+from datetime import timedelta
+
+from odoo import api, fields, models
+from odoo.exceptions import ValidationError
+from odoo.tools import SQL
+
+BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
+MAX_ACTION_HOURS = 24
+
+
+class AccountAnalyticLine(models.Model):
+    """Ticket actions (labour) and travel time are timesheet lines linked to a ticket."""
+
+    _name = "account.analytic.line"
+    _inherit = ["account.analytic.line", "halo.billable.mixin"]
+
+    # The timesheet cost is money: only accounting, timesheet approvers and billing see it.
+    amount = fields.Monetary(
+        groups="account.group_account_readonly,hr_timesheet.group_hr_timesheet_approver,"
+        "analytic.group_analytic_accounting," + BILLING_USER
+    )
+    halo_ticket_id = fields.Many2one(
+        comodel_name="helpdesk.ticket",
+        string="Ticket",
+        index="btree_not_null",
+        ondelete="restrict",
+    )
+    halo_kind = fields.Selection(
+        selection=[("labour", "Action"), ("travel", "Travel time")],
+        string="Kind",
+        default="labour",
+    )
+    halo_start = fields.Datetime(string="Start")
+    halo_end = fields.Datetime(string="End")
+    halo_running = fields.Boolean(
+        string="Running", compute="_compute_halo_running", store=True,
+        help="Started from the ticket and not stopped yet.",
+    )
+    halo_charge_rate_id = fields.Many2one(
+        comodel_name="halo.charge.rate",
+        string="Charge Rate",
+        index="btree_not_null",
+    )
+    halo_billable = fields.Selection(
+        selection=[
+            ("billable", "Billable"),
+            ("not_billable", "Not billable"),
+            ("no_charge", "No charge"),
+        ],
+        string="Billable",
+        default="billable",
+        help="No charge: shown on the invoice at zero. Not billable: never invoiced.",
+    )
+    halo_invoice_note = fields.Text(
+        string="Invoice Note", help="Printed on the invoice line for this action."
+    )
+    halo_overlap = fields.Boolean(
+        string="Overlaps", compute="_compute_halo_overlap",
+        help="Another action of the same technician overlaps this one.",
+    )
+    # Rating results (written by the rating engine; money only for billing groups)
+    halo_rate_version_id = fields.Many2one(
+        comodel_name="halo.charge.rate.version", string="Rate Version", readonly=True,
+        copy=False, groups=BILLING_USER,
+    )
+    halo_billable_hours = fields.Float(
+        string="Billable Hours", readonly=True, copy=False, digits=(16, 4), groups=BILLING_USER
+    )
+    halo_rated_amount = fields.Monetary(
+        string="Rated Amount", readonly=True, copy=False, groups=BILLING_USER
+    )
+    halo_rating_explanation = fields.Text(
+        string="Rating", readonly=True, copy=False, groups=BILLING_USER
+    )
+
+    @api.depends("halo_start", "halo_end")
+    def _compute_halo_running(self):
+        for line in self:
+            line.halo_running = bool(line.halo_start and not line.halo_end)
+
+    @api.depends("halo_run_id", "halo_invoice_number", "halo_billable", "halo_ticket_id")
+    def _compute_halo_billing_state(self):
+        return super()._compute_halo_billing_state()
+
+    def _halo_is_billable(self):
+        return bool(self.halo_ticket_id) and self.halo_billable != "not_billable"
+
+    def _compute_halo_overlap(self):
+        lines = self.filtered(lambda line: line.id and line.halo_start and line.halo_end)
+        overlapping = set()
+        if lines:
+            self.flush_model(["employee_id", "halo_start", "halo_end"])
+            self.env.cr.execute(SQL(
+                """SELECT DISTINCT a.id FROM account_analytic_line a
+                   JOIN account_analytic_line b ON b.employee_id = a.employee_id AND b.id != a.id
+                    AND b.halo_start < a.halo_end AND a.halo_start < b.halo_end
+                  WHERE a.id = ANY(%s)""",
+                lines.ids,
+            ))
+            overlapping = {row[0] for row in self.env.cr.fetchall()}
+        for line in self:
+            line.halo_overlap = line.id in overlapping
+
+    @api.depends("halo_ticket_id.commercial_partner_id")
+    def _compute_partner_id(self):
+        ticket_lines = self.filtered("halo_ticket_id")
+        for line in ticket_lines:
+            line.partner_id = line.halo_ticket_id.commercial_partner_id or line.halo_ticket_id.partner_id
+        return super(AccountAnalyticLine, self - ticket_lines)._compute_partner_id()
+
+    @api.constrains("halo_start", "halo_end")
+    def _check_halo_times(self):
+        for line in self:
+            if not (line.halo_start and line.halo_end):
+                continue
+            if line.halo_end < line.halo_start:
+                raise ValidationError(self.env._(
+                    "The action '%(name)s' ends before it starts (%(start)s → %(end)s).",
+                    name=line.name, start=line.halo_start, end=line.halo_end,
+                ))
+            if line.halo_end - line.halo_start > timedelta(hours=MAX_ACTION_HOURS):
+                raise ValidationError(self.env._(
+                    "The action '%(name)s' lasts more than %(hours)s hours; split it or check "
+                    "the dates.", name=line.name, hours=MAX_ACTION_HOURS,
+                ))
+
+    @api.constrains("halo_ticket_id", "halo_charge_rate_id", "halo_kind")
+    def _check_halo_rate_kind(self):
+        for line in self.filtered("halo_charge_rate_id"):
+            kind = "travel" if line.halo_kind == "travel" else "labour"
+            if line.halo_charge_rate_id.kind != kind:
+                raise ValidationError(self.env._(
+                    "Charge rate %(rate)s is for %(rate_kind)s, not for %(kind)s.",
+                    rate=line.halo_charge_rate_id.name,
+                    rate_kind=dict(line.halo_charge_rate_id._fields["kind"].selection)[line.halo_charge_rate_id.kind],
+                    kind=dict(self._fields["halo_kind"].selection)[line.halo_kind],
+                ))
+
+    @api.onchange("halo_start", "halo_end", "employee_id")
+    def _onchange_halo_times(self):
+        if self.halo_start and self.halo_end and self.halo_end >= self.halo_start:
+            self.unit_amount = (self.halo_end - self.halo_start).total_seconds() / 3600
+        if self.halo_start and self.halo_end and self.employee_id:
+            domain = [
+                ("employee_id", "=", self.employee_id.id),
+                ("halo_start", "<", self.halo_end),
+                ("halo_end", ">", self.halo_start),
+            ]
+            if self._origin.id:
+                domain.append(("id", "!=", self._origin.id))
+            other = self.search(domain, limit=1)
+            if other:
+                return {"warning": {
+                    "title": self.env._("Overlapping actions"),
+                    "message": self.env._(
+                        "%(tech)s already has '%(other)s' from %(start)s to %(end)s.",
+                        tech=self.employee_id.name, other=other.name,
+                        start=other.halo_start, end=other.halo_end,
+                    ),
+                }}
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        tickets = self.env["helpdesk.ticket"].browse(
+            [vals["halo_ticket_id"] for vals in vals_list if vals.get("halo_ticket_id")]
+        )
+        tickets.fetch(["number", "team_id", "company_id"])
+        for vals in vals_list:
+            if vals.get("halo_ticket_id"):
+                self._halo_prepare_ticket_vals(vals)
+        return super().create(vals_list)
+
+    def write(self, vals):
+        if "halo_start" in vals or "halo_end" in vals:
+            for line in self:
+                line_vals = dict(vals)
+                self._halo_set_duration(line_vals, line)
+                if line_vals.get("unit_amount") is not None and "unit_amount" not in vals:
+                    super(AccountAnalyticLine, line).write(line_vals)
+                else:
+                    super(AccountAnalyticLine, line).write(vals)
+            return True
+        return super().write(vals)
+
+    def _halo_prepare_ticket_vals(self, vals):
+        """Defaults of an action recorded on a ticket (project, description, duration, rate)."""
+        ticket = self.env["helpdesk.ticket"].browse(vals["halo_ticket_id"])
+        if not vals.get("project_id"):
+            project = ticket._halo_get_project()
+            if project:
+                vals["project_id"] = project.id
+        vals.setdefault("name", ticket.number and f"{ticket.number} - {ticket.name}" or ticket.name)
+        vals.setdefault("company_id", ticket.company_id.id)
+        if not vals.get("halo_charge_rate_id"):
+            rate = ticket._halo_default_rate(vals.get("halo_kind") or "labour")
+            if rate:
+                vals["halo_charge_rate_id"] = rate.id
+        self._halo_set_duration(vals)
+        return vals
+
+    def _halo_set_duration(self, vals, line=None):
+        start = fields.Datetime.to_datetime(vals.get("halo_start", line.halo_start if line else False))
+        end = fields.Datetime.to_datetime(vals.get("halo_end", line.halo_end if line else False))
+        if start and end and end >= start:
+            vals["unit_amount"] = (end - start).total_seconds() / 3600
+        elif start and not end:
+            vals["unit_amount"] = 0.0

@@ -1,0 +1,98 @@
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+from odoo import api, fields, models
+from odoo.exceptions import ValidationError
+
+BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
+
+
+class HaloExpense(models.Model):
+    """An expense paid for a ticket (toll, congestion charge, parking, meal, fuel...).
+
+    A technician records the amount through ``amount_entry`` (write-only for them); only
+    billing groups can read ``amount``.
+    """
+
+    _name = "halo.expense"
+    _description = "Helpdesk Expense"
+    _inherit = ["halo.billable.mixin"]
+    _order = "date desc, id desc"
+    _check_company_auto = True
+
+    ticket_id = fields.Many2one(
+        comodel_name="helpdesk.ticket", required=True, index=True, ondelete="restrict"
+    )
+    company_id = fields.Many2one(
+        related="ticket_id.company_id", store=True, index=True, precompute=True
+    )
+    partner_id = fields.Many2one(
+        related="ticket_id.commercial_partner_id", string="Customer", store=True
+    )
+    date = fields.Date(required=True, default=fields.Date.context_today)
+    user_id = fields.Many2one(
+        comodel_name="res.users", string="Technician", required=True,
+        default=lambda self: self.env.user,
+    )
+    type_id = fields.Many2one(comodel_name="halo.expense.type", string="Type", required=True)
+    description = fields.Char()
+    currency_id = fields.Many2one(
+        comodel_name="res.currency", required=True,
+        default=lambda self: self.env.company.currency_id,
+    )
+    amount = fields.Monetary(
+        string="Amount Paid", currency_field="currency_id", groups=BILLING_USER,
+        help="What was paid, taxes included, in the expense's currency.",
+    )
+    amount_entry = fields.Monetary(
+        string="Amount", currency_field="currency_id",
+        compute="_compute_amount_entry", inverse="_inverse_amount_entry",
+        help="Amount paid, taxes included. Once saved it is only shown to billing staff.",
+    )
+    tax_ids = fields.Many2many(
+        comodel_name="account.tax", string="Taxes Paid", check_company=True,
+        domain=[("type_tax_use", "=", "purchase")],
+        help="Taxes included in the amount paid (reclaimable taxes are not re-billed).",
+    )
+    receipt = fields.Binary(attachment=True)
+    receipt_filename = fields.Char()
+    billable = fields.Boolean(default=True)
+    halo_amount = fields.Monetary(
+        string="Billed Amount", currency_field="company_currency_id", readonly=True,
+        copy=False, groups=BILLING_USER,
+    )
+    company_currency_id = fields.Many2one(related="company_id.currency_id")
+    halo_explanation = fields.Text(
+        string="Rating", readonly=True, copy=False, groups=BILLING_USER
+    )
+
+    def _compute_amount_entry(self):
+        for expense in self:
+            expense.amount_entry = 0.0
+
+    def _inverse_amount_entry(self):
+        for expense in self:
+            if expense.amount_entry < 0:
+                raise ValidationError(self.env._("An expense amount cannot be negative."))
+            expense.sudo().amount = expense.amount_entry
+
+    @api.constrains("amount")
+    def _check_amount(self):
+        for expense in self.sudo():
+            if expense.amount < 0:
+                raise ValidationError(self.env._("An expense amount cannot be negative."))
+
+    @api.depends("ticket_id", "type_id", "date")
+    def _compute_display_name(self):
+        for expense in self:
+            expense.display_name = self.env._(
+                "%(ticket)s: %(type)s on %(date)s",
+                ticket=expense.ticket_id.number or "",
+                type=expense.type_id.name or "",
+                date=expense.date,
+            )
+
+    @api.depends("halo_run_id", "halo_invoice_number", "billable")
+    def _compute_halo_billing_state(self):
+        return super()._compute_halo_billing_state()
+
+    def _halo_is_billable(self):
+        return self.billable

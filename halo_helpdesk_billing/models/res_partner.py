@@ -1,0 +1,41 @@
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+from odoo import fields, models
+
+from .res_company import ROUNDING_SCOPES
+
+BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
+
+
+class ResPartner(models.Model):
+    _inherit = "res.partner"
+
+    halo_calendar_id = fields.Many2one(
+        comodel_name="resource.calendar",
+        string="Working Hours",
+        help="Customer's working hours and public holidays for out-of-hours rating; "
+        "empty = the company's working hours.",
+    )
+    halo_rounding_scope = fields.Selection(
+        selection=ROUNDING_SCOPES, string="Rounding Scope",
+        help="Empty = the company's setting.",
+    )
+    halo_mileage_price = fields.Monetary(
+        string="Mileage Price", currency_field="halo_currency_id", groups=BILLING_USER,
+        help="Price per distance unit for this customer; 0 = the company's price.",
+    )
+    halo_mileage_surcharge = fields.Monetary(
+        string="Surcharge per Trip", currency_field="halo_currency_id", groups=BILLING_USER,
+        help="0 = the company's surcharge.",
+    )
+    halo_expense_markup_custom = fields.Boolean(
+        string="Own Expense Markup", groups=BILLING_USER,
+        help="Use this customer's markup instead of the company's.",
+    )
+    halo_expense_markup = fields.Float(string="Expense Markup (%)", groups=BILLING_USER)
+    halo_currency_id = fields.Many2one(
+        comodel_name="res.currency", compute="_compute_halo_currency_id"
+    )
+
+    def _compute_halo_currency_id(self):
+        for partner in self:
+            partner.halo_currency_id = (partner.company_id or self.env.company).currency_id
