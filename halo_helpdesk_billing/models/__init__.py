@@ -10,6 +10,17 @@ from . import halo_mileage
 from . import halo_expense_type
 from . import halo_expense
 from . import halo_ticket_item
+from . import halo_rating
+from . import halo_rating_audit
 from . import halo_billing_run
 from . import halo_billing_run_line
 from . import account_move
+from . import halo_customer_device
+from . import halo_contract
+from . import halo_contract_ledger
+from . import halo_contract_period
+from . import halo_contract_recurring_line
+from . import halo_contract_run_line
+from . import account_move_contract
+from . import helpdesk_ticket_contract
+from . import res_partner_contract

@@ -7,6 +7,8 @@ from odoo.tools import SQL
 
 BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
 MAX_ACTION_HOURS = 24
+# Changing any of these re-rates the line (and the work it is rounded with).
+RATING_FIELDS = {"halo_start", "halo_end", "halo_charge_rate_id", "halo_billable", "halo_ticket_id", "halo_kind"}
 
 
 class AccountAnalyticLine(models.Model):
@@ -72,6 +74,10 @@ class AccountAnalyticLine(models.Model):
     )
     halo_rating_explanation = fields.Text(
         string="Rating", readonly=True, copy=False, groups=BILLING_USER
+    )
+    halo_rating_data = fields.Json(
+        string="Rating Segments", readonly=True, copy=False, groups=BILLING_USER,
+        help="Normal / out-of-hours / holiday parts of the last rating (invoice lines).",
     )
 
     @api.depends("halo_start", "halo_end")
@@ -169,19 +175,44 @@ class AccountAnalyticLine(models.Model):
         for vals in vals_list:
             if vals.get("halo_ticket_id"):
                 self._halo_prepare_ticket_vals(vals)
-        return super().create(vals_list)
+        lines = super().create(vals_list)
+        lines.filtered("halo_ticket_id")._halo_rate_work()
+        return lines
 
     def write(self, vals):
         if "halo_start" in vals or "halo_end" in vals:
             for line in self:
                 line_vals = dict(vals)
                 self._halo_set_duration(line_vals, line)
-                if line_vals.get("unit_amount") is not None and "unit_amount" not in vals:
-                    super(AccountAnalyticLine, line).write(line_vals)
-                else:
-                    super(AccountAnalyticLine, line).write(vals)
-            return True
-        return super().write(vals)
+                super(AccountAnalyticLine, line).write(line_vals)
+            result = True
+        else:
+            result = super().write(vals)
+        if RATING_FIELDS.intersection(vals):
+            self.filtered("halo_ticket_id")._halo_rate_work()
+        return result
+
+    def _halo_rate_work(self):
+        """Rate these lines again, with the other unbilled work they are rounded with."""
+        if not self or self.env.context.get("halo_no_rating"):
+            return
+        work = self.sudo().search([
+            ("halo_ticket_id", "in", self.sudo().halo_ticket_id.ids),
+            ("halo_billing_state", "=", "unbilled"),
+        ])
+        self.env["halo.rating"]._rate_timesheets(work | self.sudo().filtered(
+            lambda line: line.halo_billing_state == "unbilled"
+        ))
+
+    def action_halo_rerate(self):
+        """Open the re-rating wizard for the selected lines."""
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "halo.rerate.wizard",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"active_model": self._name, "active_ids": self.ids},
+        }
 
     def _halo_prepare_ticket_vals(self, vals):
         """Defaults of an action recorded on a ticket (project, description, duration, rate)."""
@@ -202,6 +233,9 @@ class AccountAnalyticLine(models.Model):
     def _halo_set_duration(self, vals, line=None):
         start = fields.Datetime.to_datetime(vals.get("halo_start", line.halo_start if line else False))
         end = fields.Datetime.to_datetime(vals.get("halo_end", line.halo_end if line else False))
+        if vals.get("halo_start") and "date" not in vals:
+            # the timesheet day is the day the work started, in the user's time zone
+            vals["date"] = fields.Datetime.context_timestamp(self, start).date()
         if start and end and end >= start:
             vals["unit_amount"] = (end - start).total_seconds() / 3600
         elif start and not end:

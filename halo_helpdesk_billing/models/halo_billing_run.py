@@ -1,12 +1,37 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
-from odoo import api, fields, models
+import logging
+from collections import defaultdict
+
+import psycopg2
+
+from odoo import Command, api, fields, models
+from odoo.exceptions import UserError
+from odoo.fields import Domain
+from odoo.tools import SQL, float_round
+
+from .res_company import DEFAULT_LINE_TEMPLATE
+
+_logger = logging.getLogger(__name__)
 
 BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
+
+# The work a billing run collects: model -> (kind, date field)
+SOURCES = {
+    "account.analytic.line": "date",
+    "halo.mileage": "date",
+    "halo.expense": "date",
+    "halo.ticket.item": "date",
+}
 
 
 class HaloBillingRun(models.Model):
     """The month-end moment: gather unbilled work up to a cut-off date, preview it per
-    customer with explanations, exclude/defer/adjust, then create customer invoices."""
+    customer with explanations, exclude/defer/adjust, then create customer invoices.
+
+    draft → previewed (charges collected and claimed) → invoiced; or cancelled, which
+    releases every charge. Work is claimed by a unique ``claim_key`` on the charge, so the
+    database refuses to put the same work in two open runs or to bill it twice.
+    """
 
     _name = "halo.billing.run"
     _description = "Helpdesk Billing Run"
@@ -51,6 +76,7 @@ class HaloBillingRun(models.Model):
     )
     note = fields.Html()
     line_count = fields.Integer(compute="_compute_totals")
+    error_count = fields.Integer(compute="_compute_totals")
     invoice_count = fields.Integer(compute="_compute_totals")
     amount_total = fields.Monetary(
         string="Total to Invoice", compute="_compute_totals", groups=BILLING_USER
@@ -64,11 +90,18 @@ class HaloBillingRun(models.Model):
                 [("run_id", "in", self.ids)], ["run_id", "state"], ["__count", "amount:sum"]
             )
         }
+        errors = dict(self.env["halo.billing.run.line"]._read_group(
+            [("run_id", "in", self.ids), ("error", "!=", False)], ["run_id"], ["__count"]
+        ))
+        invoices = dict(self.env["account.move"]._read_group(
+            [("halo_run_id", "in", self.ids)], ["halo_run_id"], ["__count"]
+        ))
         for run in self:
             count, amount = totals.get((run.id, "included"), (0, 0.0))
             run.line_count = count
             run.amount_total = amount
-            run.invoice_count = len(run.invoice_ids)
+            run.error_count = errors.get(run, 0)
+            run.invoice_count = invoices.get(run, 0)
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -76,3 +109,515 @@ class HaloBillingRun(models.Model):
             if vals.get("name", "/") == "/":
                 vals["name"] = self.env["ir.sequence"].next_by_code("halo.billing.run") or "/"
         return super().create(vals_list)
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_invoiced(self):
+        for run in self:
+            if run.state == "invoiced" or run.invoice_ids:
+                raise UserError(self.env._(
+                    "Billing run %(run)s has invoices and cannot be deleted.", run=run.name
+                ))
+        self._halo_release_lines(self.line_ids, "deferred")
+
+    # ------------------------------------------------------------------ actions
+    def action_preview(self):
+        """Collect the unbilled work up to the cut-off date, price it and claim it."""
+        for run in self:
+            if run.state not in ("draft", "previewed"):
+                raise UserError(self.env._("Only draft or previewed runs can be previewed."))
+            run._halo_collect()
+            run.state = "previewed"
+        return True
+
+    def action_create_invoices(self):
+        """Create (and post, per company setting) the customer invoices of the run."""
+        for run in self:
+            if run.state != "previewed":
+                raise UserError(self.env._("Preview billing run %(run)s first.", run=run.name))
+            try:
+                with self.env.cr.savepoint():
+                    run._halo_create_invoices()
+            except (UserError, psycopg2.Error):
+                raise
+            except Exception as err:  # noqa: BLE001 - shown to the user; nothing is kept
+                _logger.exception("Billing run %s failed to create invoices", run.name)
+                raise UserError(self.env._(
+                    "Billing run %(run)s could not create its invoices; nothing was billed and the "
+                    "run can be retried. Error: %(error)s", run=run.name, error=err,
+                )) from err
+        return self.invoice_ids._get_records_action(name=self.env._("Invoices"))
+
+    def action_cancel(self):
+        """Cancel the run and release its charges (their work is unbilled again)."""
+        for run in self:
+            if run.invoice_ids.filtered(lambda move: move.state == "posted"):
+                raise UserError(self.env._(
+                    "Billing run %(run)s has posted invoices; reverse them with credit notes "
+                    "before cancelling the run.", run=run.name,
+                ))
+            run.invoice_ids.filtered(lambda move: move.state == "draft").with_context(
+                force_delete=True
+            ).unlink()
+            run._halo_release_lines(run.line_ids, run.line_ids.mapped("state"))
+            if "halo.contract" in self.env:
+                self.env["halo.contract"]._halo_release_consumption(run)
+            run.state = "cancelled"
+        return True
+
+    def action_open_lines(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "halo_helpdesk_billing.halo_billing_run_line_action"
+        )
+        action["domain"] = [("run_id", "=", self.id)]
+        action["context"] = {"search_default_group_partner": 1, "default_run_id": self.id}
+        return action
+
+    def action_open_invoices(self):
+        self.ensure_one()
+        return self.invoice_ids._get_records_action(name=self.env._("Invoices of %(run)s", run=self.name))
+
+    # ------------------------------------------------------------------ collecting
+    def _halo_source_domain(self, model):
+        """Hook: the unbilled work of ``model`` this run bills."""
+        self.ensure_one()
+        date_field = SOURCES[model]
+        domain = Domain("halo_billing_state", "=", "unbilled") & Domain(date_field, "<=", self.date_cutoff)
+        domain &= Domain("company_id", "=", self.company_id.id)
+        if model == "account.analytic.line":
+            domain &= Domain("halo_ticket_id", "!=", False) & Domain("halo_running", "=", False)
+            partner_field = "halo_ticket_id.commercial_partner_id"
+        else:
+            partner_field = "partner_id"
+        if self.partner_ids:
+            domain &= Domain(partner_field, "in", self.partner_ids.commercial_partner_id.ids)
+        return domain
+
+    def _halo_collect(self):
+        self.ensure_one()
+        sources = {
+            model: self.env[model].sudo().search(self._halo_source_domain(model), order="id")
+            for model in SOURCES
+        }
+        vals_list = []
+        lines = sources["account.analytic.line"]
+        if lines:
+            missing = lines.filtered(lambda line: not line.halo_rating_data)
+            if missing:
+                self.env["halo.rating"]._rate_timesheets(missing)
+            vals_list += self._halo_prepare_timesheet_charges(lines)
+        vals_list += self._halo_prepare_mileage_charges(sources["halo.mileage"])
+        vals_list += self._halo_prepare_expense_charges(sources["halo.expense"])
+        vals_list += self._halo_prepare_item_charges(sources["halo.ticket.item"])
+        self._halo_apply_contracts(vals_list)
+        for vals in vals_list:
+            vals["run_id"] = self.id
+            if vals.get("error"):
+                vals["state"] = "excluded"
+        new_lines = self.env["halo.billing.run.line"].sudo().create(vals_list)
+        self._halo_claim_lines(new_lines.filtered(lambda line: line.state == "included"))
+        if self.error_count:
+            self.message_post(body=self.env._(
+                "%(count)s charges cannot be billed as they are (see the Problems filter).",
+                count=self.error_count,
+            ))
+        return new_lines
+
+    def _halo_charge_base(self, record, kind, ticket, date, user):
+        customer = ticket.commercial_partner_id or ticket.partner_id
+        return {
+            "partner_id": customer.id,
+            "ticket_id": ticket.id,
+            "kind": kind,
+            "res_model": record._name,
+            "res_id": record.id,
+            "date": date,
+            "user_id": user.id,
+        }
+
+    def _halo_prepare_timesheet_charges(self, lines):
+        """Hook: run-line values for actions and travel time (from their stored rating)."""
+        vals_list = []
+        lines.fetch(["halo_ticket_id", "halo_kind", "halo_charge_rate_id", "halo_rating_data",
+                     "halo_rated_amount", "halo_rating_explanation", "halo_billable_hours", "date",
+                     "user_id", "name", "halo_invoice_note", "halo_billable", "analytic_distribution",
+                     "halo_start", "amount"])
+        for line in lines:
+            vals = self._halo_charge_base(
+                line, "travel" if line.halo_kind == "travel" else "labour",
+                line.halo_ticket_id, line.date, line.user_id,
+            )
+            data = line.halo_rating_data or {}
+            segments = data.get("segments") or []
+            rate = line.halo_charge_rate_id
+            parts = []
+            labels = {"normal": "", "ooh": self.env._("out of hours"), "holiday": self.env._("holiday")}
+            for seg in segments:
+                unit_price = float(seg["unit_price"])
+                amount = float(seg["amount"])
+                if line.halo_billable == "no_charge":
+                    unit_price = amount = 0.0
+                parts.append({
+                    "label": labels.get(seg["kind"], seg["kind"]), "kind": seg["kind"],
+                    "quantity": float(seg["quantity"]), "seconds": seg["seconds"],
+                    "unit_price": unit_price, "amount": amount, "coverage": "payg", "contract_id": False,
+                })
+            surcharge = float(data.get("surcharge") or 0)
+            if surcharge and line.halo_billable != "no_charge":
+                parts.append({
+                    "label": self.env._("surcharge"), "kind": "surcharge", "quantity": 1.0, "seconds": 0,
+                    "unit_price": surcharge, "amount": surcharge, "coverage": "payg", "contract_id": False,
+                })
+            amount = sum(part["amount"] for part in parts)
+            hours = line.halo_billable_hours
+            vals.update({
+                "rate_id": rate.id,
+                "product_id": rate.product_id.id,
+                "name": line.name,
+                "note": line.halo_invoice_note,
+                "quantity": hours,
+                "uom_name": self.env._("h"),
+                "unit_price": amount / hours if hours else 0.0,
+                "amount": amount,
+                "rated_amount": amount,
+                "cost": -line.amount,
+                "explanation": line.halo_rating_explanation,
+                "parts": parts,
+                "analytic_distribution": line.analytic_distribution,
+            })
+            if not segments:
+                vals["error"] = line.halo_rating_explanation or self.env._("Not rated.")
+            vals_list.append(vals)
+        return vals_list
+
+    def _halo_prepare_mileage_charges(self, trips):
+        vals_list = []
+        results = self.env["halo.rating"]._rate_mileage(trips)
+        product = self.env.ref("halo_helpdesk_billing.product_mileage", raise_if_not_found=False)
+        for trip in trips:
+            result = results[trip.id]
+            vals = self._halo_charge_base(trip, "mileage", trip.ticket_id, trip.date, trip.user_id)
+            vals.update({"product_id": product.id if product else False,
+                         "name": self.env._("Mileage %(from)s → %(to)s", **{
+                             "from": trip.location_from or "", "to": trip.location_to or ""}).strip(),
+                         "note": trip.note, "uom_name": trip.unit})
+            self._halo_charge_from_result(vals, result, trip.unit)
+            vals_list.append(vals)
+        self._halo_store_results(trips, results)
+        return vals_list
+
+    def _halo_prepare_expense_charges(self, expenses):
+        vals_list = []
+        results = self.env["halo.rating"]._rate_expenses(expenses)
+        default = self.env.ref("halo_helpdesk_billing.product_expense", raise_if_not_found=False)
+        for expense in expenses:
+            result = results[expense.id]
+            vals = self._halo_charge_base(expense, "expense", expense.ticket_id, expense.date, expense.user_id)
+            vals.update({
+                "product_id": (expense.type_id.product_id or default).id,
+                "name": " - ".join(filter(None, [expense.type_id.name, expense.description])),
+                "uom_name": self.env._("unit"),
+                "cost": expense.currency_id._convert(
+                    expense.amount, self.currency_id, self.company_id, expense.date),
+            })
+            self._halo_charge_from_result(vals, result, "")
+            vals_list.append(vals)
+        self._halo_store_results(expenses, results)
+        return vals_list
+
+    def _halo_prepare_item_charges(self, items):
+        vals_list = []
+        for item in items:
+            vals = self._halo_charge_base(item, "item", item.ticket_id, item.date, item.user_id)
+            amount = float_round(item.unit_price * item.quantity, precision_rounding=self.currency_id.rounding)
+            vals.update({
+                "product_id": item.product_id.id,
+                "name": item.name,
+                "quantity": item.quantity,
+                "uom_name": item.product_id.uom_id.name or self.env._("unit"),
+                "unit_price": item.unit_price,
+                "amount": amount,
+                "rated_amount": amount,
+                "cost": item.unit_cost * item.quantity,
+                "explanation": self.env._(
+                    "%(qty)s × %(price)s", qty=item.quantity, price=self.currency_id.format(item.unit_price)),
+                "parts": [{"label": "", "kind": "item", "quantity": item.quantity, "seconds": 0,
+                           "unit_price": item.unit_price, "amount": amount, "coverage": "payg",
+                           "contract_id": False}],
+            })
+            item.with_context(halo_billing_engine=True).write({
+                "halo_amount": amount, "halo_explanation": vals["explanation"]})
+            vals_list.append(vals)
+        return vals_list
+
+    def _halo_charge_from_result(self, vals, result, unit):
+        if isinstance(result, Exception):
+            vals.update({"error": str(result), "quantity": 0, "amount": 0, "explanation": str(result),
+                         "parts": []})
+            return
+        quantity, unit_price, amount = float(result.quantity), float(result.unit_price), float(result.amount)
+        line_amount = float_round(quantity * unit_price, precision_rounding=self.currency_id.rounding)
+        parts = [{"label": "", "kind": vals["kind"], "quantity": quantity, "seconds": 0,
+                  "unit_price": unit_price, "amount": line_amount, "coverage": "payg", "contract_id": False}]
+        if amount - line_amount > 0.0001:
+            parts.append({"label": self.env._("surcharge"), "kind": "surcharge", "quantity": 1.0, "seconds": 0,
+                          "unit_price": amount - line_amount, "amount": amount - line_amount,
+                          "coverage": "payg", "contract_id": False})
+        vals.update({"quantity": quantity, "unit_price": amount / quantity if quantity else 0.0,
+                     "amount": amount, "rated_amount": amount, "explanation": result.explanation,
+                     "parts": parts})
+
+    def _halo_store_results(self, records, results):
+        """Keep each charge's amount and explanation on its work (for the ticket and reports)."""
+        for record in records:
+            result = results[record.id]
+            if isinstance(result, Exception):
+                continue
+            record.with_context(halo_billing_engine=True).write({
+                "halo_amount": float(result.amount), "halo_explanation": result.explanation})
+
+    def _halo_apply_contracts(self, vals_list):
+        """Let customer contracts cover charges (included, prepay hours or money, PAYG beyond)."""
+        Contract = self.env.get("halo.contract")
+        if Contract is None or not hasattr(Contract, "_halo_allocate_charges"):
+            return
+        charges = [
+            {"key": index, "partner_id": vals["partner_id"], "date": vals["date"], "kind": vals["kind"],
+             "rate_id": vals.get("rate_id") or False, "hours": vals.get("quantity") or 0.0
+             if vals["kind"] in ("labour", "travel") else 0.0, "amount": vals.get("amount") or 0.0}
+            for index, vals in enumerate(vals_list) if not vals.get("error")
+        ]
+        allocations = Contract.sudo()._halo_allocate_charges(charges) if charges else {}
+        for index, parts in allocations.items():
+            vals = vals_list[index]
+            covered = [part for part in parts if part["mode"] != "payg"]
+            if not covered:
+                continue
+            vals["contract_id"] = covered[0]["contract_id"]
+            if any(part["mode"] == "blocked" for part in parts):
+                vals["error"] = "; ".join(part["explanation"] for part in parts if part["mode"] == "blocked")
+                continue
+            vals["parts"] = self._halo_split_parts(vals, parts)
+            vals["amount"] = sum(part["amount"] for part in vals["parts"])
+            vals["unit_price"] = vals["amount"] / vals["quantity"] if vals.get("quantity") else vals["amount"]
+            vals["explanation"] = "\n".join(
+                [vals.get("explanation") or ""] + [part["explanation"] for part in parts if part.get("explanation")]
+            ).strip()
+
+    def _halo_split_parts(self, vals, allocation):
+        """Turn a contract allocation into invoice parts: covered parts at zero, PAYG at the rate."""
+        total_hours = vals.get("quantity") or 0.0
+        total_amount = vals.get("amount") or 0.0
+        parts = []
+        for part in allocation:
+            if part["mode"] == "payg":
+                share = (part["hours"] / total_hours) if total_hours else (part["amount"] / total_amount if total_amount else 1)
+                for original in vals["parts"]:
+                    parts.append(dict(original,
+                                      quantity=float_round(original["quantity"] * share, 4),
+                                      seconds=round((original.get("seconds") or 0) * share),
+                                      amount=float_round(original["amount"] * share,
+                                                         precision_rounding=self.currency_id.rounding)))
+            else:
+                parts.append({"label": part.get("explanation") or part["mode"], "kind": "covered",
+                              "quantity": part["hours"] or 1.0, "seconds": round(part["hours"] * 3600),
+                              "unit_price": 0.0, "amount": 0.0, "coverage": part["mode"],
+                              "contract_id": part["contract_id"]})
+        return parts
+
+    # ------------------------------------------------------------------ claims
+    def _halo_claim_lines(self, lines):
+        """Claim the work of ``lines`` for this run (database-enforced, all or nothing)."""
+        if not lines:
+            return
+        self.env["halo.billing.run.line"].flush_model()
+        try:
+            with self.env.cr.savepoint():
+                self.env.cr.execute(SQL(
+                    "UPDATE halo_billing_run_line SET claim_key = res_model || ',' || res_id, state = 'included' "
+                    "WHERE id = ANY(%s)", lines.ids,
+                ))
+        except psycopg2.errors.UniqueViolation as err:
+            raise UserError(self.env._(
+                "Some of this work is already in another open billing run or was already invoiced; "
+                "preview again to leave it out."
+            )) from err
+        lines.invalidate_recordset(["claim_key", "state"])
+        for model, model_lines in lines.grouped("res_model").items():
+            self.env[model].sudo().browse(model_lines.mapped("res_id")).with_context(
+                halo_billing_engine=True
+            ).write({"halo_run_id": self.id})
+
+    def _halo_release_lines(self, lines, state):
+        """Release the work of ``lines`` (unbilled again) and mark them ``state``."""
+        lines = lines.filtered(lambda line: not line.invoice_id)
+        if not lines:
+            return
+        states = state if isinstance(state, list) else [state] * len(lines)
+        for line, line_state in zip(lines, states, strict=False):
+            line.write({"claim_key": False, "state": line_state if line_state != "included" else "deferred"})
+        for model, model_lines in lines.grouped("res_model").items():
+            records = self.env[model].sudo().browse(model_lines.mapped("res_id")).exists()
+            records.filtered(lambda rec: not rec.halo_invoice_number).with_context(
+                halo_billing_engine=True
+            ).write({"halo_run_id": False})
+
+    # ------------------------------------------------------------------ invoicing
+    def _halo_invoice_key(self, line, grouping):
+        if grouping == "ticket":
+            return (line.partner_id.id, line.ticket_id.id)
+        if grouping == "contract":
+            return (line.partner_id.id, line.contract_id.id)
+        return (line.partner_id.id,)
+
+    def _halo_settings(self, partner):
+        company = self.company_id
+        return {
+            "grouping": partner.halo_invoice_grouping or company.halo_invoice_grouping or "customer",
+            "layout": partner.halo_invoice_layout or company.halo_invoice_layout or "itemised",
+            "template": partner.halo_line_template or company.halo_line_template or DEFAULT_LINE_TEMPLATE,
+        }
+
+    def _halo_render_descriptions(self, lines, template):
+        """Itemised line descriptions from the template (Odoo's inline template engine)."""
+        rendered = self.env["mail.render.mixin"].sudo()._render_template(
+            template, "halo.billing.run.line", lines.ids, engine="inline_template",
+        )
+        result = {}
+        for line in lines:
+            text = (rendered.get(line.id) or "").strip() or line.name or line.kind_label
+            if line.note:
+                text = f"{text}\n{line.note}"
+            result[line.id] = text
+        return result
+
+    def _halo_create_invoices(self):
+        self.ensure_one()
+        lines = self.line_ids.filtered(lambda line: line.state == "included")
+        if not lines:
+            raise UserError(self.env._("Billing run %(run)s has no charge to invoice.", run=self.name))
+        if lines.filtered("error"):
+            raise UserError(self.env._("Fix or exclude the charges with problems first."))
+        partners = lines.partner_id
+        partners.fetch(["halo_invoice_grouping", "halo_invoice_layout", "halo_line_template",
+                        "property_account_position_id"])
+        groups = defaultdict(lambda: self.env["halo.billing.run.line"])
+        settings = {}
+        for partner, partner_lines in lines.grouped("partner_id").items():
+            settings[partner.id] = self._halo_settings(partner)
+            for line in partner_lines:
+                groups[self._halo_invoice_key(line, settings[partner.id]["grouping"])] |= line
+        descriptions = {}
+        for template, template_lines in lines.grouped(
+            lambda line: settings[line.partner_id.id]["template"]
+        ).items():
+            descriptions.update(self._halo_render_descriptions(template_lines, template))
+        keys = list(groups)
+        move_vals = []
+        line_maps = []
+        for key in keys:
+            group = groups[key]
+            layout = settings[group.partner_id.id]["layout"]
+            vals, line_map = self._halo_prepare_invoice_vals(group, layout, descriptions)
+            move_vals.append(vals)
+            line_maps.append(line_map)
+        moves = self.env["account.move"].with_context(
+            default_move_type="out_invoice", check_move_validity=False
+        ).create(move_vals)
+        run_line_ids, invoice_line_ids, move_ids = [], [], []
+        for move, line_map in zip(moves, line_maps, strict=True):
+            invoice_lines = move.invoice_line_ids.sorted(lambda aml: (aml.sequence, aml.id))
+            for run_lines, invoice_line in zip(line_map, invoice_lines, strict=True):
+                for run_line_id in run_lines.ids:
+                    run_line_ids.append(run_line_id)
+                    invoice_line_ids.append(invoice_line.id)
+                    move_ids.append(move.id)
+        self.env["halo.billing.run.line"].flush_model()
+        self.env.cr.execute(SQL(
+            """UPDATE halo_billing_run_line AS l
+                  SET invoice_line_id = v.aml, invoice_id = v.move
+                 FROM unnest(%s::int[], %s::int[], %s::int[]) AS v(id, aml, move)
+                WHERE l.id = v.id AND l.invoice_line_id IS NULL""",
+            run_line_ids, invoice_line_ids, move_ids,
+        ))
+        lines.invalidate_recordset(["invoice_line_id", "invoice_id"])
+        if self.company_id.halo_post_invoices:
+            moves.action_post()
+        self.state = "invoiced"
+        if "halo.contract" in self.env and hasattr(self.env["halo.contract"], "_halo_commit_consumption"):
+            self.env["halo.contract"].sudo()._halo_commit_consumption(lines)
+        self.message_post(body=self.env._(
+            "%(count)s invoices created.", count=len(moves)))
+        return moves
+
+    def _halo_prepare_invoice_vals(self, lines, layout, descriptions):
+        """Hook: values of one invoice and, in the same order as its lines, the charges each
+        invoice line bills (a list of run-line recordsets)."""
+        partner = lines.partner_id[:1]
+        invoice_lines, line_map = [], []
+        empty = self.env["halo.billing.run.line"]
+        if layout == "itemised":
+            for line in lines:
+                for index, part in enumerate(line.parts or []):
+                    label = descriptions[line.id]
+                    if part.get("label"):
+                        label = f"{label} ({part['label']})"
+                    invoice_lines.append(self._halo_prepare_invoice_line_vals(
+                        line.product_id, label, part["quantity"], part["unit_price"],
+                        line.analytic_distribution,
+                    ))
+                    line_map.append(line if index == 0 else empty)
+        else:
+            by_ticket = layout == "summary_ticket"
+            buckets = defaultdict(lambda: {"seconds": 0, "quantity": 0.0, "lines": self.env["halo.billing.run.line"]})
+            order = []
+            for line in lines:
+                for part in line.parts or []:
+                    key = (line.ticket_id.id if by_ticket else False, line.product_id.id,
+                           round(part["unit_price"], 4), part.get("label") or "", part.get("coverage"))
+                    if key not in buckets:
+                        order.append(key)
+                    bucket = buckets[key]
+                    bucket["seconds"] += part.get("seconds") or 0
+                    bucket["quantity"] += part["quantity"]
+                    bucket["lines"] |= line
+                    bucket["ticket"] = line.ticket_id
+                    bucket["product"] = line.product_id
+                    bucket["kind"] = line.kind
+            for key in order:
+                bucket = buckets[key]
+                quantity = bucket["seconds"] / 3600.0 if bucket["kind"] in ("labour", "travel") and bucket["seconds"] \
+                    else bucket["quantity"]
+                label = bucket["product"].display_name or ""
+                if by_ticket and bucket["ticket"]:
+                    label = f"{bucket['ticket'].number} {bucket['ticket'].name}: {label}"
+                if key[3]:
+                    label = f"{label} ({key[3]})"
+                invoice_lines.append(self._halo_prepare_invoice_line_vals(
+                    bucket["product"], label, round(quantity, 4), key[2], False,
+                ))
+                line_map.append(bucket["lines"])
+        vals = {
+            "move_type": "out_invoice",
+            "partner_id": partner.id,
+            "company_id": self.company_id.id,
+            "invoice_date": self.date_invoice or fields.Date.context_today(self),
+            "invoice_origin": self.name,
+            "halo_run_id": self.id,
+            "invoice_line_ids": [
+                Command.create(dict(vals, sequence=sequence)) for sequence, vals in enumerate(invoice_lines, 1)
+            ],
+        }
+        return vals, line_map
+
+    def _halo_prepare_invoice_line_vals(self, product, name, quantity, price_unit, analytic):
+        """Hook: one invoice line (taxes come from the product and the fiscal position)."""
+        vals = {
+            "product_id": product.id,
+            "name": name,
+            "quantity": quantity,
+            "price_unit": price_unit,
+        }
+        if analytic:
+            vals["analytic_distribution"] = analytic
+        return vals

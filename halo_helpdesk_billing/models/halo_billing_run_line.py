@@ -1,5 +1,6 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
-from odoo import fields, models
+from odoo import api, fields, models
+from odoo.exceptions import UserError
 
 BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
 
@@ -16,10 +17,14 @@ CHARGE_KINDS = [
 
 
 class HaloBillingRunLine(models.Model):
-    """One charge of a billing run, pointing at the work it bills (``res_model``/``res_id``).
+    """One charge of a billing run: a piece of recorded work with its price and explanation.
 
-    The database enforces that a piece of work is claimed by at most one charge that is
-    included in an open run or invoiced (partial unique index on ``claim_key``).
+    ``res_model``/``res_id`` point at the work. While the charge is included in an open run,
+    or once it is invoiced, ``claim_key`` holds ``"model,id"``; a partial unique index makes
+    the database refuse a second claim, so the same work can never be in two open runs or
+    be billed twice. ``parts`` holds the invoice lines of the charge (normal / out-of-hours /
+    holiday time, contract coverage), each ``{label, quantity, seconds, unit_price, amount,
+    coverage, contract_id}``.
     """
 
     _name = "halo.billing.run.line"
@@ -30,11 +35,14 @@ class HaloBillingRunLine(models.Model):
     run_id = fields.Many2one(
         comodel_name="halo.billing.run", required=True, index=True, ondelete="cascade"
     )
+    run_state = fields.Selection(related="run_id.state")
     company_id = fields.Many2one(related="run_id.company_id", store=True)
     currency_id = fields.Many2one(related="run_id.currency_id")
     partner_id = fields.Many2one(comodel_name="res.partner", string="Customer", required=True, index=True)
     ticket_id = fields.Many2one(comodel_name="helpdesk.ticket", index="btree_not_null")
+    contract_id = fields.Many2one(comodel_name="halo.contract", index="btree_not_null")
     kind = fields.Selection(selection=CHARGE_KINDS, required=True)
+    kind_label = fields.Char(compute="_compute_kind_label")
     res_model = fields.Char(string="Source Model", required=True)
     res_id = fields.Integer(string="Source Record", required=True)
     claim_key = fields.Char(
@@ -46,10 +54,19 @@ class HaloBillingRunLine(models.Model):
     rate_id = fields.Many2one(comodel_name="halo.charge.rate", string="Charge Rate")
     product_id = fields.Many2one(comodel_name="product.product")
     name = fields.Text(string="Description")
+    note = fields.Text(string="Invoice Note")
     quantity = fields.Float(digits=(16, 4))
+    uom_name = fields.Char(string="Unit")
     unit_price = fields.Monetary(groups=BILLING_USER)
     amount = fields.Monetary(groups=BILLING_USER)
+    rated_amount = fields.Monetary(
+        groups=BILLING_USER, readonly=True, help="Amount before any manual adjustment."
+    )
+    cost = fields.Monetary(groups="halo_helpdesk_billing.group_halo_billing_manager")
     explanation = fields.Text(groups=BILLING_USER)
+    parts = fields.Json(groups=BILLING_USER)
+    analytic_distribution = fields.Json()
+    error = fields.Char(readonly=True, help="Why this charge cannot be invoiced as it is.")
     state = fields.Selection(
         selection=[
             ("included", "Included"),
@@ -59,11 +76,100 @@ class HaloBillingRunLine(models.Model):
         default="included", required=True,
     )
     price_adjusted = fields.Boolean(readonly=True)
-    adjust_reason = fields.Char(string="Adjustment Reason")
+    adjust_reason = fields.Char(string="Adjustment Reason", readonly=True)
     invoice_line_id = fields.Many2one(comodel_name="account.move.line", readonly=True, copy=False)
-    invoice_id = fields.Many2one(related="invoice_line_id.move_id", store=True, string="Invoice")
+    invoice_id = fields.Many2one(
+        comodel_name="account.move", string="Invoice", readonly=True, copy=False, index="btree_not_null"
+    )
 
     _unique_claim = models.UniqueIndex(
         "(claim_key) WHERE claim_key IS NOT NULL",
         "This work is already in another open billing run or was already invoiced.",
     )
+
+    @api.depends("kind")
+    def _compute_kind_label(self):
+        labels = dict(CHARGE_KINDS)
+        for line in self:
+            line.kind_label = labels.get(line.kind, "")
+
+    def _source(self):
+        self.ensure_one()
+        return self.env[self.res_model].browse(self.res_id)
+
+    def _check_run_editable(self):
+        for line in self:
+            if line.run_id.state not in ("draft", "previewed"):
+                raise UserError(self.env._(
+                    "Billing run %(run)s is %(state)s; its charges can no longer be changed.",
+                    run=line.run_id.name,
+                    state=dict(line.run_id._fields["state"].selection)[line.run_id.state],
+                ))
+
+    def action_exclude(self):
+        """Write the charge off: not billed in this run, and its work marked not billable."""
+        self._check_run_editable()
+        self.run_id._halo_release_lines(self, "excluded")
+        for model, lines in self.grouped("res_model").items():
+            sources = self.env[model].browse(lines.mapped("res_id")).with_context(halo_billing_engine=True)
+            if model == "account.analytic.line":
+                sources.sudo().write({"halo_billable": "not_billable"})
+            elif "billable" in sources._fields:
+                sources.sudo().write({"billable": False})
+        for run, lines in self.grouped("run_id").items():
+            run.message_post(body=self.env._(
+                "Excluded (not billable any more): %(charges)s",
+                charges=", ".join(lines.mapped(lambda line: line.name or line.kind_label)),
+            ))
+        return True
+
+    def action_defer(self):
+        """Leave the charge for a later run: its work goes back to unbilled."""
+        self._check_run_editable()
+        self.run_id._halo_release_lines(self, "deferred")
+        for run, lines in self.grouped("run_id").items():
+            run.message_post(body=self.env._(
+                "Deferred to a later run: %(charges)s",
+                charges=", ".join(lines.mapped(lambda line: line.name or line.kind_label)),
+            ))
+        return True
+
+    def action_include(self):
+        """Take a deferred charge back into this run (if its work is still free)."""
+        self._check_run_editable()
+        for run, lines in self.grouped("run_id").items():
+            run._halo_claim_lines(lines.filtered(lambda line: line.state == "deferred"))
+        return True
+
+    def _halo_adjust(self, amount, reason):
+        """Set the amount of a charge by hand; the reason is kept on the charge and the run."""
+        self._check_run_editable()
+        if not reason:
+            raise UserError(self.env._("Give a reason for the price adjustment."))
+        if amount < 0:
+            raise UserError(self.env._("An adjusted amount cannot be negative; use a credit note."))
+        for line in self:
+            old = line.amount
+            quantity = line.quantity or 1.0
+            line.write({
+                "amount": amount,
+                "unit_price": amount / quantity,
+                "price_adjusted": True,
+                "adjust_reason": reason,
+                "parts": [{
+                    "label": "", "quantity": quantity, "seconds": sum(p.get("seconds") or 0 for p in line.parts or []),
+                    "unit_price": amount / quantity, "amount": amount, "coverage": "payg",
+                    "contract_id": line.contract_id.id,
+                }],
+                "explanation": self.env._(
+                    "%(old_explanation)s\nAdjusted by %(user)s from %(old)s to %(new)s: %(reason)s",
+                    old_explanation=line.explanation or "", user=self.env.user.name,
+                    old=line.currency_id.format(old), new=line.currency_id.format(amount), reason=reason,
+                ),
+            })
+            line.run_id.message_post(body=self.env._(
+                "Price of %(charge)s adjusted from %(old)s to %(new)s by %(user)s: %(reason)s",
+                charge=line.name or line.kind_label, old=line.currency_id.format(old),
+                new=line.currency_id.format(amount), user=self.env.user.name, reason=reason,
+            ))
+        return True

@@ -18,6 +18,7 @@ PRICE_FIELDS = {
     "date_from",
     "rate_id",
     "partner_id",
+    "contract_id",
 }
 
 
@@ -49,6 +50,13 @@ class HaloChargeRateVersion(models.Model):
         index="btree_not_null",
         domain=[("is_company", "=", True)],
         help="Set to override the global price for one customer.",
+    )
+    contract_id = fields.Many2one(
+        comodel_name="halo.contract",
+        string="Contract",
+        index="btree_not_null",
+        ondelete="cascade",
+        help="Set to override the price for the work covered by one contract.",
     )
     level = fields.Selection(
         selection=[("global", "Global"), ("customer", "Customer"), ("contract", "Contract")],
@@ -103,14 +111,34 @@ class HaloChargeRateVersion(models.Model):
         "Prices, minutes, multipliers and surcharges cannot be negative.",
     )
     _unique_date = models.UniqueIndex(
-        "(rate_id, COALESCE(partner_id, 0), date_from)",
+        "(rate_id, COALESCE(partner_id, 0), COALESCE(contract_id, 0), date_from)",
         "This charge rate already has a version from that date for that customer.",
     )
 
-    @api.depends("partner_id")
+    @api.depends("partner_id", "contract_id")
     def _compute_level(self):
         for version in self:
-            version.level = "customer" if version.partner_id else "global"
+            if version.contract_id:
+                version.level = "contract"
+            else:
+                version.level = "customer" if version.partner_id else "global"
+
+    @api.onchange("contract_id")
+    def _onchange_contract_id(self):
+        if self.contract_id:
+            self.partner_id = self.contract_id.partner_id
+
+    @api.model
+    def _halo_contract_partner_vals(self, vals):
+        """A contract override belongs to the contract's customer."""
+        if vals.get("contract_id"):
+            contract = self.env["halo.contract"].browse(vals["contract_id"])
+            vals = dict(vals, partner_id=contract.partner_id.id)
+        return vals
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        return super().create([self._halo_contract_partner_vals(vals) for vals in vals_list])
 
     @api.depends("company_id")
     def _compute_currency_id(self):
@@ -141,6 +169,7 @@ class HaloChargeRateVersion(models.Model):
                 )
 
     def write(self, vals):
+        vals = self._halo_contract_partner_vals(vals)
         if PRICE_FIELDS.intersection(vals) and not self.env.context.get("halo_allow_version_edit"):
             used = self._halo_used_versions()
             if used:

@@ -1,5 +1,5 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
-from odoo import api, fields, models
+from odoo import SUPERUSER_ID, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import float_compare
 
@@ -141,17 +141,25 @@ class HaloTicketItem(models.Model):
     @api.ondelete(at_uninstall=False)
     def _unlink_except_issued(self):
         for item in self:
-            if item.move_id.state == "done":
+            if item.sudo().move_id.state == "done":  # technicians cannot read stock moves
                 raise UserError(self.env._(
                     "%(item)s was issued from stock; use 'Return to stock' instead of deleting it.",
                     item=item.name,
                 ))
 
+    def _halo_stock_env(self):
+        """Environment of the stock moves of an item: technicians have no stock rights, and
+        stock_account values FIFO moves as the real user (``sudo(False)``), so a plain
+        ``sudo()`` is not enough; the moves are done by the superuser, in the item's company
+        (costs are company-dependent)."""
+        self.ensure_one()
+        return self.with_company(self.company_id).env(user=SUPERUSER_ID, su=True)
+
     def _halo_issue_stock(self):
         """Move the items out of stock to the customer and record their valued cost."""
-        Move = self.env["stock.move"].sudo()
         customer_location = self.env.ref("stock.stock_location_customers")
         for item in self:
+            Move = item._halo_stock_env()["stock.move"]
             location = item.location_id or self.env["stock.warehouse"].search(
                 [("company_id", "=", item.company_id.id)], limit=1
             ).lot_stock_id
@@ -202,10 +210,10 @@ class HaloTicketItem(models.Model):
 
     def action_return_to_stock(self):
         """Return issued items to the location they came from (reverses the stock move)."""
-        for item in self.filtered(lambda i: i.move_id.state == "done"):
+        for item in self.filtered(lambda i: i.sudo().move_id.state == "done"):
             item._halo_check_unlocked()
-            move = item.move_id
-            back = move.sudo().copy({
+            move = item.sudo().move_id
+            back = move.with_env(item._halo_stock_env()).copy({
                 "location_id": move.location_dest_id.id,
                 "location_dest_id": move.location_id.id,
                 "origin_returned_move_id": move.id,

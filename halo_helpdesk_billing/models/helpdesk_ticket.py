@@ -1,5 +1,5 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
-from odoo import fields, models
+from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.fields import Domain
 
@@ -91,6 +91,7 @@ class HelpdeskTicket(models.Model):
             ticket.halo_expense_count = counts["halo.expense"].get(ticket.id, 0)
             ticket.halo_item_count = counts["halo.ticket.item"].get(ticket.id, 0)
 
+    @api.depends_context("uid")
     def _compute_halo_running_action_id(self):
         running = {
             line.halo_ticket_id.id: line

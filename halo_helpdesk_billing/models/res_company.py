@@ -3,6 +3,22 @@ from odoo import fields, models
 
 BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
 
+INVOICE_GROUPINGS = [
+    ("customer", "One invoice per customer"),
+    ("contract", "One invoice per contract"),
+    ("ticket", "One invoice per ticket"),
+]
+INVOICE_LAYOUTS = [
+    ("itemised", "Itemised (a line per action)"),
+    ("summary_ticket", "Summarised per ticket"),
+    ("summary_invoice", "Summarised per invoice"),
+]
+DEFAULT_LINE_TEMPLATE = (
+    "{{ object.ticket_id.number or '' }} {{ object.ticket_id.name or '' }} - "
+    "{{ object.kind_label }}{{ object.date and (' ' + str(object.date)) or '' }}"
+    "{{ object.user_id and (' - ' + object.user_id.name) or '' }}: {{ object.name or '' }}"
+)
+
 ROUNDING_SCOPES = [
     ("action", "Per action"),
     ("ticket_day", "Per ticket per day"),
@@ -46,6 +62,24 @@ class ResCompany(models.Model):
     halo_expense_markup = fields.Float(
         string="Expense Markup (%)", groups=BILLING_USER,
         help="Expenses are billed at cost plus this percentage.",
+    )
+    halo_invoice_grouping = fields.Selection(
+        selection=INVOICE_GROUPINGS, string="Invoice Grouping", default="customer", required=True
+    )
+    halo_invoice_layout = fields.Selection(
+        selection=INVOICE_LAYOUTS, string="Invoice Layout", default="itemised", required=True
+    )
+    halo_line_template = fields.Text(
+        string="Invoice Line Template", default=DEFAULT_LINE_TEMPLATE,
+        help="Description of itemised invoice lines, rendered with Odoo's inline template "
+        "engine; `object` is the billing-run charge (object.ticket_id, object.user_id, "
+        "object.rate_id, object.date, object.name, object.note, object.kind_label...).",
+    )
+    halo_post_invoices = fields.Boolean(
+        string="Post Invoices of Billing Runs", default=True,
+        help="Post the invoices a billing run creates, so that their numbers are recorded "
+        "against the tickets at once. Off: invoices stay drafts; numbers are recorded "
+        "when they are posted.",
     )
     halo_allow_negative_issue = fields.Boolean(
         string="Issue Items Without Stock",

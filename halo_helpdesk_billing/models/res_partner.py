@@ -1,7 +1,7 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 from odoo import fields, models
 
-from .res_company import ROUNDING_SCOPES
+from .res_company import INVOICE_GROUPINGS, INVOICE_LAYOUTS, ROUNDING_SCOPES
 
 BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
 
@@ -32,6 +32,15 @@ class ResPartner(models.Model):
         help="Use this customer's markup instead of the company's.",
     )
     halo_expense_markup = fields.Float(string="Expense Markup (%)", groups=BILLING_USER)
+    halo_invoice_grouping = fields.Selection(
+        selection=INVOICE_GROUPINGS, string="Invoice Grouping", help="Empty = the company's setting."
+    )
+    halo_invoice_layout = fields.Selection(
+        selection=INVOICE_LAYOUTS, string="Invoice Layout", help="Empty = the company's setting."
+    )
+    halo_line_template = fields.Text(
+        string="Invoice Line Template", help="Empty = the company's template."
+    )
     halo_currency_id = fields.Many2one(
         comodel_name="res.currency", compute="_compute_halo_currency_id"
     )

@@ -1,1 +1,3 @@
 """Plain-Python cores of the addon: no ORM imports below this package."""
+
+from . import rating

@@ -1,0 +1,1131 @@
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+import logging
+from collections import defaultdict
+from datetime import timedelta
+
+from dateutil.relativedelta import relativedelta
+
+from odoo import Command, api, fields, models
+from odoo.exceptions import UserError, ValidationError
+from odoo.fields import Domain
+from odoo.tools import float_round, format_amount
+
+from .halo_contract_dates import PERIOD_MONTHS, PERIODS, day_count, invoice_date_of, period_bounds
+
+_logger = logging.getLogger(__name__)
+
+BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
+# context key allowing system code to write ledger entries other than adjustments
+LEDGER_SYSTEM = "halo_contract_ledger_system"
+HOURS_DIGITS = 4
+EPS = 1e-6
+CONSUMING_MODES = ("included", "prepay_hours", "prepay_money")
+MODE_ORDERS = {
+    "included_first": ("included", "prepay_hours", "prepay_money"),
+    "prepay_first": ("prepay_hours", "prepay_money", "included"),
+}
+
+
+def _hours(value):
+    return float_round(value, precision_digits=HOURS_DIGITS)
+
+
+class HaloContract(models.Model):
+    """A customer agreement: what is covered (fixed fee with included hours, prepay
+    hours or money, PAYG beyond), how it is invoiced (period, advance/arrears, days
+    ahead, recurring items) and its prepay balance, kept as a ledger.
+
+    Rights: technicians read contracts (ticket banner) but no money fields; billing
+    users create and edit them; billing managers may delete them.
+    """
+
+    _name = "halo.contract"
+    _description = "Customer Contract"
+    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _order = "partner_id, date_start desc, id desc"
+    _check_company_auto = True
+
+    name = fields.Char(required=True, tracking=True)
+    reference = fields.Char(copy=False, help="Customer or contract reference shown on invoices.")
+    company_id = fields.Many2one(
+        comodel_name="res.company", required=True, default=lambda self: self.env.company
+    )
+    currency_id = fields.Many2one(related="company_id.currency_id")
+    partner_id = fields.Many2one(
+        comodel_name="res.partner", string="Customer", required=True, index=True,
+        tracking=True, check_company=True,
+    )
+    site_partner_id = fields.Many2one(
+        comodel_name="res.partner", string="Site", check_company=True,
+        domain="[('id', 'child_of', partner_id)]",
+        help="Limit the contract to work for this site (a contact or address of the customer).",
+    )
+    contact_id = fields.Many2one(
+        comodel_name="res.partner", string="Customer Contact", check_company=True,
+        domain="[('id', 'child_of', partner_id)]",
+        help="Receives threshold and expiry e-mails.",
+    )
+    user_id = fields.Many2one(
+        comodel_name="res.users", string="Account Manager", default=lambda self: self.env.user,
+        tracking=True,
+    )
+    notify_partner_ids = fields.Many2many(
+        comodel_name="res.partner", relation="halo_contract_notify_partner_rel",
+        column1="contract_id", column2="partner_id", string="Notify",
+        help="Also e-mailed when a threshold is crossed and before the contract expires.",
+    )
+    state = fields.Selection(
+        selection=[
+            ("draft", "Draft"),
+            ("active", "Active"),
+            ("expired", "Expired"),
+            ("cancelled", "Cancelled"),
+        ],
+        default="draft", required=True, copy=False, tracking=True, index=True,
+    )
+    date_start = fields.Date(
+        string="Start Date", required=True, default=fields.Date.context_today, tracking=True
+    )
+    date_end = fields.Date(string="End Date", tracking=True, help="Empty = open-ended.")
+    auto_renew = fields.Boolean(tracking=True)
+    renewal_months = fields.Integer(
+        string="Renewal Term (months)", default=12,
+        help="On its end date an auto-renewing contract is extended by this many months.",
+    )
+    expiry_notice_days = fields.Integer(
+        string="Expiry Reminder (days)", default=30,
+        help="Reminders are sent this many days before the end date.",
+    )
+    expiry_reminder_date = fields.Date(
+        compute="_compute_expiry_reminder_date", store=True,
+        help="From this day the contract is listed as expiring soon.",
+    )
+    reminder_sent_for = fields.Date(
+        string="Reminder Sent For End", copy=False, readonly=True,
+        help="End date for which the expiry reminder was sent (one reminder per end date).",
+    )
+    # invoicing
+    billing_period = fields.Selection(selection=PERIODS, default="monthly", required=True)
+    invoice_timing = fields.Selection(
+        selection=[("advance", "In advance"), ("arrears", "In arrears")],
+        default="advance", required=True,
+        help="In advance: invoice dated the first day of the period; in arrears: the day "
+        "after the period ends.",
+    )
+    days_ahead = fields.Integer(
+        default=0, help="Periodic invoices are created (as drafts) this many days before their date.",
+    )
+    next_period_start = fields.Date(
+        copy=False, readonly=True,
+        help="Start of the next fixed-fee period to invoice (advanced by the scheduled action).",
+    )
+    next_invoice_date = fields.Date(compute="_compute_next_invoice_date")
+    # coverage: fixed fee
+    fixed_fee = fields.Boolean(string="Fixed Fee", tracking=True)
+    fee_product_id = fields.Many2one(
+        comodel_name="product.product", string="Fee Product", check_company=True,
+    )
+    fee_amount = fields.Monetary(
+        string="Fee per Period", currency_field="currency_id", tracking=True, groups=BILLING_USER
+    )
+    fee_rate_ids = fields.Many2many(
+        comodel_name="halo.charge.rate", relation="halo_contract_fee_rate_rel",
+        column1="contract_id", column2="rate_id", string="Rates Covered by the Fee",
+        help="Work at these rates is covered by the fee (up to the included hours).",
+    )
+    included_hours = fields.Float(
+        string="Included Hours per Period", digits=(16, 2),
+        help="0 = unlimited work at the covered rates.",
+    )
+    rollover_policy = fields.Selection(
+        selection=[
+            ("none", "None"),
+            ("all", "All"),
+            ("percent", "Percentage"),
+            ("capped", "Capped"),
+        ],
+        default="none", required=True,
+        help="Unused included hours of an ended period added to the hours balance.",
+    )
+    rollover_value = fields.Float(help="Percentage (for 'Percentage') or maximum hours ('Capped').")
+    rollover_delay_days = fields.Integer(
+        default=5, help="Days after a period ends before its unused hours are rolled over "
+        "(leaves time to bill the period's work).",
+    )
+    # coverage: prepay
+    prepay_kind = fields.Selection(
+        selection=[("none", "None"), ("hours", "Prepaid hours"), ("money", "Prepaid money")],
+        default="none", required=True, tracking=True,
+    )
+    prepay_rate_ids = fields.Many2many(
+        comodel_name="halo.charge.rate", relation="halo_contract_prepay_rate_rel",
+        column1="contract_id", column2="rate_id", string="Rates Covered by Prepay",
+        help="Empty = all work (for money: every charge, including mileage, expenses, items).",
+    )
+    consumption_order = fields.Selection(
+        selection=[
+            ("included_first", "Included → Prepay → PAYG"),
+            ("prepay_first", "Prepay → Included → PAYG"),
+        ],
+        default="included_first", required=True,
+    )
+    topup_block = fields.Float(
+        string="Top-up Block", digits=(16, 2),
+        help="Hours (prepaid hours) or money (prepaid money) credited by one top-up.",
+    )
+    topup_product_id = fields.Many2one(
+        comodel_name="product.product", string="Top-up Product", check_company=True
+    )
+    topup_price = fields.Monetary(
+        string="Top-up Price", currency_field="currency_id", groups=BILLING_USER,
+        help="Invoiced price of one top-up block.",
+    )
+    topup_requires_payment = fields.Boolean(
+        string="Top-up Counts When Paid",
+        help="A top-up adds to the balance only once its invoice is paid.",
+    )
+    auto_topup = fields.Boolean(
+        string="Auto Top-up", help="Create a top-up invoice when the threshold is crossed."
+    )
+    threshold_type = fields.Selection(
+        selection=[("absolute", "Hours / amount remaining"), ("percent", "% remaining")],
+    )
+    threshold_value = fields.Float(
+        help="Hours (prepaid hours), amount (prepaid money), or percentage of the last top-up.",
+    )
+    on_exhausted = fields.Selection(
+        selection=[("warn", "Warn"), ("block", "Block")], default="warn", required=True,
+        string="New Ticket When Exhausted",
+    )
+    on_expired = fields.Selection(
+        selection=[("payg", "Bill as PAYG"), ("block", "Block")], default="payg", required=True,
+        string="Work After Expiry",
+    )
+    expire_balance = fields.Boolean(
+        string="Balance Expires With Contract", default=True,
+        help="When the contract expires, the remaining prepay balance is written off.",
+    )
+    # relations
+    ledger_ids = fields.One2many(
+        comodel_name="halo.contract.ledger", inverse_name="contract_id", string="Ledger",
+        groups=BILLING_USER,
+    )
+    recurring_line_ids = fields.One2many(
+        comodel_name="halo.contract.recurring.line", inverse_name="contract_id",
+        string="Recurring Items", copy=True, groups=BILLING_USER,
+    )
+    period_ids = fields.One2many(
+        comodel_name="halo.contract.period", inverse_name="contract_id",
+        string="Invoiced Periods", groups=BILLING_USER,
+    )
+    rate_version_ids = fields.One2many(
+        comodel_name="halo.charge.rate.version", inverse_name="contract_id",
+        string="Rate Overrides", groups=BILLING_USER,
+    )
+    invoice_ids = fields.One2many(
+        comodel_name="account.move", inverse_name="halo_contract_id", string="Invoices",
+        groups=BILLING_USER,
+    )
+    invoice_count = fields.Integer(compute="_compute_invoice_count", groups=BILLING_USER)
+    # balances (from the ledger, never typed in)
+    balance_hours = fields.Float(
+        string="Hours Balance", compute="_compute_balance", store=True, digits=(16, 2),
+        help="Prepaid and rolled-over hours left (counted ledger entries).",
+    )
+    balance_amount = fields.Monetary(
+        string="Money Balance", compute="_compute_balance", store=True,
+        currency_field="currency_id", groups=BILLING_USER,
+    )
+    threshold_reached = fields.Boolean(compute="_compute_balance", store=True)
+    included_remaining = fields.Float(
+        string="Included Hours Left", compute="_compute_included_remaining", digits=(16, 2),
+        help="Included hours left in the current period.",
+    )
+    contract_type = fields.Char(compute="_compute_contract_type")
+
+    _dates_ordered = models.Constraint(
+        "CHECK (date_end IS NULL OR date_end >= date_start)",
+        "A contract cannot end before it starts.",
+    )
+    _non_negative = models.Constraint(
+        "CHECK (included_hours >= 0 AND days_ahead >= 0 AND topup_block >= 0 "
+        "AND rollover_value >= 0 AND threshold_value >= 0 AND expiry_notice_days >= 0 "
+        "AND renewal_months >= 0 AND rollover_delay_days >= 0)",
+        "Hours, days, blocks and thresholds cannot be negative.",
+    )
+
+    # ------------------------------------------------------------------ computes
+
+    @api.depends("date_end", "expiry_notice_days", "state")
+    def _compute_expiry_reminder_date(self):
+        for contract in self:
+            contract.expiry_reminder_date = contract.date_end and (
+                contract.date_end - timedelta(days=contract.expiry_notice_days)
+            )
+
+    @api.depends("next_period_start", "recurring_line_ids.next_date", "state", "fixed_fee")
+    def _compute_next_invoice_date(self):
+        for contract in self:
+            dates = []
+            if contract.state == "active" and contract.fixed_fee:
+                start = contract.next_period_start or contract.date_start
+                if not contract.date_end or start <= contract.date_end:
+                    ps, pe = contract._halo_period_bounds(start)
+                    dates.append(invoice_date_of(contract.invoice_timing, ps, pe))
+            if contract.state == "active":
+                dates += [
+                    d for d in contract.sudo().recurring_line_ids._halo_next_invoice_dates() if d
+                ]
+            contract.next_invoice_date = min(dates) if dates else False
+
+    def _compute_invoice_count(self):
+        counts = dict(
+            self.env["account.move"]._read_group(
+                [("halo_contract_id", "in", self.ids)], ["halo_contract_id"], ["__count"]
+            )
+        )
+        for contract in self:
+            contract.invoice_count = counts.get(contract, 0)
+
+    @api.depends(
+        "ledger_ids.hours", "ledger_ids.amount", "ledger_ids.is_counted", "ledger_ids.bucket",
+        "threshold_type", "threshold_value", "prepay_kind",
+    )
+    def _compute_balance(self):
+        groups = self.env["halo.contract.ledger"].sudo()._read_group(
+            [("contract_id", "in", self.ids), ("bucket", "=", "prepay"), ("is_counted", "=", True)],
+            ["contract_id"], ["hours:sum", "amount:sum"],
+        )
+        balances = {contract.id: (hours, amount) for contract, hours, amount in groups}
+        for contract in self:
+            hours, amount = balances.get(contract.id, (0.0, 0.0))
+            contract.balance_hours = _hours(hours)
+            contract.balance_amount = contract.currency_id.round(amount)
+            level = contract._halo_threshold_level()
+            contract.threshold_reached = (
+                level is not None and contract._halo_threshold_balance() <= level + EPS
+            )
+
+    @api.depends_context("date")
+    def _compute_included_remaining(self):
+        today = fields.Date.context_today(self)
+        remaining = self._halo_included_remaining_at(today)
+        for contract in self:
+            contract.included_remaining = remaining.get(contract.id, 0.0)
+
+    @api.depends("fixed_fee", "included_hours", "prepay_kind")
+    def _compute_contract_type(self):
+        labels = dict(self._fields["prepay_kind"]._description_selection(self.env))
+        for contract in self:
+            parts = []
+            if contract.fixed_fee:
+                parts.append(
+                    self.env._("Fixed fee (%(hours)s h included)", hours=contract.included_hours)
+                    if contract.included_hours else self.env._("Fixed fee")
+                )
+            if contract.prepay_kind != "none":
+                parts.append(labels[contract.prepay_kind])
+            parts.append(self.env._("PAYG"))
+            contract.contract_type = " + ".join(parts)
+
+    @api.depends("name", "reference", "partner_id")
+    def _compute_display_name(self):
+        for contract in self:
+            ref = f" [{contract.reference}]" if contract.reference else ""
+            contract.display_name = f"{contract.name or ''}{ref}"
+
+    # ---------------------------------------------------------------- constraints
+
+    @api.constrains("fixed_fee", "fee_product_id", "auto_topup", "topup_product_id", "topup_block",
+                    "prepay_kind", "site_partner_id", "partner_id", "rollover_policy", "rollover_value")
+    def _check_configuration(self):
+        for contract in self:
+            if contract.fixed_fee and not contract.fee_product_id:
+                raise ValidationError(self.env._(
+                    "Contract %(name)s: a fixed fee needs a fee product.", name=contract.display_name))
+            if contract.auto_topup and (
+                contract.prepay_kind == "none" or not contract.topup_product_id
+                or contract.topup_block <= 0
+            ):
+                raise ValidationError(self.env._(
+                    "Contract %(name)s: auto top-up needs a prepay kind, a top-up product and a "
+                    "block.", name=contract.display_name))
+            if contract.site_partner_id and (
+                contract.site_partner_id.commercial_partner_id
+                != contract.partner_id.commercial_partner_id
+            ):
+                raise ValidationError(self.env._(
+                    "Contract %(name)s: the site must belong to the customer.",
+                    name=contract.display_name))
+            if contract.rollover_policy == "percent" and contract.rollover_value > 100:
+                raise ValidationError(self.env._(
+                    "Contract %(name)s: a rollover percentage cannot exceed 100.",
+                    name=contract.display_name))
+
+    # ------------------------------------------------------------------- helpers
+
+    def _halo_period_bounds(self, day):
+        self.ensure_one()
+        return period_bounds(self.date_start, PERIOD_MONTHS[self.billing_period], day)
+
+    def _halo_covers_date(self, day):
+        self.ensure_one()
+        return self.date_start <= day and (not self.date_end or day <= self.date_end)
+
+    def _halo_threshold_balance(self):
+        """The balance thresholds and exhaustion look at: hours or money."""
+        self.ensure_one()
+        return self.sudo().balance_amount if self.prepay_kind == "money" else self.balance_hours
+
+    def _halo_threshold_level(self):
+        """Threshold in balance units, or None when the contract has none."""
+        self.ensure_one()
+        if self.prepay_kind == "none" or not self.threshold_type:
+            return None
+        if self.threshold_type == "absolute":
+            return self.threshold_value
+        reference = self.topup_block or self._halo_last_topup_size()
+        if not reference:
+            return None
+        return reference * self.threshold_value / 100.0
+
+    def _halo_last_topup_size(self):
+        self.ensure_one()
+        last = self.env["halo.contract.ledger"].sudo().search(
+            [("contract_id", "=", self.id), ("kind", "=", "topup"), ("is_counted", "=", True)],
+            order="date desc, id desc", limit=1,
+        )
+        return last.amount if self.prepay_kind == "money" else last.hours
+
+    def _halo_format_balance(self, value, kind=None, show_money=True):
+        self.ensure_one()
+        if (kind or self.prepay_kind) == "money":
+            if not show_money:
+                return self.env._("(amount visible to billing users)")
+            return format_amount(self.env, value, self.currency_id)
+        return self.env._("%(hours)s h", hours=f"{value:.2f}")
+
+    def halo_balance_text(self):
+        """Remaining balance as text, for mail templates (rendered by any user)."""
+        self.ensure_one()
+        return self._halo_format_balance(self.sudo()._halo_threshold_balance())
+
+    def _halo_allocation_state(self):
+        """Balances and included-hour usage of ``self``, read once for an allocation."""
+        Ledger = self.env["halo.contract.ledger"].sudo()
+        state = {
+            contract.id: {"hours": 0.0, "amount": 0.0, "included": defaultdict(float), "rolled": set()}
+            for contract in self
+        }
+        if not self:
+            return state
+        for contract, hours, amount in Ledger._read_group(
+            [("contract_id", "in", self.ids), ("bucket", "=", "prepay"), ("is_counted", "=", True)],
+            ["contract_id"], ["hours:sum", "amount:sum"],
+        ):
+            state[contract.id]["hours"] = hours
+            state[contract.id]["amount"] = amount
+        by_id = {contract.id: contract for contract in self}
+        entries = Ledger.search_fetch(
+            [("contract_id", "in", self.ids), ("bucket", "=", "included")],
+            ["contract_id", "date", "hours", "kind", "period_start"],
+        )
+        for entry in entries:
+            contract = by_id[entry.contract_id.id]
+            if entry.kind == "rollover":
+                state[contract.id]["rolled"].add(entry.period_start)
+            start = contract._halo_period_bounds(entry.date)[0]
+            # consumption is negative, hours rolled in from the previous period positive
+            state[contract.id]["included"][start] -= entry.hours
+        return state
+
+    def _halo_included_available(self, st, day):
+        """Included hours left for the period of ``day`` (inf when unlimited)."""
+        self.ensure_one()
+        if not self.fixed_fee or not self._halo_covers_date(day):
+            return 0.0
+        if not self.included_hours:
+            return float("inf")
+        start = self._halo_period_bounds(day)[0]
+        if start in st["rolled"]:
+            return 0.0  # closed: its unused hours were rolled over to the next period
+        return max(self.included_hours - st["included"][start], 0.0)
+
+    def _halo_included_remaining_at(self, day):
+        state = self._halo_allocation_state()
+        result = {}
+        for contract in self:
+            available = contract._halo_included_available(state[contract.id], day)
+            result[contract.id] = 0.0 if available == float("inf") else _hours(available)
+        return result
+
+    def _halo_is_exhausted(self, day, state=None):
+        """All the coverage of the contract is used up on ``day``."""
+        self.ensure_one()
+        state = state or self._halo_allocation_state()
+        st = state[self.id]
+        if self.fixed_fee and self.fee_rate_ids and self._halo_included_available(st, day) > EPS:
+            return False
+        if st["hours"] > EPS:
+            return False
+        if self.prepay_kind == "money" and st["amount"] > EPS:
+            return False
+        return True
+
+    # ------------------------------------------------------------------- actions
+
+    def action_activate(self):
+        for contract in self.filtered(lambda c: c.state == "draft"):
+            contract.write({
+                "state": "active",
+                "next_period_start": contract.next_period_start or contract.date_start,
+            })
+
+    def action_cancel(self):
+        self.write({"state": "cancelled"})
+
+    def action_reset_draft(self):
+        self.filtered(lambda c: c.state == "cancelled").write({"state": "draft"})
+
+    def action_topup(self):
+        """Button: create the top-up invoice of the configured block."""
+        contracts = self.filtered(lambda c: c.prepay_kind != "none")
+        if not contracts:
+            raise UserError(self.env._("Only prepay contracts can be topped up."))
+        for contract in contracts:
+            if not contract.topup_product_id or contract.topup_block <= 0:
+                raise UserError(self.env._(
+                    "Contract %(name)s: set a top-up product and block first.",
+                    name=contract.display_name))
+        moves = contracts._halo_create_topups()
+        return moves._get_records_action(name=self.env._("Top-up Invoices"))
+
+    def action_open_invoices(self):
+        self.ensure_one()
+        return self.invoice_ids._get_records_action(name=self.env._("Contract Invoices"))
+
+    def action_open_ledger(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "halo_helpdesk_billing.halo_contract_ledger_action"
+        )
+        action["domain"] = [("contract_id", "=", self.id)]
+        action["context"] = {"default_contract_id": self.id, "default_kind": "adjustment"}
+        return action
+
+    # ------------------------------------------------------------------ top-ups
+
+    def _prepare_topup_invoice_vals(self):
+        self.ensure_one()
+        if self.prepay_kind == "money":
+            what = format_amount(self.env, self.topup_block, self.currency_id)
+        else:
+            what = self.env._("%(hours)s hours", hours=f"{self.topup_block:.2f}")
+        return {
+            "move_type": "out_invoice",
+            "partner_id": self.partner_id.id,
+            "company_id": self.company_id.id,
+            "invoice_date": fields.Date.context_today(self),
+            "invoice_origin": self.display_name,
+            "halo_contract_id": self.id,
+            "invoice_line_ids": [Command.create({
+                "product_id": self.topup_product_id.id,
+                "name": self.env._("Prepay top-up %(what)s - %(contract)s",
+                                   what=what, contract=self.display_name),
+                "quantity": 1.0,
+                "price_unit": self.sudo().topup_price,
+            })],
+        }
+
+    def _prepare_topup_ledger_vals(self, move):
+        self.ensure_one()
+        money = self.prepay_kind == "money"
+        return {
+            "contract_id": self.id,
+            "date": fields.Date.context_today(self),
+            "kind": "topup",
+            "bucket": "prepay",
+            "hours": 0.0 if money else self.topup_block,
+            "amount": self.topup_block if money else 0.0,
+            "invoice_id": move.id,
+            "requires_payment": self.topup_requires_payment,
+            "explanation": self.env._("Top-up invoiced on %(invoice)s%(paid)s",
+                                      invoice=move.display_name,
+                                      paid=self.env._(" (counts once paid)")
+                                      if self.topup_requires_payment else ""),
+        }
+
+    def _halo_create_topups(self):
+        """Create one top-up invoice (draft) and its ledger entry per contract."""
+        moves = self.env["account.move"].sudo().create(
+            [contract._prepare_topup_invoice_vals() for contract in self]
+        )
+        self.env["halo.contract.ledger"].sudo().with_context(**{LEDGER_SYSTEM: True}).create([
+            contract._prepare_topup_ledger_vals(move)
+            for contract, move in zip(self, moves, strict=True)
+        ])
+        for contract, move in zip(self, moves, strict=True):
+            contract.message_post(body=self.env._(
+                "Top-up invoice %(invoice)s created.", invoice=move.display_name))
+        return moves.sudo(False)
+
+    # ---------------------------------------------------------------- thresholds
+
+    def _halo_check_thresholds(self, before):
+        """Notify (and auto top-up) contracts whose balance crossed their threshold:
+        above it in ``before`` ({contract id: balance}), at or below it now."""
+        crossed = self.browse()
+        for contract in self:
+            level = contract._halo_threshold_level()
+            previous = before.get(contract.id)
+            if level is None or previous is None:
+                continue
+            if previous > level + EPS and contract._halo_threshold_balance() <= level + EPS:
+                crossed |= contract
+        if not crossed:
+            return crossed
+        template = self.env.ref("halo_helpdesk_billing.halo_contract_threshold_mail_template")
+        for contract in crossed:
+            partners = contract.notify_partner_ids | contract.contact_id | contract.user_id.partner_id
+            contract.message_post_with_source(
+                template, message_type="comment", subtype_xmlid="mail.mt_comment",
+                partner_ids=partners.ids,
+            )
+        to_topup = crossed.filtered(lambda c: c.auto_topup and not c._halo_pending_topup())
+        if to_topup:
+            to_topup._halo_create_topups()
+        return crossed
+
+    def _halo_pending_topup(self):
+        """A top-up invoice still waiting for payment (prevents a second auto top-up)."""
+        self.ensure_one()
+        return self.env["halo.contract.ledger"].sudo().search_count([
+            ("contract_id", "=", self.id), ("kind", "=", "topup"), ("is_counted", "=", False),
+            ("invoice_id.state", "!=", "cancel"),
+        ], limit=1)
+
+    # ------------------------------------------------------- billing-engine API
+
+    @api.model
+    def _halo_allocate_charges(self, charges):
+        """Split rated charges over the customers' contracts.
+
+        ``charges``: list of dicts {"key", "partner_id", "date", "kind", "rate_id", "hours",
+        "amount"}. Returns {key: [part, ...]}, a part being {"mode": "included" |
+        "prepay_hours" | "prepay_money" | "payg" | "blocked", "contract_id", "hours",
+        "amount", "explanation"}. The parts of a charge sum exactly to its hours and its
+        amount: included and prepay_hours parts carry the PAYG value they cover (billed
+        at 0), prepay_money parts the money taken from the balance, payg/blocked parts
+        the amount to bill. Charges are allocated in date order; each one sees the
+        ledger balances minus what earlier charges of this call took. Nothing is written.
+        """
+        if not charges:
+            return {}
+        partners = self.env["res.partner"].browse({charge["partner_id"] for charge in charges})
+        contracts = self.sudo().search(
+            [("partner_id", "in", partners.commercial_partner_id.ids),
+             ("state", "in", ("active", "expired"))],
+            order="date_start desc, id desc",
+        )
+        state = contracts._halo_allocation_state()
+        by_partner = defaultdict(list)
+        for contract in contracts:
+            by_partner[contract.partner_id.id].append(contract)
+        result = {}
+        order = sorted(range(len(charges)), key=lambda i: (charges[i]["date"], i))
+        for index in order:
+            charge = charges[index]
+            partner = partners.browse(charge["partner_id"])
+            candidates = [
+                contract for contract in by_partner[partner.commercial_partner_id.id]
+                if not contract.site_partner_id or contract.site_partner_id == partner
+            ]
+            # a site's own contract goes before the customer-wide ones
+            candidates.sort(key=lambda c: 0 if c.site_partner_id else 1)
+            result[charge["key"]] = self._halo_allocate_one(charge, candidates, state)
+        return result
+
+    @api.model
+    def _halo_allocate_one(self, charge, candidates, state):
+        currency = self.env.company.currency_id
+        day = charge["date"]
+        total_hours = charge.get("hours") or 0.0
+        total_amount = charge.get("amount") or 0.0
+        hours_left, amount_left = total_hours, total_amount
+        parts = []
+        in_date = [c for c in candidates if c._halo_covers_date(day)]
+        for contract in in_date:
+            for mode in MODE_ORDERS[contract.consumption_order]:
+                if hours_left <= EPS and abs(amount_left) <= EPS:
+                    break
+                taken = contract._halo_take(mode, charge, hours_left, amount_left, state[contract.id])
+                if not taken:
+                    continue
+                hours, amount, explanation = taken
+                parts.append({
+                    "mode": mode, "contract_id": contract.id, "hours": hours,
+                    "amount": amount, "explanation": explanation,
+                })
+                hours_left = _hours(hours_left - hours)
+                amount_left = currency.round(amount_left - amount)
+        if hours_left > EPS or abs(amount_left) > EPS or not parts:
+            parts.append(self._halo_remainder_part(charge, in_date, candidates, hours_left, amount_left))
+        return parts
+
+    def _halo_take(self, mode, charge, hours_left, amount_left, st):
+        """How much of the charge's remainder ``mode`` of this contract covers:
+        (hours, amount, explanation) or None; updates ``st`` (the pending balances)."""
+        self.ensure_one()
+        currency = self.currency_id
+        rate_id = charge.get("rate_id")
+        day = charge["date"]
+        if mode == "prepay_money":
+            if self.prepay_kind != "money" or amount_left <= EPS or st["amount"] <= EPS:
+                return None
+            if self.prepay_rate_ids and rate_id not in self.prepay_rate_ids.ids:
+                return None
+            before = st["amount"]
+            amount = currency.round(min(amount_left, before))
+            hours = hours_left if amount >= amount_left - EPS else _hours(hours_left * amount / amount_left)
+            st["amount"] = currency.round(before - amount)
+            return hours, amount, self.env._(
+                "%(amount)s from the prepaid money of %(contract)s (balance %(before)s → %(after)s)",
+                amount=format_amount(self.env, amount, currency), contract=self.display_name,
+                before=format_amount(self.env, before, currency),
+                after=format_amount(self.env, st["amount"], currency),
+            )
+        if hours_left <= EPS or not rate_id:
+            return None
+        if mode == "included":
+            if rate_id not in self.fee_rate_ids.ids:
+                return None
+            available = self._halo_included_available(st, day)
+            if available <= EPS:
+                return None
+            hours = _hours(min(hours_left, available))
+            start = self._halo_period_bounds(day)[0]
+            st["included"][start] += hours
+            if available == float("inf"):
+                detail = self.env._("unlimited")
+            else:
+                detail = self.env._(
+                    "%(left)s of %(included)s h left for the period from %(start)s",
+                    left=f"{self.included_hours - st['included'][start]:.2f}",
+                    included=f"{self.included_hours:.2f}", start=start,
+                )
+            explanation = self.env._(
+                "%(hours)s h included in the fixed fee of %(contract)s (%(detail)s)",
+                hours=f"{hours:.2f}", contract=self.display_name, detail=detail,
+            )
+        else:  # prepay_hours
+            covered = self.prepay_kind == "hours" and (
+                not self.prepay_rate_ids or rate_id in self.prepay_rate_ids.ids
+            )
+            if not covered or st["hours"] <= EPS:
+                return None
+            before = st["hours"]
+            hours = _hours(min(hours_left, before))
+            st["hours"] = _hours(before - hours)
+            explanation = self.env._(
+                "%(hours)s h from the prepaid hours of %(contract)s (balance %(before)s → %(after)s h)",
+                hours=f"{hours:.2f}", contract=self.display_name,
+                before=f"{before:.2f}", after=f"{st['hours']:.2f}",
+            )
+        amount = amount_left if hours >= hours_left - EPS else currency.round(amount_left * hours / hours_left)
+        return hours, amount, explanation
+
+    @api.model
+    def _halo_remainder_part(self, charge, in_date, candidates, hours, amount):
+        ended = [c for c in candidates if c.date_end and c.date_end < charge["date"]]
+        if not in_date and ended:
+            last = max(ended, key=lambda c: (c.date_end, c.id))
+            if last.on_expired == "block":
+                return {
+                    "mode": "blocked", "contract_id": last.id, "hours": hours, "amount": amount,
+                    "explanation": self.env._(
+                        "Blocked: contract %(contract)s ended on %(date)s and does not allow "
+                        "work after expiry.", contract=last.display_name, date=last.date_end),
+                }
+        if in_date:
+            explanation = self.env._(
+                "PAYG: beyond what %(contracts)s cover.",
+                contracts=", ".join(c.display_name for c in in_date))
+        else:
+            explanation = self.env._("PAYG: no contract in force on %(date)s.", date=charge["date"])
+        return {
+            "mode": "payg", "contract_id": in_date[0].id if in_date else False,
+            "hours": hours, "amount": amount, "explanation": explanation,
+        }
+
+    @api.model
+    def _halo_commit_consumption(self, run_lines):
+        """Write the consumption ledger entries of invoiced run lines (idempotent: one entry
+        per run line, contract and mode, enforced by a unique index), then check thresholds."""
+        Ledger = self.env["halo.contract.ledger"].sudo()
+        parts = run_lines.sudo()._halo_contract_parts()
+        parts = [p for p in parts if p["contract_id"] and p["mode"] in CONSUMING_MODES]
+        if not parts:
+            return Ledger
+        existing = {
+            (entry.run_line_id.id, entry.contract_id.id, entry.mode)
+            for entry in Ledger.search([("run_line_id", "in", run_lines.ids)])
+        }
+        todo = [p for p in parts if (p["run_line"].id, p["contract_id"], p["mode"]) not in existing]
+        contracts = self.browse({p["contract_id"] for p in todo}).sudo()
+        before = {contract.id: contract._halo_threshold_balance() for contract in contracts}
+        vals_list = [self._prepare_consumption_ledger_vals(part) for part in todo]
+        entries = Ledger.with_context(**{LEDGER_SYSTEM: True}).create(vals_list)
+        contracts._halo_check_thresholds(before)
+        return entries
+
+    @api.model
+    def _prepare_consumption_ledger_vals(self, part):
+        line = part["run_line"]
+        money = part["mode"] == "prepay_money"
+        return {
+            "contract_id": part["contract_id"],
+            "date": line.date or line.run_id.date_invoice or fields.Date.context_today(self),
+            "kind": "consumption",
+            "bucket": "included" if part["mode"] == "included" else "prepay",
+            "mode": part["mode"],
+            "hours": 0.0 if money else -part["hours"],
+            "amount": -part["amount"] if money else 0.0,
+            "run_id": line.run_id.id,
+            "run_line_id": line.id,
+            "explanation": part.get("explanation") or line.name,
+        }
+
+    @api.model
+    def _halo_release_consumption(self, run):
+        """Remove the consumption entries of a cancelled run (balances return)."""
+        Ledger = self.env["halo.contract.ledger"].sudo().with_context(**{LEDGER_SYSTEM: True})
+        entries = Ledger.search([("run_id", "in", run.ids), ("kind", "=", "consumption")])
+        contracts = entries.contract_id
+        for contract in contracts:
+            mine = entries.filtered(lambda e, c=contract: e.contract_id == c)
+            contract.message_post(body=self.env._(
+                "Billing run %(run)s cancelled: %(count)s consumption entries removed "
+                "(%(hours)s h, %(amount)s).",
+                run=", ".join(run.mapped("display_name")), count=len(mine),
+                hours=f"{-sum(mine.mapped('hours')):.2f}",
+                amount=format_amount(self.env, -sum(mine.mapped("amount")), contract.currency_id),
+            ))
+        entries.unlink()
+        return contracts
+
+    # ------------------------------------------------------- periodic invoices
+
+    def _halo_due_period_vals(self, date_ref):
+        """Period vals (fee and recurring lines) whose invoice must exist on ``date_ref``:
+        invoice date minus ``days_ahead`` on or before it, and not invoiced yet."""
+        period_vals = []
+        devices = self.env["halo.customer.device"]._halo_devices_of(self.partner_id)
+        for contract in self:
+            if contract.state not in ("active", "expired"):
+                continue
+            if contract.fixed_fee:
+                period_vals += contract._halo_due_fee_periods(date_ref)
+            for line in contract.recurring_line_ids:
+                period_vals += line._halo_due_periods(date_ref, devices)
+        existing = {
+            (period.contract_id.id, period.recurring_line_id.id, period.date_start)
+            for period in self.env["halo.contract.period"].sudo().search(
+                [("contract_id", "in", self.ids)])
+        }
+        return [
+            vals for vals in period_vals
+            if (vals["contract_id"], vals.get("recurring_line_id") or False, vals["date_start"])
+            not in existing
+        ]
+
+    def _halo_due_fee_periods(self, date_ref):
+        self.ensure_one()
+        result = []
+        start = self.next_period_start or self.date_start
+        for _i in range(1200):  # guard: 100 years of monthly periods
+            if self.date_end and start > self.date_end:
+                break
+            ps, pe = self._halo_period_bounds(start)
+            invoice_date = invoice_date_of(self.invoice_timing, ps, pe)
+            if invoice_date - timedelta(days=self.days_ahead) > date_ref:
+                break
+            end = min(pe, self.date_end) if self.date_end else pe
+            factor = 1.0 if end == pe else day_count(start, end) / day_count(ps, pe)
+            result.append({
+                "contract_id": self.id,
+                "kind": "fee",
+                "date_start": start,
+                "date_end": end,
+                "period_end": pe,
+                "invoice_date": invoice_date,
+                "quantity": _hours(factor),
+                "price_unit": self.sudo().fee_amount,
+                "product_id": self.fee_product_id.id,
+                "name": self.env._("%(contract)s: fixed fee %(start)s - %(end)s",
+                                   contract=self.display_name, start=start, end=end),
+            })
+            start = pe + timedelta(days=1)
+        return result
+
+    def _halo_periodic_invoice_vals(self, date_ref):
+        """Invoices due on ``date_ref``, one per (contract, invoice date):
+        list of {"contract_id", "invoice_date", "period_vals": [...], "invoice_vals": {...}}.
+        Creates nothing; ``_halo_create_periodic_invoices`` does."""
+        grouped = defaultdict(list)
+        for vals in self._halo_due_period_vals(date_ref):
+            grouped[(vals["contract_id"], vals["invoice_date"])].append(vals)
+        result = []
+        for (contract_id, invoice_date), period_vals in sorted(grouped.items()):
+            contract = self.browse(contract_id)
+            result.append({
+                "contract_id": contract_id,
+                "invoice_date": invoice_date,
+                "period_vals": period_vals,
+                "invoice_vals": contract._prepare_periodic_invoice_vals(invoice_date, period_vals),
+            })
+        return result
+
+    def _prepare_periodic_invoice_vals(self, invoice_date, period_vals):
+        self.ensure_one()
+        return {
+            "move_type": "out_invoice",
+            "partner_id": self.partner_id.id,
+            "company_id": self.company_id.id,
+            "invoice_date": invoice_date,
+            "invoice_origin": self.display_name,
+            "ref": self.reference or False,
+            "halo_contract_id": self.id,
+            "invoice_line_ids": [
+                Command.create(self._prepare_periodic_invoice_line_vals(vals))
+                for vals in period_vals
+            ],
+        }
+
+    def _prepare_periodic_invoice_line_vals(self, period_vals):
+        # product_id makes Odoo fill account, taxes (mapped by the fiscal position) and UoM
+        return {
+            "product_id": period_vals["product_id"],
+            "name": period_vals["name"],
+            "quantity": period_vals["quantity"],
+            "price_unit": period_vals["price_unit"],
+        }
+
+    def _halo_create_periodic_invoices(self, date_ref):
+        """Create the draft periodic invoices due on ``date_ref``. Idempotent: a period is
+        invoiced once (unique index on (contract, recurring line, period start))."""
+        todo = self._halo_periodic_invoice_vals(date_ref)
+        if not todo:
+            return self.env["account.move"]
+        Period = self.env["halo.contract.period"].sudo()
+        periods = Period.create([vals for item in todo for vals in item["period_vals"]])
+        moves = self.env["account.move"].sudo().create([item["invoice_vals"] for item in todo])
+        index = 0
+        for item, move in zip(todo, moves, strict=True):
+            count = len(item["period_vals"])
+            periods[index:index + count].move_id = move
+            index += count
+        # advance the schedules to the day after the last invoiced (aligned) period
+        for contract, fee_periods in periods.filtered(lambda p: p.kind == "fee").grouped(
+            "contract_id"
+        ).items():
+            contract.next_period_start = max(fee_periods.mapped("period_end")) + timedelta(days=1)
+        for line, line_periods in periods.filtered("recurring_line_id").grouped(
+            "recurring_line_id"
+        ).items():
+            line.next_date = max(line_periods.mapped("period_end")) + timedelta(days=1)
+        _logger.info("Contracts: %s periodic invoices created for %s", len(moves), date_ref)
+        return moves
+
+    def _halo_process_rollovers(self, date_ref):
+        """Roll unused included hours of ended periods into the hours balance (once per
+        period; unique index on (contract, period) for rollover entries)."""
+        vals_list = []
+        contracts = self.filtered(
+            lambda c: c.fixed_fee and c.included_hours and c.rollover_policy != "none"
+        )
+        state = contracts._halo_allocation_state()
+        for contract in contracts:
+            st = state[contract.id]
+            last_day = date_ref - timedelta(days=contract.rollover_delay_days + 1)
+            if contract.date_end:
+                last_day = min(last_day, contract.date_end)
+            start = contract.date_start
+            while True:
+                ps, pe = contract._halo_period_bounds(start)
+                if pe > last_day:
+                    break
+                if ps not in st["rolled"]:
+                    used = st["included"][ps]  # net of hours rolled in
+                    unused = max(contract.included_hours - used, 0.0)
+                    next_start = pe + timedelta(days=1)
+                    ends = contract.date_end and contract.date_end < next_start
+                    rolled = 0.0 if ends else contract._halo_rollover_hours(unused)
+                    st["included"][next_start] -= rolled
+                    vals_list.append({
+                        "contract_id": contract.id,
+                        "date": next_start,
+                        "kind": "rollover",
+                        "bucket": "included",
+                        "hours": rolled,
+                        "period_start": ps,
+                        "explanation": self.env._(
+                            "Period %(start)s - %(end)s: %(unused)s included hours unused, "
+                            "%(rolled)s h rolled over to the next period (%(policy)s).",
+                            start=ps, end=pe, unused=f"{unused:.2f}", rolled=f"{rolled:.2f}",
+                            policy=contract._halo_rollover_policy_label(),
+                        ),
+                    })
+                start = pe + timedelta(days=1)
+        return self.env["halo.contract.ledger"].sudo().with_context(
+            **{LEDGER_SYSTEM: True}
+        ).create(vals_list)
+
+    def _halo_rollover_hours(self, unused):
+        self.ensure_one()
+        if self.rollover_policy == "all":
+            return _hours(unused)
+        if self.rollover_policy == "percent":
+            return _hours(unused * self.rollover_value / 100.0)
+        if self.rollover_policy == "capped":
+            return _hours(min(unused, self.rollover_value))
+        return 0.0
+
+    def _halo_rollover_policy_label(self):
+        self.ensure_one()
+        if self.rollover_policy == "percent":
+            return self.env._("%(value)s%%", value=f"{self.rollover_value:g}")
+        if self.rollover_policy == "capped":
+            return self.env._("capped at %(value)s h", value=f"{self.rollover_value:g}")
+        return dict(self._fields["rollover_policy"]._description_selection(self.env))[
+            self.rollover_policy
+        ]
+
+    @api.model
+    def _cron_halo_contract_invoices(self, date_ref=None):
+        """Create due periodic invoices (drafts) and roll over ended periods."""
+        date_ref = date_ref or fields.Date.context_today(self)
+        contracts = self.search([("state", "in", ("active", "expired"))])
+        moves = self.env["account.move"]
+        for company, batch in contracts.grouped("company_id").items():
+            batch = batch.with_company(company)
+            moves |= batch._halo_create_periodic_invoices(date_ref)
+            batch._halo_process_rollovers(date_ref)
+        return moves
+
+    # ------------------------------------------------------------------ expiry
+
+    @api.model
+    def _cron_halo_contract_expiry(self, date_ref=None):
+        """Renew or expire ended contracts, then remind about those ending soon. Idempotent."""
+        date_ref = date_ref or fields.Date.context_today(self)
+        contracts = self.search([("state", "=", "active"), ("date_end", "!=", False)])
+        ended = contracts.filtered(lambda c: c.date_end < date_ref)
+        ended.filtered("auto_renew")._halo_renew(date_ref)
+        ended.filtered(lambda c: not c.auto_renew)._halo_expire(date_ref)
+        due = contracts.filtered(
+            lambda c: c.state == "active" and c.date_end >= date_ref
+            and c.expiry_reminder_date <= date_ref and c.reminder_sent_for != c.date_end
+        )
+        due._halo_send_expiry_reminders()
+        return due
+
+    def _halo_renew(self, date_ref):
+        for contract in self:
+            if contract.renewal_months <= 0:
+                contract._halo_expire(date_ref)
+                continue
+            old_end = contract.date_end
+            terms = 1
+            while contract.date_end + relativedelta(months=terms * contract.renewal_months) < date_ref:
+                terms += 1
+            new_end = old_end + relativedelta(months=terms * contract.renewal_months)
+            contract.date_end = new_end
+            contract.message_post(body=self.env._(
+                "Renewed automatically: end date %(old)s → %(new)s.", old=old_end, new=new_end))
+
+    def _halo_expire(self, date_ref):
+        vals_list = []
+        for contract in self:
+            contract.state = "expired"
+            if not contract.expire_balance:
+                continue
+            hours, amount = contract.balance_hours, contract.sudo().balance_amount
+            if hours > EPS or amount > EPS:
+                vals_list.append({
+                    "contract_id": contract.id,
+                    "date": contract.date_end,
+                    "kind": "expiry",
+                    "bucket": "prepay",
+                    "hours": -hours if hours > EPS else 0.0,
+                    "amount": -amount if amount > EPS else 0.0,
+                    "explanation": self.env._(
+                        "Contract ended on %(date)s: remaining balance written off.",
+                        date=contract.date_end),
+                })
+        self.env["halo.contract.ledger"].sudo().with_context(**{LEDGER_SYSTEM: True}).create(vals_list)
+        for contract in self:
+            contract.message_post(body=self.env._(
+                "Contract expired on %(date)s.", date=contract.date_end))
+
+    def _halo_send_expiry_reminders(self):
+        template = self.env.ref("halo_helpdesk_billing.halo_contract_expiry_mail_template")
+        for contract in self:
+            partners = contract.notify_partner_ids | contract.contact_id | contract.user_id.partner_id
+            contract.message_post_with_source(
+                template, message_type="comment", subtype_xmlid="mail.mt_comment",
+                partner_ids=partners.ids,
+            )
+            contract.reminder_sent_for = contract.date_end
+
+    # ------------------------------------------------------ new-ticket check
+
+    @api.model
+    def _halo_ticket_contract_status(self, partners, day):
+        """Per commercial partner id: {"contract", "problem": "exhausted"|"expired",
+        "block": bool, "message": str} when the customer's prepay / fixed-price
+        coverage is exhausted or expired and no other contract in force has some left."""
+        commercial = partners.commercial_partner_id
+        if not commercial:
+            return {}
+        contracts = self.sudo().search([
+            ("partner_id", "in", commercial.ids),
+            ("state", "in", ("active", "expired")),
+            Domain("fixed_fee", "=", True) | Domain("prepay_kind", "!=", "none"),
+        ], order="date_start desc, id desc")
+        state = contracts._halo_allocation_state()
+        show_money = self.env.user.has_group(BILLING_USER)
+        result = {}
+        for partner, mine in contracts.grouped("partner_id").items():
+            in_force = mine.filtered(lambda c: c.state == "active" and c._halo_covers_date(day))
+            if any(not c._halo_is_exhausted(day, state) for c in in_force):
+                continue
+            if in_force:
+                contract, problem = in_force[0], "exhausted"
+                block = contract.on_exhausted == "block"
+            else:
+                contract, problem = mine.sorted(lambda c: c.date_end or c.date_start)[-1], "expired"
+                block = contract.on_expired == "block"
+            st = state[contract.id]
+            balance = contract._halo_format_balance(
+                st["amount"] if contract.prepay_kind == "money" else st["hours"],
+                show_money=show_money,
+            )
+            if problem == "exhausted":
+                message = self.env._(
+                    "Contract %(contract)s is exhausted: remaining balance %(balance)s, included "
+                    "hours left this period %(included)s h.",
+                    contract=contract.display_name, balance=balance,
+                    included=f"{contract._halo_included_remaining_at(day)[contract.id]:.2f}",
+                )
+            else:
+                message = self.env._(
+                    "Contract %(contract)s expired on %(date)s (remaining balance %(balance)s); "
+                    "work is %(what)s.",
+                    contract=contract.display_name, date=contract.date_end, balance=balance,
+                    what=self.env._("blocked") if block else self.env._("billed as PAYG"),
+                )
+            result[partner.id] = {
+                "contract": contract.sudo(False), "problem": problem, "block": block,
+                "message": message,
+            }
+        return result

@@ -1,0 +1,47 @@
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+from odoo import fields, models
+
+BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
+
+
+class HaloContractPeriod(models.Model):
+    """A period of a contract's fixed fee or of one of its recurring items that has been
+    invoiced. The unique index makes periodic invoicing idempotent: a period can be
+    invoiced once, however often the scheduled action runs."""
+
+    _name = "halo.contract.period"
+    _description = "Invoiced Contract Period"
+    _order = "contract_id, date_start desc, id desc"
+    _check_company_auto = True
+
+    contract_id = fields.Many2one(
+        comodel_name="halo.contract", required=True, index=True, ondelete="cascade"
+    )
+    company_id = fields.Many2one(related="contract_id.company_id", store=True)
+    currency_id = fields.Many2one(related="contract_id.currency_id")
+    recurring_line_id = fields.Many2one(
+        comodel_name="halo.contract.recurring.line", string="Recurring Item",
+        index="btree_not_null", ondelete="cascade",
+    )
+    kind = fields.Selection(
+        selection=[("fee", "Fixed fee"), ("recurring", "Recurring item")], required=True
+    )
+    date_start = fields.Date(required=True)
+    date_end = fields.Date(required=True)
+    period_end = fields.Date(
+        required=True, help="End of the full billing period (the next one starts the day after)."
+    )
+    invoice_date = fields.Date(required=True)
+    product_id = fields.Many2one(comodel_name="product.product")
+    name = fields.Char()
+    quantity = fields.Float(digits=(16, 4))
+    price_unit = fields.Monetary(currency_field="currency_id", groups=BILLING_USER)
+    device_count = fields.Integer(help="Active devices counted on the invoice date.")
+    move_id = fields.Many2one(
+        comodel_name="account.move", string="Invoice", index="btree_not_null", ondelete="set null"
+    )
+
+    _unique_period = models.UniqueIndex(
+        "(contract_id, COALESCE(recurring_line_id, 0), date_start)",
+        "This contract period was already invoiced.",
+    )

@@ -1,0 +1,68 @@
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+from odoo import api, fields, models
+from odoo.fields import Domain
+
+DEVICE_TYPES = [
+    ("workstation", "Workstation"),
+    ("laptop", "Laptop"),
+    ("server", "Server"),
+    ("network", "Network device"),
+    ("mobile", "Mobile device"),
+    ("printer", "Printer"),
+    ("other", "Other"),
+]
+
+
+class HaloCustomerDevice(models.Model):
+    """A device of a customer (simple asset register). Device-based recurring items bill
+    the number of devices active on the billing date."""
+
+    _name = "halo.customer.device"
+    _description = "Customer Device"
+    _inherit = ["mail.thread"]
+    _order = "partner_id, device_type, name, id"
+    _check_company_auto = True
+
+    name = fields.Char(required=True, tracking=True)
+    partner_id = fields.Many2one(
+        comodel_name="res.partner", string="Customer", required=True, index=True, tracking=True,
+        check_company=True,
+    )
+    site_partner_id = fields.Many2one(
+        comodel_name="res.partner", string="Site", domain="[('id', 'child_of', partner_id)]",
+        check_company=True,
+    )
+    company_id = fields.Many2one(comodel_name="res.company", default=lambda self: self.env.company)
+    device_type = fields.Selection(selection=DEVICE_TYPES, required=True, default="workstation")
+    serial = fields.Char(string="Serial Number")
+    date_active = fields.Date(
+        string="In Service From", required=True, default=fields.Date.context_today, tracking=True
+    )
+    date_retired = fields.Date(string="Retired On", tracking=True,
+                               help="Not counted from this day on.")
+    active = fields.Boolean(default=True)
+    note = fields.Text()
+
+    _dates_ordered = models.Constraint(
+        "CHECK (date_retired IS NULL OR date_retired >= date_active)",
+        "A device cannot be retired before it is in service.",
+    )
+
+    @api.model
+    def _halo_devices_of(self, partners):
+        """Devices of the customers (all their contacts), read once for counting."""
+        if not partners:
+            return self.browse()
+        return self.sudo().search_fetch(
+            Domain("partner_id", "child_of", partners.commercial_partner_id.ids),
+            ["partner_id", "device_type", "date_active", "date_retired"],
+        )
+
+    def _halo_count(self, partner, device_type, day):
+        """How many of ``self`` (pre-read devices) belong to ``partner`` and are active on ``day``."""
+        commercial = partner.commercial_partner_id
+        return len(self.filtered(
+            lambda d: d.partner_id.commercial_partner_id == commercial
+            and (not device_type or d.device_type == device_type)
+            and d.date_active <= day and (not d.date_retired or d.date_retired > day)
+        ))

@@ -1,0 +1,273 @@
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""ORM side of rating: gather inputs in batches, call ``services.rating``, write back in bulk.
+
+The number of SQL queries of :meth:`HaloRating._rate_timesheets` does not grow with the
+number of lines: one read of the lines, one of their customers, one of the versions, one
+of the public holidays, and one ``UPDATE ... FROM unnest(...)`` for all results.
+"""
+
+import json
+from collections import defaultdict
+from datetime import UTC, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from odoo import api, models
+from odoo.tools import SQL
+
+from ..services import rating
+
+
+class HaloRating(models.AbstractModel):
+    _name = "halo.rating"
+    _description = "Helpdesk Rating Engine"
+
+    # ------------------------------------------------------------------ inputs
+    @api.model
+    def _halo_plain_calendars(self, calendars, date_from, date_to):
+        """``{calendar_id: rating.Calendar}`` with public holidays between the dates."""
+        calendars = calendars.sudo()
+        leaves = self.env["resource.calendar.leaves"].sudo().search_fetch(
+            [
+                ("resource_id", "=", False),
+                ("date_to", ">=", date_from),
+                ("date_from", "<=", date_to),
+                "|", ("calendar_id", "in", calendars.ids), ("calendar_id", "=", False),
+            ],
+            ["calendar_id", "company_id", "date_from", "date_to"],
+        )
+        result = {}
+        for calendar in calendars:
+            attendance = tuple(
+                (int(att.dayofweek), att.hour_from, att.hour_to)
+                for att in calendar.attendance_ids
+                if att.day_period != "lunch" and att.hour_to > att.hour_from
+            )
+            holidays = tuple(sorted(
+                (leave.date_from, leave.date_to)
+                for leave in leaves
+                if leave.calendar_id == calendar
+                or (not leave.calendar_id and leave.company_id in (calendar.company_id, self.env["res.company"]))
+            ))
+            result[calendar.id] = rating.Calendar(
+                tz=calendar.tz or "UTC", attendance=attendance, holidays=holidays
+            )
+        return result
+
+    @api.model
+    def _halo_versions_by_partner(self, rate_ids, partners):
+        """``{partner_id: {rate_id: [RateVersion]}}`` (global + the customer's own + its contracts')."""
+        Version = self.env["halo.charge.rate.version"].sudo()
+        versions = Version.search_fetch(
+            [("rate_id", "in", list(rate_ids)),
+             "|", ("partner_id", "=", False), ("partner_id", "in", partners.ids)],
+            ["rate_id", "partner_id", "level", "date_from", "hourly_price", "min_minutes",
+             "increment_minutes", "rounding", "ooh_multiplier", "holiday_multiplier", "surcharge"],
+        )
+        plain = {version.id: version._to_rating() for version in versions}
+        common = defaultdict(list)
+        own = defaultdict(lambda: defaultdict(list))
+        for version in versions:
+            if version.partner_id:
+                own[version.partner_id.id][version.rate_id.id].append(plain[version.id])
+            else:
+                common[version.rate_id.id].append(plain[version.id])
+        result = {}
+        for partner in partners:
+            result[partner.id] = {
+                rate_id: common.get(rate_id, []) + own[partner.id].get(rate_id, [])
+                for rate_id in rate_ids
+            }
+        return result
+
+    # ------------------------------------------------------------------ rating
+    @api.model
+    def _rate_timesheets(self, lines, write=True):
+        """Rate ticket actions and travel time; returns ``{line_id: RatedAction | RatingError}``.
+
+        Lines without an end (running), without a charge rate or not billable get no price.
+        With ``write``, results are stored on the lines in one bulk UPDATE.
+        """
+        lines = lines.sudo().filtered(lambda line: line.halo_ticket_id)
+        if not lines:
+            return {}
+        lines.fetch(["halo_start", "halo_end", "halo_ticket_id", "halo_charge_rate_id",
+                     "partner_id", "company_id", "halo_billable", "halo_kind"])
+        customers = lines.partner_id.commercial_partner_id
+        customers.fetch(["halo_calendar_id", "halo_rounding_scope"])
+        companies = lines.company_id
+        calendars = customers.halo_calendar_id | companies.resource_calendar_id
+        starts = [line.halo_start for line in lines if line.halo_start]
+        plain_calendars = self._halo_plain_calendars(
+            calendars, min(starts) - timedelta(days=2), max(starts) + timedelta(days=3)
+        ) if starts else {}
+        rate_ids = set(lines.halo_charge_rate_id.ids)
+        versions = self._halo_versions_by_partner(rate_ids, customers)
+
+        results = {}
+        groups = defaultdict(list)
+        for line in lines:
+            customer = line.partner_id.commercial_partner_id
+            if not (line.halo_start and line.halo_end):
+                results[line.id] = rating.RatingError(self.env._("Not rated: the action has no end yet."))
+                continue
+            if not line.halo_charge_rate_id:
+                results[line.id] = rating.RatingError(self.env._("Not rated: no charge rate."))
+                continue
+            calendar = customer.halo_calendar_id or line.company_id.resource_calendar_id
+            scope = customer.halo_rounding_scope or line.company_id.halo_rounding_scope or "action"
+            groups[(customer.id, calendar.id, scope, line.company_id.id)].append(line)
+
+        for (customer_id, calendar_id, scope, company_id), members in groups.items():
+            symbol = self.env["res.company"].browse(company_id).currency_id.symbol or ""
+            partner_versions = versions.get(customer_id, {})
+            calendar = plain_calendars.get(calendar_id) or rating.Calendar(tz="UTC")
+            zone = ZoneInfo(calendar.tz)
+            actions = []
+            for line in members:
+                rate_id = line.halo_charge_rate_id.id
+                local_day = line.halo_start.replace(tzinfo=UTC).astimezone(zone).date()
+                if not rating.select_version(partner_versions.get(rate_id, []), local_day):
+                    results[line.id] = rating.RatingError(self.env._(
+                        "Not rated: %(rate)s has no price in force on %(date)s.",
+                        rate=line.halo_charge_rate_id.name, date=local_day,
+                    ))
+                    continue
+                actions.append(rating.Action(
+                    key=line.id, start=line.halo_start, end=line.halo_end,
+                    ticket_key=(line.halo_ticket_id.id, line.halo_kind), rate_id=rate_id,
+                ))
+            try:
+                rated = rating.rate_actions(actions, partner_versions, calendar, scope, symbol)
+            except rating.RatingError as err:
+                for action in actions:
+                    results[action.key] = err
+                continue
+            for item in rated:
+                results[item.key] = item
+        if write:
+            self._halo_store_timesheet_ratings(lines, results)
+        return results
+
+    @api.model
+    def _halo_timesheet_values(self, line, result):
+        """(hours, amount, explanation, segments, version_id) to store for one line."""
+        if isinstance(result, Exception):
+            return 0.0, 0.0, str(result), None, 0
+        amount = result.amount
+        explanation = result.explanation
+        if line.halo_billable == "no_charge":
+            explanation = self.env._("No charge (would be %(rated)s): %(why)s",
+                                     rated=amount, why=explanation)
+            amount = Decimal(0)
+        segments = [
+            {"kind": seg.kind, "seconds": seg.seconds, "multiplier": str(seg.multiplier),
+             "quantity": str(seg.quantity), "unit_price": str(seg.unit_price), "amount": str(seg.amount)}
+            for seg in result.segments
+        ]
+        data = {"segments": segments, "surcharge": str(result.surcharge),
+                "actual_seconds": result.actual_seconds}
+        return (result.billable_seconds / 3600.0, float(amount), explanation, data,
+                result.version.version_id)
+
+    @api.model
+    def _halo_store_timesheet_ratings(self, lines, results):
+        ids, hours, amounts, texts, datas, version_ids = [], [], [], [], [], []
+        for line in lines:
+            if line.id not in results:
+                continue
+            h, a, t, d, v = self._halo_timesheet_values(line, results[line.id])
+            ids.append(line.id)
+            hours.append(h)
+            amounts.append(a)
+            texts.append(t)
+            datas.append(json.dumps(d) if d is not None else None)
+            version_ids.append(v)
+        if not ids:
+            return
+        self.env["account.analytic.line"].flush_model()
+        self.env.cr.execute(SQL(
+            """UPDATE account_analytic_line AS l
+                  SET halo_billable_hours = v.hours,
+                      halo_rated_amount = v.amount,
+                      halo_rating_explanation = v.expl,
+                      halo_rating_data = v.data::jsonb,
+                      halo_rate_version_id = NULLIF(v.version_id, 0)
+                 FROM unnest(%s::int[], %s::float8[], %s::numeric[], %s::text[], %s::text[], %s::int[])
+                      AS v(id, hours, amount, expl, data, version_id)
+                WHERE l.id = v.id""",
+            ids, hours, amounts, texts, datas, version_ids,
+        ))
+        self.env["account.analytic.line"].invalidate_model([
+            "halo_billable_hours", "halo_rated_amount", "halo_rating_explanation",
+            "halo_rating_data", "halo_rate_version_id",
+        ])
+
+    @api.model
+    def _halo_mileage_price(self, trip):
+        """(price per unit, surcharge per trip) for a mileage line: customer, else company."""
+        customer = trip.partner_id.sudo()
+        company = trip.company_id.sudo()
+        default = company.halo_mileage_price_km if trip.unit == "km" else company.halo_mileage_price_mi
+        price = customer.halo_mileage_price or default
+        surcharge = customer.halo_mileage_surcharge or company.halo_mileage_surcharge
+        return Decimal(str(price)), Decimal(str(surcharge))
+
+    @api.model
+    def _rate_mileage(self, trips):
+        results = {}
+        for trip in trips.sudo():
+            price, surcharge = self._halo_mileage_price(trip)
+            try:
+                results[trip.id] = rating.rate_mileage(
+                    Decimal(str(trip.distance)), trip.unit, trip.round_trip, price, surcharge,
+                    trip.company_id.currency_id.symbol or "",
+                )
+            except rating.RatingError as err:
+                results[trip.id] = err
+        return results
+
+    @api.model
+    def _rate_expenses(self, expenses):
+        results = {}
+        for expense in expenses.sudo():
+            customer = expense.partner_id
+            company = expense.company_id
+            markup = customer.halo_expense_markup if customer.halo_expense_markup_custom else company.halo_expense_markup
+            cost = expense.currency_id._convert(
+                expense.amount, company.currency_id, company, expense.date
+            )
+            try:
+                results[expense.id] = rating.rate_expense(
+                    Decimal(str(cost)), Decimal(str(markup or 0)),
+                    Decimal(str(expense.type_id.surcharge or 0)), company.currency_id.symbol or "",
+                )
+            except rating.RatingError as err:
+                results[expense.id] = err
+        return results
+
+    @api.model
+    def _halo_rerate(self, lines, reason):
+        """Explicit re-rating with an audit trail: rate again with the rules in force now and
+        record every line whose amount, billable time or version changed."""
+        lines = lines.sudo().filtered(lambda line: line.halo_billing_state == "unbilled")
+        before = {
+            line.id: (line.halo_rated_amount, line.halo_billable_hours, line.halo_rate_version_id.id,
+                      line.halo_rating_explanation)
+            for line in lines
+        }
+        self._rate_timesheets(lines)
+        audits = []
+        for line in lines:
+            old = before[line.id]
+            new = (line.halo_rated_amount, line.halo_billable_hours, line.halo_rate_version_id.id,
+                   line.halo_rating_explanation)
+            if old[:3] != new[:3]:
+                audits.append({
+                    "line_id": line.id, "reason": reason,
+                    "old_amount": old[0], "new_amount": new[0],
+                    "old_hours": old[1], "new_hours": new[1],
+                    "old_version_id": old[2] or False, "new_version_id": new[2] or False,
+                    "old_explanation": old[3], "new_explanation": new[3],
+                })
+        return self.env["halo.rating.audit"].sudo().create(audits)

@@ -1,0 +1,89 @@
+from datetime import date
+
+from odoo.tests import new_test_user
+
+from .common import BILLING_USER, QUIET, HaloBillingCommon
+
+
+class HaloContractCommon(HaloBillingCommon):
+    """Products, a customer contact and a contract factory for contract tests."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        Product = cls.env["product.product"]
+        tax = cls.tax_sale_a  # 15 %
+        cls.product_fee = Product.create({
+            "name": "Managed services fee", "type": "service", "taxes_id": [(6, 0, tax.ids)],
+        })
+        cls.product_topup = Product.create({
+            "name": "Prepay block", "type": "service", "taxes_id": [(6, 0, tax.ids)],
+        })
+        cls.product_licence = Product.create({
+            "name": "M365 licence", "type": "service", "taxes_id": [(6, 0, tax.ids)],
+        })
+        cls.product_device = Product.create({
+            "name": "Workstation monitoring", "type": "service", "taxes_id": [(6, 0, tax.ids)],
+        })
+        cls.contact = cls.env["res.partner"].create({
+            "name": "Carol Contact", "parent_id": cls.customer.id, "email": "carol@acme.test",
+        })
+        cls.follower = cls.env["res.partner"].create(
+            {"name": "Fred Follower", "email": "fred@msp.test"}
+        )
+        cls.billing_user2 = new_test_user(
+            cls.env, login="halo_biller2", name="Bob Biller",
+            groups=f"base.group_user,{BILLING_USER}", company_id=cls.env.company.id, context=QUIET,
+        )
+        cls.Contract = cls.env["halo.contract"]
+        cls.Ledger = cls.env["halo.contract.ledger"]
+
+    @classmethod
+    def _contract(cls, activate=True, **vals):
+        values = {
+            "name": "Managed Services",
+            "partner_id": cls.customer.id,
+            "contact_id": cls.contact.id,
+            "date_start": date(2026, 1, 1),
+            **vals,
+        }
+        contract = cls.Contract.create(values)
+        if activate:
+            contract.action_activate()
+        return contract
+
+    @classmethod
+    def _charge(cls, key, day, hours, amount, rate=None, kind="labour", partner=None):
+        return {
+            "key": key,
+            "partner_id": (partner or cls.customer).id,
+            "date": day,
+            "kind": kind,
+            "rate_id": rate.id if rate else False,
+            "hours": hours,
+            "amount": amount,
+        }
+
+    def _modes(self, parts):
+        return [(p["mode"], p["hours"], p["amount"]) for p in parts]
+
+    def _run_lines(self, contract, parts_by_key, day):
+        """Simulate the billing engine: one run line per allocation part."""
+        run = self.env["halo.billing.run"].create({"date_cutoff": day, "date_invoice": day})
+        RunLine = self.env["halo.billing.run.line"]
+        vals_list = []
+        for key, parts in parts_by_key.items():
+            for part in parts:
+                vals_list.append({
+                    "run_id": run.id,
+                    "partner_id": self.customer.id,
+                    "kind": "labour",
+                    "res_model": "account.analytic.line",
+                    "res_id": abs(hash(key)) % 100000,
+                    "date": day,
+                    "quantity": part["hours"],
+                    "amount": part["amount"] if part["mode"] == "payg" else 0.0,
+                    "name": str(key),
+                    **RunLine._halo_prepare_contract_vals(part),
+                })
+        return run, RunLine.create(vals_list)

@@ -1,0 +1,2 @@
+from . import halo_rerate_wizard
+from . import halo_billing_adjust_wizard
