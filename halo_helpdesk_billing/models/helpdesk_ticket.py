@@ -51,7 +51,7 @@ class HelpdeskTicket(models.Model):
     )
     halo_invoice_ids = fields.Many2many(
         comodel_name="account.move", string="Invoices", compute="_compute_halo_invoices",
-        groups=BILLING_USER,
+        compute_sudo=True, groups=BILLING_USER,
     )
     halo_invoice_count = fields.Integer(compute="_compute_halo_invoices", compute_sudo=True)
 

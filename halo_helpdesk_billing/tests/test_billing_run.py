@@ -1,0 +1,179 @@
+from datetime import date
+from unittest.mock import patch
+
+from psycopg2 import IntegrityError
+
+from odoo.exceptions import UserError
+from odoo.tests import tagged
+from odoo.tools import mute_logger
+
+from odoo.addons.account.models.account_move import AccountMove
+
+from .billing_common import HaloBillingRunCommon
+
+
+@tagged("post_install", "-at_install")
+class TestBillingRun(HaloBillingRunCommon):
+    def test_preview_prices_every_charge_with_its_explanation(self):
+        actions, trip, expense, item = self._work(self.ticket)
+        run = self._run(partner_ids=[(6, 0, self.customer.ids)])
+        run.action_preview()
+        self.assertEqual(run.state, "previewed")
+        lines = run.line_ids.sorted(lambda line: (line.kind, line.id))
+        amounts = {(line.kind, line.res_id): line.amount for line in lines}
+        self.assertEqual(amounts, {
+            ("labour", actions[0].id): 142.50,  # 1 h 20 → 1 h 30 × 95
+            ("labour", actions[1].id): 142.50,  # 18:00-19:00 BST is out of hours: 1 h × 142.50
+            ("mileage", trip.id): 12.00,        # 20 km × 0.50 + 2.00
+            ("expense", expense.id): 13.57,     # 12.34 × 1.10 = 13.574
+            ("item", item.id): 50.00,           # 2 × 25.00
+        })
+        self.assertEqual(run.amount_total, 360.57)
+        self.assertIn("out of hours", lines.filtered(lambda line: line.res_id == actions[1].id
+                                                     and line.kind == "labour").explanation)
+        self.assertIn("round trip", lines.filtered(lambda line: line.kind == "mileage").explanation)
+        # the work is now in the run and locked
+        self.assertEqual(set(actions.mapped("halo_billing_state")) | {trip.halo_billing_state}, {"in_run"})
+        with self.assertRaisesRegex(UserError, run.name):
+            trip.distance = 11
+
+    def test_invoices_itemised_with_numbers_on_tickets(self):
+        actions, trip, expense, item = self._work(self.ticket)
+        run = self._run(partner_ids=[(6, 0, self.customer.ids)])
+        run.action_preview()
+        run.action_create_invoices()
+        invoice = run.invoice_ids
+        self.assertEqual(len(invoice), 1)
+        self.assertEqual(invoice.state, "posted")
+        self.assertEqual(invoice.amount_untaxed, 360.57)
+        # a line per action (the out-of-hours action is labelled), mileage and its per-trip
+        # surcharge (10.00 + 2.00), the expense and the item
+        labels = invoice.invoice_line_ids.mapped("name")
+        self.assertEqual(len(labels), 6)
+        self.assertTrue(any("(out of hours)" in label for label in labels))
+        self.assertEqual(invoice.invoice_line_ids.filtered(lambda aml: "(surcharge)" in aml.name).price_subtotal, 2.0)
+        self.assertTrue(all(self.ticket.number in label for label in labels))
+        # numbers against tickets and lines; technicians see the number, not the amount
+        self.assertEqual(self.ticket.halo_invoice_numbers, invoice.name)
+        numbers = set(actions.mapped("halo_invoice_number")) | {
+            trip.halo_invoice_number, expense.halo_invoice_number, item.halo_invoice_number}
+        self.assertEqual(numbers, {invoice.name})
+        self.assertEqual(set(actions.mapped("halo_billing_state")), {"invoiced"})
+        self.assertEqual(self.ticket.with_user(self.technician).halo_invoice_numbers, invoice.name)
+        self.assertEqual(invoice.halo_ticket_ids, self.ticket)
+        self.assertEqual(self.ticket.halo_invoice_ids, invoice)
+        with self.assertRaisesRegex(UserError, invoice.name):
+            actions[0].name = "changed"
+
+    def test_summarised_per_invoice_adds_time_before_pricing(self):
+        self.customer.halo_invoice_layout = "summary_invoice"
+        self._work(self.ticket, day=7)
+        self._work(self.ticket, day=8)
+        run = self._run(partner_ids=[(6, 0, self.customer.ids)])
+        run.action_preview()
+        run.action_create_invoices()
+        lines = run.invoice_ids.invoice_line_ids
+        onsite = lines.filtered(lambda aml: aml.product_id == self.product_onsite)
+        # normal time: 2 × 1.5 h = 3 h × 95 = 285.00; out of hours: 2 × 1 h = 2 h × 142.50 = 285.00
+        self.assertEqual(sorted((aml.quantity, aml.price_unit) for aml in onsite), [(2.0, 142.5), (3.0, 95.0)])
+        self.assertEqual(run.invoice_ids.amount_untaxed, 2 * 360.57)
+
+    def test_exclude_defer_adjust(self):
+        actions, trip, expense, item = self._work(self.ticket)
+        run = self._run(partner_ids=[(6, 0, self.customer.ids)])
+        run.action_preview()
+        line_of = {(line.res_model, line.res_id): line for line in run.line_ids}
+        line_of[("halo.expense", expense.id)].action_exclude()
+        line_of[("halo.mileage", trip.id)].action_defer()
+        with self.assertRaisesRegex(UserError, "reason"):
+            line_of[("halo.ticket.item", item.id)]._halo_adjust(40.0, "")
+        self.env["halo.billing.adjust.wizard"].with_context(
+            active_model="halo.billing.run.line", active_id=line_of[("halo.ticket.item", item.id)].id
+        ).create({"amount": 40.0, "reason": "goodwill"}).action_apply()
+        self.assertFalse(expense.billable)
+        self.assertEqual(expense.halo_billing_state, "not_billable")
+        self.assertEqual(trip.halo_billing_state, "unbilled")
+        run.action_create_invoices()
+        # 142.50 + 142.50 + 40.00 (adjusted from 50.00)
+        self.assertEqual(run.invoice_ids.amount_untaxed, 325.0)
+        self.assertIn("goodwill", run.message_ids.mapped("body")[0] + "".join(run.message_ids.mapped("body")))
+        # the deferred trip goes into the next run
+        run2 = self._run(partner_ids=[(6, 0, self.customer.ids)])
+        run2.action_preview()
+        self.assertEqual(run2.line_ids.mapped("res_id"), [trip.id])
+
+    def test_nothing_billed_twice(self):
+        actions, trip, expense, item = self._work(self.ticket)
+        run1 = self._run()
+        run1.action_preview()
+        # an overlapping run finds nothing left to bill
+        run2 = self._run()
+        run2.action_preview()
+        self.assertFalse(run2.line_ids)
+        # and the database refuses a second claim even if the search were bypassed
+        line = run1.line_ids[0]
+        with mute_logger("odoo.sql_db"), self.assertRaises(IntegrityError), self.cr.savepoint():
+            self.env["halo.billing.run.line"].create({
+                "run_id": run2.id, "partner_id": line.partner_id.id, "kind": line.kind,
+                "res_model": line.res_model, "res_id": line.res_id, "claim_key": line.claim_key,
+            })
+            self.env.flush_all()
+        # cancelling releases everything, a new run bills it exactly once
+        run1.action_cancel()
+        self.assertEqual(set(actions.mapped("halo_billing_state")), {"unbilled"})
+        run3 = self._run()
+        run3.action_preview()
+        self.assertEqual(len(run3.line_ids), 5)
+        run3.action_create_invoices()
+        run4 = self._run()
+        run4.action_preview()
+        self.assertFalse(run4.line_ids)
+        billed = self.env["halo.billing.run.line"].search([("invoice_id", "!=", False)])
+        self.assertEqual(len(billed), 5)
+        self.assertEqual(len(set(billed.mapped("claim_key"))), 5)
+
+    def test_run_retried_after_an_error(self):
+        self._work(self.ticket)
+        run = self._run()
+        run.action_preview()
+        original = AccountMove._post
+        calls = {"n": 0}
+
+        def failing_post(moves, soft=True):
+            calls["n"] += 1
+            if calls["n"] == 1:
+                raise RuntimeError("simulated crash while posting")
+            return original(moves, soft=soft)
+
+        with patch.object(AccountMove, "_post", failing_post), mute_logger(
+            "odoo.addons.halo_helpdesk_billing.models.halo_billing_run"
+        ):
+            with self.assertRaisesRegex(UserError, "can be retried"):
+                run.action_create_invoices()
+            self.assertEqual(run.state, "previewed")
+            self.assertFalse(self.env["account.move"].search([("halo_run_id", "=", run.id)]))
+            self.assertFalse(run.line_ids.filtered("invoice_id"))
+            run.action_create_invoices()
+        self.assertEqual(len(run.invoice_ids), 1)
+        self.assertEqual(run.invoice_ids.amount_untaxed, 360.57)
+
+    def test_cancel_refused_once_posted(self):
+        self._work(self.ticket)
+        run = self._run()
+        run.action_preview()
+        run.action_create_invoices()
+        with self.assertRaisesRegex(UserError, "credit notes"):
+            run.action_cancel()
+
+    def test_one_invoice_per_customer_and_per_ticket(self):
+        self._work(self.ticket)
+        self._work(self.ticket_b)
+        ticket_c = self.env["helpdesk.ticket"].create({
+            "name": "Laptop", "description": "x", "partner_id": self.customer.id, "team_id": self.team.id})
+        self._work(ticket_c, day=8)
+        self.customer.halo_invoice_grouping = "ticket"
+        run = self._run(date_cutoff=date(2026, 7, 31))
+        run.action_preview()
+        run.action_create_invoices()
+        per_partner = {partner: len(moves) for partner, moves in run.invoice_ids.grouped("partner_id").items()}
+        self.assertEqual(per_partner, {self.customer: 2, self.other_customer: 1})
