@@ -1,0 +1,245 @@
+"""The control API under ``/_sandbox/``: JSON in/out, no auth. See README.md for the list."""
+
+import json
+import re
+
+from werkzeug.wrappers import Response
+
+from . import oauth, seed, templates
+from .accounting import Context, apply_payment, d, find_invoice, render_invoice
+from .common import html_response, json_response
+from .xero_dates import parse_date_in, utc_date_of
+
+FAULT_ACTIONS = ("status", "drop", "delay")
+
+
+def _body(request) -> dict:
+    try:
+        data = json.loads(request.get_data() or b"{}")
+    except ValueError:
+        data = None
+    return data if isinstance(data, dict) else {}
+
+
+def handle(sandbox, request, parts: list) -> Response:
+    """``parts``: lower-cased path segments after ``/_sandbox/`` (tenant ids are case-insensitive)."""
+    route = "/".join(parts[:2]) if parts[:1] in (["webhooks"], ["clock"], ["tokens"], ["oauth"]) else parts[0]
+    method = request.method
+    handler = ROUTES.get((method, route))
+    if parts[:1] == ["orgs"] and method == "GET" and len(parts) == 2:
+        return org_page(sandbox, parts[1])
+    if handler is None:
+        return json_response({"error": "unknown control endpoint %s %s" % (method, "/".join(parts))}, 404)
+    try:
+        return handler(sandbox, request, _body(request))
+    except (KeyError, TypeError, ValueError) as exc:
+        return json_response({"error": "%s: %s" % (type(exc).__name__, exc)}, 400)
+
+
+def state_counts(sandbox, request, body):
+    return json_response(sandbox.state.counts())
+
+
+def reset(sandbox, request, body):
+    sandbox.state.reset()
+    sandbox.persist()
+    return json_response({"ok": True})
+
+
+def clock_get(sandbox, request, body):
+    return json_response({"now": sandbox.state.now(), "offset": sandbox.state.clock.offset})
+
+
+def clock_advance(sandbox, request, body):
+    now = sandbox.state.clock.advance(float(body.get("seconds", 0)))
+    return json_response({"now": now, "offset": sandbox.state.clock.offset})
+
+
+def faults_add(sandbox, request, body):
+    """Queue a fault: ``{"action":"status"|"drop"|"delay", "count":1, "method":"PUT", "path":"regex",
+    "status":429, "retry_after":1, "problem":"minute", "after":false, "seconds":1.0}``."""
+    action = body.get("action", "status")
+    if action not in FAULT_ACTIONS:
+        raise ValueError("action must be one of %s" % (FAULT_ACTIONS,))
+    fault = {"action": action, "count": int(body.get("count", 1)), "method": (body.get("method") or "").upper(),
+             "path": body.get("path") or "", "status": int(body.get("status", 429)),
+             "retry_after": int(body.get("retry_after", 1)), "problem": body.get("problem", "minute"),
+             "after": bool(body.get("after", False)), "seconds": float(body.get("seconds", 0))}
+    re.compile(fault["path"])
+    with sandbox.state.lock:
+        sandbox.state.faults.append(fault)
+    return json_response({"ok": True, "fault": fault})
+
+
+def faults_list(sandbox, request, body):
+    with sandbox.state.lock:
+        return json_response({"faults": list(sandbox.state.faults)})
+
+
+def faults_clear(sandbox, request, body):
+    with sandbox.state.lock:
+        sandbox.state.faults.clear()
+    return json_response({"ok": True})
+
+
+def tokens_expire(sandbox, request, body):
+    """Expire one access token (``{"access_token": ...}``) or all of them."""
+    state = sandbox.state
+    with state.lock:
+        targets = [body["access_token"]] if body.get("access_token") else list(state.access_tokens)
+        for token in targets:
+            if token in state.access_tokens:
+                state.access_tokens[token]["expires_at"] = state.now() - 1
+    return json_response({"expired": len(targets)})
+
+
+def refresh_tokens_expire(sandbox, request, body):
+    """Make refresh tokens unusable (one or all): the next refresh gets invalid_grant."""
+    state = sandbox.state
+    with state.lock:
+        targets = [body["refresh_token"]] if body.get("refresh_token") else list(state.refresh_tokens)
+        for token in targets:
+            state.refresh_tokens.pop(token, None)
+    return json_response({"expired": len(targets)})
+
+
+def oauth_grant(sandbox, request, body):
+    """Consent without the HTML flow: ``{"tenants": [...], "scope": "..."}`` → a token response."""
+    state = sandbox.state
+    with state.lock:
+        tenants = [t.lower() for t in body.get("tenants") or list(state.orgs)]
+        unknown = [t for t in tenants if t not in state.orgs]
+        if unknown:
+            raise ValueError("unknown tenants %s" % unknown)
+        params = {"client_id": state.app["client_id"], "redirect_uri": "", "scope": body.get("scope") or
+                  oauth.DEFAULT_SCOPE}
+    code = oauth.create_code(state, params, seed.DEMO_USER["user_id"], tenants)
+    with state.lock:
+        grant = state.grants[state.auth_codes.pop(code)["grant_id"]]
+        return json_response(oauth.issue_tokens(sandbox, grant, id_token=True))
+
+
+def customer_payment(sandbox, request, body):
+    """A customer pays: ``{"tenant", "invoice": id|number, "amount"?, "date"?, "account_code": "090"}``."""
+    state = sandbox.state
+    org = state.org(body["tenant"])
+    if org is None:
+        raise ValueError("unknown tenant")
+    ctx = Context(sandbox, org, request)
+    with state.lock:
+        inv = find_invoice(org, body["invoice"])
+        if inv is None or inv["Status"] != "AUTHORISED":
+            raise ValueError("invoice not found or not AUTHORISED")
+        amount = d(body.get("amount", inv["AmountDue"]))
+        if amount <= 0 or amount > d(inv["AmountDue"]):
+            raise ValueError("amount must be > 0 and <= AmountDue %s" % inv["AmountDue"])
+        account = next(a for a in org["accounts"].values() if a["Code"] == body.get("account_code", "090"))
+        date = parse_date_in(body["date"]) if body.get("date") else utc_date_of(ctx.now)
+        pay = apply_payment(ctx, inv, account, amount, date, body.get("reference") or "Customer payment")
+        invoice = render_invoice(org, org["invoices"][inv["InvoiceID"]])
+    sandbox.webhooks.enqueue(org["tenant_id"], ctx.events, ctx.now)
+    sandbox.persist()
+    return json_response({"PaymentID": pay["PaymentID"], "Invoice": invoice})
+
+
+def requests_list(sandbox, request, body):
+    since = int(request.args.get("since", 0))
+    with sandbox.state.lock:
+        return json_response({"requests": [r for r in sandbox.state.requests if r["seq"] > since]})
+
+
+def requests_clear(sandbox, request, body):
+    with sandbox.state.lock:
+        sandbox.state.requests.clear()
+    return json_response({"ok": True})
+
+
+def limits_get(sandbox, request, body):
+    return json_response(sandbox.state.limiter.configure())
+
+
+def limits_set(sandbox, request, body):
+    """``{"enabled", "concurrent", "minute", "day", "app_minute", "use_sandbox_clock", "reset_counters"}``."""
+    if body.pop("reset_counters", False):
+        sandbox.state.limiter.reset()
+    return json_response(sandbox.state.limiter.configure(**body))
+
+
+def webhooks_get(sandbox, request, body):
+    with sandbox.state.lock:
+        return json_response({"config": dict(sandbox.state.webhook), "pending": list(sandbox.state.webhook_queue),
+                              "log": list(sandbox.state.webhook_log)})
+
+
+def webhooks_config(sandbox, request, body):
+    state = sandbox.state
+    with state.lock:
+        for key in ("url", "key", "auto", "max_attempts"):
+            if key in body:
+                state.webhook[key] = body[key]
+        return json_response(dict(state.webhook))
+
+
+def webhooks_deliver(sandbox, request, body):
+    results = sandbox.webhooks.deliver(duplicate=bool(body.get("duplicate")), reverse=bool(body.get("reverse")))
+    return json_response({"results": results})
+
+
+def webhooks_itr(sandbox, request, body):
+    return json_response(sandbox.webhooks.intent_to_receive(int(body.get("rounds", 4))))
+
+
+def seed_data(sandbox, request, body):
+    """``{"tenant": id, "contacts": N, "items": M}``: add synthetic records."""
+    state = sandbox.state
+    org = state.org(body["tenant"])
+    if org is None:
+        raise ValueError("unknown tenant")
+    with state.lock:
+        added = {"contacts": seed.synthetic_contacts(org, int(body.get("contacts", 0)), state.now()),
+                 "items": seed.synthetic_items(org, int(body.get("items", 0)), state.now())}
+    sandbox.persist()
+    return json_response(added)
+
+
+def config_set(sandbox, request, body):
+    """``{"client_id", "client_secret", "name", "redirect_uris", "custom_connection_tenant"}``."""
+    state = sandbox.state
+    with state.lock:
+        for key in ("client_id", "client_secret", "name", "redirect_uris", "custom_connection_tenant"):
+            if key in body:
+                state.app[key] = body[key]
+        app = dict(state.app)
+    return json_response(app)
+
+
+def config_get(sandbox, request, body):
+    with sandbox.state.lock:
+        return json_response({**sandbox.state.app, "tenants": {t: o["Name"] for t, o in sandbox.state.orgs.items()},
+                              "demo_user": {k: seed.DEMO_USER[k] for k in ("email", "password")}})
+
+
+def save(sandbox, request, body):
+    sandbox.persist()
+    return json_response({"ok": True, "file": sandbox.state.data_file})
+
+
+def org_page(sandbox, tenant_id):
+    org = sandbox.state.org(tenant_id)
+    if org is None:
+        return html_response(templates.error_page("not found", "Unknown organisation"), 404)
+    return html_response(templates.org_page(sandbox.state.snapshot(org), sandbox.url))
+
+
+ROUTES = {
+    ("GET", "state"): state_counts, ("POST", "reset"): reset, ("GET", "clock"): clock_get,
+    ("POST", "clock/advance"): clock_advance, ("POST", "faults"): faults_add, ("GET", "faults"): faults_list,
+    ("DELETE", "faults"): faults_clear, ("POST", "tokens/expire"): tokens_expire,
+    ("POST", "tokens/expire-refresh"): refresh_tokens_expire, ("POST", "oauth/grant"): oauth_grant,
+    ("POST", "payments"): customer_payment, ("GET", "requests"): requests_list,
+    ("DELETE", "requests"): requests_clear, ("GET", "limits"): limits_get, ("POST", "limits"): limits_set,
+    ("GET", "webhooks"): webhooks_get, ("POST", "webhooks/config"): webhooks_config,
+    ("POST", "webhooks/deliver"): webhooks_deliver, ("POST", "webhooks/intent-to-receive"): webhooks_itr,
+    ("POST", "seed"): seed_data, ("POST", "config"): config_set, ("GET", "config"): config_get,
+    ("POST", "save"): save,
+}
