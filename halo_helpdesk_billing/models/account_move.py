@@ -1,8 +1,12 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+import base64
 from collections import defaultdict
 
 from odoo import fields, models
+from odoo.exceptions import UserError
 from odoo.tools import SQL
+
+from ..services import xlsx_invoice
 
 # Work tables that record the invoice number (model -> table)
 WORK_TABLES = {
@@ -41,9 +45,90 @@ class AccountMove(models.Model):
             name=self.env._("Tickets of %(invoice)s", invoice=self.name)
         )
 
+    def _get_name_invoice_report(self):
+        self.ensure_one()
+        if self.halo_run_id and self.partner_id.commercial_partner_id.halo_invoice_report != "standard":
+            return "halo_helpdesk_billing.report_helpdesk_invoice_document"
+        return super()._get_name_invoice_report()
+
+    def _halo_sections(self):
+        """Charges of the invoice grouped per ticket, then by kind, for the PDF layout."""
+        self.ensure_one()
+        lines = self.env["halo.billing.run.line"].sudo().search(
+            [("invoice_id", "=", self.id), ("state", "=", "included")],
+            order="ticket_id, kind, date, id",
+        )
+        sections = []
+        for ticket, ticket_lines in lines.grouped("ticket_id").items():
+            sections.append({
+                "ticket": ticket,
+                "groups": [(kind_lines[0].kind_label, kind_lines) for kind_lines in ticket_lines.grouped("kind").values()],
+                "total": sum(ticket_lines.mapped("amount")),
+            })
+        return sections
+
+    def _halo_xlsx_values(self):
+        """Header and line values offered to Excel templates."""
+        self.ensure_one()
+        lang = self.partner_id.lang or "en_US"
+        header = {
+            "number": self.name, "date": self.invoice_date, "due_date": self.invoice_date_due,
+            "customer": self.partner_id.display_name,
+            "customer_address": self.partner_id.with_context(lang=lang)._display_address(),
+            "reference": self.ref or self.invoice_origin or "", "currency": self.currency_id.name,
+            "untaxed": self.amount_untaxed, "tax": self.amount_tax, "total": self.amount_total,
+            "company": self.company_id.name, "run": self.halo_run_id.name or "",
+        }
+        run_lines = {
+            line.invoice_line_id.id: line
+            for line in self.env["halo.billing.run.line"].sudo().search([("invoice_id", "=", self.id)])
+            if line.invoice_line_id
+        }
+        lines = []
+        for aml in self.invoice_line_ids.filtered(lambda line: line.display_type == "product"):
+            source = aml.sudo().halo_run_line_id or run_lines.get(aml.id)
+            lines.append({
+                "ticket": source.ticket_id.number if source and source.ticket_id else "",
+                "date": source.date if source else self.invoice_date,
+                "technician": source.user_id.name if source and source.user_id else "",
+                "description": aml.name, "quantity": aml.quantity,
+                "unit": aml.product_uom_id.name or "", "unit_price": aml.price_unit,
+                "amount": aml.price_subtotal, "tax": ", ".join(aml.tax_ids.mapped("name")),
+            })
+        return header, lines
+
+    def _halo_xlsx_template(self):
+        self.ensure_one()
+        partner = self.partner_id.commercial_partner_id
+        return partner.halo_xlsx_template_id or self.env["halo.xlsx.template"].search(
+            [("is_default", "=", True), ("company_id", "in", [self.company_id.id, False])], limit=1
+        )
+
+    def action_halo_excel_invoice(self):
+        """Fill the customer's (or the default) Excel template and attach it to the invoice."""
+        attachments = self.env["ir.attachment"]
+        for move in self:
+            template = move._halo_xlsx_template()
+            if not template:
+                raise UserError(self.env._("No Excel invoice template: upload one in Billing > Configuration."))
+            header, lines = move._halo_xlsx_values()
+            try:
+                data, _missing = xlsx_invoice.fill_template(base64.b64decode(template.datas), header, lines)
+            except xlsx_invoice.TemplateError as err:
+                raise UserError(str(err)) from err
+            name = f"{(move.name or 'invoice').replace('/', '-')}.xlsx"
+            attachments |= self.env["ir.attachment"].create({
+                "name": name, "res_model": "account.move", "res_id": move.id, "raw": data,
+                "mimetype": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            })
+        return attachments
+
     def _post(self, soft=True):
         posted = super()._post(soft=soft)
-        posted.filtered("halo_run_id")._halo_record_numbers()
+        from_runs = posted.filtered("halo_run_id")
+        from_runs._halo_record_numbers()
+        from_runs.filtered(lambda move: move.partner_id.commercial_partner_id.halo_xlsx_template_id)\
+            .action_halo_excel_invoice()
         return posted
 
     def _halo_record_numbers(self):

@@ -562,10 +562,12 @@ class HaloBillingRun(models.Model):
                     label = descriptions[line.id]
                     if part.get("label"):
                         label = f"{label} ({part['label']})"
-                    invoice_lines.append(self._halo_prepare_invoice_line_vals(
+                    vals = self._halo_prepare_invoice_line_vals(
                         line.product_id, label, part["quantity"], part["unit_price"],
                         line.analytic_distribution,
-                    ))
+                    )
+                    vals["halo_run_line_id"] = line.id
+                    invoice_lines.append(vals)
                     line_map.append(line if index == 0 else empty)
         else:
             by_ticket = layout == "summary_ticket"

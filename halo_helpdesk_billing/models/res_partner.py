@@ -41,6 +41,15 @@ class ResPartner(models.Model):
     halo_line_template = fields.Text(
         string="Invoice Line Template", help="Empty = the company's template."
     )
+    halo_invoice_report = fields.Selection(
+        selection=[("helpdesk", "Helpdesk layout (sections per ticket)"), ("standard", "Standard Odoo invoice")],
+        string="Invoice PDF", default="helpdesk",
+        help="Layout of this customer's invoice PDFs (branding comes from the company's document layout).",
+    )
+    halo_xlsx_template_id = fields.Many2one(
+        comodel_name="halo.xlsx.template", string="Excel Invoice Template",
+        help="When set, every invoice of this customer gets an Excel copy made from this template.",
+    )
     halo_currency_id = fields.Many2one(
         comodel_name="res.currency", compute="_compute_halo_currency_id"
     )

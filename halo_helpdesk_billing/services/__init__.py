@@ -1,3 +1,4 @@
 """Plain-Python cores of the addon: no ORM imports below this package."""
 
 from . import rating
+from . import xlsx_invoice
