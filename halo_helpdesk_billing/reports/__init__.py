@@ -1,0 +1,1 @@
+from . import halo_billing_report
