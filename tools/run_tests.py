@@ -172,7 +172,7 @@ def main():
             tours = sorted((ROOT / ADDON / "tests").glob(TOUR_GLOB))
             if tours:
                 log = OUT / "tours.log"
-                run([ODOO, "-c", CONF, "-d", db, "--test-tags", f"/{ADDON}:halo_tour",
+                run([ODOO, "-c", CONF, "-d", db, "--test-tags", f"halo_tour/{ADDON}",
                      "--stop-after-init", "--log-level=info", "--http-port", str(free_port())],
                     log=log, timeout=1800)
                 text = log.read_text(errors="replace")

@@ -15,6 +15,8 @@ from . import halo_rating_audit
 from . import halo_billing_run
 from . import halo_billing_run_line
 from . import account_move
+from . import account_move_line
+from . import halo_xlsx_template
 from . import halo_customer_device
 from . import halo_contract
 from . import halo_contract_ledger
@@ -24,3 +26,15 @@ from . import halo_contract_run_line
 from . import account_move_contract
 from . import helpdesk_ticket_contract
 from . import res_partner_contract
+from . import halo_xero_connection
+from . import res_company_xero
+from . import res_partner_xero
+from . import product_template_xero
+from . import account_tax_xero
+from . import account_account_xero
+from . import halo_xero_sync_log
+from . import account_move_xero
+from . import halo_xero_payment
+from . import helpdesk_ticket_xero
+from . import halo_xero_drift
+from . import halo_xero_import

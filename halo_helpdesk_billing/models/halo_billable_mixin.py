@@ -1,6 +1,6 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 
 BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
 
@@ -101,7 +101,25 @@ class HaloBillableMixin(models.AbstractModel):
                     )
                 )
 
+    # Only the billing engine moves work between billing states.
+    _halo_engine_fields = frozenset({"halo_run_id", "halo_invoice_id", "halo_invoice_number", "halo_billing_state"})
+
+    def _halo_check_engine_fields(self, vals):
+        if self._halo_engine_fields.intersection(vals) and not (
+            self.env.context.get("halo_billing_engine") or self.env.su
+        ):
+            raise AccessError(self.env._(
+                "The billing status of recorded work is set by billing runs only."
+            ))
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            self._halo_check_engine_fields(vals)
+        return super().create(vals_list)
+
     def write(self, vals):
+        self._halo_check_engine_fields(vals)
         self._halo_check_unlocked(vals)
         return super().write(vals)
 

@@ -419,10 +419,12 @@ class HaloBillingRun(models.Model):
                                       amount=float_round(original["amount"] * share,
                                                          precision_rounding=self.currency_id.rounding)))
             else:
+                # billed at zero; "hours" and "value" say what the contract's balance pays for
                 parts.append({"label": part.get("explanation") or part["mode"], "kind": "covered",
                               "quantity": part["hours"] or 1.0, "seconds": round(part["hours"] * 3600),
                               "unit_price": 0.0, "amount": 0.0, "coverage": part["mode"],
-                              "contract_id": part["contract_id"]})
+                              "contract_id": part["contract_id"], "hours": part["hours"],
+                              "value": part["amount"]})
         return parts
 
     # ------------------------------------------------------------------ claims

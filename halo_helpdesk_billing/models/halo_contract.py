@@ -858,8 +858,10 @@ class HaloContract(models.Model):
                 "date_end": end,
                 "period_end": pe,
                 "invoice_date": invoice_date,
-                "quantity": _hours(factor),
-                "price_unit": self.sudo().fee_amount,
+                "quantity": 1.0,
+                # prorated on the price: invoice quantities have 2 decimals only
+                "price_unit": self.sudo().fee_amount * factor,
+                "factor": factor,
                 "product_id": self.fee_product_id.id,
                 "name": self.env._("%(contract)s: fixed fee %(start)s - %(end)s",
                                    contract=self.display_name, start=start, end=end),

@@ -35,6 +35,10 @@ class HaloContractPeriod(models.Model):
     product_id = fields.Many2one(comodel_name="product.product")
     name = fields.Char()
     quantity = fields.Float(digits=(16, 4))
+    factor = fields.Float(
+        string="Proration", digits=(16, 6), default=1.0,
+        help="Share of the full period billed (days billed / days in the period).",
+    )
     price_unit = fields.Monetary(currency_field="currency_id", groups=BILLING_USER)
     device_count = fields.Integer(help="Active devices counted on the invoice date.")
     move_id = fields.Many2one(

@@ -131,8 +131,10 @@ class HaloContractRecurringLine(models.Model):
                 "period_end": pe,
                 "invoice_date": invoice_date,
                 "product_id": self.product_id.id,
-                "quantity": round(base_quantity * factor, 4),
-                "price_unit": self.sudo().price_unit,
+                "quantity": base_quantity,
+                # prorated on the price: invoice quantities have 2 decimals only
+                "price_unit": self.sudo().price_unit * factor,
+                "factor": factor,
                 "device_count": device_count,
                 "name": self._halo_period_label(start, end, device_count, factor),
             })

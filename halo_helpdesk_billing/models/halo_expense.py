@@ -59,7 +59,7 @@ class HaloExpense(models.Model):
         string="Billed Amount", currency_field="company_currency_id", readonly=True,
         copy=False, groups=BILLING_USER,
     )
-    company_currency_id = fields.Many2one(related="company_id.currency_id")
+    company_currency_id = fields.Many2one(related="company_id.currency_id", string="Company Currency")
     halo_explanation = fields.Text(
         string="Rating", readonly=True, copy=False, groups=BILLING_USER
     )

@@ -33,13 +33,13 @@ class HelpdeskTicket(models.Model):
         string="Travel Hours", compute="_compute_halo_totals", compute_sudo=True
     )
     halo_mileage_total = fields.Char(
-        string="Mileage", compute="_compute_halo_totals", compute_sudo=True
+        string="Mileage Driven", compute="_compute_halo_totals", compute_sudo=True
     )
     halo_expense_count = fields.Integer(
-        string="Expenses", compute="_compute_halo_totals", compute_sudo=True
+        string="Expense Count", compute="_compute_halo_totals", compute_sudo=True
     )
     halo_item_count = fields.Integer(
-        string="Items", compute="_compute_halo_totals", compute_sudo=True
+        string="Item Count", compute="_compute_halo_totals", compute_sudo=True
     )
     halo_running_action_id = fields.Many2one(
         comodel_name="account.analytic.line", compute="_compute_halo_running_action_id",

@@ -9,7 +9,7 @@ class ResPartner(models.Model):
         comodel_name="halo.contract", inverse_name="partner_id", string="Contracts"
     )
     halo_contract_count = fields.Integer(
-        string="Contracts", compute="_compute_halo_contract_count", compute_sudo=True
+        string="Contract Count", compute="_compute_halo_contract_count", compute_sudo=True
     )
 
     def _compute_halo_contract_count(self):

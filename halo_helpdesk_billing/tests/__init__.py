@@ -6,3 +6,9 @@ from . import test_contract
 from . import test_rating_orm
 from . import test_billing_run
 from . import test_tour_capture
+from . import test_invoice_documents
+from . import test_contract_billing_run
+from . import test_billing_report
+from . import test_tour_billing_run
+from . import test_xero_client
+from . import test_xero_import

@@ -68,22 +68,31 @@ class HaloContractCommon(HaloBillingCommon):
         return [(p["mode"], p["hours"], p["amount"]) for p in parts]
 
     def _run_lines(self, contract, parts_by_key, day):
-        """Simulate the billing engine: one run line per allocation part."""
+        """Simulate the billing engine: one run line per charge, its ``parts`` holding the
+        allocation (covered parts at 0 with their hours and value, PAYG at its amount)."""
         run = self.env["halo.billing.run"].create({"date_cutoff": day, "date_invoice": day})
-        RunLine = self.env["halo.billing.run.line"]
         vals_list = []
         for key, parts in parts_by_key.items():
-            for part in parts:
-                vals_list.append({
-                    "run_id": run.id,
-                    "partner_id": self.customer.id,
-                    "kind": "labour",
-                    "res_model": "account.analytic.line",
-                    "res_id": abs(hash(key)) % 100000,
-                    "date": day,
-                    "quantity": part["hours"],
-                    "amount": part["amount"] if part["mode"] == "payg" else 0.0,
-                    "name": str(key),
-                    **RunLine._halo_prepare_contract_vals(part),
-                })
-        return run, RunLine.create(vals_list)
+            covered = [p for p in parts if p["mode"] != "payg"]
+            vals_list.append({
+                "run_id": run.id,
+                "partner_id": self.customer.id,
+                "contract_id": covered[0]["contract_id"] if covered else False,
+                "kind": "labour",
+                "res_model": "account.analytic.line",
+                "res_id": len(vals_list) + 1,
+                "date": day,
+                "quantity": sum(p["hours"] for p in parts),
+                "amount": sum(p["amount"] for p in parts if p["mode"] == "payg"),
+                "name": str(key),
+                "parts": [
+                    {"label": p["explanation"], "kind": "covered", "quantity": p["hours"] or 1.0,
+                     "hours": p["hours"], "value": p["amount"], "unit_price": 0.0, "amount": 0.0,
+                     "coverage": p["mode"], "contract_id": p["contract_id"]}
+                    if p["mode"] != "payg" else
+                    {"label": "", "quantity": p["hours"], "unit_price": 0.0, "amount": p["amount"],
+                     "coverage": "payg", "contract_id": False}
+                    for p in parts
+                ],
+            })
+        return run, self.env["halo.billing.run.line"].create(vals_list)

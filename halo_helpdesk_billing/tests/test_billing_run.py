@@ -3,7 +3,7 @@ from unittest.mock import patch
 
 from psycopg2 import IntegrityError
 
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
@@ -177,3 +177,13 @@ class TestBillingRun(HaloBillingRunCommon):
         run.action_create_invoices()
         per_partner = {partner: len(moves) for partner, moves in run.invoice_ids.grouped("partner_id").items()}
         self.assertEqual(per_partner, {self.customer: 2, self.other_customer: 1})
+
+    def test_technicians_cannot_set_billing_status(self):
+        actions, trip, expense, item = self._work(self.ticket)
+        trip.with_user(self.technician).write({"note": "parking at the back"})
+        for record in (actions[0], trip, expense, item):
+            with self.assertRaises(AccessError):
+                record.with_user(self.technician).write({"halo_invoice_number": "INV/FAKE"})
+        with self.assertRaises(AccessError):
+            self.env["halo.mileage"].with_user(self.technician).create({
+                "ticket_id": self.ticket.id, "distance": 5, "halo_invoice_number": "INV/FAKE"})

@@ -1,0 +1,560 @@
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""Customer invoices to Xero: queue, batched push, reconciliation of unknown outcomes, follow-ups
+(PDF attachment, online URL), status and payments back, edits after sending.
+
+State machine of ``halo_xero_state``::
+
+    not_queued --_post--> queued --(commit)--> sending --HTTP ok--> sent
+                                                   |--element error--> failed --Retry--> queued
+                                                   |--429 / auth--> queued
+                                                   |--dropped / 5xx / crash--> unknown
+    sending|unknown --look-up by InvoiceNumber (or Reference)--> sent (found) | queued (not found)
+
+An invoice is re-sent only after a look-up proved it is not in Xero, and every request carries an
+Idempotency-Key bound to the invoices, their payload versions and the body.
+"""
+
+import logging
+import time
+from decimal import Decimal
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+from odoo.fields import Domain
+
+from ..services import xero_push
+from ..services.xero_client import XeroAuthError, XeroError, XeroNotFound, XeroRetryLater, XeroUnknownOutcome
+
+_logger = logging.getLogger(__name__)
+
+XERO_STATES = [
+    ("not_queued", "Not queued"),
+    ("queued", "Queued"),
+    ("sending", "Sending"),
+    ("sent", "Sent"),
+    ("failed", "Failed"),
+    ("unknown", "Unknown outcome"),
+]
+# Xero statuses in which Xero still accepts changes to the lines
+XERO_EDITABLE = ("DRAFT", "SUBMITTED")
+# credit notes: the local sandbox has no /CreditNotes endpoint (see xero_sandbox/README.md)
+CREDIT_NOTES_SUPPORTED = False
+MAX_INLINE_WAIT = 30.0  # seconds a worker run waits for a Retry-After before leaving the rest queued
+MAX_ROUNDS = 4  # send / look-up rounds per connection and worker run
+
+
+class AccountMove(models.Model):
+    _inherit = "account.move"
+
+    halo_xero_state = fields.Selection(
+        XERO_STATES, string="Xero", default="not_queued", required=True, copy=False, index=True, readonly=True,
+    )
+    halo_xero_connection_id = fields.Many2one(
+        "halo.xero.connection", string="Xero Connection", copy=False, readonly=True, index="btree_not_null",
+    )
+    halo_xero_invoice_id = fields.Char(string="Xero InvoiceID", copy=False, readonly=True, index="btree_not_null")
+    halo_xero_number = fields.Char(string="Xero Number", copy=False, readonly=True)
+    halo_xero_status = fields.Char(string="Xero Status", copy=False, readonly=True)
+    halo_xero_url = fields.Char(string="Xero Online Invoice", copy=False, readonly=True)
+    halo_xero_error = fields.Text(string="Xero Message", copy=False, readonly=True)
+    halo_xero_attempts = fields.Integer(string="Xero Attempts", copy=False, readonly=True)
+    halo_xero_payload_version = fields.Integer(string="Xero Payload Version", copy=False, readonly=True)
+    halo_xero_lookup = fields.Char(
+        string="Xero Look-up Key", copy=False, readonly=True,
+        help="How this invoice is found in Xero when the outcome of a send is unknown: number:<n> or reference:<r>.",
+    )
+    halo_xero_sent_at = fields.Datetime(string="Sent to Xero", copy=False, readonly=True)
+    halo_xero_followup = fields.Boolean(
+        string="Xero Follow-up Pending", copy=False, readonly=True,
+        help="The PDF attachment and/or the online invoice URL still have to be fetched.",
+    )
+    halo_xero_pdf_sent = fields.Boolean(string="PDF in Xero", copy=False, readonly=True)
+    halo_xero_log_ids = fields.One2many("halo.xero.sync.log", "move_id", string="Xero Sync Log", readonly=True)
+    halo_xero_payment_ids = fields.One2many("halo.xero.payment", "move_id", string="Xero Payments", readonly=True)
+
+    # -- queue --------------------------------------------------------------------------------------
+    def _post(self, soft=True):
+        posted = super()._post(soft=soft)
+        posted._halo_xero_queue()
+        return posted
+
+    def _halo_xero_queue(self):
+        """Queue posted customer invoices and credit notes of companies connected to Xero."""
+        moves = self.filtered(lambda m: m.move_type in ("out_invoice", "out_refund") and m.state == "posted")
+        Connection = self.env["halo.xero.connection"].sudo()
+        for company, company_moves in moves.grouped("company_id").items():
+            connection = Connection._halo_for_company(company)
+            if not connection or connection.state in ("draft", "disconnected"):
+                continue
+            for move in company_moves:
+                move.sudo().write({
+                    "halo_xero_state": "queued",
+                    "halo_xero_connection_id": connection.id,
+                    "halo_xero_payload_version": move.halo_xero_payload_version + 1,
+                    "halo_xero_error": (xero_push.CREDIT_NOTES_UNSUPPORTED
+                                        if move.move_type == "out_refund" and not CREDIT_NOTES_SUPPORTED else False),
+                })
+
+    def button_draft(self):
+        for move in self:
+            if move.halo_xero_state in ("sending", "unknown"):
+                raise UserError(self.env._(
+                    "Invoice %(name)s is being sent to Xero; wait until its Xero state is known.", name=move.name))
+            if move.halo_xero_invoice_id and move.halo_xero_status not in (*XERO_EDITABLE, "DELETED", "VOIDED"):
+                raise UserError(self.env._(
+                    "Invoice %(name)s is %(status)s in Xero (%(number)s) and can no longer be changed there. "
+                    "Issue a credit note instead.",
+                    name=move.name, status=move.halo_xero_status, number=move.halo_xero_number or "-"))
+        return super().button_draft()
+
+    # -- actions (dashboard) --------------------------------------------------------------------------
+    def action_halo_xero_retry(self):
+        """Failed (or stuck) invoices back in the queue with a new payload version (a new key)."""
+        moves = self.filtered(lambda m: m.halo_xero_state in ("failed", "queued", "not_queued")
+                              and m.state == "posted" and m.move_type in ("out_invoice", "out_refund"))
+        moves._halo_xero_queue()
+        return True
+
+    def action_halo_xero_send_now(self):
+        moves = self.filtered(lambda m: m.halo_xero_state in ("queued", "sending", "unknown", "failed"))
+        moves.filtered(lambda m: m.halo_xero_state == "failed")._halo_xero_queue()
+        stats = moves.sudo()._halo_xero_push()
+        return {"type": "ir.actions.client", "tag": "display_notification", "params": {
+            "type": "info", "sticky": False, "title": self.env._("Xero"),
+            "message": self.env._("%(sent)s sent, %(failed)s failed, %(waiting)s waiting.",
+                                  sent=stats["sent"], failed=stats["failed"], waiting=stats["waiting"])}}
+
+    def action_halo_xero_refresh(self):
+        """Fetch the Xero status and payments of these invoices now."""
+        for connection, moves in self.filtered("halo_xero_invoice_id").grouped("halo_xero_connection_id").items():
+            moves.sudo()._halo_xero_fetch(connection, connection._halo_client(), moves.mapped("halo_xero_invoice_id"))
+        return True
+
+    # -- cron -------------------------------------------------------------------------------------
+    def _halo_xero_push_domain(self):
+        domain = Domain("halo_xero_state", "in", ["queued", "sending", "unknown"])
+        if not CREDIT_NOTES_SUPPORTED:
+            domain &= Domain("move_type", "=", "out_invoice")
+        return domain
+
+    @api.model
+    def _cron_halo_xero_push(self, limit=500):
+        """Send queued invoices; the scheduler calls again while some remain."""
+        moves = self.search(self._halo_xero_push_domain(), order="id", limit=limit).try_lock_for_update()
+        stats = moves.with_context(halo_xero_commit=True)._halo_xero_push()
+        remaining = self.search_count(self._halo_xero_push_domain()) if not stats["stop"] else 0
+        self.env["ir.cron"]._commit_progress(len(moves), remaining=remaining)
+        follow = self.search([("halo_xero_followup", "=", True)], order="id", limit=limit)
+        for connection, group in follow.grouped("halo_xero_connection_id").items():
+            try:
+                group.with_context(halo_xero_commit=True)._halo_xero_followups(connection, connection._halo_client())
+            except XeroError as err:
+                _logger.info("Xero follow-ups postponed for connection %s: %s", connection.id, err)
+        self.env["ir.cron"]._commit_progress(0)
+
+    def _halo_xero_commit(self):
+        """Commit (cron entry point only): 'sending' must be durable before the HTTP call."""
+        if self.env.context.get("halo_xero_commit"):
+            self.env.cr.commit()
+
+    # -- worker -----------------------------------------------------------------------------------
+    def _halo_xero_push(self):
+        """Send these invoices (queued / sending / unknown) to Xero. Returns counters."""
+        stats = {"sent": 0, "failed": 0, "waiting": 0, "stop": False}
+        todo = self.filtered(lambda m: m.halo_xero_state in ("queued", "sending", "unknown"))
+        Connection = self.env["halo.xero.connection"].sudo()
+        for company, moves in todo.grouped("company_id").items():
+            connection = moves.halo_xero_connection_id[:1] or Connection._halo_for_company(company)
+            if not connection or connection.state != "connected":
+                moves.write({"halo_xero_error": self.env._("The Xero connection of %(company)s is not connected.",
+                                                           company=company.name)})
+                stats["waiting"] += len(moves)
+                continue
+            moves._halo_xero_push_connection(connection, stats)
+        return stats
+
+    def _halo_xero_push_connection(self, connection, stats):
+        client = connection._halo_client()
+        for round_no in range(MAX_ROUNDS):
+            try:
+                self._halo_xero_reconcile(connection, client)
+                pending = self.filtered(lambda m: m.halo_xero_state == "queued")
+                if not CREDIT_NOTES_SUPPORTED:
+                    pending = pending.filtered(lambda m: m.move_type == "out_invoice")
+                if not pending:
+                    break
+                pending._halo_xero_ensure_contacts(connection, client)
+                pending = pending.filtered(lambda m: m.halo_xero_state == "queued")
+                creates = pending.filtered(lambda m: not m.halo_xero_invoice_id)
+                updates = pending - creates
+                for batch in xero_push.batches(creates):
+                    self.browse([m.id for m in batch])._halo_xero_send(connection, client, "create")
+                for batch in xero_push.batches(updates):
+                    self.browse([m.id for m in batch])._halo_xero_send(connection, client, "update")
+            except XeroAuthError as err:
+                self._halo_xero_requeue(str(err), stats)
+                stats["stop"] = True
+                break
+            except XeroRetryLater as err:
+                wait = err.retry_after if err.retry_after is not None else min(2 ** round_no, 8)
+                if err.problem == "day" or wait > MAX_INLINE_WAIT or round_no == MAX_ROUNDS - 1:
+                    self._halo_xero_requeue(str(err), stats)
+                    stats["stop"] = err.problem == "day" or wait > MAX_INLINE_WAIT
+                    break
+                if err.problem != "minute" or err.retry_after is None:
+                    time.sleep(wait)  # backoff on 5xx / network; a 429 penalised the throttle already
+        # one last look-up so that nothing stays "unknown" when Xero can answer
+        try:
+            self._halo_xero_reconcile(connection, client)
+        except XeroError as err:
+            _logger.info("Xero look-up postponed for connection %s: %s", connection.id, err)
+        stats["sent"] += len(self.filtered(lambda m: m.halo_xero_state == "sent"))
+        stats["failed"] += len(self.filtered(lambda m: m.halo_xero_state == "failed"))
+        stats["waiting"] += len(self.filtered(lambda m: m.halo_xero_state in ("queued", "sending", "unknown")))
+        followups = self.filtered("halo_xero_followup")
+        if followups:
+            try:
+                followups._halo_xero_followups(connection, client)
+            except XeroError as err:
+                _logger.info("Xero follow-ups postponed for connection %s: %s", connection.id, err)
+
+    def _halo_xero_requeue(self, message, stats):
+        waiting = self.filtered(lambda m: m.halo_xero_state == "queued")
+        waiting.write({"halo_xero_error": message})
+        self._halo_xero_commit()
+
+    # -- payloads ---------------------------------------------------------------------------------
+    def _halo_xero_invoice_doc(self, connection):
+        """The plain dict ``services/xero_push.build_invoice`` takes."""
+        self.ensure_one()
+        lines, inclusive = [], set()
+        for line in self.invoice_line_ids.filtered(lambda aml: aml.display_type == "product"):
+            taxes = line.tax_ids
+            if len(taxes) > 1:
+                raise xero_push.PayloadError(self.env._(
+                    "Line '%(line)s' has several taxes; Xero takes one tax type per line.", line=line.name))
+            tax = taxes[:1]
+            if tax and (tax.amount_type != "percent" or not tax.halo_xero_tax_type):
+                raise xero_push.PayloadError(self.env._(
+                    "Tax %(tax)s has no Xero tax type (map it in the Xero settings).", tax=tax.name))
+            if tax:
+                inclusive.add(bool(tax.price_include))
+            template = line.product_id.product_tmpl_id
+            lines.append({
+                "description": line.name or template.description_sale or line.product_id.display_name,
+                "quantity": Decimal(str(line.quantity)), "unit_price": Decimal(str(line.price_unit)),
+                "discount": Decimal(str(line.discount or 0)),
+                "item_code": template.halo_xero_item_code or None,
+                "account_code": template.halo_xero_account_code or connection.default_account_code or None,
+                "tax_type": tax.halo_xero_tax_type if tax else "NONE",
+                "tax_rate": Decimal(str(tax.amount)) if tax else Decimal(0),
+                "tracking": self._halo_xero_tracking(connection, line),
+            })
+        if len(inclusive) > 1:
+            raise xero_push.PayloadError(self.env._(
+                "The invoice mixes tax-included and tax-excluded prices; Xero needs one mode per invoice."))
+        partner = self.partner_id.commercial_partner_id
+        return {
+            "move_id": self.id, "name": self.name, "kind": "refund" if self.move_type == "out_refund" else "invoice",
+            "contact_id": partner.halo_xero_contact_id, "date": self.invoice_date,
+            "due_date": self.invoice_date_due or self.invoice_date,
+            "reference": self.ref or self.invoice_origin or "", "currency": self.currency_id.name,
+            "line_amount_types": "Inclusive" if inclusive == {True} else "Exclusive",
+            "total": Decimal(str(self.amount_total)), "lines": lines,
+        }
+
+    def _halo_xero_tracking(self, connection, line):
+        name = getattr(connection, "tracking_category_name", False)
+        path = getattr(connection, "tracking_option_field", False)
+        if not name or not path:
+            return []
+        for record in (line, self):
+            try:
+                values = record.mapped(path)
+            except (KeyError, AttributeError, ValueError):
+                continue
+            option = next((v.display_name if isinstance(v, models.BaseModel) else str(v) for v in values if v), None)
+            if option:
+                return [(name, option)]
+        return []
+
+    def _halo_xero_payloads(self, connection, action):
+        """{move: payload} for the moves whose payload could be built; the others are marked failed."""
+        payloads = {}
+        for move in self:
+            if action == "update":
+                numbering = "xero" if (move.halo_xero_lookup or "").startswith("reference:") else "odoo"
+            else:
+                numbering = connection.invoice_numbering or "odoo"
+            try:
+                payload = xero_push.build_invoice(
+                    move._halo_xero_invoice_doc(connection), status=connection.invoice_status or "DRAFT",
+                    numbering=numbering, rounding_account_code=connection.rounding_account_code)
+            except xero_push.PayloadError as err:
+                move._halo_xero_fail(str(err), action)
+                continue
+            if action == "update":
+                payload["InvoiceID"] = move.halo_xero_invoice_id
+            payloads[move] = payload
+        return payloads
+
+    def _halo_xero_fail(self, message, action="create"):
+        self.write({"halo_xero_state": "failed", "halo_xero_error": message})
+        self.env["halo.xero.sync.log"]._halo_log(self, action, "error", message)
+        self._halo_xero_commit()
+
+    def _halo_xero_dbuuid(self):
+        return self.env["ir.config_parameter"].sudo().get_param("database.uuid") or self.env.cr.dbname
+
+    # -- contacts ---------------------------------------------------------------------------------
+    def _halo_xero_ensure_contacts(self, connection, client):
+        """Bind every customer to a Xero contact, creating missing ones (one request per 50)."""
+        partners = self.mapped("partner_id.commercial_partner_id").filtered(lambda p: not p.halo_xero_contact_id)
+        if not partners:
+            return
+        from xero_python.accounting import Contact, Contacts
+
+        dbuuid = self._halo_xero_dbuuid()
+        for chunk in xero_push.batches(partners):
+            chunk = self.env["res.partner"].browse([p.id for p in chunk])
+            body = [{"Name": (p.name or "").strip()[:255], "EmailAddress": p.email or ""} for p in chunk]
+            key = xero_push.request_key("contact", ["%s-partner-%s" % (dbuuid, p.id) for p in chunk],
+                                        xero_push.payload_digest(body))
+            missing = chunk
+            try:
+                result = client.call(
+                    connection.tenant_id, "create_contacts",
+                    Contacts(contacts=[Contact(name=b["Name"], email_address=b["EmailAddress"] or None) for b in body]),
+                    summarize_errors=False, idempotency_key=key, write=True)
+                elements = result.contacts or []
+                missing = self.env["res.partner"]
+                for partner, element in zip(chunk, elements, strict=False):
+                    contact_id = str(element.contact_id or "")
+                    if contact_id and contact_id != xero_push.ZERO_GUID and not element.validation_errors:
+                        partner.sudo().halo_xero_contact_id = contact_id
+                    else:
+                        missing |= partner
+            except XeroUnknownOutcome:
+                pass
+            except XeroError as err:
+                if isinstance(err, (XeroRetryLater, XeroAuthError)):
+                    raise
+                self.filtered(lambda m, c=chunk: m.partner_id.commercial_partner_id in c)._halo_xero_fail(
+                    str(err), "contact")
+                continue
+            # names are unique among active Xero contacts: a taken name is the customer's contact
+            for partner in missing:
+                found = client.call(connection.tenant_id, "get_contacts",
+                                    where='Name=="%s"' % (partner.name or "").replace('"', ""))
+                contacts = found.contacts or []
+                if contacts:
+                    partner.sudo().halo_xero_contact_id = str(contacts[0].contact_id)
+                else:
+                    self.filtered(lambda m, p=partner: m.partner_id.commercial_partner_id == p)._halo_xero_fail(
+                        self.env._("Xero did not accept the contact %(name)s.", name=partner.name), "contact")
+
+    # -- send -------------------------------------------------------------------------------------
+    def _halo_xero_send(self, connection, client, action):
+        """One request for up to 50 invoices: mark sending, commit, send, apply the answers."""
+        payloads = self._halo_xero_payloads(connection, action)
+        moves = self.browse([m.id for m in payloads])
+        if not moves:
+            return
+        payload_list = [payloads[m] for m in moves]
+        dbuuid = self._halo_xero_dbuuid()
+        member_keys = [xero_push.invoice_key(dbuuid, m.id, m.halo_xero_payload_version) for m in moves]
+        key = xero_push.request_key(action, member_keys, xero_push.payload_digest(payload_list))
+        for move, payload in zip(moves, payload_list, strict=True):
+            kind, value = xero_push.lookup_key(payload)
+            move.write({"halo_xero_state": "sending", "halo_xero_attempts": move.halo_xero_attempts + 1,
+                        "halo_xero_lookup": "%s:%s" % (kind, value)})
+        self._halo_xero_commit()
+        method = "create_invoices" if action == "create" else "update_or_create_invoices"
+        Log = self.env["halo.xero.sync.log"]
+        try:
+            result = client.call(connection.tenant_id, method, xero_push.to_sdk_invoices(payload_list),
+                                 summarize_errors=False, unitdp=4, idempotency_key=key, write=True)
+        except XeroUnknownOutcome as err:
+            moves.write({"halo_xero_state": "unknown", "halo_xero_error": str(err)})
+            Log._halo_log(moves, action, "unknown", str(err), key)
+            self._halo_xero_commit()
+            return
+        except XeroRetryLater as err:
+            # a 5xx may have been applied (e.g. Xero's idempotency store down): look it up first
+            state = "unknown" if err.problem in ("server", "network") else "queued"
+            moves.write({"halo_xero_state": state, "halo_xero_error": str(err)})
+            Log._halo_log(moves, action, "retry", str(err), key)
+            self._halo_xero_commit()
+            raise
+        except XeroAuthError as err:
+            moves.write({"halo_xero_state": "queued", "halo_xero_error": str(err)})
+            Log._halo_log(moves, action, "retry", str(err), key)
+            self._halo_xero_commit()
+            raise
+        except XeroError as err:
+            moves._halo_xero_fail(str(err), action)
+            return
+        moves._halo_xero_apply_results(connection, action, key, payload_list, result)
+
+    def _halo_xero_apply_results(self, connection, action, key, payloads, result):
+        Log = self.env["halo.xero.sync.log"]
+        elements = list(result.invoices or [])
+        attach = bool(connection.attach_pdf)
+        for move, element in zip(self, elements, strict=False):
+            outcome = xero_push.element_outcome(element)
+            if outcome["ok"]:
+                move._halo_xero_mark_sent(outcome, attach)
+                Log._halo_log(move, action, "ok", "; ".join(outcome["warnings"]), key,
+                              getattr(result, "id", None), {move.id: outcome["invoice_id"]})
+            elif action == "create" and xero_push.is_duplicate_number(outcome):
+                # an earlier attempt got through (its answer was lost): find it, do not send it again
+                move.write({"halo_xero_state": "unknown", "halo_xero_error": "; ".join(outcome["messages"])})
+                Log._halo_log(move, action, "unknown", "; ".join(outcome["messages"]), key)
+            else:
+                message = "; ".join(outcome["messages"]) or self.env._("Xero rejected the invoice.")
+                if action == "update" and any(xero_push.DUPLICATE_NUMBER not in m and "valid status" in m
+                                               for m in outcome["messages"]):
+                    message = self.env._("%(msg)s. The invoice is no longer a draft in Xero: issue a credit note "
+                                         "instead.", msg=message)
+                move.write({"halo_xero_state": "failed", "halo_xero_error": message})
+                Log._halo_log(move, action, "error", message, key)
+        missing = self[len(elements):]
+        if missing:  # should not happen: Xero answers every element
+            missing.write({"halo_xero_state": "unknown"})
+        self._halo_xero_commit()
+
+    def _halo_xero_mark_sent(self, outcome, attach):
+        self.ensure_one()
+        status = outcome["status"] or self.halo_xero_status
+        self.write({
+            "halo_xero_state": "sent", "halo_xero_invoice_id": outcome["invoice_id"],
+            "halo_xero_number": outcome["number"] or self.halo_xero_number, "halo_xero_status": status,
+            "halo_xero_error": False, "halo_xero_sent_at": fields.Datetime.now(),
+            "halo_xero_followup": (attach and not self.halo_xero_pdf_sent)
+            or (status not in ("DRAFT", "DELETED") and not self.halo_xero_url),
+        })
+
+    # -- reconcile unknown outcomes ---------------------------------------------------------------
+    def _halo_xero_reconcile(self, connection, client):
+        """Look up invoices in 'sending'/'unknown' by InvoiceNumber or Reference; found → sent,
+        not found → queued (then sent again)."""
+        moves = self.filtered(lambda m: m.halo_xero_state in ("sending", "unknown"))
+        if not moves:
+            return
+        by_kind = {"number": {}, "reference": {}}
+        for move in moves:
+            kind, _sep, value = (move.halo_xero_lookup or "number:%s" % move.name).partition(":")
+            by_kind.setdefault(kind, {})[value.lower()] = move
+        found = {}
+        tenant = connection.tenant_id
+        for chunk in xero_push.batches(list(by_kind["number"]), 50):
+            result = client.call(tenant, "get_invoices", invoice_numbers=[by_kind["number"][n].halo_xero_lookup
+                                                                           .partition(":")[2] for n in chunk])
+            for inv in result.invoices or []:
+                found.setdefault(("number", (inv.invoice_number or "").lower()), []).append(inv)
+        for chunk in xero_push.batches(list(by_kind["reference"]), 25):
+            refs = [by_kind["reference"][r].halo_xero_lookup.partition(":")[2].replace('"', "") for r in chunk]
+            where = 'Type=="ACCREC" AND (%s)' % " OR ".join('Reference=="%s"' % r for r in refs)
+            result = client.call(tenant, "get_invoices", where=where)
+            for inv in result.invoices or []:
+                found.setdefault(("reference", (inv.reference or "").lower()), []).append(inv)
+        Log = self.env["halo.xero.sync.log"]
+        for kind, index in by_kind.items():
+            for value, move in index.items():
+                contact = move.partner_id.commercial_partner_id.halo_xero_contact_id
+                candidates = [inv for inv in found.get((kind, value), [])
+                              if not contact or str(inv.contact.contact_id) == contact]
+                candidates.sort(key=lambda inv: inv.status == "DELETED")
+                if candidates:
+                    inv = candidates[0]
+                    outcome = {"invoice_id": str(inv.invoice_id), "number": inv.invoice_number or "",
+                               "status": inv.status or ""}
+                    move._halo_xero_mark_sent(outcome, bool(connection.attach_pdf))
+                    Log._halo_log(move, "lookup", "ok", self.env._("Found in Xero by %(kind)s %(value)s.",
+                                                                   kind=kind, value=value),
+                                  xero_ids={move.id: outcome["invoice_id"]})
+                elif found.get((kind, value)):
+                    move._halo_xero_fail(self.env._(
+                        "Xero already has an invoice %(value)s for another contact.", value=value), "lookup")
+                else:
+                    move.write({"halo_xero_state": "queued"})
+                    Log._halo_log(move, "lookup", "ok", self.env._("Not in Xero: sent again."))
+        self._halo_xero_commit()
+
+    # -- follow-ups: PDF and online URL --------------------------------------------------------------
+    def _halo_xero_pdf(self):
+        self.ensure_one()
+        content, _type = self.env["ir.actions.report"].sudo()._render_qweb_pdf("account.account_invoices", self.ids)
+        return content
+
+    def _halo_xero_followups(self, connection, client):
+        """Attach the invoice PDF (IncludeOnline) and fetch the online invoice URL, paced by the throttle."""
+        tenant = connection.tenant_id
+        Log = self.env["halo.xero.sync.log"]
+        dbuuid = self._halo_xero_dbuuid()
+        for move in self.filtered(lambda m: m.halo_xero_followup and m.halo_xero_invoice_id):
+            if connection.attach_pdf and not move.halo_xero_pdf_sent:
+                file_name = "%s.pdf" % "".join(c if c.isalnum() or c in "-_." else "-" for c in move.name)
+                key = xero_push.request_key("attach", [xero_push.invoice_key(dbuuid, move.id,
+                                                                             move.halo_xero_payload_version)])
+                try:
+                    client.call(tenant, "create_invoice_attachment_by_file_name", move.halo_xero_invoice_id,
+                                file_name, move._halo_xero_pdf(), include_online=True, idempotency_key=key,
+                                write=True)
+                except XeroUnknownOutcome:
+                    continue  # same file name overwrites in Xero: sending it again is harmless
+                except (XeroRetryLater, XeroAuthError):
+                    raise
+                except XeroError as err:
+                    Log._halo_log(move, "attach", "error", str(err), key)
+                    move.write({"halo_xero_pdf_sent": True, "halo_xero_error": str(err)})
+                    continue
+                move.halo_xero_pdf_sent = True
+                Log._halo_log(move, "attach", "ok", file_name, key)
+            if move.halo_xero_status not in ("DRAFT", "DELETED", "VOIDED") and not move.halo_xero_url:
+                try:
+                    result = client.call(tenant, "get_online_invoice", move.halo_xero_invoice_id)
+                    urls = [o.online_invoice_url for o in (result.online_invoices or []) if o.online_invoice_url]
+                    move.halo_xero_url = urls[0] if urls else False
+                except (XeroRetryLater, XeroAuthError):
+                    raise
+                except XeroError as err:
+                    Log._halo_log(move, "online", "error", str(err))
+            move.halo_xero_followup = False
+            self._halo_xero_commit()
+
+    # -- back from Xero ---------------------------------------------------------------------------
+    def _halo_xero_fetch(self, connection, client, invoice_ids):
+        """GET these Xero invoices (50 per request) and apply their status and payments."""
+        for chunk in xero_push.batches(invoice_ids, 50):
+            try:
+                result = client.call(connection.tenant_id, "get_invoices", i_ds=chunk, page=1, page_size=100)
+            except XeroNotFound:
+                continue
+            self._halo_xero_apply_remote(connection, result.invoices or [])
+
+    @api.model
+    def _halo_xero_apply_remote(self, connection, invoices):
+        """Reflect Xero invoices (SDK models) on the moves bound to them: status, number, payments."""
+        by_id = {str(inv.invoice_id): inv for inv in invoices if inv.invoice_id}
+        if not by_id:
+            return self.browse()
+        moves = self.sudo().search([("halo_xero_invoice_id", "in", list(by_id)),
+                                    ("halo_xero_connection_id", "=", connection.id)])
+        Log = self.env["halo.xero.sync.log"]
+        for move in moves:
+            inv = by_id[move.halo_xero_invoice_id]
+            status = inv.status or move.halo_xero_status
+            if status != move.halo_xero_status:
+                Log._halo_log(move, "status", "ok", "%s → %s" % (move.halo_xero_status or "-", status))
+                if status in ("VOIDED", "DELETED"):
+                    move.message_post(body=self.env._(
+                        "This invoice was %(status)s in Xero (%(number)s). Cancel it or issue a credit note in "
+                        "Odoo if that is right.", status=status.lower(), number=inv.invoice_number or "-"))
+                move.write({"halo_xero_status": status,
+                            "halo_xero_number": inv.invoice_number or move.halo_xero_number,
+                            "halo_xero_followup": move.halo_xero_followup or (
+                                status not in ("DRAFT", "DELETED", "VOIDED") and not move.halo_xero_url)})
+            for payment in inv.payments or []:
+                self.env["halo.xero.payment"]._halo_register(connection, move, payment)
+        return moves

@@ -1,0 +1,203 @@
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""Back from Xero: payments (each Xero PaymentID registered once), webhook events (each event key
+processed once, in any order) and polling with If-Modified-Since."""
+
+import logging
+from datetime import UTC, datetime
+
+import psycopg2
+
+from odoo import api, fields, models
+
+from ..services import xero_push
+from ..services.xero_client import XeroAuthError, XeroError, XeroRetryLater
+
+_logger = logging.getLogger(__name__)
+
+
+def _naive_utc(value):
+    if isinstance(value, datetime) and value.tzinfo:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+class HaloXeroPayment(models.Model):
+    """A Xero payment registered in Odoo. The unique index on (tenant, PaymentID) guarantees that a
+    webhook delivered twice, a poll and a webhook racing, or a replayed page never pay twice."""
+
+    _name = "halo.xero.payment"
+    _description = "Xero Payment"
+    _order = "date desc, id desc"
+
+    xero_payment_id = fields.Char(string="Xero PaymentID", required=True, readonly=True)
+    tenant_id = fields.Char(required=True, readonly=True)
+    connection_id = fields.Many2one("halo.xero.connection", readonly=True, ondelete="set null")
+    move_id = fields.Many2one("account.move", string="Invoice", required=True, readonly=True, index=True,
+                              ondelete="cascade")
+    company_id = fields.Many2one(related="move_id.company_id", store=True)
+    payment_id = fields.Many2one("account.payment", string="Odoo Payment", readonly=True, ondelete="set null")
+    currency_id = fields.Many2one(related="move_id.currency_id")
+    amount = fields.Monetary(readonly=True)
+    date = fields.Date(readonly=True)
+    reference = fields.Char(readonly=True)
+    state = fields.Selection([("registered", "Registered"), ("skipped", "Skipped")], default="registered",
+                             readonly=True)
+    message = fields.Char(readonly=True)
+
+    _xero_payment_unique = models.UniqueIndex("(tenant_id, xero_payment_id)")
+
+    @api.model
+    def _halo_register(self, connection, move, payment):
+        """Register one Xero payment (SDK ``Payment``) on ``move`` unless it already was."""
+        xero_id = str(payment.payment_id or "")
+        if not xero_id or getattr(payment, "status", None) == "DELETED":
+            return self.browse()
+        tenant = connection.tenant_id
+        existing = self.sudo().search([("tenant_id", "=", tenant), ("xero_payment_id", "=", xero_id)], limit=1)
+        if existing:
+            return existing
+        amount = float(payment.amount or 0.0)
+        pay_date = payment.date or fields.Date.context_today(self)
+        vals = {"xero_payment_id": xero_id, "tenant_id": tenant, "connection_id": connection.id,
+                "move_id": move.id, "amount": amount, "date": pay_date, "reference": payment.reference or False}
+        Log = self.env["halo.xero.sync.log"]
+        try:
+            with self.env.cr.savepoint():
+                record = self.sudo().create(vals)
+                record.flush_recordset()
+        except psycopg2.errors.UniqueViolation:
+            # another worker (webhook vs. poll) registered it at the same moment
+            return self.sudo().search([("tenant_id", "=", tenant), ("xero_payment_id", "=", xero_id)], limit=1)
+        journal = connection.payment_journal_id
+        residual = move.currency_id.round(move.amount_residual)
+        if not journal:
+            record.write({"state": "skipped", "message": self.env._("No payment journal on the Xero connection.")})
+        elif move.state != "posted" or move.currency_id.is_zero(residual) or residual <= 0:
+            record.write({"state": "skipped", "message": self.env._("Nothing left to pay in Odoo.")})
+        else:
+            wizard = self.env["account.payment.register"].sudo().with_context(
+                active_model="account.move", active_ids=move.ids,
+            ).create({
+                "journal_id": journal.id, "payment_date": pay_date, "amount": min(amount, residual),
+                "communication": payment.reference or move.halo_xero_number or move.name,
+                "payment_difference_handling": "open",
+            })
+            odoo_payment = wizard._create_payments()
+            record.write({"payment_id": odoo_payment[:1].id})
+        Log._halo_log(move, "payment", "ok" if record.state == "registered" else "skipped",
+                      "%s %.2f on %s%s" % (xero_id, amount, pay_date,
+                                           (" (%s)" % record.message) if record.message else ""))
+        return record
+
+
+class HaloXeroWebhookEvent(models.Model):
+    """Events received on the webhook endpoint. The key (tenant, category, resource, date, type) is
+    unique, so a redelivered event is stored once; processing fetches the resource's current state,
+    so the order of delivery does not matter."""
+
+    _name = "halo.xero.webhook.event"
+    _description = "Xero Webhook Event"
+    _order = "id"
+
+    key = fields.Char(required=True, readonly=True)
+    tenant_id = fields.Char(readonly=True, index=True)
+    category = fields.Char(readonly=True)
+    event_type = fields.Char(readonly=True)
+    resource_id = fields.Char(readonly=True)
+    event_date = fields.Char(readonly=True)
+    state = fields.Selection([("new", "New"), ("done", "Done"), ("ignored", "Ignored"), ("error", "Error")],
+                             default="new", required=True, readonly=True, index=True)
+    message = fields.Char(readonly=True)
+
+    _key_unique = models.UniqueIndex("(key)")
+
+    @api.model
+    def _halo_store(self, events):
+        """Insert the events not seen before (ON CONFLICT DO NOTHING). Returns how many were new."""
+        rows = [(xero_push.event_key(e), str(e.get("tenantId") or "").lower(), e.get("eventCategory"),
+                 e.get("eventType"), str(e.get("resourceId") or "").lower(), e.get("eventDateUtc"))
+                for e in events if isinstance(e, dict)]
+        if not rows:
+            return 0
+        self.env.cr.execute(
+            """INSERT INTO halo_xero_webhook_event
+                      (key, tenant_id, category, event_type, resource_id, event_date, state,
+                       create_uid, write_uid, create_date, write_date)
+               SELECT k, t, c, ty, r, d, 'new', %s, %s, now() at time zone 'UTC', now() at time zone 'UTC'
+                 FROM unnest(%s::varchar[], %s::varchar[], %s::varchar[], %s::varchar[], %s::varchar[],
+                             %s::varchar[]) AS v(k, t, c, ty, r, d)
+               ON CONFLICT (key) DO NOTHING""",
+            (self.env.uid, self.env.uid, *[list(col) for col in zip(*rows, strict=True)]),
+        )
+        return self.env.cr.rowcount
+
+    @api.model
+    def _cron_halo_xero_events(self, limit=500):
+        events = self.search([("state", "=", "new")], limit=limit).try_lock_for_update()
+        events._halo_process()
+        self.env["ir.cron"]._commit_progress(len(events), remaining=self.search_count([("state", "=", "new")]))
+
+    def _halo_process(self):
+        """Fetch the invoices the events are about (50 per request) and apply their state."""
+        Connection = self.env["halo.xero.connection"].sudo()
+        Move = self.env["account.move"].sudo()
+        for tenant, events in self.grouped("tenant_id").items():
+            connection = Connection.search([("tenant_id", "=", tenant), ("state", "=", "connected")], limit=1)
+            invoice_events = events.filtered(lambda e: (e.category or "").upper() == "INVOICE")
+            (events - invoice_events).write({"state": "ignored"})
+            if not connection:
+                invoice_events.write({"state": "ignored", "message": "No connected Xero connection for the tenant."})
+                continue
+            known = set(Move.search([("halo_xero_invoice_id", "in", invoice_events.mapped("resource_id")),
+                                     ("halo_xero_connection_id", "=", connection.id)]).mapped("halo_xero_invoice_id"))
+            ours = invoice_events.filtered(lambda e, k=known: e.resource_id in k)
+            (invoice_events - ours).write({"state": "ignored", "message": "Not an invoice sent from Odoo."})
+            if not ours:
+                continue
+            try:
+                Move._halo_xero_fetch(connection, connection._halo_client(), sorted(set(ours.mapped("resource_id"))))
+            except (XeroRetryLater, XeroAuthError) as err:
+                ours.write({"message": str(err)[:200]})  # stay "new": retried by the next run
+                continue
+            except XeroError as err:
+                ours.write({"state": "error", "message": str(err)[:200]})
+                continue
+            ours.write({"state": "done", "message": False})
+
+
+class HaloXeroConnection(models.Model):
+    _inherit = "halo.xero.connection"
+
+    halo_xero_poll_since = fields.Datetime(
+        string="Polled Up To", copy=False, readonly=True,
+        help="Largest UpdatedDateUTC seen by the last poll of invoices (sent as If-Modified-Since).",
+    )
+
+    @api.model
+    def _cron_halo_xero_poll(self):
+        for connection in self.search([("state", "=", "connected")]):
+            try:
+                connection._halo_xero_poll()
+            except XeroError as err:
+                _logger.info("Xero poll postponed for connection %s: %s", connection.id, err)
+            self.env["ir.cron"]._commit_progress(1)
+
+    def _halo_xero_poll(self, page_size=100):
+        """Status and payments of invoices changed in Xero since the last poll (paged)."""
+        self.ensure_one()
+        client = self._halo_client()
+        since = self.halo_xero_poll_since
+        kwargs = {"if_modified_since": since} if since else {}
+        Move = self.env["account.move"].sudo()
+        newest = since
+        pages = 0
+        for _page, invoices in client.paged(self.tenant_id, "get_invoices", page_size=page_size, **kwargs):
+            pages += 1
+            Move._halo_xero_apply_remote(self, invoices)
+            for inv in invoices:
+                updated = _naive_utc(inv.updated_date_utc)
+                if updated and (not newest or updated > newest):
+                    newest = updated
+        if newest and newest != since:
+            self.halo_xero_poll_since = newest
+        return pages

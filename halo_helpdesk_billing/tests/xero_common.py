@@ -1,0 +1,114 @@
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""Tests against ``xero_sandbox`` over real HTTP through the real SDK (Xero is never mocked).
+
+``HaloXeroCommon`` starts one sandbox per test class, resets it before each test, gives the
+company a connected ``halo.xero.connection`` (token from the sandbox's ``oauth/grant``, no
+browser) and checks after each test that every HTTP request the SDK opened went to the
+sandbox: the API base URLs are settings, and Odoo's test guard does not block urllib3.
+"""
+
+import sys
+from pathlib import Path
+from unittest.mock import patch
+
+import urllib3
+
+from odoo.tests import tagged
+
+from ..services import xero_client as xc
+from .common import HaloBillingCommon
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from xero_sandbox import NZ_TENANT_ID, UK_TENANT_ID  # noqa: E402
+from xero_sandbox.server import SandboxServer  # noqa: E402
+from xero_sandbox.testing import SandboxControl  # noqa: E402
+
+SANDBOX_CLIENT_ID = "HALO-DEMO-CLIENT"
+SANDBOX_CLIENT_SECRET = "halo-demo-secret"
+
+__all__ = ["HaloXeroCommon", "NZ_TENANT_ID", "UK_TENANT_ID", "SandboxControl", "SandboxServer"]
+
+
+class _HostSpy:
+    """Records every (host, port) urllib3 opens a pool for (a spy, not a mock: requests go out)."""
+
+    def __init__(self):
+        self.hosts = []
+        self._original = urllib3.PoolManager.connection_from_host
+
+    def __call__(self, manager, host, port=None, scheme="http", pool_kwargs=None):
+        self.hosts.append((scheme, host, port))
+        return self._original(manager, host, port=port, scheme=scheme, pool_kwargs=pool_kwargs)
+
+
+@tagged("post_install", "-at_install")
+class HaloXeroCommon(HaloBillingCommon):
+    sandbox_limits = False  # the sandbox's rate limits (5 in flight, 60/min) for this class
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.sandbox = SandboxServer(port=0, limits_enabled=cls.sandbox_limits).start()
+        cls.addClassCleanup(cls.sandbox.stop)
+        cls.sandbox_url = cls.sandbox.url
+        cls.ctl = SandboxControl(cls.sandbox_url)
+        cls.tenant_id = UK_TENANT_ID
+        cls.connection = cls.env["halo.xero.connection"].sudo().create({
+            "name": "Xero (test)",
+            "company_id": cls.env.company.id,
+            "client_id": SANDBOX_CLIENT_ID,
+            "client_secret": SANDBOX_CLIENT_SECRET,
+            "default_account_code": "200",
+        })
+        cls.connection._halo_set_base_url(cls.sandbox_url)
+        cls.host_spy = _HostSpy()
+        spy = cls.host_spy
+        patcher = patch.object(urllib3.PoolManager, "connection_from_host",
+                               lambda manager, host, port=None, scheme="http", pool_kwargs=None:
+                               spy(manager, host, port, scheme, pool_kwargs))
+        cls.startClassPatcher(patcher)
+
+    def setUp(self):
+        super().setUp()
+        self.ctl.reset()
+        xc.reset_default_throttle()
+        self.host_spy.hosts.clear()
+        self.xero_calls_expected = True
+        self.connect_sandbox()
+        self.ctl.clear_requests()
+
+    def tearDown(self):
+        sandbox_host = ("http", "127.0.0.1", self.sandbox.port)
+        stray = [h for h in self.host_spy.hosts if h != sandbox_host]
+        self.assertFalse(stray, "HTTP requests left the sandbox: %s" % stray)
+        if self.xero_calls_expected:
+            self.assertTrue(self.host_spy.hosts, "the test expected Xero calls and made none")
+        super().tearDown()
+
+    # -- helpers --------------------------------------------------------------------------------------
+    def connect_sandbox(self, connection=None, tenants=None, tenant_id=None):
+        """Give ``connection`` a fresh sandbox token (as after the consent page) and an organisation."""
+        conn = (connection or self.connection).sudo()
+        token = self.ctl.grant(tenants=tenants)
+        conn._halo_store_token(xc.normalise_token(token))
+        tid = tenant_id or self.tenant_id
+        name = "Halo Demo UK Ltd" if tid == UK_TENANT_ID else "Halo Demo NZ Limited"
+        conn.write({"tenant_id": tid, "tenant_name": name, "state": "connected", "last_error": False})
+        return conn
+
+    def sandbox_requests(self, path_contains=None, method=None):
+        """The sandbox's request log (method, path, query, status...), optionally filtered."""
+        rows = self.ctl.requests()
+        if path_contains:
+            rows = [r for r in rows if path_contains.lower() in r["path"].lower()]
+        if method:
+            rows = [r for r in rows if r["method"] == method]
+        return rows
+
+    def assertSandboxCalls(self, expected, path_contains=None, method=None):
+        rows = self.sandbox_requests(path_contains, method)
+        self.assertEqual(len(rows), expected, [(r["method"], r["path"], r["status"]) for r in rows])
+        return rows
