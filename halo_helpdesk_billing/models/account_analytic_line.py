@@ -50,7 +50,7 @@ class AccountAnalyticLine(models.Model):
             ("not_billable", "Not billable"),
             ("no_charge", "No charge"),
         ],
-        string="Billable",
+        string="Billing",
         default="billable",
         help="No charge: shown on the invoice at zero. Not billable: never invoiced.",
     )

@@ -45,7 +45,7 @@ class HaloBillableMixin(models.AbstractModel):
     )
     halo_invoice_id = fields.Many2one(
         comodel_name="account.move",
-        string="Invoice",
+        string="Billed on Invoice",
         readonly=True,
         copy=False,
         index="btree_not_null",

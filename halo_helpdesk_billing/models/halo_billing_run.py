@@ -481,17 +481,54 @@ class HaloBillingRun(models.Model):
         }
 
     def _halo_render_descriptions(self, lines, template):
-        """Itemised line descriptions from the template (Odoo's inline template engine)."""
-        rendered = self.env["mail.render.mixin"].sudo()._render_template(
-            template, "halo.billing.run.line", lines.ids, engine="inline_template",
-        )
+        """Itemised line descriptions from the template: Odoo's inline template syntax
+        (``{{ expression }}``, ``{{ expression ||| default }}``) evaluated with Odoo's sandbox
+        (``safe_eval`` opcodes and builtins), each expression compiled once per run rather
+        than once per line (the stock renderer compiles per record: 100,000 lines × 9
+        expressions made template rendering the slowest part of an itemised run)."""
+        from odoo.tools import format_date, safe_eval
+        from odoo.tools.rendering_tools import parse_inline_template
+
+        try:
+            instructions = [
+                (literal, expression and self._halo_compile_expression(expression), default)
+                for literal, expression, default in parse_inline_template(template)
+            ]
+        except (SyntaxError, ValueError, NameError) as err:
+            raise UserError(self.env._(
+                "The invoice line template cannot be used: %(error)s", error=err)) from err
         result = {}
+        lang_env = self.with_context(lang=self.env.user.lang).env
         for line in lines:
-            text = (rendered.get(line.id) or "").strip() or line.name or line.kind_label
+            variables = {"object": line, "user": self.env.user, "ctx": {},
+                         "format_date": lambda value, env=lang_env: format_date(env, value)}
+            safe_eval.check_values(variables)
+            globals_dict = dict(variables, __builtins__=dict(safe_eval._BUILTINS))
+            parts = []
+            for literal, code, default in instructions:
+                parts.append(literal)
+                if code:
+                    try:
+                        value = safe_eval.unsafe_eval(code, globals_dict, None) or default
+                    except Exception as err:  # noqa: BLE001 - shown to the user with the line
+                        raise UserError(self.env._(
+                            "The invoice line template failed on %(charge)s: %(error)s",
+                            charge=line.name or line.kind_label, error=err)) from err
+                    if value:
+                        parts.append(str(value))
+            text = "".join(parts).strip() or line.name or line.kind_label
             if line.note:
                 text = f"{text}\n{line.note}"
             result[line.id] = text
         return result
+
+    @api.model
+    def _halo_compile_expression(self, expression):
+        from odoo.tools import safe_eval
+
+        code = safe_eval.compile_codeobj(expression, mode="eval")
+        safe_eval.assert_valid_codeobj(safe_eval._SAFE_OPCODES, code, expression)
+        return code
 
     def _halo_create_invoices(self):
         self.ensure_one()
@@ -517,10 +554,12 @@ class HaloBillingRun(models.Model):
         keys = list(groups)
         move_vals = []
         line_maps = []
+        accounting = self._halo_line_accounting(lines.product_id, partners)
         for key in keys:
             group = groups[key]
             layout = settings[group.partner_id.id]["layout"]
             vals, line_map = self._halo_prepare_invoice_vals(group, layout, descriptions)
+            self._halo_complete_line_vals(vals, accounting)
             move_vals.append(vals)
             line_maps.append(line_map)
         moves = self.env["account.move"].with_context(
@@ -613,6 +652,53 @@ class HaloBillingRun(models.Model):
             ],
         }
         return vals, line_map
+
+    def _halo_line_accounting(self, products, partners):
+        """Per (product, partner): income account, taxes after the fiscal position and the base
+        tax tags of an invoice line, computed once for the whole run."""
+        result = {}
+        Position = self.env["account.fiscal.position"].with_company(self.company_id)
+        positions = {partner.id: Position._get_fiscal_position(partner) for partner in partners}
+        for product in products:
+            accounts = product.product_tmpl_id.with_company(self.company_id).get_product_accounts()
+            taxes = product.taxes_id.filtered(lambda tax, c=self.company_id: tax.company_id in c.parent_ids)
+            for partner in partners:
+                position = positions[partner.id]
+                mapped = position.map_tax(taxes) if position else taxes
+                account = position.map_account(accounts["income"]) if position else accounts["income"]
+                tags = mapped.invoice_repartition_line_ids.filtered(
+                    lambda rep: rep.repartition_type == "base").tag_ids
+                result[(product.id, partner.id)] = {
+                    "account": account, "taxes": mapped, "tags": tags, "position": position,
+                    "simple": all(not tax.price_include and tax.amount_type in ("percent", "fixed")
+                                  for tax in mapped),
+                }
+        return result
+
+    def _halo_complete_line_vals(self, move_vals, accounting):
+        """Give invoice lines the values Odoo would otherwise compute and then rewrite line by line
+        (account, taxes, balance, tax tags), when they are known for sure: company currency and
+        tax-excluded prices. Anything else is left to Odoo's own computation."""
+        partner_id = move_vals["partner_id"]
+        currency = self.currency_id
+        for command in move_vals["invoice_line_ids"]:
+            vals = command[2]
+            info = accounting.get((vals.get("product_id"), partner_id))
+            if not info or not info["simple"] or not info["account"]:
+                continue
+            subtotal = currency.round(vals["quantity"] * vals["price_unit"])
+            vals.update({
+                "account_id": info["account"].id,
+                "tax_ids": [Command.set(info["taxes"].ids)],
+                "tax_tag_ids": [Command.set(info["tags"].ids)],
+                "amount_currency": -subtotal,
+                "balance": -subtotal,
+            })
+        if accounting and any(info["position"] for info in accounting.values()):
+            position = next(info["position"] for (_product, partner), info in accounting.items()
+                            if partner == partner_id)
+            if position:
+                move_vals["fiscal_position_id"] = position.id
 
     def _halo_prepare_invoice_line_vals(self, product, name, quantity, price_unit, analytic):
         """Hook: one invoice line (taxes come from the product and the fiscal position)."""

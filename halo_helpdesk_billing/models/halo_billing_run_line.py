@@ -35,7 +35,7 @@ class HaloBillingRunLine(models.Model):
     run_id = fields.Many2one(
         comodel_name="halo.billing.run", required=True, index=True, ondelete="cascade"
     )
-    run_state = fields.Selection(related="run_id.state")
+    run_state = fields.Selection(related="run_id.state", string="Run State")
     company_id = fields.Many2one(related="run_id.company_id", store=True)
     currency_id = fields.Many2one(related="run_id.currency_id")
     partner_id = fields.Many2one(comodel_name="res.partner", string="Customer", required=True, index=True)

@@ -187,3 +187,31 @@ class TestBillingRun(HaloBillingRunCommon):
         with self.assertRaises(AccessError):
             self.env["halo.mileage"].with_user(self.technician).create({
                 "ticket_id": self.ticket.id, "distance": 5, "halo_invoice_number": "INV/FAKE"})
+
+    def test_line_descriptions_from_the_customer_template(self):
+        actions, trip, expense, item = self._work(self.ticket)
+        self.customer.halo_line_template = (
+            "[{{ object.ticket_id.number }}] {{ object.user_id.name }} - {{ object.rate_id.name ||| no rate}}"
+            " - {{ format_date(object.date) }}")
+        run = self._run(partner_ids=[(6, 0, self.customer.ids)])
+        run.action_preview()
+        run.action_create_invoices()
+        names = run.invoice_ids.invoice_line_ids.sorted("sequence").mapped("name")
+        technician = actions[0].user_id.name
+        self.assertIn(f"[{self.ticket.number}] {technician} - On-site (test) - 07/07/2026", names)
+        # the out-of-hours part of the late action is labelled
+        self.assertIn(f"[{self.ticket.number}] {technician} - On-site (test) - 07/07/2026 (out of hours)", names)
+        self.assertTrue(any(name.endswith("- no rate - 07/07/2026") for name in names))
+
+    def test_a_broken_template_is_refused_and_nothing_is_billed(self):
+        self._work(self.ticket)
+        self.customer.halo_line_template = "{{ object.ticket_id.number + }}"
+        run = self._run(partner_ids=[(6, 0, self.customer.ids)])
+        run.action_preview()
+        with self.assertRaisesRegex(UserError, "template cannot be used"):
+            run.action_create_invoices()
+        self.assertFalse(run.invoice_ids)
+        self.customer.halo_line_template = "{{ object.__class__ }}"
+        with self.assertRaisesRegex(UserError, "template cannot be used"):
+            run.action_create_invoices()
+        self.assertEqual(run.state, "previewed")
