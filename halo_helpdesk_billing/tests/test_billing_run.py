@@ -215,3 +215,24 @@ class TestBillingRun(HaloBillingRunCommon):
         with self.assertRaisesRegex(UserError, "template cannot be used"):
             run.action_create_invoices()
         self.assertEqual(run.state, "previewed")
+
+    def test_fiscal_position_and_analytic_distribution_kept(self):
+        sale_tax = self.env["account.tax"].create({"name": "VAT 20 (test)", "amount": 20, "type_tax_use": "sale"})
+        export_tax = self.env["account.tax"].create({
+            "name": "Export 0 (test)", "amount": 0, "type_tax_use": "sale", "original_tax_ids": [(6, 0, sale_tax.ids)]})
+        self.product_onsite.taxes_id = sale_tax
+        position = self.env["account.fiscal.position"].create({
+            "name": "Export (test)", "tax_ids": [(6, 0, export_tax.ids)]})
+        self.customer.property_account_position_id = position
+        actions, trip, expense, item = self._work(self.ticket)
+        run = self._run(partner_ids=[(6, 0, self.customer.ids)])
+        run.action_preview()
+        run.action_create_invoices()
+        invoice = run.invoice_ids
+        onsite = invoice.invoice_line_ids.filtered(lambda aml: aml.product_id == self.product_onsite)
+        self.assertEqual(invoice.fiscal_position_id, position)
+        self.assertEqual(onsite.tax_ids, export_tax)
+        self.assertEqual(onsite.mapped("price_total"), onsite.mapped("price_subtotal"))
+        # the actions' analytic distribution (their project's analytic account) is on the invoice lines
+        self.assertTrue(actions[0].analytic_distribution)
+        self.assertEqual(onsite[0].analytic_distribution, actions[0].analytic_distribution)
