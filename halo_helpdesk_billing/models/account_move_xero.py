@@ -116,13 +116,14 @@ class AccountMove(models.Model):
         return True
 
     def action_halo_xero_send_now(self):
+        """Queue (failed ones again) and wake the push cron: the cron commits 'sending' before each
+        request, which is what makes a crash or a rollback after the HTTP call harmless."""
         moves = self.filtered(lambda m: m.halo_xero_state in ("queued", "sending", "unknown", "failed"))
         moves.filtered(lambda m: m.halo_xero_state == "failed")._halo_xero_queue()
-        stats = moves.sudo()._halo_xero_push()
+        self.env.ref("halo_helpdesk_billing.ir_cron_halo_xero_push").sudo()._trigger()
         return {"type": "ir.actions.client", "tag": "display_notification", "params": {
             "type": "info", "sticky": False, "title": self.env._("Xero"),
-            "message": self.env._("%(sent)s sent, %(failed)s failed, %(waiting)s waiting.",
-                                  sent=stats["sent"], failed=stats["failed"], waiting=stats["waiting"])}}
+            "message": self.env._("%(count)s invoices will be sent to Xero in a moment.", count=len(moves))}}
 
     def action_halo_xero_refresh(self):
         """Fetch the Xero status and payments of these invoices now."""
@@ -142,7 +143,8 @@ class AccountMove(models.Model):
         """Send queued invoices; the scheduler calls again while some remain."""
         moves = self.search(self._halo_xero_push_domain(), order="id", limit=limit).try_lock_for_update()
         stats = moves.with_context(halo_xero_commit=True)._halo_xero_push()
-        remaining = self.search_count(self._halo_xero_push_domain()) if not stats["stop"] else 0
+        progressed = stats["sent"] + stats["failed"]
+        remaining = self.search_count(self._halo_xero_push_domain()) if progressed and not stats["stop"] else 0
         self.env["ir.cron"]._commit_progress(len(moves), remaining=remaining)
         follow = self.search([("halo_xero_followup", "=", True)], order="id", limit=limit)
         for connection, group in follow.grouped("halo_xero_connection_id").items():
@@ -331,7 +333,7 @@ class AccountMove(models.Model):
                 for partner, element in zip(chunk, elements, strict=False):
                     contact_id = str(element.contact_id or "")
                     if contact_id and contact_id != xero_push.ZERO_GUID and not element.validation_errors:
-                        partner.sudo().halo_xero_contact_id = contact_id
+                        partner._halo_xero_bind_contact(connection, contact_id)
                     else:
                         missing |= partner
             except XeroUnknownOutcome:
@@ -348,7 +350,7 @@ class AccountMove(models.Model):
                                     where='Name=="%s"' % (partner.name or "").replace('"', ""))
                 contacts = found.contacts or []
                 if contacts:
-                    partner.sudo().halo_xero_contact_id = str(contacts[0].contact_id)
+                    partner._halo_xero_bind_contact(connection, str(contacts[0].contact_id))
                 else:
                     self.filtered(lambda m, p=partner: m.partner_id.commercial_partner_id == p)._halo_xero_fail(
                         self.env._("Xero did not accept the contact %(name)s.", name=partner.name), "contact")
@@ -439,28 +441,32 @@ class AccountMove(models.Model):
         """Look up invoices in 'sending'/'unknown' by InvoiceNumber or Reference; found → sent,
         not found → queued (then sent again)."""
         moves = self.filtered(lambda m: m.halo_xero_state in ("sending", "unknown"))
+        # an update targets its InvoiceID: sending it again cannot duplicate anything (and within six
+        # minutes the same Idempotency-Key replays Xero's first answer), so it is simply queued again
+        updates = moves.filtered("halo_xero_invoice_id")
+        updates.write({"halo_xero_state": "queued"})
+        moves -= updates
         if not moves:
             return
         by_kind = {"number": {}, "reference": {}}
         for move in moves:
             kind, _sep, value = (move.halo_xero_lookup or "number:%s" % move.name).partition(":")
-            by_kind.setdefault(kind, {})[value.lower()] = move
+            by_kind.setdefault(kind, {})[value.lower()] = (move, value)
         found = {}
         tenant = connection.tenant_id
         for chunk in xero_push.batches(list(by_kind["number"]), 50):
-            result = client.call(tenant, "get_invoices", invoice_numbers=[by_kind["number"][n].halo_xero_lookup
-                                                                           .partition(":")[2] for n in chunk])
+            result = client.call(tenant, "get_invoices", invoice_numbers=[by_kind["number"][n][1] for n in chunk])
             for inv in result.invoices or []:
                 found.setdefault(("number", (inv.invoice_number or "").lower()), []).append(inv)
         for chunk in xero_push.batches(list(by_kind["reference"]), 25):
-            refs = [by_kind["reference"][r].halo_xero_lookup.partition(":")[2].replace('"', "") for r in chunk]
-            where = 'Type=="ACCREC" AND (%s)' % " OR ".join('Reference=="%s"' % r for r in refs)
+            where = " OR ".join('Reference=="%s"' % by_kind["reference"][r][1].replace('"', "") for r in chunk)
             result = client.call(tenant, "get_invoices", where=where)
             for inv in result.invoices or []:
-                found.setdefault(("reference", (inv.reference or "").lower()), []).append(inv)
+                if inv.type == "ACCREC":
+                    found.setdefault(("reference", (inv.reference or "").lower()), []).append(inv)
         Log = self.env["halo.xero.sync.log"]
         for kind, index in by_kind.items():
-            for value, move in index.items():
+            for value, (move, _raw) in index.items():
                 contact = move.partner_id.commercial_partner_id.halo_xero_contact_id
                 candidates = [inv for inv in found.get((kind, value), [])
                               if not contact or str(inv.contact.contact_id) == contact]
@@ -558,3 +564,18 @@ class AccountMove(models.Model):
             for payment in inv.payments or []:
                 self.env["halo.xero.payment"]._halo_register(connection, move, payment)
         return moves
+
+
+class ResPartner(models.Model):
+    _inherit = "res.partner"
+
+    def _halo_xero_bind_contact(self, connection, contact_id):
+        """Bind this customer to a Xero contact (the connection too, unless another partner of the same
+        connection already holds that contact: Xero names are unique, Odoo names need not be)."""
+        self.ensure_one()
+        vals = {"halo_xero_contact_id": contact_id}
+        taken = self.sudo().search_count([("halo_xero_contact_id", "=", contact_id),
+                                          ("halo_xero_connection_id", "=", connection.id), ("id", "!=", self.id)])
+        if not taken:
+            vals["halo_xero_connection_id"] = connection.id
+        self.sudo().write(vals)

@@ -1,4 +1,5 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+import json
 import logging
 from collections import defaultdict
 
@@ -214,14 +215,102 @@ class HaloBillingRun(models.Model):
             vals["run_id"] = self.id
             if vals.get("error"):
                 vals["state"] = "excluded"
-        new_lines = self.env["halo.billing.run.line"].sudo().create(vals_list)
-        self._halo_claim_lines(new_lines.filtered(lambda line: line.state == "included"))
+        new_lines = self._halo_insert_lines(vals_list)
+        self._halo_mark_sources(new_lines.filtered(lambda line: line.state == "included"), self.id)
         if self.error_count:
             self.message_post(body=self.env._(
                 "%(count)s charges cannot be billed as they are (see the Problems filter).",
                 count=self.error_count,
             ))
         return new_lines
+
+    # Columns of halo_billing_run_line written by the bulk insert, with their SQL array types.
+    _HALO_LINE_COLUMNS = {
+        "run_id": "int", "company_id": "int", "partner_id": "int", "ticket_id": "int", "contract_id": "int",
+        "kind": "varchar", "res_model": "varchar", "res_id": "int", "date": "date", "user_id": "int",
+        "rate_id": "int", "product_id": "int", "name": "text", "note": "text", "quantity": "float8",
+        "uom_name": "varchar", "unit_price": "numeric", "amount": "numeric", "rated_amount": "numeric",
+        "cost": "numeric", "explanation": "text", "parts": "jsonb", "analytic_distribution": "jsonb",
+        "error": "varchar", "state": "varchar",
+    }
+
+    def _halo_insert_lines(self, vals_list):
+        """Create the charges in one INSERT (ORM creation of 100,000 charges took most of a
+        preview). Included charges claim their work in the same statement: the partial unique
+        index on ``claim_key`` refuses work already held by another open run or invoiced."""
+        self.ensure_one()
+        if not vals_list:
+            return self.env["halo.billing.run.line"]
+        columns = self._HALO_LINE_COLUMNS
+        arrays = {column: [] for column in columns}
+        claims = []
+        for vals in vals_list:
+            vals.setdefault("company_id", self.company_id.id)
+            vals.setdefault("state", "included")
+            for column, kind in columns.items():
+                value = vals.get(column)
+                if kind == "jsonb":
+                    value = json.dumps(value) if value not in (None, False) else None
+                elif value is False or (kind == "int" and not value):
+                    value = None
+                arrays[column].append(value)
+            claims.append(f"{vals['res_model']},{vals['res_id']}"
+                          if vals["state"] == "included" and not vals.get("error") else None)
+        self.env["halo.billing.run.line"].flush_model()
+        names = list(columns) + ["claim_key"]
+        selects = [SQL.identifier(name) for name in names]
+        params = [SQL("%s::" + columns[name] + "[]", arrays[name]) for name in columns]
+        params.append(SQL("%s::varchar[]", claims))
+        try:
+            with self.env.cr.savepoint():
+                self.env.cr.execute(SQL(
+                    """INSERT INTO halo_billing_run_line (%s, create_uid, write_uid, create_date, write_date,
+                                                          price_adjusted)
+                       SELECT %s, %s, %s, now() at time zone 'UTC', now() at time zone 'UTC', false
+                         FROM unnest(%s) AS v(%s)
+                    RETURNING id""",
+                    SQL(", ").join(selects), SQL(", ").join(SQL("v.%s", n) for n in selects),
+                    self.env.uid, self.env.uid,
+                    SQL(", ").join(params), SQL(", ").join(selects),
+                ))
+                ids = [row[0] for row in self.env.cr.fetchall()]
+        except psycopg2.errors.UniqueViolation as err:
+            raise UserError(self.env._(
+                "Some of this work was put in another billing run at the same time; preview again."
+            )) from err
+        self.env["halo.billing.run.line"].invalidate_model()
+        self.invalidate_recordset(["line_ids"])
+        return self.env["halo.billing.run.line"].browse(ids)
+
+    def _halo_mark_sources(self, lines, run_id):
+        """Put the work of ``lines`` in run ``run_id`` (or out of any run with ``False``):
+        one UPDATE per kind of work, its billing state following."""
+        from .account_move import WORK_TABLES
+
+        if not lines:
+            return
+        self.env.cr.execute(SQL(
+            "SELECT res_model, array_agg(res_id) FROM halo_billing_run_line WHERE id = ANY(%s) GROUP BY res_model",
+            lines.ids,
+        ))
+        for res_model, res_ids in self.env.cr.fetchall():
+            Model = self.env[res_model]
+            Model.flush_model()
+            table = SQL.identifier(WORK_TABLES[res_model])
+            if run_id:
+                self.env.cr.execute(SQL(
+                    "UPDATE %s SET halo_run_id = %s, halo_billing_state = 'in_run' "
+                    "WHERE id = ANY(%s) AND halo_invoice_number IS NULL", table, run_id, res_ids))
+            else:
+                billable = SQL(
+                    "halo_ticket_id IS NOT NULL AND COALESCE(halo_billable, 'billable') != 'not_billable'"
+                    if res_model == "account.analytic.line" else "billable")
+                self.env.cr.execute(SQL(
+                    "UPDATE %s SET halo_run_id = NULL, "
+                    "halo_billing_state = CASE WHEN %s THEN 'unbilled' ELSE 'not_billable' END "
+                    "WHERE id = ANY(%s) AND halo_invoice_number IS NULL",
+                    table, billable, res_ids))
+            Model.invalidate_model(["halo_run_id", "halo_billing_state"])
 
     def _halo_charge_base(self, record, kind, ticket, date, user):
         customer = ticket.commercial_partner_id or ticket.partner_id
@@ -429,7 +518,7 @@ class HaloBillingRun(models.Model):
 
     # ------------------------------------------------------------------ claims
     def _halo_claim_lines(self, lines):
-        """Claim the work of ``lines`` for this run (database-enforced, all or nothing)."""
+        """Claim the work of ``lines`` for this run again (database-enforced, all or nothing)."""
         if not lines:
             return
         self.env["halo.billing.run.line"].flush_model()
@@ -445,10 +534,7 @@ class HaloBillingRun(models.Model):
                 "preview again to leave it out."
             )) from err
         lines.invalidate_recordset(["claim_key", "state"])
-        for model, model_lines in lines.grouped("res_model").items():
-            self.env[model].sudo().browse(model_lines.mapped("res_id")).with_context(
-                halo_billing_engine=True
-            ).write({"halo_run_id": self.id})
+        self._halo_mark_sources(lines, self.id)
 
     def _halo_release_lines(self, lines, state):
         """Release the work of ``lines`` (unbilled again) and mark them ``state``."""
@@ -456,13 +542,16 @@ class HaloBillingRun(models.Model):
         if not lines:
             return
         states = state if isinstance(state, list) else [state] * len(lines)
+        by_state = defaultdict(list)
         for line, line_state in zip(lines, states, strict=False):
-            line.write({"claim_key": False, "state": line_state if line_state != "included" else "deferred"})
-        for model, model_lines in lines.grouped("res_model").items():
-            records = self.env[model].sudo().browse(model_lines.mapped("res_id")).exists()
-            records.filtered(lambda rec: not rec.halo_invoice_number).with_context(
-                halo_billing_engine=True
-            ).write({"halo_run_id": False})
+            by_state[line_state if line_state != "included" else "deferred"].append(line.id)
+        self.env["halo.billing.run.line"].flush_model()
+        for line_state, ids in by_state.items():
+            self.env.cr.execute(SQL(
+                "UPDATE halo_billing_run_line SET claim_key = NULL, state = %s WHERE id = ANY(%s)",
+                line_state, ids))
+        lines.invalidate_recordset(["claim_key", "state"])
+        self._halo_mark_sources(lines, False)
 
     # ------------------------------------------------------------------ invoicing
     def _halo_invoice_key(self, line, grouping):

@@ -7,7 +7,7 @@ of the public holidays, and one ``UPDATE ... FROM unnest(...)`` for all results.
 """
 
 import json
-from collections import defaultdict
+from collections import defaultdict, namedtuple
 from datetime import UTC, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -16,6 +16,10 @@ from odoo import api, models
 from odoo.tools import SQL
 
 from ..services import rating
+
+TimesheetInput = namedtuple(
+    "TimesheetInput", "id start end ticket_id rate_id customer_id company_id billable kind"
+)
 
 
 class HaloRating(models.AbstractModel):
@@ -82,60 +86,77 @@ class HaloRating(models.AbstractModel):
 
     # ------------------------------------------------------------------ rating
     @api.model
+    def _halo_read_timesheets(self, lines):
+        """The inputs of rating, for all lines in one query (the ORM would read them in chunks)."""
+        self.env["account.analytic.line"].flush_model()
+        self.env["helpdesk.ticket"].flush_model(["commercial_partner_id", "partner_id"])
+        self.env.cr.execute(SQL(
+            """SELECT l.id, l.halo_start, l.halo_end, l.halo_ticket_id, l.halo_charge_rate_id,
+                      COALESCE(t.commercial_partner_id, t.partner_id, l.partner_id), l.company_id,
+                      l.halo_billable, COALESCE(l.halo_kind, 'labour')
+                 FROM account_analytic_line l JOIN helpdesk_ticket t ON t.id = l.halo_ticket_id
+                WHERE l.id = ANY(%s)
+             ORDER BY l.id""",
+            lines.ids,
+        ))
+        return [TimesheetInput(*row) for row in self.env.cr.fetchall()]
+
+    @api.model
     def _rate_timesheets(self, lines, write=True):
         """Rate ticket actions and travel time; returns ``{line_id: RatedAction | RatingError}``.
 
         Lines without an end (running), without a charge rate or not billable get no price.
         With ``write``, results are stored on the lines in one bulk UPDATE.
         """
-        lines = lines.sudo().filtered(lambda line: line.halo_ticket_id)
-        if not lines:
+        rows = self._halo_read_timesheets(lines.sudo()) if lines else []
+        if not rows:
             return {}
-        lines.fetch(["halo_start", "halo_end", "halo_ticket_id", "halo_charge_rate_id",
-                     "partner_id", "company_id", "halo_billable", "halo_kind"])
-        customers = lines.partner_id.commercial_partner_id
+        customers = self.env["res.partner"].sudo().browse({row.customer_id for row in rows if row.customer_id})
         customers.fetch(["halo_calendar_id", "halo_rounding_scope"])
-        companies = lines.company_id
+        companies = self.env["res.company"].sudo().browse({row.company_id for row in rows})
+        rates = self.env["halo.charge.rate"].sudo().browse({row.rate_id for row in rows if row.rate_id})
         calendars = customers.halo_calendar_id | companies.resource_calendar_id
-        starts = [line.halo_start for line in lines if line.halo_start]
+        starts = [row.start for row in rows if row.start]
         plain_calendars = self._halo_plain_calendars(
             calendars, min(starts) - timedelta(days=2), max(starts) + timedelta(days=3)
         ) if starts else {}
-        rate_ids = set(lines.halo_charge_rate_id.ids)
-        versions = self._halo_versions_by_partner(rate_ids, customers)
+        versions = self._halo_versions_by_partner(set(rates.ids), customers)
+        customer_of = {customer.id: customer for customer in customers}
+        company_of = {company.id: company for company in companies}
+        rate_names = {rate.id: rate.name for rate in rates}
 
         results = {}
         groups = defaultdict(list)
-        for line in lines:
-            customer = line.partner_id.commercial_partner_id
-            if not (line.halo_start and line.halo_end):
-                results[line.id] = rating.RatingError(self.env._("Not rated: the action has no end yet."))
+        for row in rows:
+            if not (row.start and row.end):
+                results[row.id] = rating.RatingError(self.env._("Not rated: the action has no end yet."))
                 continue
-            if not line.halo_charge_rate_id:
-                results[line.id] = rating.RatingError(self.env._("Not rated: no charge rate."))
+            if not row.rate_id:
+                results[row.id] = rating.RatingError(self.env._("Not rated: no charge rate."))
                 continue
-            calendar = customer.halo_calendar_id or line.company_id.resource_calendar_id
-            scope = customer.halo_rounding_scope or line.company_id.halo_rounding_scope or "action"
-            groups[(customer.id, calendar.id, scope, line.company_id.id)].append(line)
+            customer = customer_of.get(row.customer_id, self.env["res.partner"])
+            company = company_of[row.company_id]
+            calendar = customer.halo_calendar_id or company.resource_calendar_id
+            scope = customer.halo_rounding_scope or company.halo_rounding_scope or "action"
+            groups[(row.customer_id, calendar.id, scope, row.company_id)].append(row)
 
         for (customer_id, calendar_id, scope, company_id), members in groups.items():
-            symbol = self.env["res.company"].browse(company_id).currency_id.symbol or ""
+            symbol = company_of[company_id].currency_id.symbol or ""
             partner_versions = versions.get(customer_id, {})
             calendar = plain_calendars.get(calendar_id) or rating.Calendar(tz="UTC")
             zone = ZoneInfo(calendar.tz)
             actions = []
-            for line in members:
-                rate_id = line.halo_charge_rate_id.id
-                local_day = line.halo_start.replace(tzinfo=UTC).astimezone(zone).date()
-                if not rating.select_version(partner_versions.get(rate_id, []), local_day):
-                    results[line.id] = rating.RatingError(self.env._(
+            for row in members:
+                local_day = row.start.replace(tzinfo=UTC).astimezone(zone).date()
+                if not rating.select_version(partner_versions.get(row.rate_id, []), local_day):
+                    results[row.id] = rating.RatingError(self.env._(
                         "Not rated: %(rate)s has no price in force on %(date)s.",
-                        rate=line.halo_charge_rate_id.name, date=local_day,
+                        rate=rate_names.get(row.rate_id, ""), date=local_day,
                     ))
                     continue
                 actions.append(rating.Action(
-                    key=line.id, start=line.halo_start, end=line.halo_end,
-                    ticket_key=(line.halo_ticket_id.id, line.halo_kind), rate_id=rate_id,
+                    key=row.id, start=row.start, end=row.end,
+                    ticket_key=(row.ticket_id, row.kind), rate_id=row.rate_id,
                 ))
             try:
                 rated = rating.rate_actions(actions, partner_versions, calendar, scope, symbol)
@@ -146,17 +167,17 @@ class HaloRating(models.AbstractModel):
             for item in rated:
                 results[item.key] = item
         if write:
-            self._halo_store_timesheet_ratings(lines, results)
+            self._halo_store_timesheet_ratings(rows, results)
         return results
 
     @api.model
-    def _halo_timesheet_values(self, line, result):
+    def _halo_timesheet_values(self, row, result):
         """(hours, amount, explanation, segments, version_id) to store for one line."""
         if isinstance(result, Exception):
             return 0.0, 0.0, str(result), None, 0
         amount = result.amount
         explanation = result.explanation
-        if line.halo_billable == "no_charge":
+        if row.billable == "no_charge":
             explanation = self.env._("No charge (would be %(rated)s): %(why)s",
                                      rated=amount, why=explanation)
             amount = Decimal(0)
@@ -171,13 +192,13 @@ class HaloRating(models.AbstractModel):
                 result.version.version_id)
 
     @api.model
-    def _halo_store_timesheet_ratings(self, lines, results):
+    def _halo_store_timesheet_ratings(self, rows, results):
         ids, hours, amounts, texts, datas, version_ids = [], [], [], [], [], []
-        for line in lines:
-            if line.id not in results:
+        for row in rows:
+            if row.id not in results:
                 continue
-            h, a, t, d, v = self._halo_timesheet_values(line, results[line.id])
-            ids.append(line.id)
+            h, a, t, d, v = self._halo_timesheet_values(row, results[row.id])
+            ids.append(row.id)
             hours.append(h)
             amounts.append(a)
             texts.append(t)

@@ -132,7 +132,13 @@ class HaloXeroConnection(models.Model):
 
     def action_test_connection(self):
         self.ensure_one()
-        tenant = self.sudo()._halo_check()
+        try:
+            tenant = self.sudo()._halo_check()
+        except UserError as err:
+            # a notification, not an exception: the "needs re-authorisation" flag is kept
+            return {"type": "ir.actions.client", "tag": "display_notification",
+                    "params": {"type": "danger", "sticky": True, "message": str(err),
+                               "next": {"type": "ir.actions.client", "tag": "soft_reload"}}}
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
@@ -205,9 +211,9 @@ class HaloXeroConnection(models.Model):
         When the row is not visible to a new transaction (created by the current, uncommitted
         one) or the registry is in test mode, the current transaction is used."""
         self.ensure_one()
+        auth_error = None
         with self.env.registry.cursor() as cr:
-            own = isinstance(cr, Cursor)
-            if own:
+            if isinstance(cr, Cursor):  # a real new transaction (not a test cursor)
                 cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
             cr.execute("SELECT id FROM halo_xero_token WHERE connection_id = %s FOR UPDATE", [self.id])
             if cr.fetchone():
@@ -216,8 +222,11 @@ class HaloXeroConnection(models.Model):
                     return locked._halo_refresh_in_lock(client, holder, stale, force)
                 except xc.XeroAuthError as err:
                     locked._halo_mark_needs_reauth(str(err))
-                    cr.commit()
-                    raise
+                    auth_error = err
+        if auth_error is not None:
+            # committed by the block above; the caller's cache is stale (seen at once with a test cursor)
+            self.invalidate_recordset(["state", "last_error"])
+            raise auth_error
         self.env.cr.execute("SELECT id FROM halo_xero_token WHERE connection_id = %s FOR UPDATE", [self.id])
         self.env["halo.xero.token"].invalidate_model()
         try:

@@ -339,23 +339,14 @@ class HaloXeroImport(models.Model):
                                 "city": address.city or False, "zip": address.postal_code or False}
         return vals
 
-    def _halo_import_contacts(self, contacts):
-        """Match a page of Xero contacts to partners (ContactID, tax number, e-mail, exact name),
-        update the linked ones, create the new ones, and queue ambiguous ones for review."""
+    def _halo_contact_index(self, Partner, contacts):
+        """Unlinked partners of the company by normalised tax number, e-mail and exact name."""
         conn = self.connection_id
-        Partner = self.env["res.partner"].sudo().with_context(active_test=False, no_vat_validation=True,
-                                                               tracking_disable=True, mail_create_nolog=True)
-        ids = [str(c.contact_id) for c in contacts]
-        linked = {p.halo_xero_contact_id: p for p in Partner.search([
-            ("halo_xero_contact_id", "in", ids), ("halo_xero_connection_id", "=", conn.id)])}
-        pending = {r.xero_contact_id: r for r in self.env["halo.xero.import.review"].sudo().search([
-            ("connection_id", "=", conn.id), ("xero_contact_id", "in", ids)])}
-        unmatched = [c for c in contacts if str(c.contact_id) not in linked and str(c.contact_id) not in pending]
         base = Domain("halo_xero_contact_id", "=", False) & Domain("parent_id", "=", False) & Domain(
             "active", "=", True) & Domain("company_id", "in", [False, conn.company_id.id])
-        vats = {_norm_vat(c.tax_number) for c in unmatched if c.tax_number}
-        emails = {c.email_address.strip().lower() for c in unmatched if c.email_address}
-        names = {c.name.strip() for c in unmatched if c.name}
+        vats = {_norm_vat(c.tax_number) for c in contacts if c.tax_number}
+        emails = {c.email_address.strip().lower() for c in contacts if c.email_address}
+        names = {c.name.strip() for c in contacts if c.name}
         index = {"vat": {}, "email": {}, "name": {}}
         if vats:
             # tax numbers compare without spaces and punctuation ("GB 999 888 777" == "GB999888777")
@@ -374,6 +365,35 @@ class HaloXeroImport(models.Model):
             for p in Partner.search(base & Domain("name", "in", list(names))):
                 index["name"].setdefault(p.name, Partner.browse())
                 index["name"][p.name] |= p
+        return index
+
+    def _halo_match_contact(self, contact, index, claimed, Partner):
+        """("link", partner, kind), ("review", candidates, kind) or None (create)."""
+        keys = (("vat", _norm_vat(contact.tax_number)), ("email", (contact.email_address or "").strip().lower()),
+                ("name", (contact.name or "").strip()))
+        for kind, value in keys:
+            candidates = index[kind].get(value, Partner.browse()) if value else Partner.browse()
+            if not candidates:
+                continue
+            free = candidates - claimed
+            if len(candidates) == 1 and free:
+                return ("link", free, kind)
+            return ("review", candidates, kind)
+        return None
+
+    def _halo_import_contacts(self, contacts):
+        """Match a page of Xero contacts to partners (ContactID, tax number, e-mail, exact name),
+        update the linked ones, create the new ones, and queue ambiguous ones for review."""
+        conn = self.connection_id
+        Partner = self.env["res.partner"].sudo().with_context(active_test=False, no_vat_validation=True,
+                                                               tracking_disable=True, mail_create_nolog=True)
+        ids = [str(c.contact_id) for c in contacts]
+        linked = {p.halo_xero_contact_id: p for p in Partner.search([
+            ("halo_xero_contact_id", "in", ids), ("halo_xero_connection_id", "=", conn.id)])}
+        pending = {r.xero_contact_id: r for r in self.env["halo.xero.import.review"].sudo().search([
+            ("connection_id", "=", conn.id), ("xero_contact_id", "in", ids)])}
+        unmatched = [c for c in contacts if str(c.contact_id) not in linked and str(c.contact_id) not in pending]
+        index = self._halo_contact_index(Partner, unmatched)
         claimed = Partner.browse()
         creates, create_contacts = [], []
         created = matched = updated = 0
@@ -392,21 +412,7 @@ class HaloXeroImport(models.Model):
                 continue
             if _enum(contact.contact_status) != "ACTIVE":
                 continue
-            keys = (("vat", _norm_vat(contact.tax_number)), ("email", (contact.email_address or "").strip().lower()),
-                    ("name", (contact.name or "").strip()))
-            outcome = None
-            for kind, value in keys:
-                if not value:
-                    continue
-                candidates = index[kind].get(value, Partner.browse())
-                if not candidates:
-                    continue
-                free = candidates - claimed
-                if len(candidates) == 1 and free:
-                    outcome = ("link", free, kind)
-                else:
-                    outcome = ("review", candidates, kind)
-                break
+            outcome = self._halo_match_contact(contact, index, claimed, Partner)
             if outcome is None:
                 creates.append(vals)
                 create_contacts.append(contact)

@@ -2,6 +2,7 @@
 """Back from Xero: payments (each Xero PaymentID registered once), webhook events (each event key
 processed once, in any order) and polling with If-Modified-Since."""
 
+import json
 import logging
 from datetime import UTC, datetime
 
@@ -112,6 +113,30 @@ class HaloXeroWebhookEvent(models.Model):
     _key_unique = models.UniqueIndex("(key)")
 
     @api.model
+    def _halo_receive(self, raw, signature):
+        """The webhook endpoint's work: 401 unless ``raw`` is signed with a connection's webhook key
+        (each key compared in constant time), else store the new events and wake the processing cron.
+        Returns the HTTP status (the body is always empty)."""
+        keys = self.env["halo.xero.connection"].sudo().with_context(active_test=False).search(
+            [("state", "!=", "draft")]).mapped("webhook_key")
+        valid = [xero_push.webhook_signature_ok(raw, signature, key) for key in keys if key]
+        if not any(valid):
+            return 401
+        try:
+            payload = json.loads(raw or b"{}")
+        except ValueError:
+            return 200
+        events = payload.get("events") if isinstance(payload, dict) else None
+        if events:  # an intent-to-receive payload has none
+            stored = self._halo_store(events)
+            if stored:
+                cron = self.env.ref("halo_helpdesk_billing.ir_cron_halo_xero_webhook_events", raise_if_not_found=False)
+                if cron:
+                    cron.sudo()._trigger()
+            _logger.info("Xero webhook: %s events received, %s new", len(events), stored)
+        return 200
+
+    @api.model
     def _halo_store(self, events):
         """Insert the events not seen before (ON CONFLICT DO NOTHING). Returns how many were new."""
         rows = [(xero_push.event_key(e), str(e.get("tenantId") or "").lower(), e.get("eventCategory"),
@@ -139,6 +164,7 @@ class HaloXeroWebhookEvent(models.Model):
 
     def _halo_process(self):
         """Fetch the invoices the events are about (50 per request) and apply their state."""
+        self = self.sudo()  # noqa: PLW0642 - events are technical records, processed as superuser
         Connection = self.env["halo.xero.connection"].sudo()
         Move = self.env["account.move"].sudo()
         for tenant, events in self.grouped("tenant_id").items():

@@ -489,74 +489,22 @@ class XeroClient:
             page += 1
 
     def _call_sdk(self, api, tenant_id, method_name, args, kwargs, *, write, tenant_free=False):
-        from xero_python import exceptions as xe
-
         method = getattr(api, method_name)
         kwargs.setdefault("_request_timeout", self.timeout)
         want_http_info = "_return_http_data_only" not in kwargs
         if want_http_info:
             kwargs["_return_http_data_only"] = False
         call_args = args if tenant_free else (tenant_id, *args)
-        attempt = 0
-        refreshed = False
         throttle_key = tenant_id or ("identity:" + str(self.client_id))
+        state = {"attempt": 0, "refreshed": False}
         while True:
             self._fresh_token()
             self.calls += 1
             try:
                 with self.throttle.slot(throttle_key):
                     result = method(*call_args, **kwargs)
-            except xe.RateLimitException as err:
-                problem = (err.rate_limit or "minute").lower()
-                retry_after = _retry_after(err.headers)
-                self.throttle.penalise(throttle_key, retry_after or 1)
-                if write or problem == "day" or attempt >= self.max_retries:
-                    raise XeroRetryLater(
-                        self._rate_limit_message(problem), retry_after=retry_after, problem=problem,
-                        status=429) from None
-                attempt += 1
-                self.sleep(min(retry_after or (2 ** attempt), 60))
-                continue
-            except xe.NotFoundException as err:
-                raise XeroNotFound("Xero has no such record (%s)." % method_name, status=404) from err
-            except xe.BadRequestException as err:
-                raise self._bad_request(err) from None
-            except xe.HTTPStatusException as err:
-                status = err.status or 0
-                if status in (401, 403):
-                    if not refreshed and not (status == 403 and tenant_free):
-                        refreshed = True
-                        try:
-                            self._fresh_token(force=True)
-                        except XeroAuthError:
-                            raise
-                        continue
-                    raise XeroAuthError(self._auth_message(status, err.body), status=status) from None
-                if status >= 500 or status == 503:
-                    if write or attempt >= self.max_retries:
-                        raise XeroRetryLater(
-                            "Xero is unavailable (HTTP %s); try again later." % status,
-                            retry_after=_retry_after(err.headers), problem="server", status=status) from None
-                    attempt += 1
-                    self.sleep(min(2 ** attempt * 0.5 + random.random() * 0.1, 30))
-                    continue
-                raise XeroError("Xero answered HTTP %s: %s" % (status, _problem_detail(err.body) or err.reason),
-                                status=status) from None
-            except xe.AccessTokenExpiredError:
-                raise XeroAuthError("The Xero access has expired: connect to Xero again.") from None
-            except Exception as err:
-                if not _is_network_error(err):
-                    raise
-                connect_failed = _is_connect_error(err)
-                if write and not connect_failed:
-                    raise XeroUnknownOutcome(
-                        "The connection to Xero was lost before its answer arrived (%s); the change may or may "
-                        "not have been applied in Xero." % type(err).__name__) from None
-                if attempt >= self.max_retries:
-                    raise XeroRetryLater("Cannot reach Xero (%s); check the network and try again."
-                                         % type(err).__name__, problem="network") from None
-                attempt += 1
-                self.sleep(min(2 ** attempt * 0.25, 10))
+            except Exception as err:  # noqa: BLE001 - mapped (or re-raised) by _retry_or_raise
+                self._retry_or_raise(err, state, throttle_key, method_name, write, tenant_free)
                 continue
             if not want_http_info:
                 return result
@@ -564,6 +512,57 @@ class XeroClient:
             if tenant_id:
                 self.throttle.observe_headers(throttle_key, headers)
             return data
+
+    def _retry_or_raise(self, err, state, throttle_key, method_name, write, tenant_free):
+        """Map an SDK/urllib3 error: return to retry (after sleeping), or raise a XeroError."""
+        from xero_python import exceptions as xe
+
+        attempt = state["attempt"]
+        if isinstance(err, xe.RateLimitException):
+            problem = (err.rate_limit or "minute").lower()
+            retry_after = _retry_after(err.headers)
+            self.throttle.penalise(throttle_key, retry_after or 1)
+            if write or problem == "day" or attempt >= self.max_retries:
+                raise XeroRetryLater(self._rate_limit_message(problem), retry_after=retry_after, problem=problem,
+                                     status=429) from None
+            state["attempt"] += 1
+            self.sleep(min(retry_after or (2 ** state["attempt"]), 60))
+            return
+        if isinstance(err, xe.NotFoundException):
+            raise XeroNotFound("Xero has no such record (%s)." % method_name, status=404) from None
+        if isinstance(err, xe.BadRequestException):
+            raise self._bad_request(err) from None
+        if isinstance(err, xe.HTTPStatusException):
+            status = err.status or 0
+            if status in (401, 403):
+                if not state["refreshed"] and not (status == 403 and tenant_free):
+                    state["refreshed"] = True
+                    self._fresh_token(force=True)
+                    return
+                raise XeroAuthError(self._auth_message(status, err.body), status=status) from None
+            if status >= 500:
+                if write or attempt >= self.max_retries:
+                    raise XeroRetryLater("Xero is unavailable (HTTP %s); try again later." % status,
+                                         retry_after=_retry_after(err.headers), problem="server",
+                                         status=status) from None
+                state["attempt"] += 1
+                self.sleep(min(2 ** state["attempt"] * 0.5 + random.random() * 0.1, 30))
+                return
+            raise XeroError("Xero answered HTTP %s: %s" % (status, _problem_detail(err.body) or err.reason),
+                            status=status) from None
+        if isinstance(err, xe.AccessTokenExpiredError):
+            raise XeroAuthError("The Xero access has expired: connect to Xero again.") from None
+        if not _is_network_error(err):
+            raise err
+        if write and not _is_connect_error(err):
+            raise XeroUnknownOutcome(
+                "The connection to Xero was lost before its answer arrived (%s); the change may or may "
+                "not have been applied in Xero." % type(err).__name__) from None
+        if attempt >= self.max_retries:
+            raise XeroRetryLater("Cannot reach Xero (%s); check the network and try again."
+                                 % type(err).__name__, problem="network") from None
+        state["attempt"] += 1
+        self.sleep(min(2 ** state["attempt"] * 0.25, 10))
 
     @staticmethod
     def _rate_limit_message(problem):

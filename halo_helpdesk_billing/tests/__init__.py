@@ -12,3 +12,9 @@ from . import test_billing_report
 from . import test_tour_billing_run
 from . import test_xero_client
 from . import test_xero_import
+from . import test_xero_connection
+from . import test_xero_push
+from . import test_xero_push_faults
+from . import test_xero_push_limits
+from . import test_xero_payments
+from . import test_xero_webhook

@@ -6,6 +6,7 @@ from urllib.parse import parse_qs
 
 from xero_python.accounting import Contact, Contacts, Item, Items, Purchase
 
+from odoo.exceptions import AccessError
 from odoo.tests import tagged
 
 from .xero_common import HaloXeroCommon
@@ -214,3 +215,41 @@ class TestXeroImport(HaloXeroCommon):
         self.assertEqual(review.partner_id.name, "Dunmore Logistics plc")
         self.assertEqual(review.partner_id.halo_xero_contact_id, review.xero_contact_id)
         self.assertFalse(any((self.dun1 | self.dun2).mapped("halo_xero_contact_id")))
+
+
+@tagged("post_install", "-at_install")
+class TestXeroSetupWizard(HaloXeroCommon):
+    def test_wizard_custom_connection_to_import(self):
+        """Credentials -> connect -> organisation -> preview with counts -> import (no browser:
+        the custom-connection path; the consent path is in test_xero_connection)."""
+        self.connection.sudo().write({"state": "draft", "tenant_id": False})
+        wizard = self.env["halo.xero.setup.wizard"].with_user(self.billing_manager).create({})
+        self.assertEqual(wizard.connection_id, self.connection)
+        wizard.write({"auth_type": "client_credentials", "client_id": "HALO-DEMO-CLIENT",
+                      "client_secret": "halo-demo-secret"})
+        wizard.action_connect()
+        self.assertEqual((wizard.step, wizard.error_message), ("tenant", False))
+        self.assertFalse(wizard.client_secret)  # kept on the connection only
+        self.assertEqual(wizard.tenant_line_ids.mapped("name"), ["Halo Demo UK Ltd"])
+        wizard.tenant_line_ids.action_select()
+        self.assertEqual(wizard.step, "preview")
+        self.assertEqual((wizard.xero_contacts, wizard.xero_items, wizard.xero_tax_rates,
+                          wizard.xero_revenue_accounts, wizard.odoo_linked_partners), (10, 8, 5, 3, 0))
+        wizard.action_import()
+        self.assertEqual((wizard.step, wizard.import_state, wizard.import_contacts_created,
+                          wizard.import_items_created, wizard.import_progress), ("import", "done", 10, 8, 100.0))
+        action = wizard.action_open_customers()
+        self.assertEqual(len(self.env["res.partner"].search(action["domain"])), 10)
+
+    def test_wizard_wrong_credentials_message(self):
+        self.xero_calls_expected = True
+        wizard = self.env["halo.xero.setup.wizard"].create({
+            "auth_type": "client_credentials", "client_id": "HALO-DEMO-CLIENT", "client_secret": "wrong"})
+        wizard.action_connect()
+        self.assertEqual(wizard.step, "credentials")
+        self.assertIn("does not recognise this app's client id and secret", wizard.error_message)
+
+    def test_wizard_refused_to_billing_user(self):
+        self.xero_calls_expected = False
+        with self.assertRaises(AccessError):
+            self.env["halo.xero.setup.wizard"].with_user(self.billing_user).create({})

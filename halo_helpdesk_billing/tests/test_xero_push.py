@@ -3,7 +3,6 @@
 numbering, edits after sending, credit notes."""
 
 from datetime import date
-from decimal import Decimal
 
 from odoo.exceptions import UserError
 from odoo.tests import tagged
@@ -220,11 +219,17 @@ class TestXeroPush(HaloXeroPushCommon):
         self.xero_calls_expected = False
 
     def test_ticket_shows_xero_number_and_status(self):
-        run_module = self.env["halo.billing.run"]
-        self.assertTrue(run_module)  # billing runs exist; tickets show their invoices' Xero data
-        move = self.make_invoices(1)
+        ticket = self.env["helpdesk.ticket"].create({
+            "name": "Printer down", "description": "x", "partner_id": self.customers[0].id})
+        item = self.env["halo.ticket.item"].create({
+            "ticket_id": ticket.id, "date": date(2026, 7, 7), "kind": "adhoc", "name": "Cable",
+            "quantity": 1, "unit_cost": 1.0, "unit_price": 2.0})
+        move = self.make_invoices(1, partner=self.customers[0])
         move._halo_xero_push()
-        ticket = self.env["helpdesk.ticket"].create({"name": "T", "description": "x", "partner_id": self.customers[0].id})
-        self.assertFalse(ticket.halo_xero_summary)
-        self.assertEqual(Decimal(str(move.amount_total)), Decimal("171.0"))
-        self.assertEqual(date(2026, 7, 31), move.invoice_date)
+        # what the billing run records on the work it bills (see account_move._halo_record_numbers)
+        self.env.cr.execute("UPDATE halo_ticket_item SET halo_invoice_id = %s, halo_invoice_number = %s WHERE id = %s",
+                            (move.id, move.name, item.id))
+        self.env.invalidate_all()
+        self.assertEqual(ticket.halo_invoice_ids, move)
+        self.assertEqual(ticket.halo_xero_summary, "%s: %s (AUTHORISED)" % (move.name, move.halo_xero_number))
+        self.assertTrue(ticket.halo_invoice_ids.halo_xero_url)

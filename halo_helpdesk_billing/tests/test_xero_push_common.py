@@ -44,6 +44,7 @@ class HaloXeroPushCommon(HaloXeroCommon):
         super().setUp()
         # tests are not about pacing (the limit tests set their own throttle): no sliding-window sleeps
         xc.reset_default_throttle(per_minute=100000, concurrent=5)
+        self.ctl.limits(minute=100000, day=1000000)
 
     # -- helpers --------------------------------------------------------------------------------------
     def make_invoices(self, count=1, lines=None, partner=None, post=True, move_type="out_invoice",

@@ -1,2 +1,3 @@
 from . import halo_rerate_wizard
 from . import halo_billing_adjust_wizard
+from . import halo_xero_setup_wizard

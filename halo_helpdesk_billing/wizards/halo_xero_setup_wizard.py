@@ -1,0 +1,214 @@
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+import logging
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+from odoo.http import request
+from odoo.modules import module as odoo_module
+
+from ..services import xero_client as xc
+
+_logger = logging.getLogger(__name__)
+
+CALLBACK_PATH = "/halo_xero/oauth/callback"
+WIZARD_ACTION = "halo_helpdesk_billing.halo_xero_setup_wizard_action"
+
+
+class HaloXeroSetupWizard(models.TransientModel):
+    """One-click set-up: credentials -> connect (consent) -> organisation -> preview -> import."""
+
+    _name = "halo.xero.setup.wizard"
+    _description = "Xero Set-up"
+
+    step = fields.Selection(
+        [("credentials", "Credentials"), ("tenant", "Organisation"), ("preview", "Preview"),
+         ("import", "Import")], default="credentials", required=True)
+    company_id = fields.Many2one("res.company", required=True, default=lambda self: self.env.company)
+    connection_id = fields.Many2one("halo.xero.connection")
+    auth_type = fields.Selection(
+        [("code", "Xero login (recommended)"), ("client_credentials", "Custom connection")],
+        string="Connection Type", default="code", required=True)
+    use_pkce = fields.Boolean(string="Use PKCE")
+    client_id = fields.Char(string="Client ID")
+    client_secret = fields.Char(string="Client Secret")
+    error_message = fields.Text(readonly=True)
+    tenant_line_ids = fields.One2many("halo.xero.setup.tenant", "wizard_id", string="Organisations")
+    tenant_name = fields.Char(related="connection_id.tenant_name")
+    xero_contacts = fields.Integer(string="Customers in Xero", readonly=True)
+    xero_items = fields.Integer(string="Items in Xero", readonly=True)
+    xero_tax_rates = fields.Integer(string="Sales Tax Rates in Xero", readonly=True)
+    xero_revenue_accounts = fields.Integer(string="Revenue Accounts in Xero", readonly=True)
+    odoo_linked_partners = fields.Integer(string="Customers Already Linked", readonly=True)
+    odoo_linked_products = fields.Integer(string="Items Already Linked", readonly=True)
+    import_id = fields.Many2one("halo.xero.import", readonly=True)
+    import_state = fields.Selection(related="import_id.state")
+    import_progress = fields.Float(related="import_id.progress")
+    import_progress_label = fields.Char(related="import_id.progress_label")
+    import_contacts_created = fields.Integer(related="import_id.contacts_created")
+    import_contacts_linked = fields.Integer(related="import_id.contacts_linked")
+    import_items_created = fields.Integer(related="import_id.items_created")
+    import_items_linked = fields.Integer(related="import_id.items_linked")
+    import_review_count = fields.Integer(related="import_id.review_count")
+    import_last_error = fields.Text(related="import_id.last_error")
+
+    @api.model
+    def _action_open(self, connection=None):
+        company = connection.company_id if connection else self.env.company
+        wizard = self.create({"company_id": company.id})
+        return wizard._action_reopen()
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        wizards = super().create(vals_list)
+        for wizard, vals in zip(wizards, vals_list, strict=True):
+            conn = self.env["halo.xero.connection"].sudo().search([("company_id", "=", wizard.company_id.id)],
+                                                                   limit=1)
+            if conn:
+                defaults = {"connection_id": conn.id, "auth_type": conn.auth_type, "use_pkce": conn.use_pkce,
+                            "client_id": conn.client_id}
+                wizard.write({k: v for k, v in defaults.items() if k not in vals})
+        return wizards
+
+    def _action_reopen(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(WIZARD_ACTION)
+        action.update(res_id=self.id, target="current")
+        return action
+
+    # -- step 1: credentials and connect ------------------------------------------------------------
+    def _halo_connection(self):
+        """The company's connection with the credentials of the wizard (system fields: sudo)."""
+        self.ensure_one()
+        if not self.env.user.has_group("halo_helpdesk_billing.group_halo_billing_manager"):
+            raise UserError(self.env._("Only billing managers can connect Odoo to Xero."))
+        Connection = self.env["halo.xero.connection"].sudo()
+        conn = self.connection_id.sudo() or Connection.search([("company_id", "=", self.company_id.id)], limit=1)
+        if not conn:
+            conn = Connection.create({"company_id": self.company_id.id, "name": "Xero"})
+        vals = {"auth_type": self.auth_type, "use_pkce": self.use_pkce}
+        if self.client_id:
+            vals["client_id"] = self.client_id.strip()
+        if self.client_secret:
+            vals["client_secret"] = self.client_secret.strip()
+        conn.write(vals)
+        if not conn.client_id:
+            raise UserError(self.env._("Enter the client ID of your Xero app."))
+        self.write({"connection_id": conn.id, "client_secret": False, "error_message": False})
+        return conn
+
+    def action_connect(self):
+        self.ensure_one()
+        conn = self._halo_connection()
+        if self.auth_type == "client_credentials":
+            try:
+                tenants = conn._halo_connect_client_credentials()
+            except UserError as err:
+                self.error_message = str(err)
+                return self._action_reopen()
+            self._halo_set_tenants(tenants)
+            return self._action_reopen()
+        if not request:
+            raise UserError(self.env._("Connecting to Xero needs a browser session."))
+        redirect_uri = request.httprequest.host_url.rstrip("/") + CALLBACK_PATH
+        url = conn._halo_start_oauth(redirect_uri, request.session.sid, wizard_id=self.id)
+        return {"type": "ir.actions.act_url", "url": url, "target": "self"}
+
+    # -- step 2: organisation -------------------------------------------------------------------------
+    def _halo_set_tenants(self, tenants):
+        self.ensure_one()
+        self.tenant_line_ids.unlink()
+        if not tenants:
+            self.write({"step": "credentials", "error_message": self.env._(
+                "Xero granted access to no organisation; connect again and tick one.")})
+            return
+        self.write({"step": "tenant", "error_message": False, "tenant_line_ids": [
+            fields.Command.create({"tenant_id": t["tenant_id"], "name": t["tenant_name"],
+                                   "tenant_type": t.get("tenant_type"), "xero_connection_ref": t.get("id")})
+            for t in tenants]})
+
+    def _halo_select(self, line):
+        self.ensure_one()
+        conn = self.connection_id.sudo()
+        conn._halo_select_tenant({"tenant_id": line.tenant_id, "tenant_name": line.name,
+                                  "id": line.xero_connection_ref})
+        self._halo_preview()
+        return self._action_reopen()
+
+    # -- step 3: preview ------------------------------------------------------------------------------
+    def _halo_preview(self):
+        self.ensure_one()
+        conn = self.connection_id.sudo()
+        client = conn._halo_client()
+        tid = conn.tenant_id
+        try:
+            first = client.call(tid, "get_contacts", page=1, page_size=1, where='ContactStatus=="ACTIVE"')
+            items = client.call(tid, "get_items").items or []
+            rates = client.call(tid, "get_tax_rates").tax_rates or []
+            accounts = client.call(tid, "get_accounts").accounts or []
+        except xc.XeroAuthError as err:
+            conn._halo_mark_needs_reauth(str(err))
+            self.write({"step": "credentials", "error_message": str(err)})
+            return
+        except xc.XeroError as err:
+            self.write({"error_message": str(err)})
+            return
+        pagination = getattr(first, "pagination", None)
+        self.write({
+            "step": "preview", "error_message": False,
+            "xero_contacts": pagination.item_count if pagination and pagination.item_count is not None
+            else len(first.contacts or []),
+            "xero_items": len([i for i in items if i.is_sold is not False]),
+            "xero_tax_rates": len([r for r in rates if r.can_apply_to_revenue and _value(r.status) == "ACTIVE"]),
+            "xero_revenue_accounts": len([a for a in accounts if _value(a._class) == "REVENUE"
+                                          and _value(a.status) == "ACTIVE" and not a.system_account]),
+            "odoo_linked_partners": self.env["res.partner"].sudo().search_count(
+                [("halo_xero_connection_id", "=", conn.id)]),
+            "odoo_linked_products": self.env["product.template"].sudo().search_count(
+                [("halo_xero_connection_id", "=", conn.id)]),
+        })
+
+    # -- step 4: import -------------------------------------------------------------------------------
+    def action_import(self, time_budget=20):
+        self.ensure_one()
+        imp = self.env["halo.xero.import"].sudo()._halo_start(self.connection_id)
+        self.write({"import_id": imp.id, "step": "import", "error_message": False})
+        imp._halo_run(time_budget=time_budget, commit=not odoo_module.current_test)
+        if imp.state in ("running", "paused"):
+            self.env.ref("halo_helpdesk_billing.ir_cron_halo_xero_refresh").sudo()._trigger()
+        return self._action_reopen()
+
+    def action_refresh(self):
+        return self._action_reopen()
+
+    def action_back(self):
+        self.ensure_one()
+        self.write({"step": "credentials", "error_message": False})
+        return self._action_reopen()
+
+    def action_open_reviews(self):
+        self.ensure_one()
+        return self.import_id.action_open_reviews()
+
+    def action_open_customers(self):
+        self.ensure_one()
+        partners = self.env["res.partner"].search([("halo_xero_connection_id", "=", self.connection_id.id)])
+        return partners._get_records_action(name=self.env._("Customers from Xero"))
+
+
+class HaloXeroSetupTenant(models.TransientModel):
+    _name = "halo.xero.setup.tenant"
+    _description = "Xero Organisation (set-up)"
+
+    wizard_id = fields.Many2one("halo.xero.setup.wizard", required=True, ondelete="cascade")
+    tenant_id = fields.Char(string="Organisation ID", required=True)
+    name = fields.Char(string="Organisation", required=True)
+    tenant_type = fields.Char(string="Type")
+    xero_connection_ref = fields.Char()
+
+    def action_select(self):
+        self.ensure_one()
+        return self.wizard_id._halo_select(self)
+
+
+def _value(value):
+    return getattr(value, "value", value)
