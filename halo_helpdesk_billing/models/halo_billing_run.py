@@ -325,57 +325,60 @@ class HaloBillingRun(models.Model):
         }
 
     def _halo_prepare_timesheet_charges(self, lines):
-        """Hook: run-line values for actions and travel time (from their stored rating)."""
+        """Hook: run-line values for actions and travel time (from their stored rating), read
+        in one query."""
+        self.env["account.analytic.line"].flush_model()
+        self.env.cr.execute(SQL(
+            """SELECT l.id, l.halo_ticket_id, COALESCE(t.commercial_partner_id, t.partner_id), l.halo_kind,
+                      l.halo_charge_rate_id, r.product_id, l.halo_rating_data, l.halo_rating_explanation,
+                      l.halo_billable_hours, l.date, l.user_id, l.name, l.halo_invoice_note, l.halo_billable,
+                      l.account_id, l.amount
+                 FROM account_analytic_line l
+                 JOIN helpdesk_ticket t ON t.id = l.halo_ticket_id
+            LEFT JOIN halo_charge_rate r ON r.id = l.halo_charge_rate_id
+                WHERE l.id = ANY(%s) ORDER BY l.id""",
+            lines.ids,
+        ))
+        labels = {"normal": "", "ooh": self.env._("out of hours"), "holiday": self.env._("holiday")}
+        surcharge_label = self.env._("surcharge")
+        hour = self.env._("h")
         vals_list = []
-        lines.fetch(["halo_ticket_id", "halo_kind", "halo_charge_rate_id", "halo_rating_data",
-                     "halo_rated_amount", "halo_rating_explanation", "halo_billable_hours", "date",
-                     "user_id", "name", "halo_invoice_note", "halo_billable", "analytic_distribution",
-                     "halo_start", "amount"])
-        for line in lines:
-            vals = self._halo_charge_base(
-                line, "travel" if line.halo_kind == "travel" else "labour",
-                line.halo_ticket_id, line.date, line.user_id,
-            )
-            data = line.halo_rating_data or {}
+        for (line_id, ticket_id, customer_id, kind, rate_id, product_id, data, explanation, hours, date,
+             user_id, name, note, billable, account_id, cost) in self.env.cr.fetchall():
+            data = data or {}
             segments = data.get("segments") or []
-            rate = line.halo_charge_rate_id
+            no_charge = billable == "no_charge"
             parts = []
-            labels = {"normal": "", "ooh": self.env._("out of hours"), "holiday": self.env._("holiday")}
             for seg in segments:
-                unit_price = float(seg["unit_price"])
-                amount = float(seg["amount"])
-                if line.halo_billable == "no_charge":
-                    unit_price = amount = 0.0
+                unit_price = 0.0 if no_charge else float(seg["unit_price"])
+                amount = 0.0 if no_charge else float(seg["amount"])
                 parts.append({
                     "label": labels.get(seg["kind"], seg["kind"]), "kind": seg["kind"],
                     "quantity": float(seg["quantity"]), "seconds": seg["seconds"],
                     "unit_price": unit_price, "amount": amount, "coverage": "payg", "contract_id": False,
                 })
             surcharge = float(data.get("surcharge") or 0)
-            if surcharge and line.halo_billable != "no_charge":
+            if surcharge and not no_charge:
                 parts.append({
-                    "label": self.env._("surcharge"), "kind": "surcharge", "quantity": 1.0, "seconds": 0,
+                    "label": surcharge_label, "kind": "surcharge", "quantity": 1.0, "seconds": 0,
                     "unit_price": surcharge, "amount": surcharge, "coverage": "payg", "contract_id": False,
                 })
             amount = sum(part["amount"] for part in parts)
-            hours = line.halo_billable_hours
-            vals.update({
-                "rate_id": rate.id,
-                "product_id": rate.product_id.id,
-                "name": line.name,
-                "note": line.halo_invoice_note,
-                "quantity": hours,
-                "uom_name": self.env._("h"),
+            hours = hours or 0.0
+            vals = {
+                "partner_id": customer_id, "ticket_id": ticket_id,
+                "kind": "travel" if kind == "travel" else "labour",
+                "res_model": "account.analytic.line", "res_id": line_id, "date": date, "user_id": user_id,
+                "rate_id": rate_id, "product_id": product_id, "name": name, "note": note,
+                "quantity": hours, "uom_name": hour,
                 "unit_price": amount / hours if hours else 0.0,
-                "amount": amount,
-                "rated_amount": amount,
-                "cost": -line.amount,
-                "explanation": line.halo_rating_explanation,
-                "parts": parts,
-                "analytic_distribution": line.analytic_distribution,
-            })
+                "amount": amount, "rated_amount": amount, "cost": -(cost or 0.0),
+                "explanation": explanation, "parts": parts,
+                # the timesheet's project account; other analytic plans are not carried
+                "analytic_distribution": {str(account_id): 100.0} if account_id else False,
+            }
             if not segments:
-                vals["error"] = line.halo_rating_explanation or self.env._("Not rated.")
+                vals["error"] = explanation or self.env._("Not rated.")
             vals_list.append(vals)
         return vals_list
 
@@ -636,7 +639,8 @@ class HaloBillingRun(models.Model):
             for line in partner_lines:
                 groups[self._halo_invoice_key(line, settings[partner.id]["grouping"])] |= line
         descriptions = {}
-        for template, template_lines in lines.grouped(
+        itemised = lines.filtered(lambda line: settings[line.partner_id.id]["layout"] == "itemised")
+        for template, template_lines in itemised.grouped(
             lambda line: settings[line.partner_id.id]["template"]
         ).items():
             descriptions.update(self._halo_render_descriptions(template_lines, template))
@@ -651,9 +655,11 @@ class HaloBillingRun(models.Model):
             self._halo_complete_line_vals(vals, accounting)
             move_vals.append(vals)
             line_maps.append(line_map)
+        # New draft lines have no analytic lines to re-synchronise: Odoo's own key skips that
+        # per-line inverse at creation (it is not kept for posting, which creates them).
         moves = self.env["account.move"].with_context(
-            default_move_type="out_invoice", check_move_validity=False
-        ).create(move_vals)
+            default_move_type="out_invoice", check_move_validity=False, skip_analytic_sync=True,
+        ).create(move_vals).with_env(self.env)
         run_line_ids, invoice_line_ids, move_ids = [], [], []
         for move, line_map in zip(moves, line_maps, strict=True):
             invoice_lines = move.invoice_line_ids.sorted(lambda aml: (aml.sequence, aml.id))
