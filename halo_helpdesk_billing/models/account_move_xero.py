@@ -408,6 +408,14 @@ class AccountMove(models.Model):
                 move._halo_xero_mark_sent(outcome, attach)
                 Log._halo_log(move, action, "ok", "; ".join(outcome["warnings"]), key,
                               getattr(result, "id", None), {move.id: outcome["invoice_id"]})
+                xero_total = getattr(element, "total", None)
+                if xero_total is not None and move.currency_id.compare_amounts(float(xero_total), move.amount_total):
+                    # e.g. a tax type whose rate in Xero is not the Odoo tax's: say it loudly
+                    message = self.env._(
+                        "Xero's total %(xero)s differs from Odoo's %(odoo)s: check the Xero tax type of the taxes "
+                        "on this invoice.", xero=xero_total, odoo=move.amount_total)
+                    move.halo_xero_error = message
+                    Log._halo_log(move, "status", "error", message)
             elif action == "create" and xero_push.is_duplicate_number(outcome):
                 # an earlier attempt got through (its answer was lost): find it, do not send it again
                 move.write({"halo_xero_state": "unknown", "halo_xero_error": "; ".join(outcome["messages"])})

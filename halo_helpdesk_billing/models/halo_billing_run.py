@@ -203,9 +203,13 @@ class HaloBillingRun(models.Model):
         vals_list = []
         lines = sources["account.analytic.line"]
         if lines:
-            missing = lines.filtered(lambda line: not line.halo_rating_data)
+            self.env["account.analytic.line"].flush_model(["halo_rating_data"])
+            self.env.cr.execute(SQL(
+                "SELECT id FROM account_analytic_line WHERE id = ANY(%s) AND halo_rating_data IS NULL",
+                lines.ids))
+            missing = [row[0] for row in self.env.cr.fetchall()]
             if missing:
-                self.env["halo.rating"]._rate_timesheets(missing)
+                self.env["halo.rating"]._rate_timesheets(self.env["account.analytic.line"].browse(missing))
             vals_list += self._halo_prepare_timesheet_charges(lines)
         vals_list += self._halo_prepare_mileage_charges(sources["halo.mileage"])
         vals_list += self._halo_prepare_expense_charges(sources["halo.expense"])
@@ -215,8 +219,8 @@ class HaloBillingRun(models.Model):
             vals["run_id"] = self.id
             if vals.get("error"):
                 vals["state"] = "excluded"
-        new_lines = self._halo_insert_lines(vals_list)
-        self._halo_mark_sources(new_lines.filtered(lambda line: line.state == "included"), self.id)
+        new_lines, included = self._halo_insert_lines(vals_list)
+        self._halo_mark_sources(included, self.id)
         if self.error_count:
             self.message_post(body=self.env._(
                 "%(count)s charges cannot be billed as they are (see the Problems filter).",
@@ -237,10 +241,12 @@ class HaloBillingRun(models.Model):
     def _halo_insert_lines(self, vals_list):
         """Create the charges in one INSERT (ORM creation of 100,000 charges took most of a
         preview). Included charges claim their work in the same statement: the partial unique
-        index on ``claim_key`` refuses work already held by another open run or invoiced."""
+        index on ``claim_key`` refuses work already held by another open run or invoiced.
+        Returns (all new charges, the included ones); RETURNING keeps the input order."""
         self.ensure_one()
+        Line = self.env["halo.billing.run.line"]
         if not vals_list:
-            return self.env["halo.billing.run.line"]
+            return Line, Line
         columns = self._HALO_LINE_COLUMNS
         arrays = {column: [] for column in columns}
         claims = []
@@ -278,9 +284,10 @@ class HaloBillingRun(models.Model):
             raise UserError(self.env._(
                 "Some of this work was put in another billing run at the same time; preview again."
             )) from err
-        self.env["halo.billing.run.line"].invalidate_model()
+        Line.invalidate_model()
         self.invalidate_recordset(["line_ids"])
-        return self.env["halo.billing.run.line"].browse(ids)
+        included = [line_id for line_id, claim in zip(ids, claims, strict=True) if claim]
+        return Line.browse(ids), Line.browse(included)
 
     def _halo_mark_sources(self, lines, run_id):
         """Put the work of ``lines`` in run ``run_id`` (or out of any run with ``False``):

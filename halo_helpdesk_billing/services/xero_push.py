@@ -130,6 +130,16 @@ def build_line(line) -> dict:
     return out
 
 
+def rounding_tolerance(lines) -> Decimal:
+    """The largest difference per-line rounding can make: per line half a cent on the amount and on the
+    tax, plus the 4-dp quantization of the unit price times the quantity (tax included), plus a cent."""
+    total = CENT
+    for line in lines:
+        rate = _dec(line.get("_rate") or 0)
+        total += CENT + abs(_dec(line.get("Quantity") or 0)) * Decimal("0.00005") * (1 + rate / 100)
+    return total
+
+
 def rounding_line(difference, account_code, tax_type="NONE") -> dict:
     return {"Description": ROUNDING_DESCRIPTION, "Quantity": Decimal("1.0000"), "UnitAmount": unit4(difference),
             "AccountCode": account_code, "TaxType": tax_type, "_rate": Decimal(0)}
@@ -154,6 +164,10 @@ def build_invoice(doc, *, status="DRAFT", numbering="odoo", rounding_account_cod
         raise PayloadError("The invoice has no lines.")
     lat = doc.get("line_amount_types") or "Exclusive"
     difference = rounding_difference(doc, lines)
+    if abs(difference) > rounding_tolerance(lines):
+        raise PayloadError("Odoo's total %s and the total Xero would compute (%s) differ by %s, more than "
+                           "rounding can explain: check the Xero tax and account mappings of this invoice."
+                           % (r2(doc["total"]), r2(doc["total"]) - difference, difference))
     if difference:
         if not rounding_account_code:
             raise PayloadError("Xero's per-line tax rounding differs from Odoo's total by %s and no ROUNDING "

@@ -81,6 +81,17 @@ class TestXeroPayments(HaloXeroPushCommon):
         self.assertIn("voided in Xero", move.message_ids[0].body)
         self.assertEqual(move.halo_xero_log_ids.filtered(lambda log: log.action == "status").message, "AUTHORISED → VOIDED")
 
+    def test_deleted_draft_in_xero_is_reflected(self):
+        self.connection.invoice_status = "DRAFT"
+        move = self.sent()
+        from xero_python.accounting import Invoice, Invoices
+
+        self.connection._halo_client().call(self.tenant_id, "update_invoice", move.halo_xero_invoice_id,
+                                            Invoices(invoices=[Invoice(status="DELETED")]), write=True)
+        self.connection._halo_xero_poll()
+        self.assertEqual(move.halo_xero_status, "DELETED")
+        self.assertIn("deleted in Xero", move.message_ids[0].body)
+
     def test_payment_without_journal_is_recorded_not_registered(self):
         self.connection.payment_journal_id = False
         move = self.sent()

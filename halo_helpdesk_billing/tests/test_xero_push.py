@@ -2,6 +2,7 @@
 """Invoices to Xero against the sandbox (real HTTP, real SDK): the happy path, totals that agree,
 numbering, edits after sending, credit notes."""
 
+from ast import literal_eval
 from datetime import date
 
 from odoo.exceptions import UserError
@@ -132,6 +133,16 @@ class TestXeroPush(HaloXeroPushCommon):
         self.assertEqual(inv["LineItems"][0]["UnitAmount"], 1.7955)
         self.assertEqual(inv["Total"], move.amount_total)
 
+    def test_tax_type_with_another_rate_in_xero_is_flagged(self):
+        tax15 = self.env["account.tax"].create({
+            "name": "15 % mapped to Xero's 20 %", "amount": 15, "type_tax_use": "sale", "halo_xero_tax_type": "OUTPUT2"})
+        move = self.make_invoices(1, post=False)
+        move.invoice_line_ids.tax_ids = tax15
+        move.action_post()
+        move._halo_xero_push()
+        self.assertEqual(move.halo_xero_state, "sent")
+        self.assertIn("differs from Odoo's", move.halo_xero_error)
+
     # -- element errors ---------------------------------------------------------------------------------
     def test_one_invalid_invoice_in_a_batch_of_fifty(self):
         contact_id = next(iter(self.sandbox.state.orgs[self.tenant_id]["contacts"]))
@@ -233,3 +244,28 @@ class TestXeroPush(HaloXeroPushCommon):
         self.assertEqual(ticket.halo_invoice_ids, move)
         self.assertEqual(ticket.halo_xero_summary, "%s: %s (AUTHORISED)" % (move.name, move.halo_xero_number))
         self.assertTrue(ticket.halo_invoice_ids.halo_xero_url)
+
+    def test_dashboard_send_now_and_retry(self):
+        moves = self.make_invoices(2)
+        cron = self.env.ref("halo_helpdesk_billing.ir_cron_halo_xero_push")
+        triggers = self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)])
+        action = moves.action_halo_xero_send_now()
+        self.assertEqual(action["tag"], "display_notification")
+        self.assertEqual(self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)]), triggers + 1,
+                         "Send now wakes the cron, which commits 'sending' before each request")
+        moves[0].write({"halo_xero_state": "failed", "halo_xero_error": "x"})
+        moves[0].action_halo_xero_retry()
+        self.assertEqual((moves[0].halo_xero_state, moves[0].halo_xero_payload_version, moves[0].halo_xero_error),
+                         ("queued", 2, False))
+        dashboard = self.env.ref("halo_helpdesk_billing.account_move_action_halo_xero")
+        views = self.env["account.move"].get_views([(v.view_id.id, v.view_mode) for v in dashboard.view_ids])
+        self.assertEqual(set(views["views"]), {"kanban", "list"})
+        self.assertEqual(self.env["account.move"].search(literal_eval(dashboard.domain)) & moves, moves)
+        self.xero_calls_expected = False
+
+    def test_tracking_category_from_a_line_field(self):
+        self.connection.write({"tracking_category_name": "Service", "tracking_option_field": "product_id"})
+        move = self.make_invoices(1)
+        move._halo_xero_push()
+        line = self.body(self.invoice_writes()[0])["Invoices"][0]["LineItems"][0]
+        self.assertEqual(line["Tracking"], [{"Name": "Service", "Option": self.product_xero.display_name}])

@@ -76,6 +76,29 @@ class TestXeroPushFaults(HaloXeroPushCommon):
         logs = self.env["halo.xero.sync.log"].search([("move_id", "=", moves[0].id)], order="id")
         self.assertEqual([(log.action, log.outcome) for log in logs], [("create", "unknown"), ("lookup", "ok")])
 
+    def test_sdk_silent_put_resend_cannot_duplicate(self):
+        """Even with urllib3's default retries back on (the SDK's silent re-send of a PUT after a dropped
+        connection), the re-sent PUT carries the same Idempotency-Key and Xero replays its answer."""
+        import urllib3
+
+        from odoo.addons.halo_helpdesk_billing.models.halo_xero_connection import HaloXeroConnection
+
+        original = HaloXeroConnection._halo_client
+
+        def client_with_urllib3_retries(conn, **kwargs):
+            client = original(conn, **kwargs)
+            client.api_client.rest_client.pool_manager.connection_pool_kw["retries"] = urllib3.Retry(3)
+            return client
+
+        moves = self.make_invoices(3)
+        self.ctl.fault("drop", after=True, method="PUT", path="/Invoices$")
+        with patch.object(HaloXeroConnection, "_halo_client", client_with_urllib3_retries):
+            moves._halo_xero_push()
+        self.assertEachOnceInXero(moves)
+        writes = self.invoice_writes()
+        self.assertEqual(self.statuses(), [("PUT", None, True), ("PUT", 200, False)], "urllib3 re-sent it")
+        self.assertEqual(writes[0]["headers"]["Idempotency-Key"], writes[1]["headers"]["Idempotency-Key"])
+
     def test_dropped_connection_before_put_is_sent_again(self):
         moves = self.make_invoices(3)
         self.ctl.fault("drop", after=False, method="PUT", path="/Invoices$")

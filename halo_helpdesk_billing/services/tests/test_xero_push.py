@@ -100,6 +100,14 @@ def test_agreeing_totals_add_no_line_and_unit_price_goes_at_4dp():
     assert payload["LineItems"][0]["Quantity"] == D("1.5000")
 
 
+def test_difference_beyond_rounding_is_refused_not_papered_over():
+    # Odoo says 115.00 (a 15 % tax) but the lines at 20 % make 120.00 in Xero: no 5.00 "rounding" line
+    with pytest.raises(xp.PayloadError, match="more than rounding"):
+        xp.build_invoice(doc([line("100")], "115"), rounding_account_code="860")
+    # three lines can differ by up to a few cents, never more
+    assert D("0.04") <= xp.rounding_tolerance([xp.build_line(line("3.33"))] * 3) < D("0.05")
+
+
 def test_difference_without_rounding_account_is_a_payload_error():
     with pytest.raises(xp.PayloadError, match="ROUNDING"):
         xp.build_invoice(doc([line("3.33")] * 3, "11.99"))

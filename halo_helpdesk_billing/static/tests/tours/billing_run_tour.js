@@ -47,9 +47,13 @@ registry.category("web_tour.tours").add("halo_billing_run_tour", {
                 if (!match) {
                     throw new Error(`no invoice id in ${window.location.pathname}`);
                 }
-                // in test mode Odoo answers HTML unless the rendering is forced
-                const context = encodeURIComponent(JSON.stringify({ force_report_rendering: true }));
-                const response = await fetch(`/report/pdf/account.report_invoice/${match[1]}?context=${context}`);
+                // the web client's own download route (read-write, so the posted invoice's PDF
+                // is kept as its attachment); in test mode the rendering must be forced
+                const form = new FormData();
+                form.append("data", JSON.stringify([`/report/pdf/account.report_invoice/${match[1]}`, "qweb-pdf"]));
+                form.append("context", JSON.stringify({ force_report_rendering: true }));
+                form.append("csrf_token", odoo.csrf_token);
+                const response = await fetch("/report/download", { method: "POST", body: form });
                 const type = response.headers.get("content-type") || "";
                 const bytes = new Uint8Array(await response.arrayBuffer());
                 const head = String.fromCharCode(...bytes.slice(0, 4));
