@@ -186,19 +186,20 @@ def measure(phase, db):
 
         from odoo import Command  # odoo.init already imported by odoo_env
 
-        cr.execute("""SELECT t.commercial_partner_id, a.id, a.unit_amount FROM account_analytic_line a
+        cr.execute("""SELECT t.commercial_partner_id, a.id, a.unit_amount, a.account_id FROM account_analytic_line a
                         JOIN helpdesk_ticket t ON t.id = a.halo_ticket_id ORDER BY a.id""")
         per_partner = defaultdict(list)
-        for partner_id, line_id, hours in cr.fetchall():
-            per_partner[partner_id].append((line_id, hours))
+        for partner_id, line_id, hours, account_id in cr.fetchall():
+            per_partner[partner_id].append((line_id, hours, account_id))
         product = env["product.product"].search([("name", "=", "Support hour")], limit=1)
         moves = env["account.move"]
         for partner_id, lines in per_partner.items():
             moves |= env["account.move"].create({
                 "move_type": "out_invoice", "partner_id": partner_id, "invoice_date": date(2026, 7, 31),
                 "invoice_line_ids": [Command.create({"product_id": product.id, "name": f"Work {line_id}",
-                                                     "quantity": round(hours, 4), "price_unit": 95.0})
-                                     for line_id, hours in lines],
+                                                     "quantity": round(hours, 4), "price_unit": 95.0,
+                                                     "analytic_distribution": {str(account_id): 100}})
+                                     for line_id, hours, account_id in lines],
             })
         result["create_s"] = round(time.time() - started, 1)
         moves.action_post()
@@ -244,8 +245,8 @@ def main():
             continue
         results[phase] = json.loads(out.stdout.strip().splitlines()[-1])
         print(json.dumps(results[phase]), flush=True)
-    total = args.customers * args.charges
-    print(f"\n{args.customers} customers x {args.charges} charges = {total} charges")
+    if not args.reuse:
+        print(f"\n{args.customers} customers x {args.charges} charges = {args.customers * args.charges} charges")
     print(f"{'phase':16} {'seconds':>8} {'invoices':>8} {'lines':>8} {'queries/inv':>11} {'peak MiB':>9}")
     for phase, r in results.items():
         print(f"{phase:16} {r['seconds']:>8} {r.get('invoices', 0):>8} {r.get('invoice_lines', r.get('lines', 0)):>8} "

@@ -1,4 +1,5 @@
 from . import halo_billable_mixin
+from . import halo_ticket_work_mixin
 from . import halo_charge_rate
 from . import halo_charge_rate_version
 from . import res_company

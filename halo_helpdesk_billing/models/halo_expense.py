@@ -14,24 +14,10 @@ class HaloExpense(models.Model):
 
     _name = "halo.expense"
     _description = "Helpdesk Expense"
-    _inherit = ["halo.billable.mixin"]
+    _inherit = ["halo.ticket.work.mixin"]
     _order = "date desc, id desc"
     _check_company_auto = True
 
-    ticket_id = fields.Many2one(
-        comodel_name="helpdesk.ticket", required=True, index=True, ondelete="restrict"
-    )
-    company_id = fields.Many2one(
-        related="ticket_id.company_id", store=True, index=True, precompute=True
-    )
-    partner_id = fields.Many2one(
-        related="ticket_id.commercial_partner_id", string="Customer", store=True
-    )
-    date = fields.Date(required=True, default=fields.Date.context_today)
-    user_id = fields.Many2one(
-        comodel_name="res.users", string="Technician", required=True,
-        default=lambda self: self.env.user,
-    )
     type_id = fields.Many2one(comodel_name="halo.expense.type", string="Type", required=True)
     description = fields.Char()
     currency_id = fields.Many2one(
@@ -54,7 +40,6 @@ class HaloExpense(models.Model):
     )
     receipt = fields.Binary(attachment=True)
     receipt_filename = fields.Char()
-    billable = fields.Boolean(default=True)
     halo_amount = fields.Monetary(
         string="Billed Amount", currency_field="company_currency_id", readonly=True,
         copy=False, groups=BILLING_USER,
@@ -89,10 +74,3 @@ class HaloExpense(models.Model):
                 type=expense.type_id.name or "",
                 date=expense.date,
             )
-
-    @api.depends("halo_run_id", "halo_invoice_number", "billable")
-    def _compute_halo_billing_state(self):
-        return super()._compute_halo_billing_state()
-
-    def _halo_is_billable(self):
-        return self.billable

@@ -9,24 +9,10 @@ class HaloMileage(models.Model):
 
     _name = "halo.mileage"
     _description = "Helpdesk Mileage"
-    _inherit = ["halo.billable.mixin"]
+    _inherit = ["halo.ticket.work.mixin"]
     _order = "date desc, id desc"
     _check_company_auto = True
 
-    ticket_id = fields.Many2one(
-        comodel_name="helpdesk.ticket", required=True, index=True, ondelete="restrict"
-    )
-    company_id = fields.Many2one(
-        related="ticket_id.company_id", store=True, index=True, precompute=True
-    )
-    partner_id = fields.Many2one(
-        related="ticket_id.commercial_partner_id", string="Customer", store=True
-    )
-    date = fields.Date(required=True, default=fields.Date.context_today)
-    user_id = fields.Many2one(
-        comodel_name="res.users", string="Technician", required=True,
-        default=lambda self: self.env.user,
-    )
     distance = fields.Float(required=True, digits=(16, 2))
     unit = fields.Selection(
         selection=[("km", "km"), ("mi", "mi")],
@@ -38,7 +24,6 @@ class HaloMileage(models.Model):
     location_from = fields.Char(string="From")
     location_to = fields.Char(string="To")
     vehicle = fields.Char()
-    billable = fields.Boolean(default=True)
     note = fields.Char()
     currency_id = fields.Many2one(related="company_id.currency_id")
     halo_amount = fields.Monetary(
@@ -67,10 +52,3 @@ class HaloMileage(models.Model):
                 unit=trip.unit,
                 date=trip.date,
             )
-
-    @api.depends("halo_run_id", "halo_invoice_number", "billable")
-    def _compute_halo_billing_state(self):
-        return super()._compute_halo_billing_state()
-
-    def _halo_is_billable(self):
-        return self.billable

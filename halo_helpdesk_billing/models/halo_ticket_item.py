@@ -17,24 +17,10 @@ class HaloTicketItem(models.Model):
 
     _name = "halo.ticket.item"
     _description = "Helpdesk Ticket Item"
-    _inherit = ["halo.billable.mixin"]
+    _inherit = ["halo.ticket.work.mixin"]
     _order = "date desc, id desc"
     _check_company_auto = True
 
-    ticket_id = fields.Many2one(
-        comodel_name="helpdesk.ticket", required=True, index=True, ondelete="restrict"
-    )
-    company_id = fields.Many2one(
-        related="ticket_id.company_id", store=True, index=True, precompute=True
-    )
-    partner_id = fields.Many2one(
-        related="ticket_id.commercial_partner_id", string="Customer", store=True
-    )
-    date = fields.Date(required=True, default=fields.Date.context_today)
-    user_id = fields.Many2one(
-        comodel_name="res.users", string="Technician", required=True,
-        default=lambda self: self.env.user,
-    )
     kind = fields.Selection(
         selection=[("catalogue", "Catalogue item"), ("adhoc", "Ad hoc item")],
         required=True,
@@ -57,7 +43,6 @@ class HaloTicketItem(models.Model):
         domain=[("usage", "=", "internal")],
     )
     move_id = fields.Many2one(comodel_name="stock.move", readonly=True, copy=False)
-    billable = fields.Boolean(default=True)
     currency_id = fields.Many2one(related="company_id.currency_id")
     unit_cost = fields.Monetary(groups=BILLING_USER, copy=False)
     unit_price = fields.Monetary(string="Unit Sale Price", groups=BILLING_USER)
@@ -105,13 +90,6 @@ class HaloTicketItem(models.Model):
     def _compute_margin(self):
         for item in self:
             item.margin = (item.unit_price - item.unit_cost) * item.quantity
-
-    @api.depends("halo_run_id", "halo_invoice_number", "billable")
-    def _compute_halo_billing_state(self):
-        return super()._compute_halo_billing_state()
-
-    def _halo_is_billable(self):
-        return self.billable
 
     @api.constrains("kind", "product_id", "name", "lot_id")
     def _check_kind(self):

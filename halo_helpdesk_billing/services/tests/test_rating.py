@@ -13,45 +13,14 @@ expects, so every case below is written in local time.
 2026-03-29 and 2026-10-25 are the DST Sundays.
 """
 
-import importlib.util
-import sys
-import types
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal as D
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from _loader import load_service
 
-
-def _load_rating():
-    """Load ``services/rating.py`` by file path, without importing the addon.
-
-    The addon package's ``__init__`` imports Odoo models, which cannot be
-    imported outside Odoo.  pytest imports every package ``__init__`` above a
-    test file when it sets the package up, so a placeholder module for the
-    addon package is registered first (only if the real one is not loaded);
-    its ``__path__`` still lets ``halo_helpdesk_billing.services`` (a
-    docstring-only package) import normally.  This directory deliberately
-    has no ``__init__.py``, so this file is imported by its base name.
-    """
-    services_dir = Path(__file__).resolve().parents[1]
-    addon_dir = services_dir.parent
-    if addon_dir.name not in sys.modules:
-        placeholder = types.ModuleType(addon_dir.name, 'Placeholder: the Odoo addon is not loaded in plain tests.')
-        placeholder.__file__ = str(addon_dir / '__init__.py')
-        placeholder.__path__ = [str(addon_dir)]
-        sys.modules[addon_dir.name] = placeholder
-    name = 'halo_helpdesk_billing_rating_under_test'
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, services_dir / 'rating.py')
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-rating = _load_rating()
+rating = load_service("rating")
 RatingError = rating.RatingError
 
 LONDON = ZoneInfo('Europe/London')

@@ -3,37 +3,15 @@
 Run: .cache/venv/bin/pytest halo_helpdesk_billing/services/tests -q -p no:odoo
 """
 
-import importlib.util
-import sys
-import types
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal as D
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from _loader import load_service
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-
-def _load_rating():
-    """Same loader as test_rating.py (see there why the addon gets a placeholder)."""
-    services_dir = Path(__file__).resolve().parents[1]
-    addon_dir = services_dir.parent
-    if addon_dir.name not in sys.modules:
-        placeholder = types.ModuleType(addon_dir.name, 'Placeholder: the Odoo addon is not loaded in plain tests.')
-        placeholder.__file__ = str(addon_dir / '__init__.py')
-        placeholder.__path__ = [str(addon_dir)]
-        sys.modules[addon_dir.name] = placeholder
-    name = 'halo_helpdesk_billing_rating_under_test'
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, services_dir / 'rating.py')
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-rating = _load_rating()
+rating = load_service("rating")
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
