@@ -163,7 +163,7 @@ def main():
             junit = OUT / "addon.xml"
             junit.unlink(missing_ok=True)
             run([py, "-m", "pytest", "-p", "no:cacheprovider", "-q",
-                 f"--odoo-database={db}", f"--odoo-config={CONF}",
+                 f"--odoo-database={db}", f"--odoo-config={CONF}", "--odoo-http",
                  f"--ignore-glob=**/{TOUR_GLOB}", f"--junitxml={junit}",
                  f"{ADDON}/tests", *args.pytest_args], timeout=3600)
             totals.add_junit(junit, "addon tests (pytest-odoo)")

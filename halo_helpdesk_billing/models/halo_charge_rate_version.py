@@ -184,8 +184,14 @@ class HaloChargeRateVersion(models.Model):
         return super().write(vals)
 
     def _halo_used_versions(self):
-        """Versions referenced by charges in a billing run (hook, extended by billing)."""
-        return self.browse()
+        """Versions that priced work which is in a billing run or invoiced."""
+        if not self.ids:
+            return self.browse()
+        used = self.env["account.analytic.line"].sudo()._read_group(
+            [("halo_rate_version_id", "in", self.ids), ("halo_billing_state", "in", ("in_run", "invoiced"))],
+            ["halo_rate_version_id"],
+        )
+        return self.browse([version.id for (version,) in used])
 
     def action_new_version(self):
         """Copy this version to a new one effective today (or tomorrow if today exists)."""

@@ -236,3 +236,20 @@ class TestBillingRun(HaloBillingRunCommon):
         # the actions' analytic distribution (their project's analytic account) is on the invoice lines
         self.assertTrue(actions[0].analytic_distribution)
         self.assertEqual(onsite[0].analytic_distribution, actions[0].analytic_distribution)
+
+    def test_a_version_that_priced_billed_work_cannot_be_edited(self):
+        version = self.env["halo.charge.rate.version"].search([("rate_id", "=", self.rate_onsite.id)])
+        version.hourly_price = 96  # nothing billed yet: a plain correction is allowed
+        version.hourly_price = 95
+        actions, trip, expense, item = self._work(self.ticket)
+        self.assertEqual(actions[0].halo_rate_version_id, version)
+        run = self._run(partner_ids=[(6, 0, self.customer.ids)])
+        run.action_preview()
+        with self.assertRaisesRegex(UserError, "New version"):
+            version.hourly_price = 100
+        version.note = "labels can still change"
+        action = version.action_new_version()
+        new = self.env["halo.charge.rate.version"].browse(action["res_id"])
+        new.hourly_price = 100  # the new version is free until it prices billed work
+        run.action_create_invoices()
+        self.assertEqual(run.invoice_ids.amount_untaxed, 360.57)
