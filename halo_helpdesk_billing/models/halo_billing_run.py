@@ -1,7 +1,7 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 import json
 import logging
-from collections import defaultdict
+from collections import defaultdict, namedtuple
 
 import psycopg2
 
@@ -15,6 +15,11 @@ from .res_company import DEFAULT_LINE_TEMPLATE
 _logger = logging.getLogger(__name__)
 
 BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
+
+# A charge of a run as read for invoicing (see HaloBillingRun._halo_read_charges)
+Charge = namedtuple(
+    "Charge", "id partner_id ticket_id contract_id product_id kind parts error analytic_distribution"
+)
 
 # The work a billing run collects: model -> (kind, date field)
 SOURCES = {
@@ -564,12 +569,12 @@ class HaloBillingRun(models.Model):
         self._halo_mark_sources(lines, False)
 
     # ------------------------------------------------------------------ invoicing
-    def _halo_invoice_key(self, line, grouping):
+    def _halo_invoice_key(self, charge, grouping):
         if grouping == "ticket":
-            return (line.partner_id.id, line.ticket_id.id)
+            return (charge.partner_id, charge.ticket_id)
         if grouping == "contract":
-            return (line.partner_id.id, line.contract_id.id)
-        return (line.partner_id.id,)
+            return (charge.partner_id, charge.contract_id)
+        return (charge.partner_id,)
 
     def _halo_settings(self, partner):
         company = self.company_id
@@ -578,6 +583,20 @@ class HaloBillingRun(models.Model):
             "layout": partner.halo_invoice_layout or company.halo_invoice_layout or "itemised",
             "template": partner.halo_line_template or company.halo_line_template or DEFAULT_LINE_TEMPLATE,
         }
+
+    def _halo_read_charges(self):
+        """The included charges of the run as plain rows, in one query (invoicing 100,000
+        charges through the ORM cost more than creating the invoices)."""
+        self.env["halo.billing.run.line"].flush_model()
+        self.env.cr.execute(SQL(
+            """SELECT id, partner_id, ticket_id, contract_id, product_id, kind, parts, error,
+                      analytic_distribution
+                 FROM halo_billing_run_line
+                WHERE run_id = %s AND state = 'included'
+             ORDER BY partner_id, ticket_id, date, id""",
+            self.id,
+        ))
+        return [Charge(*row) for row in self.env.cr.fetchall()]
 
     def _halo_render_descriptions(self, lines, template):
         """Itemised line descriptions from the template: Odoo's inline template syntax
@@ -631,34 +650,37 @@ class HaloBillingRun(models.Model):
 
     def _halo_create_invoices(self):
         self.ensure_one()
-        lines = self.line_ids.filtered(lambda line: line.state == "included")
-        if not lines:
+        charges = self._halo_read_charges()
+        if not charges:
             raise UserError(self.env._("Billing run %(run)s has no charge to invoice.", run=self.name))
-        if lines.filtered("error"):
+        if any(charge.error for charge in charges):
             raise UserError(self.env._("Fix or exclude the charges with problems first."))
-        partners = lines.partner_id
+        RunLine = self.env["halo.billing.run.line"]
+        partners = self.env["res.partner"].browse({charge.partner_id for charge in charges})
         partners.fetch(["halo_invoice_grouping", "halo_invoice_layout", "halo_line_template",
                         "property_account_position_id"])
-        groups = defaultdict(lambda: self.env["halo.billing.run.line"])
-        settings = {}
-        for partner, partner_lines in lines.grouped("partner_id").items():
-            settings[partner.id] = self._halo_settings(partner)
-            for line in partner_lines:
-                groups[self._halo_invoice_key(line, settings[partner.id]["grouping"])] |= line
+        settings = {partner.id: self._halo_settings(partner) for partner in partners}
+        groups = defaultdict(list)
+        for charge in charges:
+            groups[self._halo_invoice_key(charge, settings[charge.partner_id]["grouping"])].append(charge)
         descriptions = {}
-        itemised = lines.filtered(lambda line: settings[line.partner_id.id]["layout"] == "itemised")
-        for template, template_lines in itemised.grouped(
-            lambda line: settings[line.partner_id.id]["template"]
-        ).items():
-            descriptions.update(self._halo_render_descriptions(template_lines, template))
-        keys = list(groups)
-        move_vals = []
-        line_maps = []
-        accounting = self._halo_line_accounting(lines.product_id, partners)
-        for key in keys:
-            group = groups[key]
-            layout = settings[group.partner_id.id]["layout"]
-            vals, line_map = self._halo_prepare_invoice_vals(group, layout, descriptions)
+        by_template = defaultdict(list)
+        for charge in charges:
+            if settings[charge.partner_id]["layout"] == "itemised":
+                by_template[settings[charge.partner_id]["template"]].append(charge.id)
+        for template, ids in by_template.items():
+            descriptions.update(self._halo_render_descriptions(RunLine.browse(ids), template))
+        products = self.env["product.product"].browse({charge.product_id for charge in charges if charge.product_id})
+        accounting = self._halo_line_accounting(products, partners)
+        names = {
+            "product": {product.id: product.display_name for product in products},
+            "ticket": {ticket.id: f"{ticket.number} {ticket.name}" for ticket in self.env["helpdesk.ticket"].browse(
+                {charge.ticket_id for charge in charges if charge.ticket_id})},
+        }
+        move_vals, line_maps = [], []
+        for group in groups.values():
+            layout = settings[group[0].partner_id]["layout"]
+            vals, line_map = self._halo_prepare_invoice_vals(group, layout, descriptions, names)
             self._halo_complete_line_vals(vals, accounting)
             move_vals.append(vals)
             line_maps.append(line_map)
@@ -670,12 +692,11 @@ class HaloBillingRun(models.Model):
         run_line_ids, invoice_line_ids, move_ids = [], [], []
         for move, line_map in zip(moves, line_maps, strict=True):
             invoice_lines = move.invoice_line_ids.sorted(lambda aml: (aml.sequence, aml.id))
-            for run_lines, invoice_line in zip(line_map, invoice_lines, strict=True):
-                for run_line_id in run_lines.ids:
+            for charge_ids, invoice_line in zip(line_map, invoice_lines, strict=True):
+                for run_line_id in charge_ids:
                     run_line_ids.append(run_line_id)
                     invoice_line_ids.append(invoice_line.id)
                     move_ids.append(move.id)
-        self.env["halo.billing.run.line"].flush_model()
         self.env.cr.execute(SQL(
             """UPDATE halo_billing_run_line AS l
                   SET invoice_line_id = v.aml, invoice_id = v.move
@@ -683,68 +704,64 @@ class HaloBillingRun(models.Model):
                 WHERE l.id = v.id AND l.invoice_line_id IS NULL""",
             run_line_ids, invoice_line_ids, move_ids,
         ))
-        lines.invalidate_recordset(["invoice_line_id", "invoice_id"])
+        RunLine.invalidate_model(["invoice_line_id", "invoice_id"])
         if self.company_id.halo_post_invoices:
             moves.action_post()
         self.state = "invoiced"
-        if "halo.contract" in self.env and hasattr(self.env["halo.contract"], "_halo_commit_consumption"):
-            self.env["halo.contract"].sudo()._halo_commit_consumption(lines)
+        covered = RunLine.browse([charge.id for charge in charges if charge.contract_id])
+        if covered and hasattr(self.env.get("halo.contract"), "_halo_commit_consumption"):
+            self.env["halo.contract"].sudo()._halo_commit_consumption(covered)
         self.message_post(body=self.env._(
             "%(count)s invoices created.", count=len(moves)))
         return moves
 
-    def _halo_prepare_invoice_vals(self, lines, layout, descriptions):
-        """Hook: values of one invoice and, in the same order as its lines, the charges each
-        invoice line bills (a list of run-line recordsets)."""
-        partner = lines.partner_id[:1]
+    def _halo_prepare_invoice_vals(self, charges, layout, descriptions, names):
+        """Hook: values of one invoice and, in the same order as its lines, the ids of the
+        charges each invoice line bills. ``charges`` are the run's plain rows
+        (:meth:`_halo_read_charges`); ``names`` holds product and ticket labels."""
         invoice_lines, line_map = [], []
-        empty = self.env["halo.billing.run.line"]
+        Product = self.env["product.product"]
         if layout == "itemised":
-            for line in lines:
-                for index, part in enumerate(line.parts or []):
-                    label = descriptions[line.id]
+            for charge in charges:
+                for index, part in enumerate(charge.parts or []):
+                    label = descriptions[charge.id]
                     if part.get("label"):
                         label = f"{label} ({part['label']})"
                     vals = self._halo_prepare_invoice_line_vals(
-                        line.product_id, label, part["quantity"], part["unit_price"],
-                        line.analytic_distribution,
+                        Product.browse(charge.product_id), label, part["quantity"], part["unit_price"],
+                        charge.analytic_distribution,
                     )
-                    vals["halo_run_line_id"] = line.id
+                    vals["halo_run_line_id"] = charge.id
                     invoice_lines.append(vals)
-                    line_map.append(line if index == 0 else empty)
+                    line_map.append([charge.id] if index == 0 else [])
         else:
             by_ticket = layout == "summary_ticket"
-            buckets = defaultdict(lambda: {"seconds": 0, "quantity": 0.0, "lines": self.env["halo.billing.run.line"]})
-            order = []
-            for line in lines:
-                for part in line.parts or []:
-                    key = (line.ticket_id.id if by_ticket else False, line.product_id.id,
+            buckets = {}
+            for charge in charges:
+                for part in charge.parts or []:
+                    key = (charge.ticket_id if by_ticket else False, charge.product_id,
                            round(part["unit_price"], 4), part.get("label") or "", part.get("coverage"))
-                    if key not in buckets:
-                        order.append(key)
-                    bucket = buckets[key]
+                    bucket = buckets.setdefault(key, {"seconds": 0, "quantity": 0.0, "ids": [],
+                                                      "kind": charge.kind})
                     bucket["seconds"] += part.get("seconds") or 0
                     bucket["quantity"] += part["quantity"]
-                    bucket["lines"] |= line
-                    bucket["ticket"] = line.ticket_id
-                    bucket["product"] = line.product_id
-                    bucket["kind"] = line.kind
-            for key in order:
-                bucket = buckets[key]
-                quantity = bucket["seconds"] / 3600.0 if bucket["kind"] in ("labour", "travel") and bucket["seconds"] \
-                    else bucket["quantity"]
-                label = bucket["product"].display_name or ""
-                if by_ticket and bucket["ticket"]:
-                    label = f"{bucket['ticket'].number} {bucket['ticket'].name}: {label}"
-                if key[3]:
-                    label = f"{label} ({key[3]})"
+                    if not bucket["ids"] or bucket["ids"][-1] != charge.id:
+                        bucket["ids"].append(charge.id)
+            for (ticket_id, product_id, unit_price, part_label, _coverage), bucket in buckets.items():
+                timed = bucket["kind"] in ("labour", "travel") and bucket["seconds"]
+                quantity = bucket["seconds"] / 3600.0 if timed else bucket["quantity"]
+                label = names["product"].get(product_id, "")
+                if by_ticket and ticket_id:
+                    label = f"{names['ticket'][ticket_id]}: {label}"
+                if part_label:
+                    label = f"{label} ({part_label})"
                 invoice_lines.append(self._halo_prepare_invoice_line_vals(
-                    bucket["product"], label, round(quantity, 4), key[2], False,
+                    Product.browse(product_id), label, round(quantity, 4), unit_price, False,
                 ))
-                line_map.append(bucket["lines"])
+                line_map.append(bucket["ids"])
         vals = {
             "move_type": "out_invoice",
-            "partner_id": partner.id,
+            "partner_id": charges[0].partner_id,
             "company_id": self.company_id.id,
             "invoice_date": self.date_invoice or fields.Date.context_today(self),
             "invoice_origin": self.name,
