@@ -1,4 +1,5 @@
-"""The Accounting API (``/api.xro/2.0/...``): contacts, items, tax rates, accounts, invoices, payments."""
+"""The Accounting API (``/api.xro/2.0/...``): contacts, items, tax rates, accounts, invoices, credit notes
+(and their allocations), payments."""
 
 import base64
 import copy
@@ -8,6 +9,7 @@ import mimetypes
 import re
 import secrets
 import uuid
+from dataclasses import dataclass
 from datetime import UTC
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
@@ -25,6 +27,36 @@ INVOICE_TYPES = ("ACCREC", "ACCPAY")
 LINE_AMOUNT_TYPES = {"exclusive": "Exclusive", "inclusive": "Inclusive", "notax": "NoTax"}
 CENT = Decimal("0.01")
 NOT_MODIFIABLE = "Invoice not of valid status for modification"
+
+
+@dataclass(frozen=True)
+class DocKind:
+    """What differs between invoices and credit notes; everything else (lines, per-line tax, totals,
+    status lifecycle, numbering, upsert by number, summarizeErrors, idempotency) is shared."""
+
+    store: str  # org key of the records
+    plural: str  # envelope key and URL segment
+    id_field: str
+    number_field: str
+    types: tuple  # (receivable, payable)
+    prefix: str  # auto-numbering
+    seq: str  # org key of the numbering sequence
+    label: str  # in messages
+    category: str  # webhook eventCategory
+    short: str  # in history details
+
+    @property
+    def receivable(self) -> str:
+        return self.types[0]
+
+    def is_sales(self, doc_type) -> bool:
+        return doc_type == self.types[0]
+
+
+INVOICE = DocKind("invoices", "Invoices", "InvoiceID", "InvoiceNumber", ("ACCREC", "ACCPAY"), "INV",
+                  "invoice_seq", "Invoice", "INVOICE", "INV")
+CREDIT_NOTE = DocKind("credit_notes", "CreditNotes", "CreditNoteID", "CreditNoteNumber",
+                      ("ACCRECCREDIT", "ACCPAYCREDIT"), "CN", "credit_note_seq", "Credit Note", "CREDITNOTE", "CN")
 
 
 class Invalid(Exception):
@@ -82,12 +114,16 @@ class Context:
         self.request = request
         self.now = self.state.now()
         self.unitdp = 4 if request.args.get("unitdp") == "4" else 2
+        org.setdefault("credit_notes", {})  # organisations saved (--data) before credit notes existed
+        org.setdefault("credit_note_seq", 0)
         self.events = []  # (category, event type, resource id)
         self._backup = None
 
     def begin(self):
-        self._backup = {k: dict(self.org[k]) for k in ("contacts", "items", "invoices", "payments", "history")}
+        self._backup = {k: dict(self.org[k]) for k in ("contacts", "items", "invoices", "credit_notes", "payments",
+                                                        "history")}
         self._backup["invoice_seq"] = self.org["invoice_seq"]
+        self._backup["credit_note_seq"] = self.org["credit_note_seq"]
         self._events_mark = len(self.events)
 
     def rollback(self):
@@ -161,12 +197,51 @@ def render_invoice(org, rec, lines=True, unitdp=2) -> dict:
         out["DueDate"], out["DueDateString"] = date_out(rec["DueDate"]), date_string(rec["DueDate"])
     if rec.get("FullyPaidOnDate"):
         out["FullyPaidOnDate"] = date_out(rec["FullyPaidOnDate"])
+    for alloc in rec.get("CreditAllocations", []):
+        cn = org["credit_notes"].get(alloc["CreditNoteID"], {})
+        out["CreditNotes"].append({"CreditNoteID": alloc["CreditNoteID"], "ID": alloc["CreditNoteID"],
+                                   "CreditNoteNumber": cn.get("CreditNoteNumber") or "",
+                                   "Total": cn.get("Total"), "AppliedAmount": alloc["Amount"],
+                                   "Date": date_out(alloc["Date"]), "HasErrors": False})
     for pid in rec.get("PaymentIDs", []):
         pay = org["payments"][pid]
         if pay["Status"] == "AUTHORISED":
             out["Payments"].append({"PaymentID": pid, "Date": date_out(pay["Date"]), "Amount": pay["Amount"],
                                     "Reference": pay.get("Reference") or "", "CurrencyRate": 1.0,
                                     "HasAccount": True, "HasValidationErrors": False})
+    if lines:
+        out["LineItems"] = [_render_line(li, unitdp) for li in rec["LineItems"]]
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def render_credit_note(org, rec, lines=True, unitdp=2) -> dict:
+    contact = org["contacts"].get(rec["ContactID"], {})
+    out = {"Type": rec["Type"], "CreditNoteID": rec["CreditNoteID"],
+           "CreditNoteNumber": rec.get("CreditNoteNumber") or "", "Reference": rec.get("Reference") or "",
+           "Contact": {"ContactID": rec["ContactID"], "Name": contact.get("Name"),
+                       "ContactStatus": contact.get("ContactStatus", "ACTIVE"), "HasAttachments": False,
+                       "HasValidationErrors": False},
+           "Date": date_out(rec["Date"]), "DateString": date_string(rec["Date"]),
+           "Status": rec["Status"], "LineAmountTypes": rec["LineAmountTypes"],
+           "SubTotal": rec["SubTotal"], "TotalTax": rec["TotalTax"], "Total": rec["Total"],
+           "RemainingCredit": rec["RemainingCredit"], "CurrencyCode": rec["CurrencyCode"], "CurrencyRate": 1.0,
+           "HasAttachments": False, "HasErrors": False, "SentToContact": rec.get("SentToContact", False),
+           "UpdatedDateUTC": ms(rec["UpdatedDateUTC"]), "BrandingThemeID": rec.get("BrandingThemeID"),
+           "Allocations": [], "Payments": []}
+    if rec.get("DueDate"):
+        out["DueDate"], out["DueDateString"] = date_out(rec["DueDate"]), date_string(rec["DueDate"])
+    if rec.get("FullyPaidOnDate"):
+        out["FullyPaidOnDate"] = date_out(rec["FullyPaidOnDate"])
+    for alloc in rec.get("Allocations", []):
+        inv = org["invoices"].get(alloc["InvoiceID"], {})
+        out["Allocations"].append({"AllocationID": alloc["AllocationID"], "Amount": alloc["Amount"],
+                                   "Date": date_out(alloc["Date"]),
+                                   "Invoice": {"InvoiceID": alloc["InvoiceID"],
+                                               "InvoiceNumber": inv.get("InvoiceNumber") or "",
+                                               "LineItems": [], "Payments": [], "CreditNotes": [],
+                                               "Prepayments": [], "Overpayments": [], "HasErrors": False,
+                                               "IsDiscounted": False}})
+    out["AppliedAmount"] = float(r2(sum((d(a["Amount"]) for a in rec.get("Allocations", [])), Decimal(0))))
     if lines:
         out["LineItems"] = [_render_line(li, unitdp) for li in rec["LineItems"]]
     return {k: v for k, v in out.items() if v is not None}
@@ -273,7 +348,7 @@ def batch_write(ctx, plural: str, id_field: str, elements: list, save, render) -
                 echo = dict(element)
                 echo.setdefault(id_field, ZERO_GUID)
                 echo["ValidationErrors"] = [{"Message": m} for m in exc.messages]
-                echo["HasErrors" if plural == "Invoices" else "HasValidationErrors"] = True
+                echo["HasErrors" if plural in ("Invoices", "CreditNotes") else "HasValidationErrors"] = True
                 if not summarize:
                     echo[id_field] = ZERO_GUID
                     echo["StatusAttributeString"] = "ERROR"
@@ -513,12 +588,22 @@ def organisation(ctx, ident, method) -> Response:
 
 
 # -- invoices ---------------------------------------------------------------------------------------------------------
-def find_invoice(org, ref):
+def find_document(org, kind, ref):
+    """An invoice (or credit note) by id, else by number."""
     ref = (ref or "").lower()
-    rec = org["invoices"].get(ref)
+    records = org.get(kind.store, {})
+    rec = records.get(ref)
     if rec is None:
-        rec = next((i for i in org["invoices"].values() if (i.get("InvoiceNumber") or "").lower() == ref), None)
+        rec = next((i for i in records.values() if (i.get(kind.number_field) or "").lower() == ref), None)
     return rec
+
+
+def find_invoice(org, ref):
+    return find_document(org, INVOICE, ref)
+
+
+def find_credit_note(org, ref):
+    return find_document(org, CREDIT_NOTE, ref)
 
 
 def _resolve_contact(ctx, data):
@@ -543,7 +628,7 @@ def _resolve_contact(ctx, data):
     return rec
 
 
-def _build_lines(ctx, inv_type, lat, lines_in, errors) -> list:
+def _build_lines(ctx, sales, lat, lines_in, errors) -> list:
     org = ctx.org
     out = []
     for raw in lines_in:
@@ -558,7 +643,7 @@ def _build_lines(ctx, inv_type, lat, lines_in, errors) -> list:
                 continue
             li["ItemCode"] = item["Code"]
             li["Item"] = {"ItemID": item["ItemID"], "Code": item["Code"], "Name": item.get("Name")}
-        defaults = (item or {}).get("SalesDetails" if inv_type == "ACCREC" else "PurchaseDetails") or {}
+        defaults = (item or {}).get("SalesDetails" if sales else "PurchaseDetails") or {}
         description = _key(raw, "Description") or (item or {}).get("Description") or (item or {}).get("Name")
         qty = d(_key(raw, "Quantity") if _key(raw, "Quantity") is not None else 1)
         unit_raw = _key(raw, "UnitAmount")
@@ -581,7 +666,7 @@ def _build_lines(ctx, inv_type, lat, lines_in, errors) -> list:
         if lat == "NoTax":
             tax_type = "NONE"
         rate = _tax_rate(org, tax_type)
-        if rate is None or rate["Status"] != "ACTIVE" or not rate["CanApplyToRevenue" if inv_type == "ACCREC"
+        if rate is None or rate["Status"] != "ACTIVE" or not rate["CanApplyToRevenue" if sales
                                                                     else "CanApplyToExpenses"]:
             errors.append("The TaxType code '%s' does not exist or cannot be used with account code '%s'."
                           % (tax_type, code or ""))
@@ -615,7 +700,11 @@ def _totals(rec):
     else:
         sub, total = line_sum, line_sum + tax_sum
     rec.update(SubTotal=float(r2(sub)), TotalTax=float(r2(tax_sum)), Total=float(r2(total)))
-    rec["AmountDue"] = float(r2(total - d(rec["AmountPaid"]) - d(rec["AmountCredited"])))
+    if "CreditNoteID" in rec:
+        allocated = sum((d(a["Amount"]) for a in rec.get("Allocations", [])), Decimal(0))
+        rec["RemainingCredit"] = float(r2(total - allocated))
+    else:
+        rec["AmountDue"] = float(r2(total - d(rec["AmountPaid"]) - d(rec["AmountCredited"])))
 
 
 _LINE_KEYS = ("Description", "Quantity", "UnitAmount", "AccountCode", "TaxType", "ItemCode", "LineAmount",
@@ -626,50 +715,55 @@ def _same_lines(old, new) -> bool:
     return [[li.get(k) for k in _LINE_KEYS] for li in old] == [[li.get(k) for k in _LINE_KEYS] for li in new]
 
 
-def _next_number(org) -> str:
-    numbers = {(i.get("InvoiceNumber") or "").lower() for i in org["invoices"].values()}
+def _next_number(org, kind=INVOICE) -> str:
+    numbers = {(i.get(kind.number_field) or "").lower() for i in org[kind.store].values()}
     while True:
-        org["invoice_seq"] += 1
-        number = "INV-%04d" % org["invoice_seq"]
+        org[kind.seq] = org.get(kind.seq, 0) + 1
+        number = "%s-%04d" % (kind.prefix, org[kind.seq])
         if number.lower() not in numbers:
             return number
 
 
-def _target_invoice(org, element, create_only, target):
-    """The invoice an element updates: the URL's, its InvoiceID, or (POST, ACCREC) its InvoiceNumber."""
+def _target_document(org, kind, element, create_only, target):
+    """The document an element updates: the URL's, its id, or (POST, receivable type) its number."""
     if target is not None:
         return target
-    inv_id = _key(element, "InvoiceID")
-    if inv_id:
-        existing = org["invoices"].get(str(inv_id).lower())
+    doc_id = _key(element, kind.id_field)
+    if doc_id:
+        existing = org[kind.store].get(str(doc_id).lower())
         if existing is None:
-            raise Invalid("Invoice could not be found with InvoiceID %s" % inv_id)
+            raise Invalid("%s could not be found with %s %s" % (kind.label, kind.id_field, doc_id))
         return existing
-    number = _key(element, "InvoiceNumber")
-    if number and _key(element, "Type") == "ACCREC" and not create_only:
-        existing = find_invoice(org, number)
-        if existing and existing["Type"] == "ACCREC":
+    number = _key(element, kind.number_field)
+    if number and _key(element, "Type") == kind.receivable and not create_only:
+        existing = find_document(org, kind, number)
+        if existing and existing["Type"] == kind.receivable:
             return existing
     return None
 
 
-def _check_status(existing, status):
+def not_modifiable(kind=INVOICE) -> str:
+    return "%s not of valid status for modification" % kind.label
+
+
+def _check_status(existing, status, kind=INVOICE):
     """Xero's lifecycle: DRAFT → SUBMITTED → AUTHORISED → PAID; DELETED from DRAFT/SUBMITTED;
-    VOIDED from AUTHORISED without payments; PAID/VOIDED/DELETED are final."""
+    VOIDED from AUTHORISED without payments or allocations; PAID/VOIDED/DELETED are final."""
     old = (existing or {}).get("Status")
     if status not in INVOICE_STATUSES:
-        raise Invalid("Invoice Status '%s' is not valid" % status)
+        raise Invalid("%s Status '%s' is not valid" % (kind.label, status))
     if existing is None and status not in ("DRAFT", "SUBMITTED", "AUTHORISED"):
-        raise Invalid("Invoice not of valid status for creation")
+        raise Invalid("%s not of valid status for creation" % kind.label)
     if old in ("PAID", "VOIDED", "DELETED") or (old == "AUTHORISED" and status not in ("AUTHORISED", "VOIDED")):
-        raise Invalid(NOT_MODIFIABLE)
-    if old == "AUTHORISED" and status == "VOIDED" and existing.get("PaymentIDs"):
+        raise Invalid(not_modifiable(kind))
+    if old == "AUTHORISED" and status == "VOIDED" and (
+            existing.get("PaymentIDs") or existing.get("Allocations") or existing.get("CreditAllocations")):
         raise Invalid("This document cannot be edited as it has a payment or credit note allocated to it.")
     if status in ("VOIDED", "PAID") and old != "AUTHORISED":
-        raise Invalid(NOT_MODIFIABLE)
+        raise Invalid(not_modifiable(kind))
 
 
-def _apply_fields(ctx, rec, element, errors):
+def _apply_fields(ctx, rec, element, errors, kind=INVOICE):
     """Copy contact, dates, plain fields and LineAmountTypes from the element onto ``rec``."""
     if _key(element, "Contact") is not None or not rec.get("ContactID"):
         try:
@@ -682,7 +776,7 @@ def _apply_fields(ctx, rec, element, errors):
                 rec[key] = parse_date_in(_key(element, key))
             except ValueError as exc:
                 raise PostDataInvalid(str(exc)) from None
-    for key in ("Reference", "Url", "BrandingThemeID", "SentToContact", "InvoiceNumber"):
+    for key in ("Reference", "Url", "BrandingThemeID", "SentToContact", kind.number_field):
         if _key(element, key) is not None:
             rec[key] = _key(element, key)
     lat_raw = _key(element, "LineAmountTypes")
@@ -692,42 +786,46 @@ def _apply_fields(ctx, rec, element, errors):
         rec["LineAmountTypes"] = LINE_AMOUNT_TYPES[str(lat_raw).lower()]
 
 
-def _check_number(org, rec, errors):
-    if rec["Type"] == "ACCREC" and not rec.get("InvoiceNumber"):
-        rec["InvoiceNumber"] = _next_number(org)
-    number = (rec.get("InvoiceNumber") or "").lower()
+def _check_number(org, rec, errors, kind=INVOICE):
+    field = kind.number_field
+    if rec["Type"] == kind.receivable and not rec.get(field):
+        rec[field] = _next_number(org, kind)
+    number = (rec.get(field) or "").lower()
     if len(number) > 255:
-        errors.append("Invoice Number must be 255 characters or fewer.")
-    elif rec["Type"] == "ACCREC" and any(
-            (i.get("InvoiceNumber") or "").lower() == number and i["Type"] == "ACCREC"
-            and i["InvoiceID"] != rec["InvoiceID"] and i["Status"] != "DELETED" for i in org["invoices"].values()):
-        errors.append("Invoice # must be unique.")
+        errors.append("%s Number must be 255 characters or fewer." % kind.label)
+    elif rec["Type"] == kind.receivable and any(
+            (i.get(field) or "").lower() == number and i["Type"] == kind.receivable
+            and i[kind.id_field] != rec[kind.id_field] and i["Status"] != "DELETED" for i in org[kind.store].values()):
+        errors.append("%s # must be unique." % kind.label)
 
 
-def save_invoice(ctx, element, create_only=False, target=None):
-    """Create or update one invoice; raises Invalid with every validation message."""
+def save_document(ctx, kind, element, create_only=False, target=None):
+    """Create or update one invoice or credit note; raises Invalid with every validation message."""
     org = ctx.org
-    existing = _target_invoice(org, element, create_only, target)
-    inv_type = (existing or {}).get("Type") or _key(element, "Type")
-    if inv_type not in INVOICE_TYPES:
-        raise Invalid("Invoice Type must be specified" if not inv_type else "Invoice type '%s' is not supported" %
-                      inv_type)
+    existing = _target_document(org, kind, element, create_only, target)
+    doc_type = (existing or {}).get("Type") or _key(element, "Type")
+    if doc_type not in kind.types:
+        raise Invalid("%s Type must be specified" % kind.label if not doc_type
+                      else "%s type '%s' is not supported" % (kind.label, doc_type))
     old_status = (existing or {}).get("Status")
     status = str(_key(element, "Status") or old_status or "DRAFT").upper()
-    _check_status(existing, status)
+    _check_status(existing, status, kind)
     errors = []
     rec = copy.deepcopy(existing) if existing else {
-        "InvoiceID": str(uuid.uuid4()), "Type": inv_type, "AmountPaid": 0.0, "AmountCredited": 0.0,
-        "CurrencyCode": org["BaseCurrency"], "PaymentIDs": [], "LineItems": [], "LineAmountTypes": "Exclusive",
-        "Date": utc_date_of(ctx.now), "ContactID": None}
-    _apply_fields(ctx, rec, element, errors)
+        kind.id_field: str(uuid.uuid4()), "Type": doc_type, "CurrencyCode": org["BaseCurrency"], "LineItems": [],
+        "LineAmountTypes": "Exclusive", "Date": utc_date_of(ctx.now), "ContactID": None}
+    if existing is None and kind is INVOICE:
+        rec.update(AmountPaid=0.0, AmountCredited=0.0, PaymentIDs=[], CreditAllocations=[])
+    elif existing is None:
+        rec.update(Allocations=[])
+    _apply_fields(ctx, rec, element, errors, kind)
     if _key(element, "LineItems") is not None:
-        lines = _build_lines(ctx, inv_type, rec["LineAmountTypes"], _key(element, "LineItems"), errors)
+        lines = _build_lines(ctx, kind.is_sales(doc_type), rec["LineAmountTypes"], _key(element, "LineItems"), errors)
         if old_status == "AUTHORISED" and not _same_lines(existing["LineItems"], lines):
-            errors.append(NOT_MODIFIABLE)
+            errors.append(not_modifiable(kind))
         rec["LineItems"] = lines
-    _check_number(org, rec, errors)
-    if status == "AUTHORISED" and not rec.get("DueDate"):
+    _check_number(org, rec, errors, kind)
+    if kind is INVOICE and status == "AUTHORISED" and not rec.get("DueDate"):
         errors.append("The document DueDate field must be specified.")
     if status in ("SUBMITTED", "AUTHORISED") and not rec["LineItems"]:
         errors.append("At least one line item must be specified.")
@@ -736,69 +834,195 @@ def save_invoice(ctx, element, create_only=False, target=None):
     rec["Status"] = status
     _totals(rec)
     rec["UpdatedDateUTC"] = ctx.now
-    org["invoices"][rec["InvoiceID"]] = rec
-    _after_save(ctx, rec, existing, old_status)
+    org[kind.store][rec[kind.id_field]] = rec
+    _after_save(ctx, kind, rec, existing, old_status)
     return rec
 
 
-def _after_save(ctx, rec, existing, old_status):
-    """IsCustomer/IsSupplier flag, history record and webhook event of a saved invoice."""
+def save_invoice(ctx, element, create_only=False, target=None):
+    return save_document(ctx, INVOICE, element, create_only, target)
+
+
+def save_credit_note(ctx, element, create_only=False, target=None):
+    return save_document(ctx, CREDIT_NOTE, element, create_only, target)
+
+
+def _after_save(ctx, kind, rec, existing, old_status):
+    """IsCustomer/IsSupplier flag, history record and webhook event of a saved invoice or credit note."""
     org = ctx.org
     contact = org["contacts"][rec["ContactID"]]
-    flag = "IsCustomer" if rec["Type"] == "ACCREC" else "IsSupplier"
+    flag = "IsCustomer" if kind.is_sales(rec["Type"]) else "IsSupplier"
     if not contact.get(flag):
         org["contacts"][contact["ContactID"]] = {**contact, flag: True}
-    number = rec.get("InvoiceNumber") or ""
+    number = rec.get(kind.number_field) or ""
+    doc_id = rec[kind.id_field]
     if existing is None:
-        ctx.history(rec["InvoiceID"], "Created", "INV %s to %s for %.2f." % (number, contact["Name"], rec["Total"]))
+        ctx.history(doc_id, "Created", "%s %s to %s for %.2f." % (kind.short, number, contact["Name"], rec["Total"]))
     elif old_status != rec["Status"]:
         changes = {"AUTHORISED": "Approved", "VOIDED": "Voided", "DELETED": "Deleted"}.get(
             rec["Status"], rec["Status"].title())
-        ctx.history(rec["InvoiceID"], changes, "INV %s status changed to %s." % (number, rec["Status"]))
+        ctx.history(doc_id, changes, "%s %s status changed to %s." % (kind.short, number, rec["Status"]))
     else:
-        ctx.history(rec["InvoiceID"], "Edited", "INV %s edited." % number)
-    ctx.event("INVOICE", "UPDATE" if existing else "CREATE", rec["InvoiceID"])
+        ctx.history(doc_id, "Edited", "%s %s edited." % (kind.short, number))
+    ctx.event(kind.category, "UPDATE" if existing else "CREATE", doc_id)
 
 
 def invoices(ctx, ident, method, sub=None, sub_ident=None) -> Response:
-    org, args = ctx.org, ctx.request.args
+    org = ctx.org
     render = lambda i, lines=True: render_invoice(org, i, lines, ctx.unitdp)  # noqa: E731
     if sub:
         rec = find_invoice(org, ident)
         if rec is None:
             return not_found()
         return invoice_subresource(ctx, rec, sub, sub_ident, method)
+    if method == "GET" and ident:
+        rec = find_invoice(org, ident)
+        if rec is None:
+            return not_found()
+        if "application/pdf" in ctx.request.headers.get("Accept", ""):
+            return Response(_pdf(org, rec), content_type="application/pdf")
+        return json_response(envelope(ctx, "Invoices", [render(rec)]))
+    return documents(ctx, INVOICE, ident, method, render)
+
+
+def documents(ctx, kind, ident, method, render) -> Response:
+    """GET list (filters, where, order, paging), GET by id/number, PUT create, POST create-or-update
+    of invoices or credit notes."""
+    org, args = ctx.org, ctx.request.args
     if method == "GET":
         if ident:
-            rec = find_invoice(org, ident)
-            if rec is None:
-                return not_found()
-            if "application/pdf" in ctx.request.headers.get("Accept", ""):
-                return Response(_pdf(org, rec), content_type="application/pdf")
-            return json_response(envelope(ctx, "Invoices", [render(rec)]))
-        records = list(org["invoices"].values())
+            rec = find_document(org, kind, ident)
+            return json_response(envelope(ctx, kind.plural, [render(rec)])) if rec else not_found()
+        records = list(org[kind.store].values())
         if not parse_bool(args.get("includeArchived")):
             records = [i for i in records if i["Status"] != "ARCHIVED"]
-        for param, get in (("IDs", lambda i: i["InvoiceID"]),
-                           ("InvoiceNumbers", lambda i: (i.get("InvoiceNumber") or "").lower()),
+        number_param = kind.number_field.replace("Number", "Numbers")
+        for param, get in (("IDs", lambda i: i[kind.id_field]),
+                           (number_param, lambda i: (i.get(kind.number_field) or "").lower()),
                            ("ContactIDs", lambda i: i["ContactID"]), ("Statuses", lambda i: i["Status"].lower())):
             wanted = _csv(args.get(param))
             if wanted:
                 records = [i for i in records if get(i) in wanted]
         term = (args.get("searchTerm") or "").lower()
         if term:
-            records = [i for i in records if term in (i.get("InvoiceNumber") or "").lower()
+            records = [i for i in records if term in (i.get(kind.number_field) or "").lower()
                        or term in (i.get("Reference") or "").lower()]
         lines = bool(args.get("page")) and not parse_bool(args.get("summaryOnly"))
-        return list_records(ctx, records, lambda i: render(i, lines), True, "Invoices")
-    elements = _body_elements(ctx.request, "Invoices")
+        return list_records(ctx, records, lambda i: render(i, lines), True, kind.plural)
+    if method not in ("PUT", "POST"):
+        return Response(status=405)
+    elements = _body_elements(ctx.request, kind.plural)
     target = None
     if ident:
-        target = find_invoice(org, ident)
+        target = find_document(org, kind, ident)
         if target is None:
             return not_found()
-    return batch_write(ctx, "Invoices", "InvoiceID", elements,
-                       lambda c, e: save_invoice(c, e, create_only=(method == "PUT"), target=target), render)
+    return batch_write(ctx, kind.plural, kind.id_field, elements,
+                       lambda c, e: save_document(c, kind, e, create_only=(method == "PUT"), target=target), render)
+
+
+# -- credit notes and allocations ---------------------------------------------------------------------------
+def credit_notes(ctx, ident, method, sub=None, sub_ident=None) -> Response:
+    org = ctx.org
+    render = lambda c, lines=True: render_credit_note(org, c, lines, ctx.unitdp)  # noqa: E731
+    if sub:
+        rec = find_credit_note(org, ident)
+        if rec is None:
+            return not_found()
+        if sub == "allocations" and method == "PUT" and not sub_ident:
+            elements = _body_elements(ctx.request, "Allocations")
+            return batch_write(ctx, "Allocations", "AllocationID", elements,
+                               lambda c, e: save_allocation(c, rec["CreditNoteID"], e),
+                               lambda a: render_allocation(org, a))
+        if sub == "history" and method == "GET" and not sub_ident:
+            return json_response(envelope(ctx, "HistoryRecords",
+                                          [render_history(h) for h in org["history"].get(rec["CreditNoteID"], [])]))
+        return Response(status=405)
+    return documents(ctx, CREDIT_NOTE, ident, method, render)
+
+
+def save_allocation(ctx, credit_note_id, element):
+    """Allocate part of an AUTHORISED credit note to an AUTHORISED invoice of the same contact: the
+    invoice's AmountCredited rises and AmountDue drops, the credit note's RemainingCredit drops; either
+    becomes PAID when it reaches zero."""
+    org = ctx.org
+    cn = org["credit_notes"][credit_note_id]  # re-read: an earlier element of the batch may have changed it
+    inv_ref = _key(element, "Invoice") or {}
+    inv = None
+    if isinstance(inv_ref, dict) and _key(inv_ref, "InvoiceID"):
+        inv = org["invoices"].get(str(_key(inv_ref, "InvoiceID")).lower())
+    elif isinstance(inv_ref, dict) and _key(inv_ref, "InvoiceNumber"):
+        inv = find_invoice(org, _key(inv_ref, "InvoiceNumber"))
+    if inv is None:
+        raise Invalid("Invoice could not be found" if inv_ref else "You must specify an Invoice for the allocation")
+    amount = _check_allocation(cn, inv, _key(element, "Amount"))
+    try:
+        date = parse_date_in(_key(element, "Date")) if _key(element, "Date") else utc_date_of(ctx.now)
+    except ValueError as exc:
+        raise PostDataInvalid(str(exc)) from None
+    alloc = {"AllocationID": str(uuid.uuid4()), "CreditNoteID": credit_note_id, "InvoiceID": inv["InvoiceID"],
+             "Amount": float(amount), "Date": date}
+    new_cn = copy.deepcopy(cn)
+    new_cn["Allocations"] = new_cn.get("Allocations", []) + [
+        {k: alloc[k] for k in ("AllocationID", "InvoiceID", "Amount", "Date")}]
+    _totals(new_cn)
+    if d(new_cn["RemainingCredit"]) == 0:
+        new_cn["Status"], new_cn["FullyPaidOnDate"] = "PAID", date
+    new_cn["UpdatedDateUTC"] = ctx.now
+    org["credit_notes"][credit_note_id] = new_cn
+    new_inv = copy.deepcopy(inv)
+    new_inv["CreditAllocations"] = new_inv.get("CreditAllocations", []) + [
+        {k: alloc[k] for k in ("AllocationID", "CreditNoteID", "Amount", "Date")}]
+    new_inv["AmountCredited"] = float(r2(d(new_inv.get("AmountCredited") or 0) + amount))
+    _totals(new_inv)
+    if d(new_inv["AmountDue"]) == 0:
+        new_inv["Status"], new_inv["FullyPaidOnDate"] = "PAID", date
+    new_inv["UpdatedDateUTC"] = ctx.now
+    org["invoices"][inv["InvoiceID"]] = new_inv
+    number = cn.get("CreditNoteNumber") or ""
+    ctx.history(credit_note_id, "Credit Applied", "%.2f applied to invoice %s." % (
+        amount, inv.get("InvoiceNumber") or ""))
+    ctx.history(inv["InvoiceID"], "Credit Applied", "Credit note %s for %.2f applied." % (number, amount))
+    ctx.event("INVOICE", "UPDATE", inv["InvoiceID"])
+    ctx.event("CREDITNOTE", "UPDATE", credit_note_id)
+    return alloc
+
+
+def _check_allocation(cn, inv, amount) -> Decimal:
+    """Every reason Xero refuses an allocation (Invalid), else the amount to 2 dp."""
+    errors = []
+    if cn["Status"] != "AUTHORISED":
+        errors.append("Credit Note must be AUTHORISED to allocate it")
+    if inv["Status"] != "AUTHORISED":
+        errors.append("Invoice must be AUTHORISED to allocate a credit note to it")
+    if {"ACCRECCREDIT": "ACCREC", "ACCPAYCREDIT": "ACCPAY"}[cn["Type"]] != inv["Type"]:
+        errors.append("The document types of the credit note and the invoice do not match")
+    if inv["ContactID"] != cn["ContactID"]:
+        errors.append("The credit note and the invoice must be for the same contact")
+    if inv["CurrencyCode"] != cn["CurrencyCode"]:
+        errors.append("The credit note and the invoice must be in the same currency")
+    if amount is None:
+        errors.append("You must specify an allocation amount")
+    else:
+        amount = r2(d(amount))
+        if amount <= 0:
+            errors.append("Allocation amount must be greater than zero")
+        elif amount > d(cn["RemainingCredit"]):
+            errors.append("The amount allocated exceeds the remaining credit on this credit note")
+        elif inv["Status"] == "AUTHORISED" and amount > d(inv["AmountDue"]):
+            errors.append("The amount allocated exceeds the amount outstanding on this invoice")
+    if errors:
+        raise Invalid(*errors)
+    return amount
+
+
+def render_allocation(org, alloc) -> dict:
+    inv = org["invoices"][alloc["InvoiceID"]]
+    cn = org["credit_notes"][alloc["CreditNoteID"]]
+    return {"AllocationID": alloc["AllocationID"], "Amount": alloc["Amount"], "Date": date_out(alloc["Date"]),
+            "IsDeleted": False, "StatusAttributeString": "OK",
+            "Invoice": render_invoice(org, inv, lines=False),
+            "CreditNote": render_credit_note(org, cn, lines=False)}
 
 
 def _pdf(org, rec) -> bytes:
@@ -988,7 +1212,7 @@ def payments(ctx, ident, method) -> Response:
 
 
 RESOURCES = {"contacts": contacts, "items": items, "taxrates": tax_rates, "accounts": accounts,
-             "invoices": invoices, "payments": payments, "organisation": organisation}
+             "invoices": invoices, "creditnotes": credit_notes, "payments": payments, "organisation": organisation}
 
 
 def dispatch(sandbox, org, request, parts: list) -> Response:
@@ -998,8 +1222,8 @@ def dispatch(sandbox, org, request, parts: list) -> Response:
         return not_found()
     ctx = Context(sandbox, org, request)
     try:
-        if handler is invoices and len(parts) > 2:
-            response = invoices(ctx, parts[1], request.method, parts[2].lower(), parts[3] if len(parts) > 3 else None)
+        if handler in (invoices, credit_notes) and len(parts) > 2:
+            response = handler(ctx, parts[1], request.method, parts[2].lower(), parts[3] if len(parts) > 3 else None)
         elif len(parts) > 2:
             return not_found()
         else:

@@ -132,7 +132,8 @@ def build_org(key: str) -> dict:
     keys = spec["tax_keys"]
     org = {k: spec[k] for k in ("tenant_id", "Name", "LegalName", "CountryCode", "BaseCurrency",
                                 "Version", "ShortCode", "Timezone", "TaxNumber")}
-    org.update(created=SEED_EPOCH, invoice_seq=0, contacts={}, items={}, invoices={}, payments={},
+    org.update(created=SEED_EPOCH, invoice_seq=0, credit_note_seq=0, contacts={}, items={}, invoices={},
+               credit_notes={}, payments={},
                attachments={}, history={}, online={})
     org["tax_rates"] = [dict(t) for t in spec["taxes"]]
     org["accounts"] = {}

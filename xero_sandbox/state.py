@@ -110,8 +110,9 @@ class SandboxState:
                 "refresh_tokens": len(self.refresh_tokens),
                 "requests": len(self.requests),
                 "webhook_pending": len(self.webhook_queue),
-                "orgs": {tid: {"name": o["Name"], **{k: len(o[k]) for k in
-                                                       ("contacts", "items", "invoices", "payments")}}
+                "orgs": {tid: {"name": o["Name"], **{k: len(o.get(k, {})) for k in
+                                                       ("contacts", "items", "invoices", "credit_notes",
+                                                        "payments")}}
                          for tid, o in self.orgs.items()},
             }
 

@@ -48,7 +48,7 @@ class WebhookDispatcher:
         """Queue ``(category, type, resource id)`` events of one organisation."""
         with self.state.lock:
             for category, kind, resource_id in events:
-                path = "Invoices" if category == "INVOICE" else "Contacts"
+                path = {"INVOICE": "Invoices", "CREDITNOTE": "CreditNotes"}.get(category, "Contacts")
                 self.state.webhook_queue.append({
                     "resourceUrl": "%s/api.xro/2.0/%s/%s" % (self.sandbox.url, path, resource_id),
                     "resourceId": resource_id, "eventDateUtc": iso_datetime(now, 3),

@@ -12,6 +12,11 @@ State machine of ``halo_xero_state``::
 
 An invoice is re-sent only after a look-up proved it is not in Xero, and every request carries an
 Idempotency-Key bound to the invoices, their payload versions and the body.
+
+Customer credit notes (``out_refund``) take the same path to ``/CreditNotes`` (never in the same request
+as invoices) and are stored in the same fields (CreditNoteID in ``halo_xero_invoice_id``). An AUTHORISED
+credit note that reverses an invoice already in Xero is then allocated to it (follow-up step
+``halo_xero_allocation``); a DRAFT one stays unallocated.
 """
 
 import logging
@@ -37,8 +42,13 @@ XERO_STATES = [
 ]
 # Xero statuses in which Xero still accepts changes to the lines
 XERO_EDITABLE = ("DRAFT", "SUBMITTED")
-# credit notes: the local sandbox has no /CreditNotes endpoint (see xero_sandbox/README.md)
-CREDIT_NOTES_SUPPORTED = False
+ALLOCATION_STATES = [
+    ("pending", "To allocate"),
+    ("unknown", "Unknown outcome"),
+    ("done", "Allocated"),
+    ("skipped", "Not allocated"),
+    ("failed", "Failed"),
+]
 MAX_INLINE_WAIT = 30.0  # seconds a worker run waits for a Retry-After before leaving the rest queued
 MAX_ROUNDS = 4  # send / look-up rounds per connection and worker run
 
@@ -71,6 +81,11 @@ class AccountMove(models.Model):
     halo_xero_pdf_sent = fields.Boolean(string="PDF in Xero", copy=False, readonly=True)
     halo_xero_log_ids = fields.One2many("halo.xero.sync.log", "move_id", string="Xero Sync Log", readonly=True)
     halo_xero_payment_ids = fields.One2many("halo.xero.payment", "move_id", string="Xero Payments", readonly=True)
+    halo_xero_allocation = fields.Selection(
+        ALLOCATION_STATES, string="Xero Allocation", copy=False, readonly=True,
+        help="Credit notes: allocation in Xero to the invoice they reverse (AUTHORISED credit notes only).",
+    )
+    halo_xero_allocation_id = fields.Char(string="Xero AllocationID", copy=False, readonly=True)
 
     # -- queue --------------------------------------------------------------------------------------
     def _post(self, soft=True):
@@ -91,8 +106,7 @@ class AccountMove(models.Model):
                     "halo_xero_state": "queued",
                     "halo_xero_connection_id": connection.id,
                     "halo_xero_payload_version": move.halo_xero_payload_version + 1,
-                    "halo_xero_error": (xero_push.CREDIT_NOTES_UNSUPPORTED
-                                        if move.move_type == "out_refund" and not CREDIT_NOTES_SUPPORTED else False),
+                    "halo_xero_error": False,
                 })
 
     def button_draft(self):
@@ -126,17 +140,17 @@ class AccountMove(models.Model):
             "message": self.env._("%(count)s invoices will be sent to Xero in a moment.", count=len(moves))}}
 
     def action_halo_xero_refresh(self):
-        """Fetch the Xero status and payments of these invoices now."""
+        """Fetch the Xero status and payments of these invoices (and credit notes) now."""
         for connection, moves in self.filtered("halo_xero_invoice_id").grouped("halo_xero_connection_id").items():
-            moves.sudo()._halo_xero_fetch(connection, connection._halo_client(), moves.mapped("halo_xero_invoice_id"))
+            client = connection._halo_client()
+            refunds = moves.filtered(lambda m: m.move_type == "out_refund")
+            (moves - refunds).sudo()._halo_xero_fetch(connection, client, (moves - refunds).mapped("halo_xero_invoice_id"))
+            refunds.sudo()._halo_xero_fetch_credit_notes(connection, client, refunds.mapped("halo_xero_invoice_id"))
         return True
 
     # -- cron -------------------------------------------------------------------------------------
     def _halo_xero_push_domain(self):
-        domain = Domain("halo_xero_state", "in", ["queued", "sending", "unknown"])
-        if not CREDIT_NOTES_SUPPORTED:
-            domain &= Domain("move_type", "=", "out_invoice")
-        return domain
+        return Domain("halo_xero_state", "in", ["queued", "sending", "unknown"])
 
     @api.model
     def _cron_halo_xero_push(self, limit=500):
@@ -181,18 +195,18 @@ class AccountMove(models.Model):
             try:
                 self._halo_xero_reconcile(connection, client)
                 pending = self.filtered(lambda m: m.halo_xero_state == "queued")
-                if not CREDIT_NOTES_SUPPORTED:
-                    pending = pending.filtered(lambda m: m.move_type == "out_invoice")
                 if not pending:
                     break
                 pending._halo_xero_ensure_contacts(connection, client)
                 pending = pending.filtered(lambda m: m.halo_xero_state == "queued")
-                creates = pending.filtered(lambda m: not m.halo_xero_invoice_id)
-                updates = pending - creates
-                for batch in xero_push.batches(creates):
-                    self.browse([m.id for m in batch])._halo_xero_send(connection, client, "create")
-                for batch in xero_push.batches(updates):
-                    self.browse([m.id for m in batch])._halo_xero_send(connection, client, "update")
+                # invoices first (a credit note can then be allocated to the invoice it reverses), and
+                # never mixed with credit notes in one request (/Invoices vs /CreditNotes)
+                refunds = pending.filtered(lambda m: m.move_type == "out_refund")
+                for group in (pending - refunds, refunds):
+                    creates = group.filtered(lambda m: not m.halo_xero_invoice_id)
+                    for action, moves in (("create", creates), ("update", group - creates)):
+                        for batch in xero_push.batches(moves):
+                            self.browse([m.id for m in batch])._halo_xero_send(connection, client, action)
             except XeroAuthError as err:
                 self._halo_xero_requeue(str(err), stats)
                 stats["stop"] = True
@@ -371,10 +385,11 @@ class AccountMove(models.Model):
             move.write({"halo_xero_state": "sending", "halo_xero_attempts": move.halo_xero_attempts + 1,
                         "halo_xero_lookup": "%s:%s" % (kind, value)})
         self._halo_xero_commit()
-        method = "create_invoices" if action == "create" else "update_or_create_invoices"
+        noun = "credit_notes" if xero_push.is_credit_note(payload_list[0]) else "invoices"
+        method = ("create_%s" if action == "create" else "update_or_create_%s") % noun
         Log = self.env["halo.xero.sync.log"]
         try:
-            result = client.call(connection.tenant_id, method, xero_push.to_sdk_invoices(payload_list),
+            result = client.call(connection.tenant_id, method, xero_push.to_sdk_documents(payload_list),
                                  summarize_errors=False, unitdp=4, idempotency_key=key, write=True)
         except XeroUnknownOutcome as err:
             moves.write({"halo_xero_state": "unknown", "halo_xero_error": str(err)})
@@ -400,7 +415,7 @@ class AccountMove(models.Model):
 
     def _halo_xero_apply_results(self, connection, action, key, payloads, result):
         Log = self.env["halo.xero.sync.log"]
-        elements = list(result.invoices or [])
+        elements = list(getattr(result, "invoices", None) or getattr(result, "credit_notes", None) or [])
         attach = bool(connection.attach_pdf)
         for move, element in zip(self, elements, strict=False):
             outcome = xero_push.element_outcome(element)
@@ -422,7 +437,7 @@ class AccountMove(models.Model):
                 Log._halo_log(move, action, "unknown", "; ".join(outcome["messages"]), key)
             else:
                 message = "; ".join(outcome["messages"]) or self.env._("Xero rejected the invoice.")
-                if action == "update" and any(xero_push.DUPLICATE_NUMBER not in m and "valid status" in m
+                if action == "update" and any("# must be unique" not in m and "valid status" in m
                                                for m in outcome["messages"]):
                     message = self.env._("%(msg)s. The invoice is no longer a draft in Xero: issue a credit note "
                                          "instead.", msg=message)
@@ -436,13 +451,20 @@ class AccountMove(models.Model):
     def _halo_xero_mark_sent(self, outcome, attach):
         self.ensure_one()
         status = outcome["status"] or self.halo_xero_status
-        self.write({
+        vals = {
             "halo_xero_state": "sent", "halo_xero_invoice_id": outcome["invoice_id"],
             "halo_xero_number": outcome["number"] or self.halo_xero_number, "halo_xero_status": status,
             "halo_xero_error": False, "halo_xero_sent_at": fields.Datetime.now(),
             "halo_xero_followup": (attach and not self.halo_xero_pdf_sent)
             or (status not in ("DRAFT", "DELETED") and not self.halo_xero_url),
-        })
+        }
+        if self.move_type == "out_refund":
+            # no PDF / online URL for credit notes: the follow-up is the allocation to the reversed invoice
+            vals["halo_xero_followup"] = False
+            if self.reversed_entry_id and self.halo_xero_allocation not in ("done", "unknown"):
+                vals["halo_xero_allocation"] = "pending"
+                vals["halo_xero_followup"] = True
+        self.write(vals)
 
     # -- reconcile unknown outcomes ---------------------------------------------------------------
     def _halo_xero_reconcile(self, connection, client):
@@ -454,35 +476,60 @@ class AccountMove(models.Model):
         updates = moves.filtered("halo_xero_invoice_id")
         updates.write({"halo_xero_state": "queued"})
         moves -= updates
-        if not moves:
-            return
-        by_kind = {"number": {}, "reference": {}}
-        for move in moves:
-            kind, _sep, value = (move.halo_xero_lookup or "number:%s" % move.name).partition(":")
-            by_kind.setdefault(kind, {})[value.lower()] = (move, value)
+        refunds = moves.filtered(lambda m: m.move_type == "out_refund")
+        for group, credit in ((moves - refunds, False), (refunds, True)):
+            if group:
+                group._halo_xero_reconcile_group(connection, client, credit)
+        self._halo_xero_commit()
+
+    @staticmethod
+    def _halo_xero_remote_doc(doc, credit):
+        """The fields a look-up needs of an SDK ``Invoice`` or ``CreditNote``."""
+        return {"invoice_id": str(doc.credit_note_id if credit else doc.invoice_id),
+                "number": (doc.credit_note_number if credit else doc.invoice_number) or "",
+                "status": doc.status or "", "type": doc.type, "reference": doc.reference or "",
+                "contact_id": str(doc.contact.contact_id) if doc.contact else ""}
+
+    def _halo_xero_lookup_remote(self, connection, client, by_kind, credit):
+        """{(kind, value): [remote doc]} of the Xero invoices (credit notes) with these numbers/references."""
         found = {}
         tenant = connection.tenant_id
-        for chunk in xero_push.batches(list(by_kind["number"]), 50):
-            result = client.call(tenant, "get_invoices", invoice_numbers=[by_kind["number"][n][1] for n in chunk])
-            for inv in result.invoices or []:
-                found.setdefault(("number", (inv.invoice_number or "").lower()), []).append(inv)
+        receivable = "ACCRECCREDIT" if credit else "ACCREC"
+        queries = []
+        if credit:  # GET /CreditNotes takes no CreditNoteNumbers parameter in the SDK: where, 25 per request
+            for chunk in xero_push.batches(list(by_kind["number"]), 25):
+                queries.append(("number", {"where": " OR ".join(
+                    'CreditNoteNumber=="%s"' % by_kind["number"][n][1].replace('"', "") for n in chunk)}))
+        else:
+            for chunk in xero_push.batches(list(by_kind["number"]), 50):
+                queries.append(("number", {"invoice_numbers": [by_kind["number"][n][1] for n in chunk]}))
         for chunk in xero_push.batches(list(by_kind["reference"]), 25):
-            where = " OR ".join('Reference=="%s"' % by_kind["reference"][r][1].replace('"', "") for r in chunk)
-            result = client.call(tenant, "get_invoices", where=where)
-            for inv in result.invoices or []:
-                if inv.type == "ACCREC":
-                    found.setdefault(("reference", (inv.reference or "").lower()), []).append(inv)
+            queries.append(("reference", {"where": " OR ".join(
+                'Reference=="%s"' % by_kind["reference"][r][1].replace('"', "") for r in chunk)}))
+        for kind, kwargs in queries:
+            result = client.call(tenant, "get_credit_notes" if credit else "get_invoices", **kwargs)
+            for doc in (result.credit_notes if credit else result.invoices) or []:
+                remote = self._halo_xero_remote_doc(doc, credit)
+                if kind == "reference" and remote["type"] != receivable:
+                    continue
+                found.setdefault((kind, remote[kind].lower()), []).append(remote)
+        return found
+
+    def _halo_xero_reconcile_group(self, connection, client, credit):
+        by_kind = {"number": {}, "reference": {}}
+        for move in self:
+            kind, _sep, value = (move.halo_xero_lookup or "number:%s" % move.name).partition(":")
+            by_kind.setdefault(kind, {})[value.lower()] = (move, value)
+        found = self._halo_xero_lookup_remote(connection, client, by_kind, credit)
         Log = self.env["halo.xero.sync.log"]
         for kind, index in by_kind.items():
             for value, (move, _raw) in index.items():
                 contact = move.partner_id.commercial_partner_id.halo_xero_contact_id
-                candidates = [inv for inv in found.get((kind, value), [])
-                              if not contact or str(inv.contact.contact_id) == contact]
-                candidates.sort(key=lambda inv: inv.status == "DELETED")
+                candidates = [doc for doc in found.get((kind, value), [])
+                              if not contact or doc["contact_id"] == contact]
+                candidates.sort(key=lambda doc: doc["status"] == "DELETED")
                 if candidates:
-                    inv = candidates[0]
-                    outcome = {"invoice_id": str(inv.invoice_id), "number": inv.invoice_number or "",
-                               "status": inv.status or ""}
+                    outcome = {k: candidates[0][k] for k in ("invoice_id", "number", "status")}
                     move._halo_xero_mark_sent(outcome, bool(connection.attach_pdf))
                     Log._halo_log(move, "lookup", "ok", self.env._("Found in Xero by %(kind)s %(value)s.",
                                                                    kind=kind, value=value),
@@ -493,7 +540,6 @@ class AccountMove(models.Model):
                 else:
                     move.write({"halo_xero_state": "queued"})
                     Log._halo_log(move, "lookup", "ok", self.env._("Not in Xero: sent again."))
-        self._halo_xero_commit()
 
     # -- follow-ups: PDF and online URL --------------------------------------------------------------
     def _halo_xero_pdf(self):
@@ -507,6 +553,10 @@ class AccountMove(models.Model):
         Log = self.env["halo.xero.sync.log"]
         dbuuid = self._halo_xero_dbuuid()
         for move in self.filtered(lambda m: m.halo_xero_followup and m.halo_xero_invoice_id):
+            if move.move_type == "out_refund":
+                move._halo_xero_allocate(connection, client)
+                self._halo_xero_commit()
+                continue
             if connection.attach_pdf and not move.halo_xero_pdf_sent:
                 file_name = "%s.pdf" % "".join(c if c.isalnum() or c in "-_." else "-" for c in move.name)
                 key = xero_push.request_key("attach", [xero_push.invoice_key(dbuuid, move.id,
@@ -536,6 +586,117 @@ class AccountMove(models.Model):
                     Log._halo_log(move, "online", "error", str(err))
             move.halo_xero_followup = False
             self._halo_xero_commit()
+
+    # -- credit notes: allocation to the reversed invoice -------------------------------------------
+    def _halo_xero_allocate(self, connection, client):
+        """Allocate this credit note in Xero to the invoice it reverses (``reversed_entry_id``), for
+        min(remaining credit, the invoice's AmountDue in Xero). Only an AUTHORISED credit note can be
+        allocated: a DRAFT one (connection status setting) is left unallocated, and said so.
+
+        The PUT carries a stable Idempotency-Key; after an unknown outcome the credit note's allocations
+        are read back from Xero before anything is sent again, so the credit is never applied twice."""
+        self.ensure_one()
+        Log = self.env["halo.xero.sync.log"]
+        tenant = connection.tenant_id
+        invoice = self.reversed_entry_id
+        state = self.halo_xero_allocation
+
+        def done(allocation, message, outcome="ok"):
+            self.write({"halo_xero_allocation": allocation, "halo_xero_followup": False})
+            Log._halo_log(self, "allocate", outcome, message)
+
+        if state in ("done", "skipped", "failed") or not invoice:
+            self.halo_xero_followup = False
+            return
+        if not invoice.halo_xero_invoice_id or invoice.halo_xero_connection_id != connection:
+            return done("skipped", self.env._("Not allocated: the reversed invoice %(name)s is not in Xero.",
+                                              name=invoice.name), "skipped")
+        if self.halo_xero_status != "AUTHORISED":
+            return done("skipped", self.env._(
+                "Not allocated: the credit note is %(status)s in Xero (only approved credit notes can be "
+                "allocated); allocate it to %(number)s in Xero once approved.",
+                status=self.halo_xero_status or "-", number=invoice.halo_xero_number or invoice.name), "skipped")
+        try:
+            credit = client.call(tenant, "get_credit_note", self.halo_xero_invoice_id).credit_notes[0]
+            mine = [a for a in credit.allocations or []
+                    if a.invoice and str(a.invoice.invoice_id) == invoice.halo_xero_invoice_id]
+            if mine:  # an earlier attempt got through (its answer was lost)
+                self.halo_xero_allocation_id = str(mine[0].allocation_id or "")
+                self._halo_xero_apply_credit_notes(connection, [credit])
+                return done("done", self.env._("Already allocated in Xero to %(number)s.",
+                                               number=invoice.halo_xero_number))
+            remote_inv = client.call(tenant, "get_invoice", invoice.halo_xero_invoice_id).invoices[0]
+        except (XeroRetryLater, XeroAuthError):
+            raise
+        except XeroError as err:
+            return done("failed", str(err), "error")
+        amount = min(Decimal(str(credit.remaining_credit or 0)), Decimal(str(remote_inv.amount_due or 0)))
+        if remote_inv.status != "AUTHORISED" or amount <= 0:
+            return done("skipped", self.env._(
+                "Not allocated: invoice %(number)s is %(status)s in Xero with %(due)s due.",
+                number=invoice.halo_xero_number, status=remote_inv.status, due=remote_inv.amount_due), "skipped")
+        on_date = max(self.invoice_date or fields.Date.context_today(self), remote_inv.date or self.invoice_date)
+        body = xero_push.to_sdk_allocation(invoice.halo_xero_invoice_id, amount, on_date)
+        dbuuid = self._halo_xero_dbuuid()
+        key = xero_push.request_key("allocate", [xero_push.invoice_key(dbuuid, self.id, self.halo_xero_payload_version)],
+                                    "%s|%s|%s" % (invoice.halo_xero_invoice_id, xero_push.r2(amount), on_date))
+        try:
+            result = client.call(tenant, "create_credit_note_allocation", self.halo_xero_invoice_id, body,
+                                 idempotency_key=key, write=True)
+        except XeroUnknownOutcome as err:
+            self.halo_xero_allocation = "unknown"  # looked up (GET credit note) before it is sent again
+            Log._halo_log(self, "allocate", "unknown", str(err), key)
+            return None
+        except (XeroRetryLater, XeroAuthError):
+            raise
+        except XeroError as err:
+            self.halo_xero_error = str(err)
+            return done("failed", str(err), "error")
+        allocation = (result.allocations or [None])[0]
+        self.halo_xero_allocation_id = str(getattr(allocation, "allocation_id", "") or "")
+        done("done", self.env._("%(amount)s allocated to %(number)s.", amount=xero_push.r2(amount),
+                                number=invoice.halo_xero_number))
+        # both documents changed in Xero (RemainingCredit / AmountDue, maybe PAID): read them back
+        self._halo_xero_fetch_credit_notes(connection, client, [self.halo_xero_invoice_id])
+        invoice._halo_xero_fetch(connection, client, [invoice.halo_xero_invoice_id])
+        return None
+
+    def _halo_xero_fetch_credit_notes(self, connection, client, credit_note_ids):
+        """GET these Xero credit notes (25 per request, by CreditNoteID) and apply their status."""
+        for chunk in xero_push.batches(credit_note_ids, 25):
+            where = " OR ".join('CreditNoteID==guid("%s")' % cid for cid in chunk)
+            try:
+                result = client.call(connection.tenant_id, "get_credit_notes", where=where)
+            except XeroNotFound:
+                continue
+            self._halo_xero_apply_credit_notes(connection, result.credit_notes or [])
+
+    @api.model
+    def _halo_xero_apply_credit_notes(self, connection, credit_notes):
+        """Reflect Xero credit notes (SDK models) on the Odoo credit notes bound to them: status, number."""
+        by_id = {str(cn.credit_note_id): cn for cn in credit_notes if cn.credit_note_id}
+        if not by_id:
+            return self.browse()
+        moves = self.sudo().search([("halo_xero_invoice_id", "in", list(by_id)), ("move_type", "=", "out_refund"),
+                                    ("halo_xero_connection_id", "=", connection.id)])
+        Log = self.env["halo.xero.sync.log"]
+        for move in moves:
+            cn = by_id[move.halo_xero_invoice_id]
+            status = cn.status or move.halo_xero_status
+            if status != move.halo_xero_status:
+                Log._halo_log(move, "status", "ok", "%s → %s" % (move.halo_xero_status or "-", status))
+                if status in ("VOIDED", "DELETED"):
+                    move.message_post(body=self.env._(
+                        "This credit note was %(status)s in Xero (%(number)s).", status=status.lower(),
+                        number=cn.credit_note_number or "-"))
+                vals = {"halo_xero_status": status,
+                        "halo_xero_number": cn.credit_note_number or move.halo_xero_number}
+                if (status == "AUTHORISED" and move.reversed_entry_id
+                        and move.halo_xero_allocation in (False, "skipped")):
+                    # approved in Xero after a DRAFT push: allocate it now
+                    vals.update(halo_xero_allocation="pending", halo_xero_followup=True)
+                move.write(vals)
+        return moves
 
     # -- back from Xero ---------------------------------------------------------------------------
     def _halo_xero_fetch(self, connection, client, invoice_ids):

@@ -169,8 +169,11 @@ class HaloXeroWebhookEvent(models.Model):
         Move = self.env["account.move"].sudo()
         for tenant, events in self.grouped("tenant_id").items():
             connection = Connection.search([("tenant_id", "=", tenant), ("state", "=", "connected")], limit=1)
+            credit_events = events.filtered(lambda e: (e.category or "").upper() == "CREDITNOTE")
             invoice_events = events.filtered(lambda e: (e.category or "").upper() == "INVOICE")
-            (events - invoice_events).write({"state": "ignored"})
+            (events - invoice_events - credit_events).write({"state": "ignored"})
+            if credit_events:
+                self._halo_process_credit_notes(connection, credit_events)
             if not connection:
                 invoice_events.write({"state": "ignored", "message": "No connected Xero connection for the tenant."})
                 continue
@@ -191,12 +194,41 @@ class HaloXeroWebhookEvent(models.Model):
             ours.write({"state": "done", "message": False})
 
 
+    def _halo_process_credit_notes(self, connection, events):
+        """CREDITNOTE events: fetch the credit notes sent from Odoo and apply their status."""
+        if not connection:
+            events.write({"state": "ignored", "message": "No connected Xero connection for the tenant."})
+            return
+        Move = self.env["account.move"].sudo()
+        known = set(Move.search([("halo_xero_invoice_id", "in", events.mapped("resource_id")),
+                                 ("move_type", "=", "out_refund"),
+                                 ("halo_xero_connection_id", "=", connection.id)]).mapped("halo_xero_invoice_id"))
+        ours = events.filtered(lambda e: e.resource_id in known)
+        (events - ours).write({"state": "ignored", "message": "Not a credit note sent from Odoo."})
+        if not ours:
+            return
+        try:
+            Move._halo_xero_fetch_credit_notes(connection, connection._halo_client(),
+                                               sorted(set(ours.mapped("resource_id"))))
+        except (XeroRetryLater, XeroAuthError) as err:
+            ours.write({"message": str(err)[:200]})
+            return
+        except XeroError as err:
+            ours.write({"state": "error", "message": str(err)[:200]})
+            return
+        ours.write({"state": "done", "message": False})
+
+
 class HaloXeroConnection(models.Model):
     _inherit = "halo.xero.connection"
 
     halo_xero_poll_since = fields.Datetime(
         string="Polled Up To", copy=False, readonly=True,
         help="Largest UpdatedDateUTC seen by the last poll of invoices (sent as If-Modified-Since).",
+    )
+    halo_xero_poll_cn_since = fields.Datetime(
+        string="Credit Notes Polled Up To", copy=False, readonly=True,
+        help="Largest UpdatedDateUTC seen by the last poll of credit notes (sent as If-Modified-Since).",
     )
 
     @api.model
@@ -209,7 +241,8 @@ class HaloXeroConnection(models.Model):
             self.env["ir.cron"]._commit_progress(1)
 
     def _halo_xero_poll(self, page_size=100):
-        """Status and payments of invoices changed in Xero since the last poll (paged)."""
+        """Status and payments of invoices changed in Xero since the last poll (paged), then the status of
+        credit notes. Returns the number of invoice pages read."""
         self.ensure_one()
         client = self._halo_client()
         since = self.halo_xero_poll_since
@@ -226,4 +259,24 @@ class HaloXeroConnection(models.Model):
                     newest = updated
         if newest and newest != since:
             self.halo_xero_poll_since = newest
+        self._halo_xero_poll_credit_notes(client, page_size)
+        return pages
+
+    def _halo_xero_poll_credit_notes(self, client, page_size=100):
+        """Status of credit notes changed in Xero since the last poll (paged, If-Modified-Since).
+        Their allocations are not payments: an invoice's AmountCredited never registers one."""
+        since = self.halo_xero_poll_cn_since
+        kwargs = {"if_modified_since": since} if since else {}
+        Move = self.env["account.move"].sudo()
+        newest = since
+        pages = 0
+        for _page, credit_notes in client.paged(self.tenant_id, "get_credit_notes", page_size=page_size, **kwargs):
+            pages += 1
+            Move._halo_xero_apply_credit_notes(self, credit_notes)
+            for cn in credit_notes:
+                updated = _naive_utc(cn.updated_date_utc)
+                if updated and (not newest or updated > newest):
+                    newest = updated
+        if newest and newest != since:
+            self.halo_xero_poll_cn_since = newest
         return pages

@@ -111,7 +111,7 @@ class XeroEndpoints:
 # -- throttle ---------------------------------------------------------------------------------------
 class _TenantBudget:
     __slots__ = ("calls", "in_flight", "day_start", "day_count", "not_before", "min_remaining",
-                 "day_remaining")
+                 "day_remaining", "day_limit_seen")
 
     def __init__(self, now):
         self.calls = collections.deque()
@@ -121,6 +121,9 @@ class _TenantBudget:
         self.not_before = 0.0
         self.min_remaining = None
         self.day_remaining = None
+        # Xero's daily limit as inferred from X-DayLimit-Remaining: calls counted here + remaining
+        # (a lower bound when other processes use the same organisation)
+        self.day_limit_seen = None
 
 
 class Throttle:
@@ -143,12 +146,24 @@ class Throttle:
             budget = self._tenants[tenant_id] = _TenantBudget(now)
         if now - budget.day_start >= 86400:
             budget.day_start, budget.day_count, budget.day_remaining = now, 0, None
+            budget.day_limit_seen = None
         while budget.calls and budget.calls[0] <= now - 60:
             budget.calls.popleft()
         return budget
 
-    def _day_limit(self):
-        return int(self.daily * (1 - self.daily_headroom))
+    def _day_limit(self, limit=None):
+        """Calls allowed out of ``limit`` (default: the local ``daily``) once the headroom is kept."""
+        limit = self.daily if limit is None else limit
+        return int(limit * (1 - self.daily_headroom))
+
+    def _reserve(self, budget):
+        """Calls kept in reserve out of what Xero reports: the headroom of the smaller of the local
+        ``daily`` and Xero's own daily limit (never of the local setting alone: a local ``daily`` larger
+        than Xero's would otherwise reserve more than Xero's whole remaining budget)."""
+        limit = self.daily
+        if budget.day_limit_seen is not None:
+            limit = min(limit, budget.day_limit_seen)
+        return limit - self._day_limit(limit)
 
     def acquire(self, tenant_id):
         tenant_id = tenant_id or ""
@@ -156,9 +171,8 @@ class Throttle:
             with self._cond:
                 now = self.clock()
                 budget = self._budget(tenant_id, now)
-                headroom = self.daily - self._day_limit()
                 if budget.day_count >= self._day_limit() or (
-                        budget.day_remaining is not None and budget.day_remaining <= headroom):
+                        budget.day_remaining is not None and budget.day_remaining <= self._reserve(budget)):
                     raise XeroRetryLater(
                         "The daily Xero API budget of this organisation is used up; try again tomorrow.",
                         retry_after=max(0.0, budget.day_start + 86400 - now), problem="day")
@@ -212,7 +226,7 @@ class Throttle:
                 minute = min(minute, budget.min_remaining)
             day = self._day_limit() - budget.day_count
             if budget.day_remaining is not None:
-                day = min(day, budget.day_remaining - (self.daily - self._day_limit()))
+                day = min(day, budget.day_remaining - self._reserve(budget))
             return {"minute": max(0, minute), "day": max(0, day)}
 
     def observe_headers(self, tenant_id, headers):
@@ -227,6 +241,9 @@ class Throttle:
                     continue
                 with contextlib.suppress(TypeError, ValueError):
                     setattr(budget, attr, int(value))
+            if budget.day_remaining is not None and headers.get("X-DayLimit-Remaining") is not None:
+                seen = budget.day_count + budget.day_remaining
+                budget.day_limit_seen = max(seen, budget.day_limit_seen or 0)
 
 
 _DEFAULT_THROTTLE = Throttle()

@@ -29,9 +29,10 @@ UNIT_DP = Decimal("0.0001")  # unitdp=4
 QTY_DP = Decimal("0.0001")
 MAX_IDEMPOTENCY_KEY = 128
 ROUNDING_DESCRIPTION = "Rounding"
-# the local Xero sandbox has no /CreditNotes endpoint: credit notes stay queued with this message
-CREDIT_NOTES_UNSUPPORTED = "Credit notes are not supported by this Xero endpoint yet; the credit note stays queued."
 INVOICE_TYPES = {"invoice": "ACCREC", "refund": "ACCRECCREDIT"}
+# Xero field names per document kind: an invoice goes to /Invoices, a credit note to /CreditNotes
+NUMBER_FIELDS = {"invoice": "InvoiceNumber", "refund": "CreditNoteNumber"}
+ID_FIELDS = {"invoice": "InvoiceID", "refund": "CreditNoteID"}
 
 
 class PayloadError(ValueError):
@@ -146,11 +147,12 @@ def rounding_line(difference, account_code, tax_type="NONE") -> dict:
 
 
 def build_invoice(doc, *, status="DRAFT", numbering="odoo", rounding_account_code=None) -> dict:
-    """The Xero invoice (or credit note) for one Odoo invoice, with a rounding line when Xero's
-    per-line 2-dp tax would not add up to Odoo's total.
+    """The Xero invoice (or credit note, ``kind`` "refund") for one Odoo invoice, with a rounding line
+    when Xero's per-line 2-dp tax would not add up to Odoo's total.
 
-    ``numbering``: "odoo" sends the Odoo number as InvoiceNumber; "xero" lets Xero number it and
-    sends the Odoo number as Reference (so an unknown outcome can be looked up by Reference).
+    ``numbering``: "odoo" sends the Odoo number as InvoiceNumber (CreditNoteNumber); "xero" lets Xero
+    number it and sends the Odoo number as Reference (so an unknown outcome can be looked up by Reference).
+    A credit note carries no DueDate.
     """
     if status not in ("DRAFT", "AUTHORISED"):
         raise PayloadError("Unsupported Xero status %s" % status)
@@ -175,13 +177,14 @@ def build_invoice(doc, *, status="DRAFT", numbering="odoo", rounding_account_cod
         lines.append(rounding_line(difference, rounding_account_code))
     payload = {"Type": INVOICE_TYPES[kind], "Contact": {"ContactID": doc["contact_id"]},
                "Date": _check_date(doc["date"], "Date"),
-               # DueDate is always sent: AUTHORISED requires it and DRAFT keeps Odoo's terms
-               "DueDate": _check_date(doc.get("due_date") or doc["date"], "DueDate"),
                "LineAmountTypes": lat, "Status": status, "LineItems": lines}
+    if kind == "invoice":
+        # DueDate is always sent: AUTHORISED requires it and DRAFT keeps Odoo's terms
+        payload["DueDate"] = _check_date(doc.get("due_date") or doc["date"], "DueDate")
     if doc.get("currency"):
         payload["CurrencyCode"] = doc["currency"]
     if numbering == "odoo":
-        payload["InvoiceNumber"] = doc["name"]
+        payload[NUMBER_FIELDS[kind]] = doc["name"]
         if doc.get("reference"):
             payload["Reference"] = doc["reference"][:255]
     else:
@@ -192,10 +195,15 @@ def build_invoice(doc, *, status="DRAFT", numbering="odoo", rounding_account_cod
     return payload
 
 
+def is_credit_note(payload) -> bool:
+    return payload.get("Type") in ("ACCRECCREDIT", "ACCPAYCREDIT")
+
+
 def lookup_key(payload) -> tuple:
     """How an invoice whose outcome is unknown is found again: ("number", n) or ("reference", r)."""
-    if payload.get("InvoiceNumber"):
-        return ("number", payload["InvoiceNumber"])
+    number = payload.get("CreditNoteNumber") if is_credit_note(payload) else payload.get("InvoiceNumber")
+    if number:
+        return ("number", number)
     return ("reference", payload["Reference"])
 
 
@@ -222,16 +230,8 @@ def payload_digest(payloads) -> str:
 
 
 # -- SDK models ---------------------------------------------------------------------------------------
-def to_sdk_invoice(payload):
-    """xero_python ``Invoice`` for a payload (imports the SDK lazily)."""
-    from xero_python.accounting import (
-        Contact,
-        CurrencyCode,
-        Invoice,
-        LineAmountTypes,
-        LineItem,
-        LineItemTracking,
-    )
+def _sdk_lines(payload):
+    from xero_python.accounting import LineItem, LineItemTracking
 
     lines = []
     for line in payload["LineItems"]:
@@ -241,6 +241,14 @@ def to_sdk_invoice(payload):
             item_code=line.get("ItemCode"), account_code=line.get("AccountCode"), tax_type=line.get("TaxType"),
             discount_rate=float(line["DiscountRate"]) if line.get("DiscountRate") else None,
             tracking=tracking or None))
+    return lines
+
+
+def to_sdk_invoice(payload):
+    """xero_python ``Invoice`` for a payload (imports the SDK lazily)."""
+    from xero_python.accounting import Contact, CurrencyCode, Invoice, LineAmountTypes
+
+    lines = _sdk_lines(payload)
     return Invoice(
         type=payload["Type"], contact=Contact(contact_id=payload["Contact"]["ContactID"]),
         date=payload["Date"], due_date=payload["DueDate"], line_amount_types=LineAmountTypes(payload["LineAmountTypes"]),
@@ -253,6 +261,38 @@ def to_sdk_invoices(payloads):
     from xero_python.accounting import Invoices
 
     return Invoices(invoices=[to_sdk_invoice(p) for p in payloads])
+
+
+def to_sdk_credit_note(payload):
+    """xero_python ``CreditNote`` for a credit-note payload."""
+    from xero_python.accounting import Contact, CreditNote, CurrencyCode, LineAmountTypes
+
+    return CreditNote(
+        type=payload["Type"], contact=Contact(contact_id=payload["Contact"]["ContactID"]), date=payload["Date"],
+        line_amount_types=LineAmountTypes(payload["LineAmountTypes"]), status=payload["Status"],
+        credit_note_number=payload.get("CreditNoteNumber"), reference=payload.get("Reference"),
+        currency_code=CurrencyCode(payload["CurrencyCode"]) if payload.get("CurrencyCode") else None,
+        line_items=_sdk_lines(payload), credit_note_id=payload.get("CreditNoteID"))
+
+
+def to_sdk_documents(payloads):
+    """``Invoices`` or ``CreditNotes`` for payloads of one kind (a request never mixes them)."""
+    from xero_python.accounting import CreditNotes
+
+    kinds = {is_credit_note(p) for p in payloads}
+    if len(kinds) > 1:
+        raise ValueError("invoices and credit notes go in separate requests")
+    if kinds == {True}:
+        return CreditNotes(credit_notes=[to_sdk_credit_note(p) for p in payloads])
+    return to_sdk_invoices(payloads)
+
+
+def to_sdk_allocation(invoice_id, amount, on_date):
+    """``Allocations`` body allocating ``amount`` of a credit note to one invoice."""
+    from xero_python.accounting import Allocation, Allocations, Invoice
+
+    return Allocations(allocations=[Allocation(invoice=Invoice(invoice_id=invoice_id), amount=float(r2(amount)),
+                                               date=on_date)])
 
 
 # -- batching and idempotency -------------------------------------------------------------------------
@@ -293,12 +333,13 @@ def element_outcome(element) -> dict:
     errors = get("ValidationErrors", "validation_errors") or []
     messages = [(e.get("Message") if isinstance(e, dict) else getattr(e, "message", None)) or "" for e in errors]
     status_attr = get("StatusAttributeString", "status_attribute_string") or ("ERROR" if messages else "OK")
-    invoice_id = get("InvoiceID", "invoice_id")
+    # an invoice or a credit note: the id and the number are named after the document
+    invoice_id = get("InvoiceID", "invoice_id") or get("CreditNoteID", "credit_note_id")
     ok = status_attr != "ERROR" and not messages and invoice_id and str(invoice_id) != ZERO_GUID
     warnings = get("Warnings", "warnings") or []
     status = get("Status", "status")
     return {"ok": bool(ok), "invoice_id": str(invoice_id) if ok else None,
-            "number": get("InvoiceNumber", "invoice_number") or "",
+            "number": get("InvoiceNumber", "invoice_number") or get("CreditNoteNumber", "credit_note_number") or "",
             "reference": get("Reference", "reference") or "",
             "status": getattr(status, "value", status) or "",
             "messages": messages,
@@ -306,10 +347,11 @@ def element_outcome(element) -> dict:
 
 
 DUPLICATE_NUMBER = "Invoice # must be unique."
+DUPLICATE_MARK = "# must be unique."  # "Invoice # must be unique.", "Credit Note # must be unique."
 
 
 def is_duplicate_number(outcome) -> bool:
-    return any(DUPLICATE_NUMBER.lower() in (m or "").lower() for m in outcome["messages"])
+    return any(DUPLICATE_MARK in (m or "").lower() for m in outcome["messages"])
 
 
 # -- webhooks -----------------------------------------------------------------------------------------

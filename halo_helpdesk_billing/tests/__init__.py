@@ -19,3 +19,4 @@ from . import test_xero_push_limits
 from . import test_xero_payments
 from . import test_xero_webhook
 from . import test_tour_xero_setup
+from . import test_xero_credit_notes

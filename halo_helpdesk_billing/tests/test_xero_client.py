@@ -151,3 +151,37 @@ class TestXeroClient(HaloXeroCommon):
             throttle.acquire("t")
         self.assertEqual(caught.exception.problem, "day")
         self.xero_calls_expected = False
+
+    def test_throttle_headroom_is_relative_to_xero_daily_limit(self):
+        """Regression: a local ``daily`` far above Xero's 5,000 a day reserved 10 % of the local figure
+        (100,000) and compared it with Xero's X-DayLimit-Remaining, so every call was refused."""
+        throttle = xc.Throttle(daily=1_000_000, clock=lambda: 1000.0, sleep=lambda s: None)
+        with throttle.slot("t"):
+            pass
+        throttle.observe_headers("t", {"X-DayLimit-Remaining": "4999"})
+        with throttle.slot("t"):  # not "daily budget used up"
+            pass
+        throttle.observe_headers("t", {"X-DayLimit-Remaining": "4998"})
+        # headroom: 10 % of Xero's 5,000 (the smaller limit), not of the local 1,000,000
+        self.assertEqual(throttle.remaining("t")["day"], 4998 - 500)
+        throttle.observe_headers("t", {"X-DayLimit-Remaining": "501"})
+        with throttle.slot("t"):
+            pass
+        throttle.observe_headers("t", {"X-DayLimit-Remaining": "500"})
+        with self.assertRaises(xc.XeroRetryLater) as caught:
+            throttle.acquire("t")
+        self.assertEqual(caught.exception.problem, "day")
+        # a local daily smaller than Xero's keeps its own headroom
+        small = xc.Throttle(daily=1000, clock=lambda: 1000.0, sleep=lambda s: None)
+        with small.slot("t"):
+            pass
+        small.observe_headers("t", {"X-DayLimit-Remaining": "4999"})
+        self.assertEqual(small.remaining("t")["day"], 900 - 1)
+        self.xero_calls_expected = False
+
+    def test_large_local_daily_budget_calls_the_sandbox(self):
+        xc.reset_default_throttle(daily=1_000_000)
+        client = self._client()
+        for _i in range(3):
+            client.call(self.tenant_id, "get_organisations")
+        self.assertEqual(len(self.sandbox_requests("/Organisation")), 3)

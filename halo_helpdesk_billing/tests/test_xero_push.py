@@ -1,6 +1,6 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 """Invoices to Xero against the sandbox (real HTTP, real SDK): the happy path, totals that agree,
-numbering, edits after sending, credit notes."""
+numbering, edits after sending (credit notes: test_xero_credit_notes.py)."""
 
 from ast import literal_eval
 from datetime import date
@@ -8,7 +8,6 @@ from datetime import date
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 
-from ..services import xero_push
 from .test_xero_push_common import HaloXeroPushCommon
 
 
@@ -217,17 +216,16 @@ class TestXeroPush(HaloXeroPushCommon):
         self.assertEqual(move.halo_xero_state, "failed")
         self.assertIn("credit note", move.halo_xero_error)
 
-    # -- credit notes -------------------------------------------------------------------------------------
-    def test_credit_notes_queue_but_are_reported_unsupported(self):
+    # -- credit notes: see test_xero_credit_notes.py ----------------------------------------------------
+    def test_credit_notes_are_pushed_not_as_invoices(self):
         refund = self.make_invoices(1, move_type="out_refund")
         self.assertEqual(refund.halo_xero_state, "queued")
-        self.assertEqual(refund.halo_xero_error, xero_push.CREDIT_NOTES_UNSUPPORTED)
+        self.assertFalse(refund.halo_xero_error)
+        self.assertIn(refund, self.env["account.move"].search(self.env["account.move"]._halo_xero_push_domain()))
         refund._halo_xero_push()
-        self.assertEqual(refund.halo_xero_state, "queued")
-        self.assertFalse(self.invoice_writes())
-        self.assertNotIn(refund, self.env["account.move"].search(
-            self.env["account.move"]._halo_xero_push_domain()))
-        self.xero_calls_expected = False
+        self.assertEqual(refund.halo_xero_state, "sent", refund.halo_xero_error)
+        self.assertFalse(self.invoice_writes())  # /CreditNotes, not /Invoices
+        self.assertFalse(self.xero_invoices())
 
     def test_ticket_shows_xero_number_and_status(self):
         ticket = self.env["helpdesk.ticket"].create({

@@ -18,8 +18,12 @@ jsonschema = pytest.importorskip("jsonschema")
 
 from xero_python.accounting import (  # noqa: E402
     Account,
+    Allocation,
+    Allocations,
     Contact,
     Contacts,
+    CreditNote,
+    CreditNotes,
     HistoryRecord,
     HistoryRecords,
     Invoice,
@@ -135,6 +139,21 @@ def exercise(sdk, ctl):
     api.create_payments(UK, Payments(payments=[Payment(invoice=Invoice(invoice_id=inv.invoice_id),
                                                        account=Account(code="090"), amount=Decimal(1))]))
     api.get_payments(UK, page=1)
+    cn = api.create_credit_notes(UK, CreditNotes(credit_notes=[CreditNote(
+        type="ACCRECCREDIT", contact=Contact(contact_id=contact.contact_id), date=dt.date(2024, 1, 6),
+        status="AUTHORISED", line_items=lines, reference="schema-cn")]), unitdp=4,
+        idempotency_key="schema-cn-1").credit_notes[0]
+    api.create_credit_notes(UK, CreditNotes(credit_notes=[CreditNote(
+        type="ACCRECCREDIT", contact=Contact(contact_id=contact.contact_id), line_items=[
+            LineItem(description="Bad", quantity=Decimal(1), unit_amount=Decimal(1), account_code="999")])]),
+        summarize_errors=False)
+    api.update_or_create_credit_notes(UK, CreditNotes(credit_notes=[CreditNote(
+        type="ACCRECCREDIT", contact=Contact(contact_id=contact.contact_id), status="DRAFT", line_items=lines)]))
+    api.create_credit_note_allocation(UK, cn.credit_note_id, Allocations(allocations=[Allocation(
+        invoice=Invoice(invoice_id=inv.invoice_id), amount=Decimal(5), date=dt.date(2024, 1, 7))]))
+    api.get_credit_notes(UK, page=1)
+    api.get_credit_notes(UK, where='Status=="AUTHORISED"')
+    api.get_credit_note(UK, cn.credit_note_id)
     ctl.pay(UK, inv.invoice_id)
     api.get_invoice(UK, inv.invoice_id)
     try:
@@ -166,7 +185,9 @@ def test_requests_and_responses_match_the_spec(spec, sdk, ctl):
                 "getContactByContactNumber",  # same template as getContact "createItems", "updateOrCreateItems", "getItems", "getItem",
                 "getTaxRates", "getAccounts", "getOrganisations", "createInvoices", "updateOrCreateInvoices",
                 "updateInvoice", "getInvoices", "getInvoice", "createInvoiceAttachmentByFileName",
-                "getInvoiceAttachments", "getOnlineInvoice", "createPayment", "createPayments", "getPayments"}
+                "getInvoiceAttachments", "getOnlineInvoice", "createPayment", "createPayments", "getPayments",
+                "createCreditNotes", "updateOrCreateCreditNotes", "getCreditNotes", "getCreditNote",
+                "createCreditNoteAllocation"}
     assert expected <= {op for op, _ in checked}, expected - {op for op, _ in checked}
     assert ("createContacts", 400) in checked  # the ValidationException body matches the Error schema
 

@@ -147,6 +147,24 @@ def test_credit_note_type_and_mapping_errors():
         xp.build_invoice(doc([line("10")], "12", contact_id=None))
 
 
+def test_credit_note_payload_number_lookup_and_sdk_model():
+    payload = xp.build_invoice(doc([line("10")], "12", kind="refund"), status="AUTHORISED")
+    assert payload["CreditNoteNumber"] and "InvoiceNumber" not in payload and "DueDate" not in payload
+    assert xp.lookup_key(payload) == ("number", payload["CreditNoteNumber"])
+    by_ref = xp.build_invoice(doc([line("10")], "12", kind="refund"), numbering="xero")
+    assert "CreditNoteNumber" not in by_ref and xp.lookup_key(by_ref) == ("reference", by_ref["Reference"])
+    body = xp.to_sdk_documents([payload])
+    assert body.credit_notes[0].type == "ACCRECCREDIT"
+    assert body.credit_notes[0].credit_note_number == payload["CreditNoteNumber"]
+    with pytest.raises(ValueError):
+        xp.to_sdk_documents([payload, xp.build_invoice(doc([line("10")], "12"))])
+    ok = xp.element_outcome({"CreditNoteID": "c1", "CreditNoteNumber": "CN-1", "Status": "AUTHORISED"})
+    assert ok["ok"] and ok["invoice_id"] == "c1" and ok["number"] == "CN-1"
+    dup = xp.element_outcome({"CreditNoteID": xp.ZERO_GUID, "StatusAttributeString": "ERROR",
+                              "ValidationErrors": [{"Message": "Credit Note # must be unique."}]})
+    assert xp.is_duplicate_number(dup)
+
+
 def test_tracking_and_discount():
     li = line("100", discount=D("10"), tracking=[("Region", "North"), ("Team", "")])
     payload = xp.build_invoice(doc([li], "108"))
