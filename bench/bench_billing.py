@@ -28,21 +28,11 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from odoo_bench_env import odoo_env  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PY = sys.executable
-
-
-def odoo_env(db):
-    import odoo.init  # noqa: F401
-    from odoo import SUPERUSER_ID, api
-    from odoo.modules.registry import Registry
-    from odoo.tools import config
-
-    config.parse_config(["-c", os.environ["HALO_ODOO_CONF"], "--log-level=warn"])
-    registry = Registry(db)
-    cr = registry.cursor()
-    return cr, api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True, "mail_notrack": True,
-                                                        "mail_create_nolog": True})
 
 
 def psql(sql, db="postgres", autocommit=True):
