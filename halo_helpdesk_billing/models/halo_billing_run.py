@@ -16,6 +16,9 @@ _logger = logging.getLogger(__name__)
 
 BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
 
+# Invoices created, linked and posted together (see _halo_create_invoice_chunk)
+INVOICE_CHUNK = 50
+
 # A charge of a run as read for invoicing (see HaloBillingRun._halo_read_charges)
 Charge = namedtuple(
     "Charge", "id partner_id ticket_id contract_id product_id kind parts error analytic_distribution"
@@ -677,8 +680,25 @@ class HaloBillingRun(models.Model):
             "ticket": {ticket.id: f"{ticket.number} {ticket.name}" for ticket in self.env["helpdesk.ticket"].browse(
                 {charge.ticket_id for charge in charges if charge.ticket_id})},
         }
+        moves = self.env["account.move"]
+        group_list = list(groups.values())
+        for start in range(0, len(group_list), INVOICE_CHUNK):
+            moves |= self._halo_create_invoice_chunk(
+                group_list[start:start + INVOICE_CHUNK], settings, descriptions, names, accounting)
+        self.state = "invoiced"
+        covered = RunLine.browse([charge.id for charge in charges if charge.contract_id])
+        if covered and hasattr(self.env.get("halo.contract"), "_halo_commit_consumption"):
+            self.env["halo.contract"].sudo()._halo_commit_consumption(covered)
+        self.message_post(body=self.env._(
+            "%(count)s invoices created.", count=len(moves)))
+        return moves
+
+    def _halo_create_invoice_chunk(self, groups, settings, descriptions, names, accounting):
+        """Create, link and post the invoices of some charge groups. Runs invoice in chunks so
+        that Odoo's per-invoice cost does not grow with a cache holding every invoice."""
+        RunLine = self.env["halo.billing.run.line"]
         move_vals, line_maps = [], []
-        for group in groups.values():
+        for group in groups:
             layout = settings[group[0].partner_id]["layout"]
             vals, line_map = self._halo_prepare_invoice_vals(group, layout, descriptions, names)
             self._halo_complete_line_vals(vals, accounting)
@@ -707,13 +727,10 @@ class HaloBillingRun(models.Model):
         RunLine.invalidate_model(["invoice_line_id", "invoice_id"])
         if self.company_id.halo_post_invoices:
             moves.action_post()
-        self.state = "invoiced"
-        covered = RunLine.browse([charge.id for charge in charges if charge.contract_id])
-        if covered and hasattr(self.env.get("halo.contract"), "_halo_commit_consumption"):
-            self.env["halo.contract"].sudo()._halo_commit_consumption(covered)
-        self.message_post(body=self.env._(
-            "%(count)s invoices created.", count=len(moves)))
-        return moves
+        move_ids = moves.ids
+        self.env.flush_all()
+        self.env.invalidate_all()
+        return self.env["account.move"].browse(move_ids)
 
     def _halo_prepare_invoice_vals(self, charges, layout, descriptions, names):
         """Hook: values of one invoice and, in the same order as its lines, the ids of the
