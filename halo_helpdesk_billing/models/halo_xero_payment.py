@@ -245,38 +245,34 @@ class HaloXeroConnection(models.Model):
         credit notes. Returns the number of invoice pages read."""
         self.ensure_one()
         client = self._halo_client()
-        since = self.halo_xero_poll_since
-        kwargs = {"if_modified_since": since} if since else {}
         Move = self.env["account.move"].sudo()
-        newest = since
-        pages = 0
-        for _page, invoices in client.paged(self.tenant_id, "get_invoices", page_size=page_size, **kwargs):
-            pages += 1
-            Move._halo_xero_apply_remote(self, invoices)
-            for inv in invoices:
-                updated = _naive_utc(inv.updated_date_utc)
-                if updated and (not newest or updated > newest):
-                    newest = updated
-        if newest and newest != since:
-            self.halo_xero_poll_since = newest
+        pages = self._halo_xero_poll_changes(client, "get_invoices", Move._halo_xero_apply_remote,
+                                             "halo_xero_poll_since", page_size)
         self._halo_xero_poll_credit_notes(client, page_size)
         return pages
 
     def _halo_xero_poll_credit_notes(self, client, page_size=100):
         """Status of credit notes changed in Xero since the last poll (paged, If-Modified-Since).
         Their allocations are not payments: an invoice's AmountCredited never registers one."""
-        since = self.halo_xero_poll_cn_since
-        kwargs = {"if_modified_since": since} if since else {}
         Move = self.env["account.move"].sudo()
+        return self._halo_xero_poll_changes(client, "get_credit_notes", Move._halo_xero_apply_credit_notes,
+                                            "halo_xero_poll_cn_since", page_size)
+
+    def _halo_xero_poll_changes(self, client, method, apply, since_field, page_size):
+        """Read the documents changed in Xero since the watermark ``since_field`` page by page (paged,
+        If-Modified-Since), hand each page to ``apply(connection, documents)`` and move the watermark
+        to the newest UpdatedDateUTC seen. Returns the number of pages read."""
+        since = self[since_field]
+        kwargs = {"if_modified_since": since} if since else {}
         newest = since
         pages = 0
-        for _page, credit_notes in client.paged(self.tenant_id, "get_credit_notes", page_size=page_size, **kwargs):
+        for _page, documents in client.paged(self.tenant_id, method, page_size=page_size, **kwargs):
             pages += 1
-            Move._halo_xero_apply_credit_notes(self, credit_notes)
-            for cn in credit_notes:
-                updated = _naive_utc(cn.updated_date_utc)
+            apply(self, documents)
+            for document in documents:
+                updated = _naive_utc(document.updated_date_utc)
                 if updated and (not newest or updated > newest):
                     newest = updated
         if newest and newest != since:
-            self.halo_xero_poll_cn_since = newest
+            self[since_field] = newest
         return pages
