@@ -253,3 +253,22 @@ class TestBillingRun(HaloBillingRunCommon):
         new.hourly_price = 100  # the new version is free until it prices billed work
         run.action_create_invoices()
         self.assertEqual(run.invoice_ids.amount_untaxed, 360.57)
+
+    def test_a_deferred_charge_can_be_taken_back_unless_another_run_holds_it(self):
+        actions, trip, expense, item = self._work(self.ticket)
+        run = self._run(partner_ids=[(6, 0, self.customer.ids)])
+        run.action_preview()
+        line = run.line_ids.filtered(lambda charge: charge.res_model == "halo.mileage")
+        line.action_defer()
+        self.assertEqual((line.state, line.claim_key, trip.halo_billing_state), ("deferred", False, "unbilled"))
+        line.action_include()
+        self.assertEqual((line.state, line.claim_key, trip.halo_billing_state),
+                         ("included", f"halo.mileage,{trip.id}", "in_run"))
+        # deferred again and picked up by another run: taking it back is refused
+        line.action_defer()
+        other = self._run(partner_ids=[(6, 0, self.customer.ids)])
+        other.action_preview()
+        self.assertEqual(other.line_ids.mapped("res_id"), [trip.id])
+        with self.assertRaisesRegex(UserError, "already in another open billing run"):
+            line.action_include()
+        self.assertEqual(line.state, "deferred")
