@@ -223,6 +223,11 @@ def main():
         t0 = time.time()
         setup(args.db, args.customers, args.charges)
         print(f"set-up: {args.customers} customers x {args.charges} charges in {time.time() - t0:.0f} s", flush=True)
+    else:
+        # the prepared database may predate the current code: bring the addon up to date first
+        subprocess.run([os.environ["ODOO_BIN"], "-c", os.environ["HALO_ODOO_CONF"], "-d", args.db, "-u",
+                        "halo_helpdesk_billing", "--stop-after-init", "--log-level=warn"], check=True)
+        psql("VACUUM ANALYZE", db=args.db)
     results = {}
     for phase in args.phases.split(","):
         copy = f"{args.db}_{phase.replace('-', '_')}"
