@@ -175,9 +175,10 @@ def render_account(rec) -> dict:
     return {**rec, "UpdatedDateUTC": ms(rec["UpdatedDateUTC"])}
 
 
-def render_invoice(org, rec, lines=True, unitdp=2) -> dict:
+def _render_document(org, rec, id_field, number_field, lines, unitdp, **own) -> dict:
+    """What invoices and credit notes render alike; ``own`` adds the document's own fields."""
     contact = org["contacts"].get(rec["ContactID"], {})
-    out = {"Type": rec["Type"], "InvoiceID": rec["InvoiceID"], "InvoiceNumber": rec.get("InvoiceNumber") or "",
+    out = {"Type": rec["Type"], id_field: rec[id_field], number_field: rec.get(number_field) or "",
            "Reference": rec.get("Reference") or "",
            "Contact": {"ContactID": rec["ContactID"], "Name": contact.get("Name"),
                        "ContactStatus": contact.get("ContactStatus", "ACTIVE"), "HasAttachments": False,
@@ -185,18 +186,28 @@ def render_invoice(org, rec, lines=True, unitdp=2) -> dict:
            "Date": date_out(rec["Date"]), "DateString": date_string(rec["Date"]),
            "Status": rec["Status"], "LineAmountTypes": rec["LineAmountTypes"],
            "SubTotal": rec["SubTotal"], "TotalTax": rec["TotalTax"], "Total": rec["Total"],
-           "TotalDiscount": 0.0, "AmountDue": rec["AmountDue"], "AmountPaid": rec["AmountPaid"],
-           "AmountCredited": rec["AmountCredited"], "CurrencyCode": rec["CurrencyCode"], "CurrencyRate": 1.0,
-           "IsDiscounted": False, "HasAttachments": bool(org["attachments"].get(rec["InvoiceID"])),
-           "HasErrors": False, "SentToContact": rec.get("SentToContact", False),
-           "UpdatedDateUTC": ms(rec["UpdatedDateUTC"]), "BrandingThemeID": rec.get("BrandingThemeID"),
-           "Url": rec.get("Url"), "Payments": [], "CreditNotes": [], "Prepayments": [], "Overpayments": []}
-    if contact.get("ContactNumber"):
-        out["Contact"]["ContactNumber"] = contact["ContactNumber"]
+           "CurrencyCode": rec["CurrencyCode"], "CurrencyRate": 1.0, "HasErrors": False,
+           "SentToContact": rec.get("SentToContact", False), "UpdatedDateUTC": ms(rec["UpdatedDateUTC"]),
+           "BrandingThemeID": rec.get("BrandingThemeID"), **own}
     if rec.get("DueDate"):
         out["DueDate"], out["DueDateString"] = date_out(rec["DueDate"]), date_string(rec["DueDate"])
     if rec.get("FullyPaidOnDate"):
         out["FullyPaidOnDate"] = date_out(rec["FullyPaidOnDate"])
+    if lines:
+        out["LineItems"] = [_render_line(li, unitdp) for li in rec["LineItems"]]
+    return out
+
+
+def render_invoice(org, rec, lines=True, unitdp=2) -> dict:
+    out = _render_document(
+        org, rec, "InvoiceID", "InvoiceNumber", lines, unitdp,
+        TotalDiscount=0.0, AmountDue=rec["AmountDue"], AmountPaid=rec["AmountPaid"],
+        AmountCredited=rec["AmountCredited"], IsDiscounted=False,
+        HasAttachments=bool(org["attachments"].get(rec["InvoiceID"])), Url=rec.get("Url"),
+        Payments=[], CreditNotes=[], Prepayments=[], Overpayments=[])
+    contact = org["contacts"].get(rec["ContactID"], {})
+    if contact.get("ContactNumber"):
+        out["Contact"]["ContactNumber"] = contact["ContactNumber"]
     for alloc in rec.get("CreditAllocations", []):
         cn = org["credit_notes"].get(alloc["CreditNoteID"], {})
         out["CreditNotes"].append({"CreditNoteID": alloc["CreditNoteID"], "ID": alloc["CreditNoteID"],
@@ -209,29 +220,13 @@ def render_invoice(org, rec, lines=True, unitdp=2) -> dict:
             out["Payments"].append({"PaymentID": pid, "Date": date_out(pay["Date"]), "Amount": pay["Amount"],
                                     "Reference": pay.get("Reference") or "", "CurrencyRate": 1.0,
                                     "HasAccount": True, "HasValidationErrors": False})
-    if lines:
-        out["LineItems"] = [_render_line(li, unitdp) for li in rec["LineItems"]]
     return {k: v for k, v in out.items() if v is not None}
 
 
 def render_credit_note(org, rec, lines=True, unitdp=2) -> dict:
-    contact = org["contacts"].get(rec["ContactID"], {})
-    out = {"Type": rec["Type"], "CreditNoteID": rec["CreditNoteID"],
-           "CreditNoteNumber": rec.get("CreditNoteNumber") or "", "Reference": rec.get("Reference") or "",
-           "Contact": {"ContactID": rec["ContactID"], "Name": contact.get("Name"),
-                       "ContactStatus": contact.get("ContactStatus", "ACTIVE"), "HasAttachments": False,
-                       "HasValidationErrors": False},
-           "Date": date_out(rec["Date"]), "DateString": date_string(rec["Date"]),
-           "Status": rec["Status"], "LineAmountTypes": rec["LineAmountTypes"],
-           "SubTotal": rec["SubTotal"], "TotalTax": rec["TotalTax"], "Total": rec["Total"],
-           "RemainingCredit": rec["RemainingCredit"], "CurrencyCode": rec["CurrencyCode"], "CurrencyRate": 1.0,
-           "HasAttachments": False, "HasErrors": False, "SentToContact": rec.get("SentToContact", False),
-           "UpdatedDateUTC": ms(rec["UpdatedDateUTC"]), "BrandingThemeID": rec.get("BrandingThemeID"),
-           "Allocations": [], "Payments": []}
-    if rec.get("DueDate"):
-        out["DueDate"], out["DueDateString"] = date_out(rec["DueDate"]), date_string(rec["DueDate"])
-    if rec.get("FullyPaidOnDate"):
-        out["FullyPaidOnDate"] = date_out(rec["FullyPaidOnDate"])
+    out = _render_document(
+        org, rec, "CreditNoteID", "CreditNoteNumber", lines, unitdp,
+        RemainingCredit=rec["RemainingCredit"], HasAttachments=False, Allocations=[], Payments=[])
     for alloc in rec.get("Allocations", []):
         inv = org["invoices"].get(alloc["InvoiceID"], {})
         out["Allocations"].append({"AllocationID": alloc["AllocationID"], "Amount": alloc["Amount"],
@@ -242,8 +237,6 @@ def render_credit_note(org, rec, lines=True, unitdp=2) -> dict:
                                                "Prepayments": [], "Overpayments": [], "HasErrors": False,
                                                "IsDiscounted": False}})
     out["AppliedAmount"] = float(r2(sum((d(a["Amount"]) for a in rec.get("Allocations", [])), Decimal(0))))
-    if lines:
-        out["LineItems"] = [_render_line(li, unitdp) for li in rec["LineItems"]]
     return {k: v for k, v in out.items() if v is not None}
 
 
