@@ -10,6 +10,7 @@ from odoo.exceptions import UserError
 from odoo.fields import Domain
 from odoo.tools import SQL, float_round
 
+from .account_move import WORK_TABLES
 from .res_company import DEFAULT_LINE_TEMPLATE
 
 _logger = logging.getLogger(__name__)
@@ -300,8 +301,6 @@ class HaloBillingRun(models.Model):
     def _halo_mark_sources(self, lines, run_id):
         """Put the work of ``lines`` in run ``run_id`` (or out of any run with ``False``):
         one UPDATE per kind of work, its billing state following."""
-        from .account_move import WORK_TABLES
-
         if not lines:
             return
         self.env.cr.execute(SQL(
@@ -452,9 +451,8 @@ class HaloBillingRun(models.Model):
                            "unit_price": item.unit_price, "amount": amount, "coverage": "payg",
                            "contract_id": False}],
             })
-            item.with_context(halo_billing_engine=True).write({
-                "halo_amount": amount, "halo_explanation": vals["explanation"]})
             vals_list.append(vals)
+        self._halo_store_amounts(items, [(vals["amount"], vals["explanation"]) for vals in vals_list])
         return vals_list
 
     def _halo_charge_from_result(self, vals, result, unit):
@@ -476,12 +474,24 @@ class HaloBillingRun(models.Model):
 
     def _halo_store_results(self, records, results):
         """Keep each charge's amount and explanation on its work (for the ticket and reports)."""
-        for record in records:
-            result = results[record.id]
-            if isinstance(result, Exception):
-                continue
-            record.with_context(halo_billing_engine=True).write({
-                "halo_amount": float(result.amount), "halo_explanation": result.explanation})
+        priced = records.filtered(lambda record: not isinstance(results[record.id], Exception))
+        self._halo_store_amounts(priced, [
+            (float(results[record.id].amount), results[record.id].explanation) for record in priced])
+
+    def _halo_store_amounts(self, records, values):
+        """Write ``(amount, explanation)`` pairs on ``records`` (mileage, expenses, items) in one
+        UPDATE; the billing engine owns these fields, so no ORM write per record."""
+        if not records:
+            return
+        records.flush_model(["halo_amount", "halo_explanation"])
+        self.env.cr.execute(SQL(
+            """UPDATE %s AS w SET halo_amount = v.amount, halo_explanation = v.explanation
+                 FROM unnest(%s::int[], %s::numeric[], %s::text[]) AS v(id, amount, explanation)
+                WHERE w.id = v.id""",
+            SQL.identifier(WORK_TABLES[records._name]), records.ids,
+            [amount for amount, _text in values], [text for _amount, text in values],
+        ))
+        records.invalidate_recordset(["halo_amount", "halo_explanation"])
 
     def _halo_apply_contracts(self, vals_list):
         """Let customer contracts cover charges (included, prepay hours or money, PAYG beyond)."""
