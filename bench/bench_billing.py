@@ -215,9 +215,19 @@ def main():
     parser.add_argument("--phases", default="rate,ours-summary,peer,ours-itemised,plain-itemised")
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     parser.add_argument("--reuse", action="store_true", help="reuse an already prepared --db")
+    parser.add_argument("--profile", metavar="DIR",
+                        help="write a cProfile of each phase to DIR/<phase>.prof (slower; for finding costs, not timing)")
     args = parser.parse_args()
     if args.phase:
-        print(json.dumps(measure(args.phase, args.db)))
+        if args.profile:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            result = profiler.runcall(measure, args.phase, args.db)
+            profiler.dump_stats(os.path.join(args.profile, f"{args.phase}.prof"))
+        else:
+            result = measure(args.phase, args.db)
+        print(json.dumps(result))
         return
     if not args.reuse:
         t0 = time.time()
@@ -233,7 +243,11 @@ def main():
         copy = f"{args.db}_{phase.replace('-', '_')}"
         psql(f'DROP DATABASE IF EXISTS "{copy}" WITH (FORCE)')
         psql(f'CREATE DATABASE "{copy}" TEMPLATE "{args.db}"')
-        out = subprocess.run([PY, __file__, "--phase", phase, "--db", copy], capture_output=True, text=True)
+        command = [PY, __file__, "--phase", phase, "--db", copy]
+        if args.profile:
+            os.makedirs(args.profile, exist_ok=True)
+            command += ["--profile", args.profile]
+        out = subprocess.run(command, capture_output=True, text=True)
         psql(f'DROP DATABASE IF EXISTS "{copy}" WITH (FORCE)')
         if out.returncode:
             print(f"{phase}: FAILED\n{out.stderr[-3000:]}", flush=True)

@@ -17,6 +17,7 @@ from . import halo_billing_run
 from . import halo_billing_run_line
 from . import account_move
 from . import account_move_line
+from . import account_move_bulk_lines
 from . import halo_xlsx_template
 from . import halo_customer_device
 from . import halo_contract

@@ -1,0 +1,211 @@
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""Invoice lines added in bulk, as copies of a line Odoo created.
+
+An itemised billing run puts a hundred lines or more on one invoice; Odoo's ORM creates an
+invoice line in about 6 ms (company checks, analytic validation, per-line computed fields,
+tax sync), which made the lines the whole cost of an itemised run. Here Odoo creates one
+*prototype* line per distinct set of accounting values (product, account, taxes, analytic
+distribution, sign) and every other line of that set is a copy of its prototype's stored
+row with only its own label, quantity, price and amounts changed:
+
+- the per-line amounts (``price_subtotal``, ``price_total``) are computed by Odoo's own tax
+  engine exactly as ``account.move.line._compute_totals`` does, from the prototype's base line;
+- the copies are inserted inside Odoo's own ``_sync_dynamic_lines`` and ``_check_balanced``
+  contexts, so Odoo itself then recomputes the tax lines, corrects the base lines' balances
+  (global rounding), rewrites the payment-term lines and checks that the entry balances;
+- many2many values (taxes, tax tags) are copied from the prototype.
+
+Only lines whose values do not depend on anything but the prototype can be copied, see
+:meth:`_halo_bulk_line_copyable`; the billing run sends any other line through the ORM.
+``tests/test_invoice_bulk_lines.py`` compares copies with ORM-created lines column by column.
+"""
+from odoo import api, models
+from odoo.tools import SQL
+
+# Columns a copy computes for itself; every other stored column is the prototype's.
+OWN_COLUMNS = (
+    "name", "quantity", "price_unit", "sequence", "price_subtotal", "price_total",
+    "amount_currency", "balance", "debit", "credit", "halo_run_line_id",
+)
+
+
+class AccountMove(models.Model):
+    _inherit = "account.move"
+
+    @api.model
+    def _halo_bulk_line_copyable(self, prototype):
+        """Whether lines can be copied from ``prototype`` (an invoice line Odoo created):
+        a product line of a draft invoice in company currency, without discount, manual tax
+        data or reconcilable account, on which Odoo computes nothing from sibling lines."""
+        move = prototype.move_id
+        if "sale_line_ids" in prototype._fields and prototype.sale_line_ids:
+            return False
+        return bool(
+            prototype.display_type == "product"
+            and move.state == "draft"
+            and move.is_invoice(include_receipts=True)
+            and move.currency_id == move.company_currency_id
+            and not prototype.discount
+            and not prototype.extra_tax_data
+            and not prototype.account_id.reconcile
+        )
+
+    def _halo_bulk_add_lines(self, copies):
+        """Add invoice lines to the draft invoices ``self`` as copies of prototype lines.
+
+        :param copies: a list of ``(prototype_line_id, values)`` where ``values`` holds the
+            copy's ``name``, ``quantity``, ``price_unit``, ``sequence`` and optionally
+            ``halo_run_line_id``; the prototype must be one of ``self``'s lines and
+            :meth:`_halo_bulk_line_copyable`.
+        :return: ``{(move_id, sequence): line_id}`` of the new lines.
+        """
+        if not copies:
+            return {}
+        Line = self.env["account.move.line"]
+        self.env.flush_all()
+        prototypes = Line.browse({prototype_id for prototype_id, _values in copies})
+        assert set(prototypes.move_id.ids) <= set(self.ids), "prototypes of other invoices"
+        bases = {}
+        for prototype in prototypes:
+            if not self._halo_bulk_line_copyable(prototype):
+                raise ValueError(f"invoice line {prototype.id} cannot be copied in bulk")
+            bases[prototype.id] = prototype.move_id._prepare_product_base_line_for_taxes_computation(prototype)
+        rows = self._halo_bulk_line_rows(copies, prototypes, bases)
+        container = {"records": self}
+        with self._check_balanced(container), self._sync_dynamic_lines(container):
+            new_ids = self._halo_bulk_insert_rows(rows)
+            self._halo_bulk_copy_relations(new_ids, [row["prototype"] for row in rows])
+            # the ORM did not see these rows: reload everything, and recompute what the
+            # invoices store from their lines (totals, payment state...) from the database
+            self.env.invalidate_all()
+            for field in self._halo_fields_on_lines():
+                self.env.add_to_compute(field, self)
+        self.env.flush_all()
+        return {(row["move_id"], row["sequence"]): line_id for row, line_id in zip(rows, new_ids, strict=True)}
+
+    def _halo_bulk_line_rows(self, copies, prototypes, bases):
+        """Each copy's own column values, converted as the ORM would store them."""
+        Line = self.env["account.move.line"]
+        AccountTax = self.env["account.tax"]
+        by_id = {prototype.id: prototype for prototype in prototypes}
+        convert = {fname: Line._fields[fname] for fname in OWN_COLUMNS if fname in Line._fields}
+        rows = []
+        for prototype_id, values in copies:
+            prototype = by_id[prototype_id]
+            cached = {fname: convert[fname].convert_to_cache(values.get(fname), prototype)
+                      for fname in ("name", "quantity", "price_unit")}
+            base_line = dict(bases[prototype_id], record=prototype, id=0, name=cached["name"],
+                             quantity=cached["quantity"], price_unit=cached["price_unit"])
+            company = prototype.company_id
+            AccountTax._add_tax_details_in_base_line(base_line, company)
+            AccountTax._round_base_lines_tax_details([base_line], company)
+            details = base_line["tax_details"]
+            sign = base_line["sign"]
+            balance = prototype.company_currency_id.round(sign * details["total_excluded"])
+            debit, credit = (max(balance, 0.0), max(-balance, 0.0))
+            if prototype.is_storno:
+                debit, credit = -credit, -debit
+            row = {
+                "prototype": prototype_id,
+                "move_id": prototype.move_id.id,
+                "name": cached["name"],
+                "quantity": cached["quantity"],
+                "price_unit": cached["price_unit"],
+                "sequence": values["sequence"],
+                "price_subtotal": details["total_excluded_currency"],
+                "price_total": details["total_included_currency"],
+                "amount_currency": sign * details["total_excluded_currency"],
+                "balance": balance,
+                "debit": debit,
+                "credit": credit,
+                "halo_run_line_id": values.get("halo_run_line_id") or None,
+            }
+            for fname, field in convert.items():
+                if fname in ("sequence", "halo_run_line_id"):
+                    continue
+                row[fname] = field.convert_to_column_insert(row[fname], prototype)
+            rows.append(row)
+        return rows
+
+    def _halo_bulk_insert_rows(self, rows):
+        """One INSERT … SELECT of the copies: the prototype's stored columns, the copy's own."""
+        Line = self.env["account.move.line"]
+        columns = [
+            fname for fname, field in Line._fields.items()
+            if field.store and field.column_type and fname != "id"
+        ]
+        own = [fname for fname in OWN_COLUMNS if fname in columns]
+        types = {fname: Line._fields[fname].column_type[1] for fname in own}
+        select = SQL(", ").join(
+            SQL("v.%s", SQL.identifier(fname)) if fname in own else SQL("p.%s", SQL.identifier(fname))
+            for fname in columns
+        )
+        arrays = SQL(", ").join(
+            SQL("%s::%s[]", [row[fname] for row in rows], SQL(types[fname].split("(")[0]))
+            for fname in own
+        )
+        self.env.cr.execute(SQL(
+            """INSERT INTO account_move_line (%(columns)s)
+               SELECT %(select)s
+                 FROM unnest(%(prototypes)s::int[], %(arrays)s) WITH ORDINALITY
+                      AS v(prototype, %(own)s, position)
+                 JOIN account_move_line p ON p.id = v.prototype
+             ORDER BY v.position
+            RETURNING id, move_id, sequence""",
+            columns=SQL(", ").join(SQL.identifier(fname) for fname in columns),
+            select=select,
+            prototypes=[row["prototype"] for row in rows],
+            arrays=arrays,
+            own=SQL(", ").join(SQL.identifier(fname) for fname in own),
+        ))
+        new_ids = {(move_id, sequence): line_id for line_id, move_id, sequence in self.env.cr.fetchall()}
+        return [new_ids[row["move_id"], row["sequence"]] for row in rows]
+
+    def _halo_bulk_copy_relations(self, new_ids, prototype_ids):
+        """Copy every stored many2many value of the prototypes (taxes, tax tags…) to the copies."""
+        Line = self.env["account.move.line"]
+        for field in Line._fields.values():
+            if field.type != "many2many" or not field.store:
+                continue
+            self.env.cr.execute(SQL(
+                """INSERT INTO %(table)s (%(own)s, %(other)s)
+                   SELECT c.new_id, r.%(other)s
+                     FROM unnest(%(new_ids)s::int[], %(prototypes)s::int[]) AS c(new_id, prototype)
+                     JOIN %(table)s r ON r.%(own)s = c.prototype""",
+                table=SQL.identifier(field.relation),
+                own=SQL.identifier(field.column1),
+                other=SQL.identifier(field.column2),
+                new_ids=new_ids,
+                prototypes=prototype_ids,
+            ))
+
+    @api.model
+    def _halo_fields_on_lines(self):
+        """The stored fields of an invoice computed from its lines."""
+        result = []
+        for field in self._fields.values():
+            if not (field.store and field.compute):
+                continue
+            depends = field.get_depends(self)[0]
+            if any(dep.split(".")[0] in ("line_ids", "invoice_line_ids") for dep in depends):
+                result.append(field)
+        return result
+
+    def _halo_group_copies(self, line_vals):
+        """Split the invoice line values of one invoice into the lines Odoo must create (the
+        first of each set of accounting values) and the copies of them; returns
+        ``(created, copies)`` with ``copies`` as ``[(index in created, values)]``."""
+        created, copies, first = [], [], {}
+        for vals in line_vals:
+            key = (
+                vals.get("product_id"), vals.get("account_id"), str(vals.get("tax_ids")),
+                str(vals.get("tax_tag_ids")), str(vals.get("analytic_distribution") or {}),
+                (vals.get("quantity") or 0) * (vals.get("price_unit") or 0) < 0,
+                vals.get("display_type", "product"),
+            )
+            if key in first and not vals.get("discount"):
+                copies.append((first[key], vals))
+            else:
+                first.setdefault(key, len(created))
+                created.append(vals)
+        return created, copies

@@ -1,0 +1,171 @@
+"""Invoice lines copied in bulk (account.move._halo_bulk_add_lines) must be the lines Odoo's ORM
+would have created: every stored column, taxes, tax tags, tax lines, payment-term lines, invoice
+totals and, once posted, analytic lines. Each test builds the same invoice twice, once through
+``account.move.create`` with every line and once with the first line of each accounting set
+created by Odoo and the others copied, then compares the two column by column."""
+from datetime import date
+
+from odoo import Command
+from odoo.tests import tagged
+from odoo.tools import SQL
+
+from .common import HaloBillingCommon
+
+# columns that differ between two invoices whatever the way they are made
+MOVE_IGNORED = {
+    "id", "name", "sequence_number", "sequence_prefix", "payment_reference", "create_date",
+    "write_date", "access_token", "inalterable_hash", "secure_sequence_number", "made_sequence_gap",
+}
+LINE_IGNORED = {"id", "move_id", "create_date", "write_date", "move_name"}
+ANALYTIC_COLUMNS = ("name", "amount", "unit_amount", "account_id", "general_account_id", "product_id",
+                    "partner_id", "product_uom_id", "date", "company_id", "category")
+
+
+@tagged("post_install", "-at_install")
+class TestInvoiceBulkLines(HaloBillingCommon):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        Tax = cls.env["account.tax"]
+        cls.vat = Tax.create({"name": "VAT 20 (test)", "amount": 20.0, "type_tax_use": "sale"})
+        cls.levy = Tax.create({"name": "Levy 7.5 (test)", "amount": 7.5, "type_tax_use": "sale"})
+        cls.fee = Tax.create({"name": "Fee 0.35 (test)", "amount": 0.35, "amount_type": "fixed",
+                              "type_tax_use": "sale"})
+        cls.zero = Tax.create({"name": "Export 0 (test)", "amount": 0.0, "type_tax_use": "sale"})
+        cls.product_onsite.taxes_id = cls.vat
+        cls.product_remote.taxes_id = cls.vat | cls.levy | cls.fee
+        cls.product_free = cls.env["product.product"].create({"name": "Untaxed (test)", "type": "service"})
+        cls.product_free.taxes_id = False
+        plan = cls.env["account.analytic.plan"].create({"name": "Projects (test)"})
+        cls.analytic_a, cls.analytic_b = cls.env["account.analytic.account"].create([
+            {"name": "Project A", "plan_id": plan.id}, {"name": "Project B", "plan_id": plan.id}])
+
+    def _lines(self):
+        """Awkward quantities and prices: thirds of hours, out-of-hours multiples, a credit."""
+        onsite, remote, free = self.product_onsite, self.product_remote, self.product_free
+        a, b = {str(self.analytic_a.id): 100}, {str(self.analytic_a.id): 60, str(self.analytic_b.id): 40}
+        rows = [
+            (onsite, "Fixed printer", 1.3333, 95.0, a), (onsite, "Late call", 1.0, 142.5, a),
+            (remote, "Patch server", 0.25, 95.0, b), (onsite, "Drive", 0.4167, 47.5, a),
+            (remote, "Patch again", 2.75, 95.0, b), (free, "Toll", 1.0, 13.57, False),
+            (onsite, "Evening", 0.6667, 142.5, a), (remote, "Weekend", 1.0833, 190.0, b),
+            (free, "Parking", 1.0, 7.15, False), (onsite, "Goodwill credit", 1.0, -12.34, a),
+            (remote, "Short call", 0.0833, 95.0, b), (onsite, "Onsite again", 3.5, 95.0, a),
+            (onsite, "Goodwill credit 2", 2.0, -5.55, a), (remote, "Odd", 0.3333, 99.99, b),
+        ]
+        return [
+            dict({"product_id": product.id, "name": name, "quantity": quantity, "price_unit": price,
+                  "sequence": sequence}, **({"analytic_distribution": analytic} if analytic else {}))
+            for sequence, (product, name, quantity, price, analytic) in enumerate(rows, 1)
+        ]
+
+    def _create(self, line_vals, partner=None):
+        return self.env["account.move"].with_context(
+            default_move_type="out_invoice", check_move_validity=False, skip_analytic_sync=True,
+        ).create({
+            "move_type": "out_invoice", "partner_id": (partner or self.customer).id,
+            "invoice_date": date(2026, 7, 31),
+            "invoice_line_ids": [Command.create(vals) for vals in line_vals],
+        })
+
+    def _make_both(self, partner=None):
+        line_vals = self._lines()
+        by_orm = self._create(line_vals, partner)
+        Move = self.env["account.move"]
+        created, copies = Move._halo_group_copies(self._lines())
+        self.assertTrue(copies, "the test invoice must have lines to copy")
+        in_bulk = self._create(created, partner)
+        by_sequence = {line.sequence: line.id for line in in_bulk.invoice_line_ids}
+        new_lines = in_bulk._halo_bulk_add_lines(
+            [(by_sequence[created[index]["sequence"]], vals) for index, vals in copies])
+        self.assertEqual(len(new_lines), len(copies))
+        return by_orm, in_bulk
+
+    def _columns(self, table, ignored):
+        self.env.cr.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = %s ORDER BY column_name",
+            [table])
+        return [column for (column,) in self.env.cr.fetchall() if column not in ignored]
+
+    def _line_snapshot(self, move):
+        self.env.flush_all()
+        columns = self._columns("account_move_line", LINE_IGNORED)
+        self.env.cr.execute(SQL(
+            "SELECT %s FROM account_move_line WHERE move_id = %s "
+            "ORDER BY display_type, sequence, tax_repartition_line_id, balance",
+            SQL(", ").join(SQL.identifier(column) for column in columns), move.id))
+        rows = []
+        for values in self.env.cr.fetchall():
+            row = {column: (("<name>" if value == move.name else value) if isinstance(value, str) else value)
+                   for column, value in zip(columns, values, strict=True)}
+            rows.append(row)
+        lines = move.line_ids.sorted(lambda line: (line.display_type, line.sequence,
+                                                   line.tax_repartition_line_id.id, line.balance))
+        for row, line in zip(rows, lines, strict=True):
+            row["tax_ids"] = sorted(line.tax_ids.ids)
+            row["tax_tag_ids"] = sorted(line.tax_tag_ids.ids)
+            row["analytic_lines"] = sorted(
+                tuple(str(analytic[column]) for column in ANALYTIC_COLUMNS) for analytic in line.analytic_line_ids)
+        return rows
+
+    def _move_snapshot(self, move):
+        self.env.flush_all()
+        columns = self._columns("account_move", MOVE_IGNORED)
+        self.env.cr.execute(SQL(
+            "SELECT %s FROM account_move WHERE id = %s",
+            SQL(", ").join(SQL.identifier(column) for column in columns), move.id))
+        return dict(zip(columns, self.env.cr.fetchone(), strict=True))
+
+    def _assert_same(self, by_orm, in_bulk):
+        orm_lines, bulk_lines = self._line_snapshot(by_orm), self._line_snapshot(in_bulk)
+        self.assertEqual(len(orm_lines), len(bulk_lines))
+        for orm_line, bulk_line in zip(orm_lines, bulk_lines, strict=True):
+            self.assertEqual(bulk_line, orm_line, f"line {orm_line['sequence']} {orm_line['name']}")
+        self.assertEqual(self._move_snapshot(in_bulk), self._move_snapshot(by_orm))
+
+    def test_copies_are_the_lines_odoo_creates_taxes_rounded_per_line(self):
+        self.env.company.tax_calculation_rounding_method = "round_per_line"
+        by_orm, in_bulk = self._make_both()
+        self._assert_same(by_orm, in_bulk)
+        # worked by hand for one copy: 0.25 h × £95 = £23.75; VAT 20 % £4.75, levy 7.5 % £1.78
+        # (1.78125 rounded), fixed fee £0.35 × 0.25 = £0.09 → total £30.37
+        patch = in_bulk.invoice_line_ids.filtered(lambda line: line.name == "Patch server")
+        self.assertEqual((patch.price_subtotal, patch.price_total, patch.balance), (23.75, 30.37, -23.75))
+        self.assertEqual(in_bulk.state, "draft")
+        self.assertEqual(len(in_bulk.invoice_line_ids), 14)
+
+    def test_copies_are_the_lines_odoo_creates_taxes_rounded_globally(self):
+        # global rounding spreads the rounding difference over base lines: Odoo's own sync must
+        # have corrected the copies' balances, exactly as it does for lines it creates
+        self.env.company.tax_calculation_rounding_method = "round_globally"
+        by_orm, in_bulk = self._make_both()
+        self._assert_same(by_orm, in_bulk)
+
+    def test_copies_follow_the_fiscal_position(self):
+        position = self.env["account.fiscal.position"].create({"name": "Export (test)"})
+        self.zero.write({"fiscal_position_ids": [Command.set(position.ids)],
+                         "original_tax_ids": [Command.set(self.vat.ids)]})
+        export_customer = self.env["res.partner"].create({
+            "name": "Overseas Ltd", "property_account_position_id": position.id})
+        by_orm, in_bulk = self._make_both(export_customer)
+        self.assertEqual(in_bulk.fiscal_position_id, position)
+        self.assertIn(self.zero, in_bulk.invoice_line_ids.tax_ids)
+        self._assert_same(by_orm, in_bulk)
+
+    def test_posted_copies_have_the_same_entries_and_analytic_lines(self):
+        by_orm, in_bulk = self._make_both()
+        (by_orm | in_bulk).action_post()
+        self._assert_same(by_orm, in_bulk)
+        analytic = in_bulk.invoice_line_ids.analytic_line_ids
+        # 7 on-site lines on one analytic account, 5 remote lines split 60/40 over two
+        self.assertEqual(len(analytic), 7 + 5 * 2)
+        self.assertAlmostEqual(sum(analytic.mapped("amount")), sum(by_orm.invoice_line_ids.analytic_line_ids.mapped("amount")))
+
+    def test_a_foreign_currency_invoice_is_not_copied(self):
+        invoice = self._create(self._lines()[:1])
+        invoice.currency_id = self.setup_other_currency("EUR")
+        line = invoice.invoice_line_ids
+        self.assertFalse(self.env["account.move"]._halo_bulk_line_copyable(line))
+        with self.assertRaises(ValueError):
+            invoice._halo_bulk_add_lines([(line.id, {"name": "x", "quantity": 1, "price_unit": 1, "sequence": 9})])
