@@ -632,12 +632,17 @@ class HaloContract(models.Model):
         for contract in contracts:
             by_partner[contract.partner_id.id].append(contract)
         result = {}
+        commercial = {partner.id: partner.commercial_partner_id.id for partner in partners}
         order = sorted(range(len(charges)), key=lambda i: (charges[i]["date"], i))
         for index in order:
             charge = charges[index]
+            customer_contracts = by_partner.get(commercial[charge["partner_id"]])
+            if not customer_contracts:
+                result[charge["key"]] = self._halo_allocate_one(charge, [], state)
+                continue
             partner = partners.browse(charge["partner_id"])
             candidates = [
-                contract for contract in by_partner[partner.commercial_partner_id.id]
+                contract for contract in customer_contracts
                 if not contract.site_partner_id or contract.site_partner_id == partner
             ]
             # a site's own contract goes before the customer-wide ones

@@ -108,9 +108,17 @@ class HaloRating(models.AbstractModel):
         Lines without an end (running), without a charge rate or not billable get no price.
         With ``write``, results are stored on the lines in one bulk UPDATE.
         """
+        rows, results = self._halo_rate_timesheet_rows(lines)
+        if write and rows:
+            self._halo_store_timesheet_ratings(rows, results)
+        return results
+
+    @api.model
+    def _halo_rate_timesheet_rows(self, lines):
+        """Rate without storing: ``(rows read, {line_id: RatedAction | RatingError})``."""
         rows = self._halo_read_timesheets(lines.sudo()) if lines else []
         if not rows:
-            return {}
+            return [], {}
         customers = self.env["res.partner"].sudo().browse({row.customer_id for row in rows if row.customer_id})
         customers.fetch(["halo_calendar_id", "halo_rounding_scope"])
         companies = self.env["res.company"].sudo().browse({row.company_id for row in rows})
@@ -166,9 +174,7 @@ class HaloRating(models.AbstractModel):
                 continue
             for item in rated:
                 results[item.key] = item
-        if write:
-            self._halo_store_timesheet_ratings(rows, results)
-        return results
+        return rows, results
 
     @api.model
     def _halo_timesheet_values(self, row, result):
@@ -192,8 +198,13 @@ class HaloRating(models.AbstractModel):
                 result.version.version_id)
 
     @api.model
-    def _halo_store_timesheet_ratings(self, rows, results):
-        ids, hours, amounts, texts, datas, version_ids = [], [], [], [], [], []
+    def _halo_store_timesheet_ratings(self, rows, results, claim=None):
+        """Store the results on the lines in one UPDATE. ``claim`` is ``(run_id, line_ids)``:
+        those lines are put in billing run ``run_id`` by the same UPDATE (a second pass over
+        100,000 freshly updated rows cost a billing run preview seconds)."""
+        run_id, claimed = claim or (False, ())
+        claimed = set(claimed)
+        ids, hours, amounts, texts, datas, version_ids, claims = [], [], [], [], [], [], []
         for row in rows:
             if row.id not in results:
                 continue
@@ -204,25 +215,30 @@ class HaloRating(models.AbstractModel):
             texts.append(t)
             datas.append(json.dumps(d) if d is not None else None)
             version_ids.append(v)
+            claims.append(row.id in claimed)
         if not ids:
             return
-        self.env["account.analytic.line"].flush_model()
+        Line = self.env["account.analytic.line"]
+        Line.flush_model()
         self.env.cr.execute(SQL(
             """UPDATE account_analytic_line AS l
                   SET halo_billable_hours = v.hours,
                       halo_rated_amount = v.amount,
                       halo_rating_explanation = v.expl,
                       halo_rating_data = v.data::jsonb,
-                      halo_rate_version_id = NULLIF(v.version_id, 0)
-                 FROM unnest(%s::int[], %s::float8[], %s::numeric[], %s::text[], %s::text[], %s::int[])
-                      AS v(id, hours, amount, expl, data, version_id)
+                      halo_rate_version_id = NULLIF(v.version_id, 0),
+                      halo_run_id = CASE WHEN v.claimed AND l.halo_invoice_number IS NULL
+                                         THEN %s ELSE l.halo_run_id END,
+                      halo_billing_state = CASE WHEN v.claimed AND l.halo_invoice_number IS NULL
+                                                THEN 'in_run' ELSE l.halo_billing_state END
+                 FROM unnest(%s::int[], %s::float8[], %s::numeric[], %s::text[], %s::text[], %s::int[], %s::bool[])
+                      AS v(id, hours, amount, expl, data, version_id, claimed)
                 WHERE l.id = v.id""",
-            ids, hours, amounts, texts, datas, version_ids,
+            run_id or None, ids, hours, amounts, texts, datas, version_ids, claims,
         ))
-        self.env["account.analytic.line"].invalidate_model([
-            "halo_billable_hours", "halo_rated_amount", "halo_rating_explanation",
-            "halo_rating_data", "halo_rate_version_id",
-        ])
+        fnames = ["halo_billable_hours", "halo_rated_amount", "halo_rating_explanation",
+                  "halo_rating_data", "halo_rate_version_id"]
+        Line.invalidate_model(fnames + (["halo_run_id", "halo_billing_state"] if claimed else []))
 
     @api.model
     def _halo_mileage_price(self, trip):

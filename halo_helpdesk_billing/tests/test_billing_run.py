@@ -1,4 +1,4 @@
-from datetime import date
+from datetime import date, datetime
 from unittest.mock import patch
 
 from psycopg2 import IntegrityError
@@ -37,6 +37,34 @@ class TestBillingRun(HaloBillingRunCommon):
         with self.assertRaisesRegex(UserError, run.name):
             trip.distance = 11
 
+    def test_preview_rates_unrated_work_and_stores_it_with_the_claim(self):
+        actions, _trip, _expense, _item = self._work(self.ticket)
+        unrated = self.env["account.analytic.line"].create({
+            "halo_ticket_id": self.ticket.id, "employee_id": self.employee.id, "name": "No rate",
+            "halo_start": datetime(2026, 7, 8, 9, 0), "halo_end": datetime(2026, 7, 8, 10, 0),
+        })
+        unrated.halo_charge_rate_id = False
+        # as after an import: no stored rating at all
+        self.env.flush_all()
+        self.env.cr.execute("UPDATE account_analytic_line SET halo_rating_data = NULL, halo_rated_amount = NULL, "
+                            "halo_rating_explanation = NULL WHERE id = ANY(%s)", [(actions | unrated).ids])
+        self.env.invalidate_all()
+        run = self._run(partner_ids=[(6, 0, self.customer.ids)])
+        run.action_preview()
+        charges = {line.res_id: line for line in run.line_ids if line.res_model == "account.analytic.line"}
+        self.assertEqual([charges[action.id].amount for action in actions], [142.50, 142.50])
+        # stored on the work and put in the run by the same update
+        self.assertEqual(actions.mapped("halo_rated_amount"), [142.50, 142.50])
+        self.assertIn("out of hours", actions[1].halo_rating_explanation)
+        self.assertEqual(actions.mapped("halo_billing_state"), ["in_run", "in_run"])
+        self.assertEqual(actions.halo_run_id, run)
+        # the action without a rate is left out with its reason, and stays unbilled
+        self.assertEqual(charges[unrated.id].state, "excluded")
+        self.assertIn("no charge rate", charges[unrated.id].error)
+        self.assertIn("no charge rate", unrated.halo_rating_explanation)
+        self.assertEqual(unrated.halo_billing_state, "unbilled")
+        self.assertFalse(unrated.halo_run_id)
+
     def test_invoices_itemised_with_numbers_on_tickets(self):
         actions, trip, expense, item = self._work(self.ticket)
         run = self._run(partner_ids=[(6, 0, self.customer.ids)])
@@ -64,6 +92,42 @@ class TestBillingRun(HaloBillingRunCommon):
         self.assertEqual(self.ticket.halo_invoice_ids, invoice)
         with self.assertRaisesRegex(UserError, invoice.name):
             actions[0].name = "changed"
+
+    def test_itemised_lines_copied_in_bulk_or_through_the_orm_are_the_same(self):
+        """Itemised lines that share accounting values are copied in bulk from the first one;
+        when Odoo's first line cannot be copied, the others go through the ORM. Both give the
+        same invoice, each line linked to the charge it bills."""
+        Move = type(self.env["account.move"])
+
+        def invoice_of(day, copyable):
+            actions = self._work(self.ticket, day=day)[0] | self._work(self.ticket, day=day + 1)[0]
+            run = self._run(partner_ids=[(6, 0, self.customer.ids)], date_cutoff=date(2026, 7, day + 1))
+            run.action_preview()
+            with patch.object(Move, "_halo_bulk_line_copyable", lambda _self, _line: copyable), \
+                    patch.object(Move, "_halo_bulk_add_lines", autospec=True,
+                                 side_effect=Move._halo_bulk_add_lines) as bulk:
+                run.action_create_invoices()
+            self.assertEqual(bulk.called, copyable)
+            invoice = run.invoice_ids
+            for action in actions:
+                charge = run.line_ids.filtered(
+                    lambda line, a=action: line.res_model == "account.analytic.line" and line.res_id == a.id)
+                billed = invoice.invoice_line_ids.filtered(lambda aml, c=charge: aml.halo_run_line_id == c)
+                # the action's line (two for an out-of-hours split) bills its charge
+                self.assertIn(charge.invoice_line_id, billed)
+                self.assertEqual(sum(billed.mapped("price_subtotal")), charge.amount)
+                self.assertEqual(action.halo_invoice_number, invoice.name)
+            return invoice, [(aml.quantity, aml.price_unit, aml.price_subtotal, aml.account_id, aml.tax_ids,
+                              aml.analytic_distribution, aml.halo_run_line_id.kind)
+                             for aml in invoice.invoice_line_ids.sorted("sequence")]
+
+        in_bulk, bulk_lines = invoice_of(6, True)
+        by_orm, orm_lines = invoice_of(13, False)
+        # 2 days × (2 actions, mileage + surcharge, expense, item)
+        self.assertEqual(len(bulk_lines), 12)
+        self.assertEqual(bulk_lines, orm_lines)
+        self.assertEqual((in_bulk.amount_untaxed, in_bulk.amount_total), (by_orm.amount_untaxed, by_orm.amount_total))
+        self.assertEqual(in_bulk.amount_untaxed, 2 * 360.57)
 
     def test_summarised_per_invoice_adds_time_before_pricing(self):
         self.customer.halo_invoice_layout = "summary_invoice"
