@@ -19,6 +19,8 @@ Only lines whose values do not depend on anything but the prototype can be copie
 :meth:`_halo_bulk_line_copyable`; the billing run sends any other line through the ORM.
 ``tests/test_invoice_bulk_lines.py`` compares copies with ORM-created lines column by column.
 """
+from collections import defaultdict
+
 from odoo import api, models
 from odoo.tools import SQL
 
@@ -145,15 +147,17 @@ class AccountMove(models.Model):
             for fname in own
         )
         self.env.cr.execute(SQL(
-            """INSERT INTO account_move_line (%(columns)s)
+            """WITH p AS MATERIALIZED (SELECT * FROM account_move_line WHERE id = ANY(%(prototype_ids)s))
+               INSERT INTO account_move_line (%(columns)s)
                SELECT %(select)s
                  FROM unnest(%(prototypes)s::int[], %(arrays)s) WITH ORDINALITY
                       AS v(prototype, %(own)s, position)
-                 JOIN account_move_line p ON p.id = v.prototype
+                 JOIN p ON p.id = v.prototype
              ORDER BY v.position
             RETURNING id, move_id, sequence""",
             columns=SQL(", ").join(SQL.identifier(fname) for fname in columns),
             select=select,
+            prototype_ids=list({row["prototype"] for row in rows}),
             prototypes=[row["prototype"] for row in rows],
             arrays=arrays,
             own=SQL(", ").join(SQL.identifier(fname) for fname in own),
@@ -162,21 +166,29 @@ class AccountMove(models.Model):
         return [new_ids[row["move_id"], row["sequence"]] for row in rows]
 
     def _halo_bulk_copy_relations(self, new_ids, prototype_ids):
-        """Copy every stored many2many value of the prototypes (taxes, tax tags…) to the copies."""
+        """Copy every stored many2many value of the prototypes (taxes, tax tags…) to the copies.
+        The prototypes' values are read first and the pairs inserted without a join: a join
+        planned on stale statistics (a table analysed while empty) went quadratic."""
         Line = self.env["account.move.line"]
         for field in Line._fields.values():
             if field.type != "many2many" or not field.store:
                 continue
             self.env.cr.execute(SQL(
-                """INSERT INTO %(table)s (%(own)s, %(other)s)
-                   SELECT c.new_id, r.%(other)s
-                     FROM unnest(%(new_ids)s::int[], %(prototypes)s::int[]) AS c(new_id, prototype)
-                     JOIN %(table)s r ON r.%(own)s = c.prototype""",
-                table=SQL.identifier(field.relation),
-                own=SQL.identifier(field.column1),
-                other=SQL.identifier(field.column2),
-                new_ids=new_ids,
-                prototypes=prototype_ids,
+                "SELECT %s, %s FROM %s WHERE %s = ANY(%s)",
+                SQL.identifier(field.column1), SQL.identifier(field.column2), SQL.identifier(field.relation),
+                SQL.identifier(field.column1), list(set(prototype_ids)),
+            ))
+            values = defaultdict(list)
+            for prototype_id, value in self.env.cr.fetchall():
+                values[prototype_id].append(value)
+            pairs = [(new_id, value) for new_id, prototype_id in zip(new_ids, prototype_ids, strict=True)
+                     for value in values.get(prototype_id, ())]
+            if not pairs:
+                continue
+            self.env.cr.execute(SQL(
+                "INSERT INTO %s (%s, %s) SELECT * FROM unnest(%s::int[], %s::int[])",
+                SQL.identifier(field.relation), SQL.identifier(field.column1), SQL.identifier(field.column2),
+                [pair[0] for pair in pairs], [pair[1] for pair in pairs],
             ))
 
     @api.model
