@@ -66,7 +66,8 @@ class AccountMove(models.Model):
         Line = self.env["account.move.line"]
         self.env.flush_all()
         prototypes = Line.browse({prototype_id for prototype_id, _values in copies})
-        assert set(prototypes.move_id.ids) <= set(self.ids), "prototypes of other invoices"
+        if not set(prototypes.move_id.ids) <= set(self.ids):
+            raise ValueError("lines can only be copied from lines of the invoices they are added to")
         bases = {}
         for prototype in prototypes:
             if not self._halo_bulk_line_copyable(prototype):
