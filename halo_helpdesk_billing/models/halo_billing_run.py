@@ -240,7 +240,7 @@ class HaloBillingRun(models.Model):
         if rated_rows:
             claimed = {vals["res_id"] for vals in vals_list
                        if vals["res_model"] == "account.analytic.line" and vals["res_id"] in fresh
-                       and vals["state"] == "included" and not vals.get("error")}
+                       and self._halo_claim_key(vals)}
             Rating._halo_store_timesheet_ratings(rated_rows, ratings, claim=(self.id, claimed))
         self._halo_mark_sources(included, self.id, skip={"account.analytic.line": claimed})
         if self.error_count:
@@ -319,9 +319,15 @@ class HaloBillingRun(models.Model):
             elif kind == "date" and value:
                 value = fields.Date.to_string(value)
             row[column] = value
-        row["claim_key"] = (f"{vals['res_model']},{vals['res_id']}"
-                            if vals["state"] == "included" and not vals.get("error") else None)
+        row["claim_key"] = self._halo_claim_key(vals)
         return row
+
+    @api.model
+    def _halo_claim_key(self, vals):
+        """The key by which an included charge claims its work (None: it claims nothing)."""
+        if vals.get("state", "included") != "included" or vals.get("error"):
+            return None
+        return f"{vals['res_model']},{vals['res_id']}"
 
     def _halo_mark_sources(self, lines, run_id, skip=None):
         """Put the work of ``lines`` in run ``run_id`` (or out of any run with ``False``):
