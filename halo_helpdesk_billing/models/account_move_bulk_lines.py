@@ -8,8 +8,9 @@ tax sync), which made the lines the whole cost of an itemised run. Here Odoo cre
 distribution, sign) and every other line of that set is a copy of its prototype's stored
 row with only its own label, quantity, price and amounts changed:
 
-- the per-line amounts (``price_subtotal``, ``price_total``) are computed by Odoo's own tax
-  engine exactly as ``account.move.line._compute_totals`` does, from the prototype's base line;
+- the per-line amounts (``price_subtotal``, ``price_total``, and the balance with its share
+  of the invoice's global rounding) are computed by Odoo's own tax engine from the
+  prototype's base line, as ``_compute_totals`` and the tax sync compute them;
 - the copies are inserted inside Odoo's own ``_sync_dynamic_lines`` and ``_check_balanced``
   contexts, so Odoo itself then recomputes the tax lines, corrects the base lines' balances
   (global rounding), rewrites the payment-term lines and checks that the entry balances;
@@ -63,6 +64,9 @@ class AccountMove(models.Model):
         """
         if not copies:
             return {}
+        # Odoo's sync must run after the copies, also on invoices created without it; adding
+        # the lines is part of making the invoice, not a manual change of it
+        self = self.with_context(skip_invoice_sync=False, skip_is_manually_modified=True)  # noqa: PLW0642
         Line = self.env["account.move.line"]
         self.env.flush_all()
         prototypes = Line.browse({prototype_id for prototype_id, _values in copies})
@@ -87,47 +91,63 @@ class AccountMove(models.Model):
         return {(row["move_id"], row["sequence"]): line_id for row, line_id in zip(rows, new_ids, strict=True)}
 
     def _halo_bulk_line_rows(self, copies, prototypes, bases):
-        """Each copy's own column values, converted as the ORM would store them."""
+        """Each copy's own column values, converted as the ORM would store them.
+
+        The amounts come from Odoo's tax engine run over all product lines of the invoice, in
+        the order Odoo's tax sync reads them (by id, the copies last): ``price_subtotal`` and
+        ``price_total`` are the line's own rounded totals (what ``_compute_totals`` stores),
+        and ``balance`` includes the share of the invoice's global rounding difference that
+        the sync would write on the line, so that the sync has nothing to rewrite."""
         Line = self.env["account.move.line"]
         AccountTax = self.env["account.tax"]
         by_id = {prototype.id: prototype for prototype in prototypes}
         convert = {fname: Line._fields[fname] for fname in OWN_COLUMNS if fname in Line._fields}
-        rows = []
+        rows, base_lines = [], defaultdict(list)
         for prototype_id, values in copies:
             prototype = by_id[prototype_id]
             cached = {fname: convert[fname].convert_to_cache(values.get(fname), prototype)
                       for fname in ("name", "quantity", "price_unit")}
             base_line = dict(bases[prototype_id], record=prototype, id=0, name=cached["name"],
                              quantity=cached["quantity"], price_unit=cached["price_unit"])
-            company = prototype.company_id
-            AccountTax._add_tax_details_in_base_line(base_line, company)
-            AccountTax._round_base_lines_tax_details([base_line], company)
-            details = base_line["tax_details"]
-            sign = base_line["sign"]
-            balance = prototype.company_currency_id.round(sign * details["total_excluded"])
-            debit, credit = (max(balance, 0.0), max(-balance, 0.0))
-            if prototype.is_storno:
-                debit, credit = -credit, -debit
-            row = {
+            base_lines[prototype.move_id].append(base_line)
+            rows.append({
                 "prototype": prototype_id,
                 "move_id": prototype.move_id.id,
                 "name": cached["name"],
                 "quantity": cached["quantity"],
                 "price_unit": cached["price_unit"],
                 "sequence": values["sequence"],
+                "halo_run_line_id": values.get("halo_run_line_id") or None,
+                "base_line": base_line,
+            })
+        for move, move_base_lines in base_lines.items():
+            existing = move.line_ids.filtered(lambda line: line.display_type == "product").sorted("id")
+            all_lines = [move._prepare_product_base_line_for_taxes_computation(line) for line in existing]
+            all_lines += move_base_lines
+            AccountTax._add_tax_details_in_base_lines(all_lines, move.company_id)
+            AccountTax._round_base_lines_tax_details(all_lines, move.company_id)
+        for row in rows:
+            prototype = by_id[row["prototype"]]
+            base_line = row.pop("base_line")
+            details, sign = base_line["tax_details"], base_line["sign"]
+            balance = prototype.company_currency_id.round(
+                sign * (details["total_excluded"] + details["delta_total_excluded"]))
+            debit, credit = (max(balance, 0.0), max(-balance, 0.0))
+            if prototype.is_storno:
+                debit, credit = -credit, -debit
+            row.update({
                 "price_subtotal": details["total_excluded_currency"],
                 "price_total": details["total_included_currency"],
-                "amount_currency": sign * details["total_excluded_currency"],
+                "amount_currency": prototype.currency_id.round(
+                    sign * (details["total_excluded_currency"] + details["delta_total_excluded_currency"])),
                 "balance": balance,
                 "debit": debit,
                 "credit": credit,
-                "halo_run_line_id": values.get("halo_run_line_id") or None,
-            }
+            })
             for fname, field in convert.items():
                 if fname in ("sequence", "halo_run_line_id"):
                     continue
                 row[fname] = field.convert_to_column_insert(row[fname], prototype)
-            rows.append(row)
         return rows
 
     def _halo_bulk_insert_rows(self, rows):

@@ -757,9 +757,19 @@ class HaloBillingRun(models.Model):
             line_maps.append(line_map)
         # New draft lines have no analytic lines to re-synchronise: Odoo's own key skips that
         # per-line inverse at creation (it is not kept for posting, which creates them).
-        moves = self.env["account.move"].with_context(
+        Move = self.env["account.move"].with_context(
             default_move_type="out_invoice", check_move_validity=False, skip_analytic_sync=True,
-        ).create(move_vals).with_env(self.env)
+        )
+        # An invoice that gets copied lines is created without Odoo's tax and payment-term
+        # lines: Odoo makes them once, for all those invoices in one batch, when the copies are
+        # added (see _halo_add_copies), instead of making them now and rewriting each one then.
+        created = {}
+        for deferred in (True, False):
+            indexes = [index for index, move_copies in enumerate(copies) if bool(move_copies) == deferred]
+            if indexes:
+                batch = Move.with_context(skip_invoice_sync=deferred).create([move_vals[i] for i in indexes])
+                created.update(zip(indexes, batch.ids, strict=True))
+        moves = self.env["account.move"].browse([created[index] for index in range(len(move_vals))])
         if any(copies):
             self._halo_add_copies(moves, copies)
         run_line_ids, invoice_line_ids, move_ids = [], [], []

@@ -4,6 +4,7 @@ totals and, once posted, analytic lines. Each test builds the same invoice twice
 ``account.move.create`` with every line and once with the first line of each accounting set
 created by Odoo and the others copied, then compares the two column by column."""
 from datetime import date
+from unittest.mock import patch
 
 from odoo import Command
 from odoo.tests import tagged
@@ -60,22 +61,27 @@ class TestInvoiceBulkLines(HaloBillingCommon):
             for sequence, (product, name, quantity, price, analytic) in enumerate(rows, 1)
         ]
 
-    def _create(self, line_vals, partner=None):
+    def _create(self, line_vals, partner=None, deferred_sync=False):
         return self.env["account.move"].with_context(
             default_move_type="out_invoice", check_move_validity=False, skip_analytic_sync=True,
+            skip_invoice_sync=deferred_sync,
         ).create({
             "move_type": "out_invoice", "partner_id": (partner or self.customer).id,
             "invoice_date": date(2026, 7, 31),
             "invoice_line_ids": [Command.create(vals) for vals in line_vals],
         })
 
-    def _make_both(self, partner=None):
+    def _make_both(self, partner=None, deferred_sync=False):
+        """``deferred_sync``: the invoice that gets copies is created without its tax and
+        payment-term lines, as the billing run does; they are made when the copies are added."""
         line_vals = self._lines()
         by_orm = self._create(line_vals, partner)
         Move = self.env["account.move"]
         created, copies = Move._halo_group_copies(self._lines())
         self.assertTrue(copies, "the test invoice must have lines to copy")
-        in_bulk = self._create(created, partner)
+        in_bulk = self._create(created, partner, deferred_sync)
+        if deferred_sync:
+            self.assertFalse(in_bulk.line_ids.filtered(lambda line: line.display_type in ("tax", "payment_term")))
         by_sequence = {line.sequence: line.id for line in in_bulk.invoice_line_ids}
         new_lines = in_bulk._halo_bulk_add_lines(
             [(by_sequence[created[index]["sequence"]], vals) for index, vals in copies])
@@ -141,6 +147,33 @@ class TestInvoiceBulkLines(HaloBillingCommon):
         self.env.company.tax_calculation_rounding_method = "round_globally"
         by_orm, in_bulk = self._make_both()
         self._assert_same(by_orm, in_bulk)
+
+    def test_copies_added_to_an_invoice_created_without_its_tax_lines(self):
+        """The billing run's path: Odoo makes the tax and payment-term lines once, after the
+        copies, and finds nothing to correct on the copies: their balances already carry their
+        share of the globally rounded difference."""
+        self.env.company.tax_calculation_rounding_method = "round_globally"
+        Line = type(self.env["account.move.line"])
+        written = []
+        original_write = Line.write
+
+        def spy_write(lines, vals):
+            written.extend((line.id, tuple(sorted(vals))) for line in lines)
+            return original_write(lines, vals)
+
+        with patch.object(Line, "write", spy_write):
+            by_orm, in_bulk = self._make_both(deferred_sync=True)
+        self._assert_same(by_orm, in_bulk)
+        # VAT on two sets of lines (grouped by their taxes), the levy and the fixed fee
+        self.assertEqual(len(in_bulk.line_ids.filtered(lambda line: line.display_type == "tax")), 4)
+        self.assertEqual(len(in_bulk.line_ids.filtered(lambda line: line.display_type == "payment_term")), 1)
+        created, _copies = self.env["account.move"]._halo_group_copies(self._lines())
+        made_by_odoo = {vals["sequence"] for vals in created}
+        self.assertEqual(made_by_odoo, {1, 3, 6, 10})
+        copies = in_bulk.invoice_line_ids.filtered(lambda line: line.sequence not in made_by_odoo)
+        # the rounding difference did land on a copy, and no copy was rewritten by the sync
+        self.assertTrue(any(line.balance != -line.price_subtotal for line in copies))
+        self.assertFalse([entry for entry in written if entry[0] in copies.ids])
 
     def test_copies_follow_the_fiscal_position(self):
         position = self.env["account.fiscal.position"].create({"name": "Export (test)"})
