@@ -18,6 +18,7 @@ from . import halo_billing_run_line
 from . import account_move
 from . import account_move_line
 from . import account_move_bulk_lines
+from . import account_move_line_bulk_analytic
 from . import halo_xlsx_template
 from . import halo_customer_device
 from . import halo_contract

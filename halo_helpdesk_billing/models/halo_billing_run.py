@@ -789,7 +789,9 @@ class HaloBillingRun(models.Model):
         ))
         RunLine.invalidate_model(["invoice_line_id", "invoice_id"])
         if self.company_id.halo_post_invoices:
-            moves.action_post()
+            # analytic lines copied in bulk (account_move_line_bulk_analytic), and no invoice
+            # sync pass around the state change (account_move_bulk_lines.write)
+            moves.with_context(halo_run_posting=True).action_post()
         move_ids = moves.ids
         self.env.flush_all()
         self.env.invalidate_all()
