@@ -12,9 +12,14 @@ row with only its own label, quantity, price and amounts changed:
   of the invoice's global rounding) are computed by Odoo's own tax engine from the
   prototype's base line, as ``_compute_totals`` and the tax sync compute them;
 - the copies are inserted inside Odoo's own ``_sync_dynamic_lines`` and ``_check_balanced``
-  contexts, so Odoo itself then recomputes the tax lines, corrects the base lines' balances
-  (global rounding), rewrites the payment-term lines and checks that the entry balances;
+  contexts, so Odoo itself then recomputes the tax lines, corrects any base line balance
+  that differs from its own global rounding, writes the payment-term lines and checks that
+  the entry balances;
 - many2many values (taxes, tax tags) are copied from the prototype.
+
+The billing run creates such invoices with Odoo's ``skip_invoice_sync`` key, so that their
+tax and payment-term lines are made once, in one batch for all of them, when the copies are
+added, rather than made for the prototypes and then rewritten one ORM write at a time.
 
 Only lines whose values do not depend on anything but the prototype can be copied, see
 :meth:`_halo_bulk_line_copyable`; the billing run sends any other line through the ORM.

@@ -21,6 +21,8 @@ BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
 INVOICE_CHUNK = 50
 # Charges inserted by one statement (see _halo_insert_lines)
 INSERT_CHUNK = 10000
+# Journal items a run adds before it refreshes the tables' statistics (see _halo_keep_statistics)
+STATISTICS_MIN_ROWS = 5000
 
 # A charge of a run as read for invoicing (see HaloBillingRun._halo_read_charges)
 Charge = namedtuple(
@@ -732,9 +734,12 @@ class HaloBillingRun(models.Model):
         }
         moves = self.env["account.move"]
         group_list = list(groups.values())
+        statistics = self._halo_keep_statistics()
         for start in range(0, len(group_list), INVOICE_CHUNK):
-            moves |= self._halo_create_invoice_chunk(
+            chunk = self._halo_create_invoice_chunk(
                 group_list[start:start + INVOICE_CHUNK], settings, descriptions, names, accounting)
+            moves |= chunk
+            statistics = self._halo_keep_statistics(statistics, len(chunk.line_ids))
         self.state = "invoiced"
         covered = RunLine.browse([charge.id for charge in charges if charge.contract_id])
         if covered and hasattr(self.env.get("halo.contract"), "_halo_commit_consumption"):
@@ -742,6 +747,32 @@ class HaloBillingRun(models.Model):
         self.message_post(body=self.env._(
             "%(count)s invoices created.", count=len(moves)))
         return moves
+
+    def _halo_keep_statistics(self, statistics=None, added=0):
+        """Refresh PostgreSQL's statistics of the journal tables once the run has added more
+        journal items than they held when last analysed.
+
+        PostgreSQL checks each foreign key to a journal item (taxes, tags, analytic lines, the
+        charges' invoice lines) with a plan made from the table's statistics; a run that adds
+        100,000 lines to a table analysed with a few thousand keeps a plan for a small table, a
+        sequential scan that grows with every line added. One run in a fresh database measured
+        0.8 s, then 3.0 s, for the same 5,525 relation rows. ANALYZE sees the run's own
+        uncommitted rows, so the plans are made again for the table's real size; doubling the
+        threshold each time keeps it to a few ANALYZE per run. Without the right to analyse
+        (not the tables' owner) PostgreSQL only warns and the run goes on.
+
+        :return: ``(rows when last analysed, rows added since)`` to pass back after each chunk.
+        """
+        if statistics is None:
+            self.env.cr.execute("SELECT GREATEST(reltuples, 0) FROM pg_class WHERE oid = 'account_move_line'::regclass")
+            return (self.env.cr.fetchone()[0], 0)
+        rows, since = statistics[0], statistics[1] + added
+        if since <= max(rows, STATISTICS_MIN_ROWS):
+            return (rows, since)
+        self.env.flush_all()
+        self.env.cr.execute("ANALYZE account_move, account_move_line")
+        self.env.cr.execute("SELECT GREATEST(reltuples, 0) FROM pg_class WHERE oid = 'account_move_line'::regclass")
+        return (self.env.cr.fetchone()[0], 0)
 
     def _halo_create_invoice_chunk(self, groups, settings, descriptions, names, accounting):
         """Create, link and post the invoices of some charge groups. Runs invoice in chunks so

@@ -129,6 +129,44 @@ class TestBillingRun(HaloBillingRunCommon):
         self.assertEqual((in_bulk.amount_untaxed, in_bulk.amount_total), (by_orm.amount_untaxed, by_orm.amount_total))
         self.assertEqual(in_bulk.amount_untaxed, 2 * 360.57)
 
+    def test_a_run_that_outgrows_the_statistics_refreshes_them(self):
+        """Once a run has added more journal items than the table held when last analysed,
+        it analyses the journal tables again (foreign-key checks are planned from them)."""
+        self._work(self.ticket, day=9)
+        run = self._run(partner_ids=[(6, 0, self.customer.ids)])
+        run.action_preview()
+        Cursor = type(self.env.cr)
+        original_execute = Cursor.execute
+        analysed = []
+
+        def spy_execute(cr, query, *args, **kwargs):
+            if str(query).startswith("ANALYZE"):
+                analysed.append(str(query))
+            return original_execute(cr, query, *args, **kwargs)
+
+        with patch("odoo.addons.halo_helpdesk_billing.models.halo_billing_run.HaloBillingRun._halo_keep_statistics",
+                   autospec=True, side_effect=type(run)._halo_keep_statistics) as keep:
+            run.action_create_invoices()
+        # once before the first chunk of invoices, then after each chunk with its journal items:
+        # 6 itemised lines, 1 tax line, 1 receivable
+        self.assertEqual(keep.call_count, 2)
+        self.assertEqual(keep.call_args_list[1].args[2], 8)
+        self.assertEqual(len(run.invoice_ids.line_ids), 8)
+
+        def rows():
+            self.env.cr.execute("SELECT count(*) FROM account_move_line")
+            return self.env.cr.fetchone()[0]
+
+        with patch.object(Cursor, "execute", spy_execute):
+            # still within what the table held: nothing to do
+            self.assertEqual(run._halo_keep_statistics((10 ** 6, 0), 6000), (10 ** 6, 6000))
+            self.assertEqual(run._halo_keep_statistics((100, 0), 4000), (100, 4000))
+            self.assertFalse(analysed)
+            # outgrown (and beyond the minimum): analysed, and the estimate is the real size,
+            # this transaction's uncommitted invoice included
+            self.assertEqual(run._halo_keep_statistics((100, 4000), 1001), (rows(), 0))
+        self.assertEqual(analysed, ["ANALYZE account_move, account_move_line"])
+
     def test_summarised_per_invoice_adds_time_before_pricing(self):
         self.customer.halo_invoice_layout = "summary_invoice"
         self._work(self.ticket, day=7)
