@@ -41,14 +41,19 @@ class AccountMove(models.Model):
     _inherit = "account.move"
 
     def write(self, vals):
-        if (self.env.context.get("halo_run_posting") and vals.get("state") == "posted"
-                and set(vals) <= {"state", "posted_before"}):
-            # The billing run posting its invoices: the state change alone alters nothing Odoo's
-            # invoice sync computes (it leaves posted invoices' tax lines alone, and the
-            # payment terms, rounding and partner do not depend on the state), so skip its
-            # before-and-after pass over every line of every invoice. The balance is still checked.
+        if self.env.context.get("halo_billing_run") and self._halo_sync_neutral(vals):
+            # The billing run making or posting its invoices: skip Odoo's before-and-after pass
+            # of its invoice sync over every line of every invoice. The balance is still checked.
             self = self.with_context(skip_invoice_sync=True)  # noqa: PLW0642
         return super().write(vals)
+
+    @api.model
+    def _halo_sync_neutral(self, vals):
+        """Whether writing ``vals`` on invoices alters nothing Odoo's invoice sync computes from:
+        the flag Odoo itself resets at the end of ``create``, or posting (the sync leaves posted
+        invoices' tax lines alone; payment terms, rounding and partner do not depend on the state)."""
+        return set(vals) <= {"is_manually_modified"} or (
+            vals.get("state") == "posted" and set(vals) <= {"state", "posted_before"})
 
     @api.model
     def _halo_bulk_line_copyable(self, prototype):

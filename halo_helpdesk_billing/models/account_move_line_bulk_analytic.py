@@ -3,7 +3,7 @@
 
 Posting an itemised invoice creates an analytic line for every invoice line (one per analytic
 account of its distribution) through the ORM, which made them a third of the cost of posting
-a billing run's invoices. When the billing run posts (context key ``halo_run_posting``),
+a billing run's invoices. When the billing run posts (context key ``halo_billing_run``),
 the values of every analytic line still come from Odoo's own ``_prepare_analytic_lines``;
 Odoo then creates the first line of each set of equal values and every other line is a copy
 of that line's stored row with only its own label, quantity, amount and journal item.
@@ -28,7 +28,7 @@ class AccountMoveLine(models.Model):
     _inherit = "account.move.line"
 
     def _create_analytic_lines(self):
-        if not self.env.context.get("halo_run_posting"):
+        if not self.env.context.get("halo_billing_run"):
             return super()._create_analytic_lines()
         # account's own method, with the creation split into prototypes and copies
         self._validate_analytic_distribution()

@@ -17,8 +17,11 @@ _logger = logging.getLogger(__name__)
 
 BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
 
-# Invoices created, linked and posted together (see _halo_create_invoice_chunk)
-INVOICE_CHUNK = 50
+# Invoice lines created, linked and posted together (see _halo_invoice_chunks): about 50
+# itemised invoices of 100 charges, or 500 summarised ones
+CHUNK_LINES = 5000
+# the lines a summarised invoice is counted as (a few products and prices, each on one line)
+SUMMARY_INVOICE_LINES = 10
 # Charges inserted by one statement (see _halo_insert_lines)
 INSERT_CHUNK = 10000
 # Journal items a run adds before it refreshes the tables' statistics (see _halo_keep_statistics)
@@ -735,9 +738,8 @@ class HaloBillingRun(models.Model):
         moves = self.env["account.move"]
         group_list = list(groups.values())
         statistics = self._halo_keep_statistics()
-        for start in range(0, len(group_list), INVOICE_CHUNK):
-            chunk = self._halo_create_invoice_chunk(
-                group_list[start:start + INVOICE_CHUNK], settings, descriptions, names, accounting)
+        for chunk_groups in self._halo_invoice_chunks(group_list, settings):
+            chunk = self._halo_create_invoice_chunk(chunk_groups, settings, descriptions, names, accounting)
             moves |= chunk
             statistics = self._halo_keep_statistics(statistics, len(chunk.line_ids))
         self.state = "invoiced"
@@ -747,6 +749,22 @@ class HaloBillingRun(models.Model):
         self.message_post(body=self.env._(
             "%(count)s invoices created.", count=len(moves)))
         return moves
+
+    @api.model
+    def _halo_invoice_chunks(self, group_list, settings):
+        """The invoices' charge groups, in chunks of about ``CHUNK_LINES`` invoice lines: Odoo
+        makes and posts a chunk's invoices in one batch (its cost per call is spread over more
+        invoices), while its cache does not grow with the whole run."""
+        chunk, lines = [], 0
+        for group in group_list:
+            chunk.append(group)
+            itemised = settings[group[0].partner_id]["layout"] == "itemised"
+            lines += len(group) if itemised else SUMMARY_INVOICE_LINES
+            if lines >= CHUNK_LINES:
+                yield chunk
+                chunk, lines = [], 0
+        if chunk:
+            yield chunk
 
     def _halo_keep_statistics(self, statistics=None, added=0):
         """Refresh PostgreSQL's statistics of the journal tables once the run has added more
@@ -790,6 +808,7 @@ class HaloBillingRun(models.Model):
         # per-line inverse at creation (it is not kept for posting, which creates them).
         Move = self.env["account.move"].with_context(
             default_move_type="out_invoice", check_move_validity=False, skip_analytic_sync=True,
+            halo_billing_run=True,
         )
         # An invoice that gets copied lines is created without Odoo's tax and payment-term
         # lines: Odoo makes them once, for all those invoices in one batch, when the copies are
@@ -822,7 +841,7 @@ class HaloBillingRun(models.Model):
         if self.company_id.halo_post_invoices:
             # analytic lines copied in bulk (account_move_line_bulk_analytic), and no invoice
             # sync pass around the state change (account_move_bulk_lines.write)
-            moves.with_context(halo_run_posting=True).action_post()
+            moves.with_context(halo_billing_run=True).action_post()
         move_ids = moves.ids
         self.env.flush_all()
         self.env.invalidate_all()

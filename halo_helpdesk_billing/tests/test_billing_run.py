@@ -1,4 +1,5 @@
 from datetime import date, datetime
+from types import SimpleNamespace
 from unittest.mock import patch
 
 from psycopg2 import IntegrityError
@@ -166,6 +167,19 @@ class TestBillingRun(HaloBillingRunCommon):
             # this transaction's uncommitted invoice included
             self.assertEqual(run._halo_keep_statistics((100, 4000), 1001), (rows(), 0))
         self.assertEqual(analysed, ["ANALYZE account_move, account_move_line"])
+
+    def test_invoices_are_made_in_chunks_of_about_5000_lines(self):
+        """An itemised invoice counts a line per charge, a summarised one 10 lines."""
+        charge = SimpleNamespace(partner_id=1)
+        summarised = SimpleNamespace(partner_id=2)
+        settings = {1: {"layout": "itemised"}, 2: {"layout": "summary_invoice"}}
+        Run = self.env["halo.billing.run"]
+        itemised_groups = [[charge] * 3000, [charge] * 2000, [charge] * 100]
+        self.assertEqual([[len(group) for group in chunk] for chunk in Run._halo_invoice_chunks(itemised_groups, settings)],
+                         [[3000, 2000], [100]])
+        summary_groups = [[summarised] * 100] * 1200
+        self.assertEqual([len(chunk) for chunk in Run._halo_invoice_chunks(summary_groups, settings)], [500, 500, 200])
+        self.assertEqual(list(Run._halo_invoice_chunks([], settings)), [])
 
     def test_summarised_per_invoice_adds_time_before_pricing(self):
         self.customer.halo_invoice_layout = "summary_invoice"
