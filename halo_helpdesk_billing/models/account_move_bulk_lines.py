@@ -37,6 +37,45 @@ OWN_COLUMNS = (
 )
 
 
+def insert_row_copies(model, prototype_ids, own_values, returning=()):
+    """One INSERT … SELECT of copies of stored rows of ``model``: each copy takes every stored
+    column of its prototype but the ones in ``own_values``.
+
+    The prototypes are read once into a materialised CTE (a join planned on stale statistics
+    went quadratic).
+
+    :param prototype_ids: the prototype of each copy, in the order of the copies
+    :param own_values: ``{column: [value of each copy]}``, values converted for the column
+    :param returning: columns of the new rows to return
+    :return: the ``returning`` values of the new rows
+    """
+    columns = [fname for fname, field in model._fields.items() if field.store and field.column_type and fname != "id"]
+    own = [fname for fname in columns if fname in own_values]
+    model.env.cr.execute(SQL(
+        """WITH p AS MATERIALIZED (SELECT * FROM %(table)s WHERE id = ANY(%(prototype_ids)s))
+           INSERT INTO %(table)s (%(columns)s)
+           SELECT %(select)s
+             FROM unnest(%(prototypes)s::int[], %(arrays)s) WITH ORDINALITY AS v(prototype, %(own)s, position)
+             JOIN p ON p.id = v.prototype
+         ORDER BY v.position
+         %(returning)s""",
+        table=SQL.identifier(model._table),
+        prototype_ids=list(set(prototype_ids)),
+        columns=SQL(", ").join(SQL.identifier(fname) for fname in columns),
+        select=SQL(", ").join(
+            SQL("v.%s", SQL.identifier(fname)) if fname in own_values else SQL("p.%s", SQL.identifier(fname))
+            for fname in columns),
+        prototypes=list(prototype_ids),
+        arrays=SQL(", ").join(
+            SQL("%s::%s[]", own_values[fname], SQL(model._fields[fname].column_type[1].split("(")[0]))
+            for fname in own),
+        own=SQL(", ").join(SQL.identifier(fname) for fname in own),
+        returning=SQL("RETURNING %s", SQL(", ").join(SQL.identifier(fname) for fname in returning))
+        if returning else SQL(),
+    ))
+    return model.env.cr.fetchall() if returning else []
+
+
 class AccountMove(models.Model):
     _inherit = "account.move"
 
@@ -171,39 +210,13 @@ class AccountMove(models.Model):
         return rows
 
     def _halo_bulk_insert_rows(self, rows):
-        """One INSERT … SELECT of the copies: the prototype's stored columns, the copy's own."""
+        """Insert the copies; returns their ids in the order of ``rows``."""
         Line = self.env["account.move.line"]
-        columns = [
-            fname for fname, field in Line._fields.items()
-            if field.store and field.column_type and fname != "id"
-        ]
-        own = [fname for fname in OWN_COLUMNS if fname in columns]
-        types = {fname: Line._fields[fname].column_type[1] for fname in own}
-        select = SQL(", ").join(
-            SQL("v.%s", SQL.identifier(fname)) if fname in own else SQL("p.%s", SQL.identifier(fname))
-            for fname in columns
-        )
-        arrays = SQL(", ").join(
-            SQL("%s::%s[]", [row[fname] for row in rows], SQL(types[fname].split("(")[0]))
-            for fname in own
-        )
-        self.env.cr.execute(SQL(
-            """WITH p AS MATERIALIZED (SELECT * FROM account_move_line WHERE id = ANY(%(prototype_ids)s))
-               INSERT INTO account_move_line (%(columns)s)
-               SELECT %(select)s
-                 FROM unnest(%(prototypes)s::int[], %(arrays)s) WITH ORDINALITY
-                      AS v(prototype, %(own)s, position)
-                 JOIN p ON p.id = v.prototype
-             ORDER BY v.position
-            RETURNING id, move_id, sequence""",
-            columns=SQL(", ").join(SQL.identifier(fname) for fname in columns),
-            select=select,
-            prototype_ids=list({row["prototype"] for row in rows}),
-            prototypes=[row["prototype"] for row in rows],
-            arrays=arrays,
-            own=SQL(", ").join(SQL.identifier(fname) for fname in own),
-        ))
-        new_ids = {(move_id, sequence): line_id for line_id, move_id, sequence in self.env.cr.fetchall()}
+        own = [fname for fname in OWN_COLUMNS if fname in Line._fields]
+        inserted = insert_row_copies(
+            Line, [row["prototype"] for row in rows], {fname: [row[fname] for row in rows] for fname in own},
+            returning=("id", "move_id", "sequence"))
+        new_ids = {(move_id, sequence): line_id for line_id, move_id, sequence in inserted}
         return [new_ids[row["move_id"], row["sequence"]] for row in rows]
 
     def _halo_bulk_copy_relations(self, new_ids, prototype_ids):

@@ -13,7 +13,8 @@ carries anything else (a sale order line to re-invoice, a project or task) is cr
 ORM. ``tests/test_invoice_bulk_lines.py`` compares the copies with ORM-made lines column by column.
 """
 from odoo import models
-from odoo.tools import SQL
+
+from .account_move_bulk_lines import insert_row_copies
 
 # the values of an analytic line Odoo makes for an invoice line besides its analytic accounts
 ANALYTIC_PLAIN_VALUES = frozenset((
@@ -75,35 +76,15 @@ class AccountMoveLine(models.Model):
         return created, copies
 
     def _halo_insert_analytic_copies(self, copies):
-        """One INSERT … SELECT of the copies: the prototype's stored columns, the copy's own."""
+        """Insert the copies: ``[(prototype analytic line, values)]``."""
         Analytic = self.env["account.analytic.line"]
         self.env.flush_all()
-        columns = [fname for fname, field in Analytic._fields.items()
-                   if field.store and field.column_type and fname != "id"]
         own = {fname: Analytic._fields[fname] for fname in ANALYTIC_OWN_COLUMNS}
-        values = {fname: [] for fname in own}
-        for prototype, vals in copies:
-            for fname, field in own.items():
-                values[fname].append(field.convert_to_column_insert(
-                    field.convert_to_cache(vals.get(fname), prototype), prototype))
-        self.env.cr.execute(SQL(
-            """WITH p AS MATERIALIZED (SELECT * FROM account_analytic_line WHERE id = ANY(%(prototype_ids)s))
-               INSERT INTO account_analytic_line (%(columns)s)
-               SELECT %(select)s
-                 FROM unnest(%(prototypes)s::int[], %(arrays)s) WITH ORDINALITY AS v(prototype, %(own)s, position)
-                 JOIN p ON p.id = v.prototype
-             ORDER BY v.position""",
-            prototype_ids=list({prototype.id for prototype, _vals in copies}),
-            columns=SQL(", ").join(SQL.identifier(fname) for fname in columns),
-            select=SQL(", ").join(
-                SQL("v.%s", SQL.identifier(fname)) if fname in own else SQL("p.%s", SQL.identifier(fname))
-                for fname in columns),
-            prototypes=[prototype.id for prototype, _vals in copies],
-            arrays=SQL(", ").join(
-                SQL("%s::%s[]", values[fname], SQL(field.column_type[1].split("(")[0]))
-                for fname, field in own.items()),
-            own=SQL(", ").join(SQL.identifier(fname) for fname in own),
-        ))
+        insert_row_copies(Analytic, [prototype.id for prototype, _vals in copies], {
+            fname: [field.convert_to_column_insert(field.convert_to_cache(vals.get(fname), prototype), prototype)
+                    for prototype, vals in copies]
+            for fname, field in own.items()
+        })
         # the ORM did not see these rows: nothing cached may miss them (the journal items'
         # analytic lines, the analytic accounts' balances...)
         self.env.invalidate_all()
