@@ -781,20 +781,18 @@ class HaloBillingRun(models.Model):
 
         :return: ``(rows when last analysed, rows added since)`` to pass back after each chunk.
         """
-        if statistics is None:
-            self.env.cr.execute("SELECT GREATEST(reltuples, 0) FROM pg_class WHERE oid = 'account_move_line'::regclass")
-            return (self.env.cr.fetchone()[0], 0)
-        rows, since = statistics[0], statistics[1] + added
-        if since <= max(rows, STATISTICS_MIN_ROWS):
-            return (rows, since)
-        self.env.flush_all()
-        self.env.cr.execute("ANALYZE account_move, account_move_line")
+        if statistics is not None:
+            rows, since = statistics[0], statistics[1] + added
+            if since <= max(rows, STATISTICS_MIN_ROWS):
+                return (rows, since)
+            self.env.flush_all()
+            self.env.cr.execute("ANALYZE account_move, account_move_line")
         self.env.cr.execute("SELECT GREATEST(reltuples, 0) FROM pg_class WHERE oid = 'account_move_line'::regclass")
         return (self.env.cr.fetchone()[0], 0)
 
     def _halo_create_invoice_chunk(self, groups, settings, descriptions, names, accounting):
-        """Create, link and post the invoices of some charge groups. Runs invoice in chunks so
-        that Odoo's per-invoice cost does not grow with a cache holding every invoice."""
+        """Create, link and post the invoices of some charge groups (one chunk, see
+        :meth:`_halo_invoice_chunks`)."""
         RunLine = self.env["halo.billing.run.line"]
         move_vals, line_maps, copies = [], [], []
         for group in groups:
