@@ -180,5 +180,6 @@ db_password = $HALO_DB_PASSWORD
 admin_passwd = ${HALO_ADMIN_PASSWD:-admin}
 list_db = True
 http_interface = ${HALO_HTTP_INTERFACE:-127.0.0.1}
+http_port = ${HALO_HTTP_PORT:-8069}
 CONFEOF
 export HALO_ODOO_CONF
