@@ -5,7 +5,9 @@ Steps (each one counts; any failure makes the exit code non-zero):
   2. a fresh throwaway database with the addon installed (a failed install fails the run);
   3. the addon's tests with pytest + pytest-odoo (against that database);
   4. the plain-Python tests (services, xero_sandbox, repository checks) with pytest;
-  5. the browser tours (headless Chromium) with Odoo's own test runner, tagged ``halo_tour``.
+  5. the browser tours (headless Chromium) with Odoo's own test runner, tagged ``halo_tour``;
+  6. the translation template: ``i18n/<addon>.pot`` must hold exactly the strings Odoo exports
+     from the installed addon (``--update-pot`` rewrites it from the export).
 
 Called by ./test.sh after tools/setup.sh; not meant to be run alone.
 """
@@ -29,6 +31,7 @@ ADDON = "halo_helpdesk_billing"
 OUT = Path(os.environ.get("HALO_TEST_OUT") or CACHE / "test-results")
 PLAIN_TEST_PATHS = [f"{ADDON}/services/tests", "xero_sandbox/tests", "tests"]
 TOUR_GLOB = "test_tour*.py"
+POT = ROOT / ADDON / "i18n" / f"{ADDON}.pot"
 
 
 class Totals:
@@ -113,14 +116,56 @@ def odoo_log_errors(log):
             if re.search(r"\d \d+ (ERROR|CRITICAL) ", line)]
 
 
+def pot_entries(path):
+    """The (context, msgid) pairs of a .pot file: what translators see, without file references."""
+    from babel.messages.pofile import read_po
+
+    with open(path, "rb") as fh:
+        catalog = read_po(fh)
+    return {(message.context, message.id if isinstance(message.id, str) else message.id[0])
+            for message in catalog if message.id}
+
+
+def check_pot(db, totals, update=False):
+    exported = OUT / f"{ADDON}.pot"
+    exported.unlink(missing_ok=True)
+    rc = run([ODOO, "i18n", "export", "-c", CONF, "-d", db, "-o", str(exported), ADDON],
+             log=OUT / "i18n-export.log")
+    if rc or not exported.exists():
+        totals.fail(f"translation template: export failed (rc={rc}); log: {OUT / 'i18n-export.log'}")
+        return
+    if update:
+        POT.parent.mkdir(exist_ok=True)
+        POT.write_bytes(exported.read_bytes())
+        print(f"== translation template: {POT.relative_to(ROOT)} rewritten", flush=True)
+        return
+    if not POT.exists():
+        totals.fail(f"translation template: {POT.relative_to(ROOT)} is missing (./test.sh --update-pot)")
+        return
+    want, have = pot_entries(exported), pot_entries(POT)
+    missing, stale = sorted(want - have, key=str), sorted(have - want, key=str)
+    if missing or stale:
+        for context, msgid in missing[:20]:
+            print(f"   not in the .pot: {msgid!r}" + (f" (context {context})" if context else ""))
+        for context, msgid in stale[:20]:
+            print(f"   no longer in the code: {msgid!r}" + (f" (context {context})" if context else ""))
+        totals.fail(f"translation template: {len(missing)} strings missing, {len(stale)} stale; "
+                    "regenerate it with ./test.sh --only pot --update-pot")
+    else:
+        totals.passed += 1
+        print(f"== translation template: {len(want)} strings, current", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--keep-db", action="store_true", help="keep the test database")
-    parser.add_argument("--only", choices=["lint", "addon", "plain", "tours"], action="append",
-                        help="run only these steps (the install always runs for addon/tours)")
+    parser.add_argument("--only", choices=["lint", "addon", "plain", "tours", "pot"], action="append",
+                        help="run only these steps (the install always runs for addon/tours/pot)")
+    parser.add_argument("--update-pot", action="store_true",
+                        help="rewrite the addon's .pot from Odoo's export instead of checking it")
     parser.add_argument("pytest_args", nargs="*", help="extra arguments for the addon pytest run")
     args = parser.parse_args()
-    steps = set(args.only or ["lint", "addon", "plain", "tours"])
+    steps = set(args.only or ["lint", "addon", "plain", "tours", "pot"])
     OUT.mkdir(parents=True, exist_ok=True)
     totals = Totals()
     started = time.time()
@@ -141,7 +186,7 @@ def main():
         totals.add_junit(junit, "plain-Python tests (services, xero_sandbox, repository)")
 
     db = None
-    if steps & {"addon", "tours"}:
+    if steps & {"addon", "tours", "pot"}:
         db = f"halo_test_{os.getpid()}_{int(time.time())}"
         log = OUT / "install.log"
         rc = run([ODOO, "-c", CONF, "-d", db, "-i", ADDON, "--stop-after-init",
@@ -158,6 +203,9 @@ def main():
         else:
             print(f"== install: {ADDON} installed in {db}", flush=True)
             db_ok = True
+
+        if db_ok and "pot" in steps:
+            check_pot(db, totals, update=args.update_pot)
 
         if db_ok and "addon" in steps:
             junit = OUT / "addon.xml"
