@@ -550,7 +550,7 @@ class HaloBillingRun(models.Model):
              if vals["kind"] in ("labour", "travel") else 0.0, "amount": vals.get("amount") or 0.0}
             for index, vals in enumerate(vals_list) if not vals.get("error")
         ]
-        allocations = Contract.sudo()._halo_allocate_charges(charges) if charges else {}
+        allocations = Contract.sudo()._halo_allocate_charges(charges, self.company_id) if charges else {}
         for index, parts in allocations.items():
             vals = vals_list[index]
             covered = [part for part in parts if part["mode"] != "payg"]
