@@ -166,6 +166,8 @@ def check_line_template_editor(records, vals_list):
     """Only Billing Managers change invoice line templates (they decide what customers read
     on their invoices); the superuser (data files, upgrades) may as well."""
     env = records.env
+    if not any("halo_line_template" in vals for vals in vals_list):
+        return
     if env.su or env.user.has_group(BILLING_MANAGER):
         return
     for vals in vals_list:
