@@ -607,8 +607,9 @@ class HaloContract(models.Model):
     # ------------------------------------------------------- billing-engine API
 
     @api.model
-    def _halo_allocate_charges(self, charges):
-        """Split rated charges over the customers' contracts.
+    def _halo_allocate_charges(self, charges, company=None):
+        """Split rated charges over the customers' contracts of ``company`` (the company of
+        the billing run; default: the current one), never another company's.
 
         ``charges``: list of dicts {"key", "partner_id", "date", "kind", "rate_id", "hours",
         "amount"}. Returns {key: [part, ...]}, a part being {"mode": "included" |
@@ -621,9 +622,12 @@ class HaloContract(models.Model):
         """
         if not charges:
             return {}
+        company = company or self.env.company
+        self = self.with_company(company)  # noqa: PLW0642 - amounts rounded in its currency
         partners = self.env["res.partner"].browse({charge["partner_id"] for charge in charges})
         contracts = self.sudo().search(
             [("partner_id", "in", partners.commercial_partner_id.ids),
+             ("company_id", "=", company.id),
              ("state", "in", ("active", "expired"))],
             order="date_start desc, id desc",
         )
@@ -824,7 +828,7 @@ class HaloContract(models.Model):
         """Period vals (fee and recurring lines) whose invoice must exist on ``date_ref``:
         invoice date minus ``days_ahead`` on or before it, and not invoiced yet."""
         period_vals = []
-        devices = self.env["halo.customer.device"]._halo_devices_of(self.partner_id)
+        devices = self.env["halo.customer.device"]._halo_devices_of(self.partner_id, self.company_id)
         for contract in self:
             if contract.state not in ("active", "expired"):
                 continue
@@ -1087,15 +1091,18 @@ class HaloContract(models.Model):
     # ------------------------------------------------------ new-ticket check
 
     @api.model
-    def _halo_ticket_contract_status(self, partners, day):
+    def _halo_ticket_contract_status(self, partners, day, company=None):
         """Per commercial partner id: {"contract", "problem": "exhausted"|"expired",
         "block": bool, "message": str} when the customer's prepay / fixed-price
-        coverage is exhausted or expired and no other contract in force has some left."""
+        coverage with ``company`` (the ticket's; default: the current one) is exhausted or
+        expired and no other contract of that company in force has some left."""
         commercial = partners.commercial_partner_id
         if not commercial:
             return {}
+        company = company or self.env.company
         contracts = self.sudo().search([
             ("partner_id", "in", commercial.ids),
+            ("company_id", "=", company.id),
             ("state", "in", ("active", "expired")),
             Domain("fixed_fee", "=", True) | Domain("prepay_kind", "!=", "none"),
         ], order="date_start desc, id desc")

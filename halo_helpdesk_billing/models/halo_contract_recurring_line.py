@@ -118,7 +118,8 @@ class HaloContractRecurringLine(models.Model):
                 factor = day_count(start, end) / day_count(ps, pe)
             device_count = 0
             if self.quantity_mode == "devices":
-                device_count = devices._halo_count(contract.partner_id, self.device_type, invoice_date)
+                device_count = devices._halo_count(
+                    contract.partner_id, self.device_type, invoice_date, company=contract.company_id)
                 base_quantity = device_count
             else:
                 base_quantity = self.quantity

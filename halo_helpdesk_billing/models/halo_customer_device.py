@@ -49,20 +49,25 @@ class HaloCustomerDevice(models.Model):
     )
 
     @api.model
-    def _halo_devices_of(self, partners):
-        """Devices of the customers (all their contacts), read once for counting."""
+    def _halo_devices_of(self, partners, companies=None):
+        """Devices of the customers (all their contacts) with ``companies`` (or no company),
+        read once for counting."""
         if not partners:
             return self.browse()
+        domain = Domain("partner_id", "child_of", partners.commercial_partner_id.ids)
+        if companies is not None:
+            domain &= Domain("company_id", "in", [False, *companies.ids])
         return self.sudo().search_fetch(
-            Domain("partner_id", "child_of", partners.commercial_partner_id.ids),
-            ["partner_id", "device_type", "date_active", "date_retired"],
+            domain, ["partner_id", "company_id", "device_type", "date_active", "date_retired"],
         )
 
-    def _halo_count(self, partner, device_type, day):
-        """How many of ``self`` (pre-read devices) belong to ``partner`` and are active on ``day``."""
+    def _halo_count(self, partner, device_type, day, company=None):
+        """How many of ``self`` (pre-read devices) belong to ``partner`` (and to ``company``
+        or no company) and are active on ``day``."""
         commercial = partner.commercial_partner_id
         return len(self.filtered(
             lambda d: d.partner_id.commercial_partner_id == commercial
+            and (company is None or not d.company_id or d.company_id == company)
             and (not device_type or d.device_type == device_type)
             and d.date_active <= day and (not d.date_retired or d.date_retired > day)
         ))

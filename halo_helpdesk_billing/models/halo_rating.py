@@ -59,11 +59,16 @@ class HaloRating(models.AbstractModel):
         return result
 
     @api.model
-    def _halo_versions_by_partner(self, rate_ids, partners):
-        """``{partner_id: {rate_id: [RateVersion]}}`` (global + the customer's own + its contracts')."""
+    def _halo_versions_by_partner(self, rate_ids, partners, company=None):
+        """``{partner_id: {rate_id: [RateVersion]}}`` (global + the customer's own + its contracts')
+        that may price work of ``company`` (default: the current one): versions of rates shared
+        by all companies or of that company, and contract versions of its own contracts only."""
+        company = company or self.env.company
         Version = self.env["halo.charge.rate.version"].sudo()
         versions = Version.search_fetch(
             [("rate_id", "in", list(rate_ids)),
+             ("company_id", "in", [False, company.id]),
+             "|", ("contract_id", "=", False), ("contract_id.company_id", "=", company.id),
              "|", ("partner_id", "=", False), ("partner_id", "in", partners.ids)],
             ["rate_id", "partner_id", "level", "date_from", "hourly_price", "min_minutes",
              "increment_minutes", "rounding", "ooh_multiplier", "holiday_multiplier", "surcharge"],
@@ -128,7 +133,10 @@ class HaloRating(models.AbstractModel):
         plain_calendars = self._halo_plain_calendars(
             calendars, min(starts) - timedelta(days=2), max(starts) + timedelta(days=3)
         ) if starts else {}
-        versions = self._halo_versions_by_partner(set(rates.ids), customers)
+        versions = {
+            company.id: self._halo_versions_by_partner(set(rates.ids), customers, company)
+            for company in companies
+        }
         customer_of = {customer.id: customer for customer in customers}
         company_of = {company.id: company for company in companies}
         rate_names = {rate.id: rate.name for rate in rates}
@@ -150,7 +158,7 @@ class HaloRating(models.AbstractModel):
 
         for (customer_id, calendar_id, scope, company_id), members in groups.items():
             symbol = company_of[company_id].currency_id.symbol or ""
-            partner_versions = versions.get(customer_id, {})
+            partner_versions = versions[company_id].get(customer_id, {})
             calendar = plain_calendars.get(calendar_id) or rating.Calendar(tz="UTC")
             zone = ZoneInfo(calendar.tz)
             actions = []

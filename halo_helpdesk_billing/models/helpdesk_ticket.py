@@ -136,7 +136,7 @@ class HelpdeskTicket(models.Model):
         self.ensure_one()
         if kind == "travel":
             return self.company_id.halo_default_travel_rate_id or self.env["halo.charge.rate"].search(
-                [("kind", "=", "travel")], limit=1
+                [("kind", "=", "travel"), ("company_id", "in", [False, self.company_id.id])], limit=1
             )
         return self.team_id.halo_default_rate_id or self.company_id.halo_default_rate_id
 

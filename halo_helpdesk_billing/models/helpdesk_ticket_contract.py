@@ -19,10 +19,12 @@ class HelpdeskTicket(models.Model):
     @api.depends_context("uid")
     def _compute_halo_contract_warning(self):
         today = fields.Date.context_today(self)
-        status = self.env["halo.contract"]._halo_ticket_contract_status(self.partner_id, today)
-        for ticket in self:
-            info = status.get(ticket.partner_id.commercial_partner_id.id)
-            ticket.halo_contract_warning = info["message"] if info else False
+        for company, tickets in self.grouped("company_id").items():
+            status = self.env["halo.contract"]._halo_ticket_contract_status(
+                tickets.partner_id, today, company or self.env.company)
+            for ticket in tickets:
+                info = status.get(ticket.partner_id.commercial_partner_id.id)
+                ticket.halo_contract_warning = info["message"] if info else False
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -32,7 +34,12 @@ class HelpdeskTicket(models.Model):
 
     def _halo_check_contract_balance(self):
         today = fields.Date.context_today(self)
-        status = self.env["halo.contract"]._halo_ticket_contract_status(self.partner_id, today)
+        for company, tickets in self.grouped("company_id").items():
+            tickets._halo_check_company_contract_balance(today, company or self.env.company)
+
+    def _halo_check_company_contract_balance(self, today, company):
+        """The balance check of tickets of ``company``, against that company's contracts."""
+        status = self.env["halo.contract"]._halo_ticket_contract_status(self.partner_id, today, company)
         if not status:
             return
         for ticket in self:

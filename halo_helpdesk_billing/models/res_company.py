@@ -1,7 +1,11 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
-from odoo import fields, models
+from odoo import api, fields, models
+from odoo.exceptions import AccessError, ValidationError
+
+from ..services import line_template
 
 BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
+BILLING_MANAGER = "halo_helpdesk_billing.group_halo_billing_manager"
 
 INVOICE_GROUPINGS = [
     ("customer", "One invoice per customer"),
@@ -71,9 +75,12 @@ class ResCompany(models.Model):
     )
     halo_line_template = fields.Text(
         string="Invoice Line Template", default=DEFAULT_LINE_TEMPLATE,
-        help="Description of itemised invoice lines, rendered with Odoo's inline template "
-        "engine; `object` is the billing-run charge (object.ticket_id, object.user_id, "
-        "object.rate_id, object.date, object.name, object.note, object.kind_label...).",
+        help="Description of itemised invoice lines: text with placeholders such as "
+        "{{ object.ticket_id.number }} or {{ object.rate_id.name ||| no rate }}; `object` is "
+        "the billing-run charge (name, note, date, kind_label, quantity, uom_name, "
+        "ticket_id.number / .name, user_id.name, rate_id.name, product_id.name / "
+        ".default_code, contract_id.name / .reference, partner_id.name / .ref). Placeholders "
+        "only read these fields; only Billing Managers may change the template.",
     )
     halo_post_invoices = fields.Boolean(
         string="Post Invoices of Billing Runs", default=True,
@@ -85,3 +92,90 @@ class ResCompany(models.Model):
         string="Issue Items Without Stock",
         help="Allow technicians to issue more catalogue items than the stock on hand.",
     )
+
+    @api.constrains("halo_line_template")
+    def _check_halo_line_template(self):
+        check_line_templates(self)
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        check_line_template_editor(self, vals_list)
+        return super().create(vals_list)
+
+    def write(self, vals):
+        check_line_template_editor(self, [vals])
+        return super().write(vals)
+
+
+def line_template_message(env, err):
+    """The translated text of a :class:`line_template.TemplateError`."""
+    params = dict(err.params)
+    expression = params.get("expression", "")
+    messages = {
+        "length": lambda: env._(
+            "The template is too long (at most %(limit)s characters).", limit=params.get("limit")),
+        "syntax": lambda: env._(
+            "{{ %(expression)s }} cannot be read (%(detail)s).",
+            expression=expression, detail=params.get("detail", "")),
+        "complex": lambda: env._("{{ %(expression)s }} is too complex.", expression=expression),
+        "construct": lambda: env._(
+            "{{ %(expression)s }} uses a %(construct)s; placeholders only read fields of the "
+            "charge, joined with +, and, or, if / else.",
+            expression=expression, construct=params.get("construct", "")),
+        "method": lambda: env._(
+            "{{ %(expression)s }} calls a method; placeholders only read fields of the charge.",
+            expression=expression),
+        "function": lambda: env._(
+            "{{ %(expression)s }} calls %(name)s(); only str() and format_date() can be used.",
+            expression=expression, name=params.get("name", "")),
+        "arguments": lambda: env._(
+            "{{ %(expression)s }}: %(name)s() takes exactly one value.",
+            expression=expression, name=params.get("name", "")),
+        "private": lambda: env._(
+            "{{ %(expression)s }} uses the private name %(name)s.",
+            expression=expression, name=params.get("name", "")),
+        "name": lambda: env._(
+            "{{ %(expression)s }} uses %(name)s; placeholders start with object (the charge).",
+            expression=expression, name=params.get("name", "")),
+        "field": lambda: env._(
+            "{{ %(expression)s }}: %(name)s is not a field a template can read.",
+            expression=expression, name=params.get("name", "")),
+        "record": lambda: env._(
+            "{{ %(expression)s }} gives a record, not a value: name one of its fields "
+            "(for example object.user_id.name).", expression=expression),
+        "join": lambda: env._(
+            "{{ %(expression)s }} joins something that is not text with +; use str().",
+            expression=expression),
+    }
+    return messages.get(err.code, lambda: str(err))()
+
+
+def check_line_templates(records):
+    """Save-time check of ``halo_line_template`` on partners and companies."""
+    for record in records:
+        try:
+            line_template.check(record.halo_line_template)
+        except line_template.TemplateError as err:
+            raise ValidationError(record.env._(
+                "The invoice line template of %(record)s cannot be saved: %(error)s",
+                record=record.display_name, error=line_template_message(record.env, err),
+            )) from err
+
+
+def check_line_template_editor(records, vals_list):
+    """Only Billing Managers change invoice line templates (they decide what customers read
+    on their invoices); the superuser (data files, upgrades) may as well."""
+    env = records.env
+    if not any("halo_line_template" in vals for vals in vals_list):
+        return
+    if env.su or env.user.has_group(BILLING_MANAGER):
+        return
+    for vals in vals_list:
+        if "halo_line_template" not in vals:
+            continue
+        new = vals["halo_line_template"] or False
+        if records and all((record.halo_line_template or False) == new for record in records):
+            continue
+        if not records and not new:
+            continue
+        raise AccessError(env._("Only Billing Managers can change invoice line templates."))

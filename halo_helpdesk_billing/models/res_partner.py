@@ -1,7 +1,14 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
-from odoo import fields, models
+from odoo import api, fields, models
 
-from .res_company import INVOICE_GROUPINGS, INVOICE_LAYOUTS, ROUNDING_SCOPES
+from .res_company import (
+    BILLING_MANAGER,
+    INVOICE_GROUPINGS,
+    INVOICE_LAYOUTS,
+    ROUNDING_SCOPES,
+    check_line_template_editor,
+    check_line_templates,
+)
 
 BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
 
@@ -39,7 +46,8 @@ class ResPartner(models.Model):
         selection=INVOICE_LAYOUTS, string="Invoice Layout", help="Empty = the company's setting."
     )
     halo_line_template = fields.Text(
-        string="Invoice Line Template", help="Empty = the company's template."
+        string="Invoice Line Template",
+        help="Empty = the company's template. Only Billing Managers may change it.",
     )
     halo_invoice_report = fields.Selection(
         selection=[("helpdesk", "Helpdesk layout (sections per ticket)"), ("standard", "Standard Odoo invoice")],
@@ -53,6 +61,29 @@ class ResPartner(models.Model):
     halo_currency_id = fields.Many2one(
         comodel_name="res.currency", compute="_compute_halo_currency_id"
     )
+
+    @api.constrains("halo_line_template")
+    def _check_halo_line_template(self):
+        check_line_templates(self)
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        check_line_template_editor(self, vals_list)
+        return super().create(vals_list)
+
+    def write(self, vals):
+        check_line_template_editor(self, [vals])
+        return super().write(vals)
+
+    def copy_data(self, default=None):
+        """A duplicate keeps the template only when the user may set it (anyone may
+        duplicate a contact)."""
+        vals_list = super().copy_data(default=default)
+        if not (self.env.su or self.env.user.has_group(BILLING_MANAGER)):
+            for vals in vals_list:
+                if "halo_line_template" not in (default or {}):
+                    vals.pop("halo_line_template", None)
+        return vals_list
 
     def _compute_halo_currency_id(self):
         for partner in self:

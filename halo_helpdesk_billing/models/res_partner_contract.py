@@ -15,7 +15,9 @@ class ResPartner(models.Model):
     def _compute_halo_contract_count(self):
         counts = dict(
             self.env["halo.contract"]._read_group(
-                [("partner_id", "in", self.commercial_partner_id.ids)], ["partner_id"], ["__count"]
+                [("partner_id", "in", self.commercial_partner_id.ids),
+                 ("company_id", "in", self.env.companies.ids)],
+                ["partner_id"], ["__count"],
             )
         )
         for partner in self:

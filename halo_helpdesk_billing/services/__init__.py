@@ -1,4 +1,5 @@
 """Plain-Python cores of the addon: no ORM imports below this package."""
 
+from . import line_template
 from . import rating
 from . import xlsx_invoice

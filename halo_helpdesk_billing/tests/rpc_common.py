@@ -13,6 +13,7 @@ from itertools import count
 import requests
 
 from odoo.tests import HttpCase
+from odoo.tests.common import TEST_CURSOR_COOKIE_NAME
 
 _ids = count(1)
 
@@ -42,12 +43,18 @@ class RpcClient:
 
     def _post(self, path, params):
         payload = {"jsonrpc": "2.0", "method": "call", "id": next(_ids), "params": params}
-        response = self.session.post(
-            self.case.base_url() + path,
-            data=json.dumps(payload),
-            headers={"Content-Type": "application/json"},
-            timeout=60,
-        )
+        # as HttpCase's own opener: the server answers on the test cursor, and only requests
+        # that carry the test's current cookie
+        self.case.env.cr.flush()
+        self.case.env.cr.clear()
+        with self.case.allow_requests():
+            self.session.cookies.set(TEST_CURSOR_COOKIE_NAME, self.case.http_request_key)
+            response = self.session.post(
+                self.case.base_url() + path,
+                data=json.dumps(payload),
+                headers={"Content-Type": "application/json"},
+                timeout=60,
+            )
         response.raise_for_status()
         body = response.json()
         if "error" in body:

@@ -4,7 +4,7 @@ from unittest.mock import patch
 
 from psycopg2 import IntegrityError
 
-from odoo.exceptions import AccessError, UserError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
@@ -321,16 +321,24 @@ class TestBillingRun(HaloBillingRunCommon):
 
     def test_a_broken_template_is_refused_and_nothing_is_billed(self):
         self._work(self.ticket)
-        self.customer.halo_line_template = "{{ object.ticket_id.number + }}"
+        # refused when saved; one stored before templates were checked is refused by the run
+        for template in ("{{ object.ticket_id.number + }}", "{{ object.__class__ }}"):
+            with self.assertRaisesRegex(ValidationError, "cannot be saved"):
+                self.customer.halo_line_template = template
+        self._store_template_unchecked(self.customer, "{{ object.ticket_id.number + }}")
         run = self._run(partner_ids=[(6, 0, self.customer.ids)])
         run.action_preview()
         with self.assertRaisesRegex(UserError, "template cannot be used"):
             run.action_create_invoices()
         self.assertFalse(run.invoice_ids)
-        self.customer.halo_line_template = "{{ object.__class__ }}"
+        self._store_template_unchecked(self.customer, "{{ object.__class__ }}")
         with self.assertRaisesRegex(UserError, "template cannot be used"):
             run.action_create_invoices()
         self.assertEqual(run.state, "previewed")
+
+    def _store_template_unchecked(self, partner, template):
+        self.env.cr.execute("UPDATE res_partner SET halo_line_template = %s WHERE id = %s", (template, partner.id))
+        partner.invalidate_recordset(["halo_line_template"])
 
     def test_fiscal_position_and_analytic_distribution_kept(self):
         sale_tax = self.env["account.tax"].create({"name": "VAT 20 (test)", "amount": 20, "type_tax_use": "sale"})
