@@ -43,3 +43,4 @@ from . import halo_xero_drift
 from . import halo_xero_import
 from . import halo_money_thread
 from . import timesheets_analysis_report
+from . import project_project

@@ -3,9 +3,10 @@
 
 Technicians may read these documents (the ticket's contract banner, the run a piece of work
 is in) but not their messages: reading a message of one needs the right to edit the
-document, which only billing groups have. Notifications reach billing staff and external
-partners (the customer's contacts) only, never an internal user outside the billing groups,
-even one who follows the document. (Overrides in each model, not in a shared abstract model:
+document, which only billing groups have. Following such a document notifies billing staff
+and external partners (the customer's contacts) only, never an internal user outside the
+billing groups; code that names recipients of a message with money (the threshold e-mail)
+leaves those users out itself. (Overrides in each model, not in a shared abstract model:
 ``mail.thread`` would come first in the method resolution order.)
 """
 
@@ -24,11 +25,17 @@ def _read_needs_write(operations, message_operation):
     return operations
 
 
-def _billing_recipients(env, recipients):
+def _billing_recipients(env, recipients, message, msg_vals):
+    """Recipients without the internal users outside the billing groups who would be notified
+    as followers; partners the message names (``partner_ids``) were chosen by the code or the
+    billing user who posted it."""
+    msg_vals = msg_vals or {}
+    named = set((msg_vals["partner_ids"] or []) if "partner_ids" in msg_vals else message.sudo().partner_ids.ids)
     billing_uids = _billing_user_ids(env)
     return [
         recipient for recipient in recipients
-        if not recipient.get("uid") or recipient.get("ushare") or recipient["uid"] in billing_uids
+        if recipient["id"] in named or not recipient.get("uid") or recipient.get("ushare")
+        or recipient["uid"] in billing_uids
     ]
 
 
@@ -41,7 +48,8 @@ class HaloContract(models.Model):
         )
 
     def _notify_get_recipients(self, message, msg_vals=False, **kwargs):
-        return _billing_recipients(self.env, super()._notify_get_recipients(message, msg_vals=msg_vals, **kwargs))
+        recipients = super()._notify_get_recipients(message, msg_vals=msg_vals, **kwargs)
+        return _billing_recipients(self.env, recipients, message, msg_vals)
 
     def _halo_money_recipients(self, partners):
         """``partners`` without those of internal users outside the billing groups."""
@@ -60,4 +68,5 @@ class HaloBillingRun(models.Model):
         )
 
     def _notify_get_recipients(self, message, msg_vals=False, **kwargs):
-        return _billing_recipients(self.env, super()._notify_get_recipients(message, msg_vals=msg_vals, **kwargs))
+        recipients = super()._notify_get_recipients(message, msg_vals=msg_vals, **kwargs)
+        return _billing_recipients(self.env, recipients, message, msg_vals)

@@ -224,8 +224,24 @@ class TestSecurityMoney(HaloBillingRunCommon, HaloContractCommon, HaloRpcCase):
             tech.call("account.analytic.line", "read", action.ids, ["unit_amount"])[0]["unit_amount"],
             action.unit_amount,
         )
-        # billing users see the cost
+        # ... and the technician still records work: 1 h at 40.00 costs 40.00
+        self.ticket.user_id = self.technician
+        new_id = tech.call("account.analytic.line", "create", [{
+            "halo_ticket_id": self.ticket.id, "name": "Call back",
+            "halo_start": "2026-08-03 09:00:00", "halo_end": "2026-08-03 10:00:00",
+        }])[0]
+        self.assertEqual(self.env["account.analytic.line"].browse(new_id).amount, -40.0)
+        # nor through the profitability of the project the timesheets are on (a project user)
+        self.technician.group_ids |= self.env.ref("project.group_project_user")
+        self.assertTrue(self.project.account_id)
+        panel = tech.call("project.project", "get_panel_data", self.project.ids)
+        self.assertNotIn("profitability_items", panel)
+        self.assertNotIn("133.33", json.dumps(panel))
+        # billing users see the cost: 53.33 + 40.00 + 40.00 (the new action) = 133.33 for the project
         biller = self.rpc(self.billing_user)
+        self.billing_user.group_ids |= self.env.ref("project.group_project_user")
+        panel = biller.call("project.project", "get_panel_data", self.project.ids)
+        self.assertEqual(panel["profitability_items"]["costs"]["total"]["billed"], -133.33)
         self.assertEqual(biller.call("account.analytic.line", "read", action.ids, ["amount"])[0]["amount"], -53.33)
         rows = biller.call("timesheets.analysis.report", "search_read", [("id", "=", action.id)], ["amount"])
         self.assertEqual(rows[0]["amount"], -53.33)
@@ -273,6 +289,8 @@ class TestSecurityMoney(HaloBillingRunCommon, HaloContractCommon, HaloRpcCase):
 
     def test_threshold_email_reaches_billing_staff_and_customer_only(self):
         contract = self.money_contract
+        # the technician also follows the contract (as its account manager would)
+        contract.message_subscribe(partner_ids=self.technician.partner_id.ids)
         # 1,265.50 consumed: 1,500.00 - 1,265.50 = 234.50 <= 300.00, the threshold is crossed
         parts = {"a": [{"mode": "prepay_money", "contract_id": contract.id, "hours": 4.5,
                         "amount": 1265.5, "explanation": "Prepaid"}]}
@@ -283,7 +301,7 @@ class TestSecurityMoney(HaloBillingRunCommon, HaloContractCommon, HaloRpcCase):
         self.assertEqual(len(notice), 1)
         self.assertIn("$&nbsp;234.50", notice.body)
         # the customer's contact and the billing user are e-mailed; the technician (account
-        # manager, on the notify list) is neither a recipient nor notified
+        # manager, on the notify list, follower) is neither a recipient nor notified
         self.assertEqual(notice.partner_ids, self.contact | self.billing_user.partner_id)
         mails = self.env["mail.mail"].sudo().search([("mail_message_id", "=", notice.id)])
         self.assertTrue(mails)
