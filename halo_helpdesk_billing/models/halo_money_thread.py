@@ -2,8 +2,8 @@
 """Chatter of the documents whose messages carry money: contracts and billing runs.
 
 Technicians may read these documents (the ticket's contract banner, the run a piece of work
-is in) but not their messages: reading a message of one needs the right to edit the
-document, which only billing groups have. Following such a document notifies billing staff
+is in) but not their messages: outside the billing groups, reading a message of one needs
+the right to edit the document, which technicians never have. Following such a document notifies billing staff
 and external partners (the customer's contacts) only, never an internal user outside the
 billing groups; code that names recipients of a message with money (the threshold e-mail)
 leaves those users out itself. (Overrides in each model, not in a shared abstract model:
@@ -19,8 +19,10 @@ def _billing_user_ids(env):
     return set(env.ref(BILLING_USER).sudo().all_user_ids.ids)
 
 
-def _read_needs_write(operations, message_operation):
-    if message_operation == "read":
+def _read_needs_write(env, operations, message_operation):
+    """Reading the messages of these documents: billing users as usual (read access), anyone
+    else only with the right to edit the document (technicians read but never edit them)."""
+    if message_operation == "read" and not env.user.has_group(BILLING_USER):
         return dict.fromkeys(operations, "write")
     return operations
 
@@ -44,7 +46,7 @@ class HaloContract(models.Model):
 
     def _mail_get_operation_for_mail_message_operation(self, message_operation):
         return _read_needs_write(
-            super()._mail_get_operation_for_mail_message_operation(message_operation), message_operation
+            self.env, super()._mail_get_operation_for_mail_message_operation(message_operation), message_operation
         )
 
     def _notify_get_recipients(self, message, msg_vals=False, **kwargs):
@@ -64,7 +66,7 @@ class HaloBillingRun(models.Model):
 
     def _mail_get_operation_for_mail_message_operation(self, message_operation):
         return _read_needs_write(
-            super()._mail_get_operation_for_mail_message_operation(message_operation), message_operation
+            self.env, super()._mail_get_operation_for_mail_message_operation(message_operation), message_operation
         )
 
     def _notify_get_recipients(self, message, msg_vals=False, **kwargs):

@@ -233,6 +233,7 @@ class TestSecurityMoney(HaloBillingRunCommon, HaloContractCommon, HaloRpcCase):
         self.assertEqual(tech.call("halo.contract", "halo_balance_text", [money]), "exhausted")
         self.assertEqual(biller.call("halo.contract", "halo_balance_text", [money]), "$\xa00.00")
         self.assertRpcRefused(self.rpc(self.portal_user), "halo.contract", "halo_balance_text", [money])
+        self.assertRpcRefused(self.rpc(self.billing_user_b), "halo.contract", "halo_balance_text", [money])
 
     def test_contract_money_fields_billing_only(self):
         tech, biller = self.rpc(self.technician), self.rpc(self.billing_user)
