@@ -601,7 +601,7 @@ class HaloContract(models.Model):
         template = self.env.ref("halo_helpdesk_billing.halo_contract_threshold_mail_template")
         for contract in crossed:
             partners = contract.notify_partner_ids | contract.contact_id | contract.user_id.partner_id
-            # the balance is money on money contracts: no internal user outside billing
+            # contract messages are for billing staff and the customer: no technician
             partners = contract._halo_money_recipients(partners)
             contract.message_post_with_source(
                 template, message_type="comment", subtype_xmlid="mail.mt_comment",
