@@ -6,6 +6,7 @@ from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 
 BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
+TIMESHEET_COST_GROUPS = f"{BILLING_USER},account.group_account_readonly"
 MAX_ACTION_HOURS = 24
 # Changing any of these re-rates the line (and the work it is rounded with).
 RATING_FIELDS = {"halo_start", "halo_end", "halo_charge_rate_id", "halo_billable", "halo_ticket_id", "halo_kind"}
@@ -17,11 +18,10 @@ class AccountAnalyticLine(models.Model):
     _name = "account.analytic.line"
     _inherit = ["account.analytic.line", "halo.billable.mixin"]
 
-    # The timesheet cost is money: only accounting, timesheet approvers and billing see it.
-    amount = fields.Monetary(
-        groups="account.group_account_readonly,hr_timesheet.group_hr_timesheet_approver,"
-        "analytic.group_analytic_accounting," + BILLING_USER
-    )
+    # The timesheet cost is money: billing groups and accountants (who read every journal item
+    # anyway) see it; not timesheet approvers, nor the Analytic Accounting group, which the
+    # setting gives every internal user.
+    amount = fields.Monetary(groups=TIMESHEET_COST_GROUPS)
     halo_ticket_id = fields.Many2one(
         comodel_name="helpdesk.ticket",
         string="Ticket",
@@ -240,3 +240,4 @@ class AccountAnalyticLine(models.Model):
             vals["unit_amount"] = (end - start).total_seconds() / 3600
         elif start and not end:
             vals["unit_amount"] = 0.0
+

@@ -98,14 +98,21 @@ class AccountMove(models.Model):
         return header, lines
 
     def _halo_xlsx_template(self):
+        """The customer's template, or the company's default, of the invoice's company only."""
         self.ensure_one()
-        partner = self.partner_id.commercial_partner_id
-        return partner.halo_xlsx_template_id or self.env["halo.xlsx.template"].search(
-            [("is_default", "=", True), ("company_id", "in", [self.company_id.id, False])], limit=1
+        Template = self.env["halo.xlsx.template"].sudo()
+        companies = [self.company_id.id, False]
+        template = self.partner_id.commercial_partner_id.sudo().halo_xlsx_template_id
+        if template and template.company_id.id not in companies:
+            template = Template
+        return template or Template.search(
+            [("is_default", "=", True), ("company_id", "in", companies)], limit=1
         )
 
     def action_halo_excel_invoice(self):
-        """Fill the customer's (or the default) Excel template and attach it to the invoice."""
+        """Fill the customer's (or the default) Excel template and attach it to the invoice.
+        For those who may edit the invoice (invoicing and billing users)."""
+        self.check_access("write")
         attachments = self.env["ir.attachment"]
         for move in self:
             template = move._halo_xlsx_template()

@@ -170,7 +170,7 @@ class HaloContract(models.Model):
         default="included_first", required=True,
     )
     topup_block = fields.Float(
-        string="Top-up Block", digits=(16, 2),
+        string="Top-up Block", digits=(16, 2), groups=BILLING_USER,
         help="Hours (prepaid hours) or money (prepaid money) credited by one top-up.",
     )
     topup_product_id = fields.Many2one(
@@ -191,6 +191,7 @@ class HaloContract(models.Model):
         selection=[("absolute", "Hours / amount remaining"), ("percent", "% remaining")],
     )
     threshold_value = fields.Float(
+        groups=BILLING_USER,
         help="Hours (prepaid hours), amount (prepaid money), or percentage of the last top-up.",
     )
     on_exhausted = fields.Selection(
@@ -380,14 +381,15 @@ class HaloContract(models.Model):
     def _halo_threshold_level(self):
         """Threshold in balance units, or None when the contract has none."""
         self.ensure_one()
-        if self.prepay_kind == "none" or not self.threshold_type:
+        contract = self.sudo()  # money on money contracts: billing groups only
+        if contract.prepay_kind == "none" or not contract.threshold_type:
             return None
-        if self.threshold_type == "absolute":
-            return self.threshold_value
-        reference = self.topup_block or self._halo_last_topup_size()
+        if contract.threshold_type == "absolute":
+            return contract.threshold_value
+        reference = contract.topup_block or contract._halo_last_topup_size()
         if not reference:
             return None
-        return reference * self.threshold_value / 100.0
+        return reference * contract.threshold_value / 100.0
 
     def _halo_last_topup_size(self):
         self.ensure_one()
@@ -405,10 +407,22 @@ class HaloContract(models.Model):
             return format_amount(self.env, value, self.currency_id)
         return self.env._("%(hours)s h", hours=f"{value:.2f}")
 
+    def _halo_shows_money(self):
+        """Whether the current user may read money amounts (a billing group, or the system
+        itself, e.g. the billing engine rendering a customer's e-mail)."""
+        return self.env.su or self.env.user.has_group(BILLING_USER)
+
     def halo_balance_text(self):
-        """Remaining balance as text, for mail templates (rendered by any user)."""
+        """Remaining balance as text, for mail templates (rendered by any user). Callers
+        outside the billing groups get hours, or "exhausted" / a placeholder for money."""
         self.ensure_one()
-        return self._halo_format_balance(self.sudo()._halo_threshold_balance())
+        self.check_access("read")
+        balance = self.sudo()._halo_threshold_balance()
+        if self.prepay_kind == "money" and not self._halo_shows_money():
+            if balance <= EPS:
+                return self.env._("exhausted")
+            return self._halo_format_balance(balance, show_money=False)
+        return self._halo_format_balance(balance)
 
     def _halo_allocation_state(self):
         """Balances and included-hour usage of ``self``, read once for an allocation."""
@@ -587,6 +601,8 @@ class HaloContract(models.Model):
         template = self.env.ref("halo_helpdesk_billing.halo_contract_threshold_mail_template")
         for contract in crossed:
             partners = contract.notify_partner_ids | contract.contact_id | contract.user_id.partner_id
+            # contract messages are for billing staff and the customer: no technician
+            partners = contract._halo_money_recipients(partners)
             contract.message_post_with_source(
                 template, message_type="comment", subtype_xmlid="mail.mt_comment",
                 partner_ids=partners.ids,
@@ -1091,11 +1107,13 @@ class HaloContract(models.Model):
     # ------------------------------------------------------ new-ticket check
 
     @api.model
-    def _halo_ticket_contract_status(self, partners, day, company=None):
+    def _halo_ticket_contract_status(self, partners, day, company=None, show_money=None):
         """Per commercial partner id: {"contract", "problem": "exhausted"|"expired",
         "block": bool, "message": str} when the customer's prepay / fixed-price
         coverage with ``company`` (the ticket's; default: the current one) is exhausted or
-        expired and no other contract of that company in force has some left."""
+        expired and no other contract of that company in force has some left.
+        The message shows a money balance only with ``show_money`` (default: when the
+        current user is in a billing group)."""
         commercial = partners.commercial_partner_id
         if not commercial:
             return {}
@@ -1107,7 +1125,8 @@ class HaloContract(models.Model):
             Domain("fixed_fee", "=", True) | Domain("prepay_kind", "!=", "none"),
         ], order="date_start desc, id desc")
         state = contracts._halo_allocation_state()
-        show_money = self.env.user.has_group(BILLING_USER)
+        if show_money is None:
+            show_money = self.env.user.has_group(BILLING_USER)
         result = {}
         for partner, mine in contracts.grouped("partner_id").items():
             in_force = mine.filtered(lambda c: c.state == "active" and c._halo_covers_date(day))

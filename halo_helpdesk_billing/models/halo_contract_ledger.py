@@ -56,7 +56,7 @@ class HaloContractLedger(models.Model):
     hours = fields.Float(digits=(16, 4))
     amount = fields.Monetary(currency_field="currency_id", groups=BILLING_USER)
     reason = fields.Char(help="Why the balance is adjusted (required for adjustments).")
-    explanation = fields.Text(readonly=True)
+    explanation = fields.Text(readonly=True, groups=BILLING_USER)  # money on money contracts
     invoice_id = fields.Many2one(
         comodel_name="account.move", index="btree_not_null", ondelete="restrict", readonly=True,
         copy=False,

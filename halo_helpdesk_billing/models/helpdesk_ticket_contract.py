@@ -33,13 +33,18 @@ class HelpdeskTicket(models.Model):
         return tickets
 
     def _halo_check_contract_balance(self):
+        """Refuse or annotate new tickets of exhausted / expired customers. The note stays on
+        the ticket, which technicians read: it gives hours or "exhausted", never money,
+        whoever created the ticket (a billing user, the mail gateway)."""
         today = fields.Date.context_today(self)
         for company, tickets in self.grouped("company_id").items():
             tickets._halo_check_company_contract_balance(today, company or self.env.company)
 
     def _halo_check_company_contract_balance(self, today, company):
         """The balance check of tickets of ``company``, against that company's contracts."""
-        status = self.env["halo.contract"]._halo_ticket_contract_status(self.partner_id, today, company)
+        status = self.env["halo.contract"]._halo_ticket_contract_status(
+            self.partner_id, today, company, show_money=False
+        )
         if not status:
             return
         for ticket in self:
@@ -47,9 +52,11 @@ class HelpdeskTicket(models.Model):
             if not info:
                 continue
             if info["block"]:
+                # the error goes to the creator only: a billing user sees the balance
+                shown = Contract._halo_ticket_contract_status(ticket.partner_id, today)
                 raise UserError(self.env._(
                     "No ticket can be opened for %(customer)s: %(message)s",
                     customer=ticket.partner_id.commercial_partner_id.display_name,
-                    message=info["message"],
+                    message=shown.get(ticket.partner_id.commercial_partner_id.id, info)["message"],
                 ))
             ticket.message_post(body=info["message"], subtype_xmlid="mail.mt_note")

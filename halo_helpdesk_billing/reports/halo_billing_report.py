@@ -3,6 +3,7 @@ import io
 from collections import defaultdict
 
 from odoo import fields, models, tools
+from odoo.exceptions import AccessError
 from odoo.tools import SQL
 
 BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
@@ -91,7 +92,8 @@ class HaloBillingReport(models.Model):
         workbook.remove(workbook.active)
         for dimension, title in (("partner_id", "Customers"), ("user_id", "Technicians"),
                                  ("rate_id", "Charge rates"), ("contract_id", "Contracts")):
-            groups = self.sudo()._read_group(
+            # as the caller: their companies' rows only (record rule), their measures only
+            groups = self._read_group(
                 domain, [dimension, "date:month", "status"], [f"{m}:sum" for m in measures]
             )
             months = sorted({month for _key, month, _status, *_values in groups if month})
@@ -118,9 +120,16 @@ class HaloBillingReport(models.Model):
         workbook.save(out)
         return out.getvalue()
 
+    def _halo_check_reader(self):
+        """Reports and exports are for billing groups, whatever else the caller may read."""
+        if not self.env.su and not self.env.user.has_group(BILLING_USER):
+            raise AccessError(self.env._("Only billing users can export the billing analysis."))
+        self.check_access("read")
+
     def action_export_xlsx(self):
-        """Download the analysis (current filters are not applied: use the pivot's own export
-        for ad hoc views); managers get cost and margin columns."""
+        """Download the analysis of the caller's companies (current filters are not applied:
+        use the pivot's own export for ad hoc views); managers get cost and margin columns."""
+        self._halo_check_reader()
         data = self._halo_xlsx([], self.env.user.has_group(BILLING_MANAGER))
         attachment = self.env["ir.attachment"].create({
             "name": f"billing-report-{fields.Date.context_today(self)}.xlsx", "raw": data,

@@ -11,6 +11,11 @@ A template is an ordinary .xlsx workbook. In its first worksheet:
 A cell whose whole content is one placeholder receives the raw value (numbers stay numbers,
 dates stay dates), so the template's own number formats and formulas apply. Unknown
 placeholders are left empty and reported.
+
+Placeholder values are data, never formulas: text that starts with ``=`` (a customer or a
+technician named ``=HYPERLINK(...)``) is written as a text cell, and characters Excel cannot
+store are dropped. A template cell holding a placeholder is therefore a text, number or date
+cell once filled, even if it was written as a formula.
 """
 
 import io
@@ -26,8 +31,26 @@ HEADER_FIELDS = (
 LINE_FIELDS = ("ticket", "date", "technician", "description", "quantity", "unit", "unit_price", "amount", "tax")
 
 
+# Characters an .xlsx cell cannot hold (openpyxl refuses them)
+ILLEGAL_CHARACTERS = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
+
+
 class TemplateError(ValueError):
     """The template cannot be used (the message is meant for users)."""
+
+
+def _fill(cell, template_value, scope, values, missing):
+    """Write ``template_value`` with ``scope``'s placeholders replaced into ``cell``; a value
+    that came from a placeholder is stored as data (a text cell, never a formula)."""
+    if not isinstance(template_value, str) or "{{" not in template_value:
+        cell.value = template_value  # the template's own content, formulas included
+        return
+    value = _substitute(template_value, scope, values, missing)
+    if isinstance(value, str):
+        value = ILLEGAL_CHARACTERS.sub("", value)
+    cell.value = value
+    if isinstance(value, str):
+        cell.data_type = "s"  # openpyxl makes any text starting with "=" a formula
 
 
 def _substitute(value, scope, values, missing):
@@ -89,12 +112,12 @@ def fill_template(template, header, lines):
             for column, value, style in template_cells:
                 cell = sheet.cell(row=row_number, column=column)
                 cell._style = copy(style)
-                cell.value = _substitute(value, "line", values, missing)
+                _fill(cell, value, "line", values, missing)
     for row in sheet.iter_rows():
         for cell in row:
             if line_row and line_row <= cell.row < line_row + max(len(lines), 1):
                 continue
-            cell.value = _substitute(cell.value, "invoice", header, missing)
+            _fill(cell, cell.value, "invoice", header, missing)
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue(), sorted(missing)

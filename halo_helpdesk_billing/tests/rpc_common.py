@@ -41,20 +41,28 @@ class RpcClient:
         })
         self.uid = result["uid"]
 
+    def _request(self, method, path, **kwargs):
+        """One HTTP request on the test's cursor (what ``HttpCase.url_open`` does for its own
+        opener): the test's pending changes are flushed first, its cache is cleared before and
+        after, and the request carries the test cookie the server requires during tests."""
+        self.case.cr.flush()
+        self.case.cr.clear()
+        try:
+            with self.case.allow_requests():
+                self.session.cookies.set(TEST_CURSOR_COOKIE_NAME, self.case.http_request_key)
+                return self.session.request(method, self.case.base_url() + path, timeout=60, **kwargs)
+        finally:
+            self.case.cr.clear()
+
+    def get(self, path):
+        """GET ``path`` (e.g. a ``/web/content/...`` download) in this user's session."""
+        return self._request("GET", path)
+
     def _post(self, path, params):
         payload = {"jsonrpc": "2.0", "method": "call", "id": next(_ids), "params": params}
-        # as HttpCase's own opener: the server answers on the test cursor, and only requests
-        # that carry the test's current cookie
-        self.case.env.cr.flush()
-        self.case.env.cr.clear()
-        with self.case.allow_requests():
-            self.session.cookies.set(TEST_CURSOR_COOKIE_NAME, self.case.http_request_key)
-            response = self.session.post(
-                self.case.base_url() + path,
-                data=json.dumps(payload),
-                headers={"Content-Type": "application/json"},
-                timeout=60,
-            )
+        response = self._request(
+            "POST", path, data=json.dumps(payload), headers={"Content-Type": "application/json"},
+        )
         response.raise_for_status()
         body = response.json()
         if "error" in body:

@@ -1,6 +1,8 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 from odoo import api, fields, models
 
+BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
+
 
 class HaloBillingAdjustWizard(models.TransientModel):
     """Change the amount of one charge of a billing run, with a reason (audited)."""
@@ -11,7 +13,7 @@ class HaloBillingAdjustWizard(models.TransientModel):
     line_id = fields.Many2one(comodel_name="halo.billing.run.line", required=True)
     currency_id = fields.Many2one(related="line_id.currency_id")
     current_amount = fields.Monetary(related="line_id.amount", string="Current Amount")
-    amount = fields.Monetary(string="New Amount", required=True)
+    amount = fields.Monetary(string="New Amount", required=True, groups=BILLING_USER)
     reason = fields.Char(required=True)
 
     @api.model

