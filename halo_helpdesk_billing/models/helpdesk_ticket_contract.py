@@ -53,7 +53,9 @@ class HelpdeskTicket(models.Model):
                 continue
             if info["block"]:
                 # the error goes to the creator only: a billing user sees the balance
-                shown = Contract._halo_ticket_contract_status(ticket.partner_id, today)
+                shown = self.env["halo.contract"]._halo_ticket_contract_status(
+                    ticket.partner_id, today, company
+                )
                 raise UserError(self.env._(
                     "No ticket can be opened for %(customer)s: %(message)s",
                     customer=ticket.partner_id.commercial_partner_id.display_name,
