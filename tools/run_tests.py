@@ -156,6 +156,31 @@ def check_pot(db, totals, update=False):
         print(f"== translation template: {len(want)} strings, current", flush=True)
 
 
+def run_tours(db, totals):
+    """The browser tours, with Odoo's own runner."""
+    tours = sorted((ROOT / ADDON / "tests").glob(TOUR_GLOB))
+    if tours:
+        log = OUT / "tours.log"
+        run([ODOO, "-c", CONF, "-d", db, "--test-tags", f"halo_tour/{ADDON}",
+             "--stop-after-init", "--log-level=info", "--http-port", str(free_port())],
+            log=log, timeout=1800)
+        text = log.read_text(errors="replace")
+        match = re.findall(r"(\d+) failed, (\d+) error\(s\) of (\d+) tests", text)
+        if not match:
+            totals.fail(f"browser tours: no result line; log: {log}")
+        else:
+            failed, errors_n, ran = (int(x) for x in match[-1])
+            totals.passed += ran - failed - errors_n
+            totals.failed += failed + errors_n
+            print(f"== browser tours (headless Chromium): {ran - failed - errors_n} passed, "
+                  f"{failed + errors_n} failed", flush=True)
+            if failed or errors_n:
+                print("\n".join(odoo_log_errors(log)[:40]))
+                totals.problems.append(f"browser tours: see {log}")
+            if not ran:
+                totals.fail("browser tours: ran no test")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--keep-db", action="store_true", help="keep the test database")
@@ -217,27 +242,7 @@ def main():
             totals.add_junit(junit, "addon tests (pytest-odoo)")
 
         if db_ok and "tours" in steps:
-            tours = sorted((ROOT / ADDON / "tests").glob(TOUR_GLOB))
-            if tours:
-                log = OUT / "tours.log"
-                run([ODOO, "-c", CONF, "-d", db, "--test-tags", f"halo_tour/{ADDON}",
-                     "--stop-after-init", "--log-level=info", "--http-port", str(free_port())],
-                    log=log, timeout=1800)
-                text = log.read_text(errors="replace")
-                match = re.findall(r"(\d+) failed, (\d+) error\(s\) of (\d+) tests", text)
-                if not match:
-                    totals.fail(f"browser tours: no result line; log: {log}")
-                else:
-                    failed, errors_n, ran = (int(x) for x in match[-1])
-                    totals.passed += ran - failed - errors_n
-                    totals.failed += failed + errors_n
-                    print(f"== browser tours (headless Chromium): {ran - failed - errors_n} passed, "
-                          f"{failed + errors_n} failed", flush=True)
-                    if failed or errors_n:
-                        print("\n".join(odoo_log_errors(log)[:40]))
-                        totals.problems.append(f"browser tours: see {log}")
-                    if not ran:
-                        totals.fail("browser tours: ran no test")
+            run_tours(db, totals)
 
         if db and not args.keep_db:
             drop_db(db)
