@@ -5,6 +5,8 @@ from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 
+from .halo_engine import NO_RATING
+
 BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
 MAX_ACTION_HOURS = 24
 # Changing any of these re-rates the line (and the work it is rounded with).
@@ -194,7 +196,7 @@ class AccountAnalyticLine(models.Model):
 
     def _halo_rate_work(self):
         """Rate these lines again, with the other unbilled work they are rounded with."""
-        if not self or self.env.context.get("halo_no_rating"):
+        if not self or NO_RATING.is_set(self.env):
             return
         work = self.sudo().search([
             ("halo_ticket_id", "in", self.sudo().halo_ticket_id.ids),
