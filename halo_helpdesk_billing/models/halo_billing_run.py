@@ -917,7 +917,7 @@ class HaloBillingRun(models.Model):
         if bulk:
             moves.with_context(skip_analytic_sync=True)._halo_bulk_add_lines(bulk)
         for move, commands in through_orm.items():
-            move.with_context(check_move_validity=False, skip_analytic_sync=True).write(
+            BILLING_RUN.on(move).with_context(check_move_validity=False, skip_analytic_sync=True).write(
                 {"invoice_line_ids": commands})
 
     def _halo_prepare_invoice_vals(self, charges, layout, descriptions, names):

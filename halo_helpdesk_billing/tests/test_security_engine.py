@@ -317,6 +317,19 @@ class TestEngineGuardsRun(HaloBillingRunCommon, EngineRpcMixin):
         # invoiced charges are the record of what was billed
         self.refused(self.billing_user, "halo.billing.run.line", "unlink", [item_charge.id])
         self.refused(self.billing_user, "halo.billing.run.line", "write", [item_charge.id], {"note": "changed"})
+        # and only runs tie invoices and invoice lines to themselves (the invoice document prints
+        # the charges it is tied to, and cancelling a run deletes its draft invoices)
+        other = self.env["account.move"].create({
+            "move_type": "out_invoice", "partner_id": self.other_customer.id, "invoice_date": date(2026, 7, 31),
+            "invoice_line_ids": [Command.create({"product_id": self.product_onsite.id, "quantity": 1, "price_unit": 10})],
+        })
+        self.refused(self.billing_user, "account.move", "write", [other.id], {"halo_run_id": run.id})
+        self.refused(self.billing_user, "account.move.line", "write", [other.invoice_line_ids.id],
+                     {"halo_run_line_id": item_charge.id})
+        self.refused(self.billing_user, "account.move", "create", {
+            "move_type": "out_invoice", "partner_id": self.other_customer.id, "halo_run_id": run.id})
+        self.assertFalse(other.halo_run_id or other.invoice_line_ids.halo_run_line_id)
+        self.assertEqual(len(run.invoice_ids), 1)
 
     def test_a_version_that_priced_billed_work_stays(self):
         version = self.env["halo.charge.rate.version"].search([("rate_id", "=", self.rate_onsite.id)])
