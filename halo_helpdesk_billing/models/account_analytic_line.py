@@ -5,6 +5,7 @@ from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 
+from .halo_billable_mixin import HaloBillableMixin
 from .halo_engine import NO_RATING
 
 BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
@@ -18,6 +19,12 @@ class AccountAnalyticLine(models.Model):
 
     _name = "account.analytic.line"
     _inherit = ["account.analytic.line", "halo.billable.mixin"]
+
+    # ... and the rating results, which billing runs invoice as they are stored
+    _halo_engine_fields = HaloBillableMixin._halo_engine_fields | {
+        "halo_rate_version_id", "halo_billable_hours", "halo_rated_amount", "halo_rating_explanation",
+        "halo_rating_data",
+    }
 
     # The timesheet cost is money: only accounting, timesheet approvers and billing see it.
     amount = fields.Monetary(

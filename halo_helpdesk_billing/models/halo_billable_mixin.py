@@ -104,13 +104,15 @@ class HaloBillableMixin(models.AbstractModel):
                     )
                 )
 
-    # Only the billing engine moves work between billing states.
+    # Only the billing engine moves work between billing states (and stores what it priced).
     _halo_engine_fields = frozenset({"halo_run_id", "halo_invoice_id", "halo_invoice_number", "halo_billing_state"})
 
     def _halo_check_engine_fields(self, vals):
-        if self._halo_engine_fields.intersection(vals) and not BILLING_ENGINE.is_set(self.env):
+        engine_fields = self._halo_engine_fields.intersection(vals)
+        if engine_fields and not BILLING_ENGINE.is_set(self.env):
             raise AccessError(self.env._(
-                "The billing status of recorded work is set by billing runs only."
+                "The billing status of recorded work is set by billing runs only (%(fields)s).",
+                fields=", ".join(sorted(engine_fields)),
             ))
 
     @api.model_create_multi

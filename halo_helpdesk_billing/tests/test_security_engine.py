@@ -331,6 +331,23 @@ class TestEngineGuardsRun(HaloBillingRunCommon, EngineRpcMixin):
         self.assertFalse(other.halo_run_id or other.invoice_line_ids.halo_run_line_id)
         self.assertEqual(len(run.invoice_ids), 1)
 
+    def test_rating_results_are_the_engines(self):
+        """A billing run invoices the rating stored on an action: writing it would price work
+        without the adjust wizard and its reason."""
+        actions, trip, expense, item = self._work(self.ticket)
+        segments = {"segments": [{"kind": "normal", "quantity": 1.0, "seconds": 3600, "unit_price": 0.01,
+                                  "amount": 0.01}]}
+        for vals in ({"halo_rating_data": segments}, {"halo_rated_amount": 0.01}, {"halo_billable_hours": 0.1},
+                     {"halo_rate_version_id": False}, {"halo_rating_explanation": "free"}):
+            self.refused(self.billing_user, "account.analytic.line", "write", [actions[0].id], vals)
+        for model, record in (("halo.mileage", trip), ("halo.expense", expense), ("halo.ticket.item", item)):
+            self.refused(self.billing_user, model, "write", [record.id], {"halo_amount": 0.01})
+        self.assertEqual(actions[0].halo_rated_amount, 142.5)
+        run = self._preview(self.customer)
+        charge = run.line_ids.filtered(lambda line: line.res_id == actions[0].id and line.kind == "labour")
+        # 1 h 20 rounded up to 1 h 30 at 95.00 = 142.50
+        self.assertEqual(charge.amount, 142.5)
+
     def test_a_version_that_priced_billed_work_stays(self):
         version = self.env["halo.charge.rate.version"].search([("rate_id", "=", self.rate_onsite.id)])
         self._work(self.ticket)
