@@ -400,11 +400,13 @@ class HaloBillingRun(models.Model):
                 billable = SQL(
                     "halo_ticket_id IS NOT NULL AND COALESCE(halo_billable, 'billable') != 'not_billable'"
                     if res_model == "account.analytic.line" else "billable")
+                # (work another run has taken since the charge let it go stays in that run)
                 self.env.cr.execute(SQL(
                     "UPDATE %s SET halo_run_id = NULL, "
                     "halo_billing_state = CASE WHEN %s THEN 'unbilled' ELSE 'not_billable' END "
-                    "WHERE id = ANY(%s) AND halo_invoice_number IS NULL",
-                    table, billable, res_ids))
+                    "WHERE id = ANY(%s) AND halo_invoice_number IS NULL "
+                    "AND (halo_run_id IS NULL OR halo_run_id = ANY(%s))",
+                    table, billable, res_ids, lines.run_id.ids))
             Model.invalidate_model(["halo_run_id", "halo_billing_state"])
 
     def _halo_charge_base(self, record, kind, ticket, date, user):

@@ -146,9 +146,23 @@ class HaloBillingRunLine(models.Model):
                     state=dict(line.run_id._fields["state"].selection)[line.run_id.state],
                 ))
 
+    def _halo_check_work_not_taken(self):
+        """A deferred or excluded charge no longer holds its work: refuse to act on work that
+        another run has taken since, or that was invoiced."""
+        for line in self.filtered(lambda line: line.state != "included"):
+            source = line._source().sudo()
+            taken = source.halo_invoice_number or (source.halo_run_id and source.halo_run_id != line.run_id)
+            if source.exists() and taken:
+                raise UserError(self.env._(
+                    "The work of %(charge)s is now in billing run %(run)s (or invoiced); change it there.",
+                    charge=line.name or line.kind_label, run=source.halo_run_id.name or source.halo_invoice_number,
+                ))
+
     def action_exclude(self):
         """Write the charge off: not billed in this run, and its work marked not billable."""
         self._check_run_editable()
+        self = self.filtered(lambda line: line.state != "excluded")  # noqa: PLW0642
+        self._halo_check_work_not_taken()
         self.run_id._halo_release_lines(self, "excluded")
         for model, lines in self.grouped("res_model").items():
             sources = BILLING_ENGINE.on(self.env[model].browse(lines.mapped("res_id")))
@@ -166,6 +180,7 @@ class HaloBillingRunLine(models.Model):
     def action_defer(self):
         """Leave the charge for a later run: its work goes back to unbilled."""
         self._check_run_editable()
+        self = self.filtered(lambda line: line.state == "included")  # noqa: PLW0642
         self.run_id._halo_release_lines(self, "deferred")
         for run, lines in self.grouped("run_id").items():
             run.message_post(body=self.env._(

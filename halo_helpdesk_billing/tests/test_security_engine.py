@@ -331,6 +331,28 @@ class TestEngineGuardsRun(HaloBillingRunCommon, EngineRpcMixin):
         self.assertFalse(other.halo_run_id or other.invoice_line_ids.halo_run_line_id)
         self.assertEqual(len(run.invoice_ids), 1)
 
+    def test_a_charge_that_let_its_work_go_cannot_act_on_it(self):
+        """A deferred charge no longer holds its work; once another run took it, excluding the
+        old charge would mark work of that run not billable."""
+        actions, trip, expense, item = self._work(self.ticket)
+        first = self._preview(self.customer)
+        old = first.line_ids.filtered(lambda line: line.res_model == "halo.mileage")
+        self.call(self.billing_user, "halo.billing.run.line", "action_defer", [old.id])
+        second = self._preview(self.customer)
+        self.assertEqual(second.line_ids.mapped("res_model"), ["halo.mileage"])
+        self.refused(self.billing_user, "halo.billing.run.line", "action_exclude", [old.id])
+        self.assertEqual((trip.billable, trip.halo_run_id, trip.halo_billing_state), (True, second, "in_run"))
+        # nor does defer or include take it back (the claim is the second run's)
+        self.call(self.billing_user, "halo.billing.run.line", "action_defer", [old.id])
+        self.refused(self.billing_user, "halo.billing.run.line", "action_include", [old.id])
+        self.assertEqual((trip.halo_run_id, old.state), (second, "deferred"))
+        # cancelling the first run leaves the second run's work where it is
+        self.call(self.billing_user, "halo.billing.run", "action_cancel", [first.id])
+        self.assertEqual((trip.halo_run_id, trip.halo_billing_state), (second, "in_run"))
+        self.call(self.billing_user, "halo.billing.run", "action_create_invoices", [second.id])
+        # 10 km there and back at 0.50 + 2.00 a trip
+        self.assertEqual(second.invoice_ids.amount_untaxed, 12.0)
+
     def test_rating_results_are_the_engines(self):
         """A billing run invoices the rating stored on an action: writing it would price work
         without the adjust wizard and its reason."""
