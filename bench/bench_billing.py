@@ -96,7 +96,9 @@ def setup(db, customers, charges):
     tickets = env["helpdesk.ticket"].create([
         {"name": f"Ticket {i}", "description": "bench", "partner_id": p.id, "team_id": team.id}
         for i, p in enumerate(partners)])
-    template = env["account.analytic.line"].with_context(halo_no_rating=True).create({
+    from odoo.addons.halo_helpdesk_billing.models.halo_engine import NO_RATING  # noqa: PLC0415
+
+    template = NO_RATING.on(env["account.analytic.line"]).create({
         "halo_ticket_id": tickets[0].id, "employee_id": employee.id, "halo_charge_rate_id": rate.id,
         "halo_start": datetime(2026, 7, 1, 9, 0), "halo_end": datetime(2026, 7, 1, 9, 40), "name": "Work",
     })
@@ -122,7 +124,7 @@ def setup(db, customers, charges):
         for p in partners])
     orders.action_confirm()
     sol_ids = orders.order_line.ids
-    peer_template = env["account.analytic.line"].with_context(halo_no_rating=True).create({
+    peer_template = NO_RATING.on(env["account.analytic.line"]).create({
         "project_id": project.id, "employee_id": employee.id, "name": "Peer work", "unit_amount": 1.0,
         "date": date(2026, 7, 1), "so_line": sol_ids[0]})
     env.flush_all()

@@ -5,6 +5,9 @@ from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 
+from .halo_billable_mixin import HaloBillableMixin
+from .halo_engine import NO_RATING
+
 BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
 TIMESHEET_COST_GROUPS = f"{BILLING_USER},account.group_account_readonly"
 MAX_ACTION_HOURS = 24
@@ -17,6 +20,12 @@ class AccountAnalyticLine(models.Model):
 
     _name = "account.analytic.line"
     _inherit = ["account.analytic.line", "halo.billable.mixin"]
+
+    # ... and the rating results, which billing runs invoice as they are stored
+    _halo_engine_fields = HaloBillableMixin._halo_engine_fields | {
+        "halo_rate_version_id", "halo_billable_hours", "halo_rated_amount", "halo_rating_explanation",
+        "halo_rating_data",
+    }
 
     # The timesheet cost is money: billing groups and accountants (who read every journal item
     # anyway) see it; not timesheet approvers, nor the Analytic Accounting group, which the
@@ -194,7 +203,7 @@ class AccountAnalyticLine(models.Model):
 
     def _halo_rate_work(self):
         """Rate these lines again, with the other unbilled work they are rounded with."""
-        if not self or self.env.context.get("halo_no_rating"):
+        if not self or NO_RATING.is_set(self.env):
             return
         work = self.sudo().search([
             ("halo_ticket_id", "in", self.sudo().halo_ticket_id.ids),

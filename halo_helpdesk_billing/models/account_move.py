@@ -2,11 +2,12 @@
 import base64
 from collections import defaultdict
 
-from odoo import fields, models
-from odoo.exceptions import UserError
+from odoo import api, fields, models
+from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 
 from ..services import xlsx_invoice
+from .halo_engine import BILLING_RUN
 
 # Work tables that record the invoice number (model -> table)
 WORK_TABLES = {
@@ -158,3 +159,21 @@ class AccountMove(models.Model):
             ))
             if self.env.cr.rowcount:
                 self.env[res_model].invalidate_model(["halo_invoice_id", "halo_invoice_number", "halo_billing_state"])
+
+    # ---------------------------------------------------------------- engine links
+    @api.model_create_multi
+    def create(self, vals_list):
+        if any(vals.get("halo_run_id") for vals in vals_list):
+            self._halo_check_run_link()
+        return super().create(vals_list)
+
+    def write(self, vals):
+        if "halo_run_id" in vals:
+            self._halo_check_run_link()
+        return super().write(vals)
+
+    def _halo_check_run_link(self):
+        """Only billing runs tie invoices to themselves: a run cancels (and deletes) its draft
+        invoices, and posting one records its number on the work of the run's charges."""
+        if not (BILLING_RUN.is_set(self.env) or self.env.su):
+            raise AccessError(self.env._("Invoices are tied to billing runs by the runs only."))

@@ -30,6 +30,8 @@ from collections import defaultdict
 from odoo import api, models
 from odoo.tools import SQL
 
+from .halo_engine import BILLING_RUN
+
 # Columns a copy computes for itself; every other stored column is the prototype's.
 OWN_COLUMNS = (
     "name", "quantity", "price_unit", "sequence", "price_subtotal", "price_total",
@@ -80,7 +82,7 @@ class AccountMove(models.Model):
     _inherit = "account.move"
 
     def write(self, vals):
-        if self.env.context.get("halo_billing_run") and self._halo_sync_neutral(vals):
+        if BILLING_RUN.is_set(self.env) and self._halo_sync_neutral(vals):
             # The billing run making or posting its invoices: skip Odoo's before-and-after pass
             # of its invoice sync over every line of every invoice. The balance is still checked.
             self = self.with_context(skip_invoice_sync=True)  # noqa: PLW0642

@@ -1,5 +1,8 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
-from odoo import fields, models
+from odoo import api, fields, models
+from odoo.exceptions import AccessError
+
+from .halo_engine import BILLING_RUN
 
 
 class AccountMoveLine(models.Model):
@@ -10,3 +13,20 @@ class AccountMoveLine(models.Model):
         index="btree_not_null",
         help="The charge this itemised invoice line bills (empty on summarised lines).",
     )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        if any(vals.get("halo_run_line_id") for vals in vals_list):
+            self._halo_check_charge_link()
+        return super().create(vals_list)
+
+    def write(self, vals):
+        if "halo_run_line_id" in vals:
+            self._halo_check_charge_link()
+        return super().write(vals)
+
+    def _halo_check_charge_link(self):
+        """Only billing runs tie invoice lines to their charges (the invoice document prints the
+        charge's details, read as superuser)."""
+        if not (BILLING_RUN.is_set(self.env) or self.env.su):
+            raise AccessError(self.env._("Invoice lines are tied to billing-run charges by the runs only."))

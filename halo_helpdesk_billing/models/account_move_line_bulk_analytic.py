@@ -3,7 +3,7 @@
 
 Posting an itemised invoice creates an analytic line for every invoice line (one per analytic
 account of its distribution) through the ORM, which made them a third of the cost of posting
-a billing run's invoices. When the billing run posts (context key ``halo_billing_run``),
+a billing run's invoices. When the billing run posts (the ``BILLING_RUN`` marker in the context),
 the values of every analytic line still come from Odoo's own ``_prepare_analytic_lines``;
 Odoo then creates the first line of each set of equal values and every other line is a copy
 of that line's stored row with only its own label, quantity, amount and journal item.
@@ -15,6 +15,7 @@ ORM. ``tests/test_invoice_bulk_lines.py`` compares the copies with ORM-made line
 from odoo import models
 
 from .account_move_bulk_lines import insert_row_copies
+from .halo_engine import BILLING_RUN
 
 # the values of an analytic line Odoo makes for an invoice line besides its analytic accounts
 ANALYTIC_PLAIN_VALUES = frozenset((
@@ -29,7 +30,7 @@ class AccountMoveLine(models.Model):
     _inherit = "account.move.line"
 
     def _create_analytic_lines(self):
-        if not self.env.context.get("halo_billing_run"):
+        if not BILLING_RUN.is_set(self.env):
             return super()._create_analytic_lines()
         # account's own method, with the creation split into prototypes and copies
         self._validate_analytic_distribution()

@@ -29,6 +29,7 @@ from odoo.fields import Domain
 
 from ..services import xero_push
 from ..services.xero_client import XeroAuthError, XeroError, XeroNotFound, XeroRetryLater, XeroUnknownOutcome
+from .halo_engine import XERO_COMMIT
 
 _logger = logging.getLogger(__name__)
 
@@ -156,21 +157,21 @@ class AccountMove(models.Model):
     def _cron_halo_xero_push(self, limit=500):
         """Send queued invoices; the scheduler calls again while some remain."""
         moves = self.search(self._halo_xero_push_domain(), order="id", limit=limit).try_lock_for_update()
-        stats = moves.with_context(halo_xero_commit=True)._halo_xero_push()
+        stats = XERO_COMMIT.on(moves)._halo_xero_push()
         progressed = stats["sent"] + stats["failed"]
         remaining = self.search_count(self._halo_xero_push_domain()) if progressed and not stats["stop"] else 0
         self.env["ir.cron"]._commit_progress(len(moves), remaining=remaining)
         follow = self.search([("halo_xero_followup", "=", True)], order="id", limit=limit)
         for connection, group in follow.grouped("halo_xero_connection_id").items():
             try:
-                group.with_context(halo_xero_commit=True)._halo_xero_followups(connection, connection._halo_client())
+                XERO_COMMIT.on(group)._halo_xero_followups(connection, connection._halo_client())
             except XeroError as err:
                 _logger.info("Xero follow-ups postponed for connection %s: %s", connection.id, err)
         self.env["ir.cron"]._commit_progress(0)
 
     def _halo_xero_commit(self):
         """Commit (cron entry point only): 'sending' must be durable before the HTTP call."""
-        if self.env.context.get("halo_xero_commit"):
+        if XERO_COMMIT.is_set(self.env):
             self.env.cr.commit()
 
     # -- worker -----------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 
+from .halo_engine import BILLING_ENGINE
+
 BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
 
 BILLING_STATES = [
@@ -76,8 +78,9 @@ class HaloBillableMixin(models.AbstractModel):
                 record.halo_billing_state = "unbilled"
 
     def _halo_check_unlocked(self, vals=None):
-        """Refuse changes to work that is in a billing run or invoiced."""
-        if self.env.context.get("halo_billing_engine"):
+        """Refuse changes to work that is in a billing run or invoiced (whoever asks, superuser
+        included; only the billing engine's own writes carry ``BILLING_ENGINE``)."""
+        if BILLING_ENGINE.is_set(self.env):
             return
         if vals is not None and not (set(vals) - self._halo_unlocked_fields - {"halo_billing_state"}):
             return
@@ -101,15 +104,15 @@ class HaloBillableMixin(models.AbstractModel):
                     )
                 )
 
-    # Only the billing engine moves work between billing states.
+    # Only the billing engine moves work between billing states (and stores what it priced).
     _halo_engine_fields = frozenset({"halo_run_id", "halo_invoice_id", "halo_invoice_number", "halo_billing_state"})
 
     def _halo_check_engine_fields(self, vals):
-        if self._halo_engine_fields.intersection(vals) and not (
-            self.env.context.get("halo_billing_engine") or self.env.su
-        ):
+        engine_fields = self._halo_engine_fields.intersection(vals)
+        if engine_fields and not BILLING_ENGINE.is_set(self.env):
             raise AccessError(self.env._(
-                "The billing status of recorded work is set by billing runs only."
+                "The billing status of recorded work is set by billing runs only (%(fields)s).",
+                fields=", ".join(sorted(engine_fields)),
             ))
 
     @api.model_create_multi

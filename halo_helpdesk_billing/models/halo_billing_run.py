@@ -6,12 +6,13 @@ from collections import defaultdict, namedtuple
 import psycopg2
 
 from odoo import Command, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 from odoo.fields import Domain
 from odoo.tools import SQL, float_round, format_date
 
 from ..services import line_template
 from .account_move import WORK_TABLES
+from .halo_engine import BILLING_ENGINE, BILLING_RUN
 from .res_company import DEFAULT_LINE_TEMPLATE, line_template_message
 
 _logger = logging.getLogger(__name__)
@@ -121,12 +122,51 @@ class HaloBillingRun(models.Model):
             run.error_count = errors.get(run, 0)
             run.invoice_count = invoices.get(run, 0)
 
+    # Written by the run's actions only (preview, create invoices, cancel): a run set back
+    # from invoiced to previewed would invoice its charges again.
+    _halo_engine_fields = frozenset({"state", "name", "line_ids", "invoice_ids"})
+
     @api.model_create_multi
     def create(self, vals_list):
+        engine = BILLING_ENGINE.is_set(self.env)
         for vals in vals_list:
+            if not engine and (
+                vals.get("state", "draft") != "draft" or vals.get("name", "/") != "/"
+                or vals.get("line_ids") or vals.get("invoice_ids")
+            ):
+                raise AccessError(self.env._(
+                    "A billing run starts as a draft with no charges; its name, state, charges and "
+                    "invoices are set by its actions."
+                ))
             if vals.get("name", "/") == "/":
                 vals["name"] = self.env["ir.sequence"].next_by_code("halo.billing.run") or "/"
         return super().create(vals_list)
+
+    def write(self, vals):
+        if not BILLING_ENGINE.is_set(self.env):
+            self._halo_check_user_write(vals)
+        return super().write(vals)
+
+    def _halo_check_user_write(self, vals):
+        """What a billing user may write: not the engine's fields, not the company once the run
+        has collected work, and not what it bills once it is invoiced or cancelled."""
+        engine_fields = self._halo_engine_fields.intersection(vals)
+        if engine_fields:
+            raise AccessError(self.env._(
+                "%(fields)s of a billing run change through its actions only (preview, create "
+                "invoices, cancel).", fields=", ".join(sorted(engine_fields)),
+            ))
+        for run in self:
+            if "company_id" in vals and run.state != "draft" and vals["company_id"] != run.company_id.id:
+                raise UserError(self.env._(
+                    "Billing run %(run)s has collected work; its company cannot change.", run=run.name))
+            if run.state in ("invoiced", "cancelled") and {"date_cutoff", "date_invoice", "partner_ids"} & set(vals):
+                raise UserError(self.env._(
+                    "Billing run %(run)s is closed; what it billed cannot change.", run=run.name))
+
+    def _halo_set_state(self, state):
+        """The run's actions move it between states."""
+        BILLING_ENGINE.on(self).write({"state": state})
 
     @api.ondelete(at_uninstall=False)
     def _unlink_except_invoiced(self):
@@ -144,7 +184,7 @@ class HaloBillingRun(models.Model):
             if run.state not in ("draft", "previewed"):
                 raise UserError(self.env._("Only draft or previewed runs can be previewed."))
             run._halo_collect()
-            run.state = "previewed"
+            run._halo_set_state("previewed")
         return True
 
     def action_create_invoices(self):
@@ -179,7 +219,7 @@ class HaloBillingRun(models.Model):
             run._halo_release_lines(run.line_ids, run.line_ids.mapped("state"))
             if "halo.contract" in self.env:
                 self.env["halo.contract"]._halo_release_consumption(run)
-            run.state = "cancelled"
+            run._halo_set_state("cancelled")
         return True
 
     def action_open_lines(self):
@@ -361,11 +401,13 @@ class HaloBillingRun(models.Model):
                 billable = SQL(
                     "halo_ticket_id IS NOT NULL AND COALESCE(halo_billable, 'billable') != 'not_billable'"
                     if res_model == "account.analytic.line" else "billable")
+                # (work another run has taken since the charge let it go stays in that run)
                 self.env.cr.execute(SQL(
                     "UPDATE %s SET halo_run_id = NULL, "
                     "halo_billing_state = CASE WHEN %s THEN 'unbilled' ELSE 'not_billable' END "
-                    "WHERE id = ANY(%s) AND halo_invoice_number IS NULL",
-                    table, billable, res_ids))
+                    "WHERE id = ANY(%s) AND halo_invoice_number IS NULL "
+                    "AND (halo_run_id IS NULL OR halo_run_id = ANY(%s))",
+                    table, billable, res_ids, lines.run_id.ids))
             Model.invalidate_model(["halo_run_id", "halo_billing_state"])
 
     def _halo_charge_base(self, record, kind, ticket, date, user):
@@ -753,7 +795,7 @@ class HaloBillingRun(models.Model):
             chunk = self._halo_create_invoice_chunk(chunk_groups, settings, descriptions, names, accounting)
             moves |= chunk
             statistics = self._halo_keep_statistics(statistics, len(chunk.line_ids))
-        self.state = "invoiced"
+        self._halo_set_state("invoiced")
         covered = RunLine.browse([charge.id for charge in charges if charge.contract_id])
         if covered and hasattr(self.env.get("halo.contract"), "_halo_commit_consumption"):
             self.env["halo.contract"].sudo()._halo_commit_consumption(covered)
@@ -817,7 +859,7 @@ class HaloBillingRun(models.Model):
         # per-line inverse at creation (it is not kept for posting, which creates them).
         Move = self.env["account.move"].with_context(
             default_move_type="out_invoice", check_move_validity=False, skip_analytic_sync=True,
-            halo_billing_run=True,
+            **{BILLING_RUN.key: BILLING_RUN},
         )
         # An invoice that gets copied lines is created without Odoo's tax and payment-term
         # lines: Odoo makes them once, for all those invoices in one batch, when the copies are
@@ -850,7 +892,7 @@ class HaloBillingRun(models.Model):
         if self.company_id.halo_post_invoices:
             # analytic lines copied in bulk (account_move_line_bulk_analytic), and no invoice
             # sync pass around the state change (account_move_bulk_lines.write)
-            moves.with_context(halo_billing_run=True).action_post()
+            BILLING_RUN.on(moves).action_post()
         move_ids = moves.ids
         self.env.flush_all()
         self.env.invalidate_all()
@@ -888,7 +930,7 @@ class HaloBillingRun(models.Model):
         if bulk:
             moves.with_context(skip_analytic_sync=True)._halo_bulk_add_lines(bulk)
         for move, commands in through_orm.items():
-            move.with_context(check_move_validity=False, skip_analytic_sync=True).write(
+            BILLING_RUN.on(move).with_context(check_move_validity=False, skip_analytic_sync=True).write(
                 {"invoice_line_ids": commands})
 
     def _halo_prepare_invoice_vals(self, charges, layout, descriptions, names):

@@ -1,6 +1,8 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
+
+from .halo_engine import BILLING_ENGINE
 
 BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
 
@@ -93,6 +95,44 @@ class HaloBillingRunLine(models.Model):
         for line in self:
             line.kind_label = labels.get(line.kind, "")
 
+    # What a billing user may change on a charge of an open run; everything else is the billing
+    # engine's (amounts and parts through the adjust wizard, the state through exclude / defer /
+    # include, the claim and invoice through the run).
+    _halo_user_fields = frozenset({"name", "note"})
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        # Charges are made by the billing run (previewing) only: a charge made by hand would
+        # bill, and mark as invoiced, work it never claimed.
+        if not BILLING_ENGINE.is_set(self.env):
+            raise AccessError(self.env._("Charges are created by previewing a billing run only."))
+        return super().create(vals_list)
+
+    def write(self, vals):
+        if not BILLING_ENGINE.is_set(self.env):
+            engine_fields = set(vals) - self._halo_user_fields
+            if engine_fields:
+                raise AccessError(self.env._(
+                    "The charges of a billing run change through the run's actions only (exclude, "
+                    "defer, include, adjust with a reason); %(fields)s cannot be written directly.",
+                    fields=", ".join(sorted(engine_fields)),
+                ))
+            self._check_run_editable()
+        return super().write(vals)
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_open_or_invoiced(self):
+        """A charge of an open run holds its work ("in run"), an invoiced one is the record of
+        what was billed: only charges of cancelled runs can be deleted (deleting a run removes
+        its charges after releasing them)."""
+        for line in self:
+            if line.invoice_id or line.run_id.state != "cancelled":
+                raise UserError(self.env._(
+                    "Charge %(charge)s of billing run %(run)s cannot be deleted; exclude or defer "
+                    "it, or cancel the run.",
+                    charge=line.name or line.kind_label, run=line.run_id.name,
+                ))
+
     def _source(self):
         self.ensure_one()
         return self.env[self.res_model].browse(self.res_id)
@@ -106,12 +146,26 @@ class HaloBillingRunLine(models.Model):
                     state=dict(line.run_id._fields["state"].selection)[line.run_id.state],
                 ))
 
+    def _halo_check_work_not_taken(self):
+        """A deferred or excluded charge no longer holds its work: refuse to act on work that
+        another run has taken since, or that was invoiced."""
+        for line in self.filtered(lambda line: line.state != "included"):
+            source = line._source().sudo()
+            taken = source.halo_invoice_number or (source.halo_run_id and source.halo_run_id != line.run_id)
+            if source.exists() and taken:
+                raise UserError(self.env._(
+                    "The work of %(charge)s is now in billing run %(run)s (or invoiced); change it there.",
+                    charge=line.name or line.kind_label, run=source.halo_run_id.name or source.halo_invoice_number,
+                ))
+
     def action_exclude(self):
         """Write the charge off: not billed in this run, and its work marked not billable."""
         self._check_run_editable()
+        self = self.filtered(lambda line: line.state != "excluded")  # noqa: PLW0642
+        self._halo_check_work_not_taken()
         self.run_id._halo_release_lines(self, "excluded")
         for model, lines in self.grouped("res_model").items():
-            sources = self.env[model].browse(lines.mapped("res_id")).with_context(halo_billing_engine=True)
+            sources = BILLING_ENGINE.on(self.env[model].browse(lines.mapped("res_id")))
             if model == "account.analytic.line":
                 sources.sudo().write({"halo_billable": "not_billable"})
             elif "billable" in sources._fields:
@@ -126,6 +180,7 @@ class HaloBillingRunLine(models.Model):
     def action_defer(self):
         """Leave the charge for a later run: its work goes back to unbilled."""
         self._check_run_editable()
+        self = self.filtered(lambda line: line.state == "included")  # noqa: PLW0642
         self.run_id._halo_release_lines(self, "deferred")
         for run, lines in self.grouped("run_id").items():
             run.message_post(body=self.env._(
@@ -151,7 +206,7 @@ class HaloBillingRunLine(models.Model):
         for line in self:
             old = line.amount
             quantity = line.quantity or 1.0
-            line.write({
+            BILLING_ENGINE.on(line).write({
                 "amount": amount,
                 "unit_price": amount / quantity,
                 "price_adjusted": True,

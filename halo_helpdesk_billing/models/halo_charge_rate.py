@@ -84,6 +84,11 @@ class HaloChargeRate(models.Model):
         for rate in self:
             rate.version_count = counts.get(rate, 0)
 
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_used_versions(self):
+        """Deleting a rate deletes its versions (in the database): not those that priced billed work."""
+        self.with_context(active_test=False).version_ids._unlink_except_used()
+
     def action_open_versions(self):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id(

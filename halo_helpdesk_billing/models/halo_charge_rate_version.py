@@ -104,6 +104,9 @@ class HaloChargeRateVersion(models.Model):
         groups=BILLING_USER,
     )
     note = fields.Char()
+    active = fields.Boolean(
+        default=True, help="Archived versions price no work rated from now on; billed work keeps its price."
+    )
 
     _non_negative = models.Constraint(
         "CHECK (hourly_price >= 0 AND min_minutes >= 0 AND increment_minutes >= 0 "
@@ -170,7 +173,7 @@ class HaloChargeRateVersion(models.Model):
 
     def write(self, vals):
         vals = self._halo_contract_partner_vals(vals)
-        if PRICE_FIELDS.intersection(vals) and not self.env.context.get("halo_allow_version_edit"):
+        if PRICE_FIELDS.intersection(vals):
             used = self._halo_used_versions()
             if used:
                 raise UserError(
@@ -182,6 +185,17 @@ class HaloChargeRateVersion(models.Model):
                     )
                 )
         return super().write(vals)
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_used(self):
+        """A version that priced billed work stays: that work (and its rating audit) refers to it."""
+        used = self._halo_used_versions()
+        if used:
+            raise UserError(self.env._(
+                "Version %(name)s has already priced billed work and cannot be deleted; archive it "
+                "instead (work keeps the price in force on its date).",
+                name=used[0].display_name,
+            ))
 
     def _halo_used_versions(self):
         """Versions that priced work which is in a billing run or invoiced."""

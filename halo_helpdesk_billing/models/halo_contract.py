@@ -11,12 +11,11 @@ from odoo.fields import Domain
 from odoo.tools import float_round, format_amount
 
 from .halo_contract_dates import PERIOD_MONTHS, PERIODS, day_count, invoice_date_of, period_bounds
+from .halo_engine import LEDGER_SYSTEM  # lets system code write ledger entries other than adjustments
 
 _logger = logging.getLogger(__name__)
 
 BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
-# context key allowing system code to write ledger entries other than adjustments
-LEDGER_SYSTEM = "halo_contract_ledger_system"
 HOURS_DIGITS = 4
 EPS = 1e-6
 CONSUMING_MODES = ("included", "prepay_hours", "prepay_money")
@@ -574,7 +573,7 @@ class HaloContract(models.Model):
         moves = self.env["account.move"].sudo().create(
             [contract._prepare_topup_invoice_vals() for contract in self]
         )
-        self.env["halo.contract.ledger"].sudo().with_context(**{LEDGER_SYSTEM: True}).create([
+        self.env["halo.contract.ledger"].sudo().with_context(**{LEDGER_SYSTEM.key: LEDGER_SYSTEM}).create([
             contract._prepare_topup_ledger_vals(move)
             for contract, move in zip(self, moves, strict=True)
         ])
@@ -799,7 +798,7 @@ class HaloContract(models.Model):
         contracts = self.browse({p["contract_id"] for p in todo}).sudo()
         before = {contract.id: contract._halo_threshold_balance() for contract in contracts}
         vals_list = [self._prepare_consumption_ledger_vals(part) for part in todo]
-        entries = Ledger.with_context(**{LEDGER_SYSTEM: True}).create(vals_list)
+        entries = Ledger.with_context(**{LEDGER_SYSTEM.key: LEDGER_SYSTEM}).create(vals_list)
         contracts._halo_check_thresholds(before)
         return entries
 
@@ -823,7 +822,7 @@ class HaloContract(models.Model):
     @api.model
     def _halo_release_consumption(self, run):
         """Remove the consumption entries of a cancelled run (balances return)."""
-        Ledger = self.env["halo.contract.ledger"].sudo().with_context(**{LEDGER_SYSTEM: True})
+        Ledger = self.env["halo.contract.ledger"].sudo().with_context(**{LEDGER_SYSTEM.key: LEDGER_SYSTEM})
         entries = Ledger.search([("run_id", "in", run.ids), ("kind", "=", "consumption")])
         contracts = entries.contract_id
         for contract in contracts:
@@ -1004,7 +1003,7 @@ class HaloContract(models.Model):
                     })
                 start = pe + timedelta(days=1)
         return self.env["halo.contract.ledger"].sudo().with_context(
-            **{LEDGER_SYSTEM: True}
+            **{LEDGER_SYSTEM.key: LEDGER_SYSTEM}
         ).create(vals_list)
 
     def _halo_rollover_hours(self, unused):
@@ -1089,7 +1088,7 @@ class HaloContract(models.Model):
                         "Contract ended on %(date)s: remaining balance written off.",
                         date=contract.date_end),
                 })
-        self.env["halo.contract.ledger"].sudo().with_context(**{LEDGER_SYSTEM: True}).create(vals_list)
+        self.env["halo.contract.ledger"].sudo().with_context(**{LEDGER_SYSTEM.key: LEDGER_SYSTEM}).create(vals_list)
         for contract in self:
             contract.message_post(body=self.env._(
                 "Contract expired on %(date)s.", date=contract.date_end))

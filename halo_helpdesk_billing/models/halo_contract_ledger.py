@@ -1,8 +1,8 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 
-from .halo_contract import LEDGER_SYSTEM
+from .halo_engine import LEDGER_SYSTEM
 
 BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
 
@@ -146,18 +146,32 @@ class HaloContractLedger(models.Model):
         for entry in self:
             entry.display_name = f"{entry.contract_id.display_name or ''} / {labels.get(entry.kind, '')} / {entry.date or ''}"
 
-    def _halo_check_system(self, kinds):
-        if self.env.context.get(LEDGER_SYSTEM):
+    # What people record on an adjustment; the other fields link system entries to the
+    # invoices, runs and charges they come from (an "adjustment" tied to a charge would take
+    # the place of that charge's consumption).
+    _halo_adjustment_fields = frozenset({"contract_id", "date", "kind", "bucket", "hours", "amount", "reason"})
+
+    def _halo_check_system(self, kinds, vals_list=()):
+        """Only the system (``LEDGER_SYSTEM``, a marker no client can send) writes entries
+        other than adjustments, and the fields that tie an entry to an invoice or a charge."""
+        if LEDGER_SYSTEM.is_set(self.env):
             return
         if any(kind != "adjustment" for kind in kinds):
             raise UserError(self.env._(
                 "Ledger entries other than adjustments are written by the system and cannot "
                 "be created, changed or deleted. Record an adjustment with a reason instead."
             ))
+        for vals in vals_list:
+            system_fields = set(vals) - self._halo_adjustment_fields
+            if system_fields:
+                raise AccessError(self.env._(
+                    "%(fields)s of a ledger entry are set by the system only.",
+                    fields=", ".join(sorted(system_fields)),
+                ))
 
     @api.model_create_multi
     def create(self, vals_list):
-        self._halo_check_system([vals.get("kind", "adjustment") for vals in vals_list])
+        self._halo_check_system([vals.get("kind", "adjustment") for vals in vals_list], vals_list)
         entries = super().create(vals_list)
         adjustments = entries.filtered(lambda e: e.kind == "adjustment")
         for contract, mine in adjustments.grouped("contract_id").items():
@@ -169,7 +183,7 @@ class HaloContractLedger(models.Model):
         return entries
 
     def write(self, vals):
-        self._halo_check_system(self.mapped("kind") + ([vals["kind"]] if "kind" in vals else []))
+        self._halo_check_system(self.mapped("kind") + ([vals["kind"]] if "kind" in vals else []), [vals])
         return super().write(vals)
 
     @api.ondelete(at_uninstall=False)

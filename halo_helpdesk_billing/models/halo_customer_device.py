@@ -1,6 +1,9 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 from odoo import api, fields, models
+from odoo.exceptions import AccessError
 from odoo.fields import Domain
+
+BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
 
 DEVICE_TYPES = [
     ("workstation", "Workstation"),
@@ -47,6 +50,29 @@ class HaloCustomerDevice(models.Model):
         "CHECK (date_retired IS NULL OR date_retired >= date_active)",
         "A device cannot be retired before it is in service.",
     )
+
+    def _halo_check_billing_staff(self):
+        """Devices drive per-device billing: only billing staff create, change or retire them
+        (also checked here, not only by the access rights, so that no technician's right on
+        the model can ever bill a customer for devices)."""
+        if not self.env.su and not self.env.user.has_group(BILLING_USER):
+            raise AccessError(self.env._(
+                "Customer devices are billed per device; only billing staff can record, change or "
+                "retire them."
+            ))
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        self._halo_check_billing_staff()
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self._halo_check_billing_staff()
+        return super().write(vals)
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_technician(self):
+        self._halo_check_billing_staff()
 
     @api.model
     def _halo_devices_of(self, partners, companies=None):

@@ -1,7 +1,9 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 from odoo import SUPERUSER_ID, api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import float_compare
+
+from .halo_engine import BILLING_ENGINE
 
 BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
 BILLING_MANAGER = "halo_helpdesk_billing.group_halo_billing_manager"
@@ -75,12 +77,26 @@ class HaloTicketItem(models.Model):
     def _inverse_cost_entry(self):
         for item in self.filtered("cost_entry"):
             item._halo_check_not_negative(item.cost_entry)
+            item._halo_check_entry_allowed()
             item.sudo().unit_cost = item.cost_entry
 
     def _inverse_price_entry(self):
         for item in self.filtered("price_entry"):
             item._halo_check_not_negative(item.price_entry)
+            item._halo_check_entry_allowed()
             item.sudo().unit_price = item.price_entry
+
+    def _halo_is_billing_staff(self):
+        return self.env.su or self.env.user.has_group(BILLING_USER)
+
+    def _halo_check_entry_allowed(self):
+        """Technicians enter the cost and price of ad hoc items (bought for the ticket) only:
+        a catalogue item is priced and costed by the catalogue (and stock valuation)."""
+        if self.kind == "catalogue" and not self._halo_is_billing_staff():
+            raise AccessError(self.env._(
+                "The cost and price of catalogue item %(item)s come from the catalogue.",
+                item=self.name or self.product_id.display_name,
+            ))
 
     def _halo_check_not_negative(self, value):
         if value < 0:
@@ -116,6 +132,30 @@ class HaloTicketItem(models.Model):
             item.sudo().unit_cost = item.product_id.standard_price
         return items
 
+    # What a technician cannot change on a recorded item (they record a new one instead): the
+    # catalogue product decides its price and cost, and stock was moved for it.
+    _halo_recorded_fields = frozenset({"kind", "product_id", "lot_id", "location_id", "move_id"})
+
+    def write(self, vals):
+        if not (self._halo_is_billing_staff() or BILLING_ENGINE.is_set(self.env)):
+            self._halo_check_technician_write(vals)
+        return super().write(vals)
+
+    def _halo_check_technician_write(self, vals):
+        for item in self:
+            if item.sudo().move_id.state == "done":  # technicians cannot read stock moves
+                raise UserError(self.env._(
+                    "%(item)s was issued from stock and cannot be changed; return it to stock and "
+                    "record it again.", item=item.name,
+                ))
+            changed = {fname for fname in self._halo_recorded_fields.intersection(vals)
+                       if item._fields[fname].convert_to_write(item[fname], item) != vals[fname]}
+            if changed:
+                raise AccessError(self.env._(
+                    "%(fields)s of %(item)s cannot be changed once recorded; record a new item instead.",
+                    fields=", ".join(sorted(changed)), item=item.name,
+                ))
+
     @api.ondelete(at_uninstall=False)
     def _unlink_except_issued(self):
         for item in self:
@@ -144,7 +184,7 @@ class HaloTicketItem(models.Model):
             if not location:
                 raise UserError(self.env._("Company %(company)s has no warehouse to issue items from.",
                                            company=item.company_id.name))
-            item.location_id = location
+            item.sudo().location_id = location
             if not item.company_id.halo_allow_negative_issue:
                 available = self.env["stock.quant"].sudo()._get_available_quantity(
                     item.product_id, location, lot_id=item.lot_id or None
@@ -183,7 +223,7 @@ class HaloTicketItem(models.Model):
                 move.quantity = item.quantity
             move.picked = True
             move._action_done()
-            item.move_id = move
+            item.sudo().move_id = move
             item.sudo().unit_cost = abs(move.value) / item.quantity if item.quantity else 0.0
 
     def action_return_to_stock(self):
@@ -200,6 +240,5 @@ class HaloTicketItem(models.Model):
             back.quantity = move.quantity
             back.picked = True
             back._action_done()
-            item.move_id = False
-            item.billable = False
+            item.sudo().write({"move_id": False, "billable": False})
         return True

@@ -1,6 +1,8 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 from odoo import api, fields, models
 
+from .halo_billable_mixin import HaloBillableMixin
+
 
 class HaloTicketWorkMixin(models.AbstractModel):
     """What mileage, expenses and items recorded on a ticket have in common: the ticket, its
@@ -25,6 +27,9 @@ class HaloTicketWorkMixin(models.AbstractModel):
         default=lambda self: self.env.user,
     )
     billable = fields.Boolean(default=True)
+
+    # ... and the amount and explanation a billing run priced the work at
+    _halo_engine_fields = HaloBillableMixin._halo_engine_fields | {"halo_amount", "halo_explanation"}
 
     @api.depends("halo_run_id", "halo_invoice_number", "billable")
     def _compute_halo_billing_state(self):

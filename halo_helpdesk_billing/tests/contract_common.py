@@ -2,6 +2,7 @@ from datetime import date
 
 from odoo.tests import new_test_user
 
+from ..models.halo_engine import BILLING_ENGINE
 from .common import BILLING_USER, QUIET, HaloBillingCommon
 
 
@@ -95,4 +96,4 @@ class HaloContractCommon(HaloBillingCommon):
                     for p in parts
                 ],
             })
-        return run, self.env["halo.billing.run.line"].create(vals_list)
+        return run, BILLING_ENGINE.on(self.env["halo.billing.run.line"]).create(vals_list)

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 
+from ..models.halo_engine import BILLING_ENGINE
 from .common import HaloCaptureCommon
 
 # Every money field of the capture models (and of what they point at), by model.
@@ -136,7 +137,7 @@ class TestCaptureAccess(HaloCaptureCommon):
                 self.assertEqual(values[fname], 0.0, f"{model}.{fname}")
 
     def test_technician_sees_status_and_invoice_numbers(self):
-        self.mileage.with_context(halo_billing_engine=True).write(
+        BILLING_ENGINE.on(self.mileage).write(
             {"halo_run_id": self.billing_run.id, "halo_invoice_number": "INV/2026/00042"}
         )
         values = self.mileage.with_user(self.technician).read(

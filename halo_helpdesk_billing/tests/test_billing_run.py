@@ -10,6 +10,7 @@ from odoo.tools import mute_logger
 
 from odoo.addons.account.models.account_move import AccountMove
 
+from ..models.halo_engine import BILLING_ENGINE
 from .billing_common import HaloBillingRunCommon
 
 
@@ -229,7 +230,7 @@ class TestBillingRun(HaloBillingRunCommon):
         # and the database refuses a second claim even if the search were bypassed
         line = run1.line_ids[0]
         with mute_logger("odoo.sql_db"), self.assertRaises(IntegrityError), self.cr.savepoint():
-            self.env["halo.billing.run.line"].create({
+            BILLING_ENGINE.on(self.env["halo.billing.run.line"]).create({
                 "run_id": run2.id, "partner_id": line.partner_id.id, "kind": line.kind,
                 "res_model": line.res_model, "res_id": line.res_id, "claim_key": line.claim_key,
             })
@@ -296,6 +297,8 @@ class TestBillingRun(HaloBillingRunCommon):
 
     def test_technicians_cannot_set_billing_status(self):
         actions, trip, expense, item = self._work(self.ticket)
+        for record in (trip, expense, item):  # their own work (technicians change only theirs)
+            record.user_id = self.technician
         trip.with_user(self.technician).write({"note": "parking at the back"})
         for record in (actions[0], trip, expense, item):
             with self.assertRaises(AccessError):

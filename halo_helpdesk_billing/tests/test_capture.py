@@ -12,9 +12,10 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
+from ..models.halo_engine import BILLING_ENGINE
 from .common import HaloCaptureCommon
 
-ENGINE = {"halo_billing_engine": True}
+ENGINE = {BILLING_ENGINE.key: BILLING_ENGINE}
 
 
 @tagged("post_install", "-at_install")

@@ -8,6 +8,7 @@ from odoo.tests import tagged
 from odoo.tools import mute_logger
 from odoo.tools.safe_eval import safe_eval
 
+from ..models.halo_engine import LEDGER_SYSTEM
 from .contract_common import HaloContractCommon
 
 
@@ -208,7 +209,7 @@ class TestContractLedger(HaloContractCommon):
         self.assertEqual(ledger.mapped("balance_hours_after"), [10, 4, 0])
         # the database refuses a second entry for the same charge
         with mute_logger("odoo.sql_db"), self.assertRaises(IntegrityError), self.cr.savepoint():
-            self.Ledger.with_context(halo_contract_ledger_system=True).create(
+            LEDGER_SYSTEM.on(self.Ledger).create(
                 self.Contract._prepare_consumption_ledger_vals(lines[0]._halo_contract_parts()[0])
             )
         self.Contract._halo_release_consumption(run)

@@ -10,6 +10,7 @@ from odoo import Command
 from odoo.tests import tagged
 from odoo.tools import SQL
 
+from ..models.halo_engine import BILLING_RUN
 from .common import HaloBillingCommon
 
 # columns that differ between two invoices whatever the way they are made
@@ -63,7 +64,7 @@ class TestInvoiceBulkLines(HaloBillingCommon):
     def _create(self, line_vals, partner=None, deferred_sync=False):
         return self.env["account.move"].with_context(
             default_move_type="out_invoice", check_move_validity=False, skip_analytic_sync=True,
-            skip_invoice_sync=deferred_sync, halo_billing_run=deferred_sync,
+            skip_invoice_sync=deferred_sync, **({BILLING_RUN.key: BILLING_RUN} if deferred_sync else {}),
         ).create({
             "move_type": "out_invoice", "partner_id": (partner or self.customer).id,
             "invoice_date": date(2026, 7, 31),
@@ -195,7 +196,7 @@ class TestInvoiceBulkLines(HaloBillingCommon):
         by_orm.action_post()
         Analytic = type(self.env["account.analytic.line"])
         with patch.object(Analytic, "create", autospec=True, side_effect=Analytic.create) as create:
-            in_bulk.with_context(halo_billing_run=True).action_post()
+            BILLING_RUN.on(in_bulk).action_post()
         self._assert_same(by_orm, in_bulk)
         analytic = in_bulk.invoice_line_ids.analytic_line_ids
         # 7 on-site lines on one analytic account, 5 remote lines split 60/40 over two

@@ -2,6 +2,7 @@ from datetime import date, datetime
 
 from odoo.tests import tagged
 
+from ..models.halo_engine import NO_RATING
 from .common import HaloBillingCommon
 
 
@@ -111,7 +112,7 @@ class TestRatingOrm(HaloBillingCommon):
 
     def test_query_count_does_not_grow_with_lines(self):
         def make(n, day):
-            return self.env["account.analytic.line"].with_context(halo_no_rating=True).create([
+            return NO_RATING.on(self.env["account.analytic.line"]).create([
                 {"halo_ticket_id": self.ticket.id, "employee_id": self.employee.id,
                  "halo_charge_rate_id": self.rate_onsite.id,
                  "halo_start": datetime(2026, 7, day, 8 + i % 8, 0),
