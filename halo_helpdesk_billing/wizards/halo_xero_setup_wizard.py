@@ -61,6 +61,7 @@ class HaloXeroSetupWizard(models.TransientModel):
     @api.model_create_multi
     def create(self, vals_list):
         wizards = super().create(vals_list)
+        wizards._halo_check_company()
         for wizard, vals in zip(wizards, vals_list, strict=True):
             conn = self.env["halo.xero.connection"].sudo().search([("company_id", "=", wizard.company_id.id)],
                                                                    limit=1)
@@ -70,9 +71,15 @@ class HaloXeroSetupWizard(models.TransientModel):
                 wizard.write({k: v for k, v in defaults.items() if k not in vals})
         return wizards
 
-    @api.constrains("company_id", "connection_id")
-    def _check_halo_company(self):
-        """A wizard sets up one of the user's own allowed companies, with that company's connection."""
+    def write(self, vals):
+        result = super().write(vals)
+        if {"company_id", "connection_id"} & set(vals):
+            self._halo_check_company()
+        return result
+
+    def _halo_check_company(self):
+        """A wizard sets up one of the caller's own allowed companies, with that company's connection
+        (checked in create and write: constraints run as superuser)."""
         if self.env.su:
             return
         allowed = self.env.user.company_ids
@@ -98,7 +105,7 @@ class HaloXeroSetupWizard(models.TransientModel):
         self.check_access("write")
         if self.create_uid != self.env.user:
             raise AccessError(self.env._("This Xero set-up was started by another user."))
-        self._check_halo_company()
+        self._halo_check_company()
 
     def _action_reopen(self):
         self.ensure_one()
