@@ -6,6 +6,7 @@ technician, a billing user, a billing manager of another company and a portal us
 
 import json
 
+from odoo.exceptions import UserError
 from odoo.tests import new_test_user, tagged
 from odoo.tests.common import TEST_CURSOR_COOKIE_NAME
 from odoo.tools import config
@@ -106,12 +107,25 @@ class TestXeroSecurityRpc(HaloXeroPushCommon, HaloRpcCase):
         for login, client in self.outsiders():
             with self.subTest(login):
                 self.assertRpcRefused(client, CONNECTION, "action_test_connection", [self.connection.id])
+                self.assertRpcRefused(client, CONNECTION, "action_open_setup_wizard", [self.connection.id])
         self.assertNoXeroCall()
         # a billing user of the company may check it (one call to Xero)
         action = self.rpc(self.billing_user).call(CONNECTION, "action_test_connection", [self.connection.id])
         self.assertEqual(action["params"]["type"], "success")
         self.assertSandboxCalls(1, "/Organisation")
         self.xero_calls_expected = True
+
+    def test_oauth_answer_only_for_a_billing_manager_of_the_company(self):
+        """The consent round trip is bound to the session; the answer is also refused to a user who is
+        not (or no longer) a billing manager of the connection's company."""
+        Connection = self.env[CONNECTION]
+        self.connection.with_user(self.billing_manager)._halo_start_oauth("http://localhost/cb", "SID")
+        state = self.connection.oauth_state
+        self.assertEqual(Connection.with_user(self.billing_manager)._halo_find_oauth_state(state, "SID"),
+                         self.connection)
+        for user in (self.billing_user, self.technician, self.manager_b):
+            with self.subTest(user.login), self.assertRaisesRegex(UserError, "Only billing managers"):
+                Connection.with_user(user)._halo_find_oauth_state(state, "SID")
 
     # -- imports and reviews -------------------------------------------------------------------------
     def test_import_resume_refused_to_callers_without_group_or_company(self):
