@@ -231,6 +231,18 @@ class TestXeroSecurityRpc(HaloXeroPushCommon, HaloRpcCase):
         self.assertEqual(action["tag"], "display_notification")
         self.assertEqual(Trigger.search_count([("cron_id", "=", cron.id)]), triggers + 1)
 
+    def test_sync_log_and_payments_of_other_companies_are_not_readable(self):
+        move = self.make_invoices(1)
+        self.env["halo.xero.sync.log"]._halo_log(move, "create", "ok", "sent")
+        self.env["halo.xero.payment"].sudo().create({
+            "xero_payment_id": "7b000000-0000-4000-8000-000000000001", "tenant_id": self.tenant_id,
+            "connection_id": self.connection.id, "move_id": move.id, "amount": 171.0, "state": "skipped"})
+        domain = [("move_id", "=", move.id)]
+        for model in ("halo.xero.sync.log", "halo.xero.payment"):
+            with self.subTest(model):
+                self.assertEqual(self.rpc(self.manager_b).call(model, "search_read", domain, ["id"]), [])
+                self.assertEqual(len(self.rpc(self.billing_user).call(model, "search_read", domain, ["id"])), 1)
+
     # -- connection settings: system administrators only --------------------------------------------
     def test_api_urls_and_tracking_path_for_system_administrators_only(self):
         manager = self.rpc(self.billing_manager)
