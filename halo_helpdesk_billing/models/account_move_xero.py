@@ -65,6 +65,7 @@ class AccountMove(models.Model):
     )
     halo_xero_connection_id = fields.Many2one(
         "halo.xero.connection", string="Xero Connection", copy=False, readonly=True, index="btree_not_null",
+        check_company=True,  # never another company's organisation, whatever a client writes
     )
     halo_xero_invoice_id = fields.Char(string="Xero InvoiceID", copy=False, readonly=True, index="btree_not_null")
     halo_xero_number = fields.Char(string="Xero Number", copy=False, readonly=True)

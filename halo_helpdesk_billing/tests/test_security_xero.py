@@ -222,8 +222,10 @@ class TestXeroSecurityRpc(HaloXeroPushCommon, HaloRpcCase):
         self.assertEqual((move.halo_xero_state, move.halo_xero_payload_version), ("failed", 1))
         self.assertEqual(Trigger.search_count([("cron_id", "=", cron.id)]), triggers)
         self.assertNoXeroCall()
-        # a billing user of the company may
+        # a billing user of the company may, on the company's own connection only
         biller = self.rpc(self.billing_user)
+        error = self.assertRpcRefused(biller, MOVE, "write", [move.id], {"halo_xero_connection_id": self.connection_b.id})
+        self.assertIn("company inconsistencies", error.message)
         biller.call(MOVE, "action_halo_xero_retry", [move.id])
         self.env.invalidate_all()
         self.assertEqual((move.halo_xero_state, move.halo_xero_payload_version), ("queued", 2))
