@@ -28,6 +28,7 @@
         "security/xero/ir.model.access.csv",
         "security/xero/ir_rule.xml",
         "security/xero_push/ir.model.access.csv",
+        "security/xero_push/ir_rule.xml",
         "data/ir_sequence.xml",
         "data/product_data.xml",
         "data/halo_expense_type_data.xml",

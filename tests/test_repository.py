@@ -1,5 +1,6 @@
 """Checks of the repository's wiring that need no Odoo: Docker files, CI, requirements, secrets."""
 
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -31,7 +32,7 @@ def test_compose_services_and_wiring():
     assert "/mnt/extra-addons" in addons_path.split("=", 1)[1].split(",")
     assert (ROOT / "halo_helpdesk_billing" / "__manifest__.py").exists()
     sandbox = services["xero-sandbox"]
-    assert "8099:8099" in sandbox["ports"]
+    assert "127.0.0.1:8099:8099" in sandbox["ports"]
     assert sandbox["command"][:3] == ["python3", "-m", "xero_sandbox"]
     assert set(compose["volumes"]) == {"db-data", "odoo-data"}
 
@@ -78,3 +79,70 @@ def test_no_secrets_paths_or_mirror_hosts_committed():
         if bad.search(text):
             hits.append(name)
     assert not hits, hits
+
+
+# -- Docker: what is exposed, and Odoo's master password ------------------------------------------------
+ENTRYPOINT = ROOT / "docker" / "odoo-entrypoint.sh"
+
+
+def test_compose_publishes_the_sandbox_on_localhost_only():
+    """The sandbox's control API has no authentication: never on the host's other interfaces."""
+    sandbox = load_compose()["services"]["xero-sandbox"]
+    for port in sandbox["ports"]:
+        mapping = port if isinstance(port, str) else "%s:%s:%s" % (
+            port.get("host_ip", ""), port.get("published", ""), port.get("target", ""))
+        host_ip = mapping.rsplit(":", 2)[0] if mapping.count(":") == 2 else ""
+        assert host_ip == "127.0.0.1", f"sandbox port {port!r} is published on every interface"
+    assert "network_mode" not in sandbox
+
+
+def test_compose_odoo_needs_a_master_password_and_lists_no_databases():
+    odoo = load_compose()["services"]["odoo"]
+    # required from the environment, with a message and no default
+    assert re.fullmatch(r"\$\{ODOO_ADMIN_PASSWD:\?[^}]+\}", odoo["environment"]["ODOO_ADMIN_PASSWD"])
+    assert "--no-database-list" in odoo["command"]
+    assert not any(str(arg).startswith(("--admin-passwd", "--list-db")) for arg in odoo["command"])
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "COPY docker/odoo-entrypoint.sh /usr/local/bin/halo-odoo-entrypoint.sh" in dockerfile
+    assert re.search(r'^ENTRYPOINT \["/usr/local/bin/halo-odoo-entrypoint.sh"\]$', dockerfile, re.M)
+    assert re.search(r'^CMD \["odoo"\]$', dockerfile, re.M)
+
+
+def run_entrypoint(tmp_path, *args, password=None):
+    """The container's entrypoint on this machine, the official entrypoint replaced by a script that
+    prints ODOO_RC and its arguments."""
+    official = tmp_path / "official-entrypoint.sh"
+    official.write_text('#!/bin/sh\necho "ODOO_RC=$ODOO_RC"\necho "ARGS=$*"\n')
+    official.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k != "ODOO_ADMIN_PASSWD"}
+    env.update(HALO_ODOO_CONF=str(tmp_path / "odoo.conf"), HALO_ODOO_ENTRYPOINT=str(official))
+    if password is not None:
+        env["ODOO_ADMIN_PASSWD"] = password
+    return subprocess.run(["bash", str(ENTRYPOINT), *args], env=env, capture_output=True, text=True, timeout=30)
+
+
+def test_entrypoint_refuses_to_start_odoo_without_a_master_password(tmp_path):
+    for args in (("odoo",), ("odoo", "-d", "halo", "-i", "halo_helpdesk_billing"), ("--dev=all",), ()):
+        for password in (None, ""):
+            result = run_entrypoint(tmp_path, *args, password=password)
+            assert result.returncode == 64, (args, result.stdout)
+            assert "ODOO_ADMIN_PASSWD is not set" in result.stderr
+            assert not (tmp_path / "odoo.conf").exists()
+    assert run_entrypoint(tmp_path, "odoo", password="two\nlines").returncode == 64
+    # the sandbox (same image, another command) needs no password
+    sandbox = run_entrypoint(tmp_path, "python3", "-m", "xero_sandbox", "--port", "8099")
+    assert sandbox.returncode == 0 and "ARGS=python3 -m xero_sandbox --port 8099" in sandbox.stdout
+
+
+def test_entrypoint_writes_the_master_password_and_turns_the_database_list_off(tmp_path):
+    result = run_entrypoint(tmp_path, "odoo", "--addons-path=/mnt/extra-addons", password="s3cret %(x)s")
+    assert result.returncode == 0, result.stderr
+    conf = tmp_path / "odoo.conf"
+    # the official entrypoint then runs with ODOO_RC pointing at the generated file
+    assert result.stdout.splitlines() == [f"ODOO_RC={conf}", "ARGS=odoo --addons-path=/mnt/extra-addons"]
+    lines = conf.read_text().splitlines()
+    assert lines[0] == "[options]"
+    assert "admin_passwd = s3cret %(x)s" in lines
+    assert "list_db = False" in lines
+    assert "addons_path = /mnt/extra-addons" in lines
+    assert oct(conf.stat().st_mode & 0o777) == "0o600"

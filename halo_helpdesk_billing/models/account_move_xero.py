@@ -30,6 +30,7 @@ from odoo.fields import Domain
 from ..services import xero_push
 from ..services.xero_client import XeroAuthError, XeroError, XeroNotFound, XeroRetryLater, XeroUnknownOutcome
 from .halo_engine import XERO_COMMIT
+from .halo_xero_connection import halo_check_caller
 
 _logger = logging.getLogger(__name__)
 
@@ -52,6 +53,9 @@ ALLOCATION_STATES = [
 ]
 MAX_INLINE_WAIT = 30.0  # seconds a worker run waits for a Retry-After before leaving the rest queued
 MAX_ROUNDS = 4  # send / look-up rounds per connection and worker run
+# who may queue, send and refresh invoices in Xero (billing users have it): these spend the
+# organisation's Xero calls and write as superuser
+XERO_INVOICE_GROUP = "account.group_account_invoice"
 
 
 class AccountMove(models.Model):
@@ -62,6 +66,7 @@ class AccountMove(models.Model):
     )
     halo_xero_connection_id = fields.Many2one(
         "halo.xero.connection", string="Xero Connection", copy=False, readonly=True, index="btree_not_null",
+        check_company=True,  # never another company's organisation, whatever a client writes
     )
     halo_xero_invoice_id = fields.Char(string="Xero InvoiceID", copy=False, readonly=True, index="btree_not_null")
     halo_xero_number = fields.Char(string="Xero Number", copy=False, readonly=True)
@@ -125,6 +130,7 @@ class AccountMove(models.Model):
     # -- actions (dashboard) --------------------------------------------------------------------------
     def action_halo_xero_retry(self):
         """Failed (or stuck) invoices back in the queue with a new payload version (a new key)."""
+        halo_check_caller(self, XERO_INVOICE_GROUP, "write")
         moves = self.filtered(lambda m: m.halo_xero_state in ("failed", "queued", "not_queued")
                               and m.state == "posted" and m.move_type in ("out_invoice", "out_refund"))
         moves._halo_xero_queue()
@@ -133,6 +139,7 @@ class AccountMove(models.Model):
     def action_halo_xero_send_now(self):
         """Queue (failed ones again) and wake the push cron: the cron commits 'sending' before each
         request, which is what makes a crash or a rollback after the HTTP call harmless."""
+        halo_check_caller(self, XERO_INVOICE_GROUP, "write")
         moves = self.filtered(lambda m: m.halo_xero_state in ("queued", "sending", "unknown", "failed"))
         moves.filtered(lambda m: m.halo_xero_state == "failed")._halo_xero_queue()
         self.env.ref("halo_helpdesk_billing.ir_cron_halo_xero_push").sudo()._trigger()
@@ -142,6 +149,7 @@ class AccountMove(models.Model):
 
     def action_halo_xero_refresh(self):
         """Fetch the Xero status and payments of these invoices (and credit notes) now."""
+        halo_check_caller(self, XERO_INVOICE_GROUP, "write")
         for connection, moves in self.filtered("halo_xero_invoice_id").grouped("halo_xero_connection_id").items():
             client = connection._halo_client()
             refunds = moves.filtered(lambda m: m.move_type == "out_refund")
@@ -281,9 +289,9 @@ class AccountMove(models.Model):
         }
 
     def _halo_xero_tracking(self, connection, line):
-        name = getattr(connection, "tracking_category_name", False)
-        path = getattr(connection, "tracking_option_field", False)
-        if not name or not path:
+        name = getattr(connection.sudo(), "tracking_category_name", False)
+        path = getattr(connection.sudo(), "tracking_option_field", False)
+        if not name or not path or connection._halo_tracking_path_error(path):
             return []
         for record in (line, self):
             try:

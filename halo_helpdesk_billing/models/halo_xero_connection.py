@@ -6,7 +6,7 @@ import time
 from markupsafe import Markup
 
 from odoo import SUPERUSER_ID, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.sql_db import Cursor
 
 from ..services import xero_client as xc
@@ -14,8 +14,34 @@ from ..services import xero_client as xc
 _logger = logging.getLogger(__name__)
 
 SYSTEM = "base.group_system"
+BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
 BILLING_MANAGER = "halo_helpdesk_billing.group_halo_billing_manager"
 OAUTH_STATE_TTL = 900  # seconds a consent round trip may take
+# settings only a system administrator may set: where the tokens and the client secret are sent, and
+# a field path the push reads as superuser
+SYSTEM_FIELDS = ("authorize_url", "token_url", "revoke_url", "identity_url", "accounting_url",
+                 "tracking_option_field")
+# what ``tracking_option_field`` may walk through and end on (from the invoice line, or the invoice)
+TRACKING_MODELS = ("account.move.line", "account.move", "account.analytic.line", "account.analytic.account",
+                   "account.analytic.plan", "product.product", "product.template", "product.category",
+                   "res.partner")
+TRACKING_TYPES = ("char", "text", "selection", "integer", "date", "many2one", "many2many")
+TRACKING_MAX_DEPTH = 4
+
+
+def halo_check_caller(records, group, operation):
+    """Refuse a caller (unless superuser) who lacks ``group`` or the ``operation`` right on ``records``
+    (access rights and record rules, so the records' company must be one of the caller's companies).
+
+    For the public methods that then work as superuser: call it first, in the model."""
+    env = records.env
+    if env.su:
+        return
+    if not env.user.has_group(group):
+        raise AccessError(env._(
+            "%(user)s may not do this on %(model)s: it needs the group %(group)s.",
+            user=env.user.name, model=records._description, group=env.ref(group).sudo().full_name))
+    records.check_access(operation)
 
 
 class HaloXeroConnection(models.Model):
@@ -62,11 +88,15 @@ class HaloXeroConnection(models.Model):
     oauth_started_at = fields.Float(groups=SYSTEM, copy=False)
     oauth_wizard_id = fields.Integer(groups=SYSTEM, copy=False)
     # API base URLs: settings, so that demo and tests point at xero_sandbox
-    authorize_url = fields.Char(string="Authorize URL", required=True, default=xc.DEFAULT_AUTHORIZE_URL)
-    token_url = fields.Char(string="Token URL", required=True, default=xc.DEFAULT_TOKEN_URL)
-    revoke_url = fields.Char(string="Revocation URL", required=True, default=xc.DEFAULT_REVOKE_URL)
-    identity_url = fields.Char(string="Identity API URL", required=True, default=xc.DEFAULT_IDENTITY_URL)
-    accounting_url = fields.Char(string="Accounting API URL", required=True, default=xc.DEFAULT_ACCOUNTING_URL)
+    # (system administrators only: they receive the tokens and the client secret)
+    authorize_url = fields.Char(
+        string="Authorize URL", required=True, default=xc.DEFAULT_AUTHORIZE_URL, groups=SYSTEM)
+    token_url = fields.Char(string="Token URL", required=True, default=xc.DEFAULT_TOKEN_URL, groups=SYSTEM)
+    revoke_url = fields.Char(string="Revocation URL", required=True, default=xc.DEFAULT_REVOKE_URL, groups=SYSTEM)
+    identity_url = fields.Char(
+        string="Identity API URL", required=True, default=xc.DEFAULT_IDENTITY_URL, groups=SYSTEM)
+    accounting_url = fields.Char(
+        string="Accounting API URL", required=True, default=xc.DEFAULT_ACCOUNTING_URL, groups=SYSTEM)
     # invoice settings (read by the invoice push)
     invoice_status = fields.Selection(
         [("DRAFT", "Draft"), ("AUTHORISED", "Approved (Awaiting Payment)")],
@@ -87,7 +117,9 @@ class HaloXeroConnection(models.Model):
     webhook_key = fields.Char(groups=SYSTEM, copy=False)
     tracking_category_name = fields.Char()
     tracking_option_field = fields.Char(
-        help="Field of the invoice line whose value is sent as the tracking option.")
+        groups=SYSTEM,
+        help="Field of the invoice line (or of the invoice) whose value is sent as the tracking option, "
+        "e.g. product_id or analytic_line_ids.account_id.")
     # import watermarks (If-Modified-Since of the scheduled refresh, UTC)
     contacts_synced_at = fields.Datetime(copy=False, readonly=True)
     items_synced_at = fields.Datetime(copy=False, readonly=True)
@@ -95,6 +127,73 @@ class HaloXeroConnection(models.Model):
 
     _company_uniq = models.Constraint(
         "UNIQUE(company_id)", "A company connects to one Xero organisation.")
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            self._halo_check_system_fields(vals)
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self._halo_check_system_fields(vals)
+        return super().write(vals)
+
+    @api.model
+    def _halo_check_system_fields(self, vals):
+        """The API URLs and the tracking field path are set by system administrators only."""
+        if self.env.su or self.env.user.has_group(SYSTEM):
+            return
+        fnames = sorted(set(vals) & set(SYSTEM_FIELDS))
+        if fnames:
+            raise AccessError(self.env._(
+                "Only system administrators may change %(fields)s of a Xero connection.",
+                fields=", ".join(self._fields[f].string for f in fnames)))
+
+    @api.constrains("tracking_option_field")
+    def _check_tracking_option_field(self):
+        for conn in self.sudo():
+            error = conn._halo_tracking_path_error(conn.tracking_option_field)
+            if error:
+                raise ValidationError(error)
+
+    @api.model
+    def _halo_tracking_path_error(self, path):
+        """Why ``path`` is not a field path of the invoice line or the invoice the push may read
+        (False when it is): known fields only, through billing models only, no restricted field."""
+        if not path:
+            return False
+        roots = ("account.move.line", "account.move")
+        errors = [self._halo_tracking_path_error_from(root, path) for root in roots]
+        if not all(errors):
+            return False
+        return self.env._("The tracking option field %(path)s is not a field path of the invoice line: %(error)s",
+                          path=path, error=errors[0])
+
+    @api.model
+    def _halo_tracking_path_error_from(self, root, path):
+        parts = path.split(".")
+        if len(parts) > TRACKING_MAX_DEPTH:
+            return self.env._("at most %(depth)s fields.", depth=TRACKING_MAX_DEPTH)
+        model = self.env[root]
+        for position, fname in enumerate(parts, 1):
+            field = model._fields.get(fname)
+            if field is None or not fname.isidentifier() or fname.startswith("_"):
+                return self.env._("%(model)s has no field %(field)s.", model=model._name, field=fname)
+            if field.groups:
+                return self.env._("%(model)s.%(field)s is restricted to some groups.", model=model._name,
+                                  field=fname)
+            last = position == len(parts)
+            if last and field.type not in TRACKING_TYPES:
+                return self.env._("%(model)s.%(field)s is a %(type)s field.", model=model._name, field=fname,
+                                  type=field.type)
+            if not last and not field.relational:
+                return self.env._("%(model)s.%(field)s is not a relation.", model=model._name, field=fname)
+            if field.relational:
+                if field.comodel_name not in TRACKING_MODELS:
+                    return self.env._("%(model)s.%(field)s leads to %(comodel)s.", model=model._name,
+                                      field=fname, comodel=field.comodel_name)
+                model = self.env[field.comodel_name]
+        return False
 
     def _compute_has_token(self):
         tokens = self.env["halo.xero.token"].sudo().search([("connection_id", "in", self.ids)])
@@ -111,10 +210,13 @@ class HaloXeroConnection(models.Model):
     # -- actions --------------------------------------------------------------------------------------
     def action_open_setup_wizard(self):
         self.ensure_one()
+        halo_check_caller(self, BILLING_MANAGER, "write")
         return self.env["halo.xero.setup.wizard"]._action_open(self)
 
     def action_disconnect(self):
-        """Revoke the token in Xero, remove the connection there, and delete it here."""
+        """Revoke the token in Xero, remove the connection there, and delete it here (billing managers
+        of the connection's company)."""
+        halo_check_caller(self, BILLING_MANAGER, "unlink")
         for conn in self:
             sudo = conn.sudo()
             if sudo.state in ("connected", "needs_reauth") and sudo._halo_token().get("access_token"):
@@ -132,6 +234,7 @@ class HaloXeroConnection(models.Model):
 
     def action_test_connection(self):
         self.ensure_one()
+        halo_check_caller(self, BILLING_USER, "read")
         try:
             tenant = self.sudo()._halo_check()
         except UserError as err:
@@ -296,6 +399,10 @@ class HaloXeroConnection(models.Model):
             raise UserError(self.env._(
                 "This Xero answer does not belong to a connection started in your session (wrong state). "
                 "Start the connection again from the Xero setup."))
+        user = self.env.user
+        if not self.env.su and (not user.has_group(BILLING_MANAGER) or conn.company_id not in user.company_ids):
+            raise UserError(self.env._("Only billing managers of %(company)s can connect it to Xero.",
+                                       company=conn.company_id.name))
         if time.time() - (conn.oauth_started_at or 0) > OAUTH_STATE_TTL:
             conn._halo_clear_oauth()
             raise UserError(self.env._("The Xero connection took too long; start it again."))

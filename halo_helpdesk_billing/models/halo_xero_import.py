@@ -15,6 +15,7 @@ from odoo.exceptions import UserError
 from odoo.fields import Domain
 
 from ..services import xero_client as xc
+from .halo_xero_connection import BILLING_MANAGER, halo_check_caller
 
 _logger = logging.getLogger(__name__)
 
@@ -22,6 +23,7 @@ STEPS = [("accounts", "Accounts"), ("taxes", "Tax rates"), ("contacts", "Custome
          ("done", "Done")]
 STEP_WEIGHTS = {"accounts": (0, 5), "taxes": (5, 10), "contacts": (10, 85), "items": (85, 100)}
 PARTNER_XERO_FIELDS = ("name", "email", "vat", "phone", "ref")
+PARTNER_ADDRESS_FIELDS = ("street", "street2", "city", "zip")
 PRODUCT_XERO_FIELDS = ("default_code", "name", "list_price", "halo_xero_account_code", "halo_xero_tax_type")
 
 
@@ -562,6 +564,7 @@ class HaloXeroImport(models.Model):
 
     # -- actions --------------------------------------------------------------------------------------
     def action_resume(self):
+        halo_check_caller(self, BILLING_MANAGER, "write")
         for imp in self:
             imp._halo_run(time_budget=20)
         return True
@@ -599,24 +602,67 @@ class HaloXeroImportReview(models.Model):
     def _importer(self):
         return self.import_id or self.env["halo.xero.import"].new({"connection_id": self.connection_id.id})
 
+    def _halo_xero_vals(self):
+        """The stored Xero values, kept to the fields Xero owns (``xero_values`` is editable by the
+        reviewer, and is written as superuser)."""
+        self.ensure_one()
+        raw = self.xero_values if isinstance(self.xero_values, dict) else {}
+
+        def plain(values, fnames):
+            return {f: values[f] for f in fnames
+                    if f in values and (values[f] is None or isinstance(values[f], (str, bool)))}
+
+        vals = plain(raw, PARTNER_XERO_FIELDS)
+        if isinstance(raw.get("_address"), dict):
+            vals["_address"] = plain(raw["_address"], PARTNER_ADDRESS_FIELDS)
+        return vals
+
+    def _halo_check_link_partner(self, partner):
+        """A reviewer links a Xero contact to a customer of the connection's company only: never to a
+        user's or a company's own partner (whose e-mail the link would overwrite), nor to a contact person,
+        nor to a customer already bound to another Xero contact."""
+        self.ensure_one()
+        partner.check_access("read")
+        company = self.sudo().connection_id.company_id
+        target = partner.sudo().with_context(active_test=False)
+        if target.company_id and target.company_id != company:
+            reason = self.env._("it belongs to %(company)s", company=target.company_id.name)
+        elif target.user_ids:
+            reason = self.env._("it is the contact of a user")
+        elif self.env["res.company"].sudo().with_context(active_test=False).search_count(
+                [("partner_id", "=", target.id)], limit=1):
+            reason = self.env._("it is a company's own contact")
+        elif target.parent_id:
+            reason = self.env._("it is a contact person of %(parent)s", parent=target.parent_id.display_name)
+        elif (target.halo_xero_contact_id and target.halo_xero_contact_id != self.xero_contact_id
+              and target.halo_xero_connection_id == self.sudo().connection_id):
+            reason = self.env._("it is already linked to another Xero contact")
+        else:
+            return
+        raise UserError(self.env._("%(partner)s cannot be linked to the Xero contact %(name)s: %(reason)s.",
+                                   partner=target.display_name, name=self.xero_name, reason=reason))
+
     def action_link(self):
+        halo_check_caller(self, BILLING_MANAGER, "write")
         for review in self:
             partner = review.partner_id or (review.candidate_ids if len(review.candidate_ids) == 1 else False)
             if not partner:
                 raise UserError(self.env._("Choose the partner to link %(name)s to.",
                                                         name=review.xero_name))
+            review._halo_check_link_partner(partner)
             partner = partner.sudo().with_context(no_vat_validation=True)
             partner.write({"halo_xero_contact_id": review.xero_contact_id,
                            "halo_xero_connection_id": review.connection_id.id})
-            review._importer()._halo_update_record(partner, review.xero_values or {}, PARTNER_XERO_FIELDS, None,
+            review._importer()._halo_update_record(partner, review._halo_xero_vals(), PARTNER_XERO_FIELDS, None,
                                                    first=True)
             review.write({"state": "linked", "partner_id": partner.id})
         return True
 
     def action_create(self):
+        halo_check_caller(self, BILLING_MANAGER, "write")
         for review in self:
             importer = review._importer()
-            vals = dict(review.xero_values or {})
+            vals = review._halo_xero_vals()
             partner = self.env["res.partner"].sudo().with_context(no_vat_validation=True).create(
                 importer._halo_partner_create_vals(vals))
             partner.write({"halo_xero_contact_id": review.xero_contact_id,

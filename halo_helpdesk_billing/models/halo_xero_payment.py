@@ -117,16 +117,19 @@ class HaloXeroWebhookEvent(models.Model):
         """The webhook endpoint's work: 401 unless ``raw`` is signed with a connection's webhook key
         (each key compared in constant time), else store the new events and wake the processing cron.
         Returns the HTTP status (the body is always empty)."""
-        keys = self.env["halo.xero.connection"].sudo().with_context(active_test=False).search(
-            [("state", "!=", "draft")]).mapped("webhook_key")
-        valid = [xero_push.webhook_signature_ok(raw, signature, key) for key in keys if key]
-        if not any(valid):
+        connections = self.env["halo.xero.connection"].sudo().search([("state", "=", "connected")])
+        # every key is compared (constant time each), so the answer's timing does not tell which one signed
+        valid = [xero_push.webhook_signature_ok(raw, signature, conn.webhook_key) for conn in connections]
+        signers = connections.browse([conn.id for conn, ok in zip(connections, valid, strict=True) if ok])
+        if not signers:
             return 401
         try:
             payload = json.loads(raw or b"{}")
         except ValueError:
             return 200
         events = payload.get("events") if isinstance(payload, dict) else None
+        if isinstance(events, list):
+            events = self._halo_own_events(signers, events)
         if events:  # an intent-to-receive payload has none
             stored = self._halo_store(events)
             if stored:
@@ -135,6 +138,18 @@ class HaloXeroWebhookEvent(models.Model):
                     cron.sudo()._trigger()
             _logger.info("Xero webhook: %s events received, %s new", len(events), stored)
         return 200
+
+    @api.model
+    def _halo_own_events(self, signers, events):
+        """The events of the organisations of the connections whose key signed them; the others are
+        dropped (a key must not speak for another company's organisation) and logged."""
+        tenants = {(conn.tenant_id or "").lower() for conn in signers if conn.tenant_id}
+        own = [e for e in events if isinstance(e, dict) and str(e.get("tenantId") or "").lower() in tenants]
+        if len(own) != len(events):
+            foreign = sorted({str(e.get("tenantId")) for e in events if isinstance(e, dict) and e not in own})
+            _logger.warning("Xero webhook: %s events ignored, signed by the key of connection(s) %s but for "
+                            "other organisations %s", len(events) - len(own), signers.ids, foreign)
+        return own
 
     @api.model
     def _halo_store(self, events):

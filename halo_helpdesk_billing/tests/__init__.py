@@ -25,3 +25,4 @@ from . import test_multi_company_scope
 from . import test_security_sweep
 from . import test_security_money
 from . import test_security_engine
+from . import test_security_xero

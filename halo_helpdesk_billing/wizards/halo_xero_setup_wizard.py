@@ -2,10 +2,11 @@
 import logging
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.http import request
 from odoo.modules import module as odoo_module
 
+from ..models.halo_xero_connection import BILLING_MANAGER
 from ..services import xero_client as xc
 
 _logger = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ class HaloXeroSetupWizard(models.TransientModel):
     @api.model_create_multi
     def create(self, vals_list):
         wizards = super().create(vals_list)
+        wizards._halo_check_company()
         for wizard, vals in zip(wizards, vals_list, strict=True):
             conn = self.env["halo.xero.connection"].sudo().search([("company_id", "=", wizard.company_id.id)],
                                                                    limit=1)
@@ -68,6 +70,42 @@ class HaloXeroSetupWizard(models.TransientModel):
                             "client_id": conn.client_id}
                 wizard.write({k: v for k, v in defaults.items() if k not in vals})
         return wizards
+
+    def write(self, vals):
+        result = super().write(vals)
+        if {"company_id", "connection_id"} & set(vals):
+            self._halo_check_company()
+        return result
+
+    def _halo_check_company(self):
+        """A wizard sets up one of the caller's own allowed companies, with that company's connection
+        (checked in create and write: constraints run as superuser)."""
+        if self.env.su:
+            return
+        allowed = self.env.user.company_ids
+        for wizard in self.sudo():
+            if wizard.company_id not in allowed:
+                raise ValidationError(self.env._(
+                    "You may set up Xero only for your own companies, not for %(company)s.",
+                    company=wizard.company_id.name))
+            if wizard.connection_id and wizard.connection_id.company_id != wizard.company_id:
+                raise ValidationError(self.env._(
+                    "The Xero connection %(connection)s belongs to %(other)s, not to %(company)s.",
+                    connection=wizard.connection_id.display_name, other=wizard.connection_id.company_id.name,
+                    company=wizard.company_id.name))
+
+    def _halo_check_caller(self):
+        """Every step works as superuser on the company's connection: only a billing manager, on a
+        wizard of their own, for one of their companies."""
+        self.ensure_one()
+        if self.env.su:
+            return
+        if not self.env.user.has_group(BILLING_MANAGER):
+            raise AccessError(self.env._("Only billing managers can connect Odoo to Xero."))
+        self.check_access("write")
+        if self.create_uid != self.env.user:
+            raise AccessError(self.env._("This Xero set-up was started by another user."))
+        self._halo_check_company()
 
     def _action_reopen(self):
         self.ensure_one()
@@ -79,8 +117,7 @@ class HaloXeroSetupWizard(models.TransientModel):
     def _halo_connection(self):
         """The company's connection with the credentials of the wizard (system fields: sudo)."""
         self.ensure_one()
-        if not self.env.user.has_group("halo_helpdesk_billing.group_halo_billing_manager"):
-            raise UserError(self.env._("Only billing managers can connect Odoo to Xero."))
+        self._halo_check_caller()
         Connection = self.env["halo.xero.connection"].sudo()
         conn = self.connection_id.sudo() or Connection.search([("company_id", "=", self.company_id.id)], limit=1)
         if not conn:
@@ -128,6 +165,7 @@ class HaloXeroSetupWizard(models.TransientModel):
 
     def _halo_select(self, line):
         self.ensure_one()
+        self._halo_check_caller()
         conn = self.connection_id.sudo()
         conn._halo_select_tenant({"tenant_id": line.tenant_id, "tenant_name": line.name,
                                   "id": line.xero_connection_ref})
@@ -170,6 +208,7 @@ class HaloXeroSetupWizard(models.TransientModel):
     # -- step 4: import -------------------------------------------------------------------------------
     def action_import(self, time_budget=20):
         self.ensure_one()
+        self._halo_check_caller()
         imp = self.env["halo.xero.import"].sudo()._halo_start(self.connection_id)
         self.write({"import_id": imp.id, "step": "import", "error_message": False})
         imp._halo_run(time_budget=time_budget, commit=not odoo_module.current_test)
@@ -207,6 +246,7 @@ class HaloXeroSetupTenant(models.TransientModel):
 
     def action_select(self):
         self.ensure_one()
+        self.wizard_id._halo_check_caller()
         return self.wizard_id._halo_select(self)
 
 

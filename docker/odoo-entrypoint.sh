@@ -1,0 +1,38 @@
+#!/bin/bash
+# Entrypoint of the Odoo container: Odoo's master password (which guards creating, copying, dropping,
+# backing up and restoring databases) comes from ODOO_ADMIN_PASSWD and has no default; the database
+# list is off. Then the official image's entrypoint runs (database host, user and password from
+# HOST, USER and PASSWORD).
+set -euo pipefail
+
+conf="${HALO_ODOO_CONF:-/tmp/halo-odoo.conf}"
+next="${HALO_ODOO_ENTRYPOINT:-/entrypoint.sh}"
+
+case "${1:-odoo}" in
+    -- | odoo | -*) ;;                # Odoo itself: below
+    *) exec "$next" "$@" ;;          # anything else (the Xero sandbox, a shell) as the image runs it
+esac
+
+if [ -z "${ODOO_ADMIN_PASSWD:-}" ]; then
+    echo "ODOO_ADMIN_PASSWD is not set: Odoo's master password has no default and Odoo does not start" \
+        "without one. Set it in the environment or in a .env file next to docker-compose.yml, e.g." \
+        "ODOO_ADMIN_PASSWD=\$(openssl rand -base64 24)" >&2
+    exit 64
+fi
+case "$ODOO_ADMIN_PASSWD" in
+    *$'\n'* | *$'\r'*)
+        echo "ODOO_ADMIN_PASSWD must be a single line." >&2
+        exit 64
+        ;;
+esac
+
+umask 077
+cat > "$conf" <<CONF
+[options]
+addons_path = /mnt/extra-addons
+data_dir = /var/lib/odoo
+admin_passwd = ${ODOO_ADMIN_PASSWD}
+list_db = False
+CONF
+export ODOO_RC="$conf"
+exec "$next" "$@"
