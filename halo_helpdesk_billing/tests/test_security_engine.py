@@ -13,7 +13,6 @@ from unittest.mock import patch
 
 from odoo import Command
 from odoo.tests import new_test_user, tagged
-from odoo.tests.common import TEST_CURSOR_COOKIE_NAME
 
 from ..models.halo_engine import BILLING_ENGINE, XERO_COMMIT
 from .billing_common import HaloBillingRunCommon
@@ -31,16 +30,6 @@ FORGED = {
 }
 
 
-class CookieRpcClient(RpcClient):
-    """An RPC client whose requests the test server accepts: Odoo 19 serves a request during a
-    test only inside ``allow_requests()`` and with that scope's test-cursor cookie."""
-
-    def _post(self, path, params):
-        with self.case.allow_requests():
-            self.session.cookies.set(TEST_CURSOR_COOKIE_NAME, self.case.http_request_key)
-            return super()._post(path, params)
-
-
 class EngineRpcMixin(HaloRpcCase):
     """Calls as a given user; what the test wrote is flushed first, and what the server wrote
     is read afresh afterwards."""
@@ -51,7 +40,7 @@ class EngineRpcMixin(HaloRpcCase):
 
     def _client(self, user):
         if user not in self._clients:
-            self._clients[user] = CookieRpcClient(self, user.login)
+            self._clients[user] = RpcClient(self, user.login)
         return self._clients[user]
 
     def call(self, user, model, method, *args, context=None, **kwargs):

@@ -8,7 +8,6 @@ import json
 
 from odoo.exceptions import UserError
 from odoo.tests import new_test_user, tagged
-from odoo.tests.common import TEST_CURSOR_COOKIE_NAME
 from odoo.tools import config
 
 from ..services import xero_client as xc
@@ -23,19 +22,6 @@ KEY_B = "halo-second-company-webhook-key"
 WEBHOOK = "/halo_xero/webhook"
 CONNECTION = "halo.xero.connection"
 MOVE = "account.move"
-
-
-class ServerRpcClient(RpcClient):
-    """As ``HttpCase.url_open`` does: the test's pending writes flushed first (the server shares the
-    test's cursor), the test lock released for the call, and the test server's cookie sent (it
-    refuses requests without it)."""
-
-    def _post(self, path, params):
-        self.case.cr.flush()
-        self.case.cr.clear()
-        with self.case.allow_requests():
-            self.session.cookies.set(TEST_CURSOR_COOKIE_NAME, self.case.http_request_key)
-            return super()._post(path, params)
 
 
 @tagged("post_install", "-at_install")
@@ -77,7 +63,7 @@ class TestXeroSecurityRpc(HaloXeroPushCommon, HaloRpcCase):
         super().tearDown()
 
     def rpc(self, user):
-        return ServerRpcClient(self, user.login)
+        return RpcClient(self, user.login)
 
     def outsiders(self):
         """Callers without the right group or company, each with a logged-in JSON-RPC client."""
