@@ -92,6 +92,11 @@ class HaloBillingRun(models.Model):
         comodel_name="account.move", inverse_name="halo_run_id", string="Invoices"
     )
     note = fields.Html()
+    halo_rebill_move_id = fields.Many2one(
+        comodel_name="account.move", string="Re-bills", readonly=True, copy=False,
+        index="btree_not_null",
+        help="The invoice, credited in full, whose work this run bills again (and only that work).",
+    )
     line_count = fields.Integer(compute="_compute_totals")
     error_count = fields.Integer(compute="_compute_totals")
     invoice_count = fields.Integer(compute="_compute_totals")
@@ -165,12 +170,15 @@ class HaloBillingRun(models.Model):
         return self.invoice_ids._get_records_action(name=self.env._("Invoices"))
 
     def action_cancel(self):
-        """Cancel the run and release its charges (their work is unbilled again)."""
+        """Cancel the run and release its charges (their work is unbilled again); what it
+        consumed from contracts is given back by reversal entries. A run whose posted invoices
+        were all credited in full can be cancelled."""
         for run in self:
-            if run.invoice_ids.filtered(lambda move: move.state == "posted"):
+            # an invoice credited in full released its work already (see account_move_correction)
+            if run.invoice_ids.filtered(lambda move: move.state == "posted" and not move.halo_released_by_id):
                 raise UserError(self.env._(
-                    "Billing run %(run)s has posted invoices; reverse them with credit notes "
-                    "before cancelling the run.", run=run.name,
+                    "Billing run %(run)s has posted invoices; credit them in full with credit notes "
+                    "(Credit and re-bill, or Reverse) before cancelling the run.", run=run.name,
                 ))
             run.invoice_ids.filtered(lambda move: move.state == "draft").with_context(
                 force_delete=True
@@ -208,6 +216,10 @@ class HaloBillingRun(models.Model):
             partner_field = "partner_id"
         if self.partner_ids:
             domain &= Domain(partner_field, "in", self.partner_ids.commercial_partner_id.ids)
+        if self.halo_rebill_move_id:
+            domain &= Domain("id", "in", self.env["halo.billing.run.line"].sudo().search([
+                ("invoice_id", "=", self.halo_rebill_move_id.id), ("res_model", "=", model),
+            ]).mapped("res_id"))
         return domain
 
     def _halo_collect(self):
@@ -676,7 +688,7 @@ class HaloBillingRun(models.Model):
         result = {}
         lang_env = self.with_context(lang=self.env.user.lang).env
         for line in lines:
-            variables = {"object": line, "user": self.env.user, "ctx": {},
+            variables = {"object": line, "user": self.env.user, "ctx": {}, "explanation": line.explanation or "",
                          "format_date": lambda value, env=lang_env: format_date(env, value)}
             safe_eval.check_values(variables)
             globals_dict = dict(variables, __builtins__=dict(safe_eval._BUILTINS))

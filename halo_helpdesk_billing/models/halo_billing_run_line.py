@@ -81,6 +81,12 @@ class HaloBillingRunLine(models.Model):
     invoice_id = fields.Many2one(
         comodel_name="account.move", string="Invoice", readonly=True, copy=False, index="btree_not_null"
     )
+    credit_note_id = fields.Many2one(
+        comodel_name="account.move", string="Credited By", readonly=True, copy=False,
+        index="btree_not_null",
+        help="The credit note that credited this charge's invoice in full; its work was released "
+        "for billing again and the charge no longer holds it.",
+    )
 
     _unique_claim = models.UniqueIndex(
         "(claim_key) WHERE claim_key IS NOT NULL",
@@ -151,20 +157,36 @@ class HaloBillingRunLine(models.Model):
         for line in self:
             old = line.amount
             quantity = line.quantity or 1.0
+            # what a contract covers stays covered (and consumed at invoicing); the adjusted
+            # amount is what the customer pays on top of it
+            covered = [part for part in line.parts or [] if part.get("coverage", "payg") != "payg"]
+            payg = [part for part in line.parts or [] if part.get("coverage", "payg") == "payg"]
+            payg_quantity = sum(part.get("quantity") or 0.0 for part in payg) if covered else quantity
+            parts = list(covered)
+            if amount or not covered:
+                billed_quantity = payg_quantity or 1.0
+                parts.append({
+                    "label": "" if not covered else self.env._("adjusted"), "kind": line.kind,
+                    "quantity": billed_quantity,
+                    "seconds": sum(p.get("seconds") or 0 for p in payg) if payg else 0,
+                    "unit_price": amount / billed_quantity, "amount": amount, "coverage": "payg",
+                    "contract_id": line.contract_id.id,
+                })
+            kept = ""
+            if covered:
+                kept = self.env._(" (covered by the contract and unchanged: %(covered)s)", covered="; ".join(
+                    part.get("label") or part.get("coverage") for part in covered))
             line.write({
                 "amount": amount,
                 "unit_price": amount / quantity,
                 "price_adjusted": True,
                 "adjust_reason": reason,
-                "parts": [{
-                    "label": "", "quantity": quantity, "seconds": sum(p.get("seconds") or 0 for p in line.parts or []),
-                    "unit_price": amount / quantity, "amount": amount, "coverage": "payg",
-                    "contract_id": line.contract_id.id,
-                }],
+                "parts": parts,
                 "explanation": self.env._(
-                    "%(old_explanation)s\nAdjusted by %(user)s from %(old)s to %(new)s: %(reason)s",
+                    "%(old_explanation)s\nAdjusted by %(user)s from %(old)s to %(new)s%(kept)s: %(reason)s",
                     old_explanation=line.explanation or "", user=self.env.user.name,
                     old=line.currency_id.format(old), new=line.currency_id.format(amount), reason=reason,
+                    kept=kept,
                 ),
             })
             line.run_id.message_post(body=self.env._(
