@@ -904,8 +904,9 @@ class HaloBillingRun(models.Model):
                     label = descriptions[charge.id]
                     if part.get("label"):
                         label = f"{label} ({part['label']})"
+                    quantity, price = self._halo_line_price(part["quantity"], part["unit_price"], part["amount"])
                     vals = self._halo_prepare_invoice_line_vals(
-                        Product.browse(charge.product_id), label, part["quantity"], part["unit_price"],
+                        Product.browse(charge.product_id), label, quantity, price,
                         charge.analytic_distribution,
                     )
                     vals["halo_run_line_id"] = charge.id
@@ -919,9 +920,10 @@ class HaloBillingRun(models.Model):
                     key = (charge.ticket_id if by_ticket else False, charge.product_id,
                            round(part["unit_price"], 4), part.get("label") or "", part.get("coverage"))
                     bucket = buckets.setdefault(key, {"seconds": 0, "quantity": 0.0, "ids": [],
-                                                      "kind": charge.kind})
+                                                      "kind": charge.kind, "amount": 0.0})
                     bucket["seconds"] += part.get("seconds") or 0
                     bucket["quantity"] += part["quantity"]
+                    bucket["amount"] += part.get("amount") or 0.0
                     if not bucket["ids"] or bucket["ids"][-1] != charge.id:
                         bucket["ids"].append(charge.id)
             for (ticket_id, product_id, unit_price, part_label, _coverage), bucket in buckets.items():
@@ -932,8 +934,9 @@ class HaloBillingRun(models.Model):
                     label = f"{names['ticket'][ticket_id]}: {label}"
                 if part_label:
                     label = f"{label} ({part_label})"
+                quantity, price = self._halo_line_price(round(quantity, 4), unit_price, bucket["amount"])
                 invoice_lines.append(self._halo_prepare_invoice_line_vals(
-                    Product.browse(product_id), label, round(quantity, 4), unit_price, False,
+                    Product.browse(product_id), label, quantity, price, False,
                 ))
                 line_map.append(bucket["ids"])
         vals = {
@@ -948,6 +951,17 @@ class HaloBillingRun(models.Model):
             ],
         }
         return vals, line_map
+
+    def _halo_line_price(self, quantity, unit_price, amount):
+        """(quantity, unit price) of an invoice line that bills exactly ``amount``: the quantity
+        as the invoice stores it (its unit precision) and the rated price when they make the
+        amount, else the price that does (a rounding group's remainder, summed charges: the
+        invoice then adds up to the charges, and to the preview)."""
+        digits = self.env["decimal.precision"].precision_get("Product Unit")
+        stored = float_round(quantity, precision_digits=digits)
+        if not stored or self.currency_id.is_zero(self.currency_id.round(stored * unit_price) - amount):
+            return stored, unit_price
+        return stored, amount / stored
 
     def _halo_line_accounting(self, products, partners):
         """Per (product, partner): income account, taxes after the fiscal position and the base

@@ -2,8 +2,8 @@ from datetime import date, datetime
 
 from freezegun import freeze_time
 
-from odoo.exceptions import AccessError, UserError
 from odoo import Command
+from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 
 from .billing_common import HaloBillingRunCommon
