@@ -88,6 +88,11 @@ class HaloBillingRunLine(models.Model):
         "for billing again and the charge no longer holds it.",
     )
 
+    repriced = fields.Boolean(
+        string="Re-priced", compute="_compute_repriced", search="_search_repriced",
+        help="The work's rating changed since it was first rated (see the re-rating audit).",
+    )
+
     _unique_claim = models.UniqueIndex(
         "(claim_key) WHERE claim_key IS NOT NULL",
         "This work is already in another open billing run or was already invoiced.",
@@ -98,6 +103,20 @@ class HaloBillingRunLine(models.Model):
         labels = dict(CHARGE_KINDS)
         for line in self:
             line.kind_label = labels.get(line.kind, "")
+
+    def _compute_repriced(self):
+        audited = set(self.env["halo.rating.audit"].sudo().search([
+            ("line_id", "in", self.filtered(lambda line: line.res_model == "account.analytic.line").mapped("res_id")),
+        ]).line_id.ids)
+        for line in self:
+            line.repriced = line.res_model == "account.analytic.line" and line.res_id in audited
+
+    def _search_repriced(self, operator, value):
+        if operator not in ("=", "!=") or not isinstance(value, bool):
+            return NotImplemented
+        audited = self.env["halo.rating.audit"].sudo().search([]).line_id.ids
+        domain = [("res_model", "=", "account.analytic.line"), ("res_id", "in", audited)]
+        return domain if (operator == "=") == value else ["!", *domain]
 
     def _source(self):
         self.ensure_one()

@@ -22,3 +22,4 @@ from . import test_tour_xero_setup
 from . import test_xero_credit_notes
 from . import test_corrections
 from . import test_corrections_amounts
+from . import test_corrections_rating
