@@ -9,7 +9,7 @@ prepay consumption of its charges is reversed in the ledger, the contract period
 recurring invoice are invoiced again and a top-up is taken off the balance. A partial credit
 note (a goodwill discount, a corrected line) releases nothing and says so on the invoice.
 """
-from odoo import fields, models
+from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 
@@ -25,6 +25,17 @@ class AccountMove(models.Model):
         help="The credit note that credited this invoice in full: what it billed was released "
         "for billing again.",
     )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        if any(vals.get("halo_released_by_id") for vals in vals_list):
+            raise AccessError(self.env._("Only a credit note releases what an invoice billed."))
+        return super().create(vals_list)
+
+    def write(self, vals):
+        if "halo_released_by_id" in vals:
+            raise AccessError(self.env._("Only a credit note releases what an invoice billed."))
+        return super().write(vals)
 
     # ------------------------------------------------------------------ posting
     def _post(self, soft=True):
@@ -79,7 +90,9 @@ class AccountMove(models.Model):
     def _halo_release(self, credit):
         """Release what this invoice (credited in full by ``credit``) billed."""
         self.ensure_one()
-        self.halo_released_by_id = credit
+        self.flush_recordset()
+        self.env.cr.execute(SQL("UPDATE account_move SET halo_released_by_id = %s WHERE id = %s", credit.id, self.id))
+        self.invalidate_recordset(["halo_released_by_id"])
         if self.halo_run_id:
             self._halo_release_run_work(credit)
         if self.halo_contract_id:

@@ -1,6 +1,6 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 
 BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
 
@@ -214,3 +214,15 @@ class HaloBillingRunLine(models.Model):
                 new=line.currency_id.format(amount), user=self.env.user.name, reason=reason,
             ))
         return True
+
+    # ------------------------------------------------------------------ corrections
+    @api.model_create_multi
+    def create(self, vals_list):
+        if any(vals.get("credit_note_id") for vals in vals_list):
+            raise AccessError(self.env._("Only a credit note of its invoice releases a charge."))
+        return super().create(vals_list)
+
+    def write(self, vals):
+        if "credit_note_id" in vals:
+            raise AccessError(self.env._("Only a credit note of its invoice releases a charge."))
+        return super().write(vals)

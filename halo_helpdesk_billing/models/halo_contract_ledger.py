@@ -183,9 +183,22 @@ class HaloContractLedger(models.Model):
                 "be created, changed or deleted. Record an adjustment with a reason instead."
             ))
 
+    # Written by the system only (a manual adjustment cannot pose as a reversal or a credit)
+    _halo_system_links = ("reversed_entry_id", "credit_note_id", "user_id")
+
+    def _halo_check_links(self, vals_list):
+        if self.env.context.get(LEDGER_SYSTEM):
+            return
+        for vals in vals_list:
+            if any(vals.get(name) and not (name == "user_id" and vals[name] == self.env.uid)
+                   for name in self._halo_system_links):
+                raise UserError(self.env._(
+                    "Reversals, their credit notes and who recorded an entry are set by the system."))
+
     @api.model_create_multi
     def create(self, vals_list):
         self._halo_check_system([vals.get("kind", "adjustment") for vals in vals_list])
+        self._halo_check_links(vals_list)
         entries = super().create(vals_list)
         adjustments = entries.filtered(lambda e: e.kind == "adjustment")
         for contract, mine in adjustments.grouped("contract_id").items():
@@ -198,6 +211,7 @@ class HaloContractLedger(models.Model):
 
     def write(self, vals):
         self._halo_check_system(self.mapped("kind") + ([vals["kind"]] if "kind" in vals else []))
+        self._halo_check_links([{name: True for name in self._halo_system_links if name in vals}])
         return super().write(vals)
 
     @api.ondelete(at_uninstall=False)

@@ -1,5 +1,6 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
-from odoo import fields, models
+from odoo import api, fields, models
+from odoo.exceptions import AccessError
 
 BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
 
@@ -57,3 +58,16 @@ class HaloContractPeriod(models.Model):
         "(contract_id, COALESCE(recurring_line_id, 0), date_start) WHERE credit_note_id IS NULL",
         "This contract period was already invoiced.",
     )
+
+    def _halo_check_credit_note(self, vals_list):
+        if not self.env.su and any("credit_note_id" in vals for vals in vals_list):
+            raise AccessError(self.env._("Only a credit note of its invoice releases a contract period."))
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        self._halo_check_credit_note(vals_list)
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self._halo_check_credit_note([vals])
+        return super().write(vals)

@@ -245,3 +245,40 @@ class TestCorrections(HaloContractCommon, HaloBillingRunCommon):
         self.assertEqual(periods.mapped("date_start"), [date(2026, 1, 1), date(2026, 1, 1)])
         self.assertEqual(len(periods.filtered("credit_note_id")), 1)
         self.assertEqual(contract.next_period_start, date(2026, 2, 1))
+
+    # ------------------------------------------------------------------ hostile
+    def test_release_marks_cannot_be_forged(self):
+        contract = self._prepay()
+        run, work = self._invoiced_run()
+        invoice = run.invoice_ids
+        other = self.env["account.move"].create({"move_type": "out_refund", "partner_id": self.customer.id})
+        # marking the invoice released by hand would let the run be cancelled while it stands
+        with self.assertRaises(AccessError):
+            invoice.with_user(self.billing_manager).write({"halo_released_by_id": other.id})
+        with self.assertRaises(AccessError):
+            run.line_ids[:1].with_user(self.billing_manager).write({"credit_note_id": other.id})
+        with self.assertRaisesRegex(UserError, "credit notes"):
+            run.action_cancel()
+        consumption = contract.ledger_ids.filtered(lambda e: e.kind == "consumption")
+        with self.assertRaisesRegex(UserError, "set by the system"):
+            self.Ledger.with_user(self.billing_manager).create({
+                "contract_id": contract.id, "kind": "adjustment", "hours": 1.5, "reason": "x",
+                "reversed_entry_id": consumption[0].id})
+        with self.assertRaisesRegex(UserError, "set by the system"):
+            self.Ledger.with_user(self.billing_manager).create({
+                "contract_id": contract.id, "kind": "adjustment", "hours": 1.5, "reason": "x",
+                "user_id": self.billing_user.id})
+        adjustment = self.Ledger.with_user(self.billing_manager).create({
+            "contract_id": contract.id, "kind": "adjustment", "hours": 1.0, "reason": "Goodwill"})
+        self.assertEqual(adjustment.user_id, self.billing_manager)
+        with self.assertRaisesRegex(UserError, "set by the system"):
+            adjustment.with_user(self.billing_manager).write({"credit_note_id": other.id})
+        fee = self._contract(fixed_fee=True, fee_product_id=self.product_fee.id, fee_amount=500)
+        with freeze_time("2026-01-05"):
+            moves = self.Contract._cron_halo_contract_invoices()
+        period = moves.halo_contract_period_ids
+        self.assertEqual(period.contract_id, fee)
+        with self.assertRaises(AccessError):
+            period.with_user(self.billing_manager).write({"credit_note_id": other.id})
+        # the work is still billed on the standing invoice
+        self.assertEqual(work[0].mapped("halo_invoice_number"), [invoice.name] * 2)
