@@ -76,3 +76,12 @@ class TestCorrectionAmounts(HaloBillingRunCommon):
         self.assertIn("Other charges", text)
         self.assertIn("350.57", text)
         self.assertNotIn("50.00", text)  # the cables' old amount is printed nowhere
+
+    def test_line_template_can_print_the_explanation(self):
+        self.env.company.halo_line_template = "{{ object.name }}: {{ explanation }}"
+        actions, _trip, _expense, _item = self._work(self.ticket)
+        run = self._run(partner_ids=[(6, 0, self.customer.ids)])
+        run.action_preview()
+        run.action_create_invoices()
+        line = run.invoice_ids.invoice_line_ids.filtered(lambda aml: aml.name.startswith("Fixed"))
+        self.assertEqual(line.name, f"Fixed: {actions[0].halo_rating_explanation}")
