@@ -282,3 +282,14 @@ class TestCorrections(HaloContractCommon, HaloBillingRunCommon):
             period.with_user(self.billing_manager).write({"credit_note_id": other.id})
         # the work is still billed on the standing invoice
         self.assertEqual(work[0].mapped("halo_invoice_number"), [invoice.name] * 2)
+
+    def test_reverse_and_create_invoice_is_refused_for_run_invoices(self):
+        run, work = self._invoiced_run()
+        invoice = run.invoice_ids
+        wizard = self.env["account.move.reversal"].with_context(
+            active_model="account.move", active_ids=invoice.ids,
+        ).create({"reason": "x", "journal_id": invoice.journal_id.id})
+        with self.assertRaisesRegex(UserError, "Credit and re-bill"):
+            wizard.modify_moves()
+        self.assertFalse(invoice.reversal_move_ids)
+        self.assertEqual(work[0].mapped("halo_billing_state"), ["invoiced"] * 2)
