@@ -46,11 +46,13 @@ class AccountMove(models.Model):
         return posted
 
     def button_draft(self):
-        released = self.env["account.move"].sudo().search([("halo_released_by_id", "in", self.ids)])
+        # neither side of a release goes back to draft: the work may be billed again already
+        released = self.sudo().filtered("halo_released_by_id") | self.env["account.move"].sudo().search(
+            [("halo_released_by_id", "in", self.ids)])
         if released:
             raise UserError(self.env._(
-                "Credit note %(credit)s released the work of %(invoice)s for billing again; it "
-                "cannot be reset to draft. Invoice the work again instead.",
+                "Credit note %(credit)s released the work of %(invoice)s for billing again; neither "
+                "can be reset to draft. Bill the work again with a billing run instead.",
                 credit=released[0].halo_released_by_id.name, invoice=released[0].name,
             ))
         return super().button_draft()

@@ -79,8 +79,10 @@ class TestCorrections(HaloContractCommon, HaloBillingRunCommon):
         third.action_preview()
         self.assertFalse(third.line_ids)
         # the credit note cannot be put back to draft once it released the work
-        with self.assertRaisesRegex(UserError, "cannot be reset to draft"):
+        with self.assertRaisesRegex(UserError, "can be reset to draft"):
             credit.button_draft()
+        with self.assertRaisesRegex(UserError, "can be reset to draft"):
+            invoice.button_draft()
 
     def test_partial_credit_note_releases_nothing_and_says_so(self):
         run, work = self._invoiced_run()
