@@ -46,7 +46,7 @@ class HaloBillingRun(models.Model):
     customer with explanations, exclude/defer/adjust, then create customer invoices.
 
     draft → previewed (charges collected and claimed) → invoiced; or cancelled, which
-    releases every charge. Work is claimed by a unique ``claim_key`` on the charge, so the
+    releases every charge (once any posted invoice is credited in full). Work is claimed by a unique ``claim_key`` on the charge, so the
     database refuses to put the same work in two open runs or to bill it twice.
     """
 

@@ -20,9 +20,9 @@ class HaloBillingRunLine(models.Model):
     """One charge of a billing run: a piece of recorded work with its price and explanation.
 
     ``res_model``/``res_id`` point at the work. While the charge is included in an open run,
-    or once it is invoiced, ``claim_key`` holds ``"model,id"``; a partial unique index makes
-    the database refuse a second claim, so the same work can never be in two open runs or
-    be billed twice. ``parts`` holds the invoice lines of the charge (normal / out-of-hours /
+    or once it is invoiced (until its invoice is credited in full, see ``credit_note_id``),
+    ``claim_key`` holds ``"model,id"``; a partial unique index makes the database refuse a
+    second claim, so the same work can never be in two open runs or be billed twice. ``parts`` holds the invoice lines of the charge (normal / out-of-hours /
     holiday time, contract coverage), each ``{label, quantity, seconds, unit_price, amount,
     coverage, contract_id}``.
     """
