@@ -27,6 +27,8 @@ from . import halo_contract_period
 from . import halo_contract_recurring_line
 from . import halo_contract_run_line
 from . import account_move_contract
+from . import account_move_correction
+from . import helpdesk_ticket_correction
 from . import helpdesk_ticket_contract
 from . import res_partner_contract
 from . import halo_xero_connection

@@ -1,4 +1,5 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+from collections import defaultdict
 from datetime import timedelta
 
 from odoo import api, fields, models
@@ -87,6 +88,11 @@ class AccountAnalyticLine(models.Model):
     halo_rating_data = fields.Json(
         string="Rating Segments", readonly=True, copy=False, groups=BILLING_USER,
         help="Normal / out-of-hours / holiday parts of the last rating (invoice lines).",
+    )
+    halo_versions_known = fields.Integer(
+        string="Versions Known", readonly=True, copy=False, groups=BILLING_USER,
+        help="The newest charge-rate version (by id) that existed when this work was first rated "
+        "or last explicitly re-rated: versions added since price it only through a re-rate.",
     )
 
     @api.depends("halo_start", "halo_end")
@@ -202,16 +208,58 @@ class AccountAnalyticLine(models.Model):
         return result
 
     def _halo_rate_work(self):
-        """Rate these lines again, with the other unbilled work they are rounded with."""
+        """Rate these lines again, with the other unbilled work they are rounded with.
+
+        Nothing already rated is re-priced by a version added since: each rounding group is
+        rated with the versions its already-rated members knew (``halo_versions_known``); a
+        group of new or changed lines only gets today's versions. What the group's rounding
+        changes on the other members (an action added to or moved out of their day) is
+        recorded in the re-rating audit."""
         if not self or NO_RATING.is_set(self.env):
             return
-        work = self.sudo().search([
-            ("halo_ticket_id", "in", self.sudo().halo_ticket_id.ids),
+        changed = self.sudo().filtered(lambda line: line.halo_billing_state == "unbilled")
+        if not changed:
+            return
+        others = self.sudo().search([
+            ("halo_ticket_id", "in", changed.halo_ticket_id.ids),
             ("halo_billing_state", "=", "unbilled"),
+            ("id", "not in", changed.ids),
         ])
-        self.env["halo.rating"]._rate_timesheets(work | self.sudo().filtered(
-            lambda line: line.halo_billing_state == "unbilled"
-        ))
+        groups = defaultdict(lambda: self.browse().sudo())
+        for line in changed | others:
+            customer = line.halo_ticket_id.commercial_partner_id
+            scope = customer.halo_rounding_scope or line.company_id.halo_rounding_scope or "action"
+            if scope == "action":
+                if line in changed:  # rounded alone: the others are not affected
+                    groups[("alone", line.id)] |= line
+                continue
+            key = (line.halo_ticket_id.id, line.halo_kind or "labour", line.halo_charge_rate_id.id)
+            groups[key + ((line.date,) if scope == "ticket_day" else ())] |= line
+        # one rating call per set of known versions (a whole group always in the same call)
+        by_known = defaultdict(lambda: self.browse().sudo())
+        for members in groups.values():
+            known = [line.halo_versions_known for line in members - changed if line.halo_versions_known]
+            by_known[min(known) if known else 0] |= members
+        siblings = others.filtered(lambda line: line.halo_rated_amount or line.halo_rate_version_id)
+        before = {line.id: (line.halo_rated_amount, line.halo_billable_hours, line.halo_rate_version_id.id,
+                            line.halo_rating_explanation) for line in siblings}
+        for known, lines in by_known.items():
+            self.env["halo.rating"]._rate_timesheets(lines, known=known or None)
+        audits = []
+        reason = self.env._("Re-priced with its rounding group after a change to %(actions)s",
+                            actions=", ".join(changed.mapped(lambda line: line.name or str(line.id)))[:200])
+        for line in siblings:
+            old = before[line.id]
+            if old[:3] != (line.halo_rated_amount, line.halo_billable_hours, line.halo_rate_version_id.id):
+                audits.append({
+                    "line_id": line.id, "reason": reason,
+                    "old_amount": old[0], "new_amount": line.halo_rated_amount,
+                    "old_hours": old[1], "new_hours": line.halo_billable_hours,
+                    "old_version_id": old[2] or False, "new_version_id": line.halo_rate_version_id.id,
+                    "old_explanation": old[3], "new_explanation": line.halo_rating_explanation,
+                })
+        if audits:
+            self.env["halo.rating.audit"].sudo().create(audits)
 
     def action_halo_rerate(self):
         """Open the re-rating wizard for the selected lines."""

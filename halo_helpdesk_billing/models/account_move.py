@@ -53,20 +53,45 @@ class AccountMove(models.Model):
         return super()._get_name_invoice_report()
 
     def _halo_sections(self):
-        """Charges of the invoice grouped per ticket, then by kind, for the PDF layout."""
+        """The invoice's own lines (so a draft edited before posting prints its edits) grouped
+        per ticket, then by kind of work, for the PDF layout. A line's ticket and kind come from
+        the charges it bills; a line of several tickets (a summarised invoice) or added by hand
+        goes to "Other charges". Each section's total is the sum of its lines' subtotals, so the
+        sections add up to the untaxed amount."""
         self.ensure_one()
-        lines = self.env["halo.billing.run.line"].sudo().search(
-            [("invoice_id", "=", self.id), ("state", "=", "included")],
-            order="ticket_id, kind, date, id",
-        )
-        sections = []
-        for ticket, ticket_lines in lines.grouped("ticket_id").items():
-            sections.append({
-                "ticket": ticket,
-                "groups": [(kind_lines[0].kind_label, kind_lines) for kind_lines in ticket_lines.grouped("kind").values()],
-                "total": sum(ticket_lines.mapped("amount")),
+        charges = self.env["halo.billing.run.line"].sudo().search([("invoice_id", "=", self.id)])
+        by_aml = defaultdict(lambda: self.env["halo.billing.run.line"])
+        for charge in charges.filtered("invoice_line_id"):
+            by_aml[charge.invoice_line_id.id] |= charge
+        other = self.env._("Other")
+        tickets, order = {}, []
+        for aml in self.invoice_line_ids.filtered(lambda line: line.display_type == "product").sorted(
+                lambda line: (line.sequence, line.id)):
+            mine = aml.sudo().halo_run_line_id or by_aml.get(aml.id) or charges.browse()
+            ticket = mine.ticket_id if len(mine.ticket_id) == 1 else mine.ticket_id.browse()
+            kind = mine[:1].kind_label if len(set(mine.mapped("kind"))) == 1 else other
+            single = mine if len(mine) == 1 else mine.browse()
+            if ticket.id not in tickets:
+                tickets[ticket.id] = {"ticket": ticket, "kinds": {}, "total": 0.0}
+                order.append(ticket.id)
+            section = tickets[ticket.id]
+            section["kinds"].setdefault(kind, []).append({
+                "line": aml,
+                "date": single.date or False,
+                "technician": single.user_id.name or "",
+                "name": aml.name or "",
+                "quantity": aml.quantity,
+                "uom": single.uom_name or aml.product_uom_id.name or "",
+                "amount": aml.price_subtotal,
             })
-        return sections
+            section["total"] += aml.price_subtotal
+        # ticket sections in ticket order, then "Other charges"
+        order.sort(key=lambda ticket_id: (not ticket_id, tickets[ticket_id]["ticket"].number or ""))
+        return [
+            {"ticket": tickets[ticket_id]["ticket"], "groups": list(tickets[ticket_id]["kinds"].items()),
+             "total": self.currency_id.round(tickets[ticket_id]["total"])}
+            for ticket_id in order
+        ]
 
     def _halo_xlsx_values(self):
         """Header and line values offered to Excel templates."""

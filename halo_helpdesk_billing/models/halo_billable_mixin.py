@@ -18,7 +18,8 @@ class HaloBillableMixin(models.AbstractModel):
     """Billing status and locking shared by everything a technician records on a ticket.
 
     The billing engine moves a record through unbilled → in_run → invoiced (and back to
-    unbilled when a run is cancelled); while a record is in a run or invoiced it cannot be
+    unbilled when a run is cancelled, or when its invoice is credited in full: the credited
+    invoice and credit note numbers then stay in ``halo_billing_history``); while a record is in a run or invoiced it cannot be
     edited or deleted. Technicians see the status and the invoice *number*, never amounts.
     """
 
@@ -58,6 +59,13 @@ class HaloBillableMixin(models.AbstractModel):
         readonly=True,
         copy=False,
         help="Number of the customer invoice this work was billed on.",
+    )
+    halo_billing_history = fields.Text(
+        string="Billing History",
+        readonly=True,
+        copy=False,
+        help="Invoices this work was billed on and that were credited in full (with the credit "
+        "note numbers); the work was then billed again.",
     )
 
     def _halo_is_billable(self):
@@ -104,8 +112,10 @@ class HaloBillableMixin(models.AbstractModel):
                     )
                 )
 
-    # Only the billing engine moves work between billing states (and stores what it priced).
-    _halo_engine_fields = frozenset({"halo_run_id", "halo_invoice_id", "halo_invoice_number", "halo_billing_state"})
+    # Only the billing engine moves work between billing states (and keeps its history).
+    _halo_engine_fields = frozenset({
+        "halo_run_id", "halo_invoice_id", "halo_invoice_number", "halo_billing_state", "halo_billing_history",
+    })
 
     def _halo_check_engine_fields(self, vals):
         engine_fields = self._halo_engine_fields.intersection(vals)

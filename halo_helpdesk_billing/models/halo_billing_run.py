@@ -48,7 +48,7 @@ class HaloBillingRun(models.Model):
     customer with explanations, exclude/defer/adjust, then create customer invoices.
 
     draft → previewed (charges collected and claimed) → invoiced; or cancelled, which
-    releases every charge. Work is claimed by a unique ``claim_key`` on the charge, so the
+    releases every charge (once any posted invoice is credited in full). Work is claimed by a unique ``claim_key`` on the charge, so the
     database refuses to put the same work in two open runs or to bill it twice.
     """
 
@@ -94,6 +94,11 @@ class HaloBillingRun(models.Model):
         comodel_name="account.move", inverse_name="halo_run_id", string="Invoices"
     )
     note = fields.Html()
+    halo_rebill_move_id = fields.Many2one(
+        comodel_name="account.move", string="Re-bills", readonly=True, copy=False,
+        index="btree_not_null",
+        help="The invoice, credited in full, whose work this run bills again (and only that work).",
+    )
     line_count = fields.Integer(compute="_compute_totals")
     error_count = fields.Integer(compute="_compute_totals")
     invoice_count = fields.Integer(compute="_compute_totals")
@@ -206,12 +211,15 @@ class HaloBillingRun(models.Model):
         return self.invoice_ids._get_records_action(name=self.env._("Invoices"))
 
     def action_cancel(self):
-        """Cancel the run and release its charges (their work is unbilled again)."""
+        """Cancel the run and release its charges (their work is unbilled again); what it
+        consumed from contracts is given back by reversal entries. A run whose posted invoices
+        were all credited in full can be cancelled."""
         for run in self:
-            if run.invoice_ids.filtered(lambda move: move.state == "posted"):
+            # an invoice credited in full released its work already (see account_move_correction)
+            if run.invoice_ids.filtered(lambda move: move.state == "posted" and not move.halo_released_by_id):
                 raise UserError(self.env._(
-                    "Billing run %(run)s has posted invoices; reverse them with credit notes "
-                    "before cancelling the run.", run=run.name,
+                    "Billing run %(run)s has posted invoices; credit them in full with credit notes "
+                    "(Credit and re-bill, or Reverse) before cancelling the run.", run=run.name,
                 ))
             run.invoice_ids.filtered(lambda move: move.state == "draft").with_context(
                 force_delete=True
@@ -249,6 +257,10 @@ class HaloBillingRun(models.Model):
             partner_field = "partner_id"
         if self.partner_ids:
             domain &= Domain(partner_field, "in", self.partner_ids.commercial_partner_id.ids)
+        if self.halo_rebill_move_id:
+            domain &= Domain("id", "in", self.env["halo.billing.run.line"].sudo().search([
+                ("invoice_id", "=", self.halo_rebill_move_id.id), ("res_model", "=", model),
+            ]).mapped("res_id"))
         return domain
 
     def _halo_collect(self):
@@ -945,8 +957,9 @@ class HaloBillingRun(models.Model):
                     label = descriptions[charge.id]
                     if part.get("label"):
                         label = f"{label} ({part['label']})"
+                    quantity, price = self._halo_line_price(part["quantity"], part["unit_price"], part["amount"])
                     vals = self._halo_prepare_invoice_line_vals(
-                        Product.browse(charge.product_id), label, part["quantity"], part["unit_price"],
+                        Product.browse(charge.product_id), label, quantity, price,
                         charge.analytic_distribution,
                     )
                     vals["halo_run_line_id"] = charge.id
@@ -960,9 +973,10 @@ class HaloBillingRun(models.Model):
                     key = (charge.ticket_id if by_ticket else False, charge.product_id,
                            round(part["unit_price"], 4), part.get("label") or "", part.get("coverage"))
                     bucket = buckets.setdefault(key, {"seconds": 0, "quantity": 0.0, "ids": [],
-                                                      "kind": charge.kind})
+                                                      "kind": charge.kind, "amount": 0.0})
                     bucket["seconds"] += part.get("seconds") or 0
                     bucket["quantity"] += part["quantity"]
+                    bucket["amount"] += part.get("amount") or 0.0
                     if not bucket["ids"] or bucket["ids"][-1] != charge.id:
                         bucket["ids"].append(charge.id)
             for (ticket_id, product_id, unit_price, part_label, _coverage), bucket in buckets.items():
@@ -973,8 +987,9 @@ class HaloBillingRun(models.Model):
                     label = f"{names['ticket'][ticket_id]}: {label}"
                 if part_label:
                     label = f"{label} ({part_label})"
+                quantity, price = self._halo_line_price(round(quantity, 4), unit_price, bucket["amount"])
                 invoice_lines.append(self._halo_prepare_invoice_line_vals(
-                    Product.browse(product_id), label, round(quantity, 4), unit_price, False,
+                    Product.browse(product_id), label, quantity, price, False,
                 ))
                 line_map.append(bucket["ids"])
         vals = {
@@ -989,6 +1004,17 @@ class HaloBillingRun(models.Model):
             ],
         }
         return vals, line_map
+
+    def _halo_line_price(self, quantity, unit_price, amount):
+        """(quantity, unit price) of an invoice line that bills exactly ``amount``: the quantity
+        as the invoice stores it (its unit precision) and the rated price when they make the
+        amount, else the price that does (a rounding group's remainder, summed charges: the
+        invoice then adds up to the charges, and to the preview)."""
+        digits = self.env["decimal.precision"].precision_get("Product Unit")
+        stored = float_round(quantity, precision_digits=digits)
+        if not stored or self.currency_id.is_zero(self.currency_id.round(stored * unit_price) - amount):
+            return stored, unit_price
+        return stored, amount / stored
 
     def _halo_line_accounting(self, products, partners):
         """Per (product, partner): income account, taxes after the fiscal position and the base

@@ -22,9 +22,9 @@ class HaloBillingRunLine(models.Model):
     """One charge of a billing run: a piece of recorded work with its price and explanation.
 
     ``res_model``/``res_id`` point at the work. While the charge is included in an open run,
-    or once it is invoiced, ``claim_key`` holds ``"model,id"``; a partial unique index makes
-    the database refuse a second claim, so the same work can never be in two open runs or
-    be billed twice. ``parts`` holds the invoice lines of the charge (normal / out-of-hours /
+    or once it is invoiced (until its invoice is credited in full, see ``credit_note_id``),
+    ``claim_key`` holds ``"model,id"``; a partial unique index makes the database refuse a
+    second claim, so the same work can never be in two open runs or be billed twice. ``parts`` holds the invoice lines of the charge (normal / out-of-hours /
     holiday time, contract coverage), each ``{label, quantity, seconds, unit_price, amount,
     coverage, contract_id}``.
     """
@@ -83,6 +83,17 @@ class HaloBillingRunLine(models.Model):
     invoice_id = fields.Many2one(
         comodel_name="account.move", string="Invoice", readonly=True, copy=False, index="btree_not_null"
     )
+    credit_note_id = fields.Many2one(
+        comodel_name="account.move", string="Credited By", readonly=True, copy=False,
+        index="btree_not_null",
+        help="The credit note that credited this charge's invoice in full; its work was released "
+        "for billing again and the charge no longer holds it.",
+    )
+
+    repriced = fields.Boolean(
+        string="Re-priced", compute="_compute_repriced", search="_search_repriced",
+        help="The work's rating changed since it was first rated (see the re-rating audit).",
+    )
 
     _unique_claim = models.UniqueIndex(
         "(claim_key) WHERE claim_key IS NOT NULL",
@@ -106,9 +117,13 @@ class HaloBillingRunLine(models.Model):
         # bill, and mark as invoiced, work it never claimed.
         if not BILLING_ENGINE.is_set(self.env):
             raise AccessError(self.env._("Charges are created by previewing a billing run only."))
+        if any(vals.get("credit_note_id") for vals in vals_list):
+            raise AccessError(self.env._("Only a credit note of its invoice releases a charge."))
         return super().create(vals_list)
 
     def write(self, vals):
+        if "credit_note_id" in vals:
+            raise AccessError(self.env._("Only a credit note of its invoice releases a charge."))
         if not BILLING_ENGINE.is_set(self.env):
             engine_fields = set(vals) - self._halo_user_fields
             if engine_fields:
@@ -132,6 +147,20 @@ class HaloBillingRunLine(models.Model):
                     "it, or cancel the run.",
                     charge=line.name or line.kind_label, run=line.run_id.name,
                 ))
+
+    def _compute_repriced(self):
+        audited = set(self.env["halo.rating.audit"].sudo().search([
+            ("line_id", "in", self.filtered(lambda line: line.res_model == "account.analytic.line").mapped("res_id")),
+        ]).line_id.ids)
+        for line in self:
+            line.repriced = line.res_model == "account.analytic.line" and line.res_id in audited
+
+    def _search_repriced(self, operator, value):
+        if operator not in ("=", "!=") or not isinstance(value, bool):
+            return NotImplemented
+        audited = self.env["halo.rating.audit"].sudo().search([]).line_id.ids
+        domain = [("res_model", "=", "account.analytic.line"), ("res_id", "in", audited)]
+        return domain if (operator == "=") == value else ["!", *domain]
 
     def _source(self):
         self.ensure_one()
@@ -206,20 +235,36 @@ class HaloBillingRunLine(models.Model):
         for line in self:
             old = line.amount
             quantity = line.quantity or 1.0
+            # what a contract covers stays covered (and consumed at invoicing); the adjusted
+            # amount is what the customer pays on top of it
+            covered = [part for part in line.parts or [] if part.get("coverage", "payg") != "payg"]
+            payg = [part for part in line.parts or [] if part.get("coverage", "payg") == "payg"]
+            payg_quantity = sum(part.get("quantity") or 0.0 for part in payg) if covered else quantity
+            parts = list(covered)
+            if amount or not covered:
+                billed_quantity = payg_quantity or 1.0
+                parts.append({
+                    "label": "" if not covered else self.env._("adjusted"), "kind": line.kind,
+                    "quantity": billed_quantity,
+                    "seconds": sum(p.get("seconds") or 0 for p in payg) if payg else 0,
+                    "unit_price": amount / billed_quantity, "amount": amount, "coverage": "payg",
+                    "contract_id": line.contract_id.id,
+                })
+            kept = ""
+            if covered:
+                kept = self.env._(" (covered by the contract and unchanged: %(covered)s)", covered="; ".join(
+                    part.get("label") or part.get("coverage") for part in covered))
             BILLING_ENGINE.on(line).write({
                 "amount": amount,
                 "unit_price": amount / quantity,
                 "price_adjusted": True,
                 "adjust_reason": reason,
-                "parts": [{
-                    "label": "", "quantity": quantity, "seconds": sum(p.get("seconds") or 0 for p in line.parts or []),
-                    "unit_price": amount / quantity, "amount": amount, "coverage": "payg",
-                    "contract_id": line.contract_id.id,
-                }],
+                "parts": parts,
                 "explanation": self.env._(
-                    "%(old_explanation)s\nAdjusted by %(user)s from %(old)s to %(new)s: %(reason)s",
+                    "%(old_explanation)s\nAdjusted by %(user)s from %(old)s to %(new)s%(kept)s: %(reason)s",
                     old_explanation=line.explanation or "", user=self.env.user.name,
                     old=line.currency_id.format(old), new=line.currency_id.format(amount), reason=reason,
+                    kept=kept,
                 ),
             })
             line.run_id.message_post(body=self.env._(

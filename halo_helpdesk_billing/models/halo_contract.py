@@ -821,21 +821,55 @@ class HaloContract(models.Model):
 
     @api.model
     def _halo_release_consumption(self, run):
-        """Remove the consumption entries of a cancelled run (balances return)."""
-        Ledger = self.env["halo.contract.ledger"].sudo().with_context(**{LEDGER_SYSTEM.key: LEDGER_SYSTEM})
-        entries = Ledger.search([("run_id", "in", run.ids), ("kind", "=", "consumption")])
+        """Give back what a cancelled run consumed: reversal entries for its consumption
+        entries not reversed yet (the ledger keeps both)."""
+        entries = self.env["halo.contract.ledger"].sudo().search(
+            [("run_id", "in", run.ids), ("kind", "=", "consumption")])
+        reason = self.env._("Billing run %(run)s cancelled", run=", ".join(run.mapped("display_name")))
+        return self._halo_reverse_entries(entries, reason).contract_id
+
+    @api.model
+    def _halo_reverse_entries(self, entries, reason, credit_note=None, invoice=None):
+        """Write one reversal entry per entry of ``entries`` not reversed yet (and not a
+        reversal itself): same contract, bucket, mode and date (so included hours return to
+        their period), opposite hours and amount, linked to the entry, its run and charge, the
+        credit note and invoice that caused it and the user. Posts a summary on the contracts
+        and checks their thresholds (a reversed top-up lowers the balance)."""
+        Ledger = self.env["halo.contract.ledger"].sudo()
+        entries = entries.sudo().filtered(lambda e: e.kind != "reversal" and not e.reversal_ids)
+        if not entries:
+            return Ledger
         contracts = entries.contract_id
+        before = {contract.id: contract._halo_threshold_balance() for contract in contracts}
+        vals_list = [{
+            "contract_id": entry.contract_id.id,
+            "date": entry.date,
+            "kind": "reversal",
+            "bucket": entry.bucket,
+            "mode": entry.mode,
+            "hours": -entry.hours,
+            "amount": -entry.amount,
+            "reversed_entry_id": entry.id,
+            "run_id": entry.run_id.id,
+            "run_line_id": entry.run_line_id.id,
+            "invoice_id": (invoice or entry.invoice_id).id,
+            "credit_note_id": credit_note.id if credit_note else False,
+            "requires_payment": entry.requires_payment,
+            "user_id": self.env.uid,
+            "reason": reason,
+            "explanation": self.env._("%(reason)s: reverses %(entry)s", reason=reason,
+                                      entry=entry.explanation or entry.display_name),
+        } for entry in entries]
+        reversals = LEDGER_SYSTEM.on(Ledger).create(vals_list)
         for contract in contracts:
-            mine = entries.filtered(lambda e, c=contract: e.contract_id == c)
+            mine = reversals.filtered(lambda e, c=contract: e.contract_id == c)
             contract.message_post(body=self.env._(
-                "Billing run %(run)s cancelled: %(count)s consumption entries removed "
-                "(%(hours)s h, %(amount)s).",
-                run=", ".join(run.mapped("display_name")), count=len(mine),
-                hours=f"{-sum(mine.mapped('hours')):.2f}",
-                amount=format_amount(self.env, -sum(mine.mapped("amount")), contract.currency_id),
+                "%(reason)s: %(count)s ledger entries reversed (%(hours)s h, %(amount)s).",
+                reason=reason, count=len(mine), hours=f"{sum(mine.mapped('hours')):+.2f}",
+                amount=format_amount(self.env, sum(mine.mapped("amount")), contract.currency_id),
             ))
-        entries.unlink()
-        return contracts
+        contracts._halo_check_thresholds(before)
+        return reversals
 
     # ------------------------------------------------------- periodic invoices
 
@@ -854,7 +888,7 @@ class HaloContract(models.Model):
         existing = {
             (period.contract_id.id, period.recurring_line_id.id, period.date_start)
             for period in self.env["halo.contract.period"].sudo().search(
-                [("contract_id", "in", self.ids)])
+                [("contract_id", "in", self.ids), ("credit_note_id", "=", False)])
         }
         return [
             vals for vals in period_vals

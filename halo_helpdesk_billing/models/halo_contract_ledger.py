@@ -13,7 +13,9 @@ class HaloContractLedger(models.Model):
     fee's included hours (per period) and do not change the balance.
 
     Entries are written by the system (top-ups, consumption, rollover, expiry) and are
-    never edited; people correct balances with adjustments, which need a reason.
+    never edited nor deleted; people correct balances with adjustments, which need a reason.
+    The ledger is append-only: a cancelled run or a credit note writes ``reversal`` entries
+    (each pointing at the entry it reverses, at most once) instead of removing entries.
     """
 
     _name = "halo.contract.ledger"
@@ -38,6 +40,7 @@ class HaloContractLedger(models.Model):
             ("rollover", "Rollover"),
             ("expiry", "Expiry"),
             ("adjustment", "Adjustment"),
+            ("reversal", "Reversal"),
         ],
         required=True, default="adjustment",
     )
@@ -69,12 +72,29 @@ class HaloContractLedger(models.Model):
         comodel_name="halo.billing.run.line", string="Billed Charge", index="btree_not_null",
         ondelete="restrict", readonly=True,
     )
+    reversed_entry_id = fields.Many2one(
+        comodel_name="halo.contract.ledger", string="Reverses", index="btree_not_null",
+        ondelete="restrict", readonly=True, copy=False,
+        help="The entry this reversal cancels out (a cancelled run, a credit note).",
+    )
+    reversal_ids = fields.One2many(
+        comodel_name="halo.contract.ledger", inverse_name="reversed_entry_id", string="Reversed By",
+    )
+    credit_note_id = fields.Many2one(
+        comodel_name="account.move", string="Credit Note", index="btree_not_null",
+        ondelete="restrict", readonly=True, copy=False,
+        help="The credit note that caused this entry.",
+    )
+    user_id = fields.Many2one(
+        comodel_name="res.users", string="Recorded By", readonly=True, copy=False,
+        default=lambda self: self.env.user,
+    )
     period_start = fields.Date(readonly=True, help="Included-hours period of a rollover.")
     requires_payment = fields.Boolean(
         readonly=True, help="This top-up counts only once its invoice is paid."
     )
     is_counted = fields.Boolean(
-        string="Counted", compute="_compute_is_counted", store=True,
+        string="Counted", compute="_compute_is_counted", store=True, recursive=True,
         help="Whether the entry is part of the balance (a top-up waiting for payment, or "
         "whose invoice was cancelled, is not).",
     )
@@ -96,18 +116,26 @@ class HaloContractLedger(models.Model):
         "Top-ups and rollovers add to the balance; consumption and expiry take from it.",
     )
     _one_entry_per_charge = models.UniqueIndex(
-        "(run_line_id, contract_id, mode) WHERE run_line_id IS NOT NULL",
+        "(run_line_id, contract_id, mode) WHERE run_line_id IS NOT NULL AND kind = 'consumption'",
         "This billed charge already consumed from the contract.",
+    )
+    _one_reversal_per_entry = models.UniqueIndex(
+        "(reversed_entry_id) WHERE reversed_entry_id IS NOT NULL",
+        "This ledger entry was already reversed.",
     )
     _one_rollover_per_period = models.UniqueIndex(
         "(contract_id, period_start) WHERE kind = 'rollover'",
         "This period was already rolled over.",
     )
 
-    @api.depends("kind", "requires_payment", "invoice_id.state", "invoice_id.payment_state")
+    @api.depends("kind", "requires_payment", "invoice_id.state", "invoice_id.payment_state",
+                 "reversed_entry_id.is_counted")
     def _compute_is_counted(self):
         for entry in self:
-            if entry.kind != "topup" or not entry.invoice_id:
+            if entry.reversed_entry_id:
+                # a reversal counts exactly when what it reverses counts (net zero either way)
+                entry.is_counted = entry.reversed_entry_id.is_counted
+            elif entry.kind != "topup" or not entry.invoice_id:
                 entry.is_counted = True
             elif entry.invoice_id.state == "cancel":
                 entry.is_counted = False
@@ -169,9 +197,22 @@ class HaloContractLedger(models.Model):
                     fields=", ".join(sorted(system_fields)),
                 ))
 
+    # Written by the system only (a manual adjustment cannot pose as a reversal or a credit)
+    _halo_system_links = ("reversed_entry_id", "credit_note_id", "user_id")
+
+    def _halo_check_links(self, vals_list):
+        if LEDGER_SYSTEM.is_set(self.env):
+            return
+        for vals in vals_list:
+            if any(vals.get(name) and not (name == "user_id" and vals[name] == self.env.uid)
+                   for name in self._halo_system_links):
+                raise UserError(self.env._(
+                    "Reversals, their credit notes and who recorded an entry are set by the system."))
+
     @api.model_create_multi
     def create(self, vals_list):
         self._halo_check_system([vals.get("kind", "adjustment") for vals in vals_list], vals_list)
+        self._halo_check_links(vals_list)
         entries = super().create(vals_list)
         adjustments = entries.filtered(lambda e: e.kind == "adjustment")
         for contract, mine in adjustments.grouped("contract_id").items():
@@ -184,6 +225,7 @@ class HaloContractLedger(models.Model):
 
     def write(self, vals):
         self._halo_check_system(self.mapped("kind") + ([vals["kind"]] if "kind" in vals else []), [vals])
+        self._halo_check_links([{name: True for name in self._halo_system_links if name in vals}])
         return super().write(vals)
 
     @api.ondelete(at_uninstall=False)

@@ -1,5 +1,6 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
-from odoo import fields, models
+from odoo import api, fields, models
+from odoo.exceptions import AccessError
 
 BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
 
@@ -7,7 +8,9 @@ BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
 class HaloContractPeriod(models.Model):
     """A period of a contract's fixed fee or of one of its recurring items that has been
     invoiced. The unique index makes periodic invoicing idempotent: a period can be
-    invoiced once, however often the scheduled action runs."""
+    invoiced once, however often the scheduled action runs. A period whose invoice was
+    credited in full keeps its row (with the credit note) and no longer holds the period,
+    which is then invoiced again."""
 
     _name = "halo.contract.period"
     _description = "Invoiced Contract Period"
@@ -45,7 +48,26 @@ class HaloContractPeriod(models.Model):
         comodel_name="account.move", string="Invoice", index="btree_not_null", ondelete="set null"
     )
 
+    credit_note_id = fields.Many2one(
+        comodel_name="account.move", string="Credited By", index="btree_not_null",
+        ondelete="restrict", readonly=True, copy=False,
+        help="The credit note that credited this period in full (it is invoiced again).",
+    )
+
     _unique_period = models.UniqueIndex(
-        "(contract_id, COALESCE(recurring_line_id, 0), date_start)",
+        "(contract_id, COALESCE(recurring_line_id, 0), date_start) WHERE credit_note_id IS NULL",
         "This contract period was already invoiced.",
     )
+
+    def _halo_check_credit_note(self, vals_list):
+        if not self.env.su and any("credit_note_id" in vals for vals in vals_list):
+            raise AccessError(self.env._("Only a credit note of its invoice releases a contract period."))
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        self._halo_check_credit_note(vals_list)
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self._halo_check_credit_note([vals])
+        return super().write(vals)

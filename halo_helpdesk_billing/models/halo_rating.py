@@ -59,17 +59,21 @@ class HaloRating(models.AbstractModel):
         return result
 
     @api.model
-    def _halo_versions_by_partner(self, rate_ids, partners, company=None):
+    def _halo_versions_by_partner(self, rate_ids, partners, company=None, known=None):
         """``{partner_id: {rate_id: [RateVersion]}}`` (global + the customer's own + its contracts')
         that may price work of ``company`` (default: the current one): versions of rates shared
-        by all companies or of that company, and contract versions of its own contracts only."""
+        by all companies or of that company, and contract versions of its own contracts only.
+        ``known``: only the versions that existed when work was first rated (ids up to it)."""
         company = company or self.env.company
         Version = self.env["halo.charge.rate.version"].sudo()
+        domain = [("rate_id", "in", list(rate_ids)),
+                  ("company_id", "in", [False, company.id]),
+                  "|", ("contract_id", "=", False), ("contract_id.company_id", "=", company.id),
+                  "|", ("partner_id", "=", False), ("partner_id", "in", partners.ids)]
+        if known:
+            domain.append(("id", "<=", known))
         versions = Version.search_fetch(
-            [("rate_id", "in", list(rate_ids)),
-             ("company_id", "in", [False, company.id]),
-             "|", ("contract_id", "=", False), ("contract_id.company_id", "=", company.id),
-             "|", ("partner_id", "=", False), ("partner_id", "in", partners.ids)],
+            domain,
             ["rate_id", "partner_id", "level", "date_from", "hourly_price", "min_minutes",
              "increment_minutes", "rounding", "ooh_multiplier", "holiday_multiplier", "surcharge"],
         )
@@ -107,19 +111,21 @@ class HaloRating(models.AbstractModel):
         return [TimesheetInput(*row) for row in self.env.cr.fetchall()]
 
     @api.model
-    def _rate_timesheets(self, lines, write=True):
+    def _rate_timesheets(self, lines, write=True, known=None, rerate=False):
         """Rate ticket actions and travel time; returns ``{line_id: RatedAction | RatingError}``.
 
         Lines without an end (running), without a charge rate or not billable get no price.
-        With ``write``, results are stored on the lines in one bulk UPDATE.
+        With ``write``, results are stored on the lines in one bulk UPDATE. ``known`` limits
+        the versions to those that existed when the work was first rated (see
+        ``halo_versions_known``); ``rerate`` (an explicit re-rate) moves that mark to now.
         """
-        rows, results = self._halo_rate_timesheet_rows(lines)
+        rows, results = self._halo_rate_timesheet_rows(lines, known=known)
         if write and rows:
-            self._halo_store_timesheet_ratings(rows, results)
+            self._halo_store_timesheet_ratings(rows, results, known=known, rerate=rerate)
         return results
 
     @api.model
-    def _halo_rate_timesheet_rows(self, lines):
+    def _halo_rate_timesheet_rows(self, lines, known=None):
         """Rate without storing: ``(rows read, {line_id: RatedAction | RatingError})``."""
         rows = self._halo_read_timesheets(lines.sudo()) if lines else []
         if not rows:
@@ -134,7 +140,7 @@ class HaloRating(models.AbstractModel):
             calendars, min(starts) - timedelta(days=2), max(starts) + timedelta(days=3)
         ) if starts else {}
         versions = {
-            company.id: self._halo_versions_by_partner(set(rates.ids), customers, company)
+            company.id: self._halo_versions_by_partner(set(rates.ids), customers, company, known=known)
             for company in companies
         }
         customer_of = {customer.id: customer for customer in customers}
@@ -206,10 +212,12 @@ class HaloRating(models.AbstractModel):
                 result.version.version_id)
 
     @api.model
-    def _halo_store_timesheet_ratings(self, rows, results, claim=None):
+    def _halo_store_timesheet_ratings(self, rows, results, claim=None, known=None, rerate=False):
         """Store the results on the lines in one UPDATE. ``claim`` is ``(run_id, line_ids)``:
         those lines are put in billing run ``run_id`` by the same UPDATE (a second pass over
-        100,000 freshly updated rows cost a billing run preview seconds)."""
+        100,000 freshly updated rows cost a billing run preview seconds). A line rated for the
+        first time (or explicitly re-rated) records the versions known (``known``, else the
+        newest version's id), so a version added later does not re-price it implicitly."""
         run_id, claimed = claim or (False, ())
         claimed = set(claimed)
         ids, hours, amounts, texts, datas, version_ids, claims = [], [], [], [], [], [], []
@@ -228,9 +236,15 @@ class HaloRating(models.AbstractModel):
             return
         Line = self.env["account.analytic.line"]
         Line.flush_model()
+        if not known:
+            self.env["halo.charge.rate.version"].flush_model()
+            self.env.cr.execute("SELECT COALESCE(MAX(id), 0) FROM halo_charge_rate_version")
+            known = self.env.cr.fetchone()[0]
         self.env.cr.execute(SQL(
             """UPDATE account_analytic_line AS l
-                  SET halo_billable_hours = v.hours,
+                  SET halo_versions_known = CASE WHEN %s OR l.halo_versions_known IS NULL
+                                                 THEN %s ELSE l.halo_versions_known END,
+                      halo_billable_hours = v.hours,
                       halo_rated_amount = v.amount,
                       halo_rating_explanation = v.expl,
                       halo_rating_data = v.data::jsonb,
@@ -242,9 +256,9 @@ class HaloRating(models.AbstractModel):
                  FROM unnest(%s::int[], %s::float8[], %s::numeric[], %s::text[], %s::text[], %s::int[], %s::bool[])
                       AS v(id, hours, amount, expl, data, version_id, claimed)
                 WHERE l.id = v.id""",
-            run_id or None, ids, hours, amounts, texts, datas, version_ids, claims,
+            bool(rerate), known, run_id or None, ids, hours, amounts, texts, datas, version_ids, claims,
         ))
-        fnames = ["halo_billable_hours", "halo_rated_amount", "halo_rating_explanation",
+        fnames = ["halo_versions_known", "halo_billable_hours", "halo_rated_amount", "halo_rating_explanation",
                   "halo_rating_data", "halo_rate_version_id"]
         Line.invalidate_model(fnames + (["halo_run_id", "halo_billing_state"] if claimed else []))
 
@@ -301,7 +315,7 @@ class HaloRating(models.AbstractModel):
                       line.halo_rating_explanation)
             for line in lines
         }
-        self._rate_timesheets(lines)
+        self._rate_timesheets(lines, rerate=True)
         audits = []
         for line in lines:
             old = before[line.id]

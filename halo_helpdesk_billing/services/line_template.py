@@ -39,6 +39,9 @@ SCHEMA = {
     "kind_label": None,
     "quantity": None,
     "uom_name": None,
+    # how the charge was priced (minimum, increments, multipliers, price), for customers who
+    # want to read it on their invoice
+    "explanation": None,
     "ticket_id": ("number", "name"),
     "user_id": ("name",),
     "rate_id": ("name",),

@@ -71,6 +71,12 @@ Order of operations (labour and travel time, :func:`rate_actions`)
    ``round(quantity * unit_price, 2)`` -- so "quantity x unit price =
    amount" holds on every line.  ``RatedAction.amount`` = sum of segment
    amounts + surcharge.
+9. **Group remainder:** the actions of a group add up to the group's price:
+   per kind, the group's amount is ``round(quantity of the group's seconds
+   * unit_price, 2)``; the pennies the actions' own roundings lose or gain
+   go on the chronologically last action having that kind (its explanation
+   says so).  Three 20-min actions of a 1 h group at 95.00/h: 31.66 +
+   31.66 + 31.68 = 95.00.
 
 Mileage and expenses (:func:`rate_mileage`, :func:`rate_expense`) follow
 the same line rule: ``amount = round(quantity * unit_price, 2) + surcharge``
@@ -674,16 +680,43 @@ class _Rater:
                     f'action{"s" if others > 1 else ""}: {_chain(actual, billable, v)} in total')
         else:
             head = f'{v.label}: {_chain(actual, billable, v)}'
+        rated = []
         for (s, e, index, day), billed_end in zip(members, ends, strict=True):
             segments, amount = self.segments(v, self.cal.split(s, billed_end, day))
+            rated.append([index, s, e, billed_end, list(segments), amount, ''])
+        if others:
+            self.place_remainder(v, rated)
+        for index, s, e, billed_end, segments, amount, remainder in rated:
             text = head
             if others:
                 text += f'; this action {format_duration(e - s)}'
                 if billed_end != e:
                     text += f' billed as {format_duration(billed_end - s)}'
-            text += '; ' + _tail(v, segments)
-            yield index, RatedAction(self.actions[index].key, v.version, e - s, billed_end - s, segments,
+            text += '; ' + _tail(v, segments) + remainder
+            yield index, RatedAction(self.actions[index].key, v.version, e - s, billed_end - s, tuple(segments),
                                      v.surcharge, amount, text)
+
+    def place_remainder(self, v, rated):
+        """Step 9: per kind, the pennies between the group's amount and the sum of its
+        actions' amounts go on the last action having that kind (``rated`` is updated)."""
+        seconds, amounts, last = {}, {}, {}
+        for position, item in enumerate(rated):
+            for seg in item[4]:
+                seconds[seg.kind] = seconds.get(seg.kind, 0) + seg.seconds
+                amounts[seg.kind] = amounts.get(seg.kind, _D0) + seg.amount
+                last[seg.kind] = position
+        for kind, total_seconds in seconds.items():
+            quantity = _CTX.divide(Decimal(total_seconds), _D3600).quantize(_Q4, ROUND_HALF_UP, _CTX)
+            group_amount = _CTX.multiply(quantity, v.unit[kind]).quantize(_Q2, ROUND_HALF_UP, _CTX)
+            diff = group_amount - amounts[kind]
+            if not diff:
+                continue
+            item = rated[last[kind]]
+            item[4] = [Segment(seg.kind, seg.seconds, seg.multiplier, seg.quantity, seg.unit_price,
+                               seg.amount + diff) if seg.kind == kind else seg for seg in item[4]]
+            item[5] += diff
+            item[6] += (f'; {_money(diff, self.symbol) if diff > 0 else "-" + _money(-diff, self.symbol)} '
+                        f'rounding remainder of the group placed on this action')
 
 
 def _place_on_clock(members, diff):

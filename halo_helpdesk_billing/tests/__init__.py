@@ -26,3 +26,7 @@ from . import test_security_sweep
 from . import test_security_money
 from . import test_security_engine
 from . import test_security_xero
+from . import test_corrections
+from . import test_corrections_amounts
+from . import test_corrections_rating
+from . import test_tour_credit_rebill

@@ -214,7 +214,9 @@ class TestContractLedger(HaloContractCommon):
             )
         self.Contract._halo_release_consumption(run)
         self.assertEqual(contract.balance_hours, 10)
-        self.assertEqual(contract.ledger_ids.mapped("kind"), ["topup"])
+        # append-only: the consumption stays, reversed by one entry each
+        self.assertEqual(contract.ledger_ids.sorted("id").mapped("kind"),
+                         ["topup", "consumption", "consumption", "reversal", "reversal"])
 
     def test_only_adjustments_are_manual_and_need_a_reason(self):
         contract = self._contract(

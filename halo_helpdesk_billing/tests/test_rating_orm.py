@@ -85,12 +85,12 @@ class TestRatingOrm(HaloBillingCommon):
         self.customer.halo_rounding_scope = "ticket_day"
         # three 20-minute actions on one ticket, same day: per action would be 3 x 1 h = 285.00;
         # per ticket per day 60 min actual -> 1 h billable, no padding. Each line keeps its 20 min:
-        # 0.3333 h x 95 = 31.66 per itemised line (3 x 31.66 = 94.98; a summarised invoice line
-        # adds the seconds first: 1.0000 h x 95 = 95.00).
+        # 0.3333 h x 95 = 31.66 per line (3 x 31.66 = 94.98), but the group is 1.0000 h x 95 =
+        # 95.00: the last action carries the 0.02 remainder (31.66 + 31.66 + 31.68 = 95.00).
         lines = self.env["account.analytic.line"]
         for hour in (9, 11, 13):
             lines |= self._action(datetime(2026, 7, 7, hour, 0), datetime(2026, 7, 7, hour, 20))
-        self.assertEqual(lines.mapped("halo_rated_amount"), [31.66, 31.66, 31.66])
+        self.assertEqual(lines.mapped("halo_rated_amount"), [31.66, 31.66, 31.68])
         self.assertAlmostEqual(sum(lines.mapped("halo_billable_hours")), 1.0)
         self.assertEqual(sum(s["seconds"] for line in lines for s in line.halo_rating_data["segments"]), 3600)
 

@@ -300,6 +300,17 @@ def test_scope_ticket_day():
     assert 'rounded per ticket per day with 2 other actions' in rated[0].explanation
 
 
+def test_scope_ticket_day_pennies_on_the_last_action():
+    # 3 x 20 min in a 1 h group at 95.00/h: 0.3333 h x 95 = 31.66 each (94.98); the group is
+    # 1.0000 h x 95 = 95.00, so the last action carries the 0.02: 31.66 + 31.66 + 31.68
+    rated = rating.rate_actions(three_actions(), {1: [version(price='95')]}, CAL, scope='ticket_day')
+    assert [r.amount for r in rated] == [D('31.66'), D('31.66'), D('31.68')]
+    assert sum(r.amount for r in rated) == D('95.00')
+    assert [s.amount for s in rated[2].segments] == [D('31.68')]
+    assert '£0.02 rounding remainder of the group placed on this action' in rated[2].explanation
+    assert 'remainder' not in rated[0].explanation
+
+
 def test_scope_ticket_day_extends_last_action():
     # two actions of 20 min: group 40 -> 60; the chronologically last one (11:00) is billed 40 min
     actions = three_actions()[:2][::-1]  # input order reversed on purpose
