@@ -681,6 +681,20 @@ def _line_tracking(org, raw_tracking, errors) -> list:
     return out
 
 
+def _line_account(org, code, errors):
+    """The account of a line; unknown, archived, bank and system accounts (but ROUNDING) are refused."""
+    account = _account_by_code(org, code)
+    if account is None:
+        errors.append("Account code '%s' is not a valid code for this document." % code)
+    elif account["Status"] != "ACTIVE":
+        errors.append("Account code '%s' has been archived, or has been deleted. Each line item must "
+                      "reference a valid account." % code)
+    elif (account.get("SystemAccount") or account["Type"] == "BANK") and account.get("SystemAccount") != "ROUNDING":
+        # system accounts (debtors, creditors, tax...) and bank accounts take no lines
+        errors.append("Account code '%s' is not a valid code for this document." % code)
+    return account
+
+
 def _build_lines(ctx, sales, lat, lines_in, errors, credit=False) -> list:
     org = ctx.org
     out = []
@@ -711,18 +725,7 @@ def _build_lines(ctx, sales, lat, lines_in, errors, credit=False) -> list:
         unit = d(unit_raw if unit_raw is not None else 0).quantize(Decimal(1).scaleb(-ctx.unitdp),
                                                                    rounding=ROUND_HALF_UP)
         code = _key(raw, "AccountCode") or defaults.get("AccountCode")
-        account = None
-        if code:
-            account = _account_by_code(org, code)
-            if account is None:
-                errors.append("Account code '%s' is not a valid code for this document." % code)
-            elif account["Status"] != "ACTIVE":
-                errors.append("Account code '%s' has been archived, or has been deleted. Each line item must "
-                              "reference a valid account." % code)
-            elif account.get("SystemAccount") or account["Type"] == "BANK":
-                # system accounts (debtors, creditors, tax, rounding...) and bank accounts take no lines
-                if account.get("SystemAccount") != "ROUNDING":
-                    errors.append("Account code '%s' is not a valid code for this document." % code)
+        account = _line_account(org, code, errors) if code else None
         tax_type = _key(raw, "TaxType") or defaults.get("TaxType") or (account or {}).get("TaxType") or "NONE"
         if lat == "NoTax":
             tax_type = "NONE"
