@@ -260,12 +260,19 @@ def merge_contacts(sandbox, request, body):
 
 def inventory(sandbox, request, body):
     """``{"tenant", "item": code, "quantity_on_hand": N}``: make an item tracked inventory with that stock
-    (InventoryAssetAccountCode 630, COGSAccountCode 310)."""
+    (InventoryAssetAccountCode 630, created as an INVENTORY account if missing; COGSAccountCode 310)."""
     org = _org_of(sandbox, body)
     with sandbox.state.lock:
         item = find_item(org, body["item"])
         if item is None:
             raise ValueError("unknown item")
+        if not any(a["Code"] == "630" for a in org["accounts"].values()):
+            acc_id = seed.guid(org["tenant_id"], "account", "630")
+            org["accounts"][acc_id] = {"AccountID": acc_id, "Code": "630", "Name": "Inventory", "Type": "INVENTORY",
+                                       "Class": "ASSET", "Status": "ACTIVE", "TaxType": "NONE",
+                                       "EnablePaymentsToAccount": False, "ShowInExpenseClaims": False,
+                                       "ReportingCode": "ASS", "HasAttachments": False, "AddToWatchlist": False,
+                                       "UpdatedDateUTC": sandbox.state.now()}
         item.update(IsTrackedAsInventory=True, InventoryAssetAccountCode="630",
                     QuantityOnHand=float(d(body.get("quantity_on_hand", 0))), UpdatedDateUTC=sandbox.state.now())
         item["PurchaseDetails"] = {**item.get("PurchaseDetails", {}), "COGSAccountCode": "310"}

@@ -64,7 +64,6 @@ _ACCOUNTS = [
     ("429", "General Expenses", "EXPENSE", "EXPENSE", "{inp}", None, False),
     ("610", "Accounts Receivable", "CURRENT", "ASSET", "NONE", "DEBTORS", False),
     ("620", "Prepayments", "CURRENT", "ASSET", "NONE", None, True),
-    ("630", "Inventory", "INVENTORY", "ASSET", "NONE", None, False),
     ("800", "Accounts Payable", "CURRLIAB", "LIABILITY", "NONE", "CREDITORS", False),
     ("820", "{taxname}", "CURRLIAB", "LIABILITY", "NONE", "GST", False),
     ("860", "Rounding", "CURRLIAB", "LIABILITY", "NONE", "ROUNDING", False),

@@ -28,7 +28,14 @@ from odoo.exceptions import UserError
 from odoo.fields import Domain
 
 from ..services import xero_push
-from ..services.xero_client import XeroAuthError, XeroError, XeroNotFound, XeroRetryLater, XeroUnknownOutcome
+from ..services.xero_client import (
+    XeroAuthError,
+    XeroError,
+    XeroNotFound,
+    XeroRetryLater,
+    XeroTooLarge,
+    XeroUnknownOutcome,
+)
 
 _logger = logging.getLogger(__name__)
 
@@ -205,8 +212,7 @@ class AccountMove(models.Model):
                 for group in (pending - refunds, refunds):
                     creates = group.filtered(lambda m: not m.halo_xero_invoice_id)
                     for action, moves in (("create", creates), ("update", group - creates)):
-                        for batch in xero_push.batches(moves):
-                            self.browse([m.id for m in batch])._halo_xero_send(connection, client, action)
+                        moves._halo_xero_send_batches(connection, client, action)
             except XeroAuthError as err:
                 self._halo_xero_requeue(str(err), stats)
                 stats["stop"] = True
@@ -310,9 +316,21 @@ class AccountMove(models.Model):
                 move._halo_xero_fail(str(err), action)
                 continue
             if action == "update":
-                payload["InvoiceID"] = move.halo_xero_invoice_id
+                # the document's own id: InvoiceID for invoices, CreditNoteID for credit notes (Xero
+                # matches credit notes by id only; without it a second credit note would be created)
+                payload[xero_push.ID_FIELDS[payload_kind(move)]] = move.halo_xero_invoice_id
             payloads[move] = payload
         return payloads
+
+    def _halo_xero_send_batches(self, connection, client, action):
+        """Send these moves in requests of at most 50 documents and at most ``MAX_REQUEST_BYTES`` of
+        serialised body (Xero refuses a request over 3.5 MB with 413)."""
+        payloads = self._halo_xero_payloads(connection, action)
+        moves = list(payloads)
+        sizes = [xero_push.payload_size(payloads[m]) for m in moves]
+        for batch in xero_push.size_batches(moves, sizes):
+            self.browse([m.id for m in batch])._halo_xero_send(connection, client, action,
+                                                               {m: payloads[m] for m in batch})
 
     def _halo_xero_fail(self, message, action="create"):
         self.write({"halo_xero_state": "failed", "halo_xero_error": message})
@@ -333,10 +351,13 @@ class AccountMove(models.Model):
         dbuuid = self._halo_xero_dbuuid()
         for chunk in xero_push.batches(partners):
             chunk = self.env["res.partner"].browse([p.id for p in chunk])
-            body = [{"Name": (p.name or "").strip()[:255], "EmailAddress": p.email or ""} for p in chunk]
+            # Xero takes one valid address: the first valid one of Odoo's comma/semicolon-separated list
+            body = [{"Name": (p.name or "").strip()[:255], "EmailAddress": xero_push.first_email(p.email) or ""}
+                    for p in chunk]
             key = xero_push.request_key("contact", ["%s-partner-%s" % (dbuuid, p.id) for p in chunk],
                                         xero_push.payload_digest(body))
             missing = chunk
+            refusals = {}  # partner id -> Xero's validation messages, shown verbatim
             try:
                 result = client.call(
                     connection.tenant_id, "create_contacts",
@@ -350,6 +371,7 @@ class AccountMove(models.Model):
                         partner._halo_xero_bind_contact(connection, contact_id)
                     else:
                         missing |= partner
+                        refusals[partner.id] = [e.message for e in element.validation_errors or [] if e.message]
             except XeroUnknownOutcome:
                 pass
             except XeroError as err:
@@ -366,13 +388,19 @@ class AccountMove(models.Model):
                 if contacts:
                     partner._halo_xero_bind_contact(connection, str(contacts[0].contact_id))
                 else:
+                    reasons = refusals.get(partner.id)
+                    message = self.env._("Xero did not accept the contact %(name)s: %(reasons)s", name=partner.name,
+                                         reasons="; ".join(reasons)) if reasons else self.env._(
+                        "Xero did not accept the contact %(name)s.", name=partner.name)
                     self.filtered(lambda m, p=partner: m.partner_id.commercial_partner_id == p)._halo_xero_fail(
-                        self.env._("Xero did not accept the contact %(name)s.", name=partner.name), "contact")
+                        message, "contact")
 
     # -- send -------------------------------------------------------------------------------------
-    def _halo_xero_send(self, connection, client, action):
-        """One request for up to 50 invoices: mark sending, commit, send, apply the answers."""
-        payloads = self._halo_xero_payloads(connection, action)
+    def _halo_xero_send(self, connection, client, action, payloads=None):
+        """One request for up to 50 invoices: mark sending, commit, send, apply the answers. A request
+        Xero refuses as too large (413, nothing applied) is split in two and each half sent again."""
+        if payloads is None:
+            payloads = self._halo_xero_payloads(connection, action)
         moves = self.browse([m.id for m in payloads])
         if not moves:
             return
@@ -408,6 +436,19 @@ class AccountMove(models.Model):
             Log._halo_log(moves, action, "retry", str(err), key)
             self._halo_xero_commit()
             raise
+        except XeroTooLarge as err:
+            if len(moves) == 1:
+                moves._halo_xero_fail(self.env._(
+                    "%(error)s This invoice alone is larger than Xero accepts in one request: shorten its "
+                    "line descriptions or split it.", error=str(err)), action)
+                return
+            moves.write({"halo_xero_state": "queued"})
+            Log._halo_log(moves, action, "retry", self.env._("%(error)s Sent again in two halves.", error=str(err)), key)
+            self._halo_xero_commit()
+            half = len(moves) // 2
+            for part in (moves[:half], moves[half:]):
+                part._halo_xero_send(connection, client, action, {m: payloads[m] for m in part})
+            return
         except XeroError as err:
             moves._halo_xero_fail(str(err), action)
             return
@@ -733,6 +774,11 @@ class AccountMove(models.Model):
             for payment in inv.payments or []:
                 self.env["halo.xero.payment"]._halo_register(connection, move, payment)
         return moves
+
+
+def payload_kind(move):
+    """The document kind of ``services/xero_push`` for a move: "refund" for credit notes, else "invoice"."""
+    return "refund" if move.move_type == "out_refund" else "invoice"
 
 
 class ResPartner(models.Model):

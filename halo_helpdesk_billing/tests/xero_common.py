@@ -92,7 +92,7 @@ class HaloXeroCommon(HaloBillingCommon):
     def connect_sandbox(self, connection=None, tenants=None, tenant_id=None):
         """Give ``connection`` a fresh sandbox token (as after the consent page) and an organisation."""
         conn = (connection or self.connection).sudo()
-        token = self.ctl.grant(tenants=tenants)
+        token = self.ctl.grant(tenants=tenants, scope=" ".join(xc.DEFAULT_SCOPES))
         conn._halo_store_token(xc.normalise_token(token))
         tid = tenant_id or self.tenant_id
         name = "Halo Demo UK Ltd" if tid == UK_TENANT_ID else "Halo Demo NZ Limited"

@@ -117,6 +117,8 @@ class HaloXeroSetupWizard(models.TransientModel):
     def _halo_set_tenants(self, tenants):
         self.ensure_one()
         self.tenant_line_ids.unlink()
+        # only organisations have the Accounting API (Xero lists practices and others too)
+        tenants = [t for t in tenants or [] if (t.get("tenant_type") or "ORGANISATION") == "ORGANISATION"]
         if not tenants:
             self.write({"step": "credentials", "error_message": self.env._(
                 "Xero granted access to no organisation; connect again and tick one.")})
