@@ -277,8 +277,10 @@ class SandboxServer:
 
     def __init__(self, port: int = 0, host: str = "127.0.0.1", data_file: str | None = None,
                  client_id: str | None = None, client_secret: str | None = None, webhook_key: str | None = None,
-                 limits_enabled: bool = True, public_url: str | None = None, quiet: bool = True):
-        app = {k: v for k, v in (("client_id", client_id), ("client_secret", client_secret)) if v}
+                 limits_enabled: bool = True, public_url: str | None = None, quiet: bool = True,
+                 redirect_uris: list | None = None, registered: str | None = None):
+        app = {k: v for k, v in (("client_id", client_id), ("client_secret", client_secret),
+                                 ("redirect_uris", redirect_uris), ("registered", registered)) if v}
         self.state = SandboxState(data_file=data_file, app=app, webhook_key=webhook_key,
                                   limits_enabled=limits_enabled)
         self.app = SandboxApp(self.state)
