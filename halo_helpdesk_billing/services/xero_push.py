@@ -328,9 +328,10 @@ def payload_size(payload) -> int:
     return len(json.dumps(serialize(model))) + 2
 
 
-def size_batches(items, sizes, max_bytes=MAX_REQUEST_BYTES, size=BATCH_SIZE):
+def size_batches(items, sizes, max_bytes=None, size=BATCH_SIZE):
     """Split ``items`` (with their ``sizes`` in bytes) into batches of at most ``size`` elements and
-    ``max_bytes`` bytes, in order; an element larger than ``max_bytes`` goes alone."""
+    ``max_bytes`` (default ``MAX_REQUEST_BYTES``) bytes, in order; an element larger than that goes alone."""
+    max_bytes = MAX_REQUEST_BYTES if max_bytes is None else max_bytes
     out, batch, total = [], [], 0
     for item, item_size in zip(items, sizes, strict=True):
         if batch and (len(batch) >= size or total + item_size > max_bytes):

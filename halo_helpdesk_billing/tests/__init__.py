@@ -20,3 +20,4 @@ from . import test_xero_payments
 from . import test_xero_webhook
 from . import test_tour_xero_setup
 from . import test_xero_credit_notes
+from . import test_xero_real_rules

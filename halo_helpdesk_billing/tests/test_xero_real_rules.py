@@ -1,0 +1,193 @@
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""The push gets through the rules real Xero enforces (and the sandbox with it): granular scopes for a
+new app, no negative quantities, credit notes by CreditNoteID and without discounts, one contact e-mail,
+Xero's messages verbatim, and no request over 3.5 MB."""
+
+import urllib.error
+import urllib.parse
+import urllib.request
+from datetime import date
+from unittest.mock import patch
+
+from odoo.tests import tagged
+
+from ..services import xero_client as xc
+from ..services import xero_push
+from .test_xero_connection import REDIRECT, SID, consent
+from .test_xero_push_common import HaloXeroPushCommon
+from .xero_common import SANDBOX_APP_REGISTERED
+
+
+def http_get(url):
+    """``(status, body)`` of a GET, without following redirects."""
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    try:
+        with urllib.request.build_opener(NoRedirect).open(url, timeout=30) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+
+
+@tagged("post_install", "-at_install")
+class TestXeroRealRules(HaloXeroPushCommon):
+    # -- scopes ------------------------------------------------------------------------------------
+    def test_fresh_connection_asks_for_granular_scopes_broad_ones_are_refused(self):
+        self.assertGreaterEqual(SANDBOX_APP_REGISTERED, "2026-03-02")  # the fixtures' app is a new app
+        conn = self.env["halo.xero.connection"].sudo().new({"name": "Fresh"})
+        self.assertEqual(conn.oauth_scopes.split(), list(xc.DEFAULT_SCOPES))
+        self.assertNotIn("accounting.transactions", conn.oauth_scopes.split())
+        self.assertIn("accounting.invoices", conn.oauth_scopes.split())
+        self.assertIn("accounting.payments", conn.oauth_scopes.split())
+        conn = self.connection.sudo()
+        url = conn._halo_start_oauth(REDIRECT, SID)
+        scope = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)["scope"][0]
+        self.assertEqual(scope.split(), list(xc.DEFAULT_SCOPES))
+        answer = consent(url)
+        self.assertEqual(set(conn._halo_finish_oauth(answer["code"]) and conn._halo_token()["scope"]),
+                         set(xc.DEFAULT_SCOPES))
+        self.assertFalse(conn.scope_warning)
+        # the token works for invoices, payments, contacts and settings
+        client = conn._halo_client()
+        for method in ("get_invoices", "get_payments", "get_contacts", "get_accounts"):
+            client.call(self.tenant_id, method)
+        # asking for the old broad scope, as the addon did: refused at Xero's consent page
+        conn.oauth_scopes = "openid profile email offline_access accounting.transactions accounting.contacts " \
+                            "accounting.settings"
+        self.assertIn("accounting.transactions", conn.scope_warning)
+        status, page = http_get(conn._halo_start_oauth(REDIRECT, SID))
+        self.assertEqual(status, 400)
+        self.assertIn("Invalid scope for client", page)
+        self.assertIn("unauthorized_client", page)
+
+    def test_legacy_token_with_broad_scopes_is_flagged_for_re_consent(self):
+        self.ctl.call("POST", "config", {"registered": "2025-01-15"})  # an app from before the change
+        token = self.ctl.grant(scope="offline_access accounting.transactions accounting.contacts accounting.settings")
+        conn = self.connection.sudo()
+        conn._halo_store_token(xc.normalise_token(token))
+        conn.invalidate_recordset(["scope_warning"])
+        self.assertIn("accounting.transactions", conn.scope_warning)
+        self.assertIn("connect again", conn.scope_warning)
+        conn._halo_client().call(self.tenant_id, "get_invoices")  # still accepted from a legacy app
+        self.assertEqual(xc.broad_scopes(["accounting.invoices", "accounting.transactions.read"]),
+                         ["accounting.transactions.read"])
+
+    # -- lines -------------------------------------------------------------------------------------
+    def test_negative_quantity_goes_as_positive_quantity_with_negative_unit_amount(self):
+        move = self.make_invoices(1, lines=[("Support", 2, 100.0), ("Goodwill discount", -1, 30.0)])
+        self.assertEqual(move.amount_total, 204.0)  # (200 - 30) + 20 %
+        move._halo_xero_push()
+        self.assertEqual(move.halo_xero_state, "sent", move.halo_xero_error)
+        lines = self.body(self.invoice_writes()[0])["Invoices"][0]["LineItems"]
+        self.assertEqual([(li["Quantity"], li["UnitAmount"]) for li in lines], [(2.0, 100.0), (1.0, -30.0)])
+        self.assertEqual(self.xero_by_number(move.name)[0]["Total"], 204.0)
+        # both signs negative in Odoo (a negative price on a negative quantity) is a positive line
+        line = xero_push.build_line({"description": "x", "quantity": -2, "unit_price": -5, "account_code": "200"})
+        self.assertEqual((line["Quantity"], line["UnitAmount"]), (2, 5))
+
+    def test_credit_note_without_discount_rate_and_updated_by_credit_note_id(self):
+        self.connection.invoice_status = "DRAFT"  # a draft credit note can be edited in Xero
+        refund = self.make_invoices(1, lines=[("Refund of support", 3, 50.0)], move_type="out_refund",
+                                    post=False)
+        refund.invoice_line_ids.discount = 10
+        refund.action_post()
+        self.assertEqual(refund.amount_total, 162.0)  # 3 × 50 − 10 % = 135 + 20 %
+        refund._halo_xero_push()
+        self.assertEqual(refund.halo_xero_state, "sent", refund.halo_xero_error)
+        writes = [r for r in self.ctl.requests() if r["path"].lower().endswith("/creditnotes")]
+        line = self.body(writes[0])["CreditNotes"][0]["LineItems"][0]
+        self.assertNotIn("DiscountRate", line)
+        self.assertEqual((line["Quantity"], line["UnitAmount"]), (3.0, 45.0))  # the discount in the price
+        credit_notes = self.sandbox.state.orgs[self.tenant_id]["credit_notes"]
+        self.assertEqual([cn["Total"] for cn in credit_notes.values()], [162.0])
+        # edited in Odoo: the same credit note is updated in Xero, by its CreditNoteID
+        cn_id = refund.halo_xero_invoice_id
+        refund.button_draft()
+        refund.invoice_line_ids.price_unit = 40.0
+        refund.action_post()
+        self.ctl.clear_requests()
+        refund._halo_xero_push()
+        self.assertEqual(refund.halo_xero_state, "sent", refund.halo_xero_error)
+        body = self.body([r for r in self.ctl.requests() if r["path"].lower().endswith("/creditnotes")][0])
+        self.assertEqual(body["CreditNotes"][0]["CreditNoteID"], cn_id)
+        self.assertNotIn("InvoiceID", body["CreditNotes"][0])
+        self.assertEqual([(cn["CreditNoteID"], cn["Total"]) for cn in credit_notes.values()],
+                         [(cn_id, 129.6)])  # 3 × 36 = 108 + 20 %
+        self.assertEqual(refund.amount_total, 129.6)
+
+    # -- contacts ----------------------------------------------------------------------------------
+    def test_contact_gets_the_first_valid_address_of_the_partner_email(self):
+        for email, expected in (("ap@north.example, cfo@north.example", "ap@north.example"),
+                                ("nobody; Accounts <ap@south.example>", "ap@south.example")):
+            partner = self.env["res.partner"].create({"name": "Mail %s" % expected, "is_company": True,
+                                                      "email": email})
+            move = self.make_invoices(1, partner=partner)
+            move._halo_xero_push()
+            self.assertEqual(move.halo_xero_state, "sent", move.halo_xero_error)
+            contact = self.sandbox.state.orgs[self.tenant_id]["contacts"][partner.halo_xero_contact_id]
+            self.assertEqual(contact["EmailAddress"], expected)
+            self.assertEqual(partner.email, email)  # Odoo keeps its list
+
+    def test_xero_messages_are_shown_verbatim_on_the_invoice_and_in_the_log(self):
+        # an address the addon passes on (it looks like one) but Xero refuses
+        partner = self.env["res.partner"].create({"name": "Umlaut GmbH", "is_company": True,
+                                                  "email": "rechnung@müller.example"})
+        move = self.make_invoices(1, partner=partner)
+        move._halo_xero_push()
+        self.assertEqual(move.halo_xero_state, "failed")
+        expected = "Xero did not accept the contact Umlaut GmbH: Email address must be valid."
+        self.assertEqual(move.halo_xero_error, expected)
+        self.assertIn(expected, move.halo_xero_log_ids.mapped("message"))
+        # an invoice refused by Xero (here: dated in a period locked in Xero) shows Xero's own words
+        self.ctl.call("POST", "lock-dates", {"tenant": self.tenant_id, "PeriodLockDate": "2026-07-31"})
+        move = self.make_invoices(1, partner=self.customers[0])
+        move._halo_xero_push()
+        message = "The document date cannot be before the period lock date, currently set at 31-Jul-2026"
+        self.assertEqual((move.halo_xero_state, move.halo_xero_error), ("failed", message))
+        self.assertIn(message, move.halo_xero_log_ids.mapped("message"))
+        later = self.make_invoices(1, partner=self.customers[0], invoice_date=date(2026, 8, 1))
+        later._halo_xero_push()
+        self.assertEqual(later.halo_xero_state, "sent", later.halo_xero_error)
+
+    # -- request size ------------------------------------------------------------------------------
+    def _big_invoices(self, count=4, lines=250):
+        """Itemised invoices of ``lines`` lines with 4,000-character descriptions (about 1 MB each)."""
+        self.customers.write({"halo_xero_contact_id": next(iter(self.sandbox.state.orgs[self.tenant_id]["contacts"]))})
+        text = ("Remote support session: diagnosed the mail flow, replaced the certificate, verified the "
+                "backups and documented the change for the customer. ") * 30
+        return self.make_invoices(count, lines=[("%04d %s" % (n, text[:3990]), 1, 10.0) for n in range(lines)])
+
+    def test_batches_are_cut_by_serialised_size(self):
+        moves = self._big_invoices()
+        sizes = [xero_push.payload_size(p) for p in moves._halo_xero_payloads(self.connection, "create").values()]
+        self.assertTrue(all(900_000 < size < 1_100_000 for size in sizes), sizes)
+        self.assertGreater(sum(sizes), xero_push.XERO_MAX_REQUEST)  # one request of four would be refused
+        self.ctl.clear_requests()
+        moves._halo_xero_push()
+        self.assertEachOnceInXero(moves)
+        writes = self.invoice_writes()
+        self.assertEqual([len(self.body(w)["Invoices"]) for w in writes], [2, 2])  # 3 would pass 3,000,000 bytes
+        self.assertTrue(all(len(w["body"].encode()) <= xero_push.MAX_REQUEST_BYTES for w in writes))
+        self.assertEqual([w["status"] for w in writes], [200, 200])
+
+    def test_batch_refused_as_too_large_is_split_in_two_and_sent_again(self):
+        moves = self._big_invoices()
+        self.ctl.clear_requests()
+        with patch.object(xero_push, "MAX_REQUEST_BYTES", 10_000_000):  # as if the size were misjudged
+            moves._halo_xero_push()
+        self.assertEachOnceInXero(moves)
+        writes = self.invoice_writes()
+        self.assertEqual([(w["status"], len(w["body"].encode()) > xero_push.XERO_MAX_REQUEST) for w in writes],
+                         [(413, True), (200, False), (200, False)])
+        self.assertEqual([len(self.body(w)["Invoices"]) for w in writes[1:]], [2, 2])
+        retry = moves[0].halo_xero_log_ids.filtered(lambda entry: entry.outcome == "retry")
+        self.assertIn("413", retry.message)
+
+    def test_single_invoice_over_the_cap_fails_with_a_clear_message(self):
+        move = self._big_invoices(count=1, lines=950)  # about 3.8 MB alone
+        move._halo_xero_push()
+        self.assertEqual(move.halo_xero_state, "failed")
+        self.assertIn("larger than Xero accepts in one request", move.halo_xero_error)
+        self.assertEqual([w["status"] for w in self.invoice_writes()], [413])
