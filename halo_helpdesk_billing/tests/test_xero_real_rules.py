@@ -74,6 +74,19 @@ class TestXeroRealRules(HaloXeroPushCommon):
         self.assertEqual(xc.broad_scopes(["accounting.invoices", "accounting.transactions.read"]),
                          ["accounting.transactions.read"])
 
+    def test_missing_scope_says_connect_again(self):
+        # a token consented without accounting.invoices: Xero answers 401 AuthorizationUnsuccessful
+        token = self.ctl.grant(scope="offline_access accounting.contacts accounting.settings")
+        self.connection.sudo()._halo_store_token(xc.normalise_token(token))
+        self.customers[0].halo_xero_contact_id = next(iter(self.sandbox.state.orgs[self.tenant_id]["contacts"]))
+        move = self.make_invoices(1, partner=self.customers[0])
+        move._halo_xero_push()
+        self.assertEqual(move.halo_xero_state, "queued")  # nothing lost: sent once the scope is granted
+        self.assertIn("AuthorizationUnsuccessful", move.halo_xero_error)
+        self.assertIn("permission (scope)", move.halo_xero_error)
+        self.assertEqual({r["status"] for r in self.invoice_writes()}, {401})
+        self.assertFalse(self.xero_invoices())
+
     # -- lines -------------------------------------------------------------------------------------
     def test_negative_quantity_goes_as_positive_quantity_with_negative_unit_amount(self):
         move = self.make_invoices(1, lines=[("Support", 2, 100.0), ("Goodwill discount", -1, 30.0)])
