@@ -416,9 +416,10 @@ class AccountMove(models.Model):
         noun = "credit_notes" if xero_push.is_credit_note(payload_list[0]) else "invoices"
         method = ("create_%s" if action == "create" else "update_or_create_%s") % noun
         Log = self.env["halo.xero.sync.log"]
+        options = {"allow_backorders": True} if noun == "invoices" and connection.allow_backorders else {}
         try:
             result = client.call(connection.tenant_id, method, xero_push.to_sdk_documents(payload_list),
-                                 summarize_errors=False, unitdp=4, idempotency_key=key, write=True)
+                                 summarize_errors=False, unitdp=4, idempotency_key=key, write=True, **options)
         except XeroUnknownOutcome as err:
             moves.write({"halo_xero_state": "unknown", "halo_xero_error": str(err)})
             Log._halo_log(moves, action, "unknown", str(err), key)

@@ -75,6 +75,10 @@ class HaloXeroConnection(models.Model):
         [("odoo", "Odoo's invoice number"), ("xero", "Xero numbers the invoices")],
         default="odoo", required=True)
     attach_pdf = fields.Boolean(string="Attach the PDF", default=True)
+    allow_backorders = fields.Boolean(
+        string="Allow Backorders",
+        help="Send allowBackorders=true with invoices: Xero then approves invoices whose tracked-inventory items "
+        "have too little stock on hand (the stock goes negative) instead of refusing them.")
     payment_journal_id = fields.Many2one(
         "account.journal", string="Payment Journal", check_company=True,
         domain=[("type", "in", ("bank", "cash"))],

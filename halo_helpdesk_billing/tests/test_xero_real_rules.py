@@ -130,6 +130,20 @@ class TestXeroRealRules(HaloXeroPushCommon):
                          [(cn_id, 129.6)])  # 3 × 36 = 108 + 20 %
         self.assertEqual(refund.amount_total, 129.6)
 
+    def test_tracked_inventory_without_stock_needs_allow_backorders(self):
+        self.ctl.call("POST", "inventory", {"tenant": self.tenant_id, "item": "SUPPORT-HR", "quantity_on_hand": 1})
+        move = self.make_invoices(1)  # 1.5 × SUPPORT-HR, approved in Xero
+        move._halo_xero_push()
+        self.assertEqual(move.halo_xero_state, "failed")
+        self.assertIn("more than the quantity on hand (1)", move.halo_xero_error)  # Xero's message
+        self.connection.allow_backorders = True
+        move.action_halo_xero_retry()
+        move._halo_xero_push()
+        self.assertEqual(move.halo_xero_state, "sent", move.halo_xero_error)
+        self.assertIn("allowBackorders=True", self.invoice_writes()[-1]["query"])
+        item = next(i for i in self.sandbox.state.orgs[self.tenant_id]["items"].values() if i["Code"] == "SUPPORT-HR")
+        self.assertEqual(item["QuantityOnHand"], -0.5)
+
     # -- contacts ----------------------------------------------------------------------------------
     def test_contact_gets_the_first_valid_address_of_the_partner_email(self):
         for email, expected in (("ap@north.example, cfo@north.example", "ap@north.example"),
