@@ -13,9 +13,10 @@ from odoo.tests import tagged
 
 from ..services import xero_client as xc
 from ..services import xero_push
+from .test_tour_xero_setup import CALLBACK, _SandboxHttpCase
 from .test_xero_connection import REDIRECT, SID, consent
 from .test_xero_push_common import HaloXeroPushCommon
-from .xero_common import SANDBOX_APP_REGISTERED
+from .xero_common import SANDBOX_APP_REGISTERED, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
 
 
 def http_get(url):
@@ -218,3 +219,27 @@ class TestXeroRealRules(HaloXeroPushCommon):
         self.assertEqual(move.halo_xero_state, "failed")
         self.assertIn("larger than Xero accepts in one request", move.halo_xero_error)
         self.assertEqual([w["status"] for w in self.invoice_writes()], [413])
+
+
+@tagged("post_install", "-at_install")
+class TestXeroRedirectUri(_SandboxHttpCase):
+    def test_redirect_uri_comes_from_the_configured_base_url(self):
+        ICP = self.env["ir.config_parameter"].sudo()
+        ICP.set_param("web.base.url", "https://odoo.example.com")  # Odoo behind a proxy
+        ICP.set_param("web.base.url.freeze", True)
+        self.authenticate(self.billing_manager.login, self.billing_manager.login)
+        wizard = self.env["halo.xero.setup.wizard"].with_user(self.billing_manager).create({
+            "auth_type": "code", "client_id": SANDBOX_CLIENT_ID, "client_secret": SANDBOX_CLIENT_SECRET})
+        action = self.make_jsonrpc_request("/web/dataset/call_button/halo.xero.setup.wizard/action_connect", {
+            "model": "halo.xero.setup.wizard", "method": "action_connect", "args": [[wizard.id]], "kwargs": {}})
+        query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(action["url"]).query))
+        self.assertEqual(query["redirect_uri"], "https://odoo.example.com" + CALLBACK)  # not the request's host
+        self.assertEqual(query["scope"].split(), list(xc.DEFAULT_SCOPES))
+        # Xero (the sandbox) accepts it once it is the app's registered URI, exactly
+        status, page = http_get(action["url"])
+        self.assertEqual(status, 400)
+        self.assertIn("Invalid redirect_uri", page)
+        self.ctl.call("POST", "config", {"redirect_uris": ["https://odoo.example.com" + CALLBACK]})
+        status, page = http_get(action["url"])
+        self.assertEqual(status, 200)
+        self.assertIn("name='password'", page)
