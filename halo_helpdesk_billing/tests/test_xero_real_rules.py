@@ -9,6 +9,8 @@ import urllib.request
 from datetime import date
 from unittest.mock import patch
 
+from xero_python.accounting import Contact, Contacts
+
 from odoo.tests import tagged
 
 from ..services import xero_client as xc
@@ -178,6 +180,41 @@ class TestXeroRealRules(HaloXeroPushCommon):
         later = self.make_invoices(1, partner=self.customers[0], invoice_date=date(2026, 8, 1))
         later._halo_xero_push()
         self.assertEqual(later.halo_xero_state, "sent", later.halo_xero_error)
+
+    def test_merged_and_archived_contacts_are_re_bound_on_refresh(self):
+        org = self.sandbox.state.orgs[self.tenant_id]
+        Import = self.env["halo.xero.import"].sudo()
+        Import._halo_start(self.connection)._halo_run()  # full import: the ten seeded contacts linked
+        Partner = self.env["res.partner"].with_context(active_test=False)
+        bright = Partner.search([("halo_xero_contact_id", "=", self.seed_contact(2))])
+        harbour = Partner.search([("halo_xero_contact_id", "=", self.seed_contact(8))])
+        self.assertEqual((bright.name, harbour.name), ("Brightwater Dental Group", "Harbour View Hotel"))
+        self.ctl.advance(5)
+        self.ctl.call("POST", "merge-contacts", {"tenant": self.tenant_id, "contact": self.seed_contact(2),
+                                                 "into": self.seed_contact(3)})
+        client = self.connection._halo_client()
+        client.call(self.tenant_id, "update_or_create_contacts", Contacts(contacts=[Contact(
+            contact_id=self.seed_contact(8), contact_status="ARCHIVED")]), idempotency_key="arch", write=True)
+        refresh = Import._halo_start(self.connection, mode="refresh")
+        refresh._halo_run()
+        self.assertEqual(refresh.state, "done")
+        # merged: linked to the contact it was merged into (another partner holds it: no connection)
+        self.assertEqual(bright.halo_xero_contact_id, self.seed_contact(3))
+        self.assertIn("merged", bright.message_ids[0].body)
+        # archived: unlinked, and the next invoice gets an active contact of that name
+        self.assertFalse(harbour.halo_xero_contact_id)
+        moves = self.make_invoices(1, partner=bright) | self.make_invoices(1, partner=harbour)
+        moves._halo_xero_push()
+        self.assertEachOnceInXero(moves)
+        sent = {i["ContactID"] for i in self.xero_invoices()}
+        self.assertIn(self.seed_contact(3), sent)
+        new = org["contacts"][harbour.halo_xero_contact_id]
+        self.assertEqual((new["Name"], new["ContactStatus"]), ("Harbour View Hotel", "ACTIVE"))
+        self.assertNotEqual(new["ContactID"], self.seed_contact(8))
+
+    def seed_contact(self, n):
+        return next(c["ContactID"] for c in self.sandbox.state.orgs[self.tenant_id]["contacts"].values()
+                    if c.get("ContactNumber") == "UK-C%03d" % n)
 
     # -- request size ------------------------------------------------------------------------------
     def _big_invoices(self, count=4, lines=250):
