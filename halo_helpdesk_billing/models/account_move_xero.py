@@ -300,9 +300,14 @@ class AccountMove(models.Model):
                 return [(name, option)]
         return []
 
-    def _halo_xero_payloads(self, connection, action):
-        """{move: payload} for the moves whose payload could be built; the others are marked failed."""
+    def _halo_xero_payloads(self, connection, action, client=None):
+        """{move: payload} for the moves whose payload could be built; the others are marked failed.
+        Account codes are checked against the chart imported from Xero and, with ``client``, tracking
+        options against Xero's tracking categories (Xero refuses both otherwise)."""
         payloads = {}
+        chart = {a.code.lower(): a for a in self.env["halo.xero.account"].sudo().search(
+            [("connection_id", "=", connection.id)])}
+        tracking = self._halo_xero_tracking_options(connection, client) if client is not None else None
         for move in self:
             if action == "update":
                 numbering = "xero" if (move.halo_xero_lookup or "").startswith("reference:") else "odoo"
@@ -312,6 +317,7 @@ class AccountMove(models.Model):
                 payload = xero_push.build_invoice(
                     move._halo_xero_invoice_doc(connection), status=connection.invoice_status or "DRAFT",
                     numbering=numbering, rounding_account_code=connection.rounding_account_code)
+                move._halo_xero_check_lines(payload, chart, tracking)
             except xero_push.PayloadError as err:
                 move._halo_xero_fail(str(err), action)
                 continue
@@ -322,10 +328,63 @@ class AccountMove(models.Model):
             payloads[move] = payload
         return payloads
 
+    def _halo_xero_check_lines(self, payload, chart, tracking):
+        """Refuse (PayloadError) what Xero would refuse, saying what to fix: an account code that is not
+        in the imported chart, archived, a bank or a system account (the ROUNDING account takes rounding
+        lines); a tracking option Xero does not have (``tracking``: {category: (name, {option: name})}).
+        Tracking names are sent with Xero's spelling."""
+        self.ensure_one()
+        for line in payload["LineItems"]:
+            code = line.get("AccountCode")
+            account = chart.get(str(code).lower()) if code and chart else None
+            if code and chart and account is None:
+                raise xero_push.PayloadError(self.env._(
+                    "Account code '%(code)s' is not in the chart of accounts imported from Xero: map the product "
+                    "(or the connection's default account) to an active revenue account.", code=code))
+            if account and account.status != "ACTIVE":
+                raise xero_push.PayloadError(self.env._(
+                    "Account code '%(code)s' (%(name)s) is archived in Xero: map the product (or the connection's "
+                    "default account) to an active revenue account.", code=code, name=account.name))
+            if account and (account.account_type == "BANK" or account.system_account) \
+                    and account.system_account != "ROUNDING":
+                raise xero_push.PayloadError(self.env._(
+                    "Account code '%(code)s' (%(name)s) is a bank or system account in Xero, which takes no "
+                    "invoice lines: map the product (or the connection's default account) to a revenue account.",
+                    code=code, name=account.name))
+            if tracking is None:
+                continue
+            for entry in line.get("Tracking") or []:
+                category = tracking.get(entry["Name"].strip().lower())
+                option = category[1].get(entry["Option"].strip().lower()) if category else None
+                if option is None:
+                    raise xero_push.PayloadError(self.env._(
+                        "Xero has no active tracking option '%(option)s' in the category '%(category)s' (options: "
+                        "%(options)s): add it in Xero, or change the connection's tracking settings.",
+                        option=entry["Option"], category=entry["Name"],
+                        options=", ".join(sorted(category[1].values())) if category else "-"))
+                entry["Name"], entry["Option"] = category[0], option
+
+    def _halo_xero_tracking_options(self, connection, client):
+        """{category (lower case): (Xero's name, {option (lower case): Xero's name})} of the active tracking
+        categories and options in Xero, read when the connection sends tracking (else None)."""
+        if not getattr(connection, "tracking_category_name", False) or not connection.tracking_option_field:
+            return None
+        result = client.call(connection.tenant_id, "get_tracking_categories")
+        out = {}
+        for cat in result.tracking_categories or []:
+            if _value(cat.status) != "ACTIVE" or not cat.name:
+                continue
+            out[cat.name.strip().lower()] = (cat.name, {
+                opt.name.strip().lower(): opt.name for opt in cat.options or []
+                if opt.name and _value(opt.status) == "ACTIVE"})
+        return out
+
     def _halo_xero_send_batches(self, connection, client, action):
         """Send these moves in requests of at most 50 documents and at most ``MAX_REQUEST_BYTES`` of
         serialised body (Xero refuses a request over 3.5 MB with 413)."""
-        payloads = self._halo_xero_payloads(connection, action)
+        if not self:
+            return
+        payloads = self._halo_xero_payloads(connection, action, client)
         moves = list(payloads)
         sizes = [xero_push.payload_size(payloads[m]) for m in moves]
         for batch in xero_push.size_batches(moves, sizes):
@@ -775,6 +834,11 @@ class AccountMove(models.Model):
             for payment in inv.payments or []:
                 self.env["halo.xero.payment"]._halo_register(connection, move, payment)
         return moves
+
+
+def _value(value):
+    """An SDK enum's value (or the plain value)."""
+    return getattr(value, "value", value)
 
 
 def payload_kind(move):

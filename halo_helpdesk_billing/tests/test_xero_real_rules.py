@@ -147,6 +147,43 @@ class TestXeroRealRules(HaloXeroPushCommon):
         item = next(i for i in self.sandbox.state.orgs[self.tenant_id]["items"].values() if i["Code"] == "SUPPORT-HR")
         self.assertEqual(item["QuantityOnHand"], -0.5)
 
+    def test_tracking_option_missing_in_xero_fails_with_what_to_fix(self):
+        self.connection.write({"tracking_category_name": "Region", "tracking_option_field": "partner_id.city"})
+        self.customers[0].city = "East"  # archived in Xero
+        self.customers[1].city = "South"
+        moves = self.make_invoices(1, partner=self.customers[0]) | self.make_invoices(1, partner=self.customers[1])
+        moves._halo_xero_push()
+        self.assertEqual(moves[0].halo_xero_state, "failed")
+        self.assertEqual(moves[0].halo_xero_error, "Xero has no active tracking option 'East' in the category "
+                         "'Region' (options: North, South): add it in Xero, or change the connection's tracking "
+                         "settings.")
+        self.assertEqual(moves[1].halo_xero_state, "sent", moves[1].halo_xero_error)
+        self.assertEqual(len(self.invoice_writes()), 1)  # only the good one went to Xero
+        self.assertEqual(len(self.sandbox_requests("/TrackingCategories")), 1)  # read once per push
+
+    def test_account_codes_are_checked_against_the_imported_chart(self):
+        self.env["halo.xero.import"].sudo()._halo_start(self.connection)._halo_run()  # imports the chart
+        self.customers.write({"halo_xero_contact_id": self.seed_contact(1)})
+        expected = {
+            "090": "Account code '090' (Business Bank Account) is a bank or system account in Xero",
+            "610": "Account code '610' (Accounts Receivable) is a bank or system account in Xero",
+            "280": "Account code '280' (Consulting Services (archived)) is archived in Xero",
+            "999": "Account code '999' is not in the chart of accounts imported from Xero",
+        }
+        products = {code: self.env["product.product"].create({
+            "name": "Mapped to %s" % code, "type": "service", "halo_xero_account_code": code}) for code in expected}
+        moves = {code: self.make_invoices(1, lines=[("Support", 1, 10.0, products[code])], partner=self.customers[0])
+                 for code in expected}
+        good = self.make_invoices(1, partner=self.customers[0])
+        self.ctl.clear_requests()
+        for move in [*moves.values(), good]:
+            move._halo_xero_push()
+        for code, move in moves.items():
+            self.assertEqual(move.halo_xero_state, "failed", code)
+            self.assertTrue(move.halo_xero_error.startswith(expected[code]), move.halo_xero_error)
+        self.assertEqual(good.halo_xero_state, "sent", good.halo_xero_error)
+        self.assertEqual(len(self.invoice_writes()), 1)  # Xero never saw the four
+
     # -- contacts ----------------------------------------------------------------------------------
     def test_contact_gets_the_first_valid_address_of_the_partner_email(self):
         for email, expected in (("ap@north.example, cfo@north.example", "ap@north.example"),
