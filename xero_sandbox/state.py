@@ -98,6 +98,10 @@ class SandboxState:
             for key in PERSISTED:
                 if key in data:
                     setattr(self, key, data[key])
+            # files saved before exact redirect URIs and registration dates: today's defaults, then the
+            # command line's settings
+            saved = {k: v for k, v in self.app.items() if v or k not in ("redirect_uris", "registered")}
+            self.app = {**DEFAULT_APP, **saved, **self._app_overrides}
 
     # -- helpers ---------------------------------------------------------------------------------
     def now(self) -> float:

@@ -330,3 +330,17 @@ def test_void_and_delete_follow_xero_status_rules(sandbox, ctl, token):
     status, body = set_status("CreditNotes", cn["CreditNoteID"], "DELETED")
     assert status == 400 and messages(body) == ["Credit Note not of valid status for modification"]
     assert set_status("CreditNotes", cn["CreditNoteID"], "VOIDED")[1]["CreditNotes"][0]["Status"] == "VOIDED"
+
+
+def test_a_data_file_saved_before_these_rules_gets_todays_app_settings(tmp_path):
+    from xero_sandbox.state import DEFAULT_APP, SandboxState
+
+    path = str(tmp_path / "old.json")
+    old = SandboxState(data_file=path)
+    old.app["redirect_uris"] = []  # "any localhost" in the old sandbox
+    old.app.pop("registered")
+    old.save()
+    assert SandboxState(data_file=path).app["redirect_uris"] == DEFAULT_APP["redirect_uris"]
+    assert SandboxState(data_file=path).app["registered"] == DEFAULT_APP["registered"]
+    cli = SandboxState(data_file=path, app={"redirect_uris": ["http://localhost:9000/cb"], "registered": "2025-01-01"})
+    assert (cli.app["redirect_uris"], cli.app["registered"]) == (["http://localhost:9000/cb"], "2025-01-01")
