@@ -109,12 +109,19 @@ class AccountMove(models.Model):
             if not connection or connection.state in ("draft", "disconnected"):
                 continue
             for move in company_moves:
-                move.sudo().write({
+                vals = {
                     "halo_xero_state": "queued",
                     "halo_xero_connection_id": connection.id,
                     "halo_xero_payload_version": move.halo_xero_payload_version + 1,
                     "halo_xero_error": False,
-                })
+                }
+                if move.halo_xero_invoice_id and move.halo_xero_status == "DELETED":
+                    # deleted in Xero: it cannot be changed there any more, so it is sent again as a new one
+                    # (Xero frees a deleted document's number)
+                    vals.update(halo_xero_invoice_id=False, halo_xero_number=False, halo_xero_status=False,
+                                halo_xero_url=False, halo_xero_pdf_sent=False, halo_xero_lookup=False,
+                                halo_xero_allocation=False, halo_xero_allocation_id=False)
+                move.sudo().write(vals)
 
     def button_draft(self):
         for move in self:

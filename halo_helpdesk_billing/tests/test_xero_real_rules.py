@@ -9,7 +9,7 @@ import urllib.request
 from datetime import date
 from unittest.mock import patch
 
-from xero_python.accounting import Contact, Contacts
+from xero_python.accounting import Contact, Contacts, Invoice, Invoices
 
 from odoo.tests import tagged
 
@@ -183,6 +183,26 @@ class TestXeroRealRules(HaloXeroPushCommon):
             self.assertTrue(move.halo_xero_error.startswith(expected[code]), move.halo_xero_error)
         self.assertEqual(good.halo_xero_state, "sent", good.halo_xero_error)
         self.assertEqual(len(self.invoice_writes()), 1)  # Xero never saw the four
+
+    def test_invoice_deleted_in_xero_is_sent_again_as_new(self):
+        self.connection.invoice_status = "DRAFT"
+        move = self.make_invoices(1)
+        move._halo_xero_push()
+        old_id = move.halo_xero_invoice_id
+        client = self.connection._halo_client()
+        client.call(self.tenant_id, "update_invoice", old_id, Invoices(invoices=[Invoice(status="DELETED")]),
+                    idempotency_key="del", write=True)
+        move.action_halo_xero_refresh()
+        self.assertEqual(move.halo_xero_status, "DELETED")
+        move.button_draft()
+        move.invoice_line_ids[0].price_unit = 100.0
+        move.action_post()
+        self.assertEqual((move.halo_xero_state, move.halo_xero_invoice_id), ("queued", False))
+        move._halo_xero_push()
+        self.assertEqual(move.halo_xero_state, "sent", move.halo_xero_error)
+        self.assertNotEqual(move.halo_xero_invoice_id, old_id)
+        statuses = sorted((i["InvoiceNumber"], i["Status"], i["Total"]) for i in self.xero_invoices())
+        self.assertEqual(statuses, [(move.name, "DELETED", 171.0), (move.name, "DRAFT", 180.0)])
 
     # -- contacts ----------------------------------------------------------------------------------
     def test_contact_gets_the_first_valid_address_of_the_partner_email(self):
