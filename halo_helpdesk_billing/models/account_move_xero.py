@@ -114,6 +114,8 @@ class AccountMove(models.Model):
                     "halo_xero_connection_id": connection.id,
                     "halo_xero_payload_version": move.halo_xero_payload_version + 1,
                     "halo_xero_error": False,
+                    # an edited invoice gets its new PDF in Xero (the same file name replaces the old one)
+                    "halo_xero_pdf_sent": False,
                 }
                 if move.halo_xero_invoice_id and move.halo_xero_status == "DELETED":
                     # deleted in Xero: it cannot be changed there any more, so it is sent again as a new one

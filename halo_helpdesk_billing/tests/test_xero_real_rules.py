@@ -204,6 +204,27 @@ class TestXeroRealRules(HaloXeroPushCommon):
         statuses = sorted((i["InvoiceNumber"], i["Status"], i["Total"]) for i in self.xero_invoices())
         self.assertEqual(statuses, [(move.name, "DELETED", 171.0), (move.name, "DRAFT", 180.0)])
 
+    def test_edited_invoice_gets_its_new_pdf_in_xero(self):
+        self.connection.write({"invoice_status": "DRAFT", "attach_pdf": True})
+        move = self.make_invoices(1)
+        move._halo_xero_push()
+        self.assertTrue(move.halo_xero_pdf_sent)
+        files = self.sandbox.state.orgs[self.tenant_id]["attachments"][move.halo_xero_invoice_id]
+        first = dict(next(iter(files.values())))
+        move.button_draft()
+        move.invoice_line_ids[0].price_unit = 100.0
+        move.action_post()
+        self.assertFalse(move.halo_xero_pdf_sent)
+        self.ctl.clear_requests()
+        move._halo_xero_push()
+        self.assertTrue(move.halo_xero_pdf_sent)
+        self.assertEqual(len(self.sandbox_requests("/Attachments/", method="PUT")), 1)
+        files = self.sandbox.state.orgs[self.tenant_id]["attachments"][move.halo_xero_invoice_id]
+        self.assertEqual(len(files), 1)  # replaced, not added
+        again = next(iter(files.values()))
+        self.assertEqual((again["FileName"], again["AttachmentID"]), (first["FileName"], first["AttachmentID"]))
+        self.assertNotEqual(again["Content"], first["Content"])
+
     # -- contacts ----------------------------------------------------------------------------------
     def test_contact_gets_the_first_valid_address_of_the_partner_email(self):
         for email, expected in (("ap@north.example, cfo@north.example", "ap@north.example"),
