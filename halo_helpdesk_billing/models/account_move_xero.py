@@ -279,6 +279,7 @@ class AccountMove(models.Model):
                 "account_code": template.halo_xero_account_code or connection.default_account_code or None,
                 "tax_type": tax.halo_xero_tax_type if tax else "NONE",
                 "tax_rate": Decimal(str(tax.amount)) if tax else Decimal(0),
+                "xero_rate": Decimal(str(tax.halo_xero_effective_rate)) if tax and tax.halo_xero_rate_known else None,
                 "tracking": self._halo_xero_tracking(connection, line),
             })
         if len(inclusive) > 1:
@@ -527,6 +528,7 @@ class AccountMove(models.Model):
         Log = self.env["halo.xero.sync.log"]
         elements = list(getattr(result, "invoices", None) or getattr(result, "credit_notes", None) or [])
         attach = bool(connection.attach_pdf)
+        payloads_by_move = dict(zip(self, payloads, strict=False))
         for move, element in zip(self, elements, strict=False):
             outcome = xero_push.element_outcome(element)
             if outcome["ok"]:
@@ -540,6 +542,10 @@ class AccountMove(models.Model):
                         "Xero's total %(xero)s differs from Odoo's %(odoo)s: check the Xero tax type of the taxes "
                         "on this invoice.", xero=xero_total, odoo=move.amount_total)
                     move.halo_xero_error = message
+                    Log._halo_log(move, "status", "error", message)
+                if payloads_by_move.get(move, {}).get("_flag"):
+                    message = payloads_by_move[move]["_flag"]
+                    move.halo_xero_error = "\n".join(filter(None, [message, move.halo_xero_error]))
                     Log._halo_log(move, "status", "error", message)
             elif action == "create" and xero_push.is_duplicate_number(outcome):
                 # an earlier attempt got through (its answer was lost): find it, do not send it again

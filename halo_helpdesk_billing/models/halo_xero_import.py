@@ -270,8 +270,11 @@ class HaloXeroImport(models.Model):
             if _enum(rate.status) != "ACTIVE" or not rate.can_apply_to_revenue:
                 continue
             code = rate.tax_type
-            if Tax.search_count([("company_id", "=", company.id), ("halo_xero_tax_type", "=", code),
-                                 ("type_tax_use", "=", "sale")], limit=1):
+            # Xero's own rate of the tax type, compared with Odoo's before an approved invoice is sent
+            known = Tax.search([("company_id", "=", company.id), ("halo_xero_tax_type", "=", code),
+                                ("type_tax_use", "=", "sale")])
+            known.write({"halo_xero_effective_rate": float(rate.effective_rate or 0), "halo_xero_rate_known": True})
+            if known:
                 mapped += 1
                 continue
             percent = float(rate.effective_rate or 0)
@@ -280,15 +283,18 @@ class HaloXeroImport(models.Model):
                 ("amount", "=", percent), ("price_include", "=", False), ("halo_xero_tax_type", "=", False),
                 ("children_tax_ids", "=", False)], order="sequence, id")
             if len(candidates) == 1:
-                candidates.halo_xero_tax_type = code
+                candidates.write({"halo_xero_tax_type": code, "halo_xero_effective_rate": percent,
+                                  "halo_xero_rate_known": True})
                 mapped += 1
             elif candidates:
-                candidates[0].write({"halo_xero_tax_type": code, "halo_xero_review": True})
+                candidates[0].write({"halo_xero_tax_type": code, "halo_xero_review": True,
+                                     "halo_xero_effective_rate": percent, "halo_xero_rate_known": True})
                 review += 1
             else:
                 Tax.create({"name": "%s (Xero %s)" % (rate.name, code), "amount": percent,
                             "amount_type": "percent", "type_tax_use": "sale", "company_id": company.id,
-                            "halo_xero_tax_type": code, "halo_xero_review": True})
+                            "halo_xero_tax_type": code, "halo_xero_review": True,
+                            "halo_xero_effective_rate": percent, "halo_xero_rate_known": True})
                 created += 1
         self.write({"taxes_mapped": mapped, "taxes_created": created, "taxes_review": review,
                     "step": "contacts"})

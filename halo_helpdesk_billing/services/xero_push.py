@@ -171,6 +171,15 @@ def build_invoice(doc, *, status="DRAFT", numbering="odoo", rounding_account_cod
     """
     if status not in ("DRAFT", "AUTHORISED"):
         raise PayloadError("Unsupported Xero status %s" % status)
+    mismatches = rate_mismatches(doc)
+    flag = None
+    if mismatches and status == "AUTHORISED":
+        # Xero computes the tax with its own EffectiveRate: an approved invoice would post the wrong total
+        status = "DRAFT"
+        flag = ("Sent to Xero as a draft, not approved: Xero's rate of %s differs from Odoo's (%s). Fix the "
+                "Xero tax type of the tax, then approve the invoice in Xero."
+                % (", ".join(sorted({m[0] for m in mismatches})),
+                   "; ".join("%s %s%% in Xero, %s%% in Odoo" % (m[0], m[1], m[2]) for m in sorted(set(mismatches)))))
     kind = doc.get("kind", "invoice")
     if kind not in INVOICE_TYPES:
         raise PayloadError("Only customer invoices and credit notes go to Xero.")
@@ -207,7 +216,23 @@ def build_invoice(doc, *, status="DRAFT", numbering="odoo", rounding_account_cod
     if doc.get("url"):
         payload["Url"] = doc["url"]
     payload["_rounding"] = difference
+    if flag:
+        payload["_flag"] = flag
     return payload
+
+
+def rate_mismatches(doc) -> list:
+    """(tax type, Xero's EffectiveRate, Odoo's rate) of the lines whose imported Xero rate (``xero_rate``,
+    None when unknown) differs from the Odoo tax's rate."""
+    out = []
+    for line in doc["lines"]:
+        xero_rate = line.get("xero_rate")
+        if xero_rate is None or not line.get("tax_type"):
+            continue
+        odoo_rate = _dec(line.get("tax_rate") or 0)
+        if _dec(xero_rate).quantize(UNIT_DP) != odoo_rate.quantize(UNIT_DP):
+            out.append((line["tax_type"], format(_dec(xero_rate).normalize(), "f"), format(odoo_rate.normalize(), "f")))
+    return out
 
 
 def is_credit_note(payload) -> bool:

@@ -225,6 +225,27 @@ class TestXeroRealRules(HaloXeroPushCommon):
         self.assertEqual((again["FileName"], again["AttachmentID"]), (first["FileName"], first["AttachmentID"]))
         self.assertNotEqual(again["Content"], first["Content"])
 
+    def test_tax_rate_differing_from_xeros_effective_rate_goes_as_draft_and_is_flagged(self):
+        self.env["halo.xero.import"].sudo()._halo_start(self.connection)._halo_run()  # imports the rates
+        self.assertEqual((self.tax20.halo_xero_effective_rate, self.tax20.halo_xero_rate_known), (20.0, True))
+        self.customers.write({"halo_xero_contact_id": self.seed_contact(1)})
+        good = self.make_invoices(1, partner=self.customers[0])
+        wrong = self.env["account.tax"].create({
+            "name": "VAT 20% mis-mapped", "amount": 20, "amount_type": "percent", "type_tax_use": "sale",
+            "halo_xero_tax_type": "RROUTPUT", "company_id": self.company.id})
+        self.env["halo.xero.import"].sudo()._halo_start(self.connection, mode="refresh")._halo_run()
+        self.assertEqual((wrong.halo_xero_effective_rate, wrong.halo_xero_rate_known), (5.0, True))
+        bad = self.make_invoices(1, partner=self.customers[0], post=False)
+        bad.invoice_line_ids.tax_ids = wrong
+        bad.action_post()
+        (good | bad)._halo_xero_push()
+        self.assertEqual((good.halo_xero_state, good.halo_xero_status, good.halo_xero_error), ("sent", "AUTHORISED", False))
+        self.assertEqual((bad.halo_xero_state, bad.halo_xero_status), ("sent", "DRAFT"))
+        flag = ("Sent to Xero as a draft, not approved: Xero's rate of RROUTPUT differs from Odoo's (RROUTPUT 5% in "
+                "Xero, 20% in Odoo). Fix the Xero tax type of the tax, then approve the invoice in Xero.")
+        self.assertTrue(bad.halo_xero_error.startswith(flag), bad.halo_xero_error)
+        self.assertIn(flag, bad.halo_xero_log_ids.mapped("message"))
+
     # -- contacts ----------------------------------------------------------------------------------
     def test_contact_gets_the_first_valid_address_of_the_partner_email(self):
         for email, expected in (("ap@north.example, cfo@north.example", "ap@north.example"),
