@@ -27,6 +27,11 @@ INVOICE_TYPES = ("ACCREC", "ACCPAY")
 LINE_AMOUNT_TYPES = {"exclusive": "Exclusive", "inclusive": "Inclusive", "notax": "NoTax"}
 CENT = Decimal("0.01")
 NOT_MODIFIABLE = "Invoice not of valid status for modification"
+#: One e-mail address (Xero refuses lists such as "a@x.com, b@x.com")
+EMAIL_RE = re.compile(r"^[^@\s,;<>()\[\]\\\"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+NEGATIVE_QUANTITY = "Quantity must not be less than zero"
+CREDIT_NOTE_DISCOUNT = "Discounts are not supported on credit notes (DiscountRate and DiscountAmount are only " \
+                       "supported on ACCREC invoices)."
 
 
 @dataclass(frozen=True)
@@ -243,7 +248,7 @@ def render_credit_note(org, rec, lines=True, unitdp=2) -> dict:
 def _render_line(li, unitdp):
     out = dict(li)
     out["UnitAmount"] = float(d(li["UnitAmount"]).quantize(Decimal(1).scaleb(-unitdp), rounding=ROUND_HALF_UP))
-    out["Tracking"] = []
+    out["Tracking"] = [dict(t) for t in li.get("Tracking", [])]
     return {k: v for k, v in out.items() if v is not None}
 
 
@@ -415,6 +420,9 @@ def save_contact(ctx, element, create_only=False, target_id=None):
         errors.append("ContactStatus must be ACTIVE or ARCHIVED.")
     if len(rec.get("ContactNumber") or "") > 50:
         errors.append("The contact number must be 50 characters or fewer.")
+    email = rec.get("EmailAddress")
+    if email and not (isinstance(email, str) and len(email) <= 255 and EMAIL_RE.match(email.strip())):
+        errors.append("Email address must be valid.")
     if errors:
         raise Invalid(*errors)
     rec["UpdatedDateUTC"] = ctx.now
@@ -577,7 +585,27 @@ def organisation(ctx, ident, method) -> Response:
            "CreatedDateUTC": ms(org["created"]), "OrganisationEntityType": "COMPANY",
            "Timezone": org["Timezone"], "ShortCode": org["ShortCode"], "Edition": "BUSINESS", "Class": "STANDARD",
            "Addresses": [], "Phones": [], "ExternalLinks": [], "PaymentTerms": {}}
+    for key in ("PeriodLockDate", "EndOfYearLockDate"):  # "shown if set" (spec)
+        if org.get(key):
+            out[key] = date_out(org[key])
     return json_response(envelope(ctx, "Organisations", [out]))
+
+
+def tracking_categories(ctx, ident, method) -> Response:
+    """GET /TrackingCategories[/{id}] (``includeArchived``, ``where``, ``order``)."""
+    if method != "GET":
+        return Response(status=405)
+    cats = copy.deepcopy(ctx.org.get("tracking", []))
+    if ident:
+        cats = [c for c in cats if c["TrackingCategoryID"] == ident.lower()]
+        if not cats:
+            return not_found()
+    elif not parse_bool(ctx.request.args.get("includeArchived")):
+        cats = [c for c in cats if c["Status"] == "ACTIVE"]
+    if ctx.request.args.get("where"):
+        test = query.compile_where(ctx.request.args["where"])
+        cats = [c for c in cats if test(c)]
+    return json_response(envelope(ctx, "TrackingCategories", query.apply_order(cats, ctx.request.args.get("order"))))
 
 
 # -- invoices ---------------------------------------------------------------------------------------------------------
@@ -616,12 +644,58 @@ def _resolve_contact(ctx, data):
         rec = next((c for c in org["contacts"].values() if c["Name"].strip().lower() == name), None)
         if rec is None:  # Xero creates a contact named on a document
             rec = save_contact(ctx, {"Name": _key(data, "Name")}, create_only=True)
+    if rec.get("MergedToContactID"):
+        raise Invalid("The contact '%s' has been merged into another contact (ContactID %s) and cannot be used "
+                      "on new transactions." % (rec["Name"], rec["MergedToContactID"]))
     if rec["ContactStatus"] == "ARCHIVED":
         raise Invalid("The contact '%s' has been archived and cannot be used on new transactions." % rec["Name"])
     return rec
 
 
-def _build_lines(ctx, sales, lat, lines_in, errors) -> list:
+def _line_tracking(org, raw_tracking, errors) -> list:
+    """Xero's line tracking: at most two categories, each an existing category with an ACTIVE option
+    (by ``Name``/``Option`` or by ``TrackingCategoryID``/``TrackingOptionID``)."""
+    if not raw_tracking:
+        return []
+    if not isinstance(raw_tracking, list) or len(raw_tracking) > 2:
+        errors.append("A line item can have a maximum of 2 tracking categories.")
+        return []
+    out = []
+    for entry in raw_tracking:
+        entry = entry if isinstance(entry, dict) else {}
+        cat_id, cat_name = _key(entry, "TrackingCategoryID"), _key(entry, "Name")
+        opt_id, opt_name = _key(entry, "TrackingOptionID"), _key(entry, "Option")
+        category = next((c for c in org.get("tracking", []) if (cat_id and c["TrackingCategoryID"] == str(cat_id).lower())
+                         or (not cat_id and cat_name and c["Name"].lower() == str(cat_name).strip().lower())), None)
+        if category is None or category["Status"] != "ACTIVE":
+            errors.append("The tracking category '%s' does not exist or has been archived." % (cat_name or cat_id))
+            continue
+        option = next((o for o in category["Options"] if (opt_id and o["TrackingOptionID"] == str(opt_id).lower())
+                       or (not opt_id and opt_name and o["Name"].lower() == str(opt_name).strip().lower())), None)
+        if option is None or option["Status"] != "ACTIVE":
+            errors.append("The tracking option '%s' is not a valid option for the tracking category '%s'."
+                          % (opt_name or opt_id, category["Name"]))
+            continue
+        out.append({"TrackingCategoryID": category["TrackingCategoryID"], "TrackingOptionID": option["TrackingOptionID"],
+                    "Name": category["Name"], "Option": option["Name"]})
+    return out
+
+
+def _line_account(org, code, errors):
+    """The account of a line; unknown, archived, bank and system accounts (but ROUNDING) are refused."""
+    account = _account_by_code(org, code)
+    if account is None:
+        errors.append("Account code '%s' is not a valid code for this document." % code)
+    elif account["Status"] != "ACTIVE":
+        errors.append("Account code '%s' has been archived, or has been deleted. Each line item must "
+                      "reference a valid account." % code)
+    elif (account.get("SystemAccount") or account["Type"] == "BANK") and account.get("SystemAccount") != "ROUNDING":
+        # system accounts (debtors, creditors, tax...) and bank accounts take no lines
+        errors.append("Account code '%s' is not a valid code for this document." % code)
+    return account
+
+
+def _build_lines(ctx, sales, lat, lines_in, errors, credit=False) -> list:
     org = ctx.org
     out = []
     for raw in lines_in:
@@ -639,6 +713,10 @@ def _build_lines(ctx, sales, lat, lines_in, errors) -> list:
         defaults = (item or {}).get("SalesDetails" if sales else "PurchaseDetails") or {}
         description = _key(raw, "Description") or (item or {}).get("Description") or (item or {}).get("Name")
         qty = d(_key(raw, "Quantity") if _key(raw, "Quantity") is not None else 1)
+        if qty < 0:
+            errors.append(NEGATIVE_QUANTITY)
+        if credit and (_key(raw, "DiscountRate") or _key(raw, "DiscountAmount")):
+            errors.append(CREDIT_NOTE_DISCOUNT)
         unit_raw = _key(raw, "UnitAmount")
         if unit_raw is None:
             unit_raw = defaults.get("UnitPrice")
@@ -647,14 +725,7 @@ def _build_lines(ctx, sales, lat, lines_in, errors) -> list:
         unit = d(unit_raw if unit_raw is not None else 0).quantize(Decimal(1).scaleb(-ctx.unitdp),
                                                                    rounding=ROUND_HALF_UP)
         code = _key(raw, "AccountCode") or defaults.get("AccountCode")
-        account = None
-        if code:
-            account = _account_by_code(org, code)
-            if account is None:
-                errors.append("Account code '%s' is not a valid code for this document." % code)
-            elif account["Status"] != "ACTIVE":
-                errors.append("Account code '%s' has been archived, or has been deleted. Each line item must "
-                              "reference a valid account." % code)
+        account = _line_account(org, code, errors) if code else None
         tax_type = _key(raw, "TaxType") or defaults.get("TaxType") or (account or {}).get("TaxType") or "NONE"
         if lat == "NoTax":
             tax_type = "NONE"
@@ -676,6 +747,9 @@ def _build_lines(ctx, sales, lat, lines_in, errors) -> list:
             tax = r2(line_amount * pct / 100)
         if _key(raw, "TaxAmount") is not None and lat != "NoTax":
             tax = r2(d(_key(raw, "TaxAmount")))
+        tracking = _line_tracking(org, _key(raw, "Tracking"), errors)
+        if tracking:
+            li["Tracking"] = tracking
         li.update(Description=description, Quantity=float(qty), UnitAmount=float(unit), AccountCode=code,
                   AccountID=(account or {}).get("AccountID"), TaxType=rate["TaxType"], TaxAmount=float(tax),
                   LineAmount=float(line_amount), DiscountRate=float(disc) if disc else None,
@@ -728,7 +802,8 @@ def _target_document(org, kind, element, create_only, target):
             raise Invalid("%s could not be found with %s %s" % (kind.label, kind.id_field, doc_id))
         return existing
     number = _key(element, kind.number_field)
-    if number and _key(element, "Type") == kind.receivable and not create_only:
+    # Xero upserts by number for ACCREC invoices only: a credit note is updated by its CreditNoteID
+    if kind is INVOICE and number and _key(element, "Type") == kind.receivable and not create_only:
         existing = find_document(org, kind, number)
         if existing and existing["Type"] == kind.receivable:
             return existing
@@ -813,7 +888,8 @@ def save_document(ctx, kind, element, create_only=False, target=None):
         rec.update(Allocations=[])
     _apply_fields(ctx, rec, element, errors, kind)
     if _key(element, "LineItems") is not None:
-        lines = _build_lines(ctx, kind.is_sales(doc_type), rec["LineAmountTypes"], _key(element, "LineItems"), errors)
+        lines = _build_lines(ctx, kind.is_sales(doc_type), rec["LineAmountTypes"], _key(element, "LineItems"), errors,
+                             credit=kind is CREDIT_NOTE)
         if old_status == "AUTHORISED" and not _same_lines(existing["LineItems"], lines):
             errors.append(not_modifiable(kind))
         rec["LineItems"] = lines
@@ -822,14 +898,64 @@ def save_document(ctx, kind, element, create_only=False, target=None):
         errors.append("The document DueDate field must be specified.")
     if status in ("SUBMITTED", "AUTHORISED") and not rec["LineItems"]:
         errors.append("At least one line item must be specified.")
+    locked = lock_date_error(org, rec.get("Date"))
+    if locked:
+        errors.append(locked)
+    stock = _stock_moves(ctx, kind, rec, old_status, status, errors)
     if errors:
         raise Invalid(*errors)
     rec["Status"] = status
+    for item_id, delta in stock.items():
+        item = org["items"][item_id]
+        org["items"][item_id] = {**item, "QuantityOnHand": float(d(item.get("QuantityOnHand") or 0) + delta),
+                                 "UpdatedDateUTC": ctx.now}
     _totals(rec)
     rec["UpdatedDateUTC"] = ctx.now
     org[kind.store][rec[kind.id_field]] = rec
     _after_save(ctx, kind, rec, existing, old_status)
     return rec
+
+
+def lock_date_error(org, on_date):
+    """Xero's message when ``on_date`` (ISO) is on or before a lock date of the organisation, else None."""
+    if not on_date:
+        return None
+    from datetime import date as _date
+
+    for key, label in (("EndOfYearLockDate", "end of year lock date"), ("PeriodLockDate", "period lock date")):
+        lock = org.get(key)
+        if lock and on_date <= lock:
+            return "The document date cannot be before the %s, currently set at %s" % (
+                label, _date.fromisoformat(lock).strftime("%d-%b-%Y"))
+    return None
+
+
+def _stock_moves(ctx, kind, rec, old_status, status, errors) -> dict:
+    """{ItemID: change of QuantityOnHand} for tracked-inventory items when a sales invoice is approved
+    (stock out) or an approved one is voided (stock back). Approving below zero needs ``allowBackorders``."""
+    if kind is not INVOICE or rec["Type"] != "ACCREC":
+        return {}
+    if status == "AUTHORISED" and old_status != "AUTHORISED":
+        sign = -1
+    elif status == "VOIDED" and old_status == "AUTHORISED":
+        sign = 1
+    else:
+        return {}
+    needed = {}
+    for li in rec["LineItems"]:
+        item = find_item(ctx.org, li.get("ItemCode")) if li.get("ItemCode") else None
+        if item and item.get("IsTrackedAsInventory"):
+            needed[item["ItemID"]] = needed.get(item["ItemID"], Decimal(0)) + d(li["Quantity"])
+    backorders = parse_bool(ctx.request.args.get("allowBackorders"))
+    if sign < 0 and not backorders:
+        for item_id, qty in needed.items():
+            item = ctx.org["items"][item_id]
+            on_hand = d(item.get("QuantityOnHand") or 0)
+            if on_hand - qty < 0:
+                errors.append("The quantity of tracked inventory item '%s' on this invoice (%s) is more than the "
+                              "quantity on hand (%s). Use allowBackorders=true to allow negative stock."
+                              % (item["Code"], qty.normalize(), on_hand.normalize()))
+    return {item_id: sign * qty for item_id, qty in needed.items()}
 
 
 def save_invoice(ctx, element, create_only=False, target=None):
@@ -907,7 +1033,8 @@ def documents(ctx, kind, ident, method, render) -> Response:
     elements = _body_elements(ctx.request, kind.plural)
     target = None
     if ident:
-        target = find_document(org, kind, ident)
+        # an invoice may be addressed by number; a credit note only by its CreditNoteID
+        target = find_document(org, kind, ident) if kind is INVOICE else org[kind.store].get(ident.lower())
         if target is None:
             return not_found()
     return batch_write(ctx, kind.plural, kind.id_field, elements,
@@ -1164,6 +1291,9 @@ def save_payment(ctx, element):
         date = parse_date_in(_key(element, "Date")) if _key(element, "Date") else utc_date_of(ctx.now)
     except ValueError as exc:
         raise PostDataInvalid(str(exc)) from None
+    locked = lock_date_error(org, date)
+    if locked:
+        errors.append(locked.replace("document date", "payment date"))
     if errors:
         raise Invalid(*errors)
     return apply_payment(ctx, inv, account, amount, date, _key(element, "Reference"))
@@ -1205,7 +1335,8 @@ def payments(ctx, ident, method) -> Response:
 
 
 RESOURCES = {"contacts": contacts, "items": items, "taxrates": tax_rates, "accounts": accounts,
-             "invoices": invoices, "creditnotes": credit_notes, "payments": payments, "organisation": organisation}
+             "invoices": invoices, "creditnotes": credit_notes, "payments": payments, "organisation": organisation,
+             "trackingcategories": tracking_categories}
 
 
 def dispatch(sandbox, org, request, parts: list) -> Response:

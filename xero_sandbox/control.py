@@ -6,7 +6,7 @@ import re
 from werkzeug.wrappers import Response
 
 from . import oauth, seed, templates
-from .accounting import Context, apply_payment, d, find_invoice, render_invoice
+from .accounting import Context, apply_payment, d, find_contact, find_invoice, find_item, render_invoice
 from .common import html_response, json_response
 from .xero_dates import parse_date_in, utc_date_of
 
@@ -108,11 +108,14 @@ def oauth_grant(sandbox, request, body):
     state = sandbox.state
     with state.lock:
         tenants = [t.lower() for t in body.get("tenants") or list(state.orgs)]
-        unknown = [t for t in tenants if t not in state.orgs]
+        unknown = [t for t in tenants if t not in state.orgs and t not in state.other_tenants]
         if unknown:
             raise ValueError("unknown tenants %s" % unknown)
         params = {"client_id": state.app["client_id"], "redirect_uri": "", "scope": body.get("scope") or
                   oauth.DEFAULT_SCOPE}
+        if not oauth.scope_allowed(state.app, params["scope"]):
+            # what the consent page refuses, refused here too
+            return json_response({"error": "invalid_scope", "error_description": "Invalid scope for client"}, 400)
     code = oauth.create_code(state, params, seed.DEMO_USER["user_id"], tenants)
     with state.lock:
         grant = state.grants[state.auth_codes.pop(code)["grant_id"]]
@@ -203,10 +206,11 @@ def seed_data(sandbox, request, body):
 
 
 def config_set(sandbox, request, body):
-    """``{"client_id", "client_secret", "name", "redirect_uris", "custom_connection_tenant"}``."""
+    """``{"client_id", "client_secret", "name", "redirect_uris", "custom_connection_tenant", "registered"}``
+    (``registered``: the app's registration date, ``YYYY-MM-DD``; from 2026-03-02 granular scopes only)."""
     state = sandbox.state
     with state.lock:
-        for key in ("client_id", "client_secret", "name", "redirect_uris", "custom_connection_tenant"):
+        for key in ("client_id", "client_secret", "name", "redirect_uris", "custom_connection_tenant", "registered"):
             if key in body:
                 state.app[key] = body[key]
         app = dict(state.app)
@@ -217,6 +221,64 @@ def config_get(sandbox, request, body):
     with sandbox.state.lock:
         return json_response({**sandbox.state.app, "tenants": {t: o["Name"] for t, o in sandbox.state.orgs.items()},
                               "demo_user": {k: seed.DEMO_USER[k] for k in ("email", "password")}})
+
+
+def _org_of(sandbox, body):
+    org = sandbox.state.org(body.get("tenant"))
+    if org is None:
+        raise ValueError("unknown tenant")
+    return org
+
+
+def lock_dates(sandbox, request, body):
+    """``{"tenant", "PeriodLockDate": "YYYY-MM-DD"|null, "EndOfYearLockDate": ...}``: the organisation's
+    lock dates (documents dated on or before them are refused)."""
+    org = _org_of(sandbox, body)
+    with sandbox.state.lock:
+        for key in ("PeriodLockDate", "EndOfYearLockDate"):
+            if key in body:
+                org[key] = parse_date_in(body[key]) if body[key] else None
+        out = {k: org.get(k) for k in ("PeriodLockDate", "EndOfYearLockDate")}
+    sandbox.persist()
+    return json_response(out)
+
+
+def merge_contacts(sandbox, request, body):
+    """``{"tenant", "contact": id|number, "into": id|number}``: merge a contact into another, as a Xero
+    user does in the UI (the merged one is archived with ``MergedToContactID``)."""
+    org = _org_of(sandbox, body)
+    with sandbox.state.lock:
+        source, target = find_contact(org, body["contact"]), find_contact(org, body["into"])
+        if source is None or target is None or source is target:
+            raise ValueError("contact and into must be two existing contacts")
+        org["contacts"][source["ContactID"]] = {**source, "ContactStatus": "ARCHIVED",
+                                                "MergedToContactID": target["ContactID"],
+                                                "UpdatedDateUTC": sandbox.state.now()}
+    sandbox.persist()
+    return json_response({"ContactID": source["ContactID"], "MergedToContactID": target["ContactID"]})
+
+
+def inventory(sandbox, request, body):
+    """``{"tenant", "item": code, "quantity_on_hand": N}``: make an item tracked inventory with that stock
+    (InventoryAssetAccountCode 630, created as an INVENTORY account if missing; COGSAccountCode 310)."""
+    org = _org_of(sandbox, body)
+    with sandbox.state.lock:
+        item = find_item(org, body["item"])
+        if item is None:
+            raise ValueError("unknown item")
+        if not any(a["Code"] == "630" for a in org["accounts"].values()):
+            acc_id = seed.guid(org["tenant_id"], "account", "630")
+            org["accounts"][acc_id] = {"AccountID": acc_id, "Code": "630", "Name": "Inventory", "Type": "INVENTORY",
+                                       "Class": "ASSET", "Status": "ACTIVE", "TaxType": "NONE",
+                                       "EnablePaymentsToAccount": False, "ShowInExpenseClaims": False,
+                                       "ReportingCode": "ASS", "HasAttachments": False, "AddToWatchlist": False,
+                                       "UpdatedDateUTC": sandbox.state.now()}
+        item.update(IsTrackedAsInventory=True, InventoryAssetAccountCode="630",
+                    QuantityOnHand=float(d(body.get("quantity_on_hand", 0))), UpdatedDateUTC=sandbox.state.now())
+        item["PurchaseDetails"] = {**item.get("PurchaseDetails", {}), "COGSAccountCode": "310"}
+        out = dict(item)
+    sandbox.persist()
+    return json_response(out)
 
 
 def save(sandbox, request, body):
@@ -241,5 +303,6 @@ ROUTES = {
     ("GET", "webhooks"): webhooks_get, ("POST", "webhooks/config"): webhooks_config,
     ("POST", "webhooks/deliver"): webhooks_deliver, ("POST", "webhooks/intent-to-receive"): webhooks_itr,
     ("POST", "seed"): seed_data, ("POST", "config"): config_set, ("GET", "config"): config_get,
-    ("POST", "save"): save,
+    ("POST", "save"): save, ("POST", "lock-dates"): lock_dates, ("POST", "merge-contacts"): merge_contacts,
+    ("POST", "inventory"): inventory,
 }

@@ -18,7 +18,20 @@ ACCESS_TTL = 1800
 CODE_TTL = 300
 REFRESH_GRACE = 1800
 REFRESH_TTL = 60 * 86400
-DEFAULT_SCOPE = "offline_access accounting.transactions accounting.contacts accounting.settings accounting.attachments"
+DEFAULT_SCOPE = ("offline_access accounting.invoices accounting.payments accounting.contacts accounting.settings "
+                 "accounting.attachments")
+#: Apps registered on or after this date get granular scopes only (developer.xero.com FAQ "Granular scopes").
+GRANULAR_FROM = "2026-03-02"
+#: The broad scopes an app registered before GRANULAR_FROM may still ask for (until September 2027).
+BROAD_SCOPES = frozenset({"accounting.transactions", "accounting.transactions.read"})
+GRANULAR_SCOPES = frozenset({"accounting.invoices", "accounting.invoices.read", "accounting.payments",
+                             "accounting.payments.read", "accounting.banktransactions",
+                             "accounting.banktransactions.read", "accounting.manualjournals",
+                             "accounting.manualjournals.read"})
+OTHER_SCOPES = frozenset({"openid", "profile", "email", "offline_access", "accounting.contacts",
+                          "accounting.contacts.read", "accounting.settings", "accounting.settings.read",
+                          "accounting.attachments", "accounting.attachments.read", "accounting.reports.read",
+                          "accounting.journals.read", "accounting.budgets.read"})
 AUTH_FIELDS = ("response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge",
                "code_challenge_method", "nonce")
 
@@ -36,10 +49,24 @@ def make_jwt(payload: dict, key: str) -> str:
 
 
 def redirect_uri_allowed(app: dict, uri: str) -> bool:
-    if uri in app["redirect_uris"]:
-        return True
+    """Xero compares the redirect URI exactly with the app's registered ones (no "any localhost")."""
     parts = urlsplit(uri or "")
-    return parts.scheme in ("http", "https") and parts.hostname in ("localhost", "127.0.0.1")
+    if parts.scheme != "https" and not (parts.scheme == "http" and parts.hostname in ("localhost", "127.0.0.1")):
+        return False  # HTTPS only, except for localhost
+    return uri in app["redirect_uris"]
+
+
+def is_granular_app(app: dict) -> bool:
+    return str(app.get("registered") or GRANULAR_FROM) >= GRANULAR_FROM
+
+
+def scope_allowed(app: dict, scope: str) -> bool:
+    """Whether the app may ask for every scope of ``scope`` (space separated) at the consent page."""
+    wanted = set((scope or "").split())
+    allowed = OTHER_SCOPES | GRANULAR_SCOPES
+    if not is_granular_app(app):
+        allowed |= BROAD_SCOPES
+    return bool(wanted) and wanted <= allowed
 
 
 # -- authorize (consent page) -----------------------------------------------------------------------
@@ -53,6 +80,9 @@ def authorize(sandbox, request) -> Response:
         return html_response(templates.error_page("unauthorized_client", "Unknown client_id."), 400)
     if not redirect_uri_allowed(app, params["redirect_uri"]):
         return html_response(templates.error_page("invalid_request", "Invalid redirect_uri."), 400)
+    if not scope_allowed(app, params["scope"]):
+        # Xero shows this on its own page (the browser never returns to the app)
+        return html_response(templates.error_page("unauthorized_client", "Invalid scope for client"), 400)
     if params["response_type"] != "code":
         return _back(params, error="unsupported_response_type")
     if params["code_challenge"] and params["code_challenge_method"] not in ("S256", "plain", ""):
@@ -68,11 +98,11 @@ def authorize(sandbox, request) -> Response:
         ticket = secrets.token_urlsafe(16)
         with state.lock:
             state.login_tickets[ticket] = seed.DEMO_USER["user_id"]
-            orgs = [(tid, o["Name"]) for tid, o in state.orgs.items()]
+            orgs = tenant_choices(state)
         return html_response(templates.consent_page(params, app["name"], ticket, orgs))
     with state.lock:
         user_id = state.login_tickets.pop(request.form.get("ticket", ""), None)
-        orgs = [(tid, o["Name"]) for tid, o in state.orgs.items()]
+        orgs = tenant_choices(state)
     if user_id is None:
         return html_response(templates.login_page(params, app["name"], "Your session expired, log in again"))
     if request.form.get("action") != "allow":
@@ -86,6 +116,12 @@ def authorize(sandbox, request) -> Response:
                                                     "Select at least one organisation"))
     code = create_code(state, params, user_id, chosen)
     return _back(params, code=code, scope=params["scope"], session_state=secrets.token_urlsafe(8))
+
+
+def tenant_choices(state) -> list:
+    """(tenant id, name) of everything the demo user may connect: organisations, then other tenants."""
+    return [(tid, o["Name"]) for tid, o in state.orgs.items()] + [
+        (tid, t["Name"]) for tid, t in getattr(state, "other_tenants", {}).items()]
 
 
 def _back(params, **values) -> Response:
@@ -292,9 +328,11 @@ def connections_of(state, grant: dict) -> list:
 
 
 def render_connection(state, conn: dict) -> dict:
-    org = state.orgs.get(conn["tenantId"], {})
+    org = state.orgs.get(conn["tenantId"])
+    other = getattr(state, "other_tenants", {}).get(conn["tenantId"], {})
     return {"id": conn["id"], "authEventId": conn["authEventId"], "tenantId": conn["tenantId"],
-            "tenantType": "ORGANISATION", "tenantName": org.get("Name"),
+            "tenantType": "ORGANISATION" if org else other.get("tenantType", "PRACTICEMANAGER"),
+            "tenantName": (org or other).get("Name"),
             "createdDateUtc": iso_datetime(conn["created"]), "updatedDateUtc": iso_datetime(conn["updated"])}
 
 

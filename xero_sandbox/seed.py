@@ -7,6 +7,8 @@ NAMESPACE = uuid.UUID("6f1c1d2e-8a43-4d56-9c1e-5a1b2c3d4e5f")
 #: Tenant ids tests can rely on.
 UK_TENANT_ID = str(uuid.uuid5(NAMESPACE, "tenant/uk"))
 NZ_TENANT_ID = str(uuid.uuid5(NAMESPACE, "tenant/nz"))
+#: A tenant that is not an organisation (Xero Practice Manager): listed by /connections, no Accounting API.
+PRACTICE_TENANT_ID = str(uuid.uuid5(NAMESPACE, "tenant/practice"))
 
 #: The demo user of the consent page.
 DEMO_USER = {"email": "demo@halo.example", "password": "demo", "first_name": "Demo", "last_name": "User",
@@ -121,6 +123,23 @@ _ORGS = {
 }
 
 
+# tracking categories: (name, [(option, status)]); an archived option cannot be used on new lines
+_TRACKING = [("Region", [("North", "ACTIVE"), ("South", "ACTIVE"), ("East", "ARCHIVED")]),
+             ("Service Line", [("Managed Services", "ACTIVE"), ("Projects", "ACTIVE")])]
+
+
+def _tracking_category(key, name, options) -> dict:
+    return {"TrackingCategoryID": guid(key, "tracking", name), "Name": name, "Status": "ACTIVE",
+            "Options": [{"TrackingOptionID": guid(key, "tracking", name, option), "Name": option, "Status": status,
+                         "HasValidationErrors": False, "IsDeleted": False, "IsArchived": status == "ARCHIVED",
+                         "IsActive": status == "ACTIVE"} for option, status in options]}
+
+
+def other_tenants() -> dict:
+    """Tenants that are not organisations, keyed by tenant id (``tenantType`` other than ORGANISATION)."""
+    return {PRACTICE_TENANT_ID: {"Name": "Halo Demo Practice", "tenantType": "PRACTICEMANAGER"}}
+
+
 def _stamp(rec):
     rec["UpdatedDateUTC"] = SEED_EPOCH
     return rec
@@ -134,7 +153,7 @@ def build_org(key: str) -> dict:
                                 "Version", "ShortCode", "Timezone", "TaxNumber")}
     org.update(created=SEED_EPOCH, invoice_seq=0, credit_note_seq=0, contacts={}, items={}, invoices={},
                credit_notes={}, payments={},
-               attachments={}, history={}, online={})
+               attachments={}, history={}, online={}, PeriodLockDate=None, EndOfYearLockDate=None)
     org["tax_rates"] = [dict(t) for t in spec["taxes"]]
     org["accounts"] = {}
     for code, name, typ, cls, tax, system, pay in _ACCOUNTS:
@@ -163,6 +182,7 @@ def build_org(key: str) -> dict:
                    "ContactGroups": [], "ContactPersons": [], "HasAttachments": False,
                    "HasValidationErrors": False}
         org["contacts"][contact["ContactID"]] = _stamp(contact)
+    org["tracking"] = [_tracking_category(key, name, options) for name, options in _TRACKING]
     for code, name, desc, price, account, tax in _ITEMS:
         item = {"ItemID": guid(key, "item", code), "Code": code, "Name": name, "Description": desc,
                 "IsSold": True, "IsPurchased": False, "IsTrackedAsInventory": False,

@@ -17,6 +17,25 @@ from .webhooks import WebhookDispatcher
 
 IDEMPOTENCY_TTL = 360  # seconds of sandbox clock
 API_PREFIX = ["api.xro", "2.0"]
+#: Xero refuses a POST/PUT to the Accounting API larger than 3.5 MB (attachments have their own 10 MB cap).
+MAX_BODY = int(3.5 * 1024 * 1024)
+#: Scope family of each Accounting API resource (granular scopes, 2026). Transactional families are also
+#: granted by the broad ``accounting.transactions`` of apps registered before 2026-03-02.
+RESOURCE_SCOPES = {
+    "invoices": "accounting.invoices", "creditnotes": "accounting.invoices", "quotes": "accounting.invoices",
+    "purchaseorders": "accounting.invoices", "repeatinginvoices": "accounting.invoices",
+    "linkedtransactions": "accounting.invoices", "items": "accounting.invoices",
+    "payments": "accounting.payments", "overpayments": "accounting.payments", "prepayments": "accounting.payments",
+    "batchpayments": "accounting.payments",
+    "banktransactions": "accounting.banktransactions", "banktransfers": "accounting.banktransactions",
+    "manualjournals": "accounting.manualjournals",
+    "contacts": "accounting.contacts", "contactgroups": "accounting.contacts",
+    "taxrates": "accounting.settings", "accounts": "accounting.settings", "organisation": "accounting.settings",
+    "trackingcategories": "accounting.settings", "currencies": "accounting.settings",
+    "brandingthemes": "accounting.settings",
+}
+TRANSACTION_FAMILIES = ("accounting.invoices", "accounting.payments", "accounting.banktransactions",
+                        "accounting.manualjournals")
 
 
 class SandboxApp:
@@ -95,6 +114,12 @@ class SandboxApp:
         if org is None or tenant not in allowed:
             return problem(403, "Forbidden", "AuthenticationUnsuccessful")
         request.environ["sandbox.tenant"] = tenant
+        if not scope_grants(grant["scope"], parts, request.method):
+            return problem(401, "Unauthorized", "AuthorizationUnsuccessful")
+        if request.method in ("POST", "PUT") and not _is_attachment(parts) and (
+                (request.content_length or 0) > MAX_BODY or len(request.get_data()) > MAX_BODY):
+            return problem(413, "Request Entity Too Large",
+                           "The request is larger than the maximum of 3.5 MB for a single request.")
         try:
             headers = state.limiter.acquire(tenant)
         except RateLimited as exc:
@@ -209,6 +234,29 @@ class SandboxApp:
         return html_response(templates.error_page("not found", "This invoice link is not valid."), 404)
 
 
+def _is_attachment(parts) -> bool:
+    return len(parts) >= 3 and parts[2].lower() == "attachments"
+
+
+def scope_grants(scope: str, parts: list, method: str) -> bool:
+    """Whether a token's scopes allow ``method`` on the Accounting API resource ``parts``: the resource's
+    scope (or its ``.read`` variant for GET), attachments under ``accounting.attachments``; Items also
+    under ``accounting.settings`` (where older apps read them)."""
+    held = set((scope or "").split())
+    if not parts:
+        return True
+    family = "accounting.attachments" if _is_attachment(parts) else RESOURCE_SCOPES.get(parts[0].lower())
+    if family is None:
+        return True  # unknown resources answer 404 further on
+    families = [family]
+    if family in TRANSACTION_FAMILIES:
+        families.append("accounting.transactions")
+    if parts[0].lower() == "items" and family != "accounting.attachments":
+        families.append("accounting.settings")
+    read = method in ("GET", "HEAD")
+    return any(f in held or (read and f + ".read" in held) for f in families)
+
+
 def _search(pattern, path) -> bool:
     return re.search(pattern, path, re.I) is not None
 
@@ -229,8 +277,10 @@ class SandboxServer:
 
     def __init__(self, port: int = 0, host: str = "127.0.0.1", data_file: str | None = None,
                  client_id: str | None = None, client_secret: str | None = None, webhook_key: str | None = None,
-                 limits_enabled: bool = True, public_url: str | None = None, quiet: bool = True):
-        app = {k: v for k, v in (("client_id", client_id), ("client_secret", client_secret)) if v}
+                 limits_enabled: bool = True, public_url: str | None = None, quiet: bool = True,
+                 redirect_uris: list | None = None, registered: str | None = None):
+        app = {k: v for k, v in (("client_id", client_id), ("client_secret", client_secret),
+                                 ("redirect_uris", redirect_uris), ("registered", registered)) if v}
         self.state = SandboxState(data_file=data_file, app=app, webhook_key=webhook_key,
                                   limits_enabled=limits_enabled)
         self.app = SandboxApp(self.state)

@@ -29,7 +29,11 @@ DEFAULT_APP = {
     "client_id": "HALO-DEMO-CLIENT",
     "client_secret": "halo-demo-secret",
     "name": "Halo Helpdesk Billing (demo)",
-    "redirect_uris": [],  # any http://localhost / 127.0.0.1 URI is accepted in addition to these
+    # Xero matches the redirect URI exactly against the ones registered for the app
+    "redirect_uris": ["http://localhost:8069/halo_xero/oauth/callback",
+                      "http://127.0.0.1:8069/halo_xero/oauth/callback"],
+    # apps registered on or after 2026-03-02 may only ask for granular scopes (see oauth.GRANULAR_FROM)
+    "registered": "2026-11-26",
     "custom_connection_tenant": seed.UK_TENANT_ID,  # org bound to client_credentials tokens
 }
 
@@ -58,6 +62,7 @@ class SandboxState:
         with self.lock:
             self.app = {**DEFAULT_APP, **self._app_overrides}
             self.orgs = seed.demo_orgs()
+            self.other_tenants = seed.other_tenants()
             self.connections = {}  # id -> {id, tenantId, authEventId, client_id, user_id, created, updated}
             self.grants = {}  # auth event id -> {id, client_id, user_id, tenant_ids, scope, kind}
             self.access_tokens = {}  # token -> {grant_id, expires_at, client_id}
@@ -93,6 +98,10 @@ class SandboxState:
             for key in PERSISTED:
                 if key in data:
                     setattr(self, key, data[key])
+            # files saved before exact redirect URIs and registration dates: today's defaults, then the
+            # command line's settings
+            saved = {k: v for k, v in self.app.items() if v or k not in ("redirect_uris", "registered")}
+            self.app = {**DEFAULT_APP, **saved, **self._app_overrides}
 
     # -- helpers ---------------------------------------------------------------------------------
     def now(self) -> float:

@@ -28,7 +28,14 @@ from odoo.exceptions import UserError
 from odoo.fields import Domain
 
 from ..services import xero_push
-from ..services.xero_client import XeroAuthError, XeroError, XeroNotFound, XeroRetryLater, XeroUnknownOutcome
+from ..services.xero_client import (
+    XeroAuthError,
+    XeroError,
+    XeroNotFound,
+    XeroRetryLater,
+    XeroTooLarge,
+    XeroUnknownOutcome,
+)
 from .halo_engine import XERO_COMMIT
 from .halo_xero_connection import halo_check_caller
 
@@ -108,12 +115,21 @@ class AccountMove(models.Model):
             if not connection or connection.state in ("draft", "disconnected"):
                 continue
             for move in company_moves:
-                move.sudo().write({
+                vals = {
                     "halo_xero_state": "queued",
                     "halo_xero_connection_id": connection.id,
                     "halo_xero_payload_version": move.halo_xero_payload_version + 1,
                     "halo_xero_error": False,
-                })
+                    # an edited invoice gets its new PDF in Xero (the same file name replaces the old one)
+                    "halo_xero_pdf_sent": False,
+                }
+                if move.halo_xero_invoice_id and move.halo_xero_status == "DELETED":
+                    # deleted in Xero: it cannot be changed there any more, so it is sent again as a new one
+                    # (Xero frees a deleted document's number)
+                    vals.update(halo_xero_invoice_id=False, halo_xero_number=False, halo_xero_status=False,
+                                halo_xero_url=False, halo_xero_pdf_sent=False, halo_xero_lookup=False,
+                                halo_xero_allocation=False, halo_xero_allocation_id=False)
+                move.sudo().write(vals)
 
     def button_draft(self):
         for move in self:
@@ -214,8 +230,7 @@ class AccountMove(models.Model):
                 for group in (pending - refunds, refunds):
                     creates = group.filtered(lambda m: not m.halo_xero_invoice_id)
                     for action, moves in (("create", creates), ("update", group - creates)):
-                        for batch in xero_push.batches(moves):
-                            self.browse([m.id for m in batch])._halo_xero_send(connection, client, action)
+                        moves._halo_xero_send_batches(connection, client, action)
             except XeroAuthError as err:
                 self._halo_xero_requeue(str(err), stats)
                 stats["stop"] = True
@@ -273,6 +288,7 @@ class AccountMove(models.Model):
                 "account_code": template.halo_xero_account_code or connection.default_account_code or None,
                 "tax_type": tax.halo_xero_tax_type if tax else "NONE",
                 "tax_rate": Decimal(str(tax.amount)) if tax else Decimal(0),
+                "xero_rate": Decimal(str(tax.halo_xero_effective_rate)) if tax and tax.halo_xero_rate_known else None,
                 "tracking": self._halo_xero_tracking(connection, line),
             })
         if len(inclusive) > 1:
@@ -303,9 +319,14 @@ class AccountMove(models.Model):
                 return [(name, option)]
         return []
 
-    def _halo_xero_payloads(self, connection, action):
-        """{move: payload} for the moves whose payload could be built; the others are marked failed."""
+    def _halo_xero_payloads(self, connection, action, client=None):
+        """{move: payload} for the moves whose payload could be built; the others are marked failed.
+        Account codes are checked against the chart imported from Xero and, with ``client``, tracking
+        options against Xero's tracking categories (Xero refuses both otherwise)."""
         payloads = {}
+        chart = {a.code.lower(): a for a in self.env["halo.xero.account"].sudo().search(
+            [("connection_id", "=", connection.id)])}
+        tracking = self._halo_xero_tracking_options(connection, client) if client is not None else None
         for move in self:
             if action == "update":
                 numbering = "xero" if (move.halo_xero_lookup or "").startswith("reference:") else "odoo"
@@ -315,13 +336,79 @@ class AccountMove(models.Model):
                 payload = xero_push.build_invoice(
                     move._halo_xero_invoice_doc(connection), status=connection.invoice_status or "DRAFT",
                     numbering=numbering, rounding_account_code=connection.rounding_account_code)
+                move._halo_xero_check_lines(payload, chart, tracking)
             except xero_push.PayloadError as err:
                 move._halo_xero_fail(str(err), action)
                 continue
             if action == "update":
-                payload["InvoiceID"] = move.halo_xero_invoice_id
+                # the document's own id: InvoiceID for invoices, CreditNoteID for credit notes (Xero
+                # matches credit notes by id only; without it a second credit note would be created)
+                payload[xero_push.ID_FIELDS[payload_kind(move)]] = move.halo_xero_invoice_id
             payloads[move] = payload
         return payloads
+
+    def _halo_xero_check_lines(self, payload, chart, tracking):
+        """Refuse (PayloadError) what Xero would refuse, saying what to fix: an account code that is not
+        in the imported chart, archived, a bank or a system account (the ROUNDING account takes rounding
+        lines); a tracking option Xero does not have (``tracking``: {category: (name, {option: name})}).
+        Tracking names are sent with Xero's spelling."""
+        self.ensure_one()
+        for line in payload["LineItems"]:
+            code = line.get("AccountCode")
+            account = chart.get(str(code).lower()) if code and chart else None
+            if code and chart and account is None:
+                raise xero_push.PayloadError(self.env._(
+                    "Account code '%(code)s' is not in the chart of accounts imported from Xero: map the product "
+                    "(or the connection's default account) to an active revenue account.", code=code))
+            if account and account.status != "ACTIVE":
+                raise xero_push.PayloadError(self.env._(
+                    "Account code '%(code)s' (%(name)s) is archived in Xero: map the product (or the connection's "
+                    "default account) to an active revenue account.", code=code, name=account.name))
+            if account and (account.account_type == "BANK" or account.system_account) \
+                    and account.system_account != "ROUNDING":
+                raise xero_push.PayloadError(self.env._(
+                    "Account code '%(code)s' (%(name)s) is a bank or system account in Xero, which takes no "
+                    "invoice lines: map the product (or the connection's default account) to a revenue account.",
+                    code=code, name=account.name))
+            if tracking is None:
+                continue
+            for entry in line.get("Tracking") or []:
+                category = tracking.get(entry["Name"].strip().lower())
+                option = category[1].get(entry["Option"].strip().lower()) if category else None
+                if option is None:
+                    raise xero_push.PayloadError(self.env._(
+                        "Xero has no active tracking option '%(option)s' in the category '%(category)s' (options: "
+                        "%(options)s): add it in Xero, or change the connection's tracking settings.",
+                        option=entry["Option"], category=entry["Name"],
+                        options=", ".join(sorted(category[1].values())) if category else "-"))
+                entry["Name"], entry["Option"] = category[0], option
+
+    def _halo_xero_tracking_options(self, connection, client):
+        """{category (lower case): (Xero's name, {option (lower case): Xero's name})} of the active tracking
+        categories and options in Xero, read when the connection sends tracking (else None)."""
+        if not getattr(connection, "tracking_category_name", False) or not connection.tracking_option_field:
+            return None
+        result = client.call(connection.tenant_id, "get_tracking_categories")
+        out = {}
+        for cat in result.tracking_categories or []:
+            if _value(cat.status) != "ACTIVE" or not cat.name:
+                continue
+            out[cat.name.strip().lower()] = (cat.name, {
+                opt.name.strip().lower(): opt.name for opt in cat.options or []
+                if opt.name and _value(opt.status) == "ACTIVE"})
+        return out
+
+    def _halo_xero_send_batches(self, connection, client, action):
+        """Send these moves in requests of at most 50 documents and at most ``MAX_REQUEST_BYTES`` of
+        serialised body (Xero refuses a request over 3.5 MB with 413)."""
+        if not self:
+            return
+        payloads = self._halo_xero_payloads(connection, action, client)
+        moves = list(payloads)
+        sizes = [xero_push.payload_size(payloads[m]) for m in moves]
+        for batch in xero_push.size_batches(moves, sizes):
+            self.browse([m.id for m in batch])._halo_xero_send(connection, client, action,
+                                                               {m: payloads[m] for m in batch})
 
     def _halo_xero_fail(self, message, action="create"):
         self.write({"halo_xero_state": "failed", "halo_xero_error": message})
@@ -342,10 +429,13 @@ class AccountMove(models.Model):
         dbuuid = self._halo_xero_dbuuid()
         for chunk in xero_push.batches(partners):
             chunk = self.env["res.partner"].browse([p.id for p in chunk])
-            body = [{"Name": (p.name or "").strip()[:255], "EmailAddress": p.email or ""} for p in chunk]
+            # Xero takes one valid address: the first valid one of Odoo's comma/semicolon-separated list
+            body = [{"Name": (p.name or "").strip()[:255], "EmailAddress": xero_push.first_email(p.email) or ""}
+                    for p in chunk]
             key = xero_push.request_key("contact", ["%s-partner-%s" % (dbuuid, p.id) for p in chunk],
                                         xero_push.payload_digest(body))
             missing = chunk
+            refusals = {}  # partner id -> Xero's validation messages, shown verbatim
             try:
                 result = client.call(
                     connection.tenant_id, "create_contacts",
@@ -359,6 +449,7 @@ class AccountMove(models.Model):
                         partner._halo_xero_bind_contact(connection, contact_id)
                     else:
                         missing |= partner
+                        refusals[partner.id] = [e.message for e in element.validation_errors or [] if e.message]
             except XeroUnknownOutcome:
                 pass
             except XeroError as err:
@@ -375,13 +466,19 @@ class AccountMove(models.Model):
                 if contacts:
                     partner._halo_xero_bind_contact(connection, str(contacts[0].contact_id))
                 else:
+                    reasons = refusals.get(partner.id)
+                    message = self.env._("Xero did not accept the contact %(name)s: %(reasons)s", name=partner.name,
+                                         reasons="; ".join(reasons)) if reasons else self.env._(
+                        "Xero did not accept the contact %(name)s.", name=partner.name)
                     self.filtered(lambda m, p=partner: m.partner_id.commercial_partner_id == p)._halo_xero_fail(
-                        self.env._("Xero did not accept the contact %(name)s.", name=partner.name), "contact")
+                        message, "contact")
 
     # -- send -------------------------------------------------------------------------------------
-    def _halo_xero_send(self, connection, client, action):
-        """One request for up to 50 invoices: mark sending, commit, send, apply the answers."""
-        payloads = self._halo_xero_payloads(connection, action)
+    def _halo_xero_send(self, connection, client, action, payloads=None):
+        """One request for up to 50 invoices: mark sending, commit, send, apply the answers. A request
+        Xero refuses as too large (413, nothing applied) is split in two and each half sent again."""
+        if payloads is None:
+            payloads = self._halo_xero_payloads(connection, action)
         moves = self.browse([m.id for m in payloads])
         if not moves:
             return
@@ -397,9 +494,10 @@ class AccountMove(models.Model):
         noun = "credit_notes" if xero_push.is_credit_note(payload_list[0]) else "invoices"
         method = ("create_%s" if action == "create" else "update_or_create_%s") % noun
         Log = self.env["halo.xero.sync.log"]
+        options = {"allow_backorders": True} if noun == "invoices" and connection.allow_backorders else {}
         try:
             result = client.call(connection.tenant_id, method, xero_push.to_sdk_documents(payload_list),
-                                 summarize_errors=False, unitdp=4, idempotency_key=key, write=True)
+                                 summarize_errors=False, unitdp=4, idempotency_key=key, write=True, **options)
         except XeroUnknownOutcome as err:
             moves.write({"halo_xero_state": "unknown", "halo_xero_error": str(err)})
             Log._halo_log(moves, action, "unknown", str(err), key)
@@ -417,6 +515,19 @@ class AccountMove(models.Model):
             Log._halo_log(moves, action, "retry", str(err), key)
             self._halo_xero_commit()
             raise
+        except XeroTooLarge as err:
+            if len(moves) == 1:
+                moves._halo_xero_fail(self.env._(
+                    "%(error)s This invoice alone is larger than Xero accepts in one request: shorten its "
+                    "line descriptions or split it.", error=str(err)), action)
+                return
+            moves.write({"halo_xero_state": "queued"})
+            Log._halo_log(moves, action, "retry", self.env._("%(error)s Sent again in two halves.", error=str(err)), key)
+            self._halo_xero_commit()
+            half = len(moves) // 2
+            for part in (moves[:half], moves[half:]):
+                part._halo_xero_send(connection, client, action, {m: payloads[m] for m in part})
+            return
         except XeroError as err:
             moves._halo_xero_fail(str(err), action)
             return
@@ -426,6 +537,7 @@ class AccountMove(models.Model):
         Log = self.env["halo.xero.sync.log"]
         elements = list(getattr(result, "invoices", None) or getattr(result, "credit_notes", None) or [])
         attach = bool(connection.attach_pdf)
+        payloads_by_move = dict(zip(self, payloads, strict=False))
         for move, element in zip(self, elements, strict=False):
             outcome = xero_push.element_outcome(element)
             if outcome["ok"]:
@@ -439,6 +551,10 @@ class AccountMove(models.Model):
                         "Xero's total %(xero)s differs from Odoo's %(odoo)s: check the Xero tax type of the taxes "
                         "on this invoice.", xero=xero_total, odoo=move.amount_total)
                     move.halo_xero_error = message
+                    Log._halo_log(move, "status", "error", message)
+                if payloads_by_move.get(move, {}).get("_flag"):
+                    message = payloads_by_move[move]["_flag"]
+                    move.halo_xero_error = "\n".join(filter(None, [message, move.halo_xero_error]))
                     Log._halo_log(move, "status", "error", message)
             elif action == "create" and xero_push.is_duplicate_number(outcome):
                 # an earlier attempt got through (its answer was lost): find it, do not send it again
@@ -742,6 +858,16 @@ class AccountMove(models.Model):
             for payment in inv.payments or []:
                 self.env["halo.xero.payment"]._halo_register(connection, move, payment)
         return moves
+
+
+def _value(value):
+    """An SDK enum's value (or the plain value)."""
+    return getattr(value, "value", value)
+
+
+def payload_kind(move):
+    """The document kind of ``services/xero_push`` for a move: "refund" for credit notes, else "invoice"."""
+    return "refund" if move.move_type == "out_refund" else "invoice"
 
 
 class ResPartner(models.Model):

@@ -105,6 +105,10 @@ class HaloXeroConnection(models.Model):
         [("odoo", "Odoo's invoice number"), ("xero", "Xero numbers the invoices")],
         default="odoo", required=True)
     attach_pdf = fields.Boolean(string="Attach the PDF", default=True)
+    allow_backorders = fields.Boolean(
+        string="Allow Backorders",
+        help="Send allowBackorders=true with invoices: Xero then approves invoices whose tracked-inventory items "
+        "have too little stock on hand (the stock goes negative) instead of refusing them.")
     payment_journal_id = fields.Many2one(
         "account.journal", string="Payment Journal", check_company=True,
         domain=[("type", "in", ("bank", "cash"))],
@@ -120,6 +124,13 @@ class HaloXeroConnection(models.Model):
         groups=SYSTEM,
         help="Field of the invoice line (or of the invoice) whose value is sent as the tracking option, "
         "e.g. product_id or analytic_line_ids.account_id.")
+    # OAuth2 scopes asked for at the consent page (granular by default: new Xero apps get no others)
+    oauth_scopes = fields.Char(
+        string="Xero Scopes", default=lambda self: " ".join(xc.DEFAULT_SCOPES), required=True,
+        help="Space-separated OAuth2 scopes asked for when connecting. Xero apps registered since 2 March 2026 "
+        "may only ask for granular scopes (accounting.invoices, accounting.payments, ...): asking for "
+        "accounting.transactions is refused at Xero's consent page.")
+    scope_warning = fields.Char(compute="_compute_scope_warning")
     # import watermarks (If-Modified-Since of the scheduled refresh, UTC)
     contacts_synced_at = fields.Datetime(copy=False, readonly=True)
     items_synced_at = fields.Datetime(copy=False, readonly=True)
@@ -200,6 +211,19 @@ class HaloXeroConnection(models.Model):
         with_token = set(tokens.filtered("access_token").connection_id.ids)
         for conn in self:
             conn.has_token = conn.id in with_token
+
+    @api.depends("state", "oauth_scopes")
+    def _compute_scope_warning(self):
+        """Say so when the stored token holds Xero's old broad scopes (or the settings ask for them)."""
+        tokens = {t.connection_id.id: t.scope or "" for t in
+                  self.env["halo.xero.token"].sudo().search([("connection_id", "in", self.ids)])}
+        for conn in self:
+            broad = xc.broad_scopes(tokens.get(conn.id, "")) or xc.broad_scopes(conn.oauth_scopes or "")
+            conn.scope_warning = self.env._(
+                "This connection uses Xero's old broad scopes (%(scopes)s). Xero accepts them from apps "
+                "registered before 2 March 2026 only, until September 2027: set granular scopes "
+                "(accounting.invoices accounting.payments ...) and connect again to consent to them.",
+                scopes=", ".join(broad)) if broad else False
 
     @api.model
     def _halo_for_company(self, company):
@@ -387,7 +411,8 @@ class HaloXeroConnection(models.Model):
             "oauth_code_verifier": verifier, "oauth_redirect_uri": redirect_uri,
             "oauth_started_at": time.time(), "oauth_wizard_id": wizard_id or 0,
         })
-        return conn._halo_client().authorize_url(redirect_uri, state, code_challenge=challenge)
+        scopes = (conn.oauth_scopes or "").split() or list(xc.DEFAULT_SCOPES)
+        return conn._halo_client().authorize_url(redirect_uri, state, scopes=scopes, code_challenge=challenge)
 
     @api.model
     def _halo_find_oauth_state(self, state, session_sid):

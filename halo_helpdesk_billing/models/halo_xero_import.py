@@ -272,8 +272,11 @@ class HaloXeroImport(models.Model):
             if _enum(rate.status) != "ACTIVE" or not rate.can_apply_to_revenue:
                 continue
             code = rate.tax_type
-            if Tax.search_count([("company_id", "=", company.id), ("halo_xero_tax_type", "=", code),
-                                 ("type_tax_use", "=", "sale")], limit=1):
+            # Xero's own rate of the tax type, compared with Odoo's before an approved invoice is sent
+            known = Tax.search([("company_id", "=", company.id), ("halo_xero_tax_type", "=", code),
+                                ("type_tax_use", "=", "sale")])
+            known.write({"halo_xero_effective_rate": float(rate.effective_rate or 0), "halo_xero_rate_known": True})
+            if known:
                 mapped += 1
                 continue
             percent = float(rate.effective_rate or 0)
@@ -282,15 +285,18 @@ class HaloXeroImport(models.Model):
                 ("amount", "=", percent), ("price_include", "=", False), ("halo_xero_tax_type", "=", False),
                 ("children_tax_ids", "=", False)], order="sequence, id")
             if len(candidates) == 1:
-                candidates.halo_xero_tax_type = code
+                candidates.write({"halo_xero_tax_type": code, "halo_xero_effective_rate": percent,
+                                  "halo_xero_rate_known": True})
                 mapped += 1
             elif candidates:
-                candidates[0].write({"halo_xero_tax_type": code, "halo_xero_review": True})
+                candidates[0].write({"halo_xero_tax_type": code, "halo_xero_review": True,
+                                     "halo_xero_effective_rate": percent, "halo_xero_rate_known": True})
                 review += 1
             else:
                 Tax.create({"name": "%s (Xero %s)" % (rate.name, code), "amount": percent,
                             "amount_type": "percent", "type_tax_use": "sale", "company_id": company.id,
-                            "halo_xero_tax_type": code, "halo_xero_review": True})
+                            "halo_xero_tax_type": code, "halo_xero_review": True,
+                            "halo_xero_effective_rate": percent, "halo_xero_rate_known": True})
                 created += 1
         self.write({"taxes_mapped": mapped, "taxes_created": created, "taxes_review": review,
                     "step": "contacts"})
@@ -405,6 +411,8 @@ class HaloXeroImport(models.Model):
             cid = str(contact.contact_id)
             vals = self._prepare_partner_vals(contact)
             partner = linked.get(cid)
+            if partner and self._halo_rebind_gone_contact(partner, contact):
+                continue
             if partner:
                 if self._halo_update_record(partner, vals, PARTNER_XERO_FIELDS, contact.updated_date_utc):
                     updated += 1
@@ -444,6 +452,29 @@ class HaloXeroImport(models.Model):
         self.write({"contacts_created": self.contacts_created + created,
                     "contacts_linked": self.contacts_linked + matched,
                     "contacts_updated": self.contacts_updated + updated})
+
+    def _halo_rebind_gone_contact(self, partner, contact):
+        """A linked contact merged in Xero (``MergedToContactID``) moves the partner to the contact it was
+        merged into; an archived one unlinks it (the next invoice binds it to an active contact of that
+        name, or creates one). Xero takes no new invoices for either. Returns True when it did either."""
+        conn = self.connection_id
+        target = str(contact.merged_to_contact_id or "")
+        if target and target != str(contact.contact_id):
+            taken = partner.search_count([("halo_xero_contact_id", "=", target),
+                                          ("halo_xero_connection_id", "=", conn.id), ("id", "!=", partner.id)])
+            partner.write({"halo_xero_contact_id": target, "halo_xero_connection_id": False if taken else conn.id})
+            partner.message_post(body=self.env._(
+                "The Xero contact %(name)s was merged into another contact in Xero; this customer is now linked "
+                "to that contact (%(contact)s).", name=contact.name, contact=target))
+            return True
+        if _enum(contact.contact_status) == "ARCHIVED":
+            partner.write({"halo_xero_contact_id": False})
+            partner.message_post(body=self.env._(
+                "The Xero contact %(name)s was archived in Xero and takes no new invoices: this customer is no "
+                "longer linked to it; the next invoice links it to an active contact of its name (or creates "
+                "one).", name=contact.name))
+            return True
+        return False
 
     def _halo_partner_create_vals(self, vals):
         create = {k: v for k, v in vals.items() if not k.startswith("_")}

@@ -38,11 +38,17 @@ DEFAULT_REVOKE_URL = "https://identity.xero.com/connect/revocation"
 DEFAULT_IDENTITY_URL = "https://api.xero.com"
 DEFAULT_ACCOUNTING_URL = "https://api.xero.com/api.xro/2.0"
 
+# Granular scopes: Xero apps registered since 2 March 2026 may not ask for accounting.transactions
+# (refused at the consent page, "Invalid scope for client"); it is split into accounting.invoices
+# (invoices, credit notes, items), accounting.payments, accounting.banktransactions and
+# accounting.manualjournals. The addon needs invoices, payments, contacts, settings and attachments.
 DEFAULT_SCOPES = (
     "openid", "profile", "email", "offline_access",
-    "accounting.transactions", "accounting.contacts", "accounting.settings",
+    "accounting.invoices", "accounting.payments", "accounting.contacts", "accounting.settings",
     "accounting.attachments",
 )
+# the broad scopes of apps registered before 2 March 2026 (accepted by Xero until September 2027)
+BROAD_SCOPES = ("accounting.transactions", "accounting.transactions.read")
 TOKEN_KEYS = ("access_token", "refresh_token", "token_type", "expires_in", "expires_at", "scope", "id_token")
 # refresh this long before expiry; larger than the SDK's own 60 s buffer so that the SDK never
 # refreshes on its own (which would bypass the caller's lock)
@@ -78,6 +84,16 @@ class XeroUnknownOutcome(XeroError):
 
 class XeroNotFound(XeroError):
     """404: the resource does not exist in Xero."""
+
+
+class XeroTooLarge(XeroError):
+    """413: the request body is over Xero's 3.5 MB cap (nothing was applied): send less per request."""
+
+
+def broad_scopes(scopes) -> list:
+    """The broad (pre-2026) scopes among ``scopes`` (a list or a space-separated string)."""
+    scopes = scopes.split() if isinstance(scopes, str) else list(scopes or [])
+    return [s for s in scopes if s in BROAD_SCOPES]
 
 
 # -- endpoints --------------------------------------------------------------------------------------
@@ -551,6 +567,9 @@ class XeroClient:
             raise self._bad_request(err) from None
         if isinstance(err, xe.HTTPStatusException):
             status = err.status or 0
+            if status == 413:
+                raise XeroTooLarge("Xero refused the request as too large (HTTP 413: over 3.5 MB).",
+                                   status=413) from None
             if status in (401, 403):
                 if not state["refreshed"] and not (status == 403 and tenant_free):
                     state["refreshed"] = True
@@ -590,6 +609,9 @@ class XeroClient:
     @staticmethod
     def _auth_message(status, body):
         detail = _problem_detail(body)
+        if detail == "AuthorizationUnsuccessful":
+            return ("Xero refused the call (AuthorizationUnsuccessful): the connection was not granted the "
+                    "permission (scope) this needs. Connect to Xero again to grant it.")
         if status == 403:
             return ("Xero refused access to the organisation (%s): it may have been disconnected from this app "
                     "in Xero. Connect to Xero again." % (detail or "Forbidden"))

@@ -20,10 +20,15 @@ models. Amounts are ``Decimal`` until the SDK model is built.
 import base64
 import hashlib
 import hmac
+import json
+import re
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 BATCH_SIZE = 50
+# Xero refuses a request body over 3.5 MB (3,670,016 bytes): batches are cut well below it
+XERO_MAX_REQUEST = int(3.5 * 1024 * 1024)
+MAX_REQUEST_BYTES = 3_000_000
 CENT = Decimal("0.01")
 UNIT_DP = Decimal("0.0001")  # unitdp=4
 QTY_DP = Decimal("0.0001")
@@ -108,17 +113,27 @@ def _check_date(value, field):
     return value
 
 
-def build_line(line) -> dict:
+def build_line(line, credit=False) -> dict:
+    """One Xero line. Xero refuses negative quantities ("Quantity must not be less than zero"): a
+    discount or credit line is a positive quantity with a negative unit amount. Credit notes take no
+    ``DiscountRate``: the discount is folded into the unit amount (4 dp; the rounding line, if any,
+    absorbs the difference to Odoo's total)."""
     description = (line.get("description") or "").strip()
     if not description:
         raise PayloadError("Every invoice line needs a description for Xero.")
     if not line.get("account_code") and not line.get("item_code"):
         raise PayloadError("Line '%s' has no Xero account code (set one on the product or the connection)."
                            % description[:60])
-    out = {"Description": description[:4000], "Quantity": qty4(line.get("quantity", 1)),
-           "UnitAmount": unit4(line.get("unit_price", 0))}
-    if line.get("discount"):
-        out["DiscountRate"] = _dec(line["discount"]).quantize(CENT, rounding=ROUND_HALF_UP)
+    quantity, unit = _dec(line.get("quantity", 1)), _dec(line.get("unit_price", 0))
+    if quantity < 0:
+        quantity, unit = -quantity, -unit
+    discount = _dec(line.get("discount") or 0)
+    if credit and discount:
+        unit = unit * (100 - discount) / 100
+        discount = Decimal(0)
+    out = {"Description": description[:4000], "Quantity": qty4(quantity), "UnitAmount": unit4(unit)}
+    if discount:
+        out["DiscountRate"] = discount.quantize(CENT, rounding=ROUND_HALF_UP)
     for src, dst in (("item_code", "ItemCode"), ("account_code", "AccountCode"), ("tax_type", "TaxType")):
         if line.get(src):
             out[dst] = line[src]
@@ -156,12 +171,21 @@ def build_invoice(doc, *, status="DRAFT", numbering="odoo", rounding_account_cod
     """
     if status not in ("DRAFT", "AUTHORISED"):
         raise PayloadError("Unsupported Xero status %s" % status)
+    mismatches = rate_mismatches(doc)
+    flag = None
+    if mismatches and status == "AUTHORISED":
+        # Xero computes the tax with its own EffectiveRate: an approved invoice would post the wrong total
+        status = "DRAFT"
+        flag = ("Sent to Xero as a draft, not approved: Xero's rate of %s differs from Odoo's (%s). Fix the "
+                "Xero tax type of the tax, then approve the invoice in Xero."
+                % (", ".join(sorted({m[0] for m in mismatches})),
+                   "; ".join("%s %s%% in Xero, %s%% in Odoo" % (m[0], m[1], m[2]) for m in sorted(set(mismatches)))))
     kind = doc.get("kind", "invoice")
     if kind not in INVOICE_TYPES:
         raise PayloadError("Only customer invoices and credit notes go to Xero.")
     if not doc.get("contact_id"):
         raise PayloadError("The customer is not bound to a Xero contact.")
-    lines = [build_line(line) for line in doc["lines"]]
+    lines = [build_line(line, credit=kind == "refund") for line in doc["lines"]]
     if not lines:
         raise PayloadError("The invoice has no lines.")
     lat = doc.get("line_amount_types") or "Exclusive"
@@ -192,7 +216,23 @@ def build_invoice(doc, *, status="DRAFT", numbering="odoo", rounding_account_cod
     if doc.get("url"):
         payload["Url"] = doc["url"]
     payload["_rounding"] = difference
+    if flag:
+        payload["_flag"] = flag
     return payload
+
+
+def rate_mismatches(doc) -> list:
+    """(tax type, Xero's EffectiveRate, Odoo's rate) of the lines whose imported Xero rate (``xero_rate``,
+    None when unknown) differs from the Odoo tax's rate."""
+    out = []
+    for line in doc["lines"]:
+        xero_rate = line.get("xero_rate")
+        if xero_rate is None or not line.get("tax_type"):
+            continue
+        odoo_rate = _dec(line.get("tax_rate") or 0)
+        if _dec(xero_rate).quantize(UNIT_DP) != odoo_rate.quantize(UNIT_DP):
+            out.append((line["tax_type"], format(_dec(xero_rate).normalize(), "f"), format(odoo_rate.normalize(), "f")))
+    return out
 
 
 def is_credit_note(payload) -> bool:
@@ -302,6 +342,44 @@ def batches(items, size=BATCH_SIZE):
         raise ValueError("batch size must be between 1 and %d" % BATCH_SIZE)
     items = list(items)
     return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def payload_size(payload) -> int:
+    """Bytes this document adds to a request body, as xero-python serialises it (``json.dumps`` of the
+    serialised model) plus the separator."""
+    from xero_python.api_client.serializer import serialize
+
+    model = to_sdk_credit_note(payload) if is_credit_note(payload) else to_sdk_invoice(payload)
+    return len(json.dumps(serialize(model))) + 2
+
+
+def size_batches(items, sizes, max_bytes=None, size=BATCH_SIZE):
+    """Split ``items`` (with their ``sizes`` in bytes) into batches of at most ``size`` elements and
+    ``max_bytes`` (default ``MAX_REQUEST_BYTES``) bytes, in order; an element larger than that goes alone."""
+    max_bytes = MAX_REQUEST_BYTES if max_bytes is None else max_bytes
+    out, batch, total = [], [], 0
+    for item, item_size in zip(items, sizes, strict=True):
+        if batch and (len(batch) >= size or total + item_size > max_bytes):
+            out.append(batch)
+            batch, total = [], 0
+        batch.append(item)
+        total += item_size
+    if batch:
+        out.append(batch)
+    return out
+
+
+_EMAIL_RE = re.compile(r"^[^@\s\"<>(),;:\[\]]+@[^@\s\"<>(),;:\[\]]+\.[^@\s\"<>(),;:\[\]]+$")
+
+
+def first_email(value):
+    """The first valid-looking address of an Odoo e-mail field (which allows ``"a@x.com, b@x.com"``,
+    ``;`` and ``Name <a@x.com>``), or None: Xero takes one address per contact."""
+    for part in re.split(r"[,;\s]+", value or ""):
+        part = part.strip().strip("<>").strip()
+        if _EMAIL_RE.match(part):
+            return part
+    return None
 
 
 def _fit(key: str) -> str:

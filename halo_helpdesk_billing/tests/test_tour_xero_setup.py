@@ -26,6 +26,8 @@ from .common import HaloBillingCommon
 from .test_xero_connection import consent
 from .xero_common import (
     NZ_TENANT_ID,
+    PRACTICE_TENANT_ID,
+    SANDBOX_APP_REGISTERED,
     SANDBOX_CLIENT_ID,
     SANDBOX_CLIENT_SECRET,
     UK_TENANT_ID,
@@ -56,7 +58,8 @@ class _SandboxHttpCase(HaloBillingCommon, HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.sandbox = SandboxServer(port=0, limits_enabled=False).start()
+        # a new Xero app (registered after 2 March 2026): granular scopes only
+        cls.sandbox = SandboxServer(port=0, limits_enabled=False, registered=SANDBOX_APP_REGISTERED).start()
         cls.addClassCleanup(cls.sandbox.stop)
         cls.ctl = SandboxControl(cls.sandbox.url)
         cls.env.company._halo_xero_use_sandbox(cls.sandbox.url)
@@ -71,6 +74,8 @@ class _SandboxHttpCase(HaloBillingCommon, HttpCase):
     def setUp(self):
         super().setUp()
         self.ctl.reset()
+        # Xero matches redirect URIs exactly: Odoo's callback (this test server) is registered for the app
+        self.ctl.call("POST", "config", {"redirect_uris": [self.base_url() + CALLBACK]})
         xc.reset_default_throttle()
         self.host_spy.hosts.clear()
 
@@ -143,7 +148,8 @@ class TestXeroSetupTour(_SandboxHttpCase):
                 "buttons": 1 if kind == "mousePressed" else 0, "clickCount": 1})
 
     def _answer_consent_page(self, browser):
-        """The sandbox's consent page, as a user answers it: log in, tick both organisations, Allow."""
+        """The sandbox's consent page, as a user answers it: log in, tick both organisations and the
+        practice (a tenant that is not an organisation, which the wizard must not offer), Allow."""
         authorize = self.sandbox.url + "/identity/connect/authorize?"
         if not self._wait_for(browser, "location.href.startsWith(%s) && document.readyState === 'complete'"
                                        " && document.querySelector('input[name=email]')" % json.dumps(authorize),
@@ -154,13 +160,13 @@ class TestXeroSetupTour(_SandboxHttpCase):
         self._type(browser, "input[name=password]", "demo")
         self._click(browser, "form button[type=submit]")
         if not self._wait_for(browser, "document.readyState === 'complete'"
-                                       " && document.querySelectorAll('input[name=tenant]').length === 2",
+                                       " && document.querySelectorAll('input[name=tenant]').length === 3",
                               "the organisation choice"):
             return
         page = self._eval(browser, "document.body.innerText")
         self.assertIn("wants access to your Xero data", page)
         self.assertIn("Halo Demo NZ Limited", page)
-        for tenant in (UK_TENANT_ID, NZ_TENANT_ID):
+        for tenant in (UK_TENANT_ID, NZ_TENANT_ID, PRACTICE_TENANT_ID):
             selector = "input[name=tenant][value='%s']" % tenant
             if not self._eval(browser, "document.querySelector(%s).checked" % json.dumps(selector)):
                 self._click(browser, selector)
@@ -229,6 +235,13 @@ class TestXeroSetupTour(_SandboxHttpCase):
         self.assertFalse(conn.oauth_state)  # single use
         self.assertTrue(conn._halo_token().get("refresh_token"))
         self.assertEqual(conn.oauth_redirect_uri, self.base_url() + CALLBACK)
+        # granular scopes were asked for (a new app), and the practice was granted but not offered
+        self.assertEqual(set(conn._halo_token()["scope"]), set(xc.DEFAULT_SCOPES))
+        self.assertNotIn("accounting.transactions", conn._halo_token()["scope"])
+        offered = self.env["halo.xero.setup.tenant"].sudo().search([]).mapped("tenant_id")
+        self.assertIn(NZ_TENANT_ID, offered)
+        self.assertNotIn(PRACTICE_TENANT_ID, offered)
+        self.assertIn(PRACTICE_TENANT_ID, [c["tenantId"] for c in self.sandbox.state.connections.values()])
         imp = self.env["halo.xero.import"].sudo().search([("connection_id", "=", conn.id)])
         self.assertEqual(len(imp), 1)
         # nothing in this database matches the sandbox's customers or items: all are created
@@ -251,7 +264,7 @@ class TestXeroSetupTour(_SandboxHttpCase):
                                      ("GET", "/api.xro/2.0/contacts")])
         self.assertEqual([r["status"] for r in log[:5]], [200, 200, 302, 200, 200])
         granted = self.sandbox.state.snapshot(self.sandbox.state.connections)
-        self.assertEqual({c["tenantId"] for c in granted.values()}, {UK_TENANT_ID, NZ_TENANT_ID})
+        self.assertEqual({c["tenantId"] for c in granted.values()}, {UK_TENANT_ID, NZ_TENANT_ID, PRACTICE_TENANT_ID})
         self.assertTrue(all(path.startswith("/api.xro/2.0/") for _method, path in calls[5:]), calls)
         self.assertEqual({r["tenant"] for r in log[5:]}, {UK_TENANT_ID})
         self.assertFalse([(r["method"], r["path"], r["status"]) for r in log if r["status"] >= 400])

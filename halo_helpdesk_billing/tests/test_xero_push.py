@@ -262,8 +262,11 @@ class TestXeroPush(HaloXeroPushCommon):
         self.xero_calls_expected = False
 
     def test_tracking_category_from_a_line_field(self):
-        self.connection.write({"tracking_category_name": "Service", "tracking_option_field": "product_id"})
-        move = self.make_invoices(1)
+        # the option must exist in Xero (the sandbox's "Region" has North and South): sent in Xero's spelling
+        self.connection.write({"tracking_category_name": "region", "tracking_option_field": "partner_id.city"})
+        self.customers[0].city = "north"
+        move = self.make_invoices(1, partner=self.customers[0])
         move._halo_xero_push()
+        self.assertEqual(move.halo_xero_state, "sent", move.halo_xero_error)
         line = self.body(self.invoice_writes()[0])["Invoices"][0]["LineItems"][0]
-        self.assertEqual(line["Tracking"], [{"Name": "Service", "Option": self.product_xero.display_name}])
+        self.assertEqual(line["Tracking"], [{"Name": "Region", "Option": "North"}])

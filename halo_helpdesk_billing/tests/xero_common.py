@@ -13,7 +13,9 @@ from unittest.mock import patch
 
 import urllib3
 
+import odoo.service.server
 from odoo.tests import tagged
+from odoo.tools import config as odoo_config
 
 from ..services import xero_client as xc
 from .common import HaloBillingCommon
@@ -23,13 +25,15 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 from xero_sandbox import NZ_TENANT_ID, UK_TENANT_ID  # noqa: E402
+from xero_sandbox.seed import PRACTICE_TENANT_ID  # noqa: E402
 from xero_sandbox.server import SandboxServer  # noqa: E402
 from xero_sandbox.testing import SandboxControl  # noqa: E402
 
 SANDBOX_CLIENT_ID = "HALO-DEMO-CLIENT"
 SANDBOX_CLIENT_SECRET = "halo-demo-secret"
+SANDBOX_APP_REGISTERED = "2026-06-01"  # after 2 March 2026: granular scopes only
 
-__all__ = ["HaloXeroCommon", "NZ_TENANT_ID", "UK_TENANT_ID", "SandboxControl", "SandboxServer"]
+__all__ = ["HaloXeroCommon", "NZ_TENANT_ID", "PRACTICE_TENANT_ID", "UK_TENANT_ID", "SandboxControl", "SandboxServer"]
 
 
 class _HostSpy:
@@ -51,7 +55,9 @@ class HaloXeroCommon(HaloBillingCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.sandbox = SandboxServer(port=0, limits_enabled=cls.sandbox_limits).start()
+        # the sandbox's app is a new app (granular scopes only); Odoo's callback is registered in setUp
+        cls.sandbox = SandboxServer(port=0, limits_enabled=cls.sandbox_limits,
+                                    registered=SANDBOX_APP_REGISTERED).start()
         cls.addClassCleanup(cls.sandbox.stop)
         cls.sandbox_url = cls.sandbox.url
         cls.ctl = SandboxControl(cls.sandbox_url)
@@ -74,6 +80,8 @@ class HaloXeroCommon(HaloBillingCommon):
     def setUp(self):
         super().setUp()
         self.ctl.reset()
+        # Xero matches redirect URIs exactly: register Odoo's callback (its test server's port) for the app
+        self.ctl.call("POST", "config", {"redirect_uris": self.odoo_callbacks()})
         xc.reset_default_throttle()
         self.host_spy.hosts.clear()
         self.xero_calls_expected = True
@@ -89,10 +97,19 @@ class HaloXeroCommon(HaloBillingCommon):
         super().tearDown()
 
     # -- helpers --------------------------------------------------------------------------------------
+    @staticmethod
+    def odoo_callbacks():
+        """Odoo's OAuth callback URLs as the app registers them in the sandbox (test server and 8069)."""
+        server = odoo.service.server.server
+        httpd = getattr(server, "httpd", None) if server is not None else None
+        ports = sorted({httpd.server_port if httpd else 8069, int(odoo_config["http_port"] or 8069), 8069})
+        return ["http://%s:%s/halo_xero/oauth/callback" % (host, port)
+                for host in ("127.0.0.1", "localhost") for port in ports]
+
     def connect_sandbox(self, connection=None, tenants=None, tenant_id=None):
         """Give ``connection`` a fresh sandbox token (as after the consent page) and an organisation."""
         conn = (connection or self.connection).sudo()
-        token = self.ctl.grant(tenants=tenants)
+        token = self.ctl.grant(tenants=tenants, scope=" ".join(xc.DEFAULT_SCOPES))
         conn._halo_store_token(xc.normalise_token(token))
         tid = tenant_id or self.tenant_id
         name = "Halo Demo UK Ltd" if tid == UK_TENANT_ID else "Halo Demo NZ Limited"

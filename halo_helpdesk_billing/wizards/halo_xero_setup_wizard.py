@@ -146,7 +146,10 @@ class HaloXeroSetupWizard(models.TransientModel):
             return self._action_reopen()
         if not request:
             raise UserError(self.env._("Connecting to Xero needs a browser session."))
-        redirect_uri = request.httprequest.host_url.rstrip("/") + CALLBACK_PATH
+        # Xero compares the redirect URI exactly with the app's registered one: build it from Odoo's
+        # configured base URL (behind a proxy the request's host is not the public one)
+        base = self.env["ir.config_parameter"].sudo().get_param("web.base.url") or request.httprequest.host_url
+        redirect_uri = base.rstrip("/") + CALLBACK_PATH
         url = conn._halo_start_oauth(redirect_uri, request.session.sid, wizard_id=self.id)
         return {"type": "ir.actions.act_url", "url": url, "target": "self"}
 
@@ -154,6 +157,8 @@ class HaloXeroSetupWizard(models.TransientModel):
     def _halo_set_tenants(self, tenants):
         self.ensure_one()
         self.tenant_line_ids.unlink()
+        # only organisations have the Accounting API (Xero lists practices and others too)
+        tenants = [t for t in tenants or [] if (t.get("tenant_type") or "ORGANISATION") == "ORGANISATION"]
         if not tenants:
             self.write({"step": "credentials", "error_message": self.env._(
                 "Xero granted access to no organisation; connect again and tick one.")})

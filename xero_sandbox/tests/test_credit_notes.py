@@ -60,14 +60,21 @@ def test_create_numbers_totals_unitdp_and_get(sdk):
 
 
 def test_unique_number_upsert_and_status_rules(sdk):
-    create_cn(sdk, credit_note(status="DRAFT", credit_note_number="CN-X"))
+    draft = create_cn(sdk, credit_note(status="DRAFT", credit_note_number="CN-X"))[0]
     with pytest.raises(AccountingBadRequestException) as caught:
         create_cn(sdk, credit_note(credit_note_number="CN-X"))
     assert "Credit Note # must be unique." in caught.value.body.decode()
-    # POST by number updates the draft, then approves it
+    # credit notes are never matched by number (Xero upserts by number for ACCREC invoices only):
+    # a POST with the number and no CreditNoteID is a new credit note, refused as a duplicate number
     api = sdk.accounting
+    with pytest.raises(AccountingBadRequestException) as caught:
+        api.update_or_create_credit_notes(UK, CreditNotes(credit_notes=[credit_note(
+            status="AUTHORISED", credit_note_number="CN-X", lines=[line(unit="50")])]))
+    assert "Credit Note # must be unique." in caught.value.body.decode()
+    # by CreditNoteID it updates the draft, then approves it
     up = api.update_or_create_credit_notes(UK, CreditNotes(credit_notes=[credit_note(
-        status="AUTHORISED", credit_note_number="CN-X", lines=[line(unit="50")])])).credit_notes[0]
+        status="AUTHORISED", credit_note_number="CN-X", lines=[line(unit="50")],
+        credit_note_id=draft.credit_note_id)])).credit_notes[0]
     assert up.status == "AUTHORISED" and float(up.total) == 60.0
     assert len(api.get_credit_notes(UK).credit_notes) == 1
     # AUTHORISED: lines are frozen, DELETED refused, VOIDED allowed

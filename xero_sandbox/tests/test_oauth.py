@@ -16,14 +16,14 @@ from xero_sandbox.testing import SdkClients, token_dict
 
 from .conftest import NZ, UK, http
 
-REDIRECT = "http://localhost:8069/xero/callback"
+REDIRECT = "http://localhost:8069/halo_xero/oauth/callback"  # registered for the demo app
 BASIC = "Basic " + base64.b64encode(b"HALO-DEMO-CLIENT:halo-demo-secret").decode()
 
 
 def consent(base, choose=(UK, NZ), action="allow", **extra):
     """Drive the HTML pages like a browser; returns the redirect's query parameters."""
     params = {"response_type": "code", "client_id": "HALO-DEMO-CLIENT", "redirect_uri": REDIRECT,
-              "scope": "openid profile email offline_access accounting.transactions", "state": "st-123", **extra}
+              "scope": "openid profile email offline_access accounting.invoices", "state": "st-123", **extra}
     url = base + "/identity/connect/authorize?" + urllib.parse.urlencode(params)
     status, _, page = http("GET", url)
     assert status == 200 and b"name='password'" in page
