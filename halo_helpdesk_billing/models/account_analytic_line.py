@@ -203,6 +203,8 @@ class AccountAnalyticLine(models.Model):
         self.env["halo.rating"]._rate_timesheets(work | self.sudo().filtered(
             lambda line: line.halo_billing_state == "unbilled"
         ))
+        # prepay thresholds are checked as the work is rated, not weeks later at invoicing
+        self.env["halo.contract"]._halo_check_work_thresholds(self.sudo().halo_ticket_id)
 
     def action_halo_rerate(self):
         """Open the re-rating wizard for the selected lines."""

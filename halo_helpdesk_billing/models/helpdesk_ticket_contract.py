@@ -2,6 +2,10 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
+# context key and marker set by message_new (a module-level object: JSON cannot carry it)
+MAIL_GATEWAY = "halo_mail_gateway"
+MAIL_GATEWAY_MARK = object()
+
 
 class HelpdeskTicket(models.Model):
     """Balance check on new tickets: a customer whose prepay / fixed-price contract is
@@ -10,6 +14,10 @@ class HelpdeskTicket(models.Model):
 
     _inherit = "helpdesk.ticket"
 
+    halo_contract_blocked = fields.Boolean(
+        string="Blocked by Contract", readonly=True, copy=False,
+        help="Created from an e-mail while the customer's contract blocks new tickets.",
+    )
     halo_contract_warning = fields.Text(
         string="Contract Warning", compute="_compute_halo_contract_warning",
         help="Shown when the customer's contract is exhausted or expired.",
@@ -23,7 +31,7 @@ class HelpdeskTicket(models.Model):
             status = self.env["halo.contract"]._halo_ticket_contract_status(
                 tickets.partner_id, today, company or self.env.company)
             for ticket in tickets:
-                info = status.get(ticket.partner_id.commercial_partner_id.id)
+                info = status.get(ticket.partner_id.id)
                 ticket.halo_contract_warning = info["message"] if info else False
 
     @api.model_create_multi
@@ -42,14 +50,30 @@ class HelpdeskTicket(models.Model):
         status = self.env["halo.contract"]._halo_ticket_contract_status(self.partner_id, today, company)
         if not status:
             return
+        from_mail = self.env.context.get(MAIL_GATEWAY) is MAIL_GATEWAY_MARK
         for ticket in self:
-            info = status.get(ticket.partner_id.commercial_partner_id.id)
+            info = status.get(ticket.partner_id.id)
             if not info:
                 continue
-            if info["block"]:
+            if info["block"] and not from_mail:
                 raise UserError(self.env._(
                     "No ticket can be opened for %(customer)s: %(message)s",
                     customer=ticket.partner_id.commercial_partner_id.display_name,
                     message=info["message"],
                 ))
+            if info["block"]:
+                # an e-mail cannot be refused: the ticket is created and flagged
+                ticket.sudo().halo_contract_blocked = True
+                ticket.message_post(body=self.env._(
+                    "Blocked by the contract: %(message)s Created from an e-mail; check the "
+                    "contract before working on this ticket.", message=info["message"],
+                ), subtype_xmlid="mail.mt_note")
+                continue
             ticket.message_post(body=info["message"], subtype_xmlid="mail.mt_note")
+
+    @api.model
+    def message_new(self, msg_dict, custom_values=None):
+        """Tickets from the mail gateway: a contract in block mode flags them instead of
+        failing the gateway. The marker is an object no RPC client can send."""
+        return super(HelpdeskTicket, self.with_context(**{MAIL_GATEWAY: MAIL_GATEWAY_MARK})).message_new(
+            msg_dict, custom_values=custom_values)
