@@ -391,3 +391,60 @@ class TestContractScope(HaloContractCommon, HaloBillingRunCommon):
         self.assertEqual(new_action(), emergency)
         site_ticket = self._ticket(self.site_contact)
         self.assertEqual(site_ticket.halo_default_rate_id, self.rate_onsite)
+
+
+@tagged("post_install", "-at_install")
+class TestCustomerSettingsPerCompany(HaloContractCommon, HaloBillingRunCommon):
+    """Two companies bill one shared customer with their own settings."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.company_a = cls.env.company
+        cls.company_b = cls.setup_other_company(name="Second Ltd")["company"]
+        cls.env.user.company_ids |= cls.company_b
+
+    def test_settings_are_per_company(self):
+        customer_a = self.customer.with_company(self.company_a)
+        customer_b = self.customer.with_company(self.company_b)
+        customer_a.write({"halo_invoice_layout": "itemised", "halo_invoice_grouping": "customer"})
+        customer_b.write({"halo_invoice_layout": "summary_invoice", "halo_invoice_grouping": "ticket",
+                          "halo_rounding_scope": "ticket_day", "halo_expense_markup_custom": True,
+                          "halo_expense_markup": 25.0, "halo_default_rate_id": self.rate_onsite.id})
+        self.assertEqual(customer_a.halo_invoice_layout, "itemised")
+        self.assertEqual(customer_b.halo_invoice_layout, "summary_invoice")
+        self.assertFalse(customer_a.halo_rounding_scope)
+        self.assertFalse(customer_a.halo_expense_markup_custom)
+        self.assertFalse(customer_a.halo_default_rate_id)
+        self.assertEqual(customer_b.halo_default_rate_id, self.rate_onsite)
+        run_a = self._run()
+        run_b = self.env["halo.billing.run"].with_company(self.company_b).create({
+            "company_id": self.company_b.id, "date_cutoff": date(2026, 7, 31)})
+        self.assertEqual(run_a._halo_settings(self.customer)["layout"], "itemised")
+        self.assertEqual(run_b._halo_settings(self.customer)["layout"], "summary_invoice")
+        self.assertEqual(run_b._halo_settings(self.customer)["grouping"], "ticket")
+
+    def test_company_b_rounding_scope_does_not_round_company_a_work(self):
+        self.customer.with_company(self.company_b).halo_rounding_scope = "ticket_day"
+        Line = self.env["account.analytic.line"]
+        actions = Line.create([
+            {"halo_ticket_id": self.ticket.id, "employee_id": self.employee.id,
+             "halo_charge_rate_id": self.rate_onsite.id, "name": "x",
+             "halo_start": datetime(2026, 7, 7, h, 0), "halo_end": datetime(2026, 7, 7, h, 20)}
+            for h in (9, 10)
+        ])
+        # company A: per action, 2 × 1 h × £95
+        self.assertEqual(actions.mapped("halo_rated_amount"), [95, 95])
+        self.customer.with_company(self.company_a).halo_rounding_scope = "ticket_day"
+        self.env["halo.rating"]._rate_timesheets(actions)
+        self.assertEqual(actions.mapped("halo_rated_amount"), [31.66, 63.34])
+
+    def test_expense_markup_of_the_expense_company(self):
+        self.customer.with_company(self.company_b).write(
+            {"halo_expense_markup_custom": True, "halo_expense_markup": 50.0})
+        expense = self.env["halo.expense"].create({
+            "ticket_id": self.ticket.id, "date": date(2026, 7, 7), "type_id": self.expense_type.id,
+            "amount": 12.34})
+        result = self.env["halo.rating"]._rate_expenses(expense)[expense.id]
+        # company A's 10 %: £12.34 + £1.234 = £13.574 → £13.57 (not B's 50 %)
+        self.assertEqual(float(result.amount), 13.57)
