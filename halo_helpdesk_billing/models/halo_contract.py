@@ -522,7 +522,10 @@ class HaloContract(models.Model):
         self.ensure_one()
         contract = self.sudo()
         pending = contract._halo_pending_consumption().get(contract.id, 0.0)
-        return self._halo_format_balance(contract._halo_threshold_balance() - pending)
+        return self._halo_format_balance(
+            contract._halo_threshold_balance() - pending,
+            show_money=self.env.su or self.env.user.has_group(BILLING_USER),
+        )
 
     def _halo_has_balance(self):
         """The contract has a balance that work uses up: prepaid hours or money, or

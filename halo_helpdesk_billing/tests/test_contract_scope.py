@@ -11,9 +11,11 @@ out of hours ×1.5; London 09:00-17:00 Mon-Fri; July 2026 is BST (local = UTC + 
 from datetime import date, datetime
 
 from freezegun import freeze_time
+from psycopg2 import IntegrityError
 
 from odoo.exceptions import UserError
 from odoo.tests import tagged
+from odoo.tools import mute_logger
 
 from .billing_common import HaloBillingRunCommon
 from .contract_common import HaloContractCommon
@@ -261,10 +263,11 @@ class TestContractScope(HaloContractCommon, HaloBillingRunCommon):
         contract.write({"consumption_multiplier": 2.0, "consumption_ooh_multiplier": 1.5})
         self.assertAlmostEqual(contract._halo_consumption_factor(charge), 4.5)
 
+    @mute_logger("odoo.sql_db")
     def test_multipliers_must_be_positive(self):
-        with self.assertRaises(Exception), self.env.cr.savepoint():
+        with self.assertRaises(IntegrityError), self.env.cr.savepoint():
             self._contract(consumption_multiplier=0)
-        with self.assertRaises(Exception), self.env.cr.savepoint():
+        with self.assertRaises(IntegrityError), self.env.cr.savepoint():
             self.rate_onsite.consumption_multiplier = -1
             self.rate_onsite.flush_recordset()
 
@@ -316,6 +319,17 @@ class TestContractScope(HaloContractCommon, HaloBillingRunCommon):
         self.assertEqual(len(self._notices(contract)), 1)
         # the notice goes to billing staff and the customer contact, never the technician
         self.assertNotIn(self.technician.partner_id, self._notices(contract).partner_ids)
+
+    def test_projected_balance_text_shows_no_money_to_a_technician(self):
+        contract = self._contract(prepay_kind="money", topup_block=500, topup_price=500,
+                                  topup_product_id=self.product_topup.id)
+        contract.action_topup()
+        self._action(self.ticket, datetime(2026, 7, 7, 9, 0), datetime(2026, 7, 7, 10, 20))
+        # £500 - £142.50 of rated work not invoiced yet
+        self.assertIn("357.50", contract.halo_projected_balance_text())
+        as_tech = contract.with_user(self.technician).halo_projected_balance_text()
+        self.assertNotIn("357", as_tech)
+        self.assertNotIn("500", as_tech)
 
     @freeze_time("2026-07-07")
     def test_fixed_fee_without_covered_rates_is_never_exhausted(self):
