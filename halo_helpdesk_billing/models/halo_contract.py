@@ -235,6 +235,11 @@ class HaloContract(models.Model):
         string="Threshold Notified", copy=False, readonly=True,
         help="The crossing of the threshold was notified; set again once the balance is above it.",
     )
+    threshold_alert_credit = fields.Float(
+        copy=False, readonly=True, groups=BILLING_USER,
+        help="Hours or money credited to the balance when the threshold was notified (more "
+        "credited since arms the threshold again).",
+    )
     # relations
     ledger_ids = fields.One2many(
         comodel_name="halo.contract.ledger", inverse_name="contract_id", string="Ledger",
@@ -694,47 +699,15 @@ class HaloContract(models.Model):
 
     # ---------------------------------------------------------------- thresholds
 
-    def _halo_check_thresholds(self, before):
-        """Notify (and auto top-up) contracts whose balance crossed their threshold:
-        above it in ``before`` ({contract id: balance}), at or below it now, unless the
-        crossing was already notified when the work was rated."""
-        crossed = self.browse()
-        for contract in self:
-            level = contract._halo_threshold_level()
-            previous = before.get(contract.id)
-            if level is None or previous is None:
-                continue
-            if contract._halo_threshold_balance() > level + EPS:
-                if contract.threshold_alerted:
-                    contract.threshold_alerted = False
-            elif previous > level + EPS and not contract.threshold_alerted:
-                crossed |= contract
-        return crossed._halo_notify_threshold()
-
-    def _halo_notify_threshold(self):
-        """The threshold notification (billing staff: notify partners, account manager;
-        the customer contact) and the auto top-up, once per crossing."""
-        if not self:
-            return self
-        template = self.env.ref("halo_helpdesk_billing.halo_contract_threshold_mail_template")
-        for contract in self.sudo():
-            partners = contract.notify_partner_ids | contract.contact_id | contract.user_id.partner_id
-            contract.message_post_with_source(
-                template, message_type="comment", subtype_xmlid="mail.mt_comment",
-                partner_ids=partners.ids,
-            )
-        self.sudo().threshold_alerted = True
-        to_topup = self.sudo().filtered(lambda c: c.auto_topup and not c._halo_pending_topup())
-        if to_topup:
-            to_topup._halo_create_topups()
-        return self
+    def _halo_check_thresholds(self, before=None):
+        """Thresholds after a billing run's consumption (``before``, the balances before it,
+        is no longer needed: see ``_halo_update_threshold_alerts``)."""
+        return self._halo_update_threshold_alerts()
 
     @api.model
     def _halo_check_work_thresholds(self, tickets):
-        """Thresholds checked as work is rated: the balance of the customers' prepay
-        contracts once their rated work not invoiced yet is billed; a contract at or below
-        its threshold is notified (and topped up) at that moment, once; one back above it
-        is armed again."""
+        """Thresholds checked as work is rated, for the prepay contracts of the tickets'
+        customers with the tickets' companies."""
         tickets = tickets.sudo()
         for company, batch in tickets.grouped("company_id").items():
             contracts = self.sudo().search([
@@ -743,21 +716,68 @@ class HaloContract(models.Model):
                 ("state", "=", "active"), ("prepay_kind", "!=", "none"),
                 ("threshold_type", "!=", False),
             ])
-            if not contracts:
-                continue
-            pending = contracts._halo_pending_consumption()
-            crossed = self.browse()
-            for contract in contracts:
-                level = contract._halo_threshold_level()
-                if level is None:
-                    continue
-                projected = contract._halo_threshold_balance() - pending.get(contract.id, 0.0)
-                if projected <= level + EPS:
-                    if not contract.threshold_alerted:
-                        crossed |= contract
-                elif contract.threshold_alerted:
-                    contract.threshold_alerted = False
-            crossed._halo_notify_threshold()
+            contracts._halo_update_threshold_alerts()
+
+    def _halo_update_threshold_alerts(self):
+        """Notify (and auto top-up) the contracts whose balance, once the rated work not
+        invoiced yet is billed (``_halo_pending_consumption``), is at or below their
+        threshold: once (``threshold_alerted``). A contract is armed again when that balance
+        is above the threshold, or when something was credited since the alert (a top-up
+        counted, paid or not checked in between). Returns the contracts notified."""
+        contracts = self.sudo().filtered(lambda c: c._halo_threshold_level() is not None)
+        if not contracts:
+            return self.browse()
+        pending = contracts._halo_pending_consumption()
+        credits = contracts._halo_credit_totals()
+        crossed = self.browse()
+        for contract in contracts:
+            level = contract._halo_threshold_level()
+            if contract.threshold_alerted and credits.get(contract.id, 0.0) > (
+                contract.threshold_alert_credit + EPS
+            ):
+                contract.threshold_alerted = False
+            projected = contract._halo_threshold_balance() - pending.get(contract.id, 0.0)
+            if projected <= level + EPS:
+                if not contract.threshold_alerted:
+                    crossed |= contract
+            elif contract.threshold_alerted:
+                contract.threshold_alerted = False
+        return crossed._halo_notify_threshold()
+
+    def _halo_credit_totals(self):
+        """{contract id: hours (or money) ever credited to the prepay balance and counted}."""
+        result = {}
+        for contract, hours, amount in self.env["halo.contract.ledger"].sudo()._read_group(
+            [("contract_id", "in", self.ids), ("bucket", "=", "prepay"), ("is_counted", "=", True),
+             "|", ("hours", ">", 0), ("amount", ">", 0)],
+            ["contract_id"], ["hours:sum", "amount:sum"],
+        ):
+            result[contract.id] = amount if contract.prepay_kind == "money" else hours
+        return result
+
+    def _halo_notify_threshold(self):
+        """The threshold notification (billing staff: notify partners, account manager;
+        the customer contact) and the auto top-up, once per crossing."""
+        if not self:
+            return self
+        contracts = self.sudo()
+        template = self.env.ref("halo_helpdesk_billing.halo_contract_threshold_mail_template")
+        for contract in contracts:
+            partners = contract.notify_partner_ids | contract.contact_id | contract.user_id.partner_id
+            contract.message_post_with_source(
+                template, message_type="comment", subtype_xmlid="mail.mt_comment",
+                partner_ids=partners.ids,
+            )
+        to_topup = contracts.filtered(lambda c: c.auto_topup and not c._halo_pending_topup())
+        if to_topup:
+            to_topup._halo_create_topups()
+        credits = contracts._halo_credit_totals()  # the auto top-up included
+        for contract in contracts:
+            contract.write({
+                "threshold_alerted": True,
+                "threshold_alert_credit": credits.get(contract.id, 0.0),
+            })
+        return self
 
     def _halo_pending_consumption(self):
         """{contract id: hours (prepaid hours) or money (prepaid money)} that the rated
@@ -765,10 +785,12 @@ class HaloContract(models.Model):
         from the balance, allocated as a billing run of each contract's company would."""
         result = defaultdict(float)
         for company, contracts in self.sudo().grouped("company_id").items():
+            # not invoiced yet; the work of an invoiced run (draft invoices) is in the ledger
             lines = self.env["account.analytic.line"].sudo().search_fetch([
                 ("halo_ticket_id.commercial_partner_id", "in", contracts.partner_id.ids),
                 ("company_id", "=", company.id),
                 ("halo_billing_state", "in", ("unbilled", "in_run")),
+                "|", ("halo_run_id", "=", False), ("halo_run_id.state", "!=", "invoiced"),
                 ("halo_rate_version_id", "!=", False),
             ], ["halo_ticket_id", "halo_kind", "halo_charge_rate_id", "halo_billable_hours",
                 "halo_rated_amount", "halo_rating_data", "date"])

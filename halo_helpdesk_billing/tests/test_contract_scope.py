@@ -308,6 +308,35 @@ class TestContractScope(HaloContractCommon, HaloBillingRunCommon):
         self.assertFalse(contract.threshold_alerted)
         self.assertEqual(len(self._notices(contract)), 1)
 
+    def test_threshold_armed_again_by_a_top_up_between_checks(self):
+        contract = self._prepay(4, threshold_type="absolute", threshold_value=2)
+        # 1 h 30 + 1 h: 1.5 h left once billed: notified
+        self._action(self.ticket, datetime(2026, 7, 7, 9, 0), datetime(2026, 7, 7, 10, 20))
+        self._action(self.ticket, datetime(2026, 7, 7, 17, 0), datetime(2026, 7, 7, 18, 0))
+        self.assertEqual(len(self._notices(contract)), 1)
+        # a manual top-up of 4 h: 5.5 h left once billed (nothing checks it now) ...
+        contract.action_topup()
+        self.assertEqual(contract.balance_hours, 8)
+        # ... then 4 h of work (10:00-14:00 local): 1.5 h left, a new crossing, notified
+        self._action(self.ticket, datetime(2026, 7, 8, 9, 0), datetime(2026, 7, 8, 13, 0))
+        self.assertEqual(len(self._notices(contract)), 2)
+
+    def test_draft_invoices_of_a_run_are_not_counted_twice(self):
+        """Consumption is written when a run creates its invoices (drafts); until they are
+        posted the work is still 'in run': it must not be counted again as pending."""
+        self.env.company.halo_post_invoices = False
+        contract = self._prepay(4, threshold_type="absolute", threshold_value=1)
+        self._action(self.ticket, datetime(2026, 7, 7, 9, 0), datetime(2026, 7, 7, 10, 20))
+        run = self._run(partner_ids=[(6, 0, self.customer.ids)])
+        run.action_preview()
+        run.action_create_invoices()
+        self.assertEqual(run.invoice_ids.state, "draft")
+        self.assertEqual(self.ticket.halo_action_ids.halo_billing_state, "in_run")
+        self.assertAlmostEqual(contract.balance_hours, 2.5)
+        self.assertEqual(contract._halo_pending_consumption().get(contract.id, 0.0), 0.0)
+        self.assertIn("2.50 h", contract.halo_projected_balance_text())
+        self.assertFalse(self._notices(contract))
+
     def test_threshold_checked_when_a_technician_saves_work(self):
         contract = self._prepay(1, threshold_type="absolute", threshold_value=0.5)
         action = self.Line.with_user(self.technician).create({
