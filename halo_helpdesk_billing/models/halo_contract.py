@@ -525,6 +525,7 @@ class HaloContract(models.Model):
         """Balance left once the rated work not invoiced yet is billed, as text (mail
         templates)."""
         self.ensure_one()
+        self.check_access("read")
         contract = self.sudo()
         pending = contract._halo_pending_consumption().get(contract.id, 0.0)
         return self._halo_format_balance(

@@ -71,9 +71,11 @@ class HelpdeskTicket(models.Model):
                 continue
             ticket.message_post(body=info["message"], subtype_xmlid="mail.mt_note")
 
+    @api.private
     @api.model
     def message_new(self, msg_dict, custom_values=None):
         """Tickets from the mail gateway: a contract in block mode flags them instead of
-        failing the gateway. The marker is an object no RPC client can send."""
+        failing the gateway. The marker is an object no RPC client can send, and this
+        method cannot be called over RPC (it would create tickets past the block)."""
         return super(HelpdeskTicket, self.with_context(**{MAIL_GATEWAY: MAIL_GATEWAY_MARK})).message_new(
             msg_dict, custom_values=custom_values)
