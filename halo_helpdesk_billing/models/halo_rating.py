@@ -165,6 +165,7 @@ class HaloRating(models.AbstractModel):
 
         results = {}
         groups = defaultdict(list)
+        governing = {}  # (company, work partner, day, rate) -> contract
         for row in rows:
             if not (row.start and row.end):
                 results[row.id] = rating.RatingError(self.env._("Not rated: the action has no end yet."))
@@ -181,8 +182,11 @@ class HaloRating(models.AbstractModel):
                 # the contract governing the work: its price overrides and rounding scope apply
                 zone = ZoneInfo((plain_calendars.get(calendar.id) or rating.Calendar(tz="UTC")).tz)
                 day = row.start.replace(tzinfo=UTC).astimezone(zone).date()
-                contract = contracts[row.company_id]._halo_governing_contract(
-                    sites.browse(row.site_id or row.customer_id), day, row.rate_id)
+                key = (row.company_id, row.site_id or row.customer_id, day, row.rate_id)
+                if key not in governing:
+                    governing[key] = contracts[row.company_id]._halo_governing_contract(
+                        sites.browse(row.site_id or row.customer_id), day, row.rate_id)
+                contract = governing[key]
             scope = (contract.rounding_scope or customer.halo_rounding_scope
                      or company.halo_rounding_scope or "action")
             groups[(row.customer_id, calendar.id, scope, row.company_id, contract.id)].append(row)
