@@ -1,6 +1,8 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
+
+BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
 
 # context key and marker set by message_new (a module-level object: JSON cannot carry it)
 MAIL_GATEWAY = "halo_mail_gateway"
@@ -36,9 +38,22 @@ class HelpdeskTicket(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
+        self._halo_check_blocked_flag(vals_list)
         tickets = super().create(vals_list)
         tickets._halo_check_contract_balance()
         return tickets
+
+    def write(self, vals):
+        self._halo_check_blocked_flag([vals])
+        return super().write(vals)
+
+    def _halo_check_blocked_flag(self, vals_list):
+        """Only billing users clear (or set) the flag of a ticket a contract blocks."""
+        if self.env.su or not any("halo_contract_blocked" in vals for vals in vals_list):
+            return
+        if not self.env.user.has_group(BILLING_USER):
+            raise AccessError(self.env._(
+                "Only billing users may change whether a ticket is blocked by its contract."))
 
     def _halo_check_contract_balance(self):
         today = fields.Date.context_today(self)

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from freezegun import freeze_time
 from psycopg2 import IntegrityError
 
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
@@ -399,6 +399,11 @@ class TestContractScope(HaloContractCommon, HaloBillingRunCommon):
         self.assertEqual(ticket.partner_id, self.contact)
         self.assertTrue(ticket.halo_contract_blocked)
         self.assertTrue(ticket.message_ids.filtered(lambda m: "Blocked by the contract" in (m.body or "")))
+        # a technician cannot clear the flag; a billing user can, once the contract is sorted
+        with self.assertRaises(AccessError):
+            ticket.with_user(self.technician).write({"halo_contract_blocked": False})
+        ticket.with_user(self.billing_user).write({"halo_contract_blocked": False})
+        self.assertFalse(ticket.halo_contract_blocked)
         # the same marker cannot come from a client: a plain create is still refused
         with self.assertRaisesRegex(UserError, "is exhausted"):
             self.env["helpdesk.ticket"].with_context(halo_mail_gateway=True).create({
