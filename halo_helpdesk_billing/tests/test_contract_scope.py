@@ -177,10 +177,9 @@ class TestContractScope(HaloContractCommon, HaloBillingRunCommon):
         self.assertEqual(site_work.halo_rated_amount, 15)
         self.assertEqual(office_work.halo_rated_amount, 120)
 
-    def test_override_of_a_rate_the_contract_does_not_cover_is_ignored_for_other_rates(self):
-        """A fixed fee covering remote work with an on-site override prices on-site work
-        (the override says it covers it) but a prepay for remote work only does not make its
-        contract govern on-site work."""
+    def test_contract_covers_the_rates_of_its_prepay_and_of_its_overrides(self):
+        """A prepay for remote work does not govern on-site work (its on-site work is priced
+        and rounded as the customer's) until it has an on-site override."""
         self.env["halo.charge.rate.version"].create({
             "rate_id": self.rate_remote.id, "date_from": date(2026, 1, 1), "hourly_price": 60,
         })
