@@ -184,11 +184,18 @@ class TestContractScope(HaloContractCommon, HaloBillingRunCommon):
             "rate_id": self.rate_remote.id, "date_from": date(2026, 1, 1), "hourly_price": 60,
         })
         remote_only = self._contract(
-            prepay_kind="hours", prepay_rate_ids=[(6, 0, self.rate_remote.ids)])
+            prepay_kind="hours", prepay_rate_ids=[(6, 0, self.rate_remote.ids)],
+            rounding_scope="ticket_day")
         self.assertFalse(remote_only._halo_covers_rate(self.rate_onsite.id))
         self.assertTrue(remote_only._halo_covers_rate(self.rate_remote.id))
+        # its per-ticket-day rounding is not applied to on-site work: 2 × 1 h × £95
+        actions = self._two_short_actions()
+        self.assertEqual(actions.mapped("halo_rated_amount"), [95, 95])
+        # with an on-site override it governs on-site work: rounded together, at £10/h
         self._override(remote_only, 10)
         self.assertTrue(remote_only._halo_covers_rate(self.rate_onsite.id))
+        self.env["halo.rating"]._rate_timesheets(actions)
+        self.assertEqual(actions.mapped("halo_rated_amount"), [3.33, 6.67])
 
     # ----------------------------------------------------------- rounding scope
     def _two_short_actions(self):
