@@ -260,6 +260,8 @@ class AccountAnalyticLine(models.Model):
                 })
         if audits:
             self.env["halo.rating.audit"].sudo().create(audits)
+        # prepay thresholds are checked as the work is rated, not weeks later at invoicing
+        self.env["halo.contract"]._halo_check_work_thresholds(changed.halo_ticket_id)
 
     def action_halo_rerate(self):
         """Open the re-rating wizard for the selected lines."""

@@ -598,10 +598,16 @@ class HaloBillingRun(models.Model):
         Contract = self.env.get("halo.contract")
         if Contract is None or not hasattr(Contract, "_halo_allocate_charges"):
             return
+        tickets = self.env["helpdesk.ticket"].sudo().browse(
+            {vals["ticket_id"] for vals in vals_list if vals.get("ticket_id")})
+        site_of = {ticket.id: ticket.partner_id.id for ticket in tickets}
         charges = [
             {"key": index, "partner_id": vals["partner_id"], "date": vals["date"], "kind": vals["kind"],
              "rate_id": vals.get("rate_id") or False, "hours": vals.get("quantity") or 0.0
-             if vals["kind"] in ("labour", "travel") else 0.0, "amount": vals.get("amount") or 0.0}
+             if vals["kind"] in ("labour", "travel") else 0.0, "amount": vals.get("amount") or 0.0,
+             # the ticket's partner: a site contract covers its site's work
+             "work_partner_id": site_of.get(vals.get("ticket_id")) or vals["partner_id"],
+             "segments": self._halo_charge_segments(vals)}
             for index, vals in enumerate(vals_list) if not vals.get("error")
         ]
         allocations = Contract.sudo()._halo_allocate_charges(charges, self.company_id) if charges else {}
@@ -620,6 +626,15 @@ class HaloBillingRun(models.Model):
             vals["explanation"] = "\n".join(
                 [vals.get("explanation") or ""] + [part["explanation"] for part in parts if part.get("explanation")]
             ).strip()
+
+    @staticmethod
+    def _halo_charge_segments(vals):
+        """Hours per kind of time (normal / ooh / holiday) of a timesheet charge."""
+        segments = defaultdict(float)
+        for part in vals.get("parts") or []:
+            if part.get("kind") in ("normal", "ooh", "holiday"):
+                segments[part["kind"]] += part.get("quantity") or 0.0
+        return dict(segments)
 
     def _halo_split_parts(self, vals, allocation):
         """Turn a contract allocation into invoice parts: covered parts at zero, PAYG at the rate."""
@@ -641,6 +656,7 @@ class HaloBillingRun(models.Model):
                               "quantity": part["hours"] or 1.0, "seconds": round(part["hours"] * 3600),
                               "unit_price": 0.0, "amount": 0.0, "coverage": part["mode"],
                               "contract_id": part["contract_id"], "hours": part["hours"],
+                              "consumed": part.get("consumed", part["hours"]),
                               "value": part["amount"]})
         return parts
 
@@ -691,6 +707,7 @@ class HaloBillingRun(models.Model):
 
     def _halo_settings(self, partner):
         company = self.company_id
+        partner = partner.with_company(company)
         return {
             "grouping": partner.halo_invoice_grouping or company.halo_invoice_grouping or "customer",
             "layout": partner.halo_invoice_layout or company.halo_invoice_layout or "itemised",
@@ -779,7 +796,9 @@ class HaloBillingRun(models.Model):
         if any(charge.error for charge in charges):
             raise UserError(self.env._("Fix or exclude the charges with problems first."))
         RunLine = self.env["halo.billing.run.line"]
-        partners = self.env["res.partner"].browse({charge.partner_id for charge in charges})
+        # customer billing settings are per company (company-dependent fields): the run's
+        partners = self.env["res.partner"].with_company(self.company_id).browse(
+            {charge.partner_id for charge in charges})
         partners.fetch(["halo_invoice_grouping", "halo_invoice_layout", "halo_line_template",
                         "property_account_position_id"])
         settings = {partner.id: self._halo_settings(partner) for partner in partners}

@@ -40,6 +40,11 @@ class HaloChargeRate(models.Model):
         help="Invoice lines of this rate use this product (and, through it, "
         "its taxes, income account and Xero item).",
     )
+    consumption_multiplier = fields.Float(
+        string="Consumption ×", default=1.0, digits=(6, 3),
+        help="Prepaid and included hours drawn per hour of work at this rate (1.5: an hour "
+        "on site uses 1.5 hours of a contract's balance); multiplies the contract's.",
+    )
     version_ids = fields.One2many(
         comodel_name="halo.charge.rate.version",
         inverse_name="rate_id",
@@ -63,6 +68,10 @@ class HaloChargeRate(models.Model):
         compute="_compute_current_price",
     )
     version_count = fields.Integer(compute="_compute_version_count")
+
+    _consumption_positive = models.Constraint(
+        "CHECK (consumption_multiplier > 0)", "The consumption multiplier must be positive.",
+    )
 
     @api.depends("global_version_ids.date_from", "global_version_ids.hourly_price")
     @api.depends_context("company")

@@ -11,7 +11,9 @@ from odoo.fields import Domain
 from odoo.tools import float_round, format_amount
 
 from .halo_contract_dates import PERIOD_MONTHS, PERIODS, day_count, invoice_date_of, period_bounds
+from .halo_customer_device import within_partner
 from .halo_engine import LEDGER_SYSTEM  # lets system code write ledger entries other than adjustments
+from .res_company import ROUNDING_SCOPES
 
 _logger = logging.getLogger(__name__)
 
@@ -205,6 +207,39 @@ class HaloContract(models.Model):
         string="Balance Expires With Contract", default=True,
         help="When the contract expires, the remaining prepay balance is written off.",
     )
+    # scope: consumption, rounding and default rate of the work the contract governs
+    consumption_multiplier = fields.Float(
+        string="Consumption ×", default=1.0, digits=(6, 3), tracking=True,
+        help="Prepaid and included hours drawn per hour of covered work (1.5: an hour of "
+        "work uses 1.5 hours of the balance).",
+    )
+    consumption_ooh_multiplier = fields.Float(
+        string="Out-of-hours Consumption ×", default=1.0, digits=(6, 3), tracking=True,
+        help="Extra factor for out-of-hours time (multiplies the consumption ×).",
+    )
+    consumption_holiday_multiplier = fields.Float(
+        string="Holiday Consumption ×", default=1.0, digits=(6, 3), tracking=True,
+        help="Extra factor for holiday time (multiplies the consumption ×).",
+    )
+    rounding_scope = fields.Selection(
+        selection=ROUNDING_SCOPES, string="Rounding Scope",
+        help="Rounding scope of the work this contract governs; empty = the customer's setting.",
+    )
+    default_rate_id = fields.Many2one(
+        comodel_name="halo.charge.rate", string="Default Charge Rate", check_company=True,
+        domain=[("kind", "=", "labour")],
+        help="Charge rate of new actions on tickets this contract governs (before the "
+        "customer's, the team's and the company's).",
+    )
+    threshold_alerted = fields.Boolean(
+        string="Threshold Notified", copy=False, readonly=True,
+        help="The crossing of the threshold was notified; set again once the balance is above it.",
+    )
+    threshold_alert_credit = fields.Float(
+        copy=False, readonly=True, groups=BILLING_USER,
+        help="Hours or money credited to the balance when the threshold was notified (more "
+        "credited since arms the threshold again).",
+    )
     # relations
     ledger_ids = fields.One2many(
         comodel_name="halo.contract.ledger", inverse_name="contract_id", string="Ledger",
@@ -252,6 +287,11 @@ class HaloContract(models.Model):
         "AND rollover_value >= 0 AND threshold_value >= 0 AND expiry_notice_days >= 0 "
         "AND renewal_months >= 0 AND rollover_delay_days >= 0)",
         "Hours, days, blocks and thresholds cannot be negative.",
+    )
+    _consumption_positive = models.Constraint(
+        "CHECK (consumption_multiplier > 0 AND consumption_ooh_multiplier > 0 "
+        "AND consumption_holiday_multiplier > 0)",
+        "Consumption multipliers must be positive.",
     )
 
     # ------------------------------------------------------------------ computes
@@ -372,6 +412,77 @@ class HaloContract(models.Model):
         self.ensure_one()
         return self.date_start <= day and (not self.date_end or day <= self.date_end)
 
+    # ------------------------------------------------------- scope of the work
+
+    def _halo_covers_site(self, work_partner):
+        """The work of ``work_partner`` (a ticket's partner) is for this contract's site:
+        always for a customer-wide contract; for a site contract when the partner is the
+        site or one of its contacts / addresses."""
+        self.ensure_one()
+        return not self.site_partner_id or within_partner(work_partner, self.site_partner_id)
+
+    def _halo_covers_rate(self, rate_id):
+        """Work at ``rate_id`` is what this contract covers: a rate of its fixed fee or of
+        its prepay (a prepay without rates covers all), a rate it overrides, or any rate
+        for a contract with neither fee nor prepay (a price agreement)."""
+        self.ensure_one()
+        contract = self.sudo()
+        if not contract.fixed_fee and contract.prepay_kind == "none":
+            return True
+        if rate_id in contract.rate_version_ids.rate_id.ids:
+            return True
+        if contract.fixed_fee and rate_id in contract.fee_rate_ids.ids:
+            return True
+        return contract.prepay_kind != "none" and (
+            not contract.prepay_rate_ids or rate_id in contract.prepay_rate_ids.ids
+        )
+
+    @api.model
+    def _halo_scope_contracts(self, partners, company):
+        """Contracts of the customers of ``partners`` with ``company`` that can govern work:
+        active, or expired (for work inside their dates), newest first."""
+        commercial = partners.commercial_partner_id
+        if not commercial:
+            return self.browse()
+        return self.sudo().search([
+            ("partner_id", "in", commercial.ids),
+            ("company_id", "=", company.id),
+            ("state", "in", ("active", "expired")),
+        ], order="date_start desc, id desc")
+
+    def _halo_in_scope(self, work_partner, day):
+        """``self`` (candidates, newest first) that cover ``day`` and the site of the work,
+        a site's own contracts first."""
+        mine = self.filtered(
+            lambda c: c.partner_id == work_partner.commercial_partner_id
+            and c._halo_covers_date(day) and c._halo_covers_site(work_partner)
+        )
+        return mine.sorted(lambda c: 0 if c.site_partner_id else 1)
+
+    def _halo_governing_contract(self, work_partner, day, rate_id):
+        """The contract that governs work of ``work_partner`` on ``day`` at ``rate_id``
+        (its price overrides, rounding scope and consumption apply): the first of
+        ``self`` (candidates from ``_halo_scope_contracts``) in scope that covers the
+        rate; an empty recordset when none does."""
+        for contract in self._halo_in_scope(work_partner, day):
+            if contract._halo_covers_rate(rate_id):
+                return contract
+        return self.browse()
+
+    def _halo_consumption_factor(self, charge):
+        """Hours of the balance drawn per hour of ``charge``: the contract's multiplier ×
+        the charge rate's, × the out-of-hours / holiday factor for that time (averaged over
+        the charge's ``segments``: {"normal"|"ooh"|"holiday": hours})."""
+        self.ensure_one()
+        rate = self.env["halo.charge.rate"].sudo().browse(charge.get("rate_id") or [])
+        base = self.consumption_multiplier * (rate.consumption_multiplier if rate else 1.0)
+        segments = {k: v for k, v in (charge.get("segments") or {}).items() if v}
+        total = sum(segments.values())
+        if not total:
+            return base
+        extra = {"ooh": self.consumption_ooh_multiplier, "holiday": self.consumption_holiday_multiplier}
+        return base * sum(hours * extra.get(kind, 1.0) for kind, hours in segments.items()) / total
+
     def _halo_threshold_balance(self):
         """The balance thresholds and exhaustion look at: hours or money."""
         self.ensure_one()
@@ -422,6 +533,24 @@ class HaloContract(models.Model):
                 return self.env._("exhausted")
             return self._halo_format_balance(balance, show_money=False)
         return self._halo_format_balance(balance)
+
+    def halo_projected_balance_text(self):
+        """Balance left once the rated work not invoiced yet is billed, as text (mail
+        templates)."""
+        self.ensure_one()
+        self.check_access("read")
+        contract = self.sudo()
+        pending = contract._halo_pending_consumption().get(contract.id, 0.0)
+        return self._halo_format_balance(
+            contract._halo_threshold_balance() - pending,
+            show_money=self._halo_shows_money(),
+        )
+
+    def _halo_has_balance(self):
+        """The contract has a balance that work uses up: prepaid hours or money, or
+        included hours of a fixed fee that covers rates (a fee covering no rate has none)."""
+        self.ensure_one()
+        return self.prepay_kind != "none" or bool(self.fixed_fee and self.fee_rate_ids)
 
     def _halo_allocation_state(self):
         """Balances and included-hour usage of ``self``, read once for an allocation."""
@@ -584,21 +713,70 @@ class HaloContract(models.Model):
 
     # ---------------------------------------------------------------- thresholds
 
-    def _halo_check_thresholds(self, before):
-        """Notify (and auto top-up) contracts whose balance crossed their threshold:
-        above it in ``before`` ({contract id: balance}), at or below it now."""
+    def _halo_check_thresholds(self, before=None):
+        """Thresholds after a billing run's consumption (``before``, the balances before it,
+        is no longer needed: see ``_halo_update_threshold_alerts``)."""
+        return self._halo_update_threshold_alerts()
+
+    @api.model
+    def _halo_check_work_thresholds(self, tickets):
+        """Thresholds checked as work is rated, for the prepay contracts of the tickets'
+        customers with the tickets' companies."""
+        tickets = tickets.sudo()
+        for company, batch in tickets.grouped("company_id").items():
+            contracts = self.sudo().search([
+                ("partner_id", "in", batch.commercial_partner_id.ids),
+                ("company_id", "=", (company or self.env.company).id),
+                ("state", "=", "active"), ("prepay_kind", "!=", "none"),
+                ("threshold_type", "!=", False),
+            ])
+            contracts._halo_update_threshold_alerts()
+
+    def _halo_update_threshold_alerts(self):
+        """Notify (and auto top-up) the contracts whose balance, once the rated work not
+        invoiced yet is billed (``_halo_pending_consumption``), is at or below their
+        threshold: once (``threshold_alerted``). A contract is armed again when that balance
+        is above the threshold, or when something was credited since the alert (a top-up
+        counted, paid or not checked in between). Returns the contracts notified."""
+        contracts = self.sudo().filtered(lambda c: c._halo_threshold_level() is not None)
+        if not contracts:
+            return self.browse()
+        pending = contracts._halo_pending_consumption()
+        credits = contracts._halo_credit_totals()
         crossed = self.browse()
-        for contract in self:
+        for contract in contracts:
             level = contract._halo_threshold_level()
-            previous = before.get(contract.id)
-            if level is None or previous is None:
-                continue
-            if previous > level + EPS and contract._halo_threshold_balance() <= level + EPS:
-                crossed |= contract
-        if not crossed:
-            return crossed
+            if contract.threshold_alerted and credits.get(contract.id, 0.0) > (
+                contract.threshold_alert_credit + EPS
+            ):
+                contract.threshold_alerted = False
+            projected = contract._halo_threshold_balance() - pending.get(contract.id, 0.0)
+            if projected <= level + EPS:
+                if not contract.threshold_alerted:
+                    crossed |= contract
+            elif contract.threshold_alerted:
+                contract.threshold_alerted = False
+        return crossed._halo_notify_threshold()
+
+    def _halo_credit_totals(self):
+        """{contract id: hours (or money) ever credited to the prepay balance and counted}."""
+        result = {}
+        for contract, hours, amount in self.env["halo.contract.ledger"].sudo()._read_group(
+            [("contract_id", "in", self.ids), ("bucket", "=", "prepay"), ("is_counted", "=", True),
+             "|", ("hours", ">", 0), ("amount", ">", 0)],
+            ["contract_id"], ["hours:sum", "amount:sum"],
+        ):
+            result[contract.id] = amount if contract.prepay_kind == "money" else hours
+        return result
+
+    def _halo_notify_threshold(self):
+        """The threshold notification (billing staff: notify partners, account manager;
+        the customer contact) and the auto top-up, once per crossing."""
+        if not self:
+            return self
+        contracts = self.sudo()
         template = self.env.ref("halo_helpdesk_billing.halo_contract_threshold_mail_template")
-        for contract in crossed:
+        for contract in contracts:
             partners = contract.notify_partner_ids | contract.contact_id | contract.user_id.partner_id
             # contract messages are for billing staff and the customer: no technician
             partners = contract._halo_money_recipients(partners)
@@ -606,10 +784,54 @@ class HaloContract(models.Model):
                 template, message_type="comment", subtype_xmlid="mail.mt_comment",
                 partner_ids=partners.ids,
             )
-        to_topup = crossed.filtered(lambda c: c.auto_topup and not c._halo_pending_topup())
+        to_topup = contracts.filtered(lambda c: c.auto_topup and not c._halo_pending_topup())
         if to_topup:
             to_topup._halo_create_topups()
-        return crossed
+        credits = contracts._halo_credit_totals()  # the auto top-up included
+        for contract in contracts:
+            contract.write({
+                "threshold_alerted": True,
+                "threshold_alert_credit": credits.get(contract.id, 0.0),
+            })
+        return self
+
+    def _halo_pending_consumption(self):
+        """{contract id: hours (prepaid hours) or money (prepaid money)} that the rated
+        actions and travel time of the contracts' customers not invoiced yet will draw
+        from the balance, allocated as a billing run of each contract's company would."""
+        result = defaultdict(float)
+        for company, contracts in self.sudo().grouped("company_id").items():
+            # not invoiced yet; the work of an invoiced run (draft invoices) is in the ledger
+            lines = self.env["account.analytic.line"].sudo().search_fetch([
+                ("halo_ticket_id.commercial_partner_id", "in", contracts.partner_id.ids),
+                ("company_id", "=", company.id),
+                ("halo_billing_state", "in", ("unbilled", "in_run")),
+                "|", ("halo_run_id", "=", False), ("halo_run_id.state", "!=", "invoiced"),
+                ("halo_rate_version_id", "!=", False),
+            ], ["halo_ticket_id", "halo_kind", "halo_charge_rate_id", "halo_billable_hours",
+                "halo_rated_amount", "halo_rating_data", "date"])
+            charges = []
+            for line in lines:
+                segments = defaultdict(float)
+                for seg in (line.halo_rating_data or {}).get("segments") or []:
+                    segments[seg["kind"]] += float(seg["quantity"])
+                ticket = line.halo_ticket_id
+                charges.append({
+                    "key": line.id, "partner_id": ticket.commercial_partner_id.id,
+                    "work_partner_id": ticket.partner_id.id or ticket.commercial_partner_id.id,
+                    "date": line.date, "kind": line.halo_kind or "labour",
+                    "rate_id": line.halo_charge_rate_id.id, "hours": line.halo_billable_hours,
+                    "amount": line.halo_rated_amount, "segments": dict(segments),
+                })
+            for parts in self._halo_allocate_charges(charges, company).values():
+                for part in parts:
+                    if part["contract_id"] not in contracts.ids:
+                        continue
+                    if part["mode"] == "prepay_hours":
+                        result[part["contract_id"]] += part.get("consumed", part["hours"])
+                    elif part["mode"] == "prepay_money":
+                        result[part["contract_id"]] += part["amount"]
+        return dict(result)
 
     def _halo_pending_topup(self):
         """A top-up invoice still waiting for payment (prevents a second auto top-up)."""
@@ -627,19 +849,25 @@ class HaloContract(models.Model):
         the billing run; default: the current one), never another company's.
 
         ``charges``: list of dicts {"key", "partner_id", "date", "kind", "rate_id", "hours",
-        "amount"}. Returns {key: [part, ...]}, a part being {"mode": "included" |
-        "prepay_hours" | "prepay_money" | "payg" | "blocked", "contract_id", "hours",
-        "amount", "explanation"}. The parts of a charge sum exactly to its hours and its
-        amount: included and prepay_hours parts carry the PAYG value they cover (billed
-        at 0), prepay_money parts the money taken from the balance, payg/blocked parts
-        the amount to bill. Charges are allocated in date order; each one sees the
-        ledger balances minus what earlier charges of this call took. Nothing is written.
+        "amount"}, optionally "work_partner_id" (the ticket's partner: a site contract covers
+        the work of its site only; default: ``partner_id``) and "segments" ({"normal" |
+        "ooh" | "holiday": hours}, for the consumption multipliers). Returns {key: [part,
+        ...]}, a part being {"mode": "included" | "prepay_hours" | "prepay_money" | "payg" |
+        "blocked", "contract_id", "hours", "amount", "explanation"}, hour-based parts also
+        "consumed" (the hours drawn from the balance: ``hours`` × the consumption factor).
+        The parts of a charge sum exactly to its hours and its amount: included and
+        prepay_hours parts carry the PAYG value they cover (billed at 0), prepay_money
+        parts the money taken from the balance, payg/blocked parts the amount to bill.
+        Charges are allocated in date order; each one sees the ledger balances minus what
+        earlier charges of this call took. Nothing is written.
         """
         if not charges:
             return {}
         company = company or self.env.company
         self = self.with_company(company)  # noqa: PLW0642 - amounts rounded in its currency
         partners = self.env["res.partner"].browse({charge["partner_id"] for charge in charges})
+        work_partners = self.env["res.partner"].sudo().browse(
+            {charge.get("work_partner_id") or charge["partner_id"] for charge in charges})
         contracts = self.sudo().search(
             [("partner_id", "in", partners.commercial_partner_id.ids),
              ("company_id", "=", company.id),
@@ -659,10 +887,9 @@ class HaloContract(models.Model):
             if not customer_contracts:
                 result[charge["key"]] = self._halo_allocate_one(charge, [], state)
                 continue
-            partner = partners.browse(charge["partner_id"])
+            work_partner = work_partners.browse(charge.get("work_partner_id") or charge["partner_id"])
             candidates = [
-                contract for contract in customer_contracts
-                if not contract.site_partner_id or contract.site_partner_id == partner
+                contract for contract in customer_contracts if contract._halo_covers_site(work_partner)
             ]
             # a site's own contract goes before the customer-wide ones
             candidates.sort(key=lambda c: 0 if c.site_partner_id else 1)
@@ -685,11 +912,14 @@ class HaloContract(models.Model):
                 taken = contract._halo_take(mode, charge, hours_left, amount_left, state[contract.id])
                 if not taken:
                     continue
-                hours, amount, explanation = taken
-                parts.append({
+                hours, amount, explanation, consumed = taken
+                part = {
                     "mode": mode, "contract_id": contract.id, "hours": hours,
                     "amount": amount, "explanation": explanation,
-                })
+                }
+                if consumed is not None:
+                    part["consumed"] = consumed
+                parts.append(part)
                 hours_left = _hours(hours_left - hours)
                 amount_left = currency.round(amount_left - amount)
         if hours_left > EPS or abs(amount_left) > EPS or not parts:
@@ -698,7 +928,8 @@ class HaloContract(models.Model):
 
     def _halo_take(self, mode, charge, hours_left, amount_left, st):
         """How much of the charge's remainder ``mode`` of this contract covers:
-        (hours, amount, explanation) or None; updates ``st`` (the pending balances)."""
+        (hours, amount, explanation, consumed) or None, ``consumed`` being the hours drawn
+        from the balance (None for money); updates ``st`` (the pending balances)."""
         self.ensure_one()
         currency = self.currency_id
         rate_id = charge.get("rate_id")
@@ -717,18 +948,19 @@ class HaloContract(models.Model):
                 amount=format_amount(self.env, amount, currency), contract=self.display_name,
                 before=format_amount(self.env, before, currency),
                 after=format_amount(self.env, st["amount"], currency),
-            )
+            ), None
         if hours_left <= EPS or not rate_id:
             return None
+        factor = self._halo_consumption_factor(charge)
         if mode == "included":
             if rate_id not in self.fee_rate_ids.ids:
                 return None
             available = self._halo_included_available(st, day)
             if available <= EPS:
                 return None
-            hours = _hours(min(hours_left, available))
+            hours, consumed = self._halo_draw(hours_left, available, factor)
             start = self._halo_period_bounds(day)[0]
-            st["included"][start] += hours
+            st["included"][start] += consumed
             if available == float("inf"):
                 detail = self.env._("unlimited")
             else:
@@ -739,7 +971,8 @@ class HaloContract(models.Model):
                 )
             explanation = self.env._(
                 "%(hours)s h included in the fixed fee of %(contract)s (%(detail)s)",
-                hours=f"{hours:.2f}", contract=self.display_name, detail=detail,
+                hours=self._halo_consumed_text(hours, consumed, factor), contract=self.display_name,
+                detail=detail,
             )
         else:  # prepay_hours
             covered = self.prepay_kind == "hours" and (
@@ -748,15 +981,29 @@ class HaloContract(models.Model):
             if not covered or st["hours"] <= EPS:
                 return None
             before = st["hours"]
-            hours = _hours(min(hours_left, before))
-            st["hours"] = _hours(before - hours)
+            hours, consumed = self._halo_draw(hours_left, before, factor)
+            st["hours"] = _hours(before - consumed)
             explanation = self.env._(
                 "%(hours)s h from the prepaid hours of %(contract)s (balance %(before)s → %(after)s h)",
-                hours=f"{hours:.2f}", contract=self.display_name,
+                hours=self._halo_consumed_text(hours, consumed, factor), contract=self.display_name,
                 before=f"{before:.2f}", after=f"{st['hours']:.2f}",
             )
         amount = amount_left if hours >= hours_left - EPS else currency.round(amount_left * hours / hours_left)
-        return hours, amount, explanation
+        return hours, amount, explanation, consumed
+
+    @staticmethod
+    def _halo_draw(hours_left, available, factor):
+        """(work hours covered, balance hours drawn) when ``available`` balance hours pay
+        for work at ``factor`` balance hours per hour of work."""
+        if available == float("inf") or hours_left * factor <= available + EPS:
+            return _hours(hours_left), _hours(hours_left * factor)
+        return _hours(available / factor), _hours(available)
+
+    def _halo_consumed_text(self, hours, consumed, factor):
+        if abs(factor - 1.0) <= EPS:
+            return f"{hours:.2f}"
+        return self.env._("%(hours)s h of work × %(factor)s consumption = %(consumed)s",
+                          hours=f"{hours:.2f}", factor=f"{factor:g}", consumed=f"{consumed:.2f}")
 
     @api.model
     def _halo_remainder_part(self, charge, in_date, candidates, hours, amount):
@@ -812,7 +1059,7 @@ class HaloContract(models.Model):
             "kind": "consumption",
             "bucket": "included" if part["mode"] == "included" else "prepay",
             "mode": part["mode"],
-            "hours": 0.0 if money else -part["hours"],
+            "hours": 0.0 if money else -part.get("consumed", part["hours"]),
             "amount": -part["amount"] if money else 0.0,
             "run_id": line.run_id.id,
             "run_line_id": line.id,
@@ -1141,12 +1388,14 @@ class HaloContract(models.Model):
 
     @api.model
     def _halo_ticket_contract_status(self, partners, day, company=None, show_money=None):
-        """Per commercial partner id: {"contract", "problem": "exhausted"|"expired",
-        "block": bool, "message": str} when the customer's prepay / fixed-price
-        coverage with ``company`` (the ticket's; default: the current one) is exhausted or
-        expired and no other contract of that company in force has some left.
-        The message shows a money balance only with ``show_money`` (default: when the
-        current user is in a billing group)."""
+        """Per partner id of ``partners`` (tickets' partners): {"contract", "problem":
+        "exhausted"|"expired", "block": bool, "message": str} when the prepay / fixed-price
+        coverage of that partner's work (its customer's contracts with ``company``, the
+        ticket's, default: the current one; site contracts for their site only) is exhausted
+        or expired and no other contract of that company in force has some left. Only
+        contracts with a balance (``_halo_has_balance``) can be exhausted. The message shows
+        a money balance only with ``show_money`` (default: when the current user is in a
+        billing group)."""
         commercial = partners.commercial_partner_id
         if not commercial:
             return {}
@@ -1161,12 +1410,19 @@ class HaloContract(models.Model):
         if show_money is None:
             show_money = self.env.user.has_group(BILLING_USER)
         result = {}
-        for partner, mine in contracts.grouped("partner_id").items():
-            in_force = mine.filtered(lambda c: c.state == "active" and c._halo_covers_date(day))
-            if any(not c._halo_is_exhausted(day, state) for c in in_force):
+        for partner in partners.sudo():
+            mine = contracts.filtered(
+                lambda c, p=partner: c.partner_id == p.commercial_partner_id and c._halo_covers_site(p))
+            if not mine:
                 continue
-            if in_force:
-                contract, problem = in_force[0], "exhausted"
+            in_force = mine.filtered(lambda c: c.state == "active" and c._halo_covers_date(day))
+            with_balance = in_force.filtered(lambda c: c._halo_has_balance())
+            if in_force and not with_balance:
+                continue  # in force, nothing to exhaust
+            if any(not c._halo_is_exhausted(day, state) for c in with_balance):
+                continue
+            if with_balance:
+                contract, problem = with_balance.sorted(lambda c: 0 if c.site_partner_id else 1)[0], "exhausted"
                 block = contract.on_exhausted == "block"
             else:
                 contract, problem = mine.sorted(lambda c: c.date_end or c.date_start)[-1], "expired"

@@ -119,7 +119,8 @@ class HaloContractRecurringLine(models.Model):
             device_count = 0
             if self.quantity_mode == "devices":
                 device_count = devices._halo_count(
-                    contract.partner_id, self.device_type, invoice_date, company=contract.company_id)
+                    contract.partner_id, self.device_type, invoice_date, company=contract.company_id,
+                    site=contract.site_partner_id)
                 base_quantity = device_count
             else:
                 base_quantity = self.quantity

@@ -37,6 +37,8 @@ class HaloBillingRunLine(models.Model):
                     "contract_id": part["contract_id"],
                     "mode": mode,
                     "hours": hours,
+                    # balance hours drawn (work hours × the consumption multiplier)
+                    "consumed": part.get("consumed", hours),
                     "amount": money or 0.0,
                     "explanation": part.get("label") or line.name,
                 })

@@ -84,16 +84,31 @@ class HaloCustomerDevice(models.Model):
         if companies is not None:
             domain &= Domain("company_id", "in", [False, *companies.ids])
         return self.sudo().search_fetch(
-            domain, ["partner_id", "company_id", "device_type", "date_active", "date_retired"],
+            domain, ["partner_id", "site_partner_id", "company_id", "device_type", "date_active",
+                     "date_retired"],
         )
 
-    def _halo_count(self, partner, device_type, day, company=None):
+    def _halo_count(self, partner, device_type, day, company=None, site=None):
         """How many of ``self`` (pre-read devices) belong to ``partner`` (and to ``company``
-        or no company) and are active on ``day``."""
+        or no company) and are active on ``day``; with ``site`` (a site contract's), only
+        the devices of that site (its site, or its customer, is the site or one of its
+        contacts / addresses)."""
         commercial = partner.commercial_partner_id
         return len(self.filtered(
             lambda d: d.partner_id.commercial_partner_id == commercial
             and (company is None or not d.company_id or d.company_id == company)
+            and (not site or within_partner(d.site_partner_id or d.partner_id, site))
             and (not device_type or d.device_type == device_type)
             and d.date_active <= day and (not d.date_retired or d.date_retired > day)
         ))
+
+
+def within_partner(partner, site):
+    """``partner`` is ``site`` or one of its descendants."""
+    seen = set()
+    while partner and partner.id not in seen:
+        if partner == site:
+            return True
+        seen.add(partner.id)
+        partner = partner.parent_id
+    return False

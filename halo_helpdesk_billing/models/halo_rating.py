@@ -18,7 +18,7 @@ from odoo.tools import SQL
 from ..services import rating
 
 TimesheetInput = namedtuple(
-    "TimesheetInput", "id start end ticket_id rate_id customer_id company_id billable kind"
+    "TimesheetInput", "id start end ticket_id rate_id customer_id company_id billable kind site_id"
 )
 
 
@@ -64,6 +64,12 @@ class HaloRating(models.AbstractModel):
         that may price work of ``company`` (default: the current one): versions of rates shared
         by all companies or of that company, and contract versions of its own contracts only.
         ``known``: only the versions that existed when work was first rated (ids up to it)."""
+        return self._halo_versions_and_contracts(rate_ids, partners, company, known=known)[0]
+
+    @api.model
+    def _halo_versions_and_contracts(self, rate_ids, partners, company=None, known=None):
+        """``(_halo_versions_by_partner(...), {version_id: contract_id})`` for the contract
+        versions: rating keeps a contract's versions for the work that contract governs."""
         company = company or self.env.company
         Version = self.env["halo.charge.rate.version"].sudo()
         domain = [("rate_id", "in", list(rate_ids)),
@@ -74,9 +80,11 @@ class HaloRating(models.AbstractModel):
             domain.append(("id", "<=", known))
         versions = Version.search_fetch(
             domain,
-            ["rate_id", "partner_id", "level", "date_from", "hourly_price", "min_minutes",
-             "increment_minutes", "rounding", "ooh_multiplier", "holiday_multiplier", "surcharge"],
+            ["rate_id", "partner_id", "contract_id", "level", "date_from", "hourly_price",
+             "min_minutes", "increment_minutes", "rounding", "ooh_multiplier", "holiday_multiplier",
+             "surcharge"],
         )
+        contract_of = {version.id: version.contract_id.id for version in versions if version.contract_id}
         plain = {version.id: version._to_rating() for version in versions}
         common = defaultdict(list)
         own = defaultdict(lambda: defaultdict(list))
@@ -91,7 +99,17 @@ class HaloRating(models.AbstractModel):
                 rate_id: common.get(rate_id, []) + own[partner.id].get(rate_id, [])
                 for rate_id in rate_ids
             }
-        return result
+        return result, contract_of
+
+    @api.model
+    def _halo_contract_versions(self, partner_versions, contract_of, contract):
+        """``partner_versions`` ({rate_id: [RateVersion]}) without the contract versions of
+        other contracts than ``contract`` (the contract governing the work, or none)."""
+        return {
+            rate_id: [v for v in versions
+                      if v.level != "contract" or contract_of.get(v.version_id) == contract.id]
+            for rate_id, versions in partner_versions.items()
+        }
 
     # ------------------------------------------------------------------ rating
     @api.model
@@ -102,7 +120,7 @@ class HaloRating(models.AbstractModel):
         self.env.cr.execute(SQL(
             """SELECT l.id, l.halo_start, l.halo_end, l.halo_ticket_id, l.halo_charge_rate_id,
                       COALESCE(t.commercial_partner_id, t.partner_id, l.partner_id), l.company_id,
-                      l.halo_billable, COALESCE(l.halo_kind, 'labour')
+                      l.halo_billable, COALESCE(l.halo_kind, 'labour'), t.partner_id
                  FROM account_analytic_line l JOIN helpdesk_ticket t ON t.id = l.halo_ticket_id
                 WHERE l.id = ANY(%s)
              ORDER BY l.id""",
@@ -131,24 +149,29 @@ class HaloRating(models.AbstractModel):
         if not rows:
             return [], {}
         customers = self.env["res.partner"].sudo().browse({row.customer_id for row in rows if row.customer_id})
-        customers.fetch(["halo_calendar_id", "halo_rounding_scope"])
         companies = self.env["res.company"].sudo().browse({row.company_id for row in rows})
         rates = self.env["halo.charge.rate"].sudo().browse({row.rate_id for row in rows if row.rate_id})
-        calendars = customers.halo_calendar_id | companies.resource_calendar_id
+        calendars = companies.resource_calendar_id
+        for company in companies:
+            calendars |= customers.with_company(company).halo_calendar_id
         starts = [row.start for row in rows if row.start]
         plain_calendars = self._halo_plain_calendars(
             calendars, min(starts) - timedelta(days=2), max(starts) + timedelta(days=3)
         ) if starts else {}
-        versions = {
-            company.id: self._halo_versions_by_partner(set(rates.ids), customers, company, known=known)
-            for company in companies
-        }
+        versions, contract_of, contracts = {}, {}, {}
+        for company in companies:
+            versions[company.id], company_contract_of = self._halo_versions_and_contracts(
+                set(rates.ids), customers, company, known=known)
+            contract_of.update(company_contract_of)
+            contracts[company.id] = self.env["halo.contract"]._halo_scope_contracts(customers, company)
+        sites = self.env["res.partner"].sudo().browse({row.site_id for row in rows if row.site_id})
         customer_of = {customer.id: customer for customer in customers}
         company_of = {company.id: company for company in companies}
         rate_names = {rate.id: rate.name for rate in rates}
 
         results = {}
         groups = defaultdict(list)
+        governing = {}  # (company, work partner, day, rate) -> contract
         for row in rows:
             if not (row.start and row.end):
                 results[row.id] = rating.RatingError(self.env._("Not rated: the action has no end yet."))
@@ -156,15 +179,29 @@ class HaloRating(models.AbstractModel):
             if not row.rate_id:
                 results[row.id] = rating.RatingError(self.env._("Not rated: no charge rate."))
                 continue
-            customer = customer_of.get(row.customer_id, self.env["res.partner"])
             company = company_of[row.company_id]
+            # customer settings are per company (company-dependent fields)
+            customer = customer_of.get(row.customer_id, self.env["res.partner"]).with_company(company)
             calendar = customer.halo_calendar_id or company.resource_calendar_id
-            scope = customer.halo_rounding_scope or company.halo_rounding_scope or "action"
-            groups[(row.customer_id, calendar.id, scope, row.company_id)].append(row)
+            contract = self.env["halo.contract"]
+            if contracts[row.company_id] and row.start:
+                # the contract governing the work: its price overrides and rounding scope apply
+                zone = ZoneInfo((plain_calendars.get(calendar.id) or rating.Calendar(tz="UTC")).tz)
+                day = row.start.replace(tzinfo=UTC).astimezone(zone).date()
+                key = (row.company_id, row.site_id or row.customer_id, day, row.rate_id)
+                if key not in governing:
+                    governing[key] = contracts[row.company_id]._halo_governing_contract(
+                        sites.browse(row.site_id or row.customer_id), day, row.rate_id)
+                contract = governing[key]
+            scope = (contract.rounding_scope or customer.halo_rounding_scope
+                     or company.halo_rounding_scope or "action")
+            groups[(row.customer_id, calendar.id, scope, row.company_id, contract.id)].append(row)
 
-        for (customer_id, calendar_id, scope, company_id), members in groups.items():
+        for (customer_id, calendar_id, scope, company_id, contract_id), members in groups.items():
             symbol = company_of[company_id].currency_id.symbol or ""
-            partner_versions = versions[company_id].get(customer_id, {})
+            partner_versions = self._halo_contract_versions(
+                versions[company_id].get(customer_id, {}), contract_of,
+                self.env["halo.contract"].browse(contract_id))
             calendar = plain_calendars.get(calendar_id) or rating.Calendar(tz="UTC")
             zone = ZoneInfo(calendar.tz)
             actions = []
@@ -290,8 +327,8 @@ class HaloRating(models.AbstractModel):
     def _rate_expenses(self, expenses):
         results = {}
         for expense in expenses.sudo():
-            customer = expense.partner_id
             company = expense.company_id
+            customer = expense.partner_id.with_company(company)
             markup = customer.halo_expense_markup if customer.halo_expense_markup_custom else company.halo_expense_markup
             cost = expense.currency_id._convert(
                 expense.amount, company.currency_id, company, expense.date

@@ -54,6 +54,12 @@ class HelpdeskTicket(models.Model):
         compute_sudo=True, groups=BILLING_USER,
     )
     halo_invoice_count = fields.Integer(compute="_compute_halo_invoices", compute_sudo=True)
+    halo_default_rate_id = fields.Many2one(
+        comodel_name="halo.charge.rate", string="Default Charge Rate",
+        compute="_compute_halo_default_rate_id",
+        help="Charge rate of new actions: the contract's, else the customer's, the team's, "
+        "the company's.",
+    )
 
     def _halo_work_models(self):
         """The models of billable work recorded on tickets, with their ticket field."""
@@ -132,13 +138,38 @@ class HelpdeskTicket(models.Model):
             or self.company_id.internal_project_id
         )
 
+    @api.depends("partner_id", "team_id", "company_id")
+    def _compute_halo_default_rate_id(self):
+        for ticket in self:
+            ticket.halo_default_rate_id = ticket._halo_default_rate("labour")
+
     def _halo_default_rate(self, kind):
         self.ensure_one()
         if kind == "travel":
             return self.company_id.halo_default_travel_rate_id or self.env["halo.charge.rate"].search(
                 [("kind", "=", "travel"), ("company_id", "in", [False, self.company_id.id])], limit=1
             )
-        return self.team_id.halo_default_rate_id or self.company_id.halo_default_rate_id
+        return (
+            self._halo_contract_default_rate()
+            or self.commercial_partner_id.sudo().with_company(self.company_id).halo_default_rate_id
+            or self.team_id.halo_default_rate_id
+            or self.company_id.halo_default_rate_id
+        )
+
+    def _halo_contract_default_rate(self):
+        """The default charge rate of the first contract in force today for this ticket's
+        site or customer (a site's own contract first) that sets one."""
+        self.ensure_one()
+        company = self.company_id or self.env.company
+        partner = self.partner_id.sudo()
+        if not partner:
+            return self.env["halo.charge.rate"]
+        contracts = self.env["halo.contract"]._halo_scope_contracts(partner, company)
+        today = fields.Date.context_today(self)
+        for contract in contracts._halo_in_scope(partner, today):
+            if contract.state == "active" and contract.default_rate_id:
+                return contract.default_rate_id.sudo(False)
+        return self.env["halo.charge.rate"]
 
     def action_halo_start_action(self):
         """Start an action now for the current user (one click from the ticket)."""

@@ -1,6 +1,12 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
+
+BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
+
+# context key and marker set by message_new (a module-level object: JSON cannot carry it)
+MAIL_GATEWAY = "halo_mail_gateway"
+MAIL_GATEWAY_MARK = object()
 
 
 class HelpdeskTicket(models.Model):
@@ -10,6 +16,10 @@ class HelpdeskTicket(models.Model):
 
     _inherit = "helpdesk.ticket"
 
+    halo_contract_blocked = fields.Boolean(
+        string="Blocked by Contract", readonly=True, copy=False,
+        help="Created from an e-mail while the customer's contract blocks new tickets.",
+    )
     halo_contract_warning = fields.Text(
         string="Contract Warning", compute="_compute_halo_contract_warning",
         help="Shown when the customer's contract is exhausted or expired.",
@@ -23,14 +33,27 @@ class HelpdeskTicket(models.Model):
             status = self.env["halo.contract"]._halo_ticket_contract_status(
                 tickets.partner_id, today, company or self.env.company)
             for ticket in tickets:
-                info = status.get(ticket.partner_id.commercial_partner_id.id)
+                info = status.get(ticket.partner_id.id)
                 ticket.halo_contract_warning = info["message"] if info else False
 
     @api.model_create_multi
     def create(self, vals_list):
+        self._halo_check_blocked_flag(vals_list)
         tickets = super().create(vals_list)
         tickets._halo_check_contract_balance()
         return tickets
+
+    def write(self, vals):
+        self._halo_check_blocked_flag([vals])
+        return super().write(vals)
+
+    def _halo_check_blocked_flag(self, vals_list):
+        """Only billing users clear (or set) the flag of a ticket a contract blocks."""
+        if self.env.su or not any("halo_contract_blocked" in vals for vals in vals_list):
+            return
+        if not self.env.user.has_group(BILLING_USER):
+            raise AccessError(self.env._(
+                "Only billing users may change whether a ticket is blocked by its contract."))
 
     def _halo_check_contract_balance(self):
         """Refuse or annotate new tickets of exhausted / expired customers. The note stays on
@@ -47,11 +70,12 @@ class HelpdeskTicket(models.Model):
         )
         if not status:
             return
+        from_mail = self.env.context.get(MAIL_GATEWAY) is MAIL_GATEWAY_MARK
         for ticket in self:
-            info = status.get(ticket.partner_id.commercial_partner_id.id)
+            info = status.get(ticket.partner_id.id)
             if not info:
                 continue
-            if info["block"]:
+            if info["block"] and not from_mail:
                 # the error goes to the creator only: a billing user sees the balance
                 shown = self.env["halo.contract"]._halo_ticket_contract_status(
                     ticket.partner_id, today, company
@@ -59,6 +83,23 @@ class HelpdeskTicket(models.Model):
                 raise UserError(self.env._(
                     "No ticket can be opened for %(customer)s: %(message)s",
                     customer=ticket.partner_id.commercial_partner_id.display_name,
-                    message=shown.get(ticket.partner_id.commercial_partner_id.id, info)["message"],
+                    message=shown.get(ticket.partner_id.id, info)["message"],
                 ))
+            if info["block"]:
+                # an e-mail cannot be refused: the ticket is created and flagged
+                ticket.sudo().halo_contract_blocked = True
+                ticket.message_post(body=self.env._(
+                    "Blocked by the contract: %(message)s Created from an e-mail; check the "
+                    "contract before working on this ticket.", message=info["message"],
+                ), subtype_xmlid="mail.mt_note")
+                continue
             ticket.message_post(body=info["message"], subtype_xmlid="mail.mt_note")
+
+    @api.private
+    @api.model
+    def message_new(self, msg_dict, custom_values=None):
+        """Tickets from the mail gateway: a contract in block mode flags them instead of
+        failing the gateway. The marker is an object no RPC client can send, and this
+        method cannot be called over RPC (it would create tickets past the block)."""
+        return super(HelpdeskTicket, self.with_context(**{MAIL_GATEWAY: MAIL_GATEWAY_MARK})).message_new(
+            msg_dict, custom_values=custom_values)

@@ -17,13 +17,13 @@ class ResPartner(models.Model):
     _inherit = "res.partner"
 
     halo_calendar_id = fields.Many2one(
-        comodel_name="resource.calendar",
+        comodel_name="resource.calendar", company_dependent=True,
         string="Working Hours",
         help="Customer's working hours and public holidays for out-of-hours rating; "
         "empty = the company's working hours.",
     )
     halo_rounding_scope = fields.Selection(
-        selection=ROUNDING_SCOPES, string="Rounding Scope",
+        selection=ROUNDING_SCOPES, string="Rounding Scope", company_dependent=True,
         help="Empty = the company's setting.",
     )
     halo_mileage_price = fields.Monetary(
@@ -35,15 +35,22 @@ class ResPartner(models.Model):
         help="0 = the company's surcharge.",
     )
     halo_expense_markup_custom = fields.Boolean(
-        string="Own Expense Markup", groups=BILLING_USER,
+        string="Own Expense Markup", groups=BILLING_USER, company_dependent=True,
         help="Use this customer's markup instead of the company's.",
     )
-    halo_expense_markup = fields.Float(string="Expense Markup (%)", groups=BILLING_USER)
+    halo_expense_markup = fields.Float(
+        string="Expense Markup (%)", groups=BILLING_USER, company_dependent=True)
+    halo_default_rate_id = fields.Many2one(
+        comodel_name="halo.charge.rate", string="Default Charge Rate", company_dependent=True,
+        domain=[("kind", "=", "labour")],
+        help="Charge rate of new actions on this customer's tickets when no contract sets one "
+        "(before the team's and the company's). Per company.",
+    )
     halo_invoice_grouping = fields.Selection(
-        selection=INVOICE_GROUPINGS, string="Invoice Grouping", help="Empty = the company's setting."
+        selection=INVOICE_GROUPINGS, string="Invoice Grouping", company_dependent=True, help="Empty = the company's setting."
     )
     halo_invoice_layout = fields.Selection(
-        selection=INVOICE_LAYOUTS, string="Invoice Layout", help="Empty = the company's setting."
+        selection=INVOICE_LAYOUTS, string="Invoice Layout", company_dependent=True, help="Empty = the company's setting."
     )
     halo_line_template = fields.Text(
         string="Invoice Line Template",

@@ -121,6 +121,8 @@ class TestRatingOrm(HaloBillingCommon):
             ])
         small, large = make(5, 8), make(60, 9)
         Rating = self.env["halo.rating"]
+        # warm the registry caches (defaults of company-dependent customer settings)
+        Rating._rate_timesheets(small)
         self.env.invalidate_all()
         queries_before = self.cr.sql_log_count
         Rating._rate_timesheets(large)

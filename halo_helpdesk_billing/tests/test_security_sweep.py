@@ -533,6 +533,21 @@ class TestSecuritySweepContext(SweepCommon):
         if self.contract.sudo().balance_amount != before:
             self.gap(f"{key}: the contract balance moved from {before} to {self.contract.sudo().balance_amount}")
 
+    def _forge_halo_mail_gateway(self, key):
+        # only the mail gateway may create a ticket that a blocking contract refuses (flagged);
+        # the key sent by a client, or message_new called over RPC, gets nobody past the block
+        self._contract(name="Blocking", partner_id=self.other_customer.id, contact_id=False,
+                       prepay_kind="hours", on_exhausted="block")
+        tech = self.rpc(self.technician)
+        vals = {"name": "Forged by mail", "description": "x", "partner_id": self.other_customer.id}
+        self._expect_refused(tech, f"{key}: technician forges a ticket from e-mail", "helpdesk.ticket",
+                             "create", vals, context={key: True})
+        self._expect_refused(tech, f"{key}: technician calls message_new", "helpdesk.ticket",
+                             "message_new", {"subject": "Forged by mail"},
+                             {"partner_id": self.other_customer.id}, context={key: True})
+        if self.env["helpdesk.ticket"].sudo().search_count([("name", "=", "Forged by mail")]):
+            self.gap(f"{key}: a blocked ticket was created")
+
     def _forge_halo_billing_run(self, key):
         # the key only lets the billing run skip Odoo's invoice and analytic sync passes; a
         # technician must not reach invoices with it at all
