@@ -47,6 +47,7 @@ MONEY_ALSO_FOR = {
 # Money beyond monetary fields: floats, texts and JSON that carry prices or amounts.
 # (model, field) -> why it is money.
 MONEY_FIELDS = {
+    ("halo.contract", "threshold_alert_credit"): "hours, or money on money contracts, credited when notified",
     ("account.analytic.line", "halo_rating_explanation"): "the pricing explained, with unit prices and amounts",
     ("account.analytic.line", "halo_rating_data"): "segments with unit prices and amounts",
     ("account.analytic.line", "halo_billable_hours"): "minimum / increment / rounding terms: x hourly price = amount",
@@ -80,6 +81,10 @@ WRITE_ONLY_FIELDS = {
 }
 # Names that look like money and are not. (model, field) -> why not.
 NOT_MONEY = {
+    ("halo.contract", "consumption_multiplier"): "hours of the balance drawn per hour of work: a ratio",
+    ("halo.contract", "consumption_ooh_multiplier"): "a ratio of hours (out of hours)",
+    ("halo.contract", "consumption_holiday_multiplier"): "a ratio of hours (holidays)",
+    ("halo.charge.rate", "consumption_multiplier"): "a ratio of hours drawn from prepaid balances",
     ("halo.contract", "balance_hours"): "hours; money contracts keep their balance in balance_amount",
     ("halo.contract", "rollover_value"): "a percentage or a number of hours",
     ("halo.contract.ledger", "balance_hours_after"): "hours",
