@@ -15,6 +15,7 @@ from . import halo_rating
 from . import halo_rating_audit
 from . import halo_billing_run
 from . import halo_billing_run_line
+from . import halo_billing_run_jobs
 from . import account_move
 from . import account_move_line
 from . import account_move_bulk_lines
