@@ -23,6 +23,7 @@ from . import account_move_line_bulk_analytic
 from . import halo_xlsx_template
 from . import halo_customer_device
 from . import halo_contract
+from . import halo_contract_jobs
 from . import halo_contract_ledger
 from . import halo_contract_period
 from . import halo_contract_recurring_line
