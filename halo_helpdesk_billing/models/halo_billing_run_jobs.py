@@ -153,11 +153,31 @@ class HaloBillingRun(models.Model):
         return domain & chunk
 
     def _halo_check_not_running(self):
+        self.filtered(lambda run: run.state in RUNNING_STATES)._halo_reconcile_chunks()
         for run in self:
             if run.state in RUNNING_STATES:
                 raise UserError(self.env._(
                     "Billing run %(run)s is being worked in the background; wait until it ends.",
                     run=run.name))
+
+    def _halo_reconcile_chunks(self):
+        """Chunks whose job queue_job gave up on without calling the on-fail hook (its runner
+        marks a job found dead too often, a worker killed each time, failed in SQL): failed
+        too, and the run finishes without them."""
+        chunks = self.sudo().halo_chunk_ids.filtered(lambda chunk: chunk.state == "pending" and chunk.job_uuid)
+        if not chunks:
+            return
+        jobs = {job.uuid: job for job in self.env["queue.job"].sudo().search_fetch(
+            [("uuid", "in", chunks.mapped("job_uuid"))], ["uuid", "state", "exc_info", "exc_message"])}
+        for chunk in chunks:
+            job = jobs.get(chunk.job_uuid)
+            if job and job.state in ("failed", "cancelled"):
+                chunk._halo_job_failed(exc_message=job.exc_info or job.exc_message or job.state)
+
+    def action_halo_check_jobs(self):
+        """Button of a run being worked: take note of jobs that died for good."""
+        self._halo_reconcile_chunks()
+        return True
 
     # ------------------------------------------------------------------ actions
     def action_preview(self):
@@ -266,12 +286,14 @@ class HaloBillingRun(models.Model):
         self._halo_set_state("previewing" if kind == "preview" else "invoicing")
         label = self.env._("Preview") if kind == "preview" else self.env._("Create invoices")
         for chunk in chunks:
-            chunk.with_delay(
+            job = chunk.with_delay(
                 max_retries=CHUNK_MAX_RETRIES,
                 description=self.env._(
                     "%(run)s: %(action)s, chunk %(number)s of %(total)s",
                     run=self.name, action=label, number=chunk.sequence, total=len(chunks)),
             )._halo_job_run()
+            if getattr(job, "uuid", None):  # (run at once with queue_job__no_delay)
+                chunk.job_uuid = job.uuid
         self.message_post(body=self.env._(
             "%(action)s started in the background: %(chunks)s chunks, %(charges)s charges.",
             action=label, chunks=len(chunks), charges=sum(size for _partners, size in plan)))
@@ -356,6 +378,7 @@ class HaloBillingRunChunk(models.Model):
         default="pending", required=True, readonly=True)
     date_done = fields.Datetime(readonly=True)
     error = fields.Text(readonly=True)
+    job_uuid = fields.Char(string="Job", readonly=True, index=True)
 
     def _halo_job_run(self):
         """Job: preview or invoice this chunk's customers with the run's engine, all or nothing."""

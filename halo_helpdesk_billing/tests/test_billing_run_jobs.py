@@ -282,6 +282,35 @@ class TestBillingRunJobs(HaloBillingRunCommon):
             with self.assertRaises(UserError):
                 run.date_cutoff = date(2026, 6, 30)
 
+    def test_a_job_found_dead_too_often_fails_its_chunk(self):
+        """queue_job's runner marks a job whose worker was killed too often failed in SQL,
+        without its on-fail hook: the run takes note when asked (or when acted on)."""
+        run = self._background(self._run())
+        run.action_preview()  # jobs stored, not run (no runner in tests)
+        chunks = run.halo_chunk_ids
+        self.assertEqual(len(chunks), 3)
+        self.assertTrue(all(chunks.mapped("job_uuid")))
+        jobs = self.env["queue.job"].sudo().search([("uuid", "in", chunks.mapped("job_uuid"))])
+        self.assertEqual(len(jobs), 3)
+        self.assertEqual(set(jobs.mapped("channel")), {"root.halo_billing"})
+        run.action_halo_check_jobs()
+        self.assertEqual(run.state, "previewing")
+        self.env.cr.execute(
+            "UPDATE queue_job SET state = 'failed', exc_info = 'Job found dead after too many retries' "
+            "WHERE uuid = %s", [chunks[1].job_uuid])
+        self.env["queue.job"].invalidate_model()
+        run.action_halo_check_jobs()
+        self.assertEqual(chunks[1].state, "failed")
+        self.assertEqual(chunks[1].error, "Job found dead after too many retries")
+        self.assertEqual(run.state, "previewing")  # the other two are still pending
+        for chunk in chunks[0] | chunks[2]:
+            with QUIET_JOBS:
+                chunk.with_context(queue_job__no_delay=True)._halo_job_run()
+        self.env.invalidate_all()
+        self.assertEqual(run.state, "previewed")
+        self.assertEqual(run.halo_problem_partner_ids, chunks[1].partner_ids)
+        self.assertEqual(len(run.line_ids), 30)
+
     def test_clients_cannot_steer_chunks_or_progress(self):
         run = self._run().with_user(self.billing_user)
         # a chunk scope sent as a plain context value is ignored: the whole run is previewed
