@@ -170,7 +170,21 @@ def wait_state(client, run_id, states, timeout):
     raise RuntimeError(f"run {run_id} not {states} after {timeout} s: {run}")
 
 
-def measure(db, layout, port, workers):
+def kill_a_worker(db, timeout=120):
+    """``kill -9`` the worker running an invoicing chunk, a second into its work."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        rows = psql("SELECT worker_pid FROM queue_job WHERE state = 'started' AND method_name = '_halo_job_run' "
+                    "AND worker_pid IS NOT NULL AND date_started < now() at time zone 'utc' - interval '1 second' "
+                    "LIMIT 1", db=db)
+        if rows:
+            os.kill(rows[0][0], signal.SIGKILL)
+            return rows[0][0]
+        time.sleep(0.2)
+    return None
+
+
+def measure(db, layout, port, workers, kill=False):
     psql(f"UPDATE res_company SET halo_invoice_layout = '{layout}'", db=db)
     log = os.path.join(ROOT, ".cache", f"bench_jobs_{db}.log")
     server = start_server(db, port, workers, log)
@@ -191,6 +205,8 @@ def measure(db, layout, port, workers):
         started = time.monotonic()
         client.call("halo.billing.run", "action_create_invoices", [run_id])
         result["invoice_click_s"] = round(time.monotonic() - started, 2)
+        if kill:
+            result["killed_worker"] = kill_a_worker(db)
         run = wait_state(client, run_id, ("invoiced", "done_with_problems"), 3600)
         result["invoice_s"] = round(time.monotonic() - started, 1)
         result["state"] = run["state"]
@@ -213,7 +229,8 @@ def measure(db, layout, port, workers):
         "(SELECT count(*) FROM (SELECT 1 FROM halo_billing_run_line WHERE invoice_id IS NOT NULL "
         "GROUP BY res_model, res_id HAVING count(*) > 1) d), count(DISTINCT invoice_id) "
         "FROM halo_billing_run_line WHERE state = 'included'", db=db)[0]
-    result.update(unbilled=billed[0], billed_twice=billed[1], invoices=billed[2])
+    result.update(unbilled=billed[0], billed_twice=billed[1], invoices=billed[2],
+                  invoices_in_db=psql("SELECT count(*) FROM account_move WHERE halo_run_id IS NOT NULL", db=db)[0][0])
     return result
 
 
@@ -225,13 +242,18 @@ def main():
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--port", type=int, default=8190, help="HTTP port (the next one is the gevent port)")
     parser.add_argument("--layouts", default="summary_invoice,itemised")
-    parser.add_argument("--reuse", action="store_true", help="reuse an already prepared --db")
+    parser.add_argument("--reuse", action="store_true", help="reuse an already prepared --db (updated first)")
+    parser.add_argument("--kill-worker", action="store_true",
+                        help="kill -9 the worker running an invoicing chunk in the middle of it")
     args = parser.parse_args()
     if not args.reuse:
         started = time.monotonic()
         setup(args.db, args.customers, args.charges)
         print(f"set-up: {time.monotonic() - started:.0f} s", flush=True)
     else:
+        # the addon as it is now
+        subprocess.run([os.environ["ODOO_BIN"], "-c", os.environ["HALO_ODOO_CONF"], "-d", args.db, "-u",
+                        "halo_helpdesk_billing", "--stop-after-init", "--log-level=warn"], check=True)
         psql("VACUUM ANALYZE account_analytic_line, helpdesk_ticket, res_partner, account_move, account_move_line, "
              "halo_billing_run_line, queue_job", db=args.db)
     results = []
@@ -239,7 +261,7 @@ def main():
         copy = f"{args.db}_{layout}"
         psql(f'DROP DATABASE IF EXISTS "{copy}" WITH (FORCE)')
         psql(f'CREATE DATABASE "{copy}" TEMPLATE "{args.db}"')
-        result = measure(copy, layout, args.port, args.workers)
+        result = measure(copy, layout, args.port, args.workers, kill=args.kill_worker)
         result.update(customers=args.customers, charges_per_customer=args.charges)
         print(json.dumps(result), flush=True)
         results.append(result)
@@ -250,7 +272,7 @@ def main():
         print(f"{r['layout']:<16} {r['workers']:>7}  {r['preview_click_s']:>11.2f}s  {r['preview_s']:>6.1f}s"
               f"  {r['invoice_click_s']:>11.2f}s  {r['invoice_s']:>7.1f}s  {r['peak_worker_mib']:>8} MiB"
               f"  {r['jobs']:>4}  {r['jobs_retried']:>7}  {r['jobs_failed']:>6}  {r['longest_job_s']:>9.1f}s"
-              f"  {'yes' if not r['unbilled'] and not r['billed_twice'] else 'NO'}")
+              f"  {'yes' if not r['unbilled'] and not r['billed_twice'] and r['invoices'] == r['invoices_in_db'] else 'NO'}")
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from odoo.tools import SQL
 from odoo.addons.queue_job.exception import RetryableJobError
 
 from ..services import billing_chunks
-from .halo_billing_run import BILLING_USER, SOURCES
+from .halo_billing_run import SOURCES
 from .halo_engine import BILLING_ENGINE
 
 _logger = logging.getLogger(__name__)

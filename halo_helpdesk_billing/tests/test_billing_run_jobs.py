@@ -13,7 +13,8 @@ from odoo.addons.queue_job.exception import FailedJobError, RetryableJobError
 from odoo.addons.queue_job.tests.common import trap_jobs
 
 from ..models.halo_billing_run import HaloBillingRun as BaseRun
-from ..models.halo_billing_run_jobs import CHUNK_MAX_RETRIES, HaloBillingRun as JobsRun
+from ..models.halo_billing_run_jobs import CHUNK_MAX_RETRIES
+from ..models.halo_billing_run_jobs import HaloBillingRun as JobsRun
 from .billing_common import HaloBillingRunCommon
 
 QUIET_JOBS = mute_logger(
