@@ -25,6 +25,7 @@ from odoo.addons.queue_job.exception import RetryableJobError
 
 from ..services import billing_chunks
 from .halo_billing_run import SOURCES
+from .halo_billing_run import HaloBillingRun as BaseRun
 from .halo_engine import BILLING_ENGINE
 
 _logger = logging.getLogger(__name__)
@@ -88,10 +89,8 @@ class HaloBillingRun(models.Model):
         "the last background work. Fix the cause and preview or create invoices again.",
     )
 
-    _halo_engine_fields = frozenset(
-        {"state", "name", "line_ids", "invoice_ids"}
-        | {"halo_chunk_ids", "halo_job_kind", "halo_job_started", "halo_job_ended"}
-    )
+    _halo_engine_fields = BaseRun._halo_engine_fields | {
+        "halo_chunk_ids", "halo_job_kind", "halo_job_started", "halo_job_ended"}
 
     @api.depends("halo_chunk_ids.state", "halo_job_started", "halo_job_ended")
     def _compute_halo_progress(self):
