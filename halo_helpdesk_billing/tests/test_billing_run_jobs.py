@@ -16,6 +16,7 @@ from ..models.halo_billing_run import HaloBillingRun as BaseRun
 from ..models.halo_billing_run_jobs import CHUNK_MAX_RETRIES
 from ..models.halo_billing_run_jobs import HaloBillingRun as JobsRun
 from .billing_common import HaloBillingRunCommon
+from .rpc_common import HaloRpcCase
 
 QUIET_JOBS = mute_logger(
     "odoo.addons.halo_helpdesk_billing.models.halo_billing_run_jobs",
@@ -23,8 +24,10 @@ QUIET_JOBS = mute_logger(
 )
 
 
-@tagged("post_install", "-at_install")
-class TestBillingRunJobs(HaloBillingRunCommon):
+class HaloBillingRunJobsCommon(HaloBillingRunCommon):
+    """5 customers (every layout, one invoiced per ticket) with 2 tickets of work each: 10
+    charges per customer; chunks of at most 20 charges (2 customers)."""
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -103,7 +106,10 @@ class TestBillingRunJobs(HaloBillingRunCommon):
     def _background(self, run):
         return run.with_context(halo_billing_background=True)
 
-    # ------------------------------------------------------------------ tests
+
+
+@tagged("post_install", "-at_install")
+class TestBillingRunJobs(HaloBillingRunJobsCommon):
     def test_jobs_give_the_same_invoices_as_the_engine_at_once_for_every_layout(self):
         # the engine at once, rolled back afterwards
         savepoint = self.env.cr.savepoint()
@@ -326,3 +332,31 @@ class TestBillingRunJobs(HaloBillingRunCommon):
         chunk = run.halo_chunk_ids[:1]
         with self.assertRaises(AccessError):
             chunk.write({"state": "done"})
+
+
+@tagged("post_install", "-at_install")
+class TestBillingRunJobsRpc(HaloBillingRunJobsCommon, HaloRpcCase):
+    def test_the_button_enqueues_and_answers_at_once_over_json_rpc(self):
+        client = self.rpc(self.billing_user)
+        run_id = client.call("halo.billing.run", "create", {"date_cutoff": "2026-07-31", "date_invoice": "2026-07-31"})
+        run_id = run_id[0] if isinstance(run_id, list) else run_id
+        # a chunk scope forged in the context is a plain list: ignored, the whole run is planned
+        self.assertTrue(client.call("halo.billing.run", "action_preview", [run_id], context={
+            "halo_billing_background": True, "halo_billing_chunk_scope": [self.customer.id]}))
+        run = self.env["halo.billing.run"].browse(run_id)
+        self.assertEqual(run.state, "previewing")
+        self.assertFalse(run.line_ids)
+        chunks = run.halo_chunk_ids
+        self.assertEqual(len(chunks), 3)
+        self.assertEqual(chunks.partner_ids, self.customers)
+        jobs = self.env["queue.job"].sudo().search([("uuid", "in", chunks.mapped("job_uuid"))])
+        self.assertEqual(set(jobs.mapped("state")), {"pending"})
+        self.assertEqual(set(jobs.mapped("user_id")), {self.billing_user})
+        read = client.call("halo.billing.run", "read", [run_id], ["halo_chunk_total", "halo_charge_total", "state"])
+        self.assertEqual((read[0]["halo_chunk_total"], read[0]["halo_charge_total"]), (3, 50))
+        # the jobs' methods are private; chunks and progress are not writable
+        self.assertRpcRefused(client, "halo.billing.run.chunk", "_halo_job_run", [chunks[0].id])
+        self.assertRpcRefused(client, "halo.billing.run", "_halo_job_check_done", [run_id])
+        self.assertRpcRefused(client, "halo.billing.run.chunk", "write", [chunks[0].id], {"state": "done"})
+        self.assertRpcRefused(client, "halo.billing.run", "write", [run_id], {"state": "previewed"})
+        self.assertRpcRefused(client, "halo.billing.run", "action_cancel", [run_id], names=("UserError",))
