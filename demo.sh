@@ -3,7 +3,9 @@
 # start the local Xero sandbox and Odoo 19 on http://localhost:8069.
 #   ./demo.sh           start again, keeping the demo data
 #   ./demo.sh --reset   drop the demo database and the sandbox's data, then re-create them
-# Environment: HALO_DEMO_DB (halo_demo), HALO_HTTP_PORT (8069), HALO_SANDBOX_PORT (8099).
+# Environment: HALO_DEMO_DB (halo_demo), HALO_HTTP_PORT (8069), HALO_GEVENT_PORT (8072), HALO_SANDBOX_PORT (8099),
+#   HALO_WORKERS (2), HALO_QUEUE_CHANNELS (root:2,root.halo_billing:2).
+# Odoo runs as in production: prefork workers with Odoo's default limits and queue_job's job runner.
 set -euo pipefail
 cd "$(dirname "$0")"
 reset=""
@@ -18,6 +20,16 @@ source tools/setup.sh
 DB="${HALO_DEMO_DB:-halo_demo}"
 PORT="${HALO_HTTP_PORT:-8069}"
 SANDBOX_PORT="${HALO_SANDBOX_PORT:-8099}"
+GEVENT_PORT="${HALO_GEVENT_PORT:-8072}"
+WORKERS="${HALO_WORKERS:-2}"
+CHANNELS="${HALO_QUEUE_CHANNELS:-root:2,root.halo_billing:2}"
+# the server's configuration: the shared one plus prefork workers and the job runner
+DEMO_CONF="$HALO_CACHE/odoo-demo.conf"
+{
+  cat "$HALO_ODOO_CONF"
+  printf 'workers = %s\nmax_cron_threads = 1\nserver_wide_modules = web,queue_job\n' "$WORKERS"
+  printf '\n[queue_job]\nchannels = %s\n' "$CHANNELS"
+} > "$DEMO_CONF"
 SANDBOX_DATA="$HALO_CACHE/xero_sandbox_demo.json"
 PY="$HALO_VENV/bin/python"
 
@@ -57,8 +69,10 @@ fi
 cat <<MSG
 [demo] Odoo 19 with halo_helpdesk_billing: http://localhost:$PORT/odoo
 [demo] log in as admin / admin (Billing Manager); technician: tech / tech; billing user: biller / biller
+[demo] $WORKERS workers (Odoo's default limits) and the job runner (channels $CHANNELS); jobs: Settings > Technical > Job Queue
 [demo] stop with Ctrl+C
 MSG
-"$ODOO_BIN" -c "$HALO_ODOO_CONF" -d "$DB" --db-filter "^${DB}\$" --http-port "$PORT" --log-level=warn &
+"$ODOO_BIN" -c "$DEMO_CONF" -d "$DB" --db-filter "^${DB}\$" --http-port "$PORT" --gevent-port "$GEVENT_PORT" \
+  --log-level=warn &
 pids+=($!)
 wait "${pids[-1]}"

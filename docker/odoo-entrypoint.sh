@@ -26,6 +26,18 @@ case "$ODOO_ADMIN_PASSWD" in
         ;;
 esac
 
+# Production mode: prefork workers with Odoo's default limits (60 s CPU / 120 s wall time per
+# request or job, 2 GiB soft / 2.5 GiB hard memory per worker), and queue_job's runner, which
+# dispatches background jobs (billing runs' chunks) to the workers by channel.
+workers="${HALO_WORKERS:-2}"
+channels="${HALO_QUEUE_CHANNELS:-root:2,root.halo_billing:2}"
+case "$workers$channels" in
+    *[!0-9a-z_.:,]*)
+        echo "HALO_WORKERS must be a number and HALO_QUEUE_CHANNELS a list like root:2,root.halo_billing:2." >&2
+        exit 64
+        ;;
+esac
+
 umask 077
 cat > "$conf" <<CONF
 [options]
@@ -33,6 +45,12 @@ addons_path = /mnt/extra-addons
 data_dir = /var/lib/odoo
 admin_passwd = ${ODOO_ADMIN_PASSWD}
 list_db = False
+workers = ${workers}
+max_cron_threads = 1
+server_wide_modules = web,queue_job
+
+[queue_job]
+channels = ${channels}
 CONF
 export ODOO_RC="$conf"
 exec "$next" "$@"

@@ -17,6 +17,7 @@
         "product",
         "resource",
         "stock_account",
+        "queue_job",
     ],
     "external_dependencies": {"python": ["xero-python", "openpyxl"]},
     "data": [
@@ -57,6 +58,8 @@
         "views/halo_contract_menus.xml",
         "data/halo_xero_push_cron.xml",
         "views/halo_xero_push_views.xml",
+        "data/queue_job_data.xml",
+        "views/halo_billing_run_jobs_views.xml",
     ],
     "demo": [
         "demo/halo_demo.xml",

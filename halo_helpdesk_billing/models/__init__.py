@@ -15,6 +15,7 @@ from . import halo_rating
 from . import halo_rating_audit
 from . import halo_billing_run
 from . import halo_billing_run_line
+from . import halo_billing_run_jobs
 from . import account_move
 from . import account_move_line
 from . import account_move_bulk_lines
@@ -22,6 +23,7 @@ from . import account_move_line_bulk_analytic
 from . import halo_xlsx_template
 from . import halo_customer_device
 from . import halo_contract
+from . import halo_contract_jobs
 from . import halo_contract_ledger
 from . import halo_contract_period
 from . import halo_contract_recurring_line

@@ -301,7 +301,7 @@ class HaloBillingRun(models.Model):
                        and self._halo_claim_key(vals)}
             Rating._halo_store_timesheet_ratings(rated_rows, ratings, claim=(self.id, claimed))
         self._halo_mark_sources(included, self.id, skip={"account.analytic.line": claimed})
-        if self.error_count:
+        if self.error_count and self._halo_chunk_partner_ids() is None:
             self.message_post(body=self.env._(
                 "%(count)s charges cannot be billed as they are (see the Problems filter).",
                 count=self.error_count,
@@ -722,11 +722,17 @@ class HaloBillingRun(models.Model):
             """SELECT id, partner_id, ticket_id, contract_id, product_id, kind, parts, error,
                       analytic_distribution
                  FROM halo_billing_run_line
-                WHERE run_id = %s AND state = 'included'
+                WHERE run_id = %s AND state = 'included' AND invoice_line_id IS NULL
+                      AND (%s::int[] IS NULL OR partner_id = ANY(%s::int[]))
              ORDER BY partner_id, ticket_id, date, id""",
-            self.id,
+            self.id, self._halo_chunk_partner_ids(), self._halo_chunk_partner_ids(),
         ))
         return [Charge(*row) for row in self.env.cr.fetchall()]
+
+    def _halo_chunk_partner_ids(self):
+        """Hook: the customers one background chunk of the run is limited to (see
+        halo_billing_run_jobs), or None when the whole run is worked at once."""
+        return None
 
     def _halo_render_descriptions(self, lines, template):
         """Itemised line descriptions from the template (``services.line_template``: Odoo's
@@ -830,8 +836,9 @@ class HaloBillingRun(models.Model):
         covered = RunLine.browse([charge.id for charge in charges if charge.contract_id])
         if covered and hasattr(self.env.get("halo.contract"), "_halo_commit_consumption"):
             self.env["halo.contract"].sudo()._halo_commit_consumption(covered)
-        self.message_post(body=self.env._(
-            "%(count)s invoices created.", count=len(moves)))
+        if self._halo_chunk_partner_ids() is None:
+            self.message_post(body=self.env._(
+                "%(count)s invoices created.", count=len(moves)))
         return moves
 
     @api.model

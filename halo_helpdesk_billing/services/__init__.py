@@ -1,5 +1,6 @@
 """Plain-Python cores of the addon: no ORM imports below this package."""
 
+from . import billing_chunks
 from . import line_template
 from . import rating
 from . import xlsx_invoice
