@@ -374,7 +374,7 @@ class HaloXeroSetupWizard(models.TransientModel):
         conn = self.connection_id.sudo()
         if not conn:
             raise UserError(self.env._("Connect to Xero first."))
-        journal = self.payment_journal_id
+        journal = self.sudo().payment_journal_id
         if journal and (journal.company_id != self.company_id or journal.type not in ("bank", "cash")):
             raise ValidationError(self.env._(
                 "The payment journal must be a bank or cash journal of %(company)s.", company=self.company_id.name))
