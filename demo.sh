@@ -56,7 +56,8 @@ if ! db_exists; then
   step "demo company: Halo IT Services Ltd, London, GBP"
   "$PY" tools/demo_configure.py --company "$DB" >>"$LOG" 2>&1
   step "installing halo_helpdesk_billing, the UK chart of accounts and the demo data"
-  odoo_quiet -i halo_helpdesk_billing --with-demo --stop-after-init --log-level=warn
+  # l10n_uk in the same pass as account, so that the company's chart is the UK one (not the generic one)
+  odoo_quiet -i l10n_uk,halo_helpdesk_billing --with-demo --stop-after-init --log-level=warn
   step "20 % VAT on products, the Xero connection to the local sandbox"
   "$PY" tools/demo_configure.py "$DB" "http://127.0.0.1:$SANDBOX_PORT" "http://localhost:$PORT" >>"$LOG" 2>&1
   step "database ready"

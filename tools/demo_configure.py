@@ -48,6 +48,7 @@ def configure_after_install(db, sandbox_url, odoo_url):
         params.set_param("web.base.url", odoo_url)
         params.set_param("web.base.url.freeze", "True")
         company = env.ref("base.main_company")
+        company.name = "Halo IT Services Ltd"  # stock's demo data renames it
         if company.currency_id.name != "GBP" or company.chart_template != "uk":
             print("[demo] warning: the demo company is in %s with chart %s (expected GBP, uk)"
                   % (company.currency_id.name, company.chart_template), file=sys.stderr)
