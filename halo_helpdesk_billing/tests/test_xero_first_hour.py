@@ -162,3 +162,34 @@ class TestXeroFirstHour(HaloXeroPushCommon):
         self.assertFalse(self.env["account.move"].search(safe_eval(node.get("domain"))) & moves)
         with self.assertRaises(UserError):
             moves.with_user(self.billing_user).action_halo_xero_send()
+
+
+@tagged("post_install", "-at_install")
+class TestDemoConfigure(HaloXeroPushCommon):
+    """tools/demo_configure.py (run by ./demo.sh): 20 % VAT everywhere, ad hoc lines included, and a
+    complete Xero connection."""
+
+    def test_vat_on_products_and_ad_hoc_lines_and_complete_connection(self):
+        self.xero_calls_expected = False
+        from tools import demo_configure  # the repository root is on sys.path (xero_common)
+
+        company = self.env.company
+        company.account_sale_tax_id = self.tax20
+        bare = self.env["product.template"].create({"name": "No tax yet (demo)", "type": "service",
+                                                    "taxes_id": [(5, 0, 0)]})
+        journal = self.company_data["default_journal_sale"]
+        journal.default_account_id.tax_ids = [(5, 0, 0)]
+        self.assertEqual(demo_configure.apply_vat(self.env, company), self.tax20)
+        self.assertEqual(bare.taxes_id, self.tax20)
+        self.assertIn(self.tax20, journal.default_account_id.tax_ids)
+        # an ad hoc line (no product) of 100.00 is taxed 20 %: 120.00
+        move = self.env["account.move"].create({
+            "move_type": "out_invoice", "partner_id": self.customers[0].id, "journal_id": journal.id,
+            "invoice_line_ids": [(0, 0, {"name": "Ad hoc cable", "quantity": 1, "price_unit": 100.0})]})
+        self.assertEqual(move.invoice_line_ids.tax_ids, self.tax20)
+        self.assertEqual(move.amount_total, 120.0)
+        self.connection.sudo().write({"payment_journal_id": False, "webhook_key": False, "rounding_account_code": False})
+        conn = demo_configure.complete_connection(self.env, company)
+        self.assertEqual(conn, self.connection)
+        self.assertEqual((conn.payment_journal_id.type, conn.webhook_key, conn.rounding_account_code,
+                          conn.default_account_code), ("bank", "halo-demo-webhook-key", "860", "200"))
