@@ -51,7 +51,7 @@ if [ -n "$reset" ]; then
 fi
 
 if ! db_exists; then
-  step "creating database $DB, once (about 4 minutes on 2 cores; log: .cache/demo_odoo.log)"
+  step "creating database $DB, once (about 3 minutes on 2 cores; log: .cache/demo_odoo.log)"
   odoo_quiet -i base --with-demo --stop-after-init --log-level=warn
   step "demo company: Halo IT Services Ltd, London, GBP"
   "$PY" tools/demo_configure.py --company "$DB" >>"$LOG" 2>&1
