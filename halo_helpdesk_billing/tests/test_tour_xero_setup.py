@@ -170,7 +170,7 @@ class TestXeroSetupTour(_SandboxHttpCase):
         self._wait_for(browser, "location.href.startsWith(%s)" % json.dumps(self.base_url() + WIZARD_URL),
                        "the return to the wizard")
 
-    def _run_tour_through_consent(self, login, url_path="/odoo", timeout=90):
+    def _run_tour_through_consent(self, login, url_path="/odoo", timeout=90, tour=TOUR):
         """start_tour/browser_js, keeping the browser between the tour's start and its end to
         answer the consent page in it."""
         Users = self.registry["res.users"]
@@ -195,11 +195,11 @@ class TestXeroSetupTour(_SandboxHttpCase):
             self.cr.clear()
             browser.navigate_to(self.base_url() + url_path)
             stack.callback(browser.stop)
-            self.assertTrue(browser._wait_ready("odoo.isTourReady(%s)" % json.dumps(TOUR)), "the tour never got ready")
+            self.assertTrue(browser._wait_ready("odoo.isTourReady(%s)" % json.dumps(tour)), "the tour never got ready")
             started = time.monotonic()
             options = {"stepDelay": 0, "keepWatchBrowser": False, "debug": False, "startUrl": url_path,
                        "delayToCheckUndeterminisms": 0}
-            self._eval(browser, "odoo.startTour(%s, %s)" % (json.dumps(TOUR), json.dumps(options)))
+            self._eval(browser, "odoo.startTour(%s, %s)" % (json.dumps(tour), json.dumps(options)))
             self._answer_consent_page(browser)
             try:
                 browser._wait_code_ok("true", max(timeout - (time.monotonic() - started), 10))
