@@ -12,7 +12,7 @@ reset=""
 for arg in "$@"; do
   case "$arg" in
     --reset) reset=1 ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
     *) echo "unknown option: $arg (see --help)" >&2; exit 2 ;;
   esac
 done
