@@ -6,13 +6,15 @@
 # Environment: HALO_DEMO_DB (halo_demo), HALO_HTTP_PORT (8069), HALO_GEVENT_PORT (8072), HALO_SANDBOX_PORT (8099),
 #   HALO_WORKERS (2), HALO_QUEUE_CHANNELS (root:2,root.halo_billing:2).
 # Odoo runs as in production: prefork workers with Odoo's default limits and queue_job's job runner.
+# The console shows the steps, the URL and the logins; Odoo's own log (warnings included) goes to
+# .cache/demo_odoo.log.
 set -euo pipefail
 cd "$(dirname "$0")"
 reset=""
 for arg in "$@"; do
   case "$arg" in
     --reset) reset=1 ;;
-    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
     *) echo "unknown option: $arg (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -32,6 +34,17 @@ DEMO_CONF="$HALO_CACHE/odoo-demo.conf"
 } > "$DEMO_CONF"
 SANDBOX_DATA="$HALO_CACHE/xero_sandbox_demo.json"
 PY="$HALO_VENV/bin/python"
+LOG="$HALO_CACHE/demo_odoo.log"
+started=$SECONDS
+step() { echo "[demo] $(( SECONDS - started ))s: $*"; }
+# every Odoo run appends its log (warnings, deprecations) to $LOG; on a failure, show its end
+odoo_quiet() {
+  if ! "$ODOO_BIN" -c "$HALO_ODOO_CONF" -d "$DB" --logfile "$LOG" "$@" >>"$LOG" 2>&1; then
+    echo "[demo] failed; the end of $LOG:" >&2
+    tail -n 40 "$LOG" >&2
+    exit 1
+  fi
+}
 
 db_exists() { "$PY" - "$DB" <<'PYEOF'
 import os, sys, psycopg2
@@ -50,10 +63,16 @@ if [ -n "$reset" ]; then
 fi
 
 if ! db_exists; then
-  echo "[demo] creating database $DB with halo_helpdesk_billing and its demo data (about a minute, once)"
-  "$ODOO_BIN" -c "$HALO_ODOO_CONF" -d "$DB" -i halo_helpdesk_billing --with-demo --stop-after-init \
-    --log-level=warn
-  "$PY" tools/demo_configure.py "$DB" "http://127.0.0.1:$SANDBOX_PORT" "http://localhost:$PORT"
+  step "creating database $DB, once (about 3 minutes on 2 cores; log: .cache/demo_odoo.log)"
+  odoo_quiet -i base --with-demo --stop-after-init --log-level=warn
+  step "demo company: Halo IT Services Ltd, London, GBP"
+  "$PY" tools/demo_configure.py --company "$DB" >>"$LOG" 2>&1
+  step "installing halo_helpdesk_billing, the UK chart of accounts and the demo data"
+  # l10n_uk in the same pass as account, so that the company's chart is the UK one (not the generic one)
+  odoo_quiet -i l10n_uk,halo_helpdesk_billing --with-demo --stop-after-init --log-level=warn
+  step "20 % VAT on products, the Xero connection to the local sandbox"
+  "$PY" tools/demo_configure.py "$DB" "http://127.0.0.1:$SANDBOX_PORT" "http://localhost:$PORT" >>"$LOG" 2>&1
+  step "database ready"
 fi
 
 pids=()
@@ -63,16 +82,36 @@ if [ -f xero_sandbox/__main__.py ]; then
   "$PY" -m xero_sandbox --host 127.0.0.1 --port "$SANDBOX_PORT" --data "$SANDBOX_DATA" \
     >"$HALO_CACHE/xero_sandbox.log" 2>&1 &
   pids+=($!)
-  echo "[demo] Xero sandbox: http://127.0.0.1:$SANDBOX_PORT/ (log: .cache/xero_sandbox.log)"
+  # the sandbox's webhooks go to this Odoo, signed with the key the demo connection holds
+  "$PY" - "$SANDBOX_PORT" "http://127.0.0.1:$PORT/halo_xero/webhook" <<'PYEOF' >>"$LOG" 2>&1 || true
+import json, sys, time, urllib.request
+url = "http://127.0.0.1:%s/_sandbox/webhooks/config" % sys.argv[1]
+body = json.dumps({"url": sys.argv[2], "key": "halo-demo-webhook-key", "auto": True}).encode()
+for _ in range(50):
+    try:
+        urllib.request.urlopen(urllib.request.Request(url, body, {"Content-Type": "application/json"}), timeout=2)
+        break
+    except OSError:
+        time.sleep(0.2)
+PYEOF
+  echo "[demo] Xero sandbox: http://127.0.0.1:$SANDBOX_PORT/ (webhooks to this Odoo; log: .cache/xero_sandbox.log)"
 fi
 
+"$ODOO_BIN" -c "$DEMO_CONF" -d "$DB" --db-filter "^${DB}\$" --http-port "$PORT" --gevent-port "$GEVENT_PORT" \
+  --log-level=warn --logfile "$LOG" >>"$LOG" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 120); do
+  if "$PY" -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)" \
+       "http://127.0.0.1:$PORT/web/login" 2>/dev/null; then break; fi
+  kill -0 "${pids[-1]}" 2>/dev/null || { echo "[demo] Odoo stopped; see $LOG" >&2; exit 1; }
+  sleep 1
+done
+step "ready"
 cat <<MSG
 [demo] Odoo 19 with halo_helpdesk_billing: http://localhost:$PORT/odoo
 [demo] log in as admin / admin (Billing Manager); technician: tech / tech; billing user: biller / biller
 [demo] $WORKERS workers (Odoo's default limits) and the job runner (channels $CHANNELS); jobs: Settings > Technical > Job Queue
+[demo] Xero: Billing > Configuration > Xero > Set-up (see README.md); Odoo's log: .cache/demo_odoo.log
 [demo] stop with Ctrl+C
 MSG
-"$ODOO_BIN" -c "$DEMO_CONF" -d "$DB" --db-filter "^${DB}\$" --http-port "$PORT" --gevent-port "$GEVENT_PORT" \
-  --log-level=warn &
-pids+=($!)
 wait "${pids[-1]}"

@@ -152,6 +152,27 @@ class AccountMove(models.Model):
         moves._halo_xero_queue()
         return True
 
+    def action_halo_xero_send(self):
+        """Send to Xero: posted customer invoices and credit notes not yet in Xero (posted before the
+        company connected, for instance) are queued and the push cron is woken."""
+        halo_check_caller(self, XERO_INVOICE_GROUP, "write")
+        moves = self.filtered(lambda m: m.halo_xero_state == "not_queued" and m.state == "posted"
+                              and m.move_type in ("out_invoice", "out_refund"))
+        if not moves:
+            raise UserError(self.env._("Select posted customer invoices or credit notes that are not in Xero yet."))
+        Connection = self.env["halo.xero.connection"].sudo()
+        for company in moves.company_id:
+            if Connection._halo_for_company(company).state != "connected":
+                raise UserError(self.env._(
+                    "%(company)s is not connected to Xero: connect it (Billing > Configuration > Xero > Set-up) "
+                    "first.", company=company.name))
+        moves._halo_xero_queue()
+        self.env.ref("halo_helpdesk_billing.ir_cron_halo_xero_push").sudo()._trigger()
+        return {"type": "ir.actions.client", "tag": "display_notification", "params": {
+            "type": "success", "sticky": False, "title": self.env._("Xero"),
+            "message": self.env._("%(count)s invoices will be sent to Xero in a moment.", count=len(moves)),
+            "next": {"type": "ir.actions.client", "tag": "soft_reload"}}}
+
     def action_halo_xero_send_now(self):
         """Queue (failed ones again) and wake the push cron: the cron commits 'sending' before each
         request, which is what makes a crash or a rollback after the HTTP call harmless."""

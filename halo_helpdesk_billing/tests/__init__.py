@@ -34,3 +34,5 @@ from . import test_xero_real_rules
 from . import test_contract_scope
 from . import test_billing_run_jobs
 from . import test_contract_jobs
+from . import test_xero_first_hour
+from . import test_tour_first_hour

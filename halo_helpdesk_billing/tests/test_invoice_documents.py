@@ -36,6 +36,23 @@ class TestInvoiceDocuments(HaloBillingRunCommon):
         html = self.env["ir.actions.report"]._render_qweb_html("account.account_invoices", invoice.ids)[0].decode()
         self.assertIn(f"o_company_{self.env.company.id}_layout", html)
 
+    def test_pdf_names_the_seller_in_the_page_body(self):
+        """Seller name, address and VAT number are in the page itself, not only in the layout's
+        header (which wkhtmltopdf builds without the patched Qt drop)."""
+        self.env.company.partner_id.write({"street": "12 Tooley Street", "city": "London", "zip": "SE1 2SZ"})
+        self.env.company.vat = "GB123456789"
+        invoice = self._invoice()
+        html = self.env["ir.actions.report"]._render_qweb_html("account.account_invoices", invoice.ids)[0].decode()
+        page = html[html.index('class="page o_halo_invoice"'):]
+        seller = page[:page.index("</h2>")]
+        for text in (self.env.company.name, "12 Tooley Street", "SE1 2SZ", "VAT number:", "GB123456789"):
+            self.assertIn(text, seller)
+        pdf, _kind = self.env["ir.actions.report"].with_context(force_report_rendering=True)._render_qweb_pdf(
+            "account.account_invoices", invoice.ids)
+        text = " ".join(" ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages).split())
+        for fragment in (self.env.company.name, "12 Tooley Street", "VAT number: GB123456789"):
+            self.assertIn(fragment, text)
+
     def test_standard_layout_per_customer(self):
         self.customer.halo_invoice_report = "standard"
         invoice = self._invoice()

@@ -1,5 +1,8 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 import logging
+from datetime import timedelta
+
+from markupsafe import Markup
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
@@ -23,7 +26,8 @@ class HaloXeroSetupWizard(models.TransientModel):
 
     step = fields.Selection(
         [("credentials", "Credentials"), ("tenant", "Organisation"), ("preview", "Preview"),
-         ("import", "Import")], default="credentials", required=True)
+         ("import", "Import"), ("settings", "Invoices and Payments"), ("checklist", "Checklist")],
+        default="credentials", required=True)
     company_id = fields.Many2one("res.company", required=True, default=lambda self: self.env.company)
     connection_id = fields.Many2one("halo.xero.connection")
     auth_type = fields.Selection(
@@ -51,12 +55,118 @@ class HaloXeroSetupWizard(models.TransientModel):
     import_items_linked = fields.Integer(related="import_id.items_linked")
     import_review_count = fields.Integer(related="import_id.review_count")
     import_last_error = fields.Text(related="import_id.last_error")
+    connection_state = fields.Selection(related="connection_id.state", string="Connection State")
+    # step 5: what the push and the payments need (written to the connection by action_save_settings)
+    invoice_status = fields.Selection(
+        [("DRAFT", "Draft"), ("AUTHORISED", "Approved (Awaiting Payment)")],
+        string="Invoice Status in Xero", default="AUTHORISED")
+    payment_journal_id = fields.Many2one(
+        "account.journal", string="Payment Journal", domain="[('type', 'in', ('bank', 'cash')), "
+        "('company_id', '=', company_id)]",
+        help="Journal of the payments recorded in Odoo when Xero reports an invoice paid.")
+    default_account_code = fields.Char(
+        string="Default Revenue Account Code", help="Xero account code of invoice lines whose product has none.")
+    rounding_account_code = fields.Char(
+        string="Rounding Account Code", help="Xero's ROUNDING system account (found by the import).")
+    webhook_key = fields.Char(string="Webhook Key", help="The key of the webhook set up in the Xero app "
+                              "(Odoo keeps it server-side; leave empty to keep the stored one).")
+    webhook_key_set = fields.Boolean(string="Webhook Key Stored", readonly=True)
+    webhook_url = fields.Char(string="Webhook URL", compute="_compute_webhook_url")
+    # step 6: checklist, and the invoices posted before connecting
+    checklist_html = fields.Html(compute="_compute_checklist", sanitize=False, string="Checklist")
+    checklist_ok = fields.Boolean(compute="_compute_checklist")
+    send_days = fields.Integer(string="Posted in the Last (Days)", default=30)
+    unsent_count = fields.Integer(string="Posted Invoices Not in Xero", compute="_compute_unsent")
+
+    @api.depends("company_id")
+    def _compute_display_name(self):
+        for wizard in self:
+            wizard.display_name = self.env._("Xero Set-up: %(company)s", company=wizard.company_id.name or "")
+
+    def _compute_webhook_url(self):
+        base = self.env["ir.config_parameter"].sudo().get_param("web.base.url", "")
+        for wizard in self:
+            wizard.webhook_url = base.rstrip("/") + "/halo_xero/webhook"
+
+    def _halo_unsent_domain(self):
+        self.ensure_one()
+        since = fields.Date.context_today(self) - timedelta(days=max(self.send_days, 0))
+        return [("company_id", "=", self.company_id.id), ("state", "=", "posted"),
+                ("move_type", "in", ("out_invoice", "out_refund")), ("halo_xero_state", "=", "not_queued"),
+                ("invoice_date", ">=", since)]
+
+    @api.depends("send_days", "company_id")
+    def _compute_unsent(self):
+        Move = self.env["account.move"].sudo()
+        for wizard in self:
+            wizard.unsent_count = Move.search_count(wizard._halo_unsent_domain()) if wizard.company_id else 0
+
+    def _halo_checklist(self):
+        """[(ok, label, what to fix)] of what the push and the payments need."""
+        self.ensure_one()
+        conn = self.connection_id.sudo()
+        _ = self.env._
+        accounts = self.env["halo.xero.account"].sudo().search([("connection_id", "=", conn.id)]) if conn else []
+        codes = {a.code for a in accounts}
+        connected = bool(conn) and conn.state == "connected"
+        imported = bool(conn) and self.env["res.partner"].sudo().search_count(
+            [("halo_xero_connection_id", "=", conn.id)]) > 0
+        reviews = self.env["halo.xero.import.review"].sudo().search_count(
+            [("connection_id", "=", conn.id), ("state", "=", "pending")]) if conn else 0
+        taxes_review = self.env["account.tax"].sudo().search_count(
+            [("company_id", "=", self.company_id.id), ("halo_xero_review", "=", True)])
+        return [
+            (connected, _("Connected to %(org)s", org=conn.tenant_name or "-") if connected else
+             _("Connected to a Xero organisation"), _("Go back to Credentials and connect.")),
+            (imported, _("Customers and items imported"), _("Run the import.")),
+            (not reviews, _("No customer waiting for review"),
+             _("%(count)s customers to review (Xero > Customers to Review).", count=reviews)),
+            (not taxes_review, _("Sales taxes mapped to Xero tax types"),
+             _("%(count)s taxes flagged Xero Mapping to Review (Accounting > Taxes).", count=taxes_review)),
+            (bool(conn.payment_journal_id) if conn else False, _("Payment journal for payments from Xero"),
+             _("Choose a bank or cash journal: without it, payments from Xero cannot be recorded.")),
+            (bool(conn.default_account_code) and (not codes or conn.default_account_code in codes) if conn else False,
+             _("Default revenue account %(code)s exists in Xero", code=conn.default_account_code or "-")
+             if conn else _("Default revenue account"),
+             _("Enter a revenue account code of the organisation (Xero > Xero Accounts).")),
+            (bool(conn.rounding_account_code) if conn else False, _("Rounding account"),
+             _("Enter the code of Xero's ROUNDING account (found by the import).")),
+            (bool(conn.webhook_key) if conn else False, _("Webhook key: payments come back at once"),
+             _("Optional: without a webhook key, payments arrive with the 15-minute poll. Point the Xero "
+               "app's webhook at %(url)s and enter its key.", url=self.webhook_url)),
+        ]
+
+    @api.depends("connection_id", "step", "payment_journal_id", "default_account_code", "rounding_account_code")
+    def _compute_checklist(self):
+        for wizard in self:
+            items = wizard._halo_checklist() if wizard.company_id else []
+            rows = []
+            for ok, label, fix in items:
+                rows.append(Markup(
+                    '<li class="%s"><i class="fa %s me-2" role="img" aria-label="%s"/>%s%s</li>') % (
+                    "text-success o_halo_check_ok" if ok else "text-danger o_halo_check_todo",
+                    "fa-check-circle" if ok else "fa-times-circle", "ok" if ok else "to fix", label,
+                    Markup("") if ok else Markup(' <span class="text-muted">— %s</span>') % fix))
+            wizard.checklist_html = Markup('<ul class="list-unstyled o_halo_xero_checklist">%s</ul>') % Markup(
+                "").join(rows)
+            # the webhook key is optional: everything else must be done
+            wizard.checklist_ok = bool(items) and all(ok for ok, *_rest in items[:-1])
 
     @api.model
     def _action_open(self, connection=None):
+        """The wizard on the company's connection (prefilled, at the checklist once connected)."""
+        if not self.env.su and not self.env.user.has_group(BILLING_MANAGER):
+            raise AccessError(self.env._("Only billing managers can connect Odoo to Xero."))
         company = connection.company_id if connection else self.env.company
         wizard = self.create({"company_id": company.id})
+        if wizard.connection_id.state == "connected":
+            wizard.step = "checklist"
         return wizard._action_reopen()
+
+    @api.model
+    def action_open_company_setup(self):
+        """Billing > Configuration > Xero > Set-up: the current company's connection in the wizard."""
+        return self._action_open()
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -67,7 +177,11 @@ class HaloXeroSetupWizard(models.TransientModel):
                                                                    limit=1)
             if conn:
                 defaults = {"connection_id": conn.id, "auth_type": conn.auth_type, "use_pkce": conn.use_pkce,
-                            "client_id": conn.client_id}
+                            "client_id": conn.client_id, "invoice_status": conn.invoice_status,
+                            "payment_journal_id": conn.payment_journal_id.id,
+                            "default_account_code": conn.default_account_code,
+                            "rounding_account_code": conn.rounding_account_code,
+                            "webhook_key_set": bool(conn.webhook_key)}
                 wizard.write({k: v for k, v in defaults.items() if k not in vals})
         return wizards
 
@@ -108,9 +222,10 @@ class HaloXeroSetupWizard(models.TransientModel):
         self._halo_check_company()
 
     def _action_reopen(self):
+        """The wizard itself (from the menu and a connection: the breadcrumbs start again at it)."""
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id(WIZARD_ACTION)
-        action.update(res_id=self.id, target="current")
+        action.update(res_id=self.id, target="main", name=self.display_name)
         return action
 
     # -- step 1: credentials and connect ------------------------------------------------------------
@@ -233,6 +348,67 @@ class HaloXeroSetupWizard(models.TransientModel):
     def action_open_reviews(self):
         self.ensure_one()
         return self.import_id.action_open_reviews()
+
+    # -- step 5: invoices and payments ----------------------------------------------------------------
+    def action_settings(self):
+        self.ensure_one()
+        self._halo_check_caller()
+        conn = self.connection_id.sudo()
+        if not conn:
+            raise UserError(self.env._("Connect to Xero first."))
+        self.write({
+            "step": "settings", "error_message": False,
+            "invoice_status": conn.invoice_status,
+            "payment_journal_id": conn.payment_journal_id.id,
+            "default_account_code": conn.default_account_code,
+            "rounding_account_code": conn.rounding_account_code or self._halo_rounding_code(conn),
+            "webhook_key_set": bool(conn.webhook_key),
+        })
+        return self._action_reopen()
+
+    def _halo_rounding_code(self, conn):
+        rounding = self.env["halo.xero.account"].sudo().search(
+            [("connection_id", "=", conn.id), ("system_account", "=", "ROUNDING")], limit=1)
+        return rounding.code or False
+
+    def action_save_settings(self):
+        """Write the push and payment settings to the connection (as superuser: the webhook key is a
+        system field, typed here and never read back), then show the checklist."""
+        self.ensure_one()
+        self._halo_check_caller()
+        conn = self.connection_id.sudo()
+        if not conn:
+            raise UserError(self.env._("Connect to Xero first."))
+        journal = self.sudo().payment_journal_id
+        if journal and (journal.company_id != self.company_id or journal.type not in ("bank", "cash")):
+            raise ValidationError(self.env._(
+                "The payment journal must be a bank or cash journal of %(company)s.", company=self.company_id.name))
+        vals = {"invoice_status": self.invoice_status or conn.invoice_status, "payment_journal_id": journal.id,
+                "default_account_code": (self.default_account_code or "").strip() or False,
+                "rounding_account_code": (self.rounding_account_code or "").strip() or False}
+        if self.webhook_key:
+            vals["webhook_key"] = self.webhook_key.strip()
+        conn.write(vals)
+        self.write({"webhook_key": False, "webhook_key_set": bool(conn.webhook_key), "step": "checklist",
+                    "error_message": False})
+        return self._action_reopen()
+
+    # -- step 6: checklist, and invoices posted before connecting --------------------------------------
+    def action_send_unsent(self):
+        """Queue the company's posted invoices of the last ``send_days`` days that are not in Xero."""
+        self.ensure_one()
+        self._halo_check_caller()
+        if self.connection_id.sudo().state != "connected":
+            raise UserError(self.env._("Connect to Xero first."))
+        moves = self.env["account.move"].sudo().search(self._halo_unsent_domain())
+        moves._halo_xero_queue()
+        queued = moves.filtered(lambda m: m.halo_xero_state == "queued")
+        if queued:
+            self.env.ref("halo_helpdesk_billing.ir_cron_halo_xero_push").sudo()._trigger()
+        return {"type": "ir.actions.client", "tag": "display_notification", "params": {
+            "type": "success" if queued else "info", "sticky": False, "title": self.env._("Xero"),
+            "message": self.env._("%(count)s posted invoices will be sent to Xero in a moment.", count=len(queued)),
+            "next": self._action_reopen()}}
 
     def action_open_customers(self):
         self.ensure_one()

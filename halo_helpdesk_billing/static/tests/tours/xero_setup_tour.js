@@ -1,12 +1,16 @@
-/** The Xero set-up wizard end to end against xero_sandbox: open it from its menu, enter the app's
+/** The Xero set-up wizard end to end against xero_sandbox: open it from its menu (the company's
+ * connection, state shown, titled, one breadcrumb whatever the step), enter the app's
  * credentials, click Connect (the page leaves Odoo for the sandbox's consent page, which
  * tests/test_tour_xero_setup.py answers in the same Chromium through the DevTools protocol),
  * then, back on the wizard after Odoo's OAuth callback (the tour resumes on its own from the
- * step after Connect), choose the organisation, check the preview counts and import. */
+ * step after Connect), choose the organisation, check the preview counts and import, then give
+ * the payment journal and the webhook key and read the checklist. */
 import { registry } from "@web/core/registry";
 import { stepUtils } from "@web_tour/tour_utils";
 
 const FORM = ".o_form_view.o_halo_xero_setup";
+// one breadcrumb: the wizard itself (steps replace it instead of stacking)
+const ONE_CRUMB = ".o_control_panel .o_breadcrumb:not(:has(li.breadcrumb-item)) .o_last_breadcrumb_item:contains(Xero Set-up:)";
 
 function fieldHas(name, text) {
     return `${FORM} .o_field_widget[name=${name}]:contains(${text})`;
@@ -21,13 +25,20 @@ registry.category("web_tour.tours").add("halo_xero_setup_tour", {
             run: "click",
         },
         {
-            content: "Open Xero > Set-up Wizard",
+            content: "Open Xero > Set-up",
             trigger: ".dropdown-item[data-menu-xmlid='halo_helpdesk_billing.menu_halo_xero_setup']",
             run: "click",
         },
         {
             content: "The wizard starts at the credentials step",
             trigger: `${FORM} .o_statusbar_status button.o_arrow_button_current:contains(Credentials)`,
+        },
+        {
+            content: "It shows the company's connection and its state, under a proper title",
+            trigger: `${FORM} .o_halo_xero_conn_state .o_field_widget[name=connection_state]:contains(Not connected)`,
+        },
+        {
+            trigger: ONE_CRUMB,
         },
         {
             content: "The Xero login (authorisation code) flow is chosen",
@@ -70,6 +81,10 @@ registry.category("web_tour.tours").add("halo_xero_setup_tour", {
             trigger: fieldHas("tenant_name", "Halo Demo UK Ltd"),
         },
         {
+            content: "Still one breadcrumb after three steps",
+            trigger: ONE_CRUMB,
+        },
+        {
             trigger: fieldHas("xero_contacts", "10"),
         },
         {
@@ -103,16 +118,55 @@ registry.category("web_tour.tours").add("halo_xero_setup_tour", {
             trigger: fieldHas("import_items_created", "8"),
         },
         {
-            content: "Open the imported customers",
-            trigger: `${FORM} button.o_halo_xero_customers`,
+            content: "Next: what invoices and payments need",
+            trigger: `${FORM} button.o_halo_xero_next_settings`,
             run: "click",
         },
         {
-            content: "They are listed",
-            trigger: ".o_list_view .o_data_row:nth-child(10)",
+            trigger: `${FORM} .o_statusbar_status button.o_arrow_button_current:contains(Invoices and Payments)`,
         },
         {
-            trigger: ".o_list_view:not(:has(.o_data_row:nth-child(11)))",
+            content: "The rounding account found by the import is proposed",
+            trigger: `${FORM} .o_field_widget[name=rounding_account_code] input:value(860)`,
+        },
+        {
+            content: "Choose the payment journal",
+            trigger: `${FORM} .o_field_widget[name=payment_journal_id] input`,
+            run: "edit Bank",
+        },
+        {
+            trigger: ".o-autocomplete--dropdown-menu .dropdown-item:contains(Bank)",
+            run: "click",
+        },
+        {
+            content: "Enter the webhook key of the Xero app",
+            trigger: `${FORM} .o_field_widget[name=webhook_key] input`,
+            run: "edit halo-demo-webhook-key",
+        },
+        {
+            content: "Save and check",
+            trigger: `${FORM} button.o_halo_xero_save_settings`,
+            run: "click",
+        },
+        {
+            content: "The checklist: connection, import, journal and webhook are green",
+            trigger: `${FORM} .o_statusbar_status button.o_arrow_button_current:contains(Checklist)`,
+        },
+        {
+            trigger: `${FORM} .o_halo_xero_checklist li.o_halo_check_ok:contains(Connected to Halo Demo UK Ltd)`,
+        },
+        {
+            trigger: `${FORM} .o_halo_xero_checklist li.o_halo_check_ok:contains(Customers and items imported)`,
+        },
+        {
+            trigger: `${FORM} .o_halo_xero_checklist li.o_halo_check_ok:contains(Payment journal)`,
+        },
+        {
+            trigger: `${FORM} .o_halo_xero_checklist li.o_halo_check_ok:contains(Webhook key)`,
+        },
+        {
+            content: "Still one breadcrumb at the end",
+            trigger: ONE_CRUMB,
         },
     ],
 });
