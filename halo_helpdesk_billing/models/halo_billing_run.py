@@ -478,7 +478,8 @@ class HaloBillingRun(models.Model):
             vals.update({"product_id": product.id if product else False,
                          "name": self.env._("Mileage %(from)s → %(to)s", **{
                              "from": trip.location_from or "", "to": trip.location_to or ""}).strip(),
-                         "note": trip.note, "uom_name": trip.unit})
+                         # the unit the trip is priced per (a km trip at a per-mile price: mi)
+                         "note": trip.note, "uom_name": self.env["halo.rating"]._halo_mileage_price(trip)[1]})
             self._halo_charge_from_result(vals, result, trip.unit)
             vals_list.append(vals)
         self._halo_store_results(trips, results)
@@ -515,9 +516,9 @@ class HaloBillingRun(models.Model):
                 Rating = self.env["halo.rating"]
                 rate = Rating._halo_fx_rate(self.currency_id, currency, self.company_id, self._halo_fx_date())
                 unit_price = float(Rating._halo_fx_amount(item.unit_price, rate, currency))
-                note = self.env._(" (converted from %(price)s at %(rate)s %(source)s→%(target)s, rate of %(date)s)",
+                note = self.env._(" (converted from %(price)s at %(rate)s %(from_currency)s→%(target)s, rate of %(date)s)",
                                   price=self.currency_id.format(item.unit_price), rate=rate,
-                                  source=self.currency_id.name, target=currency.name, date=self._halo_fx_date())
+                                  from_currency=self.currency_id.name, target=currency.name, date=self._halo_fx_date())
             amount = float_round(unit_price * item.quantity, precision_rounding=currency.rounding)
             vals.update({
                 "product_id": item.product_id.id,

@@ -267,9 +267,9 @@ class HaloRating(models.AbstractModel):
         explanation = result.explanation
         if row.fx:
             explanation = self.env._(
-                "%(why)s (converted from %(price)s %(source)s/h at %(rate)s %(source)s→%(target)s, "
+                "%(why)s (converted from %(price)s %(from_currency)s/h at %(rate)s %(from_currency)s→%(target)s, "
                 "rate of %(date)s)",
-                why=explanation, price=row.fx["price"], source=row.fx["from"],
+                why=explanation, price=row.fx["price"], from_currency=row.fx["from"],
                 target=row.fx["to"], rate=row.fx["rate"], date=row.fx["date"],
             )
         if row.billable == "no_charge":
@@ -395,8 +395,8 @@ class HaloRating(models.AbstractModel):
             if source != target:
                 rate = self._halo_fx_rate(source, target, trip.company_id, fx_date)
                 note = self.env._(
-                    " (converted from %(price)s %(source)s/%(per)s at %(rate)s %(source)s→%(target)s, rate of %(date)s)",
-                    price=f"{price.normalize():f}", source=source.name, per=per, rate=rate,
+                    " (converted from %(price)s %(from_currency)s/%(per)s at %(rate)s %(from_currency)s→%(target)s, rate of %(date)s)",
+                    price=f"{price.normalize():f}", from_currency=source.name, per=per, rate=rate,
                     target=target.name, date=fx_date)
                 price = (price * rate).quantize(Decimal("0.0001"), ROUND_HALF_UP)
                 surcharge = self._halo_fx_amount(surcharge, rate, target)

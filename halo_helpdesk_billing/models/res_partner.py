@@ -32,9 +32,9 @@ class ResPartner(models.Model):
     )
     halo_mileage_unit = fields.Selection(
         selection=[("km", "per km"), ("mi", "per mile")], string="Mileage Price per",
-        default="km", groups=BILLING_USER,
-        help="The distance unit of this customer's mileage price: trips recorded in the other "
-        "unit are converted (1 mi = 1.609344 km) before they are priced.",
+        groups=BILLING_USER,
+        help="The distance unit of this customer's mileage price (empty = per km): trips recorded "
+        "in the other unit are converted (1 mi = 1.609344 km) before they are priced.",
     )
     halo_mileage_surcharge = fields.Monetary(
         string="Surcharge per Trip", currency_field="halo_currency_id", groups=BILLING_USER,

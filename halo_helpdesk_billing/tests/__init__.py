@@ -23,3 +23,5 @@ from . import test_xero_credit_notes
 from . import test_line_template
 from . import test_multi_company_scope
 from . import test_security_sweep
+from . import test_currency_and_units
+from . import test_billing_report_reconcile
