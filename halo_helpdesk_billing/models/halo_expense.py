@@ -85,7 +85,7 @@ class HaloExpense(models.Model):
         expenses = self.sudo().filtered(lambda e: e.halo_billing_state in ("unbilled", "not_billable"))
         for expense in expenses:
             markup, surcharge = Rating._halo_expense_settings(expense.partner_id, expense.company_id, expense.type_id)
-            expense.with_context(halo_billing_engine=True).write({
+            expense.write({
                 "halo_price_fixed": True, "halo_markup": float(markup), "halo_type_surcharge": float(surcharge),
             })
         Rating._halo_rate_recorded(expenses)

@@ -74,7 +74,7 @@ class HaloMileage(models.Model):
         trips = self.sudo().filtered(lambda trip: trip.halo_billing_state in ("unbilled", "not_billable"))
         for trip in trips:
             price, per, surcharge, currency = Rating._halo_mileage_settings(trip.partner_id, trip.company_id, trip.unit)
-            trip.with_context(halo_billing_engine=True).write({
+            trip.write({
                 "halo_price_unit": float(price), "halo_price_per": per,
                 "halo_price_surcharge": float(surcharge), "halo_price_currency_id": currency.id,
             })

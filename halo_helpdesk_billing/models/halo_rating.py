@@ -91,7 +91,6 @@ class HaloRating(models.AbstractModel):
         ``fx_date`` (default today). ``fx``, when given, receives ``{(partner_id, version_id):
         {"from", "to", "rate", "date", "price"}}`` for every converted version."""
         company = company or self.env.company
-        fx_date = fx_date or fields.Date.context_today(self)
         Version = self.env["halo.charge.rate.version"].sudo()
         versions = Version.search_fetch(
             [("rate_id", "in", list(rate_ids)),
@@ -123,6 +122,7 @@ class HaloRating(models.AbstractModel):
                     by_rate[rate_id] = native
                     continue
                 source = company.currency_id
+                fx_date = fx_date or fields.Date.context_today(self)
                 if source not in rates:
                     rates[source] = self._halo_fx_rate(source, billing, company, fx_date)
                 rate = rates[source]

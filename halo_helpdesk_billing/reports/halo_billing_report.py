@@ -218,10 +218,18 @@ class HaloBillingReport(models.Model):
     def _halo_export_domain(self, domain=None):
         """The domain the export reads (see :meth:`action_export_xlsx`), validated as a domain."""
         if domain is None:
+            # the web client's action menu sends the list's filter as active_domain, and the
+            # selected rows (all those matching with "select all") as the records
             domain = self.env.context.get("active_domain")
-            if domain is None and self.ids:
+            if self.ids and (domain is None or not self._halo_all_selected(Domain(domain))):
                 domain = [("id", "in", self.ids)]
         domain = Domain(domain or [])
         # raises on anything that is not a domain over this model's fields
         domain.validate(self)
         return domain & Domain("company_id", "in", self.env.companies.ids)
+
+    def _halo_all_selected(self, domain):
+        """Whether these records are every row of ``domain`` (the client passes at most
+        ``web.active_ids_limit`` of them)."""
+        limit = int(self.env["ir.config_parameter"].sudo().get_param("web.active_ids_limit", 20000))
+        return len(self.ids) >= limit or len(self.ids) == self.search_count(domain)

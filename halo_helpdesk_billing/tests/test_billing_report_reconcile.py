@@ -3,6 +3,7 @@ from datetime import date
 
 from openpyxl import load_workbook
 
+from odoo.fields import Domain
 from odoo.tests import tagged
 
 from .billing_common import HaloBillingRunCommon
@@ -106,9 +107,15 @@ class TestBillingReportReconcile(HaloBillingRunCommon):
         rows = {row[0]: row for row in sheet.iter_rows(min_row=2, values_only=True)}
         self.assertEqual(list(rows), [self.third.display_name])
         self.assertEqual(rows[self.third.display_name][header.index("2026-07 billed amount")], 1400.0)
-        # the list's "select all" passes its filter as active_domain
-        ctx_domain = Report.with_context(active_domain=[("kind", "=", "topup")])._halo_export_domain()
-        self.assertEqual(Report.search(ctx_domain).mapped("amount"), [900.0])
+        # from the list's action menu: the filter (active_domain) when every row is selected,
+        # the selected rows otherwise
+        filtered = Report.with_context(active_domain=[("kind", "in", ("topup", "contract_fee"))])
+        every = filtered.search([("kind", "in", ("topup", "contract_fee"))])
+        self.assertEqual(sorted(Report.search(every._halo_export_domain()).mapped("amount")), [500.0, 900.0])
+        some = filtered.browse(every.filtered(lambda row: row.kind == "topup").ids)
+        self.assertEqual(Report.search(some._halo_export_domain()).mapped("amount"), [900.0])
+        self.assertEqual(filtered._halo_export_domain(), Domain(
+            [("kind", "in", ("topup", "contract_fee"))]) & Domain("company_id", "in", self.env.companies.ids))
         # a domain over something else than the report's fields is refused
         with self.assertRaises(ValueError):
             Report._halo_export_domain([("no_such_field", "=", 1)])
