@@ -887,13 +887,14 @@ class HaloBillingRun(models.Model):
             run_line_ids, invoice_line_ids, move_ids,
         ))
         RunLine.invalidate_model(["invoice_line_id", "invoice_id"])
-        # what each invoice line bills, for the billing analysis (kept on credit notes)
+        # what each itemised line bills, for the billing analysis (kept on credit notes): lines
+        # copied in bulk took their prototype's kind
         self.env["account.move.line"].flush_model()
         self.env.cr.execute(SQL(
             """UPDATE account_move_line AS aml SET halo_kind = l.kind
                  FROM halo_billing_run_line AS l
-                WHERE aml.move_id = ANY(%s) AND aml.display_type = 'product'
-                  AND (l.id = aml.halo_run_line_id OR (aml.halo_run_line_id IS NULL AND l.invoice_line_id = aml.id))""",
+                WHERE aml.move_id = ANY(%s) AND l.id = aml.halo_run_line_id
+                  AND aml.halo_kind IS DISTINCT FROM l.kind""",
             moves.ids,
         ))
         self.env["account.move.line"].invalidate_model(["halo_kind"])
@@ -958,6 +959,7 @@ class HaloBillingRun(models.Model):
                         charge.analytic_distribution,
                     )
                     vals["halo_run_line_id"] = charge.id
+                    vals["halo_kind"] = charge.kind
                     invoice_lines.append(vals)
                     line_map.append([charge.id] if index == 0 else [])
         else:
@@ -981,9 +983,11 @@ class HaloBillingRun(models.Model):
                     label = f"{names['ticket'][ticket_id]}: {label}"
                 if part_label:
                     label = f"{label} ({part_label})"
-                invoice_lines.append(self._halo_prepare_invoice_line_vals(
+                line_vals = self._halo_prepare_invoice_line_vals(
                     Product.browse(product_id), label, round(quantity, 4), unit_price, False,
-                ))
+                )
+                line_vals["halo_kind"] = bucket["kind"]
+                invoice_lines.append(line_vals)
                 line_map.append(bucket["ids"])
         vals = {
             "move_type": "out_invoice",

@@ -11,9 +11,10 @@ from .billing_common import HaloBillingRunCommon
 
 @tagged("post_install", "-at_install")
 class TestBillingReportReconcile(HaloBillingRunCommon):
-    """July 2026: two customers' work invoiced by a run (360.57 each, see ``_work``), a contract's
-    fixed fee (500.00) and a prepay top-up (900.00) for a third customer, and a credit note that
-    reverses the second customer's run invoice. August: work recorded, never previewed."""
+    """July 2026: two customers' work invoiced by a run (360.57 each, see ``_work``; Acme's
+    invoice itemised, Globex's summarised), a contract invoice for a third customer (fixed fee
+    500.00, 2 licences × 20.00 = 40.00, 3 workstations × 5.00 = 15.00), its prepay top-up (900.00),
+    and a credit note that reverses Globex's run invoice. August: work recorded, never previewed."""
 
     @classmethod
     def setUpClass(cls):
@@ -22,13 +23,24 @@ class TestBillingReportReconcile(HaloBillingRunCommon):
         contact = cls.env["res.partner"].create({"name": "Peter", "parent_id": cls.third.id})
         Product = cls.env["product.product"]
         fee_product = Product.create({"name": "Managed fee (test)", "type": "service"})
+        licence = Product.create({"name": "Licence (test)", "type": "service"})
+        monitoring = Product.create({"name": "Monitoring (test)", "type": "service"})
         topup_product = Product.create({"name": "Prepay block (test)", "type": "service"})
         Contract = cls.env["halo.contract"]
         cls.fee_contract = Contract.create({
             "name": "Managed", "partner_id": cls.third.id, "contact_id": contact.id,
             "date_start": date(2026, 7, 1), "date_end": date(2026, 7, 31),
             "fixed_fee": True, "fee_product_id": fee_product.id, "fee_amount": 500,
+            "recurring_line_ids": [
+                (0, 0, {"product_id": licence.id, "quantity": 2, "price_unit": 20, "date_start": date(2026, 7, 1)}),
+                (0, 0, {"product_id": monitoring.id, "quantity_mode": "devices", "device_type": "workstation",
+                        "price_unit": 5, "date_start": date(2026, 7, 1)}),
+            ],
         })
+        cls.env["halo.customer.device"].create([
+            {"name": f"PC{i}", "partner_id": cls.third.id, "device_type": "workstation",
+             "date_active": date(2026, 6, 1)} for i in range(3)])
+        cls.other_customer.halo_invoice_layout = "summary_invoice"
         cls.prepay_contract = Contract.create({
             "name": "Prepay", "partner_id": cls.third.id, "contact_id": contact.id,
             "date_start": date(2026, 7, 1), "prepay_kind": "hours", "topup_block": 10,
@@ -72,19 +84,19 @@ class TestBillingReportReconcile(HaloBillingRunCommon):
             ("state", "=", "posted"), ("move_type", "in", ("out_invoice", "out_refund")), *[
                 ("invoice_date", op, day) for _f, op, day in july]])
         self.assertEqual(moves, self.run_invoices | self.contract_invoices | self.credit_note)
-        # 360.57 + 360.57 + 500.00 + 900.00 - 360.57 = 1,760.57
+        # 360.57 + 360.57 + (500.00 + 40.00 + 15.00) + 900.00 - 360.57 = 1,815.57
         expected = round(sum(moves.mapped("amount_untaxed_signed")), 2)
-        self.assertEqual(expected, 1760.57)
+        self.assertEqual(expected, 1815.57)
         report_total = sum(self._billed(july).values())
         self.assertAlmostEqual(report_total, expected, places=2)
         # every kind: Globex's labour, mileage, expense and item are credited
         self.assertEqual(self._billed(july), {
             "labour": 285.0, "mileage": 12.0, "expense": 13.57, "item": 50.0,
-            "contract_fee": 500.0, "topup": 900.0,
+            "contract_fee": 500.0, "recurring": 40.0, "devices": 15.0, "topup": 900.0,
         })
         # per customer: Globex's invoice and credit note cancel out
         self.assertEqual(sum(self._billed([("partner_id", "=", self.other_customer.id)]).values()), 0.0)
-        self.assertEqual(sum(self._billed([("partner_id", "=", self.third.id)]).values()), 1400.0)
+        self.assertEqual(sum(self._billed([("partner_id", "=", self.third.id)]).values()), 1455.0)
         # the credit note's lines are linked back to the credited work: -2.5 h of Globex's
         hours = dict(self.env["halo.billing.report"]._read_group(
             [("status", "=", "billed"), ("partner_id", "=", self.other_customer.id)], ["invoice_id"], ["hours:sum"]))
@@ -106,7 +118,7 @@ class TestBillingReportReconcile(HaloBillingRunCommon):
         header = [cell.value for cell in sheet[1]]
         rows = {row[0]: row for row in sheet.iter_rows(min_row=2, values_only=True)}
         self.assertEqual(list(rows), [self.third.display_name])
-        self.assertEqual(rows[self.third.display_name][header.index("2026-07 billed amount")], 1400.0)
+        self.assertEqual(rows[self.third.display_name][header.index("2026-07 billed amount")], 1455.0)
         # from the list's action menu: the filter (active_domain) when every row is selected,
         # the selected rows otherwise
         filtered = Report.with_context(active_domain=[("kind", "in", ("topup", "contract_fee"))])
