@@ -65,7 +65,7 @@ class ResPartner(models.Model):
         help="When set, every invoice of this customer gets an Excel copy made from this template.",
     )
     halo_billing_currency_id = fields.Many2one(
-        comodel_name="res.currency", string="Billing Currency",
+        comodel_name="res.currency", string="Billing Currency", groups=BILLING_USER,
         help="Currency of this customer's billing-run, contract and top-up invoices; empty = the "
         "company's currency. Work is priced from charge-rate versions in this currency, or "
         "converted from the company's at the invoice date's rate.",

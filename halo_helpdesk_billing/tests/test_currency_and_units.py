@@ -116,6 +116,18 @@ class TestCurrencyAndUnits(HaloBillingRunCommon):
         with self.assertRaises(ValidationError), self.env.cr.savepoint():
             contract.currency_id = self.home
 
+    def test_billing_currency_set_by_billing_staff_only(self):
+        with self.assertRaises(AccessError), self.env.cr.savepoint():
+            self.customer.with_user(self.technician).write({"halo_billing_currency_id": self.eur.id})
+        self.assertFalse(self.customer.halo_billing_currency_id)
+        # a technician's trip for the EUR customer is priced in EUR as it is saved, at today's
+        # rate (1.30): 10 km × 0.65 = 6.50 + 2.60 = 9.10
+        self.euro_ticket.user_id = self.technician
+        trip = self.env["halo.mileage"].with_user(self.technician).create({
+            "ticket_id": self.euro_ticket.id, "date": date(2026, 7, 7), "distance": 10, "unit": "km"})
+        self.assertEqual((trip.with_user(self.env.user).halo_amount, trip.halo_amount_currency_id),
+                         (9.1, self.eur))
+
     # ------------------------------------------------------------------ mileage units
     def _trip(self, ticket, distance, unit, round_trip=False, day=7):
         return self.env["halo.mileage"].create({
