@@ -25,8 +25,15 @@ TimesheetInput = namedtuple(
 
 # 1 mile in km (international mile)
 KM_PER_MILE = Decimal("1.609344")
+_Q2 = Decimal("0.01")
 _Q3 = Decimal("0.001")
 _Q6 = Decimal("0.000001")
+
+
+def _price_text(value):
+    """A price for an explanation: 2 decimals, more only when it has them (95.00, 0.4525)."""
+    value = Decimal(str(value))
+    return f"{value.quantize(_Q2)}" if value == value.quantize(_Q2) else f"{value.normalize():f}"
 
 
 class HaloRating(models.AbstractModel):
@@ -139,7 +146,7 @@ class HaloRating(models.AbstractModel):
                         fx[(partner.id, version.version_id)] = {
                             "from": source.name, "to": billing.name, "rate": str(rate),
                             "date": fields.Date.to_string(fx_date),
-                            "price": str(version.hourly_price),
+                            "price": _price_text(version.hourly_price),
                         }
                 by_rate[rate_id] = converted
             result[partner.id] = by_rate
@@ -396,7 +403,7 @@ class HaloRating(models.AbstractModel):
                 rate = self._halo_fx_rate(source, target, trip.company_id, fx_date)
                 note = self.env._(
                     " (converted from %(price)s %(from_currency)s/%(per)s at %(rate)s %(from_currency)s→%(target)s, rate of %(date)s)",
-                    price=f"{price.normalize():f}", from_currency=source.name, per=per, rate=rate,
+                    price=_price_text(price), from_currency=source.name, per=per, rate=rate,
                     target=target.name, date=fx_date)
                 price = (price * rate).quantize(Decimal("0.0001"), ROUND_HALF_UP)
                 surcharge = self._halo_fx_amount(surcharge, rate, target)

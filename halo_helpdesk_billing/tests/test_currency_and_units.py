@@ -55,7 +55,7 @@ class TestCurrencyAndUnits(HaloBillingRunCommon):
         charge = run.line_ids
         self.assertEqual(charge.currency_id, self.eur)
         self.assertEqual(charge.amount, 114.0)
-        self.assertIn("converted from 95", charge.explanation)
+        self.assertIn("converted from 95.00 ", charge.explanation)
         self.assertIn("1.200000", charge.explanation)
         self.assertIn("2026-07-31", charge.explanation)
         # the accounting value in the company's currency: 114.00 / 1.20 = 95.00
@@ -91,7 +91,7 @@ class TestCurrencyAndUnits(HaloBillingRunCommon):
         self.assertEqual(by_kind, {"labour": 342.0, "mileage": 14.4, "expense": 13.57, "item": 60.0})
         self.assertEqual(invoice.currency_id, self.eur)
         self.assertEqual(invoice.amount_untaxed, 429.97)
-        self.assertIn("converted from 0.5 ", trip.halo_explanation)
+        self.assertIn("converted from 0.50 ", trip.halo_explanation)
         self.assertEqual(trip.halo_amount_currency_id, self.eur)
 
     def test_contract_and_topup_invoices_in_customer_currency(self):
