@@ -94,7 +94,8 @@ class HaloRating(models.AbstractModel):
 
         Currencies: a customer is priced in its billing currency. A rate with versions in that
         currency (at any level) is priced from those only; a rate without any is priced from
-        its versions in the company's currency, their prices converted at the rate of
+        its versions in the company's currency (or, for a rate shared with a company in another
+        currency, in the currency they are in), their prices converted at the rate of
         ``fx_date`` (default today). ``fx``, when given, receives ``{(partner_id, version_id):
         {"from", "to", "rate", "date", "price"}}`` for every converted version."""
         company = company or self.env.company
@@ -124,15 +125,18 @@ class HaloRating(models.AbstractModel):
             by_rate = {}
             for rate_id in rate_ids:
                 candidates = common.get(rate_id, []) + own[partner.id].get(rate_id, [])
-                native = [v for v in candidates if currency_of[v.version_id] == billing]
-                if native or billing == company.currency_id:
-                    by_rate[rate_id] = native
+                in_currency = {currency_of[v.version_id] for v in candidates}
+                if billing in in_currency or not candidates:
+                    by_rate[rate_id] = [v for v in candidates if currency_of[v.version_id] == billing]
                     continue
-                source = company.currency_id
+                # converted from the company's currency, else (a rate shared with a company in
+                # another currency) from the currency its versions are in
+                source = company.currency_id if company.currency_id in in_currency else min(
+                    in_currency, key=lambda currency: currency.id)
                 fx_date = fx_date or fields.Date.context_today(self)
-                if source not in rates:
-                    rates[source] = self._halo_fx_rate(source, billing, company, fx_date)
-                rate = rates[source]
+                if (source, billing) not in rates:
+                    rates[(source, billing)] = self._halo_fx_rate(source, billing, company, fx_date)
+                rate = rates[(source, billing)]
                 converted = []
                 for version in candidates:
                     if currency_of[version.version_id] != source:

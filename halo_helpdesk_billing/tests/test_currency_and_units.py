@@ -77,6 +77,22 @@ class TestCurrencyAndUnits(HaloBillingRunCommon):
         self.assertNotIn("converted", euro_invoice.invoice_line_ids.halo_run_line_id.explanation)
         self.assertEqual((home_invoice.currency_id, home_invoice.amount_untaxed), (self.home, 95.0))
 
+    def test_shared_rate_in_a_company_of_another_currency(self):
+        """A rate shared by all companies, priced only in the home currency (95.00), prices the
+        work of a EUR company converted: its rates say 1 EUR = 0.80 home, so 95.00 × 1.25 = 118.75."""
+        company_b = self.setup_other_company(name="Euro Ltd", currency_id=self.eur.id)["company"]
+        self.env["res.currency.rate"].create({
+            "name": "2026-01-01", "rate": 0.8, "currency_id": self.home.id, "company_id": company_b.id})
+        self.assertFalse(self.rate_onsite.company_id)
+        fx = {}
+        versions = self.env["halo.rating"]._halo_versions_by_partner(
+            {self.rate_onsite.id}, self.customer, company_b, date(2026, 7, 31), fx)
+        self.assertEqual([float(v.hourly_price) for v in versions[self.customer.id][self.rate_onsite.id]], [118.75])
+        self.assertEqual([(info["from"], info["rate"]) for info in fx.values()], [(self.home.name, "1.250000")])
+        # in the home company the same rate is not converted
+        home = self.env["halo.rating"]._halo_versions_by_partner({self.rate_onsite.id}, self.customer, self.env.company)
+        self.assertEqual([float(v.hourly_price) for v in home[self.customer.id][self.rate_onsite.id]], [95.0])
+
     def test_eur_customer_all_kinds(self):
         """One invoice in EUR at the invoice date's rate (1.20) for every kind of work:
         1 h 20 → 1 h 30 × 114.00 = 171.00; 18:00-19:00 out of hours 1 h × 114.00 × 1.5 = 171.00;
