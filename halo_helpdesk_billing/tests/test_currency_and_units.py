@@ -144,6 +144,25 @@ class TestCurrencyAndUnits(HaloBillingRunCommon):
         self.assertEqual((trip.with_user(self.env.user).halo_amount, trip.halo_amount_currency_id),
                          (9.1, self.eur))
 
+    def test_money_balance_in_contract_currency_takes_converted_charges(self):
+        """A home-currency money contract covering a charge invoiced in EUR: 115.00 EUR on 7 July
+        (1.15) is 100.00 of the balance; 1,000.00 → 900.00."""
+        product = self.env["product.product"].create({"name": "Prepay block", "type": "service"})
+        contract = self.env["halo.contract"].create({
+            "name": "Prepay", "partner_id": self.customer.id, "date_start": date(2026, 1, 1),
+            "contact_id": self.env["res.partner"].create({"name": "Al", "parent_id": self.customer.id}).id,
+            "prepay_kind": "money", "topup_block": 1000, "topup_product_id": product.id, "topup_price": 1000,
+        })
+        contract.action_activate()
+        contract.action_topup()
+        self.assertEqual(contract.currency_id, self.home)
+        parts = self.env["halo.contract"]._halo_allocate_charges([{
+            "key": "a", "partner_id": self.customer.id, "date": date(2026, 7, 7), "kind": "labour",
+            "rate_id": self.rate_onsite.id, "hours": 1.0, "amount": 115.0, "currency_id": self.eur.id}])["a"]
+        self.assertEqual([(p["mode"], p["amount"], p.get("balance_amount")) for p in parts],
+                         [("prepay_money", 115.0, 100.0)])
+        self.assertIn("900.00", parts[0]["explanation"])
+
     # ------------------------------------------------------------------ mileage units
     def _trip(self, ticket, distance, unit, round_trip=False, day=7):
         return self.env["halo.mileage"].create({
