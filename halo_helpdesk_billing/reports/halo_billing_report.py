@@ -224,8 +224,11 @@ class HaloBillingReport(models.Model):
             if self.ids and (domain is None or not self._halo_all_selected(Domain(domain))):
                 domain = [("id", "in", self.ids)]
         domain = Domain(domain or [])
-        # raises on anything that is not a domain over this model's fields
+        # raises on anything that is not a domain over this model's fields...
         domain.validate(self)
+        # ... and, searched as the user, on a field the user may not read (a billing user
+        # filtering on margins would read them through the export)
+        self.search_count(domain, limit=1)
         return domain & Domain("company_id", "in", self.env.companies.ids)
 
     def _halo_all_selected(self, domain):

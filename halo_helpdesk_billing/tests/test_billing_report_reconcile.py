@@ -3,6 +3,7 @@ from datetime import date
 
 from openpyxl import load_workbook
 
+from odoo.exceptions import AccessError
 from odoo.fields import Domain
 from odoo.tests import tagged
 
@@ -128,6 +129,10 @@ class TestBillingReportReconcile(HaloBillingRunCommon):
         self.assertEqual(Report.search(some._halo_export_domain()).mapped("amount"), [900.0])
         self.assertEqual(filtered._halo_export_domain(), Domain(
             [("kind", "in", ("topup", "contract_fee"))]) & Domain("company_id", "in", self.env.companies.ids))
-        # a domain over something else than the report's fields is refused
+        # a domain over something else than the report's fields is refused, and so is a filter
+        # on what the user may not read (margins, for a billing user)
         with self.assertRaises(ValueError):
             Report._halo_export_domain([("no_such_field", "=", 1)])
+        with self.assertRaises(AccessError):
+            Report.with_user(self.billing_user).action_export_xlsx(domain=[("margin", ">", 0)])
+        self.assertTrue(Report.with_user(self.billing_manager)._halo_export_domain([("margin", ">", 0)]))
