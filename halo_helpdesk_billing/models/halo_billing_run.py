@@ -537,6 +537,13 @@ class HaloBillingRun(models.Model):
             })
             vals_list.append(vals)
         self._halo_store_amounts(items, [(vals["amount"], vals["explanation"]) for vals in vals_list])
+        if items:
+            # the currency of the stored amounts (the customer's)
+            self.env.cr.execute(SQL(
+                """UPDATE halo_ticket_item AS w SET halo_amount_currency_id = v.currency
+                     FROM unnest(%s::int[], %s::int[]) AS v(id, currency) WHERE w.id = v.id""",
+                items.ids, [self._halo_billing_currency(vals["partner_id"]).id for vals in vals_list]))
+            items.invalidate_recordset(["halo_amount_currency_id"])
         return vals_list
 
     def _halo_charge_from_result(self, vals, result, unit):

@@ -98,7 +98,7 @@ class TestCurrencyAndUnits(HaloBillingRunCommon):
         1 h 20 → 1 h 30 × 114.00 = 171.00; 18:00-19:00 out of hours 1 h × 114.00 × 1.5 = 171.00;
         10 km round trip: 20 km × 0.60 = 12.00 + 2.40 = 14.40; a toll of 12.34 EUR paid in EUR:
         + 10 % = 13.57; 2 cables at 25.00 → 30.00 EUR each = 60.00. Total 429.97 EUR."""
-        _actions, trip, expense, _item = self._work(self.euro_ticket)
+        _actions, trip, expense, item = self._work(self.euro_ticket)
         expense.currency_id = self.eur
         run, invoice = self._invoice(self.euro_customer)
         by_kind = {}
@@ -109,6 +109,7 @@ class TestCurrencyAndUnits(HaloBillingRunCommon):
         self.assertEqual(invoice.amount_untaxed, 429.97)
         self.assertIn("converted from 0.50 ", trip.halo_explanation)
         self.assertEqual(trip.halo_amount_currency_id, self.eur)
+        self.assertEqual((item.halo_amount, item.halo_amount_currency_id), (60.0, self.eur))
 
     def test_contract_and_topup_invoices_in_customer_currency(self):
         product = self.env["product.product"].create({"name": "Prepay block", "type": "service"})

@@ -96,6 +96,7 @@ NOT_MONEY = {
     ("halo.mileage", "halo_price_currency_id"): "a currency",
     ("halo.mileage", "halo_amount_currency_id"): "a currency",
     ("halo.expense", "halo_amount_currency_id"): "a currency",
+    ("halo.ticket.item", "halo_amount_currency_id"): "a currency",
     ("halo.expense", "halo_price_fixed"): "a flag: the markup and surcharge were fixed",
 }
 MONEY_NAME = re.compile(
