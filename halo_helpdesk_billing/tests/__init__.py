@@ -32,3 +32,5 @@ from . import test_corrections_rating
 from . import test_tour_credit_rebill
 from . import test_xero_real_rules
 from . import test_contract_scope
+from . import test_currency_and_units
+from . import test_billing_report_reconcile
