@@ -851,6 +851,9 @@ class HaloContract(models.Model):
                     "date": line.date, "kind": line.halo_kind or "labour",
                     "rate_id": line.halo_charge_rate_id.id, "hours": line.halo_billable_hours,
                     "amount": line.halo_rated_amount, "segments": dict(segments),
+                    # rated in the customer's billing currency; a money balance is in the contract's
+                    "currency_id": (line.halo_rating_data or {}).get("currency_id")
+                    or ticket.commercial_partner_id._halo_billing_currency(company).id,
                 })
             for parts in self._halo_allocate_charges(charges, company).values():
                 for part in parts:
@@ -859,7 +862,7 @@ class HaloContract(models.Model):
                     if part["mode"] == "prepay_hours":
                         result[part["contract_id"]] += part.get("consumed", part["hours"])
                     elif part["mode"] == "prepay_money":
-                        result[part["contract_id"]] += part["amount"]
+                        result[part["contract_id"]] += part.get("balance_amount", part["amount"])
         return dict(result)
 
     def _halo_pending_topup(self):
