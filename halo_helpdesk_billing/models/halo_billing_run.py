@@ -279,22 +279,34 @@ class HaloBillingRun(models.Model):
             # a converted version at another day's rate
             self.env.cr.execute(SQL(
                 """SELECT l.id, l.halo_rating_data IS NULL, l.halo_rating_data->>'currency_id',
-                          l.halo_rating_data->'fx'->>'date', COALESCE(t.commercial_partner_id, t.partner_id)
+                          l.halo_rating_data->'fx'->>'date', COALESCE(t.commercial_partner_id, t.partner_id),
+                          l.halo_ticket_id, l.halo_versions_known
                      FROM account_analytic_line l JOIN helpdesk_ticket t ON t.id = l.halo_ticket_id
                     WHERE l.id = ANY(%s)""",
                 lines.ids))
             fx_date = fields.Date.to_string(self._halo_fx_date())
-            missing = [
-                line_id for line_id, unrated, currency_id, rated_fx_date, partner_id in self.env.cr.fetchall()
-                if unrated or (rated_fx_date and rated_fx_date != fx_date)
-                or str(self._halo_billing_currency(partner_id).id) != (currency_id or str(self.currency_id.id))
-            ]
-            if missing:
+            missing, known_of = defaultdict(list), {}
+            for line_id, unrated, currency_id, rated_fx_date, partner_id, ticket_id, known in self.env.cr.fetchall():
+                if unrated or (rated_fx_date and rated_fx_date != fx_date) \
+                        or str(self._halo_billing_currency(partner_id).id) != (currency_id or str(self.currency_id.id)):
+                    missing[ticket_id].append(line_id)
+                    if known:
+                        known_of[ticket_id] = min(known, known_of.get(ticket_id, known))
+            # priced again in the billing currency or at the run's conversion date, with the
+            # versions the work knew (a version added since does not re-price it); a ticket's
+            # lines together (its rounding groups)
+            by_known = defaultdict(list)
+            for ticket_id, line_ids in missing.items():
+                by_known[known_of.get(ticket_id)] += line_ids
+            for known, line_ids in by_known.items():
                 # rated here, stored below together with the claim (one pass over the lines)
-                rated_rows, ratings = Rating._halo_rate_timesheet_rows(
-                    self.env["account.analytic.line"].browse(missing), fx_date=self._halo_fx_date())
-                fresh = {row.id: Rating._halo_timesheet_values(row, ratings[row.id])
-                         for row in rated_rows if row.id in ratings}
+                known_rows, known_ratings = Rating._halo_rate_timesheet_rows(
+                    self.env["account.analytic.line"].browse(line_ids), known=known,
+                    fx_date=self._halo_fx_date())
+                rated_rows += known_rows
+                ratings.update(known_ratings)
+            fresh = {row.id: Rating._halo_timesheet_values(row, ratings[row.id])
+                     for row in rated_rows if row.id in ratings}
             vals_list += self._halo_prepare_timesheet_charges(lines, fresh)
         vals_list += self._halo_prepare_mileage_charges(sources["halo.mileage"])
         vals_list += self._halo_prepare_expense_charges(sources["halo.expense"])
