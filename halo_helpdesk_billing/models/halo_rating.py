@@ -87,7 +87,7 @@ class HaloRating(models.AbstractModel):
         return (Decimal(str(amount)) * rate).quantize(places, ROUND_HALF_UP)
 
     @api.model
-    def _halo_versions_by_partner(self, rate_ids, partners, company=None, known=None, fx_date=None, fx=None):
+    def _halo_versions_by_partner(self, rate_ids, partners, company=None, fx_date=None, fx=None, known=None):
         """``{partner_id: {rate_id: [RateVersion]}}`` (global + the customer's own + its contracts')
         that may price work of ``company`` (default: the current one): versions of rates shared
         by all companies or of that company, and contract versions of its own contracts only.
