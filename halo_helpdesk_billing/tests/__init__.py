@@ -34,3 +34,4 @@ from . import test_xero_real_rules
 from . import test_contract_scope
 from . import test_currency_and_units
 from . import test_billing_report_reconcile
+from . import test_currency_corrections
