@@ -104,10 +104,18 @@ class TestBillingReportReconcile(HaloBillingRunCommon):
         self.assertEqual(hours[self.credit_note], -2.5)
 
     def test_unbilled_mileage_and_expenses_at_their_rating(self):
-        rows = dict(self.env["halo.billing.report"]._read_group(
-            [("status", "=", "unbilled"), ("kind", "in", ("mileage", "expense"))], ["kind"], ["amount:sum"]))
-        # before any preview: 20 km × 0.50 + 2.00 = 12.00 (not 0); 12.34 + 10 % = 13.57 (not the cost)
-        self.assertEqual(rows, {"mileage": 12.0, "expense": 13.57})
+        def unbilled(*domain):
+            return dict(self.env["halo.billing.report"]._read_group(
+                [("status", "=", "unbilled"), ("kind", "in", ("mileage", "expense")), *domain],
+                ["kind"], ["amount:sum"]))
+        # August, before any preview: 20 km × 0.50 + 2.00 = 12.00 (not 0); 12.34 + 10 % = 13.57
+        # (not the cost)
+        self.assertEqual(unbilled(("date", ">=", date(2026, 8, 1))), {"mileage": 12.0, "expense": 13.57})
+        # July: the credit note credits Globex's invoice in full, which releases its work for
+        # billing again: its trip and expense are unbilled at the run's prices (12.00, 13.57)
+        self.assertEqual(unbilled(("date", "<", date(2026, 8, 1))), {"mileage": 12.0, "expense": 13.57})
+        self.assertEqual(unbilled(("date", "<", date(2026, 8, 1)), ("partner_id", "=", self.customer.id)), {})
+        self.assertEqual(unbilled(), {"mileage": 24.0, "expense": 27.14})
 
     def test_xlsx_exports_what_is_filtered(self):
         Report = self.env["halo.billing.report"]
