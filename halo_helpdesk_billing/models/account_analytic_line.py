@@ -226,9 +226,19 @@ class AccountAnalyticLine(models.Model):
             ("id", "not in", changed.ids),
         ])
         groups = defaultdict(lambda: self.browse().sudo())
+        Contract = self.env["halo.contract"].sudo()
+        candidates = {}
         for line in changed | others:
-            customer = line.halo_ticket_id.commercial_partner_id
-            scope = customer.halo_rounding_scope or line.company_id.halo_rounding_scope or "action"
+            company = line.company_id
+            customer = line.halo_ticket_id.commercial_partner_id.with_company(company)
+            # the rounding scope rating will use: the governing contract's, the customer's, the
+            # company's (customer settings are per company)
+            if (company.id, customer.id) not in candidates:
+                candidates[company.id, customer.id] = Contract._halo_scope_contracts(customer, company)
+            contract = candidates[company.id, customer.id] and candidates[company.id, customer.id]._halo_governing_contract(
+                line.halo_ticket_id.partner_id, line.date, line.halo_charge_rate_id.id) or Contract
+            scope = (contract.rounding_scope or customer.halo_rounding_scope or company.halo_rounding_scope
+                     or "action")
             if scope == "action":
                 if line in changed:  # rounded alone: the others are not affected
                     groups[("alone", line.id)] |= line

@@ -64,6 +64,7 @@ class AccountMove(models.Model):
         for charge in charges.filtered("invoice_line_id"):
             by_aml[charge.invoice_line_id.id] |= charge
         other = self.env._("Other")
+        explain = self.company_id.halo_pdf_explanation
         tickets, order = {}, []
         for aml in self.invoice_line_ids.filtered(lambda line: line.display_type == "product").sorted(
                 lambda line: (line.sequence, line.id)):
@@ -83,6 +84,10 @@ class AccountMove(models.Model):
                 "quantity": aml.quantity,
                 "uom": single.uom_name or aml.product_uom_id.name or "",
                 "amount": aml.price_subtotal,
+                # the billing run's explanation, for a line that bills one charge for what the
+                # charge explains (a line whose amount was edited by hand gets none)
+                "explanation": (single.explanation or "") if explain and single and not self.currency_id
+                .compare_amounts(aml.price_subtotal, single.amount) else "",
             })
             section["total"] += aml.price_subtotal
         # ticket sections in ticket order, then "Other charges"

@@ -24,6 +24,8 @@ class AccountMoveLine(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
+        # the access check first: Odoo's own create reads the values before it checks access
+        self.browse().check_access("create")
         if any(vals.get("halo_run_line_id") for vals in vals_list):
             self._halo_check_charge_link()
         return super().create(vals_list)

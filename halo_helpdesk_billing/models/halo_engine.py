@@ -42,3 +42,6 @@ LEDGER_SYSTEM = EngineMarker("halo_contract_ledger_system")
 BILLING_RUN = EngineMarker("halo_billing_run")
 # The Xero push cron, which commits between the steps of a push
 XERO_COMMIT = EngineMarker("halo_xero_commit")
+# A ticket created by the mail gateway (message_new): a blocking contract flags it instead of
+# failing the gateway
+MAIL_GATEWAY = EngineMarker("halo_mail_gateway")

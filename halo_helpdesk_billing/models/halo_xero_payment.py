@@ -38,7 +38,7 @@ class HaloXeroPayment(models.Model):
     company_id = fields.Many2one(related="move_id.company_id", store=True)
     payment_id = fields.Many2one("account.payment", string="Odoo Payment", readonly=True, ondelete="set null")
     currency_id = fields.Many2one(related="move_id.currency_id")
-    amount = fields.Monetary(readonly=True)
+    amount = fields.Monetary(readonly=True, groups="halo_helpdesk_billing.group_halo_billing_user")
     date = fields.Date(readonly=True)
     reference = fields.Char(readonly=True)
     state = fields.Selection([("registered", "Registered"), ("skipped", "Skipped")], default="registered",

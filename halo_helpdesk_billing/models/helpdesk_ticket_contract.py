@@ -2,11 +2,10 @@
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 
+from .halo_engine import MAIL_GATEWAY
+
 BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
 
-# context key and marker set by message_new (a module-level object: JSON cannot carry it)
-MAIL_GATEWAY = "halo_mail_gateway"
-MAIL_GATEWAY_MARK = object()
 
 
 class HelpdeskTicket(models.Model):
@@ -70,7 +69,7 @@ class HelpdeskTicket(models.Model):
         )
         if not status:
             return
-        from_mail = self.env.context.get(MAIL_GATEWAY) is MAIL_GATEWAY_MARK
+        from_mail = MAIL_GATEWAY.is_set(self.env)
         for ticket in self:
             info = status.get(ticket.partner_id.id)
             if not info:
@@ -101,5 +100,5 @@ class HelpdeskTicket(models.Model):
         """Tickets from the mail gateway: a contract in block mode flags them instead of
         failing the gateway. The marker is an object no RPC client can send, and this
         method cannot be called over RPC (it would create tickets past the block)."""
-        return super(HelpdeskTicket, self.with_context(**{MAIL_GATEWAY: MAIL_GATEWAY_MARK})).message_new(
+        return super(HelpdeskTicket, MAIL_GATEWAY.on(self)).message_new(
             msg_dict, custom_values=custom_values)

@@ -18,5 +18,8 @@ class ProductTemplate(models.Model):
     halo_xero_connection_id = fields.Many2one(
         "halo.xero.connection", string="Xero Connection", copy=False, index="btree_not_null",
         ondelete="set null")
-    halo_xero_synced_values = fields.Json(copy=False, help="Xero-owned values as last imported.")
+    # holds Xero's sales price: billing staff only
+    halo_xero_synced_values = fields.Json(
+        copy=False, groups="halo_helpdesk_billing.group_halo_billing_user",
+        help="Xero-owned values as last imported.")
     halo_xero_updated_at = fields.Datetime(string="Updated in Xero", copy=False)

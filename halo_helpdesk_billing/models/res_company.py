@@ -77,10 +77,16 @@ class ResCompany(models.Model):
         string="Invoice Line Template", default=DEFAULT_LINE_TEMPLATE,
         help="Description of itemised invoice lines: text with placeholders such as "
         "{{ object.ticket_id.number }} or {{ object.rate_id.name ||| no rate }}; `object` is "
-        "the billing-run charge (name, note, date, kind_label, quantity, uom_name, "
+        "the billing-run charge (name, note, date, kind_label, quantity, uom_name, explanation, "
         "ticket_id.number / .name, user_id.name, rate_id.name, product_id.name / "
         ".default_code, contract_id.name / .reference, partner_id.name / .ref). Placeholders "
         "only read these fields; only Billing Managers may change the template.",
+    )
+    halo_pdf_explanation = fields.Boolean(
+        string="Print Pricing Explanations",
+        help="Print under each line of the helpdesk invoice PDF how it was priced (minimum, "
+        "increments, out-of-hours and holiday multipliers, the price in force), as the billing "
+        "run explained it. Lines added or edited by hand, and summarised lines, have none.",
     )
     halo_post_invoices = fields.Boolean(
         string="Post Invoices of Billing Runs", default=True,

@@ -77,6 +77,21 @@ class TestCorrectionAmounts(HaloBillingRunCommon):
         self.assertIn("350.57", text)
         self.assertNotIn("50.00", text)  # the cables' old amount is printed nowhere
 
+    def test_pdf_prints_explanations_when_the_company_asks(self):
+        actions, _trip, _expense, _item = self._work(self.ticket)
+        run = self._run(partner_ids=[(6, 0, self.customer.ids)])
+        run.action_preview()
+        run.action_create_invoices()
+        invoice = run.invoice_ids
+        charge = run.line_ids.filtered(lambda line: line.res_model == "account.analytic.line"
+                                       and line.res_id == actions[0].id)
+        explanation = " ".join(charge.explanation.splitlines()[0].split())
+        self.assertIn("/h", explanation)  # the price in force is part of it
+        self.assertNotIn(explanation, self._html(invoice))
+        self.env.company.halo_pdf_explanation = True
+        self.assertIn(explanation, self._html(invoice))
+        self.assertIn("halo_explanation", self._html(invoice))
+
     def test_line_template_can_print_the_explanation(self):
         self.env.company.halo_line_template = "{{ object.name }}: {{ object.explanation }}"
         actions, _trip, _expense, _item = self._work(self.ticket)

@@ -222,6 +222,7 @@ class HaloXeroSetupWizard(models.TransientModel):
         return self._action_reopen()
 
     def action_refresh(self):
+        self._halo_check_caller()
         return self._action_reopen()
 
     def action_back(self):
