@@ -2,11 +2,11 @@ from datetime import date, datetime
 
 from odoo.tests import tagged
 
-from .test_currency_and_units import TestCurrencyAndUnits
+from . import test_currency_and_units
 
 
 @tagged("post_install", "-at_install")
-class TestCurrencyWithCorrections(TestCurrencyAndUnits):
+class TestCurrencyWithCorrections(test_currency_and_units.TestCurrencyAndUnits):
     """Customer currencies together with the versions work knew and the thresholds as work is
     rated (same fixture: on-site 95.00/h in the company's currency; 1 unit buys 1.15 EUR from
     1 January 2026, 1.20 from 31 July, 1.30 from 1 September)."""
