@@ -13,6 +13,14 @@ class AccountMoveLine(models.Model):
         index="btree_not_null",
         help="The charge this itemised invoice line bills (empty on summarised lines).",
     )
+    halo_kind = fields.Selection(
+        selection=[("labour", "Labour"), ("travel", "Travel time"), ("mileage", "Mileage"),
+                   ("expense", "Expense"), ("item", "Item"), ("contract_fee", "Contract fee"),
+                   ("recurring", "Recurring"), ("devices", "Devices"), ("topup", "Top-up")],
+        string="Billed Kind", readonly=True, index="btree_not_null",
+        help="What a billing run or a contract billed on this line (kept on its credit notes), "
+        "for the billing analysis.",
+    )
 
     @api.model_create_multi
     def create(self, vals_list):

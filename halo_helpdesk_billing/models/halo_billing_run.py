@@ -275,15 +275,38 @@ class HaloBillingRun(models.Model):
         rated_rows, ratings, fresh = [], {}, {}
         if lines:
             self.env["account.analytic.line"].flush_model(["halo_rating_data"])
+            # not rated yet, priced in another currency than the customer's now, or priced from
+            # a converted version at another day's rate
             self.env.cr.execute(SQL(
-                "SELECT id FROM account_analytic_line WHERE id = ANY(%s) AND halo_rating_data IS NULL",
+                """SELECT l.id, l.halo_rating_data IS NULL, l.halo_rating_data->>'currency_id',
+                          l.halo_rating_data->'fx'->>'date', COALESCE(t.commercial_partner_id, t.partner_id),
+                          l.halo_ticket_id, l.halo_versions_known
+                     FROM account_analytic_line l JOIN helpdesk_ticket t ON t.id = l.halo_ticket_id
+                    WHERE l.id = ANY(%s)""",
                 lines.ids))
-            missing = [row[0] for row in self.env.cr.fetchall()]
-            if missing:
+            fx_date = fields.Date.to_string(self._halo_fx_date())
+            missing, known_of = defaultdict(list), {}
+            for line_id, unrated, currency_id, rated_fx_date, partner_id, ticket_id, known in self.env.cr.fetchall():
+                if unrated or (rated_fx_date and rated_fx_date != fx_date) \
+                        or str(self._halo_billing_currency(partner_id).id) != (currency_id or str(self.currency_id.id)):
+                    missing[ticket_id].append(line_id)
+                    if known:
+                        known_of[ticket_id] = min(known, known_of.get(ticket_id, known))
+            # priced again in the billing currency or at the run's conversion date, with the
+            # versions the work knew (a version added since does not re-price it); a ticket's
+            # lines together (its rounding groups)
+            by_known = defaultdict(list)
+            for ticket_id, line_ids in missing.items():
+                by_known[known_of.get(ticket_id)] += line_ids
+            for known, line_ids in by_known.items():
                 # rated here, stored below together with the claim (one pass over the lines)
-                rated_rows, ratings = Rating._halo_rate_timesheet_rows(self.env["account.analytic.line"].browse(missing))
-                fresh = {row.id: Rating._halo_timesheet_values(row, ratings[row.id])
-                         for row in rated_rows if row.id in ratings}
+                known_rows, known_ratings = Rating._halo_rate_timesheet_rows(
+                    self.env["account.analytic.line"].browse(line_ids), known=known,
+                    fx_date=self._halo_fx_date())
+                rated_rows += known_rows
+                ratings.update(known_ratings)
+            fresh = {row.id: Rating._halo_timesheet_values(row, ratings[row.id])
+                     for row in rated_rows if row.id in ratings}
             vals_list += self._halo_prepare_timesheet_charges(lines, fresh)
         vals_list += self._halo_prepare_mileage_charges(sources["halo.mileage"])
         vals_list += self._halo_prepare_expense_charges(sources["halo.expense"])
@@ -308,6 +331,20 @@ class HaloBillingRun(models.Model):
             ))
         return new_lines
 
+    def _halo_fx_date(self):
+        """Prices in another currency than the customer's are converted at this day's rate."""
+        self.ensure_one()
+        return self.date_invoice or fields.Date.context_today(self)
+
+    def _halo_billing_currency(self, partner_id):
+        """The currency ``partner_id`` is invoiced in by this run's company (cached per run)."""
+        cache = self.env.cr.cache.setdefault(("halo_billing_currency", self.id), {})
+        if partner_id not in cache:
+            partner = self.env["res.partner"].browse(partner_id)
+            cache[partner_id] = partner._halo_billing_currency(self.company_id) if partner_id \
+                else self.company_id.currency_id
+        return cache[partner_id]
+
     # Columns of halo_billing_run_line written by the bulk insert, with their SQL array types.
     _HALO_LINE_COLUMNS = {
         "run_id": "int", "company_id": "int", "partner_id": "int", "ticket_id": "int", "contract_id": "int",
@@ -315,7 +352,7 @@ class HaloBillingRun(models.Model):
         "rate_id": "int", "product_id": "int", "name": "text", "note": "text", "quantity": "float8",
         "uom_name": "varchar", "unit_price": "numeric", "amount": "numeric", "rated_amount": "numeric",
         "cost": "numeric", "explanation": "text", "parts": "jsonb", "analytic_distribution": "jsonb",
-        "error": "varchar", "state": "varchar",
+        "error": "varchar", "state": "varchar", "currency_id": "int",
     }
 
     def _halo_insert_lines(self, vals_list):
@@ -369,6 +406,7 @@ class HaloBillingRun(models.Model):
         """One charge as a row of :meth:`_halo_insert_lines` (JSON-ready values)."""
         vals.setdefault("company_id", self.company_id.id)
         vals.setdefault("state", "included")
+        vals.setdefault("currency_id", self._halo_billing_currency(vals.get("partner_id")).id)
         row = {}
         for column, kind in self._HALO_LINE_COLUMNS.items():
             value = vals.get(column)
@@ -498,7 +536,7 @@ class HaloBillingRun(models.Model):
 
     def _halo_prepare_mileage_charges(self, trips):
         vals_list = []
-        results = self.env["halo.rating"]._rate_mileage(trips)
+        results = self.env["halo.rating"]._rate_mileage(trips, fx_date=self._halo_fx_date())
         product = self.env.ref("halo_helpdesk_billing.product_mileage", raise_if_not_found=False)
         for trip in trips:
             result = results[trip.id]
@@ -506,7 +544,8 @@ class HaloBillingRun(models.Model):
             vals.update({"product_id": product.id if product else False,
                          "name": self.env._("Mileage %(from)s → %(to)s", **{
                              "from": trip.location_from or "", "to": trip.location_to or ""}).strip(),
-                         "note": trip.note, "uom_name": trip.unit})
+                         # the unit the trip is priced per (a km trip at a per-mile price: mi)
+                         "note": trip.note, "uom_name": self.env["halo.rating"]._halo_mileage_price(trip)[1]})
             self._halo_charge_from_result(vals, result, trip.unit)
             vals_list.append(vals)
         self._halo_store_results(trips, results)
@@ -514,7 +553,7 @@ class HaloBillingRun(models.Model):
 
     def _halo_prepare_expense_charges(self, expenses):
         vals_list = []
-        results = self.env["halo.rating"]._rate_expenses(expenses)
+        results = self.env["halo.rating"]._rate_expenses(expenses, fx_date=self._halo_fx_date())
         default = self.env.ref("halo_helpdesk_billing.product_expense", raise_if_not_found=False)
         for expense in expenses:
             result = results[expense.id]
@@ -523,8 +562,10 @@ class HaloBillingRun(models.Model):
                 "product_id": (expense.type_id.product_id or default).id,
                 "name": " - ".join(filter(None, [expense.type_id.name, expense.description])),
                 "uom_name": self.env._("unit"),
+                # what it cost the company: the amount paid less the reclaimable taxes
                 "cost": expense.currency_id._convert(
-                    expense.amount, self.currency_id, self.company_id, expense.date),
+                    float(self.env["halo.rating"]._halo_expense_net(expense)[0]), self.currency_id,
+                    self.company_id, expense.date),
             })
             self._halo_charge_from_result(vals, result, "")
             vals_list.append(vals)
@@ -535,24 +576,40 @@ class HaloBillingRun(models.Model):
         vals_list = []
         for item in items:
             vals = self._halo_charge_base(item, "item", item.ticket_id, item.date, item.user_id)
-            amount = float_round(item.unit_price * item.quantity, precision_rounding=self.currency_id.rounding)
+            currency = self._halo_billing_currency(vals["partner_id"])
+            unit_price, note = item.unit_price, ""
+            if currency != self.currency_id:
+                Rating = self.env["halo.rating"]
+                rate = Rating._halo_fx_rate(self.currency_id, currency, self.company_id, self._halo_fx_date())
+                unit_price = float(Rating._halo_fx_amount(item.unit_price, rate, currency))
+                note = self.env._(" (converted from %(price)s at %(rate)s %(from_currency)s→%(target)s, rate of %(date)s)",
+                                  price=self.currency_id.format(item.unit_price), rate=rate,
+                                  from_currency=self.currency_id.name, target=currency.name, date=self._halo_fx_date())
+            amount = float_round(unit_price * item.quantity, precision_rounding=currency.rounding)
             vals.update({
                 "product_id": item.product_id.id,
                 "name": item.name,
                 "quantity": item.quantity,
                 "uom_name": item.product_id.uom_id.name or self.env._("unit"),
-                "unit_price": item.unit_price,
+                "unit_price": unit_price,
                 "amount": amount,
                 "rated_amount": amount,
                 "cost": item.unit_cost * item.quantity,
                 "explanation": self.env._(
-                    "%(qty)s × %(price)s", qty=item.quantity, price=self.currency_id.format(item.unit_price)),
+                    "%(qty)s × %(price)s", qty=item.quantity, price=currency.format(unit_price)) + note,
                 "parts": [{"label": "", "kind": "item", "quantity": item.quantity, "seconds": 0,
-                           "unit_price": item.unit_price, "amount": amount, "coverage": "payg",
+                           "unit_price": unit_price, "amount": amount, "coverage": "payg",
                            "contract_id": False}],
             })
             vals_list.append(vals)
         self._halo_store_amounts(items, [(vals["amount"], vals["explanation"]) for vals in vals_list])
+        if items:
+            # the currency of the stored amounts (the customer's)
+            self.env.cr.execute(SQL(
+                """UPDATE halo_ticket_item AS w SET halo_amount_currency_id = v.currency
+                     FROM unnest(%s::int[], %s::int[]) AS v(id, currency) WHERE w.id = v.id""",
+                items.ids, [self._halo_billing_currency(vals["partner_id"]).id for vals in vals_list]))
+            items.invalidate_recordset(["halo_amount_currency_id"])
         return vals_list
 
     def _halo_charge_from_result(self, vals, result, unit):
@@ -561,7 +618,8 @@ class HaloBillingRun(models.Model):
                          "parts": []})
             return
         quantity, unit_price, amount = float(result.quantity), float(result.unit_price), float(result.amount)
-        line_amount = float_round(quantity * unit_price, precision_rounding=self.currency_id.rounding)
+        currency = self._halo_billing_currency(vals["partner_id"])
+        line_amount = float_round(quantity * unit_price, precision_rounding=currency.rounding)
         parts = [{"label": "", "kind": vals["kind"], "quantity": quantity, "seconds": 0,
                   "unit_price": unit_price, "amount": line_amount, "coverage": "payg", "contract_id": False}]
         if amount - line_amount > 0.0001:
@@ -575,8 +633,7 @@ class HaloBillingRun(models.Model):
     def _halo_store_results(self, records, results):
         """Keep each charge's amount and explanation on its work (for the ticket and reports)."""
         priced = records.filtered(lambda record: not isinstance(results[record.id], Exception))
-        self._halo_store_amounts(priced, [
-            (float(results[record.id].amount), results[record.id].explanation) for record in priced])
+        self.env["halo.rating"]._halo_store_work_ratings(priced, results)
 
     def _halo_store_amounts(self, records, values):
         """Write ``(amount, explanation)`` pairs on ``records`` (mileage, expenses, items) in one
@@ -607,7 +664,8 @@ class HaloBillingRun(models.Model):
              if vals["kind"] in ("labour", "travel") else 0.0, "amount": vals.get("amount") or 0.0,
              # the ticket's partner: a site contract covers its site's work
              "work_partner_id": site_of.get(vals.get("ticket_id")) or vals["partner_id"],
-             "segments": self._halo_charge_segments(vals)}
+             "segments": self._halo_charge_segments(vals),
+             "currency_id": self._halo_billing_currency(vals["partner_id"]).id}
             for index, vals in enumerate(vals_list) if not vals.get("error")
         ]
         allocations = Contract.sudo()._halo_allocate_charges(charges, self.company_id) if charges else {}
@@ -657,7 +715,8 @@ class HaloBillingRun(models.Model):
                               "unit_price": 0.0, "amount": 0.0, "coverage": part["mode"],
                               "contract_id": part["contract_id"], "hours": part["hours"],
                               "consumed": part.get("consumed", part["hours"]),
-                              "value": part["amount"]})
+                              # in the contract's currency (the balance's)
+                              "value": part.get("balance_amount", part["amount"])})
         return parts
 
     # ------------------------------------------------------------------ claims
@@ -927,6 +986,17 @@ class HaloBillingRun(models.Model):
             run_line_ids, invoice_line_ids, move_ids,
         ))
         RunLine.invalidate_model(["invoice_line_id", "invoice_id"])
+        # what each itemised line bills, for the billing analysis (kept on credit notes): lines
+        # copied in bulk took their prototype's kind
+        self.env["account.move.line"].flush_model()
+        self.env.cr.execute(SQL(
+            """UPDATE account_move_line AS aml SET halo_kind = l.kind
+                 FROM halo_billing_run_line AS l
+                WHERE aml.move_id = ANY(%s) AND l.id = aml.halo_run_line_id
+                  AND aml.halo_kind IS DISTINCT FROM l.kind""",
+            moves.ids,
+        ))
+        self.env["account.move.line"].invalidate_model(["halo_kind"])
         if self.company_id.halo_post_invoices:
             # analytic lines copied in bulk (account_move_line_bulk_analytic), and no invoice
             # sync pass around the state change (account_move_bulk_lines.write)
@@ -989,6 +1059,7 @@ class HaloBillingRun(models.Model):
                         charge.analytic_distribution,
                     )
                     vals["halo_run_line_id"] = charge.id
+                    vals["halo_kind"] = charge.kind
                     invoice_lines.append(vals)
                     line_map.append([charge.id] if index == 0 else [])
         else:
@@ -1014,14 +1085,17 @@ class HaloBillingRun(models.Model):
                 if part_label:
                     label = f"{label} ({part_label})"
                 quantity, price = self._halo_line_price(round(quantity, 4), unit_price, bucket["amount"])
-                invoice_lines.append(self._halo_prepare_invoice_line_vals(
+                line_vals = self._halo_prepare_invoice_line_vals(
                     Product.browse(product_id), label, quantity, price, False,
-                ))
+                )
+                line_vals["halo_kind"] = bucket["kind"]
+                invoice_lines.append(line_vals)
                 line_map.append(bucket["ids"])
         vals = {
             "move_type": "out_invoice",
             "partner_id": charges[0].partner_id,
             "company_id": self.company_id.id,
+            "currency_id": self._halo_billing_currency(charges[0].partner_id).id,
             "invoice_date": self.date_invoice or fields.Date.context_today(self),
             "invoice_origin": self.name,
             "halo_run_id": self.id,
@@ -1070,6 +1144,9 @@ class HaloBillingRun(models.Model):
         tax-excluded prices. Anything else is left to Odoo's own computation."""
         partner_id = move_vals["partner_id"]
         currency = self.currency_id
+        if move_vals.get("currency_id", currency.id) != currency.id:
+            # another currency: Odoo converts the balances itself
+            return
         for command in move_vals["invoice_line_ids"]:
             vals = command[2]
             info = accounting.get((vals.get("product_id"), partner_id))

@@ -39,7 +39,11 @@ class HaloBillingRunLine(models.Model):
     )
     run_state = fields.Selection(related="run_id.state", string="Run State")
     company_id = fields.Many2one(related="run_id.company_id", store=True)
-    currency_id = fields.Many2one(related="run_id.currency_id")
+    currency_id = fields.Many2one(
+        comodel_name="res.currency", readonly=True,
+        default=lambda self: self.env.company.currency_id,
+        help="Currency of the amounts: the currency the customer is invoiced in.",
+    )
     partner_id = fields.Many2one(comodel_name="res.partner", string="Customer", required=True, index=True)
     ticket_id = fields.Many2one(comodel_name="helpdesk.ticket", index="btree_not_null")
     contract_id = fields.Many2one(comodel_name="halo.contract", index="btree_not_null")

@@ -19,6 +19,7 @@ PRICE_FIELDS = {
     "rate_id",
     "partner_id",
     "contract_id",
+    "currency_id",
 }
 
 
@@ -71,7 +72,10 @@ class HaloChargeRateVersion(models.Model):
     )
     currency_id = fields.Many2one(
         comodel_name="res.currency",
-        compute="_compute_currency_id",
+        compute="_compute_currency_id", store=True, readonly=False, tracking=True,
+        help="Currency of the prices. Customers invoiced in this currency are priced from the "
+        "versions in it; a rate without any version in a customer's currency is priced from its "
+        "versions in the company's currency, converted at the invoice date's rate.",
     )
     hourly_price = fields.Monetary(
         currency_field="currency_id", required=True, tracking=True, groups=BILLING_USER
@@ -114,8 +118,8 @@ class HaloChargeRateVersion(models.Model):
         "Prices, minutes, multipliers and surcharges cannot be negative.",
     )
     _unique_date = models.UniqueIndex(
-        "(rate_id, COALESCE(partner_id, 0), COALESCE(contract_id, 0), date_from)",
-        "This charge rate already has a version from that date for that customer.",
+        "(rate_id, COALESCE(partner_id, 0), COALESCE(contract_id, 0), COALESCE(currency_id, 0), date_from)",
+        "This charge rate already has a version from that date for that customer in that currency.",
     )
 
     @api.depends("partner_id", "contract_id")
@@ -146,7 +150,8 @@ class HaloChargeRateVersion(models.Model):
     @api.depends("company_id")
     def _compute_currency_id(self):
         for version in self:
-            version.currency_id = (version.company_id or self.env.company).currency_id
+            if not version.currency_id:
+                version.currency_id = (version.company_id or self.env.company).currency_id
 
     @api.depends("rate_id", "level", "date_from", "partner_id")
     def _compute_display_name(self):

@@ -51,7 +51,12 @@ class HaloContract(models.Model):
     company_id = fields.Many2one(
         comodel_name="res.company", required=True, default=lambda self: self.env.company
     )
-    currency_id = fields.Many2one(related="company_id.currency_id")
+    currency_id = fields.Many2one(
+        comodel_name="res.currency", compute="_compute_currency_id", store=True, readonly=False,
+        precompute=True, required=True, tracking=True,
+        help="Currency of the contract's fees, top-ups and money balance: by default the currency the "
+        "customer is invoiced in.",
+    )
     partner_id = fields.Many2one(
         comodel_name="res.partner", string="Customer", required=True, index=True,
         tracking=True, check_company=True,
@@ -376,6 +381,20 @@ class HaloContract(models.Model):
 
     # ---------------------------------------------------------------- constraints
 
+    def write(self, vals):
+        """A money balance is kept in the contract's currency: it cannot change under it."""
+        if "currency_id" in vals or "partner_id" in vals:
+            before = {contract.id: contract.currency_id for contract in self}
+            result = super().write(vals)
+            for contract in self:
+                if contract.currency_id != before[contract.id] and contract.sudo().ledger_ids.filtered("amount"):
+                    raise ValidationError(self.env._(
+                        "Contract %(contract)s already has money balance movements in %(currency)s; "
+                        "its currency cannot change.",
+                        contract=contract.display_name, currency=before[contract.id].name))
+            return result
+        return super().write(vals)
+
     @api.constrains("fixed_fee", "fee_product_id", "auto_topup", "topup_product_id", "topup_block",
                     "prepay_kind", "site_partner_id", "partner_id", "rollover_policy", "rollover_value")
     def _check_configuration(self):
@@ -403,6 +422,14 @@ class HaloContract(models.Model):
                     name=contract.display_name))
 
     # ------------------------------------------------------------------- helpers
+
+    @api.depends("partner_id", "company_id")
+    def _compute_currency_id(self):
+        for contract in self:
+            if contract.partner_id:
+                contract.currency_id = contract.partner_id._halo_billing_currency(contract.company_id)
+            elif not contract.currency_id:
+                contract.currency_id = (contract.company_id or self.env.company).currency_id
 
     def _halo_period_bounds(self, day):
         self.ensure_one()
@@ -676,7 +703,9 @@ class HaloContract(models.Model):
                                    what=what, contract=self.display_name),
                 "quantity": 1.0,
                 "price_unit": self.sudo().topup_price,
+                "halo_kind": "topup",
             })],
+            "currency_id": self.currency_id.id,
         }
 
     def _prepare_topup_ledger_vals(self, move):
@@ -822,6 +851,9 @@ class HaloContract(models.Model):
                     "date": line.date, "kind": line.halo_kind or "labour",
                     "rate_id": line.halo_charge_rate_id.id, "hours": line.halo_billable_hours,
                     "amount": line.halo_rated_amount, "segments": dict(segments),
+                    # rated in the customer's billing currency; a money balance is in the contract's
+                    "currency_id": (line.halo_rating_data or {}).get("currency_id")
+                    or ticket.commercial_partner_id._halo_billing_currency(company).id,
                 })
             for parts in self._halo_allocate_charges(charges, company).values():
                 for part in parts:
@@ -830,7 +862,7 @@ class HaloContract(models.Model):
                     if part["mode"] == "prepay_hours":
                         result[part["contract_id"]] += part.get("consumed", part["hours"])
                     elif part["mode"] == "prepay_money":
-                        result[part["contract_id"]] += part["amount"]
+                        result[part["contract_id"]] += part.get("balance_amount", part["amount"])
         return dict(result)
 
     def _halo_pending_topup(self):
@@ -919,6 +951,8 @@ class HaloContract(models.Model):
                 }
                 if consumed is not None:
                     part["consumed"] = consumed
+                if "balance_taken" in state[contract.id]:
+                    part["balance_amount"] = state[contract.id].pop("balance_taken")
                 parts.append(part)
                 hours_left = _hours(hours_left - hours)
                 amount_left = currency.round(amount_left - amount)
@@ -940,12 +974,24 @@ class HaloContract(models.Model):
             if self.prepay_rate_ids and rate_id not in self.prepay_rate_ids.ids:
                 return None
             before = st["amount"]
-            amount = currency.round(min(amount_left, before))
+            # the balance is in the contract's currency, the charge in the customer's
+            charge_currency = self.env["res.currency"].browse(charge.get("currency_id") or currency.id)
+            rate = 1.0
+            if charge_currency != currency:
+                rate = charge_currency._get_conversion_rate(charge_currency, currency, self.company_id, day)
+            left = currency.round(amount_left * rate)
+            taken = currency.round(min(left, before))
+            if taken >= left - EPS:
+                amount = amount_left
+            else:
+                amount = charge_currency.round(taken / rate) if rate else 0.0
             hours = hours_left if amount >= amount_left - EPS else _hours(hours_left * amount / amount_left)
-            st["amount"] = currency.round(before - amount)
+            st["amount"] = currency.round(before - taken)
+            # what the balance gives, in the contract's currency (see _halo_allocate_one)
+            st["balance_taken"] = taken
             return hours, amount, self.env._(
                 "%(amount)s from the prepaid money of %(contract)s (balance %(before)s → %(after)s)",
-                amount=format_amount(self.env, amount, currency), contract=self.display_name,
+                amount=format_amount(self.env, taken, currency), contract=self.display_name,
                 before=format_amount(self.env, before, currency),
                 after=format_amount(self.env, st["amount"], currency),
             ), None
@@ -1202,6 +1248,7 @@ class HaloContract(models.Model):
             "invoice_origin": self.display_name,
             "ref": self.reference or False,
             "halo_contract_id": self.id,
+            "currency_id": self.currency_id.id,
             "invoice_line_ids": [
                 Command.create(self._prepare_periodic_invoice_line_vals(vals))
                 for vals in period_vals
@@ -1215,7 +1262,15 @@ class HaloContract(models.Model):
             "name": period_vals["name"],
             "quantity": period_vals["quantity"],
             "price_unit": period_vals["price_unit"],
+            "halo_kind": self._halo_period_kind(period_vals),
         }
+
+    def _halo_period_kind(self, period_vals):
+        """The billing analysis kind of a periodic invoice line: fee, recurring or devices."""
+        if period_vals["kind"] == "fee":
+            return "contract_fee"
+        line = self.env["halo.contract.recurring.line"].browse(period_vals.get("recurring_line_id"))
+        return "devices" if line.quantity_mode == "devices" else "recurring"
 
     def _halo_create_periodic_invoices(self, date_ref):
         """Create the draft periodic invoices due on ``date_ref``. Idempotent: a period is

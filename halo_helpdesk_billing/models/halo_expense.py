@@ -41,13 +41,54 @@ class HaloExpense(models.Model):
     receipt = fields.Binary(attachment=True)
     receipt_filename = fields.Char()
     halo_amount = fields.Monetary(
-        string="Billed Amount", currency_field="company_currency_id", readonly=True,
+        string="Billed Amount", currency_field="halo_amount_currency_id", readonly=True,
         copy=False, groups=BILLING_USER,
     )
+    halo_amount_currency_id = fields.Many2one(
+        comodel_name="res.currency", string="Billing Currency", readonly=True, copy=False,
+        help="Currency of the billed amount (the customer's billing currency).",
+    )
+    halo_cost = fields.Monetary(
+        string="Cost", currency_field="company_currency_id", readonly=True, copy=False,
+        groups="halo_helpdesk_billing.group_halo_billing_manager",
+        help="What the expense cost the company: the amount paid less its reclaimable taxes, in "
+        "the company's currency at the rate of its date.",
+    )
+    # Markup and surcharge fixed when the expense is recorded (a later change does not re-price it)
+    halo_price_fixed = fields.Boolean(readonly=True, copy=False, groups=BILLING_USER)
+    halo_markup = fields.Float(string="Markup (%) (fixed)", readonly=True, copy=False, groups=BILLING_USER)
+    halo_type_surcharge = fields.Float(
+        string="Surcharge (fixed)", digits=(16, 4), readonly=True, copy=False, groups=BILLING_USER,
+        help="In the company's currency.")
     company_currency_id = fields.Many2one(related="company_id.currency_id", string="Company Currency")
     halo_explanation = fields.Text(
         string="Rating", readonly=True, copy=False, groups=BILLING_USER
     )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        expenses = super().create(vals_list)
+        expenses._halo_fix_price()
+        return expenses
+
+    def write(self, vals):
+        result = super().write(vals)
+        if {"ticket_id", "type_id"}.intersection(vals):
+            self._halo_fix_price()
+        elif {"amount", "amount_entry", "tax_ids", "currency_id", "date", "billable"}.intersection(vals):
+            self.env["halo.rating"]._halo_rate_recorded(self)
+        return result
+
+    def _halo_fix_price(self):
+        """Fix the markup and surcharge in force now on the unbilled expenses, and price them."""
+        Rating = self.env["halo.rating"]
+        expenses = self.sudo().filtered(lambda e: e.halo_billing_state in ("unbilled", "not_billable"))
+        for expense in expenses:
+            markup, surcharge = Rating._halo_expense_settings(expense.partner_id, expense.company_id, expense.type_id)
+            expense.write({
+                "halo_price_fixed": True, "halo_markup": float(markup), "halo_type_surcharge": float(surcharge),
+            })
+        Rating._halo_rate_recorded(expenses)
 
     def _compute_amount_entry(self):
         for expense in self:

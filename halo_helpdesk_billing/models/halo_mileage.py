@@ -27,8 +27,25 @@ class HaloMileage(models.Model):
     note = fields.Char()
     currency_id = fields.Many2one(related="company_id.currency_id")
     halo_amount = fields.Monetary(
-        string="Amount", readonly=True, copy=False, groups=BILLING_USER
+        string="Amount", currency_field="halo_amount_currency_id", readonly=True, copy=False,
+        groups=BILLING_USER,
     )
+    halo_amount_currency_id = fields.Many2one(
+        comodel_name="res.currency", string="Billing Currency", readonly=True, copy=False,
+        help="Currency of the amount (the customer's billing currency).",
+    )
+    # The price fixed when the trip is recorded: a later change of the customer's or the
+    # company's mileage price does not re-price it.
+    halo_price_unit = fields.Float(
+        string="Price per Unit", digits=(16, 4), readonly=True, copy=False, groups=BILLING_USER)
+    halo_price_per = fields.Selection(
+        selection=[("km", "km"), ("mi", "mi")], string="Price per", readonly=True, copy=False,
+        groups=BILLING_USER)
+    halo_price_surcharge = fields.Float(
+        string="Surcharge per Trip (fixed)", digits=(16, 4), readonly=True, copy=False, groups=BILLING_USER)
+    halo_price_currency_id = fields.Many2one(
+        comodel_name="res.currency", string="Price Currency", readonly=True, copy=False,
+        groups=BILLING_USER)
     halo_explanation = fields.Text(
         string="Rating", readonly=True, copy=False, groups=BILLING_USER
     )
@@ -36,6 +53,32 @@ class HaloMileage(models.Model):
     _positive_distance = models.Constraint(
         "CHECK (distance > 0)", "The distance must be greater than zero."
     )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        trips = super().create(vals_list)
+        trips._halo_fix_price()
+        return trips
+
+    def write(self, vals):
+        result = super().write(vals)
+        if {"ticket_id", "unit"}.intersection(vals):
+            self._halo_fix_price()
+        elif {"distance", "round_trip", "date", "billable"}.intersection(vals):
+            self.env["halo.rating"]._halo_rate_recorded(self)
+        return result
+
+    def _halo_fix_price(self):
+        """Fix the mileage price in force now on the unbilled trips, and price them."""
+        Rating = self.env["halo.rating"]
+        trips = self.sudo().filtered(lambda trip: trip.halo_billing_state in ("unbilled", "not_billable"))
+        for trip in trips:
+            price, per, surcharge, currency = Rating._halo_mileage_settings(trip.partner_id, trip.company_id, trip.unit)
+            trip.write({
+                "halo_price_unit": float(price), "halo_price_per": per,
+                "halo_price_surcharge": float(surcharge), "halo_price_currency_id": currency.id,
+            })
+        Rating._halo_rate_recorded(trips)
 
     @api.depends("distance", "round_trip")
     def _compute_billed_distance(self):

@@ -6,20 +6,34 @@ number of lines: one read of the lines, one of their customers, one of the versi
 of the public holidays, and one ``UPDATE ... FROM unnest(...)`` for all results.
 """
 
+import dataclasses
 import json
 from collections import defaultdict, namedtuple
 from datetime import UTC, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
-from odoo import api, models
+from odoo import api, fields, models
 from odoo.tools import SQL
 
 from ..services import rating
 
 TimesheetInput = namedtuple(
-    "TimesheetInput", "id start end ticket_id rate_id customer_id company_id billable kind site_id"
+    "TimesheetInput", "id start end ticket_id rate_id customer_id company_id billable kind site_id currency_id fx",
+    defaults=(None, None),
 )
+
+# 1 mile in km (international mile)
+KM_PER_MILE = Decimal("1.609344")
+_Q2 = Decimal("0.01")
+_Q3 = Decimal("0.001")
+_Q6 = Decimal("0.000001")
+
+
+def _price_text(value):
+    """A price for an explanation: 2 decimals, more only when it has them (95.00, 0.4525)."""
+    value = Decimal(str(value))
+    return f"{value.quantize(_Q2)}" if value == value.quantize(_Q2) else f"{value.normalize():f}"
 
 
 class HaloRating(models.AbstractModel):
@@ -59,17 +73,40 @@ class HaloRating(models.AbstractModel):
         return result
 
     @api.model
-    def _halo_versions_by_partner(self, rate_ids, partners, company=None, known=None):
+    def _halo_fx_rate(self, from_currency, to_currency, company, day):
+        """Conversion rate (Decimal, 6 decimals) from one currency to another on ``day``."""
+        if from_currency == to_currency:
+            return Decimal(1)
+        rate = from_currency._get_conversion_rate(from_currency, to_currency, company, day)
+        return Decimal(str(rate)).quantize(_Q6, ROUND_HALF_UP)
+
+    @api.model
+    def _halo_fx_amount(self, amount, rate, currency):
+        """``amount`` × ``rate`` rounded to ``currency``'s decimals (half up)."""
+        places = Decimal(1).scaleb(-currency.decimal_places)
+        return (Decimal(str(amount)) * rate).quantize(places, ROUND_HALF_UP)
+
+    @api.model
+    def _halo_versions_by_partner(self, rate_ids, partners, company=None, fx_date=None, fx=None, known=None):
         """``{partner_id: {rate_id: [RateVersion]}}`` (global + the customer's own + its contracts')
         that may price work of ``company`` (default: the current one): versions of rates shared
         by all companies or of that company, and contract versions of its own contracts only.
-        ``known``: only the versions that existed when work was first rated (ids up to it)."""
-        return self._halo_versions_and_contracts(rate_ids, partners, company, known=known)[0]
+        ``known``: only the versions that existed when work was first rated (ids up to it).
+
+        Currencies: a customer is priced in its billing currency. A rate with versions in that
+        currency (at any level) is priced from those only; a rate without any is priced from
+        its versions in the company's currency (or, for a rate shared with a company in another
+        currency, in the currency they are in), their prices converted at the rate of
+        ``fx_date`` (default today). ``fx``, when given, receives ``{(partner_id, version_id):
+        {"from", "to", "rate", "date", "price"}}`` for every converted version."""
+        return self._halo_versions_and_contracts(
+            rate_ids, partners, company, known=known, fx_date=fx_date, fx=fx)[0]
 
     @api.model
-    def _halo_versions_and_contracts(self, rate_ids, partners, company=None, known=None):
+    def _halo_versions_and_contracts(self, rate_ids, partners, company=None, known=None, fx_date=None, fx=None):
         """``(_halo_versions_by_partner(...), {version_id: contract_id})`` for the contract
-        versions: rating keeps a contract's versions for the work that contract governs."""
+        versions: rating keeps a contract's versions for the work that contract governs
+        (converted versions keep their ``version_id``)."""
         company = company or self.env.company
         Version = self.env["halo.charge.rate.version"].sudo()
         domain = [("rate_id", "in", list(rate_ids)),
@@ -82,10 +119,11 @@ class HaloRating(models.AbstractModel):
             domain,
             ["rate_id", "partner_id", "contract_id", "level", "date_from", "hourly_price",
              "min_minutes", "increment_minutes", "rounding", "ooh_multiplier", "holiday_multiplier",
-             "surcharge"],
+             "surcharge", "currency_id"],
         )
         contract_of = {version.id: version.contract_id.id for version in versions if version.contract_id}
         plain = {version.id: version._to_rating() for version in versions}
+        currency_of = {version.id: version.currency_id or company.currency_id for version in versions}
         common = defaultdict(list)
         own = defaultdict(lambda: defaultdict(list))
         for version in versions:
@@ -94,11 +132,41 @@ class HaloRating(models.AbstractModel):
             else:
                 common[version.rate_id.id].append(plain[version.id])
         result = {}
+        rates = {}
         for partner in partners:
-            result[partner.id] = {
-                rate_id: common.get(rate_id, []) + own[partner.id].get(rate_id, [])
-                for rate_id in rate_ids
-            }
+            billing = partner._halo_billing_currency(company)
+            by_rate = {}
+            for rate_id in rate_ids:
+                candidates = common.get(rate_id, []) + own[partner.id].get(rate_id, [])
+                in_currency = {currency_of[v.version_id] for v in candidates}
+                if billing in in_currency or not candidates:
+                    by_rate[rate_id] = [v for v in candidates if currency_of[v.version_id] == billing]
+                    continue
+                # converted from the company's currency, else (a rate shared with a company in
+                # another currency) from the currency its versions are in
+                source = company.currency_id if company.currency_id in in_currency else min(
+                    in_currency, key=lambda currency: currency.id)
+                fx_date = fx_date or fields.Date.context_today(self)
+                if (source, billing) not in rates:
+                    rates[(source, billing)] = self._halo_fx_rate(source, billing, company, fx_date)
+                rate = rates[(source, billing)]
+                converted = []
+                for version in candidates:
+                    if currency_of[version.version_id] != source:
+                        continue
+                    converted.append(dataclasses.replace(
+                        version,
+                        hourly_price=self._halo_fx_amount(version.hourly_price, rate, billing),
+                        surcharge=self._halo_fx_amount(version.surcharge, rate, billing),
+                    ))
+                    if fx is not None:
+                        fx[(partner.id, version.version_id)] = {
+                            "from": source.name, "to": billing.name, "rate": str(rate),
+                            "date": fields.Date.to_string(fx_date),
+                            "price": _price_text(version.hourly_price),
+                        }
+                by_rate[rate_id] = converted
+            result[partner.id] = by_rate
         return result, contract_of
 
     @api.model
@@ -129,7 +197,7 @@ class HaloRating(models.AbstractModel):
         return [TimesheetInput(*row) for row in self.env.cr.fetchall()]
 
     @api.model
-    def _rate_timesheets(self, lines, write=True, known=None, rerate=False):
+    def _rate_timesheets(self, lines, write=True, known=None, rerate=False, fx_date=None):
         """Rate ticket actions and travel time; returns ``{line_id: RatedAction | RatingError}``.
 
         Lines without an end (running), without a charge rate or not billable get no price.
@@ -137,14 +205,19 @@ class HaloRating(models.AbstractModel):
         the versions to those that existed when the work was first rated (see
         ``halo_versions_known``); ``rerate`` (an explicit re-rate) moves that mark to now.
         """
-        rows, results = self._halo_rate_timesheet_rows(lines, known=known)
+        rows, results = self._halo_rate_timesheet_rows(lines, known=known, fx_date=fx_date)
         if write and rows:
             self._halo_store_timesheet_ratings(rows, results, known=known, rerate=rerate)
         return results
 
     @api.model
-    def _halo_rate_timesheet_rows(self, lines, known=None):
-        """Rate without storing: ``(rows read, {line_id: RatedAction | RatingError})``."""
+    def _halo_rate_timesheet_rows(self, lines, known=None, fx_date=None):
+        """Rate without storing: ``(rows read, {line_id: RatedAction | RatingError})``.
+        ``known``: see :meth:`_rate_timesheets`.
+
+        Each row carries the currency of its price (``currency_id``, the customer's billing
+        currency) and, when its version was converted, ``fx`` (see ``_halo_versions_by_partner``:
+        conversion at the rate of ``fx_date``, default today; billing runs pass their invoice date)."""
         rows = self._halo_read_timesheets(lines.sudo()) if lines else []
         if not rows:
             return [], {}
@@ -158,10 +231,11 @@ class HaloRating(models.AbstractModel):
         plain_calendars = self._halo_plain_calendars(
             calendars, min(starts) - timedelta(days=2), max(starts) + timedelta(days=3)
         ) if starts else {}
+        fx = {}
         versions, contract_of, contracts = {}, {}, {}
         for company in companies:
             versions[company.id], company_contract_of = self._halo_versions_and_contracts(
-                set(rates.ids), customers, company, known=known)
+                set(rates.ids), customers, company, known=known, fx_date=fx_date, fx=fx)
             contract_of.update(company_contract_of)
             contracts[company.id] = self.env["halo.contract"]._halo_scope_contracts(customers, company)
         sites = self.env["res.partner"].sudo().browse({row.site_id for row in rows if row.site_id})
@@ -197,8 +271,13 @@ class HaloRating(models.AbstractModel):
                      or company.halo_rounding_scope or "action")
             groups[(row.customer_id, calendar.id, scope, row.company_id, contract.id)].append(row)
 
+        currency_rows = {}
         for (customer_id, calendar_id, scope, company_id, contract_id), members in groups.items():
-            symbol = company_of[company_id].currency_id.symbol or ""
+            currency = customer_of[customer_id]._halo_billing_currency(company_of[company_id]) \
+                if customer_id in customer_of else company_of[company_id].currency_id
+            for row in members:
+                currency_rows[row.id] = currency.id
+            symbol = currency.symbol or ""
             partner_versions = self._halo_contract_versions(
                 versions[company_id].get(customer_id, {}), contract_of,
                 self.env["halo.contract"].browse(contract_id))
@@ -225,6 +304,14 @@ class HaloRating(models.AbstractModel):
                 continue
             for item in rated:
                 results[item.key] = item
+        rows = [
+            row._replace(
+                currency_id=currency_rows.get(row.id),
+                fx=fx.get((row.customer_id, results[row.id].version.version_id))
+                if isinstance(results.get(row.id), rating.RatedAction) else None,
+            )
+            for row in rows
+        ]
         return rows, results
 
     @api.model
@@ -234,6 +321,13 @@ class HaloRating(models.AbstractModel):
             return 0.0, 0.0, str(result), None, 0
         amount = result.amount
         explanation = result.explanation
+        if row.fx:
+            explanation = self.env._(
+                "%(why)s (converted from %(price)s %(from_currency)s/h at %(rate)s %(from_currency)s→%(target)s, "
+                "rate of %(date)s)",
+                why=explanation, price=row.fx["price"], from_currency=row.fx["from"],
+                target=row.fx["to"], rate=row.fx["rate"], date=row.fx["date"],
+            )
         if row.billable == "no_charge":
             explanation = self.env._("No charge (would be %(rated)s): %(why)s",
                                      rated=amount, why=explanation)
@@ -244,7 +338,9 @@ class HaloRating(models.AbstractModel):
             for seg in result.segments
         ]
         data = {"segments": segments, "surcharge": str(result.surcharge),
-                "actual_seconds": result.actual_seconds}
+                "actual_seconds": result.actual_seconds, "currency_id": row.currency_id}
+        if row.fx:
+            data["fx"] = row.fx
         return (result.billable_seconds / 3600.0, float(amount), explanation, data,
                 result.version.version_id)
 
@@ -301,46 +397,212 @@ class HaloRating(models.AbstractModel):
 
     @api.model
     def _halo_mileage_price(self, trip):
-        """(price per unit, surcharge per trip) for a mileage line: customer, else company."""
-        customer = trip.partner_id.sudo()
-        company = trip.company_id.sudo()
-        default = company.halo_mileage_price_km if trip.unit == "km" else company.halo_mileage_price_mi
-        price = customer.halo_mileage_price or default
-        surcharge = customer.halo_mileage_surcharge or company.halo_mileage_surcharge
-        return Decimal(str(price)), Decimal(str(surcharge))
+        """The mileage price of a trip: ``(price per unit, unit, surcharge per trip, currency)``.
+
+        The price fixed when the trip was recorded (``halo_price_*`` on the trip), else the
+        settings now: the customer's price (in its billing currency, per its mileage unit),
+        else the company's price for the trip's unit (in the company's currency)."""
+        trip = trip.sudo()
+        if trip.halo_price_currency_id:
+            return (Decimal(str(trip.halo_price_unit)), trip.halo_price_per, Decimal(str(trip.halo_price_surcharge)),
+                    trip.halo_price_currency_id)
+        return self._halo_mileage_settings(trip.partner_id, trip.company_id, trip.unit)
 
     @api.model
-    def _rate_mileage(self, trips):
+    def _halo_mileage_settings(self, customer, company, unit):
+        """Current mileage settings, see :meth:`_halo_mileage_price`."""
+        customer = customer.sudo().commercial_partner_id
+        company = company.sudo()
+        if customer.halo_mileage_price:
+            currency = customer._halo_billing_currency(company)
+            price, per = customer.halo_mileage_price, customer.halo_mileage_unit or "km"
+        else:
+            currency = company.currency_id
+            per = unit
+            price = company.halo_mileage_price_km if unit == "km" else company.halo_mileage_price_mi
+        if customer.halo_mileage_surcharge:
+            surcharge = customer._halo_billing_currency(company)._convert(
+                customer.halo_mileage_surcharge, currency, company, fields.Date.context_today(self), round=False,
+            ) if customer._halo_billing_currency(company) != currency else customer.halo_mileage_surcharge
+        else:
+            surcharge = company.currency_id._convert(
+                company.halo_mileage_surcharge, currency, company, fields.Date.context_today(self), round=False,
+            ) if company.currency_id != currency else company.halo_mileage_surcharge
+        return Decimal(str(price)), per, Decimal(str(surcharge)), currency
+
+    @api.model
+    def _halo_convert_distance(self, distance, unit, per):
+        """``(distance in unit per, explanation)``: 20 km in mi = 12.427 mi (3 decimals)."""
+        distance = Decimal(str(distance))
+        if unit == per:
+            return distance, ""
+        if unit == "km":
+            converted = (distance / KM_PER_MILE).quantize(_Q3, ROUND_HALF_UP)
+        else:
+            converted = (distance * KM_PER_MILE).quantize(_Q3, ROUND_HALF_UP)
+        return converted, self.env._(
+            "%(distance)s %(unit)s = %(converted)s %(per)s; ", distance=f"{distance.normalize():f}",
+            unit=unit, converted=f"{converted.normalize():f}", per=per)
+
+    @api.model
+    def _rate_mileage(self, trips, fx_date=None):
+        """``{trip_id: RatedCharge | RatingError}``, priced in the customer's billing currency
+        (a price in another currency is converted at the rate of ``fx_date``, default today).
+        The trip's distance is converted to the unit its price is set per."""
         results = {}
+        fx_date = fx_date or fields.Date.context_today(self)
         for trip in trips.sudo():
-            price, surcharge = self._halo_mileage_price(trip)
+            price, per, surcharge, source = self._halo_mileage_price(trip)
+            target = trip.partner_id._halo_billing_currency(trip.company_id) if trip.partner_id \
+                else trip.company_id.currency_id
+            note = ""
+            if source != target:
+                rate = self._halo_fx_rate(source, target, trip.company_id, fx_date)
+                note = self.env._(
+                    " (converted from %(price)s %(from_currency)s/%(per)s at %(rate)s %(from_currency)s→%(target)s, rate of %(date)s)",
+                    price=_price_text(price), from_currency=source.name, per=per, rate=rate,
+                    target=target.name, date=fx_date)
+                price = (price * rate).quantize(Decimal("0.0001"), ROUND_HALF_UP)
+                surcharge = self._halo_fx_amount(surcharge, rate, target)
+            distance, unit_note = self._halo_convert_distance(trip.distance, trip.unit, per)
             try:
-                results[trip.id] = rating.rate_mileage(
-                    Decimal(str(trip.distance)), trip.unit, trip.round_trip, price, surcharge,
-                    trip.company_id.currency_id.symbol or "",
+                result = rating.rate_mileage(
+                    distance, per, trip.round_trip, price, surcharge, target.symbol or "",
                 )
             except rating.RatingError as err:
                 results[trip.id] = err
+                continue
+            results[trip.id] = dataclasses.replace(result, explanation=unit_note + result.explanation + note)
         return results
 
     @api.model
-    def _rate_expenses(self, expenses):
+    def _halo_expense_net(self, expense):
+        """``(cost without the reclaimable taxes, tax amount)`` in the expense's currency: the
+        "Taxes Paid" are included in the amount paid and are reclaimed, so not billed again."""
+        expense = expense.sudo()
+        if not expense.tax_ids:
+            return Decimal(str(expense.amount)), Decimal(0)
+        taxes = expense.tax_ids.with_context(force_price_include=True).compute_all(
+            expense.amount, currency=expense.currency_id, quantity=1.0,
+        )
+        net = Decimal(str(taxes["total_excluded"]))
+        return net, Decimal(str(expense.amount)) - net
+
+    @api.model
+    def _halo_expense_price(self, expense):
+        """``(markup %, surcharge, surcharge currency)`` of an expense: fixed when it was
+        recorded, else the customer's or company's markup and the type's surcharge now."""
+        expense = expense.sudo()
+        if expense.halo_price_fixed:
+            return (Decimal(str(expense.halo_markup)), Decimal(str(expense.halo_type_surcharge)),
+                    expense.company_id.currency_id)
+        markup, surcharge = self._halo_expense_settings(expense.partner_id, expense.company_id, expense.type_id)
+        return markup, surcharge, expense.company_id.currency_id
+
+    @api.model
+    def _halo_expense_settings(self, customer, company, expense_type):
+        """``(markup %, type surcharge in the company's currency)`` as set now."""
+        company = company.sudo()
+        # the customer's settings are per company (company-dependent fields)
+        customer = customer.sudo().commercial_partner_id.with_company(company)
+        markup = customer.halo_expense_markup if customer.halo_expense_markup_custom else company.halo_expense_markup
+        expense_type = expense_type.sudo()
+        surcharge = expense_type.surcharge or 0.0
+        if surcharge and expense_type.currency_id and expense_type.currency_id != company.currency_id:
+            surcharge = expense_type.currency_id._convert(
+                surcharge, company.currency_id, company, fields.Date.context_today(self), round=False)
+        return Decimal(str(markup or 0)), Decimal(str(surcharge))
+
+    @api.model
+    def _rate_expenses(self, expenses, fx_date=None):
+        """``{expense_id: RatedCharge | RatingError}`` in the customer's billing currency: the
+        cost net of its reclaimable taxes, converted at the rate of the day it was paid, plus
+        the markup; the type's surcharge converted at the rate of ``fx_date`` (default today)."""
         results = {}
+        fx_date = fx_date or fields.Date.context_today(self)
         for expense in expenses.sudo():
             company = expense.company_id
-            customer = expense.partner_id.with_company(company)
-            markup = customer.halo_expense_markup if customer.halo_expense_markup_custom else company.halo_expense_markup
-            cost = expense.currency_id._convert(
-                expense.amount, company.currency_id, company, expense.date
-            )
+            target = expense.partner_id._halo_billing_currency(company) if expense.partner_id \
+                else company.currency_id
+            net, tax = self._halo_expense_net(expense)
+            cost = net
+            if expense.currency_id != target:
+                cost = self._halo_fx_amount(net, self._halo_fx_rate(
+                    expense.currency_id, target, company, expense.date or fx_date), target)
+            markup, surcharge, surcharge_currency = self._halo_expense_price(expense)
+            if surcharge and surcharge_currency != target:
+                surcharge = self._halo_fx_amount(surcharge, self._halo_fx_rate(
+                    surcharge_currency, target, company, fx_date), target)
             try:
-                results[expense.id] = rating.rate_expense(
-                    Decimal(str(cost)), Decimal(str(markup or 0)),
-                    Decimal(str(expense.type_id.surcharge or 0)), company.currency_id.symbol or "",
-                )
+                result = rating.rate_expense(cost, markup, surcharge, target.symbol or "")
             except rating.RatingError as err:
                 results[expense.id] = err
+                continue
+            notes = []
+            if tax:
+                notes.append(self.env._(
+                    "%(gross)s paid less %(tax)s reclaimable tax = %(net)s",
+                    gross=expense.currency_id.format(expense.amount),
+                    tax=expense.currency_id.format(float(tax)), net=expense.currency_id.format(float(net))))
+            if expense.currency_id != target:
+                notes.append(self.env._("converted from %(currency)s at the rate of %(date)s",
+                                        currency=expense.currency_id.name, date=expense.date))
+            if notes:
+                result = dataclasses.replace(result, explanation="; ".join(notes) + "; " + result.explanation)
+            results[expense.id] = result
         return results
+
+    @api.model
+    def _halo_rate_recorded(self, records):
+        """Price unbilled mileage or expenses as they are recorded (the billing analysis shows
+        them at this value until a billing run prices them again): one UPDATE."""
+        records = records.sudo().filtered(lambda r: r.halo_billing_state in ("unbilled", "not_billable"))
+        if not records:
+            return
+        results = self._rate_mileage(records) if records._name == "halo.mileage" else self._rate_expenses(records)
+        self._halo_store_work_ratings(records, results)
+
+    @api.model
+    def _halo_store_work_ratings(self, records, results):
+        """Store ``(amount, explanation, currency)`` of rated mileage or expenses in one UPDATE
+        (an error stores no amount and the error as explanation)."""
+        if not records:
+            return
+        from .account_move import WORK_TABLES
+
+        ids, amounts, texts, currencies = [], [], [], []
+        for record in records:
+            result = results[record.id]
+            target = record.partner_id._halo_billing_currency(record.company_id) if record.partner_id \
+                else record.company_id.currency_id
+            ids.append(record.id)
+            if isinstance(result, Exception):
+                amounts.append(None)
+                texts.append(str(result))
+            else:
+                amounts.append(float(result.amount))
+                texts.append(result.explanation)
+            currencies.append(target.id)
+        records.flush_model(["halo_amount", "halo_explanation", "halo_amount_currency_id"])
+        self.env.cr.execute(SQL(
+            """UPDATE %s AS w SET halo_amount = v.amount, halo_explanation = v.explanation,
+                                  halo_amount_currency_id = v.currency
+                 FROM unnest(%s::int[], %s::numeric[], %s::text[], %s::int[]) AS v(id, amount, explanation, currency)
+                WHERE w.id = v.id""",
+            SQL.identifier(WORK_TABLES[records._name]), ids, amounts, texts, currencies,
+        ))
+        records.invalidate_recordset(["halo_amount", "halo_explanation", "halo_amount_currency_id"])
+        if records._name == "halo.expense":
+            costs = [
+                record.currency_id._convert(float(self._halo_expense_net(record)[0]), record.company_id.currency_id,
+                                            record.company_id, record.date or fields.Date.context_today(self))
+                for record in records
+            ]
+            records.flush_model(["halo_cost"])
+            self.env.cr.execute(SQL(
+                "UPDATE halo_expense AS w SET halo_cost = v.cost FROM unnest(%s::int[], %s::numeric[]) AS v(id, cost) "
+                "WHERE w.id = v.id", ids, costs))
+            records.invalidate_recordset(["halo_cost"])
 
     @api.model
     def _halo_rerate(self, lines, reason):

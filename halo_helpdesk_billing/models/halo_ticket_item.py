@@ -57,7 +57,12 @@ class HaloTicketItem(models.Model):
         help="Ad hoc items: sale price per unit. Once saved it is only shown to billing staff.",
     )
     margin = fields.Monetary(compute="_compute_margin", groups=BILLING_MANAGER)
-    halo_amount = fields.Monetary(string="Amount", readonly=True, copy=False, groups=BILLING_USER)
+    halo_amount = fields.Monetary(
+        string="Amount", currency_field="halo_amount_currency_id", readonly=True, copy=False, groups=BILLING_USER)
+    halo_amount_currency_id = fields.Many2one(
+        comodel_name="res.currency", string="Billing Currency", readonly=True, copy=False,
+        help="Currency of the amount (the customer's billing currency).",
+    )
     halo_explanation = fields.Text(string="Rating", readonly=True, copy=False, groups=BILLING_USER)
 
     _positive_quantity = models.Constraint(

@@ -30,6 +30,12 @@ class ResPartner(models.Model):
         string="Mileage Price", currency_field="halo_currency_id", groups=BILLING_USER,
         help="Price per distance unit for this customer; 0 = the company's price.",
     )
+    halo_mileage_unit = fields.Selection(
+        selection=[("km", "per km"), ("mi", "per mile")], string="Mileage Price per",
+        groups=BILLING_USER,
+        help="The distance unit of this customer's mileage price (empty = per km): trips recorded "
+        "in the other unit are converted (1 mi = 1.609344 km) before they are priced.",
+    )
     halo_mileage_surcharge = fields.Monetary(
         string="Surcharge per Trip", currency_field="halo_currency_id", groups=BILLING_USER,
         help="0 = the company's surcharge.",
@@ -65,6 +71,12 @@ class ResPartner(models.Model):
         comodel_name="halo.xlsx.template", string="Excel Invoice Template",
         help="When set, every invoice of this customer gets an Excel copy made from this template.",
     )
+    halo_billing_currency_id = fields.Many2one(
+        comodel_name="res.currency", string="Billing Currency", groups=BILLING_USER,
+        help="Currency of this customer's billing-run, contract and top-up invoices; empty = the "
+        "company's currency. Work is priced from charge-rate versions in this currency, or "
+        "converted from the company's at the invoice date's rate.",
+    )
     halo_currency_id = fields.Many2one(
         comodel_name="res.currency", compute="_compute_halo_currency_id"
     )
@@ -92,6 +104,14 @@ class ResPartner(models.Model):
                     vals.pop("halo_line_template", None)
         return vals_list
 
+    @api.depends("halo_billing_currency_id", "company_id")
     def _compute_halo_currency_id(self):
+        """The currency of this customer's own prices (mileage, surcharge): its billing currency."""
         for partner in self:
-            partner.halo_currency_id = (partner.company_id or self.env.company).currency_id
+            partner.halo_currency_id = partner._halo_billing_currency()
+
+    def _halo_billing_currency(self, company=None):
+        """Currency this customer is invoiced in by ``company`` (default: its own or the current)."""
+        self.ensure_one()
+        company = company or self.company_id or self.env.company
+        return self.commercial_partner_id.sudo().halo_billing_currency_id or company.currency_id

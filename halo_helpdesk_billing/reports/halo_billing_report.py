@@ -4,17 +4,54 @@ from collections import defaultdict
 
 from odoo import fields, models, tools
 from odoo.exceptions import AccessError
+from odoo.fields import Domain
 from odoo.tools import SQL
 
 BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
 BILLING_MANAGER = "halo_helpdesk_billing.group_halo_billing_manager"
 
 
-class HaloBillingReport(models.Model):
-    """Billed and unbilled amounts by month, customer, technician, charge rate and contract.
+def _rate(currency, company, day):
+    """SQL: the rate of ``currency`` on ``day`` for ``company``, as Odoo reads it
+    (``res.currency._get_rates``): the last rate on or before the day, else the first one, else 1."""
+    return SQL(
+        """COALESCE(
+            (SELECT r.rate FROM res_currency_rate r
+              WHERE r.currency_id = %(currency)s AND r.name <= %(day)s
+                AND (r.company_id = %(company)s OR r.company_id IS NULL)
+           ORDER BY r.company_id NULLS LAST, r.name DESC LIMIT 1),
+            (SELECT r.rate FROM res_currency_rate r
+              WHERE r.currency_id = %(currency)s AND (r.company_id = %(company)s OR r.company_id IS NULL)
+           ORDER BY r.company_id NULLS LAST, r.name ASC LIMIT 1),
+            1.0)""",
+        currency=currency, company=company, day=day,
+    )
 
-    Billed: charges of billing runs that are on an invoice. Unbilled: work recorded on
-    tickets and not invoiced yet, at its last rated amount.
+
+def _fx_join(alias, currency, company, day):
+    """SQL: a lateral join giving ``alias.factor``, what converts an amount in ``currency`` to the
+    company's currency at the rate of ``day`` (1 when ``currency`` is empty or the company's);
+    ``c`` is the row's company."""
+    return SQL(
+        """LEFT JOIN LATERAL (
+               SELECT CASE WHEN %(currency)s IS NULL OR %(currency)s = c.currency_id THEN 1.0
+                           ELSE %(company_rate)s / NULLIF(%(rate)s, 0) END AS factor) %(alias)s ON TRUE""",
+        currency=currency, alias=SQL.identifier(alias),
+        company_rate=_rate(SQL("c.currency_id"), company, day), rate=_rate(currency, company, day),
+    )
+
+
+class HaloBillingReport(models.Model):
+    """Billed and unbilled amounts by month, customer, technician, charge rate and contract, in
+    each company's currency.
+
+    Billed: the lines of posted customer invoices of billing runs and contracts (fees, recurring
+    items, devices, top-ups) minus the lines of their posted credit notes, at their accounting
+    value (the invoice's currency converted by Odoo at the invoice date), dated by the invoice
+    date: a month's billed total is the untaxed total of its invoices less its credit notes.
+    Unbilled: work recorded on tickets and not invoiced yet, at its current rating (actions and
+    travel as rated when saved, mileage and expenses as priced when recorded, items at their
+    price), converted from the customer's currency at the rate of the work's date.
     """
 
     _name = "halo.billing.report"
@@ -35,7 +72,8 @@ class HaloBillingReport(models.Model):
     kind = fields.Selection(
         selection=[("labour", "Labour"), ("travel", "Travel time"), ("mileage", "Mileage"),
                    ("expense", "Expense"), ("item", "Item"), ("recurring", "Recurring"),
-                   ("contract_fee", "Contract fee"), ("prepay", "Prepay consumption")],
+                   ("contract_fee", "Contract fee"), ("devices", "Devices"), ("topup", "Top-up"),
+                   ("prepay", "Prepay consumption"), ("other", "Other")],
         readonly=True,
     )
     status = fields.Selection(selection=[("billed", "Billed"), ("unbilled", "Unbilled")], readonly=True)
@@ -45,37 +83,82 @@ class HaloBillingReport(models.Model):
     margin = fields.Monetary(readonly=True, aggregator="sum", groups=BILLING_MANAGER)
 
     def _query(self):
+        timesheet_currency = SQL("NULLIF(a.halo_rating_data->>'currency_id', '')::int")
         return SQL("""
-            SELECT l.id * 10 + 1 AS id, l.date, l.company_id, l.partner_id, l.ticket_id, l.user_id,
-                   l.rate_id, l.contract_id, l.invoice_id, l.kind, 'billed' AS status,
-                   CASE WHEN l.kind IN ('labour', 'travel') THEN l.quantity ELSE 0 END AS hours,
-                   l.amount, COALESCE(l.cost, 0) AS cost, l.amount - COALESCE(l.cost, 0) AS margin
-              FROM halo_billing_run_line l
-             WHERE l.invoice_id IS NOT NULL AND l.state = 'included'
+            -- billed: product lines of posted invoices and credit notes of runs and contracts
+            SELECT aml.id * 10 + 1 AS id, m.invoice_date AS date, m.company_id,
+                   m.commercial_partner_id AS partner_id, src.ticket_id, src.user_id, src.rate_id,
+                   COALESCE(src.contract_id, m.halo_contract_id, o.halo_contract_id) AS contract_id,
+                   m.id AS invoice_id, COALESCE(aml.halo_kind, 'other') AS kind, 'billed' AS status,
+                   CASE WHEN m.move_type = 'out_refund'
+                        THEN -COALESCE(src.hours, 0) * COALESCE(aml.quantity / NULLIF(origin.quantity, 0), 1)
+                        ELSE COALESCE(src.hours, 0) END AS hours,
+                   -aml.balance AS amount,
+                   CASE WHEN m.move_type = 'out_refund' THEN 0 ELSE COALESCE(src.cost, 0) END AS cost,
+                   -aml.balance - CASE WHEN m.move_type = 'out_refund' THEN 0 ELSE COALESCE(src.cost, 0) END
+                       AS margin
+              FROM account_move_line aml
+              JOIN account_move m ON m.id = aml.move_id
+         LEFT JOIN account_move o ON o.id = m.reversed_entry_id
+         LEFT JOIN LATERAL (
+                   -- a credit note line bills (negatively) the line of its invoice it was copied from
+                   SELECT ol.id, ol.quantity, ol.halo_run_line_id FROM account_move_line ol
+                    WHERE m.move_type = 'out_refund' AND ol.move_id = m.reversed_entry_id
+                      AND ol.display_type = 'product' AND ol.sequence = aml.sequence
+                      AND ol.product_id IS NOT DISTINCT FROM aml.product_id
+                 ORDER BY ol.id LIMIT 1) origin ON TRUE
+         LEFT JOIN LATERAL (
+                   -- the charges an invoice line bills: the charge of an itemised line, the charges
+                   -- of a summarised one; hours and cost count on the first line of each charge
+                   SELECT CASE WHEN COUNT(DISTINCT l.ticket_id) = 1 THEN MIN(l.ticket_id) END AS ticket_id,
+                          CASE WHEN COUNT(DISTINCT l.user_id) = 1 THEN MIN(l.user_id) END AS user_id,
+                          CASE WHEN COUNT(DISTINCT l.rate_id) = 1 THEN MIN(l.rate_id) END AS rate_id,
+                          MIN(l.contract_id) AS contract_id,
+                          SUM(CASE WHEN l.kind IN ('labour', 'travel') AND l.invoice_line_id = COALESCE(origin.id, aml.id)
+                                   THEN l.quantity ELSE 0 END) AS hours,
+                          SUM(CASE WHEN l.invoice_line_id = COALESCE(origin.id, aml.id) THEN COALESCE(l.cost, 0)
+                                   ELSE 0 END) AS cost
+                     FROM halo_billing_run_line l
+                    WHERE l.invoice_line_id = COALESCE(origin.id, aml.id)
+                       OR l.id = COALESCE(origin.halo_run_line_id, aml.halo_run_line_id)) src ON TRUE
+             WHERE m.state = 'posted' AND m.move_type IN ('out_invoice', 'out_refund')
+               AND aml.display_type = 'product'
+               AND (m.halo_run_id IS NOT NULL OR m.halo_contract_id IS NOT NULL
+                    OR o.halo_run_id IS NOT NULL OR o.halo_contract_id IS NOT NULL)
             UNION ALL
             SELECT a.id * 10 + 2, a.date, a.company_id, t.commercial_partner_id, a.halo_ticket_id, a.user_id,
                    a.halo_charge_rate_id, NULL, NULL, COALESCE(a.halo_kind, 'labour'), 'unbilled',
-                   COALESCE(a.halo_billable_hours, 0), COALESCE(a.halo_rated_amount, 0), -a.amount,
-                   COALESCE(a.halo_rated_amount, 0) + a.amount
+                   COALESCE(a.halo_billable_hours, 0), ROUND(COALESCE(a.halo_rated_amount, 0) * fx.factor, 2),
+                   -a.amount, ROUND(COALESCE(a.halo_rated_amount, 0) * fx.factor, 2) + a.amount
               FROM account_analytic_line a JOIN helpdesk_ticket t ON t.id = a.halo_ticket_id
+              JOIN res_company c ON c.id = a.company_id
+              %(ts_fx)s
              WHERE a.halo_billing_state IN ('unbilled', 'in_run')
             UNION ALL
             SELECT m.id * 10 + 3, m.date, m.company_id, m.partner_id, m.ticket_id, m.user_id,
-                   NULL, NULL, NULL, 'mileage', 'unbilled', 0, COALESCE(m.halo_amount, 0), 0,
-                   COALESCE(m.halo_amount, 0)
-              FROM halo_mileage m WHERE m.halo_billing_state IN ('unbilled', 'in_run')
+                   NULL, NULL, NULL, 'mileage', 'unbilled', 0, ROUND(COALESCE(m.halo_amount, 0) * fx.factor, 2), 0,
+                   ROUND(COALESCE(m.halo_amount, 0) * fx.factor, 2)
+              FROM halo_mileage m JOIN res_company c ON c.id = m.company_id
+              %(mileage_fx)s
+             WHERE m.halo_billing_state IN ('unbilled', 'in_run')
             UNION ALL
             SELECT e.id * 10 + 4, e.date, e.company_id, e.partner_id, e.ticket_id, e.user_id,
-                   NULL, NULL, NULL, 'expense', 'unbilled', 0, COALESCE(e.halo_amount, e.amount, 0),
-                   COALESCE(e.amount, 0), COALESCE(e.halo_amount, e.amount, 0) - COALESCE(e.amount, 0)
-              FROM halo_expense e WHERE e.halo_billing_state IN ('unbilled', 'in_run')
+                   NULL, NULL, NULL, 'expense', 'unbilled', 0, ROUND(COALESCE(e.halo_amount, 0) * fx.factor, 2),
+                   COALESCE(e.halo_cost, 0), ROUND(COALESCE(e.halo_amount, 0) * fx.factor, 2) - COALESCE(e.halo_cost, 0)
+              FROM halo_expense e JOIN res_company c ON c.id = e.company_id
+              %(expense_fx)s
+             WHERE e.halo_billing_state IN ('unbilled', 'in_run')
             UNION ALL
             SELECT i.id * 10 + 5, i.date, i.company_id, i.partner_id, i.ticket_id, i.user_id,
                    NULL, NULL, NULL, 'item', 'unbilled', 0, COALESCE(i.unit_price, 0) * i.quantity,
                    COALESCE(i.unit_cost, 0) * i.quantity,
                    (COALESCE(i.unit_price, 0) - COALESCE(i.unit_cost, 0)) * i.quantity
               FROM halo_ticket_item i WHERE i.halo_billing_state IN ('unbilled', 'in_run')
-        """)
+        """,
+            ts_fx=_fx_join("fx", timesheet_currency, SQL("a.company_id"), SQL("a.date")),
+            mileage_fx=_fx_join("fx", SQL("m.halo_amount_currency_id"), SQL("m.company_id"), SQL("m.date")),
+            expense_fx=_fx_join("fx", SQL("e.halo_amount_currency_id"), SQL("e.company_id"), SQL("e.date")),
+        )
 
     def init(self):
         tools.drop_view_if_exists(self.env.cr, self._table)
@@ -126,14 +209,39 @@ class HaloBillingReport(models.Model):
             raise AccessError(self.env._("Only billing users can export the billing analysis."))
         self.check_access("read")
 
-    def action_export_xlsx(self):
-        """Download the analysis of the caller's companies (current filters are not applied:
-        use the pivot's own export for ad hoc views); managers get cost and margin columns."""
+    def action_export_xlsx(self, domain=None):
+        """Download the analysis of exactly what the user filtered: ``domain`` (a client passes
+        its search domain), else the list's filter (``active_domain`` when all records matching
+        it are selected) or the selected rows, else everything; always within the user's
+        companies (and read as the user). Managers get cost and margin columns."""
         self._halo_check_reader()
-        data = self._halo_xlsx([], self.env.user.has_group(BILLING_MANAGER))
+        domain = self._halo_export_domain(domain)
+        data = self._halo_xlsx(domain, self.env.user.has_group(BILLING_MANAGER))
         attachment = self.env["ir.attachment"].create({
             "name": f"billing-report-{fields.Date.context_today(self)}.xlsx", "raw": data,
             "mimetype": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         })
         return {"type": "ir.actions.act_url", "url": f"/web/content/{attachment.id}?download=true",
                 "target": "self"}
+
+    def _halo_export_domain(self, domain=None):
+        """The domain the export reads (see :meth:`action_export_xlsx`), validated as a domain."""
+        if domain is None:
+            # the web client's action menu sends the list's filter as active_domain, and the
+            # selected rows (all those matching with "select all") as the records
+            domain = self.env.context.get("active_domain")
+            if self.ids and (domain is None or not self._halo_all_selected(Domain(domain))):
+                domain = [("id", "in", self.ids)]
+        domain = Domain(domain or [])
+        # raises on anything that is not a domain over this model's fields...
+        domain.validate(self)
+        # ... and, searched as the user, on a field the user may not read (a billing user
+        # filtering on margins would read them through the export)
+        self.search_count(domain, limit=1)
+        return domain & Domain("company_id", "in", self.env.companies.ids)
+
+    def _halo_all_selected(self, domain):
+        """Whether these records are every row of ``domain`` (the client passes at most
+        ``web.active_ids_limit`` of them)."""
+        limit = int(self.env["ir.config_parameter"].sudo().get_param("web.active_ids_limit", 20000))
+        return len(self.ids) >= limit or len(self.ids) == self.search_count(domain)

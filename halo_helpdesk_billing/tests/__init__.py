@@ -36,3 +36,6 @@ from . import test_billing_run_jobs
 from . import test_contract_jobs
 from . import test_xero_first_hour
 from . import test_tour_first_hour
+from . import test_currency_and_units
+from . import test_billing_report_reconcile
+from . import test_currency_corrections

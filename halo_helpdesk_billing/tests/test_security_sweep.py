@@ -72,6 +72,11 @@ MONEY_FIELDS = {
     ("product.product", "halo_xero_synced_values"): "holds the Xero item's sales price (list_price)",
     # Odoo's own field, which only the addon's groups should read (issue: analytic accounting)
     ("account.analytic.line", "amount"): "the timesheet cost",
+    # prices fixed when the work is recorded
+    ("halo.mileage", "halo_price_unit"): "the mileage price per distance unit",
+    ("halo.mileage", "halo_price_surcharge"): "the surcharge per trip",
+    ("halo.expense", "halo_markup"): "the markup the expense is billed at",
+    ("halo.expense", "halo_type_surcharge"): "the surcharge the expense is billed with",
 }
 # Monetary fields technicians write but read back empty (write-only entry fields).
 WRITE_ONLY_FIELDS = {
@@ -102,6 +107,12 @@ NOT_MONEY = {
     ("halo.contract", "invoice_count"): "a count",
     ("helpdesk.ticket", "halo_invoice_count"): "a count",
     ("halo.xero.setup.wizard", "xero_revenue_accounts"): "a count",
+    ("halo.mileage", "halo_price_per"): "the distance unit the price is set per",
+    ("halo.mileage", "halo_price_currency_id"): "a currency",
+    ("halo.mileage", "halo_amount_currency_id"): "a currency",
+    ("halo.expense", "halo_amount_currency_id"): "a currency",
+    ("halo.ticket.item", "halo_amount_currency_id"): "a currency",
+    ("halo.expense", "halo_price_fixed"): "a flag: the markup and surcharge were fixed",
 }
 MONEY_NAME = re.compile(
     r"price|amount|cost|fee|total|balance|markup|surcharge|margin|value|topup|threshold|"
