@@ -57,6 +57,7 @@
         "views/halo_contract_menus.xml",
         "data/halo_xero_push_cron.xml",
         "views/halo_xero_push_views.xml",
+        "views/halo_xero_reconcile_views.xml",
     ],
     "demo": [
         "demo/halo_demo.xml",

@@ -27,6 +27,8 @@ INVOICE_TYPES = ("ACCREC", "ACCPAY")
 LINE_AMOUNT_TYPES = {"exclusive": "Exclusive", "inclusive": "Inclusive", "notax": "NoTax"}
 CENT = Decimal("0.01")
 NOT_MODIFIABLE = "Invoice not of valid status for modification"
+# what ``summaryOnly=true`` leaves out of invoices (the "computation-heavy fields")
+SUMMARY_DROPPED = ("LineItems", "Payments", "CreditNotes", "Prepayments", "Overpayments", "Allocations")
 #: One e-mail address (Xero refuses lists such as "a@x.com, b@x.com")
 EMAIL_RE = re.compile(r"^[^@\s,;<>()\[\]\\\"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
 NEGATIVE_QUANTITY = "Quantity must not be less than zero"
@@ -1046,7 +1048,13 @@ def documents(ctx, kind, ident, method, render) -> Response:
         if term:
             records = [i for i in records if term in (i.get(kind.number_field) or "").lower()
                        or term in (i.get("Reference") or "").lower()]
-        lines = bool(args.get("page")) and not parse_bool(args.get("summaryOnly"))
+        summary = parse_bool(args.get("summaryOnly"))
+        lines = bool(args.get("page")) and not summary
+        if summary:
+            # lightweight fields only: no lines, payments or allocations (amounts and status stay)
+            def render_summary(i):
+                return {k: v for k, v in render(i, False).items() if k not in SUMMARY_DROPPED}
+            return list_records(ctx, records, render_summary, True, kind.plural)
         return list_records(ctx, records, lambda i: render(i, lines), True, kind.plural)
     if method not in ("PUT", "POST"):
         return Response(status=405)

@@ -12,6 +12,7 @@ from odoo import api, fields, models
 
 from ..services import xero_push
 from ..services.xero_client import XeroAuthError, XeroError, XeroRetryLater
+from .halo_engine import XERO_COMMIT
 
 _logger = logging.getLogger(__name__)
 
@@ -250,12 +251,13 @@ class HaloXeroConnection(models.Model):
     def _cron_halo_xero_poll(self):
         for connection in self.search([("state", "=", "connected")]):
             try:
-                connection._halo_xero_poll()
+                # the marker lets the poll commit after every page (its watermark is then durable)
+                XERO_COMMIT.on(connection)._halo_xero_poll()
             except XeroError as err:
                 _logger.info("Xero poll postponed for connection %s: %s", connection.id, err)
             self.env["ir.cron"]._commit_progress(1)
 
-    def _halo_xero_poll(self, page_size=100):
+    def _halo_xero_poll(self, page_size=1000):
         """Status and payments of invoices changed in Xero since the last poll (paged), then the status of
         credit notes. Returns the number of invoice pages read."""
         self.ensure_one()

@@ -31,3 +31,4 @@ from . import test_corrections_amounts
 from . import test_corrections_rating
 from . import test_tour_credit_rebill
 from . import test_xero_real_rules
+from . import test_xero_reconcile
