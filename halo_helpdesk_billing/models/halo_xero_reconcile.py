@@ -10,7 +10,8 @@ invoice equal Xero's ``AmountDue``:
 * prepayments, overpayments and credit notes raised in Xero that are allocated to the invoice are registered as
   allocations: a journal entry in the connection's allocation journal that moves the amount from the kind's
   account (customer prepayments, overpayments, credit notes) to the invoice's receivable, reconciled with it;
-  an Odoo credit note allocated in Xero is reconciled with the invoice in Odoo instead;
+  an Odoo credit note allocated in Xero is reconciled with the invoice in Odoo instead (no record: it is
+  not a payment);
 * a payment or allocation that cannot be registered (no journal, no account) is kept as *skipped* and retried
   as soon as its cause is fixed (the connection's settings change) or by a button;
 * a failure on one invoice is recorded on it (message, "Needs attention", an activity for billing managers)
@@ -50,7 +51,7 @@ class HaloXeroPayment(models.Model):
 
     kind = fields.Selection(
         [("payment", "Payment"), ("prepayment", "Prepayment"), ("overpayment", "Overpayment"),
-         ("credit_note", "Credit note raised in Xero"), ("odoo_credit_note", "Odoo credit note")],
+         ("credit_note", "Credit note raised in Xero")],
         default="payment", required=True, readonly=True,
     )
     state = fields.Selection(selection_add=[("reversed", "Reversed (deleted in Xero)")],
@@ -463,6 +464,10 @@ class HaloXeroPaymentRegister(models.Model):
         """Register what Xero allocated from a credit note, prepayment or overpayment to ``move`` (``amount``
         in total); a changed amount reverses the earlier registration and registers the new one."""
         Log = self.env["halo.xero.sync.log"]
+        if kind == "odoo_credit_note":
+            # Odoo has the credit note itself: nothing to register, only to reconcile (no record: a credit
+            # note of Odoo's is never a Xero payment)
+            return self._halo_reconcile_odoo_credit_note(connection, move, doc_id, amount)
         key = "%s:%s:%s" % (kind, doc_id, move.halo_xero_invoice_id)
         records = self.search([("tenant_id", "=", connection.tenant_id), ("xero_payment_id", "=like", key + "%")])
         current = records.filtered(lambda r: r.state in ("registered", "skipped"))
@@ -478,8 +483,6 @@ class HaloXeroPaymentRegister(models.Model):
                 "xero_payment_id": "%s:%s" % (key, len(records) + 1), "tenant_id": connection.tenant_id,
                 "connection_id": connection.id, "move_id": move.id, "amount": amount, "kind": kind,
                 "xero_document_id": doc_id, "date": on_date or fields.Date.context_today(self), "reference": label})
-        if kind == "odoo_credit_note":
-            return record._halo_register_odoo_credit_note(connection, move)
         account = {"prepayment": connection.halo_xero_prepayment_account_id,
                    "overpayment": connection.halo_xero_overpayment_account_id,
                    "credit_note": connection.halo_xero_credit_note_account_id}[kind]
@@ -515,20 +518,21 @@ class HaloXeroPaymentRegister(models.Model):
         Log._halo_log(move, "allocation", "ok", "%s %s %.2f (%s)" % (KIND_LABELS[kind], label, amount, entry.name))
         return None
 
-    def _halo_register_odoo_credit_note(self, connection, move):
-        """An Odoo credit note allocated in Xero: reconciled with the invoice in Odoo (if it is not yet)."""
-        self.ensure_one()
-        refund = self.env["account.move"].sudo().search([("halo_xero_invoice_id", "=", self.xero_document_id),
+    @api.model
+    def _halo_reconcile_odoo_credit_note(self, connection, move, credit_note_id, amount):
+        """An Odoo credit note allocated in Xero: reconciled with the invoice in Odoo unless it already is."""
+        refund = self.env["account.move"].sudo().search([("halo_xero_invoice_id", "=", credit_note_id),
                                                          ("halo_xero_connection_id", "=", connection.id)], limit=1)
         inv_line = move.line_ids.filtered(lambda line: line.account_id.account_type == "asset_receivable")
         ref_line = refund.line_ids.filtered(lambda line: line.account_id.account_type == "asset_receivable")
-        already = inv_line.matched_credit_ids.filtered(lambda p: p.credit_move_id in ref_line)
-        if not already and refund.state == "posted" and not ref_line.reconciled:
-            (inv_line | ref_line).reconcile()
-        self.write({"state": "registered", "message": False})
+        if inv_line.matched_credit_ids.filtered(lambda p: p.credit_move_id in ref_line):
+            return None
+        if refund.state != "posted" or ref_line.reconciled or inv_line.reconciled:
+            return None
+        (inv_line | ref_line).reconcile()
         self.env["halo.xero.sync.log"]._halo_log(move, "allocation", "ok", self.env._(
             "Odoo credit note %(name)s allocated in Xero (%(amount).2f): reconciled in Odoo.",
-            name=refund.name, amount=self.amount))
+            name=refund.name, amount=amount))
         return None
 
     def _halo_reverse(self, why):
@@ -541,12 +545,6 @@ class HaloXeroPaymentRegister(models.Model):
             if record.state == "registered" and record.entry_id and record.entry_id.state == "posted":
                 record.entry_id.button_draft()
                 record.entry_id.button_cancel()
-            if record.state == "registered" and record.kind == "odoo_credit_note":
-                refund = self.env["account.move"].sudo().search(
-                    [("halo_xero_invoice_id", "=", record.xero_document_id)], limit=1)
-                partials = record.move_id.line_ids.matched_credit_ids.filtered(
-                    lambda p, r=refund: p.credit_move_id.move_id == r)
-                partials.unlink()
             record.write({"state": "reversed", "message": why})
             Log._halo_log(record.move_id, "reverse", "ok", "%s %s %.2f: %s" % (
                 KIND_LABELS[record.kind], record.reference or record.xero_payment_id, record.amount, why))
