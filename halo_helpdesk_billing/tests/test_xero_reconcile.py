@@ -4,13 +4,19 @@ Xero, Odoo's open amount equals Xero's AmountDue and nothing is registered twice
 
 Every invoice of ``make_invoices`` is 1.5 h x 95.00 = 142.50 + 20 % VAT 28.50 = 171.00."""
 
+import contextlib
+import json
+import threading
+import uuid
 from datetime import date
 from decimal import Decimal
 
-from odoo import Command
+from odoo import Command, sql_db
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 
+from ..models.halo_xero_throttle import SharedThrottle
+from ..services import xero_client as xc
 from .test_xero_push_common import HaloXeroPushCommon
 
 
@@ -324,3 +330,91 @@ class TestXeroReconcile(HaloXeroPushCommon):
         credit = [r for r in self.ctl.requests() if r["path"].lower().endswith("/creditnotes")]
         self.assertIn("ACCRECCREDIT", credit[0]["query"])
         self.assertTrue(self.connection.halo_xero_poll_since)
+
+
+@tagged("post_install", "-at_install")
+class TestXeroSharedThrottle(HaloXeroPushCommon):
+    """The organisation's limits held by several Odoo processes at once: each "process" below has its own
+    in-process throttle (as each Odoo worker has), the shared part is the row in PostgreSQL."""
+
+    def locals(self, count=2, scope=None, **kw):
+        scope = scope or uuid.uuid4().hex[:12]
+        return [xc.Throttle(shared_scope=scope, **kw) for _n in range(count)]
+
+    def test_connection_clients_share_the_budget_through_postgresql(self):
+        client = self.connection._halo_client()
+        self.assertIsInstance(client.throttle, SharedThrottle)
+        client.call(self.tenant_id, "get_organisations")
+        key = client.throttle._key(self.tenant_id)
+        with contextlib.closing(sql_db.db_connect(self.env.cr.dbname).cursor()) as cr:  # committed apart
+            cr.execute("SELECT state FROM halo_xero_rate_limit WHERE key = %s", [key])
+            state = json.loads(cr.fetchone()[0])
+        self.assertEqual((len(state["calls"]), state["flying"], state["day_count"]), (1, {}, 1))
+        self.assertIsNotNone(state["day_remaining"])  # Xero's X-DayLimit-Remaining, for every worker
+
+    def run_workers(self, throttles, threads_per_worker=2, calls=3):
+        """Each throttle is one worker process with ``threads_per_worker`` cron threads reading invoices."""
+        clients = [self.connection._halo_client(throttle=SharedThrottle(self.env.cr.dbname, local=t))
+                   for t in throttles]
+        errors = []
+
+        def work(client):
+            try:
+                for _n in range(calls):
+                    client.call(self.tenant_id, "get_invoices", page=1, page_size=10, summary_only=True)
+            except Exception as err:  # noqa: BLE001 - collected for the assertion
+                errors.append(err)
+
+        threads = [threading.Thread(target=work, args=(c,)) for c in clients for _n in range(threads_per_worker)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        return errors
+
+    def test_two_workers_keep_within_the_organisations_concurrent_calls(self):
+        # Xero allows 2 calls in flight here (5 in real life); every call takes 0.3 s
+        self.ctl.limits(enabled=True, concurrent=2, minute=100000, day=1000000, reset_counters=True)
+        self.ctl.call("POST", "usage/reset", {})
+        self.ctl.fault("delay", seconds=0.3, count=100, path="/Invoices")
+        errors = self.run_workers(self.locals(per_minute=100000, concurrent=2, daily=1_000_000))
+        usage = self.ctl.call("GET", "usage")[self.tenant_id]
+        self.assertFalse(errors)
+        self.assertEqual(usage["calls"], 12)  # 2 workers x 2 threads x 3 calls, none refused
+        self.assertLessEqual(usage["peak_concurrent"], 2)
+        self.assertEqual(usage["refused"], {})
+        # without the shared row (each worker on its own, as before), Xero sees more than it allows
+        self.ctl.limits(enabled=True, concurrent=2, minute=100000, day=1000000, reset_counters=True)
+        self.ctl.call("POST", "usage/reset", {})
+        alone = [self.locals(1, per_minute=100000, concurrent=2, daily=1_000_000)[0] for _n in range(2)]
+        self.run_workers(alone, calls=1)
+        self.assertGreater(self.ctl.call("GET", "usage")[self.tenant_id]["peak_concurrent"], 2)
+        self.ctl.clear_faults()
+
+    def test_calls_per_minute_and_the_daily_budget_are_shared(self):
+        self.xero_calls_expected = False  # the throttles alone, no request
+        now = [1_000_000.0]
+        sleeps = []
+
+        def sleep(seconds):
+            sleeps.append(round(seconds, 1))
+            now[0] += seconds
+
+        first, second = (SharedThrottle(self.env.cr.dbname, local=t) for t in self.locals(
+            per_minute=3, concurrent=5, daily=10, daily_headroom=0.1, clock=lambda: now[0], sleep=sleep))
+        for throttle in (first, first, second):
+            with throttle.slot(self.tenant_id):
+                now[0] += 1
+        self.assertEqual(sleeps, [])
+        with second.slot(self.tenant_id):  # the 4th call of the organisation in a minute waits
+            pass
+        self.assertEqual(sleeps, [57.0])  # until 60 s after the first call (made at t+0)
+        # 9 calls a day (10 less the 10 % headroom) for the whole organisation
+        for throttle in (first, second, first, second, first):
+            now[0] += 61
+            with throttle.slot(self.tenant_id):
+                pass
+        now[0] += 61
+        with self.assertRaises(xc.XeroRetryLater) as err, second.slot(self.tenant_id):
+            pass
+        self.assertEqual(err.exception.problem, "day")
