@@ -78,9 +78,11 @@ class SharedThrottle:
         state["calls"] = [t for t in state.get("calls", []) if t > now - 60]
         state["flying"] = {k: t for k, t in state.get("flying", {}).items() if t > now - IN_FLIGHT_TTL}
         if state.get("day") != self._today(now):
-            state.update(day=self._today(now), day_count=0, day_remaining=None, day_since=0)
+            state.update(day=self._today(now), day_count=0, day_remaining=None, day_since=0, day_limit_seen=None)
         budget = local._day_limit()
-        reserve = local.daily - budget
+        # the headroom of the smaller of the local ``daily`` and Xero's own daily limit (as the local throttle)
+        limit = min(local.daily, state.get("day_limit_seen") or local.daily)
+        reserve = limit - local._day_limit(limit)
         remaining = state.get("day_remaining")
         if state["day_count"] >= budget or (remaining is not None and remaining - state["day_since"] <= reserve):
             midnight = (int(now // 86400) + 1) * 86400
@@ -155,6 +157,9 @@ class SharedThrottle:
 
             def work(state):
                 # Xero's own count of the day (every process's calls): the next calls are counted from it
-                state.update(day=self._today(now), day_remaining=remaining, day_since=0,
-                             day_count=state.get("day_count", 0) if state.get("day") == self._today(now) else 0)
+                if state.get("day") != self._today(now):
+                    state.update(day=self._today(now), day_count=0, day_limit_seen=None)
+                seen = state.get("day_count", 0) + remaining
+                state.update(day_remaining=remaining, day_since=0,
+                             day_limit_seen=max(seen, state.get("day_limit_seen") or 0))
             self._with_row(tenant_id, work)
