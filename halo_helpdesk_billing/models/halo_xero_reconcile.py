@@ -548,3 +548,14 @@ class HaloXeroPaymentRegister(models.Model):
             record.write({"state": "reversed", "message": why})
             Log._halo_log(record.move_id, "reverse", "ok", "%s %s %.2f: %s" % (
                 KIND_LABELS[record.kind], record.reference or record.xero_payment_id, record.amount, why))
+
+
+class HaloXeroImport(models.Model):
+    _inherit = "halo.xero.import"
+
+    def _halo_step_taxes(self, client):
+        """After the tax rates, the organisation's enabled currencies (one call): posting an invoice in another
+        currency is then refused in Odoo."""
+        result = super()._halo_step_taxes(client)
+        self.connection_id.sudo()._halo_xero_import_currencies(client)
+        return result

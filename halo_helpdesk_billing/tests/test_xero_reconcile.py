@@ -17,6 +17,7 @@ from odoo.tests import tagged
 
 from ..models.halo_xero_throttle import SharedThrottle
 from ..services import xero_client as xc
+from ..services import xero_push
 from .test_xero_push_common import HaloXeroPushCommon
 
 
@@ -130,6 +131,25 @@ class TestXeroReconcile(HaloXeroPushCommon):
         self.assertMatchesXero(move)
         deleted_reads = [r for r in self.ctl.requests() if r["path"].lower().endswith("/payments")]
         self.assertTrue(deleted_reads and "DELETED" in deleted_reads[-1]["query"])
+
+    def test_deleted_and_redone_through_the_webhook(self):
+        """The webhook path (events stored, then processed by fetching the invoice) reconciles the same way."""
+        move = self.sent()
+        paid = self.ctl.pay(self.tenant_id, move.halo_xero_invoice_id, amount=71.0)
+        self.ctl.advance(1)
+        redo = self.ctl.call("POST", "payments/redo", {"tenant": self.tenant_id, "payment": paid["PaymentID"],
+                                                       "amount": 50})
+        Event = self.env["halo.xero.webhook.event"]
+        for event in self.ctl.call("GET", "webhooks")["pending"]:
+            body = json.dumps({"events": [event], "firstEventSequence": 1, "lastEventSequence": 1,
+                               "entropy": "E"}).encode()
+            self.assertEqual(Event._halo_receive(body, xero_push.webhook_signature(body, "halo-demo-webhook-key")),
+                             200)
+        Event.search([("state", "=", "new")])._halo_process()
+        self.assertAlmostEqual(move.amount_residual, 121.0)
+        self.assertEqual(move.halo_xero_payment_ids.filtered(lambda r: r.state == "registered").xero_payment_id,
+                         redo["PaymentID"])
+        self.assertMatchesXero(move)
 
     def test_partial_then_full(self):
         move = self.sent()
