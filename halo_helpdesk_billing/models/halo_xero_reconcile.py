@@ -32,6 +32,7 @@ from .halo_xero_connection import halo_check_caller
 _logger = logging.getLogger(__name__)
 
 BILLING_MANAGER = "halo_helpdesk_billing.group_halo_billing_manager"
+BILLING_GROUPS = "halo_helpdesk_billing.group_halo_billing_user,halo_helpdesk_billing.group_halo_billing_manager"
 XERO_INVOICE_GROUP = "account.group_account_invoice"
 KIND_LABELS = {"payment": "Payment", "prepayment": "Prepayment", "overpayment": "Overpayment",
                "credit_note": "Credit note", "odoo_credit_note": "Odoo credit note"}
@@ -225,9 +226,11 @@ class AccountMove(models.Model):
         help="A payment or allocation made in Xero could not be registered, or Odoo's open amount differs "
              "from Xero's; see the message. Retried automatically once the cause is fixed.",
     )
-    halo_xero_money_message = fields.Text(string="Xero Payments Message", copy=False, readonly=True)
+    # amounts: billing groups only (the message quotes Odoo's and Xero's open amounts)
+    halo_xero_money_message = fields.Text(string="Xero Payments Message", copy=False, readonly=True,
+                                          groups=BILLING_GROUPS)
     halo_xero_amount_due = fields.Monetary(string="Xero Amount Due", copy=False, readonly=True,
-                                           currency_field="currency_id")
+                                           currency_field="currency_id", groups=BILLING_GROUPS)
 
     # -- currencies: refused before posting -------------------------------------------------------------
     def _post(self, soft=True):
