@@ -8,13 +8,18 @@ import collections
 import contextlib
 import datetime as dt
 import json
+import logging
 import threading
 import time
 import uuid
 
+import psycopg2
+
 from odoo import fields, models, sql_db
 
 from ..services import xero_client as xc
+
+_logger = logging.getLogger(__name__)
 
 IN_FLIGHT_TTL = 180.0  # seconds after which a call still "in flight" is forgotten (its worker died)
 CONCURRENCY_POLL = 0.2  # seconds between two looks at the shared row while 5 calls are in flight
@@ -51,7 +56,15 @@ class SharedThrottle:
         return "%s|%s" % (self.local.shared_scope or "", tenant_id or "")
 
     def _with_row(self, tenant_id, work):
-        """``work(state)`` on the organisation's row, locked, in a transaction of its own; returns its result."""
+        """``work(state)`` on the organisation's row, locked, in a transaction of its own; returns its result.
+        If the database cannot be reached for it, the process's own throttle alone paces the call (logged)."""
+        try:
+            return self._with_row_locked(tenant_id, work)
+        except psycopg2.OperationalError as err:
+            _logger.warning("Shared Xero throttle unavailable (%s): pacing this process only", err)
+            return 0.0
+
+    def _with_row_locked(self, tenant_id, work):
         key = self._key(tenant_id)
         with contextlib.closing(sql_db.db_connect(self.dbname).cursor()) as cr:
             # READ COMMITTED: the row lock orders the workers; a snapshot would fail them instead
