@@ -194,14 +194,16 @@ def webhooks_itr(sandbox, request, body):
 
 
 def seed_data(sandbox, request, body):
-    """``{"tenant": id, "contacts": N, "items": M}``: add synthetic records."""
+    """``{"tenant": id, "contacts": N, "items": M, "invoices": I, "bills": B}``: add synthetic records
+    (invoices and bills: historical documents last changed at the seed epoch, 2024-01-01)."""
     state = sandbox.state
     org = state.org(body["tenant"])
     if org is None:
         raise ValueError("unknown tenant")
     with state.lock:
         added = {"contacts": seed.synthetic_contacts(org, int(body.get("contacts", 0)), state.now()),
-                 "items": seed.synthetic_items(org, int(body.get("items", 0)), state.now())}
+                 "items": seed.synthetic_items(org, int(body.get("items", 0)), state.now()),
+                 "documents": seed.synthetic_documents(org, int(body.get("invoices", 0)), int(body.get("bills", 0)))}
     sandbox.persist()
     return json_response(added)
 

@@ -438,3 +438,27 @@ class TestXeroSharedThrottle(HaloXeroPushCommon):
         with self.assertRaises(xc.XeroRetryLater) as err, second.slot(self.tenant_id):
             pass
         self.assertEqual(err.exception.problem, "day")
+
+
+@tagged("post_install", "-at_install")
+class TestXeroPollTraffic(HaloXeroPushCommon):
+    def test_first_poll_of_an_established_organisation_reads_none_of_its_history(self):
+        """2,000 historical invoices and bills in Xero: the first poll (no watermark yet) starts at the
+        connection's creation and asks for customer summaries only, so it pulls none of them."""
+        self.ctl.call("POST", "seed", {"tenant": self.tenant_id, "invoices": 1000, "bills": 1000})
+        contact_id = next(iter(self.sandbox.state.orgs[self.tenant_id]["contacts"]))
+        self.customers.write({"halo_xero_contact_id": contact_id})
+        moves = self.make_invoices(2)
+        moves._halo_xero_push()
+        self.ctl.call("POST", "usage/reset", {})
+        self.ctl.clear_requests()
+        self.assertFalse(self.connection.halo_xero_poll_since)
+        pages = self.connection._halo_xero_poll()
+        self.assertEqual(pages, 1)
+        answer = json.loads(self.sandbox_requests("/Invoices", "GET")[0]["response"])
+        self.assertEqual(sorted(i["InvoiceNumber"] for i in answer["Invoices"]), sorted(moves.mapped("name")))
+        self.assertFalse([i for i in answer["Invoices"] if "LineItems" in i or "Payments" in i])
+        usage = self.ctl.call("GET", "usage")[self.tenant_id]
+        # invoices, deleted payments, credit notes: three calls and a few kB, not 2,000 documents
+        self.assertEqual(usage["calls"], 3)
+        self.assertLess(usage["egress_bytes"], 20000)

@@ -150,3 +150,15 @@ def test_usage_counts_egress_calls_per_minute_and_concurrency(sdk, ctl):
     before = usage["egress_bytes"]
     sdk.accounting.get_organisations(UK)
     assert ctl.call("GET", "usage")[UK]["egress_bytes"] > before
+
+
+def test_scale_seed_of_historical_invoices_and_bills(sdk, ctl):
+    assert ctl.call("POST", "seed", {"tenant": UK, "invoices": 300, "bills": 200})["documents"] == 500
+    ctl.call("POST", "usage/reset", {})
+    sales = sdk.accounting.get_invoices(UK, where='Type=="ACCREC"', page=1, page_size=1000, summary_only=True)
+    assert len(sales.invoices) == 300 and sales.invoices[0].line_items in (None, [])
+    assert sum(1 for i in sales.invoices if i.status == "PAID") == 150
+    since = dt.datetime(2025, 1, 1)
+    assert sdk.accounting.get_invoices(UK, if_modified_since=since, page=1).invoices == []
+    usage = ctl.call("GET", "usage")[UK]
+    assert usage["calls"] == 2 and usage["egress_bytes"] > 300 * 200  # each summary is a few hundred bytes
