@@ -202,8 +202,9 @@ def seed_data(sandbox, request, body):
         raise ValueError("unknown tenant")
     with state.lock:
         added = {"contacts": seed.synthetic_contacts(org, int(body.get("contacts", 0)), state.now()),
-                 "items": seed.synthetic_items(org, int(body.get("items", 0)), state.now()),
-                 "documents": seed.synthetic_documents(org, int(body.get("invoices", 0)), int(body.get("bills", 0)))}
+                 "items": seed.synthetic_items(org, int(body.get("items", 0)), state.now())}
+        if body.get("invoices") or body.get("bills"):
+            added["documents"] = seed.synthetic_documents(org, int(body.get("invoices", 0)), int(body.get("bills", 0)))
     sandbox.persist()
     return json_response(added)
 
