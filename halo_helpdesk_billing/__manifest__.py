@@ -60,6 +60,7 @@
         "views/halo_xero_push_views.xml",
         "data/queue_job_data.xml",
         "views/halo_billing_run_jobs_views.xml",
+        "views/halo_xero_reconcile_views.xml",
     ],
     "demo": [
         "demo/halo_demo.xml",

@@ -27,6 +27,8 @@ INVOICE_TYPES = ("ACCREC", "ACCPAY")
 LINE_AMOUNT_TYPES = {"exclusive": "Exclusive", "inclusive": "Inclusive", "notax": "NoTax"}
 CENT = Decimal("0.01")
 NOT_MODIFIABLE = "Invoice not of valid status for modification"
+# what ``summaryOnly=true`` leaves out of invoices (the "computation-heavy fields")
+SUMMARY_DROPPED = ("LineItems", "Payments", "CreditNotes", "Prepayments", "Overpayments", "Allocations")
 #: One e-mail address (Xero refuses lists such as "a@x.com, b@x.com")
 EMAIL_RE = re.compile(r"^[^@\s,;<>()\[\]\\\"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
 NEGATIVE_QUANTITY = "Quantity must not be less than zero"
@@ -121,12 +123,15 @@ class Context:
         self.unitdp = 4 if request.args.get("unitdp") == "4" else 2
         org.setdefault("credit_notes", {})  # organisations saved (--data) before credit notes existed
         org.setdefault("credit_note_seq", 0)
+        from . import money as _money  # prepayments, overpayments, currencies (imports this module)
+
+        _money.ensure(org)
         self.events = []  # (category, event type, resource id)
         self._backup = None
 
     def begin(self):
         self._backup = {k: dict(self.org[k]) for k in ("contacts", "items", "invoices", "credit_notes", "payments",
-                                                        "history")}
+                                                        "history", "prepayments", "overpayments")}
         self._backup["invoice_seq"] = self.org["invoice_seq"]
         self._backup["credit_note_seq"] = self.org["credit_note_seq"]
         self._events_mark = len(self.events)
@@ -191,7 +196,7 @@ def _render_document(org, rec, id_field, number_field, lines, unitdp, **own) -> 
            "Date": date_out(rec["Date"]), "DateString": date_string(rec["Date"]),
            "Status": rec["Status"], "LineAmountTypes": rec["LineAmountTypes"],
            "SubTotal": rec["SubTotal"], "TotalTax": rec["TotalTax"], "Total": rec["Total"],
-           "CurrencyCode": rec["CurrencyCode"], "CurrencyRate": 1.0, "HasErrors": False,
+           "CurrencyCode": rec["CurrencyCode"], "CurrencyRate": rec.get("CurrencyRate", 1.0), "HasErrors": False,
            "SentToContact": rec.get("SentToContact", False), "UpdatedDateUTC": ms(rec["UpdatedDateUTC"]),
            "BrandingThemeID": rec.get("BrandingThemeID"), **own}
     if rec.get("DueDate"):
@@ -209,7 +214,10 @@ def render_invoice(org, rec, lines=True, unitdp=2) -> dict:
         TotalDiscount=0.0, AmountDue=rec["AmountDue"], AmountPaid=rec["AmountPaid"],
         AmountCredited=rec["AmountCredited"], IsDiscounted=False,
         HasAttachments=bool(org["attachments"].get(rec["InvoiceID"])), Url=rec.get("Url"),
-        Payments=[], CreditNotes=[], Prepayments=[], Overpayments=[])
+        Payments=[], CreditNotes=[])
+    from . import money as _money
+
+    out.update(_money.invoice_credits(org, rec))
     contact = org["contacts"].get(rec["ContactID"], {})
     if contact.get("ContactNumber"):
         out["Contact"]["ContactNumber"] = contact["ContactNumber"]
@@ -223,7 +231,8 @@ def render_invoice(org, rec, lines=True, unitdp=2) -> dict:
         pay = org["payments"][pid]
         if pay["Status"] == "AUTHORISED":
             out["Payments"].append({"PaymentID": pid, "Date": date_out(pay["Date"]), "Amount": pay["Amount"],
-                                    "Reference": pay.get("Reference") or "", "CurrencyRate": 1.0,
+                                    "Reference": pay.get("Reference") or "",
+                                    "CurrencyRate": pay.get("CurrencyRate", 1.0),
                                     "HasAccount": True, "HasValidationErrors": False})
     return {k: v for k, v in out.items() if v is not None}
 
@@ -257,7 +266,8 @@ def render_payment(org, rec) -> dict:
     acc = org["accounts"][rec["AccountID"]]
     contact = org["contacts"].get(inv["ContactID"], {})
     return {"PaymentID": rec["PaymentID"], "Date": date_out(rec["Date"]), "Amount": rec["Amount"],
-            "BankAmount": rec["Amount"], "Reference": rec.get("Reference") or "", "CurrencyRate": 1.0,
+            "BankAmount": money(d(rec["Amount"]) / d(rec.get("CurrencyRate", 1.0))),
+            "Reference": rec.get("Reference") or "", "CurrencyRate": rec.get("CurrencyRate", 1.0),
             "PaymentType": "ACCRECPAYMENT" if inv["Type"] == "ACCREC" else "ACCPAYPAYMENT",
             "Status": rec["Status"], "UpdatedDateUTC": ms(rec["UpdatedDateUTC"]), "HasAccount": True,
             "IsReconciled": False, "HasValidationErrors": False,
@@ -825,7 +835,8 @@ def _check_status(existing, status, kind=INVOICE):
     if old in ("PAID", "VOIDED", "DELETED") or (old == "AUTHORISED" and status not in ("AUTHORISED", "VOIDED")):
         raise Invalid(not_modifiable(kind))
     if old == "AUTHORISED" and status == "VOIDED" and (
-            existing.get("PaymentIDs") or existing.get("Allocations") or existing.get("CreditAllocations")):
+            existing.get("PaymentIDs") or existing.get("Allocations") or existing.get("CreditAllocations")
+            or existing.get("PrepaymentAllocations") or existing.get("OverpaymentAllocations")):
         raise Invalid("This document cannot be edited as it has a payment or credit note allocated to it.")
     if status in ("VOIDED", "PAID") and old != "AUTHORISED":
         raise Invalid(not_modifiable(kind))
@@ -847,6 +858,17 @@ def _apply_fields(ctx, rec, element, errors, kind=INVOICE):
     for key in ("Reference", "Url", "BrandingThemeID", "SentToContact", kind.number_field):
         if _key(element, key) is not None:
             rec[key] = _key(element, key)
+    from . import money as _money
+
+    if _key(element, "CurrencyCode") is not None:
+        rec["CurrencyCode"] = str(_key(element, "CurrencyCode")).upper()
+    if _key(element, "CurrencyCode") is not None or _key(element, "CurrencyRate") is not None \
+            or "CurrencyRate" not in rec:
+        # the rate sent, else the rate already booked (an edit), else the day rate
+        given = _key(element, "CurrencyRate")
+        if given is None and rec.get("CurrencyRate") and _key(element, "CurrencyCode") is None:
+            given = rec["CurrencyRate"]
+        rec["CurrencyRate"] = _money.currency_rate(ctx.org, rec["CurrencyCode"], given, errors)
     lat_raw = _key(element, "LineAmountTypes")
     if lat_raw is not None:
         if str(lat_raw).lower() not in LINE_AMOUNT_TYPES:
@@ -1026,7 +1048,13 @@ def documents(ctx, kind, ident, method, render) -> Response:
         if term:
             records = [i for i in records if term in (i.get(kind.number_field) or "").lower()
                        or term in (i.get("Reference") or "").lower()]
-        lines = bool(args.get("page")) and not parse_bool(args.get("summaryOnly"))
+        summary = parse_bool(args.get("summaryOnly"))
+        lines = bool(args.get("page")) and not summary
+        if summary:
+            # lightweight fields only: no lines, payments or allocations (amounts and status stay)
+            def render_summary(i):
+                return {k: v for k, v in render(i, False).items() if k not in SUMMARY_DROPPED}
+            return list_records(ctx, records, render_summary, True, kind.plural)
         return list_records(ctx, records, lambda i: render(i, lines), True, kind.plural)
     if method not in ("PUT", "POST"):
         return Response(status=405)
@@ -1294,17 +1322,25 @@ def save_payment(ctx, element):
     locked = lock_date_error(org, date)
     if locked:
         errors.append(locked.replace("document date", "payment date"))
+    from . import money as _money
+
+    rate = _money.currency_rate(org, inv["CurrencyCode"], _key(element, "CurrencyRate"), errors)
     if errors:
         raise Invalid(*errors)
-    return apply_payment(ctx, inv, account, amount, date, _key(element, "Reference"))
+    return apply_payment(ctx, inv, account, amount, date, _key(element, "Reference"), rate)
 
 
-def apply_payment(ctx, inv, account, amount: Decimal, date: str, reference=None):
-    """Store a payment and update the invoice (AmountPaid/AmountDue/PAID/FullyPaidOnDate)."""
+def apply_payment(ctx, inv, account, amount: Decimal, date: str, reference=None, rate=None):
+    """Store a payment and update the invoice (AmountPaid/AmountDue/PAID/FullyPaidOnDate). ``rate``: units
+    of the invoice's currency per unit of base currency when the money was received (default: the day rate)."""
     org = ctx.org
+    if rate is None:
+        from . import money as _money
+
+        rate = _money.currency_rate(org, inv["CurrencyCode"])
     pay = {"PaymentID": str(uuid.uuid4()), "InvoiceID": inv["InvoiceID"], "AccountID": account["AccountID"],
            "Date": date, "Amount": float(amount), "Reference": reference, "Status": "AUTHORISED",
-           "UpdatedDateUTC": ctx.now}
+           "UpdatedDateUTC": ctx.now, "CurrencyRate": rate}
     org["payments"][pay["PaymentID"]] = pay
     new = copy.deepcopy(inv)
     new["PaymentIDs"] = new.get("PaymentIDs", []) + [pay["PaymentID"]]
@@ -1330,7 +1366,9 @@ def payments(ctx, ident, method) -> Response:
             return json_response(envelope(ctx, "Payments", [render(rec)])) if rec else not_found()
         return list_records(ctx, list(org["payments"].values()), render, True, "Payments")
     if ident:
-        return Response(status=405)
+        from . import money as _money
+
+        return _money.payment_by_id(ctx, ident, method)  # POST /Payments/{id} Status=DELETED
     return batch_write(ctx, "Payments", "PaymentID", _body_elements(ctx.request, "Payments"), save_payment, render)
 
 
@@ -1341,12 +1379,17 @@ RESOURCES = {"contacts": contacts, "items": items, "taxrates": tax_rates, "accou
 
 def dispatch(sandbox, org, request, parts: list) -> Response:
     """Route ``parts`` (path segments after /api.xro/2.0/, original case) to a resource handler."""
-    handler = RESOURCES.get(parts[0].lower()) if parts else None
+    from . import money as _money
+
+    extra = {"currencies": _money.currencies, "prepayments": _money.credit_resource("prepayment"),
+             "overpayments": _money.credit_resource("overpayment")}
+    handler = (RESOURCES.get(parts[0].lower()) or extra.get(parts[0].lower())) if parts else None
     if handler is None or len(parts) > 4:
         return not_found()
     ctx = Context(sandbox, org, request)
     try:
-        if handler in (invoices, credit_notes) and len(parts) > 2:
+        if (handler in (invoices, credit_notes) or parts[0].lower() in ("prepayments", "overpayments")) \
+                and len(parts) > 2:
             response = handler(ctx, parts[1], request.method, parts[2].lower(), parts[3] if len(parts) > 3 else None)
         elif len(parts) > 2:
             return not_found()

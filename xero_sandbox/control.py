@@ -5,7 +5,7 @@ import re
 
 from werkzeug.wrappers import Response
 
-from . import oauth, seed, templates
+from . import money, oauth, seed, templates
 from .accounting import Context, apply_payment, d, find_contact, find_invoice, find_item, render_invoice
 from .common import html_response, json_response
 from .xero_dates import parse_date_in, utc_date_of
@@ -23,7 +23,8 @@ def _body(request) -> dict:
 
 def handle(sandbox, request, parts: list) -> Response:
     """``parts``: lower-cased path segments after ``/_sandbox/`` (tenant ids are case-insensitive)."""
-    route = "/".join(parts[:2]) if parts[:1] in (["webhooks"], ["clock"], ["tokens"], ["oauth"]) else parts[0]
+    route = "/".join(parts[:2]) if parts[:1] in (["webhooks"], ["clock"], ["tokens"], ["oauth"]) or (
+        parts[:1] in (["payments"], ["usage"]) and len(parts) > 1) else parts[0]
     method = request.method
     handler = ROUTES.get((method, route))
     if parts[:1] == ["orgs"] and method == "GET" and len(parts) == 2:
@@ -193,7 +194,8 @@ def webhooks_itr(sandbox, request, body):
 
 
 def seed_data(sandbox, request, body):
-    """``{"tenant": id, "contacts": N, "items": M}``: add synthetic records."""
+    """``{"tenant": id, "contacts": N, "items": M, "invoices": I, "bills": B}``: add synthetic records
+    (invoices and bills: historical documents last changed at the seed epoch, 2024-01-01)."""
     state = sandbox.state
     org = state.org(body["tenant"])
     if org is None:
@@ -201,6 +203,8 @@ def seed_data(sandbox, request, body):
     with state.lock:
         added = {"contacts": seed.synthetic_contacts(org, int(body.get("contacts", 0)), state.now()),
                  "items": seed.synthetic_items(org, int(body.get("items", 0)), state.now())}
+        if body.get("invoices") or body.get("bills"):
+            added["documents"] = seed.synthetic_documents(org, int(body.get("invoices", 0)), int(body.get("bills", 0)))
     sandbox.persist()
     return json_response(added)
 
@@ -281,6 +285,139 @@ def inventory(sandbox, request, body):
     return json_response(out)
 
 
+# -- money: deleted and redone payments, prepayments, overpayments, allocations, currencies ---------------------
+def _money_call(sandbox, request, body, work):
+    """Run ``work(ctx, org)`` under the state lock like an API write (webhook events, persistence); an
+    ``Invalid`` answers 400 with Xero's messages."""
+    from .accounting import Invalid
+
+    state = sandbox.state
+    org = _org_of(sandbox, body)
+    ctx = Context(sandbox, org, request)
+    with state.lock:
+        try:
+            out = work(ctx, org)
+        except Invalid as exc:
+            return json_response({"error": "; ".join(exc.messages), "messages": exc.messages}, 400)
+    sandbox.webhooks.enqueue(org["tenant_id"], ctx.events, ctx.now)
+    sandbox.persist()
+    return json_response(out)
+
+
+def _payment_of(org, ref):
+    pay = org["payments"].get(str(ref or "").lower())
+    if pay is None:
+        raise ValueError("unknown payment %s" % ref)
+    return pay
+
+
+def payment_delete(sandbox, request, body):
+    """``{"tenant", "payment"}``: delete a payment as a Xero user does (bounced, mistaken)."""
+    def work(ctx, org):
+        pay = money.delete_payment(ctx, _payment_of(org, body["payment"]))
+        return {"PaymentID": pay["PaymentID"], "Status": pay["Status"],
+                "Invoice": render_invoice(org, org["invoices"][pay["InvoiceID"]], lines=False)}
+    return _money_call(sandbox, request, body, work)
+
+
+def payment_redo(sandbox, request, body):
+    """``{"tenant", "payment", "amount"?, "date"?}``: bank reconciliation's "remove & redo": the payment is
+    deleted and recreated (same invoice, account and reference; same amount and date unless given) with a new
+    PaymentID."""
+    def work(ctx, org):
+        old = money.delete_payment(ctx, _payment_of(org, body["payment"]))
+        inv = org["invoices"][old["InvoiceID"]]
+        account = org["accounts"][old["AccountID"]]
+        amount = d(body.get("amount", old["Amount"]))
+        if amount <= 0 or amount > d(inv["AmountDue"]):
+            raise ValueError("amount must be > 0 and <= AmountDue %s" % inv["AmountDue"])
+        date = parse_date_in(body["date"]) if body.get("date") else old["Date"]
+        pay = apply_payment(ctx, org["invoices"][old["InvoiceID"]], account, amount, date, old.get("Reference"),
+                            old.get("CurrencyRate"))
+        return {"deleted": old["PaymentID"], "PaymentID": pay["PaymentID"],
+                "Invoice": render_invoice(org, org["invoices"][pay["InvoiceID"]], lines=False)}
+    return _money_call(sandbox, request, body, work)
+
+
+def credit_create(sandbox, request, body):
+    """``{"tenant", "kind": "prepayment"|"overpayment", "contact", "amount", "date"?, "currency"?, "rate"?,
+    "reference"?}``: money received from a customer ahead of (prepayment) or beyond (overpayment) its invoices."""
+    kind = body.get("kind", "prepayment")
+    if kind not in money.KINDS:
+        raise ValueError("kind must be prepayment or overpayment")
+
+    def work(ctx, org):
+        date = parse_date_in(body["date"]) if body.get("date") else utc_date_of(ctx.now)
+        rec = money.create_credit(ctx, kind, money.contact_of(org, body["contact"]), body["amount"], date,
+                                  body.get("currency"), body.get("rate"), body.get("reference"))
+        return money.render_credit(org, kind, rec)
+    return _money_call(sandbox, request, body, work)
+
+
+def allocate(sandbox, request, body):
+    """``{"tenant", "kind": "prepayment"|"overpayment"|"creditnote", "id", "invoice": id|number, "amount",
+    "date"?}``: allocate a credit to an invoice as a Xero user does in Xero's UI."""
+    from .accounting import save_allocation
+
+    kind = body.get("kind", "prepayment")
+
+    def work(ctx, org):
+        inv = find_invoice(org, body["invoice"])
+        if inv is None:
+            raise ValueError("unknown invoice")
+        element = {"Invoice": {"InvoiceID": inv["InvoiceID"]}, "Amount": body["amount"]}
+        if body.get("date"):
+            element["Date"] = body["date"]
+        if kind == "creditnote":
+            cn = org["credit_notes"].get(str(body["id"]).lower()) or next(
+                (c for c in org["credit_notes"].values()
+                 if (c.get("CreditNoteNumber") or "").lower() == str(body["id"]).lower()), None)
+            if cn is None:
+                raise ValueError("unknown credit note")
+            alloc = save_allocation(ctx, cn["CreditNoteID"], element)
+        elif kind in money.KINDS:
+            rec = money.find_credit(org, kind, body["id"])
+            if rec is None:
+                raise ValueError("unknown %s" % kind)
+            alloc = money.allocate_credit(ctx, kind, rec[money.KINDS[kind][2]], element)
+        else:
+            raise ValueError("kind must be prepayment, overpayment or creditnote")
+        return {"AllocationID": alloc["AllocationID"],
+                "Invoice": render_invoice(org, org["invoices"][inv["InvoiceID"]], lines=False)}
+    return _money_call(sandbox, request, body, work)
+
+
+def currencies_set(sandbox, request, body):
+    """``{"tenant", "enable": [...], "disable": [...], "rates": {"EUR": 1.15}}``: the organisation's currencies
+    and day rates (units of the currency per unit of base currency)."""
+    org = _org_of(sandbox, body)
+    with sandbox.state.lock:
+        money.ensure(org)
+        for code in body.get("enable") or []:
+            if code.upper() not in org["currencies"]:
+                org["currencies"].append(code.upper())
+        for code in body.get("disable") or []:
+            if code.upper() != org["BaseCurrency"] and code.upper() in org["currencies"]:
+                org["currencies"].remove(code.upper())
+        for code, rate in (body.get("rates") or {}).items():
+            if float(rate) <= 0:
+                raise ValueError("rates must be > 0")
+            org["day_rates"][code.upper()] = float(rate)
+        out = {"currencies": list(org["currencies"]), "day_rates": dict(org["day_rates"])}
+    sandbox.persist()
+    return json_response(out)
+
+
+def usage_get(sandbox, request, body):
+    """Per organisation: calls, bytes sent (egress), peak calls in any 60 s and peak concurrent calls."""
+    return json_response(sandbox.state.limiter.usage_report())
+
+
+def usage_reset(sandbox, request, body):
+    sandbox.state.limiter.reset_usage()
+    return json_response({"ok": True})
+
+
 def save(sandbox, request, body):
     sandbox.persist()
     return json_response({"ok": True, "file": sandbox.state.data_file})
@@ -305,4 +442,7 @@ ROUTES = {
     ("POST", "seed"): seed_data, ("POST", "config"): config_set, ("GET", "config"): config_get,
     ("POST", "save"): save, ("POST", "lock-dates"): lock_dates, ("POST", "merge-contacts"): merge_contacts,
     ("POST", "inventory"): inventory,
+    ("POST", "payments/delete"): payment_delete, ("POST", "payments/redo"): payment_redo,
+    ("POST", "credits"): credit_create, ("POST", "allocate"): allocate, ("POST", "currencies"): currencies_set,
+    ("GET", "usage"): usage_get, ("POST", "usage/reset"): usage_reset,
 }

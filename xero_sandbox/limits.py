@@ -34,6 +34,34 @@ class RateLimiter:
             self.minute = collections.defaultdict(collections.deque)
             self.day = collections.Counter()  # (tenant, utc date) -> count
             self.app_minute = collections.deque()
+        self.reset_usage()
+
+    # -- usage counters (for tests and benches: what the organisation really saw) -----------------------
+    def reset_usage(self):
+        with self._lock:
+            self.attempts = collections.defaultdict(list)  # tenant -> real times of every call that arrived
+            self.peak_concurrent = collections.Counter()  # tenant -> most calls in flight at once (attempted)
+            self.egress = collections.Counter()  # tenant -> response body bytes sent
+            self.refused = collections.defaultdict(collections.Counter)  # tenant -> problem -> 429s
+
+    def record_egress(self, tenant: str, size: int):
+        with self._lock:
+            self.egress[tenant] += int(size)
+
+    def usage_report(self) -> dict:
+        with self._lock:
+            out = {}
+            for tenant in set(self.attempts) | set(self.egress):
+                times = sorted(self.attempts.get(tenant, []))
+                peak, start = 0, 0
+                for end, t in enumerate(times):
+                    while times[start] <= t - 60:
+                        start += 1
+                    peak = max(peak, end - start + 1)
+                out[tenant] = {"calls": len(times), "egress_bytes": self.egress.get(tenant, 0),
+                               "peak_minute": peak, "peak_concurrent": self.peak_concurrent.get(tenant, 0),
+                               "refused": dict(self.refused.get(tenant, {}))}
+            return out
 
     def configure(self, **values) -> dict:
         with self._lock:
@@ -53,25 +81,34 @@ class RateLimiter:
         """Count one call for ``tenant``; raise RateLimited on a breach. Returns the headers."""
         with self._lock:
             cfg, now = self.config, self._now()
-            window = self.minute[tenant]
-            for dq in (window, self.app_minute):
-                while dq and dq[0] <= now - 60:
-                    dq.popleft()
-            if cfg["enabled"]:
-                if self.day[self._day_key(tenant)] >= cfg["day"]:
-                    midnight = math.ceil(self.clock.now() / 86400) * 86400
-                    raise RateLimited("day", max(1, int(midnight - self.clock.now())))
-                if len(self.app_minute) >= cfg["app_minute"]:
-                    raise RateLimited("appminute", max(1, math.ceil(self.app_minute[0] + 60 - now)))
-                if len(window) >= cfg["minute"]:
-                    raise RateLimited("minute", max(1, math.ceil(window[0] + 60 - now)))
-                if self.in_flight[tenant] >= cfg["concurrent"]:
-                    raise RateLimited("concurrent", 1)
-            window.append(now)
-            self.app_minute.append(now)
-            self.day[self._day_key(tenant)] += 1
-            self.in_flight[tenant] += 1
-            return self._headers(tenant)
+            self.attempts[tenant].append(time.time())
+            self.peak_concurrent[tenant] = max(self.peak_concurrent[tenant], self.in_flight[tenant] + 1)
+            try:
+                return self._acquire(tenant, cfg, now)
+            except RateLimited as exc:
+                self.refused[tenant][exc.problem] += 1
+                raise
+
+    def _acquire(self, tenant, cfg, now):
+        window = self.minute[tenant]
+        for dq in (window, self.app_minute):
+            while dq and dq[0] <= now - 60:
+                dq.popleft()
+        if cfg["enabled"]:
+            if self.day[self._day_key(tenant)] >= cfg["day"]:
+                midnight = math.ceil(self.clock.now() / 86400) * 86400
+                raise RateLimited("day", max(1, int(midnight - self.clock.now())))
+            if len(self.app_minute) >= cfg["app_minute"]:
+                raise RateLimited("appminute", max(1, math.ceil(self.app_minute[0] + 60 - now)))
+            if len(window) >= cfg["minute"]:
+                raise RateLimited("minute", max(1, math.ceil(window[0] + 60 - now)))
+            if self.in_flight[tenant] >= cfg["concurrent"]:
+                raise RateLimited("concurrent", 1)
+        window.append(now)
+        self.app_minute.append(now)
+        self.day[self._day_key(tenant)] += 1
+        self.in_flight[tenant] += 1
+        return self._headers(tenant)
 
     def release(self, tenant: str):
         with self._lock:

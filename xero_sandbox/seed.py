@@ -230,3 +230,33 @@ def synthetic_items(org: dict, count: int, now: float) -> int:
                                               "TaxType": out},
                              "PurchaseDetails": {}, "UpdatedDateUTC": now}
     return count
+
+
+def synthetic_documents(org: dict, invoices: int, bills: int, updated: float = SEED_EPOCH) -> int:
+    """Add historical sales invoices (``HIST-000001``…, half of them PAID) and bills, last changed at
+    ``updated`` (default: the seed epoch), as an established organisation has them. Returns how many."""
+    contact_ids = sorted(org["contacts"])
+    tax = next(t for t in org["tax_rates"] if t["TaxType"] == "OUTPUT2")
+    rate = float(tax.get("EffectiveRate") or 0) / 100
+    start = sum(1 for i in org["invoices"].values() if (i.get("Reference") or "").startswith("HIST-"))
+    for n in range(start + 1, start + invoices + bills + 1):
+        sales = n - start <= invoices
+        inv_id = guid(org["tenant_id"], "hist-invoice", n)
+        net = float(50 + n % 950)
+        vat = round(net * rate, 2) if sales else 0.0
+        paid = sales and n % 2 == 0
+        day = "2023-%02d-%02d" % (1 + n % 12, 1 + n % 28)
+        org["invoices"][inv_id] = {
+            "InvoiceID": inv_id, "Type": "ACCREC" if sales else "ACCPAY",
+            "InvoiceNumber": "HIST-%06d" % n if sales else "", "Reference": "HIST-%06d" % n,
+            "ContactID": contact_ids[n % len(contact_ids)], "Date": day, "DueDate": day,
+            "Status": "PAID" if paid else "AUTHORISED", "LineAmountTypes": "Exclusive",
+            "LineItems": [{"LineItemID": guid(org["tenant_id"], "hist-line", n),
+                           "Description": "Managed services, historical document %06d" % n, "Quantity": 1.0,
+                           "UnitAmount": net, "AccountCode": "200" if sales else "400",
+                           "TaxType": "OUTPUT2" if sales else "NONE", "TaxAmount": vat, "LineAmount": net}],
+            "SubTotal": net, "TotalTax": vat, "Total": round(net + vat, 2),
+            "AmountPaid": round(net + vat, 2) if paid else 0.0, "AmountCredited": 0.0,
+            "AmountDue": 0.0 if paid else round(net + vat, 2), "PaymentIDs": [], "CreditAllocations": [],
+            "CurrencyCode": org["BaseCurrency"], "CurrencyRate": 1.0, "UpdatedDateUTC": updated}
+    return invoices + bills

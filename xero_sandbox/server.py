@@ -123,7 +123,9 @@ class SandboxApp:
         try:
             headers = state.limiter.acquire(tenant)
         except RateLimited as exc:
-            return self._rate_limited(exc.problem, exc.retry_after, state.limiter.headers(tenant))
+            refused = self._rate_limited(exc.problem, exc.retry_after, state.limiter.headers(tenant))
+            state.limiter.record_egress(tenant, len(refused.get_data()))
+            return refused
         try:
             time.sleep(request.environ.pop("sandbox.delay", 0.0))
             request.environ["sandbox.delay"] = 0.0
@@ -131,6 +133,7 @@ class SandboxApp:
         finally:
             state.limiter.release(tenant)
         response.headers.update(headers)
+        state.limiter.record_egress(tenant, len(response.get_data()))
         if request.method in ("POST", "PUT", "DELETE") and response.status_code < 300:
             self.persist()
         return response

@@ -45,6 +45,8 @@ from . import halo_xero_payment
 from . import helpdesk_ticket_xero
 from . import halo_xero_drift
 from . import halo_xero_import
+from . import halo_xero_reconcile
+from . import halo_xero_throttle
 from . import halo_money_thread
 from . import timesheets_analysis_report
 from . import project_project

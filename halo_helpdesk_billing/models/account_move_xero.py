@@ -876,8 +876,7 @@ class AccountMove(models.Model):
                             "halo_xero_number": inv.invoice_number or move.halo_xero_number,
                             "halo_xero_followup": move.halo_xero_followup or (
                                 status not in ("DRAFT", "DELETED", "VOIDED") and not move.halo_xero_url)})
-            for payment in inv.payments or []:
-                self.env["halo.xero.payment"]._halo_register(connection, move, payment)
+        # payments and allocations: reconciled per invoice (halo_xero_reconcile.py)
         return moves
 
 

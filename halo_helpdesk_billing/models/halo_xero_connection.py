@@ -325,6 +325,11 @@ class HaloXeroConnection(models.Model):
             return token
 
         kwargs.setdefault("timeout", (5, 60))
+        if "throttle" not in kwargs:
+            # the organisation's limits held by every worker and cron thread of the database
+            from .halo_xero_throttle import SharedThrottle
+
+            kwargs["throttle"] = SharedThrottle(self.env.cr.dbname)
         return xc.XeroClient(
             conn._halo_endpoints(), conn.client_id or "", conn.client_secret or None, getter, saver,
             token_refresher=refresher, custom_connection=conn.auth_type == "client_credentials", **kwargs)

@@ -6,12 +6,11 @@ import json
 import logging
 from datetime import UTC, datetime
 
-import psycopg2
-
 from odoo import api, fields, models
 
 from ..services import xero_push
 from ..services.xero_client import XeroAuthError, XeroError, XeroRetryLater
+from .halo_engine import XERO_COMMIT
 
 _logger = logging.getLogger(__name__)
 
@@ -47,48 +46,7 @@ class HaloXeroPayment(models.Model):
 
     _xero_payment_unique = models.UniqueIndex("(tenant_id, xero_payment_id)")
 
-    @api.model
-    def _halo_register(self, connection, move, payment):
-        """Register one Xero payment (SDK ``Payment``) on ``move`` unless it already was."""
-        xero_id = str(payment.payment_id or "")
-        if not xero_id or getattr(payment, "status", None) == "DELETED":
-            return self.browse()
-        tenant = connection.tenant_id
-        existing = self.sudo().search([("tenant_id", "=", tenant), ("xero_payment_id", "=", xero_id)], limit=1)
-        if existing:
-            return existing
-        amount = float(payment.amount or 0.0)
-        pay_date = payment.date or fields.Date.context_today(self)
-        vals = {"xero_payment_id": xero_id, "tenant_id": tenant, "connection_id": connection.id,
-                "move_id": move.id, "amount": amount, "date": pay_date, "reference": payment.reference or False}
-        Log = self.env["halo.xero.sync.log"]
-        try:
-            with self.env.cr.savepoint():
-                record = self.sudo().create(vals)
-                record.flush_recordset()
-        except psycopg2.errors.UniqueViolation:
-            # another worker (webhook vs. poll) registered it at the same moment
-            return self.sudo().search([("tenant_id", "=", tenant), ("xero_payment_id", "=", xero_id)], limit=1)
-        journal = connection.payment_journal_id
-        residual = move.currency_id.round(move.amount_residual)
-        if not journal:
-            record.write({"state": "skipped", "message": self.env._("No payment journal on the Xero connection.")})
-        elif move.state != "posted" or move.currency_id.is_zero(residual) or residual <= 0:
-            record.write({"state": "skipped", "message": self.env._("Nothing left to pay in Odoo.")})
-        else:
-            wizard = self.env["account.payment.register"].sudo().with_context(
-                active_model="account.move", active_ids=move.ids,
-            ).create({
-                "journal_id": journal.id, "payment_date": pay_date, "amount": min(amount, residual),
-                "communication": payment.reference or move.halo_xero_number or move.name,
-                "payment_difference_handling": "open",
-            })
-            odoo_payment = wizard._create_payments()
-            record.write({"payment_id": odoo_payment[:1].id})
-        Log._halo_log(move, "payment", "ok" if record.state == "registered" else "skipped",
-                      "%s %.2f on %s%s" % (xero_id, amount, pay_date,
-                                           (" (%s)" % record.message) if record.message else ""))
-        return record
+    # registration: halo_xero_reconcile.py (per invoice: payments, deletions, allocations)
 
 
 class HaloXeroWebhookEvent(models.Model):
@@ -250,12 +208,13 @@ class HaloXeroConnection(models.Model):
     def _cron_halo_xero_poll(self):
         for connection in self.search([("state", "=", "connected")]):
             try:
-                connection._halo_xero_poll()
+                # the marker lets the poll commit after every page (its watermark is then durable)
+                XERO_COMMIT.on(connection)._halo_xero_poll()
             except XeroError as err:
                 _logger.info("Xero poll postponed for connection %s: %s", connection.id, err)
             self.env["ir.cron"]._commit_progress(1)
 
-    def _halo_xero_poll(self, page_size=100):
+    def _halo_xero_poll(self, page_size=1000):
         """Status and payments of invoices changed in Xero since the last poll (paged), then the status of
         credit notes. Returns the number of invoice pages read."""
         self.ensure_one()

@@ -27,6 +27,7 @@ import random
 import secrets
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -146,7 +147,10 @@ class Throttle:
     """Per-tenant, thread-safe, in-process limiter (sliding 60 s window, concurrency, daily budget)."""
 
     def __init__(self, per_minute=60, concurrent=5, daily=5000, daily_headroom=0.1,
-                 clock=time.monotonic, sleep=time.sleep):
+                 clock=time.monotonic, sleep=time.sleep, shared_scope=""):
+        # the budgets shared by every process of a database (models/halo_xero_throttle.py) are kept per
+        # tenant and scope: production uses one scope, a replaced throttle (tests, benches) a fresh one
+        self.shared_scope = shared_scope
         self.per_minute = per_minute
         self.concurrent = concurrent
         self.daily = daily
@@ -273,6 +277,7 @@ def default_throttle():
 def reset_default_throttle(**kwargs):
     """Replace the process-wide throttle (tests, benchmarks); returns the new one."""
     global _DEFAULT_THROTTLE
+    kwargs.setdefault("shared_scope", uuid.uuid4().hex[:12])
     _DEFAULT_THROTTLE = Throttle(**kwargs)
     return _DEFAULT_THROTTLE
 

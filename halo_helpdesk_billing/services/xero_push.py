@@ -207,6 +207,10 @@ def build_invoice(doc, *, status="DRAFT", numbering="odoo", rounding_account_cod
         payload["DueDate"] = _check_date(doc.get("due_date") or doc["date"], "DueDate")
     if doc.get("currency"):
         payload["CurrencyCode"] = doc["currency"]
+    if doc.get("currency_rate"):
+        # the rate Odoo booked (units of the document's currency per unit of base currency): both ledgers
+        # then book the same base amount (without it Xero uses its own day rate)
+        payload["CurrencyRate"] = round(float(doc["currency_rate"]), 6)
     if numbering == "odoo":
         payload[NUMBER_FIELDS[kind]] = doc["name"]
         if doc.get("reference"):
@@ -294,7 +298,7 @@ def to_sdk_invoice(payload):
         date=payload["Date"], due_date=payload["DueDate"], line_amount_types=LineAmountTypes(payload["LineAmountTypes"]),
         status=payload["Status"], invoice_number=payload.get("InvoiceNumber"), reference=payload.get("Reference"),
         currency_code=CurrencyCode(payload["CurrencyCode"]) if payload.get("CurrencyCode") else None, url=payload.get("Url"), line_items=lines,
-        invoice_id=payload.get("InvoiceID"))
+        invoice_id=payload.get("InvoiceID"), currency_rate=payload.get("CurrencyRate"))
 
 
 def to_sdk_invoices(payloads):
@@ -312,7 +316,8 @@ def to_sdk_credit_note(payload):
         line_amount_types=LineAmountTypes(payload["LineAmountTypes"]), status=payload["Status"],
         credit_note_number=payload.get("CreditNoteNumber"), reference=payload.get("Reference"),
         currency_code=CurrencyCode(payload["CurrencyCode"]) if payload.get("CurrencyCode") else None,
-        line_items=_sdk_lines(payload), credit_note_id=payload.get("CreditNoteID"))
+        line_items=_sdk_lines(payload), credit_note_id=payload.get("CreditNoteID"),
+        currency_rate=payload.get("CurrencyRate"))
 
 
 def to_sdk_documents(payloads):

@@ -70,6 +70,8 @@ MONEY_FIELDS = {
     ("halo.xero.drift", "previous_value"): "the drifted value can be a product's sales price",
     ("product.template", "halo_xero_synced_values"): "holds the Xero item's sales price (list_price)",
     ("product.product", "halo_xero_synced_values"): "holds the Xero item's sales price (list_price)",
+    ("account.move", "halo_xero_money_message"): "quotes Odoo's open amount and Xero's AmountDue",
+    ("account.bank.statement.line", "halo_xero_money_message"): "account.move's field (delegated)",
     # Odoo's own field, which only the addon's groups should read (issue: analytic accounting)
     ("account.analytic.line", "amount"): "the timesheet cost",
     # prices fixed when the work is recorded

@@ -58,7 +58,9 @@ class TestXeroPayments(HaloXeroPushCommon):
         self.assertEqual(pages, 3)  # 2 + 2 + 1
         gets = [r for r in self.ctl.requests() if r["method"] == "GET" and r["path"].lower().endswith("/invoices")]
         self.assertEqual([("page=%d" % n) in r["query"] for n, r in enumerate(gets, 1)], [True] * 3)
-        self.assertFalse(gets[0]["headers"].get("If-Modified-Since"))
+        # even the first poll starts at the connection's creation (or its oldest sent invoice), never at the
+        # beginning of the organisation's history
+        self.assertTrue(gets[0]["headers"].get("If-Modified-Since"))
         self.assertTrue(self.connection.halo_xero_poll_since)
         self.ctl.advance(5)
         self.ctl.pay(self.tenant_id, moves[2].halo_xero_invoice_id)
