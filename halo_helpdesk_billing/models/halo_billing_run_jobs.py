@@ -17,7 +17,7 @@ A run of one chunk or less is worked at once, in the request, by the same engine
 import logging
 
 from odoo import Command, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 from odoo.fields import Domain
 from odoo.tools import SQL
 
@@ -175,6 +175,10 @@ class HaloBillingRun(models.Model):
 
     def action_halo_check_jobs(self):
         """Button of a run being worked: take note of jobs that died for good."""
+        # it reads and writes the run's chunks as superuser: billing staff of the run only
+        if not self.env.su and not self.env.user.has_group("halo_helpdesk_billing.group_halo_billing_user"):
+            raise AccessError(self.env._("Only billing users can check a billing run's jobs."))
+        self.check_access("write")
         self._halo_reconcile_chunks()
         return True
 

@@ -88,6 +88,8 @@ WRITE_ONLY_FIELDS = {
 }
 # Names that look like money and are not. (model, field) -> why not.
 NOT_MONEY = {
+    ("halo.billing.run", "halo_charge_total"): "a count of charges (background progress)",
+    ("halo.billing.run", "halo_chunk_total"): "a count of chunks (background progress)",
     ("halo.contract", "consumption_multiplier"): "hours of the balance drawn per hour of work: a ratio",
     ("halo.contract", "consumption_ooh_multiplier"): "a ratio of hours (out of hours)",
     ("halo.contract", "consumption_holiday_multiplier"): "a ratio of hours (holidays)",
@@ -581,6 +583,22 @@ class TestSecuritySweepContext(SweepCommon):
                              {"partner_id": self.other_customer.id}, context={key: True})
         if self.env["helpdesk.ticket"].sudo().search_count([("name", "=", "Forged by mail")]):
             self.gap(f"{key}: a blocked ticket was created")
+
+    def _forge_halo_billing_background(self, key):
+        # the key only asks for the background path (jobs instead of the request): it grants
+        # nothing, so a technician is still refused the run's actions
+        tech = self.rpc(self.technician)
+        self._expect_refused(tech, f"{key}: technician previews a run", "halo.billing.run", "action_preview",
+                             self.billing_run.ids, context={key: True})
+
+    def _forge_halo_billing_chunk_scope(self, key):
+        # a chunk's scope is an object of the engine's; a value sent by a client is no scope
+        tech = self.rpc(self.technician)
+        self._expect_refused(tech, f"{key}: technician previews a run", "halo.billing.run", "action_preview",
+                             self.billing_run.ids, context={key: {"partner_ids": [self.customer.id]}})
+        forged = self.env["halo.billing.run"].with_context(**{key: {"partner_ids": [self.customer.id]}})
+        if forged._halo_chunk_scope() is not None:
+            self.gap(f"{key}: a plain value is taken as a chunk's scope")
 
     def _forge_halo_billing_run(self, key):
         # the key only lets the billing run skip Odoo's invoice and analytic sync passes; a
