@@ -62,6 +62,9 @@
         "demo/halo_demo.xml",
     ],
     "assets": {
+        "web.assets_backend": [
+            "halo_helpdesk_billing/static/src/**/*",
+        ],
         "web.assets_tests": [
             "halo_helpdesk_billing/static/tests/tours/**/*",
         ],
