@@ -45,7 +45,8 @@ class HelpdeskTicket(models.Model):
                 candidates = Contract._halo_scope_contracts(ticket.partner_id, ticket.company_id or self.env.company)
                 in_force = candidates._halo_in_scope(ticket.partner_id, today).filtered(lambda c: c.state == "active")
                 contract = in_force[:1]
-            ticket.halo_contract_id = contract.sudo(False)
+            contract = contract.sudo(False)  # the money shown depends on the reader, not sudo
+            ticket.halo_contract_id = contract
             ticket.halo_contract_remaining = contract._halo_ticket_remaining_text(today) if contract else False
 
     @api.depends("partner_id")

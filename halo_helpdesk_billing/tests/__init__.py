@@ -32,3 +32,4 @@ from . import test_corrections_rating
 from . import test_tour_credit_rebill
 from . import test_xero_real_rules
 from . import test_contract_scope
+from . import test_screens
