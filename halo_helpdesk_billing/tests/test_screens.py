@@ -149,7 +149,7 @@ class TestScreensTechnician(HaloCaptureCommon, HaloRpcCase):
         labelled = {node.get("name"): node.get("string") for node in arch.iter("field") if node.get("string")}
         self.assertEqual(labelled["name"], "What was done")
         self.assertEqual(labelled["halo_charge_rate_id"], "Charge rate")
-        self.assertEqual(labelled["halo_billable"], "Billable")
+        self.assertEqual(labelled["halo_billable"], "Billable or no charge")
         ticket.invalidate_recordset()
         self.assertFalse(ticket.halo_running_since)
         # the header shows the timer widget

@@ -79,11 +79,12 @@ registry.category("web_tour.tours").add("halo_capture_tour", {
             trigger: ".modal .modal-title:contains(Stop action)",
         },
         {
-            content: "It asks for the charge rate and billable / no charge",
-            trigger: ".modal label:contains(Charge rate), .modal .o_field_widget[name=halo_billable] .o_boolean_toggle",
+            content: "It asks for the charge rate",
+            trigger: ".modal label:contains(Charge rate)",
         },
         {
-            trigger: ".modal .o_field_widget[name=halo_billable] .o_boolean_toggle",
+            content: "... and billable / no charge",
+            trigger: ".modal .o_field_widget[name=halo_billable].o_field_radio label:contains(No charge)",
         },
         {
             content: "Describe what was done",
