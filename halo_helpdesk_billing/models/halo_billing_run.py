@@ -246,6 +246,8 @@ class HaloBillingRun(models.Model):
             # the customer-invoice list (customer, dates, totals, status), not the journal entries'
             action["views"] = [(self.env.ref("account.view_out_invoice_tree").id, "list"), (False, "form")]
             action["view_mode"] = "list,form"
+            # the list shows its Customer and Invoice Date columns for customer invoices only
+            action["context"] = {"default_move_type": "out_invoice", "create": False}
         return action
 
     # ------------------------------------------------------------------ collecting

@@ -10,6 +10,7 @@ from lxml import etree
 from odoo import fields
 from odoo.exceptions import UserError
 from odoo.tests import new_test_user, tagged
+from odoo.tools.safe_eval import safe_eval
 
 from ..models.halo_engine import BILLING_ENGINE
 from .billing_common import HaloBillingRunCommon
@@ -63,14 +64,14 @@ class TestScreensPreview(HaloBillingRunCommon, HaloRpcCase):
         arch = etree.fromstring(self.env[LINE].get_view(
             self.env.ref("halo_helpdesk_billing.halo_billing_run_line_view_list").id, "list")["arch"])
         fields_shown = {node.get("name"): node for node in arch.iter("field")}
-        for name in ("name", "amount", "amount_included", "explanation"):
+        for name in ("name", "amount_included", "explanation"):
             self.assertNotEqual(fields_shown[name].get("optional"), "hide", name)
         # the explanation gets a wide column (text cells wrap inside it)
-        self.assertEqual(fields_shown["explanation"].get("width"), "330px")
+        self.assertEqual(fields_shown["explanation"].get("width"), "240px")
         buttons = {node.get("string") for node in arch.iter("button")}
         self.assertLessEqual({"Exclude", "Defer", "Adjust", "Include"}, buttons)
         # columns that pushed the actions off-screen are optional and hidden by default
-        for name in ("kind", "user_id", "rate_id", "invoice_id", "repriced"):
+        for name in ("kind", "user_id", "rate_id", "invoice_id", "repriced", "amount"):
             self.assertEqual(fields_shown[name].get("optional"), "hide", name)
         self.assertEqual(fields_shown["amount_included"].get("sum"), "Total billed")
         self.assertIsNone(fields_shown["amount"].get("sum"))
@@ -103,7 +104,10 @@ class TestScreensPreview(HaloBillingRunCommon, HaloRpcCase):
         list_view = dict((mode, view) for view, mode in action["views"])["list"]
         self.assertEqual(list_view, self.env.ref("account.view_out_invoice_tree").id)
         arch = etree.fromstring(self.env["account.move"].get_view(list_view, "list")["arch"])
-        self.assertTrue(arch.xpath("//field[@name='invoice_partner_display_name' or @name='partner_id']"))
+        # the Customer column is shown in the context of the action
+        shown = [node for node in arch.xpath("//field[@name='invoice_partner_display_name']")
+                 if not safe_eval(node.get("column_invisible") or "False", {"context": action["context"]})]
+        self.assertEqual([node.get("string") for node in shown], ["Customer"])
 
     def test_refresh_from_xero_gives_feedback(self):
         run, _work = self._previewed()
