@@ -52,6 +52,7 @@
         "data/halo_xero_cron.xml",
         "views/halo_xero_views.xml",
         "wizards/halo_xero_setup_wizard_views.xml",
+        "wizards/halo_billing_report_wizard_views.xml",
         "views/menus.xml",
         "views/halo_xero_menus.xml",
         "views/halo_contract_menus.xml",

@@ -3,7 +3,7 @@
 unit, empty state, toasts, the run's invoice list) and the technician's ticket (timer, stop
 dialog, contract and remaining hours, own expense amount, product picker, lock message)."""
 
-from datetime import datetime
+from datetime import date, datetime
 
 from lxml import etree
 
@@ -251,3 +251,17 @@ class TestScreensTicketContract(HaloContractCommon):
                                                      "partner_id": self.other_customer.id})
         self.assertFalse(ticket.halo_contract_id)
         self.assertFalse(ticket.halo_contract_remaining)
+
+    def test_dates_in_customer_emails_follow_the_recipient_language(self):
+        self.env["res.lang"]._activate_lang("fr_FR")
+        self.contact.lang = "fr_FR"
+        contract = self._contract(name="Ending", date_end=date(2026, 6, 30))
+        template = self.env.ref("halo_helpdesk_billing.halo_contract_expiry_mail_template")
+        subject = template._render_field("subject", contract.ids)[contract.id]
+        body = template._render_field("body_html", contract.ids)[contract.id]
+        for text in (subject, body):
+            self.assertNotIn("2026-06-30", text)
+            self.assertIn("30/06/2026", text)
+        self.contact.lang = "en_US"
+        subject = template._render_field("subject", contract.ids)[contract.id]
+        self.assertIn("06/30/2026", subject)
