@@ -53,6 +53,7 @@
         "data/halo_xero_cron.xml",
         "views/halo_xero_views.xml",
         "wizards/halo_xero_setup_wizard_views.xml",
+        "wizards/halo_billing_report_wizard_views.xml",
         "views/menus.xml",
         "views/halo_xero_menus.xml",
         "views/halo_contract_menus.xml",
@@ -66,6 +67,9 @@
         "demo/halo_demo.xml",
     ],
     "assets": {
+        "web.assets_backend": [
+            "halo_helpdesk_billing/static/src/**/*",
+        ],
         "web.assets_tests": [
             "halo_helpdesk_billing/static/tests/tours/**/*",
         ],

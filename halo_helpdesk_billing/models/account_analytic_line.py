@@ -95,6 +95,22 @@ class AccountAnalyticLine(models.Model):
         "or last explicitly re-rated: versions added since price it only through a re-rate.",
     )
 
+    def _halo_work_label(self):
+        """An action or travel is named by its description (its display name is the project's,
+        e.g. "Helpdesk Support"), with its ticket and date."""
+        self.ensure_one()
+        if not self.halo_kind:
+            return super()._halo_work_label()
+        kind = self.env._("Travel") if self.halo_kind == "travel" else self.env._("Action")
+        description = (self.name or "").strip()
+        if description in ("", "/"):
+            description = kind
+        else:
+            description = self.env._("%(kind)s \u201c%(name)s\u201d", kind=kind, name=description)
+        ticket = self.sudo().halo_ticket_id
+        return self.env._("%(work)s (%(ticket)s, %(date)s)", work=description,
+                          ticket=ticket.number or ticket.name or "-", date=self.date or "")
+
     @api.depends("halo_start", "halo_end")
     def _compute_halo_running(self):
         for line in self:

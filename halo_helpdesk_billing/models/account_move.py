@@ -161,6 +161,17 @@ class AccountMove(models.Model):
             })
         return attachments
 
+    def action_halo_excel_invoice_notify(self):
+        """The Excel invoice button: make the files, then say where they are (a toast)."""
+        attachments = self.action_halo_excel_invoice()
+        return {"type": "ir.actions.client", "tag": "display_notification", "params": {
+            "type": "success", "sticky": False, "title": self.env._("Excel invoice"),
+            "message": self.env._(
+                "%(names)s attached to the invoice (see the attachments in the chatter).",
+                names=", ".join(attachments.mapped("name"))),
+            "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+        }}
+
     def _post(self, soft=True):
         posted = super()._post(soft=soft)
         from_runs = posted.filtered("halo_run_id")

@@ -192,7 +192,18 @@ class AccountMove(models.Model):
             refunds = moves.filtered(lambda m: m.move_type == "out_refund")
             (moves - refunds).sudo()._halo_xero_fetch(connection, client, (moves - refunds).mapped("halo_xero_invoice_id"))
             refunds.sudo()._halo_xero_fetch_credit_notes(connection, client, refunds.mapped("halo_xero_invoice_id"))
-        return True
+        fetched = self.filtered("halo_xero_invoice_id")
+        if not fetched:
+            return {"type": "ir.actions.client", "tag": "display_notification", "params": {
+                "type": "warning", "sticky": False, "title": self.env._("Xero"),
+                "message": self.env._("None of these invoices is in Xero yet: send them first.")}}
+        return {"type": "ir.actions.client", "tag": "display_notification", "params": {
+            "type": "success", "sticky": False, "title": self.env._("Xero"),
+            "message": self.env._(
+                "%(count)s invoices refreshed from Xero: status and payments are up to date.",
+                count=len(fetched)),
+            "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+        }}
 
     # -- cron -------------------------------------------------------------------------------------
     def _halo_xero_push_domain(self):

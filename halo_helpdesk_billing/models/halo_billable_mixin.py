@@ -85,6 +85,11 @@ class HaloBillableMixin(models.AbstractModel):
             else:
                 record.halo_billing_state = "unbilled"
 
+    def _halo_work_label(self):
+        """How a piece of work is named in messages (hook: an action names its description)."""
+        self.ensure_one()
+        return self.display_name
+
     def _halo_check_unlocked(self, vals=None):
         """Refuse changes to work that is in a billing run or invoiced (whoever asks, superuser
         included; only the billing engine's own writes carry ``BILLING_ENGINE``)."""
@@ -98,7 +103,7 @@ class HaloBillableMixin(models.AbstractModel):
                     self.env._(
                         "%(work)s was invoiced on %(invoice)s and can no longer be changed. "
                         "Issue a credit note instead.",
-                        work=record.display_name,
+                        work=record._halo_work_label(),
                         invoice=record.halo_invoice_number,
                     )
                 )
@@ -107,7 +112,7 @@ class HaloBillableMixin(models.AbstractModel):
                     self.env._(
                         "%(work)s is in billing run %(run)s and cannot be changed. Remove it "
                         "from the run (or cancel the run) first.",
-                        work=record.display_name,
+                        work=record._halo_work_label(),
                         run=record.halo_run_id.sudo().name,
                     )
                 )

@@ -241,7 +241,14 @@ class HaloBillingRun(models.Model):
 
     def action_open_invoices(self):
         self.ensure_one()
-        return self.invoice_ids._get_records_action(name=self.env._("Invoices of %(run)s", run=self.name))
+        action = self.invoice_ids._get_records_action(name=self.env._("Invoices of %(run)s", run=self.name))
+        if len(self.invoice_ids) != 1:
+            # the customer-invoice list (customer, dates, totals, status), not the journal entries'
+            action["views"] = [(self.env.ref("account.view_out_invoice_tree").id, "list"), (False, "form")]
+            action["view_mode"] = "list,form"
+            # the list shows its Customer and Invoice Date columns for customer invoices only
+            action["context"] = {"default_move_type": "out_invoice", "create": False}
+        return action
 
     # ------------------------------------------------------------------ collecting
     def _halo_source_domain(self, model):

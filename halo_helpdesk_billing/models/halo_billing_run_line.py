@@ -1,6 +1,7 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
+from odoo.tools import SQL
 
 from .halo_engine import BILLING_ENGINE
 
@@ -61,10 +62,33 @@ class HaloBillingRunLine(models.Model):
     product_id = fields.Many2one(comodel_name="product.product")
     name = fields.Text(string="Description")
     note = fields.Text(string="Invoice Note")
-    quantity = fields.Float(digits=(16, 4))
+    # Quantities of different units (hours, km, items) are never added together: group rows
+    # show the per-unit totals below instead.
+    quantity = fields.Float(digits=(16, 4), aggregator=False)
     uom_name = fields.Char(string="Unit")
+    qty_hours = fields.Float(
+        string="Hours", compute="_compute_qty_per_unit", digits=(16, 2), aggregator="sum",
+        help="Hours of labour and travel of an included charge (zero when excluded or deferred).",
+    )
+    qty_km = fields.Float(
+        string="km", compute="_compute_qty_per_unit", digits=(16, 1), aggregator="sum",
+        help="Kilometres of mileage of an included charge.",
+    )
+    qty_mi = fields.Float(
+        string="mi", compute="_compute_qty_per_unit", digits=(16, 1), aggregator="sum",
+        help="Miles of mileage of an included charge.",
+    )
+    qty_units = fields.Float(
+        string="Units", compute="_compute_qty_per_unit", digits=(16, 2), aggregator="sum",
+        help="Items, expenses and contract lines of an included charge.",
+    )
     unit_price = fields.Monetary(groups=BILLING_USER)
     amount = fields.Monetary(groups=BILLING_USER)
+    amount_included = fields.Monetary(
+        string="Billed", compute="_compute_amount_included", groups=BILLING_USER, aggregator="sum",
+        help="The amount if the charge is included in the run (excluded and deferred charges "
+        "are not billed and count zero in the totals).",
+    )
     rated_amount = fields.Monetary(
         groups=BILLING_USER, readonly=True, help="Amount before any manual adjustment."
     )
@@ -103,6 +127,55 @@ class HaloBillingRunLine(models.Model):
         "(claim_key) WHERE claim_key IS NOT NULL",
         "This work is already in another open billing run or was already invoiced.",
     )
+
+    # Which charges count in each per-unit quantity: (kinds, unit or None, kinds excluded).
+    _HALO_QTY_UNITS = {
+        "qty_hours": (("labour", "travel"), None),
+        "qty_km": (("mileage",), "km"),
+        "qty_mi": (("mileage",), "mi"),
+        "qty_units": (None, None),
+    }
+    _HALO_COUNTED_KINDS = ("labour", "travel", "mileage")
+
+    def _halo_qty_belongs(self, fname):
+        kinds, unit = self._HALO_QTY_UNITS[fname]
+        if kinds is None:
+            return self.kind not in self._HALO_COUNTED_KINDS
+        return self.kind in kinds and (unit is None or self.uom_name == unit)
+
+    @api.depends("kind", "quantity", "uom_name", "state")
+    def _compute_qty_per_unit(self):
+        for line in self:
+            included = line.state == "included"
+            for fname in self._HALO_QTY_UNITS:
+                line[fname] = line.quantity if included and line._halo_qty_belongs(fname) else 0.0
+
+    @api.depends("amount", "state")
+    def _compute_amount_included(self):
+        for line in self:
+            line.amount_included = line.amount if line.state == "included" else 0.0
+
+    @api.model
+    def _read_group_select(self, aggregate_spec, query):
+        """Group rows of the preview: the amount and the per-unit quantities of the included
+        charges only (an excluded or deferred charge is not billed, so it does not count)."""
+        fname, _sep, func = aggregate_spec.partition(":")
+        if func != "sum" or (fname not in ("amount", "amount_included") and fname not in self._HALO_QTY_UNITS):
+            return super()._read_group_select(aggregate_spec, query)
+        included = SQL("%s = 'included'", self._field_to_sql(self._table, "state", query))
+        if fname in ("amount", "amount_included"):
+            return SQL("COALESCE(SUM(%s) FILTER (WHERE %s), 0)",
+                       self._field_to_sql(self._table, "amount", query), included)
+        kind = self._field_to_sql(self._table, "kind", query)
+        kinds, unit = self._HALO_QTY_UNITS[fname]
+        if kinds is None:
+            condition = SQL("%s NOT IN %s", kind, self._HALO_COUNTED_KINDS)
+        else:
+            condition = SQL("%s IN %s", kind, kinds)
+        if unit:
+            condition = SQL("%s AND %s = %s", condition, self._field_to_sql(self._table, "uom_name", query), unit)
+        return SQL("COALESCE(SUM(%s) FILTER (WHERE %s AND %s), 0)",
+                   self._field_to_sql(self._table, "quantity", query), included, condition)
 
     @api.depends("kind")
     def _compute_kind_label(self):

@@ -561,6 +561,29 @@ class HaloContract(models.Model):
             return self._halo_format_balance(balance, show_money=False)
         return self._halo_format_balance(balance)
 
+    def _halo_ticket_remaining_text(self, day):
+        """What is left of the contract, as shown on a ticket to anyone who reads it: prepaid
+        hours, included hours of a fixed fee this period; for prepaid money the amount to
+        billing users only, "exhausted" or "in credit" to the others (never an amount)."""
+        self.ensure_one()
+        contract = self.sudo()
+        parts = []
+        if contract.prepay_kind == "hours":
+            parts.append(self.env._("%(hours)s h prepaid left", hours=f"{contract._halo_threshold_balance():.2f}"))
+        elif contract.prepay_kind == "money":
+            balance = contract._halo_threshold_balance()
+            if balance <= EPS:
+                parts.append(self.env._("prepaid balance exhausted"))
+            elif self._halo_shows_money():
+                parts.append(self.env._("%(amount)s prepaid left",
+                                        amount=contract._halo_format_balance(balance)))
+            else:
+                parts.append(self.env._("prepaid balance in credit"))
+        if contract.fixed_fee and contract.fee_rate_ids:
+            included = contract._halo_included_remaining_at(day)[contract.id]
+            parts.append(self.env._("%(hours)s h included left this period", hours=f"{included:.2f}"))
+        return ", ".join(parts) or False
+
     def halo_projected_balance_text(self):
         """Balance left once the rated work not invoiced yet is billed, as text (mail
         templates)."""

@@ -31,7 +31,12 @@ class HaloExpense(models.Model):
     amount_entry = fields.Monetary(
         string="Amount", currency_field="currency_id",
         compute="_compute_amount_entry", inverse="_inverse_amount_entry",
-        help="Amount paid, taxes included. Once saved it is only shown to billing staff.",
+        help="Amount paid, taxes included. Once saved it is shown back to whoever recorded it "
+        "and to billing staff only.",
+    )
+    halo_own_entry = fields.Boolean(
+        compute="_compute_amount_entry",
+        help="The expense was recorded by the current user (who may see what they paid).",
     )
     tax_ids = fields.Many2many(
         comodel_name="account.tax", string="Taxes Paid", check_company=True,
@@ -90,9 +95,15 @@ class HaloExpense(models.Model):
             })
         Rating._halo_rate_recorded(expenses)
 
+    @api.depends_context("uid")
     def _compute_amount_entry(self):
+        # what they paid is shown back to whoever recorded the expense (and to billing staff),
+        # never to other technicians; the billed amount (markup, surcharge) stays hidden
+        staff = self.env.su or self.env.user.has_group(BILLING_USER)
         for expense in self:
-            expense.amount_entry = 0.0
+            own = expense.user_id == self.env.user
+            expense.halo_own_entry = own
+            expense.amount_entry = expense.sudo().amount if (own or staff) and expense.id else 0.0
 
     def _inverse_amount_entry(self):
         for expense in self:

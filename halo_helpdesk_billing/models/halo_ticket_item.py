@@ -49,11 +49,11 @@ class HaloTicketItem(models.Model):
     unit_cost = fields.Monetary(groups=BILLING_USER, copy=False)
     unit_price = fields.Monetary(string="Unit Sale Price", groups=BILLING_USER)
     cost_entry = fields.Monetary(
-        string="Unit Cost (entry)", compute="_compute_entries", inverse="_inverse_cost_entry",
+        string="Cost per Unit", compute="_compute_entries", inverse="_inverse_cost_entry",
         help="Ad hoc items: cost per unit. Once saved it is only shown to billing staff.",
     )
     price_entry = fields.Monetary(
-        string="Unit Price (entry)", compute="_compute_entries", inverse="_inverse_price_entry",
+        string="Sale Price per Unit", compute="_compute_entries", inverse="_inverse_price_entry",
         help="Ad hoc items: sale price per unit. Once saved it is only shown to billing staff.",
     )
     margin = fields.Monetary(compute="_compute_margin", groups=BILLING_MANAGER)

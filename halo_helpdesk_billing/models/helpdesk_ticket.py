@@ -45,6 +45,10 @@ class HelpdeskTicket(models.Model):
         comodel_name="account.analytic.line", compute="_compute_halo_running_action_id",
         string="Running Action",
     )
+    halo_running_since = fields.Datetime(
+        string="Running Since", compute="_compute_halo_running_action_id",
+        help="When your running action on this ticket started (the timer in the header).",
+    )
     halo_invoice_numbers = fields.Char(
         string="Invoice Numbers", compute="_compute_halo_invoices", compute_sudo=True,
         help="Invoices on which work of this ticket was billed.",
@@ -109,6 +113,7 @@ class HelpdeskTicket(models.Model):
         }
         for ticket in self:
             ticket.halo_running_action_id = running.get(ticket.id, False)
+            ticket.halo_running_since = ticket.halo_running_action_id.halo_start
 
     def _compute_halo_invoices(self):
         numbers = {ticket.id: set() for ticket in self}
@@ -199,10 +204,11 @@ class HelpdeskTicket(models.Model):
         line.write({"halo_end": max(fields.Datetime.now(), line.halo_start)})
         return {
             "type": "ir.actions.act_window",
+            "name": self.env._("Stop action: what did you do?"),
             "res_model": "account.analytic.line",
             "res_id": line.id,
             "view_mode": "form",
-            "views": [(self.env.ref("halo_helpdesk_billing.halo_action_view_form").id, "form")],
+            "views": [(self.env.ref("halo_helpdesk_billing.halo_action_view_form_stop").id, "form")],
             "target": "new",
         }
 

@@ -24,6 +24,31 @@ class HelpdeskTicket(models.Model):
         help="Shown when the customer's contract is exhausted or expired.",
     )
 
+    halo_contract_id = fields.Many2one(
+        comodel_name="halo.contract", string="Contract", compute="_compute_halo_contract_info",
+        help="The customer's contract in force today for this ticket (a site's own contract first).",
+    )
+    halo_contract_remaining = fields.Char(
+        string="Remaining", compute="_compute_halo_contract_info",
+        help="Prepaid or included hours left on the contract. A prepaid-money contract shows "
+        "its amount to billing users only; others see whether it is exhausted.",
+    )
+
+    @api.depends("partner_id", "company_id")
+    @api.depends_context("uid")
+    def _compute_halo_contract_info(self):
+        today = fields.Date.context_today(self)
+        Contract = self.env["halo.contract"]
+        for ticket in self:
+            contract = Contract
+            if ticket.partner_id:
+                candidates = Contract._halo_scope_contracts(ticket.partner_id, ticket.company_id or self.env.company)
+                in_force = candidates._halo_in_scope(ticket.partner_id, today).filtered(lambda c: c.state == "active")
+                contract = in_force[:1]
+            contract = contract.sudo(False)  # the money shown depends on the reader, not sudo
+            ticket.halo_contract_id = contract
+            ticket.halo_contract_remaining = contract._halo_ticket_remaining_text(today) if contract else False
+
     @api.depends("partner_id")
     @api.depends_context("uid")
     def _compute_halo_contract_warning(self):

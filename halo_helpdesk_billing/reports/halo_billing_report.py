@@ -192,6 +192,7 @@ class HaloBillingReport(models.Model):
             sheet.append(header)
             for cell in sheet[1]:
                 cell.font = Font(bold=True)
+            totals = [0.0] * (len(header) - 1)
             for name in sorted(data):
                 row = [name]
                 for month in months:
@@ -199,6 +200,11 @@ class HaloBillingReport(models.Model):
                         values = data[name].get((month, status), [0.0] * len(measures))
                         row.extend(round(value or 0.0, 2) for value in values)
                 sheet.append(row)
+                totals = [total + value for total, value in zip(totals, row[1:], strict=True)]
+            if data:
+                sheet.append([self.env._("Total")] + [round(total, 2) for total in totals])
+                for cell in sheet[sheet.max_row]:
+                    cell.font = Font(bold=True)
         out = io.BytesIO()
         workbook.save(out)
         return out.getvalue()

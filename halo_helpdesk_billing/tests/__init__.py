@@ -40,3 +40,4 @@ from . import test_currency_and_units
 from . import test_billing_report_reconcile
 from . import test_currency_corrections
 from . import test_xero_reconcile
+from . import test_screens

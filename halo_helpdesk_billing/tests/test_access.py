@@ -130,11 +130,14 @@ class TestCaptureAccess(HaloCaptureCommon):
             self.expense.with_user(self.technician).export_data(["amount"])
 
     def test_entry_fields_give_nothing_back(self):
+        """Entry fields give back nothing of the stored money, except what the technician paid
+        for their own expense (their entry, not the billed amount)."""
         self.env.invalidate_all()
         for model, fnames in ENTRY_FIELDS.items():
             values = self.records[model].with_user(self.technician).read(fnames)[0]
             for fname in fnames:
-                self.assertEqual(values[fname], 0.0, f"{model}.{fname}")
+                own_entry = model == "halo.expense" and self.records[model].user_id == self.technician
+                self.assertEqual(values[fname], 7.0 if own_entry else 0.0, f"{model}.{fname}")
 
     def test_technician_sees_status_and_invoice_numbers(self):
         BILLING_ENGINE.on(self.mileage).write(
@@ -203,7 +206,7 @@ class TestCaptureAccess(HaloCaptureCommon):
         self.env.invalidate_all()
         data = self.ticket.with_user(self.technician).web_read(spec)[0]
         self.assertEqual([line["unit_amount"] for line in data["halo_action_ids"]], [1.0])
-        self.assertEqual(data["halo_expense_ids"][0]["amount_entry"], 0.0)
+        self.assertEqual(data["halo_expense_ids"][0]["amount_entry"], 7.0)  # their own: what they paid
         self.assertEqual(data["halo_item_ids"][0]["price_entry"], 0.0)
         with self.assertRaises(AccessError):
             self.ticket.with_user(self.technician).web_read({"halo_item_ids": {"fields": {"unit_price": {}}}})

@@ -3,7 +3,7 @@ from datetime import date
 
 from openpyxl import load_workbook
 
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 
 from .billing_common import HaloBillingRunCommon
@@ -70,3 +70,30 @@ class TestBillingReport(HaloBillingRunCommon):
         self.assertFalse([c.value for c in plain[1] if c.value and "margin" in c.value])
         action = Report.with_user(self.billing_user).action_export_xlsx()
         self.assertTrue(action["url"].startswith("/web/content/"))
+
+    def test_xlsx_for_a_chosen_month_with_totals(self):
+        """July only (Acme and Globex: £360.57 each, billed), with a total row; August is not in it."""
+        wizard = self.env["halo.billing.report.wizard"].with_user(self.billing_user).create(
+            {"period": "month", "month": date(2026, 7, 15)})
+        self.assertEqual(wizard._halo_bounds(), (date(2026, 7, 1), date(2026, 7, 31)))
+        action = wizard.action_export()
+        attachment = self.env["ir.attachment"].browse(int(action["url"].split("/")[3].split("?")[0]))
+        book = load_workbook(io.BytesIO(attachment.raw))
+        sheet = book["Customers"]
+        header = [cell.value for cell in sheet[1]]
+        self.assertIn("2026-07 billed amount", header)
+        self.assertFalse([value for value in header if value and value.startswith("2026-08")])
+        self.assertNotIn("2026-07 billed margin", header)  # a billing user: no cost or margin
+        rows = {row[0]: row for row in sheet.iter_rows(min_row=2, values_only=True)}
+        column = header.index("2026-07 billed amount")
+        self.assertEqual(rows[self.customer.display_name][column], 360.57)
+        self.assertEqual(rows["Total"][column], round(sum(
+            row[column] for name, row in rows.items() if name != "Total"), 2))
+        self.assertTrue(sheet[sheet.max_row][0].font.bold)
+
+    def test_xlsx_date_range_checked(self):
+        Wizard = self.env["halo.billing.report.wizard"].with_user(self.billing_user)
+        with self.assertRaises(UserError):
+            Wizard.create({"period": "range", "date_from": date(2026, 8, 1), "date_to": date(2026, 7, 1)}).action_export()
+        with self.assertRaises(AccessError):
+            Wizard.with_user(self.technician).create({"period": "month"}).action_export()

@@ -212,9 +212,10 @@ class TestCaptureMileageExpenses(HaloCaptureCommon):
         self.assertEqual(expense.user_id, self.technician)
         # what the technician typed is stored in the amount only billing staff can read
         self.assertEqual(expense.with_user(self.billing_user).amount, 2.50)
-        # and it is not given back through the entry field (in a later request)
+        # and it is given back to the technician who paid it through the entry field (in a
+        # later request), never the billed amount
         expense.invalidate_recordset()
-        self.assertEqual(expense.with_user(self.technician).read(["amount_entry"])[0]["amount_entry"], 0.0)
+        self.assertEqual(expense.with_user(self.technician).read(["amount_entry"])[0]["amount_entry"], 2.50)
         # the receipt is an attachment of the expense, readable by the technician
         attachment = self.env["ir.attachment"].sudo().search([
             ("res_model", "=", "halo.expense"), ("res_id", "=", expense.id), ("res_field", "=", "receipt"),
