@@ -41,3 +41,5 @@ from . import test_billing_report_reconcile
 from . import test_currency_corrections
 from . import test_xero_reconcile
 from . import test_screens
+from . import test_invoice_bulk_lines
+from . import test_xero_push_billing_run
