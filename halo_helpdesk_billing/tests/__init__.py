@@ -39,3 +39,4 @@ from . import test_tour_first_hour
 from . import test_currency_and_units
 from . import test_billing_report_reconcile
 from . import test_currency_corrections
+from . import test_customer_settings_per_company
