@@ -151,3 +151,38 @@ class TestCustomerSettingsPerCompanyBilling(HaloBillingRunCommon):
         run.action_create_invoices()
         self.assertEqual(sorted(run.invoice_ids.mapped(lambda move: (move.currency_id.name, move.amount_untaxed))),
                          sorted([(self.eur.name, 114.0), (self.home.name, 95.0)]))
+
+    def test_upgrade_keeps_each_value_for_every_company(self):
+        """The 19.0.1.2.0 migration turns plain columns into values per company: a stored value
+        is kept for every company; an empty text or a zero price stays unset."""
+        import importlib.util
+        from pathlib import Path
+
+        path = Path(__file__).parents[1] / "migrations" / "19.0.1.2.0" / "pre-migrate.py"
+        spec = importlib.util.spec_from_file_location("halo_migrate_1_2_0", path)
+        migration = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(migration)
+        other = self.other_customer
+        other.with_company(self.company_a).write({"halo_line_template": "", "halo_mileage_price": 0.0})
+        self.env.flush_all()
+        cr = self.env.cr
+        # back to the columns of 19.0.1.1.0, holding company A's values (rolled back with the test)
+        a = str(self.company_a.id)
+        for column, kind in (("halo_line_template", "text"), ("halo_mileage_price", "numeric"),
+                             ("halo_mileage_unit", "varchar"), ("halo_billing_currency_id", "int4"),
+                             ("halo_xlsx_template_id", "int4")):
+            cr.execute(f"ALTER TABLE res_partner ALTER COLUMN {column} TYPE {kind} "  # noqa: S608
+                       f"USING ({column}->>'{a}')::{kind}")
+        cr.execute("UPDATE res_partner SET halo_line_template = '' WHERE id = %s", [other.id])
+        cr.execute("UPDATE res_partner SET halo_billing_currency_id = %s WHERE id = %s",
+                   [self.eur.id, self.customer.id])
+        migration.migrate(cr, "19.0.1.1.0")
+        self.env.invalidate_all()
+        for company in (self.company_a, self.company_b):
+            customer = self.customer.with_company(company)
+            self.assertEqual(
+                (customer.halo_line_template, customer.halo_mileage_price, customer.halo_mileage_unit,
+                 customer.halo_billing_currency_id, customer.halo_xlsx_template_id),
+                ("A: {{ object.name or '' }}", 0.40, "km", self.eur, self.xlsx_a), company.name)
+            self.assertFalse(other.with_company(company).halo_line_template)
+            self.assertFalse(other.with_company(company).halo_mileage_price)
