@@ -59,6 +59,9 @@ class TestCustomerSettingsPerCompanyBilling(HaloBillingRunCommon):
              customer_b.halo_billing_currency_id, customer_b.halo_mileage_price, customer_b.halo_mileage_unit,
              customer_b.halo_mileage_surcharge),
             ("B: {{ object.name or '' }}", "standard", self.xlsx_b, self.eur, 0.99, "mi", 9.0))
+        # a template lists the customers that use it in its own company
+        self.assertEqual(self.xlsx_b.with_company(self.company_b).partner_ids, self.customer)
+        self.assertEqual(self.xlsx_a.partner_ids, self.customer)
         # the currency the form shows the customer's prices in follows the company
         self.assertEqual((customer_a.halo_currency_id, customer_b.halo_currency_id), (self.home, self.eur))
 
