@@ -48,7 +48,8 @@ class AccountMove(models.Model):
 
     def _get_name_invoice_report(self):
         self.ensure_one()
-        if self.halo_run_id and self.partner_id.commercial_partner_id.halo_invoice_report != "standard":
+        customer = self.partner_id.commercial_partner_id.with_company(self.company_id)
+        if self.halo_run_id and customer.halo_invoice_report != "standard":
             return "halo_helpdesk_billing.report_helpdesk_invoice_document"
         return super()._get_name_invoice_report()
 
@@ -133,7 +134,7 @@ class AccountMove(models.Model):
         self.ensure_one()
         Template = self.env["halo.xlsx.template"].sudo()
         companies = [self.company_id.id, False]
-        template = self.partner_id.commercial_partner_id.sudo().halo_xlsx_template_id
+        template = self.partner_id.commercial_partner_id.sudo().with_company(self.company_id).halo_xlsx_template_id
         if template and template.company_id.id not in companies:
             template = Template
         return template or Template.search(
@@ -176,8 +177,8 @@ class AccountMove(models.Model):
         posted = super()._post(soft=soft)
         from_runs = posted.filtered("halo_run_id")
         from_runs._halo_record_numbers()
-        from_runs.filtered(lambda move: move.partner_id.commercial_partner_id.halo_xlsx_template_id)\
-            .action_halo_excel_invoice()
+        from_runs.filtered(lambda move: move.partner_id.commercial_partner_id.sudo().with_company(
+            move.company_id).halo_xlsx_template_id).action_halo_excel_invoice()
         return posted
 
     def _halo_record_numbers(self):

@@ -2,6 +2,7 @@
 import json
 import logging
 from collections import defaultdict, namedtuple
+from decimal import Decimal
 
 import psycopg2
 
@@ -103,17 +104,24 @@ class HaloBillingRun(models.Model):
     error_count = fields.Integer(compute="_compute_totals")
     invoice_count = fields.Integer(compute="_compute_totals")
     amount_total = fields.Monetary(
-        string="Total to Invoice", compute="_compute_totals", groups=BILLING_USER
+        string="Total to Invoice", compute="_compute_totals", groups=BILLING_USER,
+        help="The included charges in the company's currency: charges in a customer's billing "
+        "currency are converted at the rate of the run's invoice date (today until it is set); "
+        "the charges and their invoices keep their own currency.",
     )
 
-    @api.depends("line_ids.amount", "line_ids.state", "invoice_ids")
+    @api.depends("line_ids.amount", "line_ids.state", "line_ids.currency_id", "invoice_ids", "date_invoice")
     def _compute_totals(self):
-        totals = {
-            (run.id, state): (count, amount)
-            for run, state, count, amount in self.env["halo.billing.run.line"]._read_group(
-                [("run_id", "in", self.ids)], ["run_id", "state"], ["__count", "amount:sum"]
-            )
-        }
+        Rating = self.env["halo.rating"]
+        totals = defaultdict(lambda: (0, Decimal(0)))
+        for run, state, currency, count, amount in self.env["halo.billing.run.line"]._read_group(
+            [("run_id", "in", self.ids)], ["run_id", "state", "currency_id"], ["__count", "amount:sum"]
+        ):
+            if currency and currency != run.company_id.currency_id:
+                rate = Rating._halo_fx_rate(currency, run.company_id.currency_id, run.company_id, run._halo_fx_date())
+                amount = Rating._halo_fx_amount(amount, rate, run.company_id.currency_id)
+            old_count, old_amount = totals[run.id, state]
+            totals[run.id, state] = (old_count + count, old_amount + Decimal(str(amount)))
         errors = dict(self.env["halo.billing.run.line"]._read_group(
             [("run_id", "in", self.ids), ("error", "!=", False)], ["run_id"], ["__count"]
         ))
@@ -121,9 +129,9 @@ class HaloBillingRun(models.Model):
             [("halo_run_id", "in", self.ids)], ["halo_run_id"], ["__count"]
         ))
         for run in self:
-            count, amount = totals.get((run.id, "included"), (0, 0.0))
+            count, amount = totals.get((run.id, "included"), (0, Decimal(0)))
             run.line_count = count
-            run.amount_total = amount
+            run.amount_total = float(amount)
             run.error_count = errors.get(run, 0)
             run.invoice_count = invoices.get(run, 0)
 

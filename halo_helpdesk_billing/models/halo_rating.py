@@ -411,8 +411,9 @@ class HaloRating(models.AbstractModel):
     @api.model
     def _halo_mileage_settings(self, customer, company, unit):
         """Current mileage settings, see :meth:`_halo_mileage_price`."""
-        customer = customer.sudo().commercial_partner_id
         company = company.sudo()
+        # the customer's settings of the trip's company (company-dependent fields)
+        customer = customer.sudo().commercial_partner_id.with_company(company)
         if customer.halo_mileage_price:
             currency = customer._halo_billing_currency(company)
             price, per = customer.halo_mileage_price, customer.halo_mileage_unit or "km"

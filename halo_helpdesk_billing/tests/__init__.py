@@ -43,3 +43,4 @@ from . import test_xero_reconcile
 from . import test_screens
 from . import test_invoice_bulk_lines
 from . import test_xero_push_billing_run
+from . import test_customer_settings_per_company

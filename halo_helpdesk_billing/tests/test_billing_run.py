@@ -340,7 +340,10 @@ class TestBillingRun(HaloBillingRunCommon):
         self.assertEqual(run.state, "previewed")
 
     def _store_template_unchecked(self, partner, template):
-        self.env.cr.execute("UPDATE res_partner SET halo_line_template = %s WHERE id = %s", (template, partner.id))
+        # the template is company-dependent: a JSON object of values per company
+        self.env.cr.execute(
+            "UPDATE res_partner SET halo_line_template = jsonb_build_object(%s::text, %s::text) WHERE id = %s",
+            (self.env.company.id, template, partner.id))
         partner.invalidate_recordset(["halo_line_template"])
 
     def test_fiscal_position_and_analytic_distribution_kept(self):
