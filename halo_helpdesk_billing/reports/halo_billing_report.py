@@ -52,6 +52,10 @@ class HaloBillingReport(models.Model):
     Unbilled: work recorded on tickets and not invoiced yet, at its current rating (actions and
     travel as rated when saved, mileage and expenses as priced when recorded, items at their
     price), converted from the customer's currency at the rate of the work's date.
+    Prepaid value (managers): the prepaid hours billed work consumed, at its contract's top-up
+    price per hour (``topup_price / topup_block``), less what credit notes gave back. Margin:
+    billed + prepaid value - cost, where a top-up invoice's lines count as billed but not in the
+    margin (their revenue enters it as prepaid value, when the hours are consumed).
     """
 
     _name = "halo.billing.report"
@@ -80,7 +84,16 @@ class HaloBillingReport(models.Model):
     hours = fields.Float(readonly=True, aggregator="sum")
     amount = fields.Monetary(readonly=True, aggregator="sum", groups=BILLING_USER)
     cost = fields.Monetary(readonly=True, aggregator="sum", groups=BILLING_MANAGER)
-    margin = fields.Monetary(readonly=True, aggregator="sum", groups=BILLING_MANAGER)
+    prepaid_value = fields.Monetary(
+        string="Prepaid Value", readonly=True, aggregator="sum", groups=BILLING_MANAGER,
+        help="Work covered by prepaid hours, valued at the contract's prepaid rate (top-up price "
+        "per hour): the revenue of the top-ups this work consumed.",
+    )
+    margin = fields.Monetary(
+        readonly=True, aggregator="sum", groups=BILLING_MANAGER,
+        help="Billed + prepaid value - cost. Top-up invoices are billed but add nothing to the "
+        "margin: their revenue counts as the prepaid hours are consumed (prepaid value).",
+    )
 
     def _query(self):
         timesheet_currency = SQL("NULLIF(a.halo_rating_data->>'currency_id', '')::int")
@@ -95,8 +108,11 @@ class HaloBillingReport(models.Model):
                         ELSE COALESCE(src.hours, 0) END AS hours,
                    -aml.balance AS amount,
                    CASE WHEN m.move_type = 'out_refund' THEN 0 ELSE COALESCE(src.cost, 0) END AS cost,
-                   -aml.balance - CASE WHEN m.move_type = 'out_refund' THEN 0 ELSE COALESCE(src.cost, 0) END
-                       AS margin
+                   COALESCE(src.prepaid_value, 0) AS prepaid_value,
+                   -- a top-up's revenue is matched to the consumption it pays for (prepaid value)
+                   CASE WHEN aml.halo_kind = 'topup' THEN 0 ELSE -aml.balance END
+                       - CASE WHEN m.move_type = 'out_refund' THEN 0 ELSE COALESCE(src.cost, 0) END
+                       + COALESCE(src.prepaid_value, 0) AS margin
               FROM account_move_line aml
               JOIN account_move m ON m.id = aml.move_id
          LEFT JOIN account_move o ON o.id = m.reversed_entry_id
@@ -117,8 +133,26 @@ class HaloBillingReport(models.Model):
                           SUM(CASE WHEN l.kind IN ('labour', 'travel') AND l.invoice_line_id = COALESCE(origin.id, aml.id)
                                    THEN l.quantity ELSE 0 END) AS hours,
                           SUM(CASE WHEN l.invoice_line_id = COALESCE(origin.id, aml.id) THEN COALESCE(l.cost, 0)
-                                   ELSE 0 END) AS cost
+                                   ELSE 0 END) AS cost,
+                          SUM(CASE WHEN l.invoice_line_id = COALESCE(origin.id, aml.id) THEN pv.value
+                                   ELSE 0 END) AS prepaid_value
                      FROM halo_billing_run_line l
+                LEFT JOIN LATERAL (
+                          -- prepaid hours this charge consumed (an invoice), or gave back (the
+                          -- reversals of a credit note), at the contract's price per hour,
+                          -- converted from its currency at the rate of the entry's date
+                          SELECT COALESCE(SUM(-le.hours * ct.topup_price / ct.topup_block
+                                              * CASE WHEN ct.currency_id = c.currency_id THEN 1.0
+                                                     ELSE %(ledger_company_rate)s / NULLIF(%(ledger_rate)s, 0)
+                                                END), 0) AS value
+                            FROM halo_contract_ledger le
+                            JOIN halo_contract ct ON ct.id = le.contract_id
+                            JOIN res_company c ON c.id = m.company_id
+                           WHERE le.run_line_id = l.id AND le.mode = 'prepay_hours'
+                             AND COALESCE(ct.topup_block, 0) > 0
+                             AND CASE WHEN m.move_type = 'out_refund'
+                                      THEN le.kind = 'reversal' AND le.credit_note_id = m.id
+                                      ELSE le.kind = 'consumption' END) pv ON TRUE
                     WHERE l.invoice_line_id = COALESCE(origin.id, aml.id)
                        OR l.id = COALESCE(origin.halo_run_line_id, aml.halo_run_line_id)) src ON TRUE
              WHERE m.state = 'posted' AND m.move_type IN ('out_invoice', 'out_refund')
@@ -129,14 +163,14 @@ class HaloBillingReport(models.Model):
             SELECT a.id * 10 + 2, a.date, a.company_id, t.commercial_partner_id, a.halo_ticket_id, a.user_id,
                    a.halo_charge_rate_id, NULL, NULL, COALESCE(a.halo_kind, 'labour'), 'unbilled',
                    COALESCE(a.halo_billable_hours, 0), ROUND(COALESCE(a.halo_rated_amount, 0) * fx.factor, 2),
-                   -a.amount, ROUND(COALESCE(a.halo_rated_amount, 0) * fx.factor, 2) + a.amount
+                   -a.amount, 0, ROUND(COALESCE(a.halo_rated_amount, 0) * fx.factor, 2) + a.amount
               FROM account_analytic_line a JOIN helpdesk_ticket t ON t.id = a.halo_ticket_id
               JOIN res_company c ON c.id = a.company_id
               %(ts_fx)s
              WHERE a.halo_billing_state IN ('unbilled', 'in_run')
             UNION ALL
             SELECT m.id * 10 + 3, m.date, m.company_id, m.partner_id, m.ticket_id, m.user_id,
-                   NULL, NULL, NULL, 'mileage', 'unbilled', 0, ROUND(COALESCE(m.halo_amount, 0) * fx.factor, 2), 0,
+                   NULL, NULL, NULL, 'mileage', 'unbilled', 0, ROUND(COALESCE(m.halo_amount, 0) * fx.factor, 2), 0, 0,
                    ROUND(COALESCE(m.halo_amount, 0) * fx.factor, 2)
               FROM halo_mileage m JOIN res_company c ON c.id = m.company_id
               %(mileage_fx)s
@@ -144,20 +178,23 @@ class HaloBillingReport(models.Model):
             UNION ALL
             SELECT e.id * 10 + 4, e.date, e.company_id, e.partner_id, e.ticket_id, e.user_id,
                    NULL, NULL, NULL, 'expense', 'unbilled', 0, ROUND(COALESCE(e.halo_amount, 0) * fx.factor, 2),
-                   COALESCE(e.halo_cost, 0), ROUND(COALESCE(e.halo_amount, 0) * fx.factor, 2) - COALESCE(e.halo_cost, 0)
+                   COALESCE(e.halo_cost, 0), 0,
+                   ROUND(COALESCE(e.halo_amount, 0) * fx.factor, 2) - COALESCE(e.halo_cost, 0)
               FROM halo_expense e JOIN res_company c ON c.id = e.company_id
               %(expense_fx)s
              WHERE e.halo_billing_state IN ('unbilled', 'in_run')
             UNION ALL
             SELECT i.id * 10 + 5, i.date, i.company_id, i.partner_id, i.ticket_id, i.user_id,
                    NULL, NULL, NULL, 'item', 'unbilled', 0, COALESCE(i.unit_price, 0) * i.quantity,
-                   COALESCE(i.unit_cost, 0) * i.quantity,
+                   COALESCE(i.unit_cost, 0) * i.quantity, 0,
                    (COALESCE(i.unit_price, 0) - COALESCE(i.unit_cost, 0)) * i.quantity
               FROM halo_ticket_item i WHERE i.halo_billing_state IN ('unbilled', 'in_run')
         """,
             ts_fx=_fx_join("fx", timesheet_currency, SQL("a.company_id"), SQL("a.date")),
             mileage_fx=_fx_join("fx", SQL("m.halo_amount_currency_id"), SQL("m.company_id"), SQL("m.date")),
             expense_fx=_fx_join("fx", SQL("e.halo_amount_currency_id"), SQL("e.company_id"), SQL("e.date")),
+            ledger_company_rate=_rate(SQL("c.currency_id"), SQL("m.company_id"), SQL("le.date")),
+            ledger_rate=_rate(SQL("ct.currency_id"), SQL("m.company_id"), SQL("le.date")),
         )
 
     def init(self):
@@ -170,7 +207,7 @@ class HaloBillingReport(models.Model):
         from openpyxl import Workbook
         from openpyxl.styles import Font
 
-        measures = ["amount"] + (["cost", "margin"] if with_cost else [])
+        measures = ["amount"] + (["cost", "prepaid_value", "margin"] if with_cost else [])
         workbook = Workbook()
         workbook.remove(workbook.active)
         for dimension, title in (("partner_id", "Customers"), ("user_id", "Technicians"),

@@ -98,6 +98,10 @@ class TestBillingReportReconcile(HaloBillingRunCommon):
         # per customer: Globex's invoice and credit note cancel out
         self.assertEqual(sum(self._billed([("partner_id", "=", self.other_customer.id)]).values()), 0.0)
         self.assertEqual(sum(self._billed([("partner_id", "=", self.third.id)]).values()), 1455.0)
+        # the top-up is billed (900.00) but its revenue enters the margin only as prepaid value,
+        # when hours are consumed (none yet): no margin, no prepaid value
+        self.assertEqual(self.env["halo.billing.report"]._read_group(
+            [("kind", "=", "topup")], [], ["amount:sum", "prepaid_value:sum", "margin:sum"]), [(900.0, 0.0, 0.0)])
         # the credit note's lines are linked back to the credited work: -2.5 h of Globex's
         hours = dict(self.env["halo.billing.report"]._read_group(
             [("status", "=", "billed"), ("partner_id", "=", self.other_customer.id)], ["invoice_id"], ["hours:sum"]))
@@ -126,7 +130,7 @@ class TestBillingReportReconcile(HaloBillingRunCommon):
         sheet = book["Customers"]
         header = [cell.value for cell in sheet[1]]
         rows = {row[0]: row for row in sheet.iter_rows(min_row=2, values_only=True)}
-        self.assertEqual(list(rows), [self.third.display_name])
+        self.assertEqual(list(rows), [self.third.display_name, "Total"])
         self.assertEqual(rows[self.third.display_name][header.index("2026-07 billed amount")], 1455.0)
         # from the list's action menu: the filter (active_domain) when every row is selected,
         # the selected rows otherwise
