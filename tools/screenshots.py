@@ -1,6 +1,7 @@
 """Take the README's screenshots from a running demo (./demo.sh) with headless Chromium.
 
 Usage: .cache/venv/bin/python tools/screenshots.py [http://localhost:8069] [http://127.0.0.1:8099]
+(environment: HALO_DEMO_DB, the demo's database; HALO_CHROME_PORT, Chromium's debugging port, 9333)
 Prepares a previewed billing run in the demo database over XML-RPC (as admin), then logs in
 through the login page and captures: a ticket's Actions tab, the billing run preview, the Xero
 sandbox's organisation page. Writes docs/screenshots/*.png.
@@ -36,7 +37,8 @@ def rpc():
 class Chrome:
     def __init__(self):
         self.profile = tempfile.mkdtemp()
-        port = 9333
+        # several demos may run side by side: each its own debugging port
+        port = int(os.environ.get("HALO_CHROME_PORT", "9333"))
         self.proc = subprocess.Popen([
             shutil.which("chromium") or "chromium", "--headless=new", "--no-sandbox", "--disable-gpu",
             "--no-first-run", "--disable-background-networking", "--disable-component-update",

@@ -74,6 +74,19 @@ class TestBillingReportPrepaid(HaloContractCommon, HaloBillingRunCommon):
         self.env.invalidate_all()
         self.assertEqual(self._totals([("kind", "=", "labour")]), (0.0, 100.0, 0.0, -100.0))
 
+    def test_credit_note_gives_the_prepaid_value_back(self):
+        """Crediting the run's invoice in full gives the 2.5 h back to the balance: the credit
+        note's lines count -200.00 of prepaid value, the contract's total is 0.00."""
+        invoice = self.run.invoice_ids
+        credit = invoice._reverse_moves([{"invoice_date": date(2026, 7, 31)}])
+        credit.action_post()
+        self.assertEqual(self.contract.balance_hours, 10)
+        self.env.flush_all()
+        by_move = dict(self.env["halo.billing.report"]._read_group(
+            [("status", "=", "billed"), ("kind", "=", "labour")], ["invoice_id"], ["prepaid_value:sum"]))
+        self.assertEqual((by_move[invoice], by_move[credit]), (200.0, -200.0))
+        self.assertEqual(self._totals([("kind", "=", "labour")])[2], 0.0)
+
     def test_prepaid_value_for_managers_only(self):
         Report = self.env["halo.billing.report"]
         rows = Report.search([("kind", "=", "labour"), ("partner_id", "=", self.customer.id)])
