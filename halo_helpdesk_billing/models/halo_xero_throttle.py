@@ -35,7 +35,7 @@ class HaloXeroRateLimit(models.Model):
     _key_unique = models.UniqueIndex("(key)")
 
 
-class SharedThrottle:
+class SharedThrottle(xc.ThrottleSlot):
     """The :class:`~..services.xero_client.Throttle` interface, shared through PostgreSQL.
 
     Every call first passes the process's own throttle ``local`` (its settings are the limits here too), then
@@ -139,14 +139,6 @@ class SharedThrottle:
                 self._with_row(tenant_id, lambda state: state.get("flying", {}).pop(token, None))
         finally:
             self.local.release(tenant_id)
-
-    @contextlib.contextmanager
-    def slot(self, tenant_id):
-        self.acquire(tenant_id)
-        try:
-            yield
-        finally:
-            self.release(tenant_id)
 
     def penalise(self, tenant_id, retry_after_seconds):
         self.local.penalise(tenant_id, retry_after_seconds)

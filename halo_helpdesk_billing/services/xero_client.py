@@ -143,7 +143,19 @@ class _TenantBudget:
         self.day_limit_seen = None
 
 
-class Throttle:
+class ThrottleSlot:
+    """``with throttle.slot(tenant):`` around a throttle's ``acquire`` / ``release``."""
+
+    @contextlib.contextmanager
+    def slot(self, tenant_id):
+        self.acquire(tenant_id)
+        try:
+            yield
+        finally:
+            self.release(tenant_id)
+
+
+class Throttle(ThrottleSlot):
     """Per-tenant, thread-safe, in-process limiter (sliding 60 s window, concurrency, daily budget)."""
 
     def __init__(self, per_minute=60, concurrent=5, daily=5000, daily_headroom=0.1,
@@ -222,14 +234,6 @@ class Throttle:
             if budget and budget.in_flight > 0:
                 budget.in_flight -= 1
             self._cond.notify_all()
-
-    @contextlib.contextmanager
-    def slot(self, tenant_id):
-        self.acquire(tenant_id)
-        try:
-            yield
-        finally:
-            self.release(tenant_id)
 
     def penalise(self, tenant_id, retry_after_seconds):
         with self._cond:
