@@ -6,16 +6,10 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 
+from odoo.addons.halo_helpdesk_billing.constants import WORK_TABLES
+
 from ..services import xlsx_invoice
 from .halo_engine import BILLING_RUN
-
-# Work tables that record the invoice number (model -> table)
-WORK_TABLES = {
-    "account.analytic.line": "account_analytic_line",
-    "halo.mileage": "halo_mileage",
-    "halo.expense": "halo_expense",
-    "halo.ticket.item": "halo_ticket_item",
-}
 
 
 class AccountMove(models.Model):

@@ -13,7 +13,7 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 
-from .account_move import WORK_TABLES
+from odoo.addons.halo_helpdesk_billing.constants import BILLING_USER, WORK_TABLES
 
 
 class AccountMove(models.Model):
@@ -205,7 +205,7 @@ class AccountMove(models.Model):
         so it can be corrected before invoicing) or, for a contract invoice, invoice its
         periods again as a draft."""
         self.ensure_one()
-        if not self.env.user.has_group("halo_helpdesk_billing.group_halo_billing_user"):
+        if not self.env.user.has_group(BILLING_USER):
             raise AccessError(self.env._("Only billing users can credit and re-bill invoices."))
         credit = self._halo_credit_in_full()
         if self.halo_run_id:

@@ -2,16 +2,9 @@
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 
+from odoo.addons.halo_helpdesk_billing.constants import BILLING_STATES, BILLING_USER
+
 from .halo_engine import BILLING_ENGINE
-
-BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
-
-BILLING_STATES = [
-    ("unbilled", "Unbilled"),
-    ("in_run", "In billing run"),
-    ("invoiced", "Invoiced"),
-    ("not_billable", "Not billable"),
-]
 
 
 class HaloBillableMixin(models.AbstractModel):

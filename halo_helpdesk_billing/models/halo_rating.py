@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo
 from odoo import api, fields, models
 from odoo.tools import SQL
 
+from odoo.addons.halo_helpdesk_billing.constants import RERATABLE_STATES, WORK_TABLES
+
 from ..services import rating
 
 TimesheetInput = namedtuple(
@@ -557,7 +559,7 @@ class HaloRating(models.AbstractModel):
     def _halo_rate_recorded(self, records):
         """Price unbilled mileage or expenses as they are recorded (the billing analysis shows
         them at this value until a billing run prices them again): one UPDATE."""
-        records = records.sudo().filtered(lambda r: r.halo_billing_state in ("unbilled", "not_billable"))
+        records = records.sudo().filtered(lambda r: r.halo_billing_state in RERATABLE_STATES)
         if not records:
             return
         results = self._rate_mileage(records) if records._name == "halo.mileage" else self._rate_expenses(records)
@@ -569,7 +571,6 @@ class HaloRating(models.AbstractModel):
         (an error stores no amount and the error as explanation)."""
         if not records:
             return
-        from .account_move import WORK_TABLES
 
         ids, amounts, texts, currencies = [], [], [], []
         for record in records:

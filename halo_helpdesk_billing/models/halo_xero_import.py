@@ -14,8 +14,10 @@ from odoo import Command, api, fields, models
 from odoo.exceptions import UserError
 from odoo.fields import Domain
 
+from odoo.addons.halo_helpdesk_billing.constants import BILLING_MANAGER
+
 from ..services import xero_client as xc
-from .halo_xero_connection import BILLING_MANAGER, halo_check_caller
+from .halo_xero_connection import halo_check_caller
 
 _logger = logging.getLogger(__name__)
 
