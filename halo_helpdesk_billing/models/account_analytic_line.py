@@ -123,6 +123,10 @@ class AccountAnalyticLine(models.Model):
     def _halo_is_billable(self):
         return bool(self.halo_ticket_id) and self.halo_billable != "not_billable"
 
+    @api.model
+    def _halo_billable_sql(self):
+        return SQL("halo_ticket_id IS NOT NULL AND COALESCE(halo_billable, 'billable') != 'not_billable'")
+
     def _compute_halo_overlap(self):
         lines = self.filtered(lambda line: line.id and line.halo_start and line.halo_end)
         overlapping = set()

@@ -11,7 +11,14 @@ from odoo.exceptions import AccessError, UserError
 from odoo.fields import Domain
 from odoo.tools import SQL, float_round, format_date
 
-from odoo.addons.halo_helpdesk_billing.constants import BILLING_USER, TIMED_KINDS, WORK_MODELS, WORK_TABLES
+from odoo.addons.halo_helpdesk_billing.constants import (
+    BILLING_USER,
+    IN_RUN,
+    TIMED_KINDS,
+    UNBILLED,
+    WORK_MODELS,
+    WORK_TABLES,
+)
 
 from ..services import line_template
 from .halo_engine import BILLING_ENGINE, BILLING_RUN
@@ -450,25 +457,11 @@ class HaloBillingRun(models.Model):
                 res_ids = [res_id for res_id in res_ids if res_id not in skip[res_model]]
                 if not res_ids:
                     continue
-            Model = self.env[res_model]
-            Model.flush_model()
-            table = SQL.identifier(WORK_TABLES[res_model])
             if run_id:
-                self.env.cr.execute(SQL(
-                    "UPDATE %s SET halo_run_id = %s, halo_billing_state = 'in_run' "
-                    "WHERE id = ANY(%s) AND halo_invoice_number IS NULL", table, run_id, res_ids))
+                self.env[res_model]._halo_write_billing_state(IN_RUN, res_ids, run_id=run_id)
             else:
-                billable = SQL(
-                    "halo_ticket_id IS NOT NULL AND COALESCE(halo_billable, 'billable') != 'not_billable'"
-                    if res_model == "account.analytic.line" else "billable")
                 # (work another run has taken since the charge let it go stays in that run)
-                self.env.cr.execute(SQL(
-                    "UPDATE %s SET halo_run_id = NULL, "
-                    "halo_billing_state = CASE WHEN %s THEN 'unbilled' ELSE 'not_billable' END "
-                    "WHERE id = ANY(%s) AND halo_invoice_number IS NULL "
-                    "AND (halo_run_id IS NULL OR halo_run_id = ANY(%s))",
-                    table, billable, res_ids, lines.run_id.ids))
-            Model.invalidate_model(["halo_run_id", "halo_billing_state"])
+                self.env[res_model]._halo_write_billing_state(UNBILLED, res_ids, held_by=lines.run_id.ids)
 
     def _halo_charge_base(self, record, kind, ticket, date, user):
         customer = ticket.commercial_partner_id or ticket.partner_id
