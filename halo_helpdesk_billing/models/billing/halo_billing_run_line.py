@@ -3,7 +3,7 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 
-from .halo_engine import BILLING_ENGINE
+from ..halo_engine import BILLING_ENGINE
 
 BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
 

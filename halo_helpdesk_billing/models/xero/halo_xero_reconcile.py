@@ -26,7 +26,7 @@ import psycopg2
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
-from ..services.xero_client import XeroError
+from ...services.xero_client import XeroError
 from .halo_xero_connection import halo_check_caller
 
 _logger = logging.getLogger(__name__)

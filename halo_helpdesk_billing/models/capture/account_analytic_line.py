@@ -6,8 +6,8 @@ from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 
+from ..halo_engine import NO_RATING
 from .halo_billable_mixin import HaloBillableMixin
-from .halo_engine import NO_RATING
 
 BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
 TIMESHEET_COST_GROUPS = f"{BILLING_USER},account.group_account_readonly"

@@ -27,8 +27,8 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.fields import Domain
 
-from ..services import xero_push
-from ..services.xero_client import (
+from ...services import xero_push
+from ...services.xero_client import (
     XeroAuthError,
     XeroError,
     XeroNotFound,
@@ -36,7 +36,7 @@ from ..services.xero_client import (
     XeroTooLarge,
     XeroUnknownOutcome,
 )
-from .halo_engine import XERO_COMMIT
+from ..halo_engine import XERO_COMMIT
 from .halo_xero_connection import halo_check_caller
 
 _logger = logging.getLogger(__name__)

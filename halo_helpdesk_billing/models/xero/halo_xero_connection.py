@@ -9,7 +9,7 @@ from odoo import SUPERUSER_ID, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.sql_db import Cursor
 
-from ..services import xero_client as xc
+from ...services import xero_client as xc
 
 _logger = logging.getLogger(__name__)
 

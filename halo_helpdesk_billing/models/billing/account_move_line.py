@@ -2,7 +2,7 @@
 from odoo import api, fields, models
 from odoo.exceptions import AccessError
 
-from .halo_engine import BILLING_RUN
+from ..halo_engine import BILLING_RUN
 
 
 class AccountMoveLine(models.Model):

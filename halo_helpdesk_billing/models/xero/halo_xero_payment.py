@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 from odoo import api, fields, models
 
-from ..services import xero_push
-from ..services.xero_client import XeroAuthError, XeroError, XeroRetryLater
-from .halo_engine import XERO_COMMIT
+from ...services import xero_push
+from ...services.xero_client import XeroAuthError, XeroError, XeroRetryLater
+from ..halo_engine import XERO_COMMIT
 
 _logger = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ from odoo.exceptions import AccessError, UserError
 from odoo.fields import Domain
 from odoo.tools import SQL, float_round, format_date
 
-from ..services import line_template
+from ...services import line_template
+from ..halo_engine import BILLING_ENGINE, BILLING_RUN
 from .account_move import WORK_TABLES
-from .halo_engine import BILLING_ENGINE, BILLING_RUN
 from .res_company import DEFAULT_LINE_TEMPLATE, line_template_message
 
 _logger = logging.getLogger(__name__)

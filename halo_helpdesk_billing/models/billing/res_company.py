@@ -2,7 +2,7 @@
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, ValidationError
 
-from ..services import line_template
+from ...services import line_template
 
 BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
 BILLING_MANAGER = "halo_helpdesk_billing.group_halo_billing_manager"

@@ -6,8 +6,8 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 
-from ..services import xlsx_invoice
-from .halo_engine import BILLING_RUN
+from ...services import xlsx_invoice
+from ..halo_engine import BILLING_RUN
 
 # Work tables that record the invoice number (model -> table)
 WORK_TABLES = {

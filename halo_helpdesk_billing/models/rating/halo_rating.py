@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from odoo import api, fields, models
 from odoo.tools import SQL
 
-from ..services import rating
+from ...services import rating
 
 TimesheetInput = namedtuple(
     "TimesheetInput", "id start end ticket_id rate_id customer_id company_id billable kind site_id currency_id fx",
@@ -569,7 +569,7 @@ class HaloRating(models.AbstractModel):
         (an error stores no amount and the error as explanation)."""
         if not records:
             return
-        from .account_move import WORK_TABLES
+        from ..billing.account_move import WORK_TABLES
 
         ids, amounts, texts, currencies = [], [], [], []
         for record in records:

@@ -14,7 +14,7 @@ from odoo import Command, api, fields, models
 from odoo.exceptions import UserError
 from odoo.fields import Domain
 
-from ..services import xero_client as xc
+from ...services import xero_client as xc
 from .halo_xero_connection import BILLING_MANAGER, halo_check_caller
 
 _logger = logging.getLogger(__name__)
