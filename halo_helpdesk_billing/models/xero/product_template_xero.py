@@ -1,6 +1,8 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 from odoo import fields, models
 
+from odoo.addons.halo_helpdesk_billing.constants import BILLING_USER
+
 XERO_PRODUCT_FIELDS = ("default_code", "name", "list_price")
 
 
@@ -20,6 +22,6 @@ class ProductTemplate(models.Model):
         ondelete="set null")
     # holds Xero's sales price: billing staff only
     halo_xero_synced_values = fields.Json(
-        copy=False, groups="halo_helpdesk_billing.group_halo_billing_user",
+        copy=False, groups=BILLING_USER,
         help="Xero-owned values as last imported.")
     halo_xero_updated_at = fields.Datetime(string="Updated in Xero", copy=False)
