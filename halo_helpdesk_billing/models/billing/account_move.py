@@ -7,8 +7,8 @@ from odoo.exceptions import AccessError, UserError
 
 from odoo.addons.halo_helpdesk_billing.constants import INVOICED, WORK_TABLES
 
-from ..services import xlsx_invoice
-from .halo_engine import BILLING_RUN
+from ...services import xlsx_invoice
+from ..halo_engine import BILLING_RUN
 
 
 class AccountMove(models.Model):

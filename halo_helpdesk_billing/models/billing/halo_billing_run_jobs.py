@@ -24,10 +24,10 @@ from odoo.tools import SQL
 from odoo.addons.halo_helpdesk_billing.constants import BILLING_USER
 from odoo.addons.queue_job.exception import RetryableJobError
 
-from ..services import billing_chunks
+from ...services import billing_chunks
+from ..halo_engine import BILLING_ENGINE
 from .halo_billing_run import SOURCES
 from .halo_billing_run import HaloBillingRun as BaseRun
-from .halo_engine import BILLING_ENGINE
 
 _logger = logging.getLogger(__name__)
 

@@ -229,7 +229,7 @@ class HaloChargeRateVersion(models.Model):
 
     def _to_rating(self):
         """Plain value used by the rating service (``services.rating.RateVersion``)."""
-        from ..services import rating
+        from ...services import rating
 
         self.ensure_one()
         return rating.RateVersion(

@@ -18,7 +18,7 @@ from odoo.tools import SQL
 
 from odoo.addons.halo_helpdesk_billing.constants import RERATABLE_STATES, WORK_TABLES
 
-from ..services import rating
+from ...services import rating
 
 TimesheetInput = namedtuple(
     "TimesheetInput", "id start end ticket_id rate_id customer_id company_id billable kind site_id currency_id fx",

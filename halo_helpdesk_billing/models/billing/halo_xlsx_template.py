@@ -4,7 +4,7 @@ import base64
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
-from ..services import xlsx_invoice
+from ...services import xlsx_invoice
 
 
 class HaloXlsxTemplate(models.Model):

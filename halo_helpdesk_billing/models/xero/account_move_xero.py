@@ -29,8 +29,8 @@ from odoo.fields import Domain
 
 from odoo.addons.halo_helpdesk_billing.constants import INVOICING_GROUP as XERO_INVOICE_GROUP
 
-from ..services import xero_push
-from ..services.xero_client import (
+from ...services import xero_push
+from ...services.xero_client import (
     XeroAuthError,
     XeroError,
     XeroNotFound,
@@ -38,7 +38,7 @@ from ..services.xero_client import (
     XeroTooLarge,
     XeroUnknownOutcome,
 )
-from .halo_engine import XERO_COMMIT
+from ..halo_engine import XERO_COMMIT
 from .halo_xero_connection import halo_check_caller
 
 _logger = logging.getLogger(__name__)

@@ -10,9 +10,9 @@ from odoo import api, fields, models
 
 from odoo.addons.halo_helpdesk_billing.constants import BILLING_USER
 
-from ..services import xero_push
-from ..services.xero_client import XeroAuthError, XeroError, XeroRetryLater
-from .halo_engine import XERO_COMMIT
+from ...services import xero_push
+from ...services.xero_client import XeroAuthError, XeroError, XeroRetryLater
+from ..halo_engine import XERO_COMMIT
 
 _logger = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from odoo.exceptions import AccessError
 
 from odoo.addons.halo_helpdesk_billing.constants import BILLED_KINDS
 
-from .halo_engine import BILLING_RUN
+from ..halo_engine import BILLING_RUN
 
 
 class AccountMoveLine(models.Model):

@@ -11,7 +11,7 @@ from odoo.sql_db import Cursor
 
 from odoo.addons.halo_helpdesk_billing.constants import BILLING_MANAGER, BILLING_USER
 
-from ..services import xero_client as xc
+from ...services import xero_client as xc
 
 _logger = logging.getLogger(__name__)
 

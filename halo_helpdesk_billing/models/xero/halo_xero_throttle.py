@@ -17,7 +17,7 @@ import psycopg2
 
 from odoo import fields, models, sql_db
 
-from ..services import xero_client as xc
+from ...services import xero_client as xc
 
 _logger = logging.getLogger(__name__)
 

@@ -12,10 +12,10 @@ from odoo.tools import float_round, format_amount
 
 from odoo.addons.halo_helpdesk_billing.constants import BILLING_USER
 
+from ..billing.res_company import ROUNDING_SCOPES
+from ..halo_engine import LEDGER_SYSTEM  # lets system code write ledger entries other than adjustments
 from .halo_contract_dates import PERIOD_MONTHS, PERIODS, day_count, invoice_date_of, period_bounds
 from .halo_customer_device import within_partner
-from .halo_engine import LEDGER_SYSTEM  # lets system code write ledger entries other than adjustments
-from .res_company import ROUNDING_SCOPES
 
 _logger = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from odoo.exceptions import AccessError, UserError
 
 from odoo.addons.halo_helpdesk_billing.constants import BILLING_USER
 
-from .halo_engine import MAIL_GATEWAY
+from ..halo_engine import MAIL_GATEWAY
 
 
 class HelpdeskTicket(models.Model):

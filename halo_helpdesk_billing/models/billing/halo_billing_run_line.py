@@ -10,7 +10,7 @@ from odoo.addons.halo_helpdesk_billing.constants import (
     TIMED_KINDS,
 )
 
-from .halo_engine import BILLING_ENGINE
+from ..halo_engine import BILLING_ENGINE
 
 
 class HaloBillingRunLine(models.Model):

@@ -5,7 +5,7 @@ from odoo.tools import float_compare
 
 from odoo.addons.halo_helpdesk_billing.constants import BILLING_MANAGER, BILLING_USER
 
-from .halo_engine import BILLING_ENGINE
+from ..halo_engine import BILLING_ENGINE
 
 
 class HaloTicketItem(models.Model):

@@ -12,7 +12,7 @@ from odoo.addons.halo_helpdesk_billing.constants import (
     UNBILLED,
 )
 
-from .halo_engine import BILLING_ENGINE
+from ..halo_engine import BILLING_ENGINE
 
 
 class HaloBillableMixin(models.AbstractModel):

@@ -8,8 +8,8 @@ from odoo.tools import SQL
 
 from odoo.addons.halo_helpdesk_billing.constants import BILLING_USER, TIMESHEET_COST_GROUPS
 
+from ..halo_engine import NO_RATING
 from .halo_billable_mixin import HaloBillableMixin
-from .halo_engine import NO_RATING
 
 MAX_ACTION_HOURS = 24
 # Changing any of these re-rates the line (and the work it is rounded with).

@@ -16,7 +16,7 @@ from odoo.fields import Domain
 
 from odoo.addons.halo_helpdesk_billing.constants import BILLING_MANAGER
 
-from ..services import xero_client as xc
+from ...services import xero_client as xc
 from .halo_xero_connection import halo_check_caller
 
 _logger = logging.getLogger(__name__)

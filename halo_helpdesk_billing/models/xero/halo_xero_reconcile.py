@@ -29,7 +29,7 @@ from odoo.exceptions import UserError
 from odoo.addons.halo_helpdesk_billing.constants import BILLING_GROUPS, BILLING_MANAGER
 from odoo.addons.halo_helpdesk_billing.constants import INVOICING_GROUP as XERO_INVOICE_GROUP
 
-from ..services.xero_client import XeroError
+from ...services.xero_client import XeroError
 from .halo_xero_connection import halo_check_caller
 
 _logger = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ from odoo.exceptions import AccessError, ValidationError
 
 from odoo.addons.halo_helpdesk_billing.constants import BILLING_MANAGER, BILLING_USER
 
-from ..services import line_template
+from ...services import line_template
 
 INVOICE_GROUPINGS = [
     ("customer", "One invoice per customer"),

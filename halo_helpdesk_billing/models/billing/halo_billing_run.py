@@ -20,8 +20,8 @@ from odoo.addons.halo_helpdesk_billing.constants import (
     WORK_TABLES,
 )
 
-from ..services import line_template
-from .halo_engine import BILLING_ENGINE, BILLING_RUN
+from ...services import line_template
+from ..halo_engine import BILLING_ENGINE, BILLING_RUN
 from .res_company import DEFAULT_LINE_TEMPLATE, line_template_message
 
 _logger = logging.getLogger(__name__)

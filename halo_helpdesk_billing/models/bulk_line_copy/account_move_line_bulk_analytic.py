@@ -14,8 +14,8 @@ ORM. ``tests/test_invoice_bulk_lines.py`` compares the copies with ORM-made line
 """
 from odoo import models
 
+from ..halo_engine import BILLING_RUN
 from .account_move_bulk_lines import insert_row_copies
-from .halo_engine import BILLING_RUN
 
 # the values of an analytic line Odoo makes for an invoice line besides its analytic accounts
 ANALYTIC_PLAIN_VALUES = frozenset((

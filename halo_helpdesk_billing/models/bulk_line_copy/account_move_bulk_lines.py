@@ -30,7 +30,7 @@ from collections import defaultdict
 from odoo import api, models
 from odoo.tools import SQL
 
-from .halo_engine import BILLING_RUN
+from ..halo_engine import BILLING_RUN
 
 # Columns a copy computes for itself; every other stored column is the prototype's.
 OWN_COLUMNS = (
