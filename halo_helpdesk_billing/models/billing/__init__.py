@@ -3,8 +3,8 @@ from . import res_partner
 from . import halo_billing_run
 from . import halo_billing_run_line
 from . import halo_billing_run_jobs
+from . import halo_billing_run_chunk
 from . import account_move
 from . import account_move_line
 from . import halo_xlsx_template
-from . import account_move_correction
-from . import helpdesk_ticket_correction
+from . import helpdesk_ticket
