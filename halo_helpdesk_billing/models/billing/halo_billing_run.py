@@ -21,6 +21,7 @@ from odoo.addons.halo_helpdesk_billing.constants import (
 )
 
 from ...services import line_template
+from .. import halo_money_thread as money_thread
 from ..halo_engine import BILLING_ENGINE, BILLING_RUN
 from .res_company import DEFAULT_LINE_TEMPLATE, line_template_message
 
@@ -111,6 +112,16 @@ class HaloBillingRun(models.Model):
         "currency are converted at the rate of the run's invoice date (today until it is set); "
         "the charges and their invoices keep their own currency.",
     )
+
+    # ------------------------------------------------------------------ chatter (messages carry money)
+    def _mail_get_operation_for_mail_message_operation(self, message_operation):
+        return money_thread.read_needs_write(
+            self.env, super()._mail_get_operation_for_mail_message_operation(message_operation), message_operation
+        )
+
+    def _notify_get_recipients(self, message, msg_vals=False, **kwargs):
+        recipients = super()._notify_get_recipients(message, msg_vals=msg_vals, **kwargs)
+        return money_thread.billing_recipients(self.env, recipients, message, msg_vals)
 
     @api.depends("line_ids.amount", "line_ids.state", "line_ids.currency_id", "invoice_ids", "date_invoice")
     def _compute_totals(self):
@@ -225,7 +236,7 @@ class HaloBillingRun(models.Model):
         consumed from contracts is given back by reversal entries. A run whose posted invoices
         were all credited in full can be cancelled."""
         for run in self:
-            # an invoice credited in full released its work already (see account_move_correction)
+            # an invoice credited in full released its work already (see the credit notes in account_move.py)
             if run.invoice_ids.filtered(lambda move: move.state == "posted" and not move.halo_released_by_id):
                 raise UserError(self.env._(
                     "Billing run %(run)s has posted invoices; credit them in full with credit notes "
