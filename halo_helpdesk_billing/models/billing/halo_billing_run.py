@@ -958,32 +958,23 @@ class HaloBillingRun(models.Model):
         """Create, link and post the invoices of some charge groups (one chunk, see
         :meth:`_halo_invoice_chunks`)."""
         RunLine = self.env["halo.billing.run.line"]
-        move_vals, line_maps, copies = [], [], []
+        move_vals, line_maps, itemised = [], [], []
         for group in groups:
             layout = settings[group[0].partner_id]["layout"]
             vals, line_map = self._halo_prepare_invoice_vals(group, layout, descriptions, names)
             self._halo_complete_line_vals(vals, accounting)
-            copies.append(self._halo_split_copies(vals) if layout == "itemised" else [])
+            itemised.append(layout == "itemised")
             move_vals.append(vals)
             line_maps.append(line_map)
         # New draft lines have no analytic lines to re-synchronise: Odoo's own key skips that
         # per-line inverse at creation (it is not kept for posting, which creates them).
-        Move = self.env["account.move"].with_context(
-            default_move_type="out_invoice", check_move_validity=False, skip_analytic_sync=True,
-            **{BILLING_RUN.key: BILLING_RUN},
-        )
-        # An invoice that gets copied lines is created without Odoo's tax and payment-term
-        # lines: Odoo makes them once, for all those invoices in one batch, when the copies are
-        # added (see _halo_add_copies), instead of making them now and rewriting each one then.
-        created = {}
-        for deferred in (True, False):
-            indexes = [index for index, move_copies in enumerate(copies) if bool(move_copies) == deferred]
-            if indexes:
-                batch = Move.with_context(skip_invoice_sync=deferred).create([move_vals[i] for i in indexes])
-                created.update(zip(indexes, batch.ids, strict=True))
-        moves = self.env["account.move"].browse([created[index] for index in range(len(move_vals))])
-        if any(copies):
-            self._halo_add_copies(moves, copies)
+        create_context = {
+            "default_move_type": "out_invoice", "check_move_validity": False, "skip_analytic_sync": True,
+            BILLING_RUN.key: BILLING_RUN,
+        }
+        # the lines of itemised invoices that share their accounting values may be copied in
+        # bulk (models/bulk_line_copy/account_move.py), unless the company switched that off
+        moves = self.env["account.move"]._halo_create_invoices_with_lines(move_vals, itemised, create_context)
         run_line_ids, invoice_line_ids, move_ids = [], [], []
         for move, line_map in zip(moves, line_maps, strict=True):
             invoice_lines = move.invoice_line_ids.sorted(lambda aml: (aml.sequence, aml.id))
@@ -1012,48 +1003,13 @@ class HaloBillingRun(models.Model):
         ))
         self.env["account.move.line"].invalidate_model(["halo_kind"])
         if self.company_id.halo_post_invoices:
-            # analytic lines copied in bulk (account_move_line_bulk_analytic), and no invoice
-            # sync pass around the state change (account_move_bulk_lines.write)
+            # analytic lines copied in bulk, and no invoice sync pass around the state change
+            # (models/bulk_line_copy/), where the copy is on
             BILLING_RUN.on(moves).action_post()
         move_ids = moves.ids
         self.env.flush_all()
         self.env.invalidate_all()
         return self.env["account.move"].browse(move_ids)
-
-    def _halo_split_copies(self, move_vals):
-        """Take out of ``move_vals`` the itemised lines that can be copies of another line of
-        the invoice (same accounting values, see ``account.move._halo_bulk_add_lines``);
-        returns them as ``[(sequence of the line to copy, line values)]``."""
-        commands = move_vals["invoice_line_ids"]
-        # only lines whose accounting values are fully known here (_halo_complete_line_vals)
-        known = [command[2] for command in commands if "account_id" in command[2]]
-        created, copies = self.env["account.move"]._halo_group_copies(known)
-        if not copies:
-            return []
-        copied = {id(vals) for _index, vals in copies}
-        move_vals["invoice_line_ids"] = [command for command in commands if id(command[2]) not in copied]
-        return [(created[index]["sequence"], vals) for index, vals in copies]
-
-    def _halo_add_copies(self, moves, copies):
-        """Add the split-off lines to the created invoices: copied in bulk from the line they
-        share their accounting values with or, if Odoo's line turned out not copyable, created
-        through the ORM."""
-        Move = self.env["account.move"]
-        bulk, through_orm = [], {}
-        for move, move_copies in zip(moves, copies, strict=True):
-            if not move_copies:
-                continue
-            by_sequence = {line.sequence: line for line in move.invoice_line_ids}
-            prototypes = {sequence: by_sequence[sequence] for sequence, _vals in move_copies}
-            if all(Move._halo_bulk_line_copyable(line) for line in prototypes.values()):
-                bulk.extend((prototypes[sequence].id, vals) for sequence, vals in move_copies)
-            else:
-                through_orm[move] = [Command.create(vals) for _sequence, vals in move_copies]
-        if bulk:
-            moves.with_context(skip_analytic_sync=True)._halo_bulk_add_lines(bulk)
-        for move, commands in through_orm.items():
-            BILLING_RUN.on(move).with_context(check_move_validity=False, skip_analytic_sync=True).write(
-                {"invoice_line_ids": commands})
 
     def _halo_prepare_invoice_vals(self, charges, layout, descriptions, names):
         """Hook: values of one invoice and, in the same order as its lines, the ids of the
