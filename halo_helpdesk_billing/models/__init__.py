@@ -14,6 +14,8 @@ from . import halo_ticket_item
 from . import halo_rating
 from . import halo_rating_audit
 from . import halo_billing_run
+from . import halo_billing_run_charges
+from . import halo_billing_run_invoice_values
 from . import halo_billing_run_line
 from . import halo_billing_run_jobs
 from . import account_move
