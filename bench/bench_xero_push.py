@@ -25,8 +25,7 @@ from datetime import date
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from odoo_bench_env import odoo_env  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+# xero_sandbox is an installed package (tools/setup.sh installs it into the venv)
 
 
 def make_invoices(env, partners, count, tax, product):
