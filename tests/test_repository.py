@@ -190,3 +190,21 @@ def test_xero_sandbox_is_an_installed_package(tmp_path):
     assert "halo-xero-sandbox" in (ROOT / "xero_sandbox" / "pyproject.toml").read_text()
     assert "pip3 install" in (ROOT / "Dockerfile").read_text() and "/opt/xero_sandbox/xero_sandbox" in (
         ROOT / "Dockerfile").read_text()
+
+
+def test_translations_have_no_format_errors():
+    """Every .po of the addon (fr.po) is merged with the .pot and keeps each placeholder, QWeb
+    expression and HTML tag of its source (tools/i18n.py, also run by the pot step of ./test.sh)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("halo_i18n", ROOT / "tools" / "i18n.py")
+    i18n = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(i18n)
+    assert (ROOT / "halo_helpdesk_billing" / "i18n" / "fr.po").exists()
+    problems, stats = i18n.check()
+    assert problems == []
+    assert stats, "no .po file checked"
+    # the checker sees a broken placeholder and a lost tag
+    assert i18n.entry_problems("%(count)s invoices created.", "%(nombre)s factures créées.")
+    assert i18n.entry_problems("<strong>Total</strong>", "Total")
+    assert not i18n.entry_problems("%(count)s invoices created.", "%(count)s factures créées.")

@@ -9,7 +9,8 @@ Steps (each one counts; any failure makes the exit code non-zero):
   4. the plain-Python tests (services, xero_sandbox, repository checks) with pytest;
   5. the browser tours (headless Chromium) with Odoo's own test runner, tagged ``halo_tour``;
   6. the translation template: ``i18n/<addon>.pot`` must hold exactly the strings Odoo exports
-     from the installed addon (``--update-pot`` rewrites it from the export).
+     from the installed addon (``--update-pot`` rewrites it from the export and merges every
+     ``.po`` with it, tools/i18n.py); every ``.po`` must be merged and have no format error.
 
 Called by ./test.sh after tools/setup.sh; not meant to be run alone.
 """
@@ -23,6 +24,8 @@ import sys
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
+
+import i18n  # tools/i18n.py, beside this script
 
 ROOT = Path(os.environ["HALO_ROOT"])
 CACHE = Path(os.environ["HALO_CACHE"])
@@ -141,6 +144,9 @@ def check_pot(db, totals, update=False):
         POT.parent.mkdir(exist_ok=True)
         POT.write_bytes(exported.read_bytes())
         print(f"== translation template: {POT.relative_to(ROOT)} rewritten", flush=True)
+        for path, (added, obsoleted) in i18n.merge().items():
+            print(f"   {path.relative_to(ROOT)} merged: {added} new strings to translate, "
+                  f"{obsoleted} obsolete", flush=True)
         return
     if not POT.exists():
         totals.fail(f"translation template: {POT.relative_to(ROOT)} is missing (./test.sh --update-pot)")
@@ -183,6 +189,20 @@ def lint(totals):
         totals.fail("lint: a pre-commit hook found problems (tools/format.sh fixes the formatting)")
     else:
         totals.passed += 1
+
+
+def check_translations(totals):
+    """Every .po of the addon is readable, merged with the .pot and has no format error
+    (placeholders, QWeb expressions, HTML tags); untranslated strings are only counted."""
+    problems, stats = i18n.check()
+    for problem in problems[:40]:
+        print(f"   {problem}")
+    summary = ", ".join(f"{path.name} {done}/{total} translated" for path, (done, total) in stats.items())
+    if problems:
+        totals.fail(f"translations: {len(problems)} problems ({summary}); python tools/i18n.py check")
+    else:
+        totals.passed += 1
+        print(f"== translations: no format error ({summary or 'no .po file'})", flush=True)
 
 
 def run_tours(db, totals):
@@ -257,6 +277,8 @@ def main():
 
         if db_ok and "pot" in steps:
             check_pot(db, totals, update=args.update_pot)
+        if "pot" in steps:
+            check_translations(totals)
 
         if db_ok and "addon" in steps:
             junit = OUT / "addon.xml"
