@@ -93,7 +93,7 @@ class HelpdeskTicket(models.Model):
             ticket.halo_action_hours = hours.get((ticket.id, "labour"), 0.0)
             ticket.halo_travel_hours = hours.get((ticket.id, "travel"), 0.0)
             ticket.halo_mileage_total = ", ".join(mileage.get(ticket.id, [])) or False
-            ticket.halo_expense_count = self.env["halo.expense"].search_count([("ticket_id", "=", ticket.id)])  # BROKEN ON PURPOSE
+            ticket.halo_expense_count = counts["halo.expense"].get(ticket.id, 0)
             ticket.halo_item_count = counts["halo.ticket.item"].get(ticket.id, 0)
 
     @api.depends_context("uid")
