@@ -38,7 +38,7 @@ from ...services.xero_client import (
     XeroTooLarge,
     XeroUnknownOutcome,
 )
-from ..halo_engine import XERO_COMMIT
+from ..halo_engine import XERO_CANCEL, XERO_COMMIT
 from .halo_xero_connection import halo_check_caller
 
 _logger = logging.getLogger(__name__)
@@ -137,7 +137,8 @@ class AccountMove(models.Model):
             if move.halo_xero_state in ("sending", "unknown"):
                 raise UserError(self.env._(
                     "Invoice %(name)s is being sent to Xero; wait until its Xero state is known.", name=move.name))
-            if move.halo_xero_invoice_id and move.halo_xero_status not in (*XERO_EDITABLE, "DELETED", "VOIDED"):
+            if move.halo_xero_invoice_id and move.halo_xero_status not in (*XERO_EDITABLE, "DELETED", "VOIDED") \
+                    and not XERO_CANCEL.is_set(self.env):  # a cancel: voided in Xero by the push
                 raise UserError(self.env._(
                     "Invoice %(name)s is %(status)s in Xero (%(number)s) and can no longer be changed there. "
                     "Issue a credit note instead.",

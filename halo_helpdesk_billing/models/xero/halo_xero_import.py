@@ -236,6 +236,7 @@ class HaloXeroImport(models.Model):
     # -- steps ----------------------------------------------------------------------------------------
     def _halo_step_accounts(self, client):
         conn = self.connection_id
+        conn._halo_read_lock_dates(client)  # settings, like the chart: Xero's lock dates for posting
         kwargs = {"if_modified_since": self.accounts_since} if self.accounts_since else {}
         accounts = client.call(conn.tenant_id, "get_accounts", **kwargs).accounts or []
         Account = self.env["halo.xero.account"].sudo()
