@@ -46,3 +46,5 @@ from . import test_xero_push_billing_run
 from . import test_customer_settings_per_company
 from . import test_billing_report_prepaid
 from . import test_billing_state_writer
+from . import test_i18n_fr
+from . import test_query_counts
