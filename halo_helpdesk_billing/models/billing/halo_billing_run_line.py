@@ -105,7 +105,7 @@ class HaloBillingRunLine(models.Model):
     adjust_reason = fields.Char(string="Adjustment Reason", readonly=True)
     invoice_line_id = fields.Many2one(comodel_name="account.move.line", readonly=True, copy=False)
     invoice_id = fields.Many2one(
-        comodel_name="account.move", string="Invoice", readonly=True, copy=False, index="btree_not_null"
+        comodel_name="account.move", readonly=True, copy=False, index="btree_not_null"
     )
     credit_note_id = fields.Many2one(
         comodel_name="account.move", string="Credited By", readonly=True, copy=False,

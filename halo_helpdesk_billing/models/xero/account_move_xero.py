@@ -230,7 +230,7 @@ class AccountMove(models.Model):
     def _halo_xero_commit(self):
         """Commit (cron entry point only): 'sending' must be durable before the HTTP call."""
         if XERO_COMMIT.is_set(self.env):
-            self.env.cr.commit()
+            self.env["ir.cron"]._commit_progress()  # commits; inside the cron, also its progress
 
     # -- worker -----------------------------------------------------------------------------------
     def _halo_xero_push(self):
@@ -485,7 +485,8 @@ class AccountMove(models.Model):
                         missing |= partner
                         refusals[partner.id] = [e.message for e in element.validation_errors or [] if e.message]
             except XeroUnknownOutcome:
-                pass
+                # Xero may or may not have created them: looked up by name below
+                _logger.info("Xero contacts: unknown outcome for %s customers, looking them up", len(chunk))
             except XeroError as err:
                 if isinstance(err, (XeroRetryLater, XeroAuthError)):
                     raise

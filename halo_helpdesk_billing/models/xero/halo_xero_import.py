@@ -106,8 +106,8 @@ class HaloXeroImport(models.Model):
     last_error = fields.Text()
     api_calls = fields.Integer(string="API Calls")
     accounts_count = fields.Integer(string="Accounts")
-    taxes_mapped = fields.Integer(string="Taxes Mapped")
-    taxes_created = fields.Integer(string="Taxes Created")
+    taxes_mapped = fields.Integer()
+    taxes_created = fields.Integer()
     taxes_review = fields.Integer(string="Taxes to Review")
     contacts_total = fields.Integer(string="Customers in Xero")
     contacts_seen = fields.Integer(string="Customers Read")
@@ -115,9 +115,9 @@ class HaloXeroImport(models.Model):
     contacts_linked = fields.Integer(string="Customers Matched")
     contacts_updated = fields.Integer(string="Customers Updated")
     items_total = fields.Integer(string="Items in Xero")
-    items_created = fields.Integer(string="Items Created")
+    items_created = fields.Integer()
     items_linked = fields.Integer(string="Items Matched")
-    items_updated = fields.Integer(string="Items Updated")
+    items_updated = fields.Integer()
     review_ids = fields.One2many("halo.xero.import.review", "import_id")
     review_count = fields.Integer(compute="_compute_review_count")
     progress = fields.Float(compute="_compute_progress")
@@ -185,7 +185,7 @@ class HaloXeroImport(models.Model):
                 getattr(imp, "_halo_step_%s" % imp.step)(client)
                 imp.api_calls += client.calls - before
                 if commit:
-                    self.env.cr.commit()
+                    self.env["ir.cron"]._commit_progress()  # each step durable (cron only)
                 if deadline and time.monotonic() > deadline and imp.step != "done":
                     return imp
             imp._halo_finish()
@@ -203,7 +203,7 @@ class HaloXeroImport(models.Model):
         except xc.XeroError as err:
             imp.write({"state": "failed", "last_error": str(err)})
         if commit:
-            self.env.cr.commit()
+            self.env["ir.cron"]._commit_progress()
         return imp
 
     def _halo_finish(self):
