@@ -30,8 +30,10 @@ class TestBillingRunCron(HaloBillingRunJobsCommon):
         self._cron()
         self.assertEqual(run.state, "previewing")  # its jobs are only waiting
         # queue_job's runner gave up on the second chunk's job (marked failed in SQL)
-        self.env.cr.execute("UPDATE queue_job SET state = 'failed', exc_info = 'Job found dead' "
-                            "WHERE uuid = %s", [chunks[1].job_uuid])
+        self.env.cr.execute(
+            "UPDATE queue_job SET state = 'failed', exc_info = 'Job found dead' WHERE uuid = %s",
+            [chunks[1].job_uuid],
+        )
         self.env["queue.job"].invalidate_model()
         # the other two run; the completion checks they enqueue never run
         for chunk in chunks[0] | chunks[2]:
