@@ -306,6 +306,7 @@ class HaloXeroImport(models.Model):
                                   "amount_type": "percent", "type_tax_use": "sale", "company_id": company.id})
                 TaxLink._halo_write_links(conn, tax, "tax_id", {tax.id: dict(rate_vals, review=True)})
                 created += 1
+                mapped_taxes |= tax
             mapped_taxes |= candidates[:1]
         self.write({"taxes_mapped": mapped, "taxes_created": created, "taxes_review": review,
                     "step": "contacts"})

@@ -1,6 +1,8 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 from odoo import api, fields, models
 
+from .halo_xero_link_mixin import halo_check_link_writer
+
 # fields that Xero owns once a partner is linked to a Xero contact (read-only in the form)
 XERO_PARTNER_FIELDS = ("name", "vat", "email", "phone", "ref")
 LINK_FIELDS = {"halo_xero_contact_id": "xero_contact_id", "halo_xero_synced_values": "synced_values",
@@ -43,7 +45,17 @@ class ResPartner(models.Model):
             partner.halo_xero_connection_id = link.connection_id if link and link.xero_contact_id else False
 
     def _inverse_halo_xero_link(self):
-        self._halo_inverse_link_fields(LINK_FIELDS)
+        halo_check_link_writer(self.env)
+        Link = self.env["halo.xero.contact.link"]
+        connection = Link._halo_current_connection()
+        if not connection:
+            self._halo_inverse_link_fields(LINK_FIELDS)  # says what is missing
+            return
+        for partner in self:
+            # the first customer bound to a contact owns it; others of the same name may bill it too
+            Link._halo_bind(connection, partner, partner.halo_xero_contact_id or False,
+                            synced_values=partner.halo_xero_synced_values or False,
+                            updated_at=partner.halo_xero_updated_at or False)
 
     def _search_halo_xero_contact_id(self, operator, value):
         return self._halo_search_link_field("xero_contact_id", operator, value)
