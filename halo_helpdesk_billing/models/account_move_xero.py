@@ -476,7 +476,9 @@ class AccountMove(models.Model):
             # Xero takes one valid address: the first valid one of Odoo's comma/semicolon-separated list
             body = [{"Name": (p.name or "").strip()[:255], "EmailAddress": xero_push.first_email(p.email) or ""}
                     for p in chunk]
-            key = xero_push.request_key("contact", ["%s-partner-%s" % (dbuuid, p.id) for p in chunk],
+            # the organisation is part of the key: the same customer is created once in each organisation
+            key = xero_push.request_key("contact", ["%s-%s-partner-%s" % (dbuuid, connection.tenant_id, p.id)
+                                                    for p in chunk],
                                         xero_push.payload_digest(body))
             missing = chunk
             refusals = {}  # partner id -> Xero's validation messages, shown verbatim
