@@ -55,7 +55,7 @@ class TestXeroLinksPerOrganisation(HaloXeroPushCommon):
     def test_each_organisation_gets_its_own_contact_item_account_and_tax_type(self):
         tmpl = self.product_xero.product_tmpl_id
         links = tmpl.sudo().halo_xero_product_link_ids
-        self.assertEqual(sorted((l.connection_id.id, l.item_code, l.account_code) for l in links),
+        self.assertEqual(sorted((k.connection_id.id, k.item_code, k.account_code) for k in links),
                          sorted([(self.connection.id, "SUPPORT-HR", "200"), (self.connection_b.id, "ONSITE-HR", "260")]))
         # the convenience fields read the current company's organisation
         self.assertEqual((tmpl.with_company(self.company_a).halo_xero_item_code,
@@ -69,7 +69,7 @@ class TestXeroLinksPerOrganisation(HaloXeroPushCommon):
         self.assertEqual((move_a.halo_xero_state, move_a.halo_xero_error), ("sent", False))
         self.assertEqual((move_b.halo_xero_state, move_b.halo_xero_error), ("sent", False))
         contacts = self.shared.sudo().halo_xero_contact_link_ids
-        by_conn = {l.connection_id: l.xero_contact_id for l in contacts}
+        by_conn = {k.connection_id: k.xero_contact_id for k in contacts}
         self.assertEqual(set(by_conn), {self.connection, self.connection_b})
         self.assertNotEqual(by_conn[self.connection], by_conn[self.connection_b])
         orgs = self.sandbox.state.orgs
