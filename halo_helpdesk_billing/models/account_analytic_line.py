@@ -6,11 +6,11 @@ from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 
+from odoo.addons.halo_helpdesk_billing.constants import BILLING_USER, TIMESHEET_COST_GROUPS
+
 from .halo_billable_mixin import HaloBillableMixin
 from .halo_engine import NO_RATING
 
-BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
-TIMESHEET_COST_GROUPS = f"{BILLING_USER},account.group_account_readonly"
 MAX_ACTION_HOURS = 24
 # Changing any of these re-rates the line (and the work it is rounded with).
 RATING_FIELDS = {"halo_start", "halo_end", "halo_charge_rate_id", "halo_billable", "halo_ticket_id", "halo_kind"}
@@ -122,6 +122,10 @@ class AccountAnalyticLine(models.Model):
 
     def _halo_is_billable(self):
         return bool(self.halo_ticket_id) and self.halo_billable != "not_billable"
+
+    @api.model
+    def _halo_billable_sql(self):
+        return SQL("halo_ticket_id IS NOT NULL AND COALESCE(halo_billable, 'billable') != 'not_billable'")
 
     def _compute_halo_overlap(self):
         lines = self.filtered(lambda line: line.id and line.halo_start and line.halo_end)

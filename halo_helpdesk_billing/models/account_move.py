@@ -4,18 +4,11 @@ from collections import defaultdict
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
-from odoo.tools import SQL
+
+from odoo.addons.halo_helpdesk_billing.constants import INVOICED, WORK_TABLES
 
 from ..services import xlsx_invoice
 from .halo_engine import BILLING_RUN
-
-# Work tables that record the invoice number (model -> table)
-WORK_TABLES = {
-    "account.analytic.line": "account_analytic_line",
-    "halo.mileage": "halo_mileage",
-    "halo.expense": "halo_expense",
-    "halo.ticket.item": "halo_ticket_item",
-}
 
 
 class AccountMove(models.Model):
@@ -187,20 +180,8 @@ class AccountMove(models.Model):
         moves = self.filtered(lambda move: move.state == "posted" and move.name and move.name != "/")
         if not moves:
             return
-        self.env["halo.billing.run.line"].flush_model()
-        self.flush_recordset(["name"])
-        for res_model, table in WORK_TABLES.items():
-            self.env[res_model].flush_model()
-            self.env.cr.execute(SQL(
-                """UPDATE %s AS w
-                      SET halo_invoice_id = m.id, halo_invoice_number = m.name,
-                          halo_billing_state = 'invoiced'
-                     FROM halo_billing_run_line l JOIN account_move m ON m.id = l.invoice_id
-                    WHERE l.invoice_id = ANY(%s) AND l.res_model = %s AND w.id = l.res_id""",
-                SQL.identifier(table), moves.ids, res_model,
-            ))
-            if self.env.cr.rowcount:
-                self.env[res_model].invalidate_model(["halo_invoice_id", "halo_invoice_number", "halo_billing_state"])
+        for res_model in WORK_TABLES:
+            self.env[res_model]._halo_write_billing_state(INVOICED, moves=moves)
 
     # ---------------------------------------------------------------- engine links
     @api.model_create_multi

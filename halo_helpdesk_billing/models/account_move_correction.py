@@ -13,7 +13,7 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 
-from .account_move import WORK_TABLES
+from odoo.addons.halo_helpdesk_billing.constants import BILLING_USER, UNBILLED, WORK_TABLES
 
 
 class AccountMove(models.Model):
@@ -121,25 +121,10 @@ class AccountMove(models.Model):
             "UPDATE halo_billing_run_line SET claim_key = NULL, credit_note_id = %s WHERE id = ANY(%s)",
             credit.id, charges.ids))
         charges.invalidate_recordset(["claim_key", "credit_note_id"])
-        for res_model, table in WORK_TABLES.items():
+        for res_model in WORK_TABLES:
             ids = charges.filtered(lambda line, m=res_model: line.res_model == m).mapped("res_id")
-            if not ids:
-                continue
-            Model = self.env[res_model]
-            Model.flush_model()
-            billable = SQL(
-                "halo_ticket_id IS NOT NULL AND COALESCE(halo_billable, 'billable') != 'not_billable'"
-                if res_model == "account.analytic.line" else "billable")
-            self.env.cr.execute(SQL(
-                """UPDATE %(table)s
-                      SET halo_run_id = NULL, halo_invoice_id = NULL, halo_invoice_number = NULL,
-                          halo_billing_state = CASE WHEN %(billable)s THEN 'unbilled' ELSE 'not_billable' END,
-                          halo_billing_history = CONCAT_WS(E'\\n', halo_billing_history, %(history)s)
-                    WHERE id = ANY(%(ids)s) AND halo_invoice_id = %(invoice)s""",
-                table=SQL.identifier(table), billable=billable, history=history, ids=ids, invoice=self.id,
-            ))
-            Model.invalidate_model(["halo_run_id", "halo_invoice_id", "halo_invoice_number",
-                                    "halo_billing_state", "halo_billing_history"])
+            if ids:
+                self.env[res_model]._halo_write_billing_state(UNBILLED, ids, invoice=self, history=history)
         if "halo.contract" in self.env:
             entries = self.env["halo.contract.ledger"].sudo().search(
                 [("run_line_id", "in", charges.ids), ("kind", "=", "consumption")])
@@ -205,7 +190,7 @@ class AccountMove(models.Model):
         so it can be corrected before invoicing) or, for a contract invoice, invoice its
         periods again as a draft."""
         self.ensure_one()
-        if not self.env.user.has_group("halo_helpdesk_billing.group_halo_billing_user"):
+        if not self.env.user.has_group(BILLING_USER):
             raise AccessError(self.env._("Only billing users can credit and re-bill invoices."))
         credit = self._halo_credit_in_full()
         if self.halo_run_id:

@@ -2,6 +2,8 @@
 from odoo import api, fields, models
 from odoo.exceptions import AccessError
 
+from odoo.addons.halo_helpdesk_billing.constants import BILLED_KINDS
+
 from .halo_engine import BILLING_RUN
 
 
@@ -14,9 +16,7 @@ class AccountMoveLine(models.Model):
         help="The charge this itemised invoice line bills (empty on summarised lines).",
     )
     halo_kind = fields.Selection(
-        selection=[("labour", "Labour"), ("travel", "Travel time"), ("mileage", "Mileage"),
-                   ("expense", "Expense"), ("item", "Item"), ("contract_fee", "Contract fee"),
-                   ("recurring", "Recurring"), ("devices", "Devices"), ("topup", "Top-up")],
+        selection=BILLED_KINDS,
         string="Billed Kind", readonly=True, index="btree_not_null",
         help="What a billing run or a contract billed on this line (kept on its credit notes), "
         "for the billing analysis.",

@@ -27,6 +27,8 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.fields import Domain
 
+from odoo.addons.halo_helpdesk_billing.constants import INVOICING_GROUP as XERO_INVOICE_GROUP
+
 from ..services import xero_push
 from ..services.xero_client import (
     XeroAuthError,
@@ -62,7 +64,6 @@ MAX_INLINE_WAIT = 30.0  # seconds a worker run waits for a Retry-After before le
 MAX_ROUNDS = 4  # send / look-up rounds per connection and worker run
 # who may queue, send and refresh invoices in Xero (billing users have it): these spend the
 # organisation's Xero calls and write as superuser
-XERO_INVOICE_GROUP = "account.group_account_invoice"
 
 
 class AccountMove(models.Model):

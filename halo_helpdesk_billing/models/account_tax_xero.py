@@ -1,6 +1,8 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 from odoo import api, fields, models
 
+from odoo.addons.halo_helpdesk_billing.constants import BILLING_USER
+
 LINK_FIELDS = {"halo_xero_tax_type": "tax_type", "halo_xero_effective_rate": "effective_rate",
                "halo_xero_rate_known": "rate_known", "halo_xero_review": "review"}
 
@@ -14,7 +16,7 @@ class AccountTax(models.Model):
 
     halo_xero_tax_link_ids = fields.One2many(
         "halo.xero.tax.link", "tax_id", string="Xero Tax Types", copy=False,
-        groups="halo_helpdesk_billing.group_halo_billing_user")
+        groups=BILLING_USER)
     halo_xero_tax_type = fields.Char(
         string="Xero Tax Type", copy=False, compute="_compute_halo_xero_link", inverse="_inverse_halo_xero_link",
         search="_search_halo_xero_tax_type", compute_sudo=True,

@@ -11,14 +11,21 @@ from odoo.exceptions import AccessError, UserError
 from odoo.fields import Domain
 from odoo.tools import SQL, float_round, format_date
 
+from odoo.addons.halo_helpdesk_billing.constants import (
+    BILLING_USER,
+    IN_RUN,
+    TIMED_KINDS,
+    UNBILLED,
+    WORK_MODELS,
+    WORK_TABLES,
+)
+
 from ..services import line_template
-from .account_move import WORK_TABLES
 from .halo_engine import BILLING_ENGINE, BILLING_RUN
 from .res_company import DEFAULT_LINE_TEMPLATE, line_template_message
 
 _logger = logging.getLogger(__name__)
 
-BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
 
 # Invoice lines created, linked and posted together (see _halo_invoice_chunks): about 50
 # itemised invoices of 100 charges, or 500 summarised ones
@@ -35,13 +42,8 @@ Charge = namedtuple(
     "Charge", "id partner_id ticket_id contract_id product_id kind parts error analytic_distribution"
 )
 
-# The work a billing run collects: model -> (kind, date field)
-SOURCES = {
-    "account.analytic.line": "date",
-    "halo.mileage": "date",
-    "halo.expense": "date",
-    "halo.ticket.item": "date",
-}
+# The work a billing run collects: model -> date field
+SOURCES = {work.model: work.date_field for work in WORK_MODELS}
 
 
 class HaloBillingRun(models.Model):
@@ -455,25 +457,11 @@ class HaloBillingRun(models.Model):
                 res_ids = [res_id for res_id in res_ids if res_id not in skip[res_model]]
                 if not res_ids:
                     continue
-            Model = self.env[res_model]
-            Model.flush_model()
-            table = SQL.identifier(WORK_TABLES[res_model])
             if run_id:
-                self.env.cr.execute(SQL(
-                    "UPDATE %s SET halo_run_id = %s, halo_billing_state = 'in_run' "
-                    "WHERE id = ANY(%s) AND halo_invoice_number IS NULL", table, run_id, res_ids))
+                self.env[res_model]._halo_write_billing_state(IN_RUN, res_ids, run_id=run_id)
             else:
-                billable = SQL(
-                    "halo_ticket_id IS NOT NULL AND COALESCE(halo_billable, 'billable') != 'not_billable'"
-                    if res_model == "account.analytic.line" else "billable")
                 # (work another run has taken since the charge let it go stays in that run)
-                self.env.cr.execute(SQL(
-                    "UPDATE %s SET halo_run_id = NULL, "
-                    "halo_billing_state = CASE WHEN %s THEN 'unbilled' ELSE 'not_billable' END "
-                    "WHERE id = ANY(%s) AND halo_invoice_number IS NULL "
-                    "AND (halo_run_id IS NULL OR halo_run_id = ANY(%s))",
-                    table, billable, res_ids, lines.run_id.ids))
-            Model.invalidate_model(["halo_run_id", "halo_billing_state"])
+                self.env[res_model]._halo_write_billing_state(UNBILLED, res_ids, held_by=lines.run_id.ids)
 
     def _halo_charge_base(self, record, kind, ticket, date, user):
         customer = ticket.commercial_partner_id or ticket.partner_id
@@ -676,7 +664,7 @@ class HaloBillingRun(models.Model):
         charges = [
             {"key": index, "partner_id": vals["partner_id"], "date": vals["date"], "kind": vals["kind"],
              "rate_id": vals.get("rate_id") or False, "hours": vals.get("quantity") or 0.0
-             if vals["kind"] in ("labour", "travel") else 0.0, "amount": vals.get("amount") or 0.0,
+             if vals["kind"] in TIMED_KINDS else 0.0, "amount": vals.get("amount") or 0.0,
              # the ticket's partner: a site contract covers its site's work
              "work_partner_id": site_of.get(vals.get("ticket_id")) or vals["partner_id"],
              "segments": self._halo_charge_segments(vals),
@@ -1092,7 +1080,7 @@ class HaloBillingRun(models.Model):
                     if not bucket["ids"] or bucket["ids"][-1] != charge.id:
                         bucket["ids"].append(charge.id)
             for (ticket_id, product_id, unit_price, part_label, _coverage), bucket in buckets.items():
-                timed = bucket["kind"] in ("labour", "travel") and bucket["seconds"]
+                timed = bucket["kind"] in TIMED_KINDS and bucket["seconds"]
                 quantity = bucket["seconds"] / 3600.0 if timed else bucket["quantity"]
                 label = names["product"].get(product_id, "")
                 if by_ticket and ticket_id:

@@ -21,6 +21,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.fields import Domain
 from odoo.tools import SQL
 
+from odoo.addons.halo_helpdesk_billing.constants import BILLING_USER
 from odoo.addons.queue_job.exception import RetryableJobError
 
 from ..services import billing_chunks
@@ -176,7 +177,7 @@ class HaloBillingRun(models.Model):
     def action_halo_check_jobs(self):
         """Button of a run being worked: take note of jobs that died for good."""
         # it reads and writes the run's chunks as superuser: billing staff of the run only
-        if not self.env.su and not self.env.user.has_group("halo_helpdesk_billing.group_halo_billing_user"):
+        if not self.env.su and not self.env.user.has_group(BILLING_USER):
             raise AccessError(self.env._("Only billing users can check a billing run's jobs."))
         self.check_access("write")
         self._halo_reconcile_chunks()

@@ -3,20 +3,14 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 
+from odoo.addons.halo_helpdesk_billing.constants import (
+    BILLING_MANAGER,
+    BILLING_USER,
+    CHARGE_KINDS,
+    TIMED_KINDS,
+)
+
 from .halo_engine import BILLING_ENGINE
-
-BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
-
-CHARGE_KINDS = [
-    ("labour", "Labour"),
-    ("travel", "Travel time"),
-    ("mileage", "Mileage"),
-    ("expense", "Expense"),
-    ("item", "Item"),
-    ("recurring", "Recurring"),
-    ("contract_fee", "Contract fee"),
-    ("prepay", "Prepay consumption"),
-]
 
 
 class HaloBillingRunLine(models.Model):
@@ -92,7 +86,7 @@ class HaloBillingRunLine(models.Model):
     rated_amount = fields.Monetary(
         groups=BILLING_USER, readonly=True, help="Amount before any manual adjustment."
     )
-    cost = fields.Monetary(groups="halo_helpdesk_billing.group_halo_billing_manager")
+    cost = fields.Monetary(groups=BILLING_MANAGER)
     explanation = fields.Text(groups=BILLING_USER)
     parts = fields.Json(groups=BILLING_USER)
     analytic_distribution = fields.Json()
@@ -130,12 +124,12 @@ class HaloBillingRunLine(models.Model):
 
     # Which charges count in each per-unit quantity: (kinds, unit or None, kinds excluded).
     _HALO_QTY_UNITS = {
-        "qty_hours": (("labour", "travel"), None),
+        "qty_hours": (TIMED_KINDS, None),
         "qty_km": (("mileage",), "km"),
         "qty_mi": (("mileage",), "mi"),
         "qty_units": (None, None),
     }
-    _HALO_COUNTED_KINDS = ("labour", "travel", "mileage")
+    _HALO_COUNTED_KINDS = (*TIMED_KINDS, "mileage")
 
     def _halo_qty_belongs(self, fname):
         kinds, unit = self._HALO_QTY_UNITS[fname]

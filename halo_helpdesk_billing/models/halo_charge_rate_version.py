@@ -4,7 +4,7 @@ from decimal import Decimal
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
-BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
+from odoo.addons.halo_helpdesk_billing.constants import BILLING_USER
 
 # Fields whose change must never alter work already rated with the version.
 PRICE_FIELDS = {

@@ -10,6 +10,8 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.fields import Domain
 from odoo.tools import float_round, format_amount
 
+from odoo.addons.halo_helpdesk_billing.constants import BILLING_USER
+
 from .halo_contract_dates import PERIOD_MONTHS, PERIODS, day_count, invoice_date_of, period_bounds
 from .halo_customer_device import within_partner
 from .halo_engine import LEDGER_SYSTEM  # lets system code write ledger entries other than adjustments
@@ -17,7 +19,6 @@ from .res_company import ROUNDING_SCOPES
 
 _logger = logging.getLogger(__name__)
 
-BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
 HOURS_DIGITS = 4
 EPS = 1e-6
 CONSUMING_MODES = ("included", "prepay_hours", "prepay_money")

@@ -2,9 +2,9 @@
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 
-from .halo_engine import LEDGER_SYSTEM
+from odoo.addons.halo_helpdesk_billing.constants import BILLING_USER
 
-BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
+from .halo_engine import LEDGER_SYSTEM
 
 
 class HaloContractLedger(models.Model):

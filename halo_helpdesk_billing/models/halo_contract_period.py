@@ -2,7 +2,7 @@
 from odoo import api, fields, models
 from odoo.exceptions import AccessError
 
-BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
+from odoo.addons.halo_helpdesk_billing.constants import BILLING_USER
 
 
 class HaloContractPeriod(models.Model):

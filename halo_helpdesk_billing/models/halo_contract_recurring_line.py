@@ -4,10 +4,10 @@ from datetime import timedelta
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
+from odoo.addons.halo_helpdesk_billing.constants import BILLING_USER
+
 from .halo_contract_dates import PERIOD_MONTHS, PERIODS, day_count, invoice_date_of, period_bounds
 from .halo_customer_device import DEVICE_TYPES
-
-BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
 
 
 class HaloContractRecurringLine(models.Model):

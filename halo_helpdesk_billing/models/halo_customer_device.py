@@ -3,7 +3,7 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError
 from odoo.fields import Domain
 
-BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
+from odoo.addons.halo_helpdesk_billing.constants import BILLING_USER
 
 DEVICE_TYPES = [
     ("workstation", "Workstation"),

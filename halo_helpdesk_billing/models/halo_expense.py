@@ -2,7 +2,7 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
-BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
+from odoo.addons.halo_helpdesk_billing.constants import BILLING_MANAGER, BILLING_USER, RERATABLE_STATES
 
 
 class HaloExpense(models.Model):
@@ -55,7 +55,7 @@ class HaloExpense(models.Model):
     )
     halo_cost = fields.Monetary(
         string="Cost", currency_field="company_currency_id", readonly=True, copy=False,
-        groups="halo_helpdesk_billing.group_halo_billing_manager",
+        groups=BILLING_MANAGER,
         help="What the expense cost the company: the amount paid less its reclaimable taxes, in "
         "the company's currency at the rate of its date.",
     )
@@ -87,7 +87,7 @@ class HaloExpense(models.Model):
     def _halo_fix_price(self):
         """Fix the markup and surcharge in force now on the unbilled expenses, and price them."""
         Rating = self.env["halo.rating"]
-        expenses = self.sudo().filtered(lambda e: e.halo_billing_state in ("unbilled", "not_billable"))
+        expenses = self.sudo().filtered(lambda e: e.halo_billing_state in RERATABLE_STATES)
         for expense in expenses:
             markup, surcharge = Rating._halo_expense_settings(expense.partner_id, expense.company_id, expense.type_id)
             expense.write({

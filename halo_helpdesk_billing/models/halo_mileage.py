@@ -1,7 +1,7 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 from odoo import api, fields, models
 
-BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
+from odoo.addons.halo_helpdesk_billing.constants import BILLING_USER, RERATABLE_STATES
 
 
 class HaloMileage(models.Model):
@@ -71,7 +71,7 @@ class HaloMileage(models.Model):
     def _halo_fix_price(self):
         """Fix the mileage price in force now on the unbilled trips, and price them."""
         Rating = self.env["halo.rating"]
-        trips = self.sudo().filtered(lambda trip: trip.halo_billing_state in ("unbilled", "not_billable"))
+        trips = self.sudo().filtered(lambda trip: trip.halo_billing_state in RERATABLE_STATES)
         for trip in trips:
             price, per, surcharge, currency = Rating._halo_mileage_settings(trip.partner_id, trip.company_id, trip.unit)
             trip.write({

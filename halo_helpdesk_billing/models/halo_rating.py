@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo
 from odoo import api, fields, models
 from odoo.tools import SQL
 
+from odoo.addons.halo_helpdesk_billing.constants import RERATABLE_STATES, WORK_TABLES
+
 from ..services import rating
 
 TimesheetInput = namedtuple(
@@ -381,19 +383,19 @@ class HaloRating(models.AbstractModel):
                       halo_rated_amount = v.amount,
                       halo_rating_explanation = v.expl,
                       halo_rating_data = v.data::jsonb,
-                      halo_rate_version_id = NULLIF(v.version_id, 0),
-                      halo_run_id = CASE WHEN v.claimed AND l.halo_invoice_number IS NULL
-                                         THEN %s ELSE l.halo_run_id END,
-                      halo_billing_state = CASE WHEN v.claimed AND l.halo_invoice_number IS NULL
-                                                THEN 'in_run' ELSE l.halo_billing_state END
+                      halo_rate_version_id = NULLIF(v.version_id, 0)%s
                  FROM unnest(%s::int[], %s::float8[], %s::numeric[], %s::text[], %s::text[], %s::int[], %s::bool[])
                       AS v(id, hours, amount, expl, data, version_id, claimed)
                 WHERE l.id = v.id""",
-            bool(rerate), known, run_id or None, ids, hours, amounts, texts, datas, version_ids, claims,
+            bool(rerate), known,
+            # the claim by the billing state's writer, in the same pass over the lines
+            SQL(", %s", Line._halo_claim_assignments(run_id, SQL("v.claimed"), alias="l")) if claimed else SQL(""),
+            ids, hours, amounts, texts, datas, version_ids, claims,
         ))
-        fnames = ["halo_versions_known", "halo_billable_hours", "halo_rated_amount", "halo_rating_explanation",
-                  "halo_rating_data", "halo_rate_version_id"]
-        Line.invalidate_model(fnames + (["halo_run_id", "halo_billing_state"] if claimed else []))
+        Line.invalidate_model(["halo_versions_known", "halo_billable_hours", "halo_rated_amount",
+                               "halo_rating_explanation", "halo_rating_data", "halo_rate_version_id"])
+        if claimed:
+            Line._halo_invalidate_billing_state()
 
     @api.model
     def _halo_mileage_price(self, trip):
@@ -557,7 +559,7 @@ class HaloRating(models.AbstractModel):
     def _halo_rate_recorded(self, records):
         """Price unbilled mileage or expenses as they are recorded (the billing analysis shows
         them at this value until a billing run prices them again): one UPDATE."""
-        records = records.sudo().filtered(lambda r: r.halo_billing_state in ("unbilled", "not_billable"))
+        records = records.sudo().filtered(lambda r: r.halo_billing_state in RERATABLE_STATES)
         if not records:
             return
         results = self._rate_mileage(records) if records._name == "halo.mileage" else self._rate_expenses(records)
@@ -569,7 +571,6 @@ class HaloRating(models.AbstractModel):
         (an error stores no amount and the error as explanation)."""
         if not records:
             return
-        from .account_move import WORK_TABLES
 
         ids, amounts, texts, currencies = [], [], [], []
         for record in records:

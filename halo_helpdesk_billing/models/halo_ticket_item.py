@@ -3,10 +3,9 @@ from odoo import SUPERUSER_ID, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import float_compare
 
-from .halo_engine import BILLING_ENGINE
+from odoo.addons.halo_helpdesk_billing.constants import BILLING_MANAGER, BILLING_USER
 
-BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
-BILLING_MANAGER = "halo_helpdesk_billing.group_halo_billing_manager"
+from .halo_engine import BILLING_ENGINE
 
 
 class HaloTicketItem(models.Model):

@@ -1,5 +1,6 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 from odoo import api, fields, models
+from odoo.tools import SQL
 
 from .halo_billable_mixin import HaloBillableMixin
 
@@ -37,3 +38,7 @@ class HaloTicketWorkMixin(models.AbstractModel):
 
     def _halo_is_billable(self):
         return self.billable
+
+    @api.model
+    def _halo_billable_sql(self):
+        return SQL("billable")

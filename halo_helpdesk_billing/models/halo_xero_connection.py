@@ -9,13 +9,13 @@ from odoo import SUPERUSER_ID, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.sql_db import Cursor
 
+from odoo.addons.halo_helpdesk_billing.constants import BILLING_MANAGER, BILLING_USER
+
 from ..services import xero_client as xc
 
 _logger = logging.getLogger(__name__)
 
 SYSTEM = "base.group_system"
-BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
-BILLING_MANAGER = "halo_helpdesk_billing.group_halo_billing_manager"
 OAUTH_STATE_TTL = 900  # seconds a consent round trip may take
 # settings only a system administrator may set: where the tokens and the client secret are sent, and
 # a field path the push reads as superuser

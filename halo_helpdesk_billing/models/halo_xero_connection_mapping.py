@@ -5,8 +5,10 @@ rounding accounts and the tracking category, each checked against what was impor
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
+from odoo.addons.halo_helpdesk_billing.constants import BILLING_MANAGER
+
 from ..services import xero_client as xc
-from .halo_xero_connection import BILLING_MANAGER, halo_check_caller
+from .halo_xero_connection import halo_check_caller
 from .halo_xero_link_mixin import PROBLEM_STATES
 
 UNCHECKED = object()  # a check that needs a list not imported from Xero yet

@@ -4,8 +4,10 @@ import uuid
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
+from odoo.addons.halo_helpdesk_billing.constants import BILLING_MANAGER
+
 from ..services import xero_client as xc
-from .halo_xero_connection import BILLING_MANAGER, halo_check_caller
+from .halo_xero_connection import halo_check_caller
 
 
 class HaloXeroContactLink(models.Model):

@@ -21,7 +21,8 @@ class HaloXeroDrift(models.Model):
     xero_value = fields.Char(string="Value in Xero (applied)")
     previous_value = fields.Char(string="Last Imported Value")
     side = fields.Selection(
-        [("xero", "Changed in Xero"), ("odoo", "Changed in Odoo"), ("both", "Changed on both sides")],
+        [("xero", "Changed in Xero"), ("odoo", "Changed in Odoo"), ("both", "Changed on both sides"),
+         ("match", "Differed when linked")],
         required=True)
     state = fields.Selection([("open", "To check"), ("done", "Checked")], default="open", required=True)
 

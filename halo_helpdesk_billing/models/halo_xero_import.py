@@ -14,8 +14,10 @@ from odoo import Command, api, fields, models
 from odoo.exceptions import UserError
 from odoo.fields import Domain
 
+from odoo.addons.halo_helpdesk_billing.constants import BILLING_MANAGER
+
 from ..services import xero_client as xc
-from .halo_xero_connection import BILLING_MANAGER, halo_check_caller
+from .halo_xero_connection import halo_check_caller
 
 _logger = logging.getLogger(__name__)
 
@@ -523,6 +525,11 @@ class HaloXeroImport(models.Model):
                 continue
             (link_changes if on_link else changes)[field] = xero_value if xero_value is not None else False
             if first or not snapshot:
+                # linked now (matched, or linked by hand) or never imported: Xero's value replaces a value
+                # Odoo already had; list it, so that what the match changed can be checked
+                if odoo_value not in (None, False, ""):
+                    drifts.append({"field_name": fname, "odoo_value": _text(odoo_value),
+                                   "xero_value": _text(xero_value), "previous_value": "", "side": "match"})
                 continue
             old = snapshot.get(fname)
             xero_changed = not _same(old, xero_value)

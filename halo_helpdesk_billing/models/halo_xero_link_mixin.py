@@ -10,7 +10,7 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.fields import Domain
 
-from .halo_xero_connection import BILLING_MANAGER
+from odoo.addons.halo_helpdesk_billing.constants import BILLING_MANAGER
 
 # a link row's problem, shown first on the mapping screen
 PROBLEM_STATES = [("ok", "OK"), ("problem", "To fix"), ("unchecked", "Not imported yet")]

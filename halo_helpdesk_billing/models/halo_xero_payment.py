@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 
 from odoo import api, fields, models
 
+from odoo.addons.halo_helpdesk_billing.constants import BILLING_USER
+
 from ..services import xero_push
 from ..services.xero_client import XeroAuthError, XeroError, XeroRetryLater
 from .halo_engine import XERO_COMMIT
@@ -37,7 +39,7 @@ class HaloXeroPayment(models.Model):
     company_id = fields.Many2one(related="move_id.company_id", store=True)
     payment_id = fields.Many2one("account.payment", string="Odoo Payment", readonly=True, ondelete="set null")
     currency_id = fields.Many2one(related="move_id.currency_id")
-    amount = fields.Monetary(readonly=True, groups="halo_helpdesk_billing.group_halo_billing_user")
+    amount = fields.Monetary(readonly=True, groups=BILLING_USER)
     date = fields.Date(readonly=True)
     reference = fields.Char(readonly=True)
     state = fields.Selection([("registered", "Registered"), ("skipped", "Skipped")], default="registered",

@@ -2,7 +2,9 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
-from .halo_xero_connection import BILLING_MANAGER, halo_check_caller
+from odoo.addons.halo_helpdesk_billing.constants import BILLING_MANAGER, BILLING_USER
+
+from .halo_xero_connection import halo_check_caller
 from .halo_xero_link_mixin import PROBLEM_STATES
 
 CATALOGUE_DEPENDS = (
@@ -31,7 +33,7 @@ class HaloXeroProductLink(models.Model):
     account_code = fields.Char(string="Xero Account Code", help="Xero account code of this product's invoice lines.")
     tax_type = fields.Char(string="Xero Tax Type", help="Sales tax type of the item in Xero.")
     # holds Xero's sales price: billing staff only
-    synced_values = fields.Json(copy=False, groups="halo_helpdesk_billing.group_halo_billing_user",
+    synced_values = fields.Json(copy=False, groups=BILLING_USER,
                                 help="Xero-owned values as last imported.")
     updated_at = fields.Datetime(string="Updated in Xero", copy=False)
     relink_item_id = fields.Many2one(

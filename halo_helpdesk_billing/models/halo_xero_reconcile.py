@@ -26,14 +26,14 @@ import psycopg2
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
+from odoo.addons.halo_helpdesk_billing.constants import BILLING_GROUPS, BILLING_MANAGER
+from odoo.addons.halo_helpdesk_billing.constants import INVOICING_GROUP as XERO_INVOICE_GROUP
+
 from ..services.xero_client import XeroError
 from .halo_xero_connection import halo_check_caller
 
 _logger = logging.getLogger(__name__)
 
-BILLING_MANAGER = "halo_helpdesk_billing.group_halo_billing_manager"
-BILLING_GROUPS = "halo_helpdesk_billing.group_halo_billing_user,halo_helpdesk_billing.group_halo_billing_manager"
-XERO_INVOICE_GROUP = "account.group_account_invoice"
 KIND_LABELS = {"payment": "Payment", "prepayment": "Prepayment", "overpayment": "Overpayment",
                "credit_note": "Credit note", "odoo_credit_note": "Odoo credit note"}
 # what a changed connection setting may fix (skipped payments and allocations are retried)

@@ -3,7 +3,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.fields import Domain
 
-BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
+from odoo.addons.halo_helpdesk_billing.constants import BILLING_USER, WORK_MODELS
 
 
 class HelpdeskTicket(models.Model):
@@ -67,12 +67,7 @@ class HelpdeskTicket(models.Model):
 
     def _halo_work_models(self):
         """The models of billable work recorded on tickets, with their ticket field."""
-        return {
-            "account.analytic.line": "halo_ticket_id",
-            "halo.mileage": "ticket_id",
-            "halo.expense": "ticket_id",
-            "halo.ticket.item": "ticket_id",
-        }
+        return {work.model: work.ticket_field for work in WORK_MODELS}
 
     def _compute_halo_totals(self):
         Line = self.env["account.analytic.line"]

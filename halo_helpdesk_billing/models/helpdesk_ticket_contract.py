@@ -2,10 +2,9 @@
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 
+from odoo.addons.halo_helpdesk_billing.constants import BILLING_USER
+
 from .halo_engine import MAIL_GATEWAY
-
-BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
-
 
 
 class HelpdeskTicket(models.Model):

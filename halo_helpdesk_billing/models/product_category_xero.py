@@ -1,6 +1,8 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 from odoo import api, fields, models
 
+from odoo.addons.halo_helpdesk_billing.constants import BILLING_USER
+
 LINK_FIELDS = {"halo_xero_account_code": "account_code"}
 
 
@@ -13,7 +15,7 @@ class ProductCategory(models.Model):
 
     halo_xero_category_link_ids = fields.One2many(
         "halo.xero.category.link", "categ_id", string="Xero Accounts", copy=False,
-        groups="halo_helpdesk_billing.group_halo_billing_user")
+        groups=BILLING_USER)
     halo_xero_account_code = fields.Char(
         string="Xero Revenue Account", copy=False, compute="_compute_halo_xero_link",
         inverse="_inverse_halo_xero_link", compute_sudo=True,

@@ -1,6 +1,8 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 from odoo import api, fields, models
 
+from odoo.addons.halo_helpdesk_billing.constants import BILLING_USER
+
 XERO_PRODUCT_FIELDS = ("default_code", "name", "list_price")
 LINK_FIELDS = {"halo_xero_item_code": "item_code", "halo_xero_item_id": "item_id",
                "halo_xero_account_code": "account_code", "halo_xero_tax_type": "tax_type",
@@ -16,7 +18,7 @@ class ProductTemplate(models.Model):
 
     halo_xero_product_link_ids = fields.One2many(
         "halo.xero.product.link", "product_tmpl_id", string="Xero Items", copy=False,
-        groups="halo_helpdesk_billing.group_halo_billing_user",
+        groups=BILLING_USER,
         help="The product's item, account code and tax type in each Xero organisation.")
     # the link of the current company's Xero connection
     halo_xero_item_code = fields.Char(
@@ -38,7 +40,7 @@ class ProductTemplate(models.Model):
         search="_search_halo_xero_connection_id", compute_sudo=True)
     # holds Xero's sales price: billing staff only
     halo_xero_synced_values = fields.Json(
-        copy=False, groups="halo_helpdesk_billing.group_halo_billing_user", compute="_compute_halo_xero_link",
+        copy=False, groups=BILLING_USER, compute="_compute_halo_xero_link",
         inverse="_inverse_halo_xero_link", compute_sudo=True, help="Xero-owned values as last imported.")
     halo_xero_updated_at = fields.Datetime(
         string="Updated in Xero", copy=False, compute="_compute_halo_xero_link", inverse="_inverse_halo_xero_link",

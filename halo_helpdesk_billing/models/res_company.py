@@ -2,10 +2,9 @@
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, ValidationError
 
-from ..services import line_template
+from odoo.addons.halo_helpdesk_billing.constants import BILLING_MANAGER, BILLING_USER
 
-BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
-BILLING_MANAGER = "halo_helpdesk_billing.group_halo_billing_manager"
+from ..services import line_template
 
 INVOICE_GROUPINGS = [
     ("customer", "One invoice per customer"),

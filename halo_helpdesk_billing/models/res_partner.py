@@ -1,16 +1,15 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 from odoo import api, fields, models
 
+from odoo.addons.halo_helpdesk_billing.constants import BILLING_MANAGER, BILLING_USER
+
 from .res_company import (
-    BILLING_MANAGER,
     INVOICE_GROUPINGS,
     INVOICE_LAYOUTS,
     ROUNDING_SCOPES,
     check_line_template_editor,
     check_line_templates,
 )
-
-BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
 
 
 class ResPartner(models.Model):

@@ -1,6 +1,8 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 from odoo import api, fields, models
 
+from odoo.addons.halo_helpdesk_billing.constants import BILLING_USER
+
 from .halo_xero_link_mixin import halo_check_link_writer
 
 # fields that Xero owns once a partner is linked to a Xero contact (read-only in the form)
@@ -18,7 +20,7 @@ class ResPartner(models.Model):
 
     halo_xero_contact_link_ids = fields.One2many(
         "halo.xero.contact.link", "partner_id", string="Xero Contacts", copy=False,
-        groups="halo_helpdesk_billing.group_halo_billing_user",
+        groups=BILLING_USER,
         help="The customer's contact in each Xero organisation.")
     # the link of the current company's Xero connection
     halo_xero_contact_id = fields.Char(

@@ -1,7 +1,7 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 from odoo import fields, models
 
-from .account_analytic_line import TIMESHEET_COST_GROUPS
+from odoo.addons.halo_helpdesk_billing.constants import TIMESHEET_COST_GROUPS
 
 
 class TimesheetsAnalysisReport(models.Model):

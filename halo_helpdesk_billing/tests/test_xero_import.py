@@ -88,6 +88,22 @@ class TestXeroImport(HaloXeroCommon):
                          ("hello@juniper.example", "UK-C010", "555 0110", "Manchester", self.env.company))
         # items: SUPPORT-HR matched by code, 7 created as service products
         self.assertEqual((imp.items_total, imp.items_linked, imp.items_created), (8, 1, 7))
+        # what linking replaced is listed (a value Odoo had, now Xero's); values Odoo did not have are
+        # filled in silently: Acme's name (linked before, never imported), Brightwater's name and e-mail
+        # (upper case in Odoo), Castle's e-mail, Vatty's name and VAT number (spaces), the product's
+        # name and price (1.0 -> 85.0)
+        drift = self.env["halo.xero.drift"].search([("connection_id", "=", self.connection.id)])
+        self.assertEqual(set(drift.mapped("side")), {"match"})
+        self.assertEqual(sorted((d.field_name, d.odoo_value, d.xero_value) for d in drift), sorted([
+            ("name", "ACME (old name)", ACME),
+            ("name", "Brightwater Dental", "Brightwater Dental Group"),
+            ("email", BRIGHTWATER_EMAIL.upper(), BRIGHTWATER_EMAIL),
+            ("email", "someone@else.example", "billing@castlecrown.example"),
+            ("name", "Vatty Trading", "Vatty Trading Limited"),
+            ("vat", "GB 999 888 777", "GB999888777"),
+            ("name", "Support (old)", "Support hour"),
+            ("list_price", "1.0", "85.0"),
+        ]))
         self.assertEqual(support.halo_xero_item_code, "SUPPORT-HR")
         self.assertEqual((support.name, support.list_price, support.halo_xero_account_code,
                           support.halo_xero_tax_type), ("Support hour", 85.0, "200", "OUTPUT2"))

@@ -4,7 +4,7 @@ from dateutil.relativedelta import relativedelta
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
-BILLING_MANAGER = "halo_helpdesk_billing.group_halo_billing_manager"
+from odoo.addons.halo_helpdesk_billing.constants import BILLING_MANAGER
 
 
 class HaloBillingReportWizard(models.TransientModel):

@@ -9,7 +9,8 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.http import request
 from odoo.modules import module as odoo_module
 
-from ..models.halo_xero_connection import BILLING_MANAGER
+from odoo.addons.halo_helpdesk_billing.constants import BILLING_MANAGER
+
 from ..services import xero_client as xc
 
 _logger = logging.getLogger(__name__)
