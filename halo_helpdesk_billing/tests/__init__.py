@@ -47,4 +47,5 @@ from . import test_customer_settings_per_company
 from . import test_billing_report_prepaid
 from . import test_xero_links
 from . import test_xero_relink
+from . import test_xero_mapping
 from . import test_billing_state_writer

@@ -55,8 +55,8 @@ class HaloXeroConnection(models.Model):
             for fname, problem in own.items():
                 conn[fname] = conn._halo_problem_summary([problem])[0] or False
                 states.append(conn._halo_problem_summary([problem])[1])
-            rows = conn.product_link_ids | conn.category_link_ids | conn.tax_link_ids
-            states += rows.mapped("problem_state")
+            for rows in (conn.product_link_ids, conn.category_link_ids, conn.tax_link_ids):
+                states += rows.mapped("problem_state")
             conn.mapping_problem_count = states.count("problem")
             conn.mapping_state = "problem" if "problem" in states else ("unchecked" if "unchecked" in states
                                                                         else "ok")
