@@ -48,4 +48,5 @@ from . import test_billing_report_prepaid
 from . import test_xero_links
 from . import test_xero_relink
 from . import test_xero_mapping
+from . import test_xero_links_migration
 from . import test_billing_state_writer
