@@ -50,3 +50,5 @@ from . import test_xero_relink
 from . import test_xero_mapping
 from . import test_xero_links_migration
 from . import test_billing_state_writer
+from . import test_i18n_fr
+from . import test_query_counts

@@ -119,13 +119,14 @@ class HaloBillingRun(models.Model):
 
     # ------------------------------------------------------------------ guards
     def _halo_check_user_write(self, vals):
-        super()._halo_check_user_write(vals)
+        result = super()._halo_check_user_write(vals)
         for run in self:
             if run.state in RUNNING_STATES + ("done_with_problems",) and \
                     {"date_cutoff", "date_invoice", "partner_ids", "company_id"} & set(vals):
                 raise UserError(self.env._(
                     "Billing run %(run)s is being worked or partly invoiced; what it bills cannot "
                     "change.", run=run.name))
+        return result
 
     def _halo_set_state(self, state):
         # a chunk works on part of the run: the run's state is set once, when all are done

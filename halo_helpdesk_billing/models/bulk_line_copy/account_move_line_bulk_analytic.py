@@ -40,7 +40,8 @@ class AccountMoveLine(models.Model):
         context = dict(self.env.context)
         context.pop("default_account_id", None)
         context["skip_analytic_sync"] = True
-        AnalyticLine = self.env["account.analytic.line"].with_context(context)
+        # a whole context on purpose (as account does): default_account_id must be removed
+        AnalyticLine = self.env["account.analytic.line"].with_context(context)  # pylint: disable=context-overridden
         created, copies = self._halo_group_analytic_values(vals_list)
         prototypes = AnalyticLine.create(created)
         if copies:

@@ -128,9 +128,9 @@ class HaloContract(models.Model):
     )
     next_invoice_date = fields.Date(compute="_compute_next_invoice_date")
     # coverage: fixed fee
-    fixed_fee = fields.Boolean(string="Fixed Fee", tracking=True)
+    fixed_fee = fields.Boolean(tracking=True)
     fee_product_id = fields.Many2one(
-        comodel_name="product.product", string="Fee Product", check_company=True,
+        comodel_name="product.product", check_company=True,
     )
     fee_amount = fields.Monetary(
         string="Fee per Period", currency_field="currency_id", tracking=True, groups=BILLING_USER
@@ -228,7 +228,7 @@ class HaloContract(models.Model):
         help="Extra factor for holiday time (multiplies the consumption ×).",
     )
     rounding_scope = fields.Selection(
-        selection=ROUNDING_SCOPES, string="Rounding Scope",
+        selection=ROUNDING_SCOPES,
         help="Rounding scope of the work this contract governs; empty = the customer's setting.",
     )
     default_rate_id = fields.Many2one(
@@ -248,7 +248,7 @@ class HaloContract(models.Model):
     )
     # relations
     ledger_ids = fields.One2many(
-        comodel_name="halo.contract.ledger", inverse_name="contract_id", string="Ledger",
+        comodel_name="halo.contract.ledger", inverse_name="contract_id",
         groups=BILLING_USER,
     )
     recurring_line_ids = fields.One2many(

@@ -21,4 +21,6 @@ from . import helpdesk_ticket_xero
 from . import halo_xero_drift
 from . import halo_xero_import
 from . import halo_xero_reconcile
+from . import account_move_xero_lock
+from . import account_move_xero_cancel
 from . import halo_xero_throttle

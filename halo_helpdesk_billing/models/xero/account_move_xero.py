@@ -38,7 +38,7 @@ from ...services.xero_client import (
     XeroTooLarge,
     XeroUnknownOutcome,
 )
-from ..halo_engine import XERO_COMMIT
+from ..halo_engine import XERO_CANCEL, XERO_COMMIT
 from .halo_xero_connection import halo_check_caller
 
 _logger = logging.getLogger(__name__)
@@ -137,7 +137,8 @@ class AccountMove(models.Model):
             if move.halo_xero_state in ("sending", "unknown"):
                 raise UserError(self.env._(
                     "Invoice %(name)s is being sent to Xero; wait until its Xero state is known.", name=move.name))
-            if move.halo_xero_invoice_id and move.halo_xero_status not in (*XERO_EDITABLE, "DELETED", "VOIDED"):
+            if move.halo_xero_invoice_id and move.halo_xero_status not in (*XERO_EDITABLE, "DELETED", "VOIDED") \
+                    and not XERO_CANCEL.is_set(self.env):  # a cancel: voided in Xero by the push
                 raise UserError(self.env._(
                     "Invoice %(name)s is %(status)s in Xero (%(number)s) and can no longer be changed there. "
                     "Issue a credit note instead.",
@@ -229,7 +230,7 @@ class AccountMove(models.Model):
     def _halo_xero_commit(self):
         """Commit (cron entry point only): 'sending' must be durable before the HTTP call."""
         if XERO_COMMIT.is_set(self.env):
-            self.env.cr.commit()
+            self.env["ir.cron"]._commit_progress()  # commits; inside the cron, also its progress
 
     # -- worker -----------------------------------------------------------------------------------
     def _halo_xero_push(self):
@@ -498,7 +499,8 @@ class AccountMove(models.Model):
                         missing |= partner
                         refusals[partner.id] = [e.message for e in element.validation_errors or [] if e.message]
             except XeroUnknownOutcome:
-                pass
+                # Xero may or may not have created them: looked up by name below
+                _logger.info("Xero contacts: unknown outcome for %s customers, looking them up", len(chunk))
             except XeroError as err:
                 if isinstance(err, (XeroRetryLater, XeroAuthError)):
                     raise

@@ -64,7 +64,7 @@ class HaloXeroConnection(models.Model):
     use_pkce = fields.Boolean(
         string="Use PKCE", help="Proof Key for Code Exchange (S256) on the authorisation-code flow.")
     client_id = fields.Char(string="Client ID", groups=SYSTEM, copy=False)
-    client_secret = fields.Char(string="Client Secret", groups=SYSTEM, copy=False)
+    client_secret = fields.Char(groups=SYSTEM, copy=False)
     tenant_id = fields.Char(string="Organisation ID", copy=False, readonly=True, index=True)
     tenant_name = fields.Char(string="Organisation", copy=False, readonly=True)
     xero_connection_ref = fields.Char(
@@ -106,11 +106,10 @@ class HaloXeroConnection(models.Model):
         default="odoo", required=True)
     attach_pdf = fields.Boolean(string="Attach the PDF", default=True)
     allow_backorders = fields.Boolean(
-        string="Allow Backorders",
         help="Send allowBackorders=true with invoices: Xero then approves invoices whose tracked-inventory items "
         "have too little stock on hand (the stock goes negative) instead of refusing them.")
     payment_journal_id = fields.Many2one(
-        "account.journal", string="Payment Journal", check_company=True,
+        "account.journal", check_company=True,
         domain=[("type", "in", ("bank", "cash"))],
         help="Journal of the payments recorded in Odoo when Xero reports an invoice paid.")
     default_account_code = fields.Char(
@@ -131,6 +130,22 @@ class HaloXeroConnection(models.Model):
         "may only ask for granular scopes (accounting.invoices, accounting.payments, ...): asking for "
         "accounting.transactions is refused at Xero's consent page.")
     scope_warning = fields.Char(compute="_compute_scope_warning")
+    # the organisation's lock dates in Xero (/Organisation, read at import, refresh and Test connection):
+    # Xero refuses documents dated on or before them
+    period_lock_date = fields.Date(
+        string="Xero Period Lock Date", copy=False, readonly=True,
+        help="Xero's lock date for all users but advisers (Settings > Financial settings in Xero).")
+    end_of_year_lock_date = fields.Date(
+        string="Xero End of Year Lock Date", copy=False, readonly=True,
+        help="Xero's lock date for all users, advisers included.")
+    lock_dates_read_at = fields.Datetime(string="Lock Dates Read", copy=False, readonly=True)
+    locked_period_policy = fields.Selection(
+        [("refuse", "Refuse to post them"), ("first_open_day", "Send them to Xero dated on the first open day")],
+        string="Invoices in a Locked Xero Period", default="refuse", required=True,
+        help="Invoices and credit notes dated on or before Xero's lock date. Refuse: posting them is refused "
+        "(a billing run leaves them in draft and lists them), so that the date can be changed or the Xero "
+        "adviser can move the lock date. First open day: they are posted in Odoo with their own date and sent "
+        "to Xero dated the day after the lock date (the due date no earlier); the invoice's Xero log says so.")
     # import watermarks (If-Modified-Since of the scheduled refresh, UTC)
     contacts_synced_at = fields.Datetime(copy=False, readonly=True)
     items_synced_at = fields.Datetime(copy=False, readonly=True)
@@ -489,13 +504,50 @@ class HaloXeroConnection(models.Model):
         self.ensure_one()
         client = self.sudo()._halo_client()
         try:
-            client.call(self.tenant_id, "get_organisations")
+            self._halo_store_lock_dates(client.call(self.tenant_id, "get_organisations"))
         except xc.XeroAuthError as err:
             self._halo_mark_needs_reauth(str(err))
             raise UserError(str(err)) from None
         except xc.XeroError as err:
             raise UserError(str(err)) from None
         return {"tenant_id": self.tenant_id, "tenant_name": self.tenant_name}
+
+
+    # -- lock dates -----------------------------------------------------------------------------------
+    def _halo_lock_date(self):
+        """The last day locked in Xero (the later of the two lock dates), or False."""
+        self.ensure_one()
+        dates = [d for d in (self.sudo().period_lock_date, self.sudo().end_of_year_lock_date) if d]
+        return max(dates) if dates else False
+
+    def _halo_read_lock_dates(self, client=None):
+        """Read the organisation's lock dates from Xero (one GET /Organisation) and store them."""
+        self.ensure_one()
+        client = client or self.sudo()._halo_client()
+        self._halo_store_lock_dates(client.call(self.tenant_id, "get_organisations"))
+
+    def _halo_store_lock_dates(self, result):
+        """Store the lock dates of a ``get_organisations`` answer (unset in Xero: empty here)."""
+        self.ensure_one()
+        org = (getattr(result, "organisations", None) or [None])[0]
+        if org is None:
+            return
+        vals = {"period_lock_date": _plain_date(org.period_lock_date),
+                "end_of_year_lock_date": _plain_date(org.end_of_year_lock_date),
+                "lock_dates_read_at": fields.Datetime.now()}
+        conn = self.sudo()
+        if (conn.period_lock_date, conn.end_of_year_lock_date) != (vals["period_lock_date"],
+                                                                     vals["end_of_year_lock_date"]):
+            _logger.info("Xero connection %s: lock dates %s / %s", self.id, vals["period_lock_date"],
+                         vals["end_of_year_lock_date"])
+        conn.write(vals)
+
+
+def _plain_date(value):
+    """A date of the SDK (``date`` or ``datetime``, or None) as a ``date`` or False."""
+    if not value:
+        return False
+    return value.date() if hasattr(value, "date") and callable(value.date) else value
 
 
 class HaloXeroToken(models.Model):

@@ -127,8 +127,8 @@ class HaloXeroImport(models.Model):
     last_error = fields.Text()
     api_calls = fields.Integer(string="API Calls")
     accounts_count = fields.Integer(string="Accounts")
-    taxes_mapped = fields.Integer(string="Taxes Mapped")
-    taxes_created = fields.Integer(string="Taxes Created")
+    taxes_mapped = fields.Integer()
+    taxes_created = fields.Integer()
     taxes_review = fields.Integer(string="Taxes to Review")
     contacts_total = fields.Integer(string="Customers in Xero")
     contacts_seen = fields.Integer(string="Customers Read")
@@ -136,9 +136,9 @@ class HaloXeroImport(models.Model):
     contacts_linked = fields.Integer(string="Customers Matched")
     contacts_updated = fields.Integer(string="Customers Updated")
     items_total = fields.Integer(string="Items in Xero")
-    items_created = fields.Integer(string="Items Created")
+    items_created = fields.Integer()
     items_linked = fields.Integer(string="Items Matched")
-    items_updated = fields.Integer(string="Items Updated")
+    items_updated = fields.Integer()
     review_ids = fields.One2many("halo.xero.import.review", "import_id")
     review_count = fields.Integer(compute="_compute_review_count")
     progress = fields.Float(compute="_compute_progress")
@@ -206,7 +206,7 @@ class HaloXeroImport(models.Model):
                 getattr(imp, "_halo_step_%s" % imp.step)(client)
                 imp.api_calls += client.calls - before
                 if commit:
-                    self.env.cr.commit()
+                    self.env["ir.cron"]._commit_progress()  # each step durable (cron only)
                 if deadline and time.monotonic() > deadline and imp.step != "done":
                     return imp
             imp._halo_finish()
@@ -224,7 +224,7 @@ class HaloXeroImport(models.Model):
         except xc.XeroError as err:
             imp.write({"state": "failed", "last_error": str(err)})
         if commit:
-            self.env.cr.commit()
+            self.env["ir.cron"]._commit_progress()
         return imp
 
     def _halo_finish(self):
@@ -257,6 +257,7 @@ class HaloXeroImport(models.Model):
     # -- steps ----------------------------------------------------------------------------------------
     def _halo_step_accounts(self, client):
         conn = self.connection_id
+        conn._halo_read_lock_dates(client)  # settings, like the chart: Xero's lock dates for posting
         kwargs = {"if_modified_since": self.accounts_since} if self.accounts_since else {}
         accounts = client.call(conn.tenant_id, "get_accounts", **kwargs).accounts or []
         self.env["halo.xero.account"]._halo_store(conn, accounts)

@@ -57,7 +57,7 @@ class HaloXeroPayment(models.Model):
     )
     state = fields.Selection(selection_add=[("reversed", "Reversed (deleted in Xero)")],
                              ondelete={"reversed": "set default"})
-    xero_document_id = fields.Char(string="Xero Document", readonly=True,
+    xero_document_id = fields.Char(readonly=True,
                                    help="PrepaymentID, OverpaymentID or CreditNoteID of an allocation.")
     entry_id = fields.Many2one("account.move", string="Allocation Entry", readonly=True, ondelete="set null")
     currency_rate = fields.Float(string="Xero Rate", digits=(16, 6), readonly=True,

@@ -14,11 +14,12 @@ class HaloXeroSyncLog(models.Model):
     action = fields.Selection(
         [("contact", "Ensure contact"), ("create", "Create"), ("update", "Update"), ("lookup", "Look up"),
          ("attach", "Attach PDF"), ("online", "Online URL"), ("status", "Status"), ("payment", "Payment"),
-         ("webhook", "Webhook"), ("refused", "Refused"), ("allocate", "Allocate credit note")],
+         ("webhook", "Webhook"), ("refused", "Refused"), ("allocate", "Allocate credit note"),
+         ("cancel", "Void / delete")],
         required=True,
     )
     idempotency_key = fields.Char(help="Idempotency-Key of the request (the same key means the same request).")
-    request_id = fields.Char(string="Request", help="The Xero request's envelope Id, when Xero answered.")
+    request_id = fields.Char(help="The Xero request's envelope Id, when Xero answered.")
     outcome = fields.Selection(
         [("ok", "OK"), ("error", "Error"), ("retry", "Retry later"), ("unknown", "Unknown outcome"),
          ("skipped", "Skipped")],

@@ -79,7 +79,8 @@ class SharedThrottle(xc.ThrottleSlot):
             finally:
                 cr.execute("UPDATE halo_xero_rate_limit SET state = %s, write_date = now() at time zone 'UTC' "
                            "WHERE key = %s", [json.dumps(state), key])
-                cr.commit()
+                # its own short transaction on its own cursor, never the request's
+                cr.commit()  # pylint: disable=invalid-commit
         return result
 
     def _today(self, now):
