@@ -4,7 +4,7 @@
     "name": "Helpdesk Billing (PSA) with Xero",
     "summary": "Bill helpdesk tickets: charge rates, contracts, billing runs, "
     "itemised invoices and a two-way Xero integration",
-    "version": "19.0.1.2.0",
+    "version": "19.0.1.3.0",
     "category": "Services/Helpdesk",
     "license": "AGPL-3",
     "author": "Halo",
@@ -56,6 +56,7 @@
         "wizards/halo_billing_report_wizard_views.xml",
         "views/menus.xml",
         "views/xero/halo_xero_menus.xml",
+        "views/xero/halo_xero_mapping_views.xml",
         "views/contracts/halo_contract_menus.xml",
         "data/halo_xero_push_cron.xml",
         "views/xero/halo_xero_push_views.xml",
