@@ -61,6 +61,7 @@
         "data/halo_xero_push_cron.xml",
         "views/xero/halo_xero_push_views.xml",
         "data/queue_job_data.xml",
+        "data/halo_billing_run_cron.xml",
         "views/billing/halo_billing_run_jobs_views.xml",
         "views/xero/halo_xero_reconcile_views.xml",
     ],

@@ -50,5 +50,6 @@ from . import test_xero_relink
 from . import test_xero_mapping
 from . import test_xero_links_migration
 from . import test_billing_state_writer
+from . import test_billing_run_cron
 from . import test_i18n_fr
 from . import test_query_counts
