@@ -39,6 +39,7 @@
         "data/halo_xero_cron.xml",
         "data/halo_xero_push_cron.xml",
         "data/queue_job_data.xml",
+        "data/halo_billing_run_cron.xml",
         # wizards before views: the billing run's Adjust button names the adjust wizard's action
         "wizards/halo_rerate_wizard_views.xml",
         "wizards/halo_billing_adjust_wizard_views.xml",
@@ -56,6 +57,7 @@
         "views/billing/res_partner_views.xml",
         "views/billing/res_company_views.xml",
         "views/xero/halo_xero_views.xml",
+        "views/xero/halo_xero_mapping_views.xml",
         "views/xero/halo_xero_push_views.xml",
         "views/billing/halo_billing_run_jobs_views.xml",
         "views/xero/halo_xero_reconcile_views.xml",
