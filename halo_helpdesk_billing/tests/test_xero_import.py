@@ -109,12 +109,12 @@ class TestXeroImport(HaloXeroCommon):
         revenue = self.env["halo.xero.account"].search([("connection_id", "=", self.connection.id),
                                                          ("is_revenue", "=", True)])
         self.assertEqual(sorted(revenue.mapped("code")), ["200", "260", "270"])
-        # API calls: accounts, tax rates, currencies, 3 pages of contacts, items = 7
-        self.assertEqual(imp.api_calls, 7)
+        # API calls: accounts, tax rates, currencies, organisation (base currency), 3 pages of contacts, items = 8
+        self.assertEqual(imp.api_calls, 8)
         self.assertEqual(self.connection.halo_xero_currencies, "GBP EUR USD")
         self.assertEqual(log, [
             ("GET", "/api.xro/2.0/Accounts"), ("GET", "/api.xro/2.0/TaxRates"), ("GET", "/api.xro/2.0/Currencies"),
-            ("GET", "/api.xro/2.0/Contacts"), ("GET", "/api.xro/2.0/Contacts"), ("GET", "/api.xro/2.0/Contacts"),
+            ("GET", "/api.xro/2.0/Organisation"), ("GET", "/api.xro/2.0/Contacts"), ("GET", "/api.xro/2.0/Contacts"), ("GET", "/api.xro/2.0/Contacts"),
             ("GET", "/api.xro/2.0/Items")])
         self.assertEqual(self.connection.contacts_synced_at, imp.started_at)
 
