@@ -46,3 +46,4 @@ from . import test_xero_push_billing_run
 from . import test_customer_settings_per_company
 from . import test_billing_report_prepaid
 from . import test_xero_currency_payments
+from . import test_xero_worker_processes
