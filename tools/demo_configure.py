@@ -6,7 +6,8 @@
     python tools/demo_configure.py DB SANDBOX_URL ODOO_URL
         after the addon and its demo data: web.base.url, the UK chart on the demo company (in place of
         the generic one `account`'s demo data loads), 20 % VAT on every product and on the income
-        accounts (ad hoc items, which have no product, take their account's tax), and the demo's Xero
+        accounts (ad hoc items, which have no product, take their account's tax), Odoo's other demo
+        companies archived (the demo is one company), and the demo's Xero
         connection pointing at the local sandbox, complete (payment journal, accounts, webhook key).
 """
 
@@ -55,10 +56,24 @@ def configure_after_install(db, sandbox_url, odoo_url):
             print("[demo] warning: the demo company is in %s with chart %s (expected GBP, uk)"
                   % (company.currency_id.name, company.chart_template), file=sys.stderr)
         apply_vat(env, company)
+        archive_other_companies(env, company)
         companies = env["res.company"].search([])
         if hasattr(companies, "_halo_xero_use_sandbox"):
             companies._halo_xero_use_sandbox(sandbox_url)
             complete_connection(env, company)
+
+
+def archive_other_companies(env, company):
+    """Odoo's own demo data adds companies (stock's "My Company (Chicago)", base's "UK Company" with
+    l10n_uk): the demo is one MSP, so they are archived and taken off every user; their records stay."""
+    others = env["res.company"].search([("id", "!=", company.id)])
+    if not others:
+        return others
+    users = env["res.users"].with_context(active_test=False).search([("company_ids", "in", others.ids)])
+    users.filtered(lambda user: user.company_id in others).write({"company_id": company.id})
+    users.write({"company_ids": [Command.unlink(other.id) for other in others]})
+    others.write({"active": False})
+    return others
 
 
 def use_uk_chart(env, company):

@@ -824,9 +824,19 @@ def not_modifiable(kind=INVOICE) -> str:
     return "%s not of valid status for modification" % kind.label
 
 
-def _check_status(existing, status, kind=INVOICE):
+def _has_money_applied(org, existing) -> bool:
+    """Whether a document has a live payment or an allocation (a payment deleted in Xero no longer counts:
+    once it is removed, the invoice can be voided)."""
+    payments = org.get("payments", {}) if org else {}
+    live = [pid for pid in existing.get("PaymentIDs") or []
+            if (payments.get(pid) or {"Status": "AUTHORISED"}).get("Status") != "DELETED"]
+    return bool(live or existing.get("Allocations") or existing.get("CreditAllocations")
+                or existing.get("PrepaymentAllocations") or existing.get("OverpaymentAllocations"))
+
+
+def _check_status(existing, status, kind=INVOICE, org=None):
     """Xero's lifecycle: DRAFT → SUBMITTED → AUTHORISED → PAID; DELETED from DRAFT/SUBMITTED;
-    VOIDED from AUTHORISED without payments or allocations; PAID/VOIDED/DELETED are final."""
+    VOIDED from AUTHORISED without (live) payments or allocations; PAID/VOIDED/DELETED are final."""
     old = (existing or {}).get("Status")
     if status not in INVOICE_STATUSES:
         raise Invalid("%s Status '%s' is not valid" % (kind.label, status))
@@ -834,9 +844,7 @@ def _check_status(existing, status, kind=INVOICE):
         raise Invalid("%s not of valid status for creation" % kind.label)
     if old in ("PAID", "VOIDED", "DELETED") or (old == "AUTHORISED" and status not in ("AUTHORISED", "VOIDED")):
         raise Invalid(not_modifiable(kind))
-    if old == "AUTHORISED" and status == "VOIDED" and (
-            existing.get("PaymentIDs") or existing.get("Allocations") or existing.get("CreditAllocations")
-            or existing.get("PrepaymentAllocations") or existing.get("OverpaymentAllocations")):
+    if old == "AUTHORISED" and status == "VOIDED" and _has_money_applied(org, existing):
         raise Invalid("This document cannot be edited as it has a payment or credit note allocated to it.")
     if status in ("VOIDED", "PAID") and old != "AUTHORISED":
         raise Invalid(not_modifiable(kind))
@@ -899,7 +907,7 @@ def save_document(ctx, kind, element, create_only=False, target=None):
                       else "%s type '%s' is not supported" % (kind.label, doc_type))
     old_status = (existing or {}).get("Status")
     status = str(_key(element, "Status") or old_status or "DRAFT").upper()
-    _check_status(existing, status, kind)
+    _check_status(existing, status, kind, org)
     errors = []
     rec = copy.deepcopy(existing) if existing else {
         kind.id_field: str(uuid.uuid4()), "Type": doc_type, "CurrencyCode": org["BaseCurrency"], "LineItems": [],

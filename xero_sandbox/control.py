@@ -6,7 +6,16 @@ import re
 from werkzeug.wrappers import Response
 
 from . import money, oauth, seed, templates
-from .accounting import Context, apply_payment, d, find_contact, find_invoice, find_item, render_invoice
+from .accounting import (
+    Context,
+    PostDataInvalid,
+    apply_payment,
+    d,
+    find_contact,
+    find_invoice,
+    find_item,
+    render_invoice,
+)
 from .common import html_response, json_response
 from .xero_dates import parse_date_in, utc_date_of
 
@@ -29,6 +38,8 @@ def handle(sandbox, request, parts: list) -> Response:
     handler = ROUTES.get((method, route))
     if parts[:1] == ["orgs"] and method == "GET" and len(parts) == 2:
         return org_page(sandbox, parts[1])
+    if parts[:1] == ["orgs"] and method == "POST" and len(parts) == 3 and parts[2] == "pay":
+        return org_payment_form(sandbox, request, parts[1])
     if handler is None:
         return json_response({"error": "unknown control endpoint %s %s" % (method, "/".join(parts))}, 404)
     try:
@@ -123,8 +134,9 @@ def oauth_grant(sandbox, request, body):
         return json_response(oauth.issue_tokens(sandbox, grant, id_token=True))
 
 
-def customer_payment(sandbox, request, body):
-    """A customer pays: ``{"tenant", "invoice": id|number, "amount"?, "date"?, "account_code": "090"}``."""
+def _record_payment(sandbox, request, body):
+    """A customer pays (the control API and the organisation page's form): ``{"tenant", "invoice": id|number,
+    "amount"?, "date"?, "account_code": "090", "reference"?}``; returns (payment, rendered invoice)."""
     state = sandbox.state
     org = state.org(body["tenant"])
     if org is None:
@@ -134,7 +146,7 @@ def customer_payment(sandbox, request, body):
         inv = find_invoice(org, body["invoice"])
         if inv is None or inv["Status"] != "AUTHORISED":
             raise ValueError("invoice not found or not AUTHORISED")
-        amount = d(body.get("amount", inv["AmountDue"]))
+        amount = d(body.get("amount") or inv["AmountDue"])
         if amount <= 0 or amount > d(inv["AmountDue"]):
             raise ValueError("amount must be > 0 and <= AmountDue %s" % inv["AmountDue"])
         account = next(a for a in org["accounts"].values() if a["Code"] == body.get("account_code", "090"))
@@ -143,7 +155,29 @@ def customer_payment(sandbox, request, body):
         invoice = render_invoice(org, org["invoices"][inv["InvoiceID"]])
     sandbox.webhooks.enqueue(org["tenant_id"], ctx.events, ctx.now)
     sandbox.persist()
+    return pay, invoice
+
+
+def customer_payment(sandbox, request, body):
+    """A customer pays: ``{"tenant", "invoice": id|number, "amount"?, "date"?, "account_code": "090"}``."""
+    pay, invoice = _record_payment(sandbox, request, body)
     return json_response({"PaymentID": pay["PaymentID"], "Invoice": invoice})
+
+
+def org_payment_form(sandbox, request, tenant_id):
+    """The organisation page's *Record payment* form (what a Xero user does in Xero's invoice screen):
+    form fields ``invoice`` and ``amount`` (empty: the amount due); back to the page with a message."""
+    form = request.form
+    try:
+        pay, invoice = _record_payment(sandbox, request, {
+            "tenant": tenant_id, "invoice": form.get("invoice", ""), "amount": (form.get("amount") or "").strip(),
+            "reference": "Payment recorded on the sandbox page"})
+    except (KeyError, TypeError, ValueError, StopIteration, PostDataInvalid) as exc:
+        return html_response(templates.error_page("payment refused", str(exc) or type(exc).__name__), 400)
+    org = sandbox.state.org(tenant_id)
+    message = "Payment of %.2f recorded on %s; amount due now %.2f." % (
+        float(pay["Amount"]), invoice.get("InvoiceNumber") or invoice["InvoiceID"], float(invoice["AmountDue"]))
+    return html_response(templates.org_page(sandbox.state.snapshot(org), sandbox.url, message=message))
 
 
 def requests_list(sandbox, request, body):

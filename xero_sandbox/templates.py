@@ -65,13 +65,25 @@ def index_page(orgs: list, base: str) -> str:
                                  "<p>Control API: see xero_sandbox/README.md (<code>/_sandbox/...</code>)</p>" % rows)
 
 
-def org_page(org: dict, base: str) -> str:
+def _pay_form(org: dict, inv: dict, base: str) -> str:
+    """*Record payment* on an approved sales invoice with something due (as in Xero's invoice screen)."""
+    if inv["Type"] != "ACCREC" or inv["Status"] != "AUTHORISED" or not inv["AmountDue"]:
+        return ""
+    return ("<form method='post' action='%s/_sandbox/orgs/%s/pay' style='margin:0'>"
+            "<input type='hidden' name='invoice' value='%s'>"
+            "<input name='amount' placeholder='%s' aria-label='Amount' style='width:90px;margin:0'> "
+            "<button type='submit' style='margin:0'>Record payment</button></form>"
+            % (base, escape(org["tenant_id"]), escape(inv["InvoiceID"]), _money(inv["AmountDue"])))
+
+
+def org_page(org: dict, base: str, message: str = "") -> str:
     contacts = org["contacts"]
     inv_rows = "".join(
-        "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td class='num'>%s</td><td class='num'>%s</td></tr>"
+        "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td class='num'>%s</td><td class='num'>%s</td>"
+        "<td>%s</td></tr>"
         % (escape(i.get("InvoiceNumber") or ""), escape(i["Type"]),
            escape(contacts.get(i["ContactID"], {}).get("Name", "?")), escape(i.get("Reference") or ""),
-           escape(i["Status"]), _money(i["Total"]), _money(i["AmountDue"]))
+           escape(i["Status"]), _money(i["Total"]), _money(i["AmountDue"]), _pay_form(org, i, base))
         for i in sorted(org["invoices"].values(), key=lambda i: -i["UpdatedDateUTC"]))
     con_rows = "".join("<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>"
                        % (escape(c["Name"]), escape(c.get("ContactNumber") or ""), escape(c.get("EmailAddress") or ""),
@@ -83,13 +95,15 @@ def org_page(org: dict, base: str) -> str:
                            escape(i.get("SalesDetails", {}).get("TaxType") or ""))
                         for i in list(org["items"].values())[:200])
     return _page(org["Name"], (
-        "<p><a href='%s/'>&larr; all organisations</a></p><h1>%s</h1><p>Tenant id <code>%s</code></p>"
+        "<p><a href='%s/'>&larr; all organisations</a></p><h1>%s</h1><p>Tenant id <code>%s</code></p>%s"
         "<h2>Invoices (%d)</h2><table><tr><th>Number</th><th>Type</th><th>Contact</th><th>Reference</th>"
-        "<th>Status</th><th class='num'>Total</th><th class='num'>Amount due</th></tr>%s</table>"
+        "<th>Status</th><th class='num'>Total</th><th class='num'>Amount due</th><th>Payment</th></tr>%s</table>"
         "<h2>Contacts (%d)</h2><table><tr><th>Name</th><th>Number</th><th>Email</th><th>Status</th></tr>%s</table>"
         "<h2>Items (%d)</h2><table><tr><th>Code</th><th>Name</th><th class='num'>Unit price</th><th>Account</th>"
         "<th>Tax</th></tr>%s</table>")
-        % (base, escape(org["Name"]), escape(org["tenant_id"]), len(org["invoices"]), inv_rows, len(contacts),
+        % (base, escape(org["Name"]), escape(org["tenant_id"]),
+           "<p class='message' role='status'><b>%s</b></p>" % escape(message) if message else "",
+           len(org["invoices"]), inv_rows, len(contacts),
            con_rows, len(org["items"]), item_rows))
 
 

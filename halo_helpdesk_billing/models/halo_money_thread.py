@@ -12,7 +12,7 @@ leaves those users out itself. (Overrides in each model, not in a shared abstrac
 
 from odoo import models
 
-BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
+from odoo.addons.halo_helpdesk_billing.constants import BILLING_USER
 
 
 def _billing_user_ids(env):

@@ -7,8 +7,7 @@ from odoo.exceptions import AccessError
 from odoo.fields import Domain
 from odoo.tools import SQL
 
-BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
-BILLING_MANAGER = "halo_helpdesk_billing.group_halo_billing_manager"
+from odoo.addons.halo_helpdesk_billing.constants import BILLING_MANAGER, BILLING_USER, REPORT_KINDS
 
 
 def _rate(currency, company, day):
@@ -74,10 +73,7 @@ class HaloBillingReport(models.Model):
     contract_id = fields.Many2one(comodel_name="halo.contract", readonly=True)
     invoice_id = fields.Many2one(comodel_name="account.move", readonly=True)
     kind = fields.Selection(
-        selection=[("labour", "Labour"), ("travel", "Travel time"), ("mileage", "Mileage"),
-                   ("expense", "Expense"), ("item", "Item"), ("recurring", "Recurring"),
-                   ("contract_fee", "Contract fee"), ("devices", "Devices"), ("topup", "Top-up"),
-                   ("prepay", "Prepay consumption"), ("other", "Other")],
+        selection=REPORT_KINDS,
         readonly=True,
     )
     status = fields.Selection(selection=[("billed", "Billed"), ("unbilled", "Unbilled")], readonly=True)
@@ -85,7 +81,7 @@ class HaloBillingReport(models.Model):
     amount = fields.Monetary(readonly=True, aggregator="sum", groups=BILLING_USER)
     cost = fields.Monetary(readonly=True, aggregator="sum", groups=BILLING_MANAGER)
     prepaid_value = fields.Monetary(
-        string="Prepaid Value", readonly=True, aggregator="sum", groups=BILLING_MANAGER,
+        readonly=True, aggregator="sum", groups=BILLING_MANAGER,
         help="Work covered by prepaid hours, valued at the contract's prepaid rate (top-up price "
         "per hour): the revenue of the top-ups this work consumed.",
     )

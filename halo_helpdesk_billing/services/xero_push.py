@@ -332,6 +332,28 @@ def to_sdk_documents(payloads):
     return to_sdk_invoices(payloads)
 
 
+def cancel_status(status, money_applied) -> str | None:
+    """What cancelling a document in Xero means for its Xero ``status``: "DELETED" (a draft or awaiting
+    approval), "VOIDED" (approved, nothing paid or allocated), "" (already voided or deleted: nothing to
+    do) or None (Xero refuses: paid, or money applied to it)."""
+    if status in ("VOIDED", "DELETED"):
+        return ""
+    if status in ("DRAFT", "SUBMITTED"):
+        return "DELETED"
+    if status == "AUTHORISED" and not money_applied:
+        return "VOIDED"
+    return None
+
+
+def to_sdk_status_changes(changes, credit=False):
+    """``Invoices`` (``CreditNotes``) body changing only the status of documents: ``[(id, status)]``."""
+    from xero_python.accounting import CreditNote, CreditNotes, Invoice, Invoices
+
+    if credit:
+        return CreditNotes(credit_notes=[CreditNote(credit_note_id=doc_id, status=status) for doc_id, status in changes])
+    return Invoices(invoices=[Invoice(invoice_id=doc_id, status=status) for doc_id, status in changes])
+
+
 def to_sdk_allocation(invoice_id, amount, on_date):
     """``Allocations`` body allocating ``amount`` of a credit note to one invoice."""
     from xero_python.accounting import Allocation, Allocations, Invoice

@@ -4,9 +4,8 @@ from odoo import Command
 from odoo.tests import new_test_user
 
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
+from odoo.addons.halo_helpdesk_billing.constants import BILLING_MANAGER, BILLING_USER
 
-BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
-BILLING_MANAGER = "halo_helpdesk_billing.group_halo_billing_manager"
 QUIET = {
     "mail_create_nolog": True,
     "mail_create_nosubscribe": True,

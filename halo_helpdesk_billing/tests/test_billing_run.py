@@ -146,7 +146,7 @@ class TestBillingRun(HaloBillingRunCommon):
                 analysed.append(str(query))
             return original_execute(cr, query, *args, **kwargs)
 
-        with patch("odoo.addons.halo_helpdesk_billing.models.halo_billing_run.HaloBillingRun._halo_keep_statistics",
+        with patch("odoo.addons.halo_helpdesk_billing.models.billing.halo_billing_run.HaloBillingRun._halo_keep_statistics",
                    autospec=True, side_effect=type(run)._halo_keep_statistics) as keep:
             run.action_create_invoices()
         # once before the first chunk of invoices, then after each chunk with its journal items:
@@ -263,7 +263,7 @@ class TestBillingRun(HaloBillingRunCommon):
             return original(moves, soft=soft)
 
         with patch.object(AccountMove, "_post", failing_post), mute_logger(
-            "odoo.addons.halo_helpdesk_billing.models.halo_billing_run"
+            "odoo.addons.halo_helpdesk_billing.models.billing.halo_billing_run"
         ):
             with self.assertRaisesRegex(UserError, "can be retried"):
                 run.action_create_invoices()

@@ -12,15 +12,15 @@ from odoo.tools import mute_logger
 from odoo.addons.queue_job.exception import FailedJobError, RetryableJobError
 from odoo.addons.queue_job.tests.common import trap_jobs
 
-from ..models.halo_billing_run import HaloBillingRun as BaseRun
-from ..models.halo_billing_run_jobs import CHUNK_MAX_RETRIES
-from ..models.halo_billing_run_jobs import HaloBillingRun as JobsRun
+from ..models.billing.halo_billing_run import HaloBillingRun as BaseRun
+from ..models.billing.halo_billing_run_jobs import CHUNK_MAX_RETRIES
+from ..models.billing.halo_billing_run_jobs import HaloBillingRun as JobsRun
 from .billing_common import HaloBillingRunCommon
 from .rpc_common import HaloRpcCase
 
 QUIET_JOBS = mute_logger(
-    "odoo.addons.halo_helpdesk_billing.models.halo_billing_run_jobs",
-    "odoo.addons.halo_helpdesk_billing.models.halo_billing_run",
+    "odoo.addons.halo_helpdesk_billing.models.billing.halo_billing_run_jobs",
+    "odoo.addons.halo_helpdesk_billing.models.billing.halo_billing_run",
 )
 
 

@@ -619,6 +619,19 @@ class TestSecuritySweepContext(SweepCommon):
         self._expect_refused(tech, f"{key}: technician creates an invoice", "account.move", "create",
                              {"move_type": "out_invoice", "partner_id": self.customer.id}, context={key: True})
 
+    def _forge_halo_xero_cancel(self, key):
+        # the marker lets a cancel reset an invoice approved in Xero on its way (the push voids it); a
+        # technician must not reach invoices with it, and a client's value of the key is no marker
+        tech = self.rpc(self.technician)
+        invoice = self.billing_run.invoice_ids[:1]
+        for method in ("button_cancel", "button_draft"):
+            self._expect_refused(tech, f"{key}: technician {method}", "account.move", method, invoice.ids,
+                                 context={key: True})
+        from ..models.halo_engine import XERO_CANCEL
+
+        if XERO_CANCEL.is_set(self.env["account.move"].with_context(**{key: True}).env):
+            self.gap(f"{key}: a plain value is taken as the cancel marker")
+
     def _forge_halo_xero_commit(self, key):
         # the key makes the Xero push commit mid-transaction; a technician must not reach it
         tech = self.rpc(self.technician)

@@ -6,6 +6,9 @@ invoice in the sandbox, the customer's payment recorded there and the invoice pa
 The scheduler does not run in tests: what its crons do (send the queue, poll Xero) is called here
 between the two tours, as the cron would. Tagged ``halo_tour`` (./test.sh --only tours)."""
 
+import urllib.parse
+import urllib.request
+
 from odoo.tests import tagged
 
 from .billing_common import HaloBillingRunCommon
@@ -45,8 +48,17 @@ class TestFirstHourTour(HaloBillingRunCommon, TestXeroSetupTour):
         self.assertEqual(len(in_xero), 1)
         self.assertEqual((in_xero[0]["Status"], in_xero[0]["Total"]), ("AUTHORISED", invoice.amount_total))
 
-        # the customer pays in Xero (the sandbox's control API); the poll brings the payment back
-        self.ctl.pay(UK_TENANT_ID, invoice.halo_xero_invoice_id)
+        # the customer pays in Xero: the sandbox's organisation page (as the README says) shows the invoice
+        # with a *Record payment* form; submitting it as the browser does records the payment; the poll
+        # brings it back
+        page_url = "%s/_sandbox/orgs/%s" % (self.sandbox.url, UK_TENANT_ID)
+        with urllib.request.urlopen(page_url) as response:
+            page = response.read().decode()
+        self.assertIn("action='%s/pay'" % page_url, page)
+        self.assertIn("value='%s'" % invoice.halo_xero_invoice_id, page)
+        form = urllib.parse.urlencode({"invoice": invoice.halo_xero_invoice_id, "amount": ""}).encode()
+        with urllib.request.urlopen(urllib.request.Request(page_url + "/pay", data=form, method="POST")) as response:
+            self.assertIn("amount due now 0.00", response.read().decode())
         conn._halo_xero_poll()
         self.env.invalidate_all()
         self.assertEqual(invoice.halo_xero_status, "PAID")

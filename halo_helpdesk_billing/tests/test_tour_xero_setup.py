@@ -123,7 +123,7 @@ class TestXeroSetupTour(_SandboxHttpCase):
             try:
                 if self._eval(browser, code, timeout=5):
                     return True
-            except (TimeoutError, ChromeBrowserException):
+            except (TimeoutError, ChromeBrowserException):  # pylint: disable=except-pass
                 pass  # the page is navigating
             time.sleep(0.1)
         browser.take_screenshot("sc_xero_consent_")

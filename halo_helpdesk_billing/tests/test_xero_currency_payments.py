@@ -11,7 +11,7 @@ from decimal import Decimal
 from odoo import Command
 from odoo.tests import tagged
 
-from ..models.halo_xero_reconcile import xero_base_amount
+from ..models.xero.halo_xero_reconcile import xero_base_amount
 from .test_xero_push_common import HaloXeroPushCommon
 
 

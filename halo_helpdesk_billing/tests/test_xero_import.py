@@ -88,6 +88,22 @@ class TestXeroImport(HaloXeroCommon):
                          ("hello@juniper.example", "UK-C010", "555 0110", "Manchester", self.env.company))
         # items: SUPPORT-HR matched by code, 7 created as service products
         self.assertEqual((imp.items_total, imp.items_linked, imp.items_created), (8, 1, 7))
+        # what linking replaced is listed (a value Odoo had, now Xero's); values Odoo did not have are
+        # filled in silently: Acme's name (linked before, never imported), Brightwater's name and e-mail
+        # (upper case in Odoo), Castle's e-mail, Vatty's name and VAT number (spaces), the product's
+        # name and price (1.0 -> 85.0)
+        drift = self.env["halo.xero.drift"].search([("connection_id", "=", self.connection.id)])
+        self.assertEqual(set(drift.mapped("side")), {"match"})
+        self.assertEqual(sorted((d.field_name, d.odoo_value, d.xero_value) for d in drift), sorted([
+            ("name", "ACME (old name)", ACME),
+            ("name", "Brightwater Dental", "Brightwater Dental Group"),
+            ("email", BRIGHTWATER_EMAIL.upper(), BRIGHTWATER_EMAIL),
+            ("email", "someone@else.example", "billing@castlecrown.example"),
+            ("name", "Vatty Trading", "Vatty Trading Limited"),
+            ("vat", "GB 999 888 777", "GB999888777"),
+            ("name", "Support (old)", "Support hour"),
+            ("list_price", "1.0", "85.0"),
+        ]))
         self.assertEqual(support.halo_xero_item_code, "SUPPORT-HR")
         self.assertEqual((support.name, support.list_price, support.halo_xero_account_code,
                           support.halo_xero_tax_type), ("Support hour", 85.0, "200", "OUTPUT2"))
@@ -109,12 +125,12 @@ class TestXeroImport(HaloXeroCommon):
         revenue = self.env["halo.xero.account"].search([("connection_id", "=", self.connection.id),
                                                          ("is_revenue", "=", True)])
         self.assertEqual(sorted(revenue.mapped("code")), ["200", "260", "270"])
-        # API calls: accounts, tax rates, currencies, organisation (base currency), 3 pages of contacts, items = 8
+        # API calls: organisation (lock dates), accounts, tax rates, currencies, 3 pages of contacts, items = 8
         self.assertEqual(imp.api_calls, 8)
         self.assertEqual(self.connection.halo_xero_currencies, "GBP EUR USD")
         self.assertEqual(log, [
-            ("GET", "/api.xro/2.0/Accounts"), ("GET", "/api.xro/2.0/TaxRates"), ("GET", "/api.xro/2.0/Currencies"),
-            ("GET", "/api.xro/2.0/Organisation"), ("GET", "/api.xro/2.0/Contacts"), ("GET", "/api.xro/2.0/Contacts"), ("GET", "/api.xro/2.0/Contacts"),
+            ("GET", "/api.xro/2.0/Organisation"), ("GET", "/api.xro/2.0/Accounts"), ("GET", "/api.xro/2.0/TaxRates"), ("GET", "/api.xro/2.0/Currencies"),
+            ("GET", "/api.xro/2.0/Contacts"), ("GET", "/api.xro/2.0/Contacts"), ("GET", "/api.xro/2.0/Contacts"),
             ("GET", "/api.xro/2.0/Items")])
         self.assertEqual(self.connection.contacts_synced_at, imp.started_at)
 

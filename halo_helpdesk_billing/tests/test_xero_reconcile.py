@@ -15,7 +15,7 @@ from odoo import Command, sql_db
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 
-from ..models.halo_xero_throttle import SharedThrottle
+from ..models.xero.halo_xero_throttle import SharedThrottle
 from ..services import xero_client as xc
 from ..services import xero_push
 from .test_xero_push_common import HaloXeroPushCommon

@@ -183,7 +183,7 @@ def main(argv=None):
     if args.process_throttle:
         # bypassed: the organisation's row is never read (as when PostgreSQL cannot be reached), each process
         # paces itself only - Xero's limits as before the shared throttle
-        from odoo.addons.halo_helpdesk_billing.models.halo_xero_throttle import SharedThrottle
+        from odoo.addons.halo_helpdesk_billing.models.xero.halo_xero_throttle import SharedThrottle
 
         SharedThrottle._with_row = lambda self, tenant_id, work: 0.0
     conn_id = shared_connection(args, registry, xc)

@@ -1,7 +1,7 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 from odoo import api, fields, models
 
-BILLING_USER = "halo_helpdesk_billing.group_halo_billing_user"
+from odoo.addons.halo_helpdesk_billing.constants import BILLING_USER
 
 
 class HaloBillingAdjustWizard(models.TransientModel):

@@ -9,7 +9,8 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.http import request
 from odoo.modules import module as odoo_module
 
-from ..models.halo_xero_connection import BILLING_MANAGER
+from odoo.addons.halo_helpdesk_billing.constants import BILLING_MANAGER
+
 from ..services import xero_client as xc
 
 _logger = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ class HaloXeroSetupWizard(models.TransientModel):
         string="Connection Type", default="code", required=True)
     use_pkce = fields.Boolean(string="Use PKCE")
     client_id = fields.Char(string="Client ID")
-    client_secret = fields.Char(string="Client Secret")
+    client_secret = fields.Char()
     error_message = fields.Text(readonly=True)
     tenant_line_ids = fields.One2many("halo.xero.setup.tenant", "wizard_id", string="Organisations")
     tenant_name = fields.Char(related="connection_id.tenant_name")
@@ -61,14 +62,14 @@ class HaloXeroSetupWizard(models.TransientModel):
         [("DRAFT", "Draft"), ("AUTHORISED", "Approved (Awaiting Payment)")],
         string="Invoice Status in Xero", default="AUTHORISED")
     payment_journal_id = fields.Many2one(
-        "account.journal", string="Payment Journal", domain="[('type', 'in', ('bank', 'cash')), "
+        "account.journal", domain="[('type', 'in', ('bank', 'cash')), "
         "('company_id', '=', company_id)]",
         help="Journal of the payments recorded in Odoo when Xero reports an invoice paid.")
     default_account_code = fields.Char(
         string="Default Revenue Account Code", help="Xero account code of invoice lines whose product has none.")
     rounding_account_code = fields.Char(
-        string="Rounding Account Code", help="Xero's ROUNDING system account (found by the import).")
-    webhook_key = fields.Char(string="Webhook Key", help="The key of the webhook set up in the Xero app "
+        help="Xero's ROUNDING system account (found by the import).")
+    webhook_key = fields.Char(help="The key of the webhook set up in the Xero app "
                               "(Odoo keeps it server-side; leave empty to keep the stored one).")
     webhook_key_set = fields.Boolean(string="Webhook Key Stored", readonly=True)
     webhook_url = fields.Char(string="Webhook URL", compute="_compute_webhook_url")

@@ -332,6 +332,41 @@ def test_void_and_delete_follow_xero_status_rules(sandbox, ctl, token):
     assert set_status("CreditNotes", cn["CreditNoteID"], "VOIDED")[1]["CreditNotes"][0]["Status"] == "VOIDED"
 
 
+def test_void_after_the_payment_is_removed_and_allocated_documents_cannot_be_voided(sandbox, ctl, token):
+    def put(doc, plural="Invoices"):
+        return api(sandbox, token, "PUT", plural, {plural: [doc]})[1][plural][0]
+
+    def set_status(plural, doc_id, status):
+        return api(sandbox, token, "POST", "%s/%s" % (plural, doc_id), {plural: [{"Status": status}]})
+
+    # a payment made, then removed in Xero: the invoice can be voided (the deleted payment no longer counts)
+    paid = put(invoice())  # 100 + 20 % = 120 due
+    payment = ctl.pay(UK, paid["InvoiceID"], amount=10)
+    status, body = set_status("Invoices", paid["InvoiceID"], "VOIDED")
+    assert status == 400 and messages(body) == [
+        "This document cannot be edited as it has a payment or credit note allocated to it."]
+    ctl.call("POST", "payments/delete", {"tenant": UK, "payment": payment["PaymentID"]})
+    status, body = set_status("Invoices", paid["InvoiceID"], "VOIDED")
+    assert status == 200 and body["Invoices"][0]["Status"] == "VOIDED"
+    # a credit note partly allocated to an invoice (20 of its 25 + 20 % = 30; both stay AUTHORISED):
+    # neither the credit note nor the invoice can be voided
+    inv = put(invoice())
+    cn = put(credit_note(lines=[line(UnitAmount=25)]), "CreditNotes")
+    ctl.call("POST", "allocate", {"tenant": UK, "kind": "creditnote", "id": cn["CreditNoteID"],
+                                  "invoice": inv["InvoiceID"], "amount": 20})
+    for plural, doc_id in (("CreditNotes", cn["CreditNoteID"]), ("Invoices", inv["InvoiceID"])):
+        status, body = set_status(plural, doc_id, "VOIDED")
+        assert status == 400 and "has a payment or credit note allocated" in messages(body)[0], plural
+    # a batch of status changes answers per element (summarizeErrors=false): one voided, one refused
+    free = put(invoice())
+    status, body = api(sandbox, token, "POST", "Invoices", {"Invoices": [
+        {"InvoiceID": free["InvoiceID"], "Status": "VOIDED"}, {"InvoiceID": inv["InvoiceID"], "Status": "VOIDED"}]},
+        query="summarizeErrors=false")
+    assert status == 200
+    assert [e.get("StatusAttributeString") for e in body["Invoices"]] == ["OK", "ERROR"]
+    assert sandbox.state.orgs[UK]["invoices"][free["InvoiceID"]]["Status"] == "VOIDED"
+
+
 def test_a_data_file_saved_before_these_rules_gets_todays_app_settings(tmp_path):
     from xero_sandbox.state import DEFAULT_APP, SandboxState
 

@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 from xero_python.accounting import Contact, Contacts
@@ -65,3 +66,28 @@ def test_command_line_help():
     out = subprocess.run([sys.executable, "-m", "xero_sandbox", "--help"], capture_output=True, text=True,
                          cwd=Path(__file__).resolve().parents[2], check=True).stdout
     assert "--port" in out and "--data" in out
+
+
+def test_org_page_records_a_payment(sdk, sandbox, ctl):
+    """The organisation page's *Record payment* form (what a newcomer does instead of calling the control
+    API): a part payment, then the rest (empty amount = the amount due); refused input changes nothing."""
+    from .test_invoices import create, invoice, line
+
+    # 1 x 100.00 + 20 % VAT (OUTPUT2) = 120.00 due; a draft gets no form
+    inv = create(sdk, invoice(lines=[line()]))[0]
+    draft = create(sdk, invoice(status="DRAFT"))[0]
+    page = http("GET", sandbox.url + "/_sandbox/orgs/" + UK)[2].decode()
+    assert page.count("Record payment") == 1 and str(inv.invoice_id) in page and str(draft.invoice_id) not in page
+    url = sandbox.url + "/_sandbox/orgs/" + UK + "/pay"
+    for bad in ("abc", "-5", "120.01"):
+        status, _, body = http("POST", url, form={"invoice": str(inv.invoice_id), "amount": bad})
+        assert status == 400 and b"payment refused" in body
+    status, _, body = http("POST", url, form={"invoice": str(draft.invoice_id), "amount": ""})
+    assert status == 400 and b"not AUTHORISED" in body
+    assert sdk.accounting.get_invoice(UK, inv.invoice_id).invoices[0].amount_due == Decimal("120.00")
+    status, _, body = http("POST", url, form={"invoice": str(inv.invoice_id), "amount": "40.00"})
+    assert status == 200 and b"Payment of 40.00 recorded on INV-0001; amount due now 80.00." in body
+    status, _, body = http("POST", url, form={"invoice": inv.invoice_number, "amount": ""})
+    assert status == 200 and b"amount due now 0.00" in body and b"Record payment" not in body
+    paid = sdk.accounting.get_invoice(UK, inv.invoice_id).invoices[0]
+    assert (paid.status, paid.amount_paid, len(paid.payments)) == ("PAID", Decimal("120.00"), 2)

@@ -1,0 +1,919 @@
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""Customer invoices to Xero: queue, batched push, reconciliation of unknown outcomes, follow-ups
+(PDF attachment, online URL), status and payments back, edits after sending.
+
+State machine of ``halo_xero_state``::
+
+    not_queued --_post--> queued --(commit)--> sending --HTTP ok--> sent
+                                                   |--element error--> failed --Retry--> queued
+                                                   |--429 / auth--> queued
+                                                   |--dropped / 5xx / crash--> unknown
+    sending|unknown --look-up by InvoiceNumber (or Reference)--> sent (found) | queued (not found)
+
+An invoice is re-sent only after a look-up proved it is not in Xero, and every request carries an
+Idempotency-Key bound to the invoices, their payload versions and the body.
+
+Customer credit notes (``out_refund``) take the same path to ``/CreditNotes`` (never in the same request
+as invoices) and are stored in the same fields (CreditNoteID in ``halo_xero_invoice_id``). An AUTHORISED
+credit note that reverses an invoice already in Xero is then allocated to it (follow-up step
+``halo_xero_allocation``); a DRAFT one stays unallocated.
+"""
+
+import logging
+import time
+from decimal import Decimal
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+from odoo.fields import Domain
+
+from odoo.addons.halo_helpdesk_billing.constants import INVOICING_GROUP as XERO_INVOICE_GROUP
+
+from ...services import xero_push
+from ...services.xero_client import (
+    XeroAuthError,
+    XeroError,
+    XeroNotFound,
+    XeroRetryLater,
+    XeroTooLarge,
+    XeroUnknownOutcome,
+)
+from ..halo_engine import XERO_CANCEL, XERO_COMMIT
+from .halo_xero_connection import halo_check_caller
+
+_logger = logging.getLogger(__name__)
+
+XERO_STATES = [
+    ("not_queued", "Not queued"),
+    ("queued", "Queued"),
+    ("sending", "Sending"),
+    ("sent", "Sent"),
+    ("failed", "Failed"),
+    ("unknown", "Unknown outcome"),
+]
+# Xero statuses in which Xero still accepts changes to the lines
+XERO_EDITABLE = ("DRAFT", "SUBMITTED")
+ALLOCATION_STATES = [
+    ("pending", "To allocate"),
+    ("unknown", "Unknown outcome"),
+    ("done", "Allocated"),
+    ("skipped", "Not allocated"),
+    ("failed", "Failed"),
+]
+MAX_INLINE_WAIT = 30.0  # seconds a worker run waits for a Retry-After before leaving the rest queued
+MAX_ROUNDS = 4  # send / look-up rounds per connection and worker run
+# who may queue, send and refresh invoices in Xero (billing users have it): these spend the
+# organisation's Xero calls and write as superuser
+
+
+class AccountMove(models.Model):
+    _inherit = "account.move"
+
+    halo_xero_state = fields.Selection(
+        XERO_STATES, string="Xero", default="not_queued", required=True, copy=False, index=True, readonly=True,
+    )
+    halo_xero_connection_id = fields.Many2one(
+        "halo.xero.connection", string="Xero Connection", copy=False, readonly=True, index="btree_not_null",
+        check_company=True,  # never another company's organisation, whatever a client writes
+    )
+    halo_xero_invoice_id = fields.Char(string="Xero InvoiceID", copy=False, readonly=True, index="btree_not_null")
+    halo_xero_number = fields.Char(string="Xero Number", copy=False, readonly=True)
+    halo_xero_status = fields.Char(string="Xero Status", copy=False, readonly=True)
+    halo_xero_url = fields.Char(string="Xero Online Invoice", copy=False, readonly=True)
+    halo_xero_error = fields.Text(string="Xero Message", copy=False, readonly=True)
+    halo_xero_attempts = fields.Integer(string="Xero Attempts", copy=False, readonly=True)
+    halo_xero_payload_version = fields.Integer(string="Xero Payload Version", copy=False, readonly=True)
+    halo_xero_lookup = fields.Char(
+        string="Xero Look-up Key", copy=False, readonly=True,
+        help="How this invoice is found in Xero when the outcome of a send is unknown: number:<n> or reference:<r>.",
+    )
+    halo_xero_sent_at = fields.Datetime(string="Sent to Xero", copy=False, readonly=True)
+    halo_xero_followup = fields.Boolean(
+        string="Xero Follow-up Pending", copy=False, readonly=True,
+        help="The PDF attachment and/or the online invoice URL still have to be fetched.",
+    )
+    halo_xero_pdf_sent = fields.Boolean(string="PDF in Xero", copy=False, readonly=True)
+    halo_xero_log_ids = fields.One2many("halo.xero.sync.log", "move_id", string="Xero Sync Log", readonly=True)
+    halo_xero_payment_ids = fields.One2many("halo.xero.payment", "move_id", string="Xero Payments", readonly=True)
+    halo_xero_allocation = fields.Selection(
+        ALLOCATION_STATES, string="Xero Allocation", copy=False, readonly=True,
+        help="Credit notes: allocation in Xero to the invoice they reverse (AUTHORISED credit notes only).",
+    )
+    halo_xero_allocation_id = fields.Char(string="Xero AllocationID", copy=False, readonly=True)
+
+    # -- queue --------------------------------------------------------------------------------------
+    def _post(self, soft=True):
+        posted = super()._post(soft=soft)
+        posted._halo_xero_queue()
+        return posted
+
+    def _halo_xero_queue(self):
+        """Queue posted customer invoices and credit notes of companies connected to Xero."""
+        moves = self.filtered(lambda m: m.move_type in ("out_invoice", "out_refund") and m.state == "posted")
+        Connection = self.env["halo.xero.connection"].sudo()
+        for company, company_moves in moves.grouped("company_id").items():
+            connection = Connection._halo_for_company(company)
+            if not connection or connection.state in ("draft", "disconnected"):
+                continue
+            for move in company_moves:
+                vals = {
+                    "halo_xero_state": "queued",
+                    "halo_xero_connection_id": connection.id,
+                    "halo_xero_payload_version": move.halo_xero_payload_version + 1,
+                    "halo_xero_error": False,
+                    # an edited invoice gets its new PDF in Xero (the same file name replaces the old one)
+                    "halo_xero_pdf_sent": False,
+                }
+                if move.halo_xero_invoice_id and move.halo_xero_status == "DELETED":
+                    # deleted in Xero: it cannot be changed there any more, so it is sent again as a new one
+                    # (Xero frees a deleted document's number)
+                    vals.update(halo_xero_invoice_id=False, halo_xero_number=False, halo_xero_status=False,
+                                halo_xero_url=False, halo_xero_pdf_sent=False, halo_xero_lookup=False,
+                                halo_xero_allocation=False, halo_xero_allocation_id=False)
+                move.sudo().write(vals)
+
+    def button_draft(self):
+        for move in self:
+            if move.halo_xero_state in ("sending", "unknown"):
+                raise UserError(self.env._(
+                    "Invoice %(name)s is being sent to Xero; wait until its Xero state is known.", name=move.name))
+            if move.halo_xero_invoice_id and move.halo_xero_status not in (*XERO_EDITABLE, "DELETED", "VOIDED") \
+                    and not XERO_CANCEL.is_set(self.env):  # a cancel: voided in Xero by the push
+                raise UserError(self.env._(
+                    "Invoice %(name)s is %(status)s in Xero (%(number)s) and can no longer be changed there. "
+                    "Issue a credit note instead.",
+                    name=move.name, status=move.halo_xero_status, number=move.halo_xero_number or "-"))
+        return super().button_draft()
+
+    # -- actions (dashboard) --------------------------------------------------------------------------
+    def action_halo_xero_retry(self):
+        """Failed (or stuck) invoices back in the queue with a new payload version (a new key)."""
+        halo_check_caller(self, XERO_INVOICE_GROUP, "write")
+        moves = self.filtered(lambda m: m.halo_xero_state in ("failed", "queued", "not_queued")
+                              and m.state == "posted" and m.move_type in ("out_invoice", "out_refund"))
+        moves._halo_xero_queue()
+        return True
+
+    def action_halo_xero_send(self):
+        """Send to Xero: posted customer invoices and credit notes not yet in Xero (posted before the
+        company connected, for instance) are queued and the push cron is woken."""
+        halo_check_caller(self, XERO_INVOICE_GROUP, "write")
+        moves = self.filtered(lambda m: m.halo_xero_state == "not_queued" and m.state == "posted"
+                              and m.move_type in ("out_invoice", "out_refund"))
+        if not moves:
+            raise UserError(self.env._("Select posted customer invoices or credit notes that are not in Xero yet."))
+        Connection = self.env["halo.xero.connection"].sudo()
+        for company in moves.company_id:
+            if Connection._halo_for_company(company).state != "connected":
+                raise UserError(self.env._(
+                    "%(company)s is not connected to Xero: connect it (Billing > Configuration > Xero > Set-up) "
+                    "first.", company=company.name))
+        moves._halo_xero_queue()
+        self.env.ref("halo_helpdesk_billing.ir_cron_halo_xero_push").sudo()._trigger()
+        return {"type": "ir.actions.client", "tag": "display_notification", "params": {
+            "type": "success", "sticky": False, "title": self.env._("Xero"),
+            "message": self.env._("%(count)s invoices will be sent to Xero in a moment.", count=len(moves)),
+            "next": {"type": "ir.actions.client", "tag": "soft_reload"}}}
+
+    def action_halo_xero_send_now(self):
+        """Queue (failed ones again) and wake the push cron: the cron commits 'sending' before each
+        request, which is what makes a crash or a rollback after the HTTP call harmless."""
+        halo_check_caller(self, XERO_INVOICE_GROUP, "write")
+        moves = self.filtered(lambda m: m.halo_xero_state in ("queued", "sending", "unknown", "failed"))
+        moves.filtered(lambda m: m.halo_xero_state == "failed")._halo_xero_queue()
+        self.env.ref("halo_helpdesk_billing.ir_cron_halo_xero_push").sudo()._trigger()
+        return {"type": "ir.actions.client", "tag": "display_notification", "params": {
+            "type": "info", "sticky": False, "title": self.env._("Xero"),
+            "message": self.env._("%(count)s invoices will be sent to Xero in a moment.", count=len(moves))}}
+
+    def action_halo_xero_refresh(self):
+        """Fetch the Xero status and payments of these invoices (and credit notes) now."""
+        halo_check_caller(self, XERO_INVOICE_GROUP, "write")
+        for connection, moves in self.filtered("halo_xero_invoice_id").grouped("halo_xero_connection_id").items():
+            client = connection._halo_client()
+            refunds = moves.filtered(lambda m: m.move_type == "out_refund")
+            (moves - refunds).sudo()._halo_xero_fetch(connection, client, (moves - refunds).mapped("halo_xero_invoice_id"))
+            refunds.sudo()._halo_xero_fetch_credit_notes(connection, client, refunds.mapped("halo_xero_invoice_id"))
+        fetched = self.filtered("halo_xero_invoice_id")
+        if not fetched:
+            return {"type": "ir.actions.client", "tag": "display_notification", "params": {
+                "type": "warning", "sticky": False, "title": self.env._("Xero"),
+                "message": self.env._("None of these invoices is in Xero yet: send them first.")}}
+        return {"type": "ir.actions.client", "tag": "display_notification", "params": {
+            "type": "success", "sticky": False, "title": self.env._("Xero"),
+            "message": self.env._(
+                "%(count)s invoices refreshed from Xero: status and payments are up to date.",
+                count=len(fetched)),
+            "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+        }}
+
+    # -- cron -------------------------------------------------------------------------------------
+    def _halo_xero_push_domain(self):
+        return Domain("halo_xero_state", "in", ["queued", "sending", "unknown"])
+
+    @api.model
+    def _cron_halo_xero_push(self, limit=500):
+        """Send queued invoices; the scheduler calls again while some remain."""
+        moves = self.search(self._halo_xero_push_domain(), order="id", limit=limit).try_lock_for_update()
+        stats = XERO_COMMIT.on(moves)._halo_xero_push()
+        progressed = stats["sent"] + stats["failed"]
+        remaining = self.search_count(self._halo_xero_push_domain()) if progressed and not stats["stop"] else 0
+        self.env["ir.cron"]._commit_progress(len(moves), remaining=remaining)
+        follow = self.search([("halo_xero_followup", "=", True)], order="id", limit=limit)
+        for connection, group in follow.grouped("halo_xero_connection_id").items():
+            try:
+                XERO_COMMIT.on(group)._halo_xero_followups(connection, connection._halo_client())
+            except XeroError as err:
+                _logger.info("Xero follow-ups postponed for connection %s: %s", connection.id, err)
+        self.env["ir.cron"]._commit_progress(0)
+
+    def _halo_xero_commit(self):
+        """Commit (cron entry point only): 'sending' must be durable before the HTTP call."""
+        if XERO_COMMIT.is_set(self.env):
+            self.env["ir.cron"]._commit_progress()  # commits; inside the cron, also its progress
+
+    # -- worker -----------------------------------------------------------------------------------
+    def _halo_xero_push(self):
+        """Send these invoices (queued / sending / unknown) to Xero. Returns counters."""
+        stats = {"sent": 0, "failed": 0, "waiting": 0, "stop": False}
+        todo = self.filtered(lambda m: m.halo_xero_state in ("queued", "sending", "unknown"))
+        Connection = self.env["halo.xero.connection"].sudo()
+        for company, moves in todo.grouped("company_id").items():
+            connection = moves.halo_xero_connection_id[:1] or Connection._halo_for_company(company)
+            if not connection or connection.state != "connected":
+                moves.write({"halo_xero_error": self.env._("The Xero connection of %(company)s is not connected.",
+                                                           company=company.name)})
+                stats["waiting"] += len(moves)
+                continue
+            moves._halo_xero_push_connection(connection, stats)
+        return stats
+
+    def _halo_xero_push_connection(self, connection, stats):
+        client = connection._halo_client()
+        for round_no in range(MAX_ROUNDS):
+            try:
+                self._halo_xero_reconcile(connection, client)
+                pending = self.filtered(lambda m: m.halo_xero_state == "queued")
+                if not pending:
+                    break
+                pending._halo_xero_ensure_contacts(connection, client)
+                pending = pending.filtered(lambda m: m.halo_xero_state == "queued")
+                # invoices first (a credit note can then be allocated to the invoice it reverses), and
+                # never mixed with credit notes in one request (/Invoices vs /CreditNotes)
+                refunds = pending.filtered(lambda m: m.move_type == "out_refund")
+                for group in (pending - refunds, refunds):
+                    creates = group.filtered(lambda m: not m.halo_xero_invoice_id)
+                    for action, moves in (("create", creates), ("update", group - creates)):
+                        moves._halo_xero_send_batches(connection, client, action)
+            except XeroAuthError as err:
+                self._halo_xero_requeue(str(err), stats)
+                stats["stop"] = True
+                break
+            except XeroRetryLater as err:
+                wait = err.retry_after if err.retry_after is not None else min(2 ** round_no, 8)
+                if err.problem == "day" or wait > MAX_INLINE_WAIT or round_no == MAX_ROUNDS - 1:
+                    self._halo_xero_requeue(str(err), stats)
+                    stats["stop"] = err.problem == "day" or wait > MAX_INLINE_WAIT
+                    break
+                if err.problem != "minute" or err.retry_after is None:
+                    time.sleep(wait)  # backoff on 5xx / network; a 429 penalised the throttle already
+        # one last look-up so that nothing stays "unknown" when Xero can answer
+        try:
+            self._halo_xero_reconcile(connection, client)
+        except XeroError as err:
+            _logger.info("Xero look-up postponed for connection %s: %s", connection.id, err)
+        stats["sent"] += len(self.filtered(lambda m: m.halo_xero_state == "sent"))
+        stats["failed"] += len(self.filtered(lambda m: m.halo_xero_state == "failed"))
+        stats["waiting"] += len(self.filtered(lambda m: m.halo_xero_state in ("queued", "sending", "unknown")))
+        followups = self.filtered("halo_xero_followup")
+        if followups:
+            try:
+                followups._halo_xero_followups(connection, client)
+            except XeroError as err:
+                _logger.info("Xero follow-ups postponed for connection %s: %s", connection.id, err)
+
+    def _halo_xero_requeue(self, message, stats):
+        waiting = self.filtered(lambda m: m.halo_xero_state == "queued")
+        waiting.write({"halo_xero_error": message})
+        self._halo_xero_commit()
+
+    # -- payloads ---------------------------------------------------------------------------------
+    def _halo_xero_invoice_doc(self, connection):
+        """The plain dict ``services/xero_push.build_invoice`` takes."""
+        self.ensure_one()
+        lines, inclusive = [], set()
+        for line in self.invoice_line_ids.filtered(lambda aml: aml.display_type == "product"):
+            taxes = line.tax_ids
+            if len(taxes) > 1:
+                raise xero_push.PayloadError(self.env._(
+                    "Line '%(line)s' has several taxes; Xero takes one tax type per line.", line=line.name))
+            tax = taxes[:1]
+            if tax and (tax.amount_type != "percent" or not tax.halo_xero_tax_type):
+                raise xero_push.PayloadError(self.env._(
+                    "Tax %(tax)s has no Xero tax type (map it in the Xero settings).", tax=tax.name))
+            if tax:
+                inclusive.add(bool(tax.price_include))
+            template = line.product_id.product_tmpl_id
+            lines.append({
+                "description": line.name or template.description_sale or line.product_id.display_name,
+                "quantity": Decimal(str(line.quantity)), "unit_price": Decimal(str(line.price_unit)),
+                "discount": Decimal(str(line.discount or 0)),
+                "item_code": template.halo_xero_item_code or None,
+                "account_code": template.halo_xero_account_code or connection.default_account_code or None,
+                "tax_type": tax.halo_xero_tax_type if tax else "NONE",
+                "tax_rate": Decimal(str(tax.amount)) if tax else Decimal(0),
+                "xero_rate": Decimal(str(tax.halo_xero_effective_rate)) if tax and tax.halo_xero_rate_known else None,
+                "tracking": self._halo_xero_tracking(connection, line),
+            })
+        if len(inclusive) > 1:
+            raise xero_push.PayloadError(self.env._(
+                "The invoice mixes tax-included and tax-excluded prices; Xero needs one mode per invoice."))
+        partner = self.partner_id.commercial_partner_id
+        return {
+            "move_id": self.id, "name": self.name, "kind": "refund" if self.move_type == "out_refund" else "invoice",
+            "contact_id": partner.halo_xero_contact_id, "date": self.invoice_date,
+            "due_date": self.invoice_date_due or self.invoice_date,
+            "reference": self.ref or self.invoice_origin or "", "currency": self.currency_id.name,
+            "line_amount_types": "Inclusive" if inclusive == {True} else "Exclusive",
+            "total": Decimal(str(self.amount_total)), "lines": lines,
+        }
+
+    def _halo_xero_tracking(self, connection, line):
+        name = getattr(connection.sudo(), "tracking_category_name", False)
+        path = getattr(connection.sudo(), "tracking_option_field", False)
+        if not name or not path or connection._halo_tracking_path_error(path):
+            return []
+        for record in (line, self):
+            try:
+                values = record.mapped(path)
+            except (KeyError, AttributeError, ValueError):
+                continue
+            option = next((v.display_name if isinstance(v, models.BaseModel) else str(v) for v in values if v), None)
+            if option:
+                return [(name, option)]
+        return []
+
+    def _halo_xero_payloads(self, connection, action, client=None):
+        """{move: payload} for the moves whose payload could be built; the others are marked failed.
+        Account codes are checked against the chart imported from Xero and, with ``client``, tracking
+        options against Xero's tracking categories (Xero refuses both otherwise)."""
+        payloads = {}
+        chart = {a.code.lower(): a for a in self.env["halo.xero.account"].sudo().search(
+            [("connection_id", "=", connection.id)])}
+        tracking = self._halo_xero_tracking_options(connection, client) if client is not None else None
+        for move in self:
+            if action == "update":
+                numbering = "xero" if (move.halo_xero_lookup or "").startswith("reference:") else "odoo"
+            else:
+                numbering = connection.invoice_numbering or "odoo"
+            try:
+                payload = xero_push.build_invoice(
+                    move._halo_xero_invoice_doc(connection), status=connection.invoice_status or "DRAFT",
+                    numbering=numbering, rounding_account_code=connection.rounding_account_code)
+                move._halo_xero_check_lines(payload, chart, tracking)
+            except xero_push.PayloadError as err:
+                move._halo_xero_fail(str(err), action)
+                continue
+            if action == "update":
+                # the document's own id: InvoiceID for invoices, CreditNoteID for credit notes (Xero
+                # matches credit notes by id only; without it a second credit note would be created)
+                payload[xero_push.ID_FIELDS[payload_kind(move)]] = move.halo_xero_invoice_id
+            payloads[move] = payload
+        return payloads
+
+    def _halo_xero_check_lines(self, payload, chart, tracking):
+        """Refuse (PayloadError) what Xero would refuse, saying what to fix: an account code that is not
+        in the imported chart, archived, a bank or a system account (the ROUNDING account takes rounding
+        lines); a tracking option Xero does not have (``tracking``: {category: (name, {option: name})}).
+        Tracking names are sent with Xero's spelling."""
+        self.ensure_one()
+        for line in payload["LineItems"]:
+            code = line.get("AccountCode")
+            account = chart.get(str(code).lower()) if code and chart else None
+            if code and chart and account is None:
+                raise xero_push.PayloadError(self.env._(
+                    "Account code '%(code)s' is not in the chart of accounts imported from Xero: map the product "
+                    "(or the connection's default account) to an active revenue account.", code=code))
+            if account and account.status != "ACTIVE":
+                raise xero_push.PayloadError(self.env._(
+                    "Account code '%(code)s' (%(name)s) is archived in Xero: map the product (or the connection's "
+                    "default account) to an active revenue account.", code=code, name=account.name))
+            if account and (account.account_type == "BANK" or account.system_account) \
+                    and account.system_account != "ROUNDING":
+                raise xero_push.PayloadError(self.env._(
+                    "Account code '%(code)s' (%(name)s) is a bank or system account in Xero, which takes no "
+                    "invoice lines: map the product (or the connection's default account) to a revenue account.",
+                    code=code, name=account.name))
+            if tracking is None:
+                continue
+            for entry in line.get("Tracking") or []:
+                category = tracking.get(entry["Name"].strip().lower())
+                option = category[1].get(entry["Option"].strip().lower()) if category else None
+                if option is None:
+                    raise xero_push.PayloadError(self.env._(
+                        "Xero has no active tracking option '%(option)s' in the category '%(category)s' (options: "
+                        "%(options)s): add it in Xero, or change the connection's tracking settings.",
+                        option=entry["Option"], category=entry["Name"],
+                        options=", ".join(sorted(category[1].values())) if category else "-"))
+                entry["Name"], entry["Option"] = category[0], option
+
+    def _halo_xero_tracking_options(self, connection, client):
+        """{category (lower case): (Xero's name, {option (lower case): Xero's name})} of the active tracking
+        categories and options in Xero, read when the connection sends tracking (else None)."""
+        if not getattr(connection, "tracking_category_name", False) or not connection.tracking_option_field:
+            return None
+        result = client.call(connection.tenant_id, "get_tracking_categories")
+        out = {}
+        for cat in result.tracking_categories or []:
+            if _value(cat.status) != "ACTIVE" or not cat.name:
+                continue
+            out[cat.name.strip().lower()] = (cat.name, {
+                opt.name.strip().lower(): opt.name for opt in cat.options or []
+                if opt.name and _value(opt.status) == "ACTIVE"})
+        return out
+
+    def _halo_xero_send_batches(self, connection, client, action):
+        """Send these moves in requests of at most 50 documents and at most ``MAX_REQUEST_BYTES`` of
+        serialised body (Xero refuses a request over 3.5 MB with 413)."""
+        if not self:
+            return
+        payloads = self._halo_xero_payloads(connection, action, client)
+        moves = list(payloads)
+        sizes = [xero_push.payload_size(payloads[m]) for m in moves]
+        for batch in xero_push.size_batches(moves, sizes):
+            self.browse([m.id for m in batch])._halo_xero_send(connection, client, action,
+                                                               {m: payloads[m] for m in batch})
+
+    def _halo_xero_fail(self, message, action="create"):
+        self.write({"halo_xero_state": "failed", "halo_xero_error": message})
+        self.env["halo.xero.sync.log"]._halo_log(self, action, "error", message)
+        self._halo_xero_commit()
+
+    def _halo_xero_dbuuid(self):
+        return self.env["ir.config_parameter"].sudo().get_param("database.uuid") or self.env.cr.dbname
+
+    # -- contacts ---------------------------------------------------------------------------------
+    def _halo_xero_ensure_contacts(self, connection, client):
+        """Bind every customer to a Xero contact, creating missing ones (one request per 50)."""
+        partners = self.mapped("partner_id.commercial_partner_id").filtered(lambda p: not p.halo_xero_contact_id)
+        if not partners:
+            return
+        from xero_python.accounting import Contact, Contacts
+
+        dbuuid = self._halo_xero_dbuuid()
+        for chunk in xero_push.batches(partners):
+            chunk = self.env["res.partner"].browse([p.id for p in chunk])
+            # Xero takes one valid address: the first valid one of Odoo's comma/semicolon-separated list
+            body = [{"Name": (p.name or "").strip()[:255], "EmailAddress": xero_push.first_email(p.email) or ""}
+                    for p in chunk]
+            key = xero_push.request_key("contact", ["%s-partner-%s" % (dbuuid, p.id) for p in chunk],
+                                        xero_push.payload_digest(body))
+            missing = chunk
+            refusals = {}  # partner id -> Xero's validation messages, shown verbatim
+            try:
+                result = client.call(
+                    connection.tenant_id, "create_contacts",
+                    Contacts(contacts=[Contact(name=b["Name"], email_address=b["EmailAddress"] or None) for b in body]),
+                    summarize_errors=False, idempotency_key=key, write=True)
+                elements = result.contacts or []
+                missing = self.env["res.partner"]
+                for partner, element in zip(chunk, elements, strict=False):
+                    contact_id = str(element.contact_id or "")
+                    if contact_id and contact_id != xero_push.ZERO_GUID and not element.validation_errors:
+                        partner._halo_xero_bind_contact(connection, contact_id)
+                    else:
+                        missing |= partner
+                        refusals[partner.id] = [e.message for e in element.validation_errors or [] if e.message]
+            except XeroUnknownOutcome:
+                # Xero may or may not have created them: looked up by name below
+                _logger.info("Xero contacts: unknown outcome for %s customers, looking them up", len(chunk))
+            except XeroError as err:
+                if isinstance(err, (XeroRetryLater, XeroAuthError)):
+                    raise
+                self.filtered(lambda m, c=chunk: m.partner_id.commercial_partner_id in c)._halo_xero_fail(
+                    str(err), "contact")
+                continue
+            # names are unique among active Xero contacts: a taken name is the customer's contact
+            for partner in missing:
+                found = client.call(connection.tenant_id, "get_contacts",
+                                    where='Name=="%s"' % (partner.name or "").replace('"', ""))
+                contacts = found.contacts or []
+                if contacts:
+                    partner._halo_xero_bind_contact(connection, str(contacts[0].contact_id))
+                else:
+                    reasons = refusals.get(partner.id)
+                    message = self.env._("Xero did not accept the contact %(name)s: %(reasons)s", name=partner.name,
+                                         reasons="; ".join(reasons)) if reasons else self.env._(
+                        "Xero did not accept the contact %(name)s.", name=partner.name)
+                    self.filtered(lambda m, p=partner: m.partner_id.commercial_partner_id == p)._halo_xero_fail(
+                        message, "contact")
+
+    # -- send -------------------------------------------------------------------------------------
+    def _halo_xero_send(self, connection, client, action, payloads=None):
+        """One request for up to 50 invoices: mark sending, commit, send, apply the answers. A request
+        Xero refuses as too large (413, nothing applied) is split in two and each half sent again."""
+        if payloads is None:
+            payloads = self._halo_xero_payloads(connection, action)
+        moves = self.browse([m.id for m in payloads])
+        if not moves:
+            return
+        payload_list = [payloads[m] for m in moves]
+        dbuuid = self._halo_xero_dbuuid()
+        member_keys = [xero_push.invoice_key(dbuuid, m.id, m.halo_xero_payload_version) for m in moves]
+        key = xero_push.request_key(action, member_keys, xero_push.payload_digest(payload_list))
+        for move, payload in zip(moves, payload_list, strict=True):
+            kind, value = xero_push.lookup_key(payload)
+            move.write({"halo_xero_state": "sending", "halo_xero_attempts": move.halo_xero_attempts + 1,
+                        "halo_xero_lookup": "%s:%s" % (kind, value)})
+        self._halo_xero_commit()
+        noun = "credit_notes" if xero_push.is_credit_note(payload_list[0]) else "invoices"
+        method = ("create_%s" if action == "create" else "update_or_create_%s") % noun
+        Log = self.env["halo.xero.sync.log"]
+        options = {"allow_backorders": True} if noun == "invoices" and connection.allow_backorders else {}
+        try:
+            result = client.call(connection.tenant_id, method, xero_push.to_sdk_documents(payload_list),
+                                 summarize_errors=False, unitdp=4, idempotency_key=key, write=True, **options)
+        except XeroUnknownOutcome as err:
+            moves.write({"halo_xero_state": "unknown", "halo_xero_error": str(err)})
+            Log._halo_log(moves, action, "unknown", str(err), key)
+            self._halo_xero_commit()
+            return
+        except XeroRetryLater as err:
+            # a 5xx may have been applied (e.g. Xero's idempotency store down): look it up first
+            state = "unknown" if err.problem in ("server", "network") else "queued"
+            moves.write({"halo_xero_state": state, "halo_xero_error": str(err)})
+            Log._halo_log(moves, action, "retry", str(err), key)
+            self._halo_xero_commit()
+            raise
+        except XeroAuthError as err:
+            moves.write({"halo_xero_state": "queued", "halo_xero_error": str(err)})
+            Log._halo_log(moves, action, "retry", str(err), key)
+            self._halo_xero_commit()
+            raise
+        except XeroTooLarge as err:
+            if len(moves) == 1:
+                moves._halo_xero_fail(self.env._(
+                    "%(error)s This invoice alone is larger than Xero accepts in one request: shorten its "
+                    "line descriptions or split it.", error=str(err)), action)
+                return
+            moves.write({"halo_xero_state": "queued"})
+            Log._halo_log(moves, action, "retry", self.env._("%(error)s Sent again in two halves.", error=str(err)), key)
+            self._halo_xero_commit()
+            half = len(moves) // 2
+            for part in (moves[:half], moves[half:]):
+                part._halo_xero_send(connection, client, action, {m: payloads[m] for m in part})
+            return
+        except XeroError as err:
+            moves._halo_xero_fail(str(err), action)
+            return
+        moves._halo_xero_apply_results(connection, action, key, payload_list, result)
+
+    def _halo_xero_apply_results(self, connection, action, key, payloads, result):
+        Log = self.env["halo.xero.sync.log"]
+        elements = list(getattr(result, "invoices", None) or getattr(result, "credit_notes", None) or [])
+        attach = bool(connection.attach_pdf)
+        payloads_by_move = dict(zip(self, payloads, strict=False))
+        for move, element in zip(self, elements, strict=False):
+            outcome = xero_push.element_outcome(element)
+            if outcome["ok"]:
+                move._halo_xero_mark_sent(outcome, attach)
+                Log._halo_log(move, action, "ok", "; ".join(outcome["warnings"]), key,
+                              getattr(result, "id", None), {move.id: outcome["invoice_id"]})
+                xero_total = getattr(element, "total", None)
+                if xero_total is not None and move.currency_id.compare_amounts(float(xero_total), move.amount_total):
+                    # e.g. a tax type whose rate in Xero is not the Odoo tax's: say it loudly
+                    message = self.env._(
+                        "Xero's total %(xero)s differs from Odoo's %(odoo)s: check the Xero tax type of the taxes "
+                        "on this invoice.", xero=xero_total, odoo=move.amount_total)
+                    move.halo_xero_error = message
+                    Log._halo_log(move, "status", "error", message)
+                if payloads_by_move.get(move, {}).get("_flag"):
+                    message = payloads_by_move[move]["_flag"]
+                    move.halo_xero_error = "\n".join(filter(None, [message, move.halo_xero_error]))
+                    Log._halo_log(move, "status", "error", message)
+            elif action == "create" and xero_push.is_duplicate_number(outcome):
+                # an earlier attempt got through (its answer was lost): find it, do not send it again
+                move.write({"halo_xero_state": "unknown", "halo_xero_error": "; ".join(outcome["messages"])})
+                Log._halo_log(move, action, "unknown", "; ".join(outcome["messages"]), key)
+            else:
+                message = "; ".join(outcome["messages"]) or self.env._("Xero rejected the invoice.")
+                if action == "update" and any("# must be unique" not in m and "valid status" in m
+                                               for m in outcome["messages"]):
+                    message = self.env._("%(msg)s. The invoice is no longer a draft in Xero: issue a credit note "
+                                         "instead.", msg=message)
+                move.write({"halo_xero_state": "failed", "halo_xero_error": message})
+                Log._halo_log(move, action, "error", message, key)
+        missing = self[len(elements):]
+        if missing:  # should not happen: Xero answers every element
+            missing.write({"halo_xero_state": "unknown"})
+        self._halo_xero_commit()
+
+    def _halo_xero_mark_sent(self, outcome, attach):
+        self.ensure_one()
+        status = outcome["status"] or self.halo_xero_status
+        vals = {
+            "halo_xero_state": "sent", "halo_xero_invoice_id": outcome["invoice_id"],
+            "halo_xero_number": outcome["number"] or self.halo_xero_number, "halo_xero_status": status,
+            "halo_xero_error": False, "halo_xero_sent_at": fields.Datetime.now(),
+            "halo_xero_followup": (attach and not self.halo_xero_pdf_sent)
+            or (status not in ("DRAFT", "DELETED") and not self.halo_xero_url),
+        }
+        if self.move_type == "out_refund":
+            # no PDF / online URL for credit notes: the follow-up is the allocation to the reversed invoice
+            vals["halo_xero_followup"] = False
+            if self.reversed_entry_id and self.halo_xero_allocation not in ("done", "unknown"):
+                vals["halo_xero_allocation"] = "pending"
+                vals["halo_xero_followup"] = True
+        self.write(vals)
+
+    # -- reconcile unknown outcomes ---------------------------------------------------------------
+    def _halo_xero_reconcile(self, connection, client):
+        """Look up invoices in 'sending'/'unknown' by InvoiceNumber or Reference; found → sent,
+        not found → queued (then sent again)."""
+        moves = self.filtered(lambda m: m.halo_xero_state in ("sending", "unknown"))
+        # an update targets its InvoiceID: sending it again cannot duplicate anything (and within six
+        # minutes the same Idempotency-Key replays Xero's first answer), so it is simply queued again
+        updates = moves.filtered("halo_xero_invoice_id")
+        updates.write({"halo_xero_state": "queued"})
+        moves -= updates
+        refunds = moves.filtered(lambda m: m.move_type == "out_refund")
+        for group, credit in ((moves - refunds, False), (refunds, True)):
+            if group:
+                group._halo_xero_reconcile_group(connection, client, credit)
+        self._halo_xero_commit()
+
+    @staticmethod
+    def _halo_xero_remote_doc(doc, credit):
+        """The fields a look-up needs of an SDK ``Invoice`` or ``CreditNote``."""
+        return {"invoice_id": str(doc.credit_note_id if credit else doc.invoice_id),
+                "number": (doc.credit_note_number if credit else doc.invoice_number) or "",
+                "status": doc.status or "", "type": doc.type, "reference": doc.reference or "",
+                "contact_id": str(doc.contact.contact_id) if doc.contact else ""}
+
+    def _halo_xero_lookup_remote(self, connection, client, by_kind, credit):
+        """{(kind, value): [remote doc]} of the Xero invoices (credit notes) with these numbers/references."""
+        found = {}
+        tenant = connection.tenant_id
+        receivable = "ACCRECCREDIT" if credit else "ACCREC"
+        queries = []
+        if credit:  # GET /CreditNotes takes no CreditNoteNumbers parameter in the SDK: where, 25 per request
+            for chunk in xero_push.batches(list(by_kind["number"]), 25):
+                queries.append(("number", {"where": " OR ".join(
+                    'CreditNoteNumber=="%s"' % by_kind["number"][n][1].replace('"', "") for n in chunk)}))
+        else:
+            for chunk in xero_push.batches(list(by_kind["number"]), 50):
+                queries.append(("number", {"invoice_numbers": [by_kind["number"][n][1] for n in chunk]}))
+        for chunk in xero_push.batches(list(by_kind["reference"]), 25):
+            queries.append(("reference", {"where": " OR ".join(
+                'Reference=="%s"' % by_kind["reference"][r][1].replace('"', "") for r in chunk)}))
+        for kind, kwargs in queries:
+            result = client.call(tenant, "get_credit_notes" if credit else "get_invoices", **kwargs)
+            for doc in (result.credit_notes if credit else result.invoices) or []:
+                remote = self._halo_xero_remote_doc(doc, credit)
+                if kind == "reference" and remote["type"] != receivable:
+                    continue
+                found.setdefault((kind, remote[kind].lower()), []).append(remote)
+        return found
+
+    def _halo_xero_reconcile_group(self, connection, client, credit):
+        by_kind = {"number": {}, "reference": {}}
+        for move in self:
+            kind, _sep, value = (move.halo_xero_lookup or "number:%s" % move.name).partition(":")
+            by_kind.setdefault(kind, {})[value.lower()] = (move, value)
+        found = self._halo_xero_lookup_remote(connection, client, by_kind, credit)
+        Log = self.env["halo.xero.sync.log"]
+        for kind, index in by_kind.items():
+            for value, (move, _raw) in index.items():
+                contact = move.partner_id.commercial_partner_id.halo_xero_contact_id
+                candidates = [doc for doc in found.get((kind, value), [])
+                              if not contact or doc["contact_id"] == contact]
+                candidates.sort(key=lambda doc: doc["status"] == "DELETED")
+                if candidates:
+                    outcome = {k: candidates[0][k] for k in ("invoice_id", "number", "status")}
+                    move._halo_xero_mark_sent(outcome, bool(connection.attach_pdf))
+                    Log._halo_log(move, "lookup", "ok", self.env._("Found in Xero by %(kind)s %(value)s.",
+                                                                   kind=kind, value=value),
+                                  xero_ids={move.id: outcome["invoice_id"]})
+                elif found.get((kind, value)):
+                    move._halo_xero_fail(self.env._(
+                        "Xero already has an invoice %(value)s for another contact.", value=value), "lookup")
+                else:
+                    move.write({"halo_xero_state": "queued"})
+                    Log._halo_log(move, "lookup", "ok", self.env._("Not in Xero: sent again."))
+
+    # -- follow-ups: PDF and online URL --------------------------------------------------------------
+    def _halo_xero_pdf(self):
+        self.ensure_one()
+        content, _type = self.env["ir.actions.report"].sudo()._render_qweb_pdf("account.account_invoices", self.ids)
+        return content
+
+    def _halo_xero_followups(self, connection, client):
+        """Attach the invoice PDF (IncludeOnline) and fetch the online invoice URL, paced by the throttle."""
+        tenant = connection.tenant_id
+        Log = self.env["halo.xero.sync.log"]
+        dbuuid = self._halo_xero_dbuuid()
+        for move in self.filtered(lambda m: m.halo_xero_followup and m.halo_xero_invoice_id):
+            if move.move_type == "out_refund":
+                move._halo_xero_allocate(connection, client)
+                self._halo_xero_commit()
+                continue
+            if connection.attach_pdf and not move.halo_xero_pdf_sent:
+                file_name = "%s.pdf" % "".join(c if c.isalnum() or c in "-_." else "-" for c in move.name)
+                key = xero_push.request_key("attach", [xero_push.invoice_key(dbuuid, move.id,
+                                                                             move.halo_xero_payload_version)])
+                try:
+                    client.call(tenant, "create_invoice_attachment_by_file_name", move.halo_xero_invoice_id,
+                                file_name, move._halo_xero_pdf(), include_online=True, idempotency_key=key,
+                                write=True)
+                except XeroUnknownOutcome:
+                    continue  # same file name overwrites in Xero: sending it again is harmless
+                except (XeroRetryLater, XeroAuthError):
+                    raise
+                except XeroError as err:
+                    Log._halo_log(move, "attach", "error", str(err), key)
+                    move.write({"halo_xero_pdf_sent": True, "halo_xero_error": str(err)})
+                    continue
+                move.halo_xero_pdf_sent = True
+                Log._halo_log(move, "attach", "ok", file_name, key)
+            if move.halo_xero_status not in ("DRAFT", "DELETED", "VOIDED") and not move.halo_xero_url:
+                try:
+                    result = client.call(tenant, "get_online_invoice", move.halo_xero_invoice_id)
+                    urls = [o.online_invoice_url for o in (result.online_invoices or []) if o.online_invoice_url]
+                    move.halo_xero_url = urls[0] if urls else False
+                except (XeroRetryLater, XeroAuthError):
+                    raise
+                except XeroError as err:
+                    Log._halo_log(move, "online", "error", str(err))
+            move.halo_xero_followup = False
+            self._halo_xero_commit()
+
+    # -- credit notes: allocation to the reversed invoice -------------------------------------------
+    def _halo_xero_allocate(self, connection, client):
+        """Allocate this credit note in Xero to the invoice it reverses (``reversed_entry_id``), for
+        min(remaining credit, the invoice's AmountDue in Xero). Only an AUTHORISED credit note can be
+        allocated: a DRAFT one (connection status setting) is left unallocated, and said so.
+
+        The PUT carries a stable Idempotency-Key; after an unknown outcome the credit note's allocations
+        are read back from Xero before anything is sent again, so the credit is never applied twice."""
+        self.ensure_one()
+        Log = self.env["halo.xero.sync.log"]
+        tenant = connection.tenant_id
+        invoice = self.reversed_entry_id
+        state = self.halo_xero_allocation
+
+        def done(allocation, message, outcome="ok"):
+            self.write({"halo_xero_allocation": allocation, "halo_xero_followup": False})
+            Log._halo_log(self, "allocate", outcome, message)
+
+        if state in ("done", "skipped", "failed") or not invoice:
+            self.halo_xero_followup = False
+            return
+        if not invoice.halo_xero_invoice_id or invoice.halo_xero_connection_id != connection:
+            return done("skipped", self.env._("Not allocated: the reversed invoice %(name)s is not in Xero.",
+                                              name=invoice.name), "skipped")
+        if self.halo_xero_status != "AUTHORISED":
+            return done("skipped", self.env._(
+                "Not allocated: the credit note is %(status)s in Xero (only approved credit notes can be "
+                "allocated); allocate it to %(number)s in Xero once approved.",
+                status=self.halo_xero_status or "-", number=invoice.halo_xero_number or invoice.name), "skipped")
+        try:
+            credit = client.call(tenant, "get_credit_note", self.halo_xero_invoice_id).credit_notes[0]
+            mine = [a for a in credit.allocations or []
+                    if a.invoice and str(a.invoice.invoice_id) == invoice.halo_xero_invoice_id]
+            if mine:  # an earlier attempt got through (its answer was lost)
+                self.halo_xero_allocation_id = str(mine[0].allocation_id or "")
+                self._halo_xero_apply_credit_notes(connection, [credit])
+                return done("done", self.env._("Already allocated in Xero to %(number)s.",
+                                               number=invoice.halo_xero_number))
+            remote_inv = client.call(tenant, "get_invoice", invoice.halo_xero_invoice_id).invoices[0]
+        except (XeroRetryLater, XeroAuthError):
+            raise
+        except XeroError as err:
+            return done("failed", str(err), "error")
+        amount = min(Decimal(str(credit.remaining_credit or 0)), Decimal(str(remote_inv.amount_due or 0)))
+        if remote_inv.status != "AUTHORISED" or amount <= 0:
+            return done("skipped", self.env._(
+                "Not allocated: invoice %(number)s is %(status)s in Xero with %(due)s due.",
+                number=invoice.halo_xero_number, status=remote_inv.status, due=remote_inv.amount_due), "skipped")
+        on_date = max(self.invoice_date or fields.Date.context_today(self), remote_inv.date or self.invoice_date)
+        body = xero_push.to_sdk_allocation(invoice.halo_xero_invoice_id, amount, on_date)
+        dbuuid = self._halo_xero_dbuuid()
+        key = xero_push.request_key("allocate", [xero_push.invoice_key(dbuuid, self.id, self.halo_xero_payload_version)],
+                                    "%s|%s|%s" % (invoice.halo_xero_invoice_id, xero_push.r2(amount), on_date))
+        try:
+            result = client.call(tenant, "create_credit_note_allocation", self.halo_xero_invoice_id, body,
+                                 idempotency_key=key, write=True)
+        except XeroUnknownOutcome as err:
+            self.halo_xero_allocation = "unknown"  # looked up (GET credit note) before it is sent again
+            Log._halo_log(self, "allocate", "unknown", str(err), key)
+            return None
+        except (XeroRetryLater, XeroAuthError):
+            raise
+        except XeroError as err:
+            self.halo_xero_error = str(err)
+            return done("failed", str(err), "error")
+        allocation = (result.allocations or [None])[0]
+        self.halo_xero_allocation_id = str(getattr(allocation, "allocation_id", "") or "")
+        done("done", self.env._("%(amount)s allocated to %(number)s.", amount=xero_push.r2(amount),
+                                number=invoice.halo_xero_number))
+        # both documents changed in Xero (RemainingCredit / AmountDue, maybe PAID): read them back
+        self._halo_xero_fetch_credit_notes(connection, client, [self.halo_xero_invoice_id])
+        invoice._halo_xero_fetch(connection, client, [invoice.halo_xero_invoice_id])
+        return None
+
+    def _halo_xero_fetch_credit_notes(self, connection, client, credit_note_ids):
+        """GET these Xero credit notes (25 per request, by CreditNoteID) and apply their status."""
+        for chunk in xero_push.batches(credit_note_ids, 25):
+            where = " OR ".join('CreditNoteID==guid("%s")' % cid for cid in chunk)
+            try:
+                result = client.call(connection.tenant_id, "get_credit_notes", where=where)
+            except XeroNotFound:
+                continue
+            self._halo_xero_apply_credit_notes(connection, result.credit_notes or [])
+
+    @api.model
+    def _halo_xero_apply_credit_notes(self, connection, credit_notes):
+        """Reflect Xero credit notes (SDK models) on the Odoo credit notes bound to them: status, number."""
+        by_id = {str(cn.credit_note_id): cn for cn in credit_notes if cn.credit_note_id}
+        if not by_id:
+            return self.browse()
+        moves = self.sudo().search([("halo_xero_invoice_id", "in", list(by_id)), ("move_type", "=", "out_refund"),
+                                    ("halo_xero_connection_id", "=", connection.id)])
+        Log = self.env["halo.xero.sync.log"]
+        for move in moves:
+            cn = by_id[move.halo_xero_invoice_id]
+            status = cn.status or move.halo_xero_status
+            if status != move.halo_xero_status:
+                Log._halo_log(move, "status", "ok", "%s → %s" % (move.halo_xero_status or "-", status))
+                if status in ("VOIDED", "DELETED"):
+                    move.message_post(body=self.env._(
+                        "This credit note was %(status)s in Xero (%(number)s).", status=status.lower(),
+                        number=cn.credit_note_number or "-"))
+                vals = {"halo_xero_status": status,
+                        "halo_xero_number": cn.credit_note_number or move.halo_xero_number}
+                if (status == "AUTHORISED" and move.reversed_entry_id
+                        and move.halo_xero_allocation in (False, "skipped")):
+                    # approved in Xero after a DRAFT push: allocate it now
+                    vals.update(halo_xero_allocation="pending", halo_xero_followup=True)
+                move.write(vals)
+        return moves
+
+    # -- back from Xero ---------------------------------------------------------------------------
+    def _halo_xero_fetch(self, connection, client, invoice_ids):
+        """GET these Xero invoices (50 per request) and apply their status and payments."""
+        for chunk in xero_push.batches(invoice_ids, 50):
+            try:
+                result = client.call(connection.tenant_id, "get_invoices", i_ds=chunk, page=1, page_size=100)
+            except XeroNotFound:
+                continue
+            self._halo_xero_apply_remote(connection, result.invoices or [])
+
+    @api.model
+    def _halo_xero_apply_remote(self, connection, invoices):
+        """Reflect Xero invoices (SDK models) on the moves bound to them: status, number, payments."""
+        by_id = {str(inv.invoice_id): inv for inv in invoices if inv.invoice_id}
+        if not by_id:
+            return self.browse()
+        moves = self.sudo().search([("halo_xero_invoice_id", "in", list(by_id)),
+                                    ("halo_xero_connection_id", "=", connection.id)])
+        Log = self.env["halo.xero.sync.log"]
+        for move in moves:
+            inv = by_id[move.halo_xero_invoice_id]
+            status = inv.status or move.halo_xero_status
+            if status != move.halo_xero_status:
+                Log._halo_log(move, "status", "ok", "%s → %s" % (move.halo_xero_status or "-", status))
+                if status in ("VOIDED", "DELETED"):
+                    move.message_post(body=self.env._(
+                        "This invoice was %(status)s in Xero (%(number)s). Cancel it or issue a credit note in "
+                        "Odoo if that is right.", status=status.lower(), number=inv.invoice_number or "-"))
+                move.write({"halo_xero_status": status,
+                            "halo_xero_number": inv.invoice_number or move.halo_xero_number,
+                            "halo_xero_followup": move.halo_xero_followup or (
+                                status not in ("DRAFT", "DELETED", "VOIDED") and not move.halo_xero_url)})
+        # payments and allocations: reconciled per invoice (halo_xero_reconcile.py)
+        return moves
+
+
+def _value(value):
+    """An SDK enum's value (or the plain value)."""
+    return getattr(value, "value", value)
+
+
+def payload_kind(move):
+    """The document kind of ``services/xero_push`` for a move: "refund" for credit notes, else "invoice"."""
+    return "refund" if move.move_type == "out_refund" else "invoice"
+
+
+class ResPartner(models.Model):
+    _inherit = "res.partner"
+
+    def _halo_xero_bind_contact(self, connection, contact_id):
+        """Bind this customer to a Xero contact (the connection too, unless another partner of the same
+        connection already holds that contact: Xero names are unique, Odoo names need not be)."""
+        self.ensure_one()
+        vals = {"halo_xero_contact_id": contact_id}
+        taken = self.sudo().search_count([("halo_xero_contact_id", "=", contact_id),
+                                          ("halo_xero_connection_id", "=", connection.id), ("id", "!=", self.id)])
+        if not taken:
+            vals["halo_xero_connection_id"] = connection.id
+        self.sudo().write(vals)

@@ -1,0 +1,741 @@
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""Resumable, idempotent import of what billing needs from Xero (accounts, tax rates,
+customers, items), and the scheduled refresh (If-Modified-Since, paged) that keeps them in step.
+
+Each step is a unit of work that can be repeated: a page of contacts is matched by Xero
+ContactID first, so re-running a page updates and never duplicates; the import remembers the
+next page, so a 429 or a dropped connection resumes where it stopped."""
+
+import datetime
+import logging
+import time
+
+from odoo import Command, api, fields, models
+from odoo.exceptions import UserError
+from odoo.fields import Domain
+
+from odoo.addons.halo_helpdesk_billing.constants import BILLING_MANAGER
+
+from ...services import xero_client as xc
+from .halo_xero_connection import halo_check_caller
+
+_logger = logging.getLogger(__name__)
+
+STEPS = [("accounts", "Accounts"), ("taxes", "Tax rates"), ("contacts", "Customers"), ("items", "Items"),
+         ("done", "Done")]
+STEP_WEIGHTS = {"accounts": (0, 5), "taxes": (5, 10), "contacts": (10, 85), "items": (85, 100)}
+PARTNER_XERO_FIELDS = ("name", "email", "vat", "phone", "ref")
+PARTNER_ADDRESS_FIELDS = ("street", "street2", "city", "zip")
+PRODUCT_XERO_FIELDS = ("default_code", "name", "list_price", "halo_xero_account_code", "halo_xero_tax_type")
+
+
+def _utc_naive(value):
+    if value and value.tzinfo:
+        value = value.astimezone(datetime.UTC).replace(tzinfo=None)
+    return value
+
+
+def _norm_vat(value):
+    return "".join(ch for ch in (value or "").upper() if ch.isalnum())
+
+
+def _same(left, right):
+    if isinstance(left, float) or isinstance(right, float):
+        try:
+            return abs(float(left or 0) - float(right or 0)) < 0.00005
+        except (TypeError, ValueError):
+            return False
+    return (left or "") == (right or "")
+
+
+class HaloXeroAccount(models.Model):
+    """A Xero account (chart of accounts of the connected organisation), for revenue codes."""
+
+    _name = "halo.xero.account"
+    _description = "Xero Account"
+    _order = "code"
+    _rec_names_search = ["code", "name"]
+
+    connection_id = fields.Many2one("halo.xero.connection", required=True, ondelete="cascade", index=True)
+    company_id = fields.Many2one(related="connection_id.company_id", store=True)
+    xero_id = fields.Char(string="Xero AccountID", required=True)
+    code = fields.Char(required=True)
+    name = fields.Char(required=True)
+    account_type = fields.Char(string="Type")
+    account_class = fields.Char(string="Class")
+    status = fields.Char()
+    tax_type = fields.Char()
+    system_account = fields.Char()
+    is_revenue = fields.Boolean(compute="_compute_is_revenue", store=True)
+
+    _code_uniq = models.Constraint("UNIQUE(connection_id, code)", "A Xero account code is unique.")
+
+    @api.depends("account_class", "status", "system_account")
+    def _compute_is_revenue(self):
+        for account in self:
+            account.is_revenue = (account.account_class == "REVENUE" and account.status == "ACTIVE"
+                                  and not account.system_account)
+
+    @api.depends("code", "name")
+    def _compute_display_name(self):
+        for account in self:
+            account.display_name = "%s %s" % (account.code, account.name)
+
+
+class HaloXeroImport(models.Model):
+    _name = "halo.xero.import"
+    _description = "Xero Import"
+    _order = "id desc"
+    _check_company_auto = True
+
+    connection_id = fields.Many2one("halo.xero.connection", required=True, ondelete="cascade", index=True)
+    company_id = fields.Many2one(related="connection_id.company_id", store=True, index=True)
+    mode = fields.Selection([("full", "Import"), ("refresh", "Scheduled refresh")], default="full", required=True)
+    state = fields.Selection(
+        [("draft", "To do"), ("running", "Running"), ("paused", "Paused (will resume)"),
+         ("done", "Done"), ("failed", "Failed")], default="draft", required=True, index=True)
+    step = fields.Selection(STEPS, default="accounts", required=True)
+    page_size = fields.Integer(default=1000, help="Contacts per Xero page (1-1000).")
+    contacts_page = fields.Integer(default=1, help="Next page of contacts to fetch.")
+    contacts_since = fields.Datetime(help="If-Modified-Since of contacts (UTC); empty: everything.")
+    items_since = fields.Datetime()
+    accounts_since = fields.Datetime()
+    started_at = fields.Datetime(help="When the import started (UTC): the next refresh's watermark.")
+    finished_at = fields.Datetime()
+    retry_at = fields.Datetime()
+    last_error = fields.Text()
+    api_calls = fields.Integer(string="API Calls")
+    accounts_count = fields.Integer(string="Accounts")
+    taxes_mapped = fields.Integer()
+    taxes_created = fields.Integer()
+    taxes_review = fields.Integer(string="Taxes to Review")
+    contacts_total = fields.Integer(string="Customers in Xero")
+    contacts_seen = fields.Integer(string="Customers Read")
+    contacts_created = fields.Integer(string="Customers Created")
+    contacts_linked = fields.Integer(string="Customers Matched")
+    contacts_updated = fields.Integer(string="Customers Updated")
+    items_total = fields.Integer(string="Items in Xero")
+    items_created = fields.Integer()
+    items_linked = fields.Integer(string="Items Matched")
+    items_updated = fields.Integer()
+    review_ids = fields.One2many("halo.xero.import.review", "import_id")
+    review_count = fields.Integer(compute="_compute_review_count")
+    progress = fields.Float(compute="_compute_progress")
+    progress_label = fields.Char(compute="_compute_progress")
+
+    def _compute_review_count(self):
+        counts = dict(self.env["halo.xero.import.review"]._read_group(
+            Domain("import_id", "in", self.ids) & Domain("state", "=", "pending"),
+            groupby=["import_id"], aggregates=["__count"]))
+        for imp in self:
+            imp.review_count = counts.get(imp, 0)
+
+    @api.depends("state", "step", "contacts_seen", "contacts_total")
+    def _compute_progress(self):
+        for imp in self:
+            if imp.state == "done" or imp.step == "done":
+                imp.progress, imp.progress_label = 100.0, self.env._("Done")
+                continue
+            low, high = STEP_WEIGHTS[imp.step]
+            share = 0.0
+            if imp.step == "contacts" and imp.contacts_total:
+                share = min(1.0, imp.contacts_seen / imp.contacts_total)
+            imp.progress = low + (high - low) * share
+            label = dict(STEPS)[imp.step]
+            if imp.step == "contacts" and imp.contacts_total:
+                label = self.env._("Customers %(done)s / %(total)s", done=imp.contacts_seen, total=imp.contacts_total)
+            imp.progress_label = label
+
+    # -- entry points ---------------------------------------------------------------------------------
+    @api.model
+    def _halo_start(self, connection, mode="full", page_size=1000):
+        """The connection's unfinished import if there is one (resume), else a new one."""
+        current = self.search([("connection_id", "=", connection.id), ("state", "in", ("draft", "running", "paused"))],
+                              limit=1)
+        if current:
+            return current
+        vals = {"connection_id": connection.id, "mode": mode, "page_size": page_size}
+        if mode == "refresh":
+            vals.update(contacts_since=connection.contacts_synced_at, items_since=connection.items_synced_at,
+                        accounts_since=connection.accounts_synced_at)
+        return self.create(vals)
+
+    def _halo_run(self, time_budget=None, commit=False):
+        """Run (or resume) until done, paused on a transient error, failed, or out of time.
+
+        ``commit``: commit after each unit of work (cron and wizard outside tests), so that a
+        crash loses at most one page."""
+        self.ensure_one()
+        imp = self.sudo()
+        connection = imp.connection_id
+        if connection.state != "connected":
+            imp.write({"state": "failed", "last_error": self.env._(
+                "The Xero connection is not active (%(state)s); connect to Xero again.",
+                state=dict(connection._fields["state"].selection)[connection.state])})
+            return imp
+        client = connection._halo_client()
+        deadline = time.monotonic() + time_budget if time_budget else None
+        vals = {"state": "running", "retry_at": False, "last_error": False}
+        if not imp.started_at:
+            vals["started_at"] = fields.Datetime.now()
+        imp.write(vals)
+        try:
+            while imp.step != "done":
+                before = client.calls
+                getattr(imp, "_halo_step_%s" % imp.step)(client)
+                imp.api_calls += client.calls - before
+                if commit:
+                    self.env["ir.cron"]._commit_progress()  # each step durable (cron only)
+                if deadline and time.monotonic() > deadline and imp.step != "done":
+                    return imp
+            imp._halo_finish()
+        except xc.XeroRetryLater as err:
+            imp.api_calls += 1
+            retry = err.retry_after or 60
+            imp.write({"state": "paused", "last_error": str(err),
+                       "retry_at": fields.Datetime.now() + datetime.timedelta(seconds=retry)})
+            _logger.info("Xero import %s paused at %s (page %s): %s", imp.id, imp.step, imp.contacts_page,
+                         err.problem)
+        except xc.XeroAuthError as err:
+            imp.write({"state": "failed", "last_error": str(err)})
+            if err.status in (401, 403):
+                connection._halo_mark_needs_reauth(str(err))
+        except xc.XeroError as err:
+            imp.write({"state": "failed", "last_error": str(err)})
+        if commit:
+            self.env["ir.cron"]._commit_progress()
+        return imp
+
+    def _halo_finish(self):
+        self.write({"state": "done", "step": "done", "finished_at": fields.Datetime.now()})
+        self.connection_id.write({"contacts_synced_at": self.started_at, "items_synced_at": self.started_at,
+                                  "accounts_synced_at": self.started_at})
+        _logger.info("Xero import %s done: %s customers created, %s matched, %s items created, %s API calls",
+                     self.id, self.contacts_created, self.contacts_linked, self.items_created, self.api_calls)
+
+    @api.model
+    def _cron_halo_xero_refresh(self, time_budget=240):
+        """Resume unfinished imports, then start a refresh for connections not refreshed for an hour."""
+        now = fields.Datetime.now()
+        todo = self.search([("state", "in", ("draft", "running")), ("company_id", "!=", False)]) | self.search([
+            ("state", "=", "paused"), ("retry_at", "<=", now)])
+        connections = self.env["halo.xero.connection"].sudo().search([("state", "=", "connected")])
+        stale = connections.filtered(lambda c: c not in todo.connection_id and (
+            not c.contacts_synced_at or c.contacts_synced_at < now - datetime.timedelta(hours=1)))
+        for connection in stale:
+            if not self.search_count([("connection_id", "=", connection.id), ("state", "=", "paused")]):
+                todo |= self._halo_start(connection, mode="refresh" if connection.contacts_synced_at else "full")
+        started = time.monotonic()
+        for imp in todo:
+            remaining = time_budget - (time.monotonic() - started)
+            if remaining <= 0:
+                break
+            imp._halo_run(time_budget=remaining, commit=True)
+            self.env["ir.cron"]._commit_progress(1)
+
+    # -- steps ----------------------------------------------------------------------------------------
+    def _halo_step_accounts(self, client):
+        conn = self.connection_id
+        conn._halo_read_lock_dates(client)  # settings, like the chart: Xero's lock dates for posting
+        kwargs = {"if_modified_since": self.accounts_since} if self.accounts_since else {}
+        accounts = client.call(conn.tenant_id, "get_accounts", **kwargs).accounts or []
+        Account = self.env["halo.xero.account"].sudo()
+        existing = {a.code: a for a in Account.search([("connection_id", "=", conn.id)])}
+        to_create = []
+        for acc in accounts:
+            vals = {"xero_id": str(acc.account_id), "code": acc.code, "name": acc.name,
+                    "account_type": _enum(acc.type), "account_class": _enum(acc._class),
+                    "status": _enum(acc.status), "tax_type": acc.tax_type,
+                    "system_account": _enum(acc.system_account) or False}
+            if not acc.code:
+                continue
+            if acc.code in existing:
+                existing[acc.code].write(vals)
+            else:
+                to_create.append(dict(vals, connection_id=conn.id))
+            if vals["system_account"] == "ROUNDING":
+                conn.rounding_account_code = acc.code
+        Account.create(to_create)
+        revenue_codes = [a.code for a in accounts if a.code and _enum(a._class) == "REVENUE"]
+        if revenue_codes:
+            odoo_accounts = self.env["account.account"].with_company(conn.company_id).search([
+                ("code", "in", revenue_codes), ("company_ids", "in", conn.company_id.ids)])
+            for account in odoo_accounts:
+                if account.halo_xero_code != account.code:
+                    account.halo_xero_code = account.code
+        self.write({"accounts_count": len(accounts), "step": "taxes"})
+
+    def _halo_step_taxes(self, client):
+        conn = self.connection_id
+        company = conn.company_id
+        rates = client.call(conn.tenant_id, "get_tax_rates").tax_rates or []
+        Tax = self.env["account.tax"].sudo().with_company(company)
+        mapped = created = review = 0
+        for rate in rates:
+            if _enum(rate.status) != "ACTIVE" or not rate.can_apply_to_revenue:
+                continue
+            code = rate.tax_type
+            # Xero's own rate of the tax type, compared with Odoo's before an approved invoice is sent
+            known = Tax.search([("company_id", "=", company.id), ("halo_xero_tax_type", "=", code),
+                                ("type_tax_use", "=", "sale")])
+            known.write({"halo_xero_effective_rate": float(rate.effective_rate or 0), "halo_xero_rate_known": True})
+            if known:
+                mapped += 1
+                continue
+            percent = float(rate.effective_rate or 0)
+            candidates = Tax.search([
+                ("company_id", "=", company.id), ("type_tax_use", "=", "sale"), ("amount_type", "=", "percent"),
+                ("amount", "=", percent), ("price_include", "=", False), ("halo_xero_tax_type", "=", False),
+                ("children_tax_ids", "=", False)], order="sequence, id")
+            if len(candidates) == 1:
+                candidates.write({"halo_xero_tax_type": code, "halo_xero_effective_rate": percent,
+                                  "halo_xero_rate_known": True})
+                mapped += 1
+            elif candidates:
+                candidates[0].write({"halo_xero_tax_type": code, "halo_xero_review": True,
+                                     "halo_xero_effective_rate": percent, "halo_xero_rate_known": True})
+                review += 1
+            else:
+                Tax.create({"name": "%s (Xero %s)" % (rate.name, code), "amount": percent,
+                            "amount_type": "percent", "type_tax_use": "sale", "company_id": company.id,
+                            "halo_xero_tax_type": code, "halo_xero_review": True,
+                            "halo_xero_effective_rate": percent, "halo_xero_rate_known": True})
+                created += 1
+        self.write({"taxes_mapped": mapped, "taxes_created": created, "taxes_review": review,
+                    "step": "contacts"})
+
+    def _halo_step_contacts(self, client):
+        conn = self.connection_id
+        kwargs = {"page": self.contacts_page, "page_size": self.page_size}
+        if self.contacts_since:
+            kwargs.update(if_modified_since=self.contacts_since, include_archived=True)
+        else:
+            kwargs["where"] = 'ContactStatus=="ACTIVE"'
+        result = client.call(conn.tenant_id, "get_contacts", **kwargs)
+        contacts = result.contacts or []
+        vals = {"contacts_seen": self.contacts_seen + len(contacts)}
+        pagination = getattr(result, "pagination", None)
+        if pagination is not None and pagination.item_count is not None:
+            vals["contacts_total"] = pagination.item_count
+        self._halo_import_contacts(contacts)
+        if len(contacts) < self.page_size:
+            vals["step"] = "items"
+        else:
+            vals["contacts_page"] = self.contacts_page + 1
+        self.write(vals)
+
+    def _halo_step_items(self, client):
+        conn = self.connection_id
+        kwargs = {"if_modified_since": self.items_since} if self.items_since else {}
+        items = client.call(conn.tenant_id, "get_items", unitdp=4, **kwargs).items or []
+        items = [item for item in items if item.is_sold is not False and item.code]
+        self._halo_import_items(items)
+        self.write({"items_total": len(items), "step": "done"})
+
+    # -- contacts -------------------------------------------------------------------------------------
+    @api.model
+    def _prepare_partner_vals(self, contact):
+        """Xero-owned partner values of a Xero contact (hook)."""
+        phone = next((p for p in contact.phones or [] if _enum(p.phone_type) == "DEFAULT" and p.phone_number), None)
+        address = next((a for a in contact.addresses or [] if a.address_line1 or a.city), None)
+        vals = {
+            "name": (contact.name or "").strip(),
+            "email": contact.email_address or False,
+            "vat": contact.tax_number or False,
+            "phone": " ".join(x for x in (phone.phone_area_code, phone.phone_number) if x) if phone else False,
+            "ref": contact.contact_number or False,
+        }
+        if address:
+            vals["_address"] = {"street": address.address_line1 or False, "street2": address.address_line2 or False,
+                                "city": address.city or False, "zip": address.postal_code or False}
+        return vals
+
+    def _halo_contact_index(self, Partner, contacts):
+        """Unlinked partners of the company by normalised tax number, e-mail and exact name."""
+        conn = self.connection_id
+        base = Domain("halo_xero_contact_id", "=", False) & Domain("parent_id", "=", False) & Domain(
+            "active", "=", True) & Domain("company_id", "in", [False, conn.company_id.id])
+        vats = {_norm_vat(c.tax_number) for c in contacts if c.tax_number}
+        emails = {c.email_address.strip().lower() for c in contacts if c.email_address}
+        names = {c.name.strip() for c in contacts if c.name}
+        index = {"vat": {}, "email": {}, "name": {}}
+        if vats:
+            # tax numbers compare without spaces and punctuation ("GB 999 888 777" == "GB999888777")
+            self.env.cr.execute(
+                "SELECT id FROM res_partner WHERE vat IS NOT NULL"
+                " AND regexp_replace(upper(vat), '[^A-Z0-9]', '', 'g') = ANY(%s)", [list(vats)])
+            vat_ids = [row[0] for row in self.env.cr.fetchall()]
+            for p in Partner.search(base & Domain("id", "in", vat_ids)):
+                index["vat"].setdefault(_norm_vat(p.vat), Partner.browse())
+                index["vat"][_norm_vat(p.vat)] |= p
+        if emails:
+            for p in Partner.search(base & Domain("email_normalized", "in", list(emails))):
+                index["email"].setdefault(p.email_normalized, Partner.browse())
+                index["email"][p.email_normalized] |= p
+        if names:
+            for p in Partner.search(base & Domain("name", "in", list(names))):
+                index["name"].setdefault(p.name, Partner.browse())
+                index["name"][p.name] |= p
+        return index
+
+    def _halo_match_contact(self, contact, index, claimed, Partner):
+        """("link", partner, kind), ("review", candidates, kind) or None (create)."""
+        keys = (("vat", _norm_vat(contact.tax_number)), ("email", (contact.email_address or "").strip().lower()),
+                ("name", (contact.name or "").strip()))
+        for kind, value in keys:
+            candidates = index[kind].get(value, Partner.browse()) if value else Partner.browse()
+            if not candidates:
+                continue
+            free = candidates - claimed
+            if len(candidates) == 1 and free:
+                return ("link", free, kind)
+            return ("review", candidates, kind)
+        return None
+
+    def _halo_import_contacts(self, contacts):
+        """Match a page of Xero contacts to partners (ContactID, tax number, e-mail, exact name),
+        update the linked ones, create the new ones, and queue ambiguous ones for review."""
+        conn = self.connection_id
+        Partner = self.env["res.partner"].sudo().with_context(active_test=False, no_vat_validation=True,
+                                                               tracking_disable=True, mail_create_nolog=True)
+        ids = [str(c.contact_id) for c in contacts]
+        linked = {p.halo_xero_contact_id: p for p in Partner.search([
+            ("halo_xero_contact_id", "in", ids), ("halo_xero_connection_id", "=", conn.id)])}
+        pending = {r.xero_contact_id: r for r in self.env["halo.xero.import.review"].sudo().search([
+            ("connection_id", "=", conn.id), ("xero_contact_id", "in", ids)])}
+        unmatched = [c for c in contacts if str(c.contact_id) not in linked and str(c.contact_id) not in pending]
+        index = self._halo_contact_index(Partner, unmatched)
+        claimed = Partner.browse()
+        creates, create_contacts = [], []
+        created = matched = updated = 0
+        Review = self.env["halo.xero.import.review"].sudo()
+        reviews = []
+        for contact in contacts:
+            cid = str(contact.contact_id)
+            vals = self._prepare_partner_vals(contact)
+            partner = linked.get(cid)
+            if partner and self._halo_rebind_gone_contact(partner, contact):
+                continue
+            if partner:
+                if self._halo_update_record(partner, vals, PARTNER_XERO_FIELDS, contact.updated_date_utc):
+                    updated += 1
+                continue
+            if cid in pending:
+                pending[cid].write({"xero_values": _jsonable(vals)})
+                continue
+            if _enum(contact.contact_status) != "ACTIVE":
+                continue
+            outcome = self._halo_match_contact(contact, index, claimed, Partner)
+            if outcome is None:
+                creates.append(vals)
+                create_contacts.append(contact)
+            elif outcome[0] == "link":
+                partner = outcome[1]
+                claimed |= partner
+                partner.write({"halo_xero_contact_id": cid, "halo_xero_connection_id": conn.id})
+                self._halo_update_record(partner, vals, PARTNER_XERO_FIELDS, contact.updated_date_utc,
+                                         first=True)
+                matched += 1
+            else:
+                reviews.append({
+                    "import_id": self.id, "connection_id": conn.id, "xero_contact_id": cid,
+                    "xero_name": contact.name, "xero_email": contact.email_address,
+                    "xero_tax_number": contact.tax_number, "match_kind": outcome[2],
+                    "candidate_ids": [Command.set(outcome[1].ids)], "xero_values": _jsonable(vals),
+                })
+        if creates:
+            partners = Partner.create([self._halo_partner_create_vals(vals) for vals in creates])
+            for partner, contact, vals in zip(partners, create_contacts, creates, strict=True):
+                partner.write({"halo_xero_contact_id": str(contact.contact_id), "halo_xero_connection_id": conn.id,
+                               "halo_xero_synced_values": _snapshot(vals, PARTNER_XERO_FIELDS),
+                               "halo_xero_updated_at": _utc_naive(contact.updated_date_utc)})
+            created = len(partners)
+        if reviews:
+            Review.create(reviews)
+        self.write({"contacts_created": self.contacts_created + created,
+                    "contacts_linked": self.contacts_linked + matched,
+                    "contacts_updated": self.contacts_updated + updated})
+
+    def _halo_rebind_gone_contact(self, partner, contact):
+        """A linked contact merged in Xero (``MergedToContactID``) moves the partner to the contact it was
+        merged into; an archived one unlinks it (the next invoice binds it to an active contact of that
+        name, or creates one). Xero takes no new invoices for either. Returns True when it did either."""
+        conn = self.connection_id
+        target = str(contact.merged_to_contact_id or "")
+        if target and target != str(contact.contact_id):
+            taken = partner.search_count([("halo_xero_contact_id", "=", target),
+                                          ("halo_xero_connection_id", "=", conn.id), ("id", "!=", partner.id)])
+            partner.write({"halo_xero_contact_id": target, "halo_xero_connection_id": False if taken else conn.id})
+            partner.message_post(body=self.env._(
+                "The Xero contact %(name)s was merged into another contact in Xero; this customer is now linked "
+                "to that contact (%(contact)s).", name=contact.name, contact=target))
+            return True
+        if _enum(contact.contact_status) == "ARCHIVED":
+            partner.write({"halo_xero_contact_id": False})
+            partner.message_post(body=self.env._(
+                "The Xero contact %(name)s was archived in Xero and takes no new invoices: this customer is no "
+                "longer linked to it; the next invoice links it to an active contact of its name (or creates "
+                "one).", name=contact.name))
+            return True
+        return False
+
+    def _halo_partner_create_vals(self, vals):
+        create = {k: v for k, v in vals.items() if not k.startswith("_")}
+        create.update(vals.get("_address") or {})
+        create.update(is_company=True, customer_rank=1, company_id=self.connection_id.company_id.id)
+        return create
+
+    def _halo_update_record(self, record, vals, owned, updated_at, first=False):
+        """Apply Xero's values to a linked record; log drift on either side. True if changed."""
+        snapshot = record.halo_xero_synced_values or {}
+        new_snapshot = _snapshot(vals, owned)
+        changes = {}
+        drifts = []
+        for fname in owned:
+            xero_value = new_snapshot.get(fname)
+            odoo_value = record[fname] if fname in record._fields else None
+            if hasattr(odoo_value, "id"):
+                odoo_value = odoo_value.id
+            if _same(odoo_value, xero_value):
+                continue
+            changes[fname] = xero_value if xero_value is not None else False
+            if first or not snapshot:
+                # linked now (matched, or linked by hand) or never imported: Xero's value replaces a value
+                # Odoo already had; list it, so that what the match changed can be checked
+                if odoo_value not in (None, False, ""):
+                    drifts.append({"field_name": fname, "odoo_value": _text(odoo_value),
+                                   "xero_value": _text(xero_value), "previous_value": "", "side": "match"})
+                continue
+            old = snapshot.get(fname)
+            xero_changed = not _same(old, xero_value)
+            odoo_changed = not _same(old, odoo_value)
+            side = "both" if xero_changed and odoo_changed else ("odoo" if odoo_changed else "xero")
+            drifts.append({"field_name": fname, "odoo_value": _text(odoo_value), "xero_value": _text(xero_value),
+                           "previous_value": _text(old), "side": side})
+        write = dict(changes)
+        if snapshot != new_snapshot:
+            write["halo_xero_synced_values"] = new_snapshot
+        if updated_at:
+            write["halo_xero_updated_at"] = _utc_naive(updated_at)
+        if first and vals.get("_address") and record._name == "res.partner" and not record.street:
+            write.update(vals["_address"])
+        if write:
+            record.write(write)
+        if drifts:
+            self.env["halo.xero.drift"].sudo()._halo_log(self.connection_id, record, drifts, self)
+        return bool(changes)
+
+    # -- items ----------------------------------------------------------------------------------------
+    @api.model
+    def _prepare_product_vals(self, item):
+        """Xero-owned product values of a Xero item (hook)."""
+        sales = item.sales_details
+        return {
+            "default_code": item.code,
+            "name": item.name or item.code,
+            "list_price": float(sales.unit_price or 0.0) if sales else 0.0,
+            "halo_xero_account_code": (sales.account_code if sales else False) or False,
+            "halo_xero_tax_type": (sales.tax_type if sales else False) or False,
+            "_description": item.description or False,
+        }
+
+    def _halo_import_items(self, items):
+        conn = self.connection_id
+        company = conn.company_id
+        Template = self.env["product.template"].sudo().with_context(active_test=False, tracking_disable=True)
+        codes = [item.code for item in items]
+        linked = {t.halo_xero_item_code: t for t in Template.search([
+            ("halo_xero_item_code", "in", codes), ("halo_xero_connection_id", "=", conn.id)])}
+        by_code = {}
+        for tmpl in Template.search([("default_code", "in", codes), ("halo_xero_item_code", "=", False),
+                                     ("company_id", "in", [False, company.id]), ("active", "=", True)],
+                                    order="id"):
+            by_code.setdefault(tmpl.default_code, tmpl)
+        taxes = {t.halo_xero_tax_type: t for t in self.env["account.tax"].sudo().search([
+            ("company_id", "=", company.id), ("type_tax_use", "=", "sale"), ("halo_xero_tax_type", "!=", False)],
+            order="id desc")}
+        accounts = {a.halo_xero_code: a for a in self.env["account.account"].sudo().with_company(company).search([
+            ("halo_xero_code", "!=", False), ("company_ids", "in", company.ids)])}
+        created = matched = updated = 0
+        creates = []
+        for item in items:
+            vals = self._prepare_product_vals(item)
+            tmpl = linked.get(item.code)
+            link = {"halo_xero_item_code": item.code, "halo_xero_item_id": str(item.item_id),
+                    "halo_xero_connection_id": conn.id}
+            extra = self._halo_product_company_vals(vals, taxes, accounts)
+            if tmpl:
+                if self._halo_update_record(tmpl, vals, PRODUCT_XERO_FIELDS, item.updated_date_utc):
+                    updated += 1
+                    tmpl.with_company(company).write(extra)
+                continue
+            tmpl = by_code.pop(item.code, None)
+            if tmpl:
+                tmpl.write(link)
+                self._halo_update_record(tmpl, vals, PRODUCT_XERO_FIELDS, item.updated_date_utc, first=True)
+                tmpl.with_company(company).write(extra)
+                matched += 1
+                continue
+            create = {k: v for k, v in vals.items() if not k.startswith("_")}
+            create.update(link)
+            create.update(extra)
+            create.update(type="service", sale_ok=True, purchase_ok=False,
+                          description_sale=vals["_description"],
+                          halo_xero_synced_values=_snapshot(vals, PRODUCT_XERO_FIELDS),
+                          halo_xero_updated_at=_utc_naive(item.updated_date_utc))
+            creates.append(create)
+        if creates:
+            Template.with_company(company).create(creates)
+            created = len(creates)
+        self.write({"items_created": self.items_created + created, "items_linked": self.items_linked + matched,
+                    "items_updated": self.items_updated + updated})
+
+    @api.model
+    def _halo_product_company_vals(self, vals, taxes, accounts):
+        extra = {}
+        tax = taxes.get(vals.get("halo_xero_tax_type"))
+        if tax:
+            extra["taxes_id"] = [Command.set(tax.ids)]
+        account = accounts.get(vals.get("halo_xero_account_code"))
+        if account:
+            extra["property_account_income_id"] = account.id
+        return extra
+
+    # -- actions --------------------------------------------------------------------------------------
+    def action_resume(self):
+        halo_check_caller(self, BILLING_MANAGER, "write")
+        for imp in self:
+            imp._halo_run(time_budget=20)
+        return True
+
+    def action_open_reviews(self):
+        self.ensure_one()
+        return self.review_ids._get_records_action(name=self.env._("Customers to review"))
+
+
+class HaloXeroImportReview(models.Model):
+    """A Xero contact whose match is ambiguous: the billing manager links, creates or skips it."""
+
+    _name = "halo.xero.import.review"
+    _description = "Xero Customer to Review"
+    _order = "id"
+
+    import_id = fields.Many2one("halo.xero.import", ondelete="set null", index=True)
+    connection_id = fields.Many2one("halo.xero.connection", required=True, ondelete="cascade", index=True)
+    company_id = fields.Many2one(related="connection_id.company_id", store=True)
+    xero_contact_id = fields.Char(string="Xero ContactID", required=True)
+    xero_name = fields.Char(string="Name in Xero")
+    xero_email = fields.Char(string="E-mail in Xero")
+    xero_tax_number = fields.Char(string="Tax Number in Xero")
+    xero_values = fields.Json()
+    match_kind = fields.Selection([("vat", "Tax number"), ("email", "E-mail"), ("name", "Name")],
+                                  string="Matched On")
+    candidate_ids = fields.Many2many("res.partner", string="Candidates")
+    partner_id = fields.Many2one("res.partner", string="Link To")
+    state = fields.Selection([("pending", "To review"), ("linked", "Linked"), ("created", "Created"),
+                              ("skipped", "Skipped")], default="pending", required=True)
+
+    _contact_uniq = models.Constraint("UNIQUE(connection_id, xero_contact_id)",
+                                      "A Xero contact is reviewed once per connection.")
+
+    def _importer(self):
+        return self.import_id or self.env["halo.xero.import"].new({"connection_id": self.connection_id.id})
+
+    def _halo_xero_vals(self):
+        """The stored Xero values, kept to the fields Xero owns (``xero_values`` is editable by the
+        reviewer, and is written as superuser)."""
+        self.ensure_one()
+        raw = self.xero_values if isinstance(self.xero_values, dict) else {}
+
+        def plain(values, fnames):
+            return {f: values[f] for f in fnames
+                    if f in values and (values[f] is None or isinstance(values[f], (str, bool)))}
+
+        vals = plain(raw, PARTNER_XERO_FIELDS)
+        if isinstance(raw.get("_address"), dict):
+            vals["_address"] = plain(raw["_address"], PARTNER_ADDRESS_FIELDS)
+        return vals
+
+    def _halo_check_link_partner(self, partner):
+        """A reviewer links a Xero contact to a customer of the connection's company only: never to a
+        user's or a company's own partner (whose e-mail the link would overwrite), nor to a contact person,
+        nor to a customer already bound to another Xero contact."""
+        self.ensure_one()
+        partner.check_access("read")
+        company = self.sudo().connection_id.company_id
+        target = partner.sudo().with_context(active_test=False)
+        if target.company_id and target.company_id != company:
+            reason = self.env._("it belongs to %(company)s", company=target.company_id.name)
+        elif target.user_ids:
+            reason = self.env._("it is the contact of a user")
+        elif self.env["res.company"].sudo().with_context(active_test=False).search_count(
+                [("partner_id", "=", target.id)], limit=1):
+            reason = self.env._("it is a company's own contact")
+        elif target.parent_id:
+            reason = self.env._("it is a contact person of %(parent)s", parent=target.parent_id.display_name)
+        elif (target.halo_xero_contact_id and target.halo_xero_contact_id != self.xero_contact_id
+              and target.halo_xero_connection_id == self.sudo().connection_id):
+            reason = self.env._("it is already linked to another Xero contact")
+        else:
+            return
+        raise UserError(self.env._("%(partner)s cannot be linked to the Xero contact %(name)s: %(reason)s.",
+                                   partner=target.display_name, name=self.xero_name, reason=reason))
+
+    def action_link(self):
+        halo_check_caller(self, BILLING_MANAGER, "write")
+        for review in self:
+            partner = review.partner_id or (review.candidate_ids if len(review.candidate_ids) == 1 else False)
+            if not partner:
+                raise UserError(self.env._("Choose the partner to link %(name)s to.",
+                                                        name=review.xero_name))
+            review._halo_check_link_partner(partner)
+            partner = partner.sudo().with_context(no_vat_validation=True)
+            partner.write({"halo_xero_contact_id": review.xero_contact_id,
+                           "halo_xero_connection_id": review.connection_id.id})
+            review._importer()._halo_update_record(partner, review._halo_xero_vals(), PARTNER_XERO_FIELDS, None,
+                                                   first=True)
+            review.write({"state": "linked", "partner_id": partner.id})
+        return True
+
+    def action_create(self):
+        halo_check_caller(self, BILLING_MANAGER, "write")
+        for review in self:
+            importer = review._importer()
+            vals = review._halo_xero_vals()
+            partner = self.env["res.partner"].sudo().with_context(no_vat_validation=True).create(
+                importer._halo_partner_create_vals(vals))
+            partner.write({"halo_xero_contact_id": review.xero_contact_id,
+                           "halo_xero_connection_id": review.connection_id.id,
+                           "halo_xero_synced_values": _snapshot(vals, PARTNER_XERO_FIELDS)})
+            review.write({"state": "created", "partner_id": partner.id})
+        return True
+
+    def action_skip(self):
+        self.write({"state": "skipped"})
+        return True
+
+
+def _enum(value):
+    if value is None:
+        return None
+    return getattr(value, "value", value)
+
+
+def _snapshot(vals, owned):
+    return {k: _jsonable_value(vals.get(k)) for k in owned if k in vals}
+
+
+def _jsonable_value(value):
+    if value is False:
+        return None
+    return value
+
+
+def _jsonable(vals):
+    return {k: _jsonable_value(v) if not isinstance(v, dict) else v for k, v in vals.items()}
+
+
+def _text(value):
+    if value in (None, False):
+        return ""
+    return str(value)
