@@ -14,7 +14,7 @@ from odoo.tests.common import warmup
 from .billing_common import HaloBillingRunCommon
 
 PREVIEW_QUERIES = 31
-INVOICING_QUERIES = 234
+INVOICING_QUERIES = 235
 TICKET_FORM_QUERIES = 23
 TICKET_LIST_QUERIES = 17
 

@@ -254,7 +254,7 @@ class TestXeroSetupTour(_SandboxHttpCase):
         # company lacks, flagged for review, with what to do about them
         todo = [(label, fix) for ok, label, fix in wizard._halo_checklist() if not ok]
         self.assertEqual(todo, [("Sales taxes mapped to Xero tax types",
-                                 "4 taxes flagged Xero Mapping to Review (Accounting > Taxes).")])
+                                 "4 taxes flagged Xero Mapping to Review (Billing > Configuration > Xero > Mapping).")])
         self.assertFalse(wizard.checklist_ok)
         # nothing in this database matches the sandbox's customers or items: all are created
         self.assertEqual((imp.state, imp.contacts_created, imp.contacts_linked, imp.review_count,

@@ -102,7 +102,9 @@ class TestXeroFirstHour(HaloXeroPushCommon):
                 wizard.action_save_settings()
         self.assertFalse(conn.payment_journal_id)
         # the real settings
-        self.customers[0].sudo().halo_xero_connection_id = conn
+        self.env["halo.xero.contact.link"].sudo().create({
+            "connection_id": conn.id, "partner_id": self.customers[0].id,
+            "xero_contact_id": next(iter(self.sandbox.state.orgs[self.tenant_id]["contacts"]))})
         wizard.write({"payment_journal_id": self.bank_journal.id, "rounding_account_code": " 860 ",
                       "invoice_status": "DRAFT", "webhook_key": "key-typed-in-the-wizard"})
         wizard.action_save_settings()

@@ -114,8 +114,8 @@ class HaloXeroSetupWizard(models.TransientModel):
             [("halo_xero_connection_id", "=", conn.id)]) > 0
         reviews = self.env["halo.xero.import.review"].sudo().search_count(
             [("connection_id", "=", conn.id), ("state", "=", "pending")]) if conn else 0
-        taxes_review = self.env["account.tax"].sudo().search_count(
-            [("company_id", "=", self.company_id.id), ("halo_xero_review", "=", True)])
+        taxes_review = self.env["halo.xero.tax.link"].sudo().search_count(
+            [("connection_id", "=", conn.id), ("review", "=", True)]) if conn else 0
         return [
             (connected, _("Connected to %(org)s", org=conn.tenant_name or "-") if connected else
              _("Connected to a Xero organisation"), _("Go back to Credentials and connect.")),
@@ -123,7 +123,8 @@ class HaloXeroSetupWizard(models.TransientModel):
             (not reviews, _("No customer waiting for review"),
              _("%(count)s customers to review (Xero > Customers to Review).", count=reviews)),
             (not taxes_review, _("Sales taxes mapped to Xero tax types"),
-             _("%(count)s taxes flagged Xero Mapping to Review (Accounting > Taxes).", count=taxes_review)),
+             _("%(count)s taxes flagged Xero Mapping to Review (Billing > Configuration > Xero > Mapping).",
+               count=taxes_review)),
             (bool(conn.payment_journal_id) if conn else False, _("Payment journal for payments from Xero"),
              _("Choose a bank or cash journal: without it, payments from Xero cannot be recorded.")),
             (bool(conn.default_account_code) and (not codes or conn.default_account_code in codes) if conn else False,

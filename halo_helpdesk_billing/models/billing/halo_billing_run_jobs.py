@@ -175,13 +175,37 @@ class HaloBillingRun(models.Model):
             if job and job.state in ("failed", "cancelled"):
                 chunk._halo_job_failed(exc_message=job.exc_info or job.exc_message or job.state)
 
+    @api.model
+    def _cron_halo_check_jobs(self):
+        """Cron: what the *Check jobs* button does, for every run being worked in the background,
+        so that a run whose jobs died for good (queue_job gave up on them without the on-fail
+        hook) or whose completion check was lost does not stay "being worked" until someone
+        clicks: its failed chunks are noted and a run whose chunks are all done is finished.
+        One run at a time, committed after each (a run a chunk is finishing right now is
+        skipped: its own check finishes it)."""
+        runs = self.sudo().search([("state", "in", RUNNING_STATES)], order="id")
+        for index, run in enumerate(runs, 1):
+            if not run.try_lock_for_update(allow_referencing=True):
+                continue
+            run._halo_check_stuck()
+            self.env["ir.cron"]._commit_progress(1, remaining=len(runs) - index)
+
+    def _halo_check_stuck(self):
+        """Note the chunks whose jobs died for good, and finish runs whose chunks are all done
+        (their completion job was lost)."""
+        self._halo_reconcile_chunks()
+        for run in self.filtered(lambda run: run.state in RUNNING_STATES):
+            chunks = run.sudo().halo_chunk_ids
+            if chunks and all(chunk.state != "pending" for chunk in chunks):
+                run.sudo()._halo_job_check_done()
+
     def action_halo_check_jobs(self):
         """Button of a run being worked: take note of jobs that died for good."""
         # it reads and writes the run's chunks as superuser: billing staff of the run only
         if not self.env.su and not self.env.user.has_group(BILLING_USER):
             raise AccessError(self.env._("Only billing users can check a billing run's jobs."))
         self.check_access("write")
-        self._halo_reconcile_chunks()
+        self._halo_check_stuck()
         return True
 
     # ------------------------------------------------------------------ actions
