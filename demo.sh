@@ -18,6 +18,7 @@ for arg in "$@"; do
     *) echo "unknown option: $arg (see --help)" >&2; exit 2 ;;
   esac
 done
+export HALO_SKIP_PRECOMMIT="${HALO_SKIP_PRECOMMIT:-1}"  # the demo lints nothing: no hook environments
 source tools/setup.sh
 DB="${HALO_DEMO_DB:-halo_demo}"
 PORT="${HALO_HTTP_PORT:-8069}"

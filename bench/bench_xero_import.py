@@ -21,8 +21,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from odoo_bench_env import odoo_env  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+# xero_sandbox is an installed package (tools/setup.sh installs it into the venv)
 
 
 def calls_by_path(ctl):

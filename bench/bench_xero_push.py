@@ -30,9 +30,8 @@ from datetime import date
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from odoo_bench_env import odoo_env  # noqa: E402
 
+# xero_sandbox is an installed package (tools/setup.sh installs it into the venv)
 XERO_CAP = 3_670_016  # 3.5 MB: Xero answers 413 above
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
 
 
 WORK = [

@@ -146,3 +146,65 @@ def test_entrypoint_writes_the_master_password_and_turns_the_database_list_off(t
     assert "list_db = False" in lines
     assert "addons_path = /mnt/extra-addons" in lines
     assert oct(conf.stat().st_mode & 0o777) == "0o600"
+
+
+def test_pre_commit_hooks_need_only_pypi_and_npm():
+    """Every hook is a local hook (no hook repository to clone) whose tool is pinned; the lint
+    step of ./test.sh runs them (tools/run_tests.py) and skips only what .pre-commit-pending lists."""
+    config = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())
+    hooks = [hook for repo in config["repos"] for hook in repo["hooks"]]
+    assert {repo["repo"] for repo in config["repos"]} == {"local"}
+    for hook in hooks:
+        for dep in hook.get("additional_dependencies", []):
+            assert "==" in dep or re.search(r".@\d", dep), f"{hook['id']}: unpinned {dep}"
+    ids = {hook["id"] for hook in hooks}
+    assert {"ruff", "ruff-format-check", "pylint_odoo", "prettier-check", "oca-checks-po"} <= ids
+    # the fixing twins only run when asked for (tools/format.sh): a test run rewrites nothing
+    for hook in hooks:
+        if hook["id"] in ("ruff-fix", "ruff-format", "prettier"):
+            assert hook.get("stages") == ["manual"], hook["id"]
+        else:
+            assert "--fix" not in hook["entry"] and "--write" not in hook["entry"], hook["id"]
+    pending = (ROOT / ".pre-commit-pending")
+    if pending.exists():
+        for line in pending.read_text().splitlines():
+            name = line.split("#", 1)[0].strip()
+            assert not name or name in ids, f".pre-commit-pending names an unknown hook: {name}"
+    assert "pre-commit" in (ROOT / "tools" / "run_tests.py").read_text()
+    assert "PRE_COMMIT_HOME" in (ROOT / "tools" / "setup.sh").read_text()
+
+
+def test_xero_sandbox_is_an_installed_package(tmp_path):
+    """xero_sandbox has its own pyproject.toml and is installed into the venv: it imports from any
+    folder, without the repository on sys.path."""
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", "import importlib.metadata as m, xero_sandbox; "
+         "print(m.version('halo-xero-sandbox')); print(xero_sandbox.SandboxServer.__name__)"],
+        cwd=tmp_path, capture_output=True, text=True, env={k: v for k, v in os.environ.items()
+                                                            if k != "PYTHONPATH"},
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["19.0.1.0.0", "SandboxServer"]
+    assert "halo-xero-sandbox" in (ROOT / "xero_sandbox" / "pyproject.toml").read_text()
+    assert "pip3 install" in (ROOT / "Dockerfile").read_text() and "/opt/xero_sandbox/xero_sandbox" in (
+        ROOT / "Dockerfile").read_text()
+
+
+def test_translations_have_no_format_errors():
+    """Every .po of the addon (fr.po) is merged with the .pot and keeps each placeholder, QWeb
+    expression and HTML tag of its source (tools/i18n.py, also run by the pot step of ./test.sh)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("halo_i18n", ROOT / "tools" / "i18n.py")
+    i18n = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(i18n)
+    assert (ROOT / "halo_helpdesk_billing" / "i18n" / "fr.po").exists()
+    problems, stats = i18n.check()
+    assert problems == []
+    assert stats, "no .po file checked"
+    # the checker sees a broken placeholder and a lost tag
+    assert i18n.entry_problems("%(count)s invoices created.", "%(nombre)s factures créées.")
+    assert i18n.entry_problems("<strong>Total</strong>", "Total")
+    assert not i18n.entry_problems("%(count)s invoices created.", "%(count)s factures créées.")

@@ -87,13 +87,18 @@ export ODOO_ROOT
 
 # ---------------------------------------------------------------- virtualenv
 req="$HALO_ROOT/requirements.txt"
-stamp="$HALO_VENV/.req-$(cat "$req" "$HALO_ROOT/tools/setup.sh" | sha1sum | cut -c1-12)"
+sandbox_pkg="$HALO_ROOT/xero_sandbox"
+stamp="$HALO_VENV/.req-$(cat "$req" "$HALO_ROOT/tools/setup.sh" "$sandbox_pkg/pyproject.toml" | sha1sum | cut -c1-12)"
 if [ ! -f "$stamp" ]; then
   [ -x "$HALO_VENV/bin/python" ] || { log "creating virtualenv"; "$PYTHON" -m venv "$HALO_VENV"; }
   site=$("$HALO_VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
   echo "$ODOO_ROOT" > "$site/halo_odoo.pth"
   log "installing Python requirements"
   "$HALO_VENV/bin/pip" install -q --disable-pip-version-check -r "$req" >&2
+  # the local Xero sandbox, its own package (xero_sandbox/pyproject.toml), editable: tests,
+  # benchmarks and the demo import it from this checkout
+  log "installing xero_sandbox (editable)"
+  "$HALO_VENV/bin/pip" install -q --disable-pip-version-check --no-deps -e "$sandbox_pkg" >&2
   rm -f "$HALO_VENV"/.req-*; touch "$stamp"
 fi
 ODOO_BIN="$HALO_VENV/bin/odoo-halo"
@@ -107,6 +112,23 @@ PYEOF
   chmod +x "$ODOO_BIN"
 fi
 export ODOO_BIN
+
+# ---------------------------------------------------------------- pre-commit hook environments
+# The lint step of ./test.sh runs the hooks of .pre-commit-config.yaml (ruff, pylint-odoo, OCA's
+# checks, prettier for XML). Their environments are built here, once per version of that file,
+# into the cache: PyPI for the Python tools, npm for prettier on the machine's Node.js.
+# HALO_SKIP_PRECOMMIT=1 skips this (./demo.sh, which lints nothing).
+export PRE_COMMIT_HOME="$HALO_CACHE/pre-commit"
+if [ "${HALO_SKIP_PRECOMMIT:-}" != 1 ] && [ -f "$HALO_ROOT/.pre-commit-config.yaml" ]; then
+  pc_stamp="$PRE_COMMIT_HOME/.built-$(cat "$HALO_ROOT/.pre-commit-config.yaml" "$req" | sha1sum | cut -c1-12)"
+  if [ ! -f "$pc_stamp" ]; then
+    if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then apt_install nodejs npm; fi
+    log "building the pre-commit hook environments into $PRE_COMMIT_HOME (first run only)"
+    ( cd "$HALO_ROOT" && "$HALO_VENV/bin/pre-commit" install-hooks ) >&2 \
+      || die "pre-commit could not build its hook environments (see above)"
+    mkdir -p "$PRE_COMMIT_HOME"; rm -f "$PRE_COMMIT_HOME"/.built-*; touch "$pc_stamp"
+  fi
+fi
 
 # ---------------------------------------------------------------- PostgreSQL
 export PGHOST="${PGHOST:-127.0.0.1}" PGPORT="${PGPORT:-5432}"

@@ -81,7 +81,7 @@ class HaloBillingReport(models.Model):
     amount = fields.Monetary(readonly=True, aggregator="sum", groups=BILLING_USER)
     cost = fields.Monetary(readonly=True, aggregator="sum", groups=BILLING_MANAGER)
     prepaid_value = fields.Monetary(
-        string="Prepaid Value", readonly=True, aggregator="sum", groups=BILLING_MANAGER,
+        readonly=True, aggregator="sum", groups=BILLING_MANAGER,
         help="Work covered by prepaid hours, valued at the contract's prepaid rate (top-up price "
         "per hour): the revenue of the top-ups this work consumed.",
     )

@@ -50,7 +50,7 @@ class EngineRpcMixin(HaloRpcCase):
         finally:
             self.env.invalidate_all()
 
-    def refused(self, user, model, method, *args, context=FORGED, **kwargs):
+    def refused(self, user, model, method, *args, context=FORGED, **kwargs):  # pylint: disable=dangerous-default-value
         """The call, sent with the forged keys, is refused with an Odoo user-facing error."""
         self.env.flush_all()
         try:

@@ -74,6 +74,7 @@ MONEY_FIELDS = {
     ("halo.xero.drift", "previous_value"): "the drifted value can be a product's sales price",
     ("product.template", "halo_xero_synced_values"): "holds the Xero item's sales price (list_price)",
     ("product.product", "halo_xero_synced_values"): "holds the Xero item's sales price (list_price)",
+    ("halo.xero.product.link", "synced_values"): "holds the Xero item's sales price (list_price)",
     ("account.move", "halo_xero_money_message"): "quotes Odoo's open amount and Xero's AmountDue",
     ("account.bank.statement.line", "halo_xero_money_message"): "account.move's field (delegated)",
     # Odoo's own field, which only the addon's groups should read (issue: analytic accounting)
@@ -114,6 +115,8 @@ NOT_MONEY = {
     ("halo.xero.import.review", "xero_values"): "a contact's name, e-mail, tax number",
     ("res.partner", "halo_xero_synced_values"): "a contact's name, e-mail, tax number",
     ("res.users", "halo_xero_synced_values"): "res.partner's field, read through the user",
+    ("halo.xero.contact.link", "synced_values"): "a contact's name, e-mail, tax number",
+    ("halo.xero.tax.link", "tax_amount"): "the tax's percentage (Odoo's rate next to Xero's)",
     ("halo.billing.run", "invoice_count"): "a count",
     ("halo.contract", "invoice_count"): "a count",
     ("helpdesk.ticket", "halo_invoice_count"): "a count",

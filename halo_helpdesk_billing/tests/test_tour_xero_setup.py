@@ -123,7 +123,7 @@ class TestXeroSetupTour(_SandboxHttpCase):
             try:
                 if self._eval(browser, code, timeout=5):
                     return True
-            except (TimeoutError, ChromeBrowserException):
+            except (TimeoutError, ChromeBrowserException):  # pylint: disable=except-pass
                 pass  # the page is navigating
             time.sleep(0.1)
         browser.take_screenshot("sc_xero_consent_")
@@ -254,7 +254,7 @@ class TestXeroSetupTour(_SandboxHttpCase):
         # company lacks, flagged for review, with what to do about them
         todo = [(label, fix) for ok, label, fix in wizard._halo_checklist() if not ok]
         self.assertEqual(todo, [("Sales taxes mapped to Xero tax types",
-                                 "4 taxes flagged Xero Mapping to Review (Accounting > Taxes).")])
+                                 "4 taxes flagged Xero Mapping to Review (Billing > Configuration > Xero > Mapping).")])
         self.assertFalse(wizard.checklist_ok)
         # nothing in this database matches the sandbox's customers or items: all are created
         self.assertEqual((imp.state, imp.contacts_created, imp.contacts_linked, imp.review_count,

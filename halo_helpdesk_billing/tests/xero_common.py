@@ -7,8 +7,6 @@ browser) and checks after each test that every HTTP request the SDK opened went 
 sandbox: the API base URLs are settings, and Odoo's test guard does not block urllib3.
 """
 
-import sys
-from pathlib import Path
 from unittest.mock import patch
 
 import urllib3
@@ -17,17 +15,13 @@ import odoo.service.server
 from odoo.tests import tagged
 from odoo.tools import config as odoo_config
 
+from xero_sandbox import NZ_TENANT_ID, UK_TENANT_ID  # an installed package (tools/setup.sh)
+from xero_sandbox.seed import PRACTICE_TENANT_ID
+from xero_sandbox.server import SandboxServer
+from xero_sandbox.testing import SandboxControl
+
 from ..services import xero_client as xc
 from .common import HaloBillingCommon
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
-
-from xero_sandbox import NZ_TENANT_ID, UK_TENANT_ID  # noqa: E402
-from xero_sandbox.seed import PRACTICE_TENANT_ID  # noqa: E402
-from xero_sandbox.server import SandboxServer  # noqa: E402
-from xero_sandbox.testing import SandboxControl  # noqa: E402
 
 SANDBOX_CLIENT_ID = "HALO-DEMO-CLIENT"
 SANDBOX_CLIENT_SECRET = "halo-demo-secret"

@@ -17,7 +17,7 @@ class HaloBillingReportWizard(models.TransientModel):
         selection=[("month", "A month"), ("range", "A date range")], default="month", required=True,
     )
     month = fields.Date(
-        string="Month", default=lambda self: fields.Date.context_today(self).replace(day=1),
+        default=lambda self: fields.Date.context_today(self).replace(day=1),
         help="Any day of the month to export.",
     )
     date_from = fields.Date(string="From")

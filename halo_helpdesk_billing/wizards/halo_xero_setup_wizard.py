@@ -36,7 +36,7 @@ class HaloXeroSetupWizard(models.TransientModel):
         string="Connection Type", default="code", required=True)
     use_pkce = fields.Boolean(string="Use PKCE")
     client_id = fields.Char(string="Client ID")
-    client_secret = fields.Char(string="Client Secret")
+    client_secret = fields.Char()
     error_message = fields.Text(readonly=True)
     tenant_line_ids = fields.One2many("halo.xero.setup.tenant", "wizard_id", string="Organisations")
     tenant_name = fields.Char(related="connection_id.tenant_name")
@@ -62,14 +62,14 @@ class HaloXeroSetupWizard(models.TransientModel):
         [("DRAFT", "Draft"), ("AUTHORISED", "Approved (Awaiting Payment)")],
         string="Invoice Status in Xero", default="AUTHORISED")
     payment_journal_id = fields.Many2one(
-        "account.journal", string="Payment Journal", domain="[('type', 'in', ('bank', 'cash')), "
+        "account.journal", domain="[('type', 'in', ('bank', 'cash')), "
         "('company_id', '=', company_id)]",
         help="Journal of the payments recorded in Odoo when Xero reports an invoice paid.")
     default_account_code = fields.Char(
         string="Default Revenue Account Code", help="Xero account code of invoice lines whose product has none.")
     rounding_account_code = fields.Char(
-        string="Rounding Account Code", help="Xero's ROUNDING system account (found by the import).")
-    webhook_key = fields.Char(string="Webhook Key", help="The key of the webhook set up in the Xero app "
+        help="Xero's ROUNDING system account (found by the import).")
+    webhook_key = fields.Char(help="The key of the webhook set up in the Xero app "
                               "(Odoo keeps it server-side; leave empty to keep the stored one).")
     webhook_key_set = fields.Boolean(string="Webhook Key Stored", readonly=True)
     webhook_url = fields.Char(string="Webhook URL", compute="_compute_webhook_url")
@@ -114,8 +114,8 @@ class HaloXeroSetupWizard(models.TransientModel):
             [("halo_xero_connection_id", "=", conn.id)]) > 0
         reviews = self.env["halo.xero.import.review"].sudo().search_count(
             [("connection_id", "=", conn.id), ("state", "=", "pending")]) if conn else 0
-        taxes_review = self.env["account.tax"].sudo().search_count(
-            [("company_id", "=", self.company_id.id), ("halo_xero_review", "=", True)])
+        taxes_review = self.env["halo.xero.tax.link"].sudo().search_count(
+            [("connection_id", "=", conn.id), ("review", "=", True)]) if conn else 0
         return [
             (connected, _("Connected to %(org)s", org=conn.tenant_name or "-") if connected else
              _("Connected to a Xero organisation"), _("Go back to Credentials and connect.")),
@@ -123,7 +123,8 @@ class HaloXeroSetupWizard(models.TransientModel):
             (not reviews, _("No customer waiting for review"),
              _("%(count)s customers to review (Xero > Customers to Review).", count=reviews)),
             (not taxes_review, _("Sales taxes mapped to Xero tax types"),
-             _("%(count)s taxes flagged Xero Mapping to Review (Accounting > Taxes).", count=taxes_review)),
+             _("%(count)s taxes flagged Xero Mapping to Review (Billing > Configuration > Xero > Mapping).",
+               count=taxes_review)),
             (bool(conn.payment_journal_id) if conn else False, _("Payment journal for payments from Xero"),
              _("Choose a bank or cash journal: without it, payments from Xero cannot be recorded.")),
             (bool(conn.default_account_code) and (not codes or conn.default_account_code in codes) if conn else False,

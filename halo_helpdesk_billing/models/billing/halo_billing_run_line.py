@@ -10,6 +10,7 @@ from odoo.addons.halo_helpdesk_billing.constants import (
     TIMED_KINDS,
 )
 
+from ...services import charges
 from ..halo_engine import BILLING_ENGINE
 
 
@@ -19,9 +20,10 @@ class HaloBillingRunLine(models.Model):
     ``res_model``/``res_id`` point at the work. While the charge is included in an open run,
     or once it is invoiced (until its invoice is credited in full, see ``credit_note_id``),
     ``claim_key`` holds ``"model,id"``; a partial unique index makes the database refuse a
-    second claim, so the same work can never be in two open runs or be billed twice. ``parts`` holds the invoice lines of the charge (normal / out-of-hours /
-    holiday time, contract coverage), each ``{label, quantity, seconds, unit_price, amount,
-    coverage, contract_id}``.
+    second claim, so the same work can never be in two open runs or be billed twice.
+    ``parts`` holds the invoice lines of the charge (normal / out-of-hours / holiday time, a
+    surcharge, contract coverage): ``services.charges.Part`` values as JSON; the columns of a
+    charge are ``services.charges.Charge``'s.
     """
 
     _name = "halo.billing.run.line"
@@ -103,7 +105,7 @@ class HaloBillingRunLine(models.Model):
     adjust_reason = fields.Char(string="Adjustment Reason", readonly=True)
     invoice_line_id = fields.Many2one(comodel_name="account.move.line", readonly=True, copy=False)
     invoice_id = fields.Many2one(
-        comodel_name="account.move", string="Invoice", readonly=True, copy=False, index="btree_not_null"
+        comodel_name="account.move", readonly=True, copy=False, index="btree_not_null"
     )
     credit_note_id = fields.Many2one(
         comodel_name="account.move", string="Credited By", readonly=True, copy=False,
@@ -308,29 +310,19 @@ class HaloBillingRunLine(models.Model):
             quantity = line.quantity or 1.0
             # what a contract covers stays covered (and consumed at invoicing); the adjusted
             # amount is what the customer pays on top of it
-            covered = [part for part in line.parts or [] if part.get("coverage", "payg") != "payg"]
-            payg = [part for part in line.parts or [] if part.get("coverage", "payg") == "payg"]
-            payg_quantity = sum(part.get("quantity") or 0.0 for part in payg) if covered else quantity
-            parts = list(covered)
-            if amount or not covered:
-                billed_quantity = payg_quantity or 1.0
-                parts.append({
-                    "label": "" if not covered else self.env._("adjusted"), "kind": line.kind,
-                    "quantity": billed_quantity,
-                    "seconds": sum(p.get("seconds") or 0 for p in payg) if payg else 0,
-                    "unit_price": amount / billed_quantity, "amount": amount, "coverage": "payg",
-                    "contract_id": line.contract_id.id,
-                })
+            parts, covered = charges.adjusted_parts(
+                [charges.Part.from_json(part) for part in line.parts or []], line.kind, amount, quantity,
+                line.contract_id.id, self.env._("adjusted"))
             kept = ""
             if covered:
                 kept = self.env._(" (covered by the contract and unchanged: %(covered)s)", covered="; ".join(
-                    part.get("label") or part.get("coverage") for part in covered))
+                    part.label or part.coverage for part in covered))
             BILLING_ENGINE.on(line).write({
                 "amount": amount,
                 "unit_price": amount / quantity,
                 "price_adjusted": True,
                 "adjust_reason": reason,
-                "parts": parts,
+                "parts": [part.to_json() for part in parts],
                 "explanation": self.env._(
                     "%(old_explanation)s\nAdjusted by %(user)s from %(old)s to %(new)s%(kept)s: %(reason)s",
                     old_explanation=line.explanation or "", user=self.env.user.name,

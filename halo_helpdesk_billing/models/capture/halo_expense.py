@@ -18,7 +18,7 @@ class HaloExpense(models.Model):
     _order = "date desc, id desc"
     _check_company_auto = True
 
-    type_id = fields.Many2one(comodel_name="halo.expense.type", string="Type", required=True)
+    type_id = fields.Many2one(comodel_name="halo.expense.type", required=True)
     description = fields.Char()
     currency_id = fields.Many2one(
         comodel_name="res.currency", required=True,

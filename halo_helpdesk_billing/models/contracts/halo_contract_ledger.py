@@ -81,7 +81,7 @@ class HaloContractLedger(models.Model):
         comodel_name="halo.contract.ledger", inverse_name="reversed_entry_id", string="Reversed By",
     )
     credit_note_id = fields.Many2one(
-        comodel_name="account.move", string="Credit Note", index="btree_not_null",
+        comodel_name="account.move", index="btree_not_null",
         ondelete="restrict", readonly=True, copy=False,
         help="The credit note that caused this entry.",
     )

@@ -54,7 +54,6 @@ class HaloChargeRateVersion(models.Model):
     )
     contract_id = fields.Many2one(
         comodel_name="halo.contract",
-        string="Contract",
         index="btree_not_null",
         ondelete="cascade",
         help="Set to override the price for the work covered by one contract.",

@@ -5,6 +5,7 @@ from odoo import fields, models
 class AccountAccount(models.Model):
     _inherit = "account.account"
 
+    # per company, like the account's own code: each company has one Xero connection (organisation)
     halo_xero_code = fields.Char(
-        string="Xero Account Code", copy=False, index="btree_not_null",
-        help="Code of the matching revenue account in Xero.")
+        string="Xero Account Code", copy=False, company_dependent=True,
+        help="Code of the matching revenue account in the current company's Xero organisation.")

@@ -230,7 +230,7 @@ class AccountMove(models.Model):
     def _halo_xero_commit(self):
         """Commit (cron entry point only): 'sending' must be durable before the HTTP call."""
         if XERO_COMMIT.is_set(self.env):
-            self.env.cr.commit()
+            self.env["ir.cron"]._commit_progress()  # commits; inside the cron, also its progress
 
     # -- worker -----------------------------------------------------------------------------------
     def _halo_xero_push(self):
@@ -302,27 +302,37 @@ class AccountMove(models.Model):
         """The plain dict ``services/xero_push.build_invoice`` takes."""
         self.ensure_one()
         lines, inclusive = [], set()
-        for line in self.invoice_line_ids.filtered(lambda aml: aml.display_type == "product"):
+        product_lines = self.invoice_line_ids.filtered(lambda aml: aml.display_type == "product")
+        # this organisation's links (a customer, product or tax may be linked to other organisations too)
+        templates = product_lines.product_id.product_tmpl_id
+        items = self.env["halo.xero.product.link"]._halo_links_of(connection, templates, "product_tmpl_id")
+        category_codes = templates.categ_id._halo_xero_account_codes(connection)
+        tax_links = self.env["halo.xero.tax.link"]._halo_links_of(connection, product_lines.tax_ids, "tax_id")
+        for line in product_lines:
             taxes = line.tax_ids
             if len(taxes) > 1:
                 raise xero_push.PayloadError(self.env._(
                     "Line '%(line)s' has several taxes; Xero takes one tax type per line.", line=line.name))
             tax = taxes[:1]
-            if tax and (tax.amount_type != "percent" or not tax.halo_xero_tax_type):
+            tax_link = tax_links.get(tax.id) if tax else None
+            if tax and (tax.amount_type != "percent" or not tax_link or not tax_link.tax_type):
                 raise xero_push.PayloadError(self.env._(
                     "Tax %(tax)s has no Xero tax type (map it in the Xero settings).", tax=tax.name))
             if tax:
                 inclusive.add(bool(tax.price_include))
             template = line.product_id.product_tmpl_id
+            item = items.get(template.id)
             lines.append({
                 "description": line.name or template.description_sale or line.product_id.display_name,
                 "quantity": Decimal(str(line.quantity)), "unit_price": Decimal(str(line.price_unit)),
                 "discount": Decimal(str(line.discount or 0)),
-                "item_code": template.halo_xero_item_code or None,
-                "account_code": template.halo_xero_account_code or connection.default_account_code or None,
-                "tax_type": tax.halo_xero_tax_type if tax else "NONE",
+                "item_code": (item.item_code if item else None) or None,
+                # the product's account, else its category's (or a parent category's), else the connection's
+                "account_code": (item.account_code if item else None) or category_codes.get(template.categ_id.id)
+                or connection.default_account_code or None,
+                "tax_type": tax_link.tax_type if tax else "NONE",
                 "tax_rate": Decimal(str(tax.amount)) if tax else Decimal(0),
-                "xero_rate": Decimal(str(tax.halo_xero_effective_rate)) if tax and tax.halo_xero_rate_known else None,
+                "xero_rate": Decimal(str(tax_link.effective_rate)) if tax and tax_link.rate_known else None,
                 "tracking": self._halo_xero_tracking(connection, line),
             })
         if len(inclusive) > 1:
@@ -331,7 +341,7 @@ class AccountMove(models.Model):
         partner = self.partner_id.commercial_partner_id
         return {
             "move_id": self.id, "name": self.name, "kind": "refund" if self.move_type == "out_refund" else "invoice",
-            "contact_id": partner.halo_xero_contact_id, "date": self.invoice_date,
+            "contact_id": partner._halo_xero_contact(connection).get(partner.id), "date": self.invoice_date,
             "due_date": self.invoice_date_due or self.invoice_date,
             "reference": self.ref or self.invoice_origin or "", "currency": self.currency_id.name,
             "line_amount_types": "Inclusive" if inclusive == {True} else "Exclusive",
@@ -423,6 +433,7 @@ class AccountMove(models.Model):
         if not getattr(connection, "tracking_category_name", False) or not connection.tracking_option_field:
             return None
         result = client.call(connection.tenant_id, "get_tracking_categories")
+        connection.sudo()._halo_store_tracking(result.tracking_categories or [])  # for the mapping screen
         out = {}
         for cat in result.tracking_categories or []:
             if _value(cat.status) != "ACTIVE" or not cat.name:
@@ -455,7 +466,8 @@ class AccountMove(models.Model):
     # -- contacts ---------------------------------------------------------------------------------
     def _halo_xero_ensure_contacts(self, connection, client):
         """Bind every customer to a Xero contact, creating missing ones (one request per 50)."""
-        partners = self.mapped("partner_id.commercial_partner_id").filtered(lambda p: not p.halo_xero_contact_id)
+        partners = self.mapped("partner_id.commercial_partner_id")
+        partners -= partners.browse(partners._halo_xero_contact(connection))
         if not partners:
             return
         from xero_python.accounting import Contact, Contacts
@@ -466,7 +478,9 @@ class AccountMove(models.Model):
             # Xero takes one valid address: the first valid one of Odoo's comma/semicolon-separated list
             body = [{"Name": (p.name or "").strip()[:255], "EmailAddress": xero_push.first_email(p.email) or ""}
                     for p in chunk]
-            key = xero_push.request_key("contact", ["%s-partner-%s" % (dbuuid, p.id) for p in chunk],
+            # the organisation is part of the key: the same customer is created once in each organisation
+            key = xero_push.request_key("contact", ["%s-%s-partner-%s" % (dbuuid, connection.tenant_id, p.id)
+                                                    for p in chunk],
                                         xero_push.payload_digest(body))
             missing = chunk
             refusals = {}  # partner id -> Xero's validation messages, shown verbatim
@@ -485,7 +499,8 @@ class AccountMove(models.Model):
                         missing |= partner
                         refusals[partner.id] = [e.message for e in element.validation_errors or [] if e.message]
             except XeroUnknownOutcome:
-                pass
+                # Xero may or may not have created them: looked up by name below
+                _logger.info("Xero contacts: unknown outcome for %s customers, looking them up", len(chunk))
             except XeroError as err:
                 if isinstance(err, (XeroRetryLater, XeroAuthError)):
                     raise
@@ -683,7 +698,8 @@ class AccountMove(models.Model):
         Log = self.env["halo.xero.sync.log"]
         for kind, index in by_kind.items():
             for value, (move, _raw) in index.items():
-                contact = move.partner_id.commercial_partner_id.halo_xero_contact_id
+                partner = move.partner_id.commercial_partner_id
+                contact = partner._halo_xero_contact(connection).get(partner.id)
                 candidates = [doc for doc in found.get((kind, value), [])
                               if not contact or doc["contact_id"] == contact]
                 candidates.sort(key=lambda doc: doc["status"] == "DELETED")
@@ -907,12 +923,7 @@ class ResPartner(models.Model):
     _inherit = "res.partner"
 
     def _halo_xero_bind_contact(self, connection, contact_id):
-        """Bind this customer to a Xero contact (the connection too, unless another partner of the same
-        connection already holds that contact: Xero names are unique, Odoo names need not be)."""
+        """Bind this customer to a Xero contact of ``connection`` (the owner of it, unless another customer of
+        the same connection already is: Xero names are unique, Odoo names need not be)."""
         self.ensure_one()
-        vals = {"halo_xero_contact_id": contact_id}
-        taken = self.sudo().search_count([("halo_xero_contact_id", "=", contact_id),
-                                          ("halo_xero_connection_id", "=", connection.id), ("id", "!=", self.id)])
-        if not taken:
-            vals["halo_xero_connection_id"] = connection.id
-        self.sudo().write(vals)
+        self.env["halo.xero.contact.link"]._halo_bind(connection, self, contact_id)

@@ -64,7 +64,7 @@ class HaloXeroConnection(models.Model):
     use_pkce = fields.Boolean(
         string="Use PKCE", help="Proof Key for Code Exchange (S256) on the authorisation-code flow.")
     client_id = fields.Char(string="Client ID", groups=SYSTEM, copy=False)
-    client_secret = fields.Char(string="Client Secret", groups=SYSTEM, copy=False)
+    client_secret = fields.Char(groups=SYSTEM, copy=False)
     tenant_id = fields.Char(string="Organisation ID", copy=False, readonly=True, index=True)
     tenant_name = fields.Char(string="Organisation", copy=False, readonly=True)
     xero_connection_ref = fields.Char(
@@ -106,11 +106,10 @@ class HaloXeroConnection(models.Model):
         default="odoo", required=True)
     attach_pdf = fields.Boolean(string="Attach the PDF", default=True)
     allow_backorders = fields.Boolean(
-        string="Allow Backorders",
         help="Send allowBackorders=true with invoices: Xero then approves invoices whose tracked-inventory items "
         "have too little stock on hand (the stock goes negative) instead of refusing them.")
     payment_journal_id = fields.Many2one(
-        "account.journal", string="Payment Journal", check_company=True,
+        "account.journal", check_company=True,
         domain=[("type", "in", ("bank", "cash"))],
         help="Journal of the payments recorded in Odoo when Xero reports an invoice paid.")
     default_account_code = fields.Char(

@@ -15,7 +15,7 @@ class HaloXeroDrift(models.Model):
     import_id = fields.Many2one("halo.xero.import", ondelete="set null")
     res_model = fields.Char(string="Model", required=True)
     res_id = fields.Many2oneReference(string="Record", model_field="res_model", required=True)
-    record_name = fields.Char(string="Record Name")
+    record_name = fields.Char()
     field_name = fields.Char(string="Field", required=True)
     odoo_value = fields.Char(string="Value in Odoo (before)")
     xero_value = fields.Char(string="Value in Xero (applied)")

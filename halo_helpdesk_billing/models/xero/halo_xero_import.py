@@ -81,6 +81,27 @@ class HaloXeroAccount(models.Model):
         for account in self:
             account.display_name = "%s %s" % (account.code, account.name)
 
+    @api.model
+    def _halo_store(self, connection, accounts):
+        """Store Xero's accounts (SDK ``Account`` objects) of ``connection``; the ROUNDING system account
+        becomes the connection's rounding account."""
+        existing = {a.code: a for a in self.sudo().search([("connection_id", "=", connection.id)])}
+        to_create = []
+        for acc in accounts:
+            if not acc.code:
+                continue
+            vals = {"xero_id": str(acc.account_id), "code": acc.code, "name": acc.name,
+                    "account_type": _enum(acc.type), "account_class": _enum(acc._class),
+                    "status": _enum(acc.status), "tax_type": acc.tax_type,
+                    "system_account": _enum(acc.system_account) or False}
+            if acc.code in existing:
+                existing[acc.code].write(vals)
+            else:
+                to_create.append(dict(vals, connection_id=connection.id))
+            if vals["system_account"] == "ROUNDING" and connection.rounding_account_code != acc.code:
+                connection.rounding_account_code = acc.code
+        self.sudo().create(to_create)
+
 
 class HaloXeroImport(models.Model):
     _name = "halo.xero.import"
@@ -106,8 +127,8 @@ class HaloXeroImport(models.Model):
     last_error = fields.Text()
     api_calls = fields.Integer(string="API Calls")
     accounts_count = fields.Integer(string="Accounts")
-    taxes_mapped = fields.Integer(string="Taxes Mapped")
-    taxes_created = fields.Integer(string="Taxes Created")
+    taxes_mapped = fields.Integer()
+    taxes_created = fields.Integer()
     taxes_review = fields.Integer(string="Taxes to Review")
     contacts_total = fields.Integer(string="Customers in Xero")
     contacts_seen = fields.Integer(string="Customers Read")
@@ -115,9 +136,9 @@ class HaloXeroImport(models.Model):
     contacts_linked = fields.Integer(string="Customers Matched")
     contacts_updated = fields.Integer(string="Customers Updated")
     items_total = fields.Integer(string="Items in Xero")
-    items_created = fields.Integer(string="Items Created")
+    items_created = fields.Integer()
     items_linked = fields.Integer(string="Items Matched")
-    items_updated = fields.Integer(string="Items Updated")
+    items_updated = fields.Integer()
     review_ids = fields.One2many("halo.xero.import.review", "import_id")
     review_count = fields.Integer(compute="_compute_review_count")
     progress = fields.Float(compute="_compute_progress")
@@ -185,7 +206,7 @@ class HaloXeroImport(models.Model):
                 getattr(imp, "_halo_step_%s" % imp.step)(client)
                 imp.api_calls += client.calls - before
                 if commit:
-                    self.env.cr.commit()
+                    self.env["ir.cron"]._commit_progress()  # each step durable (cron only)
                 if deadline and time.monotonic() > deadline and imp.step != "done":
                     return imp
             imp._halo_finish()
@@ -203,7 +224,7 @@ class HaloXeroImport(models.Model):
         except xc.XeroError as err:
             imp.write({"state": "failed", "last_error": str(err)})
         if commit:
-            self.env.cr.commit()
+            self.env["ir.cron"]._commit_progress()
         return imp
 
     def _halo_finish(self):
@@ -239,23 +260,7 @@ class HaloXeroImport(models.Model):
         conn._halo_read_lock_dates(client)  # settings, like the chart: Xero's lock dates for posting
         kwargs = {"if_modified_since": self.accounts_since} if self.accounts_since else {}
         accounts = client.call(conn.tenant_id, "get_accounts", **kwargs).accounts or []
-        Account = self.env["halo.xero.account"].sudo()
-        existing = {a.code: a for a in Account.search([("connection_id", "=", conn.id)])}
-        to_create = []
-        for acc in accounts:
-            vals = {"xero_id": str(acc.account_id), "code": acc.code, "name": acc.name,
-                    "account_type": _enum(acc.type), "account_class": _enum(acc._class),
-                    "status": _enum(acc.status), "tax_type": acc.tax_type,
-                    "system_account": _enum(acc.system_account) or False}
-            if not acc.code:
-                continue
-            if acc.code in existing:
-                existing[acc.code].write(vals)
-            else:
-                to_create.append(dict(vals, connection_id=conn.id))
-            if vals["system_account"] == "ROUNDING":
-                conn.rounding_account_code = acc.code
-        Account.create(to_create)
+        self.env["halo.xero.account"]._halo_store(conn, accounts)
         revenue_codes = [a.code for a in accounts if a.code and _enum(a._class) == "REVENUE"]
         if revenue_codes:
             odoo_accounts = self.env["account.account"].with_company(conn.company_id).search([
@@ -269,38 +274,43 @@ class HaloXeroImport(models.Model):
         conn = self.connection_id
         company = conn.company_id
         rates = client.call(conn.tenant_id, "get_tax_rates").tax_rates or []
+        conn._halo_store_tax_rates(rates)
         Tax = self.env["account.tax"].sudo().with_company(company)
+        TaxLink = self.env["halo.xero.tax.link"].sudo()
+        links = TaxLink.search([("connection_id", "=", conn.id), ("tax_type", "!=", False)])
+        mapped_taxes = links.tax_id
         mapped = created = review = 0
         for rate in rates:
             if _enum(rate.status) != "ACTIVE" or not rate.can_apply_to_revenue:
                 continue
             code = rate.tax_type
+            percent = float(rate.effective_rate or 0)
             # Xero's own rate of the tax type, compared with Odoo's before an approved invoice is sent
-            known = Tax.search([("company_id", "=", company.id), ("halo_xero_tax_type", "=", code),
-                                ("type_tax_use", "=", "sale")])
-            known.write({"halo_xero_effective_rate": float(rate.effective_rate or 0), "halo_xero_rate_known": True})
+            known = links.filtered(lambda link, code=code: link.tax_type == code
+                                   and link.tax_id.type_tax_use == "sale" and link.tax_id.company_id == company)
+            known.write({"effective_rate": percent, "rate_known": True})
             if known:
                 mapped += 1
                 continue
-            percent = float(rate.effective_rate or 0)
             candidates = Tax.search([
                 ("company_id", "=", company.id), ("type_tax_use", "=", "sale"), ("amount_type", "=", "percent"),
-                ("amount", "=", percent), ("price_include", "=", False), ("halo_xero_tax_type", "=", False),
+                ("amount", "=", percent), ("price_include", "=", False), ("id", "not in", mapped_taxes.ids),
                 ("children_tax_ids", "=", False)], order="sequence, id")
+            rate_vals = {"tax_type": code, "effective_rate": percent, "rate_known": True}
             if len(candidates) == 1:
-                candidates.write({"halo_xero_tax_type": code, "halo_xero_effective_rate": percent,
-                                  "halo_xero_rate_known": True})
+                TaxLink._halo_write_links(conn, candidates, "tax_id", {candidates.id: rate_vals})
                 mapped += 1
             elif candidates:
-                candidates[0].write({"halo_xero_tax_type": code, "halo_xero_review": True,
-                                     "halo_xero_effective_rate": percent, "halo_xero_rate_known": True})
+                TaxLink._halo_write_links(conn, candidates[0], "tax_id", {candidates[0].id: dict(rate_vals,
+                                                                                                 review=True)})
                 review += 1
             else:
-                Tax.create({"name": "%s (Xero %s)" % (rate.name, code), "amount": percent,
-                            "amount_type": "percent", "type_tax_use": "sale", "company_id": company.id,
-                            "halo_xero_tax_type": code, "halo_xero_review": True,
-                            "halo_xero_effective_rate": percent, "halo_xero_rate_known": True})
+                tax = Tax.create({"name": "%s (Xero %s)" % (rate.name, code), "amount": percent,
+                                  "amount_type": "percent", "type_tax_use": "sale", "company_id": company.id})
+                TaxLink._halo_write_links(conn, tax, "tax_id", {tax.id: dict(rate_vals, review=True)})
                 created += 1
+                mapped_taxes |= tax
+            mapped_taxes |= candidates[:1]
         self.write({"taxes_mapped": mapped, "taxes_created": created, "taxes_review": review,
                     "step": "contacts"})
 
@@ -328,6 +338,7 @@ class HaloXeroImport(models.Model):
         conn = self.connection_id
         kwargs = {"if_modified_since": self.items_since} if self.items_since else {}
         items = client.call(conn.tenant_id, "get_items", unitdp=4, **kwargs).items or []
+        conn._halo_store_items(items)
         items = [item for item in items if item.is_sold is not False and item.code]
         self._halo_import_items(items)
         self.write({"items_total": len(items), "step": "done"})
@@ -353,8 +364,11 @@ class HaloXeroImport(models.Model):
     def _halo_contact_index(self, Partner, contacts):
         """Unlinked partners of the company by normalised tax number, e-mail and exact name."""
         conn = self.connection_id
-        base = Domain("halo_xero_contact_id", "=", False) & Domain("parent_id", "=", False) & Domain(
-            "active", "=", True) & Domain("company_id", "in", [False, conn.company_id.id])
+        # a customer linked to another organisation's contact (shared by two companies) may be matched here too
+        base = ~Domain("halo_xero_contact_link_ids", "any", [("connection_id", "=", conn.id),
+                                                             ("xero_contact_id", "!=", False)]) & Domain(
+            "parent_id", "=", False) & Domain("active", "=", True) & Domain(
+            "company_id", "in", [False, conn.company_id.id])
         vats = {_norm_vat(c.tax_number) for c in contacts if c.tax_number}
         emails = {c.email_address.strip().lower() for c in contacts if c.email_address}
         names = {c.name.strip() for c in contacts if c.name}
@@ -394,13 +408,15 @@ class HaloXeroImport(models.Model):
 
     def _halo_import_contacts(self, contacts):
         """Match a page of Xero contacts to partners (ContactID, tax number, e-mail, exact name),
-        update the linked ones, create the new ones, and queue ambiguous ones for review."""
+        update the linked ones, create the new ones, and queue ambiguous ones for review. Links are this
+        connection's only: another organisation's links of the same customers are never touched."""
         conn = self.connection_id
         Partner = self.env["res.partner"].sudo().with_context(active_test=False, no_vat_validation=True,
                                                                tracking_disable=True, mail_create_nolog=True)
+        Link = self.env["halo.xero.contact.link"].sudo()
         ids = [str(c.contact_id) for c in contacts]
-        linked = {p.halo_xero_contact_id: p for p in Partner.search([
-            ("halo_xero_contact_id", "in", ids), ("halo_xero_connection_id", "=", conn.id)])}
+        linked = {link.xero_contact_id: link for link in Link.search([
+            ("connection_id", "=", conn.id), ("xero_contact_id", "in", ids), ("owner", "=", True)])}
         pending = {r.xero_contact_id: r for r in self.env["halo.xero.import.review"].sudo().search([
             ("connection_id", "=", conn.id), ("xero_contact_id", "in", ids)])}
         unmatched = [c for c in contacts if str(c.contact_id) not in linked and str(c.contact_id) not in pending]
@@ -413,11 +429,12 @@ class HaloXeroImport(models.Model):
         for contact in contacts:
             cid = str(contact.contact_id)
             vals = self._prepare_partner_vals(contact)
-            partner = linked.get(cid)
-            if partner and self._halo_rebind_gone_contact(partner, contact):
+            link = linked.get(cid)
+            if link and self._halo_rebind_gone_contact(link, contact):
                 continue
-            if partner:
-                if self._halo_update_record(partner, vals, PARTNER_XERO_FIELDS, contact.updated_date_utc):
+            if link:
+                if self._halo_update_record(link.partner_id, link, vals, PARTNER_XERO_FIELDS,
+                                            contact.updated_date_utc):
                     updated += 1
                 continue
             if cid in pending:
@@ -432,8 +449,8 @@ class HaloXeroImport(models.Model):
             elif outcome[0] == "link":
                 partner = outcome[1]
                 claimed |= partner
-                partner.write({"halo_xero_contact_id": cid, "halo_xero_connection_id": conn.id})
-                self._halo_update_record(partner, vals, PARTNER_XERO_FIELDS, contact.updated_date_utc,
+                link = Link._halo_bind(conn, partner, cid)
+                self._halo_update_record(partner, link, vals, PARTNER_XERO_FIELDS, contact.updated_date_utc,
                                          first=True)
                 matched += 1
             else:
@@ -445,10 +462,11 @@ class HaloXeroImport(models.Model):
                 })
         if creates:
             partners = Partner.create([self._halo_partner_create_vals(vals) for vals in creates])
-            for partner, contact, vals in zip(partners, create_contacts, creates, strict=True):
-                partner.write({"halo_xero_contact_id": str(contact.contact_id), "halo_xero_connection_id": conn.id,
-                               "halo_xero_synced_values": _snapshot(vals, PARTNER_XERO_FIELDS),
-                               "halo_xero_updated_at": _utc_naive(contact.updated_date_utc)})
+            Link.create([{
+                "connection_id": conn.id, "partner_id": partner.id, "xero_contact_id": str(contact.contact_id),
+                "synced_values": _snapshot(vals, PARTNER_XERO_FIELDS),
+                "updated_at": _utc_naive(contact.updated_date_utc),
+            } for partner, contact, vals in zip(partners, create_contacts, creates, strict=True)])
             created = len(partners)
         if reviews:
             Review.create(reviews)
@@ -456,22 +474,21 @@ class HaloXeroImport(models.Model):
                     "contacts_linked": self.contacts_linked + matched,
                     "contacts_updated": self.contacts_updated + updated})
 
-    def _halo_rebind_gone_contact(self, partner, contact):
-        """A linked contact merged in Xero (``MergedToContactID``) moves the partner to the contact it was
-        merged into; an archived one unlinks it (the next invoice binds it to an active contact of that
-        name, or creates one). Xero takes no new invoices for either. Returns True when it did either."""
-        conn = self.connection_id
+    def _halo_rebind_gone_contact(self, link, contact):
+        """A linked contact merged in Xero (``MergedToContactID``) moves the customer's link to the contact it
+        was merged into; an archived one is unlinked (the next invoice binds it to an active contact of that
+        name, or creates one). Xero takes no new invoices for either. Returns True when it did either.
+        Only this connection's link changes."""
+        partner = link.partner_id
         target = str(contact.merged_to_contact_id or "")
         if target and target != str(contact.contact_id):
-            taken = partner.search_count([("halo_xero_contact_id", "=", target),
-                                          ("halo_xero_connection_id", "=", conn.id), ("id", "!=", partner.id)])
-            partner.write({"halo_xero_contact_id": target, "halo_xero_connection_id": False if taken else conn.id})
+            self.env["halo.xero.contact.link"]._halo_bind(self.connection_id, partner, target)
             partner.message_post(body=self.env._(
                 "The Xero contact %(name)s was merged into another contact in Xero; this customer is now linked "
                 "to that contact (%(contact)s).", name=contact.name, contact=target))
             return True
         if _enum(contact.contact_status) == "ARCHIVED":
-            partner.write({"halo_xero_contact_id": False})
+            link.write({"xero_contact_id": False})
             partner.message_post(body=self.env._(
                 "The Xero contact %(name)s was archived in Xero and takes no new invoices: this customer is no "
                 "longer linked to it; the next invoice links it to an active contact of its name (or creates "
@@ -485,20 +502,29 @@ class HaloXeroImport(models.Model):
         create.update(is_company=True, customer_rank=1, company_id=self.connection_id.company_id.id)
         return create
 
-    def _halo_update_record(self, record, vals, owned, updated_at, first=False):
-        """Apply Xero's values to a linked record; log drift on either side. True if changed."""
-        snapshot = record.halo_xero_synced_values or {}
+    def _halo_update_record(self, record, link, vals, owned, updated_at, first=False):
+        """Apply Xero's values to a linked record and its link; log drift on either side. True if changed.
+
+        Owned fields named ``halo_xero_<name>`` are the link's ``<name>`` (per organisation); the others are
+        the record's own, shared by every organisation the record is linked to: they follow the record's first
+        link only (another organisation's values are kept on its link and never overwrite them)."""
+        snapshot = link.synced_values or {}
         new_snapshot = _snapshot(vals, owned)
-        changes = {}
+        primary = link._halo_is_primary()
+        changes, link_changes = {}, {}
         drifts = []
         for fname in owned:
+            on_link = fname.startswith("halo_xero_")
+            if not on_link and not primary:
+                continue
+            holder, field = (link, fname[len("halo_xero_"):]) if on_link else (record, fname)
             xero_value = new_snapshot.get(fname)
-            odoo_value = record[fname] if fname in record._fields else None
+            odoo_value = holder[field] if field in holder._fields else None
             if hasattr(odoo_value, "id"):
                 odoo_value = odoo_value.id
             if _same(odoo_value, xero_value):
                 continue
-            changes[fname] = xero_value if xero_value is not None else False
+            (link_changes if on_link else changes)[field] = xero_value if xero_value is not None else False
             if first or not snapshot:
                 # linked now (matched, or linked by hand) or never imported: Xero's value replaces a value
                 # Odoo already had; list it, so that what the match changed can be checked
@@ -512,18 +538,19 @@ class HaloXeroImport(models.Model):
             side = "both" if xero_changed and odoo_changed else ("odoo" if odoo_changed else "xero")
             drifts.append({"field_name": fname, "odoo_value": _text(odoo_value), "xero_value": _text(xero_value),
                            "previous_value": _text(old), "side": side})
-        write = dict(changes)
         if snapshot != new_snapshot:
-            write["halo_xero_synced_values"] = new_snapshot
+            link_changes["synced_values"] = new_snapshot
         if updated_at:
-            write["halo_xero_updated_at"] = _utc_naive(updated_at)
-        if first and vals.get("_address") and record._name == "res.partner" and not record.street:
-            write.update(vals["_address"])
-        if write:
-            record.write(write)
+            link_changes["updated_at"] = _utc_naive(updated_at)
+        if primary and first and vals.get("_address") and record._name == "res.partner" and not record.street:
+            changes.update(vals["_address"])
+        if changes:
+            record.write(changes)
+        if link_changes:
+            link.write(link_changes)
         if drifts:
             self.env["halo.xero.drift"].sudo()._halo_log(self.connection_id, record, drifts, self)
-        return bool(changes)
+        return bool(changes) or any(k not in ("synced_values", "updated_at") for k in link_changes)
 
     # -- items ----------------------------------------------------------------------------------------
     @api.model
@@ -543,49 +570,53 @@ class HaloXeroImport(models.Model):
         conn = self.connection_id
         company = conn.company_id
         Template = self.env["product.template"].sudo().with_context(active_test=False, tracking_disable=True)
+        Link = self.env["halo.xero.product.link"].sudo()
         codes = [item.code for item in items]
-        linked = {t.halo_xero_item_code: t for t in Template.search([
-            ("halo_xero_item_code", "in", codes), ("halo_xero_connection_id", "=", conn.id)])}
+        linked = {link.item_code: link for link in Link.search([
+            ("item_code", "in", codes), ("connection_id", "=", conn.id)])}
         by_code = {}
-        for tmpl in Template.search([("default_code", "in", codes), ("halo_xero_item_code", "=", False),
-                                     ("company_id", "in", [False, company.id]), ("active", "=", True)],
-                                    order="id"):
+        for tmpl in Template.search([
+                ("default_code", "in", codes), ("company_id", "in", [False, company.id]), ("active", "=", True),
+                ~Domain("halo_xero_product_link_ids", "any", [("connection_id", "=", conn.id),
+                                                              ("item_code", "!=", False)])], order="id"):
             by_code.setdefault(tmpl.default_code, tmpl)
-        taxes = {t.halo_xero_tax_type: t for t in self.env["account.tax"].sudo().search([
-            ("company_id", "=", company.id), ("type_tax_use", "=", "sale"), ("halo_xero_tax_type", "!=", False)],
-            order="id desc")}
+        taxes = {link.tax_type: link.tax_id for link in self.env["halo.xero.tax.link"].sudo().search([
+            ("connection_id", "=", conn.id), ("tax_id.company_id", "=", company.id),
+            ("tax_id.type_tax_use", "=", "sale"), ("tax_type", "!=", False)], order="id desc")}
         accounts = {a.halo_xero_code: a for a in self.env["account.account"].sudo().with_company(company).search([
             ("halo_xero_code", "!=", False), ("company_ids", "in", company.ids)])}
         created = matched = updated = 0
         creates = []
         for item in items:
             vals = self._prepare_product_vals(item)
-            tmpl = linked.get(item.code)
-            link = {"halo_xero_item_code": item.code, "halo_xero_item_id": str(item.item_id),
-                    "halo_xero_connection_id": conn.id}
+            link = linked.get(item.code)
             extra = self._halo_product_company_vals(vals, taxes, accounts)
-            if tmpl:
-                if self._halo_update_record(tmpl, vals, PRODUCT_XERO_FIELDS, item.updated_date_utc):
+            if link:
+                if self._halo_update_record(link.product_tmpl_id, link, vals, PRODUCT_XERO_FIELDS,
+                                            item.updated_date_utc):
                     updated += 1
-                    tmpl.with_company(company).write(extra)
+                    link.product_tmpl_id.with_company(company).write(extra)
                 continue
             tmpl = by_code.pop(item.code, None)
             if tmpl:
-                tmpl.write(link)
-                self._halo_update_record(tmpl, vals, PRODUCT_XERO_FIELDS, item.updated_date_utc, first=True)
+                link = Link._halo_write_links(conn, tmpl, "product_tmpl_id", {tmpl.id: {
+                    "item_code": item.code, "item_id": str(item.item_id)}})
+                self._halo_update_record(tmpl, link, vals, PRODUCT_XERO_FIELDS, item.updated_date_utc, first=True)
                 tmpl.with_company(company).write(extra)
                 matched += 1
                 continue
-            create = {k: v for k, v in vals.items() if not k.startswith("_")}
-            create.update(link)
+            create = {k: v for k, v in vals.items() if not k.startswith("_") and not k.startswith("halo_xero_")}
             create.update(extra)
-            create.update(type="service", sale_ok=True, purchase_ok=False,
-                          description_sale=vals["_description"],
-                          halo_xero_synced_values=_snapshot(vals, PRODUCT_XERO_FIELDS),
-                          halo_xero_updated_at=_utc_naive(item.updated_date_utc))
-            creates.append(create)
+            create.update(type="service", sale_ok=True, purchase_ok=False, description_sale=vals["_description"])
+            creates.append((create, item, vals))
         if creates:
-            Template.with_company(company).create(creates)
+            templates = Template.with_company(company).create([create for create, _item, _vals in creates])
+            Link.create([{
+                "connection_id": conn.id, "product_tmpl_id": tmpl.id, "item_code": item.code,
+                "item_id": str(item.item_id), "account_code": vals["halo_xero_account_code"],
+                "tax_type": vals["halo_xero_tax_type"], "synced_values": _snapshot(vals, PRODUCT_XERO_FIELDS),
+                "updated_at": _utc_naive(item.updated_date_utc),
+            } for tmpl, (_create, item, vals) in zip(templates, creates, strict=True)])
             created = len(creates)
         self.write({"items_created": self.items_created + created, "items_linked": self.items_linked + matched,
                     "items_updated": self.items_updated + updated})
@@ -673,8 +704,9 @@ class HaloXeroImportReview(models.Model):
             reason = self.env._("it is a company's own contact")
         elif target.parent_id:
             reason = self.env._("it is a contact person of %(parent)s", parent=target.parent_id.display_name)
-        elif (target.halo_xero_contact_id and target.halo_xero_contact_id != self.xero_contact_id
-              and target.halo_xero_connection_id == self.sudo().connection_id):
+        elif self.env["halo.xero.contact.link"].sudo().search_count([
+                ("connection_id", "=", self.sudo().connection_id.id), ("partner_id", "=", target.id),
+                ("xero_contact_id", "not in", [False, self.xero_contact_id])]):
             reason = self.env._("it is already linked to another Xero contact")
         else:
             return
@@ -690,10 +722,10 @@ class HaloXeroImportReview(models.Model):
                                                         name=review.xero_name))
             review._halo_check_link_partner(partner)
             partner = partner.sudo().with_context(no_vat_validation=True)
-            partner.write({"halo_xero_contact_id": review.xero_contact_id,
-                           "halo_xero_connection_id": review.connection_id.id})
-            review._importer()._halo_update_record(partner, review._halo_xero_vals(), PARTNER_XERO_FIELDS, None,
-                                                   first=True)
+            link = self.env["halo.xero.contact.link"]._halo_bind(review.sudo().connection_id, partner,
+                                                                 review.xero_contact_id)
+            review._importer()._halo_update_record(partner, link, review._halo_xero_vals(), PARTNER_XERO_FIELDS,
+                                                   None, first=True)
             review.write({"state": "linked", "partner_id": partner.id})
         return True
 
@@ -704,9 +736,9 @@ class HaloXeroImportReview(models.Model):
             vals = review._halo_xero_vals()
             partner = self.env["res.partner"].sudo().with_context(no_vat_validation=True).create(
                 importer._halo_partner_create_vals(vals))
-            partner.write({"halo_xero_contact_id": review.xero_contact_id,
-                           "halo_xero_connection_id": review.connection_id.id,
-                           "halo_xero_synced_values": _snapshot(vals, PARTNER_XERO_FIELDS)})
+            self.env["halo.xero.contact.link"]._halo_bind(review.sudo().connection_id, partner,
+                                                          review.xero_contact_id,
+                                                          synced_values=_snapshot(vals, PARTNER_XERO_FIELDS))
             review.write({"state": "created", "partner_id": partner.id})
         return True
 

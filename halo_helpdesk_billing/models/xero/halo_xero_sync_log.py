@@ -19,7 +19,7 @@ class HaloXeroSyncLog(models.Model):
         required=True,
     )
     idempotency_key = fields.Char(help="Idempotency-Key of the request (the same key means the same request).")
-    request_id = fields.Char(string="Request", help="The Xero request's envelope Id, when Xero answered.")
+    request_id = fields.Char(help="The Xero request's envelope Id, when Xero answered.")
     outcome = fields.Selection(
         [("ok", "OK"), ("error", "Error"), ("retry", "Retry later"), ("unknown", "Unknown outcome"),
          ("skipped", "Skipped")],

@@ -55,7 +55,7 @@ def old_render(template, record):
     for literal, expression, default in _old_parse(template):
         out.append(literal)
         if expression:
-            value = eval(expression, {"object": record, "format_date": uk_date})  # noqa: S307 - trusted test input
+            value = eval(expression, {"object": record, "format_date": uk_date})  # noqa: S307  # pylint: disable=eval-used
             value = value or default
             if value:
                 out.append(str(value))
