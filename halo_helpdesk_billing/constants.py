@@ -70,8 +70,9 @@ TIMED_KINDS = ("labour", "travel")
 # the kinds of a billing run's charges (halo.billing.run.line.kind)
 CHARGE_KINDS = _kinds("labour", "travel", "mileage", "expense", "item", "recurring", "contract_fee", "prepay")
 # what a billing run or a contract billed on an invoice line (account.move.line.halo_kind)
-BILLED_KINDS = _kinds("labour", "travel", "mileage", "expense", "item", "recurring", "contract_fee",
-                      "devices", "topup")
+BILLED_KINDS = _kinds(
+    "labour", "travel", "mileage", "expense", "item", "recurring", "contract_fee", "devices", "topup"
+)
 # the billing analysis' kinds (everything, and lines of no kind)
 REPORT_KINDS = list(KINDS)
 

@@ -40,8 +40,13 @@ class Part:
 
     def to_json(self):
         data = {
-            "label": self.label, "kind": self.kind, "quantity": self.quantity, "seconds": self.seconds,
-            "unit_price": self.unit_price, "amount": self.amount, "coverage": self.coverage,
+            "label": self.label,
+            "kind": self.kind,
+            "quantity": self.quantity,
+            "seconds": self.seconds,
+            "unit_price": self.unit_price,
+            "amount": self.amount,
+            "coverage": self.coverage,
             "contract_id": self.contract_id,
         }
         for name in ("hours", "consumed", "value"):
@@ -54,10 +59,16 @@ class Part:
     def from_json(cls, data):
         """A stored part (as :meth:`to_json` wrote it, or an older or adjusted one)."""
         return cls(
-            label=data.get("label") or "", kind=data.get("kind") or "", quantity=data["quantity"],
-            unit_price=data["unit_price"], amount=data.get("amount") or 0.0, seconds=data.get("seconds") or 0,
-            coverage=data.get("coverage"), contract_id=data.get("contract_id", False),
-            hours=data.get("hours"), consumed=data.get("consumed"),
+            label=data.get("label") or "",
+            kind=data.get("kind") or "",
+            quantity=data["quantity"],
+            unit_price=data["unit_price"],
+            amount=data.get("amount") or 0.0,
+            seconds=data.get("seconds") or 0,
+            coverage=data.get("coverage"),
+            contract_id=data.get("contract_id", False),
+            hours=data.get("hours"),
+            consumed=data.get("consumed"),
             value=data.get("value", data.get("contract_amount")),
         )
 
@@ -137,8 +148,17 @@ class Charge:
 # Columns of halo_billing_run_line written by the bulk insert, with their SQL types
 COLUMNS = {f.name: f.metadata["sql"] for f in fields(Charge) if "sql" in f.metadata}
 # What invoicing reads of each included charge (HaloBillingRun._halo_read_charges)
-INVOICE_COLUMNS = ("id", "partner_id", "ticket_id", "contract_id", "product_id", "kind", "parts", "error",
-                   "analytic_distribution")
+INVOICE_COLUMNS = (
+    "id",
+    "partner_id",
+    "ticket_id",
+    "contract_id",
+    "product_id",
+    "kind",
+    "parts",
+    "error",
+    "analytic_distribution",
+)
 
 
 def invoice_charge(row):
@@ -156,15 +176,21 @@ def timesheet_parts(segments, surcharge, no_charge, labels, surcharge_label):
     kinds of time."""
     parts = []
     for seg in segments:
-        parts.append(Part(
-            label=labels.get(seg["kind"], seg["kind"]), kind=seg["kind"], quantity=float(seg["quantity"]),
-            seconds=seg["seconds"], unit_price=0.0 if no_charge else float(seg["unit_price"]),
-            amount=0.0 if no_charge else float(seg["amount"]),
-        ))
+        parts.append(
+            Part(
+                label=labels.get(seg["kind"], seg["kind"]),
+                kind=seg["kind"],
+                quantity=float(seg["quantity"]),
+                seconds=seg["seconds"],
+                unit_price=0.0 if no_charge else float(seg["unit_price"]),
+                amount=0.0 if no_charge else float(seg["amount"]),
+            )
+        )
     surcharge = float(surcharge or 0)
     if surcharge and not no_charge:
-        parts.append(Part(label=surcharge_label, kind=SURCHARGE, quantity=1.0, unit_price=surcharge,
-                          amount=surcharge))
+        parts.append(
+            Part(label=surcharge_label, kind=SURCHARGE, quantity=1.0, unit_price=surcharge, amount=surcharge)
+        )
     return parts
 
 
@@ -174,8 +200,15 @@ def priced_parts(kind, quantity, unit_price, amount, round_money, surcharge_labe
     line_amount = round_money(quantity * unit_price)
     parts = [Part(label="", kind=kind, quantity=quantity, unit_price=unit_price, amount=line_amount)]
     if amount - line_amount > 0.0001:
-        parts.append(Part(label=surcharge_label, kind=SURCHARGE, quantity=1.0, unit_price=amount - line_amount,
-                          amount=amount - line_amount))
+        parts.append(
+            Part(
+                label=surcharge_label,
+                kind=SURCHARGE,
+                quantity=1.0,
+                unit_price=amount - line_amount,
+                amount=amount - line_amount,
+            )
+        )
     return parts
 
 
@@ -205,23 +238,39 @@ def allocated_parts(charge, allocation, round_money, round_quantity):
             else:
                 share = piece["amount"] / total_amount if total_amount else 1
             for original in charge.parts:
-                parts.append(Part(
-                    label=original.label, kind=original.kind, quantity=round_quantity(original.quantity * share),
-                    unit_price=original.unit_price, amount=round_money(original.amount * share),
-                    seconds=round((original.seconds or 0) * share), coverage=original.coverage,
-                    contract_id=original.contract_id, hours=original.hours, consumed=original.consumed,
-                    value=original.value,
-                ))
+                parts.append(
+                    Part(
+                        label=original.label,
+                        kind=original.kind,
+                        quantity=round_quantity(original.quantity * share),
+                        unit_price=original.unit_price,
+                        amount=round_money(original.amount * share),
+                        seconds=round((original.seconds or 0) * share),
+                        coverage=original.coverage,
+                        contract_id=original.contract_id,
+                        hours=original.hours,
+                        consumed=original.consumed,
+                        value=original.value,
+                    )
+                )
         else:
             # billed at zero; "hours" and "value" say what the contract's balance pays for
-            parts.append(Part(
-                label=piece.get("explanation") or piece["mode"], kind=COVERED, quantity=piece["hours"] or 1.0,
-                seconds=round(piece["hours"] * 3600), unit_price=0.0, amount=0.0, coverage=piece["mode"],
-                contract_id=piece["contract_id"], hours=piece["hours"],
-                consumed=piece.get("consumed", piece["hours"]),
-                # in the contract's currency (the balance's)
-                value=piece.get("balance_amount", piece["amount"]),
-            ))
+            parts.append(
+                Part(
+                    label=piece.get("explanation") or piece["mode"],
+                    kind=COVERED,
+                    quantity=piece["hours"] or 1.0,
+                    seconds=round(piece["hours"] * 3600),
+                    unit_price=0.0,
+                    amount=0.0,
+                    coverage=piece["mode"],
+                    contract_id=piece["contract_id"],
+                    hours=piece["hours"],
+                    consumed=piece.get("consumed", piece["hours"]),
+                    # in the contract's currency (the balance's)
+                    value=piece.get("balance_amount", piece["amount"]),
+                )
+            )
     return parts
 
 
@@ -236,9 +285,16 @@ def adjusted_parts(parts, kind, amount, quantity, contract_id, adjusted_label):
     result = list(covered)
     if amount or not covered:
         billed_quantity = payg_quantity or 1.0
-        result.append(Part(
-            label=adjusted_label if covered else "", kind=kind, quantity=billed_quantity,
-            seconds=sum(part.seconds or 0 for part in payg) if payg else 0,
-            unit_price=amount / billed_quantity, amount=amount, coverage=PAYG, contract_id=contract_id,
-        ))
+        result.append(
+            Part(
+                label=adjusted_label if covered else "",
+                kind=kind,
+                quantity=billed_quantity,
+                seconds=sum(part.seconds or 0 for part in payg) if payg else 0,
+                unit_price=amount / billed_quantity,
+                amount=amount,
+                coverage=PAYG,
+                contract_id=contract_id,
+            )
+        )
     return result, covered

@@ -37,11 +37,18 @@ def itemised(charges, descriptions, line_price):
             if part.label:
                 label = f"{label} ({part.label})"
             quantity, price = line_price(part.quantity, part.unit_price, part.amount)
-            lines.append(InvoiceLine(
-                product_id=charge.product_id, name=label, quantity=quantity, price_unit=price, kind=charge.kind,
-                analytic_distribution=charge.analytic_distribution, run_line_id=charge.id,
-                charge_ids=[charge.id] if index == 0 else [],
-            ))
+            lines.append(
+                InvoiceLine(
+                    product_id=charge.product_id,
+                    name=label,
+                    quantity=quantity,
+                    price_unit=price,
+                    kind=charge.kind,
+                    analytic_distribution=charge.analytic_distribution,
+                    run_line_id=charge.id,
+                    charge_ids=[charge.id] if index == 0 else [],
+                )
+            )
     return lines
 
 
@@ -51,10 +58,16 @@ def summarised(charges, by_ticket, product_names, ticket_names, line_price):
     buckets = {}
     for charge in charges:
         for part in charge.parts or ():
-            key = (charge.ticket_id if by_ticket else False, charge.product_id, round(part.unit_price, 4),
-                   part.label or "", part.coverage)
-            bucket = buckets.setdefault(key, {"seconds": 0, "quantity": 0.0, "ids": [], "kind": charge.kind,
-                                              "amount": 0.0})
+            key = (
+                charge.ticket_id if by_ticket else False,
+                charge.product_id,
+                round(part.unit_price, 4),
+                part.label or "",
+                part.coverage,
+            )
+            bucket = buckets.setdefault(
+                key, {"seconds": 0, "quantity": 0.0, "ids": [], "kind": charge.kind, "amount": 0.0}
+            )
             bucket["seconds"] += part.seconds or 0
             bucket["quantity"] += part.quantity
             bucket["amount"] += part.amount or 0.0
@@ -70,6 +83,14 @@ def summarised(charges, by_ticket, product_names, ticket_names, line_price):
         if part_label:
             label = f"{label} ({part_label})"
         quantity, price = line_price(round(quantity, 4), unit_price, bucket["amount"])
-        lines.append(InvoiceLine(product_id=product_id, name=label, quantity=quantity, price_unit=price,
-                                 kind=bucket["kind"], charge_ids=bucket["ids"]))
+        lines.append(
+            InvoiceLine(
+                product_id=product_id,
+                name=label,
+                quantity=quantity,
+                price_unit=price,
+                kind=bucket["kind"],
+                charge_ids=bucket["ids"],
+            )
+        )
     return lines

@@ -45,10 +45,13 @@ from . import test_invoice_bulk_lines
 from . import test_xero_push_billing_run
 from . import test_customer_settings_per_company
 from . import test_billing_report_prepaid
+from . import test_xero_currency_payments
+from . import test_xero_worker_processes
 from . import test_xero_links
 from . import test_xero_relink
 from . import test_xero_mapping
 from . import test_xero_links_migration
 from . import test_billing_state_writer
+from . import test_billing_run_cron
 from . import test_i18n_fr
 from . import test_query_counts

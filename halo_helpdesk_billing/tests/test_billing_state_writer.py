@@ -52,14 +52,17 @@ class TestBillingStateWriter(HaloBillingRunCommon):
         self.assertEqual(Trip._halo_write_billing_state(UNBILLED, trip.ids), 0)
         self.assertEqual((trip.halo_run_id, trip.halo_billing_state), (run, INVOICED))
         # recording the numbers again is idempotent: the five pieces of work, one per row
-        written = sum(self.env[model]._halo_write_billing_state(INVOICED, moves=invoice)
-                      for model in ("account.analytic.line", "halo.mileage", "halo.expense", "halo.ticket.item"))
+        written = sum(
+            self.env[model]._halo_write_billing_state(INVOICED, moves=invoice)
+            for model in ("account.analytic.line", "halo.mileage", "halo.expense", "halo.ticket.item")
+        )
         self.assertEqual(written, 5)
         # released by the invoice credited in full: invoice forgotten, history kept (two lines)
         released = Trip._halo_write_billing_state(UNBILLED, trip.ids, invoice=invoice, history="first")
         self.assertEqual(released, 1)
-        self.assertEqual((trip.halo_billing_state, trip.halo_invoice_number, trip.halo_run_id.id),
-                         (UNBILLED, False, False))
+        self.assertEqual(
+            (trip.halo_billing_state, trip.halo_invoice_number, trip.halo_run_id.id), (UNBILLED, False, False)
+        )
         Trip._halo_write_billing_state(IN_RUN, trip.ids, run_id=other.id)
         self.assertEqual(trip.halo_billing_state, IN_RUN)
         # a second release by the same invoice finds nothing billed on it any more

@@ -428,7 +428,8 @@ class TestXeroSharedThrottle(HaloXeroPushCommon):
         self.assertEqual(sleeps, [])
         with second.slot(self.tenant_id):  # the 4th call of the organisation in a minute waits
             pass
-        self.assertEqual(sleeps, [57.0])  # until 60 s after the first call (made at t+0)
+        # until 60 s after the first call ended (made at t+0, ended at t+1: each call lasts 1 s here)
+        self.assertEqual(sleeps, [58.0])
         # 9 calls a day (10 less the 10 % headroom) for the whole organisation
         for throttle in (first, second, first, second, first):
             now[0] += 61

@@ -22,7 +22,6 @@ from odoo.fields import Domain
 from odoo.tools import SQL
 
 from odoo.addons.halo_helpdesk_billing.constants import BILLING_USER
-from odoo.addons.queue_job.exception import RetryableJobError
 
 from ...services import billing_chunks
 from ..halo_engine import BILLING_ENGINE
@@ -175,13 +174,37 @@ class HaloBillingRun(models.Model):
             if job and job.state in ("failed", "cancelled"):
                 chunk._halo_job_failed(exc_message=job.exc_info or job.exc_message or job.state)
 
+    @api.model
+    def _cron_halo_check_jobs(self):
+        """Cron: what the *Check jobs* button does, for every run being worked in the background,
+        so that a run whose jobs died for good (queue_job gave up on them without the on-fail
+        hook) or whose completion check was lost does not stay "being worked" until someone
+        clicks: its failed chunks are noted and a run whose chunks are all done is finished.
+        One run at a time, committed after each (a run a chunk is finishing right now is
+        skipped: its own check finishes it)."""
+        runs = self.sudo().search([("state", "in", RUNNING_STATES)], order="id")
+        for index, run in enumerate(runs, 1):
+            if not run.try_lock_for_update(allow_referencing=True):
+                continue
+            run._halo_check_stuck()
+            self.env["ir.cron"]._commit_progress(1, remaining=len(runs) - index)
+
+    def _halo_check_stuck(self):
+        """Note the chunks whose jobs died for good, and finish runs whose chunks are all done
+        (their completion job was lost)."""
+        self._halo_reconcile_chunks()
+        for run in self.filtered(lambda run: run.state in RUNNING_STATES):
+            chunks = run.sudo().halo_chunk_ids
+            if chunks and all(chunk.state != "pending" for chunk in chunks):
+                run.sudo()._halo_job_check_done()
+
     def action_halo_check_jobs(self):
         """Button of a run being worked: take note of jobs that died for good."""
         # it reads and writes the run's chunks as superuser: billing staff of the run only
         if not self.env.su and not self.env.user.has_group(BILLING_USER):
             raise AccessError(self.env._("Only billing users can check a billing run's jobs."))
         self.check_access("write")
-        self._halo_reconcile_chunks()
+        self._halo_check_stuck()
         return True
 
     # ------------------------------------------------------------------ actions
@@ -360,64 +383,3 @@ def _duration(seconds):
     hours, rest = divmod(seconds, 3600)
     minutes, seconds = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
-
-
-class HaloBillingRunChunk(models.Model):
-    """One background job of a billing run: some whole customers of its preview or invoicing."""
-
-    _name = "halo.billing.run.chunk"
-    _description = "Billing Run Chunk"
-    _order = "run_id, sequence"
-
-    run_id = fields.Many2one(
-        comodel_name="halo.billing.run", required=True, index=True, ondelete="cascade", readonly=True)
-    company_id = fields.Many2one(related="run_id.company_id", store=True, readonly=True)
-    kind = fields.Selection(
-        selection=[("preview", "Preview"), ("invoice", "Create invoices")], required=True, readonly=True)
-    sequence = fields.Integer(readonly=True)
-    partner_ids = fields.Many2many(comodel_name="res.partner", string="Customers", readonly=True)
-    no_partner = fields.Boolean(string="Work Without Customer", readonly=True)
-    charge_count = fields.Integer(string="Charges", readonly=True)
-    state = fields.Selection(
-        selection=[("pending", "Pending"), ("done", "Done"), ("failed", "Failed")],
-        default="pending", required=True, readonly=True)
-    date_done = fields.Datetime(readonly=True)
-    error = fields.Text(readonly=True)
-    job_uuid = fields.Char(string="Job", readonly=True, index=True)
-
-    def _halo_job_run(self):
-        """Job: preview or invoice this chunk's customers with the run's engine, all or nothing."""
-        self.ensure_one()
-        if self.state != "pending" or self.run_id.state not in RUNNING_STATES:
-            return False  # done already (a job delivered twice does nothing)
-        run = self.run_id.with_company(self.run_id.company_id)
-        scoped = run.with_context(**{CHUNK_SCOPE_KEY: _ChunkScope(self.partner_ids.ids, self.no_partner)})
-        try:
-            with self.env.cr.savepoint():
-                if self.kind == "preview":
-                    scoped._halo_collect()
-                elif scoped._halo_read_charges():
-                    scoped._halo_create_invoices()
-        except RetryableJobError:
-            raise
-        except Exception as err:
-            # the chunk left nothing behind (savepoint, and the job's transaction is rolled
-            # back): queue_job tries it again later, then calls _halo_job_failed
-            _logger.info("Billing run %s, chunk %s failed: %s", run.name, self.sequence, err)
-            raise RetryableJobError(str(err)) from err
-        self.sudo().write({"state": "done", "date_done": fields.Datetime.now(), "error": False})
-        self.run_id.with_delay(description=self.env._(
-            "%(run)s: check completion", run=run.name))._halo_job_check_done()
-        return True
-
-    def _halo_job_failed(self, **failure):
-        """queue_job's on-fail hook: the chunk kept failing; its customers are the run's
-        problems, the other chunks stay done, and the run finishes without it."""
-        self.ensure_one()
-        if self.state != "pending":
-            return
-        self.sudo().write({
-            "state": "failed", "date_done": fields.Datetime.now(),
-            "error": failure.get("exc_message") or failure.get("exc_name") or "",
-        })
-        self.run_id._halo_job_check_done()

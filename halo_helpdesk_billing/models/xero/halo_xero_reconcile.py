@@ -6,7 +6,9 @@ invoice equal Xero's ``AmountDue``:
 
 * a payment registered in Odoo whose PaymentID is no longer among the invoice's payments in Xero (deleted,
   bounced, "remove & redo") is reversed in Odoo (its Odoo payment cancelled);
-* every Xero payment not registered yet is registered (once: unique (tenant, PaymentID));
+* every Xero payment not registered yet is registered (once: unique (tenant, PaymentID)); in a foreign currency
+  at Xero's amounts: its amount in the invoice's currency and, in the company's (Xero's base) currency,
+  amount / Xero's CurrencyRate, so Odoo's exchange-difference entry is the difference Xero books;
 * prepayments, overpayments and credit notes raised in Xero that are allocated to the invoice are registered as
   allocations: a journal entry in the connection's allocation journal that moves the amount from the kind's
   account (customer prepayments, overpayments, credit notes) to the invoice's receivable, reconciled with it;
@@ -20,6 +22,7 @@ invoice equal Xero's ``AmountDue``:
 
 import logging
 from datetime import timedelta
+from decimal import ROUND_HALF_UP, Decimal
 
 import psycopg2
 
@@ -45,6 +48,14 @@ FETCH_CHUNK = 50
 
 def _money(value):
     return round(float(value or 0.0), 2)
+
+
+def xero_base_amount(amount, rate):
+    """What Xero books in the organisation's base currency for ``amount`` of a foreign-currency document at
+    its ``CurrencyRate`` (units of the document's currency per unit of base currency): amount / rate, to the
+    cent, half away from zero (the BankAmount of a base-currency bank account)."""
+    value = Decimal(str(amount)) / Decimal(str(rate))
+    return float(value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
 class HaloXeroPayment(models.Model):
@@ -97,6 +108,11 @@ class HaloXeroConnection(models.Model):
         string="Xero Currencies", readonly=True, copy=False,
         help="Currencies enabled in the Xero organisation (imported from /Currencies).",
     )
+    halo_xero_base_currency = fields.Char(
+        string="Xero Base Currency", readonly=True, copy=False,
+        help="The organisation's base currency (imported with the currencies). Payments in another currency "
+             "are booked at Xero's base amounts only when it is the company's currency.",
+    )
     halo_xero_poll_payments_since = fields.Datetime(
         string="Payments Polled Up To", copy=False, readonly=True,
         help="Largest UpdatedDateUTC of the deleted payments seen by the poll (If-Modified-Since).",
@@ -119,7 +135,19 @@ class HaloXeroConnection(models.Model):
         result = client.call(self.tenant_id, "get_currencies")
         codes = [str(getattr(c.code, "value", c.code)) for c in result.currencies or [] if c.code]
         self.sudo().halo_xero_currencies = " ".join(codes)
+        if not self.halo_xero_base_currency:  # read with the lock dates (import, check); else one call
+            self._halo_store_lock_dates(client.call(self.tenant_id, "get_organisations"))
         return codes
+
+    def _halo_store_lock_dates(self, result):
+        """The organisation's base currency too, from the same ``get_organisations`` answer."""
+        res = super()._halo_store_lock_dates(result)
+        org = (getattr(result, "organisations", None) or [None])[0]
+        base = getattr(org, "base_currency", None) if org is not None else None
+        code = str(getattr(base, "value", base) or "")
+        if code and code != self.sudo().halo_xero_base_currency:
+            self.sudo().halo_xero_base_currency = code
+        return res
 
     def action_halo_xero_import_currencies(self):
         halo_check_caller(self, BILLING_MANAGER, "write")
@@ -449,18 +477,47 @@ class HaloXeroPaymentRegister(models.Model):
             record.write({"state": "skipped", "message": message})
             Log._halo_log(move, "payment", "skipped", message)
             return message
+        to_pay = min(amount, residual)
         wizard = self.env["account.payment.register"].sudo().with_context(
             active_model="account.move", active_ids=move.ids,
         ).create({
-            "journal_id": journal.id, "payment_date": pay_date, "amount": min(amount, residual),
+            "journal_id": journal.id, "payment_date": pay_date, "amount": to_pay,
             "currency_id": move.currency_id.id,
             "communication": payment.reference or move.halo_xero_number or move.name,
             "payment_difference_handling": "open",
         })
-        odoo_payment = wizard._create_payments()
+        base = None
+        company_currency = move.company_id.currency_id
+        rate = float(payment.currency_rate or 0.0)
+        same_base = connection.halo_xero_base_currency in (False, company_currency.name)
+        if move.currency_id != company_currency and rate > 0 and same_base:
+            # Xero's base amount (amount / Xero's rate): Odoo books the same exchange difference as Xero
+            base = xero_base_amount(to_pay, rate)
+        odoo_payment = self._halo_create_odoo_payment(wizard, base)
         record.write({"payment_id": odoo_payment[:1].id, "state": "registered", "message": False})
-        Log._halo_log(move, "payment", "ok", "%s %.2f on %s" % (xero_id, amount, pay_date))
+        detail = "%s %.2f on %s" % (xero_id, amount, pay_date)
+        if base is not None:
+            detail += " at Xero's rate %s = %.2f %s" % (rate, base, company_currency.name)
+        Log._halo_log(move, "payment", "ok", detail)
         return None
+
+    @api.model
+    def _halo_create_odoo_payment(self, wizard, balance=None):
+        """The payment of the register-payment ``wizard`` (one invoice), created, posted and reconciled as the
+        wizard does; with ``balance``, its amount in the company's currency is that (Xero's) instead of Odoo's
+        conversion at its own rate for the payment date. The reconciliation with the invoice then books the
+        exchange difference through Odoo's own mechanism (an exchange difference entry per partial), so the
+        receivable's company-currency balance is zero once the invoice is paid."""
+        if balance is None:
+            return wizard._create_payments()
+        batch = wizard.batches[0]
+        payment_vals = wizard._create_payment_vals_from_wizard(batch)
+        payment_vals["force_balance"] = balance  # account.payment.create: the liquidity line's balance
+        to_process = [{"create_vals": payment_vals, "to_reconcile": batch["lines"], "batch": batch}]
+        payments = wizard._init_payments(to_process, edit_mode=True)
+        wizard._post_payments(to_process, edit_mode=True)
+        wizard._reconcile_payments(to_process, edit_mode=True)
+        return payments
 
     @api.model
     def _halo_register_allocation(self, connection, move, kind, doc_id, amount, label, on_date):

@@ -115,6 +115,19 @@ class SharedThrottle(xc.ThrottleSlot):
         state["day_since"] = state.get("day_since", 0) + 1
         return 0.0
 
+    @staticmethod
+    def _ended(state, token, now):
+        """The call ``token`` is over: no longer in flight, and it stays in the minute's window until 60 s after
+        it *ended*. Xero counts a call when it arrives, some time between our start and our end (a slow network,
+        a busy worker): counted from its start, the 61st call made 60 s later could reach Xero while the first
+        is still within Xero's minute (seen in real time with two worker processes: 429 answers)."""
+        started = state.get("flying", {}).pop(token, None)
+        calls = state.get("calls", [])
+        if started is not None and started in calls:
+            calls.remove(started)
+            calls.append(max(now, started))
+            calls.sort()
+
     # -- the Throttle interface ----------------------------------------------------------------------------
     def acquire(self, tenant_id):
         self.local.acquire(tenant_id)
@@ -137,7 +150,8 @@ class SharedThrottle(xc.ThrottleSlot):
             token = held.pop() if held else None
         try:
             if token:
-                self._with_row(tenant_id, lambda state: state.get("flying", {}).pop(token, None))
+                now = self.clock()
+                self._with_row(tenant_id, lambda state: self._ended(state, token, now))
         finally:
             self.local.release(tenant_id)
 

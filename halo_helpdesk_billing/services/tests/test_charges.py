@@ -32,16 +32,36 @@ def test_columns_are_the_charges_fields_with_their_sql_types():
 
 
 def test_a_row_is_json_ready_and_empty_ids_are_null():
-    charge = Charge(partner_id=7, ticket_id=0, kind="item", res_model="halo.ticket.item", res_id=3,
-                    date=date(2026, 7, 31), product_id=False, quantity=2.0, amount=50.0,
-                    parts=charges.item_parts(2.0, 25.0, 50.0), analytic_distribution=None)
+    charge = Charge(
+        partner_id=7,
+        ticket_id=0,
+        kind="item",
+        res_model="halo.ticket.item",
+        res_id=3,
+        date=date(2026, 7, 31),
+        product_id=False,
+        quantity=2.0,
+        amount=50.0,
+        parts=charges.item_parts(2.0, 25.0, 50.0),
+        analytic_distribution=None,
+    )
     row = charge.row()
     assert row["ticket_id"] is None and row["product_id"] is None  # 0 and False ids are NULL
     assert row["date"] == "2026-07-31"
     assert row["state"] == "included"
     assert row["claim_key"] == "halo.ticket.item,3"
-    assert row["parts"] == [{"label": "", "kind": "item", "quantity": 2.0, "seconds": 0, "unit_price": 25.0,
-                             "amount": 50.0, "coverage": "payg", "contract_id": False}]
+    assert row["parts"] == [
+        {
+            "label": "",
+            "kind": "item",
+            "quantity": 2.0,
+            "seconds": 0,
+            "unit_price": 25.0,
+            "amount": 50.0,
+            "coverage": "payg",
+            "contract_id": False,
+        }
+    ]
     assert json.loads(json.dumps(row)) == row
     assert set(row) == set(charges.COLUMNS) | {"claim_key"}
 
@@ -55,21 +75,59 @@ def test_only_an_included_charge_without_problem_claims_its_work():
 
 
 def test_parts_survive_the_json_round_trip_and_old_parts_read():
-    covered = Part(label="Included hours", kind="covered", quantity=1.5, unit_price=0.0, amount=0.0,
-                   seconds=5400, coverage="included", contract_id=4, hours=1.5, consumed=3.0, value=150.0)
+    covered = Part(
+        label="Included hours",
+        kind="covered",
+        quantity=1.5,
+        unit_price=0.0,
+        amount=0.0,
+        seconds=5400,
+        coverage="included",
+        contract_id=4,
+        hours=1.5,
+        consumed=3.0,
+        value=150.0,
+    )
     assert Part.from_json(covered.to_json()) == covered
     # a part stored before "value" was named so, and one without seconds
-    old = Part.from_json({"label": "x", "kind": "covered", "quantity": 1, "unit_price": 0, "amount": 0,
-                          "coverage": "prepay_money", "contract_id": 4, "contract_amount": 80.0})
+    old = Part.from_json(
+        {
+            "label": "x",
+            "kind": "covered",
+            "quantity": 1,
+            "unit_price": 0,
+            "amount": 0,
+            "coverage": "prepay_money",
+            "contract_id": 4,
+            "contract_amount": 80.0,
+        }
+    )
     assert (old.value, old.seconds, old.hours) == (80.0, 0, None)
     # a PAYG part has no balance keys
     assert set(Part("", "item", 1.0, 5.0, 5.0).to_json()) == {
-        "label", "kind", "quantity", "seconds", "unit_price", "amount", "coverage", "contract_id"}
+        "label",
+        "kind",
+        "quantity",
+        "seconds",
+        "unit_price",
+        "amount",
+        "coverage",
+        "contract_id",
+    }
 
 
 def test_a_charge_read_for_invoicing_has_typed_parts():
-    row = (11, 7, 5, None, 3, "labour", [Part("", "normal", 1.5, 95.0, 142.5, 5400).to_json()], None,
-           {"12": 100.0})
+    row = (
+        11,
+        7,
+        5,
+        None,
+        3,
+        "labour",
+        [Part("", "normal", 1.5, 95.0, 142.5, 5400).to_json()],
+        None,
+        {"12": 100.0},
+    )
     charge = charges.invoice_charge(row)
     assert (charge.id, charge.partner_id, charge.kind) == (11, 7, "labour")
     assert charge.parts == [Part("", "normal", 1.5, 95.0, 142.5, 5400)]
@@ -111,7 +169,9 @@ def test_priced_parts_split_the_per_trip_surcharge_off():
     # 20 km × 0.50 = 10.00, priced 12.00: a 2.00 surcharge part
     parts = charges.priced_parts("mileage", 20.0, 0.5, 12.0, cents, "surcharge")
     assert [(p.kind, p.quantity, p.unit_price, p.amount) for p in parts] == [
-        ("mileage", 20.0, 0.5, 10.0), ("surcharge", 1.0, 2.0, 2.0)]
+        ("mileage", 20.0, 0.5, 10.0),
+        ("surcharge", 1.0, 2.0, 2.0),
+    ]
     # an expense at cost + 10 %: 1 × 13.574 → 13.57, priced 13.57: one part
     parts = charges.priced_parts("expense", 1.0, 13.574, 13.57, cents, "surcharge")
     assert [(p.quantity, p.unit_price, p.amount) for p in parts] == [(1.0, 13.574, 13.57)]
@@ -128,14 +188,26 @@ def _labour(hours=3.0):
 
 def test_a_contract_covers_part_of_the_hours_and_the_rest_is_payg_in_proportion():
     allocation = [
-        {"mode": "included", "hours": 1.0, "amount": 0.0, "contract_id": 4,
-         "explanation": "1 h included", "consumed": 1.0, "balance_amount": 95.0},
+        {
+            "mode": "included",
+            "hours": 1.0,
+            "amount": 0.0,
+            "contract_id": 4,
+            "explanation": "1 h included",
+            "consumed": 1.0,
+            "balance_amount": 95.0,
+        },
         {"mode": "payg", "hours": 2.0, "amount": 221.67, "contract_id": False},
     ]
     parts = charges.allocated_parts(_labour(), allocation, cents, four)
     covered, normal, ooh = parts
     assert (covered.kind, covered.coverage, covered.quantity, covered.seconds, covered.amount) == (
-        "covered", "included", 1.0, 3600, 0.0)
+        "covered",
+        "included",
+        1.0,
+        3600,
+        0.0,
+    )
     assert (covered.hours, covered.consumed, covered.value, covered.contract_id) == (1.0, 1.0, 95.0, 4)
     # PAYG share 2/3: 2 h × 2/3 = 1.3333 h, 190.00 × 2/3 = 126.67; 1 h × 2/3 = 0.6667, 142.50 × 2/3 = 95.00
     assert (normal.quantity, normal.seconds, normal.amount, normal.unit_price) == (1.3333, 4800, 126.67, 95.0)
@@ -144,11 +216,18 @@ def test_a_contract_covers_part_of_the_hours_and_the_rest_is_payg_in_proportion(
 
 def test_an_amount_only_allocation_shares_by_amount_and_a_label_defaults_to_the_mode():
     item = Charge(kind="item", quantity=0.0, amount=50.0, parts=charges.item_parts(2.0, 25.0, 50.0))
-    allocation = [{"mode": "prepay_money", "hours": 0.0, "amount": 20.0, "contract_id": 4},
-                  {"mode": "payg", "hours": 0.0, "amount": 30.0}]
+    allocation = [
+        {"mode": "prepay_money", "hours": 0.0, "amount": 20.0, "contract_id": 4},
+        {"mode": "payg", "hours": 0.0, "amount": 30.0},
+    ]
     covered, payg = charges.allocated_parts(item, allocation, cents, four)
     # the covered part counts 1 (no hours) and takes 20.00 of the balance
-    assert (covered.label, covered.quantity, covered.value, covered.consumed) == ("prepay_money", 1.0, 20.0, 0.0)
+    assert (covered.label, covered.quantity, covered.value, covered.consumed) == (
+        "prepay_money",
+        1.0,
+        20.0,
+        0.0,
+    )
     # 30 / 50 of 2 items at 25.00: 1.2 items, 30.00
     assert (payg.quantity, payg.amount) == (1.2, 30.0)
 
@@ -163,5 +242,7 @@ def test_an_adjusted_charge_keeps_what_a_contract_covers():
     # adjusted to zero: only the covered part is left
     assert charges.adjusted_parts([covered, payg], "labour", 0.0, 3.0, 4, "adjusted")[0] == [covered]
     # without a contract: one part over the charge's quantity
-    parts, kept = charges.adjusted_parts([Part("", "item", 2.0, 25.0, 50.0)], "item", 40.0, 2.0, False, "adjusted")
+    parts, kept = charges.adjusted_parts(
+        [Part("", "item", 2.0, 25.0, 50.0)], "item", 40.0, 2.0, False, "adjusted"
+    )
     assert (kept, parts) == ([], [Part("", "item", 2.0, 20.0, 40.0, 0, "payg", False)])

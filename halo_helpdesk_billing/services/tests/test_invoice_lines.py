@@ -18,19 +18,42 @@ def _charges():
     # ticket 5: 20 min normal + 20 min normal (rounded up to 30 min each: 0.5 h × 95 = 47.50),
     # 1 h out of hours at 142.50; ticket 6: 2 cables at 25.00
     return [
-        Charge(id=1, partner_id=7, ticket_id=5, product_id=3, kind="labour", analytic_distribution={"12": 100.0},
-               parts=[Part("", "normal", 0.5, 95.0, 47.5, 1800)]),
-        Charge(id=2, partner_id=7, ticket_id=5, product_id=3, kind="labour",
-               parts=[Part("", "normal", 0.5, 95.0, 47.5, 1800),
-                      Part("out of hours", "ooh", 1.0, 142.5, 142.5, 3600)]),
-        Charge(id=3, partner_id=7, ticket_id=6, product_id=9, kind="item",
-               parts=[Part("", "item", 2.0, 25.0, 50.0)]),
+        Charge(
+            id=1,
+            partner_id=7,
+            ticket_id=5,
+            product_id=3,
+            kind="labour",
+            analytic_distribution={"12": 100.0},
+            parts=[Part("", "normal", 0.5, 95.0, 47.5, 1800)],
+        ),
+        Charge(
+            id=2,
+            partner_id=7,
+            ticket_id=5,
+            product_id=3,
+            kind="labour",
+            parts=[
+                Part("", "normal", 0.5, 95.0, 47.5, 1800),
+                Part("out of hours", "ooh", 1.0, 142.5, 142.5, 3600),
+            ],
+        ),
+        Charge(
+            id=3,
+            partner_id=7,
+            ticket_id=6,
+            product_id=9,
+            kind="item",
+            parts=[Part("", "item", 2.0, 25.0, 50.0)],
+        ),
     ]
 
 
 def test_itemised_a_line_per_part_linked_to_its_charge_once():
     lines = invoice_lines.itemised(_charges(), {1: "Fixed", 2: "Late", 3: "Cable"}, line_price)
-    assert [(line.name, line.quantity, line.price_unit, line.run_line_id, line.charge_ids) for line in lines] == [
+    assert [
+        (line.name, line.quantity, line.price_unit, line.run_line_id, line.charge_ids) for line in lines
+    ] == [
         ("Fixed", 0.5, 95.0, 1, [1]),
         ("Late", 0.5, 95.0, 2, [2]),
         ("Late (out of hours)", 1.0, 142.5, 2, []),  # the charge is linked to its first line
@@ -54,18 +77,27 @@ def test_summarised_per_invoice_adds_time_before_pricing():
 
 
 def test_summarised_per_ticket_names_the_ticket():
-    lines = invoice_lines.summarised(_charges(), True, {3: "On-site support", 9: "Cable"},
-                                     {5: "T5 Printer down", 6: "T6 Server down"}, line_price)
+    lines = invoice_lines.summarised(
+        _charges(),
+        True,
+        {3: "On-site support", 9: "Cable"},
+        {5: "T5 Printer down", 6: "T6 Server down"},
+        line_price,
+    )
     assert [line.name for line in lines] == [
-        "T5 Printer down: On-site support", "T5 Printer down: On-site support (out of hours)",
-        "T6 Server down: Cable"]
+        "T5 Printer down: On-site support",
+        "T5 Printer down: On-site support (out of hours)",
+        "T6 Server down: Cable",
+    ]
 
 
 def test_a_summed_amount_the_rated_price_does_not_make_is_billed_exactly():
     # three 20-minute actions of 31.67 (a rounding group's pennies): 1 h, 95.01 in total
     parts = [Part("", "normal", 0.3333, 95.0, 31.67, 1200) for _index in range(3)]
-    charges = [Charge(id=index, ticket_id=5, product_id=3, kind="labour", parts=[part])
-               for index, part in enumerate(parts, 1)]
+    charges = [
+        Charge(id=index, ticket_id=5, product_id=3, kind="labour", parts=[part])
+        for index, part in enumerate(parts, 1)
+    ]
     (line,) = invoice_lines.summarised(charges, False, {3: "Support"}, {}, line_price)
     # 3 × 1200 s = 1 h; 1 × 95.00 ≠ 95.01, so the price is 95.01
     assert (line.quantity, round(line.price_unit, 2), line.charge_ids) == (1.0, 95.01, [1, 2, 3])
