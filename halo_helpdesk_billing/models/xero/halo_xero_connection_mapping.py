@@ -25,7 +25,7 @@ class HaloXeroConnection(models.Model):
     xero_account_ids = fields.One2many("halo.xero.account", "connection_id", string="Xero Accounts")
     xero_tax_rate_ids = fields.One2many("halo.xero.tax.rate", "connection_id", string="Xero Tax Rates")
     xero_item_ids = fields.One2many("halo.xero.item", "connection_id", string="Xero Items")
-    xero_tracking_ids = fields.One2many("halo.xero.tracking.option", "connection_id", string="Xero Tracking")
+    xero_tracking_ids = fields.One2many("halo.xero.tracking.option", "connection_id")
     # what Odoo's records are in Xero
     contact_link_ids = fields.One2many("halo.xero.contact.link", "connection_id", string="Customers in Xero")
     product_link_ids = fields.One2many("halo.xero.product.link", "connection_id", string="Products in Xero")

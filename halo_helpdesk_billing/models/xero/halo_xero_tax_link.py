@@ -15,7 +15,7 @@ class HaloXeroTaxLink(models.Model):
     _rec_name = "tax_id"
     _halo_record_field = "tax_id"
 
-    tax_id = fields.Many2one("account.tax", string="Tax", required=True, ondelete="cascade", index=True)
+    tax_id = fields.Many2one("account.tax", required=True, ondelete="cascade", index=True)
     tax_amount = fields.Float(related="tax_id.amount", string="Odoo Rate")
     tax_type = fields.Char(string="Xero Tax Type")
     effective_rate = fields.Float(string="Xero Effective Rate", digits=(16, 4), readonly=True,
