@@ -4,4 +4,3 @@ from . import billing
 from . import bulk_line_copy
 from . import contracts
 from . import xero
-from . import halo_money_thread

@@ -6,20 +6,21 @@ is in) but not their messages: outside the billing groups, reading a message of 
 the right to edit the document, which technicians never have. Following such a document notifies billing staff
 and external partners (the customer's contacts) only, never an internal user outside the
 billing groups; code that names recipients of a message with money (the threshold e-mail)
-leaves those users out itself. (Overrides in each model, not in a shared abstract model:
-``mail.thread`` would come first in the method resolution order.)
-"""
+leaves those users out itself.
 
-from odoo import models
+The helpers here are called by the overrides in each model (``contracts/halo_contract.py``,
+``billing/halo_billing_run.py``), not by a shared abstract model: ``mail.thread`` would come
+first in the method resolution order.
+"""
 
 from odoo.addons.halo_helpdesk_billing.constants import BILLING_USER
 
 
-def _billing_user_ids(env):
+def billing_user_ids(env):
     return set(env.ref(BILLING_USER).sudo().all_user_ids.ids)
 
 
-def _read_needs_write(env, operations, message_operation):
+def read_needs_write(env, operations, message_operation):
     """Reading the messages of these documents: billing users as usual (read access), anyone
     else only with the right to edit the document (technicians read but never edit them)."""
     if message_operation == "read" and not env.user.has_group(BILLING_USER):
@@ -27,48 +28,15 @@ def _read_needs_write(env, operations, message_operation):
     return operations
 
 
-def _billing_recipients(env, recipients, message, msg_vals):
+def billing_recipients(env, recipients, message, msg_vals):
     """Recipients without the internal users outside the billing groups who would be notified
     as followers; partners the message names (``partner_ids``) were chosen by the code or the
     billing user who posted it."""
     msg_vals = msg_vals or {}
     named = set((msg_vals["partner_ids"] or []) if "partner_ids" in msg_vals else message.sudo().partner_ids.ids)
-    billing_uids = _billing_user_ids(env)
+    billing_uids = billing_user_ids(env)
     return [
         recipient for recipient in recipients
         if recipient["id"] in named or not recipient.get("uid") or recipient.get("ushare")
         or recipient["uid"] in billing_uids
     ]
-
-
-class HaloContract(models.Model):
-    _inherit = "halo.contract"
-
-    def _mail_get_operation_for_mail_message_operation(self, message_operation):
-        return _read_needs_write(
-            self.env, super()._mail_get_operation_for_mail_message_operation(message_operation), message_operation
-        )
-
-    def _notify_get_recipients(self, message, msg_vals=False, **kwargs):
-        recipients = super()._notify_get_recipients(message, msg_vals=msg_vals, **kwargs)
-        return _billing_recipients(self.env, recipients, message, msg_vals)
-
-    def _halo_money_recipients(self, partners):
-        """``partners`` without those of internal users outside the billing groups."""
-        billing_uids = _billing_user_ids(self.env)
-        return partners.filtered(lambda partner: not any(
-            not user.share and user.id not in billing_uids for user in partner.sudo().user_ids
-        ))
-
-
-class HaloBillingRun(models.Model):
-    _inherit = "halo.billing.run"
-
-    def _mail_get_operation_for_mail_message_operation(self, message_operation):
-        return _read_needs_write(
-            self.env, super()._mail_get_operation_for_mail_message_operation(message_operation), message_operation
-        )
-
-    def _notify_get_recipients(self, message, msg_vals=False, **kwargs):
-        recipients = super()._notify_get_recipients(message, msg_vals=msg_vals, **kwargs)
-        return _billing_recipients(self.env, recipients, message, msg_vals)

@@ -131,6 +131,24 @@ class TestBillingRun(HaloBillingRunCommon):
         self.assertEqual((in_bulk.amount_untaxed, in_bulk.amount_total), (by_orm.amount_untaxed, by_orm.amount_total))
         self.assertEqual(in_bulk.amount_untaxed, 2 * 360.57)
 
+    def test_itemised_lines_with_the_copy_switched_off_are_made_by_the_orm(self):
+        """The company's switch (Copy Invoice Lines in Bulk) off: nothing is copied, every line
+        is made by the ORM, and the invoice is the one the copy makes (see the test above)."""
+        Move = type(self.env["account.move"])
+        self.env.company.halo_bulk_line_copy = False
+        self._work(self.ticket, day=20)
+        self._work(self.ticket, day=21)
+        run = self._run(partner_ids=[(6, 0, self.customer.ids)], date_cutoff=date(2026, 7, 22))
+        run.action_preview()
+        with patch.object(Move, "_halo_bulk_add_lines", autospec=True, side_effect=Move._halo_bulk_add_lines) as bulk:
+            run.action_create_invoices()
+        self.assertFalse(bulk.called)
+        invoice = run.invoice_ids
+        # 2 days × (2 actions, mileage + surcharge, expense, item), £360.57 a day, as above
+        self.assertEqual(len(invoice.invoice_line_ids), 12)
+        self.assertEqual(invoice.amount_untaxed, 2 * 360.57)
+        self.assertEqual(sorted(invoice.invoice_line_ids.halo_run_line_id.ids), sorted(run.line_ids.ids))
+
     def test_a_run_that_outgrows_the_statistics_refreshes_them(self):
         """Once a run has added more journal items than the table held when last analysed,
         it analyses the journal tables again (foreign-key checks are planned from them)."""

@@ -20,6 +20,7 @@ from .rpc_common import HaloRpcCase
 
 QUIET_JOBS = mute_logger(
     "odoo.addons.halo_helpdesk_billing.models.billing.halo_billing_run_jobs",
+    "odoo.addons.halo_helpdesk_billing.models.billing.halo_billing_run_chunk",
     "odoo.addons.halo_helpdesk_billing.models.billing.halo_billing_run",
 )
 

@@ -10,6 +10,7 @@ from odoo import Command
 from odoo.tests import tagged
 from odoo.tools import SQL
 
+from ..models.bulk_line_copy import row_copies
 from ..models.halo_engine import BILLING_RUN
 from .common import HaloBillingCommon
 
@@ -231,3 +232,116 @@ class TestInvoiceBulkLines(HaloBillingCommon):
         self.assertFalse(self.env["account.move"]._halo_bulk_line_copyable(line))
         with self.assertRaises(ValueError):
             invoice._halo_bulk_add_lines([(line.id, {"name": "x", "quantity": 1, "price_unit": 1, "sequence": 9})])
+
+    # ------------------------------------------------------------------ the one entry point
+    # account.move._halo_create_invoices_with_lines: the company's switch, and the refusal when
+    # another module computes stored values from the copied columns
+
+    def setUp(self):
+        super().setUp()
+        # the refusal is worked out once per registry: each test starts (and leaves) it unknown
+        row_copies.forget(self.env.registry)
+        self.addCleanup(row_copies.forget, self.env.registry)
+
+    def _simple_lines(self):
+        """Three on-site lines (VAT 20 %) on one analytic account: the last two are copies of the
+        first when the copy is on; one untaxed line on its own."""
+        a = {str(self.analytic_a.id): 100}
+        rows = [(self.product_onsite, "Morning", 1.5, 95.0, a), (self.product_onsite, "Call", 0.25, 95.0, a),
+                (self.product_onsite, "Afternoon", 2.0, 95.0, a), (self.product_free, "Toll", 1.0, 13.57, False)]
+        return [
+            dict({"product_id": product.id, "name": name, "quantity": quantity, "price_unit": price,
+                  "sequence": sequence, "account_id": product.product_tmpl_id.get_product_accounts()["income"].id},
+                 **({"analytic_distribution": analytic} if analytic else {}))
+            for sequence, (product, name, quantity, price, analytic) in enumerate(rows, 1)
+        ]
+
+    def _through_entry_point(self, line_vals):
+        """An invoice made as the billing run makes it, and whether lines were copied."""
+        Move = type(self.env["account.move"])
+        vals = {"move_type": "out_invoice", "partner_id": self.customer.id, "invoice_date": date(2026, 7, 31),
+                "company_id": self.env.company.id,
+                "invoice_line_ids": [Command.create(line) for line in line_vals]}
+        context = {"default_move_type": "out_invoice", "check_move_validity": False, "skip_analytic_sync": True,
+                   BILLING_RUN.key: BILLING_RUN}
+        with patch.object(Move, "_halo_bulk_add_lines", autospec=True, side_effect=Move._halo_bulk_add_lines) as bulk:
+            move = self.env["account.move"]._halo_create_invoices_with_lines([vals], [True], context)
+        return move, bulk.called
+
+    def test_switched_off_the_orm_makes_the_same_invoice(self):
+        self.assertTrue(self.env.company.halo_bulk_line_copy, "the copy is on by default")
+        in_bulk, copied = self._through_entry_point(self._simple_lines())
+        self.assertTrue(copied)
+        self.env.company.halo_bulk_line_copy = False
+        by_orm, copied = self._through_entry_point(self._simple_lines())
+        self.assertFalse(copied, "switched off, lines were still copied")
+        self._assert_same(by_orm, in_bulk)
+        # worked by hand: 1.5 h × £95 = 142.50, 0.25 h × £95 = 23.75, 2 h × £95 = 190.00, toll 13.57:
+        # untaxed 369.82; VAT 20 % of the three on-site lines (356.25) = 71.25; total 441.07
+        for move in (by_orm, in_bulk):
+            self.assertEqual((move.amount_untaxed, move.amount_tax, move.amount_total), (369.82, 71.25, 441.07))
+        # posted as the run posts them: with the copy off, Odoo makes every analytic line
+        Analytic = type(self.env["account.analytic.line"])
+        BILLING_RUN.on(in_bulk).action_post()
+        with patch.object(Analytic, "create", autospec=True, side_effect=Analytic.create) as create:
+            BILLING_RUN.on(by_orm).action_post()
+        self._assert_same(by_orm, in_bulk)
+        # 3 on-site lines on analytic account A, plus the VAT line that keeps the income account
+        # and its distribution (the test tax has no account of its own): 4 analytic lines, all by the ORM
+        self.assertEqual(sum(len(call.args[1]) for call in create.call_args_list), 4)
+        self.assertEqual(sorted(by_orm.line_ids.analytic_line_ids.mapped("amount")), [23.75, 71.25, 142.5, 190.0])
+
+    def test_another_modules_stored_compute_on_the_columns_makes_it_fall_back(self):
+        registry = self.env.registry
+        # this database: nothing outside the known-safe modules computes stored values from the
+        # copied columns; without hr_timesheet in the list its task hours would be named
+        self.assertEqual(row_copies.foreign_dependents(registry, "account.move.line"), [])
+        self.assertEqual(row_copies.foreign_dependents(registry, "account.analytic.line"), [])
+        unsafe = row_copies.SAFE_MODULES - {"hr_timesheet"}
+        self.assertIn("project.task.effective_hours",
+                      [str(field) for field in row_copies.foreign_dependents(registry, "account.analytic.line", unsafe)])
+
+        class ForeignField:
+            """A stored computed field of another module depending on the journal items'
+            quantity (as sale's qty_invoiced does) and on the analytic lines' amount."""
+            store, compute, manual, relational, _modules = True, "_compute_x_total", False, False, ("x_other_module",)
+            model_name, name, type = "x.other.model", "x_total", "float"
+
+            def __str__(self):
+                return "x.other.model.x_total"
+
+        fake = ForeignField()
+        real = registry.get_dependent_fields
+        watched = {registry["account.move.line"]._fields["quantity"],
+                   registry["account.analytic.line"]._fields["amount"]}
+
+        def get_dependent_fields(field):
+            yield from real(field)
+            if field in watched:
+                yield fake
+
+        logger = "odoo.addons.halo_helpdesk_billing.models.bulk_line_copy.row_copies"
+        with patch.object(registry, "get_dependent_fields", get_dependent_fields):
+            with self.assertLogs(logger, "WARNING") as logs:
+                by_orm, copied = self._through_entry_point(self._simple_lines())
+            self.assertFalse(copied, "lines were copied although another module computes from them")
+            self.assertEqual(len(logs.output), 1)
+            self.assertIn("x.other.model.x_total (x_other_module)", logs.output[0])
+            # logged once: the second invoice falls back quietly
+            with self.assertNoLogs(logger, "WARNING"):
+                again, copied = self._through_entry_point(self._simple_lines())
+            self.assertFalse(copied)
+            AccountMoveLine = type(self.env["account.move.line"])
+            with patch.object(AccountMoveLine, "_halo_group_analytic_values", autospec=True,
+                              side_effect=AccountMoveLine._halo_group_analytic_values) as grouped, \
+                    self.assertLogs(logger, "WARNING") as logs:
+                BILLING_RUN.on(by_orm).action_post()
+            self.assertFalse(grouped.called, "analytic lines were copied although another module computes from them")
+            self.assertIn("account.analytic.line", logs.output[0])
+        self.assertEqual((by_orm.amount_untaxed, by_orm.amount_total), (369.82, 441.07))
+        # the same invoice as the copy makes once nothing else computes from the lines
+        row_copies.forget(registry)
+        in_bulk, copied = self._through_entry_point(self._simple_lines())
+        self.assertTrue(copied)
+        BILLING_RUN.on(in_bulk).action_post()
+        self._assert_same(by_orm, in_bulk)

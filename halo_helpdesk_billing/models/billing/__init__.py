@@ -5,8 +5,8 @@ from . import halo_billing_run_charges
 from . import halo_billing_run_invoice_values
 from . import halo_billing_run_line
 from . import halo_billing_run_jobs
+from . import halo_billing_run_chunk
 from . import account_move
 from . import account_move_line
 from . import halo_xlsx_template
-from . import account_move_correction
-from . import helpdesk_ticket_correction
+from . import helpdesk_ticket

@@ -20,6 +20,7 @@ from odoo.addons.halo_helpdesk_billing.constants import (
 )
 
 from ...services import charges
+from .. import halo_money_thread as money_thread
 from ..halo_engine import BILLING_ENGINE, BILLING_RUN
 
 _logger = logging.getLogger(__name__)
@@ -103,6 +104,16 @@ class HaloBillingRun(models.Model):
         "currency are converted at the rate of the run's invoice date (today until it is set); "
         "the charges and their invoices keep their own currency.",
     )
+
+    # ------------------------------------------------------------------ chatter (messages carry money)
+    def _mail_get_operation_for_mail_message_operation(self, message_operation):
+        return money_thread.read_needs_write(
+            self.env, super()._mail_get_operation_for_mail_message_operation(message_operation), message_operation
+        )
+
+    def _notify_get_recipients(self, message, msg_vals=False, **kwargs):
+        recipients = super()._notify_get_recipients(message, msg_vals=msg_vals, **kwargs)
+        return money_thread.billing_recipients(self.env, recipients, message, msg_vals)
 
     @api.depends("line_ids.amount", "line_ids.state", "line_ids.currency_id", "invoice_ids", "date_invoice")
     def _compute_totals(self):
@@ -217,7 +228,7 @@ class HaloBillingRun(models.Model):
         consumed from contracts is given back by reversal entries. A run whose posted invoices
         were all credited in full can be cancelled."""
         for run in self:
-            # an invoice credited in full released its work already (see account_move_correction)
+            # an invoice credited in full released its work already (see the credit notes in account_move.py)
             if run.invoice_ids.filtered(lambda move: move.state == "posted" and not move.halo_released_by_id):
                 raise UserError(self.env._(
                     "Billing run %(run)s has posted invoices; credit them in full with credit notes "
@@ -531,32 +542,23 @@ class HaloBillingRun(models.Model):
         """Create, link and post the invoices of some charge groups (one chunk, see
         :meth:`_halo_invoice_chunks`)."""
         RunLine = self.env["halo.billing.run.line"]
-        move_vals, line_maps, copies = [], [], []
+        move_vals, line_maps, itemised = [], [], []
         for group in groups:
             layout = settings[group[0].partner_id]["layout"]
             vals, line_map = self._halo_prepare_invoice_vals(group, layout, descriptions, names)
             self._halo_complete_line_vals(vals, accounting)
-            copies.append(self._halo_split_copies(vals) if layout == "itemised" else [])
+            itemised.append(layout == "itemised")
             move_vals.append(vals)
             line_maps.append(line_map)
         # New draft lines have no analytic lines to re-synchronise: Odoo's own key skips that
         # per-line inverse at creation (it is not kept for posting, which creates them).
-        Move = self.env["account.move"].with_context(
-            default_move_type="out_invoice", check_move_validity=False, skip_analytic_sync=True,
-            **{BILLING_RUN.key: BILLING_RUN},
-        )
-        # An invoice that gets copied lines is created without Odoo's tax and payment-term
-        # lines: Odoo makes them once, for all those invoices in one batch, when the copies are
-        # added (see _halo_add_copies), instead of making them now and rewriting each one then.
-        created = {}
-        for deferred in (True, False):
-            indexes = [index for index, move_copies in enumerate(copies) if bool(move_copies) == deferred]
-            if indexes:
-                batch = Move.with_context(skip_invoice_sync=deferred).create([move_vals[i] for i in indexes])
-                created.update(zip(indexes, batch.ids, strict=True))
-        moves = self.env["account.move"].browse([created[index] for index in range(len(move_vals))])
-        if any(copies):
-            self._halo_add_copies(moves, copies)
+        create_context = {
+            "default_move_type": "out_invoice", "check_move_validity": False, "skip_analytic_sync": True,
+            BILLING_RUN.key: BILLING_RUN,
+        }
+        # the lines of itemised invoices that share their accounting values may be copied in
+        # bulk (models/bulk_line_copy/account_move.py), unless the company switched that off
+        moves = self.env["account.move"]._halo_create_invoices_with_lines(move_vals, itemised, create_context)
         run_line_ids, invoice_line_ids, move_ids = [], [], []
         for move, line_map in zip(moves, line_maps, strict=True):
             invoice_lines = move.invoice_line_ids.sorted(lambda aml: (aml.sequence, aml.id))
@@ -585,8 +587,8 @@ class HaloBillingRun(models.Model):
         ))
         self.env["account.move.line"].invalidate_model(["halo_kind"])
         if self.company_id.halo_post_invoices:
-            # analytic lines copied in bulk (account_move_line_bulk_analytic), and no invoice
-            # sync pass around the state change (account_move_bulk_lines.write)
+            # analytic lines copied in bulk, and no invoice sync pass around the state change
+            # (models/bulk_line_copy/), where the copy is on
             BILLING_RUN.on(moves).action_post()
         move_ids = moves.ids
         self.env.flush_all()

@@ -11,7 +11,6 @@ from odoo.exceptions import UserError
 from odoo.tools import SQL, float_round, format_date
 
 from ...services import charges, invoice_lines, line_template
-from ..halo_engine import BILLING_RUN
 from .res_company import DEFAULT_LINE_TEMPLATE, line_template_message
 
 
@@ -222,39 +221,3 @@ class HaloBillingRun(models.Model):
                             if partner == partner_id)
             if position:
                 move_vals["fiscal_position_id"] = position.id
-
-    # ------------------------------------------------------------------ lines copied in bulk
-    def _halo_split_copies(self, move_vals):
-        """Take out of ``move_vals`` the itemised lines that can be copies of another line of
-        the invoice (same accounting values, see ``account.move._halo_bulk_add_lines``);
-        returns them as ``[(sequence of the line to copy, line values)]``."""
-        commands = move_vals["invoice_line_ids"]
-        # only lines whose accounting values are fully known here (_halo_complete_line_vals)
-        known = [command[2] for command in commands if "account_id" in command[2]]
-        created, copies = self.env["account.move"]._halo_group_copies(known)
-        if not copies:
-            return []
-        copied = {id(vals) for _index, vals in copies}
-        move_vals["invoice_line_ids"] = [command for command in commands if id(command[2]) not in copied]
-        return [(created[index]["sequence"], vals) for index, vals in copies]
-
-    def _halo_add_copies(self, moves, copies):
-        """Add the split-off lines to the created invoices: copied in bulk from the line they
-        share their accounting values with or, if Odoo's line turned out not copyable, created
-        through the ORM."""
-        Move = self.env["account.move"]
-        bulk, through_orm = [], {}
-        for move, move_copies in zip(moves, copies, strict=True):
-            if not move_copies:
-                continue
-            by_sequence = {line.sequence: line for line in move.invoice_line_ids}
-            prototypes = {sequence: by_sequence[sequence] for sequence, _vals in move_copies}
-            if all(Move._halo_bulk_line_copyable(line) for line in prototypes.values()):
-                bulk.extend((prototypes[sequence].id, vals) for sequence, vals in move_copies)
-            else:
-                through_orm[move] = [Command.create(vals) for _sequence, vals in move_copies]
-        if bulk:
-            moves.with_context(skip_analytic_sync=True)._halo_bulk_add_lines(bulk)
-        for move, commands in through_orm.items():
-            BILLING_RUN.on(move).with_context(check_move_validity=False, skip_analytic_sync=True).write(
-                {"invoice_line_ids": commands})

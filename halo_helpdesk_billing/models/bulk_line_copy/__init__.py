@@ -1,2 +1,3 @@
-from . import account_move_bulk_lines
-from . import account_move_line_bulk_analytic
+from . import res_company
+from . import account_move
+from . import account_move_line

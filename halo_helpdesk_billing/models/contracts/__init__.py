@@ -4,7 +4,7 @@ from . import halo_contract_jobs
 from . import halo_contract_ledger
 from . import halo_contract_period
 from . import halo_contract_recurring_line
-from . import halo_contract_run_line
-from . import account_move_contract
-from . import helpdesk_ticket_contract
-from . import res_partner_contract
+from . import halo_billing_run_line
+from . import account_move
+from . import helpdesk_ticket
+from . import res_partner

@@ -12,6 +12,7 @@ from odoo.tools import float_round, format_amount
 
 from odoo.addons.halo_helpdesk_billing.constants import BILLING_USER
 
+from .. import halo_money_thread as money_thread
 from ..billing.res_company import ROUNDING_SCOPES
 from ..halo_engine import LEDGER_SYSTEM  # lets system code write ledger entries other than adjustments
 from .halo_contract_dates import PERIOD_MONTHS, PERIODS, day_count, invoice_date_of, period_bounds
@@ -299,6 +300,23 @@ class HaloContract(models.Model):
         "AND consumption_holiday_multiplier > 0)",
         "Consumption multipliers must be positive.",
     )
+
+    # ------------------------------------------------------------------ chatter (messages carry money)
+    def _mail_get_operation_for_mail_message_operation(self, message_operation):
+        return money_thread.read_needs_write(
+            self.env, super()._mail_get_operation_for_mail_message_operation(message_operation), message_operation
+        )
+
+    def _notify_get_recipients(self, message, msg_vals=False, **kwargs):
+        recipients = super()._notify_get_recipients(message, msg_vals=msg_vals, **kwargs)
+        return money_thread.billing_recipients(self.env, recipients, message, msg_vals)
+
+    def _halo_money_recipients(self, partners):
+        """``partners`` without those of internal users outside the billing groups."""
+        billing_uids = money_thread.billing_user_ids(self.env)
+        return partners.filtered(lambda partner: not any(
+            not user.share and user.id not in billing_uids for user in partner.sudo().user_ids
+        ))
 
     # ------------------------------------------------------------------ computes
 

@@ -1,5 +1,7 @@
 from . import halo_xero_connection
+from . import halo_xero_token
 from . import halo_xero_link_mixin
+from . import halo_xero_linked_mixin
 from . import halo_xero_tax_rate
 from . import halo_xero_item
 from . import halo_xero_tracking_option
@@ -19,7 +21,9 @@ from . import account_move_xero
 from . import halo_xero_payment
 from . import helpdesk_ticket_xero
 from . import halo_xero_drift
+from . import halo_xero_account
 from . import halo_xero_import
+from . import halo_xero_import_review
 from . import halo_xero_reconcile
 from . import account_move_xero_lock
 from . import account_move_xero_cancel

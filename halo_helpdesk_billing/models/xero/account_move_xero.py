@@ -917,13 +917,3 @@ def _value(value):
 def payload_kind(move):
     """The document kind of ``services/xero_push`` for a move: "refund" for credit notes, else "invoice"."""
     return "refund" if move.move_type == "out_refund" else "invoice"
-
-
-class ResPartner(models.Model):
-    _inherit = "res.partner"
-
-    def _halo_xero_bind_contact(self, connection, contact_id):
-        """Bind this customer to a Xero contact of ``connection`` (the owner of it, unless another customer of
-        the same connection already is: Xero names are unique, Odoo names need not be)."""
-        self.ensure_one()
-        self.env["halo.xero.contact.link"]._halo_bind(connection, self, contact_id)

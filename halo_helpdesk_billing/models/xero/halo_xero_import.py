@@ -11,7 +11,6 @@ import logging
 import time
 
 from odoo import Command, api, fields, models
-from odoo.exceptions import UserError
 from odoo.fields import Domain
 
 from odoo.addons.halo_helpdesk_billing.constants import BILLING_MANAGER
@@ -46,61 +45,6 @@ def _same(left, right):
         except (TypeError, ValueError):
             return False
     return (left or "") == (right or "")
-
-
-class HaloXeroAccount(models.Model):
-    """A Xero account (chart of accounts of the connected organisation), for revenue codes."""
-
-    _name = "halo.xero.account"
-    _description = "Xero Account"
-    _order = "code"
-    _rec_names_search = ["code", "name"]
-
-    connection_id = fields.Many2one("halo.xero.connection", required=True, ondelete="cascade", index=True)
-    company_id = fields.Many2one(related="connection_id.company_id", store=True)
-    xero_id = fields.Char(string="Xero AccountID", required=True)
-    code = fields.Char(required=True)
-    name = fields.Char(required=True)
-    account_type = fields.Char(string="Type")
-    account_class = fields.Char(string="Class")
-    status = fields.Char()
-    tax_type = fields.Char()
-    system_account = fields.Char()
-    is_revenue = fields.Boolean(compute="_compute_is_revenue", store=True)
-
-    _code_uniq = models.Constraint("UNIQUE(connection_id, code)", "A Xero account code is unique.")
-
-    @api.depends("account_class", "status", "system_account")
-    def _compute_is_revenue(self):
-        for account in self:
-            account.is_revenue = (account.account_class == "REVENUE" and account.status == "ACTIVE"
-                                  and not account.system_account)
-
-    @api.depends("code", "name")
-    def _compute_display_name(self):
-        for account in self:
-            account.display_name = "%s %s" % (account.code, account.name)
-
-    @api.model
-    def _halo_store(self, connection, accounts):
-        """Store Xero's accounts (SDK ``Account`` objects) of ``connection``; the ROUNDING system account
-        becomes the connection's rounding account."""
-        existing = {a.code: a for a in self.sudo().search([("connection_id", "=", connection.id)])}
-        to_create = []
-        for acc in accounts:
-            if not acc.code:
-                continue
-            vals = {"xero_id": str(acc.account_id), "code": acc.code, "name": acc.name,
-                    "account_type": _enum(acc.type), "account_class": _enum(acc._class),
-                    "status": _enum(acc.status), "tax_type": acc.tax_type,
-                    "system_account": _enum(acc.system_account) or False}
-            if acc.code in existing:
-                existing[acc.code].write(vals)
-            else:
-                to_create.append(dict(vals, connection_id=connection.id))
-            if vals["system_account"] == "ROUNDING" and connection.rounding_account_code != acc.code:
-                connection.rounding_account_code = acc.code
-        self.sudo().create(to_create)
 
 
 class HaloXeroImport(models.Model):
@@ -642,109 +586,6 @@ class HaloXeroImport(models.Model):
     def action_open_reviews(self):
         self.ensure_one()
         return self.review_ids._get_records_action(name=self.env._("Customers to review"))
-
-
-class HaloXeroImportReview(models.Model):
-    """A Xero contact whose match is ambiguous: the billing manager links, creates or skips it."""
-
-    _name = "halo.xero.import.review"
-    _description = "Xero Customer to Review"
-    _order = "id"
-
-    import_id = fields.Many2one("halo.xero.import", ondelete="set null", index=True)
-    connection_id = fields.Many2one("halo.xero.connection", required=True, ondelete="cascade", index=True)
-    company_id = fields.Many2one(related="connection_id.company_id", store=True)
-    xero_contact_id = fields.Char(string="Xero ContactID", required=True)
-    xero_name = fields.Char(string="Name in Xero")
-    xero_email = fields.Char(string="E-mail in Xero")
-    xero_tax_number = fields.Char(string="Tax Number in Xero")
-    xero_values = fields.Json()
-    match_kind = fields.Selection([("vat", "Tax number"), ("email", "E-mail"), ("name", "Name")],
-                                  string="Matched On")
-    candidate_ids = fields.Many2many("res.partner", string="Candidates")
-    partner_id = fields.Many2one("res.partner", string="Link To")
-    state = fields.Selection([("pending", "To review"), ("linked", "Linked"), ("created", "Created"),
-                              ("skipped", "Skipped")], default="pending", required=True)
-
-    _contact_uniq = models.Constraint("UNIQUE(connection_id, xero_contact_id)",
-                                      "A Xero contact is reviewed once per connection.")
-
-    def _importer(self):
-        return self.import_id or self.env["halo.xero.import"].new({"connection_id": self.connection_id.id})
-
-    def _halo_xero_vals(self):
-        """The stored Xero values, kept to the fields Xero owns (``xero_values`` is editable by the
-        reviewer, and is written as superuser)."""
-        self.ensure_one()
-        raw = self.xero_values if isinstance(self.xero_values, dict) else {}
-
-        def plain(values, fnames):
-            return {f: values[f] for f in fnames
-                    if f in values and (values[f] is None or isinstance(values[f], (str, bool)))}
-
-        vals = plain(raw, PARTNER_XERO_FIELDS)
-        if isinstance(raw.get("_address"), dict):
-            vals["_address"] = plain(raw["_address"], PARTNER_ADDRESS_FIELDS)
-        return vals
-
-    def _halo_check_link_partner(self, partner):
-        """A reviewer links a Xero contact to a customer of the connection's company only: never to a
-        user's or a company's own partner (whose e-mail the link would overwrite), nor to a contact person,
-        nor to a customer already bound to another Xero contact."""
-        self.ensure_one()
-        partner.check_access("read")
-        company = self.sudo().connection_id.company_id
-        target = partner.sudo().with_context(active_test=False)
-        if target.company_id and target.company_id != company:
-            reason = self.env._("it belongs to %(company)s", company=target.company_id.name)
-        elif target.user_ids:
-            reason = self.env._("it is the contact of a user")
-        elif self.env["res.company"].sudo().with_context(active_test=False).search_count(
-                [("partner_id", "=", target.id)], limit=1):
-            reason = self.env._("it is a company's own contact")
-        elif target.parent_id:
-            reason = self.env._("it is a contact person of %(parent)s", parent=target.parent_id.display_name)
-        elif self.env["halo.xero.contact.link"].sudo().search_count([
-                ("connection_id", "=", self.sudo().connection_id.id), ("partner_id", "=", target.id),
-                ("xero_contact_id", "not in", [False, self.xero_contact_id])]):
-            reason = self.env._("it is already linked to another Xero contact")
-        else:
-            return
-        raise UserError(self.env._("%(partner)s cannot be linked to the Xero contact %(name)s: %(reason)s.",
-                                   partner=target.display_name, name=self.xero_name, reason=reason))
-
-    def action_link(self):
-        halo_check_caller(self, BILLING_MANAGER, "write")
-        for review in self:
-            partner = review.partner_id or (review.candidate_ids if len(review.candidate_ids) == 1 else False)
-            if not partner:
-                raise UserError(self.env._("Choose the partner to link %(name)s to.",
-                                                        name=review.xero_name))
-            review._halo_check_link_partner(partner)
-            partner = partner.sudo().with_context(no_vat_validation=True)
-            link = self.env["halo.xero.contact.link"]._halo_bind(review.sudo().connection_id, partner,
-                                                                 review.xero_contact_id)
-            review._importer()._halo_update_record(partner, link, review._halo_xero_vals(), PARTNER_XERO_FIELDS,
-                                                   None, first=True)
-            review.write({"state": "linked", "partner_id": partner.id})
-        return True
-
-    def action_create(self):
-        halo_check_caller(self, BILLING_MANAGER, "write")
-        for review in self:
-            importer = review._importer()
-            vals = review._halo_xero_vals()
-            partner = self.env["res.partner"].sudo().with_context(no_vat_validation=True).create(
-                importer._halo_partner_create_vals(vals))
-            self.env["halo.xero.contact.link"]._halo_bind(review.sudo().connection_id, partner,
-                                                          review.xero_contact_id,
-                                                          synced_values=_snapshot(vals, PARTNER_XERO_FIELDS))
-            review.write({"state": "created", "partner_id": partner.id})
-        return True
-
-    def action_skip(self):
-        self.write({"state": "skipped"})
-        return True
 
 
 def _enum(value):

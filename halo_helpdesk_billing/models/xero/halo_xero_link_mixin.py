@@ -7,8 +7,7 @@ link row per (connection, record), never on the record itself. The record keeps 
 (``halo_xero_contact_id``...) that read and write the link of the current company's connection."""
 
 from odoo import api, fields, models
-from odoo.exceptions import AccessError, UserError
-from odoo.fields import Domain
+from odoo.exceptions import AccessError
 
 from odoo.addons.halo_helpdesk_billing.constants import BILLING_MANAGER
 
@@ -72,58 +71,3 @@ def halo_check_link_writer(env):
     raise AccessError(env._(
         "%(user)s may not change the Xero links of customers, products or taxes: it needs the group %(group)s.",
         user=env.user.name, group=env.ref(BILLING_MANAGER).sudo().full_name))
-
-
-class HaloXeroLinkedMixin(models.AbstractModel):
-    """Convenience fields of a linked record (customer, product, tax, category): its link to the current
-    company's Xero connection, read and written through the link model."""
-
-    _name = "halo.xero.linked.mixin"
-    _description = "Record linked to Xero organisations"
-    _halo_link_model = None
-    _halo_link_field = None
-    _halo_link_o2m = None
-
-    def _halo_current_links(self):
-        """{record id: link} of these records on the current company's connection."""
-        Link = self.env[self._halo_link_model]
-        return Link._halo_links_of(Link._halo_current_connection(), self, self._halo_link_field)
-
-    def _halo_compute_link_fields(self, mapping):
-        """Set ``mapping`` ({record field: link field}) from the current connection's links."""
-        links = self._halo_current_links()
-        for record in self:
-            link = links.get(record.id)
-            for fname, lname in mapping.items():
-                record[fname] = link[lname] if link else False
-
-    def _halo_inverse_link_fields(self, mapping):
-        halo_check_link_writer(self.env)
-        Link = self.env[self._halo_link_model]
-        connection = Link._halo_current_connection()
-        vals_by_id = {record.id: {lname: record[fname] or False for fname, lname in mapping.items()}
-                      for record in self}
-        if not connection:
-            if any(any(vals.values()) for vals in vals_by_id.values()):
-                raise UserError(self.env._(
-                    "%(company)s is not connected to Xero: connect it (Billing > Configuration > Xero) before "
-                    "linking records to Xero.", company=self.env.company.name))
-            return
-        Link._halo_write_links(connection, self, self._halo_link_field, vals_by_id)
-
-    def _halo_search_link_field(self, link_field, operator, value):
-        """Domain of the records whose current link's ``link_field`` matches (``in`` only; False for none)."""
-        if operator not in ("in", "like", "ilike", "=like", "=ilike"):
-            return NotImplemented
-        Link = self.env[self._halo_link_model]
-        connection = Link._halo_current_connection()
-        base = [("connection_id", "=", connection.id)]
-        if operator != "in":
-            return Domain(self._halo_link_o2m, "any", base + [(link_field, operator, value)])
-        values = [v for v in value if v not in (False, None)]
-        domain = Domain.FALSE
-        if values:
-            domain |= Domain(self._halo_link_o2m, "any", base + [(link_field, "in", values)])
-        if len(values) < len(value):
-            domain |= ~Domain(self._halo_link_o2m, "any", base + [(link_field, "!=", False)])
-        return domain

@@ -73,3 +73,9 @@ class ResPartner(models.Model):
         """{partner id: ContactID} of these customers in ``connection``'s organisation (one query)."""
         links = self.env["halo.xero.contact.link"]._halo_links_of(connection, self, "partner_id")
         return {pid: link.xero_contact_id for pid, link in links.items() if link.xero_contact_id}
+
+    def _halo_xero_bind_contact(self, connection, contact_id):
+        """Bind this customer to a Xero contact of ``connection`` (the owner of it, unless another customer of
+        the same connection already is: Xero names are unique, Odoo names need not be)."""
+        self.ensure_one()
+        self.env["halo.xero.contact.link"]._halo_bind(connection, self, contact_id)

@@ -22,15 +22,21 @@ tax and payment-term lines are made once, in one batch for all of them, when the
 added, rather than made for the prototypes and then rewritten one ORM write at a time.
 
 Only lines whose values do not depend on anything but the prototype can be copied, see
-:meth:`_halo_bulk_line_copyable`; the billing run sends any other line through the ORM.
+:meth:`_halo_bulk_line_copyable`; any other line goes through the ORM.
 ``tests/test_invoice_bulk_lines.py`` compares copies with ORM-created lines column by column.
+
+The billing run calls one method, :meth:`_halo_create_invoices_with_lines`. The copy is off
+when the invoice's company says so (``res.company.halo_bulk_line_copy``) or when a stored
+computed field of another module depends on the columns copied (``row_copies.refusal``):
+then every line is created by the ORM with its invoice, as Odoo does.
 """
 from collections import defaultdict
 
-from odoo import api, models
+from odoo import Command, api, models
 from odoo.tools import SQL
 
 from ..halo_engine import BILLING_RUN
+from . import row_copies
 
 # Columns a copy computes for itself; every other stored column is the prototype's.
 OWN_COLUMNS = (
@@ -39,54 +45,93 @@ OWN_COLUMNS = (
 )
 
 
-def insert_row_copies(model, prototype_ids, own_values, returning=()):
-    """One INSERT … SELECT of copies of stored rows of ``model``: each copy takes every stored
-    column of its prototype but the ones in ``own_values``.
-
-    The prototypes are read once into a materialised CTE (a join planned on stale statistics
-    went quadratic).
-
-    :param prototype_ids: the prototype of each copy, in the order of the copies
-    :param own_values: ``{column: [value of each copy]}``, values converted for the column
-    :param returning: columns of the new rows to return
-    :return: the ``returning`` values of the new rows
-    """
-    columns = [fname for fname, field in model._fields.items() if field.store and field.column_type and fname != "id"]
-    own = [fname for fname in columns if fname in own_values]
-    model.env.cr.execute(SQL(
-        """WITH p AS MATERIALIZED (SELECT * FROM %(table)s WHERE id = ANY(%(prototype_ids)s))
-           INSERT INTO %(table)s (%(columns)s)
-           SELECT %(select)s
-             FROM unnest(%(prototypes)s::int[], %(arrays)s) WITH ORDINALITY AS v(prototype, %(own)s, position)
-             JOIN p ON p.id = v.prototype
-         ORDER BY v.position
-         %(returning)s""",
-        table=SQL.identifier(model._table),
-        prototype_ids=list(set(prototype_ids)),
-        columns=SQL(", ").join(SQL.identifier(fname) for fname in columns),
-        select=SQL(", ").join(
-            SQL("v.%s", SQL.identifier(fname)) if fname in own_values else SQL("p.%s", SQL.identifier(fname))
-            for fname in columns),
-        prototypes=list(prototype_ids),
-        arrays=SQL(", ").join(
-            SQL("%s::%s[]", own_values[fname], SQL(model._fields[fname].column_type[1].split("(")[0]))
-            for fname in own),
-        own=SQL(", ").join(SQL.identifier(fname) for fname in own),
-        returning=SQL("RETURNING %s", SQL(", ").join(SQL.identifier(fname) for fname in returning))
-        if returning else SQL(),
-    ))
-    return model.env.cr.fetchall() if returning else []
-
-
 class AccountMove(models.Model):
     _inherit = "account.move"
 
     def write(self, vals):
-        if BILLING_RUN.is_set(self.env) and self._halo_sync_neutral(vals):
+        if BILLING_RUN.is_set(self.env) and self._halo_sync_neutral(vals) and self._halo_bulk_copy_scope():
             # The billing run making or posting its invoices: skip Odoo's before-and-after pass
             # of its invoice sync over every line of every invoice. The balance is still checked.
             self = self.with_context(skip_invoice_sync=True)  # noqa: PLW0642
         return super().write(vals)
+
+    def _halo_bulk_copy_scope(self):
+        """Whether ``self`` are all invoices of billing runs whose lines the copy makes (the
+        copy is on for their company and allowed): the only invoices whose invoice sync the
+        billing run may skip around its own writes."""
+        return bool(self) and all(move.halo_run_id for move in self) and all(
+            self.env["account.move"]._halo_bulk_copy_on(company) for company in self.company_id)
+
+    @api.model
+    def _halo_bulk_copy_on(self, company, model_name="account.move.line"):
+        """Whether lines of ``model_name`` of ``company`` may be copied: the company's setting,
+        and no stored computed field of another module that the copy would leave stale."""
+        return bool(company.halo_bulk_line_copy) and not row_copies.refusal(self.env, model_name)
+
+    # ------------------------------------------------------------------ the entry point
+    @api.model
+    def _halo_create_invoices_with_lines(self, vals_list, copy_lines, create_context):
+        """Create the invoices ``vals_list`` (their lines as ``Command.create`` values in
+        ``invoice_line_ids``) with ``create_context``, and return them in the same order.
+
+        ``copy_lines[i]`` says whether the lines of invoice ``i`` may be copies of one another
+        (an itemised invoice). Where the copy is on for the invoice's company, the lines that
+        share their accounting values with an earlier line are taken out, the invoice is made
+        without its tax and payment-term lines, and the lines are added as copies of that line
+        (or by the ORM if Odoo's line cannot be copied); Odoo makes the tax and payment-term
+        lines then, once. Elsewhere every line is created by the ORM with its invoice: the
+        caller hands over invoices in chunks (the billing run about 5,000 lines at a time)."""
+        Company = self.env["res.company"]
+        copies = []
+        for vals, may_copy in zip(vals_list, copy_lines, strict=True):
+            company = Company.browse(vals.get("company_id")) if vals.get("company_id") else self.env.company
+            copies.append(self._halo_split_copies(vals) if may_copy and self._halo_bulk_copy_on(company) else [])
+        created = {}
+        for deferred in (True, False):
+            indexes = [index for index, move_copies in enumerate(copies) if bool(move_copies) == deferred]
+            if indexes:
+                batch = self.with_context(**create_context, skip_invoice_sync=deferred).create(
+                    [vals_list[i] for i in indexes])
+                created.update(zip(indexes, batch.ids, strict=True))
+        moves = self.browse([created[index] for index in range(len(vals_list))])
+        if any(copies):
+            moves._halo_add_copies(copies)
+        return moves
+
+    @api.model
+    def _halo_split_copies(self, move_vals):
+        """Take out of ``move_vals`` the lines that can be copies of another line of the
+        invoice (same accounting values, see :meth:`_halo_bulk_add_lines`); returns them as
+        ``[(sequence of the line to copy, line values)]``."""
+        commands = move_vals["invoice_line_ids"]
+        # only lines whose accounting values are fully known here
+        known = [command[2] for command in commands if "account_id" in command[2]]
+        created, copies = self._halo_group_copies(known)
+        if not copies:
+            return []
+        copied = {id(vals) for _index, vals in copies}
+        move_vals["invoice_line_ids"] = [command for command in commands if id(command[2]) not in copied]
+        return [(created[index]["sequence"], vals) for index, vals in copies]
+
+    def _halo_add_copies(self, copies):
+        """Add the split-off lines to the created invoices ``self`` (``copies`` in their order):
+        copied in bulk from the line they share their accounting values with or, if Odoo's line
+        turned out not copyable, created through the ORM."""
+        bulk, through_orm = [], {}
+        for move, move_copies in zip(self, copies, strict=True):
+            if not move_copies:
+                continue
+            by_sequence = {line.sequence: line for line in move.invoice_line_ids}
+            prototypes = {sequence: by_sequence[sequence] for sequence, _vals in move_copies}
+            if all(self._halo_bulk_line_copyable(line) for line in prototypes.values()):
+                bulk.extend((prototypes[sequence].id, vals) for sequence, vals in move_copies)
+            else:
+                through_orm[move] = [Command.create(vals) for _sequence, vals in move_copies]
+        if bulk:
+            self.with_context(skip_analytic_sync=True)._halo_bulk_add_lines(bulk)
+        for move, commands in through_orm.items():
+            BILLING_RUN.on(move).with_context(check_move_validity=False, skip_analytic_sync=True).write(
+                {"invoice_line_ids": commands})
 
     @api.model
     def _halo_sync_neutral(self, vals):
@@ -215,7 +260,7 @@ class AccountMove(models.Model):
         """Insert the copies; returns their ids in the order of ``rows``."""
         Line = self.env["account.move.line"]
         own = [fname for fname in OWN_COLUMNS if fname in Line._fields]
-        inserted = insert_row_copies(
+        inserted = row_copies.insert_row_copies(
             Line, [row["prototype"] for row in rows], {fname: [row[fname] for row in rows] for fname in own},
             returning=("id", "move_id", "sequence"))
         new_ids = {(move_id, sequence): line_id for line_id, move_id, sequence in inserted}

@@ -11,11 +11,13 @@ of that line's stored row with only its own label, quantity, amount and journal 
 Only plain accounting values are copied (see :meth:`_halo_analytic_copyable`): a line that
 carries anything else (a sale order line to re-invoice, a project or task) is created by the
 ORM. ``tests/test_invoice_bulk_lines.py`` compares the copies with ORM-made lines column by column.
+As for invoice lines, the copy is off when the company says so or a stored computed field of
+another module depends on the analytic line's columns (``row_copies.refusal``).
 """
 from odoo import models
 
 from ..halo_engine import BILLING_RUN
-from .account_move_bulk_lines import insert_row_copies
+from . import row_copies
 
 # the values of an analytic line Odoo makes for an invoice line besides its analytic accounts
 ANALYTIC_PLAIN_VALUES = frozenset((
@@ -30,7 +32,7 @@ class AccountMoveLine(models.Model):
     _inherit = "account.move.line"
 
     def _create_analytic_lines(self):
-        if not BILLING_RUN.is_set(self.env):
+        if not (BILLING_RUN.is_set(self.env) and self._halo_analytic_copy_on()):
             return super()._create_analytic_lines()
         # account's own method, with the creation split into prototypes and copies
         self._validate_analytic_distribution()
@@ -47,6 +49,12 @@ class AccountMoveLine(models.Model):
         if copies:
             self._halo_insert_analytic_copies([(prototypes[index], vals) for index, vals in copies])
         return None
+
+    def _halo_analytic_copy_on(self):
+        """Whether the analytic lines of ``self`` may be copies: the copy is on for every
+        company of the lines and allowed for analytic lines."""
+        Move = self.env["account.move"]
+        return all(Move._halo_bulk_copy_on(company, "account.analytic.line") for company in self.company_id)
 
     def _halo_analytic_copyable(self, vals):
         """Whether an analytic line with these values can be a copy: only the values Odoo
@@ -82,7 +90,7 @@ class AccountMoveLine(models.Model):
         Analytic = self.env["account.analytic.line"]
         self.env.flush_all()
         own = {fname: Analytic._fields[fname] for fname in ANALYTIC_OWN_COLUMNS}
-        insert_row_copies(Analytic, [prototype.id for prototype, _vals in copies], {
+        row_copies.insert_row_copies(Analytic, [prototype.id for prototype, _vals in copies], {
             fname: [field.convert_to_column_insert(field.convert_to_cache(vals.get(fname), prototype), prototype)
                     for prototype, vals in copies]
             for fname, field in own.items()
