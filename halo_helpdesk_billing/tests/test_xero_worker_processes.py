@@ -52,7 +52,8 @@ class TestXeroWorkerProcesses(HaloXeroPushCommon):
         with contextlib.closing(sql_db.db_connect(self.env.cr.dbname).cursor()) as cr:
             cr.execute("DELETE FROM halo_xero_connection WHERE name = %s", [self.tag])  # its token cascades
             cr.execute("DELETE FROM halo_xero_rate_limit WHERE key LIKE %s", [self.scope + "|%"])
-            cr.commit()
+            # the worker processes' rows were committed by them
+            cr.commit()  # pylint: disable=invalid-commit
 
     def run_processes(self, seconds, calls=0, bypass=False):
         """Start two worker processes, let them go at the same moment, return their reports and the sandbox's

@@ -67,7 +67,8 @@ def shared_connection(args, registry, xc):
         conn._halo_store_token(xc.normalise_token(json.loads(args.token)))
         conn.write({"tenant_id": args.tenant, "tenant_name": args.tag, "state": "connected"})
         conn_id = conn.id
-        cr.commit()
+        # a worker process of its own, as Odoo's worker commits
+        cr.commit()  # pylint: disable=invalid-commit
     with open(shared + ".tmp", "w") as out:
         out.write(str(conn_id))
     os.rename(shared + ".tmp", shared)
@@ -130,7 +131,8 @@ class Run:
             connection = connection.browse(self.conn_id)
             while self.more():
                 connection._halo_xero_poll()
-                cr.commit()
+                # each poll commits, as the cron does
+                cr.commit()  # pylint: disable=invalid-commit
 
     def fetch(self, _n):
         """Invoices read as the webhook events' processing reads them (the poll cron runs in one process at a
@@ -147,7 +149,7 @@ class Run:
         try:
             target(n)
         except Stop:
-            pass
+            return
         except Exception as err:  # noqa: BLE001 - reported to the test
             self.errors.append("%s: %s" % (type(err).__name__, err))
 
@@ -188,7 +190,8 @@ def main(argv=None):
         SharedThrottle._with_row = lambda self, tenant_id, work: 0.0
     conn_id = shared_connection(args, registry, xc)
     run = Run(args, registry, local, conn_id)
-    print("READY", flush=True)
+    # the test reads this process's stdout
+    print("READY", flush=True)  # pylint: disable=print-used
     while not os.path.exists(args.go):
         time.sleep(0.05)
     elapsed = run.go()
@@ -200,9 +203,11 @@ def main(argv=None):
             time.sleep(0.05)
         with registry.cursor() as cr:
             api.Environment(cr, SUPERUSER_ID, {})["halo.xero.connection"].browse(conn_id).unlink()
-            cr.commit()
-    print(json.dumps({"calls": run.calls, "errors": run.errors, "waited": round(run.waited, 1),
-                      "seconds": round(elapsed, 1)}), flush=True)
+            # the process's own clean-up
+            cr.commit()  # pylint: disable=invalid-commit
+    report = json.dumps({"calls": run.calls, "errors": run.errors, "waited": round(run.waited, 1),
+                         "seconds": round(elapsed, 1)})
+    print(report, flush=True)  # pylint: disable=print-used
     return 0
 
 
