@@ -94,6 +94,23 @@ class TestXeroCancel(CancelMixin, HaloXeroPushCommon):
         with self.assertRaises(UserError):
             move.button_cancel()
 
+    def test_transient_error_keeps_the_cancel_queued_and_the_next_push_voids_it(self):
+        self.bind_customers()
+        move = self.make_invoices(1)
+        move._halo_xero_push()
+        move.button_cancel()
+        self.ctl.fault("status", status=503, count=1, method="POST", path="/Invoices$")
+        self.ctl.clear_requests()
+        move._halo_xero_push()
+        self.assertEqual((move.halo_xero_state, move.halo_xero_cancel), ("queued", "pending"))
+        self.assertIn("HTTP 503", move.halo_xero_error)
+        self.assertEqual(self.xero_doc(move)["Status"], "AUTHORISED")
+        self.assertIn("retry", move.halo_xero_log_ids.filtered(lambda e: e.action == "cancel").mapped("outcome"))
+        move._halo_xero_push()  # the cron's next run
+        self.assertEqual((move.halo_xero_state, move.halo_xero_cancel, self.xero_doc(move)["Status"]),
+                         ("sent", "done", "VOIDED"))
+        self.assertEqual([r["status"] for r in self.status_writes()], [503, 200])
+
     def test_payment_known_in_odoo_refuses_the_cancel_until_it_is_removed_in_xero(self):
         self.bind_customers()
         move = self.make_invoices(1)
