@@ -55,3 +55,4 @@ from . import test_billing_state_writer
 from . import test_billing_run_cron
 from . import test_i18n_fr
 from . import test_query_counts
+from . import test_xero_poll_chunks

@@ -21,7 +21,8 @@ invoice equal Xero's ``AmountDue``:
 """
 
 import logging
-from datetime import timedelta
+import time
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 import psycopg2
@@ -33,6 +34,7 @@ from odoo.addons.halo_helpdesk_billing.constants import BILLING_GROUPS, BILLING_
 from odoo.addons.halo_helpdesk_billing.constants import INVOICING_GROUP as XERO_INVOICE_GROUP
 
 from ...services.xero_client import XeroError
+from ..halo_engine import XERO_COMMIT
 from .halo_xero_connection import halo_check_caller
 
 _logger = logging.getLogger(__name__)
@@ -43,6 +45,7 @@ KIND_LABELS = {"payment": "Payment", "prepayment": "Prepayment", "overpayment": 
 RETRY_FIELDS = ("payment_journal_id", "halo_xero_allocation_journal_id", "halo_xero_prepayment_account_id",
                 "halo_xero_overpayment_account_id", "halo_xero_credit_note_account_id")
 POLL_PAGE_SIZE = 1000  # the largest page Xero allows (pageSize 1..1000)
+POLL_CHUNK_SECONDS = 30.0  # a poll chunk outside Odoo's cron runner (whose runs give it 10 s)
 FETCH_CHUNK = 50
 
 
@@ -112,6 +115,10 @@ class HaloXeroConnection(models.Model):
         string="Xero Base Currency", readonly=True, copy=False,
         help="The organisation's base currency (imported with the currencies). Payments in another currency "
              "are booked at Xero's base amounts only when it is the company's currency.",
+    )
+    halo_xero_poll_resume = fields.Json(
+        string="Poll To Resume", copy=False, readonly=True,
+        help="A poll cut short by the cron's time: per watermark, the If-Modified-Since and the next page.",
     )
     halo_xero_poll_payments_since = fields.Datetime(
         string="Payments Polled Up To", copy=False, readonly=True,
@@ -199,11 +206,17 @@ class HaloXeroConnection(models.Model):
         else:
             kwargs = {"where": 'Type=="ACCRECCREDIT"'}
             apply_page = apply
-        since = self[since_field] or self._halo_xero_poll_start()
+        # a pass cut short (out of time) goes on where it stopped: same If-Modified-Since, next page
+        resume = dict(self.halo_xero_poll_resume or {})
+        pending = resume.get(since_field)
+        if pending:
+            since, start_page = datetime.fromisoformat(pending["since"]), int(pending["page"])
+        else:
+            since, start_page = self[since_field] or self._halo_xero_poll_start(), 1
         newest = self[since_field]
         pages = 0
-        for _page, documents in client.paged(self.tenant_id, method, page_size=page_size,
-                                             if_modified_since=since, **kwargs):
+        for page, documents in client.paged(self.tenant_id, method, page_size=page_size, start_page=start_page,
+                                            if_modified_since=since, order="UpdatedDateUTC ASC", **kwargs):
             pages += 1
             apply_page(self, documents)
             for document in documents:
@@ -212,11 +225,63 @@ class HaloXeroConnection(models.Model):
                     newest = updated
             if newest and newest != self[since_field]:
                 self[since_field] = newest
+            full = len(documents) >= page_size
+            if full:
+                resume[since_field] = {"since": since.isoformat(), "page": page + 1}
+            else:
+                resume.pop(since_field, None)
+            if resume != (self.halo_xero_poll_resume or {}):
+                self.halo_xero_poll_resume = resume or False
             Move._halo_xero_commit()  # commits only in the cron: a page done is never read again
+            if full and self._halo_xero_poll_out_of_time():
+                return pages  # the cron's next chunk goes on from the next page
         if method == "get_invoices":
             self._halo_xero_poll_deleted_payments(client)
             self._halo_xero_retry_attention(client)
         return pages
+
+    def _halo_xero_poll_out_of_time(self):
+        deadline = self.env.context.get("halo_xero_poll_deadline")
+        return deadline is not None and time.monotonic() >= deadline
+
+    def _halo_xero_poll(self, page_size=POLL_PAGE_SIZE):
+        """At least one page; a poll cut short (its invoices not all read) reads no credit notes in that chunk:
+        the next chunk goes on."""
+        self.ensure_one()
+        client = self._halo_client()
+        Move = self.env["account.move"].sudo()
+        pages = self._halo_xero_poll_changes(client, "get_invoices", Move._halo_xero_apply_remote,
+                                             "halo_xero_poll_since", page_size)
+        if not (self.halo_xero_poll_resume or {}).get("halo_xero_poll_since"):
+            self._halo_xero_poll_credit_notes(client, page_size)
+        return pages
+
+    @api.model
+    def _cron_halo_xero_poll(self):
+        """One chunk of the poll, well under the cron's time limit: the connections whose last pass was cut
+        short first (only they, while there are some), each until Odoo's cron run is out of time
+        (``cron_end_time``, 10 s after it started; else ``POLL_CHUNK_SECONDS``). Odoo's runner calls again
+        while some remain; once out of time, a call does nothing, so its job run ends (rescheduled at once)."""
+        now = time.monotonic()
+        deadline = min(self.env.context.get("cron_end_time") or now + POLL_CHUNK_SECONDS, now + POLL_CHUNK_SECONDS)
+        connections = self.search([("state", "=", "connected")])
+        pending = connections.filtered("halo_xero_poll_resume")
+        todo = pending or connections
+        done = 0
+        for connection in todo:
+            if done and time.monotonic() >= deadline:
+                break
+            if time.monotonic() >= deadline and pending:
+                break  # out of time already: done=0 ends the job run (Odoo reschedules it at once)
+            try:
+                # the marker lets the poll commit after every page (its watermark is then durable)
+                XERO_COMMIT.on(connection).with_context(halo_xero_poll_deadline=deadline)._halo_xero_poll()
+            except XeroError as err:
+                _logger.info("Xero poll postponed for connection %s: %s", connection.id, err)
+            done += 1
+        remaining = len(connections.filtered("halo_xero_poll_resume"))
+        self.env["ir.cron"]._commit_progress(done, remaining=remaining)
+        return remaining
 
     def _halo_xero_poll_deleted_payments(self, client):
         """Payments deleted in Xero since the last poll (``/Payments`` with If-Modified-Since returns them with
