@@ -45,8 +45,13 @@ PY = sys.executable
 def psql(sql, db="postgres", autocommit=True):
     import psycopg2
 
-    conn = psycopg2.connect(host=os.environ["PGHOST"], port=os.environ["PGPORT"], user=os.environ["HALO_DB_USER"],
-                            password=os.environ["HALO_DB_PASSWORD"], dbname=db)
+    conn = psycopg2.connect(
+        host=os.environ["PGHOST"],
+        port=os.environ["PGPORT"],
+        user=os.environ["HALO_DB_USER"],
+        password=os.environ["HALO_DB_PASSWORD"],
+        dbname=db,
+    )
     conn.autocommit = autocommit
     with conn.cursor() as cr:
         cr.execute(sql)
@@ -57,8 +62,10 @@ def psql(sql, db="postgres", autocommit=True):
 
 def clone_rows(cr, table, template_id, count, overrides):
     """INSERT ``count`` copies of row ``template_id`` with SQL expressions (using ``g``, 0..count-1)."""
-    cr.execute("SELECT column_name FROM information_schema.columns WHERE table_name = %s AND column_name != 'id'",
-               (table,))
+    cr.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = %s AND column_name != 'id'",
+        (table,),
+    )
     columns = [row[0] for row in cr.fetchall()]
     select = [overrides.get(column, f'src."{column}"') for column in columns]
     cr.execute(
@@ -74,68 +81,134 @@ def setup(db, customers, charges):
     from odoo import Command
 
     psql(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-    subprocess.run([os.environ["ODOO_BIN"], "-c", os.environ["HALO_ODOO_CONF"], "-d", db, "-i",
-                    "halo_helpdesk_billing,sale_timesheet", "--stop-after-init", "--log-level=warn"], check=True)
+    subprocess.run(
+        [
+            os.environ["ODOO_BIN"],
+            "-c",
+            os.environ["HALO_ODOO_CONF"],
+            "-d",
+            db,
+            "-i",
+            "halo_helpdesk_billing,sale_timesheet",
+            "--stop-after-init",
+            "--log-level=warn",
+        ],
+        check=True,
+    )
     cr, env = odoo_env(db)
     company = env.company
     calendar = company.resource_calendar_id
     calendar.tz = "Europe/London"
     company.write({"halo_invoice_grouping": "customer", "halo_post_invoices": True})
-    product = env["product.product"].create({
-        "name": "Support hour", "type": "service", "list_price": 95.0, "invoice_policy": "delivery",
-        "service_type": "timesheet", "service_policy": "delivered_timesheet", "uom_id": env.ref("uom.product_uom_hour").id,
-    })
+    product = env["product.product"].create(
+        {
+            "name": "Support hour",
+            "type": "service",
+            "list_price": 95.0,
+            "invoice_policy": "delivery",
+            "service_type": "timesheet",
+            "service_policy": "delivered_timesheet",
+            "uom_id": env.ref("uom.product_uom_hour").id,
+        }
+    )
     rate = env["halo.charge.rate"].create({"name": "Remote", "product_id": product.id})
-    env["halo.charge.rate.version"].create({
-        "rate_id": rate.id, "date_from": date(2026, 1, 1), "hourly_price": 95, "min_minutes": 15,
-        "increment_minutes": 15, "ooh_multiplier": 1.5})
+    env["halo.charge.rate.version"].create(
+        {
+            "rate_id": rate.id,
+            "date_from": date(2026, 1, 1),
+            "hourly_price": 95,
+            "min_minutes": 15,
+            "increment_minutes": 15,
+            "ooh_multiplier": 1.5,
+        }
+    )
     project = env["project.project"].create({"name": "Support", "allow_timesheets": True})
     employee = env["hr.employee"].create({"name": "Bench tech", "user_id": env.user.id})
     team = env["helpdesk.ticket.team"].create({"name": "Bench", "halo_project_id": project.id})
-    partners = env["res.partner"].create([{"name": f"Customer {i:04d}", "is_company": True} for i in range(customers)])
-    tickets = env["helpdesk.ticket"].create([
-        {"name": f"Ticket {i}", "description": "bench", "partner_id": p.id, "team_id": team.id}
-        for i, p in enumerate(partners)])
+    partners = env["res.partner"].create(
+        [{"name": f"Customer {i:04d}", "is_company": True} for i in range(customers)]
+    )
+    tickets = env["helpdesk.ticket"].create(
+        [
+            {"name": f"Ticket {i}", "description": "bench", "partner_id": p.id, "team_id": team.id}
+            for i, p in enumerate(partners)
+        ]
+    )
     from odoo.addons.halo_helpdesk_billing.models.halo_engine import NO_RATING  # noqa: PLC0415
 
-    template = NO_RATING.on(env["account.analytic.line"]).create({
-        "halo_ticket_id": tickets[0].id, "employee_id": employee.id, "halo_charge_rate_id": rate.id,
-        "halo_start": datetime(2026, 7, 1, 9, 0), "halo_end": datetime(2026, 7, 1, 9, 40), "name": "Work",
-    })
+    template = NO_RATING.on(env["account.analytic.line"]).create(
+        {
+            "halo_ticket_id": tickets[0].id,
+            "employee_id": employee.id,
+            "halo_charge_rate_id": rate.id,
+            "halo_start": datetime(2026, 7, 1, 9, 0),
+            "halo_end": datetime(2026, 7, 1, 9, 40),
+            "name": "Work",
+        }
+    )
     env.flush_all()
     ticket_ids = tickets.ids
     # charge g: ticket g // charges; day 1..28, start hour 8..18 (some out of hours), 20..120 minutes
-    cr.execute("CREATE TEMP TABLE bench_tickets AS SELECT row_number() OVER () - 1 AS n, id FROM unnest(%s::int[]) id",
-               (ticket_ids,))
-    clone_rows(cr, "account_analytic_line", template.id, customers * charges, {
-        "halo_ticket_id": f"(SELECT id FROM bench_tickets WHERE n = g / {charges})",
-        "halo_start": "timestamp '2026-07-01 07:00' + ((g % 28) || ' days')::interval + ((g % 11) || ' hours')::interval",
-        "halo_end": "timestamp '2026-07-01 07:00' + ((g % 28) || ' days')::interval + ((g % 11) || ' hours')::interval"
-                    " + ((20 + (g * 7) % 100) || ' minutes')::interval",
-        "date": "date '2026-07-01' + (g % 28)",
-        "unit_amount": "(20 + (g * 7) % 100) / 60.0",
-        "partner_id": "(SELECT commercial_partner_id FROM helpdesk_ticket t WHERE t.id = "
-                      f"(SELECT id FROM bench_tickets WHERE n = g / {charges}))",
-    })
+    cr.execute(
+        "CREATE TEMP TABLE bench_tickets AS SELECT row_number() OVER () - 1 AS n, id FROM unnest(%s::int[]) id",
+        (ticket_ids,),
+    )
+    clone_rows(
+        cr,
+        "account_analytic_line",
+        template.id,
+        customers * charges,
+        {
+            "halo_ticket_id": f"(SELECT id FROM bench_tickets WHERE n = g / {charges})",
+            "halo_start": "timestamp '2026-07-01 07:00' + ((g % 28) || ' days')::interval + ((g % 11) || ' hours')::interval",
+            "halo_end": "timestamp '2026-07-01 07:00' + ((g % 28) || ' days')::interval + ((g % 11) || ' hours')::interval"
+            " + ((20 + (g * 7) % 100) || ' minutes')::interval",
+            "date": "date '2026-07-01' + (g % 28)",
+            "unit_amount": "(20 + (g * 7) % 100) / 60.0",
+            "partner_id": "(SELECT commercial_partner_id FROM helpdesk_ticket t WHERE t.id = "
+            f"(SELECT id FROM bench_tickets WHERE n = g / {charges}))",
+        },
+    )
     cr.execute("DELETE FROM account_analytic_line WHERE id = %s", (template.id,))
     # the peer: one confirmed sale order per customer, its timesheets on the order line
-    orders = env["sale.order"].create([
-        {"partner_id": p.id, "order_line": [Command.create({"product_id": product.id, "product_uom_qty": 1})]}
-        for p in partners])
+    orders = env["sale.order"].create(
+        [
+            {
+                "partner_id": p.id,
+                "order_line": [Command.create({"product_id": product.id, "product_uom_qty": 1})],
+            }
+            for p in partners
+        ]
+    )
     orders.action_confirm()
     sol_ids = orders.order_line.ids
-    peer_template = NO_RATING.on(env["account.analytic.line"]).create({
-        "project_id": project.id, "employee_id": employee.id, "name": "Peer work", "unit_amount": 1.0,
-        "date": date(2026, 7, 1), "so_line": sol_ids[0]})
+    peer_template = NO_RATING.on(env["account.analytic.line"]).create(
+        {
+            "project_id": project.id,
+            "employee_id": employee.id,
+            "name": "Peer work",
+            "unit_amount": 1.0,
+            "date": date(2026, 7, 1),
+            "so_line": sol_ids[0],
+        }
+    )
     env.flush_all()
-    cr.execute("CREATE TEMP TABLE bench_sols AS SELECT row_number() OVER () - 1 AS n, id FROM unnest(%s::int[]) id",
-               (sol_ids,))
-    clone_rows(cr, "account_analytic_line", peer_template.id, customers * charges, {
-        "so_line": f"(SELECT id FROM bench_sols WHERE n = g / {charges})",
-        "unit_amount": "(20 + (g * 7) % 100) / 60.0",
-        "date": "date '2026-07-01' + (g % 28)",
-        "order_id": f"(SELECT order_id FROM sale_order_line WHERE id = (SELECT id FROM bench_sols WHERE n = g / {charges}))",
-    })
+    cr.execute(
+        "CREATE TEMP TABLE bench_sols AS SELECT row_number() OVER () - 1 AS n, id FROM unnest(%s::int[]) id",
+        (sol_ids,),
+    )
+    clone_rows(
+        cr,
+        "account_analytic_line",
+        peer_template.id,
+        customers * charges,
+        {
+            "so_line": f"(SELECT id FROM bench_sols WHERE n = g / {charges})",
+            "unit_amount": "(20 + (g * 7) % 100) / 60.0",
+            "date": "date '2026-07-01' + (g % 28)",
+            "order_id": f"(SELECT order_id FROM sale_order_line WHERE id = (SELECT id FROM bench_sols WHERE n = g / {charges}))",
+        },
+    )
     cr.execute("DELETE FROM account_analytic_line WHERE id = %s", (peer_template.id,))
     env.invalidate_all()
     orders.order_line._compute_qty_delivered()
@@ -156,7 +229,9 @@ def measure(phase, db):
     result = {"phase": phase}
     if phase in ("ours-summary", "ours-itemised"):
         env.company.halo_invoice_layout = "summary_invoice" if phase == "ours-summary" else "itemised"
-        cr.execute("UPDATE account_analytic_line SET halo_rating_data = NULL WHERE halo_ticket_id IS NOT NULL")
+        cr.execute(
+            "UPDATE account_analytic_line SET halo_rating_data = NULL WHERE halo_ticket_id IS NOT NULL"
+        )
         env.invalidate_all()
         cr.commit()
     start_queries = cr.sql_log_count
@@ -170,8 +245,11 @@ def measure(phase, db):
         # a run of more than one chunk goes to queue_job: its chunks run here, in this process
         # and transaction, one after the other (the engine's own cost; bench_billing_jobs.py
         # measures the real job runner with workers)
-        run = env["halo.billing.run"].with_context(queue_job__no_delay=True).create(
-            {"date_cutoff": date(2026, 7, 31), "date_invoice": date(2026, 7, 31)})
+        run = (
+            env["halo.billing.run"]
+            .with_context(queue_job__no_delay=True)
+            .create({"date_cutoff": date(2026, 7, 31), "date_invoice": date(2026, 7, 31)})
+        )
         run.action_preview()
         # the user previews, then creates the invoices: two clicks, two transactions
         cr.commit()
@@ -199,13 +277,25 @@ def measure(phase, db):
         product = env["product.product"].search([("name", "=", "Support hour")], limit=1)
         moves = env["account.move"]
         for partner_id, lines in per_partner.items():
-            moves |= env["account.move"].create({
-                "move_type": "out_invoice", "partner_id": partner_id, "invoice_date": date(2026, 7, 31),
-                "invoice_line_ids": [Command.create({"product_id": product.id, "name": f"Work {line_id}",
-                                                     "quantity": round(hours, 4), "price_unit": 95.0,
-                                                     "analytic_distribution": {str(account_id): 100}})
-                                     for line_id, hours, account_id in lines],
-            })
+            moves |= env["account.move"].create(
+                {
+                    "move_type": "out_invoice",
+                    "partner_id": partner_id,
+                    "invoice_date": date(2026, 7, 31),
+                    "invoice_line_ids": [
+                        Command.create(
+                            {
+                                "product_id": product.id,
+                                "name": f"Work {line_id}",
+                                "quantity": round(hours, 4),
+                                "price_unit": 95.0,
+                                "analytic_distribution": {str(account_id): 100},
+                            }
+                        )
+                        for line_id, hours, account_id in lines
+                    ],
+                }
+            )
         result["create_s"] = round(time.time() - started, 1)
         moves.action_post()
         invoices = len(moves)
@@ -230,8 +320,11 @@ def main():
     parser.add_argument("--phases", default="rate,ours-summary,peer,ours-itemised,plain-itemised")
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     parser.add_argument("--reuse", action="store_true", help="reuse an already prepared --db")
-    parser.add_argument("--profile", metavar="DIR",
-                        help="write a cProfile of each phase to DIR/<phase>.prof (slower; for finding costs, not timing)")
+    parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="write a cProfile of each phase to DIR/<phase>.prof (slower; for finding costs, not timing)",
+    )
     args = parser.parse_args()
     if args.phase:
         if args.profile:
@@ -247,11 +340,26 @@ def main():
     if not args.reuse:
         t0 = time.time()
         setup(args.db, args.customers, args.charges)
-        print(f"set-up: {args.customers} customers x {args.charges} charges in {time.time() - t0:.0f} s", flush=True)
+        print(
+            f"set-up: {args.customers} customers x {args.charges} charges in {time.time() - t0:.0f} s",
+            flush=True,
+        )
     else:
         # the prepared database may predate the current code: bring the addon up to date first
-        subprocess.run([os.environ["ODOO_BIN"], "-c", os.environ["HALO_ODOO_CONF"], "-d", args.db, "-u",
-                        "halo_helpdesk_billing", "--stop-after-init", "--log-level=warn"], check=True)
+        subprocess.run(
+            [
+                os.environ["ODOO_BIN"],
+                "-c",
+                os.environ["HALO_ODOO_CONF"],
+                "-d",
+                args.db,
+                "-u",
+                "halo_helpdesk_billing",
+                "--stop-after-init",
+                "--log-level=warn",
+            ],
+            check=True,
+        )
         psql("VACUUM ANALYZE", db=args.db)
     results = {}
     for phase in args.phases.split(","):
@@ -270,20 +378,30 @@ def main():
         results[phase] = json.loads(out.stdout.strip().splitlines()[-1])
         print(json.dumps(results[phase]), flush=True)
     if not args.reuse:
-        print(f"\n{args.customers} customers x {args.charges} charges = {args.customers * args.charges} charges")
+        print(
+            f"\n{args.customers} customers x {args.charges} charges = {args.customers * args.charges} charges"
+        )
     print(f"{'phase':16} {'seconds':>8} {'invoices':>8} {'lines':>8} {'queries/inv':>11} {'peak MiB':>9}")
     for phase, r in results.items():
-        print(f"{phase:16} {r['seconds']:>8} {r.get('invoices', 0):>8} {r.get('invoice_lines', r.get('lines', 0)):>8} "
-              f"{r.get('queries_per_invoice', '-'):>11} {r['peak_rss_mib']:>9}")
+        print(
+            f"{phase:16} {r['seconds']:>8} {r.get('invoices', 0):>8} {r.get('invoice_lines', r.get('lines', 0)):>8} "
+            f"{r.get('queries_per_invoice', '-'):>11} {r['peak_rss_mib']:>9}"
+        )
     if "rate" in results:
         r = results["rate"]
-        print(f"ORM rating: {r['lines']} stored actions in {r['seconds']} s ({r['queries']} SQL queries in total)")
+        print(
+            f"ORM rating: {r['lines']} stored actions in {r['seconds']} s ({r['queries']} SQL queries in total)"
+        )
     if "ours-summary" in results and "peer" in results:
-        print(f"summarised: ours / sale_timesheet time = {results['ours-summary']['seconds'] / results['peer']['seconds']:.2f}"
-              " (target <= 1.00, ours includes rating)")
+        print(
+            f"summarised: ours / sale_timesheet time = {results['ours-summary']['seconds'] / results['peer']['seconds']:.2f}"
+            " (target <= 1.00, ours includes rating)"
+        )
     if "ours-itemised" in results and "plain-itemised" in results:
-        print(f"itemised: plain create / ours time = "
-              f"{results['plain-itemised']['seconds'] / results['ours-itemised']['seconds']:.2f} (target >= 3.00)")
+        print(
+            f"itemised: plain create / ours time = "
+            f"{results['plain-itemised']['seconds'] / results['ours-itemised']['seconds']:.2f} (target >= 3.00)"
+        )
 
 
 if __name__ == "__main__":

@@ -42,45 +42,89 @@ def setup(db, customers, charges):
     from datetime import date, datetime
 
     psql(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-    subprocess.run([os.environ["ODOO_BIN"], "-c", os.environ["HALO_ODOO_CONF"], "-d", db, "-i",
-                    "halo_helpdesk_billing", "--stop-after-init", "--log-level=warn"], check=True)
+    subprocess.run(
+        [
+            os.environ["ODOO_BIN"],
+            "-c",
+            os.environ["HALO_ODOO_CONF"],
+            "-d",
+            db,
+            "-i",
+            "halo_helpdesk_billing",
+            "--stop-after-init",
+            "--log-level=warn",
+        ],
+        check=True,
+    )
     cr, env = odoo_env(db)
     company = env.company
     company.resource_calendar_id.tz = "Europe/London"
     company.write({"halo_invoice_grouping": "customer", "halo_post_invoices": True})
-    product = env["product.product"].create({
-        "name": "Support hour", "type": "service", "list_price": 95.0, "uom_id": env.ref("uom.product_uom_hour").id})
+    product = env["product.product"].create(
+        {
+            "name": "Support hour",
+            "type": "service",
+            "list_price": 95.0,
+            "uom_id": env.ref("uom.product_uom_hour").id,
+        }
+    )
     rate = env["halo.charge.rate"].create({"name": "Remote", "product_id": product.id})
-    env["halo.charge.rate.version"].create({
-        "rate_id": rate.id, "date_from": date(2026, 1, 1), "hourly_price": 95, "min_minutes": 15,
-        "increment_minutes": 15, "ooh_multiplier": 1.5})
+    env["halo.charge.rate.version"].create(
+        {
+            "rate_id": rate.id,
+            "date_from": date(2026, 1, 1),
+            "hourly_price": 95,
+            "min_minutes": 15,
+            "increment_minutes": 15,
+            "ooh_multiplier": 1.5,
+        }
+    )
     project = env["project.project"].create({"name": "Support", "allow_timesheets": True})
     employee = env["hr.employee"].create({"name": "Bench tech", "user_id": env.user.id})
     team = env["helpdesk.ticket.team"].create({"name": "Bench", "halo_project_id": project.id})
-    partners = env["res.partner"].create([{"name": f"Customer {i:04d}", "is_company": True} for i in range(customers)])
-    tickets = env["helpdesk.ticket"].create([
-        {"name": f"Ticket {i}", "description": "bench", "partner_id": p.id, "team_id": team.id}
-        for i, p in enumerate(partners)])
+    partners = env["res.partner"].create(
+        [{"name": f"Customer {i:04d}", "is_company": True} for i in range(customers)]
+    )
+    tickets = env["helpdesk.ticket"].create(
+        [
+            {"name": f"Ticket {i}", "description": "bench", "partner_id": p.id, "team_id": team.id}
+            for i, p in enumerate(partners)
+        ]
+    )
     from odoo.addons.halo_helpdesk_billing.models.halo_engine import NO_RATING  # noqa: PLC0415
 
-    template = NO_RATING.on(env["account.analytic.line"]).create({
-        "halo_ticket_id": tickets[0].id, "employee_id": employee.id, "halo_charge_rate_id": rate.id,
-        "halo_start": datetime(2026, 7, 1, 9, 0), "halo_end": datetime(2026, 7, 1, 9, 40), "name": "Work",
-    })
+    template = NO_RATING.on(env["account.analytic.line"]).create(
+        {
+            "halo_ticket_id": tickets[0].id,
+            "employee_id": employee.id,
+            "halo_charge_rate_id": rate.id,
+            "halo_start": datetime(2026, 7, 1, 9, 0),
+            "halo_end": datetime(2026, 7, 1, 9, 40),
+            "name": "Work",
+        }
+    )
     env.flush_all()
-    cr.execute("CREATE TEMP TABLE bench_tickets AS SELECT row_number() OVER () - 1 AS n, id FROM unnest(%s::int[]) id",
-               (tickets.ids,))
-    clone_rows(cr, "account_analytic_line", template.id, customers * charges, {
-        "halo_ticket_id": f"(SELECT id FROM bench_tickets WHERE n = g / {charges})",
-        "halo_start": "timestamp '2026-07-01 07:00' + ((g % 28) || ' days')::interval + ((g % 11) || ' hours')::interval",
-        "halo_end": "timestamp '2026-07-01 07:00' + ((g % 28) || ' days')::interval + ((g % 11) || ' hours')::interval"
-                    " + ((20 + (g * 7) % 100) || ' minutes')::interval",
-        "date": "date '2026-07-01' + (g % 28)",
-        "unit_amount": "(20 + (g * 7) % 100) / 60.0",
-        "partner_id": "(SELECT commercial_partner_id FROM helpdesk_ticket t WHERE t.id = "
-                      f"(SELECT id FROM bench_tickets WHERE n = g / {charges}))",
-        "halo_rating_data": "NULL",
-    })
+    cr.execute(
+        "CREATE TEMP TABLE bench_tickets AS SELECT row_number() OVER () - 1 AS n, id FROM unnest(%s::int[]) id",
+        (tickets.ids,),
+    )
+    clone_rows(
+        cr,
+        "account_analytic_line",
+        template.id,
+        customers * charges,
+        {
+            "halo_ticket_id": f"(SELECT id FROM bench_tickets WHERE n = g / {charges})",
+            "halo_start": "timestamp '2026-07-01 07:00' + ((g % 28) || ' days')::interval + ((g % 11) || ' hours')::interval",
+            "halo_end": "timestamp '2026-07-01 07:00' + ((g % 28) || ' days')::interval + ((g % 11) || ' hours')::interval"
+            " + ((20 + (g * 7) % 100) || ' minutes')::interval",
+            "date": "date '2026-07-01' + (g % 28)",
+            "unit_amount": "(20 + (g * 7) % 100) / 60.0",
+            "partner_id": "(SELECT commercial_partner_id FROM helpdesk_ticket t WHERE t.id = "
+            f"(SELECT id FROM bench_tickets WHERE n = g / {charges}))",
+            "halo_rating_data": "NULL",
+        },
+    )
     cr.execute("DELETE FROM account_analytic_line WHERE id = %s", (template.id,))
     cr.commit()
     cr.close()
@@ -88,8 +132,11 @@ def setup(db, customers, charges):
 
     close_all()
     # the tables the run reads and writes (a database-wide VACUUM can trip over other sessions' temp tables)
-    psql("VACUUM ANALYZE account_analytic_line, helpdesk_ticket, res_partner, account_move, account_move_line, "
-         "halo_billing_run_line, queue_job", db=db)
+    psql(
+        "VACUUM ANALYZE account_analytic_line, helpdesk_ticket, res_partner, account_move, account_move_line, "
+        "halo_billing_run_line, queue_job",
+        db=db,
+    )
 
 
 class Client:
@@ -109,8 +156,9 @@ class Client:
         return result["result"]
 
     def call(self, model, method, *args, **kwargs):
-        return self.post("/web/dataset/call_kw", {"model": model, "method": method, "args": list(args),
-                                                  "kwargs": kwargs})
+        return self.post(
+            "/web/dataset/call_kw", {"model": model, "method": method, "args": list(args), "kwargs": kwargs}
+        )
 
 
 class MemorySampler(threading.Thread):
@@ -145,9 +193,29 @@ class MemorySampler(threading.Thread):
 
 def start_server(db, port, workers, log):
     env = dict(os.environ, ODOO_QUEUE_JOB_CHANNELS=f"root:{workers},root.halo_billing:{workers}")
-    command = [os.environ["ODOO_BIN"], "-c", os.environ["HALO_ODOO_CONF"], "-d", db, "--db-filter", f"^{db}$",
-               "--http-port", str(port), "--gevent-port", str(port + 1), "--workers", str(workers),
-               "--max-cron-threads", "1", "--load", "web,queue_job", "--log-level", "info", "--logfile", log]
+    command = [
+        os.environ["ODOO_BIN"],
+        "-c",
+        os.environ["HALO_ODOO_CONF"],
+        "-d",
+        db,
+        "--db-filter",
+        f"^{db}$",
+        "--http-port",
+        str(port),
+        "--gevent-port",
+        str(port + 1),
+        "--workers",
+        str(workers),
+        "--max-cron-threads",
+        "1",
+        "--load",
+        "web,queue_job",
+        "--log-level",
+        "info",
+        "--logfile",
+        log,
+    ]
     server = subprocess.Popen(command, env=env, start_new_session=True)
     for _attempt in range(240):
         try:
@@ -162,8 +230,12 @@ def start_server(db, port, workers, log):
 def wait_state(client, run_id, states, timeout):
     started = time.monotonic()
     while time.monotonic() - started < timeout:
-        run = client.call("halo.billing.run", "read", [run_id],
-                          ["state", "halo_chunk_done", "halo_chunk_total", "halo_charge_done", "halo_charge_total"])[0]
+        run = client.call(
+            "halo.billing.run",
+            "read",
+            [run_id],
+            ["state", "halo_chunk_done", "halo_chunk_total", "halo_charge_done", "halo_charge_total"],
+        )[0]
         if run["state"] in states:
             return run
         time.sleep(1)
@@ -174,9 +246,12 @@ def kill_a_worker(db, timeout=120):
     """``kill -9`` the worker running an invoicing chunk, a second into its work."""
     started = time.monotonic()
     while time.monotonic() - started < timeout:
-        rows = psql("SELECT worker_pid FROM queue_job WHERE state = 'started' AND method_name = '_halo_job_run' "
-                    "AND worker_pid IS NOT NULL AND date_started < now() at time zone 'utc' - interval '1 second' "
-                    "LIMIT 1", db=db)
+        rows = psql(
+            "SELECT worker_pid FROM queue_job WHERE state = 'started' AND method_name = '_halo_job_run' "
+            "AND worker_pid IS NOT NULL AND date_started < now() at time zone 'utc' - interval '1 second' "
+            "LIMIT 1",
+            db=db,
+        )
         if rows:
             os.kill(rows[0][0], signal.SIGKILL)
             return rows[0][0]
@@ -194,7 +269,9 @@ def measure(db, layout, port, workers, kill=False):
     try:
         client = Client(f"http://127.0.0.1:{port}")
         client.post("/web/session/authenticate", {"db": db, "login": "admin", "password": "admin"})
-        run_id = client.call("halo.billing.run", "create", [{"date_cutoff": "2026-07-31", "date_invoice": "2026-07-31"}])[0]
+        run_id = client.call(
+            "halo.billing.run", "create", [{"date_cutoff": "2026-07-31", "date_invoice": "2026-07-31"}]
+        )[0]
         started = time.monotonic()
         client.call("halo.billing.run", "action_preview", [run_id])
         result["preview_click_s"] = round(time.monotonic() - started, 2)
@@ -221,16 +298,27 @@ def measure(db, layout, port, workers, kill=False):
     workers_rss = [rss for pid, rss in sampler.peaks.items() if pid != server.pid]
     result["peak_worker_mib"] = round(max(workers_rss) / 2**20) if workers_rss else None
     result["peak_main_mib"] = round(sampler.peaks.get(server.pid, 0) / 2**20)
-    jobs = psql("SELECT count(*), COALESCE(sum(GREATEST(retry - 1, 0)), 0), count(*) FILTER (WHERE state = 'failed'), "
-                "COALESCE(max(exec_time), 0) FROM queue_job", db=db)[0]
-    result.update(jobs=jobs[0], jobs_retried=int(jobs[1]), jobs_failed=jobs[2], longest_job_s=round(jobs[3], 1))
+    jobs = psql(
+        "SELECT count(*), COALESCE(sum(GREATEST(retry - 1, 0)), 0), count(*) FILTER (WHERE state = 'failed'), "
+        "COALESCE(max(exec_time), 0) FROM queue_job",
+        db=db,
+    )[0]
+    result.update(
+        jobs=jobs[0], jobs_retried=int(jobs[1]), jobs_failed=jobs[2], longest_job_s=round(jobs[3], 1)
+    )
     billed = psql(
         "SELECT count(*) FILTER (WHERE invoice_line_id IS NULL), "
         "(SELECT count(*) FROM (SELECT 1 FROM halo_billing_run_line WHERE invoice_id IS NOT NULL "
         "GROUP BY res_model, res_id HAVING count(*) > 1) d), count(DISTINCT invoice_id) "
-        "FROM halo_billing_run_line WHERE state = 'included'", db=db)[0]
-    result.update(unbilled=billed[0], billed_twice=billed[1], invoices=billed[2],
-                  invoices_in_db=psql("SELECT count(*) FROM account_move WHERE halo_run_id IS NOT NULL", db=db)[0][0])
+        "FROM halo_billing_run_line WHERE state = 'included'",
+        db=db,
+    )[0]
+    result.update(
+        unbilled=billed[0],
+        billed_twice=billed[1],
+        invoices=billed[2],
+        invoices_in_db=psql("SELECT count(*) FROM account_move WHERE halo_run_id IS NOT NULL", db=db)[0][0],
+    )
     return result
 
 
@@ -243,8 +331,11 @@ def main():
     parser.add_argument("--port", type=int, default=8190, help="HTTP port (the next one is the gevent port)")
     parser.add_argument("--layouts", default="summary_invoice,itemised")
     parser.add_argument("--reuse", action="store_true", help="reuse an already prepared --db (updated first)")
-    parser.add_argument("--kill-worker", action="store_true",
-                        help="kill -9 the worker running an invoicing chunk in the middle of it")
+    parser.add_argument(
+        "--kill-worker",
+        action="store_true",
+        help="kill -9 the worker running an invoicing chunk in the middle of it",
+    )
     args = parser.parse_args()
     if not args.reuse:
         started = time.monotonic()
@@ -252,10 +343,25 @@ def main():
         print(f"set-up: {time.monotonic() - started:.0f} s", flush=True)
     else:
         # the addon as it is now
-        subprocess.run([os.environ["ODOO_BIN"], "-c", os.environ["HALO_ODOO_CONF"], "-d", args.db, "-u",
-                        "halo_helpdesk_billing", "--stop-after-init", "--log-level=warn"], check=True)
-        psql("VACUUM ANALYZE account_analytic_line, helpdesk_ticket, res_partner, account_move, account_move_line, "
-             "halo_billing_run_line, queue_job", db=args.db)
+        subprocess.run(
+            [
+                os.environ["ODOO_BIN"],
+                "-c",
+                os.environ["HALO_ODOO_CONF"],
+                "-d",
+                args.db,
+                "-u",
+                "halo_helpdesk_billing",
+                "--stop-after-init",
+                "--log-level=warn",
+            ],
+            check=True,
+        )
+        psql(
+            "VACUUM ANALYZE account_analytic_line, helpdesk_ticket, res_partner, account_move, account_move_line, "
+            "halo_billing_run_line, queue_job",
+            db=args.db,
+        )
     results = []
     for layout in args.layouts.split(","):
         copy = f"{args.db}_{layout}"
@@ -266,13 +372,17 @@ def main():
         print(json.dumps(result), flush=True)
         results.append(result)
         psql(f'DROP DATABASE IF EXISTS "{copy}" WITH (FORCE)')
-    print("\nlayout           workers  preview click  preview  invoice click  invoices  peak/worker  jobs  retried  failed"
-          "  longest job  billed once")
+    print(
+        "\nlayout           workers  preview click  preview  invoice click  invoices  peak/worker  jobs  retried  failed"
+        "  longest job  billed once"
+    )
     for r in results:
-        print(f"{r['layout']:<16} {r['workers']:>7}  {r['preview_click_s']:>11.2f}s  {r['preview_s']:>6.1f}s"
-              f"  {r['invoice_click_s']:>11.2f}s  {r['invoice_s']:>7.1f}s  {r['peak_worker_mib']:>8} MiB"
-              f"  {r['jobs']:>4}  {r['jobs_retried']:>7}  {r['jobs_failed']:>6}  {r['longest_job_s']:>9.1f}s"
-              f"  {'yes' if not r['unbilled'] and not r['billed_twice'] and r['invoices'] == r['invoices_in_db'] else 'NO'}")
+        print(
+            f"{r['layout']:<16} {r['workers']:>7}  {r['preview_click_s']:>11.2f}s  {r['preview_s']:>6.1f}s"
+            f"  {r['invoice_click_s']:>11.2f}s  {r['invoice_s']:>7.1f}s  {r['peak_worker_mib']:>8} MiB"
+            f"  {r['jobs']:>4}  {r['jobs_retried']:>7}  {r['jobs_failed']:>6}  {r['longest_job_s']:>9.1f}s"
+            f"  {'yes' if not r['unbilled'] and not r['billed_twice'] and r['invoices'] == r['invoices_in_db'] else 'NO'}"
+        )
 
 
 if __name__ == "__main__":

@@ -54,8 +54,14 @@ def main():
         company = env.ref("base.main_company")
         Connection = env["halo.xero.connection"].with_context(active_test=False)
         Connection.search([("company_id", "=", company.id)]).unlink()
-        conn = Connection.create({"company_id": company.id, "name": "Xero (bench)",
-                                  "client_id": "HALO-DEMO-CLIENT", "client_secret": "halo-demo-secret"})
+        conn = Connection.create(
+            {
+                "company_id": company.id,
+                "name": "Xero (bench)",
+                "client_id": "HALO-DEMO-CLIENT",
+                "client_secret": "halo-demo-secret",
+            }
+        )
         conn._halo_set_base_url(sandbox.url)
         conn._halo_store_token(xc.normalise_token(ctl.grant()))
         conn.write({"tenant_id": UK_TENANT_ID, "tenant_name": "Halo Demo UK Ltd", "state": "connected"})
@@ -71,14 +77,22 @@ def main():
             seconds = time.time() - started
             total, by_path, throttled = calls_by_path(ctl)
             results.append((label, imp, seconds, total, by_path, throttled))
-        print(f"sandbox seeded with {args.contacts} + 10 contacts and {args.items} + 8 items in {seed_s:.1f} s")
+        print(
+            f"sandbox seeded with {args.contacts} + 10 contacts and {args.items} + 8 items in {seed_s:.1f} s"
+        )
         for label, imp, seconds, total, by_path, throttled in results:
-            print(f"\n{label}: {seconds:.1f} s, state {imp.state}, {total} API calls ({throttled} answered 429)")
-            print(f"  customers: {imp.contacts_seen} read, {imp.contacts_created} created, {imp.contacts_linked} "
-                  f"matched, {imp.contacts_updated} updated, {imp.review_count} to review")
-            print(f"  items: {imp.items_total} read, {imp.items_created} created, {imp.items_linked} matched, "
-                  f"{imp.items_updated} updated; taxes mapped/created/review: {imp.taxes_mapped}/"
-                  f"{imp.taxes_created}/{imp.taxes_review}; accounts: {imp.accounts_count}")
+            print(
+                f"\n{label}: {seconds:.1f} s, state {imp.state}, {total} API calls ({throttled} answered 429)"
+            )
+            print(
+                f"  customers: {imp.contacts_seen} read, {imp.contacts_created} created, {imp.contacts_linked} "
+                f"matched, {imp.contacts_updated} updated, {imp.review_count} to review"
+            )
+            print(
+                f"  items: {imp.items_total} read, {imp.items_created} created, {imp.items_linked} matched, "
+                f"{imp.items_updated} updated; taxes mapped/created/review: {imp.taxes_mapped}/"
+                f"{imp.taxes_created}/{imp.taxes_review}; accounts: {imp.accounts_count}"
+            )
             for path, count in by_path.items():
                 print(f"    {count:5d}  {path}")
             if seconds:

@@ -46,7 +46,9 @@ def purpose_of(row, phase):
     endpoint = "%s /%s" % (row["method"], path.split("/")[0])
     query = row.get("query") or ""
     if endpoint == "GET /Invoices":
-        what = "summaries changed since the watermark" if "summaryOnly=True" in query else "full invoices by id"
+        what = (
+            "summaries changed since the watermark" if "summaryOnly=True" in query else "full invoices by id"
+        )
     elif endpoint == "GET /Payments":
         what = "payments deleted since the watermark"
     elif endpoint == "GET /CreditNotes":
@@ -94,11 +96,21 @@ def connect(env, server, ctl, xc, tenant, name="Bench"):
     Connection = env["halo.xero.connection"].with_context(active_test=False)
     Connection.search([("company_id", "=", company.id)]).unlink()
     journal = env["account.journal"].search([("type", "=", "bank"), ("company_id", "=", company.id)], limit=1)
-    conn = Connection.create({
-        "name": name, "company_id": company.id, "client_id": "HALO-DEMO-CLIENT", "client_secret": "halo-demo-secret",
-        "invoice_status": "AUTHORISED", "invoice_numbering": "odoo", "attach_pdf": False,
-        "rounding_account_code": "860", "default_account_code": "200", "payment_journal_id": journal.id,
-        "webhook_key": "halo-demo-webhook-key"})
+    conn = Connection.create(
+        {
+            "name": name,
+            "company_id": company.id,
+            "client_id": "HALO-DEMO-CLIENT",
+            "client_secret": "halo-demo-secret",
+            "invoice_status": "AUTHORISED",
+            "invoice_numbering": "odoo",
+            "attach_pdf": False,
+            "rounding_account_code": "860",
+            "default_account_code": "200",
+            "payment_journal_id": journal.id,
+            "webhook_key": "halo-demo-webhook-key",
+        }
+    )
     conn._halo_set_base_url(server.url)
     conn._halo_store_token(xc.normalise_token(ctl.grant()))
     conn.write({"tenant_id": tenant, "tenant_name": "Halo Demo UK Ltd", "state": "connected"})
@@ -125,7 +137,9 @@ def run_cron_like_odoo(env, meter, phase):
                 status = "fully done"
             elif meter.seen == before and not calls:
                 status = "partially done"  # nothing done: the run ends, rescheduled at once
-        runs.append({"seconds": time.monotonic() - start, "callbacks": callbacks, "status": status or "partially"})
+        runs.append(
+            {"seconds": time.monotonic() - start, "callbacks": callbacks, "status": status or "partially"}
+        )
         if remaining == 0:
             return runs
 
@@ -136,10 +150,13 @@ def bench_first_poll(args, env, server, ctl, xc, tenant):
     meter = Meter(server)
     org = server.state.orgs[tenant]
     results = []
-    for label, updated in (("history last changed at the seed epoch", None),
-                           ("worst case: every document changed since the poll's start", "now")):
-        org["invoices"] = {k: v for k, v in org["invoices"].items()
-                           if not (v.get("Reference") or "").startswith("HIST-")}
+    for label, updated in (
+        ("history last changed at the seed epoch", None),
+        ("worst case: every document changed since the poll's start", "now"),
+    ):
+        org["invoices"] = {
+            k: v for k, v in org["invoices"].items() if not (v.get("Reference") or "").startswith("HIST-")
+        }
         conn = connect(env, server, ctl, xc, tenant)
         stamp = server.state.now() + 60 if updated else seed.SEED_EPOCH
         seed.synthetic_documents(org, args.history // 2, args.history - args.history // 2, updated=stamp)
@@ -154,14 +171,26 @@ def bench_first_poll(args, env, server, ctl, xc, tenant):
         results.append((label, runs, seconds, usage, dict(meter.table)))
         conn.invalidate_recordset()
         assert not conn.halo_xero_poll_resume
-    print("\n(a) first poll on %d historical documents (%d sales invoices, %d bills)" % (
-        args.history, args.history // 2, args.history - args.history // 2))
+    print(
+        "\n(a) first poll on %d historical documents (%d sales invoices, %d bills)"
+        % (args.history, args.history // 2, args.history - args.history // 2)
+    )
     for label, runs, seconds, usage, table in results:
         callbacks = [c for r in runs for c in r["callbacks"]]
-        print("  %s: %.1f s in %d job runs (%d callbacks); max job run %.1f s, max callback %.1f s; %d calls, "
-              "%d bytes pulled (egress)" % (label, seconds, len(runs), len(callbacks),
-                                            max(r["seconds"] for r in runs), max(callbacks), usage.get("calls", 0),
-                                            usage.get("egress_bytes", 0)))
+        print(
+            "  %s: %.1f s in %d job runs (%d callbacks); max job run %.1f s, max callback %.1f s; %d calls, "
+            "%d bytes pulled (egress)"
+            % (
+                label,
+                seconds,
+                len(runs),
+                len(callbacks),
+                max(r["seconds"] for r in runs),
+                max(callbacks),
+                usage.get("calls", 0),
+                usage.get("egress_bytes", 0),
+            )
+        )
         for (_phase, endpoint, what), (calls, size) in sorted(table.items()):
             print("      %-18s %-42s %5d calls %11d bytes" % (endpoint, what, calls, size))
 
@@ -171,13 +200,28 @@ def make_invoices(env, partners, count, tax, product):
 
     moves = env["account.move"]
     for first in range(0, count, 50):
-        batch = env["account.move"].create([{
-            "move_type": "out_invoice", "partner_id": partners[i % len(partners)].id,
-            "invoice_date": date(2026, 7, 31), "invoice_date_due": date(2026, 8, 30),
-            "invoice_line_ids": [Command.create({"product_id": product.id, "name": "Managed services %d" % i,
-                                                 "quantity": 1.5, "price_unit": 95.0,
-                                                 "tax_ids": [Command.set(tax.ids)]})],
-        } for i in range(first, min(first + 50, count))])
+        batch = env["account.move"].create(
+            [
+                {
+                    "move_type": "out_invoice",
+                    "partner_id": partners[i % len(partners)].id,
+                    "invoice_date": date(2026, 7, 31),
+                    "invoice_date_due": date(2026, 8, 30),
+                    "invoice_line_ids": [
+                        Command.create(
+                            {
+                                "product_id": product.id,
+                                "name": "Managed services %d" % i,
+                                "quantity": 1.5,
+                                "price_unit": 95.0,
+                                "tax_ids": [Command.set(tax.ids)],
+                            }
+                        )
+                    ],
+                }
+                for i in range(first, min(first + 50, count))
+            ]
+        )
         batch.action_post()
         moves |= batch
         env.cr.commit()
@@ -193,8 +237,14 @@ def deliver_webhooks(env, server, xero_push):
         return 0
     Event = env["halo.xero.webhook.event"]
     for first in range(0, len(events), 100):
-        body = json.dumps({"events": events[first:first + 100], "firstEventSequence": 1,
-                           "lastEventSequence": 1, "entropy": "BENCH"}).encode()
+        body = json.dumps(
+            {
+                "events": events[first : first + 100],
+                "firstEventSequence": 1,
+                "lastEventSequence": 1,
+                "entropy": "BENCH",
+            }
+        ).encode()
         assert Event._halo_receive(body, xero_push.webhook_signature(body, "halo-demo-webhook-key")) == 200
     while Event.search_count([("state", "=", "new")]):
         Event._cron_halo_xero_events()
@@ -206,18 +256,29 @@ def bench_month(args, env, server, ctl, xc, tenant):
     from odoo.addons.halo_helpdesk_billing.services import xero_push
 
     org = server.state.orgs[tenant]
-    org["invoices"] = {k: v for k, v in org["invoices"].items() if not (v.get("Reference") or "").startswith("HIST-")}
+    org["invoices"] = {
+        k: v for k, v in org["invoices"].items() if not (v.get("Reference") or "").startswith("HIST-")
+    }
     conn = connect(env, server, ctl, xc, tenant, "Bench month")
     ctl.limits(enabled=False)
     xc.reset_default_throttle(per_minute=100000, concurrent=5, daily=1_000_000)
     ctl.seed(tenant, contacts=100)
     contacts = list(org["contacts"].values())[:100]
-    partners = env["res.partner"].create([{"name": c["Name"], "is_company": True,
-                                           "halo_xero_contact_id": c["ContactID"]} for c in contacts])
-    tax = env["account.tax"].create({"name": "VAT 20% (bench)", "amount": 20, "type_tax_use": "sale",
-                                     "halo_xero_tax_type": "OUTPUT2", "company_id": env.company.id})
-    product = env["product.product"].create({"name": "Support (bench)", "type": "service",
-                                             "halo_xero_account_code": "200"})
+    partners = env["res.partner"].create(
+        [{"name": c["Name"], "is_company": True, "halo_xero_contact_id": c["ContactID"]} for c in contacts]
+    )
+    tax = env["account.tax"].create(
+        {
+            "name": "VAT 20% (bench)",
+            "amount": 20,
+            "type_tax_use": "sale",
+            "halo_xero_tax_type": "OUTPUT2",
+            "company_id": env.company.id,
+        }
+    )
+    product = env["product.product"].create(
+        {"name": "Support (bench)", "type": "service", "halo_xero_account_code": "200"}
+    )
     t0 = time.time()
     moves = make_invoices(env, partners, args.invoices, tax, product)
     print("\n(b) %d invoices created and posted in %.0f s" % (len(moves), time.time() - t0), flush=True)
@@ -239,7 +300,7 @@ def bench_month(args, env, server, ctl, xc, tenant):
     sent = moves.filtered(lambda m: m.halo_xero_invoice_id)
     payable = sent[5:]
     schedule = collections.defaultdict(list)  # hour of the month -> invoices paid then
-    for n, move in enumerate(payable[:args.payments]):
+    for n, move in enumerate(payable[: args.payments]):
         schedule[24 + (n * 7) % (27 * 24)].append(move)
     paid = {}
     for hour in range(30 * 24):
@@ -253,15 +314,25 @@ def bench_month(args, env, server, ctl, xc, tenant):
             for pay in list(paid.values())[20:40]:
                 ctl.call("POST", "payments/redo", {"tenant": tenant, "payment": pay["PaymentID"]})
         if hour == 15 * 24:  # a prepayment and a credit note raised in Xero, allocated there
-            rest = [m for m in payable[args.payments:args.payments + 2]]
+            rest = [m for m in payable[args.payments : args.payments + 2]]
             for kind, move in zip(("prepayment", "overpayment"), rest, strict=False):
                 xero = org["invoices"][move.halo_xero_invoice_id]
-                credit = ctl.call("POST", "credits", {"tenant": tenant, "kind": kind,
-                                                      "contact": xero["ContactID"], "amount": 50})
-                ctl.call("POST", "allocate", {"tenant": tenant, "kind": kind,
-                                              "id": credit["PrepaymentID" if kind == "prepayment" else
-                                                            "OverpaymentID"],
-                                              "invoice": move.halo_xero_invoice_id, "amount": 50})
+                credit = ctl.call(
+                    "POST",
+                    "credits",
+                    {"tenant": tenant, "kind": kind, "contact": xero["ContactID"], "amount": 50},
+                )
+                ctl.call(
+                    "POST",
+                    "allocate",
+                    {
+                        "tenant": tenant,
+                        "kind": kind,
+                        "id": credit["PrepaymentID" if kind == "prepayment" else "OverpaymentID"],
+                        "invoice": move.halo_xero_invoice_id,
+                        "amount": 50,
+                    },
+                )
         deliver_webhooks(env, server, xero_push)
         meter.take("webhooks: events processed")
         XERO_poll(env, conn)
@@ -270,12 +341,19 @@ def bench_month(args, env, server, ctl, xc, tenant):
     usage = ctl.call("GET", "usage").get(tenant, {})
     meter.print()
     env.invalidate_all()
-    mismatched = [m.name for m in sent if abs(m.amount_residual - org["invoices"][m.halo_xero_invoice_id]["AmountDue"])
-                  > 0.005]
-    print("\nmonth simulated in %.0f s: %d addon calls, %d bytes pulled from Xero (sandbox usage counters: %s)" % (
-        seconds, usage.get("calls", 0), usage.get("egress_bytes", 0), json.dumps(usage, sort_keys=True)))
-    print("payments made in Xero: %d (20 deleted, 20 removed and redone, 1 in 10 partial); invoices whose "
-          "Odoo open amount differs from Xero's AmountDue: %d %s" % (len(paid), len(mismatched), mismatched[:5]))
+    mismatched = [
+        m.name
+        for m in sent
+        if abs(m.amount_residual - org["invoices"][m.halo_xero_invoice_id]["AmountDue"]) > 0.005
+    ]
+    print(
+        "\nmonth simulated in %.0f s: %d addon calls, %d bytes pulled from Xero (sandbox usage counters: %s)"
+        % (seconds, usage.get("calls", 0), usage.get("egress_bytes", 0), json.dumps(usage, sort_keys=True))
+    )
+    print(
+        "payments made in Xero: %d (20 deleted, 20 removed and redone, 1 in 10 partial); invoices whose "
+        "Odoo open amount differs from Xero's AmountDue: %d %s" % (len(paid), len(mismatched), mismatched[:5])
+    )
 
 
 def XERO_poll(env, conn):  # noqa: N802 - the cron entry point, as the scheduler calls it
@@ -295,9 +373,21 @@ def main():
     db = args.db or "halo_bench_money_%d" % os.getpid()
     if not args.db:
         print("installing halo_helpdesk_billing in %s ..." % db, flush=True)
-        subprocess.run([os.environ["ODOO_BIN"], "-c", os.environ["HALO_ODOO_CONF"], "-d", db, "-i",
-                        "halo_helpdesk_billing", "--stop-after-init", "--log-level=warn", "--without-demo=all"],
-                       check=True)
+        subprocess.run(
+            [
+                os.environ["ODOO_BIN"],
+                "-c",
+                os.environ["HALO_ODOO_CONF"],
+                "-d",
+                db,
+                "-i",
+                "halo_helpdesk_billing",
+                "--stop-after-init",
+                "--log-level=warn",
+                "--without-demo=all",
+            ],
+            check=True,
+        )
     from xero_sandbox import UK_TENANT_ID
     from xero_sandbox.server import SandboxServer
     from xero_sandbox.testing import SandboxControl
@@ -321,9 +411,15 @@ def main():
             from odoo.sql_db import close_db
 
             close_db(db)
-            subprocess.run(["dropdb", "--if-exists", db], check=False,
-                           env={**os.environ, "PGUSER": os.environ.get("HALO_DB_USER", "halo"),
-                                "PGPASSWORD": os.environ.get("HALO_DB_PASSWORD", "halo")})
+            subprocess.run(
+                ["dropdb", "--if-exists", db],
+                check=False,
+                env={
+                    **os.environ,
+                    "PGUSER": os.environ.get("HALO_DB_USER", "halo"),
+                    "PGPASSWORD": os.environ.get("HALO_DB_PASSWORD", "halo"),
+                },
+            )
 
 
 if __name__ == "__main__":

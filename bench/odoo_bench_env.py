@@ -14,5 +14,6 @@ def odoo_env(db):
     config.parse_config(["-c", os.environ["HALO_ODOO_CONF"], "--log-level=warn"])
     registry = Registry(db)
     cr = registry.cursor()
-    return cr, api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True, "mail_notrack": True,
-                                                  "mail_create_nolog": True})
+    return cr, api.Environment(
+        cr, SUPERUSER_ID, {"tracking_disable": True, "mail_notrack": True, "mail_create_nolog": True}
+    )

@@ -89,8 +89,11 @@ def test_compose_publishes_the_sandbox_on_localhost_only():
     """The sandbox's control API has no authentication: never on the host's other interfaces."""
     sandbox = load_compose()["services"]["xero-sandbox"]
     for port in sandbox["ports"]:
-        mapping = port if isinstance(port, str) else "%s:%s:%s" % (
-            port.get("host_ip", ""), port.get("published", ""), port.get("target", ""))
+        mapping = (
+            port
+            if isinstance(port, str)
+            else "%s:%s:%s" % (port.get("host_ip", ""), port.get("published", ""), port.get("target", ""))
+        )
         host_ip = mapping.rsplit(":", 2)[0] if mapping.count(":") == 2 else ""
         assert host_ip == "127.0.0.1", f"sandbox port {port!r} is published on every interface"
     assert "network_mode" not in sandbox
@@ -118,7 +121,9 @@ def run_entrypoint(tmp_path, *args, password=None):
     env.update(HALO_ODOO_CONF=str(tmp_path / "odoo.conf"), HALO_ODOO_ENTRYPOINT=str(official))
     if password is not None:
         env["ODOO_ADMIN_PASSWD"] = password
-    return subprocess.run(["bash", str(ENTRYPOINT), *args], env=env, capture_output=True, text=True, timeout=30)
+    return subprocess.run(
+        ["bash", str(ENTRYPOINT), *args], env=env, capture_output=True, text=True, timeout=30
+    )
 
 
 def test_entrypoint_refuses_to_start_odoo_without_a_master_password(tmp_path):
@@ -165,7 +170,7 @@ def test_pre_commit_hooks_need_only_pypi_and_npm():
             assert hook.get("stages") == ["manual"], hook["id"]
         else:
             assert "--fix" not in hook["entry"] and "--write" not in hook["entry"], hook["id"]
-    pending = (ROOT / ".pre-commit-pending")
+    pending = ROOT / ".pre-commit-pending"
     if pending.exists():
         for line in pending.read_text().splitlines():
             name = line.split("#", 1)[0].strip()
@@ -180,16 +185,24 @@ def test_xero_sandbox_is_an_installed_package(tmp_path):
     import sys
 
     out = subprocess.run(
-        [sys.executable, "-c", "import importlib.metadata as m, xero_sandbox; "
-         "print(m.version('halo-xero-sandbox')); print(xero_sandbox.SandboxServer.__name__)"],
-        cwd=tmp_path, capture_output=True, text=True, env={k: v for k, v in os.environ.items()
-                                                            if k != "PYTHONPATH"},
+        [
+            sys.executable,
+            "-c",
+            "import importlib.metadata as m, xero_sandbox; "
+            "print(m.version('halo-xero-sandbox')); print(xero_sandbox.SandboxServer.__name__)",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["19.0.1.0.0", "SandboxServer"]
     assert "halo-xero-sandbox" in (ROOT / "xero_sandbox" / "pyproject.toml").read_text()
-    assert "pip3 install" in (ROOT / "Dockerfile").read_text() and "/opt/xero_sandbox/xero_sandbox" in (
-        ROOT / "Dockerfile").read_text()
+    assert (
+        "pip3 install" in (ROOT / "Dockerfile").read_text()
+        and "/opt/xero_sandbox/xero_sandbox" in (ROOT / "Dockerfile").read_text()
+    )
 
 
 def test_translations_have_no_format_errors():

@@ -1,14 +1,14 @@
 """Settings of the demo database that Odoo's demo data cannot carry (called by ./demo.sh).
 
-    python tools/demo_configure.py --company DB
-        after `-i base --with-demo`, before the addon: the demo company becomes a UK MSP (GBP, London
-        address, VAT number), so that installing `account` picks the UK chart of accounts (l10n_uk).
-    python tools/demo_configure.py DB SANDBOX_URL ODOO_URL
-        after the addon and its demo data: web.base.url, the UK chart on the demo company (in place of
-        the generic one `account`'s demo data loads), 20 % VAT on every product and on the income
-        accounts (ad hoc items, which have no product, take their account's tax), Odoo's other demo
-        companies archived (the demo is one company), and the demo's Xero
-        connection pointing at the local sandbox, complete (payment journal, accounts, webhook key).
+python tools/demo_configure.py --company DB
+    after `-i base --with-demo`, before the addon: the demo company becomes a UK MSP (GBP, London
+    address, VAT number), so that installing `account` picks the UK chart of accounts (l10n_uk).
+python tools/demo_configure.py DB SANDBOX_URL ODOO_URL
+    after the addon and its demo data: web.base.url, the UK chart on the demo company (in place of
+    the generic one `account`'s demo data loads), 20 % VAT on every product and on the income
+    accounts (ad hoc items, which have no product, take their account's tax), Odoo's other demo
+    companies archived (the demo is one company), and the demo's Xero
+    connection pointing at the local sandbox, complete (payment journal, accounts, webhook key).
 """
 
 import os
@@ -33,13 +33,24 @@ def configure_company(db):
         company = env.ref("base.main_company")
         gbp = env.ref("base.GBP")
         gbp.active = True
-        company.partner_id.write({
-            "name": "Halo IT Services Ltd", "street": "12 Tooley Street", "street2": False, "city": "London",
-            "zip": "SE1 2SZ", "state_id": False, "country_id": env.ref("base.uk").id, "phone": "+44 20 7946 0000",
-            "email": "accounts@halo-it.example", "website": "https://halo-it.example",
-            "vat": "GB123456789",
-        })
-        company.write({"name": "Halo IT Services Ltd", "currency_id": gbp.id, "country_id": env.ref("base.uk").id})
+        company.partner_id.write(
+            {
+                "name": "Halo IT Services Ltd",
+                "street": "12 Tooley Street",
+                "street2": False,
+                "city": "London",
+                "zip": "SE1 2SZ",
+                "state_id": False,
+                "country_id": env.ref("base.uk").id,
+                "phone": "+44 20 7946 0000",
+                "email": "accounts@halo-it.example",
+                "website": "https://halo-it.example",
+                "vat": "GB123456789",
+            }
+        )
+        company.write(
+            {"name": "Halo IT Services Ltd", "currency_id": gbp.id, "country_id": env.ref("base.uk").id}
+        )
         env.ref("base.user_admin").tz = "Europe/London"
 
 
@@ -53,8 +64,11 @@ def configure_after_install(db, sandbox_url, odoo_url):
         company.name = "Halo IT Services Ltd"  # stock's demo data renames it
         use_uk_chart(env, company)
         if company.currency_id.name != "GBP" or company.chart_template != "uk":
-            print("[demo] warning: the demo company is in %s with chart %s (expected GBP, uk)"
-                  % (company.currency_id.name, company.chart_template), file=sys.stderr)
+            print(
+                "[demo] warning: the demo company is in %s with chart %s (expected GBP, uk)"
+                % (company.currency_id.name, company.chart_template),
+                file=sys.stderr,
+            )
         apply_vat(env, company)
         archive_other_companies(env, company)
         companies = env["res.company"].search([])
@@ -87,8 +101,9 @@ def use_uk_chart(env, company):
     moves.with_context(force_delete=True).unlink()
     env["account.chart.template"].try_loading("uk", company, install_demo=False)
     # the demo's work was rated when the company was still in USD: rate it again in GBP (audited)
-    lines = env["account.analytic.line"].search([("company_id", "=", company.id),
-                                                 ("halo_billing_state", "=", "unbilled")])
+    lines = env["account.analytic.line"].search(
+        [("company_id", "=", company.id), ("halo_billing_state", "=", "unbilled")]
+    )
     if lines and "halo.rating" in env:
         env["halo.rating"]._halo_rerate(lines, "Demo set-up: the company's currency is GBP")
 
@@ -98,14 +113,25 @@ def apply_vat(env, company):
     income accounts (a line without product, an ad hoc item, takes its account's taxes)."""
     vat20 = company.account_sale_tax_id
     if not (vat20.amount_type == "percent" and vat20.amount == 20 and not vat20.price_include):
-        vat20 = env["account.tax"].search([("company_id", "=", company.id), ("type_tax_use", "=", "sale"),
-                                           ("amount_type", "=", "percent"), ("amount", "=", 20),
-                                           ("price_include", "=", False)], limit=1)
+        vat20 = env["account.tax"].search(
+            [
+                ("company_id", "=", company.id),
+                ("type_tax_use", "=", "sale"),
+                ("amount_type", "=", "percent"),
+                ("amount", "=", 20),
+                ("price_include", "=", False),
+            ],
+            limit=1,
+        )
     if not vat20:
         print("[demo] warning: no 20 %% sales tax in %s" % company.name, file=sys.stderr)
         return vat20
-    products = env["product.template"].with_context(active_test=False).search(
-        [("company_id", "in", [False, company.id])]).with_company(company)
+    products = (
+        env["product.template"]
+        .with_context(active_test=False)
+        .search([("company_id", "in", [False, company.id])])
+        .with_company(company)
+    )
     for product in products:
         if not product.taxes_id.filtered(lambda tax: tax.company_id == company):
             product.taxes_id = [Command.link(vat20.id)]
@@ -123,8 +149,15 @@ def complete_connection(env, company):
     """What the push and the payments need, on the company's (sandbox) connection."""
     bank = env["account.journal"].search([("type", "=", "bank"), ("company_id", "=", company.id)], limit=1)
     conn = env["halo.xero.connection"].sudo().search([("company_id", "=", company.id)], limit=1)
-    conn.write({"payment_journal_id": bank.id, "invoice_status": "AUTHORISED", "default_account_code": "200",
-                "rounding_account_code": "860", "webhook_key": DEMO_WEBHOOK_KEY})
+    conn.write(
+        {
+            "payment_journal_id": bank.id,
+            "invoice_status": "AUTHORISED",
+            "default_account_code": "200",
+            "rounding_account_code": "860",
+            "webhook_key": DEMO_WEBHOOK_KEY,
+        }
+    )
     return conn
 
 

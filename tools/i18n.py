@@ -73,8 +73,10 @@ def entry_problems(msgid, msgstr):
         extra = sorted(set(have) - set(want)) or have
         problems.append(f"placeholders differ: source {missing}, translation {extra}")
     if sorted(TAG.findall(msgid)) != sorted(TAG.findall(msgstr)):
-        problems.append(f"HTML tags differ: source {sorted(TAG.findall(msgid))}, "
-                        f"translation {sorted(TAG.findall(msgstr))}")
+        problems.append(
+            f"HTML tags differ: source {sorted(TAG.findall(msgid))}, "
+            f"translation {sorted(TAG.findall(msgstr))}"
+        )
     if msgid.endswith("\n") != msgstr.endswith("\n"):
         problems.append("the source and the translation do not both end with a newline")
     return problems
@@ -109,11 +111,14 @@ def check(po_paths=None, template=POT):
             for problem in entry_problems(entry.msgid, entry.msgstr):
                 problems.append(f"{name}:{entry.linenum}: {entry.msgid[:60]!r}: {problem}")
         if pot_ids is not None and seen != pot_ids:
-            problems.append(f"{name}: not merged with {template.name} ({len(pot_ids - seen)} strings "
-                            f"missing, {len(seen - pot_ids)} stale): run python tools/i18n.py merge")
+            problems.append(
+                f"{name}: not merged with {template.name} ({len(pot_ids - seen)} strings "
+                f"missing, {len(seen - pot_ids)} stale): run python tools/i18n.py merge"
+            )
         if shutil.which("msgfmt"):
-            out = subprocess.run(["msgfmt", "--check", "-o", "/dev/null", str(path)],
-                                 capture_output=True, text=True)
+            out = subprocess.run(
+                ["msgfmt", "--check", "-o", "/dev/null", str(path)], capture_output=True, text=True
+            )
             if out.returncode:
                 problems.append(f"{name}: msgfmt --check: {out.stderr.strip()}")
         stats[path] = (sum(1 for e in live if e.msgstr), len(live))

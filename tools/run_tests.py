@@ -64,8 +64,11 @@ class Totals:
             self.problems.append(f"{label}: {failures} failed, {errors} errors")
         if not tests:
             self.fail(f"{label}: ran no test")
-        print(f"== {label}: {tests - failures - errors - skipped} passed, "
-              f"{failures + errors} failed, {skipped} skipped", flush=True)
+        print(
+            f"== {label}: {tests - failures - errors - skipped} passed, "
+            f"{failures + errors} failed, {skipped} skipped",
+            flush=True,
+        )
 
     def fail(self, message):
         self.failed += 1
@@ -77,8 +80,9 @@ def run(cmd, log=None, timeout=None, env=None):
     print("$", " ".join(str(c) for c in cmd), flush=True)
     if log:
         with open(log, "w") as fh:
-            proc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, timeout=timeout,
-                                  cwd=ROOT, env=env)
+            proc = subprocess.run(
+                cmd, stdout=fh, stderr=subprocess.STDOUT, timeout=timeout, cwd=ROOT, env=env
+            )
     else:
         proc = subprocess.run(cmd, timeout=timeout, cwd=ROOT, env=env)
     return proc.returncode
@@ -93,9 +97,13 @@ def free_port():
 def psql_query(db, sql):
     import psycopg2
 
-    conn = psycopg2.connect(host=os.environ["PGHOST"], port=os.environ["PGPORT"],
-                            user=os.environ["HALO_DB_USER"], password=os.environ["HALO_DB_PASSWORD"],
-                            dbname=db)
+    conn = psycopg2.connect(
+        host=os.environ["PGHOST"],
+        port=os.environ["PGPORT"],
+        user=os.environ["HALO_DB_USER"],
+        password=os.environ["HALO_DB_PASSWORD"],
+        dbname=db,
+    )
     try:
         with conn.cursor() as cr:
             cr.execute(sql)
@@ -107,9 +115,13 @@ def psql_query(db, sql):
 def drop_db(db):
     import psycopg2
 
-    conn = psycopg2.connect(host=os.environ["PGHOST"], port=os.environ["PGPORT"],
-                            user=os.environ["HALO_DB_USER"], password=os.environ["HALO_DB_PASSWORD"],
-                            dbname="postgres")
+    conn = psycopg2.connect(
+        host=os.environ["PGHOST"],
+        port=os.environ["PGPORT"],
+        user=os.environ["HALO_DB_USER"],
+        password=os.environ["HALO_DB_PASSWORD"],
+        dbname="postgres",
+    )
     conn.autocommit = True
     with conn.cursor() as cr:
         cr.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
@@ -118,8 +130,7 @@ def drop_db(db):
 
 def odoo_log_errors(log):
     text = Path(log).read_text(errors="replace")
-    return [line for line in text.splitlines()
-            if re.search(r"\d \d+ (ERROR|CRITICAL) ", line)]
+    return [line for line in text.splitlines() if re.search(r"\d \d+ (ERROR|CRITICAL) ", line)]
 
 
 def pot_entries(path):
@@ -128,15 +139,20 @@ def pot_entries(path):
 
     with open(path, "rb") as fh:
         catalog = read_po(fh)
-    return {(message.context, message.id if isinstance(message.id, str) else message.id[0])
-            for message in catalog if message.id}
+    return {
+        (message.context, message.id if isinstance(message.id, str) else message.id[0])
+        for message in catalog
+        if message.id
+    }
 
 
 def check_pot(db, totals, update=False):
     exported = OUT / f"{ADDON}.pot"
     exported.unlink(missing_ok=True)
-    rc = run([ODOO, "i18n", "export", "-c", CONF, "-d", db, "-o", str(exported), ADDON],
-             log=OUT / "i18n-export.log")
+    rc = run(
+        [ODOO, "i18n", "export", "-c", CONF, "-d", db, "-o", str(exported), ADDON],
+        log=OUT / "i18n-export.log",
+    )
     if rc or not exported.exists():
         totals.fail(f"translation template: export failed (rc={rc}); log: {OUT / 'i18n-export.log'}")
         return
@@ -145,8 +161,10 @@ def check_pot(db, totals, update=False):
         POT.write_bytes(exported.read_bytes())
         print(f"== translation template: {POT.relative_to(ROOT)} rewritten", flush=True)
         for path, (added, obsoleted) in i18n.merge().items():
-            print(f"   {path.relative_to(ROOT)} merged: {added} new strings to translate, "
-                  f"{obsoleted} obsolete", flush=True)
+            print(
+                f"   {path.relative_to(ROOT)} merged: {added} new strings to translate, {obsoleted} obsolete",
+                flush=True,
+            )
         return
     if not POT.exists():
         totals.fail(f"translation template: {POT.relative_to(ROOT)} is missing (./test.sh --update-pot)")
@@ -158,8 +176,10 @@ def check_pot(db, totals, update=False):
             print(f"   not in the .pot: {msgid!r}" + (f" (context {context})" if context else ""))
         for context, msgid in stale[:20]:
             print(f"   no longer in the code: {msgid!r}" + (f" (context {context})" if context else ""))
-        totals.fail(f"translation template: {len(missing)} strings missing, {len(stale)} stale; "
-                    "regenerate it with ./test.sh --only pot --update-pot")
+        totals.fail(
+            f"translation template: {len(missing)} strings missing, {len(stale)} stale; "
+            "regenerate it with ./test.sh --only pot --update-pot"
+        )
     else:
         totals.passed += 1
         print(f"== translation template: {len(want)} strings, current", flush=True)
@@ -180,10 +200,15 @@ def lint(totals):
     skipped = pending_hooks()
     if skipped:
         env["SKIP"] = ",".join(filter(None, [env.get("SKIP", ""), *skipped]))
-        print(f"   lint: skipping {', '.join(skipped)} until tools/format.sh has been run "
-              f"(.pre-commit-pending)", flush=True)
-    rc = run([str(VENV / "bin" / "pre-commit"), "run", "--all-files", "--show-diff-on-failure",
-              "--color=never"], env=env)
+        print(
+            f"   lint: skipping {', '.join(skipped)} until tools/format.sh has been run "
+            f"(.pre-commit-pending)",
+            flush=True,
+        )
+    rc = run(
+        [str(VENV / "bin" / "pre-commit"), "run", "--all-files", "--show-diff-on-failure", "--color=never"],
+        env=env,
+    )
     print(f"== lint: {'ok' if rc == 0 else 'FAILED'}", flush=True)
     if rc:
         totals.fail("lint: a pre-commit hook found problems (tools/format.sh fixes the formatting)")
@@ -210,9 +235,23 @@ def run_tours(db, totals):
     tours = sorted((ROOT / ADDON / "tests").glob(TOUR_GLOB))
     if tours:
         log = OUT / "tours.log"
-        run([ODOO, "-c", CONF, "-d", db, "--test-tags", f"halo_tour/{ADDON}",
-             "--stop-after-init", "--log-level=info", "--http-port", str(free_port())],
-            log=log, timeout=1800)
+        run(
+            [
+                ODOO,
+                "-c",
+                CONF,
+                "-d",
+                db,
+                "--test-tags",
+                f"halo_tour/{ADDON}",
+                "--stop-after-init",
+                "--log-level=info",
+                "--http-port",
+                str(free_port()),
+            ],
+            log=log,
+            timeout=1800,
+        )
         text = log.read_text(errors="replace")
         match = re.findall(r"(\d+) failed, (\d+) error\(s\) of (\d+) tests", text)
         if not match:
@@ -221,8 +260,11 @@ def run_tours(db, totals):
             failed, errors_n, ran = (int(x) for x in match[-1])
             totals.passed += ran - failed - errors_n
             totals.failed += failed + errors_n
-            print(f"== browser tours (headless Chromium): {ran - failed - errors_n} passed, "
-                  f"{failed + errors_n} failed", flush=True)
+            print(
+                f"== browser tours (headless Chromium): {ran - failed - errors_n} passed, "
+                f"{failed + errors_n} failed",
+                flush=True,
+            )
             if failed or errors_n:
                 print("\n".join(odoo_log_errors(log)[:40]))
                 totals.problems.append(f"browser tours: see {log}")
@@ -233,10 +275,17 @@ def run_tours(db, totals):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--keep-db", action="store_true", help="keep the test database")
-    parser.add_argument("--only", choices=["lint", "addon", "plain", "tours", "pot"], action="append",
-                        help="run only these steps (the install always runs for addon/tours/pot)")
-    parser.add_argument("--update-pot", action="store_true",
-                        help="rewrite the addon's .pot from Odoo's export instead of checking it")
+    parser.add_argument(
+        "--only",
+        choices=["lint", "addon", "plain", "tours", "pot"],
+        action="append",
+        help="run only these steps (the install always runs for addon/tours/pot)",
+    )
+    parser.add_argument(
+        "--update-pot",
+        action="store_true",
+        help="rewrite the addon's .pot from Odoo's export instead of checking it",
+    )
     parser.add_argument("pytest_args", nargs="*", help="extra arguments for the addon pytest run")
     args = parser.parse_args()
     steps = set(args.only or ["lint", "addon", "plain", "tours", "pot"])
@@ -252,16 +301,43 @@ def main():
         junit = OUT / "plain.xml"
         junit.unlink(missing_ok=True)
         paths = [p for p in PLAIN_TEST_PATHS if (ROOT / p).is_dir()]
-        run([py, "-m", "pytest", "-p", "no:odoo", "-p", "no:cacheprovider", "-q",
-             f"--junitxml={junit}", *paths])
+        run(
+            [
+                py,
+                "-m",
+                "pytest",
+                "-p",
+                "no:odoo",
+                "-p",
+                "no:cacheprovider",
+                "-q",
+                f"--junitxml={junit}",
+                *paths,
+            ]
+        )
         totals.add_junit(junit, "plain-Python tests (services, xero_sandbox, repository)")
 
     db = None
     if steps & {"addon", "tours", "pot"}:
         db = f"halo_test_{os.getpid()}_{int(time.time())}"
         log = OUT / "install.log"
-        rc = run([ODOO, "-c", CONF, "-d", db, "-i", ADDON, "--stop-after-init",
-                  "--log-level=info", "--http-port", str(free_port())], log=log, timeout=1800)
+        rc = run(
+            [
+                ODOO,
+                "-c",
+                CONF,
+                "-d",
+                db,
+                "-i",
+                ADDON,
+                "--stop-after-init",
+                "--log-level=info",
+                "--http-port",
+                str(free_port()),
+            ],
+            log=log,
+            timeout=1800,
+        )
         errors = odoo_log_errors(log)
         try:
             state = psql_query(db, f"SELECT state FROM ir_module_module WHERE name = '{ADDON}'")
@@ -283,10 +359,24 @@ def main():
         if db_ok and "addon" in steps:
             junit = OUT / "addon.xml"
             junit.unlink(missing_ok=True)
-            run([py, "-m", "pytest", "-p", "no:cacheprovider", "-q",
-                 f"--odoo-database={db}", f"--odoo-config={CONF}", "--odoo-http",
-                 f"--ignore-glob=**/{TOUR_GLOB}", f"--junitxml={junit}",
-                 f"{ADDON}/tests", *args.pytest_args], timeout=3600)
+            run(
+                [
+                    py,
+                    "-m",
+                    "pytest",
+                    "-p",
+                    "no:cacheprovider",
+                    "-q",
+                    f"--odoo-database={db}",
+                    f"--odoo-config={CONF}",
+                    "--odoo-http",
+                    f"--ignore-glob=**/{TOUR_GLOB}",
+                    f"--junitxml={junit}",
+                    f"{ADDON}/tests",
+                    *args.pytest_args,
+                ],
+                timeout=3600,
+            )
             totals.add_junit(junit, "addon tests (pytest-odoo)")
 
         if db_ok and "tours" in steps:

@@ -31,7 +31,9 @@ def rpc():
     common = xmlrpc.client.ServerProxy(f"{ODOO}/xmlrpc/2/common")
     uid = common.authenticate(DB, "admin", "admin", {})
     models = xmlrpc.client.ServerProxy(f"{ODOO}/xmlrpc/2/object", allow_none=True)
-    return lambda model, method, *args, **kw: models.execute_kw(DB, uid, "admin", model, method, list(args), kw)
+    return lambda model, method, *args, **kw: models.execute_kw(
+        DB, uid, "admin", model, method, list(args), kw
+    )
 
 
 class Chrome:
@@ -39,11 +41,24 @@ class Chrome:
         self.profile = tempfile.mkdtemp()
         # several demos may run side by side: each its own debugging port
         port = int(os.environ.get("HALO_CHROME_PORT", "9333"))
-        self.proc = subprocess.Popen([
-            shutil.which("chromium") or "chromium", "--headless=new", "--no-sandbox", "--disable-gpu",
-            "--no-first-run", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", f"--user-data-dir={self.profile}", f"--remote-debugging-port={port}",
-            "--window-size=1440,900", "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [
+                shutil.which("chromium") or "chromium",
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                f"--user-data-dir={self.profile}",
+                f"--remote-debugging-port={port}",
+                "--window-size=1440,900",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         for _ in range(50):
             try:
                 pages = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json"))
@@ -63,8 +78,11 @@ class Chrome:
                 return message.get("result", {})
 
     def js(self, expression):
-        return self.send("Runtime.evaluate", expression=expression, awaitPromise=True,
-                         returnByValue=True).get("result", {}).get("value")
+        return (
+            self.send("Runtime.evaluate", expression=expression, awaitPromise=True, returnByValue=True)
+            .get("result", {})
+            .get("value")
+        )
 
     def goto(self, url, wait_for, seconds=30):
         self.send("Page.navigate", url=url)
@@ -90,23 +108,35 @@ class Chrome:
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
     call = rpc()
-    ticket_id = call("account.analytic.line", "search_read", [("halo_ticket_id", "!=", False)],
-                     fields=["halo_ticket_id"], limit=1, order="id desc")[0]["halo_ticket_id"][0]
+    ticket_id = call(
+        "account.analytic.line",
+        "search_read",
+        [("halo_ticket_id", "!=", False)],
+        fields=["halo_ticket_id"],
+        limit=1,
+        order="id desc",
+    )[0]["halo_ticket_id"][0]
     run_id = call("halo.billing.run", "create", {"note": "<p>Screenshot run</p>"})
     call("halo.billing.run", "action_preview", [run_id])
     chrome = Chrome()
     try:
         chrome.goto(f"{ODOO}/web/login", "input[name=login]")
-        chrome.js("document.querySelector('input[name=login]').value='admin';"
-                  "document.querySelector('input[name=password]').value='admin';"
-                  "document.querySelector('form').submit();")
+        chrome.js(
+            "document.querySelector('input[name=login]').value='admin';"
+            "document.querySelector('input[name=password]').value='admin';"
+            "document.querySelector('form').submit();"
+        )
         time.sleep(3)
         chrome.goto(f"{ODOO}/odoo/helpdesk.ticket/{ticket_id}", ".o_form_view")
-        chrome.js("[...document.querySelectorAll('.o_notebook a.nav-link')].find(a => a.textContent.trim() === 'Actions').click()")
+        chrome.js(
+            "[...document.querySelectorAll('.o_notebook a.nav-link')].find(a => a.textContent.trim() === 'Actions').click()"
+        )
         time.sleep(1.5)
         chrome.shot("ticket-actions.png")
-        chrome.goto(f"{ODOO}/odoo/action-halo_helpdesk_billing.halo_billing_run_action/{run_id}",
-                    ".o_field_widget[name=line_ids] .o_data_row")
+        chrome.goto(
+            f"{ODOO}/odoo/action-halo_helpdesk_billing.halo_billing_run_action/{run_id}",
+            ".o_field_widget[name=line_ids] .o_data_row",
+        )
         chrome.shot("billing-run-preview.png")
         chrome.goto(f"{SANDBOX}/", "body")
         chrome.shot("xero-sandbox.png")

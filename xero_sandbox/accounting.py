@@ -30,10 +30,14 @@ NOT_MODIFIABLE = "Invoice not of valid status for modification"
 # what ``summaryOnly=true`` leaves out of invoices (the "computation-heavy fields")
 SUMMARY_DROPPED = ("LineItems", "Payments", "CreditNotes", "Prepayments", "Overpayments", "Allocations")
 #: One e-mail address (Xero refuses lists such as "a@x.com, b@x.com")
-EMAIL_RE = re.compile(r"^[^@\s,;<>()\[\]\\\"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+EMAIL_RE = re.compile(
+    r"^[^@\s,;<>()\[\]\\\"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
+)
 NEGATIVE_QUANTITY = "Quantity must not be less than zero"
-CREDIT_NOTE_DISCOUNT = "Discounts are not supported on credit notes (DiscountRate and DiscountAmount are only " \
-                       "supported on ACCREC invoices)."
+CREDIT_NOTE_DISCOUNT = (
+    "Discounts are not supported on credit notes (DiscountRate and DiscountAmount are only "
+    "supported on ACCREC invoices)."
+)
 
 
 @dataclass(frozen=True)
@@ -60,10 +64,30 @@ class DocKind:
         return doc_type == self.types[0]
 
 
-INVOICE = DocKind("invoices", "Invoices", "InvoiceID", "InvoiceNumber", ("ACCREC", "ACCPAY"), "INV",
-                  "invoice_seq", "Invoice", "INVOICE", "INV")
-CREDIT_NOTE = DocKind("credit_notes", "CreditNotes", "CreditNoteID", "CreditNoteNumber",
-                      ("ACCRECCREDIT", "ACCPAYCREDIT"), "CN", "credit_note_seq", "Credit Note", "CREDITNOTE", "CN")
+INVOICE = DocKind(
+    "invoices",
+    "Invoices",
+    "InvoiceID",
+    "InvoiceNumber",
+    ("ACCREC", "ACCPAY"),
+    "INV",
+    "invoice_seq",
+    "Invoice",
+    "INVOICE",
+    "INV",
+)
+CREDIT_NOTE = DocKind(
+    "credit_notes",
+    "CreditNotes",
+    "CreditNoteID",
+    "CreditNoteNumber",
+    ("ACCRECCREDIT", "ACCPAYCREDIT"),
+    "CN",
+    "credit_note_seq",
+    "Credit Note",
+    "CREDITNOTE",
+    "CN",
+)
 
 
 class Invalid(Exception):
@@ -98,8 +122,15 @@ def ms(ts: float) -> str:
 
 
 def validation_error(elements: list) -> Response:
-    return json_response({"ErrorNumber": 10, "Type": "ValidationException",
-                          "Message": "A validation exception occurred", "Elements": elements}, status=400)
+    return json_response(
+        {
+            "ErrorNumber": 10,
+            "Type": "ValidationException",
+            "Message": "A validation exception occurred",
+            "Elements": elements,
+        },
+        status=400,
+    )
 
 
 def error_response(number: int, kind: str, message: str, status=400) -> Response:
@@ -130,15 +161,26 @@ class Context:
         self._backup = None
 
     def begin(self):
-        self._backup = {k: dict(self.org[k]) for k in ("contacts", "items", "invoices", "credit_notes", "payments",
-                                                        "history", "prepayments", "overpayments")}
+        self._backup = {
+            k: dict(self.org[k])
+            for k in (
+                "contacts",
+                "items",
+                "invoices",
+                "credit_notes",
+                "payments",
+                "history",
+                "prepayments",
+                "overpayments",
+            )
+        }
         self._backup["invoice_seq"] = self.org["invoice_seq"]
         self._backup["credit_note_seq"] = self.org["credit_note_seq"]
         self._events_mark = len(self.events)
 
     def rollback(self):
         self.org.update(self._backup)
-        del self.events[self._events_mark:]
+        del self.events[self._events_mark :]
 
     def event(self, category, kind, resource_id):
         if (category, "CREATE", resource_id) not in self.events:
@@ -152,8 +194,12 @@ class Context:
 
 # -- rendering ------------------------------------------------------------------------------------------
 def envelope(ctx, key, records, pagination=None, warnings=None) -> dict:
-    out = {"Id": str(uuid.uuid4()), "Status": "OK", "ProviderName": ctx.state.app["name"],
-           "DateTimeUTC": ms_date(int(ctx.now * 1000), offset=False)}
+    out = {
+        "Id": str(uuid.uuid4()),
+        "Status": "OK",
+        "ProviderName": ctx.state.app["name"],
+        "DateTimeUTC": ms_date(int(ctx.now * 1000), offset=False),
+    }
     if pagination:
         out["pagination"] = pagination
     if warnings:
@@ -176,8 +222,9 @@ def render_item(rec, unitdp=2) -> dict:
     out["UpdatedDateUTC"] = ms(rec["UpdatedDateUTC"])
     for details in ("SalesDetails", "PurchaseDetails"):
         if out.get(details, {}).get("UnitPrice") is not None:
-            out[details]["UnitPrice"] = float(d(out[details]["UnitPrice"]).quantize(
-                Decimal(1).scaleb(-unitdp), rounding=ROUND_HALF_UP))
+            out[details]["UnitPrice"] = float(
+                d(out[details]["UnitPrice"]).quantize(Decimal(1).scaleb(-unitdp), rounding=ROUND_HALF_UP)
+            )
     return out
 
 
@@ -188,17 +235,33 @@ def render_account(rec) -> dict:
 def _render_document(org, rec, id_field, number_field, lines, unitdp, **own) -> dict:
     """What invoices and credit notes render alike; ``own`` adds the document's own fields."""
     contact = org["contacts"].get(rec["ContactID"], {})
-    out = {"Type": rec["Type"], id_field: rec[id_field], number_field: rec.get(number_field) or "",
-           "Reference": rec.get("Reference") or "",
-           "Contact": {"ContactID": rec["ContactID"], "Name": contact.get("Name"),
-                       "ContactStatus": contact.get("ContactStatus", "ACTIVE"), "HasAttachments": False,
-                       "HasValidationErrors": False},
-           "Date": date_out(rec["Date"]), "DateString": date_string(rec["Date"]),
-           "Status": rec["Status"], "LineAmountTypes": rec["LineAmountTypes"],
-           "SubTotal": rec["SubTotal"], "TotalTax": rec["TotalTax"], "Total": rec["Total"],
-           "CurrencyCode": rec["CurrencyCode"], "CurrencyRate": rec.get("CurrencyRate", 1.0), "HasErrors": False,
-           "SentToContact": rec.get("SentToContact", False), "UpdatedDateUTC": ms(rec["UpdatedDateUTC"]),
-           "BrandingThemeID": rec.get("BrandingThemeID"), **own}
+    out = {
+        "Type": rec["Type"],
+        id_field: rec[id_field],
+        number_field: rec.get(number_field) or "",
+        "Reference": rec.get("Reference") or "",
+        "Contact": {
+            "ContactID": rec["ContactID"],
+            "Name": contact.get("Name"),
+            "ContactStatus": contact.get("ContactStatus", "ACTIVE"),
+            "HasAttachments": False,
+            "HasValidationErrors": False,
+        },
+        "Date": date_out(rec["Date"]),
+        "DateString": date_string(rec["Date"]),
+        "Status": rec["Status"],
+        "LineAmountTypes": rec["LineAmountTypes"],
+        "SubTotal": rec["SubTotal"],
+        "TotalTax": rec["TotalTax"],
+        "Total": rec["Total"],
+        "CurrencyCode": rec["CurrencyCode"],
+        "CurrencyRate": rec.get("CurrencyRate", 1.0),
+        "HasErrors": False,
+        "SentToContact": rec.get("SentToContact", False),
+        "UpdatedDateUTC": ms(rec["UpdatedDateUTC"]),
+        "BrandingThemeID": rec.get("BrandingThemeID"),
+        **own,
+    }
     if rec.get("DueDate"):
         out["DueDate"], out["DueDateString"] = date_out(rec["DueDate"]), date_string(rec["DueDate"])
     if rec.get("FullyPaidOnDate"):
@@ -210,11 +273,22 @@ def _render_document(org, rec, id_field, number_field, lines, unitdp, **own) -> 
 
 def render_invoice(org, rec, lines=True, unitdp=2) -> dict:
     out = _render_document(
-        org, rec, "InvoiceID", "InvoiceNumber", lines, unitdp,
-        TotalDiscount=0.0, AmountDue=rec["AmountDue"], AmountPaid=rec["AmountPaid"],
-        AmountCredited=rec["AmountCredited"], IsDiscounted=False,
-        HasAttachments=bool(org["attachments"].get(rec["InvoiceID"])), Url=rec.get("Url"),
-        Payments=[], CreditNotes=[])
+        org,
+        rec,
+        "InvoiceID",
+        "InvoiceNumber",
+        lines,
+        unitdp,
+        TotalDiscount=0.0,
+        AmountDue=rec["AmountDue"],
+        AmountPaid=rec["AmountPaid"],
+        AmountCredited=rec["AmountCredited"],
+        IsDiscounted=False,
+        HasAttachments=bool(org["attachments"].get(rec["InvoiceID"])),
+        Url=rec.get("Url"),
+        Payments=[],
+        CreditNotes=[],
+    )
     from . import money as _money
 
     out.update(_money.invoice_credits(org, rec))
@@ -223,40 +297,76 @@ def render_invoice(org, rec, lines=True, unitdp=2) -> dict:
         out["Contact"]["ContactNumber"] = contact["ContactNumber"]
     for alloc in rec.get("CreditAllocations", []):
         cn = org["credit_notes"].get(alloc["CreditNoteID"], {})
-        out["CreditNotes"].append({"CreditNoteID": alloc["CreditNoteID"], "ID": alloc["CreditNoteID"],
-                                   "CreditNoteNumber": cn.get("CreditNoteNumber") or "",
-                                   "Total": cn.get("Total"), "AppliedAmount": alloc["Amount"],
-                                   "Date": date_out(alloc["Date"]), "HasErrors": False})
+        out["CreditNotes"].append(
+            {
+                "CreditNoteID": alloc["CreditNoteID"],
+                "ID": alloc["CreditNoteID"],
+                "CreditNoteNumber": cn.get("CreditNoteNumber") or "",
+                "Total": cn.get("Total"),
+                "AppliedAmount": alloc["Amount"],
+                "Date": date_out(alloc["Date"]),
+                "HasErrors": False,
+            }
+        )
     for pid in rec.get("PaymentIDs", []):
         pay = org["payments"][pid]
         if pay["Status"] == "AUTHORISED":
-            out["Payments"].append({"PaymentID": pid, "Date": date_out(pay["Date"]), "Amount": pay["Amount"],
-                                    "Reference": pay.get("Reference") or "",
-                                    "CurrencyRate": pay.get("CurrencyRate", 1.0),
-                                    "HasAccount": True, "HasValidationErrors": False})
+            out["Payments"].append(
+                {
+                    "PaymentID": pid,
+                    "Date": date_out(pay["Date"]),
+                    "Amount": pay["Amount"],
+                    "Reference": pay.get("Reference") or "",
+                    "CurrencyRate": pay.get("CurrencyRate", 1.0),
+                    "HasAccount": True,
+                    "HasValidationErrors": False,
+                }
+            )
     return {k: v for k, v in out.items() if v is not None}
 
 
 def render_credit_note(org, rec, lines=True, unitdp=2) -> dict:
     out = _render_document(
-        org, rec, "CreditNoteID", "CreditNoteNumber", lines, unitdp,
-        RemainingCredit=rec["RemainingCredit"], HasAttachments=False, Allocations=[], Payments=[])
+        org,
+        rec,
+        "CreditNoteID",
+        "CreditNoteNumber",
+        lines,
+        unitdp,
+        RemainingCredit=rec["RemainingCredit"],
+        HasAttachments=False,
+        Allocations=[],
+        Payments=[],
+    )
     for alloc in rec.get("Allocations", []):
         inv = org["invoices"].get(alloc["InvoiceID"], {})
-        out["Allocations"].append({"AllocationID": alloc["AllocationID"], "Amount": alloc["Amount"],
-                                   "Date": date_out(alloc["Date"]),
-                                   "Invoice": {"InvoiceID": alloc["InvoiceID"],
-                                               "InvoiceNumber": inv.get("InvoiceNumber") or "",
-                                               "LineItems": [], "Payments": [], "CreditNotes": [],
-                                               "Prepayments": [], "Overpayments": [], "HasErrors": False,
-                                               "IsDiscounted": False}})
+        out["Allocations"].append(
+            {
+                "AllocationID": alloc["AllocationID"],
+                "Amount": alloc["Amount"],
+                "Date": date_out(alloc["Date"]),
+                "Invoice": {
+                    "InvoiceID": alloc["InvoiceID"],
+                    "InvoiceNumber": inv.get("InvoiceNumber") or "",
+                    "LineItems": [],
+                    "Payments": [],
+                    "CreditNotes": [],
+                    "Prepayments": [],
+                    "Overpayments": [],
+                    "HasErrors": False,
+                    "IsDiscounted": False,
+                },
+            }
+        )
     out["AppliedAmount"] = float(r2(sum((d(a["Amount"]) for a in rec.get("Allocations", [])), Decimal(0))))
     return {k: v for k, v in out.items() if v is not None}
 
 
 def _render_line(li, unitdp):
     out = dict(li)
-    out["UnitAmount"] = float(d(li["UnitAmount"]).quantize(Decimal(1).scaleb(-unitdp), rounding=ROUND_HALF_UP))
+    out["UnitAmount"] = float(
+        d(li["UnitAmount"]).quantize(Decimal(1).scaleb(-unitdp), rounding=ROUND_HALF_UP)
+    )
     out["Tracking"] = [dict(t) for t in li.get("Tracking", [])]
     return {k: v for k, v in out.items() if v is not None}
 
@@ -265,23 +375,45 @@ def render_payment(org, rec) -> dict:
     inv = org["invoices"][rec["InvoiceID"]]
     acc = org["accounts"][rec["AccountID"]]
     contact = org["contacts"].get(inv["ContactID"], {})
-    return {"PaymentID": rec["PaymentID"], "Date": date_out(rec["Date"]), "Amount": rec["Amount"],
-            "BankAmount": money(d(rec["Amount"]) / d(rec.get("CurrencyRate", 1.0))),
-            "Reference": rec.get("Reference") or "", "CurrencyRate": rec.get("CurrencyRate", 1.0),
-            "PaymentType": "ACCRECPAYMENT" if inv["Type"] == "ACCREC" else "ACCPAYPAYMENT",
-            "Status": rec["Status"], "UpdatedDateUTC": ms(rec["UpdatedDateUTC"]), "HasAccount": True,
-            "IsReconciled": False, "HasValidationErrors": False,
-            "Account": {"AccountID": acc["AccountID"], "Code": acc["Code"], "Name": acc["Name"]},
-            "Invoice": {"Type": inv["Type"], "InvoiceID": inv["InvoiceID"],
-                        "InvoiceNumber": inv.get("InvoiceNumber") or "", "CurrencyCode": inv["CurrencyCode"],
-                        "Contact": {"ContactID": inv["ContactID"], "Name": contact.get("Name")},
-                        "HasErrors": False, "IsDiscounted": False, "LineItems": [], "Payments": [],
-                        "CreditNotes": [], "Prepayments": [], "Overpayments": []}}
+    return {
+        "PaymentID": rec["PaymentID"],
+        "Date": date_out(rec["Date"]),
+        "Amount": rec["Amount"],
+        "BankAmount": money(d(rec["Amount"]) / d(rec.get("CurrencyRate", 1.0))),
+        "Reference": rec.get("Reference") or "",
+        "CurrencyRate": rec.get("CurrencyRate", 1.0),
+        "PaymentType": "ACCRECPAYMENT" if inv["Type"] == "ACCREC" else "ACCPAYPAYMENT",
+        "Status": rec["Status"],
+        "UpdatedDateUTC": ms(rec["UpdatedDateUTC"]),
+        "HasAccount": True,
+        "IsReconciled": False,
+        "HasValidationErrors": False,
+        "Account": {"AccountID": acc["AccountID"], "Code": acc["Code"], "Name": acc["Name"]},
+        "Invoice": {
+            "Type": inv["Type"],
+            "InvoiceID": inv["InvoiceID"],
+            "InvoiceNumber": inv.get("InvoiceNumber") or "",
+            "CurrencyCode": inv["CurrencyCode"],
+            "Contact": {"ContactID": inv["ContactID"], "Name": contact.get("Name")},
+            "HasErrors": False,
+            "IsDiscounted": False,
+            "LineItems": [],
+            "Payments": [],
+            "CreditNotes": [],
+            "Prepayments": [],
+            "Overpayments": [],
+        },
+    }
 
 
 def render_history(rec) -> dict:
-    return {"Changes": rec["Changes"], "DateUTCString": utc_iso(rec["ts"]), "DateUTC": ms(rec["ts"]),
-            "User": rec["User"], "Details": rec["Details"]}
+    return {
+        "Changes": rec["Changes"],
+        "DateUTCString": utc_iso(rec["ts"]),
+        "DateUTC": ms(rec["ts"]),
+        "User": rec["User"],
+        "Details": rec["Details"],
+    }
 
 
 def utc_iso(ts: float) -> str:
@@ -378,24 +510,47 @@ def batch_write(ctx, plural: str, id_field: str, elements: list, save, render) -
 
 
 # -- contacts -----------------------------------------------------------------------------------------------
-CONTACT_FIELDS = ("ContactNumber", "AccountNumber", "ContactStatus", "Name", "FirstName", "LastName",
-                  "CompanyNumber", "EmailAddress", "BankAccountDetails", "TaxNumber", "AccountsReceivableTaxType",
-                  "AccountsPayableTaxType", "Addresses", "Phones", "DefaultCurrency", "Website", "PaymentTerms",
-                  "ContactPersons", "SalesDefaultAccountCode", "PurchasesDefaultAccountCode", "Discount")
+CONTACT_FIELDS = (
+    "ContactNumber",
+    "AccountNumber",
+    "ContactStatus",
+    "Name",
+    "FirstName",
+    "LastName",
+    "CompanyNumber",
+    "EmailAddress",
+    "BankAccountDetails",
+    "TaxNumber",
+    "AccountsReceivableTaxType",
+    "AccountsPayableTaxType",
+    "Addresses",
+    "Phones",
+    "DefaultCurrency",
+    "Website",
+    "PaymentTerms",
+    "ContactPersons",
+    "SalesDefaultAccountCode",
+    "PurchasesDefaultAccountCode",
+    "Discount",
+)
 
 
 def find_contact(org, ref: str):
     ref = (ref or "").lower()
     rec = org["contacts"].get(ref)
     if rec is None:
-        rec = next((c for c in org["contacts"].values() if (c.get("ContactNumber") or "").lower() == ref), None)
+        rec = next(
+            (c for c in org["contacts"].values() if (c.get("ContactNumber") or "").lower() == ref), None
+        )
     return rec
 
 
 def _name_taken(org, name, exclude_id=None) -> bool:
     name = name.strip().lower()
-    return any(c["Name"].strip().lower() == name and c["ContactStatus"] == "ACTIVE" and c["ContactID"] != exclude_id
-               for c in org["contacts"].values())
+    return any(
+        c["Name"].strip().lower() == name and c["ContactStatus"] == "ACTIVE" and c["ContactID"] != exclude_id
+        for c in org["contacts"].values()
+    )
 
 
 def save_contact(ctx, element, create_only=False, target_id=None):
@@ -409,10 +564,23 @@ def save_contact(ctx, element, create_only=False, target_id=None):
     elif not create_only and _key(element, "Name"):
         name = _key(element, "Name").strip().lower()
         existing = next((c for c in org["contacts"].values() if c["Name"].strip().lower() == name), None)
-    rec = copy.deepcopy(existing) if existing else {
-        "ContactID": str(uuid.uuid4()), "ContactStatus": "ACTIVE", "IsSupplier": False, "IsCustomer": False,
-        "Addresses": [], "Phones": [], "ContactGroups": [], "ContactPersons": [], "HasAttachments": False,
-        "HasValidationErrors": False, "DefaultCurrency": org["BaseCurrency"]}
+    rec = (
+        copy.deepcopy(existing)
+        if existing
+        else {
+            "ContactID": str(uuid.uuid4()),
+            "ContactStatus": "ACTIVE",
+            "IsSupplier": False,
+            "IsCustomer": False,
+            "Addresses": [],
+            "Phones": [],
+            "ContactGroups": [],
+            "ContactPersons": [],
+            "HasAttachments": False,
+            "HasValidationErrors": False,
+            "DefaultCurrency": org["BaseCurrency"],
+        }
+    )
     for key in CONTACT_FIELDS:
         value = _key(element, key)
         if value is not None:
@@ -424,8 +592,10 @@ def save_contact(ctx, element, create_only=False, target_id=None):
     elif len(name) > 255:
         errors.append("The contact name must be 255 characters or fewer.")
     elif rec["ContactStatus"] == "ACTIVE" and _name_taken(org, name, rec["ContactID"]):
-        errors.append("The contact name %s is already assigned to another contact. The contact name must be "
-                      "unique across all active contacts." % name)
+        errors.append(
+            "The contact name %s is already assigned to another contact. The contact name must be "
+            "unique across all active contacts." % name
+        )
     if rec["ContactStatus"] not in ("ACTIVE", "ARCHIVED", "GDPRREQUEST"):
         errors.append("ContactStatus must be ACTIVE or ARCHIVED.")
     if len(rec.get("ContactNumber") or "") > 50:
@@ -457,8 +627,14 @@ def contacts(ctx, ident, method) -> Response:
             records = [c for c in records if c["ContactID"] in ids]
         term = (args.get("searchTerm") or "").lower()
         if term:
-            records = [c for c in records if any(term in (c.get(f) or "").lower() for f in
-                                                 ("Name", "FirstName", "LastName", "ContactNumber", "EmailAddress"))]
+            records = [
+                c
+                for c in records
+                if any(
+                    term in (c.get(f) or "").lower()
+                    for f in ("Name", "FirstName", "LastName", "ContactNumber", "EmailAddress")
+                )
+            ]
         summary = parse_bool(args.get("summaryOnly"))
         return list_records(ctx, records, lambda c: render_contact(c, summary), True, "Contacts")
     elements = _body_elements(ctx.request, "Contacts")
@@ -466,10 +642,22 @@ def contacts(ctx, ident, method) -> Response:
         rec = find_contact(org, ident)
         if rec is None:
             return not_found()
-        return batch_write(ctx, "Contacts", "ContactID", elements,
-                           lambda c, e: save_contact(c, e, target_id=rec["ContactID"]), render_contact)
-    return batch_write(ctx, "Contacts", "ContactID", elements,
-                       lambda c, e: save_contact(c, e, create_only=(method == "PUT")), render_contact)
+        return batch_write(
+            ctx,
+            "Contacts",
+            "ContactID",
+            elements,
+            lambda c, e: save_contact(c, e, target_id=rec["ContactID"]),
+            render_contact,
+        )
+    return batch_write(
+        ctx,
+        "Contacts",
+        "ContactID",
+        elements,
+        lambda c, e: save_contact(c, e, create_only=(method == "PUT")),
+        render_contact,
+    )
 
 
 # -- items ----------------------------------------------------------------------------------------------------
@@ -484,8 +672,10 @@ def _check_details(ctx, details: dict, errors: list):
         errors.append("Account code '%s' is not a valid code for this document." % code)
     tax = details.get("TaxType")
     if tax and not _tax_rate(ctx.org, tax):
-        errors.append("The TaxType code '%s' does not exist or cannot be used with account code '%s'."
-                      % (tax, code or ""))
+        errors.append(
+            "The TaxType code '%s' does not exist or cannot be used with account code '%s'."
+            % (tax, code or "")
+        )
     if details.get("UnitPrice") is not None:
         price = d(details["UnitPrice"]).quantize(Decimal(1).scaleb(-ctx.unitdp), rounding=ROUND_HALF_UP)
         details["UnitPrice"] = float(price)
@@ -501,9 +691,18 @@ def save_item(ctx, element, create_only=False, target=None):
     code = _key(element, "Code")
     if existing is None and code and not create_only:
         existing = find_item(org, code)
-    rec = copy.deepcopy(existing) if existing else {"ItemID": str(uuid.uuid4()), "IsSold": True,
-                                                    "IsPurchased": True, "IsTrackedAsInventory": False,
-                                                    "SalesDetails": {}, "PurchaseDetails": {}}
+    rec = (
+        copy.deepcopy(existing)
+        if existing
+        else {
+            "ItemID": str(uuid.uuid4()),
+            "IsSold": True,
+            "IsPurchased": True,
+            "IsTrackedAsInventory": False,
+            "SalesDetails": {},
+            "PurchaseDetails": {},
+        }
+    )
     for key in ("Code", "Name", "Description", "PurchaseDescription", "IsSold", "IsPurchased"):
         value = _key(element, key)
         if value is not None:
@@ -545,8 +744,14 @@ def items(ctx, ident, method) -> Response:
     target = find_item(org, ident) if ident else None
     if ident and target is None:
         return not_found()
-    return batch_write(ctx, "Items", "ItemID", elements,
-                       lambda c, e: save_item(c, e, create_only=(method == "PUT"), target=target), render)
+    return batch_write(
+        ctx,
+        "Items",
+        "ItemID",
+        elements,
+        lambda c, e: save_item(c, e, create_only=(method == "PUT"), target=target),
+        render,
+    )
 
 
 # -- tax rates and accounts -----------------------------------------------------------------------------------------
@@ -586,15 +791,36 @@ def accounts(ctx, ident, method) -> Response:
 
 def organisation(ctx, ident, method) -> Response:
     org = ctx.org
-    out = {"OrganisationID": org["tenant_id"], "APIKey": "", "Name": org["Name"], "LegalName": org["LegalName"],
-           "PaysTax": True, "Version": org["Version"], "OrganisationType": "COMPANY",
-           "BaseCurrency": org["BaseCurrency"], "CountryCode": org["CountryCode"], "IsDemoCompany": False,
-           "OrganisationStatus": "ACTIVE", "TaxNumber": org["TaxNumber"], "FinancialYearEndDay": 31,
-           "FinancialYearEndMonth": 3, "SalesTaxBasis": "ACCRUALS", "SalesTaxPeriod": "QUARTERLY1",
-           "DefaultSalesTax": "Tax Exclusive", "DefaultPurchasesTax": "Tax Exclusive",
-           "CreatedDateUTC": ms(org["created"]), "OrganisationEntityType": "COMPANY",
-           "Timezone": org["Timezone"], "ShortCode": org["ShortCode"], "Edition": "BUSINESS", "Class": "STANDARD",
-           "Addresses": [], "Phones": [], "ExternalLinks": [], "PaymentTerms": {}}
+    out = {
+        "OrganisationID": org["tenant_id"],
+        "APIKey": "",
+        "Name": org["Name"],
+        "LegalName": org["LegalName"],
+        "PaysTax": True,
+        "Version": org["Version"],
+        "OrganisationType": "COMPANY",
+        "BaseCurrency": org["BaseCurrency"],
+        "CountryCode": org["CountryCode"],
+        "IsDemoCompany": False,
+        "OrganisationStatus": "ACTIVE",
+        "TaxNumber": org["TaxNumber"],
+        "FinancialYearEndDay": 31,
+        "FinancialYearEndMonth": 3,
+        "SalesTaxBasis": "ACCRUALS",
+        "SalesTaxPeriod": "QUARTERLY1",
+        "DefaultSalesTax": "Tax Exclusive",
+        "DefaultPurchasesTax": "Tax Exclusive",
+        "CreatedDateUTC": ms(org["created"]),
+        "OrganisationEntityType": "COMPANY",
+        "Timezone": org["Timezone"],
+        "ShortCode": org["ShortCode"],
+        "Edition": "BUSINESS",
+        "Class": "STANDARD",
+        "Addresses": [],
+        "Phones": [],
+        "ExternalLinks": [],
+        "PaymentTerms": {},
+    }
     for key in ("PeriodLockDate", "EndOfYearLockDate"):  # "shown if set" (spec)
         if org.get(key):
             out[key] = date_out(org[key])
@@ -615,7 +841,9 @@ def tracking_categories(ctx, ident, method) -> Response:
     if ctx.request.args.get("where"):
         test = query.compile_where(ctx.request.args["where"])
         cats = [c for c in cats if test(c)]
-    return json_response(envelope(ctx, "TrackingCategories", query.apply_order(cats, ctx.request.args.get("order"))))
+    return json_response(
+        envelope(ctx, "TrackingCategories", query.apply_order(cats, ctx.request.args.get("order")))
+    )
 
 
 # -- invoices ---------------------------------------------------------------------------------------------------------
@@ -648,17 +876,23 @@ def _resolve_contact(ctx, data):
     elif _key(data, "ContactNumber"):
         rec = find_contact(org, _key(data, "ContactNumber"))
         if rec is None:
-            raise Invalid("The contact with ContactNumber %s could not be found." % _key(data, "ContactNumber"))
+            raise Invalid(
+                "The contact with ContactNumber %s could not be found." % _key(data, "ContactNumber")
+            )
     else:
         name = _key(data, "Name").strip().lower()
         rec = next((c for c in org["contacts"].values() if c["Name"].strip().lower() == name), None)
         if rec is None:  # Xero creates a contact named on a document
             rec = save_contact(ctx, {"Name": _key(data, "Name")}, create_only=True)
     if rec.get("MergedToContactID"):
-        raise Invalid("The contact '%s' has been merged into another contact (ContactID %s) and cannot be used "
-                      "on new transactions." % (rec["Name"], rec["MergedToContactID"]))
+        raise Invalid(
+            "The contact '%s' has been merged into another contact (ContactID %s) and cannot be used "
+            "on new transactions." % (rec["Name"], rec["MergedToContactID"])
+        )
     if rec["ContactStatus"] == "ARCHIVED":
-        raise Invalid("The contact '%s' has been archived and cannot be used on new transactions." % rec["Name"])
+        raise Invalid(
+            "The contact '%s' has been archived and cannot be used on new transactions." % rec["Name"]
+        )
     return rec
 
 
@@ -675,19 +909,43 @@ def _line_tracking(org, raw_tracking, errors) -> list:
         entry = entry if isinstance(entry, dict) else {}
         cat_id, cat_name = _key(entry, "TrackingCategoryID"), _key(entry, "Name")
         opt_id, opt_name = _key(entry, "TrackingOptionID"), _key(entry, "Option")
-        category = next((c for c in org.get("tracking", []) if (cat_id and c["TrackingCategoryID"] == str(cat_id).lower())
-                         or (not cat_id and cat_name and c["Name"].lower() == str(cat_name).strip().lower())), None)
+        category = next(
+            (
+                c
+                for c in org.get("tracking", [])
+                if (cat_id and c["TrackingCategoryID"] == str(cat_id).lower())
+                or (not cat_id and cat_name and c["Name"].lower() == str(cat_name).strip().lower())
+            ),
+            None,
+        )
         if category is None or category["Status"] != "ACTIVE":
-            errors.append("The tracking category '%s' does not exist or has been archived." % (cat_name or cat_id))
+            errors.append(
+                "The tracking category '%s' does not exist or has been archived." % (cat_name or cat_id)
+            )
             continue
-        option = next((o for o in category["Options"] if (opt_id and o["TrackingOptionID"] == str(opt_id).lower())
-                       or (not opt_id and opt_name and o["Name"].lower() == str(opt_name).strip().lower())), None)
+        option = next(
+            (
+                o
+                for o in category["Options"]
+                if (opt_id and o["TrackingOptionID"] == str(opt_id).lower())
+                or (not opt_id and opt_name and o["Name"].lower() == str(opt_name).strip().lower())
+            ),
+            None,
+        )
         if option is None or option["Status"] != "ACTIVE":
-            errors.append("The tracking option '%s' is not a valid option for the tracking category '%s'."
-                          % (opt_name or opt_id, category["Name"]))
+            errors.append(
+                "The tracking option '%s' is not a valid option for the tracking category '%s'."
+                % (opt_name or opt_id, category["Name"])
+            )
             continue
-        out.append({"TrackingCategoryID": category["TrackingCategoryID"], "TrackingOptionID": option["TrackingOptionID"],
-                    "Name": category["Name"], "Option": option["Name"]})
+        out.append(
+            {
+                "TrackingCategoryID": category["TrackingCategoryID"],
+                "TrackingOptionID": option["TrackingOptionID"],
+                "Name": category["Name"],
+                "Option": option["Name"],
+            }
+        )
     return out
 
 
@@ -697,9 +955,13 @@ def _line_account(org, code, errors):
     if account is None:
         errors.append("Account code '%s' is not a valid code for this document." % code)
     elif account["Status"] != "ACTIVE":
-        errors.append("Account code '%s' has been archived, or has been deleted. Each line item must "
-                      "reference a valid account." % code)
-    elif (account.get("SystemAccount") or account["Type"] == "BANK") and account.get("SystemAccount") != "ROUNDING":
+        errors.append(
+            "Account code '%s' has been archived, or has been deleted. Each line item must "
+            "reference a valid account." % code
+        )
+    elif (account.get("SystemAccount") or account["Type"] == "BANK") and account.get(
+        "SystemAccount"
+    ) != "ROUNDING":
         # system accounts (debtors, creditors, tax...) and bank accounts take no lines
         errors.append("Account code '%s' is not a valid code for this document." % code)
     return account
@@ -732,24 +994,32 @@ def _build_lines(ctx, sales, lat, lines_in, errors, credit=False) -> list:
             unit_raw = defaults.get("UnitPrice")
         if unit_raw is None and _key(raw, "LineAmount") is not None and qty:
             unit_raw = d(_key(raw, "LineAmount")) / qty
-        unit = d(unit_raw if unit_raw is not None else 0).quantize(Decimal(1).scaleb(-ctx.unitdp),
-                                                                   rounding=ROUND_HALF_UP)
+        unit = d(unit_raw if unit_raw is not None else 0).quantize(
+            Decimal(1).scaleb(-ctx.unitdp), rounding=ROUND_HALF_UP
+        )
         code = _key(raw, "AccountCode") or defaults.get("AccountCode")
         account = _line_account(org, code, errors) if code else None
         tax_type = _key(raw, "TaxType") or defaults.get("TaxType") or (account or {}).get("TaxType") or "NONE"
         if lat == "NoTax":
             tax_type = "NONE"
         rate = _tax_rate(org, tax_type)
-        if rate is None or rate["Status"] != "ACTIVE" or not rate["CanApplyToRevenue" if sales
-                                                                    else "CanApplyToExpenses"]:
-            errors.append("The TaxType code '%s' does not exist or cannot be used with account code '%s'."
-                          % (tax_type, code or ""))
+        if (
+            rate is None
+            or rate["Status"] != "ACTIVE"
+            or not rate["CanApplyToRevenue" if sales else "CanApplyToExpenses"]
+        ):
+            errors.append(
+                "The TaxType code '%s' does not exist or cannot be used with account code '%s'."
+                % (tax_type, code or "")
+            )
             continue
         if not description:
             errors.append("The description field is mandatory for each line item.")
         disc = d(_key(raw, "DiscountRate") or 0)
         gross = qty * unit
-        line_amount = r2(gross * (100 - disc) / 100) if disc else r2(gross - d(_key(raw, "DiscountAmount") or 0))
+        line_amount = (
+            r2(gross * (100 - disc) / 100) if disc else r2(gross - d(_key(raw, "DiscountAmount") or 0))
+        )
         pct = d(rate["EffectiveRate"])
         if lat == "Inclusive":
             tax = r2(line_amount * pct / (100 + pct))
@@ -760,10 +1030,18 @@ def _build_lines(ctx, sales, lat, lines_in, errors, credit=False) -> list:
         tracking = _line_tracking(org, _key(raw, "Tracking"), errors)
         if tracking:
             li["Tracking"] = tracking
-        li.update(Description=description, Quantity=float(qty), UnitAmount=float(unit), AccountCode=code,
-                  AccountID=(account or {}).get("AccountID"), TaxType=rate["TaxType"], TaxAmount=float(tax),
-                  LineAmount=float(line_amount), DiscountRate=float(disc) if disc else None,
-                  DiscountAmount=float(d(_key(raw, "DiscountAmount"))) if _key(raw, "DiscountAmount") else None)
+        li.update(
+            Description=description,
+            Quantity=float(qty),
+            UnitAmount=float(unit),
+            AccountCode=code,
+            AccountID=(account or {}).get("AccountID"),
+            TaxType=rate["TaxType"],
+            TaxAmount=float(tax),
+            LineAmount=float(line_amount),
+            DiscountRate=float(disc) if disc else None,
+            DiscountAmount=float(d(_key(raw, "DiscountAmount"))) if _key(raw, "DiscountAmount") else None,
+        )
         out.append({k: v for k, v in li.items() if v is not None})
     return out
 
@@ -784,8 +1062,16 @@ def _totals(rec):
         rec["AmountDue"] = float(r2(total - d(rec["AmountPaid"]) - d(rec["AmountCredited"])))
 
 
-_LINE_KEYS = ("Description", "Quantity", "UnitAmount", "AccountCode", "TaxType", "ItemCode", "LineAmount",
-              "DiscountRate")
+_LINE_KEYS = (
+    "Description",
+    "Quantity",
+    "UnitAmount",
+    "AccountCode",
+    "TaxType",
+    "ItemCode",
+    "LineAmount",
+    "DiscountRate",
+)
 
 
 def _same_lines(old, new) -> bool:
@@ -828,10 +1114,18 @@ def _has_money_applied(org, existing) -> bool:
     """Whether a document has a live payment or an allocation (a payment deleted in Xero no longer counts:
     once it is removed, the invoice can be voided)."""
     payments = org.get("payments", {}) if org else {}
-    live = [pid for pid in existing.get("PaymentIDs") or []
-            if (payments.get(pid) or {"Status": "AUTHORISED"}).get("Status") != "DELETED"]
-    return bool(live or existing.get("Allocations") or existing.get("CreditAllocations")
-                or existing.get("PrepaymentAllocations") or existing.get("OverpaymentAllocations"))
+    live = [
+        pid
+        for pid in existing.get("PaymentIDs") or []
+        if (payments.get(pid) or {"Status": "AUTHORISED"}).get("Status") != "DELETED"
+    ]
+    return bool(
+        live
+        or existing.get("Allocations")
+        or existing.get("CreditAllocations")
+        or existing.get("PrepaymentAllocations")
+        or existing.get("OverpaymentAllocations")
+    )
 
 
 def _check_status(existing, status, kind=INVOICE, org=None):
@@ -842,7 +1136,9 @@ def _check_status(existing, status, kind=INVOICE, org=None):
         raise Invalid("%s Status '%s' is not valid" % (kind.label, status))
     if existing is None and status not in ("DRAFT", "SUBMITTED", "AUTHORISED"):
         raise Invalid("%s not of valid status for creation" % kind.label)
-    if old in ("PAID", "VOIDED", "DELETED") or (old == "AUTHORISED" and status not in ("AUTHORISED", "VOIDED")):
+    if old in ("PAID", "VOIDED", "DELETED") or (
+        old == "AUTHORISED" and status not in ("AUTHORISED", "VOIDED")
+    ):
         raise Invalid(not_modifiable(kind))
     if old == "AUTHORISED" and status == "VOIDED" and _has_money_applied(org, existing):
         raise Invalid("This document cannot be edited as it has a payment or credit note allocated to it.")
@@ -870,8 +1166,11 @@ def _apply_fields(ctx, rec, element, errors, kind=INVOICE):
 
     if _key(element, "CurrencyCode") is not None:
         rec["CurrencyCode"] = str(_key(element, "CurrencyCode")).upper()
-    if _key(element, "CurrencyCode") is not None or _key(element, "CurrencyRate") is not None \
-            or "CurrencyRate" not in rec:
+    if (
+        _key(element, "CurrencyCode") is not None
+        or _key(element, "CurrencyRate") is not None
+        or "CurrencyRate" not in rec
+    ):
         # the rate sent, else the rate already booked (an edit), else the day rate
         given = _key(element, "CurrencyRate")
         if given is None and rec.get("CurrencyRate") and _key(element, "CurrencyCode") is None:
@@ -892,8 +1191,12 @@ def _check_number(org, rec, errors, kind=INVOICE):
     if len(number) > 255:
         errors.append("%s Number must be 255 characters or fewer." % kind.label)
     elif rec["Type"] == kind.receivable and any(
-            (i.get(field) or "").lower() == number and i["Type"] == kind.receivable
-            and i[kind.id_field] != rec[kind.id_field] and i["Status"] != "DELETED" for i in org[kind.store].values()):
+        (i.get(field) or "").lower() == number
+        and i["Type"] == kind.receivable
+        and i[kind.id_field] != rec[kind.id_field]
+        and i["Status"] != "DELETED"
+        for i in org[kind.store].values()
+    ):
         errors.append("%s # must be unique." % kind.label)
 
 
@@ -903,23 +1206,42 @@ def save_document(ctx, kind, element, create_only=False, target=None):
     existing = _target_document(org, kind, element, create_only, target)
     doc_type = (existing or {}).get("Type") or _key(element, "Type")
     if doc_type not in kind.types:
-        raise Invalid("%s Type must be specified" % kind.label if not doc_type
-                      else "%s type '%s' is not supported" % (kind.label, doc_type))
+        raise Invalid(
+            "%s Type must be specified" % kind.label
+            if not doc_type
+            else "%s type '%s' is not supported" % (kind.label, doc_type)
+        )
     old_status = (existing or {}).get("Status")
     status = str(_key(element, "Status") or old_status or "DRAFT").upper()
     _check_status(existing, status, kind, org)
     errors = []
-    rec = copy.deepcopy(existing) if existing else {
-        kind.id_field: str(uuid.uuid4()), "Type": doc_type, "CurrencyCode": org["BaseCurrency"], "LineItems": [],
-        "LineAmountTypes": "Exclusive", "Date": utc_date_of(ctx.now), "ContactID": None}
+    rec = (
+        copy.deepcopy(existing)
+        if existing
+        else {
+            kind.id_field: str(uuid.uuid4()),
+            "Type": doc_type,
+            "CurrencyCode": org["BaseCurrency"],
+            "LineItems": [],
+            "LineAmountTypes": "Exclusive",
+            "Date": utc_date_of(ctx.now),
+            "ContactID": None,
+        }
+    )
     if existing is None and kind is INVOICE:
         rec.update(AmountPaid=0.0, AmountCredited=0.0, PaymentIDs=[], CreditAllocations=[])
     elif existing is None:
         rec.update(Allocations=[])
     _apply_fields(ctx, rec, element, errors, kind)
     if _key(element, "LineItems") is not None:
-        lines = _build_lines(ctx, kind.is_sales(doc_type), rec["LineAmountTypes"], _key(element, "LineItems"), errors,
-                             credit=kind is CREDIT_NOTE)
+        lines = _build_lines(
+            ctx,
+            kind.is_sales(doc_type),
+            rec["LineAmountTypes"],
+            _key(element, "LineItems"),
+            errors,
+            credit=kind is CREDIT_NOTE,
+        )
         if old_status == "AUTHORISED" and not _same_lines(existing["LineItems"], lines):
             errors.append(not_modifiable(kind))
         rec["LineItems"] = lines
@@ -937,8 +1259,11 @@ def save_document(ctx, kind, element, create_only=False, target=None):
     rec["Status"] = status
     for item_id, delta in stock.items():
         item = org["items"][item_id]
-        org["items"][item_id] = {**item, "QuantityOnHand": float(d(item.get("QuantityOnHand") or 0) + delta),
-                                 "UpdatedDateUTC": ctx.now}
+        org["items"][item_id] = {
+            **item,
+            "QuantityOnHand": float(d(item.get("QuantityOnHand") or 0) + delta),
+            "UpdatedDateUTC": ctx.now,
+        }
     _totals(rec)
     rec["UpdatedDateUTC"] = ctx.now
     org[kind.store][rec[kind.id_field]] = rec
@@ -952,11 +1277,16 @@ def lock_date_error(org, on_date):
         return None
     from datetime import date as _date
 
-    for key, label in (("EndOfYearLockDate", "end of year lock date"), ("PeriodLockDate", "period lock date")):
+    for key, label in (
+        ("EndOfYearLockDate", "end of year lock date"),
+        ("PeriodLockDate", "period lock date"),
+    ):
         lock = org.get(key)
         if lock and on_date <= lock:
             return "The document date cannot be before the %s, currently set at %s" % (
-                label, _date.fromisoformat(lock).strftime("%d-%b-%Y"))
+                label,
+                _date.fromisoformat(lock).strftime("%d-%b-%Y"),
+            )
     return None
 
 
@@ -982,9 +1312,11 @@ def _stock_moves(ctx, kind, rec, old_status, status, errors) -> dict:
             item = ctx.org["items"][item_id]
             on_hand = d(item.get("QuantityOnHand") or 0)
             if on_hand - qty < 0:
-                errors.append("The quantity of tracked inventory item '%s' on this invoice (%s) is more than the "
-                              "quantity on hand (%s). Use allowBackorders=true to allow negative stock."
-                              % (item["Code"], qty.normalize(), on_hand.normalize()))
+                errors.append(
+                    "The quantity of tracked inventory item '%s' on this invoice (%s) is more than the "
+                    "quantity on hand (%s). Use allowBackorders=true to allow negative stock."
+                    % (item["Code"], qty.normalize(), on_hand.normalize())
+                )
     return {item_id: sign * qty for item_id, qty in needed.items()}
 
 
@@ -1006,10 +1338,13 @@ def _after_save(ctx, kind, rec, existing, old_status):
     number = rec.get(kind.number_field) or ""
     doc_id = rec[kind.id_field]
     if existing is None:
-        ctx.history(doc_id, "Created", "%s %s to %s for %.2f." % (kind.short, number, contact["Name"], rec["Total"]))
+        ctx.history(
+            doc_id, "Created", "%s %s to %s for %.2f." % (kind.short, number, contact["Name"], rec["Total"])
+        )
     elif old_status != rec["Status"]:
         changes = {"AUTHORISED": "Approved", "VOIDED": "Voided", "DELETED": "Deleted"}.get(
-            rec["Status"], rec["Status"].title())
+            rec["Status"], rec["Status"].title()
+        )
         ctx.history(doc_id, changes, "%s %s status changed to %s." % (kind.short, number, rec["Status"]))
     else:
         ctx.history(doc_id, "Edited", "%s %s edited." % (kind.short, number))
@@ -1046,22 +1381,30 @@ def documents(ctx, kind, ident, method, render) -> Response:
         if not parse_bool(args.get("includeArchived")):
             records = [i for i in records if i["Status"] != "ARCHIVED"]
         number_param = kind.number_field.replace("Number", "Numbers")
-        for param, get in (("IDs", lambda i: i[kind.id_field]),
-                           (number_param, lambda i: (i.get(kind.number_field) or "").lower()),
-                           ("ContactIDs", lambda i: i["ContactID"]), ("Statuses", lambda i: i["Status"].lower())):
+        for param, get in (
+            ("IDs", lambda i: i[kind.id_field]),
+            (number_param, lambda i: (i.get(kind.number_field) or "").lower()),
+            ("ContactIDs", lambda i: i["ContactID"]),
+            ("Statuses", lambda i: i["Status"].lower()),
+        ):
             wanted = _csv(args.get(param))
             if wanted:
                 records = [i for i in records if get(i) in wanted]
         term = (args.get("searchTerm") or "").lower()
         if term:
-            records = [i for i in records if term in (i.get(kind.number_field) or "").lower()
-                       or term in (i.get("Reference") or "").lower()]
+            records = [
+                i
+                for i in records
+                if term in (i.get(kind.number_field) or "").lower()
+                or term in (i.get("Reference") or "").lower()
+            ]
         summary = parse_bool(args.get("summaryOnly"))
         lines = bool(args.get("page")) and not summary
         if summary:
             # lightweight fields only: no lines, payments or allocations (amounts and status stay)
             def render_summary(i):
                 return {k: v for k, v in render(i, False).items() if k not in SUMMARY_DROPPED}
+
             return list_records(ctx, records, render_summary, True, kind.plural)
         return list_records(ctx, records, lambda i: render(i, lines), True, kind.plural)
     if method not in ("PUT", "POST"):
@@ -1073,8 +1416,14 @@ def documents(ctx, kind, ident, method, render) -> Response:
         target = find_document(org, kind, ident) if kind is INVOICE else org[kind.store].get(ident.lower())
         if target is None:
             return not_found()
-    return batch_write(ctx, kind.plural, kind.id_field, elements,
-                       lambda c, e: save_document(c, kind, e, create_only=(method == "PUT"), target=target), render)
+    return batch_write(
+        ctx,
+        kind.plural,
+        kind.id_field,
+        elements,
+        lambda c, e: save_document(c, kind, e, create_only=(method == "PUT"), target=target),
+        render,
+    )
 
 
 # -- credit notes and allocations ---------------------------------------------------------------------------
@@ -1087,12 +1436,22 @@ def credit_notes(ctx, ident, method, sub=None, sub_ident=None) -> Response:
             return not_found()
         if sub == "allocations" and method == "PUT" and not sub_ident:
             elements = _body_elements(ctx.request, "Allocations")
-            return batch_write(ctx, "Allocations", "AllocationID", elements,
-                               lambda c, e: save_allocation(c, rec["CreditNoteID"], e),
-                               lambda a: render_allocation(org, a))
+            return batch_write(
+                ctx,
+                "Allocations",
+                "AllocationID",
+                elements,
+                lambda c, e: save_allocation(c, rec["CreditNoteID"], e),
+                lambda a: render_allocation(org, a),
+            )
         if sub == "history" and method == "GET" and not sub_ident:
-            return json_response(envelope(ctx, "HistoryRecords",
-                                          [render_history(h) for h in org["history"].get(rec["CreditNoteID"], [])]))
+            return json_response(
+                envelope(
+                    ctx,
+                    "HistoryRecords",
+                    [render_history(h) for h in org["history"].get(rec["CreditNoteID"], [])],
+                )
+            )
         return Response(status=405)
     return documents(ctx, CREDIT_NOTE, ident, method, render)
 
@@ -1110,17 +1469,25 @@ def save_allocation(ctx, credit_note_id, element):
     elif isinstance(inv_ref, dict) and _key(inv_ref, "InvoiceNumber"):
         inv = find_invoice(org, _key(inv_ref, "InvoiceNumber"))
     if inv is None:
-        raise Invalid("Invoice could not be found" if inv_ref else "You must specify an Invoice for the allocation")
+        raise Invalid(
+            "Invoice could not be found" if inv_ref else "You must specify an Invoice for the allocation"
+        )
     amount = _check_allocation(cn, inv, _key(element, "Amount"))
     try:
         date = parse_date_in(_key(element, "Date")) if _key(element, "Date") else utc_date_of(ctx.now)
     except ValueError as exc:
         raise PostDataInvalid(str(exc)) from None
-    alloc = {"AllocationID": str(uuid.uuid4()), "CreditNoteID": credit_note_id, "InvoiceID": inv["InvoiceID"],
-             "Amount": float(amount), "Date": date}
+    alloc = {
+        "AllocationID": str(uuid.uuid4()),
+        "CreditNoteID": credit_note_id,
+        "InvoiceID": inv["InvoiceID"],
+        "Amount": float(amount),
+        "Date": date,
+    }
     new_cn = copy.deepcopy(cn)
     new_cn["Allocations"] = new_cn.get("Allocations", []) + [
-        {k: alloc[k] for k in ("AllocationID", "InvoiceID", "Amount", "Date")}]
+        {k: alloc[k] for k in ("AllocationID", "InvoiceID", "Amount", "Date")}
+    ]
     _totals(new_cn)
     if d(new_cn["RemainingCredit"]) == 0:
         new_cn["Status"], new_cn["FullyPaidOnDate"] = "PAID", date
@@ -1128,7 +1495,8 @@ def save_allocation(ctx, credit_note_id, element):
     org["credit_notes"][credit_note_id] = new_cn
     new_inv = copy.deepcopy(inv)
     new_inv["CreditAllocations"] = new_inv.get("CreditAllocations", []) + [
-        {k: alloc[k] for k in ("AllocationID", "CreditNoteID", "Amount", "Date")}]
+        {k: alloc[k] for k in ("AllocationID", "CreditNoteID", "Amount", "Date")}
+    ]
     new_inv["AmountCredited"] = float(r2(d(new_inv.get("AmountCredited") or 0) + amount))
     _totals(new_inv)
     if d(new_inv["AmountDue"]) == 0:
@@ -1136,8 +1504,11 @@ def save_allocation(ctx, credit_note_id, element):
     new_inv["UpdatedDateUTC"] = ctx.now
     org["invoices"][inv["InvoiceID"]] = new_inv
     number = cn.get("CreditNoteNumber") or ""
-    ctx.history(credit_note_id, "Credit Applied", "%.2f applied to invoice %s." % (
-        amount, inv.get("InvoiceNumber") or ""))
+    ctx.history(
+        credit_note_id,
+        "Credit Applied",
+        "%.2f applied to invoice %s." % (amount, inv.get("InvoiceNumber") or ""),
+    )
     ctx.history(inv["InvoiceID"], "Credit Applied", "Credit note %s for %.2f applied." % (number, amount))
     ctx.event("INVOICE", "UPDATE", inv["InvoiceID"])
     ctx.event("CREDITNOTE", "UPDATE", credit_note_id)
@@ -1175,20 +1546,29 @@ def _check_allocation(cn, inv, amount) -> Decimal:
 def render_allocation(org, alloc) -> dict:
     inv = org["invoices"][alloc["InvoiceID"]]
     cn = org["credit_notes"][alloc["CreditNoteID"]]
-    return {"AllocationID": alloc["AllocationID"], "Amount": alloc["Amount"], "Date": date_out(alloc["Date"]),
-            "IsDeleted": False, "StatusAttributeString": "OK",
-            "Invoice": render_invoice(org, inv, lines=False),
-            "CreditNote": render_credit_note(org, cn, lines=False)}
+    return {
+        "AllocationID": alloc["AllocationID"],
+        "Amount": alloc["Amount"],
+        "Date": date_out(alloc["Date"]),
+        "IsDeleted": False,
+        "StatusAttributeString": "OK",
+        "Invoice": render_invoice(org, inv, lines=False),
+        "CreditNote": render_credit_note(org, cn, lines=False),
+    }
 
 
 def _pdf(org, rec) -> bytes:
     text = "Invoice %s %s %.2f" % (rec.get("InvoiceNumber") or "", org["Name"], rec["Total"])
     text = text.replace("(", "[").replace(")", "]")
     stream = "BT /F1 14 Tf 50 780 Td (%s) Tj ET" % text
-    objs = ["<< /Type /Catalog /Pages 2 0 R >>", "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 5 0 R >> >> "
-            "/Contents 4 0 R >>", "<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream),
-            "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    objs = [
+        "<< /Type /Catalog /Pages 2 0 R >>",
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 5 0 R >> >> "
+        "/Contents 4 0 R >>",
+        "<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream),
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
     out, offsets = "%PDF-1.4\n", []
     for n, obj in enumerate(objs, 1):
         offsets.append(len(out))
@@ -1207,19 +1587,31 @@ def invoice_subresource(ctx, rec, sub, sub_ident, method) -> Response:
         return attachments(ctx, rec, sub_ident, method)
     if sub == "onlineinvoice" and method == "GET":
         if rec["Type"] != "ACCREC" or rec["Status"] in ("DRAFT", "DELETED"):
-            return validation_error([{"ValidationErrors": [{"Message": "Online invoices are not available for "
-                                                                       "invoices of status %s." % rec["Status"]}]}])
+            return validation_error(
+                [
+                    {
+                        "ValidationErrors": [
+                            {
+                                "Message": "Online invoices are not available for "
+                                "invoices of status %s." % rec["Status"]
+                            }
+                        ]
+                    }
+                ]
+            )
         with state.lock:
             token = next((t for t, v in org["online"].items() if v == inv_id), None)
             if token is None:
                 token = secrets.token_urlsafe(16)
                 org["online"][token] = inv_id
-        return json_response(envelope(ctx, "OnlineInvoices",
-                                      [{"OnlineInvoiceUrl": "%s/online/%s" % (ctx.sandbox.url, token)}]))
+        return json_response(
+            envelope(ctx, "OnlineInvoices", [{"OnlineInvoiceUrl": "%s/online/%s" % (ctx.sandbox.url, token)}])
+        )
     if sub == "history":
         if method == "GET":
-            return json_response(envelope(ctx, "HistoryRecords",
-                                          [render_history(h) for h in org["history"].get(inv_id, [])]))
+            return json_response(
+                envelope(ctx, "HistoryRecords", [render_history(h) for h in org["history"].get(inv_id, [])])
+            )
         if method == "PUT":
             elements = _body_elements(ctx.request, "HistoryRecords")
             out = []
@@ -1227,15 +1619,24 @@ def invoice_subresource(ctx, rec, sub, sub_ident, method) -> Response:
                 for element in elements:
                     details = _key(element, "Details") or ""
                     if not details or len(details) > 2500:
-                        return validation_error([{**element, "ValidationErrors": [
-                            {"Message": "Details must be between 1 and 2500 characters."}]}])
+                        return validation_error(
+                            [
+                                {
+                                    **element,
+                                    "ValidationErrors": [
+                                        {"Message": "Details must be between 1 and 2500 characters."}
+                                    ],
+                                }
+                            ]
+                        )
                     ctx.history(inv_id, "Note", details)
                     out.append(render_history(org["history"][inv_id][-1]))
             return json_response(envelope(ctx, "HistoryRecords", out))
     if sub == "email" and method == "POST":
         if rec["Status"] not in ("AUTHORISED", "SUBMITTED", "PAID"):
-            return validation_error([{"ValidationErrors": [{"Message": "Invoice not of valid status for "
-                                                                       "sending by email"}]}])
+            return validation_error(
+                [{"ValidationErrors": [{"Message": "Invoice not of valid status for sending by email"}]}]
+            )
         with state.lock:
             org["invoices"][inv_id] = {**rec, "SentToContact": True}
             ctx.history(inv_id, "Emailed", "This invoice has been emailed.")
@@ -1262,24 +1663,47 @@ def attachments(ctx, rec, file_name, method) -> Response:
         return Response(status=405)
     body = ctx.request.get_data()
     if len(body) > MAX_ATTACHMENT:
-        return error_response(14, "PostDataInvalidException", "The file exceeds the maximum size of 10MB.", 413)
+        return error_response(
+            14, "PostDataInvalidException", "The file exceeds the maximum size of 10MB.", 413
+        )
     if BAD_FILENAME.search(file_name) or not file_name.strip():
-        return validation_error([{"ValidationErrors": [{"Message": "The file name '%s' contains invalid "
-                                                                   "characters." % file_name}]}])
+        return validation_error(
+            [
+                {
+                    "ValidationErrors": [
+                        {"Message": "The file name '%s' contains invalid characters." % file_name}
+                    ]
+                }
+            ]
+        )
     if not body:
         return validation_error([{"ValidationErrors": [{"Message": "The attachment is empty."}]}])
     if file_name.lower() not in files and len(files) >= MAX_ATTACHMENTS:
-        return validation_error([{"ValidationErrors": [{"Message": "A maximum of %d attachments can be added "
-                                                                   "to a document." % MAX_ATTACHMENTS}]}])
+        return validation_error(
+            [
+                {
+                    "ValidationErrors": [
+                        {
+                            "Message": "A maximum of %d attachments can be added "
+                            "to a document." % MAX_ATTACHMENTS
+                        }
+                    ]
+                }
+            ]
+        )
     content_type = (ctx.request.content_type or "").split(";")[0]
     if not content_type or content_type == "application/octet-stream":
         content_type = mimetypes.guess_type(file_name)[0] or "application/octet-stream"
     att_id = files.get(file_name.lower(), {}).get("AttachmentID") or str(uuid.uuid4())
-    att = {"AttachmentID": att_id, "FileName": file_name,
-           "Url": "%s/api.xro/2.0/Invoices/%s/Attachments/%s" % (ctx.sandbox.url, inv_id, file_name),
-           "MimeType": content_type, "ContentLength": len(body),
-           "IncludeOnline": parse_bool(ctx.request.args.get("IncludeOnline")) and rec["Type"] == "ACCREC",
-           "Content": base64.b64encode(body).decode()}
+    att = {
+        "AttachmentID": att_id,
+        "FileName": file_name,
+        "Url": "%s/api.xro/2.0/Invoices/%s/Attachments/%s" % (ctx.sandbox.url, inv_id, file_name),
+        "MimeType": content_type,
+        "ContentLength": len(body),
+        "IncludeOnline": parse_bool(ctx.request.args.get("IncludeOnline")) and rec["Type"] == "ACCREC",
+        "Content": base64.b64encode(body).decode(),
+    }
     with state.lock:
         org["attachments"][inv_id] = {**files, file_name.lower(): att}
         org["invoices"][inv_id] = {**rec, "UpdatedDateUTC": ctx.now}
@@ -1297,9 +1721,12 @@ def save_payment(ctx, element):
     elif _key(inv_ref, "InvoiceNumber"):
         inv = find_invoice(org, _key(inv_ref, "InvoiceNumber"))
     if inv is None:
-        raise Invalid("You must specify either an Invoice ID or Invoice Number or CreditNote ID or CreditNote "
-                      "Number or Prepayment ID or Overpayment ID for the payment"
-                      if not inv_ref else "Invoice could not be found")
+        raise Invalid(
+            "You must specify either an Invoice ID or Invoice Number or CreditNote ID or CreditNote "
+            "Number or Prepayment ID or Overpayment ID for the payment"
+            if not inv_ref
+            else "Invoice could not be found"
+        )
     acc_ref = _key(element, "Account") or {}
     account = None
     if _key(acc_ref, "AccountID"):
@@ -1308,8 +1735,11 @@ def save_payment(ctx, element):
         account = _account_by_code(org, _key(acc_ref, "Code"))
     errors = []
     if account is None:
-        errors.append("You must specify an Account ID or an Account Code for the payment"
-                      if not acc_ref else "Account could not be found")
+        errors.append(
+            "You must specify an Account ID or an Account Code for the payment"
+            if not acc_ref
+            else "Account could not be found"
+        )
     elif account["Type"] != "BANK" and not account.get("EnablePaymentsToAccount"):
         errors.append("Account type is invalid for making a payment to/from")
     if inv["Status"] != "AUTHORISED":
@@ -1346,9 +1776,17 @@ def apply_payment(ctx, inv, account, amount: Decimal, date: str, reference=None,
         from . import money as _money
 
         rate = _money.currency_rate(org, inv["CurrencyCode"])
-    pay = {"PaymentID": str(uuid.uuid4()), "InvoiceID": inv["InvoiceID"], "AccountID": account["AccountID"],
-           "Date": date, "Amount": float(amount), "Reference": reference, "Status": "AUTHORISED",
-           "UpdatedDateUTC": ctx.now, "CurrencyRate": rate}
+    pay = {
+        "PaymentID": str(uuid.uuid4()),
+        "InvoiceID": inv["InvoiceID"],
+        "AccountID": account["AccountID"],
+        "Date": date,
+        "Amount": float(amount),
+        "Reference": reference,
+        "Status": "AUTHORISED",
+        "UpdatedDateUTC": ctx.now,
+        "CurrencyRate": rate,
+    }
     org["payments"][pay["PaymentID"]] = pay
     new = copy.deepcopy(inv)
     new["PaymentIDs"] = new.get("PaymentIDs", []) + [pay["PaymentID"]]
@@ -1358,9 +1796,12 @@ def apply_payment(ctx, inv, account, amount: Decimal, date: str, reference=None,
         new["Status"], new["FullyPaidOnDate"] = "PAID", date
     new["UpdatedDateUTC"] = ctx.now
     org["invoices"][new["InvoiceID"]] = new
-    ctx.history(inv["InvoiceID"], "Paid" if new["Status"] == "PAID" else "Payment",
-                "Payment received from %s on %s for %.2f." % (
-                    org["contacts"].get(inv["ContactID"], {}).get("Name"), date, amount))
+    ctx.history(
+        inv["InvoiceID"],
+        "Paid" if new["Status"] == "PAID" else "Payment",
+        "Payment received from %s on %s for %.2f."
+        % (org["contacts"].get(inv["ContactID"], {}).get("Name"), date, amount),
+    )
     ctx.event("INVOICE", "UPDATE", inv["InvoiceID"])
     return pay
 
@@ -1377,28 +1818,44 @@ def payments(ctx, ident, method) -> Response:
         from . import money as _money
 
         return _money.payment_by_id(ctx, ident, method)  # POST /Payments/{id} Status=DELETED
-    return batch_write(ctx, "Payments", "PaymentID", _body_elements(ctx.request, "Payments"), save_payment, render)
+    return batch_write(
+        ctx, "Payments", "PaymentID", _body_elements(ctx.request, "Payments"), save_payment, render
+    )
 
 
-RESOURCES = {"contacts": contacts, "items": items, "taxrates": tax_rates, "accounts": accounts,
-             "invoices": invoices, "creditnotes": credit_notes, "payments": payments, "organisation": organisation,
-             "trackingcategories": tracking_categories}
+RESOURCES = {
+    "contacts": contacts,
+    "items": items,
+    "taxrates": tax_rates,
+    "accounts": accounts,
+    "invoices": invoices,
+    "creditnotes": credit_notes,
+    "payments": payments,
+    "organisation": organisation,
+    "trackingcategories": tracking_categories,
+}
 
 
 def dispatch(sandbox, org, request, parts: list) -> Response:
     """Route ``parts`` (path segments after /api.xro/2.0/, original case) to a resource handler."""
     from . import money as _money
 
-    extra = {"currencies": _money.currencies, "prepayments": _money.credit_resource("prepayment"),
-             "overpayments": _money.credit_resource("overpayment")}
+    extra = {
+        "currencies": _money.currencies,
+        "prepayments": _money.credit_resource("prepayment"),
+        "overpayments": _money.credit_resource("overpayment"),
+    }
     handler = (RESOURCES.get(parts[0].lower()) or extra.get(parts[0].lower())) if parts else None
     if handler is None or len(parts) > 4:
         return not_found()
     ctx = Context(sandbox, org, request)
     try:
-        if (handler in (invoices, credit_notes) or parts[0].lower() in ("prepayments", "overpayments")) \
-                and len(parts) > 2:
-            response = handler(ctx, parts[1], request.method, parts[2].lower(), parts[3] if len(parts) > 3 else None)
+        if (
+            handler in (invoices, credit_notes) or parts[0].lower() in ("prepayments", "overpayments")
+        ) and len(parts) > 2:
+            response = handler(
+                ctx, parts[1], request.method, parts[2].lower(), parts[3] if len(parts) > 3 else None
+            )
         elif len(parts) > 2:
             return not_found()
         else:

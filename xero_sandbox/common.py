@@ -16,8 +16,18 @@ def json_response(data, status=200, headers=None, compact=False) -> Response:
 
 def problem(status: int, title: str, detail: str, headers=None) -> Response:
     """Xero's problem JSON for 401/403/429."""
-    return json_response({"Type": None, "Title": title, "Status": status, "Detail": detail,
-                          "Instance": str(uuid.uuid4()), "Extensions": {}}, status=status, headers=headers)
+    return json_response(
+        {
+            "Type": None,
+            "Title": title,
+            "Status": status,
+            "Detail": detail,
+            "Instance": str(uuid.uuid4()),
+            "Extensions": {},
+        },
+        status=status,
+        headers=headers,
+    )
 
 
 def html_response(html: str, status=200) -> Response:

@@ -32,8 +32,12 @@ def _body(request) -> dict:
 
 def handle(sandbox, request, parts: list) -> Response:
     """``parts``: lower-cased path segments after ``/_sandbox/`` (tenant ids are case-insensitive)."""
-    route = "/".join(parts[:2]) if parts[:1] in (["webhooks"], ["clock"], ["tokens"], ["oauth"]) or (
-        parts[:1] in (["payments"], ["usage"]) and len(parts) > 1) else parts[0]
+    route = (
+        "/".join(parts[:2])
+        if parts[:1] in (["webhooks"], ["clock"], ["tokens"], ["oauth"])
+        or (parts[:1] in (["payments"], ["usage"]) and len(parts) > 1)
+        else parts[0]
+    )
     method = request.method
     handler = ROUTES.get((method, route))
     if parts[:1] == ["orgs"] and method == "GET" and len(parts) == 2:
@@ -73,10 +77,17 @@ def faults_add(sandbox, request, body):
     action = body.get("action", "status")
     if action not in FAULT_ACTIONS:
         raise ValueError("action must be one of %s" % (FAULT_ACTIONS,))
-    fault = {"action": action, "count": int(body.get("count", 1)), "method": (body.get("method") or "").upper(),
-             "path": body.get("path") or "", "status": int(body.get("status", 429)),
-             "retry_after": int(body.get("retry_after", 1)), "problem": body.get("problem", "minute"),
-             "after": bool(body.get("after", False)), "seconds": float(body.get("seconds", 0))}
+    fault = {
+        "action": action,
+        "count": int(body.get("count", 1)),
+        "method": (body.get("method") or "").upper(),
+        "path": body.get("path") or "",
+        "status": int(body.get("status", 429)),
+        "retry_after": int(body.get("retry_after", 1)),
+        "problem": body.get("problem", "minute"),
+        "after": bool(body.get("after", False)),
+        "seconds": float(body.get("seconds", 0)),
+    }
     re.compile(fault["path"])
     with sandbox.state.lock:
         sandbox.state.faults.append(fault)
@@ -123,11 +134,16 @@ def oauth_grant(sandbox, request, body):
         unknown = [t for t in tenants if t not in state.orgs and t not in state.other_tenants]
         if unknown:
             raise ValueError("unknown tenants %s" % unknown)
-        params = {"client_id": state.app["client_id"], "redirect_uri": "", "scope": body.get("scope") or
-                  oauth.DEFAULT_SCOPE}
+        params = {
+            "client_id": state.app["client_id"],
+            "redirect_uri": "",
+            "scope": body.get("scope") or oauth.DEFAULT_SCOPE,
+        }
         if not oauth.scope_allowed(state.app, params["scope"]):
             # what the consent page refuses, refused here too
-            return json_response({"error": "invalid_scope", "error_description": "Invalid scope for client"}, 400)
+            return json_response(
+                {"error": "invalid_scope", "error_description": "Invalid scope for client"}, 400
+            )
     code = oauth.create_code(state, params, seed.DEMO_USER["user_id"], tenants)
     with state.lock:
         grant = state.grants[state.auth_codes.pop(code)["grant_id"]]
@@ -169,14 +185,24 @@ def org_payment_form(sandbox, request, tenant_id):
     form fields ``invoice`` and ``amount`` (empty: the amount due); back to the page with a message."""
     form = request.form
     try:
-        pay, invoice = _record_payment(sandbox, request, {
-            "tenant": tenant_id, "invoice": form.get("invoice", ""), "amount": (form.get("amount") or "").strip(),
-            "reference": "Payment recorded on the sandbox page"})
+        pay, invoice = _record_payment(
+            sandbox,
+            request,
+            {
+                "tenant": tenant_id,
+                "invoice": form.get("invoice", ""),
+                "amount": (form.get("amount") or "").strip(),
+                "reference": "Payment recorded on the sandbox page",
+            },
+        )
     except (KeyError, TypeError, ValueError, StopIteration, PostDataInvalid) as exc:
         return html_response(templates.error_page("payment refused", str(exc) or type(exc).__name__), 400)
     org = sandbox.state.org(tenant_id)
     message = "Payment of %.2f recorded on %s; amount due now %.2f." % (
-        float(pay["Amount"]), invoice.get("InvoiceNumber") or invoice["InvoiceID"], float(invoice["AmountDue"]))
+        float(pay["Amount"]),
+        invoice.get("InvoiceNumber") or invoice["InvoiceID"],
+        float(invoice["AmountDue"]),
+    )
     return html_response(templates.org_page(sandbox.state.snapshot(org), sandbox.url, message=message))
 
 
@@ -205,8 +231,13 @@ def limits_set(sandbox, request, body):
 
 def webhooks_get(sandbox, request, body):
     with sandbox.state.lock:
-        return json_response({"config": dict(sandbox.state.webhook), "pending": list(sandbox.state.webhook_queue),
-                              "log": list(sandbox.state.webhook_log)})
+        return json_response(
+            {
+                "config": dict(sandbox.state.webhook),
+                "pending": list(sandbox.state.webhook_queue),
+                "log": list(sandbox.state.webhook_log),
+            }
+        )
 
 
 def webhooks_config(sandbox, request, body):
@@ -219,7 +250,9 @@ def webhooks_config(sandbox, request, body):
 
 
 def webhooks_deliver(sandbox, request, body):
-    results = sandbox.webhooks.deliver(duplicate=bool(body.get("duplicate")), reverse=bool(body.get("reverse")))
+    results = sandbox.webhooks.deliver(
+        duplicate=bool(body.get("duplicate")), reverse=bool(body.get("reverse"))
+    )
     return json_response({"results": results})
 
 
@@ -235,10 +268,14 @@ def seed_data(sandbox, request, body):
     if org is None:
         raise ValueError("unknown tenant")
     with state.lock:
-        added = {"contacts": seed.synthetic_contacts(org, int(body.get("contacts", 0)), state.now()),
-                 "items": seed.synthetic_items(org, int(body.get("items", 0)), state.now())}
+        added = {
+            "contacts": seed.synthetic_contacts(org, int(body.get("contacts", 0)), state.now()),
+            "items": seed.synthetic_items(org, int(body.get("items", 0)), state.now()),
+        }
         if body.get("invoices") or body.get("bills"):
-            added["documents"] = seed.synthetic_documents(org, int(body.get("invoices", 0)), int(body.get("bills", 0)))
+            added["documents"] = seed.synthetic_documents(
+                org, int(body.get("invoices", 0)), int(body.get("bills", 0))
+            )
     sandbox.persist()
     return json_response(added)
 
@@ -248,7 +285,14 @@ def config_set(sandbox, request, body):
     (``registered``: the app's registration date, ``YYYY-MM-DD``; from 2026-03-02 granular scopes only)."""
     state = sandbox.state
     with state.lock:
-        for key in ("client_id", "client_secret", "name", "redirect_uris", "custom_connection_tenant", "registered"):
+        for key in (
+            "client_id",
+            "client_secret",
+            "name",
+            "redirect_uris",
+            "custom_connection_tenant",
+            "registered",
+        ):
             if key in body:
                 state.app[key] = body[key]
         app = dict(state.app)
@@ -257,8 +301,13 @@ def config_set(sandbox, request, body):
 
 def config_get(sandbox, request, body):
     with sandbox.state.lock:
-        return json_response({**sandbox.state.app, "tenants": {t: o["Name"] for t, o in sandbox.state.orgs.items()},
-                              "demo_user": {k: seed.DEMO_USER[k] for k in ("email", "password")}})
+        return json_response(
+            {
+                **sandbox.state.app,
+                "tenants": {t: o["Name"] for t, o in sandbox.state.orgs.items()},
+                "demo_user": {k: seed.DEMO_USER[k] for k in ("email", "password")},
+            }
+        )
 
 
 def _org_of(sandbox, body):
@@ -289,9 +338,12 @@ def merge_contacts(sandbox, request, body):
         source, target = find_contact(org, body["contact"]), find_contact(org, body["into"])
         if source is None or target is None or source is target:
             raise ValueError("contact and into must be two existing contacts")
-        org["contacts"][source["ContactID"]] = {**source, "ContactStatus": "ARCHIVED",
-                                                "MergedToContactID": target["ContactID"],
-                                                "UpdatedDateUTC": sandbox.state.now()}
+        org["contacts"][source["ContactID"]] = {
+            **source,
+            "ContactStatus": "ARCHIVED",
+            "MergedToContactID": target["ContactID"],
+            "UpdatedDateUTC": sandbox.state.now(),
+        }
     sandbox.persist()
     return json_response({"ContactID": source["ContactID"], "MergedToContactID": target["ContactID"]})
 
@@ -306,13 +358,27 @@ def inventory(sandbox, request, body):
             raise ValueError("unknown item")
         if not any(a["Code"] == "630" for a in org["accounts"].values()):
             acc_id = seed.guid(org["tenant_id"], "account", "630")
-            org["accounts"][acc_id] = {"AccountID": acc_id, "Code": "630", "Name": "Inventory", "Type": "INVENTORY",
-                                       "Class": "ASSET", "Status": "ACTIVE", "TaxType": "NONE",
-                                       "EnablePaymentsToAccount": False, "ShowInExpenseClaims": False,
-                                       "ReportingCode": "ASS", "HasAttachments": False, "AddToWatchlist": False,
-                                       "UpdatedDateUTC": sandbox.state.now()}
-        item.update(IsTrackedAsInventory=True, InventoryAssetAccountCode="630",
-                    QuantityOnHand=float(d(body.get("quantity_on_hand", 0))), UpdatedDateUTC=sandbox.state.now())
+            org["accounts"][acc_id] = {
+                "AccountID": acc_id,
+                "Code": "630",
+                "Name": "Inventory",
+                "Type": "INVENTORY",
+                "Class": "ASSET",
+                "Status": "ACTIVE",
+                "TaxType": "NONE",
+                "EnablePaymentsToAccount": False,
+                "ShowInExpenseClaims": False,
+                "ReportingCode": "ASS",
+                "HasAttachments": False,
+                "AddToWatchlist": False,
+                "UpdatedDateUTC": sandbox.state.now(),
+            }
+        item.update(
+            IsTrackedAsInventory=True,
+            InventoryAssetAccountCode="630",
+            QuantityOnHand=float(d(body.get("quantity_on_hand", 0))),
+            UpdatedDateUTC=sandbox.state.now(),
+        )
         item["PurchaseDetails"] = {**item.get("PurchaseDetails", {}), "COGSAccountCode": "310"}
         out = dict(item)
     sandbox.persist()
@@ -347,10 +413,15 @@ def _payment_of(org, ref):
 
 def payment_delete(sandbox, request, body):
     """``{"tenant", "payment"}``: delete a payment as a Xero user does (bounced, mistaken)."""
+
     def work(ctx, org):
         pay = money.delete_payment(ctx, _payment_of(org, body["payment"]))
-        return {"PaymentID": pay["PaymentID"], "Status": pay["Status"],
-                "Invoice": render_invoice(org, org["invoices"][pay["InvoiceID"]], lines=False)}
+        return {
+            "PaymentID": pay["PaymentID"],
+            "Status": pay["Status"],
+            "Invoice": render_invoice(org, org["invoices"][pay["InvoiceID"]], lines=False),
+        }
+
     return _money_call(sandbox, request, body, work)
 
 
@@ -358,6 +429,7 @@ def payment_redo(sandbox, request, body):
     """``{"tenant", "payment", "amount"?, "date"?}``: bank reconciliation's "remove & redo": the payment is
     deleted and recreated (same invoice, account and reference; same amount and date unless given) with a new
     PaymentID."""
+
     def work(ctx, org):
         old = money.delete_payment(ctx, _payment_of(org, body["payment"]))
         inv = org["invoices"][old["InvoiceID"]]
@@ -366,10 +438,21 @@ def payment_redo(sandbox, request, body):
         if amount <= 0 or amount > d(inv["AmountDue"]):
             raise ValueError("amount must be > 0 and <= AmountDue %s" % inv["AmountDue"])
         date = parse_date_in(body["date"]) if body.get("date") else old["Date"]
-        pay = apply_payment(ctx, org["invoices"][old["InvoiceID"]], account, amount, date, old.get("Reference"),
-                            old.get("CurrencyRate"))
-        return {"deleted": old["PaymentID"], "PaymentID": pay["PaymentID"],
-                "Invoice": render_invoice(org, org["invoices"][pay["InvoiceID"]], lines=False)}
+        pay = apply_payment(
+            ctx,
+            org["invoices"][old["InvoiceID"]],
+            account,
+            amount,
+            date,
+            old.get("Reference"),
+            old.get("CurrencyRate"),
+        )
+        return {
+            "deleted": old["PaymentID"],
+            "PaymentID": pay["PaymentID"],
+            "Invoice": render_invoice(org, org["invoices"][pay["InvoiceID"]], lines=False),
+        }
+
     return _money_call(sandbox, request, body, work)
 
 
@@ -382,9 +465,18 @@ def credit_create(sandbox, request, body):
 
     def work(ctx, org):
         date = parse_date_in(body["date"]) if body.get("date") else utc_date_of(ctx.now)
-        rec = money.create_credit(ctx, kind, money.contact_of(org, body["contact"]), body["amount"], date,
-                                  body.get("currency"), body.get("rate"), body.get("reference"))
+        rec = money.create_credit(
+            ctx,
+            kind,
+            money.contact_of(org, body["contact"]),
+            body["amount"],
+            date,
+            body.get("currency"),
+            body.get("rate"),
+            body.get("reference"),
+        )
         return money.render_credit(org, kind, rec)
+
     return _money_call(sandbox, request, body, work)
 
 
@@ -404,8 +496,13 @@ def allocate(sandbox, request, body):
             element["Date"] = body["date"]
         if kind == "creditnote":
             cn = org["credit_notes"].get(str(body["id"]).lower()) or next(
-                (c for c in org["credit_notes"].values()
-                 if (c.get("CreditNoteNumber") or "").lower() == str(body["id"]).lower()), None)
+                (
+                    c
+                    for c in org["credit_notes"].values()
+                    if (c.get("CreditNoteNumber") or "").lower() == str(body["id"]).lower()
+                ),
+                None,
+            )
             if cn is None:
                 raise ValueError("unknown credit note")
             alloc = save_allocation(ctx, cn["CreditNoteID"], element)
@@ -416,8 +513,11 @@ def allocate(sandbox, request, body):
             alloc = money.allocate_credit(ctx, kind, rec[money.KINDS[kind][2]], element)
         else:
             raise ValueError("kind must be prepayment, overpayment or creditnote")
-        return {"AllocationID": alloc["AllocationID"],
-                "Invoice": render_invoice(org, org["invoices"][inv["InvoiceID"]], lines=False)}
+        return {
+            "AllocationID": alloc["AllocationID"],
+            "Invoice": render_invoice(org, org["invoices"][inv["InvoiceID"]], lines=False),
+        }
+
     return _money_call(sandbox, request, body, work)
 
 
@@ -465,18 +565,37 @@ def org_page(sandbox, tenant_id):
 
 
 ROUTES = {
-    ("GET", "state"): state_counts, ("POST", "reset"): reset, ("GET", "clock"): clock_get,
-    ("POST", "clock/advance"): clock_advance, ("POST", "faults"): faults_add, ("GET", "faults"): faults_list,
-    ("DELETE", "faults"): faults_clear, ("POST", "tokens/expire"): tokens_expire,
-    ("POST", "tokens/expire-refresh"): refresh_tokens_expire, ("POST", "oauth/grant"): oauth_grant,
-    ("POST", "payments"): customer_payment, ("GET", "requests"): requests_list,
-    ("DELETE", "requests"): requests_clear, ("GET", "limits"): limits_get, ("POST", "limits"): limits_set,
-    ("GET", "webhooks"): webhooks_get, ("POST", "webhooks/config"): webhooks_config,
-    ("POST", "webhooks/deliver"): webhooks_deliver, ("POST", "webhooks/intent-to-receive"): webhooks_itr,
-    ("POST", "seed"): seed_data, ("POST", "config"): config_set, ("GET", "config"): config_get,
-    ("POST", "save"): save, ("POST", "lock-dates"): lock_dates, ("POST", "merge-contacts"): merge_contacts,
+    ("GET", "state"): state_counts,
+    ("POST", "reset"): reset,
+    ("GET", "clock"): clock_get,
+    ("POST", "clock/advance"): clock_advance,
+    ("POST", "faults"): faults_add,
+    ("GET", "faults"): faults_list,
+    ("DELETE", "faults"): faults_clear,
+    ("POST", "tokens/expire"): tokens_expire,
+    ("POST", "tokens/expire-refresh"): refresh_tokens_expire,
+    ("POST", "oauth/grant"): oauth_grant,
+    ("POST", "payments"): customer_payment,
+    ("GET", "requests"): requests_list,
+    ("DELETE", "requests"): requests_clear,
+    ("GET", "limits"): limits_get,
+    ("POST", "limits"): limits_set,
+    ("GET", "webhooks"): webhooks_get,
+    ("POST", "webhooks/config"): webhooks_config,
+    ("POST", "webhooks/deliver"): webhooks_deliver,
+    ("POST", "webhooks/intent-to-receive"): webhooks_itr,
+    ("POST", "seed"): seed_data,
+    ("POST", "config"): config_set,
+    ("GET", "config"): config_get,
+    ("POST", "save"): save,
+    ("POST", "lock-dates"): lock_dates,
+    ("POST", "merge-contacts"): merge_contacts,
     ("POST", "inventory"): inventory,
-    ("POST", "payments/delete"): payment_delete, ("POST", "payments/redo"): payment_redo,
-    ("POST", "credits"): credit_create, ("POST", "allocate"): allocate, ("POST", "currencies"): currencies_set,
-    ("GET", "usage"): usage_get, ("POST", "usage/reset"): usage_reset,
+    ("POST", "payments/delete"): payment_delete,
+    ("POST", "payments/redo"): payment_redo,
+    ("POST", "credits"): credit_create,
+    ("POST", "allocate"): allocate,
+    ("POST", "currencies"): currencies_set,
+    ("GET", "usage"): usage_get,
+    ("POST", "usage/reset"): usage_reset,
 }

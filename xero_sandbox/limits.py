@@ -6,8 +6,14 @@ import math
 import threading
 import time
 
-DEFAULTS = {"enabled": True, "concurrent": 5, "minute": 60, "day": 5000, "app_minute": 10000,
-            "use_sandbox_clock": False}
+DEFAULTS = {
+    "enabled": True,
+    "concurrent": 5,
+    "minute": 60,
+    "day": 5000,
+    "app_minute": 10000,
+    "use_sandbox_clock": False,
+}
 
 
 class RateLimited(Exception):
@@ -58,9 +64,13 @@ class RateLimiter:
                     while times[start] <= t - 60:
                         start += 1
                     peak = max(peak, end - start + 1)
-                out[tenant] = {"calls": len(times), "egress_bytes": self.egress.get(tenant, 0),
-                               "peak_minute": peak, "peak_concurrent": self.peak_concurrent.get(tenant, 0),
-                               "refused": dict(self.refused.get(tenant, {}))}
+                out[tenant] = {
+                    "calls": len(times),
+                    "egress_bytes": self.egress.get(tenant, 0),
+                    "peak_minute": peak,
+                    "peak_concurrent": self.peak_concurrent.get(tenant, 0),
+                    "refused": dict(self.refused.get(tenant, {})),
+                }
             return out
 
     def configure(self, **values) -> dict:
@@ -120,6 +130,8 @@ class RateLimiter:
 
     def _headers(self, tenant):
         cfg = self.config
-        return {"X-DayLimit-Remaining": str(max(0, cfg["day"] - self.day[self._day_key(tenant)])),
-                "X-MinLimit-Remaining": str(max(0, cfg["minute"] - len(self.minute[tenant]))),
-                "X-AppMinLimit-Remaining": str(max(0, cfg["app_minute"] - len(self.app_minute)))}
+        return {
+            "X-DayLimit-Remaining": str(max(0, cfg["day"] - self.day[self._day_key(tenant)])),
+            "X-MinLimit-Remaining": str(max(0, cfg["minute"] - len(self.minute[tenant]))),
+            "X-AppMinLimit-Remaining": str(max(0, cfg["app_minute"] - len(self.app_minute))),
+        }

@@ -30,14 +30,23 @@ from .common import json_response
 from .xero_dates import date_out, parse_date_in, utc_date_of
 
 #: Descriptions of the currencies the seed enables (ISO 4217).
-CURRENCY_NAMES = {"GBP": "British Pound", "EUR": "Euro", "USD": "United States Dollar", "NZD": "New Zealand Dollar",
-                  "AUD": "Australian Dollar"}
+CURRENCY_NAMES = {
+    "GBP": "British Pound",
+    "EUR": "Euro",
+    "USD": "United States Dollar",
+    "NZD": "New Zealand Dollar",
+    "AUD": "Australian Dollar",
+}
 #: Seeded enabled currencies and XE.com-style day rates (units of the currency per 1 unit of base currency).
-SEED_CURRENCIES = {"GBP": (["GBP", "EUR", "USD"], {"EUR": 1.1500, "USD": 1.2500}),
-                   "NZD": (["NZD", "AUD", "USD"], {"AUD": 0.9100, "USD": 0.6000})}
+SEED_CURRENCIES = {
+    "GBP": (["GBP", "EUR", "USD"], {"EUR": 1.1500, "USD": 1.2500}),
+    "NZD": (["NZD", "AUD", "USD"], {"AUD": 0.9100, "USD": 0.6000}),
+}
 NOT_SUBSCRIBED = "Organisation is not subscribed to currency %s"
-KINDS = {"prepayment": ("prepayments", "Prepayments", "PrepaymentID", "RECEIVE-PREPAYMENT"),
-         "overpayment": ("overpayments", "Overpayments", "OverpaymentID", "RECEIVE-OVERPAYMENT")}
+KINDS = {
+    "prepayment": ("prepayments", "Prepayments", "PrepaymentID", "RECEIVE-PREPAYMENT"),
+    "overpayment": ("overpayments", "Overpayments", "OverpaymentID", "RECEIVE-OVERPAYMENT"),
+}
 
 
 def ensure(org):
@@ -107,7 +116,9 @@ def delete_payment(ctx, pay, element=None):
         inv.pop("FullyPaidOnDate", None)
     inv["UpdatedDateUTC"] = ctx.now
     org["invoices"][inv["InvoiceID"]] = inv
-    ctx.history(inv["InvoiceID"], "Payment Deleted", "Payment of %.2f on %s deleted." % (pay["Amount"], pay["Date"]))
+    ctx.history(
+        inv["InvoiceID"], "Payment Deleted", "Payment of %.2f on %s deleted." % (pay["Amount"], pay["Date"])
+    )
     ctx.event("INVOICE", "UPDATE", inv["InvoiceID"])
     return new_pay
 
@@ -123,9 +134,14 @@ def payment_by_id(ctx, ident, method) -> Response:
     if method != "POST":
         return Response(status=405)
     elements = _body_elements(ctx.request, "Payments")
-    return batch_write(ctx, "Payments", "PaymentID", elements[:1],
-                       lambda c, e: delete_payment(c, c.org["payments"][ident.lower()], e),
-                       lambda p: render_payment(org, p))
+    return batch_write(
+        ctx,
+        "Payments",
+        "PaymentID",
+        elements[:1],
+        lambda c, e: delete_payment(c, c.org["payments"][ident.lower()], e),
+        lambda p: render_payment(org, p),
+    )
 
 
 # -- prepayments and overpayments --------------------------------------------------------------------------------
@@ -143,10 +159,23 @@ def create_credit(ctx, kind, contact, amount, date, currency=None, rate=None, re
         errors.append("The amount must be greater than zero.")
     if errors:
         raise Invalid(*errors)
-    rec = {id_field: str(uuid.uuid4()), "Type": doc_type, "ContactID": contact["ContactID"], "Date": date,
-           "Status": "AUTHORISED", "LineAmountTypes": "NoTax", "SubTotal": float(amount), "TotalTax": 0.0,
-           "Total": float(amount), "RemainingCredit": float(amount), "CurrencyCode": code,
-           "CurrencyRate": booked, "Reference": reference or "", "Allocations": [], "UpdatedDateUTC": ctx.now}
+    rec = {
+        id_field: str(uuid.uuid4()),
+        "Type": doc_type,
+        "ContactID": contact["ContactID"],
+        "Date": date,
+        "Status": "AUTHORISED",
+        "LineAmountTypes": "NoTax",
+        "SubTotal": float(amount),
+        "TotalTax": 0.0,
+        "Total": float(amount),
+        "RemainingCredit": float(amount),
+        "CurrencyCode": code,
+        "CurrencyRate": booked,
+        "Reference": reference or "",
+        "Allocations": [],
+        "UpdatedDateUTC": ctx.now,
+    }
     org[store][rec[id_field]] = rec
     return rec
 
@@ -154,23 +183,48 @@ def create_credit(ctx, kind, contact, amount, date, currency=None, rate=None, re
 def render_credit(org, kind, rec, applied=None) -> dict:
     _store, _plural, id_field, _type = KINDS[kind]
     contact = org["contacts"].get(rec["ContactID"], {})
-    out = {"Type": rec["Type"], id_field: rec[id_field], "ID": rec[id_field],
-           "Contact": {"ContactID": rec["ContactID"], "Name": contact.get("Name")},
-           "Date": date_out(rec["Date"]), "Status": rec["Status"], "LineAmountTypes": rec["LineAmountTypes"],
-           "SubTotal": rec["SubTotal"], "TotalTax": rec["TotalTax"], "Total": rec["Total"],
-           "RemainingCredit": rec["RemainingCredit"], "CurrencyCode": rec["CurrencyCode"],
-           "CurrencyRate": rec["CurrencyRate"], "Reference": rec.get("Reference") or "",
-           "UpdatedDateUTC": ms(rec["UpdatedDateUTC"]), "HasAttachments": False, "LineItems": [], "Payments": []}
+    out = {
+        "Type": rec["Type"],
+        id_field: rec[id_field],
+        "ID": rec[id_field],
+        "Contact": {"ContactID": rec["ContactID"], "Name": contact.get("Name")},
+        "Date": date_out(rec["Date"]),
+        "Status": rec["Status"],
+        "LineAmountTypes": rec["LineAmountTypes"],
+        "SubTotal": rec["SubTotal"],
+        "TotalTax": rec["TotalTax"],
+        "Total": rec["Total"],
+        "RemainingCredit": rec["RemainingCredit"],
+        "CurrencyCode": rec["CurrencyCode"],
+        "CurrencyRate": rec["CurrencyRate"],
+        "Reference": rec.get("Reference") or "",
+        "UpdatedDateUTC": ms(rec["UpdatedDateUTC"]),
+        "HasAttachments": False,
+        "LineItems": [],
+        "Payments": [],
+    }
     if applied is not None:
         out["AppliedAmount"] = applied
     else:
-        out["Allocations"] = [{"AllocationID": a["AllocationID"], "Amount": a["Amount"], "Date": date_out(a["Date"]),
-                               "Invoice": {"InvoiceID": a["InvoiceID"],
-                                           "InvoiceNumber": org["invoices"][a["InvoiceID"]].get("InvoiceNumber")
-                                           or "", "LineItems": [], "Payments": [], "CreditNotes": [],
-                                           "Prepayments": [], "Overpayments": [], "HasErrors": False,
-                                           "IsDiscounted": False}}
-                              for a in rec["Allocations"]]
+        out["Allocations"] = [
+            {
+                "AllocationID": a["AllocationID"],
+                "Amount": a["Amount"],
+                "Date": date_out(a["Date"]),
+                "Invoice": {
+                    "InvoiceID": a["InvoiceID"],
+                    "InvoiceNumber": org["invoices"][a["InvoiceID"]].get("InvoiceNumber") or "",
+                    "LineItems": [],
+                    "Payments": [],
+                    "CreditNotes": [],
+                    "Prepayments": [],
+                    "Overpayments": [],
+                    "HasErrors": False,
+                    "IsDiscounted": False,
+                },
+            }
+            for a in rec["Allocations"]
+        ]
         out["AppliedAmount"] = float(r2(sum((d(a["Amount"]) for a in rec["Allocations"]), Decimal(0))))
     return out
 
@@ -189,10 +243,17 @@ def allocate_credit(ctx, kind, rec_id, element):
     elif isinstance(inv_ref, dict) and _key(inv_ref, "InvoiceNumber"):
         inv = find_invoice(org, _key(inv_ref, "InvoiceNumber"))
     if inv is None:
-        raise Invalid("Invoice could not be found" if inv_ref else "You must specify an Invoice for the allocation")
+        raise Invalid(
+            "Invoice could not be found" if inv_ref else "You must specify an Invoice for the allocation"
+        )
     amount, date = _check_credit_allocation(ctx, kind, rec, inv, element)
-    alloc = {"AllocationID": str(uuid.uuid4()), id_field: rec_id, "InvoiceID": inv["InvoiceID"],
-             "Amount": float(amount), "Date": date}
+    alloc = {
+        "AllocationID": str(uuid.uuid4()),
+        id_field: rec_id,
+        "InvoiceID": inv["InvoiceID"],
+        "Amount": float(amount),
+        "Date": date,
+    }
     return _apply_credit_allocation(ctx, kind, rec, inv, alloc)
 
 
@@ -243,7 +304,9 @@ def _apply_credit_allocation(ctx, kind, rec, inv, alloc):
     org[store][rec_id] = new
     new_inv = copy.deepcopy(inv)
     key = "PrepaymentAllocations" if kind == "prepayment" else "OverpaymentAllocations"
-    new_inv[key] = new_inv.get(key, []) + [{k: alloc[k] for k in ("AllocationID", id_field, "Amount", "Date")}]
+    new_inv[key] = new_inv.get(key, []) + [
+        {k: alloc[k] for k in ("AllocationID", id_field, "Amount", "Date")}
+    ]
     new_inv["AmountCredited"] = float(r2(d(new_inv.get("AmountCredited") or 0) + amount))
     _totals(new_inv)
     if d(new_inv["AmountDue"]) == 0:
@@ -258,9 +321,14 @@ def _apply_credit_allocation(ctx, kind, rec, inv, alloc):
 def render_allocation(org, alloc) -> dict:
     from .accounting import render_invoice
 
-    return {"AllocationID": alloc["AllocationID"], "Amount": alloc["Amount"], "Date": date_out(alloc["Date"]),
-            "IsDeleted": False, "StatusAttributeString": "OK",
-            "Invoice": render_invoice(org, org["invoices"][alloc["InvoiceID"]], lines=False)}
+    return {
+        "AllocationID": alloc["AllocationID"],
+        "Amount": alloc["Amount"],
+        "Date": date_out(alloc["Date"]),
+        "IsDeleted": False,
+        "StatusAttributeString": "OK",
+        "Invoice": render_invoice(org, org["invoices"][alloc["InvoiceID"]], lines=False),
+    }
 
 
 def invoice_credits(org, rec) -> dict:
@@ -273,7 +341,9 @@ def invoice_credits(org, rec) -> dict:
         applied = {}
         for alloc in rec.get(key, []):
             applied[alloc[id_field]] = applied.get(alloc[id_field], Decimal(0)) + d(alloc["Amount"])
-        out[plural] = [render_credit(org, kind, org[store][cid], money(total)) for cid, total in applied.items()]
+        out[plural] = [
+            render_credit(org, kind, org[store][cid], money(total)) for cid, total in applied.items()
+        ]
     return out
 
 
@@ -292,9 +362,14 @@ def credit_resource(kind):
                 return not_found()
             if sub == "allocations" and method == "PUT" and not sub_ident:
                 elements = _body_elements(ctx.request, "Allocations")
-                return batch_write(ctx, "Allocations", "AllocationID", elements,
-                                   lambda c, e: allocate_credit(c, kind, rec[id_field], e),
-                                   lambda a: render_allocation(org, a))
+                return batch_write(
+                    ctx,
+                    "Allocations",
+                    "AllocationID",
+                    elements,
+                    lambda c, e: allocate_credit(c, kind, rec[id_field], e),
+                    lambda a: render_allocation(org, a),
+                )
             return Response(status=405)
         if method != "GET":
             return Response(status=405)

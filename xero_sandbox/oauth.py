@@ -18,22 +18,53 @@ ACCESS_TTL = 1800
 CODE_TTL = 300
 REFRESH_GRACE = 1800
 REFRESH_TTL = 60 * 86400
-DEFAULT_SCOPE = ("offline_access accounting.invoices accounting.payments accounting.contacts accounting.settings "
-                 "accounting.attachments")
+DEFAULT_SCOPE = (
+    "offline_access accounting.invoices accounting.payments accounting.contacts accounting.settings "
+    "accounting.attachments"
+)
 #: Apps registered on or after this date get granular scopes only (developer.xero.com FAQ "Granular scopes").
 GRANULAR_FROM = "2026-03-02"
 #: The broad scopes an app registered before GRANULAR_FROM may still ask for (until September 2027).
 BROAD_SCOPES = frozenset({"accounting.transactions", "accounting.transactions.read"})
-GRANULAR_SCOPES = frozenset({"accounting.invoices", "accounting.invoices.read", "accounting.payments",
-                             "accounting.payments.read", "accounting.banktransactions",
-                             "accounting.banktransactions.read", "accounting.manualjournals",
-                             "accounting.manualjournals.read"})
-OTHER_SCOPES = frozenset({"openid", "profile", "email", "offline_access", "accounting.contacts",
-                          "accounting.contacts.read", "accounting.settings", "accounting.settings.read",
-                          "accounting.attachments", "accounting.attachments.read", "accounting.reports.read",
-                          "accounting.journals.read", "accounting.budgets.read"})
-AUTH_FIELDS = ("response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge",
-               "code_challenge_method", "nonce")
+GRANULAR_SCOPES = frozenset(
+    {
+        "accounting.invoices",
+        "accounting.invoices.read",
+        "accounting.payments",
+        "accounting.payments.read",
+        "accounting.banktransactions",
+        "accounting.banktransactions.read",
+        "accounting.manualjournals",
+        "accounting.manualjournals.read",
+    }
+)
+OTHER_SCOPES = frozenset(
+    {
+        "openid",
+        "profile",
+        "email",
+        "offline_access",
+        "accounting.contacts",
+        "accounting.contacts.read",
+        "accounting.settings",
+        "accounting.settings.read",
+        "accounting.attachments",
+        "accounting.attachments.read",
+        "accounting.reports.read",
+        "accounting.journals.read",
+        "accounting.budgets.read",
+    }
+)
+AUTH_FIELDS = (
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+    "nonce",
+)
 
 
 def _b64url(raw: bytes) -> str:
@@ -51,7 +82,9 @@ def make_jwt(payload: dict, key: str) -> str:
 def redirect_uri_allowed(app: dict, uri: str) -> bool:
     """Xero compares the redirect URI exactly with the app's registered ones (no "any localhost")."""
     parts = urlsplit(uri or "")
-    if parts.scheme != "https" and not (parts.scheme == "http" and parts.hostname in ("localhost", "127.0.0.1")):
+    if parts.scheme != "https" and not (
+        parts.scheme == "http" and parts.hostname in ("localhost", "127.0.0.1")
+    ):
         return False  # HTTPS only, except for localhost
     return uri in app["redirect_uris"]
 
@@ -93,8 +126,9 @@ def authorize(sandbox, request) -> Response:
     if step == "login":
         email, password = request.form.get("email", ""), request.form.get("password", "")
         if email.lower() != seed.DEMO_USER["email"] or password != seed.DEMO_USER["password"]:
-            return html_response(templates.login_page(params, app["name"], "Your email or password is incorrect"),
-                                 200)
+            return html_response(
+                templates.login_page(params, app["name"], "Your email or password is incorrect"), 200
+            )
         ticket = secrets.token_urlsafe(16)
         with state.lock:
             state.login_tickets[ticket] = seed.DEMO_USER["user_id"]
@@ -112,8 +146,9 @@ def authorize(sandbox, request) -> Response:
         with state.lock:
             ticket = secrets.token_urlsafe(16)
             state.login_tickets[ticket] = user_id
-        return html_response(templates.consent_page(params, app["name"], ticket, orgs,
-                                                    "Select at least one organisation"))
+        return html_response(
+            templates.consent_page(params, app["name"], ticket, orgs, "Select at least one organisation")
+        )
     code = create_code(state, params, user_id, chosen)
     return _back(params, code=code, scope=params["scope"], session_state=secrets.token_urlsafe(8))
 
@@ -121,7 +156,8 @@ def authorize(sandbox, request) -> Response:
 def tenant_choices(state) -> list:
     """(tenant id, name) of everything the demo user may connect: organisations, then other tenants."""
     return [(tid, o["Name"]) for tid, o in state.orgs.items()] + [
-        (tid, t["Name"]) for tid, t in getattr(state, "other_tenants", {}).items()]
+        (tid, t["Name"]) for tid, t in getattr(state, "other_tenants", {}).items()
+    ]
 
 
 def _back(params, **values) -> Response:
@@ -138,22 +174,44 @@ def create_code(state, params: dict, user_id: str, tenant_ids: list) -> str:
     code = secrets.token_urlsafe(24)
     with state.lock:
         grant_id = str(uuid.uuid4())
-        state.grants[grant_id] = {"id": grant_id, "client_id": params["client_id"], "user_id": user_id,
-                                  "tenant_ids": tenant_ids, "scope": params["scope"] or DEFAULT_SCOPE,
-                                  "kind": "pkce" if params.get("code_challenge") else "code",
-                                  "nonce": params.get("nonce") or None}
+        state.grants[grant_id] = {
+            "id": grant_id,
+            "client_id": params["client_id"],
+            "user_id": user_id,
+            "tenant_ids": tenant_ids,
+            "scope": params["scope"] or DEFAULT_SCOPE,
+            "kind": "pkce" if params.get("code_challenge") else "code",
+            "nonce": params.get("nonce") or None,
+        }
         for tid in tenant_ids:
-            conn = next((c for c in state.connections.values() if c["client_id"] == params["client_id"]
-                         and c["user_id"] == user_id and c["tenantId"] == tid), None)
+            conn = next(
+                (
+                    c
+                    for c in state.connections.values()
+                    if c["client_id"] == params["client_id"]
+                    and c["user_id"] == user_id
+                    and c["tenantId"] == tid
+                ),
+                None,
+            )
             if conn is None:
-                conn = {"id": str(uuid.uuid4()), "tenantId": tid, "client_id": params["client_id"],
-                        "user_id": user_id, "created": now}
+                conn = {
+                    "id": str(uuid.uuid4()),
+                    "tenantId": tid,
+                    "client_id": params["client_id"],
+                    "user_id": user_id,
+                    "created": now,
+                }
                 state.connections[conn["id"]] = conn
             conn.update(authEventId=grant_id, updated=now)
-        state.auth_codes[code] = {"grant_id": grant_id, "client_id": params["client_id"],
-                                  "redirect_uri": params["redirect_uri"], "expires_at": now + CODE_TTL,
-                                  "challenge": params.get("code_challenge") or None,
-                                  "method": params.get("code_challenge_method") or "plain"}
+        state.auth_codes[code] = {
+            "grant_id": grant_id,
+            "client_id": params["client_id"],
+            "redirect_uri": params["redirect_uri"],
+            "expires_at": now + CODE_TTL,
+            "challenge": params.get("code_challenge") or None,
+            "method": params.get("code_challenge_method") or "plain",
+        }
     return code
 
 
@@ -194,7 +252,11 @@ def token(sandbox, request) -> Response:
 def _exchange_code(sandbox, request, secret) -> Response:
     state = sandbox.state
     code = state.auth_codes.pop(request.form.get("code", ""), None)  # single use, even on failure
-    if not code or code["expires_at"] < state.now() or code["redirect_uri"] != request.form.get("redirect_uri"):
+    if (
+        not code
+        or code["expires_at"] < state.now()
+        or code["redirect_uri"] != request.form.get("redirect_uri")
+    ):
         return _invalid("invalid_grant")
     verifier = request.form.get("code_verifier")
     if code["challenge"]:
@@ -219,8 +281,13 @@ def _refresh(sandbox, refresh_token: str, client_id: str, secret) -> Response:
     now = state.now()
     rec = state.refresh_tokens.get(refresh_token)
     grant = state.grants.get(rec["grant_id"]) if rec else None
-    if (not rec or not grant or grant["client_id"] != client_id or rec["expires_at"] < now
-            or (rec["superseded_at"] is not None and now > rec["superseded_at"] + REFRESH_GRACE)):
+    if (
+        not rec
+        or not grant
+        or grant["client_id"] != client_id
+        or rec["expires_at"] < now
+        or (rec["superseded_at"] is not None and now > rec["superseded_at"] + REFRESH_GRACE)
+    ):
         return _invalid("invalid_grant")
     if secret is None and grant["kind"] != "pkce":
         return _invalid("invalid_client")
@@ -234,13 +301,28 @@ def _client_credentials_grant(sandbox, app) -> Response:
     state = sandbox.state
     tid = app["custom_connection_tenant"]
     grant_id = "cc-" + app["client_id"]
-    grant = state.grants.setdefault(grant_id, {"id": grant_id, "client_id": app["client_id"], "user_id": None,
-                                               "tenant_ids": [tid], "kind": "client_credentials",
-                                               "scope": DEFAULT_SCOPE.replace("offline_access ", "")})
+    grant = state.grants.setdefault(
+        grant_id,
+        {
+            "id": grant_id,
+            "client_id": app["client_id"],
+            "user_id": None,
+            "tenant_ids": [tid],
+            "kind": "client_credentials",
+            "scope": DEFAULT_SCOPE.replace("offline_access ", ""),
+        },
+    )
     if not any(c["authEventId"] == grant_id for c in state.connections.values()):
         cid = str(uuid.uuid4())
-        state.connections[cid] = {"id": cid, "tenantId": tid, "client_id": app["client_id"], "user_id": None,
-                                  "authEventId": grant_id, "created": state.now(), "updated": state.now()}
+        state.connections[cid] = {
+            "id": cid,
+            "tenantId": tid,
+            "client_id": app["client_id"],
+            "user_id": None,
+            "authEventId": grant_id,
+            "created": state.now(),
+            "updated": state.now(),
+        }
     return json_response(issue_tokens(sandbox, grant, refresh=False))
 
 
@@ -250,25 +332,50 @@ def issue_tokens(sandbox, grant: dict, refresh: bool = True, id_token: bool = Fa
     now = state.now()
     scope = grant["scope"]
     user = seed.DEMO_USER if grant["user_id"] == seed.DEMO_USER["user_id"] else None
-    claims = {"nbf": int(now), "exp": int(now) + ACCESS_TTL, "iss": sandbox.url, "aud": sandbox.url + "/resources",
-              "client_id": grant["client_id"], "auth_time": int(now), "jti": uuid.uuid4().hex,
-              "authentication_event_id": grant["id"], "scope": scope.split()}
+    claims = {
+        "nbf": int(now),
+        "exp": int(now) + ACCESS_TTL,
+        "iss": sandbox.url,
+        "aud": sandbox.url + "/resources",
+        "client_id": grant["client_id"],
+        "auth_time": int(now),
+        "jti": uuid.uuid4().hex,
+        "authentication_event_id": grant["id"],
+        "scope": scope.split(),
+    }
     if user:
         claims.update(sub=user["user_id"], xero_userid=user["user_id"], global_session_id=grant["id"])
     access = make_jwt(claims, state.app["client_secret"])
-    state.access_tokens[access] = {"grant_id": grant["id"], "client_id": grant["client_id"],
-                                   "expires_at": now + ACCESS_TTL}
+    state.access_tokens[access] = {
+        "grant_id": grant["id"],
+        "client_id": grant["client_id"],
+        "expires_at": now + ACCESS_TTL,
+    }
     out = {"access_token": access, "expires_in": ACCESS_TTL, "token_type": "Bearer", "scope": scope}
     if refresh and "offline_access" in scope.split():
         rt = secrets.token_hex(32)
-        state.refresh_tokens[rt] = {"grant_id": grant["id"], "issued": now, "superseded_at": None,
-                                    "expires_at": now + REFRESH_TTL}
+        state.refresh_tokens[rt] = {
+            "grant_id": grant["id"],
+            "issued": now,
+            "superseded_at": None,
+            "expires_at": now + REFRESH_TTL,
+        }
         out["refresh_token"] = rt
     if id_token and user and "openid" in scope.split():
-        id_claims = {"nbf": int(now), "exp": int(now) + 300, "iss": sandbox.url, "aud": grant["client_id"],
-                     "sub": user["user_id"], "auth_time": int(now), "xero_userid": user["user_id"],
-                     "email": user["email"], "given_name": user["first_name"], "family_name": user["last_name"],
-                     "preferred_username": user["email"], "global_session_id": grant["id"]}
+        id_claims = {
+            "nbf": int(now),
+            "exp": int(now) + 300,
+            "iss": sandbox.url,
+            "aud": grant["client_id"],
+            "sub": user["user_id"],
+            "auth_time": int(now),
+            "xero_userid": user["user_id"],
+            "email": user["email"],
+            "given_name": user["first_name"],
+            "family_name": user["last_name"],
+            "preferred_username": user["email"],
+            "global_session_id": grant["id"],
+        }
         if grant.get("nonce"):
             id_claims["nonce"] = grant["nonce"]
         out["id_token"] = make_jwt(id_claims, state.app["client_secret"])
@@ -281,7 +388,9 @@ def revoke(sandbox, request) -> Response:
     state = sandbox.state
     client_id, secret = _client_credentials(request)
     with state.lock:
-        if client_id != state.app["client_id"] or (secret is not None and secret != state.app["client_secret"]):
+        if client_id != state.app["client_id"] or (
+            secret is not None and secret != state.app["client_secret"]
+        ):
             return _invalid("invalid_client")
         rec = state.refresh_tokens.get(request.form.get("token", ""))
         if rec:
@@ -297,8 +406,13 @@ def revoke_grant(state, grant_id: str):
         for key in [k for k, v in store.items() if v["grant_id"] == grant_id]:
             del store[key]
     if grant:
-        for cid in [c["id"] for c in state.connections.values() if c["client_id"] == grant["client_id"]
-                    and c["user_id"] == grant["user_id"] and c["tenantId"] in grant["tenant_ids"]]:
+        for cid in [
+            c["id"]
+            for c in state.connections.values()
+            if c["client_id"] == grant["client_id"]
+            and c["user_id"] == grant["user_id"]
+            and c["tenantId"] in grant["tenant_ids"]
+        ]:
             del state.connections[cid]
 
 
@@ -311,8 +425,9 @@ def authenticate(state, request):
         rec = state.access_tokens.get(token_value)
         grant = state.grants.get(rec["grant_id"]) if rec else None
         if rec and grant and rec["expires_at"] <= state.now():
-            return None, problem(401, "Unauthorized", "TokenExpired: token expired at %s"
-                                 % iso_datetime(rec["expires_at"], 0))
+            return None, problem(
+                401, "Unauthorized", "TokenExpired: token expired at %s" % iso_datetime(rec["expires_at"], 0)
+            )
         if not grant:
             return None, problem(401, "Unauthorized", "AuthenticationUnsuccessful")
         return dict(grant), None
@@ -323,17 +438,25 @@ def connections_of(state, grant: dict) -> list:
     with state.lock:
         if grant["kind"] == "client_credentials":
             return [c for c in state.connections.values() if c["authEventId"] == grant["id"]]
-        return [c for c in state.connections.values()
-                if c["client_id"] == grant["client_id"] and c["user_id"] == grant["user_id"]]
+        return [
+            c
+            for c in state.connections.values()
+            if c["client_id"] == grant["client_id"] and c["user_id"] == grant["user_id"]
+        ]
 
 
 def render_connection(state, conn: dict) -> dict:
     org = state.orgs.get(conn["tenantId"])
     other = getattr(state, "other_tenants", {}).get(conn["tenantId"], {})
-    return {"id": conn["id"], "authEventId": conn["authEventId"], "tenantId": conn["tenantId"],
-            "tenantType": "ORGANISATION" if org else other.get("tenantType", "PRACTICEMANAGER"),
-            "tenantName": (org or other).get("Name"),
-            "createdDateUtc": iso_datetime(conn["created"]), "updatedDateUtc": iso_datetime(conn["updated"])}
+    return {
+        "id": conn["id"],
+        "authEventId": conn["authEventId"],
+        "tenantId": conn["tenantId"],
+        "tenantType": "ORGANISATION" if org else other.get("tenantType", "PRACTICEMANAGER"),
+        "tenantName": (org or other).get("Name"),
+        "createdDateUtc": iso_datetime(conn["created"]),
+        "updatedDateUtc": iso_datetime(conn["updated"]),
+    }
 
 
 def connections(sandbox, request, conn_id: str | None) -> Response:

@@ -92,8 +92,11 @@ def _check(record, clause) -> bool:
     actual = field(record, path)
     if kind == "method":
         text = str(actual or "").lower()
-        return {"contains": expected in text, "startswith": text.startswith(expected),
-                "endswith": text.endswith(expected)}[op]
+        return {
+            "contains": expected in text,
+            "startswith": text.startswith(expected),
+            "endswith": text.endswith(expected),
+        }[op]
     actual, expected = _normalise(actual, expected)
     if op == "==":
         return actual == expected
@@ -101,8 +104,12 @@ def _check(record, clause) -> bool:
         return actual != expected
     if actual is None or expected is None:
         return False
-    return {">": actual > expected, "<": actual < expected, ">=": actual >= expected,
-            "<=": actual <= expected}[op]
+    return {
+        ">": actual > expected,
+        "<": actual < expected,
+        ">=": actual >= expected,
+        "<=": actual <= expected,
+    }[op]
 
 
 def apply_order(records: list, order: str | None) -> list:
@@ -129,6 +136,10 @@ def paginate(records: list, page: int, page_size: int):
     page = max(1, page)
     count = len(records)
     start = (page - 1) * page_size
-    pagination = {"page": page, "pageSize": page_size, "pageCount": (count + page_size - 1) // page_size,
-                  "itemCount": count}
-    return records[start:start + page_size], pagination
+    pagination = {
+        "page": page,
+        "pageSize": page_size,
+        "pageCount": (count + page_size - 1) // page_size,
+        "itemCount": count,
+    }
+    return records[start : start + page_size], pagination

@@ -11,8 +11,13 @@ NZ_TENANT_ID = str(uuid.uuid5(NAMESPACE, "tenant/nz"))
 PRACTICE_TENANT_ID = str(uuid.uuid5(NAMESPACE, "tenant/practice"))
 
 #: The demo user of the consent page.
-DEMO_USER = {"email": "demo@halo.example", "password": "demo", "first_name": "Demo", "last_name": "User",
-             "user_id": str(uuid.uuid5(NAMESPACE, "user/demo"))}
+DEMO_USER = {
+    "email": "demo@halo.example",
+    "password": "demo",
+    "first_name": "Demo",
+    "last_name": "User",
+    "user_id": str(uuid.uuid5(NAMESPACE, "user/demo")),
+}
 
 SEED_EPOCH = 1704067200.0  # 2024-01-01T00:00:00Z: UpdatedDateUTC of seeded records
 
@@ -23,12 +28,22 @@ def guid(*parts) -> str:
 
 
 def _tax(name, tax_type, rate, report, revenue=True, expenses=True):
-    return {"Name": name, "TaxType": tax_type, "Status": "ACTIVE", "ReportTaxType": report,
-            "CanApplyToAssets": True, "CanApplyToEquity": True, "CanApplyToExpenses": expenses,
-            "CanApplyToLiabilities": True, "CanApplyToRevenue": revenue,
-            "DisplayTaxRate": float(rate), "EffectiveRate": float(rate),
-            "TaxComponents": [{"Name": name.split(" (")[0], "Rate": float(rate), "IsCompound": False,
-                               "IsNonRecoverable": False}]}
+    return {
+        "Name": name,
+        "TaxType": tax_type,
+        "Status": "ACTIVE",
+        "ReportTaxType": report,
+        "CanApplyToAssets": True,
+        "CanApplyToEquity": True,
+        "CanApplyToExpenses": expenses,
+        "CanApplyToLiabilities": True,
+        "CanApplyToRevenue": revenue,
+        "DisplayTaxRate": float(rate),
+        "EffectiveRate": float(rate),
+        "TaxComponents": [
+            {"Name": name.split(" (")[0], "Rate": float(rate), "IsCompound": False, "IsNonRecoverable": False}
+        ],
+    }
 
 
 UK_TAX_RATES = [
@@ -108,31 +123,76 @@ _ITEMS = [
 ]
 
 _ORGS = {
-    "uk": {"tenant_id": UK_TENANT_ID, "Name": "Halo Demo UK Ltd", "LegalName": "Halo Demo UK Limited",
-           "CountryCode": "GB", "BaseCurrency": "GBP", "Version": "UK", "ShortCode": "!HDUK1",
-           "Timezone": "GMTSTANDARDTIME", "TaxNumber": "GB123456789",
-           "taxes": UK_TAX_RATES, "contacts": _UK_CONTACTS, "taxname": "VAT",
-           "tax_keys": {"out": "OUTPUT2", "reduced": "RROUTPUT", "zero": "ZERORATEDOUTPUT",
-                        "exempt": "EXEMPTOUTPUT", "inp": "INPUT2"}},
-    "nz": {"tenant_id": NZ_TENANT_ID, "Name": "Halo Demo NZ Limited", "LegalName": "Halo Demo NZ Limited",
-           "CountryCode": "NZ", "BaseCurrency": "NZD", "Version": "NZ", "ShortCode": "!HDNZ1",
-           "Timezone": "NEWZEALANDSTANDARDTIME", "TaxNumber": "123-456-789",
-           "taxes": NZ_TAX_RATES, "contacts": _NZ_CONTACTS, "taxname": "GST",
-           "tax_keys": {"out": "OUTPUT2", "reduced": "OUTPUT2", "zero": "ZERORATED",
-                        "exempt": "NONE", "inp": "INPUT2"}},
+    "uk": {
+        "tenant_id": UK_TENANT_ID,
+        "Name": "Halo Demo UK Ltd",
+        "LegalName": "Halo Demo UK Limited",
+        "CountryCode": "GB",
+        "BaseCurrency": "GBP",
+        "Version": "UK",
+        "ShortCode": "!HDUK1",
+        "Timezone": "GMTSTANDARDTIME",
+        "TaxNumber": "GB123456789",
+        "taxes": UK_TAX_RATES,
+        "contacts": _UK_CONTACTS,
+        "taxname": "VAT",
+        "tax_keys": {
+            "out": "OUTPUT2",
+            "reduced": "RROUTPUT",
+            "zero": "ZERORATEDOUTPUT",
+            "exempt": "EXEMPTOUTPUT",
+            "inp": "INPUT2",
+        },
+    },
+    "nz": {
+        "tenant_id": NZ_TENANT_ID,
+        "Name": "Halo Demo NZ Limited",
+        "LegalName": "Halo Demo NZ Limited",
+        "CountryCode": "NZ",
+        "BaseCurrency": "NZD",
+        "Version": "NZ",
+        "ShortCode": "!HDNZ1",
+        "Timezone": "NEWZEALANDSTANDARDTIME",
+        "TaxNumber": "123-456-789",
+        "taxes": NZ_TAX_RATES,
+        "contacts": _NZ_CONTACTS,
+        "taxname": "GST",
+        "tax_keys": {
+            "out": "OUTPUT2",
+            "reduced": "OUTPUT2",
+            "zero": "ZERORATED",
+            "exempt": "NONE",
+            "inp": "INPUT2",
+        },
+    },
 }
 
 
 # tracking categories: (name, [(option, status)]); an archived option cannot be used on new lines
-_TRACKING = [("Region", [("North", "ACTIVE"), ("South", "ACTIVE"), ("East", "ARCHIVED")]),
-             ("Service Line", [("Managed Services", "ACTIVE"), ("Projects", "ACTIVE")])]
+_TRACKING = [
+    ("Region", [("North", "ACTIVE"), ("South", "ACTIVE"), ("East", "ARCHIVED")]),
+    ("Service Line", [("Managed Services", "ACTIVE"), ("Projects", "ACTIVE")]),
+]
 
 
 def _tracking_category(key, name, options) -> dict:
-    return {"TrackingCategoryID": guid(key, "tracking", name), "Name": name, "Status": "ACTIVE",
-            "Options": [{"TrackingOptionID": guid(key, "tracking", name, option), "Name": option, "Status": status,
-                         "HasValidationErrors": False, "IsDeleted": False, "IsArchived": status == "ARCHIVED",
-                         "IsActive": status == "ACTIVE"} for option, status in options]}
+    return {
+        "TrackingCategoryID": guid(key, "tracking", name),
+        "Name": name,
+        "Status": "ACTIVE",
+        "Options": [
+            {
+                "TrackingOptionID": guid(key, "tracking", name, option),
+                "Name": option,
+                "Status": status,
+                "HasValidationErrors": False,
+                "IsDeleted": False,
+                "IsArchived": status == "ARCHIVED",
+                "IsActive": status == "ACTIVE",
+            }
+            for option, status in options
+        ],
+    }
 
 
 def other_tenants() -> dict:
@@ -149,45 +209,104 @@ def build_org(key: str) -> dict:
     """One seeded organisation as stored by :class:`xero_sandbox.state.SandboxState`."""
     spec = _ORGS[key]
     keys = spec["tax_keys"]
-    org = {k: spec[k] for k in ("tenant_id", "Name", "LegalName", "CountryCode", "BaseCurrency",
-                                "Version", "ShortCode", "Timezone", "TaxNumber")}
-    org.update(created=SEED_EPOCH, invoice_seq=0, credit_note_seq=0, contacts={}, items={}, invoices={},
-               credit_notes={}, payments={},
-               attachments={}, history={}, online={}, PeriodLockDate=None, EndOfYearLockDate=None)
+    org = {
+        k: spec[k]
+        for k in (
+            "tenant_id",
+            "Name",
+            "LegalName",
+            "CountryCode",
+            "BaseCurrency",
+            "Version",
+            "ShortCode",
+            "Timezone",
+            "TaxNumber",
+        )
+    }
+    org.update(
+        created=SEED_EPOCH,
+        invoice_seq=0,
+        credit_note_seq=0,
+        contacts={},
+        items={},
+        invoices={},
+        credit_notes={},
+        payments={},
+        attachments={},
+        history={},
+        online={},
+        PeriodLockDate=None,
+        EndOfYearLockDate=None,
+    )
     org["tax_rates"] = [dict(t) for t in spec["taxes"]]
     org["accounts"] = {}
     for code, name, typ, cls, tax, system, pay in _ACCOUNTS:
-        acc = {"AccountID": guid(key, "account", code), "Code": code,
-               "Name": name.format(taxname=spec["taxname"]), "Type": typ, "Class": cls,
-               "Status": "ARCHIVED" if code == "280" else "ACTIVE",
-               "TaxType": tax.format(out=keys["out"], inp=keys["inp"]),
-               "EnablePaymentsToAccount": pay, "ShowInExpenseClaims": False,
-               "BankAccountNumber": "20-00-00 12345678" if typ == "BANK" else None,
-               "BankAccountType": "BANK" if typ == "BANK" else None,
-               "CurrencyCode": org["BaseCurrency"] if typ == "BANK" else None,
-               "SystemAccount": system, "ReportingCode": cls[:3], "HasAttachments": False,
-               "AddToWatchlist": False}
+        acc = {
+            "AccountID": guid(key, "account", code),
+            "Code": code,
+            "Name": name.format(taxname=spec["taxname"]),
+            "Type": typ,
+            "Class": cls,
+            "Status": "ARCHIVED" if code == "280" else "ACTIVE",
+            "TaxType": tax.format(out=keys["out"], inp=keys["inp"]),
+            "EnablePaymentsToAccount": pay,
+            "ShowInExpenseClaims": False,
+            "BankAccountNumber": "20-00-00 12345678" if typ == "BANK" else None,
+            "BankAccountType": "BANK" if typ == "BANK" else None,
+            "CurrencyCode": org["BaseCurrency"] if typ == "BANK" else None,
+            "SystemAccount": system,
+            "ReportingCode": cls[:3],
+            "HasAttachments": False,
+            "AddToWatchlist": False,
+        }
         org["accounts"][acc["AccountID"]] = _stamp({k: v for k, v in acc.items() if v is not None})
     for n, (name, email, city) in enumerate(spec["contacts"], 1):
         first = name.split()[0]
-        contact = {"ContactID": guid(key, "contact", n), "ContactNumber": "%s-C%03d" % (key.upper(), n),
-                   "ContactStatus": "ACTIVE", "Name": name, "FirstName": first, "LastName": "Accounts",
-                   "EmailAddress": email, "IsSupplier": False, "IsCustomer": False,
-                   "DefaultCurrency": org["BaseCurrency"],
-                   "Addresses": [{"AddressType": "POBOX", "AddressLine1": "%d High Street" % (n * 7),
-                                  "City": city, "Country": "United Kingdom" if key == "uk" else "New Zealand"},
-                                 {"AddressType": "STREET"}],
-                   "Phones": [{"PhoneType": "DEFAULT", "PhoneNumber": "555 01%02d" % n},
-                              {"PhoneType": "MOBILE"}, {"PhoneType": "FAX"}, {"PhoneType": "DDI"}],
-                   "ContactGroups": [], "ContactPersons": [], "HasAttachments": False,
-                   "HasValidationErrors": False}
+        contact = {
+            "ContactID": guid(key, "contact", n),
+            "ContactNumber": "%s-C%03d" % (key.upper(), n),
+            "ContactStatus": "ACTIVE",
+            "Name": name,
+            "FirstName": first,
+            "LastName": "Accounts",
+            "EmailAddress": email,
+            "IsSupplier": False,
+            "IsCustomer": False,
+            "DefaultCurrency": org["BaseCurrency"],
+            "Addresses": [
+                {
+                    "AddressType": "POBOX",
+                    "AddressLine1": "%d High Street" % (n * 7),
+                    "City": city,
+                    "Country": "United Kingdom" if key == "uk" else "New Zealand",
+                },
+                {"AddressType": "STREET"},
+            ],
+            "Phones": [
+                {"PhoneType": "DEFAULT", "PhoneNumber": "555 01%02d" % n},
+                {"PhoneType": "MOBILE"},
+                {"PhoneType": "FAX"},
+                {"PhoneType": "DDI"},
+            ],
+            "ContactGroups": [],
+            "ContactPersons": [],
+            "HasAttachments": False,
+            "HasValidationErrors": False,
+        }
         org["contacts"][contact["ContactID"]] = _stamp(contact)
     org["tracking"] = [_tracking_category(key, name, options) for name, options in _TRACKING]
     for code, name, desc, price, account, tax in _ITEMS:
-        item = {"ItemID": guid(key, "item", code), "Code": code, "Name": name, "Description": desc,
-                "IsSold": True, "IsPurchased": False, "IsTrackedAsInventory": False,
-                "SalesDetails": {"UnitPrice": price, "AccountCode": account, "TaxType": keys[tax]},
-                "PurchaseDetails": {}}
+        item = {
+            "ItemID": guid(key, "item", code),
+            "Code": code,
+            "Name": name,
+            "Description": desc,
+            "IsSold": True,
+            "IsPurchased": False,
+            "IsTrackedAsInventory": False,
+            "SalesDetails": {"UnitPrice": price, "AccountCode": account, "TaxType": keys[tax]},
+            "PurchaseDetails": {},
+        }
         org["items"][item["ItemID"]] = _stamp(item)
     return org
 
@@ -207,12 +326,22 @@ def synthetic_contacts(org: dict, count: int, now: float) -> int:
     start = sum(1 for c in org["contacts"].values() if c.get("ContactNumber", "").startswith("SYN-"))
     for n in range(start + 1, start + count + 1):
         cid = guid(org["tenant_id"], "syn-contact", n)
-        org["contacts"][cid] = {"ContactID": cid, "ContactNumber": "SYN-%06d" % n, "ContactStatus": "ACTIVE",
-                                "Name": "Synthetic Customer %06d" % n,
-                                "EmailAddress": "customer%06d@synthetic.example" % n,
-                                "IsSupplier": False, "IsCustomer": False, "Addresses": [], "Phones": [],
-                                "ContactGroups": [], "ContactPersons": [], "HasAttachments": False,
-                                "HasValidationErrors": False, "UpdatedDateUTC": now}
+        org["contacts"][cid] = {
+            "ContactID": cid,
+            "ContactNumber": "SYN-%06d" % n,
+            "ContactStatus": "ACTIVE",
+            "Name": "Synthetic Customer %06d" % n,
+            "EmailAddress": "customer%06d@synthetic.example" % n,
+            "IsSupplier": False,
+            "IsCustomer": False,
+            "Addresses": [],
+            "Phones": [],
+            "ContactGroups": [],
+            "ContactPersons": [],
+            "HasAttachments": False,
+            "HasValidationErrors": False,
+            "UpdatedDateUTC": now,
+        }
         added += 1
     return added
 
@@ -223,12 +352,18 @@ def synthetic_items(org: dict, count: int, now: float) -> int:
     start = sum(1 for i in org["items"].values() if i["Code"].startswith("SYN-"))
     for n in range(start + 1, start + count + 1):
         iid = guid(org["tenant_id"], "syn-item", n)
-        org["items"][iid] = {"ItemID": iid, "Code": "SYN-%06d" % n, "Name": "Synthetic service %06d" % n,
-                             "Description": "Synthetic service %06d" % n, "IsSold": True,
-                             "IsPurchased": False, "IsTrackedAsInventory": False,
-                             "SalesDetails": {"UnitPrice": float(10 + n % 90), "AccountCode": "200",
-                                              "TaxType": out},
-                             "PurchaseDetails": {}, "UpdatedDateUTC": now}
+        org["items"][iid] = {
+            "ItemID": iid,
+            "Code": "SYN-%06d" % n,
+            "Name": "Synthetic service %06d" % n,
+            "Description": "Synthetic service %06d" % n,
+            "IsSold": True,
+            "IsPurchased": False,
+            "IsTrackedAsInventory": False,
+            "SalesDetails": {"UnitPrice": float(10 + n % 90), "AccountCode": "200", "TaxType": out},
+            "PurchaseDetails": {},
+            "UpdatedDateUTC": now,
+        }
     return count
 
 
@@ -247,16 +382,37 @@ def synthetic_documents(org: dict, invoices: int, bills: int, updated: float = S
         paid = sales and n % 2 == 0
         day = "2023-%02d-%02d" % (1 + n % 12, 1 + n % 28)
         org["invoices"][inv_id] = {
-            "InvoiceID": inv_id, "Type": "ACCREC" if sales else "ACCPAY",
-            "InvoiceNumber": "HIST-%06d" % n if sales else "", "Reference": "HIST-%06d" % n,
-            "ContactID": contact_ids[n % len(contact_ids)], "Date": day, "DueDate": day,
-            "Status": "PAID" if paid else "AUTHORISED", "LineAmountTypes": "Exclusive",
-            "LineItems": [{"LineItemID": guid(org["tenant_id"], "hist-line", n),
-                           "Description": "Managed services, historical document %06d" % n, "Quantity": 1.0,
-                           "UnitAmount": net, "AccountCode": "200" if sales else "400",
-                           "TaxType": "OUTPUT2" if sales else "NONE", "TaxAmount": vat, "LineAmount": net}],
-            "SubTotal": net, "TotalTax": vat, "Total": round(net + vat, 2),
-            "AmountPaid": round(net + vat, 2) if paid else 0.0, "AmountCredited": 0.0,
-            "AmountDue": 0.0 if paid else round(net + vat, 2), "PaymentIDs": [], "CreditAllocations": [],
-            "CurrencyCode": org["BaseCurrency"], "CurrencyRate": 1.0, "UpdatedDateUTC": updated}
+            "InvoiceID": inv_id,
+            "Type": "ACCREC" if sales else "ACCPAY",
+            "InvoiceNumber": "HIST-%06d" % n if sales else "",
+            "Reference": "HIST-%06d" % n,
+            "ContactID": contact_ids[n % len(contact_ids)],
+            "Date": day,
+            "DueDate": day,
+            "Status": "PAID" if paid else "AUTHORISED",
+            "LineAmountTypes": "Exclusive",
+            "LineItems": [
+                {
+                    "LineItemID": guid(org["tenant_id"], "hist-line", n),
+                    "Description": "Managed services, historical document %06d" % n,
+                    "Quantity": 1.0,
+                    "UnitAmount": net,
+                    "AccountCode": "200" if sales else "400",
+                    "TaxType": "OUTPUT2" if sales else "NONE",
+                    "TaxAmount": vat,
+                    "LineAmount": net,
+                }
+            ],
+            "SubTotal": net,
+            "TotalTax": vat,
+            "Total": round(net + vat, 2),
+            "AmountPaid": round(net + vat, 2) if paid else 0.0,
+            "AmountCredited": 0.0,
+            "AmountDue": 0.0 if paid else round(net + vat, 2),
+            "PaymentIDs": [],
+            "CreditAllocations": [],
+            "CurrencyCode": org["BaseCurrency"],
+            "CurrencyRate": 1.0,
+            "UpdatedDateUTC": updated,
+        }
     return invoices + bills

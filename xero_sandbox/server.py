@@ -22,20 +22,35 @@ MAX_BODY = int(3.5 * 1024 * 1024)
 #: Scope family of each Accounting API resource (granular scopes, 2026). Transactional families are also
 #: granted by the broad ``accounting.transactions`` of apps registered before 2026-03-02.
 RESOURCE_SCOPES = {
-    "invoices": "accounting.invoices", "creditnotes": "accounting.invoices", "quotes": "accounting.invoices",
-    "purchaseorders": "accounting.invoices", "repeatinginvoices": "accounting.invoices",
-    "linkedtransactions": "accounting.invoices", "items": "accounting.invoices",
-    "payments": "accounting.payments", "overpayments": "accounting.payments", "prepayments": "accounting.payments",
+    "invoices": "accounting.invoices",
+    "creditnotes": "accounting.invoices",
+    "quotes": "accounting.invoices",
+    "purchaseorders": "accounting.invoices",
+    "repeatinginvoices": "accounting.invoices",
+    "linkedtransactions": "accounting.invoices",
+    "items": "accounting.invoices",
+    "payments": "accounting.payments",
+    "overpayments": "accounting.payments",
+    "prepayments": "accounting.payments",
     "batchpayments": "accounting.payments",
-    "banktransactions": "accounting.banktransactions", "banktransfers": "accounting.banktransactions",
+    "banktransactions": "accounting.banktransactions",
+    "banktransfers": "accounting.banktransactions",
     "manualjournals": "accounting.manualjournals",
-    "contacts": "accounting.contacts", "contactgroups": "accounting.contacts",
-    "taxrates": "accounting.settings", "accounts": "accounting.settings", "organisation": "accounting.settings",
-    "trackingcategories": "accounting.settings", "currencies": "accounting.settings",
+    "contacts": "accounting.contacts",
+    "contactgroups": "accounting.contacts",
+    "taxrates": "accounting.settings",
+    "accounts": "accounting.settings",
+    "organisation": "accounting.settings",
+    "trackingcategories": "accounting.settings",
+    "currencies": "accounting.settings",
     "brandingthemes": "accounting.settings",
 }
-TRANSACTION_FAMILIES = ("accounting.invoices", "accounting.payments", "accounting.banktransactions",
-                        "accounting.manualjournals")
+TRANSACTION_FAMILIES = (
+    "accounting.invoices",
+    "accounting.payments",
+    "accounting.banktransactions",
+    "accounting.manualjournals",
+)
 
 
 class SandboxApp:
@@ -116,10 +131,16 @@ class SandboxApp:
         request.environ["sandbox.tenant"] = tenant
         if not scope_grants(grant["scope"], parts, request.method):
             return problem(401, "Unauthorized", "AuthorizationUnsuccessful")
-        if request.method in ("POST", "PUT") and not _is_attachment(parts) and (
-                (request.content_length or 0) > MAX_BODY or len(request.get_data()) > MAX_BODY):
-            return problem(413, "Request Entity Too Large",
-                           "The request is larger than the maximum of 3.5 MB for a single request.")
+        if (
+            request.method in ("POST", "PUT")
+            and not _is_attachment(parts)
+            and ((request.content_length or 0) > MAX_BODY or len(request.get_data()) > MAX_BODY)
+        ):
+            return problem(
+                413,
+                "Request Entity Too Large",
+                "The request is larger than the maximum of 3.5 MB for a single request.",
+            )
         try:
             headers = state.limiter.acquire(tenant)
         except RateLimited as exc:
@@ -129,7 +150,9 @@ class SandboxApp:
         try:
             time.sleep(request.environ.pop("sandbox.delay", 0.0))
             request.environ["sandbox.delay"] = 0.0
-            response = self._idempotent(request, grant, lambda: accounting.dispatch(self, org, request, parts))
+            response = self._idempotent(
+                request, grant, lambda: accounting.dispatch(self, org, request, parts)
+            )
         finally:
             state.limiter.release(tenant)
         response.headers.update(headers)
@@ -150,8 +173,15 @@ class SandboxApp:
                 del state.idempotency[k]
             hit = state.idempotency.get(cache_key)
         if hit and hit["fingerprint"] != fingerprint:
-            return accounting.validation_error([{"ValidationErrors": [
-                {"Message": "Idempotency key %s is used with a different request" % key}]}])
+            return accounting.validation_error(
+                [
+                    {
+                        "ValidationErrors": [
+                            {"Message": "Idempotency key %s is used with a different request" % key}
+                        ]
+                    }
+                ]
+            )
         if hit:
             status, body, content_type = hit["response"]
             return Response(base64.b64decode(body), status=status, content_type=content_type)
@@ -159,9 +189,14 @@ class SandboxApp:
         if response.status_code < 500:
             with state.lock:
                 state.idempotency[cache_key] = {
-                    "fingerprint": fingerprint, "expires_at": state.now() + IDEMPOTENCY_TTL,
-                    "response": (response.status_code, base64.b64encode(response.get_data()).decode(),
-                                 response.content_type)}
+                    "fingerprint": fingerprint,
+                    "expires_at": state.now() + IDEMPOTENCY_TTL,
+                    "response": (
+                        response.status_code,
+                        base64.b64encode(response.get_data()).decode(),
+                        response.content_type,
+                    ),
+                }
         return response
 
     @staticmethod
@@ -170,7 +205,9 @@ class SandboxApp:
         headers["X-Rate-Limit-Problem"] = problem_name
         if retry_after is not None:
             headers["Retry-After"] = str(retry_after)
-        return problem(429, "Too Many Requests", "You've exceeded the per %s rate limit" % problem_name, headers)
+        return problem(
+            429, "Too Many Requests", "You've exceeded the per %s rate limit" % problem_name, headers
+        )
 
     # -- faults ---------------------------------------------------------------------------------
     def _take_faults(self, request) -> list:
@@ -191,7 +228,9 @@ class SandboxApp:
         status = fault["status"]
         if status == 429:
             tenant = ""
-            return self._rate_limited(fault["problem"], fault["retry_after"], self.state.limiter.headers(tenant))
+            return self._rate_limited(
+                fault["problem"], fault["retry_after"], self.state.limiter.headers(tenant)
+            )
         titles = {500: "Internal Server Error", 503: "Service Unavailable", 502: "Bad Gateway"}
         return problem(status, titles.get(status, "Error"), "Injected by the sandbox control API")
 
@@ -215,10 +254,18 @@ class SandboxApp:
             body = raw.decode("utf-8")
         except UnicodeDecodeError:
             body = "<%d bytes>" % len(raw)
-        entry = {"method": request.method, "path": request.path, "query": request.query_string.decode(),
-                 "headers": headers, "body": body, "tenant": request.environ.get("sandbox.tenant"),
-                 "status": None if dropped else response.status_code, "dropped": dropped,
-                 "elapsed_ms": int((time.time() - started) * 1000), "time": self.state.now()}
+        entry = {
+            "method": request.method,
+            "path": request.path,
+            "query": request.query_string.decode(),
+            "headers": headers,
+            "body": body,
+            "tenant": request.environ.get("sandbox.tenant"),
+            "status": None if dropped else response.status_code,
+            "dropped": dropped,
+            "elapsed_ms": int((time.time() - started) * 1000),
+            "time": self.state.now(),
+        }
         if response is not None and (response.content_type or "").startswith("application/json"):
             entry["response"] = response.get_data(as_text=True)
         with self.state.lock:
@@ -278,14 +325,33 @@ class SandboxServer:
     >>> srv = SandboxServer(port=0).start(); srv.url; srv.stop()
     """
 
-    def __init__(self, port: int = 0, host: str = "127.0.0.1", data_file: str | None = None,
-                 client_id: str | None = None, client_secret: str | None = None, webhook_key: str | None = None,
-                 limits_enabled: bool = True, public_url: str | None = None, quiet: bool = True,
-                 redirect_uris: list | None = None, registered: str | None = None):
-        app = {k: v for k, v in (("client_id", client_id), ("client_secret", client_secret),
-                                 ("redirect_uris", redirect_uris), ("registered", registered)) if v}
-        self.state = SandboxState(data_file=data_file, app=app, webhook_key=webhook_key,
-                                  limits_enabled=limits_enabled)
+    def __init__(
+        self,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        data_file: str | None = None,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        webhook_key: str | None = None,
+        limits_enabled: bool = True,
+        public_url: str | None = None,
+        quiet: bool = True,
+        redirect_uris: list | None = None,
+        registered: str | None = None,
+    ):
+        app = {
+            k: v
+            for k, v in (
+                ("client_id", client_id),
+                ("client_secret", client_secret),
+                ("redirect_uris", redirect_uris),
+                ("registered", registered),
+            )
+            if v
+        }
+        self.state = SandboxState(
+            data_file=data_file, app=app, webhook_key=webhook_key, limits_enabled=limits_enabled
+        )
         self.app = SandboxApp(self.state)
         self.host, self.port, self.public_url, self.quiet = host, port, public_url, quiet
         self._server = None

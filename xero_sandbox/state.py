@@ -30,8 +30,10 @@ DEFAULT_APP = {
     "client_secret": "halo-demo-secret",
     "name": "Halo Helpdesk Billing (demo)",
     # Xero matches the redirect URI exactly against the ones registered for the app
-    "redirect_uris": ["http://localhost:8069/halo_xero/oauth/callback",
-                      "http://127.0.0.1:8069/halo_xero/oauth/callback"],
+    "redirect_uris": [
+        "http://localhost:8069/halo_xero/oauth/callback",
+        "http://127.0.0.1:8069/halo_xero/oauth/callback",
+    ],
     # apps registered on or after 2026-03-02 may only ask for granular scopes (see oauth.GRANULAR_FROM)
     "registered": "2026-11-26",
     "custom_connection_tenant": seed.UK_TENANT_ID,  # org bound to client_credentials tokens
@@ -44,8 +46,13 @@ PERSISTED = ("orgs", "connections", "grants", "access_tokens", "refresh_tokens",
 class SandboxState:
     """All mutable sandbox data. Every access goes through ``with state.lock:``."""
 
-    def __init__(self, data_file: str | None = None, app: dict | None = None, webhook_key: str | None = None,
-                 limits_enabled: bool = True):
+    def __init__(
+        self,
+        data_file: str | None = None,
+        app: dict | None = None,
+        webhook_key: str | None = None,
+        limits_enabled: bool = True,
+    ):
         self.lock = threading.RLock()
         self.clock = Clock()
         self.data_file = data_file
@@ -73,8 +80,13 @@ class SandboxState:
             self.requests = collections.deque(maxlen=5000)
             self.request_seq = 0
             self.faults = []
-            self.webhook = {"url": None, "key": self._webhook_key, "auto": True, "max_attempts": 5,
-                            "sequence": 0}
+            self.webhook = {
+                "url": None,
+                "key": self._webhook_key,
+                "auto": True,
+                "max_attempts": 5,
+                "sequence": 0,
+            }
             self.webhook_queue = []  # pending events
             self.webhook_log = []  # delivery results
             self.limiter.reset()
@@ -119,10 +131,16 @@ class SandboxState:
                 "refresh_tokens": len(self.refresh_tokens),
                 "requests": len(self.requests),
                 "webhook_pending": len(self.webhook_queue),
-                "orgs": {tid: {"name": o["Name"], **{k: len(o.get(k, {})) for k in
-                                                       ("contacts", "items", "invoices", "credit_notes",
-                                                        "payments")}}
-                         for tid, o in self.orgs.items()},
+                "orgs": {
+                    tid: {
+                        "name": o["Name"],
+                        **{
+                            k: len(o.get(k, {}))
+                            for k in ("contacts", "items", "invoices", "credit_notes", "payments")
+                        },
+                    }
+                    for tid, o in self.orgs.items()
+                },
             }
 
     def snapshot(self, obj):

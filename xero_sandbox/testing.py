@@ -1,9 +1,9 @@
 """Helpers for tests that use the sandbox (pytest fixtures, Odoo tests, benchmarks).
 
-    from xero_sandbox.testing import running_sandbox, SandboxControl
-    with running_sandbox(limits_enabled=False) as srv:
-        ctl = SandboxControl(srv.url)
-        token = ctl.grant()            # a token response, as after the consent page
+from xero_sandbox.testing import running_sandbox, SandboxControl
+with running_sandbox(limits_enabled=False) as srv:
+    ctl = SandboxControl(srv.url)
+    token = ctl.grant()            # a token response, as after the consent page
 """
 
 import contextlib
@@ -33,8 +33,12 @@ class SandboxControl:
 
     def call(self, method: str, path: str, body: dict | None = None):
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.base + "/_sandbox/" + path.lstrip("/"), data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            self.base + "/_sandbox/" + path.lstrip("/"),
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(req, timeout=30) as resp:
             return json.loads(resp.read() or b"null")
 
@@ -97,8 +101,11 @@ def token_dict(token_response: dict) -> dict:
     out = {k: token_response[k] for k in ("access_token", "token_type", "expires_in") if k in token_response}
     if token_response.get("refresh_token"):
         out["refresh_token"] = token_response["refresh_token"]
-    out["scope"] = token_response["scope"].split() if isinstance(token_response["scope"], str) \
+    out["scope"] = (
+        token_response["scope"].split()
+        if isinstance(token_response["scope"], str)
         else list(token_response["scope"])
+    )
     out["expires_at"] = time.time() + int(token_response["expires_in"])
     return out
 
@@ -120,8 +127,13 @@ def sdk_token_urls(base_url: str):
 class SdkClients:
     """xero-python wired to the sandbox, with an in-memory token store (``.token``)."""
 
-    def __init__(self, base_url: str, token: dict | None = None, client_id: str = "HALO-DEMO-CLIENT",
-                 client_secret: str | None = "halo-demo-secret"):
+    def __init__(
+        self,
+        base_url: str,
+        token: dict | None = None,
+        client_id: str = "HALO-DEMO-CLIENT",
+        client_secret: str | None = "halo-demo-secret",
+    ):
         from xero_python.accounting import AccountingApi
         from xero_python.api_client import ApiClient
         from xero_python.api_client.configuration import Configuration
@@ -131,8 +143,9 @@ class SdkClients:
         self.token = token or {}
         cfg = Configuration()  # a hidden singleton copy: assign attributes after construction
         cfg.oauth2_token = OAuth2Token(client_id=client_id, client_secret=client_secret)
-        self.api_client = ApiClient(cfg, pool_threads=1, oauth2_token_getter=lambda: self.token,
-                                    oauth2_token_saver=self._save)
+        self.api_client = ApiClient(
+            cfg, pool_threads=1, oauth2_token_getter=lambda: self.token, oauth2_token_saver=self._save
+        )
         self.accounting = AccountingApi(self.api_client, base_url=base_url + "/api.xro/2.0")
         self.identity = IdentityApi(self.api_client, base_url=base_url)
         self.saved = []

@@ -19,9 +19,16 @@ def sign(body: bytes, key: str) -> str:
 
 def post(url: str, body: bytes, signature: str, timeout: float = 5.0) -> int:
     """POST one payload; returns the HTTP status (0 when the receiver could not be reached)."""
-    req = urllib.request.Request(url, data=body, method="POST", headers={
-        "Content-Type": "application/json; charset=utf-8", "x-xero-signature": signature,
-        "User-Agent": "Xero-Webhooks (sandbox)"})
+    req = urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json; charset=utf-8",
+            "x-xero-signature": signature,
+            "User-Agent": "Xero-Webhooks (sandbox)",
+        },
+    )
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             return resp.status
@@ -49,11 +56,18 @@ class WebhookDispatcher:
         with self.state.lock:
             for category, kind, resource_id in events:
                 path = {"INVOICE": "Invoices", "CREDITNOTE": "CreditNotes"}.get(category, "Contacts")
-                self.state.webhook_queue.append({
-                    "resourceUrl": "%s/api.xro/2.0/%s/%s" % (self.sandbox.url, path, resource_id),
-                    "resourceId": resource_id, "eventDateUtc": iso_datetime(now, 3),
-                    "eventType": kind, "eventCategory": category, "tenantId": tenant_id,
-                    "tenantType": "ORGANISATION", "attempts": 0})
+                self.state.webhook_queue.append(
+                    {
+                        "resourceUrl": "%s/api.xro/2.0/%s/%s" % (self.sandbox.url, path, resource_id),
+                        "resourceId": resource_id,
+                        "eventDateUtc": iso_datetime(now, 3),
+                        "eventType": kind,
+                        "eventCategory": category,
+                        "tenantId": tenant_id,
+                        "tenantType": "ORGANISATION",
+                        "attempts": 0,
+                    }
+                )
             auto = self.state.webhook["auto"] and self.state.webhook["url"]
         if auto:
             self._wake.set()
@@ -76,11 +90,16 @@ class WebhookDispatcher:
                 with self.state.lock:
                     first = self.state.webhook["sequence"] + 1
                     self.state.webhook["sequence"] += len(batch)
-                payload = {"events": [{k: v for k, v in e.items() if k != "attempts"} for e in batch],
-                           "firstEventSequence": first, "lastEventSequence": first + len(batch) - 1,
-                           "entropy": secrets.token_hex(10).upper()}
+                payload = {
+                    "events": [{k: v for k, v in e.items() if k != "attempts"} for e in batch],
+                    "firstEventSequence": first,
+                    "lastEventSequence": first + len(batch) - 1,
+                    "entropy": secrets.token_hex(10).upper(),
+                }
                 body = json.dumps(payload).encode()
-                statuses = [post(cfg["url"], body, sign(body, cfg["key"])) for _ in range(2 if duplicate else 1)]
+                statuses = [
+                    post(cfg["url"], body, sign(body, cfg["key"])) for _ in range(2 if duplicate else 1)
+                ]
                 ok = statuses[0] == 200
                 results.append({"status": statuses, "ok": ok, "events": len(batch), "payload": payload})
                 if not ok:
@@ -107,11 +126,19 @@ class WebhookDispatcher:
         results = []
         for n in range(rounds):
             good = n % 2 == 0
-            body = json.dumps({"events": [], "firstEventSequence": 0, "lastEventSequence": 0,
-                               "entropy": secrets.token_hex(10).upper()}).encode()
+            body = json.dumps(
+                {
+                    "events": [],
+                    "firstEventSequence": 0,
+                    "lastEventSequence": 0,
+                    "entropy": secrets.token_hex(10).upper(),
+                }
+            ).encode()
             key = cfg["key"] if good else cfg["key"] + "-wrong"
             status = post(cfg["url"], body, sign(body, key))
-            results.append({"signed_correctly": good, "status": status, "ok": status == (200 if good else 401)})
+            results.append(
+                {"signed_correctly": good, "status": status, "ok": status == (200 if good else 401)}
+            )
         return {"ok": all(r["ok"] for r in results), "results": results}
 
     # -- background thread -----------------------------------------------------------------------

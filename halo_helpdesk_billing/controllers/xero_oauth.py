@@ -35,8 +35,10 @@ class HaloXeroOAuth(http.Controller):
             wizard = env["halo.xero.setup.wizard"].create({"company_id": conn.company_id.id})
         if error or not code:
             conn._halo_clear_oauth()
-            message = env._(OAUTH_ERRORS.get(error, "Xero did not authorise the connection (%(error)s)."),
-                            error=error or "no code")
+            message = env._(
+                OAUTH_ERRORS.get(error, "Xero did not authorise the connection (%(error)s)."),
+                error=error or "no code",
+            )
             wizard.write({"step": "credentials", "error_message": message})
             return request.redirect("%s/%s" % (WIZARD_URL, wizard.id))
         try:
@@ -52,5 +54,6 @@ class HaloXeroOAuth(http.Controller):
         body = Markup(
             "<!DOCTYPE html><html><head><title>Xero</title></head><body style='font-family:sans-serif'>"
             "<h1>Xero connection</h1><p class='o_halo_xero_error'>%s</p><p><a href='%s'>Back to the Xero set-up</a>"
-            "</p></body></html>") % (escape(message), WIZARD_URL)
+            "</p></body></html>"
+        ) % (escape(message), WIZARD_URL)
         return request.make_response(body, headers=[("Content-Type", "text/html; charset=utf-8")], status=400)

@@ -16,8 +16,15 @@ MAX_WEBHOOK_BODY = 256 * 1024
 
 
 class HaloXeroWebhook(http.Controller):
-    @http.route("/halo_xero/webhook", type="http", auth="public", methods=["POST"], csrf=False,
-                save_session=False, max_content_length=MAX_WEBHOOK_BODY)
+    @http.route(
+        "/halo_xero/webhook",
+        type="http",
+        auth="public",
+        methods=["POST"],
+        csrf=False,
+        save_session=False,
+        max_content_length=MAX_WEBHOOK_BODY,
+    )
     def halo_xero_webhook(self, **_kwargs):
         httprequest = request.httprequest
         length = httprequest.content_length

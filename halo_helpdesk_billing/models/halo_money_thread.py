@@ -33,10 +33,15 @@ def billing_recipients(env, recipients, message, msg_vals):
     as followers; partners the message names (``partner_ids``) were chosen by the code or the
     billing user who posted it."""
     msg_vals = msg_vals or {}
-    named = set((msg_vals["partner_ids"] or []) if "partner_ids" in msg_vals else message.sudo().partner_ids.ids)
+    named = set(
+        (msg_vals["partner_ids"] or []) if "partner_ids" in msg_vals else message.sudo().partner_ids.ids
+    )
     billing_uids = billing_user_ids(env)
     return [
-        recipient for recipient in recipients
-        if recipient["id"] in named or not recipient.get("uid") or recipient.get("ushare")
+        recipient
+        for recipient in recipients
+        if recipient["id"] in named
+        or not recipient.get("uid")
+        or recipient.get("ushare")
         or recipient["uid"] in billing_uids
     ]

@@ -23,7 +23,9 @@ def _rate(currency, company, day):
               WHERE r.currency_id = %(currency)s AND (r.company_id = %(company)s OR r.company_id IS NULL)
            ORDER BY r.company_id NULLS LAST, r.name ASC LIMIT 1),
             1.0)""",
-        currency=currency, company=company, day=day,
+        currency=currency,
+        company=company,
+        day=day,
     )
 
 
@@ -35,8 +37,10 @@ def _fx_join(alias, currency, company, day):
         """LEFT JOIN LATERAL (
                SELECT CASE WHEN %(currency)s IS NULL OR %(currency)s = c.currency_id THEN 1.0
                            ELSE %(company_rate)s / NULLIF(%(rate)s, 0) END AS factor) %(alias)s ON TRUE""",
-        currency=currency, alias=SQL.identifier(alias),
-        company_rate=_rate(SQL("c.currency_id"), company, day), rate=_rate(currency, company, day),
+        currency=currency,
+        alias=SQL.identifier(alias),
+        company_rate=_rate(SQL("c.currency_id"), company, day),
+        rate=_rate(currency, company, day),
     )
 
 
@@ -81,19 +85,24 @@ class HaloBillingReport(models.Model):
     amount = fields.Monetary(readonly=True, aggregator="sum", groups=BILLING_USER)
     cost = fields.Monetary(readonly=True, aggregator="sum", groups=BILLING_MANAGER)
     prepaid_value = fields.Monetary(
-        readonly=True, aggregator="sum", groups=BILLING_MANAGER,
+        readonly=True,
+        aggregator="sum",
+        groups=BILLING_MANAGER,
         help="Work covered by prepaid hours, valued at the contract's prepaid rate (top-up price "
         "per hour): the revenue of the top-ups this work consumed.",
     )
     margin = fields.Monetary(
-        readonly=True, aggregator="sum", groups=BILLING_MANAGER,
+        readonly=True,
+        aggregator="sum",
+        groups=BILLING_MANAGER,
         help="Billed + prepaid value - cost. Top-up invoices are billed but add nothing to the "
         "margin: their revenue counts as the prepaid hours are consumed (prepaid value).",
     )
 
     def _query(self):
         timesheet_currency = SQL("NULLIF(a.halo_rating_data->>'currency_id', '')::int")
-        return SQL("""
+        return SQL(
+            """
             -- billed: product lines of posted invoices and credit notes of runs and contracts
             SELECT aml.id * 10 + 1 AS id, m.invoice_date AS date, m.company_id,
                    m.commercial_partner_id AS partner_id, src.ticket_id, src.user_id, src.rate_id,
@@ -195,7 +204,9 @@ class HaloBillingReport(models.Model):
 
     def init(self):
         tools.drop_view_if_exists(self.env.cr, self._table)
-        self.env.cr.execute(SQL("CREATE OR REPLACE VIEW %s AS (%s)", SQL.identifier(self._table), self._query()))
+        self.env.cr.execute(
+            SQL("CREATE OR REPLACE VIEW %s AS (%s)", SQL.identifier(self._table), self._query())
+        )
 
     def _halo_xlsx(self, domain, with_cost):
         """Workbook with one sheet per dimension (customer, technician, charge rate, contract) and a
@@ -206,8 +217,12 @@ class HaloBillingReport(models.Model):
         measures = ["amount"] + (["cost", "prepaid_value", "margin"] if with_cost else [])
         workbook = Workbook()
         workbook.remove(workbook.active)
-        for dimension, title in (("partner_id", "Customers"), ("user_id", "Technicians"),
-                                 ("rate_id", "Charge rates"), ("contract_id", "Contracts")):
+        for dimension, title in (
+            ("partner_id", "Customers"),
+            ("user_id", "Technicians"),
+            ("rate_id", "Charge rates"),
+            ("contract_id", "Contracts"),
+        ):
             # as the caller: their companies' rows only (record rule), their measures only
             groups = self._read_group(
                 domain, [dimension, "date:month", "status"], [f"{m}:sum" for m in measures]
@@ -256,12 +271,18 @@ class HaloBillingReport(models.Model):
         self._halo_check_reader()
         domain = self._halo_export_domain(domain)
         data = self._halo_xlsx(domain, self.env.user.has_group(BILLING_MANAGER))
-        attachment = self.env["ir.attachment"].create({
-            "name": f"billing-report-{fields.Date.context_today(self)}.xlsx", "raw": data,
-            "mimetype": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        })
-        return {"type": "ir.actions.act_url", "url": f"/web/content/{attachment.id}?download=true",
-                "target": "self"}
+        attachment = self.env["ir.attachment"].create(
+            {
+                "name": f"billing-report-{fields.Date.context_today(self)}.xlsx",
+                "raw": data,
+                "mimetype": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            }
+        )
+        return {
+            "type": "ir.actions.act_url",
+            "url": f"/web/content/{attachment.id}?download=true",
+            "target": "self",
+        }
 
     def _halo_export_domain(self, domain=None):
         """The domain the export reads (see :meth:`action_export_xlsx`), validated as a domain."""

@@ -100,7 +100,7 @@ def parse(template):
     paths = {}
     position = 0
     for match in INLINE_TEMPLATE_REGEX.finditer(template):
-        literal = template[position:match.start()]
+        literal = template[position : match.start()]
         expression = match.group(1).strip()
         default = match.group(3) or ""
         position = match.end()
@@ -160,7 +160,8 @@ class _Compiler:
             body = self.compile(node.body, depth)
             orelse = self.compile(node.orelse, depth)
             return lambda values, helpers: (
-                body(values, helpers) if test(values, helpers) else orelse(values, helpers))
+                body(values, helpers) if test(values, helpers) else orelse(values, helpers)
+            )
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
             return self.compile_join(node, depth)
         if isinstance(node, ast.Call):
@@ -171,6 +172,7 @@ class _Compiler:
     def compile_boolop(self, node, depth):
         operands = [self.compile(value, depth, value_needed=False) for value in node.values]
         if isinstance(node.op, ast.And):
+
             def and_(values, helpers):
                 result = True
                 for operand in operands:
@@ -178,6 +180,7 @@ class _Compiler:
                     if not result:
                         return result
                 return result
+
             return and_
 
         def or_(values, helpers):
@@ -187,6 +190,7 @@ class _Compiler:
                 if result:
                     return result
             return result
+
         return or_
 
     def compile_join(self, node, depth):
@@ -198,6 +202,7 @@ class _Compiler:
             if not (isinstance(first, str) and isinstance(second, str)):
                 raise TemplateError("join", expression=self.expression)
             return first + second
+
         return add
 
     def compile_call(self, node, depth):
@@ -217,6 +222,7 @@ class _Compiler:
             if isinstance(value, dict):
                 raise TemplateError("record", expression=expression)
             return helpers[name](value)
+
         return call
 
     def compile_path(self, node, value_needed):
@@ -258,18 +264,32 @@ class _Compiler:
             def read_sub(values, helpers):
                 record = values.get(field) or False
                 return record and record.get(sub, False)
+
             return read_sub
         return lambda values, helpers: values.get(field, False)
 
 
 def _describe(node):
     kinds = {
-        ast.Subscript: "subscript", ast.Lambda: "lambda", ast.Compare: "comparison",
-        ast.ListComp: "comprehension", ast.GeneratorExp: "comprehension",
-        ast.DictComp: "comprehension", ast.SetComp: "comprehension",
-        ast.List: "list", ast.Tuple: "tuple", ast.Dict: "dict", ast.Set: "set",
-        ast.JoinedStr: "f-string", ast.NamedExpr: "assignment", ast.Await: "await",
-        ast.Yield: "yield", ast.YieldFrom: "yield", ast.Starred: "star", ast.BinOp: "operator",
-        ast.UnaryOp: "operator", ast.Call: "function call",
+        ast.Subscript: "subscript",
+        ast.Lambda: "lambda",
+        ast.Compare: "comparison",
+        ast.ListComp: "comprehension",
+        ast.GeneratorExp: "comprehension",
+        ast.DictComp: "comprehension",
+        ast.SetComp: "comprehension",
+        ast.List: "list",
+        ast.Tuple: "tuple",
+        ast.Dict: "dict",
+        ast.Set: "set",
+        ast.JoinedStr: "f-string",
+        ast.NamedExpr: "assignment",
+        ast.Await: "await",
+        ast.Yield: "yield",
+        ast.YieldFrom: "yield",
+        ast.Starred: "star",
+        ast.BinOp: "operator",
+        ast.UnaryOp: "operator",
+        ast.Call: "function call",
     }
     return kinds.get(type(node), type(node).__name__)

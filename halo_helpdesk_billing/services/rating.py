@@ -91,31 +91,31 @@ from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = [
-    'Action',
-    'Calendar',
-    'RateVersion',
-    'RatedAction',
-    'RatedCharge',
-    'RatingError',
-    'Segment',
-    'format_duration',
-    'rate_actions',
-    'rate_expense',
-    'rate_mileage',
-    'select_version',
-    'split_interval',
+    "Action",
+    "Calendar",
+    "RateVersion",
+    "RatedAction",
+    "RatedCharge",
+    "RatingError",
+    "Segment",
+    "format_duration",
+    "rate_actions",
+    "rate_expense",
+    "rate_mileage",
+    "select_version",
+    "split_interval",
 ]
 
-LEVELS = ('global', 'customer', 'contract')
-ROUNDINGS = ('up', 'nearest', 'down')
-SCOPES = ('action', 'ticket_day', 'ticket')
-KINDS = ('normal', 'ooh', 'holiday')
-UNITS = ('km', 'mi')
+LEVELS = ("global", "customer", "contract")
+ROUNDINGS = ("up", "nearest", "down")
+SCOPES = ("action", "ticket_day", "ticket")
+KINDS = ("normal", "ooh", "holiday")
+UNITS = ("km", "mi")
 
-_LEVEL_RANK = {'global': 0, 'customer': 1, 'contract': 2}
+_LEVEL_RANK = {"global": 0, "customer": 1, "contract": 2}
 _CTX = Context(prec=50, rounding=ROUND_HALF_UP)
-_Q2 = Decimal('0.01')
-_Q4 = Decimal('0.0001')
+_Q2 = Decimal("0.01")
+_Q4 = Decimal("0.0001")
 _D0 = Decimal(0)
 _D1 = Decimal(1)
 _D100 = Decimal(100)
@@ -140,7 +140,7 @@ class RateVersion:
     hourly_price: Decimal
     min_minutes: int = 0
     increment_minutes: int = 0
-    rounding: str = 'up'  # 'up' | 'nearest' | 'down'
+    rounding: str = "up"  # 'up' | 'nearest' | 'down'
     ooh_multiplier: Decimal = Decimal(1)
     holiday_multiplier: Decimal = Decimal(1)
     surcharge: Decimal = Decimal(0)
@@ -203,17 +203,17 @@ def format_duration(seconds):
     ``3601 -> '1 h 1 s'``, ``0 -> '0 min'``."""
     seconds = int(seconds)
     if seconds < 0:
-        return '-' + format_duration(-seconds)
+        return "-" + format_duration(-seconds)
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     parts = []
     if hours:
-        parts.append(f'{hours} h')
+        parts.append(f"{hours} h")
     if minutes:
-        parts.append(f'{minutes} min')
+        parts.append(f"{minutes} min")
     if secs:
-        parts.append(f'{secs} s')
-    return ' '.join(parts) or '0 min'
+        parts.append(f"{secs} s")
+    return " ".join(parts) or "0 min"
 
 
 def _ts(dt):
@@ -233,22 +233,22 @@ def _dec(value, what):
         try:
             result = Decimal(value)
         except (InvalidOperation, TypeError, ValueError):
-            raise RatingError(f'{what} is not a number: {value!r}') from None
+            raise RatingError(f"{what} is not a number: {value!r}") from None
     if not result.is_finite():
-        raise RatingError(f'{what} is not a number: {value!r}')
+        raise RatingError(f"{what} is not a number: {value!r}")
     return result
 
 
 def _num(value):
     """Decimal for display without trailing zeros: 1.50 -> '1.5', 10 -> '10'."""
-    text = f'{value.normalize(_CTX):f}'
+    text = f"{value.normalize(_CTX):f}"
     return text
 
 
 def _money(value, symbol):
     if value == value.quantize(_Q2, ROUND_HALF_UP, _CTX):
-        return f'{symbol}{value.quantize(_Q2, ROUND_HALF_UP, _CTX):,}'
-    return f'{symbol}{_num(value)}'
+        return f"{symbol}{value.quantize(_Q2, ROUND_HALF_UP, _CTX):,}"
+    return f"{symbol}{_num(value)}"
 
 
 def _merge(intervals):
@@ -268,7 +268,7 @@ def _merge(intervals):
 # Calendar: local days converted once to UTC epoch intervals
 # --------------------------------------------------------------------------
 class _Day:
-    __slots__ = ('ordinal', 'date', 'start', 'end', 'segs')
+    __slots__ = ("ordinal", "date", "start", "end", "segs")
 
     def __init__(self, ordinal, day, start, end, segs):
         self.ordinal = ordinal
@@ -279,13 +279,13 @@ class _Day:
 
 
 class _CalendarCache:
-    __slots__ = ('tz', 'attendance', 'holidays', 'days', 'utc_days')
+    __slots__ = ("tz", "attendance", "holidays", "days", "utc_days")
 
     def __init__(self, calendar):
         try:
             self.tz = ZoneInfo(calendar.tz)
         except (ZoneInfoNotFoundError, ValueError, TypeError):
-            raise RatingError(f'Unknown time zone {calendar.tz!r}') from None
+            raise RatingError(f"Unknown time zone {calendar.tz!r}") from None
         attendance = {weekday: [] for weekday in range(7)}
         for item in calendar.attendance:
             try:
@@ -294,9 +294,9 @@ class _CalendarCache:
                 start = round(float(hour_from) * 60) * 60
                 end = round(float(hour_to) * 60) * 60
             except (TypeError, ValueError):
-                raise RatingError(f'Bad working-hours entry {item!r}') from None
+                raise RatingError(f"Bad working-hours entry {item!r}") from None
             if not (0 <= weekday <= 6 and 0 <= start <= end <= 86400):
-                raise RatingError(f'Bad working-hours entry {item!r}')
+                raise RatingError(f"Bad working-hours entry {item!r}")
             attendance[weekday].append((start, end))
         self.attendance = {w: tuple(_merge(v)) for w, v in attendance.items()}
         holidays = []
@@ -305,9 +305,9 @@ class _CalendarCache:
                 start, end = item
                 start, end = _ts(start), _ts(end)
             except (TypeError, ValueError, AttributeError):
-                raise RatingError(f'Bad holiday entry {item!r}') from None
+                raise RatingError(f"Bad holiday entry {item!r}") from None
             if end < start:
-                raise RatingError(f'Holiday ends before it starts: {item!r}')
+                raise RatingError(f"Holiday ends before it starts: {item!r}")
             holidays.append((start, end))
         self.holidays = tuple(_merge(holidays))
         self.days = {}  # date ordinal -> _Day
@@ -357,11 +357,11 @@ class _CalendarCache:
         segs = []
         for a, b in zip(points, points[1:], strict=False):
             if any(h0 <= a < h1 for h0, h1 in holidays):
-                kind = 'holiday'
+                kind = "holiday"
             elif any(w0 <= a < w1 for w0, w1 in work):
-                kind = 'normal'
+                kind = "normal"
             else:
-                kind = 'ooh'
+                kind = "ooh"
             if segs and segs[-1][2] == kind:
                 segs[-1] = (segs[-1][0], b, kind)
             else:
@@ -381,7 +381,7 @@ class _CalendarCache:
         for day in candidates:
             if day.start <= t < day.end:
                 return day
-        raise AssertionError('calendar days do not cover the time line')  # pragma: no cover
+        raise AssertionError("calendar days do not cover the time line")  # pragma: no cover
 
     def _fill(self, number):
         lo, hi = number * 86400, number * 86400 + 86400
@@ -440,7 +440,7 @@ def split_interval(start, end, calendar):
     """
     s, e = _ts(start), _ts(end)
     if e < s:
-        raise RatingError(f'Interval ends before it starts ({start} > {end})')
+        raise RatingError(f"Interval ends before it starts ({start} > {end})")
     return _calendar_cache(calendar).split(s, e)
 
 
@@ -457,7 +457,7 @@ def select_version(versions, on):
         rank = _LEVEL_RANK.get(version.level)
         if rank is None:
             raise RatingError(
-                f'Unknown level {version.level!r} on a version of charge rate {version.rate_name!r}'
+                f"Unknown level {version.level!r} on a version of charge rate {version.rate_name!r}"
             )
         if version.date_from <= on:
             key = (rank, version.date_from, version.version_id)
@@ -470,8 +470,17 @@ class _V:
     """A version prepared for rating (validated, prices precomputed)."""
 
     __slots__ = (
-        'version', 'idx', 'min_s', 'inc', 'rounding', 'mult', 'unit', 'surcharge',
-        'label', 'price_text', 'surcharge_text',
+        "version",
+        "idx",
+        "min_s",
+        "inc",
+        "rounding",
+        "mult",
+        "unit",
+        "surcharge",
+        "label",
+        "price_text",
+        "surcharge_text",
     )
 
     def __init__(self, version, idx, symbol):
@@ -479,33 +488,33 @@ class _V:
         self.idx = idx
         if version.rounding not in ROUNDINGS:
             raise RatingError(
-                f'Unknown rounding {version.rounding!r} on charge rate {version.rate_name!r} '
-                f'(expected one of {", ".join(ROUNDINGS)})'
+                f"Unknown rounding {version.rounding!r} on charge rate {version.rate_name!r} "
+                f"(expected one of {', '.join(ROUNDINGS)})"
             )
         if version.min_minutes < 0 or version.increment_minutes < 0:
-            raise RatingError(f'Negative minimum or increment on charge rate {version.rate_name!r}')
+            raise RatingError(f"Negative minimum or increment on charge rate {version.rate_name!r}")
         self.min_s = int(version.min_minutes) * 60
         self.inc = int(version.increment_minutes) * 60
         self.rounding = version.rounding
-        price = _dec(version.hourly_price, 'Hourly price')
+        price = _dec(version.hourly_price, "Hourly price")
         self.mult = {
-            'normal': _D1,
-            'ooh': _dec(version.ooh_multiplier, 'Out-of-hours multiplier'),
-            'holiday': _dec(version.holiday_multiplier, 'Holiday multiplier'),
+            "normal": _D1,
+            "ooh": _dec(version.ooh_multiplier, "Out-of-hours multiplier"),
+            "holiday": _dec(version.holiday_multiplier, "Holiday multiplier"),
         }
         self.unit = {
             kind: _CTX.multiply(price, m).quantize(_Q4, ROUND_HALF_UP, _CTX) for kind, m in self.mult.items()
         }
-        self.surcharge = _dec(version.surcharge, 'Surcharge').quantize(_Q2, ROUND_HALF_UP, _CTX)
-        self.label = f'{version.rate_name}, {version.level} rate from {version.date_from.isoformat()}'
-        self.price_text = f'{_money(price, symbol)}/h'
-        self.surcharge_text = f'surcharge {_money(self.surcharge, symbol)}' if self.surcharge else ''
+        self.surcharge = _dec(version.surcharge, "Surcharge").quantize(_Q2, ROUND_HALF_UP, _CTX)
+        self.label = f"{version.rate_name}, {version.level} rate from {version.date_from.isoformat()}"
+        self.price_text = f"{_money(price, symbol)}/h"
+        self.surcharge_text = f"surcharge {_money(self.surcharge, symbol)}" if self.surcharge else ""
 
 
 def _round(seconds, inc, rounding):
-    if rounding == 'up':
+    if rounding == "up":
         return -(-seconds // inc) * inc
-    if rounding == 'down':
+    if rounding == "down":
         return seconds // inc * inc
     return (2 * seconds + inc) // (2 * inc) * inc  # nearest, half up
 
@@ -520,7 +529,7 @@ def _billable(actual, v):
     return billable
 
 
-_ROUND_WORDS = {'up': 'rounded up to', 'nearest': 'rounded to', 'down': 'rounded down to'}
+_ROUND_WORDS = {"up": "rounded up to", "nearest": "rounded to", "down": "rounded down to"}
 
 
 def _chain(actual, billable, v):
@@ -528,32 +537,32 @@ def _chain(actual, billable, v):
     text = format_duration(actual)
     after_min = actual if actual > v.min_s else v.min_s
     if actual < v.min_s:
-        text += ' → minimum ' + format_duration(v.min_s)
+        text += " → minimum " + format_duration(v.min_s)
     if billable != after_min:
-        steps = f'{v.inc // 60}-min steps'
-        if v.rounding == 'nearest':
-            steps = 'nearest ' + steps[:-1]
+        steps = f"{v.inc // 60}-min steps"
+        if v.rounding == "nearest":
+            steps = "nearest " + steps[:-1]
         if _round(after_min, v.inc, v.rounding) < v.min_s:
-            steps += ', not below the minimum'
-        text += f' → {_ROUND_WORDS[v.rounding]} {format_duration(billable)} ({steps})'
+            steps += ", not below the minimum"
+        text += f" → {_ROUND_WORDS[v.rounding]} {format_duration(billable)} ({steps})"
     return text
 
 
-_KIND_WORDS = {'ooh': 'out of hours', 'holiday': 'holiday'}
+_KIND_WORDS = {"ooh": "out of hours", "holiday": "holiday"}
 
 
 def _tail(v, segments):
     parts = []
     for seg in segments:
-        if seg.kind != 'normal':
-            parts.append(f'{format_duration(seg.seconds)} {_KIND_WORDS[seg.kind]} ×{_num(seg.multiplier)}')
+        if seg.kind != "normal":
+            parts.append(f"{format_duration(seg.seconds)} {_KIND_WORDS[seg.kind]} ×{_num(seg.multiplier)}")
     parts.append(v.price_text)
     if v.surcharge_text:
         parts.append(v.surcharge_text)
-    return '; '.join(parts)
+    return "; ".join(parts)
 
 
-_SCOPE_WORDS = {'ticket_day': 'per ticket per day', 'ticket': 'per ticket'}
+_SCOPE_WORDS = {"ticket_day": "per ticket per day", "ticket": "per ticket"}
 
 
 # --------------------------------------------------------------------------
@@ -582,8 +591,8 @@ class _Rater:
             version = select_version(versions, day.date)
             if version is None:
                 name = next((x.rate_name for x in versions), None)
-                what = f'charge rate {name!r}' if name else f'charge rate id {rate_id}'
-                raise RatingError(f'No version of {what} is in force on {day.date.isoformat()}')
+                what = f"charge rate {name!r}" if name else f"charge rate id {rate_id}"
+                raise RatingError(f"No version of {what} is in force on {day.date.isoformat()}")
             v = self.prepared.get(id(version))
             if v is None:
                 v = self.prepared[id(version)] = _V(version, len(self.prepared), self.symbol)
@@ -619,7 +628,7 @@ class _Rater:
     def bounds(action):
         s, e = _ts(action.start), _ts(action.end)
         if e < s:
-            raise RatingError(f'Action {action.key!r} ends before it starts ({action.start} > {action.end})')
+            raise RatingError(f"Action {action.key!r} ends before it starts ({action.start} > {action.end})")
         return s, e
 
     def rate_each(self):
@@ -638,11 +647,13 @@ class _Rater:
             key = (v.idx, actual, billable, tuple(runs))
             text = text_cache.get(key)
             if text is None:
-                text = f'{v.label}: {_chain(actual, billable, v)}; {_tail(v, segments)}'
+                text = f"{v.label}: {_chain(actual, billable, v)}; {_tail(v, segments)}"
                 if len(text_cache) > 100_000:
                     text_cache.clear()
                 text_cache[key] = text
-            result.append(RatedAction(action.key, v.version, actual, billable, segments, v.surcharge, amount, text))
+            result.append(
+                RatedAction(action.key, v.version, actual, billable, segments, v.surcharge, amount, text)
+            )
         return result
 
     def rate_groups(self):
@@ -653,11 +664,11 @@ class _Rater:
             s, e = self.bounds(action)
             day = self.cal.day_at(s)
             if action.ticket_key is None:
-                gkey = ('alone', index)
-            elif self.scope == 'ticket_day':
-                gkey = ('ticket', action.rate_id, action.ticket_key, day.ordinal)
+                gkey = ("alone", index)
+            elif self.scope == "ticket_day":
+                gkey = ("ticket", action.rate_id, action.ticket_key, day.ordinal)
             else:
-                gkey = ('ticket', action.rate_id, action.ticket_key)
+                gkey = ("ticket", action.rate_id, action.ticket_key)
             items.append((s, e, index, day))
             groups.setdefault(gkey, []).append(index)
         result = [None] * len(items)
@@ -676,25 +687,38 @@ class _Rater:
         ends = _place_on_clock(members, billable - actual)
         others = len(members) - 1
         if others:
-            head = (f'{v.label}: rounded {_SCOPE_WORDS[self.scope]} with {others} other '
-                    f'action{"s" if others > 1 else ""}: {_chain(actual, billable, v)} in total')
+            head = (
+                f"{v.label}: rounded {_SCOPE_WORDS[self.scope]} with {others} other "
+                f"action{'s' if others > 1 else ''}: {_chain(actual, billable, v)} in total"
+            )
         else:
-            head = f'{v.label}: {_chain(actual, billable, v)}'
+            head = f"{v.label}: {_chain(actual, billable, v)}"
         rated = []
         for (s, e, index, day), billed_end in zip(members, ends, strict=True):
             segments, amount = self.segments(v, self.cal.split(s, billed_end, day))
-            rated.append([index, s, e, billed_end, list(segments), amount, ''])
+            rated.append([index, s, e, billed_end, list(segments), amount, ""])
         if others:
             self.place_remainder(v, rated)
         for index, s, e, billed_end, segments, amount, remainder in rated:
             text = head
             if others:
-                text += f'; this action {format_duration(e - s)}'
+                text += f"; this action {format_duration(e - s)}"
                 if billed_end != e:
-                    text += f' billed as {format_duration(billed_end - s)}'
-            text += '; ' + _tail(v, segments) + remainder
-            yield index, RatedAction(self.actions[index].key, v.version, e - s, billed_end - s, tuple(segments),
-                                     v.surcharge, amount, text)
+                    text += f" billed as {format_duration(billed_end - s)}"
+            text += "; " + _tail(v, segments) + remainder
+            yield (
+                index,
+                RatedAction(
+                    self.actions[index].key,
+                    v.version,
+                    e - s,
+                    billed_end - s,
+                    tuple(segments),
+                    v.surcharge,
+                    amount,
+                    text,
+                ),
+            )
 
     def place_remainder(self, v, rated):
         """Step 9: per kind, the pennies between the group's amount and the sum of its
@@ -712,11 +736,19 @@ class _Rater:
             if not diff:
                 continue
             item = rated[last[kind]]
-            item[4] = [Segment(seg.kind, seg.seconds, seg.multiplier, seg.quantity, seg.unit_price,
-                               seg.amount + diff) if seg.kind == kind else seg for seg in item[4]]
+            item[4] = [
+                Segment(
+                    seg.kind, seg.seconds, seg.multiplier, seg.quantity, seg.unit_price, seg.amount + diff
+                )
+                if seg.kind == kind
+                else seg
+                for seg in item[4]
+            ]
             item[5] += diff
-            item[6] += (f'; {_money(diff, self.symbol) if diff > 0 else "-" + _money(-diff, self.symbol)} '
-                        f'rounding remainder of the group placed on this action')
+            item[6] += (
+                f"; {_money(diff, self.symbol) if diff > 0 else '-' + _money(-diff, self.symbol)} "
+                f"rounding remainder of the group placed on this action"
+            )
 
 
 def _place_on_clock(members, diff):
@@ -736,7 +768,7 @@ def _place_on_clock(members, diff):
     return ends
 
 
-def rate_actions(actions, versions_by_rate, calendar, scope='action', currency_symbol='£'):
+def rate_actions(actions, versions_by_rate, calendar, scope="action", currency_symbol="£"):
     """Rate ``actions``; returns one :class:`RatedAction` per action, same order.
 
     ``versions_by_rate[rate_id]`` holds every version (all levels) that
@@ -744,61 +776,61 @@ def rate_actions(actions, versions_by_rate, calendar, scope='action', currency_s
     order of operations.
     """
     if scope not in SCOPES:
-        raise RatingError(f'Unknown rounding scope {scope!r} (expected one of {", ".join(SCOPES)})')
+        raise RatingError(f"Unknown rounding scope {scope!r} (expected one of {', '.join(SCOPES)})")
     rater = _Rater(actions, versions_by_rate, calendar, scope, currency_symbol)
-    return rater.rate_each() if scope == 'action' else rater.rate_groups()
+    return rater.rate_each() if scope == "action" else rater.rate_groups()
 
 
 # --------------------------------------------------------------------------
 # Mileage and expenses
 # --------------------------------------------------------------------------
-def rate_mileage(distance, unit, round_trip, price_per_unit, surcharge_per_trip, currency_symbol='£'):
+def rate_mileage(distance, unit, round_trip, price_per_unit, surcharge_per_trip, currency_symbol="£"):
     """Mileage: quantity = distance (x2 for a round trip) in ``unit``.
 
     ``amount = round(quantity * price_per_unit, 2) + surcharge_per_trip``.
     A customer-specific price is simply a different ``price_per_unit``.
     """
-    distance = _dec(distance, 'Distance')
-    price = _dec(price_per_unit, 'Price per distance unit')
-    surcharge = _dec(surcharge_per_trip, 'Surcharge per trip').quantize(_Q2, ROUND_HALF_UP, _CTX)
+    distance = _dec(distance, "Distance")
+    price = _dec(price_per_unit, "Price per distance unit")
+    surcharge = _dec(surcharge_per_trip, "Surcharge per trip").quantize(_Q2, ROUND_HALF_UP, _CTX)
     if unit not in UNITS:
-        raise RatingError(f'Unknown distance unit {unit!r} (expected km or mi)')
+        raise RatingError(f"Unknown distance unit {unit!r} (expected km or mi)")
     if distance < 0:
-        raise RatingError(f'Distance cannot be negative ({distance})')
+        raise RatingError(f"Distance cannot be negative ({distance})")
     if price < 0 or surcharge < 0:
-        raise RatingError('Mileage price and surcharge cannot be negative')
+        raise RatingError("Mileage price and surcharge cannot be negative")
     quantity = _CTX.multiply(distance, Decimal(2) if round_trip else _D1).quantize(_Q4, ROUND_HALF_UP, _CTX)
     unit_price = price.quantize(_Q4, ROUND_HALF_UP, _CTX)
     line = _CTX.multiply(quantity, unit_price).quantize(_Q2, ROUND_HALF_UP, _CTX)
     amount = line + surcharge
-    text = f'{_num(distance)} {unit}'
+    text = f"{_num(distance)} {unit}"
     if round_trip:
-        text += f' × 2 (round trip) = {_num(quantity)} {unit}'
-    text += f' × {_money(unit_price, currency_symbol)}/{unit} = {_money(line, currency_symbol)}'
+        text += f" × 2 (round trip) = {_num(quantity)} {unit}"
+    text += f" × {_money(unit_price, currency_symbol)}/{unit} = {_money(line, currency_symbol)}"
     if surcharge:
-        text += f'; surcharge per trip {_money(surcharge, currency_symbol)}'
+        text += f"; surcharge per trip {_money(surcharge, currency_symbol)}"
     return RatedCharge(quantity, unit_price, amount, text)
 
 
-def rate_expense(cost, markup_percent=_D0, surcharge=_D0, currency_symbol='£'):
+def rate_expense(cost, markup_percent=_D0, surcharge=_D0, currency_symbol="£"):
     """Expense at cost or cost plus markup %, plus a per-type surcharge.
 
     quantity 1; ``unit_price = round(cost * (1 + markup/100), 2)``;
     ``amount = unit_price + surcharge``.
     """
-    cost = _dec(cost, 'Cost')
-    markup = _dec(markup_percent, 'Markup %')
-    surcharge = _dec(surcharge, 'Surcharge').quantize(_Q2, ROUND_HALF_UP, _CTX)
+    cost = _dec(cost, "Cost")
+    markup = _dec(markup_percent, "Markup %")
+    surcharge = _dec(surcharge, "Surcharge").quantize(_Q2, ROUND_HALF_UP, _CTX)
     if cost < 0:
-        raise RatingError(f'Expense cost cannot be negative ({cost})')
+        raise RatingError(f"Expense cost cannot be negative ({cost})")
     if markup < 0 or surcharge < 0:
-        raise RatingError('Expense markup and surcharge cannot be negative')
+        raise RatingError("Expense markup and surcharge cannot be negative")
     factor = _CTX.add(_D1, _CTX.divide(markup, _D100))
     unit_price = _CTX.multiply(cost, factor).quantize(_Q2, ROUND_HALF_UP, _CTX)
     if markup:
-        text = f'{_money(cost, currency_symbol)} at cost + {_num(markup)}% markup = {_money(unit_price, currency_symbol)}'
+        text = f"{_money(cost, currency_symbol)} at cost + {_num(markup)}% markup = {_money(unit_price, currency_symbol)}"
     else:
-        text = f'{_money(unit_price, currency_symbol)} at cost'
+        text = f"{_money(unit_price, currency_symbol)} at cost"
     if surcharge:
-        text += f'; surcharge {_money(surcharge, currency_symbol)}'
+        text += f"; surcharge {_money(surcharge, currency_symbol)}"
     return RatedCharge(_D1, unit_price, unit_price + surcharge, text)

@@ -44,8 +44,14 @@ DEFAULT_ACCOUNTING_URL = "https://api.xero.com/api.xro/2.0"
 # (invoices, credit notes, items), accounting.payments, accounting.banktransactions and
 # accounting.manualjournals. The addon needs invoices, payments, contacts, settings and attachments.
 DEFAULT_SCOPES = (
-    "openid", "profile", "email", "offline_access",
-    "accounting.invoices", "accounting.payments", "accounting.contacts", "accounting.settings",
+    "openid",
+    "profile",
+    "email",
+    "offline_access",
+    "accounting.invoices",
+    "accounting.payments",
+    "accounting.contacts",
+    "accounting.settings",
     "accounting.attachments",
 )
 # the broad scopes of apps registered before 2 March 2026 (accepted by Xero until September 2027)
@@ -121,14 +127,30 @@ class XeroEndpoints:
     def hosts(self):
         from urllib.parse import urlsplit
 
-        return {urlsplit(url).netloc for url in (self.authorize_url, self.token_url, self.revoke_url,
-                                                  self.identity_url, self.accounting_url)}
+        return {
+            urlsplit(url).netloc
+            for url in (
+                self.authorize_url,
+                self.token_url,
+                self.revoke_url,
+                self.identity_url,
+                self.accounting_url,
+            )
+        }
 
 
 # -- throttle ---------------------------------------------------------------------------------------
 class _TenantBudget:
-    __slots__ = ("calls", "in_flight", "day_start", "day_count", "not_before", "min_remaining",
-                 "day_remaining", "day_limit_seen")
+    __slots__ = (
+        "calls",
+        "in_flight",
+        "day_start",
+        "day_count",
+        "not_before",
+        "min_remaining",
+        "day_remaining",
+        "day_limit_seen",
+    )
 
     def __init__(self, now):
         self.calls = collections.deque()
@@ -158,8 +180,16 @@ class ThrottleSlot:
 class Throttle(ThrottleSlot):
     """Per-tenant, thread-safe, in-process limiter (sliding 60 s window, concurrency, daily budget)."""
 
-    def __init__(self, per_minute=60, concurrent=5, daily=5000, daily_headroom=0.1,
-                 clock=time.monotonic, sleep=time.sleep, shared_scope=""):
+    def __init__(
+        self,
+        per_minute=60,
+        concurrent=5,
+        daily=5000,
+        daily_headroom=0.1,
+        clock=time.monotonic,
+        sleep=time.sleep,
+        shared_scope="",
+    ):
         # the budgets shared by every process of a database (models/halo_xero_throttle.py) are kept per
         # tenant and scope: production uses one scope, a replaced throttle (tests, benches) a fresh one
         self.shared_scope = shared_scope
@@ -204,10 +234,13 @@ class Throttle(ThrottleSlot):
                 now = self.clock()
                 budget = self._budget(tenant_id, now)
                 if budget.day_count >= self._day_limit() or (
-                        budget.day_remaining is not None and budget.day_remaining <= self._reserve(budget)):
+                    budget.day_remaining is not None and budget.day_remaining <= self._reserve(budget)
+                ):
                     raise XeroRetryLater(
                         "The daily Xero API budget of this organisation is used up; try again tomorrow.",
-                        retry_after=max(0.0, budget.day_start + 86400 - now), problem="day")
+                        retry_after=max(0.0, budget.day_start + 86400 - now),
+                        problem="day",
+                    )
                 wait = 0.0
                 if budget.not_before > now:
                     wait = budget.not_before - now
@@ -258,8 +291,10 @@ class Throttle(ThrottleSlot):
             return
         with self._cond:
             budget = self._budget(tenant_id or "", self.clock())
-            for header, attr in (("X-MinLimit-Remaining", "min_remaining"),
-                                 ("X-DayLimit-Remaining", "day_remaining")):
+            for header, attr in (
+                ("X-MinLimit-Remaining", "min_remaining"),
+                ("X-DayLimit-Remaining", "day_remaining"),
+            ):
                 value = headers.get(header)
                 if value is None:
                     continue
@@ -351,9 +386,21 @@ class XeroClient:
     refreshes itself (:meth:`refresh`).
     """
 
-    def __init__(self, endpoints: XeroEndpoints, client_id: str, client_secret: str | None,
-                 token_getter, token_saver, *, timeout=(5, 60), throttle: Throttle | None = None,
-                 max_retries=3, token_refresher=None, custom_connection=False, sleep=time.sleep):
+    def __init__(
+        self,
+        endpoints: XeroEndpoints,
+        client_id: str,
+        client_secret: str | None,
+        token_getter,
+        token_saver,
+        *,
+        timeout=(5, 60),
+        throttle: Throttle | None = None,
+        max_retries=3,
+        token_refresher=None,
+        custom_connection=False,
+        sleep=time.sleep,
+    ):
         import urllib3
         from xero_python.accounting import AccountingApi
         from xero_python.api_client import ApiClient
@@ -375,8 +422,12 @@ class XeroClient:
 
         cfg = Configuration()  # a hidden singleton copy: assign attributes after construction
         cfg.oauth2_token = _make_oauth2_token(self)
-        self.api_client = ApiClient(cfg, pool_threads=1, oauth2_token_getter=self._sdk_get_token,
-                                    oauth2_token_saver=self._sdk_save_token)
+        self.api_client = ApiClient(
+            cfg,
+            pool_threads=1,
+            oauth2_token_getter=self._sdk_get_token,
+            oauth2_token_saver=self._sdk_save_token,
+        )
         # our code decides every retry: no silent re-sent PUT, no sleeping on Retry-After
         pool_manager = self.api_client.rest_client.pool_manager
         pool_manager.connection_pool_kw["retries"] = urllib3.Retry(False)
@@ -387,7 +438,11 @@ class XeroClient:
     def _sdk_get_token(self):
         token = self.token_getter() or {}
         return {k: token[k] for k in TOKEN_KEYS if k in token} or {
-            "access_token": None, "scope": [], "expires_in": None, "token_type": "Bearer"}
+            "access_token": None,
+            "scope": [],
+            "expires_in": None,
+            "token_type": "Bearer",
+        }
 
     def _sdk_save_token(self, token):
         self.token_saver(normalise_token(token))
@@ -401,7 +456,9 @@ class XeroClient:
             if self.client_secret and self._is_custom_connection(token):
                 return self.client_credentials()
             if force or token_expiring(token, margin=0):
-                raise XeroAuthError("The Xero access has expired and cannot be renewed: connect to Xero again.")
+                raise XeroAuthError(
+                    "The Xero access has expired and cannot be renewed: connect to Xero again."
+                )
             return token
         if self.token_refresher is not None:
             return self.token_refresher(self, token, force)
@@ -409,8 +466,10 @@ class XeroClient:
 
     def _is_custom_connection(self, token):
         return self.custom_connection or bool(
-            token.get("access_token") and not token.get("refresh_token")
-            and "offline_access" not in (token.get("scope") or []))
+            token.get("access_token")
+            and not token.get("refresh_token")
+            and "offline_access" not in (token.get("scope") or [])
+        )
 
     def _token_post(self, url, fields, *, basic=False):
         """POST a form to the token/revocation endpoint; returns the parsed JSON (or {})."""
@@ -428,26 +487,36 @@ class XeroClient:
         self.calls += 1
         try:
             response = self.api_client.rest_client.request(
-                "POST", url, headers=headers, post_params=fields, _request_timeout=self.timeout)
+                "POST", url, headers=headers, post_params=fields, _request_timeout=self.timeout
+            )
         except HTTPStatusException as err:
             error = _oauth_error(err.body)
             if error == "invalid_grant":
                 raise XeroAuthError(
                     "Xero refused the authorisation (invalid_grant): the code or refresh token is expired, "
-                    "was already used or was revoked. Connect to Xero again.", status=err.status) from None
+                    "was already used or was revoked. Connect to Xero again.",
+                    status=err.status,
+                ) from None
             if error in ("invalid_client", "unauthorized_client"):
                 raise XeroError(
                     "Xero does not recognise this app's client id and secret; check the credentials.",
-                    status=err.status) from None
+                    status=err.status,
+                ) from None
             if err.status and err.status >= 500 or err.status == 429:
-                raise XeroRetryLater("Xero's identity service is unavailable (HTTP %s); try again later."
-                                     % err.status, problem="server", status=err.status) from None
-            raise XeroError("Xero's token endpoint answered HTTP %s %s." % (err.status, error or ""),
-                            status=err.status) from None
+                raise XeroRetryLater(
+                    "Xero's identity service is unavailable (HTTP %s); try again later." % err.status,
+                    problem="server",
+                    status=err.status,
+                ) from None
+            raise XeroError(
+                "Xero's token endpoint answered HTTP %s %s." % (err.status, error or ""), status=err.status
+            ) from None
         except Exception as err:
             if _is_network_error(err):
-                raise XeroRetryLater("Cannot reach Xero (%s); check the network and try again."
-                                     % type(err).__name__, problem="network") from None
+                raise XeroRetryLater(
+                    "Cannot reach Xero (%s); check the network and try again." % type(err).__name__,
+                    problem="network",
+                ) from None
             raise
         if not response.data:
             return {}
@@ -477,7 +546,9 @@ class XeroClient:
     def client_credentials(self) -> dict:
         if not self.client_secret:
             raise XeroError("A custom connection needs the app's client secret.")
-        token = normalise_token(self._token_post(self.endpoints.token_url, {"grant_type": "client_credentials"}))
+        token = normalise_token(
+            self._token_post(self.endpoints.token_url, {"grant_type": "client_credentials"})
+        )
         self.token_saver(token)
         return token
 
@@ -504,13 +575,21 @@ class XeroClient:
     # -- identity ---------------------------------------------------------------------------------
     def connections(self) -> list:
         result = self._call_sdk(self.identity, None, "get_connections", (), {}, write=False, tenant_free=True)
-        return [{"id": str(c.id), "tenant_id": str(c.tenant_id), "tenant_name": c.tenant_name,
-                 "tenant_type": c.tenant_type, "auth_event_id": str(c.auth_event_id or "")}
-                for c in result or []]
+        return [
+            {
+                "id": str(c.id),
+                "tenant_id": str(c.tenant_id),
+                "tenant_name": c.tenant_name,
+                "tenant_type": c.tenant_type,
+                "auth_event_id": str(c.auth_event_id or ""),
+            }
+            for c in result or []
+        ]
 
     def delete_connection(self, connection_id):
-        self._call_sdk(self.identity, None, "delete_connection", (connection_id,), {}, write=True,
-                       tenant_free=True)
+        self._call_sdk(
+            self.identity, None, "delete_connection", (connection_id,), {}, write=True, tenant_free=True
+        )
 
     # -- accounting -------------------------------------------------------------------------------
     def call(self, tenant_id, method_name, *args, write=False, **kwargs):
@@ -565,8 +644,9 @@ class XeroClient:
             retry_after = _retry_after(err.headers)
             self.throttle.penalise(throttle_key, retry_after or 1)
             if write or problem == "day" or attempt >= self.max_retries:
-                raise XeroRetryLater(self._rate_limit_message(problem), retry_after=retry_after, problem=problem,
-                                     status=429) from None
+                raise XeroRetryLater(
+                    self._rate_limit_message(problem), retry_after=retry_after, problem=problem, status=429
+                ) from None
             state["attempt"] += 1
             self.sleep(min(retry_after or (2 ** state["attempt"]), 60))
             return
@@ -577,8 +657,9 @@ class XeroClient:
         if isinstance(err, xe.HTTPStatusException):
             status = err.status or 0
             if status == 413:
-                raise XeroTooLarge("Xero refused the request as too large (HTTP 413: over 3.5 MB).",
-                                   status=413) from None
+                raise XeroTooLarge(
+                    "Xero refused the request as too large (HTTP 413: over 3.5 MB).", status=413
+                ) from None
             if status in (401, 403):
                 if not state["refreshed"] and not (status == 403 and tenant_free):
                     state["refreshed"] = True
@@ -587,14 +668,18 @@ class XeroClient:
                 raise XeroAuthError(self._auth_message(status, err.body), status=status) from None
             if status >= 500:
                 if write or attempt >= self.max_retries:
-                    raise XeroRetryLater("Xero is unavailable (HTTP %s); try again later." % status,
-                                         retry_after=_retry_after(err.headers), problem="server",
-                                         status=status) from None
+                    raise XeroRetryLater(
+                        "Xero is unavailable (HTTP %s); try again later." % status,
+                        retry_after=_retry_after(err.headers),
+                        problem="server",
+                        status=status,
+                    ) from None
                 state["attempt"] += 1
                 self.sleep(min(2 ** state["attempt"] * 0.5 + random.random() * 0.1, 30))
                 return
-            raise XeroError("Xero answered HTTP %s: %s" % (status, _problem_detail(err.body) or err.reason),
-                            status=status) from None
+            raise XeroError(
+                "Xero answered HTTP %s: %s" % (status, _problem_detail(err.body) or err.reason), status=status
+            ) from None
         if isinstance(err, xe.AccessTokenExpiredError):
             raise XeroAuthError("The Xero access has expired: connect to Xero again.") from None
         if not _is_network_error(err):
@@ -602,10 +687,13 @@ class XeroClient:
         if write and not _is_connect_error(err):
             raise XeroUnknownOutcome(
                 "The connection to Xero was lost before its answer arrived (%s); the change may or may "
-                "not have been applied in Xero." % type(err).__name__) from None
+                "not have been applied in Xero." % type(err).__name__
+            ) from None
         if attempt >= self.max_retries:
-            raise XeroRetryLater("Cannot reach Xero (%s); check the network and try again."
-                                 % type(err).__name__, problem="network") from None
+            raise XeroRetryLater(
+                "Cannot reach Xero (%s); check the network and try again." % type(err).__name__,
+                problem="network",
+            ) from None
         state["attempt"] += 1
         self.sleep(min(2 ** state["attempt"] * 0.25, 10))
 
@@ -619,11 +707,15 @@ class XeroClient:
     def _auth_message(status, body):
         detail = _problem_detail(body)
         if detail == "AuthorizationUnsuccessful":
-            return ("Xero refused the call (AuthorizationUnsuccessful): the connection was not granted the "
-                    "permission (scope) this needs. Connect to Xero again to grant it.")
+            return (
+                "Xero refused the call (AuthorizationUnsuccessful): the connection was not granted the "
+                "permission (scope) this needs. Connect to Xero again to grant it."
+            )
         if status == 403:
-            return ("Xero refused access to the organisation (%s): it may have been disconnected from this app "
-                    "in Xero. Connect to Xero again." % (detail or "Forbidden"))
+            return (
+                "Xero refused access to the organisation (%s): it may have been disconnected from this app "
+                "in Xero. Connect to Xero again." % (detail or "Forbidden")
+            )
         return "Xero refused the access token (%s): connect to Xero again." % (detail or "Unauthorized")
 
     @staticmethod
@@ -634,8 +726,11 @@ class XeroClient:
         with contextlib.suppress(Exception):
             data = err.error_data
         if isinstance(data, dict) and data.get("error") == "invalid_grant":
-            return XeroAuthError("Xero refused the refresh token (invalid_grant): connect to Xero again.",
-                                 status=400, error_data=data)
+            return XeroAuthError(
+                "Xero refused the refresh token (invalid_grant): connect to Xero again.",
+                status=400,
+                error_data=data,
+            )
         message = None
         if isinstance(err, AccountingBadRequestException):
             with contextlib.suppress(Exception):
@@ -689,5 +784,6 @@ def _make_oauth2_token(client):
             client.revoke()
             return True
 
-    return _HaloOAuth2Token(client_id=client.client_id, client_secret=client.client_secret or "-",
-                            expiration_buffer=30)
+    return _HaloOAuth2Token(
+        client_id=client.client_id, client_secret=client.client_secret or "-", expiration_buffer=30
+    )

@@ -89,9 +89,11 @@ def xero_totals(lines, line_amount_types="Exclusive") -> dict:
     private ``_rate`` key, or input line dicts)."""
     sub = tax = Decimal("0.00")
     for line in lines:
-        amount = xero_line_amount(line.get("Quantity", line.get("quantity")),
-                                  line.get("UnitAmount", line.get("unit_price")),
-                                  line.get("DiscountRate", line.get("discount")))
+        amount = xero_line_amount(
+            line.get("Quantity", line.get("quantity")),
+            line.get("UnitAmount", line.get("unit_price")),
+            line.get("DiscountRate", line.get("discount")),
+        )
         line_tax = xero_line_tax(amount, line.get("_rate", line.get("tax_rate")), line_amount_types)
         sub += amount
         tax += line_tax
@@ -122,8 +124,10 @@ def build_line(line, credit=False) -> dict:
     if not description:
         raise PayloadError("Every invoice line needs a description for Xero.")
     if not line.get("account_code") and not line.get("item_code"):
-        raise PayloadError("Line '%s' has no Xero account code (set one on the product or the connection)."
-                           % description[:60])
+        raise PayloadError(
+            "Line '%s' has no Xero account code (set one on the product or the connection)."
+            % description[:60]
+        )
     quantity, unit = _dec(line.get("quantity", 1)), _dec(line.get("unit_price", 0))
     if quantity < 0:
         quantity, unit = -quantity, -unit
@@ -137,7 +141,9 @@ def build_line(line, credit=False) -> dict:
     for src, dst in (("item_code", "ItemCode"), ("account_code", "AccountCode"), ("tax_type", "TaxType")):
         if line.get(src):
             out[dst] = line[src]
-    tracking = [{"Name": name, "Option": option} for name, option in (line.get("tracking") or []) if name and option]
+    tracking = [
+        {"Name": name, "Option": option} for name, option in (line.get("tracking") or []) if name and option
+    ]
     if len(tracking) > 2:
         raise PayloadError("Xero accepts at most two tracking categories per line.")
     if tracking:
@@ -157,8 +163,14 @@ def rounding_tolerance(lines) -> Decimal:
 
 
 def rounding_line(difference, account_code, tax_type="NONE") -> dict:
-    return {"Description": ROUNDING_DESCRIPTION, "Quantity": Decimal("1.0000"), "UnitAmount": unit4(difference),
-            "AccountCode": account_code, "TaxType": tax_type, "_rate": Decimal(0)}
+    return {
+        "Description": ROUNDING_DESCRIPTION,
+        "Quantity": Decimal("1.0000"),
+        "UnitAmount": unit4(difference),
+        "AccountCode": account_code,
+        "TaxType": tax_type,
+        "_rate": Decimal(0),
+    }
 
 
 def build_invoice(doc, *, status="DRAFT", numbering="odoo", rounding_account_code=None) -> dict:
@@ -176,10 +188,16 @@ def build_invoice(doc, *, status="DRAFT", numbering="odoo", rounding_account_cod
     if mismatches and status == "AUTHORISED":
         # Xero computes the tax with its own EffectiveRate: an approved invoice would post the wrong total
         status = "DRAFT"
-        flag = ("Sent to Xero as a draft, not approved: Xero's rate of %s differs from Odoo's (%s). Fix the "
-                "Xero tax type of the tax, then approve the invoice in Xero."
-                % (", ".join(sorted({m[0] for m in mismatches})),
-                   "; ".join("%s %s%% in Xero, %s%% in Odoo" % (m[0], m[1], m[2]) for m in sorted(set(mismatches)))))
+        flag = (
+            "Sent to Xero as a draft, not approved: Xero's rate of %s differs from Odoo's (%s). Fix the "
+            "Xero tax type of the tax, then approve the invoice in Xero."
+            % (
+                ", ".join(sorted({m[0] for m in mismatches})),
+                "; ".join(
+                    "%s %s%% in Xero, %s%% in Odoo" % (m[0], m[1], m[2]) for m in sorted(set(mismatches))
+                ),
+            )
+        )
     kind = doc.get("kind", "invoice")
     if kind not in INVOICE_TYPES:
         raise PayloadError("Only customer invoices and credit notes go to Xero.")
@@ -191,17 +209,26 @@ def build_invoice(doc, *, status="DRAFT", numbering="odoo", rounding_account_cod
     lat = doc.get("line_amount_types") or "Exclusive"
     difference = rounding_difference(doc, lines)
     if abs(difference) > rounding_tolerance(lines):
-        raise PayloadError("Odoo's total %s and the total Xero would compute (%s) differ by %s, more than "
-                           "rounding can explain: check the Xero tax and account mappings of this invoice."
-                           % (r2(doc["total"]), r2(doc["total"]) - difference, difference))
+        raise PayloadError(
+            "Odoo's total %s and the total Xero would compute (%s) differ by %s, more than "
+            "rounding can explain: check the Xero tax and account mappings of this invoice."
+            % (r2(doc["total"]), r2(doc["total"]) - difference, difference)
+        )
     if difference:
         if not rounding_account_code:
-            raise PayloadError("Xero's per-line tax rounding differs from Odoo's total by %s and no ROUNDING "
-                               "account is configured on the Xero connection." % difference)
+            raise PayloadError(
+                "Xero's per-line tax rounding differs from Odoo's total by %s and no ROUNDING "
+                "account is configured on the Xero connection." % difference
+            )
         lines.append(rounding_line(difference, rounding_account_code))
-    payload = {"Type": INVOICE_TYPES[kind], "Contact": {"ContactID": doc["contact_id"]},
-               "Date": _check_date(doc["date"], "Date"),
-               "LineAmountTypes": lat, "Status": status, "LineItems": lines}
+    payload = {
+        "Type": INVOICE_TYPES[kind],
+        "Contact": {"ContactID": doc["contact_id"]},
+        "Date": _check_date(doc["date"], "Date"),
+        "LineAmountTypes": lat,
+        "Status": status,
+        "LineItems": lines,
+    }
     if kind == "invoice":
         # DueDate is always sent: AUTHORISED requires it and DRAFT keeps Odoo's terms
         payload["DueDate"] = _check_date(doc.get("due_date") or doc["date"], "DueDate")
@@ -235,7 +262,13 @@ def rate_mismatches(doc) -> list:
             continue
         odoo_rate = _dec(line.get("tax_rate") or 0)
         if _dec(xero_rate).quantize(UNIT_DP) != odoo_rate.quantize(UNIT_DP):
-            out.append((line["tax_type"], format(_dec(xero_rate).normalize(), "f"), format(odoo_rate.normalize(), "f")))
+            out.append(
+                (
+                    line["tax_type"],
+                    format(_dec(xero_rate).normalize(), "f"),
+                    format(odoo_rate.normalize(), "f"),
+                )
+            )
     return out
 
 
@@ -255,12 +288,15 @@ def public_payload(payload) -> dict:
     """The payload without private keys (``_rate``, ``_rounding``), e.g. to log or to fingerprint."""
     out = {k: v for k, v in payload.items() if not k.startswith("_")}
     if "LineItems" in out:
-        out["LineItems"] = [{k: v for k, v in line.items() if not k.startswith("_")} for line in out["LineItems"]]
+        out["LineItems"] = [
+            {k: v for k, v in line.items() if not k.startswith("_")} for line in out["LineItems"]
+        ]
     return out
 
 
 def payload_digest(payloads) -> str:
     """A stable digest of payloads (dates ISO, decimals as strings, keys sorted)."""
+
     def norm(value):
         if isinstance(value, dict):
             return "{" + ",".join("%s:%s" % (k, norm(value[k])) for k in sorted(value)) + "}"
@@ -280,11 +316,18 @@ def _sdk_lines(payload):
     lines = []
     for line in payload["LineItems"]:
         tracking = [LineItemTracking(name=t["Name"], option=t["Option"]) for t in line.get("Tracking", [])]
-        lines.append(LineItem(
-            description=line["Description"], quantity=float(line["Quantity"]), unit_amount=float(line["UnitAmount"]),
-            item_code=line.get("ItemCode"), account_code=line.get("AccountCode"), tax_type=line.get("TaxType"),
-            discount_rate=float(line["DiscountRate"]) if line.get("DiscountRate") else None,
-            tracking=tracking or None))
+        lines.append(
+            LineItem(
+                description=line["Description"],
+                quantity=float(line["Quantity"]),
+                unit_amount=float(line["UnitAmount"]),
+                item_code=line.get("ItemCode"),
+                account_code=line.get("AccountCode"),
+                tax_type=line.get("TaxType"),
+                discount_rate=float(line["DiscountRate"]) if line.get("DiscountRate") else None,
+                tracking=tracking or None,
+            )
+        )
     return lines
 
 
@@ -294,11 +337,20 @@ def to_sdk_invoice(payload):
 
     lines = _sdk_lines(payload)
     return Invoice(
-        type=payload["Type"], contact=Contact(contact_id=payload["Contact"]["ContactID"]),
-        date=payload["Date"], due_date=payload["DueDate"], line_amount_types=LineAmountTypes(payload["LineAmountTypes"]),
-        status=payload["Status"], invoice_number=payload.get("InvoiceNumber"), reference=payload.get("Reference"),
-        currency_code=CurrencyCode(payload["CurrencyCode"]) if payload.get("CurrencyCode") else None, url=payload.get("Url"), line_items=lines,
-        invoice_id=payload.get("InvoiceID"), currency_rate=payload.get("CurrencyRate"))
+        type=payload["Type"],
+        contact=Contact(contact_id=payload["Contact"]["ContactID"]),
+        date=payload["Date"],
+        due_date=payload["DueDate"],
+        line_amount_types=LineAmountTypes(payload["LineAmountTypes"]),
+        status=payload["Status"],
+        invoice_number=payload.get("InvoiceNumber"),
+        reference=payload.get("Reference"),
+        currency_code=CurrencyCode(payload["CurrencyCode"]) if payload.get("CurrencyCode") else None,
+        url=payload.get("Url"),
+        line_items=lines,
+        invoice_id=payload.get("InvoiceID"),
+        currency_rate=payload.get("CurrencyRate"),
+    )
 
 
 def to_sdk_invoices(payloads):
@@ -312,12 +364,18 @@ def to_sdk_credit_note(payload):
     from xero_python.accounting import Contact, CreditNote, CurrencyCode, LineAmountTypes
 
     return CreditNote(
-        type=payload["Type"], contact=Contact(contact_id=payload["Contact"]["ContactID"]), date=payload["Date"],
-        line_amount_types=LineAmountTypes(payload["LineAmountTypes"]), status=payload["Status"],
-        credit_note_number=payload.get("CreditNoteNumber"), reference=payload.get("Reference"),
+        type=payload["Type"],
+        contact=Contact(contact_id=payload["Contact"]["ContactID"]),
+        date=payload["Date"],
+        line_amount_types=LineAmountTypes(payload["LineAmountTypes"]),
+        status=payload["Status"],
+        credit_note_number=payload.get("CreditNoteNumber"),
+        reference=payload.get("Reference"),
         currency_code=CurrencyCode(payload["CurrencyCode"]) if payload.get("CurrencyCode") else None,
-        line_items=_sdk_lines(payload), credit_note_id=payload.get("CreditNoteID"),
-        currency_rate=payload.get("CurrencyRate"))
+        line_items=_sdk_lines(payload),
+        credit_note_id=payload.get("CreditNoteID"),
+        currency_rate=payload.get("CurrencyRate"),
+    )
 
 
 def to_sdk_documents(payloads):
@@ -350,7 +408,9 @@ def to_sdk_status_changes(changes, credit=False):
     from xero_python.accounting import CreditNote, CreditNotes, Invoice, Invoices
 
     if credit:
-        return CreditNotes(credit_notes=[CreditNote(credit_note_id=doc_id, status=status) for doc_id, status in changes])
+        return CreditNotes(
+            credit_notes=[CreditNote(credit_note_id=doc_id, status=status) for doc_id, status in changes]
+        )
     return Invoices(invoices=[Invoice(invoice_id=doc_id, status=status) for doc_id, status in changes])
 
 
@@ -358,8 +418,11 @@ def to_sdk_allocation(invoice_id, amount, on_date):
     """``Allocations`` body allocating ``amount`` of a credit note to one invoice."""
     from xero_python.accounting import Allocation, Allocations, Invoice
 
-    return Allocations(allocations=[Allocation(invoice=Invoice(invoice_id=invoice_id), amount=float(r2(amount)),
-                                               date=on_date)])
+    return Allocations(
+        allocations=[
+            Allocation(invoice=Invoice(invoice_id=invoice_id), amount=float(r2(amount)), date=on_date)
+        ]
+    )
 
 
 # -- batching and idempotency -------------------------------------------------------------------------
@@ -368,7 +431,7 @@ def batches(items, size=BATCH_SIZE):
     if size < 1 or size > BATCH_SIZE:
         raise ValueError("batch size must be between 1 and %d" % BATCH_SIZE)
     items = list(items)
-    return [items[i:i + size] for i in range(0, len(items), size)]
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def payload_size(payload) -> int:
@@ -434,21 +497,34 @@ ZERO_GUID = "00000000-0000-0000-0000-000000000000"
 
 def element_outcome(element) -> dict:
     """Normalise one element of a ``summarizeErrors=false`` answer (SDK model or dict)."""
-    get = (lambda k, a: element.get(k)) if isinstance(element, dict) else (lambda k, a: getattr(element, a, None))
+    get = (
+        (lambda k, a: element.get(k))
+        if isinstance(element, dict)
+        else (lambda k, a: getattr(element, a, None))
+    )
     errors = get("ValidationErrors", "validation_errors") or []
-    messages = [(e.get("Message") if isinstance(e, dict) else getattr(e, "message", None)) or "" for e in errors]
+    messages = [
+        (e.get("Message") if isinstance(e, dict) else getattr(e, "message", None)) or "" for e in errors
+    ]
     status_attr = get("StatusAttributeString", "status_attribute_string") or ("ERROR" if messages else "OK")
     # an invoice or a credit note: the id and the number are named after the document
     invoice_id = get("InvoiceID", "invoice_id") or get("CreditNoteID", "credit_note_id")
     ok = status_attr != "ERROR" and not messages and invoice_id and str(invoice_id) != ZERO_GUID
     warnings = get("Warnings", "warnings") or []
     status = get("Status", "status")
-    return {"ok": bool(ok), "invoice_id": str(invoice_id) if ok else None,
-            "number": get("InvoiceNumber", "invoice_number") or get("CreditNoteNumber", "credit_note_number") or "",
-            "reference": get("Reference", "reference") or "",
-            "status": getattr(status, "value", status) or "",
-            "messages": messages,
-            "warnings": [(w.get("Message") if isinstance(w, dict) else getattr(w, "message", "")) for w in warnings]}
+    return {
+        "ok": bool(ok),
+        "invoice_id": str(invoice_id) if ok else None,
+        "number": get("InvoiceNumber", "invoice_number")
+        or get("CreditNoteNumber", "credit_note_number")
+        or "",
+        "reference": get("Reference", "reference") or "",
+        "status": getattr(status, "value", status) or "",
+        "messages": messages,
+        "warnings": [
+            (w.get("Message") if isinstance(w, dict) else getattr(w, "message", "")) for w in warnings
+        ],
+    }
 
 
 DUPLICATE_NUMBER = "Invoice # must be unique."
@@ -474,5 +550,7 @@ def webhook_signature_ok(raw_body: bytes, signature, key) -> bool:
 
 def event_key(event: dict) -> str:
     """Identity of a webhook event for at-least-once delivery (tenant, resource, date, type)."""
-    return "|".join(str(event.get(k) or "").lower() for k in
-                    ("tenantId", "eventCategory", "resourceId", "eventDateUtc", "eventType"))
+    return "|".join(
+        str(event.get(k) or "").lower()
+        for k in ("tenantId", "eventCategory", "resourceId", "eventDateUtc", "eventType")
+    )

@@ -25,10 +25,30 @@ from copy import copy
 PLACEHOLDER = re.compile(r"\{\{\s*(invoice|line)\.([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}")
 
 HEADER_FIELDS = (
-    "number", "date", "due_date", "customer", "customer_address", "reference", "currency",
-    "untaxed", "tax", "total", "company", "run",
+    "number",
+    "date",
+    "due_date",
+    "customer",
+    "customer_address",
+    "reference",
+    "currency",
+    "untaxed",
+    "tax",
+    "total",
+    "company",
+    "run",
 )
-LINE_FIELDS = ("ticket", "date", "technician", "description", "quantity", "unit", "unit_price", "amount", "tax")
+LINE_FIELDS = (
+    "ticket",
+    "date",
+    "technician",
+    "description",
+    "quantity",
+    "unit",
+    "unit_price",
+    "amount",
+    "tax",
+)
 
 
 # Characters an .xlsx cell cannot hold (openpyxl refuses them)
@@ -95,9 +115,7 @@ def fill_template(template, header, lines):
         if line_row:
             break
     if line_row:
-        template_cells = [
-            (cell.column, cell.value, copy(cell._style)) for cell in sheet[line_row]
-        ]
+        template_cells = [(cell.column, cell.value, copy(cell._style)) for cell in sheet[line_row]]
         height = sheet.row_dimensions[line_row].height
         extra = max(len(lines) - 1, 0)
         if extra:

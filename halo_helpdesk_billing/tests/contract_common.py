@@ -14,27 +14,49 @@ class HaloContractCommon(HaloBillingCommon):
         super().setUpClass()
         Product = cls.env["product.product"]
         tax = cls.tax_sale_a  # 15 %
-        cls.product_fee = Product.create({
-            "name": "Managed services fee", "type": "service", "taxes_id": [(6, 0, tax.ids)],
-        })
-        cls.product_topup = Product.create({
-            "name": "Prepay block", "type": "service", "taxes_id": [(6, 0, tax.ids)],
-        })
-        cls.product_licence = Product.create({
-            "name": "M365 licence", "type": "service", "taxes_id": [(6, 0, tax.ids)],
-        })
-        cls.product_device = Product.create({
-            "name": "Workstation monitoring", "type": "service", "taxes_id": [(6, 0, tax.ids)],
-        })
-        cls.contact = cls.env["res.partner"].create({
-            "name": "Carol Contact", "parent_id": cls.customer.id, "email": "carol@acme.test",
-        })
-        cls.follower = cls.env["res.partner"].create(
-            {"name": "Fred Follower", "email": "fred@msp.test"}
+        cls.product_fee = Product.create(
+            {
+                "name": "Managed services fee",
+                "type": "service",
+                "taxes_id": [(6, 0, tax.ids)],
+            }
         )
+        cls.product_topup = Product.create(
+            {
+                "name": "Prepay block",
+                "type": "service",
+                "taxes_id": [(6, 0, tax.ids)],
+            }
+        )
+        cls.product_licence = Product.create(
+            {
+                "name": "M365 licence",
+                "type": "service",
+                "taxes_id": [(6, 0, tax.ids)],
+            }
+        )
+        cls.product_device = Product.create(
+            {
+                "name": "Workstation monitoring",
+                "type": "service",
+                "taxes_id": [(6, 0, tax.ids)],
+            }
+        )
+        cls.contact = cls.env["res.partner"].create(
+            {
+                "name": "Carol Contact",
+                "parent_id": cls.customer.id,
+                "email": "carol@acme.test",
+            }
+        )
+        cls.follower = cls.env["res.partner"].create({"name": "Fred Follower", "email": "fred@msp.test"})
         cls.billing_user2 = new_test_user(
-            cls.env, login="halo_biller2", name="Bob Biller",
-            groups=f"base.group_user,{BILLING_USER}", company_id=cls.env.company.id, context=QUIET,
+            cls.env,
+            login="halo_biller2",
+            name="Bob Biller",
+            groups=f"base.group_user,{BILLING_USER}",
+            company_id=cls.env.company.id,
+            context=QUIET,
         )
         cls.Contract = cls.env["halo.contract"]
         cls.Ledger = cls.env["halo.contract.ledger"]
@@ -75,25 +97,41 @@ class HaloContractCommon(HaloBillingCommon):
         vals_list = []
         for key, parts in parts_by_key.items():
             covered = [p for p in parts if p["mode"] != "payg"]
-            vals_list.append({
-                "run_id": run.id,
-                "partner_id": self.customer.id,
-                "contract_id": covered[0]["contract_id"] if covered else False,
-                "kind": "labour",
-                "res_model": "account.analytic.line",
-                "res_id": len(vals_list) + 1,
-                "date": day,
-                "quantity": sum(p["hours"] for p in parts),
-                "amount": sum(p["amount"] for p in parts if p["mode"] == "payg"),
-                "name": str(key),
-                "parts": [
-                    {"label": p["explanation"], "kind": "covered", "quantity": p["hours"] or 1.0,
-                     "hours": p["hours"], "value": p["amount"], "unit_price": 0.0, "amount": 0.0,
-                     "coverage": p["mode"], "contract_id": p["contract_id"]}
-                    if p["mode"] != "payg" else
-                    {"label": "", "quantity": p["hours"], "unit_price": 0.0, "amount": p["amount"],
-                     "coverage": "payg", "contract_id": False}
-                    for p in parts
-                ],
-            })
+            vals_list.append(
+                {
+                    "run_id": run.id,
+                    "partner_id": self.customer.id,
+                    "contract_id": covered[0]["contract_id"] if covered else False,
+                    "kind": "labour",
+                    "res_model": "account.analytic.line",
+                    "res_id": len(vals_list) + 1,
+                    "date": day,
+                    "quantity": sum(p["hours"] for p in parts),
+                    "amount": sum(p["amount"] for p in parts if p["mode"] == "payg"),
+                    "name": str(key),
+                    "parts": [
+                        {
+                            "label": p["explanation"],
+                            "kind": "covered",
+                            "quantity": p["hours"] or 1.0,
+                            "hours": p["hours"],
+                            "value": p["amount"],
+                            "unit_price": 0.0,
+                            "amount": 0.0,
+                            "coverage": p["mode"],
+                            "contract_id": p["contract_id"],
+                        }
+                        if p["mode"] != "payg"
+                        else {
+                            "label": "",
+                            "quantity": p["hours"],
+                            "unit_price": 0.0,
+                            "amount": p["amount"],
+                            "coverage": "payg",
+                            "contract_id": False,
+                        }
+                        for p in parts
+                    ],
+                }
+            )
         return run, BILLING_ENGINE.on(self.env["halo.billing.run.line"]).create(vals_list)

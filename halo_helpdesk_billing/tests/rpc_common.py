@@ -36,9 +36,14 @@ class RpcClient:
         self.case = case
         self.session = requests.Session()
         self.login = login
-        result = self._post("/web/session/authenticate", {
-            "db": case.env.cr.dbname, "login": login, "password": password or login,
-        })
+        result = self._post(
+            "/web/session/authenticate",
+            {
+                "db": case.env.cr.dbname,
+                "login": login,
+                "password": password or login,
+            },
+        )
         self.uid = result["uid"]
 
     def _request(self, method, path, **kwargs):
@@ -61,7 +66,10 @@ class RpcClient:
     def _post(self, path, params):
         payload = {"jsonrpc": "2.0", "method": "call", "id": next(_ids), "params": params}
         response = self._request(
-            "POST", path, data=json.dumps(payload), headers={"Content-Type": "application/json"},
+            "POST",
+            path,
+            data=json.dumps(payload),
+            headers={"Content-Type": "application/json"},
         )
         response.raise_for_status()
         body = response.json()
@@ -73,9 +81,15 @@ class RpcClient:
         """``model.method(*args, **kwargs)`` with the given (forged) context."""
         if context is not None:
             kwargs["context"] = context
-        return self._post("/web/dataset/call_kw", {
-            "model": model, "method": method, "args": list(args), "kwargs": kwargs,
-        })
+        return self._post(
+            "/web/dataset/call_kw",
+            {
+                "model": model,
+                "method": method,
+                "args": list(args),
+                "kwargs": kwargs,
+            },
+        )
 
 
 class HaloRpcCase(HttpCase):
@@ -84,8 +98,15 @@ class HaloRpcCase(HttpCase):
     def rpc(self, user):
         return RpcClient(self, user.login)
 
-    def assertRpcRefused(self, client, model, method, *args, names=("AccessError", "UserError",
-                         "ValidationError", "MissingError"), **kwargs):
+    def assertRpcRefused(
+        self,
+        client,
+        model,
+        method,
+        *args,
+        names=("AccessError", "UserError", "ValidationError", "MissingError"),
+        **kwargs,
+    ):
         """The call is refused with one of Odoo's user-facing errors; returns the error."""
         with self.assertRaises(RpcError) as caught:
             client.call(model, method, *args, **kwargs)

@@ -17,7 +17,10 @@ from .common import HaloCaptureCommon
 # guess gives the amount. Technicians see the time they worked (unit_amount), which is theirs.
 MONEY_FIELDS = {
     "account.analytic.line": [
-        "amount", "halo_rated_amount", "halo_billable_hours", "halo_rating_explanation",
+        "amount",
+        "halo_rated_amount",
+        "halo_billable_hours",
+        "halo_rating_explanation",
         "halo_rate_version_id",
     ],
     "halo.mileage": ["halo_amount", "halo_explanation"],
@@ -26,7 +29,10 @@ MONEY_FIELDS = {
     "halo.charge.rate": ["current_price"],
     "halo.expense.type": ["surcharge"],
     "res.company": [
-        "halo_mileage_price_km", "halo_mileage_price_mi", "halo_mileage_surcharge", "halo_expense_markup",
+        "halo_mileage_price_km",
+        "halo_mileage_price_mi",
+        "halo_mileage_surcharge",
+        "halo_expense_markup",
     ],
     "helpdesk.ticket": ["halo_invoice_ids"],
     "halo.billing.run": ["amount_total"],
@@ -43,22 +49,40 @@ class TestCaptureAccess(HaloCaptureCommon):
     def setUpClass(cls):
         super().setUpClass()
         as_tech = cls.env(user=cls.technician)
-        cls.action = as_tech["account.analytic.line"].create({
-            "halo_ticket_id": cls.ticket.id, "name": "Diagnosis",
-            "halo_start": datetime(2026, 3, 2, 9, 0), "halo_end": datetime(2026, 3, 2, 10, 0),
-        })
-        cls.travel = as_tech["account.analytic.line"].create({
-            "halo_ticket_id": cls.ticket.id, "halo_kind": "travel",
-            "halo_start": datetime(2026, 3, 2, 8, 30), "halo_end": datetime(2026, 3, 2, 9, 0),
-        })
+        cls.action = as_tech["account.analytic.line"].create(
+            {
+                "halo_ticket_id": cls.ticket.id,
+                "name": "Diagnosis",
+                "halo_start": datetime(2026, 3, 2, 9, 0),
+                "halo_end": datetime(2026, 3, 2, 10, 0),
+            }
+        )
+        cls.travel = as_tech["account.analytic.line"].create(
+            {
+                "halo_ticket_id": cls.ticket.id,
+                "halo_kind": "travel",
+                "halo_start": datetime(2026, 3, 2, 8, 30),
+                "halo_end": datetime(2026, 3, 2, 9, 0),
+            }
+        )
         cls.mileage = as_tech["halo.mileage"].create({"ticket_id": cls.ticket.id, "distance": 18})
-        cls.expense = as_tech["halo.expense"].create({
-            "ticket_id": cls.ticket.id, "type_id": cls.expense_type_toll.id, "amount_entry": 7.0,
-        })
-        cls.item = as_tech["halo.ticket.item"].create({
-            "ticket_id": cls.ticket.id, "kind": "adhoc", "name": "Fuse", "quantity": 3,
-            "cost_entry": 0.5, "price_entry": 2.0,
-        })
+        cls.expense = as_tech["halo.expense"].create(
+            {
+                "ticket_id": cls.ticket.id,
+                "type_id": cls.expense_type_toll.id,
+                "amount_entry": 7.0,
+            }
+        )
+        cls.item = as_tech["halo.ticket.item"].create(
+            {
+                "ticket_id": cls.ticket.id,
+                "kind": "adhoc",
+                "name": "Fuse",
+                "quantity": 3,
+                "cost_entry": 0.5,
+                "price_entry": 2.0,
+            }
+        )
         cls.version = cls.env["halo.charge.rate.version"].create(
             {"rate_id": cls.rate_remote.id, "date_from": date(2026, 1, 1), "hourly_price": 85}
         )
@@ -85,8 +109,9 @@ class TestCaptureAccess(HaloCaptureCommon):
         ticket = self.ticket.with_user(self.technician)
         self.assertEqual(len(ticket.halo_action_ids | ticket.halo_travel_ids), 2)
         self.assertEqual((ticket.halo_action_hours, ticket.halo_travel_hours), (1.0, 0.5))
-        self.assertEqual((len(ticket.halo_mileage_ids), len(ticket.halo_expense_ids), len(ticket.halo_item_ids)),
-                         (1, 1, 1))
+        self.assertEqual(
+            (len(ticket.halo_mileage_ids), len(ticket.halo_expense_ids), len(ticket.halo_item_ids)), (1, 1, 1)
+        )
         # the technician may correct their own unbilled work
         self.item.with_user(self.technician).quantity = 2
         self.mileage.with_user(self.technician).unlink()
@@ -189,9 +214,19 @@ class TestCaptureAccess(HaloCaptureCommon):
         # the technician's ticket form still has every capture tab and entry field
         tech_fields, _result = self._arch_field_names("helpdesk.ticket", "form", self.technician)
         self.assertLessEqual(
-            {"halo_action_ids", "halo_travel_ids", "halo_mileage_ids", "halo_expense_ids", "halo_item_ids",
-             "amount_entry", "cost_entry", "price_entry", "halo_billing_state", "halo_invoice_number",
-             "halo_invoice_numbers"},
+            {
+                "halo_action_ids",
+                "halo_travel_ids",
+                "halo_mileage_ids",
+                "halo_expense_ids",
+                "halo_item_ids",
+                "amount_entry",
+                "cost_entry",
+                "price_entry",
+                "halo_billing_state",
+                "halo_invoice_number",
+                "halo_invoice_numbers",
+            },
             tech_fields,
         )
 

@@ -33,7 +33,8 @@ class TestBillingReport(HaloBillingRunCommon):
         groups = {
             (month.month, status): amount
             for month, status, amount in Report._read_group(
-                [("partner_id", "=", self.customer.id)], ["date:month", "status"], ["amount:sum"])
+                [("partner_id", "=", self.customer.id)], ["date:month", "status"], ["amount:sum"]
+            )
         }
         # August: 142.50 + 142.50 + 12.00 + 13.57 + 50.00 = 360.57 unbilled
         self.assertEqual(groups, {(7, "billed"): 360.57, (8, "unbilled"): 360.57})
@@ -41,7 +42,8 @@ class TestBillingReport(HaloBillingRunCommon):
         self.assertEqual(by_kind["labour"], 285.0)
         # margin for managers: the cable cost 2 × 10.00, billed 50.00 → 30.00
         item_margin = Report._read_group(
-            [("status", "=", "billed"), ("kind", "=", "item")], [], ["margin:sum"])[0][0]
+            [("status", "=", "billed"), ("kind", "=", "item")], [], ["margin:sum"]
+        )[0][0]
         self.assertEqual(item_margin, 30.0)
 
     def test_cost_and_margin_for_managers_only(self):
@@ -73,8 +75,11 @@ class TestBillingReport(HaloBillingRunCommon):
 
     def test_xlsx_for_a_chosen_month_with_totals(self):
         """July only (Acme and Globex: £360.57 each, billed), with a total row; August is not in it."""
-        wizard = self.env["halo.billing.report.wizard"].with_user(self.billing_user).create(
-            {"period": "month", "month": date(2026, 7, 15)})
+        wizard = (
+            self.env["halo.billing.report.wizard"]
+            .with_user(self.billing_user)
+            .create({"period": "month", "month": date(2026, 7, 15)})
+        )
         self.assertEqual(wizard._halo_bounds(), (date(2026, 7, 1), date(2026, 7, 31)))
         action = wizard.action_export()
         attachment = self.env["ir.attachment"].browse(int(action["url"].split("/")[3].split("?")[0]))
@@ -87,13 +92,16 @@ class TestBillingReport(HaloBillingRunCommon):
         rows = {row[0]: row for row in sheet.iter_rows(min_row=2, values_only=True)}
         column = header.index("2026-07 billed amount")
         self.assertEqual(rows[self.customer.display_name][column], 360.57)
-        self.assertEqual(rows["Total"][column], round(sum(
-            row[column] for name, row in rows.items() if name != "Total"), 2))
+        self.assertEqual(
+            rows["Total"][column], round(sum(row[column] for name, row in rows.items() if name != "Total"), 2)
+        )
         self.assertTrue(sheet[sheet.max_row][0].font.bold)
 
     def test_xlsx_date_range_checked(self):
         Wizard = self.env["halo.billing.report.wizard"].with_user(self.billing_user)
         with self.assertRaises(UserError):
-            Wizard.create({"period": "range", "date_from": date(2026, 8, 1), "date_to": date(2026, 7, 1)}).action_export()
+            Wizard.create(
+                {"period": "range", "date_from": date(2026, 8, 1), "date_to": date(2026, 7, 1)}
+            ).action_export()
         with self.assertRaises(AccessError):
             Wizard.with_user(self.technician).create({"period": "month"}).action_export()

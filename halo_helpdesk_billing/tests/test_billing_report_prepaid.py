@@ -21,8 +21,11 @@ class TestBillingReportPrepaid(HaloContractCommon, HaloBillingRunCommon):
         super().setUpClass()
         cls.employee.hourly_cost = 40.0
         cls.contract = cls._contract(
-            prepay_kind="hours", prepay_rate_ids=[(6, 0, cls.rate_onsite.ids)], topup_block=10,
-            topup_product_id=cls.product_topup.id, topup_price=800,
+            prepay_kind="hours",
+            prepay_rate_ids=[(6, 0, cls.rate_onsite.ids)],
+            topup_block=10,
+            topup_product_id=cls.product_topup.id,
+            topup_price=800,
         )
 
     def setUp(self):
@@ -32,21 +35,30 @@ class TestBillingReportPrepaid(HaloContractCommon, HaloBillingRunCommon):
         self.topup.invoice_date = date(2026, 7, 1)
         self.topup.action_post()
         # 09:00-10:30 (1.5 h) and 11:00-12:00 (1 h): 2.5 h within office hours, all prepaid
-        self.env["account.analytic.line"].create([
-            {"halo_ticket_id": self.ticket.id, "employee_id": self.employee.id,
-             "halo_charge_rate_id": self.rate_onsite.id, "name": name,
-             "halo_start": datetime(2026, 7, 7, *start), "halo_end": datetime(2026, 7, 7, *end)}
-            for name, start, end in (("Fixed", (8, 0), (9, 30)), ("Checked", (10, 0), (11, 0)))
-        ])
+        self.env["account.analytic.line"].create(
+            [
+                {
+                    "halo_ticket_id": self.ticket.id,
+                    "employee_id": self.employee.id,
+                    "halo_charge_rate_id": self.rate_onsite.id,
+                    "name": name,
+                    "halo_start": datetime(2026, 7, 7, *start),
+                    "halo_end": datetime(2026, 7, 7, *end),
+                }
+                for name, start, end in (("Fixed", (8, 0), (9, 30)), ("Checked", (10, 0), (11, 0)))
+            ]
+        )
         self.run = self._run(partner_ids=[(6, 0, self.customer.ids)])
         self.run.action_preview()
         self.run.action_create_invoices()
         self.env.flush_all()
 
     def _totals(self, domain=()):
-        (amount, cost, prepaid, margin), = self.env["halo.billing.report"]._read_group(
-            [("partner_id", "=", self.customer.id), ("status", "=", "billed"), *domain], [],
-            ["amount:sum", "cost:sum", "prepaid_value:sum", "margin:sum"])
+        ((amount, cost, prepaid, margin),) = self.env["halo.billing.report"]._read_group(
+            [("partner_id", "=", self.customer.id), ("status", "=", "billed"), *domain],
+            [],
+            ["amount:sum", "cost:sum", "prepaid_value:sum", "margin:sum"],
+        )
         return round(amount, 2), round(cost, 2), round(prepaid, 2), round(margin, 2)
 
     def test_prepaid_work_valued_at_the_prepaid_rate(self):
@@ -60,8 +72,11 @@ class TestBillingReportPrepaid(HaloContractCommon, HaloBillingRunCommon):
         self.assertEqual(self._totals(), (800.0, 100.0, 200.0, 100.0))
         moves = self.topup | self.run.invoice_ids
         self.assertEqual(round(sum(moves.mapped("amount_untaxed_signed")), 2), 800.0)
-        by_contract = dict(self.env["halo.billing.report"]._read_group(
-            [("status", "=", "billed")], ["contract_id"], ["prepaid_value:sum"]))
+        by_contract = dict(
+            self.env["halo.billing.report"]._read_group(
+                [("status", "=", "billed")], ["contract_id"], ["prepaid_value:sum"]
+            )
+        )
         self.assertEqual(by_contract[self.contract], 200.0)
 
     def test_rate_from_the_contract_and_none_without_a_block(self):
@@ -82,8 +97,11 @@ class TestBillingReportPrepaid(HaloContractCommon, HaloBillingRunCommon):
         credit.action_post()
         self.assertEqual(self.contract.balance_hours, 10)
         self.env.flush_all()
-        by_move = dict(self.env["halo.billing.report"]._read_group(
-            [("status", "=", "billed"), ("kind", "=", "labour")], ["invoice_id"], ["prepaid_value:sum"]))
+        by_move = dict(
+            self.env["halo.billing.report"]._read_group(
+                [("status", "=", "billed"), ("kind", "=", "labour")], ["invoice_id"], ["prepaid_value:sum"]
+            )
+        )
         self.assertEqual((by_move[invoice], by_move[credit]), (200.0, -200.0))
         self.assertEqual(self._totals([("kind", "=", "labour")])[2], 0.0)
 
@@ -95,7 +113,11 @@ class TestBillingReportPrepaid(HaloContractCommon, HaloBillingRunCommon):
         # one invoice line per action: 1.5 h × 80.00 = 120.00 and 1 h × 80.00 = 80.00
         self.assertEqual(sorted(rows.with_user(self.billing_manager).mapped("prepaid_value")), [80.0, 120.0])
         # the XLSX: a column for managers, none for billing users
-        header = [c.value for c in load_workbook(io.BytesIO(Report._halo_xlsx([], with_cost=True)))["Customers"][1]]
+        header = [
+            c.value for c in load_workbook(io.BytesIO(Report._halo_xlsx([], with_cost=True)))["Customers"][1]
+        ]
         self.assertIn("2026-07 billed prepaid_value", header)
-        plain = [c.value for c in load_workbook(io.BytesIO(Report._halo_xlsx([], with_cost=False)))["Customers"][1]]
+        plain = [
+            c.value for c in load_workbook(io.BytesIO(Report._halo_xlsx([], with_cost=False)))["Customers"][1]
+        ]
         self.assertFalse([title for title in plain if title and "prepaid" in title])

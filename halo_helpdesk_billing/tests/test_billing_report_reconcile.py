@@ -28,25 +28,65 @@ class TestBillingReportReconcile(HaloBillingRunCommon):
         monitoring = Product.create({"name": "Monitoring (test)", "type": "service"})
         topup_product = Product.create({"name": "Prepay block (test)", "type": "service"})
         Contract = cls.env["halo.contract"]
-        cls.fee_contract = Contract.create({
-            "name": "Managed", "partner_id": cls.third.id, "contact_id": contact.id,
-            "date_start": date(2026, 7, 1), "date_end": date(2026, 7, 31),
-            "fixed_fee": True, "fee_product_id": fee_product.id, "fee_amount": 500,
-            "recurring_line_ids": [
-                (0, 0, {"product_id": licence.id, "quantity": 2, "price_unit": 20, "date_start": date(2026, 7, 1)}),
-                (0, 0, {"product_id": monitoring.id, "quantity_mode": "devices", "device_type": "workstation",
-                        "price_unit": 5, "date_start": date(2026, 7, 1)}),
-            ],
-        })
-        cls.env["halo.customer.device"].create([
-            {"name": f"PC{i}", "partner_id": cls.third.id, "device_type": "workstation",
-             "date_active": date(2026, 6, 1)} for i in range(3)])
+        cls.fee_contract = Contract.create(
+            {
+                "name": "Managed",
+                "partner_id": cls.third.id,
+                "contact_id": contact.id,
+                "date_start": date(2026, 7, 1),
+                "date_end": date(2026, 7, 31),
+                "fixed_fee": True,
+                "fee_product_id": fee_product.id,
+                "fee_amount": 500,
+                "recurring_line_ids": [
+                    (
+                        0,
+                        0,
+                        {
+                            "product_id": licence.id,
+                            "quantity": 2,
+                            "price_unit": 20,
+                            "date_start": date(2026, 7, 1),
+                        },
+                    ),
+                    (
+                        0,
+                        0,
+                        {
+                            "product_id": monitoring.id,
+                            "quantity_mode": "devices",
+                            "device_type": "workstation",
+                            "price_unit": 5,
+                            "date_start": date(2026, 7, 1),
+                        },
+                    ),
+                ],
+            }
+        )
+        cls.env["halo.customer.device"].create(
+            [
+                {
+                    "name": f"PC{i}",
+                    "partner_id": cls.third.id,
+                    "device_type": "workstation",
+                    "date_active": date(2026, 6, 1),
+                }
+                for i in range(3)
+            ]
+        )
         cls.other_customer.halo_invoice_layout = "summary_invoice"
-        cls.prepay_contract = Contract.create({
-            "name": "Prepay", "partner_id": cls.third.id, "contact_id": contact.id,
-            "date_start": date(2026, 7, 1), "prepay_kind": "hours", "topup_block": 10,
-            "topup_product_id": topup_product.id, "topup_price": 900,
-        })
+        cls.prepay_contract = Contract.create(
+            {
+                "name": "Prepay",
+                "partner_id": cls.third.id,
+                "contact_id": contact.id,
+                "date_start": date(2026, 7, 1),
+                "prepay_kind": "hours",
+                "topup_block": 10,
+                "topup_product_id": topup_product.id,
+                "topup_price": 900,
+            }
+        )
         (cls.fee_contract | cls.prepay_contract).action_activate()
 
     def setUp(self):
@@ -76,14 +116,19 @@ class TestBillingReportReconcile(HaloBillingRunCommon):
         return {
             kind: round(amount, 2)
             for kind, amount in self.env["halo.billing.report"]._read_group(
-                [("status", "=", "billed"), *domain], ["kind"], ["amount:sum"])
+                [("status", "=", "billed"), *domain], ["kind"], ["amount:sum"]
+            )
         }
 
     def test_month_billed_equals_invoices_less_credit_notes(self):
         july = [("date", ">=", date(2026, 7, 1)), ("date", "<=", date(2026, 7, 31))]
-        moves = self.env["account.move"].search([
-            ("state", "=", "posted"), ("move_type", "in", ("out_invoice", "out_refund")), *[
-                ("invoice_date", op, day) for _f, op, day in july]])
+        moves = self.env["account.move"].search(
+            [
+                ("state", "=", "posted"),
+                ("move_type", "in", ("out_invoice", "out_refund")),
+                *[("invoice_date", op, day) for _f, op, day in july],
+            ]
+        )
         self.assertEqual(moves, self.run_invoices | self.contract_invoices | self.credit_note)
         # 360.57 + 360.57 + (500.00 + 40.00 + 15.00) + 900.00 - 360.57 = 1,815.57
         expected = round(sum(moves.mapped("amount_untaxed_signed")), 2)
@@ -91,27 +136,50 @@ class TestBillingReportReconcile(HaloBillingRunCommon):
         report_total = sum(self._billed(july).values())
         self.assertAlmostEqual(report_total, expected, places=2)
         # every kind: Globex's labour, mileage, expense and item are credited
-        self.assertEqual(self._billed(july), {
-            "labour": 285.0, "mileage": 12.0, "expense": 13.57, "item": 50.0,
-            "contract_fee": 500.0, "recurring": 40.0, "devices": 15.0, "topup": 900.0,
-        })
+        self.assertEqual(
+            self._billed(july),
+            {
+                "labour": 285.0,
+                "mileage": 12.0,
+                "expense": 13.57,
+                "item": 50.0,
+                "contract_fee": 500.0,
+                "recurring": 40.0,
+                "devices": 15.0,
+                "topup": 900.0,
+            },
+        )
         # per customer: Globex's invoice and credit note cancel out
         self.assertEqual(sum(self._billed([("partner_id", "=", self.other_customer.id)]).values()), 0.0)
         self.assertEqual(sum(self._billed([("partner_id", "=", self.third.id)]).values()), 1455.0)
         # the top-up is billed (900.00) but its revenue enters the margin only as prepaid value,
         # when hours are consumed (none yet): no margin, no prepaid value
-        self.assertEqual(self.env["halo.billing.report"]._read_group(
-            [("kind", "=", "topup")], [], ["amount:sum", "prepaid_value:sum", "margin:sum"]), [(900.0, 0.0, 0.0)])
+        self.assertEqual(
+            self.env["halo.billing.report"]._read_group(
+                [("kind", "=", "topup")], [], ["amount:sum", "prepaid_value:sum", "margin:sum"]
+            ),
+            [(900.0, 0.0, 0.0)],
+        )
         # the credit note's lines are linked back to the credited work: -2.5 h of Globex's
-        hours = dict(self.env["halo.billing.report"]._read_group(
-            [("status", "=", "billed"), ("partner_id", "=", self.other_customer.id)], ["invoice_id"], ["hours:sum"]))
+        hours = dict(
+            self.env["halo.billing.report"]._read_group(
+                [("status", "=", "billed"), ("partner_id", "=", self.other_customer.id)],
+                ["invoice_id"],
+                ["hours:sum"],
+            )
+        )
         self.assertEqual(hours[self.credit_note], -2.5)
 
     def test_unbilled_mileage_and_expenses_at_their_rating(self):
         def unbilled(*domain):
-            return dict(self.env["halo.billing.report"]._read_group(
-                [("status", "=", "unbilled"), ("kind", "in", ("mileage", "expense")), *domain],
-                ["kind"], ["amount:sum"]))
+            return dict(
+                self.env["halo.billing.report"]._read_group(
+                    [("status", "=", "unbilled"), ("kind", "in", ("mileage", "expense")), *domain],
+                    ["kind"],
+                    ["amount:sum"],
+                )
+            )
+
         # August, before any preview: 20 km × 0.50 + 2.00 = 12.00 (not 0); 12.34 + 10 % = 13.57
         # (not the cost)
         self.assertEqual(unbilled(("date", ">=", date(2026, 8, 1))), {"mileage": 12.0, "expense": 13.57})
@@ -139,8 +207,11 @@ class TestBillingReportReconcile(HaloBillingRunCommon):
         self.assertEqual(sorted(Report.search(every._halo_export_domain()).mapped("amount")), [500.0, 900.0])
         some = filtered.browse(every.filtered(lambda row: row.kind == "topup").ids)
         self.assertEqual(Report.search(some._halo_export_domain()).mapped("amount"), [900.0])
-        self.assertEqual(filtered._halo_export_domain(), Domain(
-            [("kind", "in", ("topup", "contract_fee"))]) & Domain("company_id", "in", self.env.companies.ids))
+        self.assertEqual(
+            filtered._halo_export_domain(),
+            Domain([("kind", "in", ("topup", "contract_fee"))])
+            & Domain("company_id", "in", self.env.companies.ids),
+        )
         # a domain over something else than the report's fields is refused, and so is a filter
         # on what the user may not read (margins, for a billing user)
         with self.assertRaises(ValueError):

@@ -23,16 +23,21 @@ class TestBillingRun(HaloBillingRunCommon):
         self.assertEqual(run.state, "previewed")
         lines = run.line_ids.sorted(lambda line: (line.kind, line.id))
         amounts = {(line.kind, line.res_id): line.amount for line in lines}
-        self.assertEqual(amounts, {
-            ("labour", actions[0].id): 142.50,  # 1 h 20 → 1 h 30 × 95
-            ("labour", actions[1].id): 142.50,  # 18:00-19:00 BST is out of hours: 1 h × 142.50
-            ("mileage", trip.id): 12.00,        # 20 km × 0.50 + 2.00
-            ("expense", expense.id): 13.57,     # 12.34 × 1.10 = 13.574
-            ("item", item.id): 50.00,           # 2 × 25.00
-        })
+        self.assertEqual(
+            amounts,
+            {
+                ("labour", actions[0].id): 142.50,  # 1 h 20 → 1 h 30 × 95
+                ("labour", actions[1].id): 142.50,  # 18:00-19:00 BST is out of hours: 1 h × 142.50
+                ("mileage", trip.id): 12.00,  # 20 km × 0.50 + 2.00
+                ("expense", expense.id): 13.57,  # 12.34 × 1.10 = 13.574
+                ("item", item.id): 50.00,  # 2 × 25.00
+            },
+        )
         self.assertEqual(run.amount_total, 360.57)
-        self.assertIn("out of hours", lines.filtered(lambda line: line.res_id == actions[1].id
-                                                     and line.kind == "labour").explanation)
+        self.assertIn(
+            "out of hours",
+            lines.filtered(lambda line: line.res_id == actions[1].id and line.kind == "labour").explanation,
+        )
         self.assertIn("round trip", lines.filtered(lambda line: line.kind == "mileage").explanation)
         # the work is now in the run and locked
         self.assertEqual(set(actions.mapped("halo_billing_state")) | {trip.halo_billing_state}, {"in_run"})
@@ -41,15 +46,23 @@ class TestBillingRun(HaloBillingRunCommon):
 
     def test_preview_rates_unrated_work_and_stores_it_with_the_claim(self):
         actions, _trip, _expense, _item = self._work(self.ticket)
-        unrated = self.env["account.analytic.line"].create({
-            "halo_ticket_id": self.ticket.id, "employee_id": self.employee.id, "name": "No rate",
-            "halo_start": datetime(2026, 7, 8, 9, 0), "halo_end": datetime(2026, 7, 8, 10, 0),
-        })
+        unrated = self.env["account.analytic.line"].create(
+            {
+                "halo_ticket_id": self.ticket.id,
+                "employee_id": self.employee.id,
+                "name": "No rate",
+                "halo_start": datetime(2026, 7, 8, 9, 0),
+                "halo_end": datetime(2026, 7, 8, 10, 0),
+            }
+        )
         unrated.halo_charge_rate_id = False
         # as after an import: no stored rating at all
         self.env.flush_all()
-        self.env.cr.execute("UPDATE account_analytic_line SET halo_rating_data = NULL, halo_rated_amount = NULL, "
-                            "halo_rating_explanation = NULL WHERE id = ANY(%s)", [(actions | unrated).ids])
+        self.env.cr.execute(
+            "UPDATE account_analytic_line SET halo_rating_data = NULL, halo_rated_amount = NULL, "
+            "halo_rating_explanation = NULL WHERE id = ANY(%s)",
+            [(actions | unrated).ids],
+        )
         self.env.invalidate_all()
         run = self._run(partner_ids=[(6, 0, self.customer.ids)])
         run.action_preview()
@@ -81,12 +94,17 @@ class TestBillingRun(HaloBillingRunCommon):
         labels = invoice.invoice_line_ids.mapped("name")
         self.assertEqual(len(labels), 6)
         self.assertTrue(any("(out of hours)" in label for label in labels))
-        self.assertEqual(invoice.invoice_line_ids.filtered(lambda aml: "(surcharge)" in aml.name).price_subtotal, 2.0)
+        self.assertEqual(
+            invoice.invoice_line_ids.filtered(lambda aml: "(surcharge)" in aml.name).price_subtotal, 2.0
+        )
         self.assertTrue(all(self.ticket.number in label for label in labels))
         # numbers against tickets and lines; technicians see the number, not the amount
         self.assertEqual(self.ticket.halo_invoice_numbers, invoice.name)
         numbers = set(actions.mapped("halo_invoice_number")) | {
-            trip.halo_invoice_number, expense.halo_invoice_number, item.halo_invoice_number}
+            trip.halo_invoice_number,
+            expense.halo_invoice_number,
+            item.halo_invoice_number,
+        }
         self.assertEqual(numbers, {invoice.name})
         self.assertEqual(set(actions.mapped("halo_billing_state")), {"invoiced"})
         self.assertEqual(self.ticket.with_user(self.technician).halo_invoice_numbers, invoice.name)
@@ -105,30 +123,45 @@ class TestBillingRun(HaloBillingRunCommon):
             actions = self._work(self.ticket, day=day)[0] | self._work(self.ticket, day=day + 1)[0]
             run = self._run(partner_ids=[(6, 0, self.customer.ids)], date_cutoff=date(2026, 7, day + 1))
             run.action_preview()
-            with patch.object(Move, "_halo_bulk_line_copyable", lambda _self, _line: copyable), \
-                    patch.object(Move, "_halo_bulk_add_lines", autospec=True,
-                                 side_effect=Move._halo_bulk_add_lines) as bulk:
+            with (
+                patch.object(Move, "_halo_bulk_line_copyable", lambda _self, _line: copyable),
+                patch.object(
+                    Move, "_halo_bulk_add_lines", autospec=True, side_effect=Move._halo_bulk_add_lines
+                ) as bulk,
+            ):
                 run.action_create_invoices()
             self.assertEqual(bulk.called, copyable)
             invoice = run.invoice_ids
             for action in actions:
                 charge = run.line_ids.filtered(
-                    lambda line, a=action: line.res_model == "account.analytic.line" and line.res_id == a.id)
+                    lambda line, a=action: line.res_model == "account.analytic.line" and line.res_id == a.id
+                )
                 billed = invoice.invoice_line_ids.filtered(lambda aml, c=charge: aml.halo_run_line_id == c)
                 # the action's line (two for an out-of-hours split) bills its charge
                 self.assertIn(charge.invoice_line_id, billed)
                 self.assertEqual(sum(billed.mapped("price_subtotal")), charge.amount)
                 self.assertEqual(action.halo_invoice_number, invoice.name)
-            return invoice, [(aml.quantity, aml.price_unit, aml.price_subtotal, aml.account_id, aml.tax_ids,
-                              aml.analytic_distribution, aml.halo_run_line_id.kind)
-                             for aml in invoice.invoice_line_ids.sorted("sequence")]
+            return invoice, [
+                (
+                    aml.quantity,
+                    aml.price_unit,
+                    aml.price_subtotal,
+                    aml.account_id,
+                    aml.tax_ids,
+                    aml.analytic_distribution,
+                    aml.halo_run_line_id.kind,
+                )
+                for aml in invoice.invoice_line_ids.sorted("sequence")
+            ]
 
         in_bulk, bulk_lines = invoice_of(6, True)
         by_orm, orm_lines = invoice_of(13, False)
         # 2 days × (2 actions, mileage + surcharge, expense, item)
         self.assertEqual(len(bulk_lines), 12)
         self.assertEqual(bulk_lines, orm_lines)
-        self.assertEqual((in_bulk.amount_untaxed, in_bulk.amount_total), (by_orm.amount_untaxed, by_orm.amount_total))
+        self.assertEqual(
+            (in_bulk.amount_untaxed, in_bulk.amount_total), (by_orm.amount_untaxed, by_orm.amount_total)
+        )
         self.assertEqual(in_bulk.amount_untaxed, 2 * 360.57)
 
     def test_itemised_lines_with_the_copy_switched_off_are_made_by_the_orm(self):
@@ -140,7 +173,9 @@ class TestBillingRun(HaloBillingRunCommon):
         self._work(self.ticket, day=21)
         run = self._run(partner_ids=[(6, 0, self.customer.ids)], date_cutoff=date(2026, 7, 22))
         run.action_preview()
-        with patch.object(Move, "_halo_bulk_add_lines", autospec=True, side_effect=Move._halo_bulk_add_lines) as bulk:
+        with patch.object(
+            Move, "_halo_bulk_add_lines", autospec=True, side_effect=Move._halo_bulk_add_lines
+        ) as bulk:
             run.action_create_invoices()
         self.assertFalse(bulk.called)
         invoice = run.invoice_ids
@@ -164,8 +199,11 @@ class TestBillingRun(HaloBillingRunCommon):
                 analysed.append(str(query))
             return original_execute(cr, query, *args, **kwargs)
 
-        with patch("odoo.addons.halo_helpdesk_billing.models.billing.halo_billing_run.HaloBillingRun._halo_keep_statistics",
-                   autospec=True, side_effect=type(run)._halo_keep_statistics) as keep:
+        with patch(
+            "odoo.addons.halo_helpdesk_billing.models.billing.halo_billing_run.HaloBillingRun._halo_keep_statistics",
+            autospec=True,
+            side_effect=type(run)._halo_keep_statistics,
+        ) as keep:
             run.action_create_invoices()
         # once before the first chunk of invoices, then after each chunk with its journal items:
         # 6 itemised lines, 1 tax line, 1 receivable
@@ -179,7 +217,7 @@ class TestBillingRun(HaloBillingRunCommon):
 
         with patch.object(Cursor, "execute", spy_execute):
             # still within what the table held: nothing to do
-            self.assertEqual(run._halo_keep_statistics((10 ** 6, 0), 6000), (10 ** 6, 6000))
+            self.assertEqual(run._halo_keep_statistics((10**6, 0), 6000), (10**6, 6000))
             self.assertEqual(run._halo_keep_statistics((100, 0), 4000), (100, 4000))
             self.assertFalse(analysed)
             # outgrown (and beyond the minimum): analysed, and the estimate is the real size,
@@ -194,10 +232,17 @@ class TestBillingRun(HaloBillingRunCommon):
         settings = {1: {"layout": "itemised"}, 2: {"layout": "summary_invoice"}}
         Run = self.env["halo.billing.run"]
         itemised_groups = [[charge] * 3000, [charge] * 2000, [charge] * 100]
-        self.assertEqual([[len(group) for group in chunk] for chunk in Run._halo_invoice_chunks(itemised_groups, settings)],
-                         [[3000, 2000], [100]])
+        self.assertEqual(
+            [
+                [len(group) for group in chunk]
+                for chunk in Run._halo_invoice_chunks(itemised_groups, settings)
+            ],
+            [[3000, 2000], [100]],
+        )
         summary_groups = [[summarised] * 100] * 1200
-        self.assertEqual([len(chunk) for chunk in Run._halo_invoice_chunks(summary_groups, settings)], [500, 500, 200])
+        self.assertEqual(
+            [len(chunk) for chunk in Run._halo_invoice_chunks(summary_groups, settings)], [500, 500, 200]
+        )
         self.assertEqual(list(Run._halo_invoice_chunks([], settings)), [])
 
     def test_summarised_per_invoice_adds_time_before_pricing(self):
@@ -210,7 +255,9 @@ class TestBillingRun(HaloBillingRunCommon):
         lines = run.invoice_ids.invoice_line_ids
         onsite = lines.filtered(lambda aml: aml.product_id == self.product_onsite)
         # normal time: 2 × 1.5 h = 3 h × 95 = 285.00; out of hours: 2 × 1 h = 2 h × 142.50 = 285.00
-        self.assertEqual(sorted((aml.quantity, aml.price_unit) for aml in onsite), [(2.0, 142.5), (3.0, 95.0)])
+        self.assertEqual(
+            sorted((aml.quantity, aml.price_unit) for aml in onsite), [(2.0, 142.5), (3.0, 95.0)]
+        )
         self.assertEqual(run.invoice_ids.amount_untaxed, 2 * 360.57)
 
     def test_exclude_defer_adjust(self):
@@ -248,10 +295,16 @@ class TestBillingRun(HaloBillingRunCommon):
         # and the database refuses a second claim even if the search were bypassed
         line = run1.line_ids[0]
         with mute_logger("odoo.sql_db"), self.assertRaises(IntegrityError), self.cr.savepoint():
-            BILLING_ENGINE.on(self.env["halo.billing.run.line"]).create({
-                "run_id": run2.id, "partner_id": line.partner_id.id, "kind": line.kind,
-                "res_model": line.res_model, "res_id": line.res_id, "claim_key": line.claim_key,
-            })
+            BILLING_ENGINE.on(self.env["halo.billing.run.line"]).create(
+                {
+                    "run_id": run2.id,
+                    "partner_id": line.partner_id.id,
+                    "kind": line.kind,
+                    "res_model": line.res_model,
+                    "res_id": line.res_id,
+                    "claim_key": line.claim_key,
+                }
+            )
             self.env.flush_all()
         # cancelling releases everything, a new run bills it exactly once
         run1.action_cancel()
@@ -280,8 +333,9 @@ class TestBillingRun(HaloBillingRunCommon):
                 raise RuntimeError("simulated crash while posting")
             return original(moves, soft=soft)
 
-        with patch.object(AccountMove, "_post", failing_post), mute_logger(
-            "odoo.addons.halo_helpdesk_billing.models.billing.halo_billing_run"
+        with (
+            patch.object(AccountMove, "_post", failing_post),
+            mute_logger("odoo.addons.halo_helpdesk_billing.models.billing.halo_billing_run"),
         ):
             with self.assertRaisesRegex(UserError, "can be retried"):
                 run.action_create_invoices()
@@ -303,14 +357,17 @@ class TestBillingRun(HaloBillingRunCommon):
     def test_one_invoice_per_customer_and_per_ticket(self):
         self._work(self.ticket)
         self._work(self.ticket_b)
-        ticket_c = self.env["helpdesk.ticket"].create({
-            "name": "Laptop", "description": "x", "partner_id": self.customer.id, "team_id": self.team.id})
+        ticket_c = self.env["helpdesk.ticket"].create(
+            {"name": "Laptop", "description": "x", "partner_id": self.customer.id, "team_id": self.team.id}
+        )
         self._work(ticket_c, day=8)
         self.customer.halo_invoice_grouping = "ticket"
         run = self._run(date_cutoff=date(2026, 7, 31))
         run.action_preview()
         run.action_create_invoices()
-        per_partner = {partner: len(moves) for partner, moves in run.invoice_ids.grouped("partner_id").items()}
+        per_partner = {
+            partner: len(moves) for partner, moves in run.invoice_ids.grouped("partner_id").items()
+        }
         self.assertEqual(per_partner, {self.customer: 2, self.other_customer: 1})
 
     def test_technicians_cannot_set_billing_status(self):
@@ -322,14 +379,16 @@ class TestBillingRun(HaloBillingRunCommon):
             with self.assertRaises(AccessError):
                 record.with_user(self.technician).write({"halo_invoice_number": "INV/FAKE"})
         with self.assertRaises(AccessError):
-            self.env["halo.mileage"].with_user(self.technician).create({
-                "ticket_id": self.ticket.id, "distance": 5, "halo_invoice_number": "INV/FAKE"})
+            self.env["halo.mileage"].with_user(self.technician).create(
+                {"ticket_id": self.ticket.id, "distance": 5, "halo_invoice_number": "INV/FAKE"}
+            )
 
     def test_line_descriptions_from_the_customer_template(self):
         actions, trip, expense, item = self._work(self.ticket)
         self.customer.halo_line_template = (
             "[{{ object.ticket_id.number }}] {{ object.user_id.name }} - {{ object.rate_id.name ||| no rate}}"
-            " - {{ format_date(object.date) }}")
+            " - {{ format_date(object.date) }}"
+        )
         run = self._run(partner_ids=[(6, 0, self.customer.ids)])
         run.action_preview()
         run.action_create_invoices()
@@ -337,7 +396,9 @@ class TestBillingRun(HaloBillingRunCommon):
         technician = actions[0].user_id.name
         self.assertIn(f"[{self.ticket.number}] {technician} - On-site (test) - 07/07/2026", names)
         # the out-of-hours part of the late action is labelled
-        self.assertIn(f"[{self.ticket.number}] {technician} - On-site (test) - 07/07/2026 (out of hours)", names)
+        self.assertIn(
+            f"[{self.ticket.number}] {technician} - On-site (test) - 07/07/2026 (out of hours)", names
+        )
         self.assertTrue(any(name.endswith("- no rate - 07/07/2026") for name in names))
 
     def test_a_broken_template_is_refused_and_nothing_is_billed(self):
@@ -361,16 +422,26 @@ class TestBillingRun(HaloBillingRunCommon):
         # the template is company-dependent: a JSON object of values per company
         self.env.cr.execute(
             "UPDATE res_partner SET halo_line_template = jsonb_build_object(%s::text, %s::text) WHERE id = %s",
-            (self.env.company.id, template, partner.id))
+            (self.env.company.id, template, partner.id),
+        )
         partner.invalidate_recordset(["halo_line_template"])
 
     def test_fiscal_position_and_analytic_distribution_kept(self):
-        sale_tax = self.env["account.tax"].create({"name": "VAT 20 (test)", "amount": 20, "type_tax_use": "sale"})
-        export_tax = self.env["account.tax"].create({
-            "name": "Export 0 (test)", "amount": 0, "type_tax_use": "sale", "original_tax_ids": [(6, 0, sale_tax.ids)]})
+        sale_tax = self.env["account.tax"].create(
+            {"name": "VAT 20 (test)", "amount": 20, "type_tax_use": "sale"}
+        )
+        export_tax = self.env["account.tax"].create(
+            {
+                "name": "Export 0 (test)",
+                "amount": 0,
+                "type_tax_use": "sale",
+                "original_tax_ids": [(6, 0, sale_tax.ids)],
+            }
+        )
         self.product_onsite.taxes_id = sale_tax
-        position = self.env["account.fiscal.position"].create({
-            "name": "Export (test)", "tax_ids": [(6, 0, export_tax.ids)]})
+        position = self.env["account.fiscal.position"].create(
+            {"name": "Export (test)", "tax_ids": [(6, 0, export_tax.ids)]}
+        )
         self.customer.property_account_position_id = position
         actions, trip, expense, item = self._work(self.ticket)
         run = self._run(partner_ids=[(6, 0, self.customer.ids)])
@@ -408,10 +479,14 @@ class TestBillingRun(HaloBillingRunCommon):
         run.action_preview()
         line = run.line_ids.filtered(lambda charge: charge.res_model == "halo.mileage")
         line.action_defer()
-        self.assertEqual((line.state, line.claim_key, trip.halo_billing_state), ("deferred", False, "unbilled"))
+        self.assertEqual(
+            (line.state, line.claim_key, trip.halo_billing_state), ("deferred", False, "unbilled")
+        )
         line.action_include()
-        self.assertEqual((line.state, line.claim_key, trip.halo_billing_state),
-                         ("included", f"halo.mileage,{trip.id}", "in_run"))
+        self.assertEqual(
+            (line.state, line.claim_key, trip.halo_billing_state),
+            ("included", f"halo.mileage,{trip.id}", "in_run"),
+        )
         # deferred again and picked up by another run: taking it back is refused
         line.action_defer()
         other = self._run(partner_ids=[(6, 0, self.customer.ids)])

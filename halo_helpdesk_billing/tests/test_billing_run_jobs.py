@@ -33,14 +33,22 @@ class HaloBillingRunJobsCommon(HaloBillingRunCommon):
     def setUpClass(cls):
         super().setUpClass()
         Partner = cls.env["res.partner"]
-        cls.customers = cls.customer | cls.other_customer | Partner.create([
-            {"name": f"Customer {index}", "is_company": True} for index in range(3)])
+        cls.customers = (
+            cls.customer
+            | cls.other_customer
+            | Partner.create([{"name": f"Customer {index}", "is_company": True} for index in range(3)])
+        )
         cls.tickets = cls.env["helpdesk.ticket"]
         for customer in cls.customers:
             for name in ("Printer", "Laptop"):
-                cls.tickets |= cls.env["helpdesk.ticket"].create({
-                    "name": f"{name} of {customer.name}", "description": "x", "partner_id": customer.id,
-                    "team_id": cls.team.id})
+                cls.tickets |= cls.env["helpdesk.ticket"].create(
+                    {
+                        "name": f"{name} of {customer.name}",
+                        "description": "x",
+                        "partner_id": customer.id,
+                        "team_id": cls.team.id,
+                    }
+                )
         # every layout, and a per-ticket grouping
         layouts = ["itemised", "summary_ticket", "summary_invoice", "itemised", "summary_ticket"]
         for customer, layout in zip(cls.customers, layouts, strict=True):
@@ -60,11 +68,21 @@ class HaloBillingRunJobsCommon(HaloBillingRunCommon):
         result = {}
         for move in run.invoice_ids.sorted(lambda m: (m.partner_id.id, m.amount_untaxed, m.id)):
             lines = sorted(
-                (line.name, line.product_id.id, line.quantity, round(line.price_unit, 6), line.price_subtotal,
-                 line.price_total, tuple(line.tax_ids.ids), line.account_id.id)
-                for line in move.invoice_line_ids)
+                (
+                    line.name,
+                    line.product_id.id,
+                    line.quantity,
+                    round(line.price_unit, 6),
+                    line.price_subtotal,
+                    line.price_total,
+                    tuple(line.tax_ids.ids),
+                    line.account_id.id,
+                )
+                for line in move.invoice_line_ids
+            )
             result.setdefault(move.partner_id.id, []).append(
-                (move.state, move.amount_untaxed, move.amount_tax, move.amount_total, lines))
+                (move.state, move.amount_untaxed, move.amount_tax, move.amount_total, lines)
+            )
         return result
 
     def _perform(self, trap, fail_budget=None):
@@ -93,10 +111,17 @@ class HaloBillingRunJobsCommon(HaloBillingRunCommon):
         self.assertTrue(all(charges.mapped("invoice_line_id")))
         self.env.cr.execute(
             "SELECT res_model, res_id, count(*) FROM halo_billing_run_line WHERE invoice_id IS NOT NULL "
-            "GROUP BY res_model, res_id HAVING count(*) > 1")
+            "GROUP BY res_model, res_id HAVING count(*) > 1"
+        )
         self.assertEqual(self.env.cr.fetchall(), [])
-        self.assertEqual(set(self.env["account.analytic.line"].search([
-            ("halo_ticket_id", "in", self.tickets.ids)]).mapped("halo_billing_state")), {"invoiced"})
+        self.assertEqual(
+            set(
+                self.env["account.analytic.line"]
+                .search([("halo_ticket_id", "in", self.tickets.ids)])
+                .mapped("halo_billing_state")
+            ),
+            {"invoiced"},
+        )
 
     def _assert_chunk_jobs(self, trap, count):
         jobs = [job for job in trap.enqueued_jobs if job.method_name == "_halo_job_run"]
@@ -106,7 +131,6 @@ class HaloBillingRunJobsCommon(HaloBillingRunCommon):
 
     def _background(self, run):
         return run.with_context(halo_billing_background=True)
-
 
 
 @tagged("post_install", "-at_install")
@@ -176,7 +200,9 @@ class TestBillingRunJobs(HaloBillingRunJobsCommon):
                 moves = original(self_run, groups, *args, **kwargs)
                 if groups[0][0].partner_id == victim.id and not calls["killed"]:
                     # the chunk's invoices are created, posted and linked to their charges
-                    self_run.env.cr.execute("SELECT count(*) FROM account_move WHERE halo_run_id = %s", [run.id])
+                    self_run.env.cr.execute(
+                        "SELECT count(*) FROM account_move WHERE halo_run_id = %s", [run.id]
+                    )
                     calls["killed"] = self_run.env.cr.fetchone()[0]
                     raise RuntimeError("worker killed mid-chunk")
                 return moves
@@ -217,7 +243,9 @@ class TestBillingRunJobs(HaloBillingRunJobsCommon):
             self.assertEqual(run.state, "done_with_problems")
             self.assertEqual(run.halo_problem_partner_ids, victim)
             self.assertEqual(run.halo_chunk_failed, 1)
-            self.assertIn("Xero tax code missing", run.halo_chunk_ids.filtered(lambda c: c.state == "failed").error)
+            self.assertIn(
+                "Xero tax code missing", run.halo_chunk_ids.filtered(lambda c: c.state == "failed").error
+            )
             self.assertEqual(run.invoice_ids.partner_id, self.customers - victim)
             self.assertFalse(run.line_ids.filtered(lambda line: line.partner_id == victim).invoice_id)
             self.assertTrue(run.activity_ids)
@@ -252,9 +280,14 @@ class TestBillingRunJobs(HaloBillingRunJobsCommon):
             self.assertEqual(run.halo_problem_partner_ids, self.customers[:2])
             self.assertEqual(run.line_ids.partner_id, self.customers[2:])
             self.assertEqual(len(run.line_ids), 30)
-            self.assertEqual(set(self.env["account.analytic.line"].search([
-                ("halo_ticket_id.partner_id", "in", self.customers[:2].ids)]).mapped("halo_billing_state")),
-                {"unbilled"})
+            self.assertEqual(
+                set(
+                    self.env["account.analytic.line"]
+                    .search([("halo_ticket_id.partner_id", "in", self.customers[:2].ids)])
+                    .mapped("halo_billing_state")
+                ),
+                {"unbilled"},
+            )
             self._background(run).action_preview()
             self._perform(trap)
         self.assertEqual(run.state, "previewed")
@@ -305,7 +338,9 @@ class TestBillingRunJobs(HaloBillingRunJobsCommon):
         self.assertEqual(run.state, "previewing")
         self.env.cr.execute(
             "UPDATE queue_job SET state = 'failed', exc_info = 'Job found dead after too many retries' "
-            "WHERE uuid = %s", [chunks[1].job_uuid])
+            "WHERE uuid = %s",
+            [chunks[1].job_uuid],
+        )
         self.env["queue.job"].invalidate_model()
         run.action_halo_check_jobs()
         self.assertEqual(chunks[1].state, "failed")
@@ -324,8 +359,11 @@ class TestBillingRunJobs(HaloBillingRunJobsCommon):
         # a chunk scope sent as a plain context value is ignored: the whole run is previewed
         run.with_context(halo_billing_chunk_scope=[self.customer.id]).action_preview()
         self.assertEqual(len(run.line_ids), 50)
-        for vals in ({"halo_job_kind": "invoice"}, {"halo_chunk_ids": [(5, 0, 0)]},
-                     {"halo_job_started": "2026-07-01 00:00:00"}):
+        for vals in (
+            {"halo_job_kind": "invoice"},
+            {"halo_chunk_ids": [(5, 0, 0)]},
+            {"halo_job_started": "2026-07-01 00:00:00"},
+        ):
             with self.assertRaises(AccessError):
                 run.write(vals)
         with trap_jobs():
@@ -339,11 +377,19 @@ class TestBillingRunJobs(HaloBillingRunJobsCommon):
 class TestBillingRunJobsRpc(HaloBillingRunJobsCommon, HaloRpcCase):
     def test_the_button_enqueues_and_answers_at_once_over_json_rpc(self):
         client = self.rpc(self.billing_user)
-        run_id = client.call("halo.billing.run", "create", {"date_cutoff": "2026-07-31", "date_invoice": "2026-07-31"})
+        run_id = client.call(
+            "halo.billing.run", "create", {"date_cutoff": "2026-07-31", "date_invoice": "2026-07-31"}
+        )
         run_id = run_id[0] if isinstance(run_id, list) else run_id
         # a chunk scope forged in the context is a plain list: ignored, the whole run is planned
-        self.assertTrue(client.call("halo.billing.run", "action_preview", [run_id], context={
-            "halo_billing_background": True, "halo_billing_chunk_scope": [self.customer.id]}))
+        self.assertTrue(
+            client.call(
+                "halo.billing.run",
+                "action_preview",
+                [run_id],
+                context={"halo_billing_background": True, "halo_billing_chunk_scope": [self.customer.id]},
+            )
+        )
         run = self.env["halo.billing.run"].browse(run_id)
         self.assertEqual(run.state, "previewing")
         self.assertFalse(run.line_ids)
@@ -353,7 +399,9 @@ class TestBillingRunJobsRpc(HaloBillingRunJobsCommon, HaloRpcCase):
         jobs = self.env["queue.job"].sudo().search([("uuid", "in", chunks.mapped("job_uuid"))])
         self.assertEqual(set(jobs.mapped("state")), {"pending"})
         self.assertEqual(set(jobs.mapped("user_id")), {self.billing_user})
-        read = client.call("halo.billing.run", "read", [run_id], ["halo_chunk_total", "halo_charge_total", "state"])
+        read = client.call(
+            "halo.billing.run", "read", [run_id], ["halo_chunk_total", "halo_charge_total", "state"]
+        )
         self.assertEqual((read[0]["halo_chunk_total"], read[0]["halo_charge_total"]), (3, 50))
         # the jobs' methods are private; chunks and progress are not writable
         self.assertRpcRefused(client, "halo.billing.run.chunk", "_halo_job_run", [chunks[0].id])

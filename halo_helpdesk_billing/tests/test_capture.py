@@ -24,16 +24,19 @@ class TestCaptureActions(HaloCaptureCommon):
 
     def _action(self, start, end, user=None, **vals):
         Line = self.env["account.analytic.line"].with_user(user or self.technician)
-        return Line.create({
-            "halo_ticket_id": self.ticket.id,
-            "halo_start": start,
-            "halo_end": end,
-            **vals,
-        })
+        return Line.create(
+            {
+                "halo_ticket_id": self.ticket.id,
+                "halo_start": start,
+                "halo_end": end,
+                **vals,
+            }
+        )
 
     def test_action_defaults_and_duration(self):
-        line = self._action(datetime(2026, 3, 10, 9, 0), datetime(2026, 3, 10, 10, 45),
-                            name="Replaced the fuser")
+        line = self._action(
+            datetime(2026, 3, 10, 9, 0), datetime(2026, 3, 10, 10, 45), name="Replaced the fuser"
+        )
         # 09:00 → 10:45 = 1 h 45 min = 1.75 h
         self.assertEqual(line.unit_amount, 1.75)
         self.assertEqual(line.employee_id, self.employee_tech)
@@ -87,8 +90,7 @@ class TestCaptureActions(HaloCaptureCommon):
         self.assertEqual(line.unit_amount, 1.0)
 
     def test_travel_time(self):
-        line = self._action(datetime(2026, 3, 10, 8, 15), datetime(2026, 3, 10, 8, 55),
-                            halo_kind="travel")
+        line = self._action(datetime(2026, 3, 10, 8, 15), datetime(2026, 3, 10, 8, 55), halo_kind="travel")
         # 40 min = 2/3 h
         self.assertAlmostEqual(line.unit_amount, 2 / 3, places=6)
         self.assertEqual(line.halo_charge_rate_id, self.rate_travel, "company default travel rate")
@@ -134,12 +136,16 @@ class TestCaptureActions(HaloCaptureCommon):
         third = self._action(datetime(2026, 3, 10, 11, 0), datetime(2026, 3, 10, 12, 0), name="Third")
         self.assertEqual((first.halo_overlap, second.halo_overlap, third.halo_overlap), (True, True, False))
         # another technician's actions never overlap with this one's
-        other = self._action(datetime(2026, 3, 10, 9, 0), datetime(2026, 3, 10, 10, 0),
-                             user=self.billing_user)
+        other = self._action(
+            datetime(2026, 3, 10, 9, 0), datetime(2026, 3, 10, 10, 0), user=self.billing_user
+        )
         self.assertFalse(other.halo_overlap)
         # editing a line does not warn about itself
-        values = {"employee_id": self.employee_tech.id, "halo_start": "2026-03-10 11:00:00",
-                  "halo_end": "2026-03-10 11:30:00"}
+        values = {
+            "employee_id": self.employee_tech.id,
+            "halo_start": "2026-03-10 11:00:00",
+            "halo_end": "2026-03-10 11:30:00",
+        }
         self.assertNotIn("warning", third.with_user(self.technician).onchange(values, ["halo_end"], spec))
 
     def test_start_stop_in_one_click(self):
@@ -149,18 +155,26 @@ class TestCaptureActions(HaloCaptureCommon):
         ticket.invalidate_recordset()  # what a new request would see
         line = ticket.halo_running_action_id
         self.assertTrue(line)
-        self.assertEqual((line.halo_start, line.halo_end, line.unit_amount, line.halo_running),
-                         (datetime(2026, 3, 10, 9, 0), False, 0.0, True))
-        with freeze_time("2026-03-10 09:05:00"), self.assertRefused(UserError, "already have an action running"):
+        self.assertEqual(
+            (line.halo_start, line.halo_end, line.unit_amount, line.halo_running),
+            (datetime(2026, 3, 10, 9, 0), False, 0.0, True),
+        )
+        with (
+            freeze_time("2026-03-10 09:05:00"),
+            self.assertRefused(UserError, "already have an action running"),
+        ):
             ticket.action_halo_start_action()
         # someone else's running action is not mine
         self.assertFalse(self.ticket.with_user(self.billing_user).halo_running_action_id)
         with freeze_time("2026-03-10 10:45:00"):
             action = ticket.action_halo_stop_action()
-        self.assertEqual((action["res_model"], action["res_id"], action["target"]),
-                         ("account.analytic.line", line.id, "new"))
-        self.assertEqual((line.halo_end, line.unit_amount, line.halo_running),
-                         (datetime(2026, 3, 10, 10, 45), 1.75, False))
+        self.assertEqual(
+            (action["res_model"], action["res_id"], action["target"]),
+            ("account.analytic.line", line.id, "new"),
+        )
+        self.assertEqual(
+            (line.halo_end, line.unit_amount, line.halo_running), (datetime(2026, 3, 10, 10, 45), 1.75, False)
+        )
         ticket.invalidate_recordset()
         with self.assertRefused(UserError, "No action of yours is running"):
             ticket.action_halo_stop_action()
@@ -174,14 +188,17 @@ class TestCaptureActions(HaloCaptureCommon):
 class TestCaptureMileageExpenses(HaloCaptureCommon):
     def test_mileage(self):
         Mileage = self.env["halo.mileage"].with_user(self.technician)
-        one_way = Mileage.create({"ticket_id": self.ticket.id, "distance": 12.5,
-                                  "location_from": "Office", "location_to": "Acme"})
+        one_way = Mileage.create(
+            {"ticket_id": self.ticket.id, "distance": 12.5, "location_from": "Office", "location_to": "Acme"}
+        )
         self.assertEqual((one_way.unit, one_way.billed_distance), ("km", 12.5))
         self.assertEqual(one_way.user_id, self.technician)
         self.assertEqual(one_way.partner_id, self.customer)
         round_trip = Mileage.create({"ticket_id": self.ticket.id, "distance": 12.5, "round_trip": True})
         self.assertEqual(round_trip.billed_distance, 25.0)
-        miles = Mileage.create({"ticket_id": self.ticket.id, "distance": 4.25, "unit": "mi", "round_trip": True})
+        miles = Mileage.create(
+            {"ticket_id": self.ticket.id, "distance": 4.25, "unit": "mi", "round_trip": True}
+        )
         self.assertEqual(miles.billed_distance, 8.5)
         # turning a one-way trip into a round trip doubles what is billed
         one_way.round_trip = True
@@ -195,20 +212,30 @@ class TestCaptureMileageExpenses(HaloCaptureCommon):
     def test_negative_or_zero_distance_refused(self):
         Mileage = self.env["halo.mileage"].with_user(self.technician)
         for distance in (-3.0, 0.0):
-            with mute_logger("odoo.sql_db"), self.assertRaises(IntegrityError) as catcher, self.cr.savepoint():
+            with (
+                mute_logger("odoo.sql_db"),
+                self.assertRaises(IntegrityError) as catcher,
+                self.cr.savepoint(),
+            ):
                 Mileage.create({"ticket_id": self.ticket.id, "distance": distance})
             self.assertIn("halo_mileage_positive_distance", str(catcher.exception))
 
     def test_expense_amount_entry_and_receipt(self):
         receipt = base64.b64encode(b"%PDF-1.4 toll receipt")
-        expense = self.env["halo.expense"].with_user(self.technician).create({
-            "ticket_id": self.ticket.id,
-            "type_id": self.expense_type_toll.id,
-            "description": "Dartford crossing",
-            "amount_entry": 2.50,
-            "receipt": receipt,
-            "receipt_filename": "toll.pdf",
-        })
+        expense = (
+            self.env["halo.expense"]
+            .with_user(self.technician)
+            .create(
+                {
+                    "ticket_id": self.ticket.id,
+                    "type_id": self.expense_type_toll.id,
+                    "description": "Dartford crossing",
+                    "amount_entry": 2.50,
+                    "receipt": receipt,
+                    "receipt_filename": "toll.pdf",
+                }
+            )
+        )
         self.assertEqual(expense.user_id, self.technician)
         # what the technician typed is stored in the amount only billing staff can read
         self.assertEqual(expense.with_user(self.billing_user).amount, 2.50)
@@ -217,9 +244,17 @@ class TestCaptureMileageExpenses(HaloCaptureCommon):
         expense.invalidate_recordset()
         self.assertEqual(expense.with_user(self.technician).read(["amount_entry"])[0]["amount_entry"], 2.50)
         # the receipt is an attachment of the expense, readable by the technician
-        attachment = self.env["ir.attachment"].sudo().search([
-            ("res_model", "=", "halo.expense"), ("res_id", "=", expense.id), ("res_field", "=", "receipt"),
-        ])
+        attachment = (
+            self.env["ir.attachment"]
+            .sudo()
+            .search(
+                [
+                    ("res_model", "=", "halo.expense"),
+                    ("res_id", "=", expense.id),
+                    ("res_field", "=", "receipt"),
+                ]
+            )
+        )
         self.assertEqual(len(attachment), 1)
         self.assertEqual(attachment.raw, b"%PDF-1.4 toll receipt")
         self.assertEqual(expense.with_user(self.technician).receipt, receipt)
@@ -228,12 +263,17 @@ class TestCaptureMileageExpenses(HaloCaptureCommon):
     def test_negative_expense_refused(self):
         Expense = self.env["halo.expense"].with_user(self.technician)
         with self.assertRefused(ValidationError, "cannot be negative"):
-            Expense.create({"ticket_id": self.ticket.id, "type_id": self.expense_type_toll.id,
-                            "amount_entry": -1.0})
+            Expense.create(
+                {"ticket_id": self.ticket.id, "type_id": self.expense_type_toll.id, "amount_entry": -1.0}
+            )
         with self.assertRefused(ValidationError, "cannot be negative"):
-            self.env["halo.expense"].with_user(self.billing_user).create({
-                "ticket_id": self.ticket.id, "type_id": self.expense_type_toll.id, "amount": -0.01,
-            })
+            self.env["halo.expense"].with_user(self.billing_user).create(
+                {
+                    "ticket_id": self.ticket.id,
+                    "type_id": self.expense_type_toll.id,
+                    "amount": -0.01,
+                }
+            )
 
 
 @tagged("post_install", "-at_install")
@@ -241,39 +281,61 @@ class TestCaptureItems(HaloCaptureCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.fifo_category = cls.env["product.category"].create({
-            "name": "FIFO (test)", "property_cost_method": "fifo",
-        })
-        cls.toner = cls.env["product.product"].create({
-            "name": "Toner cartridge", "is_storable": True, "categ_id": cls.fifo_category.id,
-            "lst_price": 60.0, "standard_price": 1.0,
-        })
-        cls.disk = cls.env["product.product"].create({
-            "name": "SSD 1 TB", "is_storable": True, "tracking": "serial", "categ_id": cls.fifo_category.id,
-            "lst_price": 120.0,
-        })
+        cls.fifo_category = cls.env["product.category"].create(
+            {
+                "name": "FIFO (test)",
+                "property_cost_method": "fifo",
+            }
+        )
+        cls.toner = cls.env["product.product"].create(
+            {
+                "name": "Toner cartridge",
+                "is_storable": True,
+                "categ_id": cls.fifo_category.id,
+                "lst_price": 60.0,
+                "standard_price": 1.0,
+            }
+        )
+        cls.disk = cls.env["product.product"].create(
+            {
+                "name": "SSD 1 TB",
+                "is_storable": True,
+                "tracking": "serial",
+                "categ_id": cls.fifo_category.id,
+                "lst_price": 120.0,
+            }
+        )
         warehouse = cls.env["stock.warehouse"].search([("company_id", "=", cls.env.company.id)], limit=1)
         cls.stock = warehouse.lot_stock_id
         cls.supplier = cls.env.ref("stock.stock_location_suppliers")
 
     def _receive(self, product, quantity, unit_cost, lot=None):
         """A receipt from a supplier at a given unit cost (like stock_account's own tests)."""
-        move = self.env["stock.move"].create({
-            "product_id": product.id,
-            "product_uom_qty": quantity,
-            "product_uom": product.uom_id.id,
-            "location_id": self.supplier.id,
-            "location_dest_id": self.stock.id,
-            "value_manual": unit_cost * quantity,
-            "price_unit": unit_cost,
-        })
+        move = self.env["stock.move"].create(
+            {
+                "product_id": product.id,
+                "product_uom_qty": quantity,
+                "product_uom": product.uom_id.id,
+                "location_id": self.supplier.id,
+                "location_dest_id": self.stock.id,
+                "value_manual": unit_cost * quantity,
+                "price_unit": unit_cost,
+            }
+        )
         move._action_confirm()
         if lot:
             move.move_line_ids.unlink()
-            move.move_line_ids = [fields.Command.create({
-                "product_id": product.id, "lot_id": lot.id, "quantity": quantity,
-                "location_id": self.supplier.id, "location_dest_id": self.stock.id,
-            })]
+            move.move_line_ids = [
+                fields.Command.create(
+                    {
+                        "product_id": product.id,
+                        "lot_id": lot.id,
+                        "quantity": quantity,
+                        "location_id": self.supplier.id,
+                        "location_dest_id": self.stock.id,
+                    }
+                )
+            ]
         else:
             move._action_assign()
             move.quantity = quantity
@@ -285,9 +347,18 @@ class TestCaptureItems(HaloCaptureCommon):
         return self.env["stock.quant"]._get_available_quantity(product, self.stock)
 
     def _issue(self, product, quantity, **vals):
-        return self.env["halo.ticket.item"].with_user(self.technician).create({
-            "ticket_id": self.ticket.id, "product_id": product.id, "quantity": quantity, **vals,
-        })
+        return (
+            self.env["halo.ticket.item"]
+            .with_user(self.technician)
+            .create(
+                {
+                    "ticket_id": self.ticket.id,
+                    "product_id": product.id,
+                    "quantity": quantity,
+                    **vals,
+                }
+            )
+        )
 
     def test_fifo_cost_of_issued_item(self):
         self._receive(self.toner, 4, 10.00)
@@ -320,7 +391,9 @@ class TestCaptureItems(HaloCaptureCommon):
         self.env.company.halo_allow_negative_issue = True
         item = self._issue(self.toner, 4)
         self.assertEqual(item.move_id.state, "done")
-        quants = self.env["stock.quant"].search([("product_id", "=", self.toner.id), ("location_id", "=", self.stock.id)])
+        quants = self.env["stock.quant"].search(
+            [("product_id", "=", self.toner.id), ("location_id", "=", self.stock.id)]
+        )
         # 3 on hand - 4 issued
         self.assertEqual(sum(quants.mapped("quantity")), -1)
 
@@ -333,7 +406,9 @@ class TestCaptureItems(HaloCaptureCommon):
         self.assertEqual(item.move_id.move_line_ids.lot_id, serial)
         self.assertEqual(item.move_id.state, "done")
         self.assertEqual(item.with_user(self.billing_user).unit_cost, 80.0)
-        self.assertEqual(self.env["stock.quant"]._get_available_quantity(self.disk, self.stock, lot_id=serial), 0)
+        self.assertEqual(
+            self.env["stock.quant"]._get_available_quantity(self.disk, self.stock, lot_id=serial), 0
+        )
 
     def test_return_to_stock(self):
         self._receive(self.toner, 5, 10.00)
@@ -359,9 +434,14 @@ class TestCaptureItems(HaloCaptureCommon):
         self.assertFalse(item.exists())
 
     def test_non_storable_catalogue_item(self):
-        service = self.env["product.product"].create({
-            "name": "Cable", "type": "consu", "lst_price": 9.0, "standard_price": 2.5,
-        })
+        service = self.env["product.product"].create(
+            {
+                "name": "Cable",
+                "type": "consu",
+                "lst_price": 9.0,
+                "standard_price": 2.5,
+            }
+        )
         item = self._issue(service, 3)
         self.assertFalse(item.move_id)
         as_biller = item.with_user(self.billing_user)
@@ -369,17 +449,26 @@ class TestCaptureItems(HaloCaptureCommon):
 
     def test_adhoc_item(self):
         Item = self.env["halo.ticket.item"].with_user(self.technician)
-        item = Item.create({
-            "ticket_id": self.ticket.id, "kind": "adhoc", "name": "HDMI cable from the corner shop",
-            "quantity": 2, "cost_entry": 12.49, "price_entry": 19.99,
-        })
+        item = Item.create(
+            {
+                "ticket_id": self.ticket.id,
+                "kind": "adhoc",
+                "name": "HDMI cable from the corner shop",
+                "quantity": 2,
+                "cost_entry": 12.49,
+                "price_entry": 19.99,
+            }
+        )
         as_manager = item.with_user(self.billing_manager)
         self.assertEqual((as_manager.unit_cost, as_manager.unit_price), (12.49, 19.99))
         # (19.99 - 12.49) × 2 = 15.00
         self.assertEqual(as_manager.margin, 15.0)
         self.assertFalse(item.move_id)
         item.invalidate_recordset()
-        self.assertEqual(item.read(["cost_entry", "price_entry"])[0], {"id": item.id, "cost_entry": 0.0, "price_entry": 0.0})
+        self.assertEqual(
+            item.read(["cost_entry", "price_entry"])[0],
+            {"id": item.id, "cost_entry": 0.0, "price_entry": 0.0},
+        )
         with self.assertRefused(ValidationError, "An ad hoc item needs a description"):
             Item.create({"ticket_id": self.ticket.id, "kind": "adhoc", "quantity": 1})
         with self.assertRefused(ValidationError, "A catalogue item needs a product"):
@@ -390,8 +479,14 @@ class TestCaptureItems(HaloCaptureCommon):
     def test_negative_quantity_refused(self):
         Item = self.env["halo.ticket.item"].with_user(self.technician)
         for quantity in (-1, 0):
-            with mute_logger("odoo.sql_db"), self.assertRaises(IntegrityError) as catcher, self.cr.savepoint():
-                Item.create({"ticket_id": self.ticket.id, "kind": "adhoc", "name": "Cable", "quantity": quantity})
+            with (
+                mute_logger("odoo.sql_db"),
+                self.assertRaises(IntegrityError) as catcher,
+                self.cr.savepoint(),
+            ):
+                Item.create(
+                    {"ticket_id": self.ticket.id, "kind": "adhoc", "name": "Cable", "quantity": quantity}
+                )
             self.assertIn("halo_ticket_item_positive_quantity", str(catcher.exception))
 
 
@@ -401,17 +496,46 @@ class TestCaptureBillingState(HaloCaptureCommon):
     def setUpClass(cls):
         super().setUpClass()
         Line = cls.env["account.analytic.line"].with_user(cls.technician)
-        cls.action = Line.create({"halo_ticket_id": cls.ticket.id, "name": "Diagnosis",
-                                  "halo_start": datetime(2026, 3, 2, 9, 0), "halo_end": datetime(2026, 3, 2, 10, 30)})
-        cls.travel = Line.create({"halo_ticket_id": cls.ticket.id, "halo_kind": "travel",
-                                  "halo_start": datetime(2026, 3, 2, 8, 30), "halo_end": datetime(2026, 3, 2, 9, 0)})
-        cls.mileage = cls.env["halo.mileage"].with_user(cls.technician).create(
-            {"ticket_id": cls.ticket.id, "distance": 18, "round_trip": True})
-        cls.expense = cls.env["halo.expense"].with_user(cls.technician).create(
-            {"ticket_id": cls.ticket.id, "type_id": cls.expense_type_toll.id, "amount_entry": 7.0})
-        cls.item = cls.env["halo.ticket.item"].with_user(cls.technician).create(
-            {"ticket_id": cls.ticket.id, "kind": "adhoc", "name": "Fuse", "quantity": 3,
-             "cost_entry": 0.5, "price_entry": 2.0})
+        cls.action = Line.create(
+            {
+                "halo_ticket_id": cls.ticket.id,
+                "name": "Diagnosis",
+                "halo_start": datetime(2026, 3, 2, 9, 0),
+                "halo_end": datetime(2026, 3, 2, 10, 30),
+            }
+        )
+        cls.travel = Line.create(
+            {
+                "halo_ticket_id": cls.ticket.id,
+                "halo_kind": "travel",
+                "halo_start": datetime(2026, 3, 2, 8, 30),
+                "halo_end": datetime(2026, 3, 2, 9, 0),
+            }
+        )
+        cls.mileage = (
+            cls.env["halo.mileage"]
+            .with_user(cls.technician)
+            .create({"ticket_id": cls.ticket.id, "distance": 18, "round_trip": True})
+        )
+        cls.expense = (
+            cls.env["halo.expense"]
+            .with_user(cls.technician)
+            .create({"ticket_id": cls.ticket.id, "type_id": cls.expense_type_toll.id, "amount_entry": 7.0})
+        )
+        cls.item = (
+            cls.env["halo.ticket.item"]
+            .with_user(cls.technician)
+            .create(
+                {
+                    "ticket_id": cls.ticket.id,
+                    "kind": "adhoc",
+                    "name": "Fuse",
+                    "quantity": 3,
+                    "cost_entry": 0.5,
+                    "price_entry": 2.0,
+                }
+            )
+        )
         cls.work = [cls.action, cls.travel, cls.mileage, cls.expense, cls.item]
 
     def test_ticket_totals_per_kind(self):
@@ -460,8 +584,11 @@ class TestCaptureBillingState(HaloCaptureCommon):
     def test_invoiced_lock_and_invoice_numbers(self):
         run = self._halo_create_run()
         numbers = {
-            self.action: "INV/2026/00007", self.travel: "INV/2026/00007", self.mileage: "INV/2026/00007",
-            self.expense: "INV/2026/00003", self.item: "INV/2026/00003",
+            self.action: "INV/2026/00007",
+            self.travel: "INV/2026/00007",
+            self.mileage: "INV/2026/00007",
+            self.expense: "INV/2026/00003",
+            self.item: "INV/2026/00003",
         }
         for record, number in numbers.items():
             record.with_context(**ENGINE).write({"halo_run_id": run.id, "halo_invoice_number": number})
@@ -469,9 +596,11 @@ class TestCaptureBillingState(HaloCaptureCommon):
             with self.assertRefused(UserError, f"was invoiced on {number} and can no longer be changed"):
                 record.with_user(self.technician).unlink()
             with self.assertRefused(UserError, f"was invoiced on {number}"):
-                record.with_user(self.billing_manager).write({"billable": False}
-                                                             if record._name != "account.analytic.line"
-                                                             else {"halo_billable": "no_charge"})
+                record.with_user(self.billing_manager).write(
+                    {"billable": False}
+                    if record._name != "account.analytic.line"
+                    else {"halo_billable": "no_charge"}
+                )
         ticket = self.ticket.with_user(self.technician)
         self.assertEqual(ticket.halo_invoice_numbers, "INV/2026/00003, INV/2026/00007")
         self.assertEqual(ticket.halo_invoice_count, 2)
@@ -480,13 +609,23 @@ class TestCaptureBillingState(HaloCaptureCommon):
         self.assertEqual(self.action.halo_billing_state, "unbilled")
 
     def test_issued_item_in_run_cannot_be_returned(self):
-        category = self.env["product.category"].create({"name": "AVCO (test)", "property_cost_method": "average"})
-        product = self.env["product.product"].create({
-            "name": "Mouse", "is_storable": True, "categ_id": category.id, "standard_price": 4.0,
-        })
+        category = self.env["product.category"].create(
+            {"name": "AVCO (test)", "property_cost_method": "average"}
+        )
+        product = self.env["product.product"].create(
+            {
+                "name": "Mouse",
+                "is_storable": True,
+                "categ_id": category.id,
+                "standard_price": 4.0,
+            }
+        )
         self.env.company.halo_allow_negative_issue = True
-        item = self.env["halo.ticket.item"].with_user(self.technician).create(
-            {"ticket_id": self.ticket.id, "product_id": product.id, "quantity": 1})
+        item = (
+            self.env["halo.ticket.item"]
+            .with_user(self.technician)
+            .create({"ticket_id": self.ticket.id, "product_id": product.id, "quantity": 1})
+        )
         self.assertEqual(item.with_user(self.billing_user).unit_cost, 4.0)
         item.with_context(**ENGINE).halo_run_id = self._halo_create_run()
         with self.assertRefused(UserError, "is in billing run"):

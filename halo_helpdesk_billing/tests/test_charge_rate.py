@@ -23,22 +23,36 @@ class TestChargeRate(HaloBillingCommon):
 
     def test_current_price_follows_effective_date(self):
         Version = self.env["halo.charge.rate.version"]
-        Version.create([
-            {"rate_id": self.rate_onsite.id, "date_from": date(2020, 1, 1), "hourly_price": 80},
-            {"rate_id": self.rate_onsite.id, "date_from": date(2021, 1, 1), "hourly_price": 90},
-            {"rate_id": self.rate_onsite.id, "date_from": date(2999, 1, 1), "hourly_price": 500},
-            # a customer override does not change the global current price
-            {"rate_id": self.rate_onsite.id, "date_from": date(2022, 1, 1), "hourly_price": 70,
-             "partner_id": self.customer.id},
-        ])
+        Version.create(
+            [
+                {"rate_id": self.rate_onsite.id, "date_from": date(2020, 1, 1), "hourly_price": 80},
+                {"rate_id": self.rate_onsite.id, "date_from": date(2021, 1, 1), "hourly_price": 90},
+                {"rate_id": self.rate_onsite.id, "date_from": date(2999, 1, 1), "hourly_price": 500},
+                # a customer override does not change the global current price
+                {
+                    "rate_id": self.rate_onsite.id,
+                    "date_from": date(2022, 1, 1),
+                    "hourly_price": 70,
+                    "partner_id": self.customer.id,
+                },
+            ]
+        )
         self.assertEqual(self.rate_onsite.current_price, 90)
         self.assertEqual(self.rate_onsite.version_count, 4)
 
     def test_version_levels_and_uniqueness(self):
         Version = self.env["halo.charge.rate.version"]
-        glob = Version.create({"rate_id": self.rate_onsite.id, "date_from": date(2026, 1, 1), "hourly_price": 95})
-        cust = Version.create({"rate_id": self.rate_onsite.id, "date_from": date(2026, 1, 1), "hourly_price": 85,
-                               "partner_id": self.customer.id})
+        glob = Version.create(
+            {"rate_id": self.rate_onsite.id, "date_from": date(2026, 1, 1), "hourly_price": 95}
+        )
+        cust = Version.create(
+            {
+                "rate_id": self.rate_onsite.id,
+                "date_from": date(2026, 1, 1),
+                "hourly_price": 85,
+                "partner_id": self.customer.id,
+            }
+        )
         self.assertEqual((glob.level, cust.level), ("global", "customer"))
         with mute_logger("odoo.sql_db"), self.assertRaises(IntegrityError), self.cr.savepoint():
             Version.create({"rate_id": self.rate_onsite.id, "date_from": date(2026, 1, 1), "hourly_price": 1})
@@ -48,13 +62,24 @@ class TestChargeRate(HaloBillingCommon):
         with mute_logger("odoo.sql_db"), self.assertRaises(IntegrityError), self.cr.savepoint():
             Version.create({"rate_id": self.rate_onsite.id, "hourly_price": -1})
         with self.assertRaises(ValidationError):
-            Version.create({"rate_id": self.rate_onsite.id, "hourly_price": 10, "rounding": "down",
-                            "increment_minutes": 0})
+            Version.create(
+                {
+                    "rate_id": self.rate_onsite.id,
+                    "hourly_price": 10,
+                    "rounding": "down",
+                    "increment_minutes": 0,
+                }
+            )
 
     def test_new_version_copies_with_later_date(self):
         version = self.env["halo.charge.rate.version"].create(
-            {"rate_id": self.rate_onsite.id, "date_from": date(2026, 1, 1), "hourly_price": 95,
-             "min_minutes": 60, "increment_minutes": 15}
+            {
+                "rate_id": self.rate_onsite.id,
+                "date_from": date(2026, 1, 1),
+                "hourly_price": 95,
+                "min_minutes": 60,
+                "increment_minutes": 15,
+            }
         )
         action = version.action_new_version()
         new = self.env["halo.charge.rate.version"].browse(action["res_id"])

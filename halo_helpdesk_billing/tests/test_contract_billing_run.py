@@ -12,8 +12,11 @@ class TestContractBillingRun(HaloContractCommon, HaloBillingRunCommon):
 
     def test_run_consumes_prepaid_hours_once(self):
         contract = self._contract(
-            prepay_kind="hours", prepay_rate_ids=[(6, 0, self.rate_onsite.ids)], topup_block=2,
-            topup_product_id=self.product_topup.id, topup_price=190,
+            prepay_kind="hours",
+            prepay_rate_ids=[(6, 0, self.rate_onsite.ids)],
+            topup_block=2,
+            topup_product_id=self.product_topup.id,
+            topup_price=190,
         )
         contract.action_topup()  # 2 h
         actions, trip, expense, item = self._work(self.ticket)

@@ -16,16 +16,30 @@ from .contract_common import HaloContractCommon
 @tagged("post_install", "-at_install")
 class TestContractCronJobs(HaloContractCommon):
     def _contracts(self):
-        return self._contract(fixed_fee=True, fee_product_id=self.product_fee.id, fee_amount=500, days_ahead=14) \
-            | self._contract(fixed_fee=True, fee_product_id=self.product_fee.id, fee_amount=300,
-                             billing_period="quarterly", invoice_timing="arrears", date_end=date(2026, 5, 15)) \
-            | self._contract(partner_id=self.other_customer.id, contact_id=False, fixed_fee=True,
-                             fee_product_id=self.product_fee.id, fee_amount=120)
+        return (
+            self._contract(fixed_fee=True, fee_product_id=self.product_fee.id, fee_amount=500, days_ahead=14)
+            | self._contract(
+                fixed_fee=True,
+                fee_product_id=self.product_fee.id,
+                fee_amount=300,
+                billing_period="quarterly",
+                invoice_timing="arrears",
+                date_end=date(2026, 5, 15),
+            )
+            | self._contract(
+                partner_id=self.other_customer.id,
+                contact_id=False,
+                fixed_fee=True,
+                fee_product_id=self.product_fee.id,
+                fee_amount=120,
+            )
+        )
 
     def _snapshot(self, contracts):
         return sorted(
             (move.halo_contract_id.id, move.invoice_date, move.state, move.amount_untaxed, move.amount_total)
-            for move in contracts.invoice_ids)
+            for move in contracts.invoice_ids
+        )
 
     def test_many_contracts_are_invoiced_by_jobs_as_the_cron_does_at_once(self):
         contracts = self._contracts()
@@ -41,8 +55,11 @@ class TestContractCronJobs(HaloContractCommon):
         self.assertEqual(len(at_once), 7 + 2 + 7)
         self.assertFalse(contracts.invoice_ids)
 
-        with patch.object(JobsContract, "_halo_contract_chunk_size", lambda model: 2), trap_jobs() as trap, \
-                freeze_time("2026-07-01"):
+        with (
+            patch.object(JobsContract, "_halo_contract_chunk_size", lambda model: 2),
+            trap_jobs() as trap,
+            freeze_time("2026-07-01"),
+        ):
             self.assertFalse(self.Contract._cron_halo_contract_invoices())
             # one job per 2 contracts of a company; pending jobs are not enqueued again
             self.assertEqual(len(trap.enqueued_jobs), 2)

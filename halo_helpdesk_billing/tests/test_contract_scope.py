@@ -29,31 +29,54 @@ class TestContractScope(HaloContractCommon, HaloBillingRunCommon):
     def setUpClass(cls):
         super().setUpClass()
         Partner = cls.env["res.partner"]
-        cls.site = Partner.create({
-            "name": "Acme Leeds site", "type": "delivery", "parent_id": cls.customer.id,
-        })
-        cls.site_contact = Partner.create({
-            "name": "Sam Site", "parent_id": cls.site.id, "email": "sam@leeds.acme.test",
-        })
+        cls.site = Partner.create(
+            {
+                "name": "Acme Leeds site",
+                "type": "delivery",
+                "parent_id": cls.customer.id,
+            }
+        )
+        cls.site_contact = Partner.create(
+            {
+                "name": "Sam Site",
+                "parent_id": cls.site.id,
+                "email": "sam@leeds.acme.test",
+            }
+        )
         cls.Line = cls.env["account.analytic.line"]
 
     # ------------------------------------------------------------------ helpers
     def _ticket(self, partner, name="Printer down"):
-        return self.env["helpdesk.ticket"].create({
-            "name": name, "description": "x", "partner_id": partner.id, "team_id": self.team.id,
-        })
+        return self.env["helpdesk.ticket"].create(
+            {
+                "name": name,
+                "description": "x",
+                "partner_id": partner.id,
+                "team_id": self.team.id,
+            }
+        )
 
     def _action(self, ticket, start, end, rate=None, **vals):
-        return self.Line.create({
-            "halo_ticket_id": ticket.id, "employee_id": self.employee.id,
-            "halo_charge_rate_id": (rate or self.rate_onsite).id,
-            "halo_start": start, "halo_end": end, "name": "Work", **vals,
-        })
+        return self.Line.create(
+            {
+                "halo_ticket_id": ticket.id,
+                "employee_id": self.employee.id,
+                "halo_charge_rate_id": (rate or self.rate_onsite).id,
+                "halo_start": start,
+                "halo_end": end,
+                "name": "Work",
+                **vals,
+            }
+        )
 
     def _prepay(self, hours, **vals):
         contract = self._contract(
-            prepay_kind="hours", prepay_rate_ids=[(6, 0, self.rate_onsite.ids)], topup_block=hours,
-            topup_product_id=self.product_topup.id, topup_price=95 * hours, **vals,
+            prepay_kind="hours",
+            prepay_rate_ids=[(6, 0, self.rate_onsite.ids)],
+            topup_block=hours,
+            topup_product_id=self.product_topup.id,
+            topup_price=95 * hours,
+            **vals,
         )
         contract.action_topup()
         self.assertEqual(contract.balance_hours, hours)
@@ -95,22 +118,37 @@ class TestContractScope(HaloContractCommon, HaloBillingRunCommon):
         # another customer's contact naming our site gets nothing of it
         stranger = self.env["res.partner"].create({"name": "Stranger", "parent_id": self.other_customer.id})
         parts = self.Contract._halo_allocate_charges(
-            [dict(charge, partner_id=self.other_customer.id, work_partner_id=stranger.id)])["k"]
+            [dict(charge, partner_id=self.other_customer.id, work_partner_id=stranger.id)]
+        )["k"]
         self.assertEqual(self._modes(parts), [("payg", 1.5, 142.5)])
 
     def test_site_contract_counts_the_site_devices(self):
         Device = self.env["halo.customer.device"]
-        Device.create([
-            {"name": f"Leeds PC {i}", "partner_id": self.customer.id, "site_partner_id": self.site.id,
-             "date_active": date(2025, 6, 1)} for i in range(2)
-        ] + [
-            {"name": "Leeds PC 3", "partner_id": self.site_contact.id, "date_active": date(2025, 6, 1)},
-        ] + [
-            {"name": f"Office PC {i}", "partner_id": self.customer.id, "date_active": date(2025, 6, 1)}
-            for i in range(4)
-        ])
-        line = {"product_id": self.product_device.id, "quantity_mode": "devices",
-                "device_type": "workstation", "price_unit": 10, "date_start": date(2026, 1, 1)}
+        Device.create(
+            [
+                {
+                    "name": f"Leeds PC {i}",
+                    "partner_id": self.customer.id,
+                    "site_partner_id": self.site.id,
+                    "date_active": date(2025, 6, 1),
+                }
+                for i in range(2)
+            ]
+            + [
+                {"name": "Leeds PC 3", "partner_id": self.site_contact.id, "date_active": date(2025, 6, 1)},
+            ]
+            + [
+                {"name": f"Office PC {i}", "partner_id": self.customer.id, "date_active": date(2025, 6, 1)}
+                for i in range(4)
+            ]
+        )
+        line = {
+            "product_id": self.product_device.id,
+            "quantity_mode": "devices",
+            "device_type": "workstation",
+            "price_unit": 10,
+            "date_start": date(2026, 1, 1),
+        }
         site_contract = self._contract(site_partner_id=self.site.id, recurring_line_ids=[(0, 0, line)])
         whole = self._contract(name="Whole customer", recurring_line_ids=[(0, 0, line)])
         self.Contract._cron_halo_contract_invoices(date(2026, 1, 1))
@@ -121,18 +159,28 @@ class TestContractScope(HaloContractCommon, HaloBillingRunCommon):
 
     # ----------------------------------------------------------- price overrides
     def _customer_price(self, price=80):
-        return self.env["halo.charge.rate.version"].create({
-            "rate_id": self.rate_onsite.id, "partner_id": self.customer.id,
-            "date_from": date(2026, 1, 1), "hourly_price": price, "min_minutes": 60,
-            "increment_minutes": 15,
-        })
+        return self.env["halo.charge.rate.version"].create(
+            {
+                "rate_id": self.rate_onsite.id,
+                "partner_id": self.customer.id,
+                "date_from": date(2026, 1, 1),
+                "hourly_price": price,
+                "min_minutes": 60,
+                "increment_minutes": 15,
+            }
+        )
 
     def _override(self, contract, price=10):
-        return self.env["halo.charge.rate.version"].create({
-            "rate_id": self.rate_onsite.id, "contract_id": contract.id,
-            "date_from": date(2026, 1, 1), "hourly_price": price, "min_minutes": 60,
-            "increment_minutes": 15,
-        })
+        return self.env["halo.charge.rate.version"].create(
+            {
+                "rate_id": self.rate_onsite.id,
+                "contract_id": contract.id,
+                "date_from": date(2026, 1, 1),
+                "hourly_price": price,
+                "min_minutes": 60,
+                "increment_minutes": 15,
+            }
+        )
 
     def test_expired_contract_override_does_not_price_later_work(self):
         self._customer_price(80)
@@ -180,12 +228,16 @@ class TestContractScope(HaloContractCommon, HaloBillingRunCommon):
     def test_contract_covers_the_rates_of_its_prepay_and_of_its_overrides(self):
         """A prepay for remote work does not govern on-site work (its on-site work is priced
         and rounded as the customer's) until it has an on-site override."""
-        self.env["halo.charge.rate.version"].create({
-            "rate_id": self.rate_remote.id, "date_from": date(2026, 1, 1), "hourly_price": 60,
-        })
+        self.env["halo.charge.rate.version"].create(
+            {
+                "rate_id": self.rate_remote.id,
+                "date_from": date(2026, 1, 1),
+                "hourly_price": 60,
+            }
+        )
         remote_only = self._contract(
-            prepay_kind="hours", prepay_rate_ids=[(6, 0, self.rate_remote.ids)],
-            rounding_scope="ticket_day")
+            prepay_kind="hours", prepay_rate_ids=[(6, 0, self.rate_remote.ids)], rounding_scope="ticket_day"
+        )
         self.assertFalse(remote_only._halo_covers_rate(self.rate_onsite.id))
         self.assertTrue(remote_only._halo_covers_rate(self.rate_remote.id))
         # its per-ticket-day rounding is not applied to on-site work: 2 × 1 h × £95
@@ -200,8 +252,9 @@ class TestContractScope(HaloContractCommon, HaloBillingRunCommon):
     # ----------------------------------------------------------- rounding scope
     def _two_short_actions(self):
         # Tuesday 7 July, 10:00-10:20 and 11:00-11:20 local, same ticket, same rate
-        return (self._action(self.ticket, datetime(2026, 7, 7, 9, 0), datetime(2026, 7, 7, 9, 20))
-                | self._action(self.ticket, datetime(2026, 7, 7, 10, 0), datetime(2026, 7, 7, 10, 20)))
+        return self._action(
+            self.ticket, datetime(2026, 7, 7, 9, 0), datetime(2026, 7, 7, 9, 20)
+        ) | self._action(self.ticket, datetime(2026, 7, 7, 10, 0), datetime(2026, 7, 7, 10, 20))
 
     def test_rounding_scope_of_the_contract(self):
         contract = self._contract(rounding_scope="ticket_day")
@@ -231,8 +284,7 @@ class TestContractScope(HaloContractCommon, HaloBillingRunCommon):
         line = run.line_ids
         self.assertEqual(line.contract_id, contract)
         self.assertEqual(line.amount, 0)
-        self.assertIn("1.00 h of work × 1.5 consumption = 1.50 h from the prepaid hours",
-                      line.explanation)
+        self.assertIn("1.00 h of work × 1.5 consumption = 1.50 h from the prepaid hours", line.explanation)
         self.assertIn("balance 10.00 → 8.50 h", line.explanation)
         run.action_create_invoices()
         consumption = contract.ledger_ids.filtered(lambda e: e.kind == "consumption")
@@ -241,14 +293,17 @@ class TestContractScope(HaloContractCommon, HaloBillingRunCommon):
 
     def test_normal_hours_draw_one_for_one_with_an_out_of_hours_multiplier(self):
         contract = self._prepay(10, consumption_ooh_multiplier=1.5)
-        charge = dict(self._charge("k", date(2026, 7, 7), 1.5, 142.5, rate=self.rate_onsite),
-                      segments={"normal": 1.5})
+        charge = dict(
+            self._charge("k", date(2026, 7, 7), 1.5, 142.5, rate=self.rate_onsite), segments={"normal": 1.5}
+        )
         parts = self.Contract._halo_allocate_charges([charge])["k"]
         self.assertEqual(self._modes(parts), [("prepay_hours", 1.5, 142.5)])
         self.assertEqual(parts[0]["consumed"], 1.5)
         # a mixed charge: 1 h normal + 1 h out of hours draws 1 + 1.5 = 2.5 h
-        mixed = dict(self._charge("m", date(2026, 7, 7), 2.0, 237.5, rate=self.rate_onsite),
-                     segments={"normal": 1.0, "ooh": 1.0})
+        mixed = dict(
+            self._charge("m", date(2026, 7, 7), 2.0, 237.5, rate=self.rate_onsite),
+            segments={"normal": 1.0, "ooh": 1.0},
+        )
         parts = self.Contract._halo_allocate_charges([mixed])["m"]
         self.assertEqual(parts[0]["consumed"], 2.5)
         self.assertEqual(parts[0]["contract_id"], contract.id)
@@ -259,8 +314,9 @@ class TestContractScope(HaloContractCommon, HaloBillingRunCommon):
         £47.50 billed."""
         self.rate_onsite.consumption_multiplier = 1.5
         contract = self._prepay(1)
-        charge = dict(self._charge("k", date(2026, 7, 7), 1.0, 142.5, rate=self.rate_onsite),
-                      segments={"ooh": 1.0})
+        charge = dict(
+            self._charge("k", date(2026, 7, 7), 1.0, 142.5, rate=self.rate_onsite), segments={"ooh": 1.0}
+        )
         parts = self.Contract._halo_allocate_charges([charge])["k"]
         self.assertEqual(self._modes(parts), [("prepay_hours", 0.6667, 95.0), ("payg", 0.3333, 47.5)])
         self.assertEqual(parts[0]["consumed"], 1.0)
@@ -279,8 +335,9 @@ class TestContractScope(HaloContractCommon, HaloBillingRunCommon):
 
     # ------------------------------------------------------------- thresholds
     def test_threshold_crossing_is_notified_when_the_action_is_saved_once(self):
-        contract = self._prepay(4, threshold_type="absolute", threshold_value=2,
-                                notify_partner_ids=[(6, 0, self.follower.ids)])
+        contract = self._prepay(
+            4, threshold_type="absolute", threshold_value=2, notify_partner_ids=[(6, 0, self.follower.ids)]
+        )
         # 1 h 30: 4 - 1.5 = 2.5 left once billed, above the threshold
         self._action(self.ticket, datetime(2026, 7, 7, 9, 0), datetime(2026, 7, 7, 10, 20))
         self.assertFalse(self._notices(contract))
@@ -345,19 +402,25 @@ class TestContractScope(HaloContractCommon, HaloBillingRunCommon):
 
     def test_threshold_checked_when_a_technician_saves_work(self):
         contract = self._prepay(1, threshold_type="absolute", threshold_value=0.5)
-        action = self.Line.with_user(self.technician).create({
-            "halo_ticket_id": self.ticket.id, "employee_id": self.employee.id,
-            "halo_charge_rate_id": self.rate_onsite.id, "name": "Fixed",
-            "halo_start": datetime(2026, 7, 7, 9, 0), "halo_end": datetime(2026, 7, 7, 10, 20),
-        })
+        action = self.Line.with_user(self.technician).create(
+            {
+                "halo_ticket_id": self.ticket.id,
+                "employee_id": self.employee.id,
+                "halo_charge_rate_id": self.rate_onsite.id,
+                "name": "Fixed",
+                "halo_start": datetime(2026, 7, 7, 9, 0),
+                "halo_end": datetime(2026, 7, 7, 10, 20),
+            }
+        )
         self.assertTrue(action)
         self.assertEqual(len(self._notices(contract)), 1)
         # the notice goes to billing staff and the customer contact, never the technician
         self.assertNotIn(self.technician.partner_id, self._notices(contract).partner_ids)
 
     def test_projected_balance_text_shows_no_money_to_a_technician(self):
-        contract = self._contract(prepay_kind="money", topup_block=500, topup_price=500,
-                                  topup_product_id=self.product_topup.id)
+        contract = self._contract(
+            prepay_kind="money", topup_block=500, topup_price=500, topup_product_id=self.product_topup.id
+        )
         contract.action_topup()
         self._action(self.ticket, datetime(2026, 7, 7, 9, 0), datetime(2026, 7, 7, 10, 20))
         # £500 - £142.50 of rated work not invoiced yet
@@ -368,8 +431,9 @@ class TestContractScope(HaloContractCommon, HaloBillingRunCommon):
 
     @freeze_time("2026-07-07")
     def test_fixed_fee_without_covered_rates_is_never_exhausted(self):
-        self._contract(fixed_fee=True, fee_product_id=self.product_fee.id, fee_amount=500,
-                       on_exhausted="block")
+        self._contract(
+            fixed_fee=True, fee_product_id=self.product_fee.id, fee_amount=500, on_exhausted="block"
+        )
         ticket = self._ticket(self.contact)
         self.assertFalse(ticket.halo_contract_warning)
         self.assertFalse(ticket.message_ids.filtered(lambda m: "exhausted" in (m.body or "")))
@@ -412,22 +476,32 @@ class TestContractScope(HaloContractCommon, HaloBillingRunCommon):
         self.assertFalse(ticket.halo_contract_blocked)
         # the same marker cannot come from a client: a plain create is still refused
         with self.assertRaisesRegex(UserError, "is exhausted"):
-            self.env["helpdesk.ticket"].with_context(halo_mail_gateway=True).create({
-                "name": "Forged", "description": "x", "partner_id": self.contact.id,
-            })
+            self.env["helpdesk.ticket"].with_context(halo_mail_gateway=True).create(
+                {
+                    "name": "Forged",
+                    "description": "x",
+                    "partner_id": self.contact.id,
+                }
+            )
 
     # ------------------------------------------------------- default charge rate
     def test_default_charge_rate_contract_then_customer_then_team_then_company(self):
         emergency = self.env["halo.charge.rate"].create(
-            {"name": "Emergency (test)", "product_id": self.product_onsite.id})
+            {"name": "Emergency (test)", "product_id": self.product_onsite.id}
+        )
         self.env.company.halo_default_rate_id = self.rate_remote
         ticket = self._ticket(self.contact)
 
         def new_action():
-            return self.Line.create({
-                "halo_ticket_id": ticket.id, "employee_id": self.employee.id, "name": "x",
-                "halo_start": datetime(2026, 7, 7, 9, 0), "halo_end": datetime(2026, 7, 7, 9, 30),
-            }).halo_charge_rate_id
+            return self.Line.create(
+                {
+                    "halo_ticket_id": ticket.id,
+                    "employee_id": self.employee.id,
+                    "name": "x",
+                    "halo_start": datetime(2026, 7, 7, 9, 0),
+                    "halo_end": datetime(2026, 7, 7, 9, 30),
+                }
+            ).halo_charge_rate_id
 
         self.assertEqual(new_action(), self.rate_remote)  # company
         self.team.halo_default_rate_id = self.rate_onsite
@@ -462,9 +536,16 @@ class TestCustomerSettingsPerCompany(HaloContractCommon, HaloBillingRunCommon):
         customer_a = self.customer.with_company(self.company_a)
         customer_b = self.customer.with_company(self.company_b)
         customer_a.write({"halo_invoice_layout": "itemised", "halo_invoice_grouping": "customer"})
-        customer_b.write({"halo_invoice_layout": "summary_invoice", "halo_invoice_grouping": "ticket",
-                          "halo_rounding_scope": "ticket_day", "halo_expense_markup_custom": True,
-                          "halo_expense_markup": 25.0, "halo_default_rate_id": self.rate_onsite.id})
+        customer_b.write(
+            {
+                "halo_invoice_layout": "summary_invoice",
+                "halo_invoice_grouping": "ticket",
+                "halo_rounding_scope": "ticket_day",
+                "halo_expense_markup_custom": True,
+                "halo_expense_markup": 25.0,
+                "halo_default_rate_id": self.rate_onsite.id,
+            }
+        )
         self.assertEqual(customer_a.halo_invoice_layout, "itemised")
         self.assertEqual(customer_b.halo_invoice_layout, "summary_invoice")
         self.assertFalse(customer_a.halo_rounding_scope)
@@ -472,8 +553,11 @@ class TestCustomerSettingsPerCompany(HaloContractCommon, HaloBillingRunCommon):
         self.assertFalse(customer_a.halo_default_rate_id)
         self.assertEqual(customer_b.halo_default_rate_id, self.rate_onsite)
         run_a = self._run()
-        run_b = self.env["halo.billing.run"].with_company(self.company_b).create({
-            "company_id": self.company_b.id, "date_cutoff": date(2026, 7, 31)})
+        run_b = (
+            self.env["halo.billing.run"]
+            .with_company(self.company_b)
+            .create({"company_id": self.company_b.id, "date_cutoff": date(2026, 7, 31)})
+        )
         self.assertEqual(run_a._halo_settings(self.customer)["layout"], "itemised")
         self.assertEqual(run_b._halo_settings(self.customer)["layout"], "summary_invoice")
         self.assertEqual(run_b._halo_settings(self.customer)["grouping"], "ticket")
@@ -481,12 +565,19 @@ class TestCustomerSettingsPerCompany(HaloContractCommon, HaloBillingRunCommon):
     def test_company_b_rounding_scope_does_not_round_company_a_work(self):
         self.customer.with_company(self.company_b).halo_rounding_scope = "ticket_day"
         Line = self.env["account.analytic.line"]
-        actions = Line.create([
-            {"halo_ticket_id": self.ticket.id, "employee_id": self.employee.id,
-             "halo_charge_rate_id": self.rate_onsite.id, "name": "x",
-             "halo_start": datetime(2026, 7, 7, h, 0), "halo_end": datetime(2026, 7, 7, h, 20)}
-            for h in (9, 10)
-        ])
+        actions = Line.create(
+            [
+                {
+                    "halo_ticket_id": self.ticket.id,
+                    "employee_id": self.employee.id,
+                    "halo_charge_rate_id": self.rate_onsite.id,
+                    "name": "x",
+                    "halo_start": datetime(2026, 7, 7, h, 0),
+                    "halo_end": datetime(2026, 7, 7, h, 20),
+                }
+                for h in (9, 10)
+            ]
+        )
         # company A: per action, 2 × 1 h × £95
         self.assertEqual(actions.mapped("halo_rated_amount"), [95, 95])
         self.customer.with_company(self.company_a).halo_rounding_scope = "ticket_day"
@@ -495,10 +586,16 @@ class TestCustomerSettingsPerCompany(HaloContractCommon, HaloBillingRunCommon):
 
     def test_expense_markup_of_the_expense_company(self):
         self.customer.with_company(self.company_b).write(
-            {"halo_expense_markup_custom": True, "halo_expense_markup": 50.0})
-        expense = self.env["halo.expense"].create({
-            "ticket_id": self.ticket.id, "date": date(2026, 7, 7), "type_id": self.expense_type.id,
-            "amount": 12.34})
+            {"halo_expense_markup_custom": True, "halo_expense_markup": 50.0}
+        )
+        expense = self.env["halo.expense"].create(
+            {
+                "ticket_id": self.ticket.id,
+                "date": date(2026, 7, 7),
+                "type_id": self.expense_type.id,
+                "amount": 12.34,
+            }
+        )
         result = self.env["halo.rating"]._rate_expenses(expense)[expense.id]
         # company A's 10 %: £12.34 + £1.234 = £13.574 → £13.57 (not B's 50 %)
         self.assertEqual(float(result.amount), 13.57)

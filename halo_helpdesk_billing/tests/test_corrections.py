@@ -24,10 +24,16 @@ class TestCorrections(HaloContractCommon, HaloBillingRunCommon):
 
     def _reverse(self, invoice, post=True):
         """A credit note through Odoo's Reverse wizard (full refund, left in draft by Odoo)."""
-        wizard = self.env["account.move.reversal"].with_context(
-            active_model="account.move", active_ids=invoice.ids,
-        ).create({"reason": "Wrong customer", "journal_id": invoice.journal_id.id,
-                  "date": date(2026, 8, 3)})
+        wizard = (
+            self.env["account.move.reversal"]
+            .with_context(
+                active_model="account.move",
+                active_ids=invoice.ids,
+            )
+            .create(
+                {"reason": "Wrong customer", "journal_id": invoice.journal_id.id, "date": date(2026, 8, 3)}
+            )
+        )
         action = wizard.refund_moves()
         credit = self.env["account.move"].browse(action["res_id"])
         if post:
@@ -67,8 +73,10 @@ class TestCorrections(HaloContractCommon, HaloBillingRunCommon):
         rebill = self._run(partner_ids=[(6, 0, self.customer.ids)])
         rebill.action_preview()
         self.assertEqual(sorted(rebill.line_ids.mapped("amount")), [12.0, 13.57, 50.0, 142.5, 142.5])
-        self.assertEqual(sorted(rebill.line_ids.mapped(lambda line: (line.res_model, line.res_id))),
-                         sorted(run.line_ids.mapped(lambda line: (line.res_model, line.res_id))))
+        self.assertEqual(
+            sorted(rebill.line_ids.mapped(lambda line: (line.res_model, line.res_id))),
+            sorted(run.line_ids.mapped(lambda line: (line.res_model, line.res_id))),
+        )
         rebill.action_create_invoices()
         self.assertEqual(rebill.invoice_ids.amount_untaxed, 360.57)
         for record in self._work_records(work):
@@ -89,8 +97,13 @@ class TestCorrections(HaloContractCommon, HaloBillingRunCommon):
         invoice = run.invoice_ids
         credit = self._reverse(invoice, post=False)
         # a goodwill discount: only the £50.00 cables are credited
-        credit.write({"invoice_line_ids": [
-            Command.unlink(line.id) for line in credit.invoice_line_ids if line.price_subtotal != 50.0]})
+        credit.write(
+            {
+                "invoice_line_ids": [
+                    Command.unlink(line.id) for line in credit.invoice_line_ids if line.price_subtotal != 50.0
+                ]
+            }
+        )
         credit.action_post()
         self.assertEqual(credit.amount_untaxed, 50.0)
         self.assertFalse(invoice.halo_released_by_id)
@@ -98,14 +111,21 @@ class TestCorrections(HaloContractCommon, HaloBillingRunCommon):
             self.assertEqual(record.halo_billing_state, "invoiced")
             self.assertEqual(record.halo_invoice_number, invoice.name)
         self.assertTrue(all(run.line_ids.mapped("claim_key")))
-        message = invoice.message_ids.filtered(lambda m: "partial credit note releases nothing" in (m.body or ""))
+        message = invoice.message_ids.filtered(
+            lambda m: "partial credit note releases nothing" in (m.body or "")
+        )
         self.assertTrue(message)
         with self.assertRaisesRegex(UserError, "credit notes"):
             run.action_cancel()
         # crediting the rest (310.57 + tax) completes the credit: now the work is released
         rest = invoice._reverse_moves([{"invoice_date": date(2026, 8, 4)}])
-        rest.write({"invoice_line_ids": [
-            Command.unlink(line.id) for line in rest.invoice_line_ids if line.price_subtotal == 50.0]})
+        rest.write(
+            {
+                "invoice_line_ids": [
+                    Command.unlink(line.id) for line in rest.invoice_line_ids if line.price_subtotal == 50.0
+                ]
+            }
+        )
         self.assertEqual(rest.amount_untaxed, 310.57)
         rest.action_post()
         self.assertEqual(invoice.halo_released_by_id, rest)
@@ -115,10 +135,16 @@ class TestCorrections(HaloContractCommon, HaloBillingRunCommon):
         run, work = self._invoiced_run()
         invoice = run.invoice_ids
         # later work of the same customer is not part of the re-billing
-        later = self.env["account.analytic.line"].create({
-            "halo_ticket_id": self.ticket.id, "employee_id": self.employee.id,
-            "halo_charge_rate_id": self.rate_onsite.id, "name": "Later",
-            "halo_start": datetime(2026, 7, 20, 9, 0), "halo_end": datetime(2026, 7, 20, 10, 0)})
+        later = self.env["account.analytic.line"].create(
+            {
+                "halo_ticket_id": self.ticket.id,
+                "employee_id": self.employee.id,
+                "halo_charge_rate_id": self.rate_onsite.id,
+                "name": "Later",
+                "halo_start": datetime(2026, 7, 20, 9, 0),
+                "halo_end": datetime(2026, 7, 20, 10, 0),
+            }
+        )
         with self.assertRaises(AccessError):
             invoice.with_user(self.technician).action_halo_credit_and_rebill()
         action = invoice.with_user(self.billing_user).action_halo_credit_and_rebill()
@@ -149,8 +175,11 @@ class TestCorrections(HaloContractCommon, HaloBillingRunCommon):
     # ------------------------------------------------------------------ ledger
     def _prepay(self, block=2):
         contract = self._contract(
-            prepay_kind="hours", prepay_rate_ids=[(6, 0, self.rate_onsite.ids)], topup_block=block,
-            topup_product_id=self.product_topup.id, topup_price=95 * block,
+            prepay_kind="hours",
+            prepay_rate_ids=[(6, 0, self.rate_onsite.ids)],
+            topup_block=block,
+            topup_product_id=self.product_topup.id,
+            topup_price=95 * block,
         )
         contract.action_topup()
         return contract
@@ -189,8 +218,10 @@ class TestCorrections(HaloContractCommon, HaloBillingRunCommon):
         self.assertEqual(sorted(consumption.mapped("hours")), [-1.5, -0.5])
         run.action_cancel()
         self.assertTrue(consumption.exists())
-        self.assertEqual(contract.ledger_ids.sorted("id").mapped("kind"),
-                         ["topup", "consumption", "consumption", "reversal", "reversal"])
+        self.assertEqual(
+            contract.ledger_ids.sorted("id").mapped("kind"),
+            ["topup", "consumption", "consumption", "reversal", "reversal"],
+        )
         reversals = contract.ledger_ids.filtered(lambda e: e.kind == "reversal")
         self.assertEqual(reversals.reversed_entry_id, consumption)
         self.assertEqual(reversals.run_id, run)
@@ -238,11 +269,16 @@ class TestCorrections(HaloContractCommon, HaloBillingRunCommon):
             self.assertEqual(contract.next_period_start, date(2026, 2, 1))
             self.assertFalse(self.Contract._cron_halo_contract_invoices())
             action = moves.action_halo_credit_and_rebill()
-        again = self.env["account.move"].browse(action["res_id"]) if action.get("res_id") else \
-            self.env["account.move"].search(action["domain"])
+        again = (
+            self.env["account.move"].browse(action["res_id"])
+            if action.get("res_id")
+            else self.env["account.move"].search(action["domain"])
+        )
         self.assertEqual(moves.halo_released_by_id, moves.reversal_move_ids)
         self.assertEqual(len(again), 1)
-        self.assertEqual((again.state, again.amount_untaxed, again.invoice_date), ("draft", 500.0, date(2026, 1, 1)))
+        self.assertEqual(
+            (again.state, again.amount_untaxed, again.invoice_date), ("draft", 500.0, date(2026, 1, 1))
+        )
         periods = contract.env["halo.contract.period"].search([("contract_id", "=", contract.id)])
         self.assertEqual(periods.mapped("date_start"), [date(2026, 1, 1), date(2026, 1, 1)])
         self.assertEqual(len(periods.filtered("credit_note_id")), 1)
@@ -263,15 +299,28 @@ class TestCorrections(HaloContractCommon, HaloBillingRunCommon):
             run.action_cancel()
         consumption = contract.ledger_ids.filtered(lambda e: e.kind == "consumption")
         with self.assertRaisesRegex(UserError, "set by the system"):
-            self.Ledger.with_user(self.billing_manager).create({
-                "contract_id": contract.id, "kind": "adjustment", "hours": 1.5, "reason": "x",
-                "reversed_entry_id": consumption[0].id})
+            self.Ledger.with_user(self.billing_manager).create(
+                {
+                    "contract_id": contract.id,
+                    "kind": "adjustment",
+                    "hours": 1.5,
+                    "reason": "x",
+                    "reversed_entry_id": consumption[0].id,
+                }
+            )
         with self.assertRaisesRegex(UserError, "set by the system"):
-            self.Ledger.with_user(self.billing_manager).create({
-                "contract_id": contract.id, "kind": "adjustment", "hours": 1.5, "reason": "x",
-                "user_id": self.billing_user.id})
-        adjustment = self.Ledger.with_user(self.billing_manager).create({
-            "contract_id": contract.id, "kind": "adjustment", "hours": 1.0, "reason": "Goodwill"})
+            self.Ledger.with_user(self.billing_manager).create(
+                {
+                    "contract_id": contract.id,
+                    "kind": "adjustment",
+                    "hours": 1.5,
+                    "reason": "x",
+                    "user_id": self.billing_user.id,
+                }
+            )
+        adjustment = self.Ledger.with_user(self.billing_manager).create(
+            {"contract_id": contract.id, "kind": "adjustment", "hours": 1.0, "reason": "Goodwill"}
+        )
         self.assertEqual(adjustment.user_id, self.billing_manager)
         with self.assertRaisesRegex(UserError, "set by the system"):
             adjustment.with_user(self.billing_manager).write({"credit_note_id": other.id})
@@ -288,9 +337,14 @@ class TestCorrections(HaloContractCommon, HaloBillingRunCommon):
     def test_reverse_and_create_invoice_is_refused_for_run_invoices(self):
         run, work = self._invoiced_run()
         invoice = run.invoice_ids
-        wizard = self.env["account.move.reversal"].with_context(
-            active_model="account.move", active_ids=invoice.ids,
-        ).create({"reason": "x", "journal_id": invoice.journal_id.id})
+        wizard = (
+            self.env["account.move.reversal"]
+            .with_context(
+                active_model="account.move",
+                active_ids=invoice.ids,
+            )
+            .create({"reason": "x", "journal_id": invoice.journal_id.id})
+        )
         with self.assertRaisesRegex(UserError, "Credit and re-bill"):
             wizard.modify_moves()
         self.assertFalse(invoice.reversal_move_ids)

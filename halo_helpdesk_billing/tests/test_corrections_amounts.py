@@ -15,12 +15,19 @@ class TestCorrectionAmounts(HaloBillingRunCommon):
         """Three 20-min actions on one ticket and day (10:00, 12:00, 14:00 London), rounded
         per ticket per day: 60 min actual = the 60-min minimum, 1 h x £95.00 = £95.00."""
         self.customer.halo_rounding_scope = "ticket_day"
-        return self.env["account.analytic.line"].create([
-            {"halo_ticket_id": self.ticket.id, "employee_id": self.employee.id,
-             "halo_charge_rate_id": self.rate_onsite.id, "name": f"Visit {hour}",
-             "halo_start": datetime(2026, 7, 7, hour, 0), "halo_end": datetime(2026, 7, 7, hour, 20)}
-            for hour in (9, 11, 13)
-        ])
+        return self.env["account.analytic.line"].create(
+            [
+                {
+                    "halo_ticket_id": self.ticket.id,
+                    "employee_id": self.employee.id,
+                    "halo_charge_rate_id": self.rate_onsite.id,
+                    "name": f"Visit {hour}",
+                    "halo_start": datetime(2026, 7, 7, hour, 0),
+                    "halo_end": datetime(2026, 7, 7, hour, 20),
+                }
+                for hour in (9, 11, 13)
+            ]
+        )
 
     def _html(self, invoice):
         html = self.env["ir.actions.report"]._render_qweb_html("account.account_invoices", invoice.ids)[0]
@@ -60,11 +67,21 @@ class TestCorrectionAmounts(HaloBillingRunCommon):
         self.assertEqual(invoice.state, "draft")
         cable = invoice.invoice_line_ids.filtered(lambda line: line.price_subtotal == 50.0)
         # the cables are reduced to £40.00 and renamed, a hand-made line is added
-        invoice.write({"invoice_line_ids": [
-            Command.update(cable.id, {"name": "Cable (goodwill)", "price_unit": 20.0}),
-            Command.create({"product_id": self.product_remote.id, "name": "Call-out fee",
-                            "quantity": 1, "price_unit": 15.0}),
-        ]})
+        invoice.write(
+            {
+                "invoice_line_ids": [
+                    Command.update(cable.id, {"name": "Cable (goodwill)", "price_unit": 20.0}),
+                    Command.create(
+                        {
+                            "product_id": self.product_remote.id,
+                            "name": "Call-out fee",
+                            "quantity": 1,
+                            "price_unit": 15.0,
+                        }
+                    ),
+                ]
+            }
+        )
         # 360.57 - 10.00 + 15.00
         self.assertAlmostEqual(invoice.amount_untaxed, 365.57)
         sections = invoice._halo_sections()
@@ -83,8 +100,9 @@ class TestCorrectionAmounts(HaloBillingRunCommon):
         run.action_preview()
         run.action_create_invoices()
         invoice = run.invoice_ids
-        charge = run.line_ids.filtered(lambda line: line.res_model == "account.analytic.line"
-                                       and line.res_id == actions[0].id)
+        charge = run.line_ids.filtered(
+            lambda line: line.res_model == "account.analytic.line" and line.res_id == actions[0].id
+        )
         explanation = " ".join(charge.explanation.splitlines()[0].split())
         self.assertIn("/h", explanation)  # the price in force is part of it
         self.assertNotIn(explanation, self._html(invoice))

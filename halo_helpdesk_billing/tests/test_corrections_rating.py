@@ -20,10 +20,16 @@ class TestNoSilentRepricing(test_rating_orm.TestRatingOrm):
     test_query_count_does_not_grow_with_lines = None
 
     def _backdated(self, price=120):
-        return self.env["halo.charge.rate.version"].create({
-            "rate_id": self.rate_onsite.id, "partner_id": self.customer.id, "date_from": date(2026, 7, 1),
-            "hourly_price": price, "min_minutes": 60, "increment_minutes": 15,
-        })
+        return self.env["halo.charge.rate.version"].create(
+            {
+                "rate_id": self.rate_onsite.id,
+                "partner_id": self.customer.id,
+                "date_from": date(2026, 7, 1),
+                "hourly_price": price,
+                "min_minutes": 60,
+                "increment_minutes": 15,
+            }
+        )
 
     def test_later_version_does_not_reprice_a_group_when_an_action_joins_it(self):
         self.customer.halo_rounding_scope = "ticket_day"
@@ -42,8 +48,11 @@ class TestNoSilentRepricing(test_rating_orm.TestRatingOrm):
         self.assertEqual(other_day.halo_rated_amount, 120.0)
         self.assertEqual(first.halo_rated_amount, 95.0)
         # explicitly re-rated, the day moves to £120 and the audit says so
-        wizard = self.env["halo.rerate.wizard"].with_context(active_ids=(first | second).ids).create(
-            {"reason": "Customer price from July"})
+        wizard = (
+            self.env["halo.rerate.wizard"]
+            .with_context(active_ids=(first | second).ids)
+            .create({"reason": "Customer price from July"})
+        )
         wizard.action_rerate()
         self.assertEqual((first.halo_rated_amount, second.halo_rated_amount), (120.0, 120.0))
         audits = self.env["halo.rating.audit"].search([("line_id", "in", (first | second).ids)])

@@ -22,19 +22,32 @@ class TestCurrencyAndUnits(HaloBillingRunCommon):
     def setUpClass(cls):
         super().setUpClass()
         cls.home = cls.env.company.currency_id
-        cls.eur = cls.setup_other_currency("EUR", rates=[
-            ("2026-01-01", 1.15), ("2026-07-31", 1.20), ("2026-09-01", 1.30)])
-        cls.euro_customer = cls.env["res.partner"].create({
-            "name": "Europa GmbH", "is_company": True, "halo_billing_currency_id": cls.eur.id})
-        cls.euro_ticket = cls.env["helpdesk.ticket"].create({
-            "name": "VPN down", "description": "x", "partner_id": cls.euro_customer.id, "team_id": cls.team.id,
-        })
+        cls.eur = cls.setup_other_currency(
+            "EUR", rates=[("2026-01-01", 1.15), ("2026-07-31", 1.20), ("2026-09-01", 1.30)]
+        )
+        cls.euro_customer = cls.env["res.partner"].create(
+            {"name": "Europa GmbH", "is_company": True, "halo_billing_currency_id": cls.eur.id}
+        )
+        cls.euro_ticket = cls.env["helpdesk.ticket"].create(
+            {
+                "name": "VPN down",
+                "description": "x",
+                "partner_id": cls.euro_customer.id,
+                "team_id": cls.team.id,
+            }
+        )
 
     def _action(self, ticket, start, end, rate=None):
-        return self.env["account.analytic.line"].create({
-            "halo_ticket_id": ticket.id, "employee_id": self.employee.id,
-            "halo_charge_rate_id": (rate or self.rate_onsite).id,
-            "halo_start": start, "halo_end": end, "name": "Work"})
+        return self.env["account.analytic.line"].create(
+            {
+                "halo_ticket_id": ticket.id,
+                "employee_id": self.employee.id,
+                "halo_charge_rate_id": (rate or self.rate_onsite).id,
+                "halo_start": start,
+                "halo_end": end,
+                "name": "Work",
+            }
+        )
 
     def _invoice(self, partner, **run_vals):
         run = self._run(partner_ids=[Command.set(partner.ids)], **run_vals)
@@ -64,10 +77,16 @@ class TestCurrencyAndUnits(HaloBillingRunCommon):
 
     def test_shared_rate_with_a_version_per_currency(self):
         Version = self.env["halo.charge.rate.version"]
-        Version.create({
-            "rate_id": self.rate_onsite.id, "date_from": date(2026, 1, 1), "hourly_price": 100,
-            "currency_id": self.eur.id, "min_minutes": 60, "increment_minutes": 15,
-        })
+        Version.create(
+            {
+                "rate_id": self.rate_onsite.id,
+                "date_from": date(2026, 1, 1),
+                "hourly_price": 100,
+                "currency_id": self.eur.id,
+                "min_minutes": 60,
+                "increment_minutes": 15,
+            }
+        )
         self._action(self.euro_ticket, datetime(2026, 7, 7, 9, 0), datetime(2026, 7, 7, 10, 0))
         self._action(self.ticket, datetime(2026, 7, 7, 9, 0), datetime(2026, 7, 7, 10, 0))
         _run, euro_invoice = self._invoice(self.euro_customer)
@@ -81,16 +100,24 @@ class TestCurrencyAndUnits(HaloBillingRunCommon):
         """A rate shared by all companies, priced only in the home currency (95.00), prices the
         work of a EUR company converted: its rates say 1 EUR = 0.80 home, so 95.00 × 1.25 = 118.75."""
         company_b = self.setup_other_company(name="Euro Ltd", currency_id=self.eur.id)["company"]
-        self.env["res.currency.rate"].create({
-            "name": "2026-01-01", "rate": 0.8, "currency_id": self.home.id, "company_id": company_b.id})
+        self.env["res.currency.rate"].create(
+            {"name": "2026-01-01", "rate": 0.8, "currency_id": self.home.id, "company_id": company_b.id}
+        )
         self.assertFalse(self.rate_onsite.company_id)
         fx = {}
         versions = self.env["halo.rating"]._halo_versions_by_partner(
-            {self.rate_onsite.id}, self.customer, company_b, date(2026, 7, 31), fx)
-        self.assertEqual([float(v.hourly_price) for v in versions[self.customer.id][self.rate_onsite.id]], [118.75])
-        self.assertEqual([(info["from"], info["rate"]) for info in fx.values()], [(self.home.name, "1.250000")])
+            {self.rate_onsite.id}, self.customer, company_b, date(2026, 7, 31), fx
+        )
+        self.assertEqual(
+            [float(v.hourly_price) for v in versions[self.customer.id][self.rate_onsite.id]], [118.75]
+        )
+        self.assertEqual(
+            [(info["from"], info["rate"]) for info in fx.values()], [(self.home.name, "1.250000")]
+        )
         # in the home company the same rate is not converted
-        home = self.env["halo.rating"]._halo_versions_by_partner({self.rate_onsite.id}, self.customer, self.env.company)
+        home = self.env["halo.rating"]._halo_versions_by_partner(
+            {self.rate_onsite.id}, self.customer, self.env.company
+        )
         self.assertEqual([float(v.hourly_price) for v in home[self.customer.id][self.rate_onsite.id]], [95.0])
 
     def test_eur_customer_all_kinds(self):
@@ -113,11 +140,20 @@ class TestCurrencyAndUnits(HaloBillingRunCommon):
 
     def test_contract_and_topup_invoices_in_customer_currency(self):
         product = self.env["product.product"].create({"name": "Prepay block", "type": "service"})
-        contract = self.env["halo.contract"].create({
-            "name": "Prepay", "partner_id": self.euro_customer.id, "date_start": date(2026, 1, 1),
-            "contact_id": self.env["res.partner"].create({"name": "Eva", "parent_id": self.euro_customer.id}).id,
-            "prepay_kind": "money", "topup_block": 1000, "topup_product_id": product.id, "topup_price": 1000,
-        })
+        contract = self.env["halo.contract"].create(
+            {
+                "name": "Prepay",
+                "partner_id": self.euro_customer.id,
+                "date_start": date(2026, 1, 1),
+                "contact_id": self.env["res.partner"]
+                .create({"name": "Eva", "parent_id": self.euro_customer.id})
+                .id,
+                "prepay_kind": "money",
+                "topup_block": 1000,
+                "topup_product_id": product.id,
+                "topup_price": 1000,
+            }
+        )
         contract.action_activate()
         self.assertEqual(contract.currency_id, self.eur)
         contract.action_topup()
@@ -140,38 +176,74 @@ class TestCurrencyAndUnits(HaloBillingRunCommon):
         # a technician's trip for the EUR customer is priced in EUR as it is saved, at today's
         # rate (1.30): 10 km × 0.65 = 6.50 + 2.60 = 9.10
         self.euro_ticket.user_id = self.technician
-        trip = self.env["halo.mileage"].with_user(self.technician).create({
-            "ticket_id": self.euro_ticket.id, "date": date(2026, 7, 7), "distance": 10, "unit": "km"})
-        self.assertEqual((trip.with_user(self.env.user).halo_amount, trip.halo_amount_currency_id),
-                         (9.1, self.eur))
+        trip = (
+            self.env["halo.mileage"]
+            .with_user(self.technician)
+            .create(
+                {"ticket_id": self.euro_ticket.id, "date": date(2026, 7, 7), "distance": 10, "unit": "km"}
+            )
+        )
+        self.assertEqual(
+            (trip.with_user(self.env.user).halo_amount, trip.halo_amount_currency_id), (9.1, self.eur)
+        )
 
     def test_money_balance_in_contract_currency_takes_converted_charges(self):
         """A home-currency money contract covering a charge invoiced in EUR: 115.00 EUR on 7 July
         (1.15) is 100.00 of the balance; 1,000.00 → 900.00."""
         product = self.env["product.product"].create({"name": "Prepay block", "type": "service"})
-        contract = self.env["halo.contract"].create({
-            "name": "Prepay", "partner_id": self.customer.id, "date_start": date(2026, 1, 1),
-            "contact_id": self.env["res.partner"].create({"name": "Al", "parent_id": self.customer.id}).id,
-            "prepay_kind": "money", "topup_block": 1000, "topup_product_id": product.id, "topup_price": 1000,
-        })
+        contract = self.env["halo.contract"].create(
+            {
+                "name": "Prepay",
+                "partner_id": self.customer.id,
+                "date_start": date(2026, 1, 1),
+                "contact_id": self.env["res.partner"]
+                .create({"name": "Al", "parent_id": self.customer.id})
+                .id,
+                "prepay_kind": "money",
+                "topup_block": 1000,
+                "topup_product_id": product.id,
+                "topup_price": 1000,
+            }
+        )
         contract.action_activate()
         contract.action_topup()
         self.assertEqual(contract.currency_id, self.home)
-        parts = self.env["halo.contract"]._halo_allocate_charges([{
-            "key": "a", "partner_id": self.customer.id, "date": date(2026, 7, 7), "kind": "labour",
-            "rate_id": self.rate_onsite.id, "hours": 1.0, "amount": 115.0, "currency_id": self.eur.id}])["a"]
-        self.assertEqual([(p["mode"], p["amount"], p.get("balance_amount")) for p in parts],
-                         [("prepay_money", 115.0, 100.0)])
+        parts = self.env["halo.contract"]._halo_allocate_charges(
+            [
+                {
+                    "key": "a",
+                    "partner_id": self.customer.id,
+                    "date": date(2026, 7, 7),
+                    "kind": "labour",
+                    "rate_id": self.rate_onsite.id,
+                    "hours": 1.0,
+                    "amount": 115.0,
+                    "currency_id": self.eur.id,
+                }
+            ]
+        )["a"]
+        self.assertEqual(
+            [(p["mode"], p["amount"], p.get("balance_amount")) for p in parts],
+            [("prepay_money", 115.0, 100.0)],
+        )
         self.assertIn("900.00", parts[0]["explanation"])
 
     # ------------------------------------------------------------------ mileage units
     def _trip(self, ticket, distance, unit, round_trip=False, day=7):
-        return self.env["halo.mileage"].create({
-            "ticket_id": ticket.id, "date": date(2026, 7, day), "distance": distance, "unit": unit,
-            "round_trip": round_trip})
+        return self.env["halo.mileage"].create(
+            {
+                "ticket_id": ticket.id,
+                "date": date(2026, 7, day),
+                "distance": distance,
+                "unit": unit,
+                "round_trip": round_trip,
+            }
+        )
 
     def test_per_mile_customer_price(self):
-        self.customer.write({"halo_mileage_price": 0.45, "halo_mileage_unit": "mi", "halo_mileage_surcharge": 5.0})
+        self.customer.write(
+            {"halo_mileage_price": 0.45, "halo_mileage_unit": "mi", "halo_mileage_surcharge": 5.0}
+        )
         # 12.5 mi round trip: 25 mi × 0.45 = 11.25 + 5.00 = 16.25
         trip = self._trip(self.ticket, 12.5, "mi", round_trip=True)
         self.assertEqual(trip.halo_amount, 16.25)
@@ -194,11 +266,18 @@ class TestCurrencyAndUnits(HaloBillingRunCommon):
     # ------------------------------------------------------------------ fixed prices
     def test_price_changes_after_the_work_do_not_reprice_it(self):
         trip = self._trip(self.ticket, 10, "km", round_trip=True)
-        expense = self.env["halo.expense"].create({
-            "ticket_id": self.ticket.id, "date": date(2026, 7, 7), "type_id": self.expense_type.id, "amount": 12.34})
+        expense = self.env["halo.expense"].create(
+            {
+                "ticket_id": self.ticket.id,
+                "date": date(2026, 7, 7),
+                "type_id": self.expense_type.id,
+                "amount": 12.34,
+            }
+        )
         # prices change after the work was recorded
-        self.env.company.write({"halo_mileage_price_km": 0.80, "halo_mileage_surcharge": 3.0,
-                                "halo_expense_markup": 50.0})
+        self.env.company.write(
+            {"halo_mileage_price_km": 0.80, "halo_mileage_surcharge": 3.0, "halo_expense_markup": 50.0}
+        )
         self.customer.write({"halo_mileage_price": 0.99})
         run = self._run()
         run.action_preview()
@@ -211,21 +290,37 @@ class TestCurrencyAndUnits(HaloBillingRunCommon):
 
     def test_technician_cannot_set_the_fixed_price(self):
         with self.assertRaises(AccessError), self.env.cr.savepoint():
-            self.env["halo.mileage"].with_user(self.technician).create({
-                "ticket_id": self.ticket.id, "date": date(2026, 7, 7), "distance": 10, "unit": "km",
-                "halo_price_unit": 0.0, "halo_price_currency_id": self.home.id})
+            self.env["halo.mileage"].with_user(self.technician).create(
+                {
+                    "ticket_id": self.ticket.id,
+                    "date": date(2026, 7, 7),
+                    "distance": 10,
+                    "unit": "km",
+                    "halo_price_unit": 0.0,
+                    "halo_price_currency_id": self.home.id,
+                }
+            )
 
     # ------------------------------------------------------------------ reclaimable tax
     def test_reclaimable_vat_not_rebilled(self):
-        purchase_vat = self.env["account.tax"].create({
-            "name": "VAT 20% (purchase, test)", "amount": 20, "type_tax_use": "purchase"})
-        sale_vat = self.env["account.tax"].create({
-            "name": "VAT 20% (sale, test)", "amount": 20, "type_tax_use": "sale"})
-        self.expense_type.product_id = self.env["product.product"].create({
-            "name": "Rebilled expense (test)", "type": "service", "taxes_id": [Command.set(sale_vat.ids)]})
-        expense = self.env["halo.expense"].create({
-            "ticket_id": self.ticket.id, "date": date(2026, 7, 7), "type_id": self.expense_type.id,
-            "amount": 12.0, "tax_ids": [Command.set(purchase_vat.ids)]})
+        purchase_vat = self.env["account.tax"].create(
+            {"name": "VAT 20% (purchase, test)", "amount": 20, "type_tax_use": "purchase"}
+        )
+        sale_vat = self.env["account.tax"].create(
+            {"name": "VAT 20% (sale, test)", "amount": 20, "type_tax_use": "sale"}
+        )
+        self.expense_type.product_id = self.env["product.product"].create(
+            {"name": "Rebilled expense (test)", "type": "service", "taxes_id": [Command.set(sale_vat.ids)]}
+        )
+        expense = self.env["halo.expense"].create(
+            {
+                "ticket_id": self.ticket.id,
+                "date": date(2026, 7, 7),
+                "type_id": self.expense_type.id,
+                "amount": 12.0,
+                "tax_ids": [Command.set(purchase_vat.ids)],
+            }
+        )
         # 12.00 paid - 2.00 reclaimable VAT = 10.00 net, + 10 % markup = 11.00
         self.assertEqual(expense.halo_amount, 11.0)
         self.assertEqual(expense.halo_cost, 10.0)

@@ -30,10 +30,17 @@ class TestCurrencyWithCorrections(test_currency_and_units.TestCurrencyAndUnits):
         line = self._action(self.euro_ticket, datetime(2026, 7, 7, 9, 0), datetime(2026, 7, 7, 10, 0))
         self.assertEqual(line.halo_rated_amount, 123.5)
         # a EUR price for this customer is added afterwards, backdated to 1 July
-        self.env["halo.charge.rate.version"].create({
-            "rate_id": self.rate_onsite.id, "partner_id": self.euro_customer.id, "date_from": date(2026, 7, 1),
-            "hourly_price": 200, "min_minutes": 60, "increment_minutes": 15, "currency_id": self.eur.id,
-        })
+        self.env["halo.charge.rate.version"].create(
+            {
+                "rate_id": self.rate_onsite.id,
+                "partner_id": self.euro_customer.id,
+                "date_from": date(2026, 7, 1),
+                "hourly_price": 200,
+                "min_minutes": 60,
+                "increment_minutes": 15,
+                "currency_id": self.eur.id,
+            }
+        )
         # the run converts at its invoice date (31 July: 1.20) but with the versions the work
         # knew: 95.00 × 1.20 = 114.00 EUR, not the later 200.00 EUR
         run, invoice = self._invoice(self.euro_customer)
@@ -45,12 +52,21 @@ class TestCurrencyWithCorrections(test_currency_and_units.TestCurrencyAndUnits):
         """A money contract in the company's currency for a customer invoiced in EUR: work rated
         at 123.50 EUR (95.00 × 1.30) on 7 July takes 123.50 / 1.15 = 107.39 of the balance."""
         product = self.env["product.product"].create({"name": "Prepay block", "type": "service"})
-        contract = self.env["halo.contract"].create({
-            "name": "Prepay", "partner_id": self.euro_customer.id, "date_start": date(2026, 1, 1),
-            "currency_id": self.home.id,
-            "contact_id": self.env["res.partner"].create({"name": "Al", "parent_id": self.euro_customer.id}).id,
-            "prepay_kind": "money", "topup_block": 1000, "topup_product_id": product.id, "topup_price": 1000,
-        })
+        contract = self.env["halo.contract"].create(
+            {
+                "name": "Prepay",
+                "partner_id": self.euro_customer.id,
+                "date_start": date(2026, 1, 1),
+                "currency_id": self.home.id,
+                "contact_id": self.env["res.partner"]
+                .create({"name": "Al", "parent_id": self.euro_customer.id})
+                .id,
+                "prepay_kind": "money",
+                "topup_block": 1000,
+                "topup_product_id": product.id,
+                "topup_price": 1000,
+            }
+        )
         contract.action_activate()
         contract.action_topup()
         self.assertEqual(contract.currency_id, self.home)

@@ -22,9 +22,14 @@ class TestInvoiceDocuments(HaloBillingRunCommon):
 
     def test_pdf_has_a_section_per_ticket_with_its_work(self):
         invoice = self._invoice()
-        self.assertEqual(invoice._get_name_invoice_report(), "halo_helpdesk_billing.report_helpdesk_invoice_document")
-        pdf, kind = self.env["ir.actions.report"].with_context(force_report_rendering=True)._render_qweb_pdf(
-            "account.account_invoices", invoice.ids)
+        self.assertEqual(
+            invoice._get_name_invoice_report(), "halo_helpdesk_billing.report_helpdesk_invoice_document"
+        )
+        pdf, kind = (
+            self.env["ir.actions.report"]
+            .with_context(force_report_rendering=True)
+            ._render_qweb_pdf("account.account_invoices", invoice.ids)
+        )
         self.assertEqual(kind, "pdf")
         text = " ".join(" ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages).split())
         self.assertIn(invoice.name, text)
@@ -33,7 +38,11 @@ class TestInvoiceDocuments(HaloBillingRunCommon):
             self.assertIn(label, text)
         self.assertEqual(text.count("360.57"), 2)  # ticket total and untaxed amount
         # branding: the company's document layout wraps the page
-        html = self.env["ir.actions.report"]._render_qweb_html("account.account_invoices", invoice.ids)[0].decode()
+        html = (
+            self.env["ir.actions.report"]
+            ._render_qweb_html("account.account_invoices", invoice.ids)[0]
+            .decode()
+        )
         self.assertIn(f"o_company_{self.env.company.id}_layout", html)
 
     def test_pdf_names_the_seller_in_the_page_body(self):
@@ -42,13 +51,20 @@ class TestInvoiceDocuments(HaloBillingRunCommon):
         self.env.company.partner_id.write({"street": "12 Tooley Street", "city": "London", "zip": "SE1 2SZ"})
         self.env.company.vat = "GB123456789"
         invoice = self._invoice()
-        html = self.env["ir.actions.report"]._render_qweb_html("account.account_invoices", invoice.ids)[0].decode()
-        page = html[html.index('class="page o_halo_invoice"'):]
-        seller = page[:page.index("</h2>")]
+        html = (
+            self.env["ir.actions.report"]
+            ._render_qweb_html("account.account_invoices", invoice.ids)[0]
+            .decode()
+        )
+        page = html[html.index('class="page o_halo_invoice"') :]
+        seller = page[: page.index("</h2>")]
         for text in (self.env.company.name, "12 Tooley Street", "SE1 2SZ", "VAT number:", "GB123456789"):
             self.assertIn(text, seller)
-        pdf, _kind = self.env["ir.actions.report"].with_context(force_report_rendering=True)._render_qweb_pdf(
-            "account.account_invoices", invoice.ids)
+        pdf, _kind = (
+            self.env["ir.actions.report"]
+            .with_context(force_report_rendering=True)
+            ._render_qweb_pdf("account.account_invoices", invoice.ids)
+        )
         text = " ".join(" ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages).split())
         for fragment in (self.env.company.name, "12 Tooley Street", "VAT number: GB123456789"):
             self.assertIn(fragment, text)
@@ -78,10 +94,12 @@ class TestInvoiceDocuments(HaloBillingRunCommon):
     def test_customer_template_is_attached_when_invoices_are_posted(self):
         from ..services.xlsx_invoice import default_template
 
-        template = self.env["halo.xlsx.template"].create({
-            "name": "Acme", "datas": base64.b64encode(default_template()), "filename": "acme.xlsx"})
+        template = self.env["halo.xlsx.template"].create(
+            {"name": "Acme", "datas": base64.b64encode(default_template()), "filename": "acme.xlsx"}
+        )
         self.customer.halo_xlsx_template_id = template
         invoice = self._invoice()
         attachments = self.env["ir.attachment"].search(
-            [("res_model", "=", "account.move"), ("res_id", "=", invoice.id), ("name", "like", ".xlsx")])
+            [("res_model", "=", "account.move"), ("res_id", "=", invoice.id), ("name", "like", ".xlsx")]
+        )
         self.assertEqual(len(attachments), 1)

@@ -39,8 +39,11 @@ class TestLineTemplateSave(LineTemplateCommon):
         for template in HOSTILE:
             # companies are written by system administrators (who manage billing too)
             for record in (self.customer.with_user(self.billing_manager), self.env.company):
-                with self.subTest(template=template, model=record._name), \
-                        self.assertRaisesRegex(ValidationError, "cannot be saved"), self.env.cr.savepoint():
+                with (
+                    self.subTest(template=template, model=record._name),
+                    self.assertRaisesRegex(ValidationError, "cannot be saved"),
+                    self.env.cr.savepoint(),
+                ):
                     record.halo_line_template = template
                 self.env.invalidate_all()
         self.assertFalse(self.customer.halo_line_template)
@@ -56,7 +59,8 @@ class TestLineTemplateSave(LineTemplateCommon):
     def test_refused_at_creation_too(self):
         with self.assertRaisesRegex(ValidationError, "cannot be saved"):
             self.env["res.partner"].with_user(self.billing_manager).create(
-                {"name": "Hostile Ltd", "halo_line_template": HOSTILE[0]})
+                {"name": "Hostile Ltd", "halo_line_template": HOSTILE[0]}
+            )
 
     def test_billing_managers_save_valid_templates(self):
         self.customer.with_user(self.billing_manager).halo_line_template = VALID
@@ -70,15 +74,20 @@ class TestLineTemplateSave(LineTemplateCommon):
                 with self.assertRaisesRegex(AccessError, ONLY_MANAGERS):
                     self.customer.with_user(user).halo_line_template = VALID
                 with self.assertRaisesRegex(AccessError, ONLY_MANAGERS):
-                    self.env["res.partner"].with_user(user).create({"name": "New Ltd", "halo_line_template": VALID})
+                    self.env["res.partner"].with_user(user).create(
+                        {"name": "New Ltd", "halo_line_template": VALID}
+                    )
                 # the rest of a new contact is theirs to set
-                self.env["res.partner"].with_user(user).create({"name": "New Ltd", "halo_line_template": False})
+                self.env["res.partner"].with_user(user).create(
+                    {"name": "New Ltd", "halo_line_template": False}
+                )
         self.assertFalse(self.customer.halo_line_template)
         # billing users still read it and edit the rest of the partner
         self.customer.halo_line_template = VALID
         self.assertEqual(self.customer.with_user(self.billing_user).halo_line_template, VALID)
-        self.customer.with_user(self.billing_user).write({"halo_invoice_grouping": "ticket",
-                                                          "halo_line_template": VALID})
+        self.customer.with_user(self.billing_user).write(
+            {"halo_invoice_grouping": "ticket", "halo_line_template": VALID}
+        )
         self.assertEqual(self.customer.halo_invoice_grouping, "ticket")
 
     def test_anyone_may_duplicate_a_partner_without_its_template(self):
@@ -105,25 +114,50 @@ class TestLineTemplateRpc(LineTemplateCommon, HaloRpcCase):
         manager = self.rpc(self.billing_manager)
         for template in HOSTILE:
             with self.subTest(template=template):
-                error = self.assertRpcRefused(manager, "res.partner", "write", [self.customer.id],
-                                              {"halo_line_template": template}, names=("ValidationError",))
+                error = self.assertRpcRefused(
+                    manager,
+                    "res.partner",
+                    "write",
+                    [self.customer.id],
+                    {"halo_line_template": template},
+                    names=("ValidationError",),
+                )
                 self.assertIn("cannot be saved", error.message)
         admin = new_test_user(self.env, login="halo_sysadmin", groups=f"base.group_system,{BILLING_MANAGER}")
-        self.assertRpcRefused(self.rpc(admin), "res.company", "write", [self.env.company.id],
-                              {"halo_line_template": HOSTILE[0]}, names=("ValidationError",))
+        self.assertRpcRefused(
+            self.rpc(admin),
+            "res.company",
+            "write",
+            [self.env.company.id],
+            {"halo_line_template": HOSTILE[0]},
+            names=("ValidationError",),
+        )
         self.assertFalse(self.customer.halo_line_template)
 
     def test_billing_users_and_technicians_cannot_change_templates_over_rpc(self):
         for user in (self.billing_user, self.technician):
             client = self.rpc(user)
             with self.subTest(user=user.login):
-                error = self.assertRpcRefused(client, "res.partner", "write", [self.customer.id],
-                                              {"halo_line_template": VALID}, names=("AccessError",),
-                                              context={"halo_billing_engine": True})
+                error = self.assertRpcRefused(
+                    client,
+                    "res.partner",
+                    "write",
+                    [self.customer.id],
+                    {"halo_line_template": VALID},
+                    names=("AccessError",),
+                    context={"halo_billing_engine": True},
+                )
                 self.assertIn(ONLY_MANAGERS, error.message)
-                error = self.assertRpcRefused(client, "res.partner", "create",
-                                              {"name": "New Ltd", "halo_line_template": VALID}, names=("AccessError",))
+                error = self.assertRpcRefused(
+                    client,
+                    "res.partner",
+                    "create",
+                    {"name": "New Ltd", "halo_line_template": VALID},
+                    names=("AccessError",),
+                )
                 self.assertIn(ONLY_MANAGERS, error.message)
         self.assertFalse(self.customer.halo_line_template)
-        self.rpc(self.billing_manager).call("res.partner", "write", [self.customer.id], {"halo_line_template": VALID})
+        self.rpc(self.billing_manager).call(
+            "res.partner", "write", [self.customer.id], {"halo_line_template": VALID}
+        )
         self.assertEqual(self.customer.halo_line_template, VALID)

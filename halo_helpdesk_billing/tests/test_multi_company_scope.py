@@ -27,17 +27,26 @@ class TestMultiCompanyScope(HaloContractCommon, HaloBillingRunCommon):
 
     def _contract_b(self, **vals):
         Contract = self.Contract.with_company(self.company_b)
-        contract = Contract.create({
-            "name": "Second Ltd support", "partner_id": self.customer.id, "contact_id": self.contact.id,
-            "date_start": date(2026, 1, 1), "company_id": self.company_b.id, **vals,
-        })
+        contract = Contract.create(
+            {
+                "name": "Second Ltd support",
+                "partner_id": self.customer.id,
+                "contact_id": self.contact.id,
+                "date_start": date(2026, 1, 1),
+                "company_id": self.company_b.id,
+                **vals,
+            }
+        )
         contract.action_activate()
         return contract
 
     def test_company_a_run_leaves_company_b_prepaid_hours_alone(self):
         contract_b = self._contract_b(
-            prepay_kind="hours", prepay_rate_ids=[(6, 0, self.rate_onsite.ids)], topup_block=10,
-            topup_product_id=self.product_block.id, topup_price=900,
+            prepay_kind="hours",
+            prepay_rate_ids=[(6, 0, self.rate_onsite.ids)],
+            topup_block=10,
+            topup_product_id=self.product_block.id,
+            topup_price=900,
         )
         contract_b.with_company(self.company_b).action_topup()
         self.assertEqual(contract_b.balance_hours, 10)
@@ -55,8 +64,11 @@ class TestMultiCompanyScope(HaloContractCommon, HaloBillingRunCommon):
 
     def test_allocation_sees_the_given_company_only(self):
         contract_b = self._contract_b(
-            prepay_kind="hours", prepay_rate_ids=[(6, 0, self.rate_onsite.ids)], topup_block=10,
-            topup_product_id=self.product_block.id, topup_price=900,
+            prepay_kind="hours",
+            prepay_rate_ids=[(6, 0, self.rate_onsite.ids)],
+            topup_block=10,
+            topup_product_id=self.product_block.id,
+            topup_price=900,
         )
         contract_b.with_company(self.company_b).action_topup()
         charge = self._charge("k", date(2026, 7, 7), 1.5, 142.5, rate=self.rate_onsite)
@@ -68,40 +80,83 @@ class TestMultiCompanyScope(HaloContractCommon, HaloBillingRunCommon):
 
     @freeze_time("2026-02-10")
     def test_company_b_exhausted_contract_does_not_block_company_a_tickets(self):
-        self._contract_b(prepay_kind="hours", topup_block=2, topup_product_id=self.product_block.id,
-                         topup_price=180, on_exhausted="block")
-        ticket = self.env["helpdesk.ticket"].create({
-            "name": "Printer down", "description": "<p>Help</p>", "partner_id": self.contact.id,
-            "company_id": self.company_a.id,
-        })
+        self._contract_b(
+            prepay_kind="hours",
+            topup_block=2,
+            topup_product_id=self.product_block.id,
+            topup_price=180,
+            on_exhausted="block",
+        )
+        ticket = self.env["helpdesk.ticket"].create(
+            {
+                "name": "Printer down",
+                "description": "<p>Help</p>",
+                "partner_id": self.contact.id,
+                "company_id": self.company_a.id,
+            }
+        )
         self.assertFalse(ticket.halo_contract_warning)
         self.assertFalse(ticket.message_ids.filtered(lambda m: "exhausted" in (m.body or "")))
         # company B's own tickets are still checked against it
         with self.assertRaisesRegex(UserError, "is exhausted"):
-            self.env["helpdesk.ticket"].with_company(self.company_b).create({
-                "name": "Printer down", "description": "<p>Help</p>", "partner_id": self.contact.id,
-                "company_id": self.company_b.id,
-            })
+            self.env["helpdesk.ticket"].with_company(self.company_b).create(
+                {
+                    "name": "Printer down",
+                    "description": "<p>Help</p>",
+                    "partner_id": self.contact.id,
+                    "company_id": self.company_b.id,
+                }
+            )
 
     def test_company_b_devices_are_not_counted_by_company_a_contracts(self):
         Device = self.env["halo.customer.device"]
-        Device.create([
-            {"name": f"PC-A{i}", "partner_id": self.customer.id, "device_type": "workstation",
-             "date_active": date(2026, 1, 1), "company_id": self.company_a.id}
-            for i in range(3)
-        ] + [
-            {"name": f"PC-B{i}", "partner_id": self.customer.id, "device_type": "workstation",
-             "date_active": date(2026, 1, 1), "company_id": self.company_b.id}
-            for i in range(2)
-        ] + [
-            # a device recorded without a company counts for both
-            {"name": "PC-shared", "partner_id": self.contact.id, "device_type": "workstation",
-             "date_active": date(2026, 1, 1), "company_id": False},
-        ])
-        contract = self._contract(recurring_line_ids=[(0, 0, {
-            "product_id": self.product_device.id, "quantity_mode": "devices",
-            "device_type": "workstation", "price_unit": 10, "date_start": date(2026, 1, 1),
-        })])
+        Device.create(
+            [
+                {
+                    "name": f"PC-A{i}",
+                    "partner_id": self.customer.id,
+                    "device_type": "workstation",
+                    "date_active": date(2026, 1, 1),
+                    "company_id": self.company_a.id,
+                }
+                for i in range(3)
+            ]
+            + [
+                {
+                    "name": f"PC-B{i}",
+                    "partner_id": self.customer.id,
+                    "device_type": "workstation",
+                    "date_active": date(2026, 1, 1),
+                    "company_id": self.company_b.id,
+                }
+                for i in range(2)
+            ]
+            + [
+                # a device recorded without a company counts for both
+                {
+                    "name": "PC-shared",
+                    "partner_id": self.contact.id,
+                    "device_type": "workstation",
+                    "date_active": date(2026, 1, 1),
+                    "company_id": False,
+                },
+            ]
+        )
+        contract = self._contract(
+            recurring_line_ids=[
+                (
+                    0,
+                    0,
+                    {
+                        "product_id": self.product_device.id,
+                        "quantity_mode": "devices",
+                        "device_type": "workstation",
+                        "price_unit": 10,
+                        "date_start": date(2026, 1, 1),
+                    },
+                )
+            ]
+        )
         moves = self.Contract._cron_halo_contract_invoices(date(2026, 1, 1))
         # 3 of company A + 1 without a company; not the 2 of company B
         self.assertEqual(moves.invoice_line_ids.quantity, 4)
@@ -110,10 +165,16 @@ class TestMultiCompanyScope(HaloContractCommon, HaloBillingRunCommon):
 
     def test_company_b_contract_rate_never_prices_company_a_work(self):
         contract_b = self._contract_b(prepay_kind="none")
-        override = self.env["halo.charge.rate.version"].create({
-            "rate_id": self.rate_onsite.id, "contract_id": contract_b.id, "date_from": date(2026, 1, 1),
-            "hourly_price": 10, "min_minutes": 60, "increment_minutes": 15,
-        })
+        override = self.env["halo.charge.rate.version"].create(
+            {
+                "rate_id": self.rate_onsite.id,
+                "contract_id": contract_b.id,
+                "date_from": date(2026, 1, 1),
+                "hourly_price": 10,
+                "min_minutes": 60,
+                "increment_minutes": 15,
+            }
+        )
         self.assertEqual(override.partner_id, self.customer)
         actions, trip, expense, item = self._work(self.ticket)
         self.assertEqual(actions.mapped("halo_rated_amount"), [142.5, 142.5])

@@ -20,10 +20,22 @@ TICKET_LIST_QUERIES = 17
 
 # the ticket's computed fields the form shows (helpdesk_ticket_views.xml) ...
 FORM_FIELDS = [
-    "halo_action_hours", "halo_travel_hours", "halo_mileage_total", "halo_expense_count",
-    "halo_item_count", "halo_running_action_id", "halo_running_since", "halo_invoice_numbers",
-    "halo_invoice_ids", "halo_invoice_count", "halo_default_rate_id", "halo_contract_warning",
-    "halo_contract_id", "halo_contract_remaining", "halo_credited_invoices", "halo_xero_summary",
+    "halo_action_hours",
+    "halo_travel_hours",
+    "halo_mileage_total",
+    "halo_expense_count",
+    "halo_item_count",
+    "halo_running_action_id",
+    "halo_running_since",
+    "halo_invoice_numbers",
+    "halo_invoice_ids",
+    "halo_invoice_count",
+    "halo_default_rate_id",
+    "halo_contract_warning",
+    "halo_contract_id",
+    "halo_contract_remaining",
+    "halo_credited_invoices",
+    "halo_xero_summary",
 ]
 # ... and those a list of tickets computes for every row
 LIST_FIELDS = ["halo_action_hours", "halo_travel_hours", "halo_invoice_numbers", "halo_contract_id"]
@@ -35,11 +47,21 @@ class TestQueryCounts(HaloBillingRunCommon):
     def setUpClass(cls):
         super().setUpClass()
         Ticket = cls.env["helpdesk.ticket"]
-        cls.tickets = cls.ticket | cls.ticket_b | Ticket.create([
-            {"name": f"Ticket {n}", "description": "x", "team_id": cls.team.id,
-             "partner_id": (cls.customer if n % 2 else cls.other_customer).id}
-            for n in range(4)
-        ])
+        cls.tickets = (
+            cls.ticket
+            | cls.ticket_b
+            | Ticket.create(
+                [
+                    {
+                        "name": f"Ticket {n}",
+                        "description": "x",
+                        "team_id": cls.team.id,
+                        "partner_id": (cls.customer if n % 2 else cls.other_customer).id,
+                    }
+                    for n in range(4)
+                ]
+            )
+        )
 
     def _month_of_work(self):
         for ticket in self.tickets:

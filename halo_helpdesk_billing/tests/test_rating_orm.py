@@ -16,40 +16,73 @@ class TestRatingOrm(HaloBillingCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.calendar = cls.env["resource.calendar"].create({
-            "name": "London 9-17",
-            "tz": "Europe/London",
-            "attendance_ids": [
-                (0, 0, {"name": f"Day {d}", "dayofweek": str(d), "hour_from": 9, "hour_to": 17,
-                        "day_period": "morning"})
-                for d in range(5)
-            ],
-        })
+        cls.calendar = cls.env["resource.calendar"].create(
+            {
+                "name": "London 9-17",
+                "tz": "Europe/London",
+                "attendance_ids": [
+                    (
+                        0,
+                        0,
+                        {
+                            "name": f"Day {d}",
+                            "dayofweek": str(d),
+                            "hour_from": 9,
+                            "hour_to": 17,
+                            "day_period": "morning",
+                        },
+                    )
+                    for d in range(5)
+                ],
+            }
+        )
         cls.customer.halo_calendar_id = cls.calendar
         cls.other_customer.halo_calendar_id = cls.calendar
         Version = cls.env["halo.charge.rate.version"]
-        cls.v_global = Version.create({
-            "rate_id": cls.rate_onsite.id, "date_from": date(2026, 1, 1), "hourly_price": 95,
-            "min_minutes": 60, "increment_minutes": 15, "ooh_multiplier": 1.5, "holiday_multiplier": 2,
-        })
+        cls.v_global = Version.create(
+            {
+                "rate_id": cls.rate_onsite.id,
+                "date_from": date(2026, 1, 1),
+                "hourly_price": 95,
+                "min_minutes": 60,
+                "increment_minutes": 15,
+                "ooh_multiplier": 1.5,
+                "holiday_multiplier": 2,
+            }
+        )
         cls.project = cls.env["project.project"].create({"name": "Support", "allow_timesheets": True})
         cls.employee = cls.env["hr.employee"].sudo().create({"name": "Tech", "user_id": cls.technician.id})
-        cls.team = cls.env["helpdesk.ticket.team"].create({"name": "Support", "halo_project_id": cls.project.id})
-        cls.ticket = cls.env["helpdesk.ticket"].create({
-            "name": "Printer down", "description": "x", "partner_id": cls.customer.id, "team_id": cls.team.id,
-        })
-        cls.ticket2 = cls.env["helpdesk.ticket"].create({
-            "name": "Server down", "description": "x", "partner_id": cls.other_customer.id, "team_id": cls.team.id,
-        })
+        cls.team = cls.env["helpdesk.ticket.team"].create(
+            {"name": "Support", "halo_project_id": cls.project.id}
+        )
+        cls.ticket = cls.env["helpdesk.ticket"].create(
+            {
+                "name": "Printer down",
+                "description": "x",
+                "partner_id": cls.customer.id,
+                "team_id": cls.team.id,
+            }
+        )
+        cls.ticket2 = cls.env["helpdesk.ticket"].create(
+            {
+                "name": "Server down",
+                "description": "x",
+                "partner_id": cls.other_customer.id,
+                "team_id": cls.team.id,
+            }
+        )
 
     def _action(self, start, end, ticket=None, **extra):
-        return self.env["account.analytic.line"].create({
-            "halo_ticket_id": (ticket or self.ticket).id,
-            "halo_start": start, "halo_end": end,
-            "employee_id": self.employee.id,
-            "halo_charge_rate_id": self.rate_onsite.id,
-            **extra,
-        })
+        return self.env["account.analytic.line"].create(
+            {
+                "halo_ticket_id": (ticket or self.ticket).id,
+                "halo_start": start,
+                "halo_end": end,
+                "employee_id": self.employee.id,
+                "halo_charge_rate_id": self.rate_onsite.id,
+                **extra,
+            }
+        )
 
     def test_split_across_end_of_day_is_rated_on_create(self):
         # Mon 6 July 2026 15:30-18:30 BST = 14:30-17:30 UTC; hours end 17:00 local.
@@ -64,10 +97,17 @@ class TestRatingOrm(HaloBillingCommon):
         self.assertIn("out of hours", line.halo_rating_explanation)
 
     def test_minimum_and_customer_override(self):
-        self.env["halo.charge.rate.version"].create({
-            "rate_id": self.rate_onsite.id, "partner_id": self.customer.id, "date_from": date(2026, 6, 1),
-            "hourly_price": 80, "min_minutes": 60, "increment_minutes": 15, "ooh_multiplier": 1.5,
-        })
+        self.env["halo.charge.rate.version"].create(
+            {
+                "rate_id": self.rate_onsite.id,
+                "partner_id": self.customer.id,
+                "date_from": date(2026, 6, 1),
+                "hourly_price": 80,
+                "min_minutes": 60,
+                "increment_minutes": 15,
+                "ooh_multiplier": 1.5,
+            }
+        )
         # Tue 7 July 10:00-10:20 BST (09:00-09:20 UTC): 20 min -> minimum 1 h.
         # customer rate: 1 x 80 = 80.00 ; the other customer keeps the global rate: 1 x 95 = 95.00
         mine = self._action(datetime(2026, 7, 7, 9, 0), datetime(2026, 7, 7, 9, 20))
@@ -98,13 +138,21 @@ class TestRatingOrm(HaloBillingCommon):
         line = self._action(datetime(2026, 7, 7, 9, 0), datetime(2026, 7, 7, 10, 0))
         self.assertEqual(line.halo_rated_amount, 95.0)
         # a backdated customer price does not change rated work by itself ...
-        self.env["halo.charge.rate.version"].create({
-            "rate_id": self.rate_onsite.id, "partner_id": self.customer.id, "date_from": date(2026, 7, 1),
-            "hourly_price": 70, "min_minutes": 60, "increment_minutes": 15,
-        })
+        self.env["halo.charge.rate.version"].create(
+            {
+                "rate_id": self.rate_onsite.id,
+                "partner_id": self.customer.id,
+                "date_from": date(2026, 7, 1),
+                "hourly_price": 70,
+                "min_minutes": 60,
+                "increment_minutes": 15,
+            }
+        )
         self.assertEqual(line.halo_rated_amount, 95.0)
         # ... an explicit re-rating does, and says who, why, before and after
-        wizard = self.env["halo.rerate.wizard"].with_context(active_ids=line.ids).create({"reason": "July price"})
+        wizard = (
+            self.env["halo.rerate.wizard"].with_context(active_ids=line.ids).create({"reason": "July price"})
+        )
         wizard.action_rerate()
         self.assertEqual(line.halo_rated_amount, 70.0)
         audit = self.env["halo.rating.audit"].search([("line_id", "=", line.id)])
@@ -112,13 +160,19 @@ class TestRatingOrm(HaloBillingCommon):
 
     def test_query_count_does_not_grow_with_lines(self):
         def make(n, day):
-            return NO_RATING.on(self.env["account.analytic.line"]).create([
-                {"halo_ticket_id": self.ticket.id, "employee_id": self.employee.id,
-                 "halo_charge_rate_id": self.rate_onsite.id,
-                 "halo_start": datetime(2026, 7, day, 8 + i % 8, 0),
-                 "halo_end": datetime(2026, 7, day, 8 + i % 8, 45)}
-                for i in range(n)
-            ])
+            return NO_RATING.on(self.env["account.analytic.line"]).create(
+                [
+                    {
+                        "halo_ticket_id": self.ticket.id,
+                        "employee_id": self.employee.id,
+                        "halo_charge_rate_id": self.rate_onsite.id,
+                        "halo_start": datetime(2026, 7, day, 8 + i % 8, 0),
+                        "halo_end": datetime(2026, 7, day, 8 + i % 8, 45),
+                    }
+                    for i in range(n)
+                ]
+            )
+
         small, large = make(5, 8), make(60, 9)
         Rating = self.env["halo.rating"]
         # warm the registry caches (defaults of company-dependent customer settings)

@@ -34,13 +34,23 @@ class TestScreensPreview(HaloBillingRunCommon, HaloRpcCase):
 
     def test_group_rows_total_included_charges_and_quantities_per_unit(self):
         run, (_actions, _trip, _expense, item) = self._previewed()
-        cables = run.line_ids.filtered(lambda line: line.res_model == "halo.ticket.item" and line.res_id == item.id)
+        cables = run.line_ids.filtered(
+            lambda line: line.res_model == "halo.ticket.item" and line.res_id == item.id
+        )
         cables.action_exclude()  # Acme's 2 cables (£50.00) are not billed
-        aggregates = ["amount:sum", "amount_included:sum", "qty_hours:sum", "qty_km:sum", "qty_mi:sum",
-                      "qty_units:sum", "quantity:sum"]
+        aggregates = [
+            "amount:sum",
+            "amount_included:sum",
+            "qty_hours:sum",
+            "qty_km:sum",
+            "qty_mi:sum",
+            "qty_units:sum",
+            "quantity:sum",
+        ]
         biller = self.rpc(self.billing_user)
-        groups = biller.call(LINE, "formatted_read_group", [("run_id", "=", run.id)], ["partner_id"],
-                             aggregates[:-1])
+        groups = biller.call(
+            LINE, "formatted_read_group", [("run_id", "=", run.id)], ["partner_id"], aggregates[:-1]
+        )
         totals = {group["partner_id"][1]: group for group in groups}
         acme, globex = totals[self.customer.display_name], totals[self.other_customer.display_name]
         # 360.57 - 50.00 excluded
@@ -48,21 +58,34 @@ class TestScreensPreview(HaloBillingRunCommon, HaloRpcCase):
         self.assertAlmostEqual(acme["amount_included:sum"], 310.57, places=2)
         self.assertAlmostEqual(globex["amount:sum"], 360.57, places=2)
         # hours, km and units apart; the excluded cables not counted (1 toll left)
-        self.assertEqual((acme["qty_hours:sum"], acme["qty_km:sum"], acme["qty_mi:sum"], acme["qty_units:sum"]),
-                         (2.5, 20.0, 0.0, 1.0))
-        self.assertEqual((globex["qty_hours:sum"], globex["qty_km:sum"], globex["qty_units:sum"]), (2.5, 20.0, 3.0))
+        self.assertEqual(
+            (acme["qty_hours:sum"], acme["qty_km:sum"], acme["qty_mi:sum"], acme["qty_units:sum"]),
+            (2.5, 20.0, 0.0, 1.0),
+        )
+        self.assertEqual(
+            (globex["qty_hours:sum"], globex["qty_km:sum"], globex["qty_units:sum"]), (2.5, 20.0, 3.0)
+        )
         # the raw quantity (hours + km + units) is not added up any more
         self.assertFalse(self.env[LINE]._fields["quantity"].aggregator)
         # the same per row (the footer of an ungrouped list adds these)
         self.assertEqual((cables.amount_included, cables.qty_units), (0.0, 0.0))
         self.assertEqual(cables.amount, 50.0)
         # a technician reads no amount, grouped or not
-        self.assertRpcRefused(self.rpc(self.technician), LINE, "formatted_read_group",
-                              [("run_id", "=", run.id)], ["partner_id"], ["amount_included:sum"])
+        self.assertRpcRefused(
+            self.rpc(self.technician),
+            LINE,
+            "formatted_read_group",
+            [("run_id", "=", run.id)],
+            ["partner_id"],
+            ["amount_included:sum"],
+        )
 
     def test_preview_list_shows_description_explanation_amount_and_actions(self):
-        arch = etree.fromstring(self.env[LINE].get_view(
-            self.env.ref("halo_helpdesk_billing.halo_billing_run_line_view_list").id, "list")["arch"])
+        arch = etree.fromstring(
+            self.env[LINE].get_view(
+                self.env.ref("halo_helpdesk_billing.halo_billing_run_line_view_list").id, "list"
+            )["arch"]
+        )
         fields_shown = {node.get("name"): node for node in arch.iter("field")}
         for name in ("name", "amount_included", "explanation"):
             self.assertNotEqual(fields_shown[name].get("optional"), "hide", name)
@@ -80,8 +103,9 @@ class TestScreensPreview(HaloBillingRunCommon, HaloRpcCase):
         run = self._run(partner_ids=[(6, 0, self.customer.ids)])
         run.action_preview()
         self.assertEqual((run.state, run.line_count), ("previewed", 0))
-        arch = etree.fromstring(run.get_view(self.env.ref("halo_helpdesk_billing.halo_billing_run_view_form").id,
-                                             "form")["arch"])
+        arch = etree.fromstring(
+            run.get_view(self.env.ref("halo_helpdesk_billing.halo_billing_run_view_form").id, "form")["arch"]
+        )
         alert = arch.xpath("//div[hasclass('o_halo_nothing_to_bill')]")[0]
         self.assertIn("No unbilled work up to the cut-off", "".join(alert.itertext()))
         self.assertEqual(alert.get("invisible"), "state != 'previewed' or line_count")
@@ -89,11 +113,16 @@ class TestScreensPreview(HaloBillingRunCommon, HaloRpcCase):
         self.assertIn("No unbilled work up to the cut-off", help_html)
 
     def test_cancel_asks_with_clear_buttons(self):
-        arch = etree.fromstring(self.env["halo.billing.run"].get_view(
-            self.env.ref("halo_helpdesk_billing.halo_billing_run_view_form").id, "form")["arch"])
+        arch = etree.fromstring(
+            self.env["halo.billing.run"].get_view(
+                self.env.ref("halo_helpdesk_billing.halo_billing_run_view_form").id, "form"
+            )["arch"]
+        )
         button = arch.xpath("//button[@name='action_cancel']")[0]
-        self.assertEqual((button.get("confirm-title"), button.get("confirm-label"), button.get("cancel-label")),
-                         ("Cancel this run?", "Cancel the run", "Keep the run"))
+        self.assertEqual(
+            (button.get("confirm-title"), button.get("confirm-label"), button.get("cancel-label")),
+            ("Cancel this run?", "Cancel the run", "Keep the run"),
+        )
         self.assertIn("work becomes unbilled again", button.get("confirm"))
 
     def test_run_invoice_list_has_a_customer_column(self):
@@ -105,8 +134,11 @@ class TestScreensPreview(HaloBillingRunCommon, HaloRpcCase):
         self.assertEqual(list_view, self.env.ref("account.view_out_invoice_tree").id)
         arch = etree.fromstring(self.env["account.move"].get_view(list_view, "list")["arch"])
         # the Customer column is shown in the context of the action
-        shown = [node for node in arch.xpath("//field[@name='invoice_partner_display_name']")
-                 if not safe_eval(node.get("column_invisible") or "False", {"context": action["context"]})]
+        shown = [
+            node
+            for node in arch.xpath("//field[@name='invoice_partner_display_name']")
+            if not safe_eval(node.get("column_invisible") or "False", {"context": action["context"]})
+        ]
         self.assertEqual([node.get("string") for node in shown], ["Customer"])
 
     def test_refresh_from_xero_gives_feedback(self):
@@ -124,12 +156,16 @@ class TestScreensPreview(HaloBillingRunCommon, HaloRpcCase):
         self.assertEqual(action["tag"], "display_notification")
         name = f"{(invoice.name or 'invoice').replace('/', '-')}.xlsx"
         self.assertIn(name, action["params"]["message"])
-        self.assertTrue(self.env["ir.attachment"].search_count([
-            ("res_model", "=", "account.move"), ("res_id", "=", invoice.id), ("name", "=", name)]))
+        self.assertTrue(
+            self.env["ir.attachment"].search_count(
+                [("res_model", "=", "account.move"), ("res_id", "=", invoice.id), ("name", "=", name)]
+            )
+        )
         # the server action of the Action menu returns the toast
         server_action = self.env.ref("halo_helpdesk_billing.action_halo_excel_invoice")
-        result = server_action.with_context(active_model="account.move", active_ids=invoice.ids,
-                                            active_id=invoice.id).run()
+        result = server_action.with_context(
+            active_model="account.move", active_ids=invoice.ids, active_id=invoice.id
+        ).run()
         self.assertEqual(result["tag"], "display_notification")
 
 
@@ -148,8 +184,9 @@ class TestScreensTechnician(HaloCaptureCommon, HaloRpcCase):
         self.assertEqual(action["name"], "Stop action: what did you do?")
         view_id = action["views"][0][0]
         self.assertEqual(view_id, self.env.ref("halo_helpdesk_billing.halo_action_view_form_stop").id)
-        arch = etree.fromstring(self.env["account.analytic.line"].with_user(self.technician).get_view(
-            view_id, "form")["arch"])
+        arch = etree.fromstring(
+            self.env["account.analytic.line"].with_user(self.technician).get_view(view_id, "form")["arch"]
+        )
         labelled = {node.get("name"): node.get("string") for node in arch.iter("field") if node.get("string")}
         self.assertEqual(labelled["name"], "What was done")
         self.assertEqual(labelled["halo_charge_rate_id"], "Charge rate")
@@ -157,16 +194,28 @@ class TestScreensTechnician(HaloCaptureCommon, HaloRpcCase):
         ticket.invalidate_recordset()
         self.assertFalse(ticket.halo_running_since)
         # the header shows the timer widget
-        form = etree.fromstring(self.ticket.with_user(self.technician).get_view(
-            self.env.ref("helpdesk_mgmt.ticket_view_form").id, "form")["arch"])
-        self.assertEqual(form.xpath("//header/field[@name='halo_running_since']")[0].get("widget"), "halo_timer")
+        form = etree.fromstring(
+            self.ticket.with_user(self.technician).get_view(
+                self.env.ref("helpdesk_mgmt.ticket_view_form").id, "form"
+            )["arch"]
+        )
+        self.assertEqual(
+            form.xpath("//header/field[@name='halo_running_since']")[0].get("widget"), "halo_timer"
+        )
 
     def test_technician_sees_their_own_expense_amount_only(self):
         other_tech = new_test_user(
-            self.env, login="halo_tech_2", name="Other Tech", company_id=self.env.company.id,
-            groups="base.group_user,helpdesk_mgmt.group_helpdesk_user,hr_timesheet.group_hr_timesheet_user")
-        mine = self.env["halo.expense"].with_user(self.technician).create({
-            "ticket_id": self.ticket.id, "type_id": self.expense_type_toll.id, "amount_entry": 7.25})
+            self.env,
+            login="halo_tech_2",
+            name="Other Tech",
+            company_id=self.env.company.id,
+            groups="base.group_user,helpdesk_mgmt.group_helpdesk_user,hr_timesheet.group_hr_timesheet_user",
+        )
+        mine = (
+            self.env["halo.expense"]
+            .with_user(self.technician)
+            .create({"ticket_id": self.ticket.id, "type_id": self.expense_type_toll.id, "amount_entry": 7.25})
+        )
         client = self.rpc(self.technician)
         values = client.call("halo.expense", "read", [mine.id], ["amount_entry", "halo_own_entry"])[0]
         self.assertEqual((values["amount_entry"], values["halo_own_entry"]), (7.25, True))
@@ -181,19 +230,31 @@ class TestScreensTechnician(HaloCaptureCommon, HaloRpcCase):
         self.assertEqual(mine.with_user(self.billing_user).amount_entry, 7.25)
 
     def test_item_product_picker_opens_for_a_technician(self):
-        form = etree.fromstring(self.env["helpdesk.ticket"].with_user(self.technician).get_view(
-            self.env.ref("helpdesk_mgmt.ticket_view_form").id, "form")["arch"])
+        form = etree.fromstring(
+            self.env["helpdesk.ticket"]
+            .with_user(self.technician)
+            .get_view(self.env.ref("helpdesk_mgmt.ticket_view_form").id, "form")["arch"]
+        )
         product = form.xpath("//field[@name='halo_item_ids']//field[@name='product_id']")[0]
         self.assertIn("halo_helpdesk_billing.halo_product_view_list_picker", product.get("context"))
         client = self.rpc(self.technician)
-        views = client.call("product.product", "get_views", [[False, "list"], [False, "search"]],
-                            context={"list_view_ref": "halo_helpdesk_billing.halo_product_view_list_picker"})
+        views = client.call(
+            "product.product",
+            "get_views",
+            [[False, "list"], [False, "search"]],
+            context={"list_view_ref": "halo_helpdesk_billing.halo_product_view_list_picker"},
+        )
         arch = etree.fromstring(views["views"]["list"]["arch"])
         names = [node.get("name") for node in arch.iter("field")]
         self.assertNotIn("avg_cost", names)
         self.assertNotIn("lst_price", names)
-        rows = client.call("product.product", "web_search_read", [("sale_ok", "=", True)],
-                           {name: {} for name in names}, limit=5)
+        rows = client.call(
+            "product.product",
+            "web_search_read",
+            [("sale_ok", "=", True)],
+            {name: {} for name in names},
+            limit=5,
+        )
         self.assertIn("records", rows)
         # the stock list (what Search more... opened before) needs stock moves a technician cannot read
         self.assertRpcRefused(client, "product.product", "search_read", [], ["avg_cost"], limit=1)
@@ -204,11 +265,16 @@ class TestScreensTechnician(HaloCaptureCommon, HaloRpcCase):
         self.assertEqual(Item._fields["price_entry"].string, "Sale Price per Unit")
 
     def test_lock_message_names_the_action(self):
-        line = self.env["account.analytic.line"].create({
-            "halo_ticket_id": self.ticket.id, "halo_kind": "labour", "employee_id": self.employee_tech.id,
-            "halo_start": datetime(2026, 7, 7, 9, 0), "halo_end": datetime(2026, 7, 7, 10, 0),
-            "name": "Replaced the fuser",
-        })
+        line = self.env["account.analytic.line"].create(
+            {
+                "halo_ticket_id": self.ticket.id,
+                "halo_kind": "labour",
+                "employee_id": self.employee_tech.id,
+                "halo_start": datetime(2026, 7, 7, 9, 0),
+                "halo_end": datetime(2026, 7, 7, 10, 0),
+                "name": "Replaced the fuser",
+            }
+        )
         BILLING_ENGINE.on(line).write({"halo_invoice_number": "INV/2026/00042"})
         with self.assertRaises(UserError) as caught:
             line.with_user(self.technician).write({"name": "Something else"})
@@ -221,23 +287,29 @@ class TestScreensTechnician(HaloCaptureCommon, HaloRpcCase):
 @tagged("post_install", "-at_install")
 class TestScreensTicketContract(HaloContractCommon):
     def test_ticket_shows_contract_and_remaining_hours_never_money(self):
-        contract = self._contract(prepay_kind="hours", topup_block=10, topup_product_id=self.product_topup.id,
-                                  topup_price=900)
+        contract = self._contract(
+            prepay_kind="hours", topup_block=10, topup_product_id=self.product_topup.id, topup_price=900
+        )
         contract.action_topup()  # +10 h
-        ticket = self.env["helpdesk.ticket"].create({"name": "Printer", "description": "x",
-                                                     "partner_id": self.customer.id})
+        ticket = self.env["helpdesk.ticket"].create(
+            {"name": "Printer", "description": "x", "partner_id": self.customer.id}
+        )
         tech_ticket = ticket.with_user(self.technician)
         self.assertEqual(tech_ticket.halo_contract_id, contract)
         self.assertEqual(tech_ticket.halo_contract_id.display_name, contract.display_name)
         self.assertEqual(tech_ticket.halo_contract_remaining, "10.00 h prepaid left")
 
     def test_money_contract_shows_exhausted_to_technicians(self):
-        contract = self._contract(prepay_kind="money", topup_block=500, topup_product_id=self.product_topup.id,
-                                  topup_price=500)
-        ticket = self.env["helpdesk.ticket"].create({"name": "Printer", "description": "x",
-                                                     "partner_id": self.customer.id})
+        contract = self._contract(
+            prepay_kind="money", topup_block=500, topup_product_id=self.product_topup.id, topup_price=500
+        )
+        ticket = self.env["helpdesk.ticket"].create(
+            {"name": "Printer", "description": "x", "partner_id": self.customer.id}
+        )
         self.assertEqual(ticket.with_user(self.technician).halo_contract_id, contract)
-        self.assertEqual(ticket.with_user(self.technician).halo_contract_remaining, "prepaid balance exhausted")
+        self.assertEqual(
+            ticket.with_user(self.technician).halo_contract_remaining, "prepaid balance exhausted"
+        )
         contract.action_topup()  # +500.00
         ticket.invalidate_recordset()
         remaining = ticket.with_user(self.technician).halo_contract_remaining
@@ -247,8 +319,9 @@ class TestScreensTicketContract(HaloContractCommon):
         self.assertIn("500", ticket.with_user(self.billing_user).halo_contract_remaining)
 
     def test_no_contract_nothing_shown(self):
-        ticket = self.env["helpdesk.ticket"].create({"name": "Printer", "description": "x",
-                                                     "partner_id": self.other_customer.id})
+        ticket = self.env["helpdesk.ticket"].create(
+            {"name": "Printer", "description": "x", "partner_id": self.other_customer.id}
+        )
         self.assertFalse(ticket.halo_contract_id)
         self.assertFalse(ticket.halo_contract_remaining)
 

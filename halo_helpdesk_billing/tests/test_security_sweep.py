@@ -37,7 +37,7 @@ MONEY_GROUPS = {BILLING_USER, BILLING_MANAGER, "base.group_system"}
 MONEY_ALSO_FOR = {
     ("account.analytic.line", "amount"): {
         "account.group_account_readonly": "accountants read every journal item (the timesheet cost is "
-                                          "booked there too) and the analytic reports total it",
+        "booked there too) and the analytic reports total it",
     },
     ("timesheets.analysis.report", "amount"): {
         "account.group_account_readonly": "the same timesheet cost, summed by Odoo's timesheet analysis",
@@ -48,9 +48,15 @@ MONEY_ALSO_FOR = {
 # (model, field) -> why it is money.
 MONEY_FIELDS = {
     ("halo.contract", "threshold_alert_credit"): "hours, or money on money contracts, credited when notified",
-    ("account.analytic.line", "halo_rating_explanation"): "the pricing explained, with unit prices and amounts",
+    (
+        "account.analytic.line",
+        "halo_rating_explanation",
+    ): "the pricing explained, with unit prices and amounts",
     ("account.analytic.line", "halo_rating_data"): "segments with unit prices and amounts",
-    ("account.analytic.line", "halo_billable_hours"): "minimum / increment / rounding terms: x hourly price = amount",
+    (
+        "account.analytic.line",
+        "halo_billable_hours",
+    ): "minimum / increment / rounding terms: x hourly price = amount",
     ("account.analytic.line", "halo_rate_version_id"): "points at the price version (hourly price)",
     ("halo.mileage", "halo_explanation"): "the price of the trip explained",
     ("halo.expense", "halo_explanation"): "the billed amount explained",
@@ -67,7 +73,10 @@ MONEY_FIELDS = {
     ("res.users", "halo_expense_markup"): "res.partner's field, read through the user",
     ("res.partner", "halo_mileage_price"): "the customer's price per km / mile (a company-dependent Float)",
     ("res.users", "halo_mileage_price"): "res.partner's field, read through the user",
-    ("res.partner", "halo_mileage_surcharge"): "the customer's surcharge per trip (a company-dependent Float)",
+    (
+        "res.partner",
+        "halo_mileage_surcharge",
+    ): "the customer's surcharge per trip (a company-dependent Float)",
     ("res.users", "halo_mileage_surcharge"): "res.partner's field, read through the user",
     ("halo.xero.drift", "odoo_value"): "the drifted value can be a product's sales price",
     ("halo.xero.drift", "xero_value"): "the drifted value can be a product's sales price",
@@ -88,7 +97,7 @@ MONEY_FIELDS = {
 # Monetary fields technicians write but read back empty (write-only entry fields).
 WRITE_ONLY_FIELDS = {
     ("halo.expense", "amount_entry"): "the technician's entry; the stored amount is hidden (given back "
-                                      "to whoever recorded the expense: what they paid, see OWN_ENTRY_FIELDS)",
+    "to whoever recorded the expense: what they paid, see OWN_ENTRY_FIELDS)",
     ("halo.ticket.item", "cost_entry"): "the technician's entry; the stored cost is hidden",
     ("halo.ticket.item", "price_entry"): "the technician's entry; the stored price is hidden",
 }
@@ -136,8 +145,10 @@ MONEY_NAME = re.compile(
 AMOUNT_IN_TEXT = re.compile(r"(?:[$£€]|\b(?:USD|GBP|EUR|NZD))\s?-?\d")
 
 # Public methods a portal user may call, with the reason each is harmless.
-WINDOW_ACTION = ("returns a window action built from the record's id (and, read with the caller's own "
-                 "rights, its name); whatever it opens is read through the caller's ACLs and record rules")
+WINDOW_ACTION = (
+    "returns a window action built from the record's id (and, read with the caller's own "
+    "rights, its name); whatever it opens is read through the caller's ACLs and record rules"
+)
 HARMLESS_METHODS = {
     ("account.analytic.line", "action_halo_rerate"): WINDOW_ACTION,
     ("account.move", "action_halo_open_tickets"): WINDOW_ACTION,
@@ -182,25 +193,37 @@ class SweepCommon(HaloContractCommon, HaloBillingRunCommon, HaloRpcCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.portal = new_test_user(
-            cls.env, login="halo_portal", name="Pat Portal", groups="base.group_portal", context=QUIET,
+            cls.env,
+            login="halo_portal",
+            name="Pat Portal",
+            groups="base.group_portal",
+            context=QUIET,
         )
         cls.portal.partner_id.parent_id = cls.customer
         cls.contract = cls._contract(
-            prepay_kind="money", topup_block=200, topup_product_id=cls.product_topup.id, topup_price=200,
+            prepay_kind="money",
+            topup_block=200,
+            topup_product_id=cls.product_topup.id,
+            topup_price=200,
         )
         cls.contract.action_topup()
         invoiced = cls._work(cls, cls.ticket)
-        cls.billing_run = cls.env["halo.billing.run"].create({
-            "date_cutoff": date(2026, 7, 31), "date_invoice": date(2026, 7, 31),
-            "partner_ids": [(6, 0, cls.customer.ids)],
-        })
+        cls.billing_run = cls.env["halo.billing.run"].create(
+            {
+                "date_cutoff": date(2026, 7, 31),
+                "date_invoice": date(2026, 7, 31),
+                "partner_ids": [(6, 0, cls.customer.ids)],
+            }
+        )
         cls.billing_run.action_preview()
         cls.billing_run.action_create_invoices()
         cls.invoiced_actions = invoiced[0]
         cls.invoiced_trip = invoiced[1]
         # unbilled work of the technician, on another customer's ticket
         cls.open_actions, cls.open_trip, cls.open_expense, cls.open_item = cls._work(cls, cls.ticket_b, day=8)
-        cls.version = cls.env["halo.charge.rate.version"].search([("rate_id", "=", cls.rate_onsite.id)], limit=1)
+        cls.version = cls.env["halo.charge.rate.version"].search(
+            [("rate_id", "=", cls.rate_onsite.id)], limit=1
+        )
         cls._sweep_records()
 
     @classmethod
@@ -208,28 +231,45 @@ class SweepCommon(HaloContractCommon, HaloBillingRunCommon, HaloRpcCase):
         """A record of each Xero model and wizard, so that their methods are called on one.
         The connection points at a closed local port: nothing leaves the machine."""
         env = cls.env(su=True)
-        connection = env["halo.xero.connection"].create({
-            "name": "Xero (sweep)", "company_id": env.company.id, "client_id": "sweep",
-            "client_secret": "sweep-secret", "default_account_code": "200",
-        })
+        connection = env["halo.xero.connection"].create(
+            {
+                "name": "Xero (sweep)",
+                "company_id": env.company.id,
+                "client_id": "sweep",
+                "client_secret": "sweep-secret",
+                "default_account_code": "200",
+            }
+        )
         connection._halo_set_base_url("http://127.0.0.1:9")
-        wizard = env["halo.xero.setup.wizard"].create({"company_id": env.company.id,
-                                                       "connection_id": connection.id})
+        wizard = env["halo.xero.setup.wizard"].create(
+            {"company_id": env.company.id, "connection_id": connection.id}
+        )
         line = cls.billing_run.line_ids.filtered("amount")[:1]
         factories = [
-            ("halo.xero.drift", {"connection_id": connection.id, "res_model": "res.partner",
-                                 "res_id": cls.customer.id, "field_name": "name", "side": "xero"}),
+            (
+                "halo.xero.drift",
+                {
+                    "connection_id": connection.id,
+                    "res_model": "res.partner",
+                    "res_id": cls.customer.id,
+                    "field_name": "name",
+                    "side": "xero",
+                },
+            ),
             ("halo.xero.import", {"connection_id": connection.id}),
-            ("halo.xero.import.review", {"connection_id": connection.id, "xero_contact_id": "sweep",
-                                         "xero_name": "Sweep Ltd"}),
+            (
+                "halo.xero.import.review",
+                {"connection_id": connection.id, "xero_contact_id": "sweep", "xero_name": "Sweep Ltd"},
+            ),
             ("halo.xero.setup.tenant", {"wizard_id": wizard.id, "tenant_id": "sweep", "name": "Sweep Org"}),
             ("halo.rerate.wizard", {"reason": "sweep"}),
             ("halo.billing.adjust.wizard", {"line_id": line.id, "amount": 1, "reason": "sweep"}),
         ]
         for model, vals in factories:
             with env.cr.savepoint():
-                env[model].with_context(active_model="account.analytic.line",
-                                        active_ids=cls.open_actions.ids).create(vals)
+                env[model].with_context(
+                    active_model="account.analytic.line", active_ids=cls.open_actions.ids
+                ).create(vals)
 
     def setUp(self):
         super().setUp()
@@ -261,7 +301,11 @@ class SweepCommon(HaloContractCommon, HaloBillingRunCommon, HaloRpcCase):
 
     def addon_fields(self):
         """``{model: {field names the addon defines or extends}}``, from its ``ir.model.fields``."""
-        data = self.env["ir.model.data"].sudo().search([("module", "=", ADDON), ("model", "=", "ir.model.fields")])
+        data = (
+            self.env["ir.model.data"]
+            .sudo()
+            .search([("module", "=", ADDON), ("model", "=", "ir.model.fields")])
+        )
         result = {}
         for field in self.env["ir.model.fields"].sudo().browse(data.mapped("res_id")):
             result.setdefault(field.model, set()).add(field.name)
@@ -284,7 +328,11 @@ class SweepCommon(HaloContractCommon, HaloBillingRunCommon, HaloRpcCase):
         """Whether only billing groups (and system administrators) may read ``model`` at all."""
         billing = self.env.ref(BILLING_USER)
         system = self.env.ref("base.group_system")
-        rules = self.env["ir.model.access"].sudo().search([("model_id.model", "=", model), ("perm_read", "=", True)])
+        rules = (
+            self.env["ir.model.access"]
+            .sudo()
+            .search([("model_id.model", "=", model), ("perm_read", "=", True)])
+        )
         return bool(rules) and all(
             rule.group_id and (rule.group_id == system or billing in rule.group_id.all_implied_ids)
             for rule in rules
@@ -312,8 +360,10 @@ class TestSecuritySweepMoney(SweepCommon):
                 key = (model, name)
                 if MONEY_NAME.search(name) and key not in MONEY_FIELDS and key not in NOT_MONEY:
                     with self.checking(field=key):
-                        self.gap(f"{model}.{name} ({field.type}) looks like money: add it to MONEY_FIELDS "
-                                 f"or NOT_MONEY of this test with the reason")
+                        self.gap(
+                            f"{model}.{name} ({field.type}) looks like money: add it to MONEY_FIELDS "
+                            f"or NOT_MONEY of this test with the reason"
+                        )
         self.assertNoGaps()
 
     def test_money_fields_carry_billing_groups(self):
@@ -327,7 +377,9 @@ class TestSecuritySweepMoney(SweepCommon):
                 if not groups:
                     self.gap(f"{model}.{name}: money field without groups")
                 elif not groups <= MONEY_GROUPS | set(MONEY_ALSO_FOR.get((model, name), ())):
-                    self.gap(f"{model}.{name}: money field readable by {', '.join(sorted(groups - MONEY_GROUPS))}")
+                    self.gap(
+                        f"{model}.{name}: money field readable by {', '.join(sorted(groups - MONEY_GROUPS))}"
+                    )
         self.assertNoGaps()
 
     def test_technician_and_portal_read_no_money(self):
@@ -350,15 +402,21 @@ class TestSecuritySweepMoney(SweepCommon):
             client = self.rpc(user)
             with self.checking(user=user.login):
                 try:
-                    messages = client.call("mail.message", "search_read", [("model", "in", models)],
-                                           fields=["model", "res_id", "body", "subject"])
+                    messages = client.call(
+                        "mail.message",
+                        "search_read",
+                        [("model", "in", models)],
+                        fields=["model", "res_id", "body", "subject"],
+                    )
                 except RpcError:
                     continue
                 for message in messages:
                     text = f"{message['subject'] or ''} {message['body'] or ''}"
                     if AMOUNT_IN_TEXT.search(text):
-                        self.gap(f"{user.login} reads an amount in a message on {message['model']} "
-                                 f"{message['res_id']}: {text[:160]!r}")
+                        self.gap(
+                            f"{user.login} reads an amount in a message on {message['model']} "
+                            f"{message['res_id']}: {text[:160]!r}"
+                        )
         self.assertNoGaps()
 
     def _check_reads(self, client, user, model, money):
@@ -382,8 +440,11 @@ class TestSecuritySweepMoney(SweepCommon):
             for row in rows:
                 for name, value in row.items():
                     if (model, name) in WRITE_ONLY_FIELDS:
-                        own = (model, name) in OWN_ENTRY_FIELDS and row.get("user_id") and \
-                            row["user_id"][0] == user.id
+                        own = (
+                            (model, name) in OWN_ENTRY_FIELDS
+                            and row.get("user_id")
+                            and row["user_id"][0] == user.id
+                        )
                         if value and not own:
                             self.gap(f"{user.login} reads {model}.{name} = {value!r} (write-only field)")
                     elif (model, name) in money:
@@ -423,15 +484,21 @@ class TestSecuritySweepMethods(SweepCommon):
         if name == "write":
             # an empty write changes nothing and checks nothing: write a real field
             fields = self.env[model]._fields
-            writable = [fname for fname in ("name", "note", "ref", "reason", "description")
-                        if fname in fields and fields[fname].store and not fields[fname].readonly]
+            writable = [
+                fname
+                for fname in ("name", "note", "ref", "reason", "description")
+                if fname in fields and fields[fname].store and not fields[fname].readonly
+            ]
             return [{writable[0]: "sweep"} if writable else {}]
         if name == "default_get":
             return [list(self.env[model]._fields)]
         parameters = list(inspect.signature(function).parameters.values())[1:]
-        return [None for parameter in parameters
-                if parameter.default is inspect.Parameter.empty
-                and parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD)]
+        return [
+            None
+            for parameter in parameters
+            if parameter.default is inspect.Parameter.empty
+            and parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD)
+        ]
 
     def test_portal_user_cannot_call_public_methods(self):
         client = self.rpc(self.portal)
@@ -464,14 +531,18 @@ class TestSecuritySweepMethods(SweepCommon):
                         # a portal user has no business with any of it: only an access check is a
                         # refusal (a UserError of a business rule passes once the state suits it)
                         if not err.name.endswith(("AccessError", "MissingError")):
-                            self.gap(f"{model}.{name} ({'model' if api_model else 'record'}) not refused "
-                                     f"for access but failed: {err.name.rsplit('.', 1)[-1]}: {err.message[:160]}")
+                            self.gap(
+                                f"{model}.{name} ({'model' if api_model else 'record'}) not refused "
+                                f"for access but failed: {err.name.rsplit('.', 1)[-1]}: {err.message[:160]}"
+                            )
                         continue
                     finally:
                         savepoint.close(rollback=True)
                         self.env.invalidate_all()
-                    self.gap(f"{model}.{name} ({'model' if api_model else 'record'}) ran for a portal user: "
-                             f"{str(result)[:160]}")
+                    self.gap(
+                        f"{model}.{name} ({'model' if api_model else 'record'}) ran for a portal user: "
+                        f"{str(result)[:160]}"
+                    )
         if skipped:
             _logger.info("Security sweep: no record to call these on: %s", ", ".join(skipped))
             self.gaps.append(f"(not a gap: no record to call these on: {', '.join(skipped)})")
@@ -504,7 +575,9 @@ class TestSecuritySweepContext(SweepCommon):
         for key, where in sorted(keys.items()):
             with self.checking(key=key):
                 if not hasattr(self, f"_forge_{key}"):
-                    self.gap(f"context key {key} ({', '.join(where)}) has no forged-call scenario in this test")
+                    self.gap(
+                        f"context key {key} ({', '.join(where)}) has no forged-call scenario in this test"
+                    )
         self.assertNoGaps()
 
     # Keys the addon once trusted and no longer reads: still forged, so that they stay dead.
@@ -532,16 +605,39 @@ class TestSecuritySweepContext(SweepCommon):
         tech = self.rpc(self.technician)
         context = {key: True}
         trip, action = self.open_trip, self.open_actions[0]
-        self._expect_refused(tech, f"{key}: technician marks own work invoiced", "halo.mileage", "write",
-                             trip.ids, {"halo_invoice_number": "INV/FAKE", "halo_billing_state": "invoiced"},
-                             context=context)
-        self._expect_refused(tech, f"{key}: technician edits invoiced work", "halo.mileage", "write",
-                             self.invoiced_trip.ids, {"distance": 1}, context=context)
-        self._expect_refused(tech, f"{key}: technician deletes invoiced work", "account.analytic.line", "unlink",
-                             self.invoiced_actions[:1].ids, context=context)
+        self._expect_refused(
+            tech,
+            f"{key}: technician marks own work invoiced",
+            "halo.mileage",
+            "write",
+            trip.ids,
+            {"halo_invoice_number": "INV/FAKE", "halo_billing_state": "invoiced"},
+            context=context,
+        )
+        self._expect_refused(
+            tech,
+            f"{key}: technician edits invoiced work",
+            "halo.mileage",
+            "write",
+            self.invoiced_trip.ids,
+            {"distance": 1},
+            context=context,
+        )
+        self._expect_refused(
+            tech,
+            f"{key}: technician deletes invoiced work",
+            "account.analytic.line",
+            "unlink",
+            self.invoiced_actions[:1].ids,
+            context=context,
+        )
         self.env.invalidate_all()
-        if trip.sudo().halo_invoice_number or self.invoiced_trip.sudo().distance == 1 \
-                or not self.invoiced_actions[:1].sudo().exists() or action.sudo().halo_invoice_number:
+        if (
+            trip.sudo().halo_invoice_number
+            or self.invoiced_trip.sudo().distance == 1
+            or not self.invoiced_actions[:1].sudo().exists()
+            or action.sudo().halo_invoice_number
+        ):
             self.gap(f"{key}: the work was changed")
 
     def _forge_halo_no_rating(self, key):
@@ -549,23 +645,38 @@ class TestSecuritySweepContext(SweepCommon):
         action = self.open_actions[0]  # 09:00-10:20 on 8 July: 1 h 30 x 95 = 142.50
         self.assertEqual(action.sudo().halo_rated_amount, 142.5)
         try:
-            tech.call("account.analytic.line", "write", action.ids,
-                      {"halo_end": "2026-07-08 12:00:00"}, context={key: True})
+            tech.call(
+                "account.analytic.line",
+                "write",
+                action.ids,
+                {"halo_end": "2026-07-08 12:00:00"},
+                context={key: True},
+            )
         except RpcError:
             return  # refused: fine
         self.env.invalidate_all()
         # 09:00-12:00 (UTC, 10:00-13:00 BST, in hours): 3 h x 95 = 285.00
         if action.sudo().halo_rated_amount != 285.0:
-            self.gap(f"{key}: the technician changed the action's times without re-rating it "
-                     f"(still {action.sudo().halo_rated_amount})")
+            self.gap(
+                f"{key}: the technician changed the action's times without re-rating it "
+                f"(still {action.sudo().halo_rated_amount})"
+            )
 
     def _forge_halo_allow_version_edit(self, key):
         self.assertTrue(self.version._halo_used_versions())
-        manager = new_test_user(self.env, login="halo_sweep_manager", groups=f"base.group_user,{BILLING_MANAGER}")
+        manager = new_test_user(
+            self.env, login="halo_sweep_manager", groups=f"base.group_user,{BILLING_MANAGER}"
+        )
         for user in (self.technician, manager):
-            self._expect_refused(self.rpc(user), f"{key}: {user.login} edits a used price version",
-                                 "halo.charge.rate.version", "write", self.version.ids, {"hourly_price": 1},
-                                 context={key: True})
+            self._expect_refused(
+                self.rpc(user),
+                f"{key}: {user.login} edits a used price version",
+                "halo.charge.rate.version",
+                "write",
+                self.version.ids,
+                {"hourly_price": 1},
+                context={key: True},
+            )
         self.env.invalidate_all()
         if self.version.hourly_price != 95:
             self.gap(f"{key}: the used version's price was changed to {self.version.hourly_price}")
@@ -573,26 +684,49 @@ class TestSecuritySweepContext(SweepCommon):
     def _forge_halo_contract_ledger_system(self, key):
         before = self.contract.sudo().balance_amount
         for user in (self.technician, self.billing_user):
-            self._expect_refused(self.rpc(user), f"{key}: {user.login} forges a counted top-up",
-                                 "halo.contract.ledger", "create",
-                                 {"contract_id": self.contract.id, "kind": "topup", "amount": 10000,
-                                  "reason": "forged"}, context={key: True})
+            self._expect_refused(
+                self.rpc(user),
+                f"{key}: {user.login} forges a counted top-up",
+                "halo.contract.ledger",
+                "create",
+                {"contract_id": self.contract.id, "kind": "topup", "amount": 10000, "reason": "forged"},
+                context={key: True},
+            )
         self.env.invalidate_all()
         if self.contract.sudo().balance_amount != before:
-            self.gap(f"{key}: the contract balance moved from {before} to {self.contract.sudo().balance_amount}")
+            self.gap(
+                f"{key}: the contract balance moved from {before} to {self.contract.sudo().balance_amount}"
+            )
 
     def _forge_halo_mail_gateway(self, key):
         # only the mail gateway may create a ticket that a blocking contract refuses (flagged);
         # the key sent by a client, or message_new called over RPC, gets nobody past the block
-        self._contract(name="Blocking", partner_id=self.other_customer.id, contact_id=False,
-                       prepay_kind="hours", on_exhausted="block")
+        self._contract(
+            name="Blocking",
+            partner_id=self.other_customer.id,
+            contact_id=False,
+            prepay_kind="hours",
+            on_exhausted="block",
+        )
         tech = self.rpc(self.technician)
         vals = {"name": "Forged by mail", "description": "x", "partner_id": self.other_customer.id}
-        self._expect_refused(tech, f"{key}: technician forges a ticket from e-mail", "helpdesk.ticket",
-                             "create", vals, context={key: True})
-        self._expect_refused(tech, f"{key}: technician calls message_new", "helpdesk.ticket",
-                             "message_new", {"subject": "Forged by mail"},
-                             {"partner_id": self.other_customer.id}, context={key: True})
+        self._expect_refused(
+            tech,
+            f"{key}: technician forges a ticket from e-mail",
+            "helpdesk.ticket",
+            "create",
+            vals,
+            context={key: True},
+        )
+        self._expect_refused(
+            tech,
+            f"{key}: technician calls message_new",
+            "helpdesk.ticket",
+            "message_new",
+            {"subject": "Forged by mail"},
+            {"partner_id": self.other_customer.id},
+            context={key: True},
+        )
         if self.env["helpdesk.ticket"].sudo().search_count([("name", "=", "Forged by mail")]):
             self.gap(f"{key}: a blocked ticket was created")
 
@@ -600,14 +734,26 @@ class TestSecuritySweepContext(SweepCommon):
         # the key only asks for the background path (jobs instead of the request): it grants
         # nothing, so a technician is still refused the run's actions
         tech = self.rpc(self.technician)
-        self._expect_refused(tech, f"{key}: technician previews a run", "halo.billing.run", "action_preview",
-                             self.billing_run.ids, context={key: True})
+        self._expect_refused(
+            tech,
+            f"{key}: technician previews a run",
+            "halo.billing.run",
+            "action_preview",
+            self.billing_run.ids,
+            context={key: True},
+        )
 
     def _forge_halo_billing_chunk_scope(self, key):
         # a chunk's scope is an object of the engine's; a value sent by a client is no scope
         tech = self.rpc(self.technician)
-        self._expect_refused(tech, f"{key}: technician previews a run", "halo.billing.run", "action_preview",
-                             self.billing_run.ids, context={key: {"partner_ids": [self.customer.id]}})
+        self._expect_refused(
+            tech,
+            f"{key}: technician previews a run",
+            "halo.billing.run",
+            "action_preview",
+            self.billing_run.ids,
+            context={key: {"partner_ids": [self.customer.id]}},
+        )
         forged = self.env["halo.billing.run"].with_context(**{key: {"partner_ids": [self.customer.id]}})
         if forged._halo_chunk_scope() is not None:
             self.gap(f"{key}: a plain value is taken as a chunk's scope")
@@ -617,10 +763,23 @@ class TestSecuritySweepContext(SweepCommon):
         # technician must not reach invoices with it at all
         tech = self.rpc(self.technician)
         invoice = self.billing_run.invoice_ids[:1]
-        self._expect_refused(tech, f"{key}: technician writes an invoice", "account.move", "write",
-                             invoice.ids, {"ref": "forged"}, context={key: True})
-        self._expect_refused(tech, f"{key}: technician creates an invoice", "account.move", "create",
-                             {"move_type": "out_invoice", "partner_id": self.customer.id}, context={key: True})
+        self._expect_refused(
+            tech,
+            f"{key}: technician writes an invoice",
+            "account.move",
+            "write",
+            invoice.ids,
+            {"ref": "forged"},
+            context={key: True},
+        )
+        self._expect_refused(
+            tech,
+            f"{key}: technician creates an invoice",
+            "account.move",
+            "create",
+            {"move_type": "out_invoice", "partner_id": self.customer.id},
+            context={key: True},
+        )
 
     def _forge_halo_xero_cancel(self, key):
         # the marker lets a cancel reset an invoice approved in Xero on its way (the push voids it); a
@@ -628,8 +787,9 @@ class TestSecuritySweepContext(SweepCommon):
         tech = self.rpc(self.technician)
         invoice = self.billing_run.invoice_ids[:1]
         for method in ("button_cancel", "button_draft"):
-            self._expect_refused(tech, f"{key}: technician {method}", "account.move", method, invoice.ids,
-                                 context={key: True})
+            self._expect_refused(
+                tech, f"{key}: technician {method}", "account.move", method, invoice.ids, context={key: True}
+            )
         from ..models.halo_engine import XERO_CANCEL
 
         if XERO_CANCEL.is_set(self.env["account.move"].with_context(**{key: True}).env):
@@ -640,6 +800,6 @@ class TestSecuritySweepContext(SweepCommon):
         tech = self.rpc(self.technician)
         invoice = self.billing_run.invoice_ids[:1]
         for method in ("action_halo_xero_send_now", "action_halo_xero_retry", "action_halo_xero_refresh"):
-            self._expect_refused(tech, f"{key}: technician {method}", "account.move", method, invoice.ids,
-                                 context={key: True})
-
+            self._expect_refused(
+                tech, f"{key}: technician {method}", "account.move", method, invoice.ids, context={key: True}
+            )

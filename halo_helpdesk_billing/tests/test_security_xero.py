@@ -31,22 +31,46 @@ class TestXeroSecurityRpc(HaloXeroPushCommon, HaloRpcCase):
         super().setUpClass()
         cls.company_b = cls.setup_other_company(name="Second Company Ltd")["company"]
         cls.manager_b = new_test_user(
-            cls.env, login="halo_manager_b", name="Olga Other", groups=f"base.group_user,{BILLING_MANAGER}",
-            company_id=cls.company_b.id, company_ids=[cls.company_b.id])
-        cls.portal = new_test_user(cls.env, login="halo_portal", name="Pat Portal", groups="base.group_portal",
-                                   company_id=cls.env.company.id)
+            cls.env,
+            login="halo_manager_b",
+            name="Olga Other",
+            groups=f"base.group_user,{BILLING_MANAGER}",
+            company_id=cls.company_b.id,
+            company_ids=[cls.company_b.id],
+        )
+        cls.portal = new_test_user(
+            cls.env,
+            login="halo_portal",
+            name="Pat Portal",
+            groups="base.group_portal",
+            company_id=cls.env.company.id,
+        )
         cls.portal.partner_id.parent_id = cls.customers[0]  # a contact of the invoiced customer
         cls.sysadmin = new_test_user(
-            cls.env, login="halo_sysadmin", name="Sam Sysadmin", groups=f"base.group_system,{BILLING_MANAGER}",
-            company_id=cls.env.company.id)
+            cls.env,
+            login="halo_sysadmin",
+            name="Sam Sysadmin",
+            groups=f"base.group_system,{BILLING_MANAGER}",
+            company_id=cls.env.company.id,
+        )
         # the second company's own connection, to the sandbox's other organisation
-        cls.connection_b = cls.env[CONNECTION].sudo().create({
-            "name": "Xero (second company)", "company_id": cls.company_b.id, "client_id": SANDBOX_CLIENT_ID,
-            "client_secret": SANDBOX_CLIENT_SECRET, "webhook_key": KEY_B,
-        })
+        cls.connection_b = (
+            cls.env[CONNECTION]
+            .sudo()
+            .create(
+                {
+                    "name": "Xero (second company)",
+                    "company_id": cls.company_b.id,
+                    "client_id": SANDBOX_CLIENT_ID,
+                    "client_secret": SANDBOX_CLIENT_SECRET,
+                    "webhook_key": KEY_B,
+                }
+            )
+        )
         cls.connection_b._halo_set_base_url(cls.sandbox_url)
-        cls.connection_b.write({"tenant_id": NZ_TENANT_ID, "tenant_name": "Halo Demo NZ Limited",
-                                "state": "connected"})
+        cls.connection_b.write(
+            {"tenant_id": NZ_TENANT_ID, "tenant_name": "Halo Demo NZ Limited", "state": "connected"}
+        )
 
     def setUp(self):
         super().setUp()
@@ -107,15 +131,20 @@ class TestXeroSecurityRpc(HaloXeroPushCommon, HaloRpcCase):
         Connection = self.env[CONNECTION]
         self.connection.with_user(self.billing_manager)._halo_start_oauth("http://localhost/cb", "SID")
         state = self.connection.oauth_state
-        self.assertEqual(Connection.with_user(self.billing_manager)._halo_find_oauth_state(state, "SID"),
-                         self.connection)
+        self.assertEqual(
+            Connection.with_user(self.billing_manager)._halo_find_oauth_state(state, "SID"), self.connection
+        )
         for user in (self.billing_user, self.technician, self.manager_b):
             with self.subTest(user.login), self.assertRaisesRegex(UserError, "Only billing managers"):
                 Connection.with_user(user)._halo_find_oauth_state(state, "SID")
 
     # -- imports and reviews -------------------------------------------------------------------------
     def test_import_resume_refused_to_callers_without_group_or_company(self):
-        imp = self.env["halo.xero.import"].sudo().create({"connection_id": self.connection.id, "state": "paused"})
+        imp = (
+            self.env["halo.xero.import"]
+            .sudo()
+            .create({"connection_id": self.connection.id, "state": "paused"})
+        )
         for login, client in [*self.outsiders(), ("halo_biller", self.rpc(self.billing_user))]:
             with self.subTest(login):
                 self.assertRpcRefused(client, "halo.xero.import", "action_resume", [imp.id])
@@ -128,13 +157,26 @@ class TestXeroSecurityRpc(HaloXeroPushCommon, HaloRpcCase):
         self.xero_calls_expected = True
 
     def _review(self, **vals):
-        return self.env["halo.xero.import.review"].sudo().create({
-            "connection_id": self.connection.id, "xero_contact_id": "11111111-2222-3333-4444-555555555555",
-            "xero_name": "Dunmore Logistics plc", "xero_email": "accounts@dunmore.example",
-            "xero_values": {"name": "Dunmore Logistics plc", "email": "accounts@dunmore.example",
-                            "vat": None, "phone": None, "ref": None},
-            **vals,
-        })
+        return (
+            self.env["halo.xero.import.review"]
+            .sudo()
+            .create(
+                {
+                    "connection_id": self.connection.id,
+                    "xero_contact_id": "11111111-2222-3333-4444-555555555555",
+                    "xero_name": "Dunmore Logistics plc",
+                    "xero_email": "accounts@dunmore.example",
+                    "xero_values": {
+                        "name": "Dunmore Logistics plc",
+                        "email": "accounts@dunmore.example",
+                        "vat": None,
+                        "phone": None,
+                        "ref": None,
+                    },
+                    **vals,
+                }
+            )
+        )
 
     def test_review_link_refused_to_outsiders_and_to_users_partners(self):
         customer = self.env["res.partner"].create({"name": "Dunmore Logistics", "is_company": True})
@@ -147,11 +189,16 @@ class TestXeroSecurityRpc(HaloXeroPushCommon, HaloRpcCase):
         admin_email = admin_partner.email
         company_partner = self.env.company.partner_id
         contact_person = self.env["res.partner"].create({"name": "Dora Dunmore", "parent_id": customer.id})
-        partner_b = self.env["res.partner"].create({"name": "B's customer", "is_company": True,
-                                                    "company_id": self.company_b.id})
-        for target, reason in ((admin_partner, ""), (self.billing_user.partner_id, "contact of a user"),
-                               (company_partner, "company's own contact"), (contact_person, "contact person"),
-                               (partner_b, "")):  # another company's customer: not even readable
+        partner_b = self.env["res.partner"].create(
+            {"name": "B's customer", "is_company": True, "company_id": self.company_b.id}
+        )
+        for target, reason in (
+            (admin_partner, ""),
+            (self.billing_user.partner_id, "contact of a user"),
+            (company_partner, "company's own contact"),
+            (contact_person, "contact person"),
+            (partner_b, ""),
+        ):  # another company's customer: not even readable
             with self.subTest(target.name):
                 # the reviewer may choose any partner in the list: the link checks it
                 manager.call("halo.xero.import.review", "write", [review.id], {"partner_id": target.id})
@@ -160,14 +207,21 @@ class TestXeroSecurityRpc(HaloXeroPushCommon, HaloRpcCase):
                     self.assertIn(reason, error.message)
         self.env.invalidate_all()
         self.assertEqual(admin_partner.email, admin_email)
-        self.assertFalse(any((admin_partner | self.billing_user.partner_id | company_partner | partner_b)
-                             .mapped("halo_xero_contact_id")))
+        self.assertFalse(
+            any(
+                (admin_partner | self.billing_user.partner_id | company_partner | partner_b).mapped(
+                    "halo_xero_contact_id"
+                )
+            )
+        )
         # a customer of the company is linked, with Xero's values
         manager.call("halo.xero.import.review", "write", [review.id], {"partner_id": customer.id})
         manager.call("halo.xero.import.review", "action_link", [review.id])
         self.env.invalidate_all()
-        self.assertEqual((review.state, customer.halo_xero_contact_id, customer.name, customer.email),
-                         ("linked", review.xero_contact_id, "Dunmore Logistics plc", "accounts@dunmore.example"))
+        self.assertEqual(
+            (review.state, customer.halo_xero_contact_id, customer.name, customer.email),
+            ("linked", review.xero_contact_id, "Dunmore Logistics plc", "accounts@dunmore.example"),
+        )
 
     def test_review_values_keep_to_the_fields_xero_owns(self):
         """``xero_values`` is writable by the reviewer and applied as superuser: only Xero's fields."""
@@ -177,29 +231,48 @@ class TestXeroSecurityRpc(HaloXeroPushCommon, HaloRpcCase):
                 self.assertRpcRefused(client, "halo.xero.import.review", "action_create", [review.id])
         user_partner = self.billing_user.partner_id
         manager = self.rpc(self.billing_manager)
-        manager.call("halo.xero.import.review", "write", [review.id], {"xero_values": {
-            "name": "Evil Ltd", "email": "evil@example.com", "user_ids": [[4, self.billing_user.id]],
-            "company_id": self.company_b.id, "_address": {"city": "Leeds", "user_ids": [[4, self.billing_user.id]]},
-        }})
+        manager.call(
+            "halo.xero.import.review",
+            "write",
+            [review.id],
+            {
+                "xero_values": {
+                    "name": "Evil Ltd",
+                    "email": "evil@example.com",
+                    "user_ids": [[4, self.billing_user.id]],
+                    "company_id": self.company_b.id,
+                    "_address": {"city": "Leeds", "user_ids": [[4, self.billing_user.id]]},
+                }
+            },
+        )
         manager.call("halo.xero.import.review", "action_create", [review.id])
         self.env.invalidate_all()
         created = review.partner_id
-        self.assertEqual((created.name, created.email, created.city, created.company_id),
-                         ("Evil Ltd", "evil@example.com", "Leeds", self.env.company))
+        self.assertEqual(
+            (created.name, created.email, created.city, created.company_id),
+            ("Evil Ltd", "evil@example.com", "Leeds", self.env.company),
+        )
         self.assertFalse(created.user_ids)
         self.assertEqual(self.billing_user.partner_id, user_partner)
 
     # -- invoices: retry, send now, refresh ----------------------------------------------------------
     def test_invoice_xero_actions_refused_to_callers_without_group_or_company(self):
         move = self.make_invoices(1, partner=self.customers[0])
-        move.sudo().write({"halo_xero_state": "failed", "halo_xero_invoice_id": "6a5e3f4c-0000-4000-8000-000000000001",
-                           "halo_xero_error": "Xero refused it"})
+        move.sudo().write(
+            {
+                "halo_xero_state": "failed",
+                "halo_xero_invoice_id": "6a5e3f4c-0000-4000-8000-000000000001",
+                "halo_xero_error": "Xero refused it",
+            }
+        )
         cron = self.env.ref("halo_helpdesk_billing.ir_cron_halo_xero_push")
         Trigger = self.env["ir.cron.trigger"].sudo()
         triggers = Trigger.search_count([("cron_id", "=", cron.id)])
         portal = self.rpc(self.portal)
         # the portal user reads their invoice...
-        self.assertEqual(portal.call(MOVE, "read", [move.id], ["halo_xero_state"])[0]["halo_xero_state"], "failed")
+        self.assertEqual(
+            portal.call(MOVE, "read", [move.id], ["halo_xero_state"])[0]["halo_xero_state"], "failed"
+        )
         for login, client in self.outsiders():
             for method in ("action_halo_xero_retry", "action_halo_xero_send_now", "action_halo_xero_refresh"):
                 with self.subTest(login=login, method=method):
@@ -210,7 +283,9 @@ class TestXeroSecurityRpc(HaloXeroPushCommon, HaloRpcCase):
         self.assertNoXeroCall()
         # a billing user of the company may, on the company's own connection only
         biller = self.rpc(self.billing_user)
-        error = self.assertRpcRefused(biller, MOVE, "write", [move.id], {"halo_xero_connection_id": self.connection_b.id})
+        error = self.assertRpcRefused(
+            biller, MOVE, "write", [move.id], {"halo_xero_connection_id": self.connection_b.id}
+        )
         self.assertIn("company inconsistencies", error.message)
         biller.call(MOVE, "action_halo_xero_retry", [move.id])
         self.env.invalidate_all()
@@ -222,28 +297,52 @@ class TestXeroSecurityRpc(HaloXeroPushCommon, HaloRpcCase):
     def test_sync_log_and_payments_of_other_companies_are_not_readable(self):
         move = self.make_invoices(1)
         self.env["halo.xero.sync.log"]._halo_log(move, "create", "ok", "sent")
-        self.env["halo.xero.payment"].sudo().create({
-            "xero_payment_id": "7b000000-0000-4000-8000-000000000001", "tenant_id": self.tenant_id,
-            "connection_id": self.connection.id, "move_id": move.id, "amount": 171.0, "state": "skipped"})
+        self.env["halo.xero.payment"].sudo().create(
+            {
+                "xero_payment_id": "7b000000-0000-4000-8000-000000000001",
+                "tenant_id": self.tenant_id,
+                "connection_id": self.connection.id,
+                "move_id": move.id,
+                "amount": 171.0,
+                "state": "skipped",
+            }
+        )
         domain = [("move_id", "=", move.id)]
         for model in ("halo.xero.sync.log", "halo.xero.payment"):
             with self.subTest(model):
                 self.assertEqual(self.rpc(self.manager_b).call(model, "search_read", domain, ["id"]), [])
-                self.assertEqual(len(self.rpc(self.billing_user).call(model, "search_read", domain, ["id"])), 1)
+                self.assertEqual(
+                    len(self.rpc(self.billing_user).call(model, "search_read", domain, ["id"])), 1
+                )
 
     # -- connection settings: system administrators only --------------------------------------------
     def test_api_urls_and_tracking_path_for_system_administrators_only(self):
         manager = self.rpc(self.billing_manager)
-        for fname in ("accounting_url", "token_url", "authorize_url", "revoke_url", "identity_url",
-                      "tracking_option_field"):
+        for fname in (
+            "accounting_url",
+            "token_url",
+            "authorize_url",
+            "revoke_url",
+            "identity_url",
+            "tracking_option_field",
+        ):
             with self.subTest(fname):
-                self.assertRpcRefused(manager, CONNECTION, "write", [self.connection.id],
-                                      {fname: "https://attacker.example/api.xro/2.0"})
+                self.assertRpcRefused(
+                    manager,
+                    CONNECTION,
+                    "write",
+                    [self.connection.id],
+                    {fname: "https://attacker.example/api.xro/2.0"},
+                )
                 self.assertRpcRefused(manager, CONNECTION, "read", [self.connection.id], [fname])
         # nor through a new connection (the second company's manager, for their own company)
         self.env[CONNECTION].sudo().browse(self.connection_b.id).unlink()
-        self.assertRpcRefused(self.rpc(self.manager_b), CONNECTION, "create", {
-            "company_id": self.company_b.id, "token_url": "https://attacker.example/connect/token"})
+        self.assertRpcRefused(
+            self.rpc(self.manager_b),
+            CONNECTION,
+            "create",
+            {"company_id": self.company_b.id, "token_url": "https://attacker.example/connect/token"},
+        )
         self.env.invalidate_all()
         self.assertEqual(self.connection._halo_endpoints(), xc.XeroEndpoints.for_base(self.sandbox_url))
         # the manager still edits the other settings
@@ -252,38 +351,64 @@ class TestXeroSecurityRpc(HaloXeroPushCommon, HaloRpcCase):
         admin = self.rpc(self.sysadmin)
         for path in ("product_id", "product_id.categ_id", "analytic_line_ids.account_id", "partner_id.ref"):
             admin.call(CONNECTION, "write", [self.connection.id], {"tracking_option_field": path})
-        for path in ("company_id.halo_xero_connection_id.client_secret", "move_id.partner_id.user_ids.login",
-                     "create_uid.password", "product_id.standard_price", "price_subtotal", "nonexistent",
-                     "product_id.__class__", "product_id.categ_id.parent_id.parent_id.name"):
+        for path in (
+            "company_id.halo_xero_connection_id.client_secret",
+            "move_id.partner_id.user_ids.login",
+            "create_uid.password",
+            "product_id.standard_price",
+            "price_subtotal",
+            "nonexistent",
+            "product_id.__class__",
+            "product_id.categ_id.parent_id.parent_id.name",
+        ):
             with self.subTest(path):
-                self.assertRpcRefused(admin, CONNECTION, "write", [self.connection.id],
-                                      {"tracking_option_field": path}, names=("ValidationError",))
-        admin.call(CONNECTION, "write", [self.connection.id], {"accounting_url": self.sandbox_url + "/api.xro/2.0"})
+                self.assertRpcRefused(
+                    admin,
+                    CONNECTION,
+                    "write",
+                    [self.connection.id],
+                    {"tracking_option_field": path},
+                    names=("ValidationError",),
+                )
+        admin.call(
+            CONNECTION, "write", [self.connection.id], {"accounting_url": self.sandbox_url + "/api.xro/2.0"}
+        )
 
     def test_tracking_path_stored_before_the_check_is_not_read(self):
         """A path stored before this check (or by SQL) is not followed by the push."""
         move = self.make_invoices(1, post=False)
-        self.env.cr.execute("UPDATE halo_xero_connection SET tracking_category_name = 'Service', "
-                            "tracking_option_field = 'company_id.name' WHERE id = %s", [self.connection.id])
+        self.env.cr.execute(
+            "UPDATE halo_xero_connection SET tracking_category_name = 'Service', "
+            "tracking_option_field = 'company_id.name' WHERE id = %s",
+            [self.connection.id],
+        )
         self.connection.invalidate_recordset()
         self.assertEqual(move._halo_xero_tracking(self.connection, move.invoice_line_ids[0]), [])
         self.connection.write({"tracking_option_field": "product_id"})
-        self.assertEqual(move._halo_xero_tracking(self.connection, move.invoice_line_ids[0]),
-                         [("Service", self.product_xero.display_name)])
+        self.assertEqual(
+            move._halo_xero_tracking(self.connection, move.invoice_line_ids[0]),
+            [("Service", self.product_xero.display_name)],
+        )
 
     # -- set-up wizard: own companies only -----------------------------------------------------------
     def test_setup_wizard_only_for_the_callers_companies(self):
         other = self.rpc(self.manager_b)
         Wizard = "halo.xero.setup.wizard"
-        self.assertRpcRefused(other, Wizard, "create", {"company_id": self.env.company.id,
-                                                        "auth_type": "client_credentials"})
+        self.assertRpcRefused(
+            other, Wizard, "create", {"company_id": self.env.company.id, "auth_type": "client_credentials"}
+        )
         self.assertRpcRefused(other, Wizard, "create", {"connection_id": self.connection.id})
         own = other.call(Wizard, "create", {"auth_type": "client_credentials"})
         self.assertRpcRefused(other, Wizard, "write", [own], {"connection_id": self.connection.id})
         self.assertRpcRefused(other, Wizard, "write", [own], {"company_id": self.env.company.id})
         # a wizard of company A, started by its manager: nobody else drives it
-        wizard = self.env[Wizard].with_user(self.billing_manager).create({
-            "auth_type": "client_credentials", "client_id": "ATTACKER-APP", "client_secret": "attacker"})
+        wizard = (
+            self.env[Wizard]
+            .with_user(self.billing_manager)
+            .create(
+                {"auth_type": "client_credentials", "client_id": "ATTACKER-APP", "client_secret": "attacker"}
+            )
+        )
         for login, client in [*self.outsiders(), ("halo_biller", self.rpc(self.billing_user))]:
             with self.subTest(login):
                 self.assertRpcRefused(client, Wizard, "action_connect", [wizard.id])
@@ -291,21 +416,38 @@ class TestXeroSecurityRpc(HaloXeroPushCommon, HaloRpcCase):
         self.env.invalidate_all()
         self.assertEqual(self.connection.client_id, SANDBOX_CLIENT_ID)
         self.assertEqual(self.connection.tenant_id, self.tenant_id)
-        self.assertFalse(self.env["halo.xero.import"].sudo().search([("connection_id", "=", self.connection.id)]))
+        self.assertFalse(
+            self.env["halo.xero.import"].sudo().search([("connection_id", "=", self.connection.id)])
+        )
         self.assertNoXeroCall()
 
     # -- webhook -------------------------------------------------------------------------------------
     def post(self, body, key):
         self.env.flush_all()
-        return self.url_open(WEBHOOK, data=body, headers={
-            "Content-Type": "application/json", "x-xero-signature": xero_push.webhook_signature(body, key)})
+        return self.url_open(
+            WEBHOOK,
+            data=body,
+            headers={
+                "Content-Type": "application/json",
+                "x-xero-signature": xero_push.webhook_signature(body, key),
+            },
+        )
 
     def payload(self, *tenants, entropy="E"):
-        events = [{"resourceId": "00000000-0000-0000-0000-%012d" % n, "eventDateUtc": "2026-07-31T10:00:00.000",
-                   "eventType": "UPDATE", "eventCategory": "INVOICE", "tenantId": tenant, "tenantType": "ORGANISATION"}
-                  for n, tenant in enumerate(tenants, 1)]
-        return json.dumps({"events": events, "firstEventSequence": 1, "lastEventSequence": len(events),
-                           "entropy": entropy}).encode()
+        events = [
+            {
+                "resourceId": "00000000-0000-0000-0000-%012d" % n,
+                "eventDateUtc": "2026-07-31T10:00:00.000",
+                "eventType": "UPDATE",
+                "eventCategory": "INVOICE",
+                "tenantId": tenant,
+                "tenantType": "ORGANISATION",
+            }
+            for n, tenant in enumerate(tenants, 1)
+        ]
+        return json.dumps(
+            {"events": events, "firstEventSequence": 1, "lastEventSequence": len(events), "entropy": entropy}
+        ).encode()
 
     def stored_tenants(self):
         self.env.invalidate_all()
@@ -313,14 +455,22 @@ class TestXeroSecurityRpc(HaloXeroPushCommon, HaloRpcCase):
 
     def test_webhook_refuses_a_big_body_before_reading_it(self):
         filler = "x" * (300 * 1024)
-        body = json.dumps({"events": json.loads(self.payload(self.tenant_id))["events"], "entropy": filler}).encode()
+        body = json.dumps(
+            {"events": json.loads(self.payload(self.tenant_id))["events"], "entropy": filler}
+        ).encode()
         response = self.post(body, KEY)
         self.assertEqual(response.status_code, 413)
         # without a length (chunked): refused as well, the body is not read to its end
-        chunks = (body[i:i + 8192] for i in range(0, len(body), 8192))
+        chunks = (body[i : i + 8192] for i in range(0, len(body), 8192))
         self.env.flush_all()
-        chunked = self.url_open(WEBHOOK, data=chunks, headers={
-            "Content-Type": "application/json", "x-xero-signature": xero_push.webhook_signature(body, KEY)})
+        chunked = self.url_open(
+            WEBHOOK,
+            data=chunks,
+            headers={
+                "Content-Type": "application/json",
+                "x-xero-signature": xero_push.webhook_signature(body, KEY),
+            },
+        )
         self.assertIn(chunked.status_code, (401, 413))  # read up to the cap at most: never a valid signature
         self.assertEqual(self.stored_tenants(), [])
         # a real payload passes
@@ -329,8 +479,12 @@ class TestXeroSecurityRpc(HaloXeroPushCommon, HaloRpcCase):
 
     def test_webhook_refuses_keys_of_connections_not_connected(self):
         body = self.payload(NZ_TENANT_ID)
-        for vals in ({"state": "disconnected"}, {"state": "needs_reauth"}, {"state": "draft"},
-                     {"state": "connected", "active": False}):
+        for vals in (
+            {"state": "disconnected"},
+            {"state": "needs_reauth"},
+            {"state": "draft"},
+            {"state": "connected", "active": False},
+        ):
             with self.subTest(**vals):
                 self.connection_b.write(vals)
                 self.assertEqual(self.post(body, KEY_B).status_code, 401)
@@ -341,12 +495,16 @@ class TestXeroSecurityRpc(HaloXeroPushCommon, HaloRpcCase):
 
     def test_webhook_events_only_for_the_organisation_of_the_signing_key(self):
         body = self.payload(self.tenant_id, NZ_TENANT_ID, "AAAAAAAA-0000-0000-0000-000000000000")
-        with self.assertLogs("odoo.addons.halo_helpdesk_billing.models.xero.halo_xero_payment", "WARNING") as logs:
+        with self.assertLogs(
+            "odoo.addons.halo_helpdesk_billing.models.xero.halo_xero_payment", "WARNING"
+        ) as logs:
             self.assertEqual(self.post(body, KEY_B).status_code, 200)
         self.assertIn("2 events ignored", logs.output[0])
         self.assertEqual(self.stored_tenants(), [NZ_TENANT_ID.lower()])
         # one Xero app (one webhook key) connected to both organisations: both are its own
         self.connection_b.write({"webhook_key": KEY})
-        self.assertEqual(self.post(self.payload(self.tenant_id, NZ_TENANT_ID, entropy="F"), KEY).status_code, 200)
+        self.assertEqual(
+            self.post(self.payload(self.tenant_id, NZ_TENANT_ID, entropy="F"), KEY).status_code, 200
+        )
         # the NZ event was stored already (same event key): one new event, the UK one
         self.assertEqual(self.stored_tenants(), sorted([self.tenant_id.lower(), NZ_TENANT_ID.lower()]))

@@ -25,8 +25,9 @@ class TestFirstHourTour(HaloBillingRunCommon, TestXeroSetupTour):
         super().setUpClass()
         # a UK company's VAT: the import maps 20 % to Xero's OUTPUT2 by rate (the test chart's 15 %
         # has no Xero counterpart and would rightly fail the push until mapped)
-        cls.env["account.tax"].search([("company_id", "=", cls.env.company.id), ("type_tax_use", "=", "sale"),
-                                       ("amount", "=", 15)]).write({"amount": 20})
+        cls.env["account.tax"].search(
+            [("company_id", "=", cls.env.company.id), ("type_tax_use", "=", "sale"), ("amount", "=", 15)]
+        ).write({"amount": 20})
 
     def test_first_hour_tour(self):
         self._work(self.ticket)
@@ -37,14 +38,19 @@ class TestFirstHourTour(HaloBillingRunCommon, TestXeroSetupTour):
         self.assertEqual(conn.payment_journal_id.type, "bank")
         run = self.env["halo.billing.run"].search([], order="id desc", limit=1)
         invoice = run.invoice_ids
-        self.assertEqual((run.state, invoice.state, invoice.halo_xero_state), ("invoiced", "posted", "queued"))
+        self.assertEqual(
+            (run.state, invoice.state, invoice.halo_xero_state), ("invoiced", "posted", "queued")
+        )
         self.assertEqual(invoice.amount_untaxed, 360.57)  # billing_common: the month's work
 
         # the push cron: the invoice arrives in the sandbox, once, approved, for the same amount
         invoice._halo_xero_push()
         self.assertEqual(invoice.halo_xero_state, "sent", invoice.halo_xero_error)
-        in_xero = [i for i in self.sandbox.state.orgs[UK_TENANT_ID]["invoices"].values()
-                   if i.get("InvoiceNumber") == invoice.name]
+        in_xero = [
+            i
+            for i in self.sandbox.state.orgs[UK_TENANT_ID]["invoices"].values()
+            if i.get("InvoiceNumber") == invoice.name
+        ]
         self.assertEqual(len(in_xero), 1)
         self.assertEqual((in_xero[0]["Status"], in_xero[0]["Total"]), ("AUTHORISED", invoice.amount_total))
 
@@ -57,7 +63,9 @@ class TestFirstHourTour(HaloBillingRunCommon, TestXeroSetupTour):
         self.assertIn("action='%s/pay'" % page_url, page)
         self.assertIn("value='%s'" % invoice.halo_xero_invoice_id, page)
         form = urllib.parse.urlencode({"invoice": invoice.halo_xero_invoice_id, "amount": ""}).encode()
-        with urllib.request.urlopen(urllib.request.Request(page_url + "/pay", data=form, method="POST")) as response:
+        with urllib.request.urlopen(
+            urllib.request.Request(page_url + "/pay", data=form, method="POST")
+        ) as response:
             self.assertIn("amount due now 0.00", response.read().decode())
         conn._halo_xero_poll()
         self.env.invalidate_all()
@@ -66,5 +74,8 @@ class TestFirstHourTour(HaloBillingRunCommon, TestXeroSetupTour):
         self.assertEqual(invoice.halo_xero_payment_ids.payment_id.journal_id, conn.payment_journal_id)
 
         # and the billing manager sees it paid on the invoice
-        self.start_tour("/odoo/action-account.action_move_out_invoice_type/%d" % invoice.id,
-                        "halo_first_hour_paid_tour", login=self.billing_manager.login)
+        self.start_tour(
+            "/odoo/action-account.action_move_out_invoice_type/%d" % invoice.id,
+            "halo_first_hour_paid_tour",
+            login=self.billing_manager.login,
+        )

@@ -63,13 +63,20 @@ class _SandboxHttpCase(HaloBillingCommon, HttpCase):
         cls.addClassCleanup(cls.sandbox.stop)
         cls.ctl = SandboxControl(cls.sandbox.url)
         cls.env.company._halo_xero_use_sandbox(cls.sandbox.url)
-        cls.connection = cls.env["halo.xero.connection"].sudo().search([("company_id", "=", cls.env.company.id)])
+        cls.connection = (
+            cls.env["halo.xero.connection"].sudo().search([("company_id", "=", cls.env.company.id)])
+        )
         cls.host_spy = _ServerHostSpy()
         spy = cls.host_spy
-        cls.startClassPatcher(patch.object(
-            urllib3.PoolManager, "connection_from_host",
-            lambda manager, host, port=None, scheme="http", pool_kwargs=None:
-            spy(manager, host, port, scheme, pool_kwargs)))
+        cls.startClassPatcher(
+            patch.object(
+                urllib3.PoolManager,
+                "connection_from_host",
+                lambda manager, host, port=None, scheme="http", pool_kwargs=None: spy(
+                    manager, host, port, scheme, pool_kwargs
+                ),
+            )
+        )
 
     def setUp(self):
         super().setUp()
@@ -107,8 +114,11 @@ class TestXeroSetupTour(_SandboxHttpCase):
 
     # -- browser helpers (Chrome DevTools protocol of Odoo's ChromeBrowser) -----------------------
     def _eval(self, browser, expression, timeout=10):
-        res = browser._websocket_request("Runtime.evaluate", params={
-            "expression": expression, "returnByValue": True, "awaitPromise": True}, timeout=timeout)
+        res = browser._websocket_request(
+            "Runtime.evaluate",
+            params={"expression": expression, "returnByValue": True, "awaitPromise": True},
+            timeout=timeout,
+        )
         if not res or "exceptionDetails" in res:
             return None
         return res["result"].get("value")
@@ -127,41 +137,64 @@ class TestXeroSetupTour(_SandboxHttpCase):
                 pass  # the page is navigating
             time.sleep(0.1)
         browser.take_screenshot("sc_xero_consent_")
-        self.fail("timed out waiting for %s; the browser is on %s" % (what, self._eval(browser, "location.href")))
+        self.fail(
+            "timed out waiting for %s; the browser is on %s" % (what, self._eval(browser, "location.href"))
+        )
 
     def _type(self, browser, selector, text):
-        self.assertTrue(self._eval(browser, "(() => { const el = document.querySelector(%s);"
-                                            " el.focus(); return document.activeElement === el; })()"
-                                   % json.dumps(selector)), selector)
+        self.assertTrue(
+            self._eval(
+                browser,
+                "(() => { const el = document.querySelector(%s);"
+                " el.focus(); return document.activeElement === el; })()" % json.dumps(selector),
+            ),
+            selector,
+        )
         browser._websocket_request("Input.insertText", params={"text": text})
 
     def _click(self, browser, selector):
         """A real mouse click (pressed + released) in the middle of the element."""
-        point = self._eval(browser, "(() => { const el = document.querySelector(%s);"
-                                    " el.scrollIntoView({block: 'center'}); const r = el.getBoundingClientRect();"
-                                    " return [r.left + r.width / 2, r.top + r.height / 2]; })()"
-                           % json.dumps(selector))
+        point = self._eval(
+            browser,
+            "(() => { const el = document.querySelector(%s);"
+            " el.scrollIntoView({block: 'center'}); const r = el.getBoundingClientRect();"
+            " return [r.left + r.width / 2, r.top + r.height / 2]; })()" % json.dumps(selector),
+        )
         self.assertTrue(point, "nothing to click at %s" % selector)
         for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
-            browser._websocket_request("Input.dispatchMouseEvent", params={
-                "type": kind, "x": point[0], "y": point[1], "button": "none" if kind == "mouseMoved" else "left",
-                "buttons": 1 if kind == "mousePressed" else 0, "clickCount": 1})
+            browser._websocket_request(
+                "Input.dispatchMouseEvent",
+                params={
+                    "type": kind,
+                    "x": point[0],
+                    "y": point[1],
+                    "button": "none" if kind == "mouseMoved" else "left",
+                    "buttons": 1 if kind == "mousePressed" else 0,
+                    "clickCount": 1,
+                },
+            )
 
     def _answer_consent_page(self, browser):
         """The sandbox's consent page, as a user answers it: log in, tick both organisations and the
         practice (a tenant that is not an organisation, which the wizard must not offer), Allow."""
         authorize = self.sandbox.url + "/identity/connect/authorize?"
-        if not self._wait_for(browser, "location.href.startsWith(%s) && document.readyState === 'complete'"
-                                       " && document.querySelector('input[name=email]')" % json.dumps(authorize),
-                              "the consent page's login form"):
+        if not self._wait_for(
+            browser,
+            "location.href.startsWith(%s) && document.readyState === 'complete'"
+            " && document.querySelector('input[name=email]')" % json.dumps(authorize),
+            "the consent page's login form",
+        ):
             return
         self.assertIn("Sandbox login for", self._eval(browser, "document.body.innerText"))
         self._type(browser, "input[name=email]", "demo@halo.example")
         self._type(browser, "input[name=password]", "demo")
         self._click(browser, "form button[type=submit]")
-        if not self._wait_for(browser, "document.readyState === 'complete'"
-                                       " && document.querySelectorAll('input[name=tenant]').length === 3",
-                              "the organisation choice"):
+        if not self._wait_for(
+            browser,
+            "document.readyState === 'complete'"
+            " && document.querySelectorAll('input[name=tenant]').length === 3",
+            "the organisation choice",
+        ):
             return
         page = self._eval(browser, "document.body.innerText")
         self.assertIn("wants access to your Xero data", page)
@@ -173,8 +206,11 @@ class TestXeroSetupTour(_SandboxHttpCase):
             self.assertTrue(self._eval(browser, "document.querySelector(%s).checked" % json.dumps(selector)))
         self._click(browser, "button[name=action][value=allow]")
         # the sandbox redirects to Odoo's callback, which redirects to the wizard: the tour resumes there
-        self._wait_for(browser, "location.href.startsWith(%s)" % json.dumps(self.base_url() + WIZARD_URL),
-                       "the return to the wizard")
+        self._wait_for(
+            browser,
+            "location.href.startsWith(%s)" % json.dumps(self.base_url() + WIZARD_URL),
+            "the return to the wizard",
+        )
 
     def _run_tour_through_consent(self, login, url_path="/odoo", timeout=90, tour=TOUR):
         """start_tour/browser_js, keeping the browser between the tour's start and its end to
@@ -195,16 +231,25 @@ class TestXeroSetupTour(_SandboxHttpCase):
                 from odoo.addons.bus.websocket import CloseCode, WebsocketConnectionHandler, _kick_all
 
                 stack.callback(_kick_all, CloseCode.KILL_NOW)
-                stack.enter_context(patch.object(WebsocketConnectionHandler, "websocket_allowed", return_value=True))
+                stack.enter_context(
+                    patch.object(WebsocketConnectionHandler, "websocket_allowed", return_value=True)
+                )
             self.authenticate(login, login, browser=browser)
             self.cr.flush()
             self.cr.clear()
             browser.navigate_to(self.base_url() + url_path)
             stack.callback(browser.stop)
-            self.assertTrue(browser._wait_ready("odoo.isTourReady(%s)" % json.dumps(tour)), "the tour never got ready")
+            self.assertTrue(
+                browser._wait_ready("odoo.isTourReady(%s)" % json.dumps(tour)), "the tour never got ready"
+            )
             started = time.monotonic()
-            options = {"stepDelay": 0, "keepWatchBrowser": False, "debug": False, "startUrl": url_path,
-                       "delayToCheckUndeterminisms": 0}
+            options = {
+                "stepDelay": 0,
+                "keepWatchBrowser": False,
+                "debug": False,
+                "startUrl": url_path,
+                "delayToCheckUndeterminisms": 0,
+            }
             self._eval(browser, "odoo.startTour(%s, %s)" % (json.dumps(tour), json.dumps(options)))
             self._answer_consent_page(browser)
             try:
@@ -227,8 +272,10 @@ class TestXeroSetupTour(_SandboxHttpCase):
         self.env.invalidate_all()
 
         conn = self.connection
-        self.assertEqual((conn.state, conn.tenant_id, conn.tenant_name, conn.client_id, conn.auth_type),
-                         ("connected", UK_TENANT_ID, "Halo Demo UK Ltd", SANDBOX_CLIENT_ID, "code"))
+        self.assertEqual(
+            (conn.state, conn.tenant_id, conn.tenant_name, conn.client_id, conn.auth_type),
+            ("connected", UK_TENANT_ID, "Halo Demo UK Ltd", SANDBOX_CLIENT_ID, "code"),
+        )
         self.assertEqual(conn.client_secret, SANDBOX_CLIENT_SECRET)  # typed in the wizard
         self.assertEqual(conn.connected_by_id, self.billing_manager)
         self.assertTrue(conn.xero_connection_ref)
@@ -243,9 +290,13 @@ class TestXeroSetupTour(_SandboxHttpCase):
         self.assertNotIn(PRACTICE_TENANT_ID, offered)
         self.assertIn(PRACTICE_TENANT_ID, [c["tenantId"] for c in self.sandbox.state.connections.values()])
         # the settings step: the journal chosen, the webhook key typed, the rounding account proposed
-        self.assertEqual((conn.payment_journal_id.type, conn.payment_journal_id.company_id), ("bank", self.env.company))
-        self.assertEqual((conn.webhook_key, conn.rounding_account_code, conn.default_account_code),
-                         ("halo-demo-webhook-key", "860", "200"))
+        self.assertEqual(
+            (conn.payment_journal_id.type, conn.payment_journal_id.company_id), ("bank", self.env.company)
+        )
+        self.assertEqual(
+            (conn.webhook_key, conn.rounding_account_code, conn.default_account_code),
+            ("halo-demo-webhook-key", "860", "200"),
+        )
         imp = self.env["halo.xero.import"].sudo().search([("connection_id", "=", conn.id)])
         self.assertEqual(len(imp), 1)
         wizard = self.env["halo.xero.setup.wizard"].sudo().search([("connection_id", "=", conn.id)])
@@ -253,12 +304,28 @@ class TestXeroSetupTour(_SandboxHttpCase):
         # the checklist's one red item: the sales taxes the import created for Xero's rates the test
         # company lacks, flagged for review, with what to do about them
         todo = [(label, fix) for ok, label, fix in wizard._halo_checklist() if not ok]
-        self.assertEqual(todo, [("Sales taxes mapped to Xero tax types",
-                                 "4 taxes flagged Xero Mapping to Review (Billing > Configuration > Xero > Mapping).")])
+        self.assertEqual(
+            todo,
+            [
+                (
+                    "Sales taxes mapped to Xero tax types",
+                    "4 taxes flagged Xero Mapping to Review (Billing > Configuration > Xero > Mapping).",
+                )
+            ],
+        )
         self.assertFalse(wizard.checklist_ok)
         # nothing in this database matches the sandbox's customers or items: all are created
-        self.assertEqual((imp.state, imp.contacts_created, imp.contacts_linked, imp.review_count,
-                          imp.items_created, imp.items_linked), ("done", 10, 0, 0, 8, 0))
+        self.assertEqual(
+            (
+                imp.state,
+                imp.contacts_created,
+                imp.contacts_linked,
+                imp.review_count,
+                imp.items_created,
+                imp.items_linked,
+            ),
+            ("done", 10, 0, 0, 8, 0),
+        )
         partners = self.env["res.partner"].search([("halo_xero_connection_id", "=", conn.id)])
         self.assertEqual({p.halo_xero_contact_id.lower() for p in partners}, contact_ids)
         self.assertEqual(len(partners), 10)
@@ -271,12 +338,22 @@ class TestXeroSetupTour(_SandboxHttpCase):
         log = [r for r in self.ctl.requests() if r["path"] != "/favicon.ico"]
         calls = [(r["method"], r["path"].lower()) for r in log]
         authorize = "/identity/connect/authorize"
-        self.assertEqual(calls[:6], [("GET", authorize), ("POST", authorize), ("POST", authorize),
-                                     ("POST", "/connect/token"), ("GET", "/connections"),
-                                     ("GET", "/api.xro/2.0/contacts")])
+        self.assertEqual(
+            calls[:6],
+            [
+                ("GET", authorize),
+                ("POST", authorize),
+                ("POST", authorize),
+                ("POST", "/connect/token"),
+                ("GET", "/connections"),
+                ("GET", "/api.xro/2.0/contacts"),
+            ],
+        )
         self.assertEqual([r["status"] for r in log[:5]], [200, 200, 302, 200, 200])
         granted = self.sandbox.state.snapshot(self.sandbox.state.connections)
-        self.assertEqual({c["tenantId"] for c in granted.values()}, {UK_TENANT_ID, NZ_TENANT_ID, PRACTICE_TENANT_ID})
+        self.assertEqual(
+            {c["tenantId"] for c in granted.values()}, {UK_TENANT_ID, NZ_TENANT_ID, PRACTICE_TENANT_ID}
+        )
         self.assertTrue(all(path.startswith("/api.xro/2.0/") for _method, path in calls[5:]), calls)
         self.assertEqual({r["tenant"] for r in log[5:]}, {UK_TENANT_ID})
         self.assertFalse([(r["method"], r["path"], r["status"]) for r in log if r["status"] >= 400])
@@ -292,18 +369,31 @@ class TestXeroOAuthCallback(_SandboxHttpCase):
     def setUp(self):
         super().setUp()
         self.authenticate(self.billing_manager.login, self.billing_manager.login)
-        self.wizard = self.env["halo.xero.setup.wizard"].with_user(self.billing_manager).create({
-            "auth_type": "code", "client_id": SANDBOX_CLIENT_ID, "client_secret": SANDBOX_CLIENT_SECRET})
+        self.wizard = (
+            self.env["halo.xero.setup.wizard"]
+            .with_user(self.billing_manager)
+            .create(
+                {"auth_type": "code", "client_id": SANDBOX_CLIENT_ID, "client_secret": SANDBOX_CLIENT_SECRET}
+            )
+        )
 
     def _connect(self, wizard=None):
         """The wizard's Connect button, as the web client calls it; returns the authorize URL's query."""
         wizard = wizard or self.wizard
-        action = self.make_jsonrpc_request("/web/dataset/call_button/halo.xero.setup.wizard/action_connect", {
-            "model": "halo.xero.setup.wizard", "method": "action_connect", "args": [[wizard.id]], "kwargs": {}})
+        action = self.make_jsonrpc_request(
+            "/web/dataset/call_button/halo.xero.setup.wizard/action_connect",
+            {
+                "model": "halo.xero.setup.wizard",
+                "method": "action_connect",
+                "args": [[wizard.id]],
+                "kwargs": {},
+            },
+        )
         self.assertEqual((action["type"], action["target"]), ("ir.actions.act_url", "self"))
         url = urllib.parse.urlsplit(action["url"])
-        self.assertEqual("%s://%s%s" % (url.scheme, url.netloc, url.path),
-                         self.sandbox.url + "/identity/connect/authorize")
+        self.assertEqual(
+            "%s://%s%s" % (url.scheme, url.netloc, url.path), self.sandbox.url + "/identity/connect/authorize"
+        )
         self.env.invalidate_all()
         return action["url"], dict(urllib.parse.parse_qsl(url.query))
 
@@ -318,14 +408,18 @@ class TestXeroOAuthCallback(_SandboxHttpCase):
 
     def test_connect_redirects_to_consent_page(self):
         url, query = self._connect()
-        self.assertEqual((query["client_id"], query["response_type"], query["redirect_uri"]),
-                         (SANDBOX_CLIENT_ID, "code", self.base_url() + CALLBACK))
+        self.assertEqual(
+            (query["client_id"], query["response_type"], query["redirect_uri"]),
+            (SANDBOX_CLIENT_ID, "code", self.base_url() + CALLBACK),
+        )
         self.assertIn("offline_access", query["scope"].split())
         self.assertNotIn("code_challenge", query)
         self.assertGreaterEqual(len(query["state"]), 32)
         conn = self.connection
-        self.assertEqual((conn.oauth_state, conn.oauth_wizard_id, conn.oauth_redirect_uri),
-                         (query["state"], self.wizard.id, self.base_url() + CALLBACK))
+        self.assertEqual(
+            (conn.oauth_state, conn.oauth_wizard_id, conn.oauth_redirect_uri),
+            (query["state"], self.wizard.id, self.base_url() + CALLBACK),
+        )
         self.assertEqual(self.wizard.connection_id, conn)
         self.assertFalse(self.wizard.client_secret)  # kept on the connection only
         # the consent page answers it
@@ -346,23 +440,30 @@ class TestXeroOAuthCallback(_SandboxHttpCase):
         self.assertRedirectsToWizard(response)
         wizard, conn = self.wizard, self.connection
         self.assertEqual((wizard.step, wizard.error_message), ("tenant", False))
-        self.assertEqual(sorted(wizard.tenant_line_ids.mapped("name")), ["Halo Demo NZ Limited", "Halo Demo UK Ltd"])
+        self.assertEqual(
+            sorted(wizard.tenant_line_ids.mapped("name")), ["Halo Demo NZ Limited", "Halo Demo UK Ltd"]
+        )
         self.assertTrue(conn._halo_token().get("refresh_token"))
         self.assertEqual(conn.connected_by_id, self.billing_manager)
         self.assertFalse(conn.oauth_state)
         # the organisation chosen in the wizard: connected
         uk = wizard.tenant_line_ids.filtered(lambda line: line.tenant_id == UK_TENANT_ID)
-        action = self.make_jsonrpc_request("/web/dataset/call_button/halo.xero.setup.tenant/action_select", {
-            "model": "halo.xero.setup.tenant", "method": "action_select", "args": [uk.ids], "kwargs": {}})
+        action = self.make_jsonrpc_request(
+            "/web/dataset/call_button/halo.xero.setup.tenant/action_select",
+            {"model": "halo.xero.setup.tenant", "method": "action_select", "args": [uk.ids], "kwargs": {}},
+        )
         self.assertEqual(action["res_id"], wizard.id)
         self.env.invalidate_all()
-        self.assertEqual((conn.state, conn.tenant_id, conn.tenant_name), ("connected", UK_TENANT_ID, "Halo Demo UK Ltd"))
+        self.assertEqual(
+            (conn.state, conn.tenant_id, conn.tenant_name), ("connected", UK_TENANT_ID, "Halo Demo UK Ltd")
+        )
         self.assertEqual((wizard.step, wizard.xero_contacts, wizard.xero_items), ("preview", 10, 8))
         # the code was used once: the same answer again is refused (its state is gone)
         again = self._callback(code=answer["code"], state=answer["state"])
         self.assertEqual(again.status_code, 400)
-        self.assertEqual([(m, p) for m, p, s in self.sandbox_log() if p == "/connect/token"],
-                         [("POST", "/connect/token")])
+        self.assertEqual(
+            [(m, p) for m, p, s in self.sandbox_log() if p == "/connect/token"], [("POST", "/connect/token")]
+        )
 
     def test_wrong_state_is_refused(self):
         url, query = self._connect()
@@ -384,7 +485,9 @@ class TestXeroOAuthCallback(_SandboxHttpCase):
         self.assertFalse(conn._halo_token())
         self.assertFalse(conn.tenant_id)
         self.assertEqual(self.wizard.step, "credentials")
-        self.assertNotIn("/connect/token", [p for _m, p, _s in self.sandbox_log()])  # the code was never exchanged
+        self.assertNotIn(
+            "/connect/token", [p for _m, p, _s in self.sandbox_log()]
+        )  # the code was never exchanged
         self.assertEqual(conn.oauth_state, query["state"])  # the user's own round trip is still open
 
     def test_declined_consent(self):
@@ -394,8 +497,10 @@ class TestXeroOAuthCallback(_SandboxHttpCase):
         response = self._callback(**answer)
         self.assertRedirectsToWizard(response)
         self.assertEqual(self.wizard.step, "credentials")
-        self.assertEqual(self.wizard.error_message,
-                         "You declined the access in Xero, so Odoo is not connected. Connect again and click Allow.")
+        self.assertEqual(
+            self.wizard.error_message,
+            "You declined the access in Xero, so Odoo is not connected. Connect again and click Allow.",
+        )
         conn = self.connection
         self.assertEqual(conn.state, "draft")
         self.assertFalse(conn._halo_token())

@@ -29,10 +29,15 @@ class CancelMixin:
         """POSTs that change only documents' statuses (the cancels)."""
         out = []
         for r in self.ctl.requests():
-            if r["method"] != "POST" or not r["path"].lower().rstrip("/").endswith(("/invoices", "/creditnotes")):
+            if r["method"] != "POST" or not r["path"].lower().rstrip("/").endswith(
+                ("/invoices", "/creditnotes")
+            ):
                 continue
             docs = next(iter(self.body(r).values()))
-            if all(set(doc) <= {"InvoiceID", "CreditNoteID", "Status", "HasAttachments", "HasErrors"} for doc in docs):
+            if all(
+                set(doc) <= {"InvoiceID", "CreditNoteID", "Status", "HasAttachments", "HasErrors"}
+                for doc in docs
+            ):
                 out.append(r)
         return out
 
@@ -61,11 +66,17 @@ class TestXeroCancel(CancelMixin, HaloXeroPushCommon):
         self.assertEqual(moves.mapped("halo_xero_status"), ["DELETED", "DELETED"])
         self.assertEqual(moves.mapped("halo_xero_cancel"), ["done", "done"])
         # one status read, one status change for both
-        self.assertEqual([(r["method"], r["status"]) for r in self.sandbox_requests("/api.xro/")],
-                         [("GET", 200), ("POST", 200)])
-        self.assertEqual([d["Status"] for d in self.body(self.status_writes()[0])["Invoices"]], ["DELETED", "DELETED"])
-        self.assertIn("DELETED in Xero.", moves[0].halo_xero_log_ids.filtered(
-            lambda entry: entry.action == "cancel").mapped("message"))
+        self.assertEqual(
+            [(r["method"], r["status"]) for r in self.sandbox_requests("/api.xro/")],
+            [("GET", 200), ("POST", 200)],
+        )
+        self.assertEqual(
+            [d["Status"] for d in self.body(self.status_writes()[0])["Invoices"]], ["DELETED", "DELETED"]
+        )
+        self.assertIn(
+            "DELETED in Xero.",
+            moves[0].halo_xero_log_ids.filtered(lambda entry: entry.action == "cancel").mapped("message"),
+        )
         # pushing again does nothing
         self.ctl.clear_requests()
         moves._halo_xero_push()
@@ -86,8 +97,9 @@ class TestXeroCancel(CancelMixin, HaloXeroPushCommon):
         self.assertEqual(self.xero_doc(move)["Status"], "VOIDED")
         # the next push reads the status first: already voided, nothing sent again
         move._halo_xero_push()
-        self.assertEqual((move.halo_xero_state, move.halo_xero_cancel, move.halo_xero_status),
-                         ("sent", "done", "VOIDED"))
+        self.assertEqual(
+            (move.halo_xero_state, move.halo_xero_cancel, move.halo_xero_status), ("sent", "done", "VOIDED")
+        )
         self.assertEqual(len(self.status_writes()), 1)  # the void went once
         self.assertIn("Already VOIDED in Xero.", move.halo_xero_log_ids.mapped("message"))
         # a cancelled invoice cannot be cancelled twice (Odoo), and the push has nothing left to do
@@ -105,10 +117,14 @@ class TestXeroCancel(CancelMixin, HaloXeroPushCommon):
         self.assertEqual((move.halo_xero_state, move.halo_xero_cancel), ("queued", "pending"))
         self.assertIn("HTTP 503", move.halo_xero_error)
         self.assertEqual(self.xero_doc(move)["Status"], "AUTHORISED")
-        self.assertIn("retry", move.halo_xero_log_ids.filtered(lambda e: e.action == "cancel").mapped("outcome"))
+        self.assertIn(
+            "retry", move.halo_xero_log_ids.filtered(lambda e: e.action == "cancel").mapped("outcome")
+        )
         move._halo_xero_push()  # the cron's next run
-        self.assertEqual((move.halo_xero_state, move.halo_xero_cancel, self.xero_doc(move)["Status"]),
-                         ("sent", "done", "VOIDED"))
+        self.assertEqual(
+            (move.halo_xero_state, move.halo_xero_cancel, self.xero_doc(move)["Status"]),
+            ("sent", "done", "VOIDED"),
+        )
         self.assertEqual([r["status"] for r in self.status_writes()], [503, 200])
 
     def test_payment_known_in_odoo_refuses_the_cancel_until_it_is_removed_in_xero(self):
@@ -121,7 +137,9 @@ class TestXeroCancel(CancelMixin, HaloXeroPushCommon):
         self.ctl.clear_requests()
         with self.assertRaises(UserError) as caught:
             move.button_cancel()
-        self.assertIn("with payments or credit applied: Xero cannot void it. Remove the payments", str(caught.exception))
+        self.assertIn(
+            "with payments or credit applied: Xero cannot void it. Remove the payments", str(caught.exception)
+        )
         self.assertEqual((move.state, move.halo_xero_cancel), ("posted", False))
         self.assertEqual(self.status_writes(), [])
         # removed in Xero, read back: the cancel goes through and voids it
@@ -130,8 +148,9 @@ class TestXeroCancel(CancelMixin, HaloXeroPushCommon):
         self.assertEqual(move.amount_residual, 171.0)
         move.button_cancel()
         move._halo_xero_push()
-        self.assertEqual((move.state, move.halo_xero_cancel, self.xero_doc(move)["Status"]),
-                         ("cancel", "done", "VOIDED"))
+        self.assertEqual(
+            (move.state, move.halo_xero_cancel, self.xero_doc(move)["Status"]), ("cancel", "done", "VOIDED")
+        )
 
     def test_payment_made_in_xero_since_the_sync_flags_the_cancel_and_retry_voids_it_once_removed(self):
         self.bind_customers()
@@ -142,7 +161,9 @@ class TestXeroCancel(CancelMixin, HaloXeroPushCommon):
         self.ctl.clear_requests()
         stats = move._halo_xero_push()
         self.assertEqual(stats["failed"], 1)
-        self.assertEqual((move.state, move.halo_xero_state, move.halo_xero_cancel), ("cancel", "failed", "refused"))
+        self.assertEqual(
+            (move.state, move.halo_xero_state, move.halo_xero_cancel), ("cancel", "failed", "refused")
+        )
         self.assertIn("Remove the payments (and credit allocations) in Xero first", move.halo_xero_error)
         self.assertEqual(self.status_writes(), [])  # refused from Xero's status read, nothing sent
         self.assertEqual(self.xero_doc(move)["Status"], "AUTHORISED")
@@ -165,8 +186,11 @@ class TestXeroCancel(CancelMixin, HaloXeroPushCommon):
         move._halo_xero_push()
         self.assertEqual([r["status"] for r in self.status_writes()], [200])  # per element: refused inside
         self.assertEqual((move.halo_xero_state, move.halo_xero_cancel), ("failed", "refused"))
-        self.assertIn("Xero refused to void %s: The document date cannot be before the period lock date, currently "
-                      "set at 31-Jul-2026" % move.name, move.halo_xero_error)
+        self.assertIn(
+            "Xero refused to void %s: The document date cannot be before the period lock date, currently "
+            "set at 31-Jul-2026" % move.name,
+            move.halo_xero_error,
+        )
         self.assertEqual(self.xero_doc(move)["Status"], "AUTHORISED")
         # the user keeps it after all: reset to draft (the cancel is dropped) and post again
         move.button_draft()
@@ -205,8 +229,11 @@ class TestXeroCancel(CancelMixin, HaloXeroPushCommon):
         # an approved credit note allocated to the invoice it reverses: refused
         invoice = self.make_invoices(1)
         invoice._halo_xero_push()
-        reversal = self.env["account.move.reversal"].with_context(active_model=MOVE, active_ids=invoice.ids).create({
-            "journal_id": invoice.journal_id.id, "reason": "test"})
+        reversal = (
+            self.env["account.move.reversal"]
+            .with_context(active_model=MOVE, active_ids=invoice.ids)
+            .create({"journal_id": invoice.journal_id.id, "reason": "test"})
+        )
         credit = self.env[MOVE].browse(reversal.refund_moves()["res_id"])
         credit.action_post()
         credit._halo_xero_push()
@@ -253,15 +280,20 @@ class TestXeroCancelRpc(CancelMixin, HaloXeroPushCommon, HaloRpcCase):
         move._halo_xero_push()
         self.ctl.clear_requests()
         tech = self.rpc(self.technician)
-        for method, args in (("button_cancel", ()), ("button_draft", ()),
-                             ("write", ({"halo_xero_cancel": "pending", "halo_xero_state": "queued"},))):
+        for method, args in (
+            ("button_cancel", ()),
+            ("button_draft", ()),
+            ("write", ({"halo_xero_cancel": "pending", "halo_xero_state": "queued"},)),
+        ):
             with self.subTest(method):
                 self.assertRpcRefused(tech, MOVE, method, move.ids, *args, context={XERO_CANCEL.key: True})
         # a billing user may cancel (it voids) but not write the cancellation state itself
         biller = self.rpc(self.billing_user)
         self.assertRpcRefused(biller, MOVE, "write", move.ids, {"halo_xero_cancel": "done"})
         move.invalidate_recordset()
-        self.assertEqual((move.state, move.halo_xero_cancel, move.halo_xero_status), ("posted", False, "AUTHORISED"))
+        self.assertEqual(
+            (move.state, move.halo_xero_cancel, move.halo_xero_status), ("posted", False, "AUTHORISED")
+        )
         self.assertEqual(self.status_writes(), [])
         with self.assertRaises(AccessError):
             move.with_user(self.technician).button_cancel()

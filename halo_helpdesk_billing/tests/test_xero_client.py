@@ -53,8 +53,13 @@ class TestXeroClient(HaloXeroCommon):
         self.ctl.fault("status", status=429, retry_after=7, problem="minute", method="PUT")
         xc.reset_default_throttle()
         with self.assertRaises(xc.XeroRetryLater) as caught:
-            client.call(self.tenant_id, "create_contacts", Contacts(contacts=[Contact(name="Once Only Ltd")]),
-                        idempotency_key="t-429", write=True)
+            client.call(
+                self.tenant_id,
+                "create_contacts",
+                Contacts(contacts=[Contact(name="Once Only Ltd")]),
+                idempotency_key="t-429",
+                write=True,
+            )
         self.assertEqual((caught.exception.problem, caught.exception.retry_after), ("minute", 7.0))
         # urllib3's retries are off: exactly one PUT reached the sandbox
         self.assertSandboxCalls(1, "/Contacts", "PUT")
@@ -69,8 +74,13 @@ class TestXeroClient(HaloXeroCommon):
     def test_dropped_write_is_an_unknown_outcome_sent_once(self):
         self.ctl.fault("drop", after=True, method="PUT", path="/Contacts")
         with self.assertRaises(xc.XeroUnknownOutcome):
-            self._client().call(self.tenant_id, "create_contacts", Contacts(contacts=[Contact(name="Dropped Ltd")]),
-                                idempotency_key="t-drop", write=True)
+            self._client().call(
+                self.tenant_id,
+                "create_contacts",
+                Contacts(contacts=[Contact(name="Dropped Ltd")]),
+                idempotency_key="t-drop",
+                write=True,
+            )
         rows = self.assertSandboxCalls(1, "/Contacts", "PUT")
         self.assertTrue(rows[0]["dropped"])
         # it was applied: the sandbox has the contact once
@@ -92,8 +102,13 @@ class TestXeroClient(HaloXeroCommon):
 
     def test_validation_error_message(self):
         with self.assertRaises(xc.XeroError) as caught:
-            self._client().call(self.tenant_id, "create_contacts", Contacts(contacts=[Contact(name="Acme Facilities Ltd")]),
-                                idempotency_key="t-dup", write=True)
+            self._client().call(
+                self.tenant_id,
+                "create_contacts",
+                Contacts(contacts=[Contact(name="Acme Facilities Ltd")]),
+                idempotency_key="t-dup",
+                write=True,
+            )
         self.assertNotIsInstance(caught.exception, xc.XeroRetryLater)
         self.assertEqual(caught.exception.status, 400)
         self.assertIn("already", str(caught.exception).lower())
@@ -122,8 +137,10 @@ class TestXeroClient(HaloXeroCommon):
         self.ctl.advance(1900)  # the sandbox thinks the access token expired; our clock does not
         self._client().call(self.tenant_id, "get_organisations")
         statuses = [(r["path"], r["status"]) for r in self.sandbox_requests()]
-        self.assertEqual(statuses, [("/api.xro/2.0/Organisation", 401), ("/connect/token", 200),
-                                    ("/api.xro/2.0/Organisation", 200)])
+        self.assertEqual(
+            statuses,
+            [("/api.xro/2.0/Organisation", 401), ("/connect/token", 200), ("/api.xro/2.0/Organisation", 200)],
+        )
 
     def test_throttle_sliding_window_and_penalty(self):
         now = [1000.0]
@@ -133,8 +150,9 @@ class TestXeroClient(HaloXeroCommon):
             slept.append(seconds)
             now[0] += seconds
 
-        throttle = xc.Throttle(per_minute=3, concurrent=2, daily=10, daily_headroom=0.2,
-                               clock=lambda: now[0], sleep=sleep)
+        throttle = xc.Throttle(
+            per_minute=3, concurrent=2, daily=10, daily_headroom=0.2, clock=lambda: now[0], sleep=sleep
+        )
         for _i in range(3):
             with throttle.slot("t"):
                 now[0] += 1

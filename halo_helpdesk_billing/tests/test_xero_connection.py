@@ -37,7 +37,9 @@ def consent(authorize_url, tenants=(UK_TENANT_ID,), allow=True, password="demo")
     fields = dict(re.findall(r"<input type='hidden' name='([^']+)' value='([^']*)'>", page))
     if fields.get("step") != "consent":
         return {"page": page}
-    body = list(fields.items()) + [("tenant", t) for t in tenants] + [("action", "allow" if allow else "cancel")]
+    body = (
+        list(fields.items()) + [("tenant", t) for t in tenants] + [("action", "allow" if allow else "cancel")]
+    )
     try:
         opener.open(authorize_url, urllib.parse.urlencode(body).encode(), timeout=10)
     except urllib.error.HTTPError as redirect:
@@ -58,8 +60,10 @@ class TestXeroConnection(HaloXeroCommon):
         url = conn._halo_start_oauth(REDIRECT, SID)
         self.assertTrue(url.startswith(self.sandbox_url + "/identity/connect/authorize?"))
         query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
-        self.assertEqual((query["client_id"], query["redirect_uri"], query["response_type"]),
-                         ("HALO-DEMO-CLIENT", REDIRECT, "code"))
+        self.assertEqual(
+            (query["client_id"], query["redirect_uri"], query["response_type"]),
+            ("HALO-DEMO-CLIENT", REDIRECT, "code"),
+        )
         self.assertIn("offline_access", query["scope"].split())
         answer = consent(url, tenants=(UK_TENANT_ID, NZ_TENANT_ID))
         self.assertEqual(answer["state"], query["state"])
@@ -71,10 +75,14 @@ class TestXeroConnection(HaloXeroCommon):
         found = self.env["halo.xero.connection"]._halo_find_oauth_state(answer["state"], SID)
         self.assertEqual(found, conn)
         tenants = found._halo_finish_oauth(answer["code"])
-        self.assertEqual(sorted(t["tenant_name"] for t in tenants), ["Halo Demo NZ Limited", "Halo Demo UK Ltd"])
+        self.assertEqual(
+            sorted(t["tenant_name"] for t in tenants), ["Halo Demo NZ Limited", "Halo Demo UK Ltd"]
+        )
         token = conn._halo_token()
-        self.assertEqual(sorted(token), ["access_token", "expires_at", "expires_in", "refresh_token", "scope",
-                                         "token_type"])
+        self.assertEqual(
+            sorted(token),
+            ["access_token", "expires_at", "expires_in", "refresh_token", "scope", "token_type"],
+        )
         self.assertIsInstance(token["scope"], list)
         self.assertAlmostEqual(token["expires_at"], time.time() + 1800, delta=30)
         self.assertFalse(conn.oauth_state)  # single use
@@ -178,9 +186,19 @@ class TestXeroConnection(HaloXeroCommon):
         self.assertIn(("DELETE", "/connections/" + ref.lower(), 204), calls)
         self.assertIn(("POST", "/connect/revocation", 200), calls)
         # the revoked refresh token is dead in Xero
-        client = xc.XeroClient(xc.XeroEndpoints.for_base(self.sandbox_url), "HALO-DEMO-CLIENT", "halo-demo-secret",
-                               lambda: {"access_token": "x", "refresh_token": rt, "scope": ["offline_access"],
-                                        "expires_in": 1800, "token_type": "Bearer"}, lambda token: None)
+        client = xc.XeroClient(
+            xc.XeroEndpoints.for_base(self.sandbox_url),
+            "HALO-DEMO-CLIENT",
+            "halo-demo-secret",
+            lambda: {
+                "access_token": "x",
+                "refresh_token": rt,
+                "scope": ["offline_access"],
+                "expires_in": 1800,
+                "token_type": "Bearer",
+            },
+            lambda token: None,
+        )
         with self.assertRaises(xc.XeroAuthError):
             client.refresh()
 
@@ -194,8 +212,12 @@ class TestXeroConnection(HaloXeroCommon):
             self.env["halo.xero.token"].with_user(self.billing_manager).search([])
         with self.assertRaises(AccessError):
             self.connection.with_user(self.billing_user).write({"name": "x"})
-        admin = new_test_user(self.env, login="halo_sysadmin", groups="base.group_system,%s" % BILLING_MANAGER,
-                              company_id=self.env.company.id)
+        admin = new_test_user(
+            self.env,
+            login="halo_sysadmin",
+            groups="base.group_system,%s" % BILLING_MANAGER,
+            company_id=self.env.company.id,
+        )
         self.assertEqual(self.connection.with_user(admin).client_id, "HALO-DEMO-CLIENT")
 
     def test_for_company_and_use_sandbox(self):
@@ -207,8 +229,10 @@ class TestXeroConnection(HaloXeroCommon):
         self.assertFalse(Connection._halo_for_company(other))
         other._halo_xero_use_sandbox("http://127.0.0.1:8765")
         conn = Connection.sudo().search([("company_id", "=", other.id)])
-        self.assertEqual((conn.state, conn.client_id, conn.client_secret),
-                         ("draft", "HALO-DEMO-CLIENT", "halo-demo-secret"))
+        self.assertEqual(
+            (conn.state, conn.client_id, conn.client_secret),
+            ("draft", "HALO-DEMO-CLIENT", "halo-demo-secret"),
+        )
         self.assertEqual(conn._halo_endpoints(), xc.XeroEndpoints.for_base("http://127.0.0.1:8765"))
 
     def test_never_logs_tokens(self):
@@ -222,8 +246,13 @@ class TestXeroConnection(HaloXeroCommon):
                 self.connection._halo_client().call(self.tenant_id, "get_organisations")
         new = self.connection._halo_token()
         text = "\n".join(logs.output)
-        for secret in (token["access_token"], token["refresh_token"], new["access_token"],
-                       new["refresh_token"], "halo-demo-secret"):
+        for secret in (
+            token["access_token"],
+            token["refresh_token"],
+            new["access_token"],
+            new["refresh_token"],
+            "halo-demo-secret",
+        ):
             self.assertNotIn(secret, text)
 
 
@@ -237,11 +266,19 @@ class TestXeroRefreshConcurrency(HaloXeroCommon):
         main_company = self.env.ref("base.main_company")
         with registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
-            self.assertFalse(env["halo.xero.connection"].search([("company_id", "=", main_company.id)]),
-                             "base.main_company already has a Xero connection")
-            conn = env["halo.xero.connection"].create({
-                "company_id": main_company.id, "client_id": "HALO-DEMO-CLIENT",
-                "client_secret": "halo-demo-secret", "tenant_id": UK_TENANT_ID, "state": "connected"})
+            self.assertFalse(
+                env["halo.xero.connection"].search([("company_id", "=", main_company.id)]),
+                "base.main_company already has a Xero connection",
+            )
+            conn = env["halo.xero.connection"].create(
+                {
+                    "company_id": main_company.id,
+                    "client_id": "HALO-DEMO-CLIENT",
+                    "client_secret": "halo-demo-secret",
+                    "tenant_id": UK_TENANT_ID,
+                    "state": "connected",
+                }
+            )
             conn._halo_set_base_url(self.sandbox_url)
             token = xc.normalise_token(self.ctl.grant())
             token["expires_at"] = time.time() - 10  # expired for both workers
@@ -279,7 +316,9 @@ class TestXeroRefreshConcurrency(HaloXeroCommon):
         refreshes = self.sandbox_requests("/connect/token")
         self.assertEqual(len(refreshes), 1, "the refresh token was used twice")
         with registry.cursor() as cr:
-            stored = api.Environment(cr, SUPERUSER_ID, {})["halo.xero.connection"].browse(conn_id)._halo_token()
+            stored = (
+                api.Environment(cr, SUPERUSER_ID, {})["halo.xero.connection"].browse(conn_id)._halo_token()
+            )
         self.assertEqual({r[1] for r in results}, {stored["access_token"]})
         self.assertGreater(stored["expires_at"], time.time() + 1700)
         self.assertNotEqual(stored["refresh_token"], token["refresh_token"])

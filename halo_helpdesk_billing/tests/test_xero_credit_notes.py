@@ -25,7 +25,9 @@ class TestXeroCreditNotes(HaloXeroPushCommon):
 
     def credit_note_for(self, invoice, price=None):
         """A posted credit note reversing ``invoice`` (Odoo's reversal), optionally for less."""
-        refund = invoice._reverse_moves([{"invoice_date": date(2026, 8, 5), "ref": "Credit for %s" % invoice.name}])
+        refund = invoice._reverse_moves(
+            [{"invoice_date": date(2026, 8, 5), "ref": "Credit for %s" % invoice.name}]
+        )
         if price is not None:
             refund.invoice_line_ids[0].price_unit = price
         refund.action_post()
@@ -35,8 +37,11 @@ class TestXeroCreditNotes(HaloXeroPushCommon):
         return list(self.sandbox.state.orgs[self.tenant_id]["credit_notes"].values())
 
     def credit_note_writes(self):
-        return [r for r in self.ctl.requests() if r["method"] in ("PUT", "POST")
-                and r["path"].lower().rstrip("/").endswith("/creditnotes")]
+        return [
+            r
+            for r in self.ctl.requests()
+            if r["method"] in ("PUT", "POST") and r["path"].lower().rstrip("/").endswith("/creditnotes")
+        ]
 
     def xero_invoice(self, move):
         return self.sandbox.state.orgs[self.tenant_id]["invoices"][move.halo_xero_invoice_id]
@@ -52,8 +57,10 @@ class TestXeroCreditNotes(HaloXeroPushCommon):
         xero = self.xero_credit_notes()
         self.assertEqual(len(xero), 1)
         cn = xero[0]
-        self.assertEqual((cn["CreditNoteID"], cn["CreditNoteNumber"], cn["Type"]),
-                         (refund.halo_xero_invoice_id, refund.name, "ACCRECCREDIT"))
+        self.assertEqual(
+            (cn["CreditNoteID"], cn["CreditNoteNumber"], cn["Type"]),
+            (refund.halo_xero_invoice_id, refund.name, "ACCRECCREDIT"),
+        )
         self.assertEqual(cn["Total"], refund.amount_total)
         self.assertEqual(refund.halo_xero_number, refund.name)
         writes = self.credit_note_writes()
@@ -114,8 +121,11 @@ class TestXeroCreditNotes(HaloXeroPushCommon):
         org = self.sandbox.state.orgs[self.tenant_id]
         self.ctl.advance(5)
         cn = org["credit_notes"][refund.halo_xero_invoice_id]
-        org["credit_notes"][cn["CreditNoteID"]] = {**cn, "Status": "AUTHORISED",
-                                                   "UpdatedDateUTC": self.sandbox.state.now()}
+        org["credit_notes"][cn["CreditNoteID"]] = {
+            **cn,
+            "Status": "AUTHORISED",
+            "UpdatedDateUTC": self.sandbox.state.now(),
+        }
         self.connection._halo_xero_poll()
         self.assertEqual((refund.halo_xero_status, refund.halo_xero_allocation), ("AUTHORISED", "pending"))
         refund._halo_xero_followups(self.connection, self.connection._halo_client())
@@ -131,10 +141,15 @@ class TestXeroCreditNotes(HaloXeroPushCommon):
         self.assertEqual(refund.halo_xero_state, "sent", refund.halo_xero_error)
         self.assertEqual(len(self.xero_credit_notes()), 1)
         self.assertEqual(self.xero_credit_notes()[0]["CreditNoteID"], refund.halo_xero_invoice_id)
-        self.assertEqual([(r["method"], r["dropped"]) for r in self.credit_note_writes()], [("PUT", True)],
-                         "found by number, never sent again")
+        self.assertEqual(
+            [(r["method"], r["dropped"]) for r in self.credit_note_writes()],
+            [("PUT", True)],
+            "found by number, never sent again",
+        )
         logs = refund.halo_xero_log_ids.sorted("id")
-        self.assertEqual([(log.action, log.outcome) for log in logs][:2], [("create", "unknown"), ("lookup", "ok")])
+        self.assertEqual(
+            [(log.action, log.outcome) for log in logs][:2], [("create", "unknown"), ("lookup", "ok")]
+        )
         # and allocated once
         self.assertEqual(refund.halo_xero_allocation, "done")
         self.assertEqual(self.xero_invoice(invoice)["AmountCredited"], 18.0)
@@ -161,18 +176,26 @@ class TestXeroCreditNotes(HaloXeroPushCommon):
             refunds |= self.credit_note_for(invoice, price=5.0)
         refunds[1].button_draft()
         # account code 999 does not exist in Xero: Xero refuses this element only
-        refunds[1].invoice_line_ids[0].write({"product_id": self.product_bad.id, "price_unit": 5.0,
-                                              "tax_ids": [(6, 0, self.tax20.ids)]})
+        refunds[1].invoice_line_ids[0].write(
+            {"product_id": self.product_bad.id, "price_unit": 5.0, "tax_ids": [(6, 0, self.tax20.ids)]}
+        )
         refunds[1].action_post()
         self.ctl.clear_requests()
         refunds._halo_xero_push()
         self.assertEqual(refunds.mapped("halo_xero_state"), ["sent", "failed", "sent"])
         self.assertIn("999", refunds[1].halo_xero_error)
         self.assertEqual(len(self.credit_note_writes()), 1, "3 credit notes, 1 request")
-        self.assertEqual(len(self.credit_note_writes()[0]["body"] and self.body(self.credit_note_writes()[0])
-                             ["CreditNotes"]), 3)
-        self.assertEqual(sorted(cn["CreditNoteNumber"] for cn in self.xero_credit_notes()),
-                         sorted(refunds[0::2].mapped("name")))
+        self.assertEqual(
+            len(
+                self.credit_note_writes()[0]["body"]
+                and self.body(self.credit_note_writes()[0])["CreditNotes"]
+            ),
+            3,
+        )
+        self.assertEqual(
+            sorted(cn["CreditNoteNumber"] for cn in self.xero_credit_notes()),
+            sorted(refunds[0::2].mapped("name")),
+        )
         self.assertEqual(refunds.mapped("halo_xero_allocation"), ["done", False, "done"])
 
     def test_rounding_line_reconciles_the_credit_note_total(self):

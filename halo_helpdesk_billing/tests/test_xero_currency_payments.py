@@ -30,8 +30,14 @@ class TestXeroCurrencyPayments(HaloXeroPushCommon):
         super().setUpClass()
         cls.eur = cls.env.ref("base.EUR")
         cls.eur.active = True
-        cls.env["res.currency.rate"].create({"currency_id": cls.eur.id, "name": date(2026, 7, 1), "rate": 1.2,
-                                             "company_id": cls.env.company.id})
+        cls.env["res.currency.rate"].create(
+            {
+                "currency_id": cls.eur.id,
+                "name": date(2026, 7, 1),
+                "rate": 1.2,
+                "company_id": cls.env.company.id,
+            }
+        )
         cls.gbp = cls.env.company.currency_id
         cls.loss_account = cls.env.company.expense_currency_exchange_account_id
         cls.gain_account = cls.env.company.income_currency_exchange_account_id
@@ -45,13 +51,26 @@ class TestXeroCurrencyPayments(HaloXeroPushCommon):
 
     # -- helpers ------------------------------------------------------------------------------------------
     def eur_invoice(self):
-        move = self.env["account.move"].create({
-            "move_type": "out_invoice", "partner_id": self.customers[0].id, "invoice_date": date(2026, 7, 31),
-            "invoice_date_due": date(2026, 8, 30), "currency_id": self.eur.id,
-            "invoice_line_ids": [Command.create({"product_id": self.product_xero.id, "name": "Managed service",
-                                                 "quantity": 1, "price_unit": 100.0,
-                                                 "tax_ids": [Command.set(self.tax20.ids)]})],
-        })
+        move = self.env["account.move"].create(
+            {
+                "move_type": "out_invoice",
+                "partner_id": self.customers[0].id,
+                "invoice_date": date(2026, 7, 31),
+                "invoice_date_due": date(2026, 8, 30),
+                "currency_id": self.eur.id,
+                "invoice_line_ids": [
+                    Command.create(
+                        {
+                            "product_id": self.product_xero.id,
+                            "name": "Managed service",
+                            "quantity": 1,
+                            "price_unit": 100.0,
+                            "tax_ids": [Command.set(self.tax20.ids)],
+                        }
+                    )
+                ],
+            }
+        )
         move.action_post()
         self.assertEqual((move.amount_total, move.amount_total_signed), (120.0, 100.0))
         move._halo_xero_push()
@@ -65,10 +84,16 @@ class TestXeroCurrencyPayments(HaloXeroPushCommon):
     def xero_payment(self, move, amount, rate, pay_date=date(2026, 8, 5)):
         from xero_python.accounting import Account, Invoice, Payment, Payments
 
-        payment = Payment(invoice=Invoice(invoice_id=move.halo_xero_invoice_id), account=Account(code="090"),
-                          amount=Decimal(str(amount)), date=pay_date, currency_rate=Decimal(str(rate)))
-        result = self.connection._halo_client().call(self.tenant_id, "create_payments", Payments(payments=[payment]),
-                                                     write=True)
+        payment = Payment(
+            invoice=Invoice(invoice_id=move.halo_xero_invoice_id),
+            account=Account(code="090"),
+            amount=Decimal(str(amount)),
+            date=pay_date,
+            currency_rate=Decimal(str(rate)),
+        )
+        result = self.connection._halo_client().call(
+            self.tenant_id, "create_payments", Payments(payments=[payment]), write=True
+        )
         return result.payments[0]
 
     def poll(self):
@@ -80,9 +105,13 @@ class TestXeroCurrencyPayments(HaloXeroPushCommon):
 
     def exchange_loss(self, move):
         """Net exchange loss booked by Odoo for the invoice's customer (losses less gains), in GBP."""
-        lines = self.env["account.move.line"].search([
-            ("account_id", "in", (self.loss_account | self.gain_account).ids),
-            ("partner_id", "=", move.commercial_partner_id.id), ("parent_state", "=", "posted")])
+        lines = self.env["account.move.line"].search(
+            [
+                ("account_id", "in", (self.loss_account | self.gain_account).ids),
+                ("partner_id", "=", move.commercial_partner_id.id),
+                ("parent_state", "=", "posted"),
+            ]
+        )
         return round(sum(lines.mapped("balance")), 2)
 
     def odoo_payment(self, move, xero_payment_id):
@@ -91,18 +120,20 @@ class TestXeroCurrencyPayments(HaloXeroPushCommon):
     def assertMatchesXero(self, move):
         move.invalidate_recordset()
         xero = self.xero_invoice(move)
-        self.assertAlmostEqual(move.amount_residual, xero["AmountDue"], places=2, msg=move.halo_xero_money_message)
+        self.assertAlmostEqual(
+            move.amount_residual, xero["AmountDue"], places=2, msg=move.halo_xero_money_message
+        )
         self.assertFalse(move.halo_xero_attention, move.halo_xero_money_message)
 
     # -- tests --------------------------------------------------------------------------------------------------
     def test_base_amount_is_xeros(self):
         # what Xero's API shows as the payment's BankAmount (base-currency bank account), to the cent
         self.xero_calls_expected = False
-        self.assertEqual(xero_base_amount(120.0, 1.25), 96.0)    # 120 / 1.25
-        self.assertEqual(xero_base_amount(60.0, 1.5), 40.0)      # 60 / 1.5
-        self.assertEqual(xero_base_amount(100.0, 1.18), 84.75)   # 84.7457... -> 84.75
-        self.assertEqual(xero_base_amount(0.01, 0.8), 0.01)      # 0.0125 -> 0.01
-        self.assertEqual(xero_base_amount(0.05, 0.4), 0.13)      # 0.125 -> 0.13 (half away from zero)
+        self.assertEqual(xero_base_amount(120.0, 1.25), 96.0)  # 120 / 1.25
+        self.assertEqual(xero_base_amount(60.0, 1.5), 40.0)  # 60 / 1.5
+        self.assertEqual(xero_base_amount(100.0, 1.18), 84.75)  # 84.7457... -> 84.75
+        self.assertEqual(xero_base_amount(0.01, 0.8), 0.01)  # 0.0125 -> 0.01
+        self.assertEqual(xero_base_amount(0.05, 0.4), 0.13)  # 0.125 -> 0.13 (half away from zero)
 
     def test_full_payment_at_xeros_rate_books_xeros_exchange_loss(self):
         move = self.eur_invoice()
@@ -115,7 +146,9 @@ class TestXeroCurrencyPayments(HaloXeroPushCommon):
         payment = self.odoo_payment(move, str(paid.payment_id))
         self.assertEqual((payment.currency_id, payment.amount), (self.eur, 120.0))
         # the payment's entry: 120.00 EUR worth 96.00 GBP (Xero's), not Odoo's 100.00 at its own 1.20
-        liquidity = payment.move_id.line_ids.filtered(lambda line: line.account_id == payment.outstanding_account_id)
+        liquidity = payment.move_id.line_ids.filtered(
+            lambda line: line.account_id == payment.outstanding_account_id
+        )
         self.assertEqual((liquidity.amount_currency, liquidity.balance), (120.0, 96.0))
         # receivable 100.00 GBP - 96.00 received = 4.00 GBP exchange loss, booked by Odoo's exchange difference;
         # the receivable is settled in both currencies
@@ -123,8 +156,9 @@ class TestXeroCurrencyPayments(HaloXeroPushCommon):
         receivable = self.receivable(move)
         self.assertTrue(receivable.reconciled)
         self.assertEqual((receivable.amount_residual, receivable.amount_residual_currency), (0.0, 0.0))
-        self.assertTrue(receivable.matched_credit_ids.exchange_move_id
-                        or receivable.full_reconcile_id.exchange_move_id)
+        self.assertTrue(
+            receivable.matched_credit_ids.exchange_move_id or receivable.full_reconcile_id.exchange_move_id
+        )
         log = move.halo_xero_log_ids.filtered(lambda r: r.action == "payment")
         self.assertIn("at Xero's rate 1.25 = 96.00 GBP", log.message)
 
@@ -167,7 +201,9 @@ class TestXeroCurrencyPayments(HaloXeroPushCommon):
         self.assertEqual(self.exchange_loss(move), 12.0)  # 2.00 + 10.00, as above
         cancelled = self.odoo_payment(move, str(second.payment_id))
         self.assertEqual(cancelled.amount_company_currency_signed, 40.0)
-        self.ctl.call("POST", "payments/delete", {"tenant": self.tenant_id, "payment": str(second.payment_id)})
+        self.ctl.call(
+            "POST", "payments/delete", {"tenant": self.tenant_id, "payment": str(second.payment_id)}
+        )
         self.poll()
         self.assertMatchesXero(move)
         self.assertAlmostEqual(move.amount_residual, 60.0)

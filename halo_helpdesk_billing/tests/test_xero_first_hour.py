@@ -50,13 +50,22 @@ class TestXeroFirstHour(HaloXeroPushCommon):
         self.xero_calls_expected = False
         wizard = self._wizard(self._open_from_menu(self.billing_manager))
         self.assertEqual(wizard.connection_id, self.connection)
-        self.assertEqual((wizard.client_id, wizard.auth_type, wizard.connection_state),
-                         (SANDBOX_CLIENT_ID, "code", "connected"))
+        self.assertEqual(
+            (wizard.client_id, wizard.auth_type, wizard.connection_state),
+            (SANDBOX_CLIENT_ID, "code", "connected"),
+        )
         self.assertEqual(wizard.display_name, "Xero Set-up: %s" % self.env.company.name)
         # connected already: it opens at the checklist, with the connection's settings
         self.assertEqual(wizard.step, "checklist")
-        self.assertEqual((wizard.payment_journal_id, wizard.default_account_code, wizard.rounding_account_code,
-                          wizard.webhook_key_set), (self.bank_journal, "200", "860", True))
+        self.assertEqual(
+            (
+                wizard.payment_journal_id,
+                wizard.default_account_code,
+                wizard.rounding_account_code,
+                wizard.webhook_key_set,
+            ),
+            (self.bank_journal, "200", "860", True),
+        )
         self.assertFalse(wizard.webhook_key)  # a system field: never read back into the wizard
         # a company without a connection: the credentials step, nothing prefilled
         self.connection.sudo().write({"company_id": self.other["company"].id, "payment_journal_id": False})
@@ -77,8 +86,11 @@ class TestXeroFirstHour(HaloXeroPushCommon):
         wizard = self._wizard(self._open_from_menu(self.billing_manager))
         for method in ("action_settings", "action_save_settings", "action_back"):
             action = getattr(wizard, method)()
-            self.assertEqual((action["res_id"], action["target"], action["name"]),
-                             (wizard.id, "main", wizard.display_name), method)
+            self.assertEqual(
+                (action["res_id"], action["target"], action["name"]),
+                (wizard.id, "main", wizard.display_name),
+                method,
+            )
 
     # -- settings and checklist -----------------------------------------------------------------------
     def test_settings_and_checklist(self):
@@ -89,8 +101,15 @@ class TestXeroFirstHour(HaloXeroPushCommon):
         # nothing imported, no journal, no rounding account: red, and it says what to fix
         self.assertFalse(wizard.checklist_ok)
         todo = [label for ok, label, _fix in wizard._halo_checklist() if not ok]
-        self.assertEqual(todo, ["Customers and items imported", "Payment journal for payments from Xero",
-                                "Rounding account", "Webhook key: payments come back at once"])
+        self.assertEqual(
+            todo,
+            [
+                "Customers and items imported",
+                "Payment journal for payments from Xero",
+                "Rounding account",
+                "Webhook key: payments come back at once",
+            ],
+        )
         self.assertIn("without it, payments from Xero cannot be recorded", wizard.checklist_html)
         self.assertIn("o_halo_check_todo", wizard.checklist_html)
         # hostile: another company's journal, or a sales journal, is refused
@@ -102,15 +121,29 @@ class TestXeroFirstHour(HaloXeroPushCommon):
                 wizard.action_save_settings()
         self.assertFalse(conn.payment_journal_id)
         # the real settings
-        self.env["halo.xero.contact.link"].sudo().create({
-            "connection_id": conn.id, "partner_id": self.customers[0].id,
-            "xero_contact_id": next(iter(self.sandbox.state.orgs[self.tenant_id]["contacts"]))})
-        wizard.write({"payment_journal_id": self.bank_journal.id, "rounding_account_code": " 860 ",
-                      "invoice_status": "DRAFT", "webhook_key": "key-typed-in-the-wizard"})
+        self.env["halo.xero.contact.link"].sudo().create(
+            {
+                "connection_id": conn.id,
+                "partner_id": self.customers[0].id,
+                "xero_contact_id": next(iter(self.sandbox.state.orgs[self.tenant_id]["contacts"])),
+            }
+        )
+        wizard.write(
+            {
+                "payment_journal_id": self.bank_journal.id,
+                "rounding_account_code": " 860 ",
+                "invoice_status": "DRAFT",
+                "webhook_key": "key-typed-in-the-wizard",
+            }
+        )
         wizard.action_save_settings()
-        self.assertEqual((conn.payment_journal_id, conn.rounding_account_code, conn.invoice_status, conn.webhook_key),
-                         (self.bank_journal, "860", "DRAFT", "key-typed-in-the-wizard"))
-        self.assertEqual((wizard.step, wizard.webhook_key, wizard.webhook_key_set), ("checklist", False, True))
+        self.assertEqual(
+            (conn.payment_journal_id, conn.rounding_account_code, conn.invoice_status, conn.webhook_key),
+            (self.bank_journal, "860", "DRAFT", "key-typed-in-the-wizard"),
+        )
+        self.assertEqual(
+            (wizard.step, wizard.webhook_key, wizard.webhook_key_set), ("checklist", False, True)
+        )
         wizard.invalidate_recordset()
         self.assertTrue(wizard.checklist_ok)
         self.assertNotIn("o_halo_check_todo", wizard.checklist_html)
@@ -140,7 +173,8 @@ class TestXeroFirstHour(HaloXeroPushCommon):
         draft = self.make_invoices(post=False)
         # the "Not in Xero" filter of the invoice list finds exactly them
         arch = self.env["account.move"].get_view(
-            self.env.ref("account.view_account_invoice_filter").id, "search")["arch"]
+            self.env.ref("account.view_account_invoice_filter").id, "search"
+        )["arch"]
         node = etree.fromstring(arch).xpath("//filter[@name='halo_not_in_xero']")[0]
         found = self.env["account.move"].search(safe_eval(node.get("domain")))
         self.assertEqual(found & (moves | draft), moves)
@@ -156,8 +190,11 @@ class TestXeroFirstHour(HaloXeroPushCommon):
         self.connection.sudo().state = "connected"
         # the list's "Send to Xero" (a server action bound to invoices) as a billing user
         action = self.env.ref("halo_helpdesk_billing.account_move_action_server_halo_xero_send")
-        answer = action.with_user(self.billing_user).with_context(
-            active_model="account.move", active_ids=moves.ids).run()
+        answer = (
+            action.with_user(self.billing_user)
+            .with_context(active_model="account.move", active_ids=moves.ids)
+            .run()
+        )
         self.assertEqual(answer["params"]["message"], "2 invoices will be sent to Xero in a moment.")
         self.assertEqual(set(moves.mapped("halo_xero_state")), {"queued"})
         moves._halo_xero_push()
@@ -184,21 +221,36 @@ class TestDemoConfigure(HaloXeroPushCommon):
 
         company = self.env.company
         company.account_sale_tax_id = self.tax20
-        bare = self.env["product.template"].create({"name": "No tax yet (demo)", "type": "service",
-                                                    "taxes_id": [(5, 0, 0)]})
+        bare = self.env["product.template"].create(
+            {"name": "No tax yet (demo)", "type": "service", "taxes_id": [(5, 0, 0)]}
+        )
         journal = self.company_data["default_journal_sale"]
         journal.default_account_id.tax_ids = [(5, 0, 0)]
         self.assertEqual(demo_configure.apply_vat(self.env, company), self.tax20)
         self.assertEqual(bare.taxes_id, self.tax20)
         self.assertIn(self.tax20, journal.default_account_id.tax_ids)
         # an ad hoc line (no product) of 100.00 is taxed 20 %: 120.00
-        move = self.env["account.move"].create({
-            "move_type": "out_invoice", "partner_id": self.customers[0].id, "journal_id": journal.id,
-            "invoice_line_ids": [(0, 0, {"name": "Ad hoc cable", "quantity": 1, "price_unit": 100.0})]})
+        move = self.env["account.move"].create(
+            {
+                "move_type": "out_invoice",
+                "partner_id": self.customers[0].id,
+                "journal_id": journal.id,
+                "invoice_line_ids": [(0, 0, {"name": "Ad hoc cable", "quantity": 1, "price_unit": 100.0})],
+            }
+        )
         self.assertEqual(move.invoice_line_ids.tax_ids, self.tax20)
         self.assertEqual(move.amount_total, 120.0)
-        self.connection.sudo().write({"payment_journal_id": False, "webhook_key": False, "rounding_account_code": False})
+        self.connection.sudo().write(
+            {"payment_journal_id": False, "webhook_key": False, "rounding_account_code": False}
+        )
         conn = demo_configure.complete_connection(self.env, company)
         self.assertEqual(conn, self.connection)
-        self.assertEqual((conn.payment_journal_id.type, conn.webhook_key, conn.rounding_account_code,
-                          conn.default_account_code), ("bank", "halo-demo-webhook-key", "860", "200"))
+        self.assertEqual(
+            (
+                conn.payment_journal_id.type,
+                conn.webhook_key,
+                conn.rounding_account_code,
+                conn.default_account_code,
+            ),
+            ("bank", "halo-demo-webhook-key", "860", "200"),
+        )

@@ -20,18 +20,39 @@ class TestXeroLinksPerOrganisation(HaloXeroPushCommon):
         cls.company_a = cls.company
         cls.data_b = cls.setup_other_company(name="Halo NZ (links test)")
         cls.company_b = cls.data_b["company"]
-        cls.connection_b = cls.env["halo.xero.connection"].sudo().create({
-            "name": "Xero NZ (test)", "company_id": cls.company_b.id, "client_id": "HALO-DEMO-CLIENT",
-            "client_secret": "halo-demo-secret", "default_account_code": "200", "invoice_status": "AUTHORISED",
-            "attach_pdf": False,
-        })
+        cls.connection_b = (
+            cls.env["halo.xero.connection"]
+            .sudo()
+            .create(
+                {
+                    "name": "Xero NZ (test)",
+                    "company_id": cls.company_b.id,
+                    "client_id": "HALO-DEMO-CLIENT",
+                    "client_secret": "halo-demo-secret",
+                    "default_account_code": "200",
+                    "invoice_status": "AUTHORISED",
+                    "attach_pdf": False,
+                }
+            )
+        )
         cls.connection_b._halo_set_base_url(cls.sandbox_url)
         # one customer and one product shared by both companies (no company)
-        cls.shared = cls.env["res.partner"].create({"name": "Shared Customer Ltd", "is_company": True,
-                                                     "email": "ap@shared.example"})
-        cls.tax_b = cls.env["account.tax"].with_company(cls.company_b).create({
-            "name": "Zero rated (NZ, links test)", "amount": 0, "amount_type": "percent", "type_tax_use": "sale",
-            "company_id": cls.company_b.id})
+        cls.shared = cls.env["res.partner"].create(
+            {"name": "Shared Customer Ltd", "is_company": True, "email": "ap@shared.example"}
+        )
+        cls.tax_b = (
+            cls.env["account.tax"]
+            .with_company(cls.company_b)
+            .create(
+                {
+                    "name": "Zero rated (NZ, links test)",
+                    "amount": 0,
+                    "amount_type": "percent",
+                    "type_tax_use": "sale",
+                    "company_id": cls.company_b.id,
+                }
+            )
+        )
 
     def setUp(self):
         super().setUp()
@@ -42,30 +63,59 @@ class TestXeroLinksPerOrganisation(HaloXeroPushCommon):
         self.tax_b.with_company(self.company_b).halo_xero_tax_type = "ZERORATED"
 
     def invoice(self, company, tax, journal):
-        move = self.env["account.move"].with_company(company).create({
-            "move_type": "out_invoice", "company_id": company.id, "journal_id": journal.id,
-            "partner_id": self.shared.id, "invoice_date": date(2026, 7, 31), "invoice_date_due": date(2026, 8, 30),
-            "invoice_line_ids": [Command.create({
-                "product_id": self.product_xero.id, "name": "Remote support", "quantity": 2, "price_unit": 50.0,
-                "tax_ids": [Command.set(tax.ids)]})],
-        })
+        move = (
+            self.env["account.move"]
+            .with_company(company)
+            .create(
+                {
+                    "move_type": "out_invoice",
+                    "company_id": company.id,
+                    "journal_id": journal.id,
+                    "partner_id": self.shared.id,
+                    "invoice_date": date(2026, 7, 31),
+                    "invoice_date_due": date(2026, 8, 30),
+                    "invoice_line_ids": [
+                        Command.create(
+                            {
+                                "product_id": self.product_xero.id,
+                                "name": "Remote support",
+                                "quantity": 2,
+                                "price_unit": 50.0,
+                                "tax_ids": [Command.set(tax.ids)],
+                            }
+                        )
+                    ],
+                }
+            )
+        )
         move.action_post()
         return move
 
     def test_each_organisation_gets_its_own_contact_item_account_and_tax_type(self):
         tmpl = self.product_xero.product_tmpl_id
         links = tmpl.sudo().halo_xero_product_link_ids
-        self.assertEqual(sorted((k.connection_id.id, k.item_code, k.account_code) for k in links),
-                         sorted([(self.connection.id, "SUPPORT-HR", "200"), (self.connection_b.id, "ONSITE-HR", "260")]))
+        self.assertEqual(
+            sorted((k.connection_id.id, k.item_code, k.account_code) for k in links),
+            sorted([(self.connection.id, "SUPPORT-HR", "200"), (self.connection_b.id, "ONSITE-HR", "260")]),
+        )
         # the convenience fields read the current company's organisation
-        self.assertEqual((tmpl.with_company(self.company_a).halo_xero_item_code,
-                          tmpl.with_company(self.company_b).halo_xero_item_code), ("SUPPORT-HR", "ONSITE-HR"))
+        self.assertEqual(
+            (
+                tmpl.with_company(self.company_a).halo_xero_item_code,
+                tmpl.with_company(self.company_b).halo_xero_item_code,
+            ),
+            ("SUPPORT-HR", "ONSITE-HR"),
+        )
         move_a = self.invoice(self.company_a, self.tax20, self.company_data["default_journal_sale"])
         move_b = self.invoice(self.company_b, self.tax_b, self.data_b["default_journal_sale"])
-        self.assertEqual((move_a.halo_xero_connection_id, move_b.halo_xero_connection_id),
-                         (self.connection, self.connection_b))
+        self.assertEqual(
+            (move_a.halo_xero_connection_id, move_b.halo_xero_connection_id),
+            (self.connection, self.connection_b),
+        )
         # the push cron works on both companies' invoices
-        (move_a | move_b).with_context(allowed_company_ids=[self.company_a.id, self.company_b.id])._halo_xero_push()
+        (move_a | move_b).with_context(
+            allowed_company_ids=[self.company_a.id, self.company_b.id]
+        )._halo_xero_push()
         self.assertEqual((move_a.halo_xero_state, move_a.halo_xero_error), ("sent", False))
         self.assertEqual((move_b.halo_xero_state, move_b.halo_xero_error), ("sent", False))
         contacts = self.shared.sudo().halo_xero_contact_link_ids
@@ -83,10 +133,14 @@ class TestXeroLinksPerOrganisation(HaloXeroPushCommon):
         self.assertIn(by_conn[self.connection_b], orgs[NZ_TENANT_ID]["contacts"])
         self.assertNotIn(by_conn[self.connection_b], orgs[self.tenant_id]["contacts"])
         line_uk, line_nz = uk["LineItems"][0], nz["LineItems"][0]
-        self.assertEqual((line_uk["ItemCode"], line_uk["AccountCode"], line_uk["TaxType"]),
-                         ("SUPPORT-HR", "200", "OUTPUT2"))
-        self.assertEqual((line_nz["ItemCode"], line_nz["AccountCode"], line_nz["TaxType"]),
-                         ("ONSITE-HR", "260", "ZERORATED"))
+        self.assertEqual(
+            (line_uk["ItemCode"], line_uk["AccountCode"], line_uk["TaxType"]),
+            ("SUPPORT-HR", "200", "OUTPUT2"),
+        )
+        self.assertEqual(
+            (line_nz["ItemCode"], line_nz["AccountCode"], line_nz["TaxType"]),
+            ("ONSITE-HR", "260", "ZERORATED"),
+        )
         # 2 x 50.00 = 100.00 net in both; UK VAT 20 % = 20.00 -> 120.00; NZ zero rated -> 100.00
         self.assertEqual((uk["Total"], nz["Total"]), (120.0, 100.0))
 
@@ -100,23 +154,41 @@ class TestXeroLinksPerOrganisation(HaloXeroPushCommon):
         self.assertEqual(imp.state, "done", imp.last_error)
         # organisation 1's links are untouched
         self.assertEqual(hauraki.with_company(self.company_a).halo_xero_contact_id, uk_contact)
-        self.assertEqual((tmpl.with_company(self.company_a).halo_xero_item_code,
-                          tmpl.with_company(self.company_a).halo_xero_account_code), ("SUPPORT-HR", "200"))
+        self.assertEqual(
+            (
+                tmpl.with_company(self.company_a).halo_xero_item_code,
+                tmpl.with_company(self.company_a).halo_xero_account_code,
+            ),
+            ("SUPPORT-HR", "200"),
+        )
         # organisation 2 matched the shared customer by its exact name to its own contact
-        nz_contact = next(cid for cid, c in self.sandbox.state.orgs[NZ_TENANT_ID]["contacts"].items()
-                          if c["Name"] == "Hauraki Law")
+        nz_contact = next(
+            cid
+            for cid, c in self.sandbox.state.orgs[NZ_TENANT_ID]["contacts"].items()
+            if c["Name"] == "Hauraki Law"
+        )
         self.assertEqual(hauraki.with_company(self.company_b).halo_xero_contact_id, nz_contact)
         # the shared product follows its first organisation (name kept); organisation 2's item values
         # (ONSITE-HR: account 200, OUTPUT2 in the NZ seed) are kept on its own link
         self.assertEqual(tmpl.name, name_before)
-        self.assertEqual((tmpl.with_company(self.company_b).halo_xero_item_code,
-                          tmpl.with_company(self.company_b).halo_xero_account_code,
-                          tmpl.with_company(self.company_b).halo_xero_tax_type), ("ONSITE-HR", "200", "OUTPUT2"))
+        self.assertEqual(
+            (
+                tmpl.with_company(self.company_b).halo_xero_item_code,
+                tmpl.with_company(self.company_b).halo_xero_account_code,
+                tmpl.with_company(self.company_b).halo_xero_tax_type,
+            ),
+            ("ONSITE-HR", "200", "OUTPUT2"),
+        )
         # the tax rates of organisation 2 are its own list
-        self.assertEqual(sorted(self.connection_b.xero_tax_rate_ids.mapped("tax_type")),
-                         ["GSTONIMPORTS", "INPUT2", "NONE", "OUTPUT2", "ZERORATED"])
+        self.assertEqual(
+            sorted(self.connection_b.xero_tax_rate_ids.mapped("tax_type")),
+            ["GSTONIMPORTS", "INPUT2", "NONE", "OUTPUT2", "ZERORATED"],
+        )
         self.assertFalse(self.connection.xero_tax_rate_ids)
 
     def seed_uk_contact(self):
-        return next(cid for cid, c in self.sandbox.state.orgs[self.tenant_id]["contacts"].items()
-                    if c["Name"] == "Acme Facilities Ltd")
+        return next(
+            cid
+            for cid, c in self.sandbox.state.orgs[self.tenant_id]["contacts"].items()
+            if c["Name"] == "Acme Facilities Ltd"
+        )

@@ -29,8 +29,11 @@ def json_body(request):
 
 class LockDatesMixin:
     def lock_in_xero(self, period="2026-06-30", end_of_year="2026-03-31"):
-        self.ctl.call("POST", "lock-dates", {"tenant": self.tenant_id, "PeriodLockDate": period,
-                                             "EndOfYearLockDate": end_of_year})
+        self.ctl.call(
+            "POST",
+            "lock-dates",
+            {"tenant": self.tenant_id, "PeriodLockDate": period, "EndOfYearLockDate": end_of_year},
+        )
 
     def fmt(self, day):
         return format_date(self.env, day)
@@ -55,16 +58,24 @@ class TestXeroLockDates(LockDatesMixin, HaloXeroPushCommon):
         self.assertEqual(conn._halo_lock_date(), LOCK)  # the later of the two
         self.assertTrue(conn.lock_dates_read_at)
         self.assertEqual(len(self.sandbox_requests("/Organisation", method="GET")), 1)
-        self.customers.write({"halo_xero_contact_id": next(iter(self.sandbox.state.orgs[self.tenant_id]["contacts"]))})
+        self.customers.write(
+            {"halo_xero_contact_id": next(iter(self.sandbox.state.orgs[self.tenant_id]["contacts"]))}
+        )
         # on the lock date itself: refused before posting, with what to do
         on_lock = self.make_invoices(1, post=False, invoice_date=LOCK)
         with self.assertRaises(UserError) as caught:
             on_lock.action_post()
         message = str(caught.exception)
-        self.assertIn("is dated %s, on or before the lock date %s of the Xero organisation Halo Demo UK Ltd"
-                      % (self.fmt(LOCK), self.fmt(LOCK)), message)
-        self.assertIn("Change its date to %s or later, or ask your Xero adviser to move the lock date"
-                      % self.fmt(FIRST_OPEN), message)
+        self.assertIn(
+            "is dated %s, on or before the lock date %s of the Xero organisation Halo Demo UK Ltd"
+            % (self.fmt(LOCK), self.fmt(LOCK)),
+            message,
+        )
+        self.assertIn(
+            "Change its date to %s or later, or ask your Xero adviser to move the lock date"
+            % self.fmt(FIRST_OPEN),
+            message,
+        )
         self.assertEqual((on_lock.state, on_lock.halo_xero_state), ("draft", "not_queued"))
         # a credit note dated in the end-of-year locked period is refused too (2026-03-15 <= 2026-06-30)
         refund = self.make_invoices(1, post=False, move_type="out_refund", invoice_date=date(2026, 3, 15))
@@ -89,7 +100,9 @@ class TestXeroLockDates(LockDatesMixin, HaloXeroPushCommon):
         self.lock_in_xero()
         self.connection.write({"locked_period_policy": "first_open_day"})
         self.connection._halo_read_lock_dates()
-        self.customers.write({"halo_xero_contact_id": next(iter(self.sandbox.state.orgs[self.tenant_id]["contacts"]))})
+        self.customers.write(
+            {"halo_xero_contact_id": next(iter(self.sandbox.state.orgs[self.tenant_id]["contacts"]))}
+        )
         # 15 June (locked) with its due date 30 August: Xero gets 1 July, due 30 August
         june = self.make_invoices(1, invoice_date=date(2026, 6, 15))
         # 20 June, due 25 June: both in the locked period; the due date may not be before the date: 1 July
@@ -102,14 +115,21 @@ class TestXeroLockDates(LockDatesMixin, HaloXeroPushCommon):
         self.assertEachOnceInXero(moves)
         sent = {m.name: self.xero_by_number(m.name)[0] for m in moves}
         self.assertEqual((sent[june.name]["Date"], sent[june.name]["DueDate"]), ("2026-07-01", "2026-08-30"))
-        self.assertEqual((sent[early_due.name]["Date"], sent[early_due.name]["DueDate"]), ("2026-07-01", "2026-07-01"))
+        self.assertEqual(
+            (sent[early_due.name]["Date"], sent[early_due.name]["DueDate"]), ("2026-07-01", "2026-07-01")
+        )
         self.assertEqual(june.invoice_date, date(2026, 6, 15))  # Odoo keeps its date
         expected = "Dated %s in Odoo, sent to Xero dated %s: the Xero period up to %s is locked." % (
-            self.fmt(date(2026, 6, 15)), self.fmt(FIRST_OPEN), self.fmt(LOCK))
+            self.fmt(date(2026, 6, 15)),
+            self.fmt(FIRST_OPEN),
+            self.fmt(LOCK),
+        )
         self.assertIn(expected, june.halo_xero_log_ids.mapped("message"))
 
     def test_lock_learnt_after_posting_fails_the_push_without_a_call(self):
-        self.customers.write({"halo_xero_contact_id": next(iter(self.sandbox.state.orgs[self.tenant_id]["contacts"]))})
+        self.customers.write(
+            {"halo_xero_contact_id": next(iter(self.sandbox.state.orgs[self.tenant_id]["contacts"]))}
+        )
         move = self.make_invoices(1, invoice_date=date(2026, 6, 15))  # no lock known yet: posted and queued
         self.lock_in_xero()
         self.connection.action_test_connection()  # reads the lock dates
@@ -127,7 +147,9 @@ class TestXeroLockDates(LockDatesMixin, HaloXeroPushCommon):
         self.assertEachOnceInXero(move)
 
     def test_lock_moved_in_xero_after_the_import_is_read_again_when_xero_refuses(self):
-        self.customers.write({"halo_xero_contact_id": next(iter(self.sandbox.state.orgs[self.tenant_id]["contacts"]))})
+        self.customers.write(
+            {"halo_xero_contact_id": next(iter(self.sandbox.state.orgs[self.tenant_id]["contacts"]))}
+        )
         self.connection.write({"locked_period_policy": "first_open_day"})
         move = self.make_invoices(1, invoice_date=date(2026, 6, 15))
         self.lock_in_xero()  # the adviser locks June after Odoo last read the dates
@@ -164,13 +186,16 @@ class TestXeroLockDates(LockDatesMixin, HaloXeroPushCommon):
 class TestXeroLockDatesBillingRun(LockDatesMixin, HaloXeroPushCommon, HaloBillingRunCommon):
     def test_billing_run_leaves_locked_invoices_in_draft_and_lists_them_on_the_run(self):
         self.env["product.template"].with_context(active_test=False).search([]).write(
-            {"taxes_id": [Command.set(self.tax20.ids)]})
+            {"taxes_id": [Command.set(self.tax20.ids)]}
+        )
         # the run invoices on 31 July 2026; Xero is locked up to 31 July
         self.lock_in_xero(period="2026-07-31", end_of_year=None)
         self.connection._halo_read_lock_dates()
         self._work(self.ticket)
         self._work(self.ticket_b)
-        run = self._run(partner_ids=[Command.set((self.customer | self.other_customer).ids)], user_id=self.env.uid)
+        run = self._run(
+            partner_ids=[Command.set((self.customer | self.other_customer).ids)], user_id=self.env.uid
+        )
         run.action_preview()
         run.action_create_invoices()  # does not abort
         self.assertEqual(run.state, "invoiced")

@@ -26,15 +26,27 @@ class TestXeroMapping(HaloXeroPushCommon, HaloRpcCase):
         return RpcClient(self, user.login)
 
     def product_link(self, code, item=None):
-        product = self.env["product.product"].create({
-            "name": "Mapped to %s%s" % (code, " / %s" % item if item else ""), "type": "service",
-            "halo_xero_account_code": code, "halo_xero_item_code": item or False})
+        product = self.env["product.product"].create(
+            {
+                "name": "Mapped to %s%s" % (code, " / %s" % item if item else ""),
+                "type": "service",
+                "halo_xero_account_code": code,
+                "halo_xero_item_code": item or False,
+            }
+        )
         return product.product_tmpl_id.sudo().halo_xero_product_link_ids
 
     def tax_link(self, tax_type, amount=20, amount_type="percent"):
-        tax = self.env["account.tax"].create({
-            "name": "Tax %s %s" % (tax_type, amount), "amount": amount, "amount_type": amount_type,
-            "type_tax_use": "sale", "company_id": self.company.id, "halo_xero_tax_type": tax_type})
+        tax = self.env["account.tax"].create(
+            {
+                "name": "Tax %s %s" % (tax_type, amount),
+                "amount": amount,
+                "amount_type": amount_type,
+                "type_tax_use": "sale",
+                "company_id": self.company.id,
+                "halo_xero_tax_type": tax_type,
+            }
+        )
         return tax.sudo().halo_xero_tax_link_ids
 
     def test_validation_states_of_every_kind_of_row(self):
@@ -72,8 +84,11 @@ class TestXeroMapping(HaloXeroPushCommon, HaloRpcCase):
         expense = self.tax_link("INPUT2")
         self.assertIn("does not apply to revenue in Xero", expense.problem)
         unknown = self.tax_link("BOGUS")
-        self.assertIn("Xero has no tax type BOGUS: choose one of EXEMPTOUTPUT, NONE, OUTPUT2, RROUTPUT, "
-                      "ZERORATEDOUTPUT.", unknown.problem)
+        self.assertIn(
+            "Xero has no tax type BOGUS: choose one of EXEMPTOUTPUT, NONE, OUTPUT2, RROUTPUT, "
+            "ZERORATEDOUTPUT.",
+            unknown.problem,
+        )
         mismatch = self.tax_link("OUTPUT2", amount=15)
         # Xero's EffectiveRate of OUTPUT2 is 20 %, the Odoo tax is 15 %
         self.assertIn("Xero computes OUTPUT2 at 20.0% but the Odoo tax is 15.0%", mismatch.problem)
@@ -81,7 +96,9 @@ class TestXeroMapping(HaloXeroPushCommon, HaloRpcCase):
         fixed = self.tax_link("OUTPUT2", amount=5, amount_type="fixed")
         self.assertIn("is not a percentage", fixed.problem)
         # edited in place by a billing manager over JSON-RPC: checked again at once
-        self.rpc(self.billing_manager).call("halo.xero.tax.link", "write", [unknown.id], {"tax_type": "RROUTPUT"})
+        self.rpc(self.billing_manager).call(
+            "halo.xero.tax.link", "write", [unknown.id], {"tax_type": "RROUTPUT"}
+        )
         unknown.invalidate_recordset()
         # RROUTPUT is 5 % in Xero, the tax 20 %: still a problem, with Xero's rate filled in
         self.assertEqual((unknown.effective_rate, unknown.rate_known), (5.0, True))
@@ -90,30 +107,60 @@ class TestXeroMapping(HaloXeroPushCommon, HaloRpcCase):
         categ = self.env["product.category"].create({"name": "Archived revenue (test)"})
         categ.halo_xero_account_code = "280"
         self.assertIn("is archived in Xero", categ.sudo().halo_xero_category_link_ids.problem)
-        conn.write({"default_account_code": "860", "rounding_account_code": "200", "tracking_category_name": "Nope"})
+        conn.write(
+            {"default_account_code": "860", "rounding_account_code": "200", "tracking_category_name": "Nope"}
+        )
         self.assertIn("is a bank or system account", conn.default_account_problem)
         self.assertIn("is not Xero's rounding account", conn.rounding_account_problem)
-        self.assertIn("Xero has no tracking category Nope (categories: Region, Service Line)", conn.tracking_problem)
-        conn.write({"default_account_code": "200", "rounding_account_code": "860", "tracking_category_name": "region"})
-        self.assertEqual((conn.default_account_problem, conn.rounding_account_problem, conn.tracking_problem),
-                         (False, False, False))
+        self.assertIn(
+            "Xero has no tracking category Nope (categories: Region, Service Line)", conn.tracking_problem
+        )
+        conn.write(
+            {
+                "default_account_code": "200",
+                "rounding_account_code": "860",
+                "tracking_category_name": "region",
+            }
+        )
+        self.assertEqual(
+            (conn.default_account_problem, conn.rounding_account_problem, conn.tracking_problem),
+            (False, False, False),
+        )
         # 6 products + 4 taxes (INPUT2, RROUTPUT-at-20, OUTPUT2-at-15, fixed) + 1 category = 11
         self.assertEqual((conn.mapping_state, conn.mapping_problem_count), ("problem", 11))
 
     def test_push_uses_the_categorys_account_code_when_the_product_has_none(self):
         parent = self.env["product.category"].create({"name": "Projects (xero test)"})
-        child = self.env["product.category"].create({"name": "Project days (xero test)", "parent_id": parent.id})
+        child = self.env["product.category"].create(
+            {"name": "Project days (xero test)", "parent_id": parent.id}
+        )
         parent.halo_xero_account_code = "260"
-        in_parent, in_child, own = self.env["product.product"].create([
-            {"name": "Project work", "type": "service", "categ_id": parent.id},
-            {"name": "Project day", "type": "service", "categ_id": child.id},
-            {"name": "Project licence", "type": "service", "categ_id": parent.id, "halo_xero_account_code": "270"},
-        ])
+        in_parent, in_child, own = self.env["product.product"].create(
+            [
+                {"name": "Project work", "type": "service", "categ_id": parent.id},
+                {"name": "Project day", "type": "service", "categ_id": child.id},
+                {
+                    "name": "Project licence",
+                    "type": "service",
+                    "categ_id": parent.id,
+                    "halo_xero_account_code": "270",
+                },
+            ]
+        )
         plain = self.env["product.product"].create({"name": "Plain work", "type": "service"})
-        self.customers[0].halo_xero_contact_id = next(iter(self.sandbox.state.orgs[self.tenant_id]["contacts"]))
-        move = self.make_invoices(1, partner=self.customers[0], lines=[
-            ("Project work", 1, 100.0, in_parent), ("Project day", 1, 100.0, in_child),
-            ("Project licence", 1, 100.0, own), ("Plain work", 1, 100.0, plain)])
+        self.customers[0].halo_xero_contact_id = next(
+            iter(self.sandbox.state.orgs[self.tenant_id]["contacts"])
+        )
+        move = self.make_invoices(
+            1,
+            partner=self.customers[0],
+            lines=[
+                ("Project work", 1, 100.0, in_parent),
+                ("Project day", 1, 100.0, in_child),
+                ("Project licence", 1, 100.0, own),
+                ("Plain work", 1, 100.0, plain),
+            ],
+        )
         move._halo_xero_push()
         self.assertEqual(move.halo_xero_state, "sent", move.halo_xero_error)
         lines = self.xero_by_number(move.name)[0]["LineItems"]
@@ -123,8 +170,13 @@ class TestXeroMapping(HaloXeroPushCommon, HaloRpcCase):
     def test_the_screens_actions_are_guarded(self):
         company_b = self.setup_other_company(name="Mapping Second Ltd")["company"]
         manager_b = new_test_user(
-            self.env, login="halo_mapping_manager_b", name="Olga Other", groups=f"base.group_user,{BILLING_MANAGER}",
-            company_id=company_b.id, company_ids=[company_b.id])
+            self.env,
+            login="halo_mapping_manager_b",
+            name="Olga Other",
+            groups=f"base.group_user,{BILLING_MANAGER}",
+            company_id=company_b.id,
+            company_ids=[company_b.id],
+        )
         tax_link = self.tax20.sudo().halo_xero_tax_link_ids
         categ = self.env["product.category"].create({"name": "Guarded (test)"})
         for user in (self.technician, self.billing_user, manager_b):
@@ -132,15 +184,23 @@ class TestXeroMapping(HaloXeroPushCommon, HaloRpcCase):
             self.assertRpcRefused(client, CONNECTION, "action_halo_refresh_lists", [self.connection.id])
             self.assertRpcRefused(client, CONNECTION, "action_halo_open_mapping", [self.connection.id])
             self.assertRpcRefused(client, "halo.xero.tax.link", "write", [tax_link.id], {"tax_type": "NONE"})
-            self.assertRpcRefused(client, "halo.xero.category.link", "create", {
-                "connection_id": self.connection.id, "categ_id": categ.id, "account_code": "090"})
-            self.assertRpcRefused(client, "account.tax", "write", [self.tax20.id], {"halo_xero_tax_type": "NONE"})
+            self.assertRpcRefused(
+                client,
+                "halo.xero.category.link",
+                "create",
+                {"connection_id": self.connection.id, "categ_id": categ.id, "account_code": "090"},
+            )
+            self.assertRpcRefused(
+                client, "account.tax", "write", [self.tax20.id], {"halo_xero_tax_type": "NONE"}
+            )
         tax_link.invalidate_recordset()
         self.assertEqual(tax_link.tax_type, "OUTPUT2")
         self.assertFalse(categ.sudo().halo_xero_category_link_ids)
         self.assertSandboxCalls(0)
         # the billing manager opens the screen
-        action = self.rpc(self.billing_manager).call(CONNECTION, "action_halo_open_mapping", [self.connection.id])
+        action = self.rpc(self.billing_manager).call(
+            CONNECTION, "action_halo_open_mapping", [self.connection.id]
+        )
         self.assertEqual((action["res_model"], action["res_id"]), (CONNECTION, self.connection.id))
         self.xero_calls_expected = False
 
@@ -152,4 +212,3 @@ class TestXeroMapping(HaloXeroPushCommon, HaloRpcCase):
         categ.halo_xero_account_code = False
         self.assertFalse(categ.sudo().halo_xero_category_link_ids)
         self.xero_calls_expected = False
-

@@ -36,7 +36,9 @@ class TestXeroPayments(HaloXeroPushCommon):
         self.connection.halo_xero_poll_since = False
         self.connection._halo_xero_poll()
         self.assertEqual(len(move.halo_xero_payment_ids), 1)
-        self.assertEqual(self.env["account.payment"].search_count([("partner_id", "=", move.partner_id.id)]), 1)
+        self.assertEqual(
+            self.env["account.payment"].search_count([("partner_id", "=", move.partner_id.id)]), 1
+        )
 
     def test_partial_payments(self):
         move = self.sent()  # 171.00
@@ -56,7 +58,9 @@ class TestXeroPayments(HaloXeroPushCommon):
         self.ctl.clear_requests()
         pages = self.connection._halo_xero_poll(page_size=2)
         self.assertEqual(pages, 3)  # 2 + 2 + 1
-        gets = [r for r in self.ctl.requests() if r["method"] == "GET" and r["path"].lower().endswith("/invoices")]
+        gets = [
+            r for r in self.ctl.requests() if r["method"] == "GET" and r["path"].lower().endswith("/invoices")
+        ]
         self.assertEqual([("page=%d" % n) in r["query"] for n, r in enumerate(gets, 1)], [True] * 3)
         # even the first poll starts at the connection's creation (or its oldest sent invoice), never at the
         # beginning of the organisation's history
@@ -76,20 +80,32 @@ class TestXeroPayments(HaloXeroPushCommon):
         from xero_python.accounting import Invoice, Invoices
 
         client = self.connection._halo_client()
-        client.call(self.tenant_id, "update_invoice", move.halo_xero_invoice_id,
-                    Invoices(invoices=[Invoice(status="VOIDED")]), write=True)
+        client.call(
+            self.tenant_id,
+            "update_invoice",
+            move.halo_xero_invoice_id,
+            Invoices(invoices=[Invoice(status="VOIDED")]),
+            write=True,
+        )
         self.connection._halo_xero_poll()
         self.assertEqual(move.halo_xero_status, "VOIDED")
         self.assertIn("voided in Xero", move.message_ids[0].body)
-        self.assertEqual(move.halo_xero_log_ids.filtered(lambda log: log.action == "status").message, "AUTHORISED → VOIDED")
+        self.assertEqual(
+            move.halo_xero_log_ids.filtered(lambda log: log.action == "status").message, "AUTHORISED → VOIDED"
+        )
 
     def test_deleted_draft_in_xero_is_reflected(self):
         self.connection.invoice_status = "DRAFT"
         move = self.sent()
         from xero_python.accounting import Invoice, Invoices
 
-        self.connection._halo_client().call(self.tenant_id, "update_invoice", move.halo_xero_invoice_id,
-                                            Invoices(invoices=[Invoice(status="DELETED")]), write=True)
+        self.connection._halo_client().call(
+            self.tenant_id,
+            "update_invoice",
+            move.halo_xero_invoice_id,
+            Invoices(invoices=[Invoice(status="DELETED")]),
+            write=True,
+        )
         self.connection._halo_xero_poll()
         self.assertEqual(move.halo_xero_status, "DELETED")
         self.assertIn("deleted in Xero", move.message_ids[0].body)

@@ -13,7 +13,9 @@ from .test_xero_push_common import HaloXeroPushCommon
 @tagged("post_install", "-at_install")
 class TestXeroPollChunks(HaloXeroPushCommon):
     def invoice_reads(self):
-        return [r for r in self.ctl.requests() if r["method"] == "GET" and r["path"].lower().endswith("/invoices")]
+        return [
+            r for r in self.ctl.requests() if r["method"] == "GET" and r["path"].lower().endswith("/invoices")
+        ]
 
     def test_a_pass_cut_short_goes_on_at_the_next_page(self):
         from xero_sandbox import seed
@@ -36,7 +38,9 @@ class TestXeroPollChunks(HaloXeroPushCommon):
         reads = self.invoice_reads()
         self.assertEqual(len(reads), 2)
         self.assertIn("page=2", reads[1]["query"])
-        self.assertEqual(reads[1]["headers"].get("If-Modified-Since"), first["headers"].get("If-Modified-Since"))
+        self.assertEqual(
+            reads[1]["headers"].get("If-Modified-Since"), first["headers"].get("If-Modified-Since")
+        )
         out_of_time._halo_xero_poll()  # chunk 3: page 3 has 500: the pass is over, then credit notes
         reads = self.invoice_reads()
         self.assertEqual(len(reads), 3)

@@ -28,7 +28,9 @@ class TestXeroPush(HaloXeroPushCommon):
         self.assertEqual(inv["Total"], move.amount_total)  # 1.5 × 95 = 142.50 + 28.50
         self.assertEqual(inv["DueDate"], "2026-08-30")
         line = inv["LineItems"][0]
-        self.assertEqual((line["ItemCode"], line["AccountCode"], line["TaxType"]), ("SUPPORT-HR", "200", "OUTPUT2"))
+        self.assertEqual(
+            (line["ItemCode"], line["AccountCode"], line["TaxType"]), ("SUPPORT-HR", "200", "OUTPUT2")
+        )
         self.assertTrue(move.halo_xero_url and "/online/" in move.halo_xero_url)
         # one contact per customer, created once and bound
         self.assertTrue(all(moves.partner_id.mapped("halo_xero_contact_id")))
@@ -39,8 +41,13 @@ class TestXeroPush(HaloXeroPushCommon):
         self.assertIn("summarizeErrors=False", put["query"])
         self.assertIn("unitdp=4", put["query"])
         self.assertTrue(put["headers"].get("Idempotency-Key", "").startswith("halo-create-"))
-        self.assertTrue(all(r["headers"].get("Idempotency-Key") for r in self.ctl.requests()
-                            if r["method"] in ("PUT", "POST")))
+        self.assertTrue(
+            all(
+                r["headers"].get("Idempotency-Key")
+                for r in self.ctl.requests()
+                if r["method"] in ("PUT", "POST")
+            )
+        )
         # the log says what happened, per invoice
         self.assertEqual(move.halo_xero_log_ids.filtered(lambda log: log.action == "create").outcome, "ok")
         # nothing left to send: a second run makes no invoice write
@@ -105,7 +112,9 @@ class TestXeroPush(HaloXeroPushCommon):
         self.assertEqual(inv["Total"], 11.99)
         self.assertEqual(inv["TotalTax"], 2.01)
         rounding = inv["LineItems"][-1]
-        self.assertEqual((rounding["AccountCode"], rounding["TaxType"], rounding["LineAmount"]), ("860", "NONE", -0.01))
+        self.assertEqual(
+            (rounding["AccountCode"], rounding["TaxType"], rounding["LineAmount"]), ("860", "NONE", -0.01)
+        )
 
     def test_rounding_line_upwards(self):
         """3 × 1.02 = 3.06, VAT 20 % = 0.612 → 0.61 in Odoo (global); Xero 0.204 → 0.20 × 3 = 0.60: +0.01."""
@@ -133,8 +142,14 @@ class TestXeroPush(HaloXeroPushCommon):
         self.assertEqual(inv["Total"], move.amount_total)
 
     def test_tax_type_with_another_rate_in_xero_is_flagged(self):
-        tax15 = self.env["account.tax"].create({
-            "name": "15 % mapped to Xero's 20 %", "amount": 15, "type_tax_use": "sale", "halo_xero_tax_type": "OUTPUT2"})
+        tax15 = self.env["account.tax"].create(
+            {
+                "name": "15 % mapped to Xero's 20 %",
+                "amount": 15,
+                "type_tax_use": "sale",
+                "halo_xero_tax_type": "OUTPUT2",
+            }
+        )
         move = self.make_invoices(1, post=False)
         move.invoice_line_ids.tax_ids = tax15
         move.action_post()
@@ -148,7 +163,7 @@ class TestXeroPush(HaloXeroPushCommon):
         self.customers.write({"halo_xero_contact_id": contact_id})
         good = self.make_invoices(49, post=False)
         bad = self.make_invoices(1, lines=[("Bad", 1, 10.0, self.product_bad)], post=False)
-        moves = (good[:20] | bad | good[20:])
+        moves = good[:20] | bad | good[20:]
         moves.action_post()
         moves._halo_xero_push()
         self.assertEqual(len(self.invoice_writes()), 1, "50 invoices, one request")
@@ -221,23 +236,36 @@ class TestXeroPush(HaloXeroPushCommon):
         refund = self.make_invoices(1, move_type="out_refund")
         self.assertEqual(refund.halo_xero_state, "queued")
         self.assertFalse(refund.halo_xero_error)
-        self.assertIn(refund, self.env["account.move"].search(self.env["account.move"]._halo_xero_push_domain()))
+        self.assertIn(
+            refund, self.env["account.move"].search(self.env["account.move"]._halo_xero_push_domain())
+        )
         refund._halo_xero_push()
         self.assertEqual(refund.halo_xero_state, "sent", refund.halo_xero_error)
         self.assertFalse(self.invoice_writes())  # /CreditNotes, not /Invoices
         self.assertFalse(self.xero_invoices())
 
     def test_ticket_shows_xero_number_and_status(self):
-        ticket = self.env["helpdesk.ticket"].create({
-            "name": "Printer down", "description": "x", "partner_id": self.customers[0].id})
-        item = self.env["halo.ticket.item"].create({
-            "ticket_id": ticket.id, "date": date(2026, 7, 7), "kind": "adhoc", "name": "Cable",
-            "quantity": 1, "unit_cost": 1.0, "unit_price": 2.0})
+        ticket = self.env["helpdesk.ticket"].create(
+            {"name": "Printer down", "description": "x", "partner_id": self.customers[0].id}
+        )
+        item = self.env["halo.ticket.item"].create(
+            {
+                "ticket_id": ticket.id,
+                "date": date(2026, 7, 7),
+                "kind": "adhoc",
+                "name": "Cable",
+                "quantity": 1,
+                "unit_cost": 1.0,
+                "unit_price": 2.0,
+            }
+        )
         move = self.make_invoices(1, partner=self.customers[0])
         move._halo_xero_push()
         # what the billing run records on the work it bills (see account_move._halo_record_numbers)
-        self.env.cr.execute("UPDATE halo_ticket_item SET halo_invoice_id = %s, halo_invoice_number = %s WHERE id = %s",
-                            (move.id, move.name, item.id))
+        self.env.cr.execute(
+            "UPDATE halo_ticket_item SET halo_invoice_id = %s, halo_invoice_number = %s WHERE id = %s",
+            (move.id, move.name, item.id),
+        )
         self.env.invalidate_all()
         self.assertEqual(ticket.halo_invoice_ids, move)
         self.assertEqual(ticket.halo_xero_summary, "%s: %s (AUTHORISED)" % (move.name, move.halo_xero_number))
@@ -249,12 +277,17 @@ class TestXeroPush(HaloXeroPushCommon):
         triggers = self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)])
         action = moves.action_halo_xero_send_now()
         self.assertEqual(action["tag"], "display_notification")
-        self.assertEqual(self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)]), triggers + 1,
-                         "Send now wakes the cron, which commits 'sending' before each request")
+        self.assertEqual(
+            self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)]),
+            triggers + 1,
+            "Send now wakes the cron, which commits 'sending' before each request",
+        )
         moves[0].write({"halo_xero_state": "failed", "halo_xero_error": "x"})
         moves[0].action_halo_xero_retry()
-        self.assertEqual((moves[0].halo_xero_state, moves[0].halo_xero_payload_version, moves[0].halo_xero_error),
-                         ("queued", 2, False))
+        self.assertEqual(
+            (moves[0].halo_xero_state, moves[0].halo_xero_payload_version, moves[0].halo_xero_error),
+            ("queued", 2, False),
+        )
         dashboard = self.env.ref("halo_helpdesk_billing.account_move_action_halo_xero")
         views = self.env["account.move"].get_views([(v.view_id.id, v.view_mode) for v in dashboard.view_ids])
         self.assertEqual(set(views["views"]), {"kanban", "list"})
@@ -263,7 +296,9 @@ class TestXeroPush(HaloXeroPushCommon):
 
     def test_tracking_category_from_a_line_field(self):
         # the option must exist in Xero (the sandbox's "Region" has North and South): sent in Xero's spelling
-        self.connection.write({"tracking_category_name": "region", "tracking_option_field": "partner_id.city"})
+        self.connection.write(
+            {"tracking_category_name": "region", "tracking_option_field": "partner_id.city"}
+        )
         self.customers[0].city = "north"
         move = self.make_invoices(1, partner=self.customers[0])
         move._halo_xero_push()

@@ -18,27 +18,49 @@ class HaloXeroPushCommon(HaloXeroCommon):
     def setUpClass(cls):
         super().setUpClass()
         cls.company = cls.env.company
-        cls.tax20 = cls.env["account.tax"].create({
-            "name": "VAT 20% (xero test)", "amount": 20, "amount_type": "percent", "type_tax_use": "sale",
-            "halo_xero_tax_type": "OUTPUT2", "company_id": cls.company.id,
-        })
-        cls.product_xero = cls.env["product.product"].create({
-            "name": "Support hour (xero test)", "type": "service", "list_price": 100,
-            "halo_xero_account_code": "200", "halo_xero_item_code": "SUPPORT-HR",
-        })
-        cls.product_bad = cls.env["product.product"].create({
-            "name": "Bad mapping (xero test)", "type": "service", "halo_xero_account_code": "999",
-        })
+        cls.tax20 = cls.env["account.tax"].create(
+            {
+                "name": "VAT 20% (xero test)",
+                "amount": 20,
+                "amount_type": "percent",
+                "type_tax_use": "sale",
+                "halo_xero_tax_type": "OUTPUT2",
+                "company_id": cls.company.id,
+            }
+        )
+        cls.product_xero = cls.env["product.product"].create(
+            {
+                "name": "Support hour (xero test)",
+                "type": "service",
+                "list_price": 100,
+                "halo_xero_account_code": "200",
+                "halo_xero_item_code": "SUPPORT-HR",
+            }
+        )
+        cls.product_bad = cls.env["product.product"].create(
+            {
+                "name": "Bad mapping (xero test)",
+                "type": "service",
+                "halo_xero_account_code": "999",
+            }
+        )
         cls.bank_journal = cls.company_data["default_journal_bank"]
-        cls.connection.sudo().write({
-            "invoice_status": "AUTHORISED", "invoice_numbering": "odoo", "attach_pdf": False,
-            "rounding_account_code": "860", "payment_journal_id": cls.bank_journal.id,
-            "webhook_key": "halo-demo-webhook-key",
-        })
-        cls.customers = cls.env["res.partner"].create([
-            {"name": "Xero Push Customer %02d" % n, "is_company": True, "email": "c%02d@example.com" % n}
-            for n in range(3)
-        ])
+        cls.connection.sudo().write(
+            {
+                "invoice_status": "AUTHORISED",
+                "invoice_numbering": "odoo",
+                "attach_pdf": False,
+                "rounding_account_code": "860",
+                "payment_journal_id": cls.bank_journal.id,
+                "webhook_key": "halo-demo-webhook-key",
+            }
+        )
+        cls.customers = cls.env["res.partner"].create(
+            [
+                {"name": "Xero Push Customer %02d" % n, "is_company": True, "email": "c%02d@example.com" % n}
+                for n in range(3)
+            ]
+        )
 
     def setUp(self):
         super().setUp()
@@ -47,18 +69,43 @@ class HaloXeroPushCommon(HaloXeroCommon):
         self.ctl.limits(minute=100000, day=1000000)
 
     # -- helpers --------------------------------------------------------------------------------------
-    def make_invoices(self, count=1, lines=None, partner=None, post=True, move_type="out_invoice",
-                      invoice_date=date(2026, 7, 31)):
+    def make_invoices(
+        self,
+        count=1,
+        lines=None,
+        partner=None,
+        post=True,
+        move_type="out_invoice",
+        invoice_date=date(2026, 7, 31),
+    ):
         lines = lines or [("Remote support", 1.5, 95.0)]
-        partners = [partner] * count if partner else [self.customers[i % len(self.customers)] for i in range(count)]
-        moves = self.env["account.move"].create([{
-            "move_type": move_type, "partner_id": p.id, "invoice_date": invoice_date,
-            "invoice_date_due": date(2026, 8, 30),
-            "invoice_line_ids": [Command.create({
-                "product_id": (product or self.product_xero).id, "name": name, "quantity": qty,
-                "price_unit": price, "tax_ids": [Command.set(self.tax20.ids)]})
-                for name, qty, price, *rest in lines for product in [rest[0] if rest else None]],
-        } for p in partners])
+        partners = (
+            [partner] * count if partner else [self.customers[i % len(self.customers)] for i in range(count)]
+        )
+        moves = self.env["account.move"].create(
+            [
+                {
+                    "move_type": move_type,
+                    "partner_id": p.id,
+                    "invoice_date": invoice_date,
+                    "invoice_date_due": date(2026, 8, 30),
+                    "invoice_line_ids": [
+                        Command.create(
+                            {
+                                "product_id": (product or self.product_xero).id,
+                                "name": name,
+                                "quantity": qty,
+                                "price_unit": price,
+                                "tax_ids": [Command.set(self.tax20.ids)],
+                            }
+                        )
+                        for name, qty, price, *rest in lines
+                        for product in [rest[0] if rest else None]
+                    ],
+                }
+                for p in partners
+            ]
+        )
         if post:
             moves.action_post()
         return moves
@@ -75,15 +122,22 @@ class HaloXeroPushCommon(HaloXeroCommon):
         xero = self.xero_invoices()
         for move in moves:
             self.assertEqual(move.halo_xero_state, "sent", (move.name, move.halo_xero_error))
-            mine = [i for i in xero if (i.get("InvoiceNumber") == move.name or i.get("Reference") == move.name)
-                    and i["Status"] != "DELETED"]
+            mine = [
+                i
+                for i in xero
+                if (i.get("InvoiceNumber") == move.name or i.get("Reference") == move.name)
+                and i["Status"] != "DELETED"
+            ]
             self.assertEqual(len(mine), 1, "%s is %d times in Xero" % (move.name, len(mine)))
             self.assertEqual(mine[0]["InvoiceID"], move.halo_xero_invoice_id)
         return xero
 
     def invoice_writes(self):
-        return [r for r in self.ctl.requests() if r["method"] in ("PUT", "POST")
-                and r["path"].lower().rstrip("/").endswith("/invoices")]
+        return [
+            r
+            for r in self.ctl.requests()
+            if r["method"] in ("PUT", "POST") and r["path"].lower().rstrip("/").endswith("/invoices")
+        ]
 
     @staticmethod
     def body(request):

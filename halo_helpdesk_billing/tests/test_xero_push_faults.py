@@ -31,14 +31,19 @@ class TestXeroPushFaults(HaloXeroPushCommon):
         self.ctl.fault("status", status=429, retry_after=1, problem="minute", method="PUT", path="/Invoices$")
         moves._halo_xero_push()
         self.assertEachOnceInXero(moves)
-        self.assertEqual(self.statuses(), [("PUT", 429, False), ("PUT", 200, False)],
-                         "no silent urllib3 re-send: the worker re-sent once, after Retry-After")
+        self.assertEqual(
+            self.statuses(),
+            [("PUT", 429, False), ("PUT", 200, False)],
+            "no silent urllib3 re-send: the worker re-sent once, after Retry-After",
+        )
         writes = self.invoice_writes()
         self.assertGreaterEqual(writes[1]["time"] - writes[0]["time"], 0.9, "Retry-After: 1 honoured")
 
     def test_long_retry_after_leaves_the_invoices_queued(self):
         moves = self.make_invoices(2)
-        self.ctl.fault("status", status=429, retry_after=120, problem="minute", method="PUT", path="/Invoices$")
+        self.ctl.fault(
+            "status", status=429, retry_after=120, problem="minute", method="PUT", path="/Invoices$"
+        )
         stats = moves._halo_xero_push()
         self.assertTrue(stats["stop"])
         self.assertEqual(set(moves.mapped("halo_xero_state")), {"queued"})
@@ -74,7 +79,9 @@ class TestXeroPushFaults(HaloXeroPushCommon):
         self.assertEachOnceInXero(moves)
         self.assertEqual(self.statuses(), [("PUT", None, True)], "found by number, never sent again")
         logs = self.env["halo.xero.sync.log"].search([("move_id", "=", moves[0].id)], order="id")
-        self.assertEqual([(log.action, log.outcome) for log in logs], [("create", "unknown"), ("lookup", "ok")])
+        self.assertEqual(
+            [(log.action, log.outcome) for log in logs], [("create", "unknown"), ("lookup", "ok")]
+        )
 
     def test_sdk_silent_put_resend_cannot_duplicate(self):
         """Even with urllib3's default retries back on (the SDK's silent re-send of a PUT after a dropped

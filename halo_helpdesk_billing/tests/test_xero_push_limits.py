@@ -37,10 +37,12 @@ class TestXeroPushLimits(HaloXeroPushCommon):
         self.fake = SandboxClock(self.ctl)
 
     def enforce(self, minute, day=5000):
-        self.ctl.limits(enabled=True, minute=minute, day=day, concurrent=5, use_sandbox_clock=True,
-                        reset_counters=True)
-        return xc.reset_default_throttle(per_minute=minute, concurrent=5, daily=day, clock=self.fake.clock,
-                                         sleep=self.fake.sleep)
+        self.ctl.limits(
+            enabled=True, minute=minute, day=day, concurrent=5, use_sandbox_clock=True, reset_counters=True
+        )
+        return xc.reset_default_throttle(
+            per_minute=minute, concurrent=5, daily=day, clock=self.fake.clock, sleep=self.fake.sleep
+        )
 
     def test_attachments_and_online_urls_paced_under_the_minute_limit(self):
         self.connection.attach_pdf = True

@@ -23,6 +23,7 @@ from .xero_common import SANDBOX_APP_REGISTERED, SANDBOX_CLIENT_ID, SANDBOX_CLIE
 
 def http_get(url):
     """``(status, body)`` of a GET, without following redirects."""
+
     class NoRedirect(urllib.request.HTTPRedirectHandler):
         def redirect_request(self, *args, **kwargs):
             return None
@@ -49,16 +50,20 @@ class TestXeroRealRules(HaloXeroPushCommon):
         scope = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)["scope"][0]
         self.assertEqual(scope.split(), list(xc.DEFAULT_SCOPES))
         answer = consent(url)
-        self.assertEqual(set(conn._halo_finish_oauth(answer["code"]) and conn._halo_token()["scope"]),
-                         set(xc.DEFAULT_SCOPES))
+        self.assertEqual(
+            set(conn._halo_finish_oauth(answer["code"]) and conn._halo_token()["scope"]),
+            set(xc.DEFAULT_SCOPES),
+        )
         self.assertFalse(conn.scope_warning)
         # the token works for invoices, payments, contacts and settings
         client = conn._halo_client()
         for method in ("get_invoices", "get_payments", "get_contacts", "get_accounts"):
             client.call(self.tenant_id, method)
         # asking for the old broad scope, as the addon did: refused at Xero's consent page
-        conn.oauth_scopes = "openid profile email offline_access accounting.transactions accounting.contacts " \
-                            "accounting.settings"
+        conn.oauth_scopes = (
+            "openid profile email offline_access accounting.transactions accounting.contacts "
+            "accounting.settings"
+        )
         self.assertIn("accounting.transactions", conn.scope_warning)
         status, page = http_get(conn._halo_start_oauth(REDIRECT, SID))
         self.assertEqual(status, 400)
@@ -67,21 +72,27 @@ class TestXeroRealRules(HaloXeroPushCommon):
 
     def test_legacy_token_with_broad_scopes_is_flagged_for_re_consent(self):
         self.ctl.call("POST", "config", {"registered": "2025-01-15"})  # an app from before the change
-        token = self.ctl.grant(scope="offline_access accounting.transactions accounting.contacts accounting.settings")
+        token = self.ctl.grant(
+            scope="offline_access accounting.transactions accounting.contacts accounting.settings"
+        )
         conn = self.connection.sudo()
         conn._halo_store_token(xc.normalise_token(token))
         conn.invalidate_recordset(["scope_warning"])
         self.assertIn("accounting.transactions", conn.scope_warning)
         self.assertIn("connect again", conn.scope_warning)
         conn._halo_client().call(self.tenant_id, "get_invoices")  # still accepted from a legacy app
-        self.assertEqual(xc.broad_scopes(["accounting.invoices", "accounting.transactions.read"]),
-                         ["accounting.transactions.read"])
+        self.assertEqual(
+            xc.broad_scopes(["accounting.invoices", "accounting.transactions.read"]),
+            ["accounting.transactions.read"],
+        )
 
     def test_missing_scope_says_connect_again(self):
         # a token consented without accounting.invoices: Xero answers 401 AuthorizationUnsuccessful
         token = self.ctl.grant(scope="offline_access accounting.contacts accounting.settings")
         self.connection.sudo()._halo_store_token(xc.normalise_token(token))
-        self.customers[0].halo_xero_contact_id = next(iter(self.sandbox.state.orgs[self.tenant_id]["contacts"]))
+        self.customers[0].halo_xero_contact_id = next(
+            iter(self.sandbox.state.orgs[self.tenant_id]["contacts"])
+        )
         move = self.make_invoices(1, partner=self.customers[0])
         move._halo_xero_push()
         self.assertEqual(move.halo_xero_state, "queued")  # nothing lost: sent once the scope is granted
@@ -100,13 +111,16 @@ class TestXeroRealRules(HaloXeroPushCommon):
         self.assertEqual([(li["Quantity"], li["UnitAmount"]) for li in lines], [(2.0, 100.0), (1.0, -30.0)])
         self.assertEqual(self.xero_by_number(move.name)[0]["Total"], 204.0)
         # both signs negative in Odoo (a negative price on a negative quantity) is a positive line
-        line = xero_push.build_line({"description": "x", "quantity": -2, "unit_price": -5, "account_code": "200"})
+        line = xero_push.build_line(
+            {"description": "x", "quantity": -2, "unit_price": -5, "account_code": "200"}
+        )
         self.assertEqual((line["Quantity"], line["UnitAmount"]), (2, 5))
 
     def test_credit_note_without_discount_rate_and_updated_by_credit_note_id(self):
         self.connection.invoice_status = "DRAFT"  # a draft credit note can be edited in Xero
-        refund = self.make_invoices(1, lines=[("Refund of support", 3, 50.0)], move_type="out_refund",
-                                    post=False)
+        refund = self.make_invoices(
+            1, lines=[("Refund of support", 3, 50.0)], move_type="out_refund", post=False
+        )
         refund.invoice_line_ids.discount = 10
         refund.action_post()
         self.assertEqual(refund.amount_total, 162.0)  # 3 × 50 − 10 % = 135 + 20 %
@@ -129,12 +143,15 @@ class TestXeroRealRules(HaloXeroPushCommon):
         body = self.body([r for r in self.ctl.requests() if r["path"].lower().endswith("/creditnotes")][0])
         self.assertEqual(body["CreditNotes"][0]["CreditNoteID"], cn_id)
         self.assertNotIn("InvoiceID", body["CreditNotes"][0])
-        self.assertEqual([(cn["CreditNoteID"], cn["Total"]) for cn in credit_notes.values()],
-                         [(cn_id, 129.6)])  # 3 × 36 = 108 + 20 %
+        self.assertEqual(
+            [(cn["CreditNoteID"], cn["Total"]) for cn in credit_notes.values()], [(cn_id, 129.6)]
+        )  # 3 × 36 = 108 + 20 %
         self.assertEqual(refund.amount_total, 129.6)
 
     def test_tracked_inventory_without_stock_needs_allow_backorders(self):
-        self.ctl.call("POST", "inventory", {"tenant": self.tenant_id, "item": "SUPPORT-HR", "quantity_on_hand": 1})
+        self.ctl.call(
+            "POST", "inventory", {"tenant": self.tenant_id, "item": "SUPPORT-HR", "quantity_on_hand": 1}
+        )
         move = self.make_invoices(1)  # 1.5 × SUPPORT-HR, approved in Xero
         move._halo_xero_push()
         self.assertEqual(move.halo_xero_state, "failed")
@@ -144,19 +161,28 @@ class TestXeroRealRules(HaloXeroPushCommon):
         move._halo_xero_push()
         self.assertEqual(move.halo_xero_state, "sent", move.halo_xero_error)
         self.assertIn("allowBackorders=True", self.invoice_writes()[-1]["query"])
-        item = next(i for i in self.sandbox.state.orgs[self.tenant_id]["items"].values() if i["Code"] == "SUPPORT-HR")
+        item = next(
+            i for i in self.sandbox.state.orgs[self.tenant_id]["items"].values() if i["Code"] == "SUPPORT-HR"
+        )
         self.assertEqual(item["QuantityOnHand"], -0.5)
 
     def test_tracking_option_missing_in_xero_fails_with_what_to_fix(self):
-        self.connection.write({"tracking_category_name": "Region", "tracking_option_field": "partner_id.city"})
+        self.connection.write(
+            {"tracking_category_name": "Region", "tracking_option_field": "partner_id.city"}
+        )
         self.customers[0].city = "East"  # archived in Xero
         self.customers[1].city = "South"
-        moves = self.make_invoices(1, partner=self.customers[0]) | self.make_invoices(1, partner=self.customers[1])
+        moves = self.make_invoices(1, partner=self.customers[0]) | self.make_invoices(
+            1, partner=self.customers[1]
+        )
         moves._halo_xero_push()
         self.assertEqual(moves[0].halo_xero_state, "failed")
-        self.assertEqual(moves[0].halo_xero_error, "Xero has no active tracking option 'East' in the category "
-                         "'Region' (options: North, South): add it in Xero, or change the connection's tracking "
-                         "settings.")
+        self.assertEqual(
+            moves[0].halo_xero_error,
+            "Xero has no active tracking option 'East' in the category "
+            "'Region' (options: North, South): add it in Xero, or change the connection's tracking "
+            "settings.",
+        )
         self.assertEqual(moves[1].halo_xero_state, "sent", moves[1].halo_xero_error)
         self.assertEqual(len(self.invoice_writes()), 1)  # only the good one went to Xero
         self.assertEqual(len(self.sandbox_requests("/TrackingCategories")), 1)  # read once per push
@@ -170,10 +196,18 @@ class TestXeroRealRules(HaloXeroPushCommon):
             "280": "Account code '280' (Consulting Services (archived)) is archived in Xero",
             "999": "Account code '999' is not in the chart of accounts imported from Xero",
         }
-        products = {code: self.env["product.product"].create({
-            "name": "Mapped to %s" % code, "type": "service", "halo_xero_account_code": code}) for code in expected}
-        moves = {code: self.make_invoices(1, lines=[("Support", 1, 10.0, products[code])], partner=self.customers[0])
-                 for code in expected}
+        products = {
+            code: self.env["product.product"].create(
+                {"name": "Mapped to %s" % code, "type": "service", "halo_xero_account_code": code}
+            )
+            for code in expected
+        }
+        moves = {
+            code: self.make_invoices(
+                1, lines=[("Support", 1, 10.0, products[code])], partner=self.customers[0]
+            )
+            for code in expected
+        }
         good = self.make_invoices(1, partner=self.customers[0])
         self.ctl.clear_requests()
         for move in [*moves.values(), good]:
@@ -190,8 +224,14 @@ class TestXeroRealRules(HaloXeroPushCommon):
         move._halo_xero_push()
         old_id = move.halo_xero_invoice_id
         client = self.connection._halo_client()
-        client.call(self.tenant_id, "update_invoice", old_id, Invoices(invoices=[Invoice(status="DELETED")]),
-                    idempotency_key="del", write=True)
+        client.call(
+            self.tenant_id,
+            "update_invoice",
+            old_id,
+            Invoices(invoices=[Invoice(status="DELETED")]),
+            idempotency_key="del",
+            write=True,
+        )
         move.action_halo_xero_refresh()
         self.assertEqual(move.halo_xero_status, "DELETED")
         move.button_draft()
@@ -222,7 +262,9 @@ class TestXeroRealRules(HaloXeroPushCommon):
         files = self.sandbox.state.orgs[self.tenant_id]["attachments"][move.halo_xero_invoice_id]
         self.assertEqual(len(files), 1)  # replaced, not added
         again = next(iter(files.values()))
-        self.assertEqual((again["FileName"], again["AttachmentID"]), (first["FileName"], first["AttachmentID"]))
+        self.assertEqual(
+            (again["FileName"], again["AttachmentID"]), (first["FileName"], first["AttachmentID"])
+        )
         self.assertNotEqual(again["Content"], first["Content"])
 
     def test_tax_rate_differing_from_xeros_effective_rate_goes_as_draft_and_is_flagged(self):
@@ -230,28 +272,42 @@ class TestXeroRealRules(HaloXeroPushCommon):
         self.assertEqual((self.tax20.halo_xero_effective_rate, self.tax20.halo_xero_rate_known), (20.0, True))
         self.customers.write({"halo_xero_contact_id": self.seed_contact(1)})
         good = self.make_invoices(1, partner=self.customers[0])
-        wrong = self.env["account.tax"].create({
-            "name": "VAT 20% mis-mapped", "amount": 20, "amount_type": "percent", "type_tax_use": "sale",
-            "halo_xero_tax_type": "RROUTPUT", "company_id": self.company.id})
+        wrong = self.env["account.tax"].create(
+            {
+                "name": "VAT 20% mis-mapped",
+                "amount": 20,
+                "amount_type": "percent",
+                "type_tax_use": "sale",
+                "halo_xero_tax_type": "RROUTPUT",
+                "company_id": self.company.id,
+            }
+        )
         self.env["halo.xero.import"].sudo()._halo_start(self.connection, mode="refresh")._halo_run()
         self.assertEqual((wrong.halo_xero_effective_rate, wrong.halo_xero_rate_known), (5.0, True))
         bad = self.make_invoices(1, partner=self.customers[0], post=False)
         bad.invoice_line_ids.tax_ids = wrong
         bad.action_post()
         (good | bad)._halo_xero_push()
-        self.assertEqual((good.halo_xero_state, good.halo_xero_status, good.halo_xero_error), ("sent", "AUTHORISED", False))
+        self.assertEqual(
+            (good.halo_xero_state, good.halo_xero_status, good.halo_xero_error), ("sent", "AUTHORISED", False)
+        )
         self.assertEqual((bad.halo_xero_state, bad.halo_xero_status), ("sent", "DRAFT"))
-        flag = ("Sent to Xero as a draft, not approved: Xero's rate of RROUTPUT differs from Odoo's (RROUTPUT 5% in "
-                "Xero, 20% in Odoo). Fix the Xero tax type of the tax, then approve the invoice in Xero.")
+        flag = (
+            "Sent to Xero as a draft, not approved: Xero's rate of RROUTPUT differs from Odoo's (RROUTPUT 5% in "
+            "Xero, 20% in Odoo). Fix the Xero tax type of the tax, then approve the invoice in Xero."
+        )
         self.assertTrue(bad.halo_xero_error.startswith(flag), bad.halo_xero_error)
         self.assertIn(flag, bad.halo_xero_log_ids.mapped("message"))
 
     # -- contacts ----------------------------------------------------------------------------------
     def test_contact_gets_the_first_valid_address_of_the_partner_email(self):
-        for email, expected in (("ap@north.example, cfo@north.example", "ap@north.example"),
-                                ("nobody; Accounts <ap@south.example>", "ap@south.example")):
-            partner = self.env["res.partner"].create({"name": "Mail %s" % expected, "is_company": True,
-                                                      "email": email})
+        for email, expected in (
+            ("ap@north.example, cfo@north.example", "ap@north.example"),
+            ("nobody; Accounts <ap@south.example>", "ap@south.example"),
+        ):
+            partner = self.env["res.partner"].create(
+                {"name": "Mail %s" % expected, "is_company": True, "email": email}
+            )
             move = self.make_invoices(1, partner=partner)
             move._halo_xero_push()
             self.assertEqual(move.halo_xero_state, "sent", move.halo_xero_error)
@@ -261,8 +317,9 @@ class TestXeroRealRules(HaloXeroPushCommon):
 
     def test_xero_messages_are_shown_verbatim_on_the_invoice_and_in_the_log(self):
         # an address the addon passes on (it looks like one) but Xero refuses
-        partner = self.env["res.partner"].create({"name": "Umlaut GmbH", "is_company": True,
-                                                  "email": "rechnung@müller.example"})
+        partner = self.env["res.partner"].create(
+            {"name": "Umlaut GmbH", "is_company": True, "email": "rechnung@müller.example"}
+        )
         move = self.make_invoices(1, partner=partner)
         move._halo_xero_push()
         self.assertEqual(move.halo_xero_state, "failed")
@@ -289,11 +346,19 @@ class TestXeroRealRules(HaloXeroPushCommon):
         harbour = Partner.search([("halo_xero_contact_id", "=", self.seed_contact(8))])
         self.assertEqual((bright.name, harbour.name), ("Brightwater Dental Group", "Harbour View Hotel"))
         self.ctl.advance(5)
-        self.ctl.call("POST", "merge-contacts", {"tenant": self.tenant_id, "contact": self.seed_contact(2),
-                                                 "into": self.seed_contact(3)})
+        self.ctl.call(
+            "POST",
+            "merge-contacts",
+            {"tenant": self.tenant_id, "contact": self.seed_contact(2), "into": self.seed_contact(3)},
+        )
         client = self.connection._halo_client()
-        client.call(self.tenant_id, "update_or_create_contacts", Contacts(contacts=[Contact(
-            contact_id=self.seed_contact(8), contact_status="ARCHIVED")]), idempotency_key="arch", write=True)
+        client.call(
+            self.tenant_id,
+            "update_or_create_contacts",
+            Contacts(contacts=[Contact(contact_id=self.seed_contact(8), contact_status="ARCHIVED")]),
+            idempotency_key="arch",
+            write=True,
+        )
         refresh = Import._halo_start(self.connection, mode="refresh")
         refresh._halo_run()
         self.assertEqual(refresh.state, "done")
@@ -312,27 +377,40 @@ class TestXeroRealRules(HaloXeroPushCommon):
         self.assertNotEqual(new["ContactID"], self.seed_contact(8))
 
     def seed_contact(self, n):
-        return next(c["ContactID"] for c in self.sandbox.state.orgs[self.tenant_id]["contacts"].values()
-                    if c.get("ContactNumber") == "UK-C%03d" % n)
+        return next(
+            c["ContactID"]
+            for c in self.sandbox.state.orgs[self.tenant_id]["contacts"].values()
+            if c.get("ContactNumber") == "UK-C%03d" % n
+        )
 
     # -- request size ------------------------------------------------------------------------------
     def _big_invoices(self, count=4, lines=250):
         """Itemised invoices of ``lines`` lines with 4,000-character descriptions (about 1 MB each)."""
-        self.customers.write({"halo_xero_contact_id": next(iter(self.sandbox.state.orgs[self.tenant_id]["contacts"]))})
-        text = ("Remote support session: diagnosed the mail flow, replaced the certificate, verified the "
-                "backups and documented the change for the customer. ") * 30
-        return self.make_invoices(count, lines=[("%04d %s" % (n, text[:3990]), 1, 10.0) for n in range(lines)])
+        self.customers.write(
+            {"halo_xero_contact_id": next(iter(self.sandbox.state.orgs[self.tenant_id]["contacts"]))}
+        )
+        text = (
+            "Remote support session: diagnosed the mail flow, replaced the certificate, verified the "
+            "backups and documented the change for the customer. "
+        ) * 30
+        return self.make_invoices(
+            count, lines=[("%04d %s" % (n, text[:3990]), 1, 10.0) for n in range(lines)]
+        )
 
     def test_batches_are_cut_by_serialised_size(self):
         moves = self._big_invoices()
-        sizes = [xero_push.payload_size(p) for p in moves._halo_xero_payloads(self.connection, "create").values()]
+        sizes = [
+            xero_push.payload_size(p) for p in moves._halo_xero_payloads(self.connection, "create").values()
+        ]
         self.assertTrue(all(900_000 < size < 1_100_000 for size in sizes), sizes)
         self.assertGreater(sum(sizes), xero_push.XERO_MAX_REQUEST)  # one request of four would be refused
         self.ctl.clear_requests()
         moves._halo_xero_push()
         self.assertEachOnceInXero(moves)
         writes = self.invoice_writes()
-        self.assertEqual([len(self.body(w)["Invoices"]) for w in writes], [2, 2])  # 3 would pass 3,000,000 bytes
+        self.assertEqual(
+            [len(self.body(w)["Invoices"]) for w in writes], [2, 2]
+        )  # 3 would pass 3,000,000 bytes
         self.assertTrue(all(len(w["body"].encode()) <= xero_push.MAX_REQUEST_BYTES for w in writes))
         self.assertEqual([w["status"] for w in writes], [200, 200])
 
@@ -343,8 +421,10 @@ class TestXeroRealRules(HaloXeroPushCommon):
             moves._halo_xero_push()
         self.assertEachOnceInXero(moves)
         writes = self.invoice_writes()
-        self.assertEqual([(w["status"], len(w["body"].encode()) > xero_push.XERO_MAX_REQUEST) for w in writes],
-                         [(413, True), (200, False), (200, False)])
+        self.assertEqual(
+            [(w["status"], len(w["body"].encode()) > xero_push.XERO_MAX_REQUEST) for w in writes],
+            [(413, True), (200, False), (200, False)],
+        )
         self.assertEqual([len(self.body(w)["Invoices"]) for w in writes[1:]], [2, 2])
         retry = moves[0].halo_xero_log_ids.filtered(lambda entry: entry.outcome == "retry")
         self.assertIn("413", retry.message)
@@ -364,12 +444,26 @@ class TestXeroRedirectUri(_SandboxHttpCase):
         ICP.set_param("web.base.url", "https://odoo.example.com")  # Odoo behind a proxy
         ICP.set_param("web.base.url.freeze", True)
         self.authenticate(self.billing_manager.login, self.billing_manager.login)
-        wizard = self.env["halo.xero.setup.wizard"].with_user(self.billing_manager).create({
-            "auth_type": "code", "client_id": SANDBOX_CLIENT_ID, "client_secret": SANDBOX_CLIENT_SECRET})
-        action = self.make_jsonrpc_request("/web/dataset/call_button/halo.xero.setup.wizard/action_connect", {
-            "model": "halo.xero.setup.wizard", "method": "action_connect", "args": [[wizard.id]], "kwargs": {}})
+        wizard = (
+            self.env["halo.xero.setup.wizard"]
+            .with_user(self.billing_manager)
+            .create(
+                {"auth_type": "code", "client_id": SANDBOX_CLIENT_ID, "client_secret": SANDBOX_CLIENT_SECRET}
+            )
+        )
+        action = self.make_jsonrpc_request(
+            "/web/dataset/call_button/halo.xero.setup.wizard/action_connect",
+            {
+                "model": "halo.xero.setup.wizard",
+                "method": "action_connect",
+                "args": [[wizard.id]],
+                "kwargs": {},
+            },
+        )
         query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(action["url"]).query))
-        self.assertEqual(query["redirect_uri"], "https://odoo.example.com" + CALLBACK)  # not the request's host
+        self.assertEqual(
+            query["redirect_uri"], "https://odoo.example.com" + CALLBACK
+        )  # not the request's host
         self.assertEqual(query["scope"].split(), list(xc.DEFAULT_SCOPES))
         # Xero (the sandbox) accepts it once it is the app's registered URI, exactly
         status, page = http_get(action["url"])

@@ -29,23 +29,29 @@ class TestXeroReconcile(HaloXeroPushCommon):
         company = cls.env.company
         cls.misc_journal = cls.company_data["default_journal_misc"]
         Account = cls.env["account.account"]
-        cls.prepay_account = Account.create({"name": "Customer prepayments (Xero)", "code": "HXP01",
-                                             "account_type": "liability_current"})
-        cls.overpay_account = Account.create({"name": "Customer overpayments (Xero)", "code": "HXO01",
-                                              "account_type": "liability_current"})
-        cls.cn_account = Account.create({"name": "Credit notes raised in Xero", "code": "HXC01",
-                                         "account_type": "income"})
-        cls.connection.sudo().write({
-            "halo_xero_allocation_journal_id": cls.misc_journal.id,
-            "halo_xero_prepayment_account_id": cls.prepay_account.id,
-            "halo_xero_overpayment_account_id": cls.overpay_account.id,
-            "halo_xero_credit_note_account_id": cls.cn_account.id,
-        })
+        cls.prepay_account = Account.create(
+            {"name": "Customer prepayments (Xero)", "code": "HXP01", "account_type": "liability_current"}
+        )
+        cls.overpay_account = Account.create(
+            {"name": "Customer overpayments (Xero)", "code": "HXO01", "account_type": "liability_current"}
+        )
+        cls.cn_account = Account.create(
+            {"name": "Credit notes raised in Xero", "code": "HXC01", "account_type": "income"}
+        )
+        cls.connection.sudo().write(
+            {
+                "halo_xero_allocation_journal_id": cls.misc_journal.id,
+                "halo_xero_prepayment_account_id": cls.prepay_account.id,
+                "halo_xero_overpayment_account_id": cls.overpay_account.id,
+                "halo_xero_credit_note_account_id": cls.cn_account.id,
+            }
+        )
         cls.eur = cls.env.ref("base.EUR")
         cls.eur.active = True
         # Odoo's rate: 1.20 EUR per unit of the company's currency; Xero's day rate for EUR is 1.15
-        cls.env["res.currency.rate"].create({"currency_id": cls.eur.id, "name": date(2026, 7, 1), "rate": 1.2,
-                                             "company_id": company.id})
+        cls.env["res.currency.rate"].create(
+            {"currency_id": cls.eur.id, "name": date(2026, 7, 1), "rate": 1.2, "company_id": company.id}
+        )
 
     def setUp(self):
         super().setUp()
@@ -69,15 +75,24 @@ class TestXeroReconcile(HaloXeroPushCommon):
     def assertMatchesXero(self, move):
         """Odoo's open amount is Xero's AmountDue, and no Xero payment or allocation is registered twice."""
         xero = self.xero_invoice(move)
-        self.assertAlmostEqual(move.amount_residual, xero["AmountDue"], places=2,
-                               msg="%s: Odoo %s, Xero %s (%s)" % (move.name, move.amount_residual, xero["AmountDue"],
-                                                                  move.halo_xero_money_message))
+        self.assertAlmostEqual(
+            move.amount_residual,
+            xero["AmountDue"],
+            places=2,
+            msg="%s: Odoo %s, Xero %s (%s)"
+            % (move.name, move.amount_residual, xero["AmountDue"], move.halo_xero_money_message),
+        )
         registered = move.halo_xero_payment_ids.filtered(lambda r: r.state == "registered")
         self.assertEqual(len(registered.mapped("xero_payment_id")), len(registered))
-        live = [p for p in self.sandbox.state.orgs[self.tenant_id]["payments"].values()
-                if p["InvoiceID"] == move.halo_xero_invoice_id and p["Status"] == "AUTHORISED"]
-        self.assertEqual(sorted(registered.filtered(lambda r: r.kind == "payment").mapped("xero_payment_id")),
-                         sorted(p["PaymentID"] for p in live))
+        live = [
+            p
+            for p in self.sandbox.state.orgs[self.tenant_id]["payments"].values()
+            if p["InvoiceID"] == move.halo_xero_invoice_id and p["Status"] == "AUTHORISED"
+        ]
+        self.assertEqual(
+            sorted(registered.filtered(lambda r: r.kind == "payment").mapped("xero_payment_id")),
+            sorted(p["PaymentID"] for p in live),
+        )
         odoo_payments = registered.payment_id
         self.assertEqual(len(odoo_payments), len(registered.filtered(lambda r: r.kind == "payment")))
         self.assertFalse(move.halo_xero_attention, move.halo_xero_money_message)
@@ -86,11 +101,16 @@ class TestXeroReconcile(HaloXeroPushCommon):
     def xero_payment(self, move, amount, rate=None, pay_date=date(2026, 8, 5)):
         from xero_python.accounting import Account, Invoice, Payment, Payments
 
-        payment = Payment(invoice=Invoice(invoice_id=move.halo_xero_invoice_id), account=Account(code="090"),
-                          amount=Decimal(str(amount)), date=pay_date,
-                          currency_rate=Decimal(str(rate)) if rate else None)
-        result = self.connection._halo_client().call(self.tenant_id, "create_payments", Payments(payments=[payment]),
-                                                     write=True)
+        payment = Payment(
+            invoice=Invoice(invoice_id=move.halo_xero_invoice_id),
+            account=Account(code="090"),
+            amount=Decimal(str(amount)),
+            date=pay_date,
+            currency_rate=Decimal(str(rate)) if rate else None,
+        )
+        result = self.connection._halo_client().call(
+            self.tenant_id, "create_payments", Payments(payments=[payment]), write=True
+        )
         return str(result.payments[0].payment_id)
 
     # -- deleted, redone, partial ----------------------------------------------------------------------------
@@ -108,7 +128,9 @@ class TestXeroReconcile(HaloXeroPushCommon):
         self.assertEqual(move.halo_xero_payment_ids.state, "reversed")
         self.assertEqual(odoo_payment.state, "canceled")
         self.assertMatchesXero(move)
-        self.assertIn("deleted in Xero", move.halo_xero_log_ids.filtered(lambda log: log.action == "reverse").message)
+        self.assertIn(
+            "deleted in Xero", move.halo_xero_log_ids.filtered(lambda log: log.action == "reverse").message
+        )
         # polled again (and from the start): nothing changes
         self.connection.write({"halo_xero_poll_since": False, "halo_xero_poll_payments_since": False})
         self.poll()
@@ -120,14 +142,20 @@ class TestXeroReconcile(HaloXeroPushCommon):
         paid = self.ctl.pay(self.tenant_id, move.halo_xero_invoice_id, amount=71.0)
         self.poll()
         self.assertAlmostEqual(move.amount_residual, 100.0)
-        redo = self.ctl.call("POST", "payments/redo", {"tenant": self.tenant_id, "payment": paid["PaymentID"]})
+        redo = self.ctl.call(
+            "POST", "payments/redo", {"tenant": self.tenant_id, "payment": paid["PaymentID"]}
+        )
         self.poll()
         # AmountDue is still 100.00: found through /Payments (Status DELETED, If-Modified-Since)
         self.assertAlmostEqual(move.amount_residual, 100.0)
         states = {r.xero_payment_id: r.state for r in move.halo_xero_payment_ids}
         self.assertEqual(states, {paid["PaymentID"]: "reversed", redo["PaymentID"]: "registered"})
-        self.assertEqual(self.env["account.payment"].search_count(
-            [("partner_id", "=", move.partner_id.id), ("state", "!=", "canceled")]), 1)
+        self.assertEqual(
+            self.env["account.payment"].search_count(
+                [("partner_id", "=", move.partner_id.id), ("state", "!=", "canceled")]
+            ),
+            1,
+        )
         self.assertMatchesXero(move)
         deleted_reads = [r for r in self.ctl.requests() if r["path"].lower().endswith("/payments")]
         self.assertTrue(deleted_reads and "DELETED" in deleted_reads[-1]["query"])
@@ -137,18 +165,23 @@ class TestXeroReconcile(HaloXeroPushCommon):
         move = self.sent()
         paid = self.ctl.pay(self.tenant_id, move.halo_xero_invoice_id, amount=71.0)
         self.ctl.advance(1)
-        redo = self.ctl.call("POST", "payments/redo", {"tenant": self.tenant_id, "payment": paid["PaymentID"],
-                                                       "amount": 50})
+        redo = self.ctl.call(
+            "POST", "payments/redo", {"tenant": self.tenant_id, "payment": paid["PaymentID"], "amount": 50}
+        )
         Event = self.env["halo.xero.webhook.event"]
         for event in self.ctl.call("GET", "webhooks")["pending"]:
-            body = json.dumps({"events": [event], "firstEventSequence": 1, "lastEventSequence": 1,
-                               "entropy": "E"}).encode()
-            self.assertEqual(Event._halo_receive(body, xero_push.webhook_signature(body, "halo-demo-webhook-key")),
-                             200)
+            body = json.dumps(
+                {"events": [event], "firstEventSequence": 1, "lastEventSequence": 1, "entropy": "E"}
+            ).encode()
+            self.assertEqual(
+                Event._halo_receive(body, xero_push.webhook_signature(body, "halo-demo-webhook-key")), 200
+            )
         Event.search([("state", "=", "new")])._halo_process()
         self.assertAlmostEqual(move.amount_residual, 121.0)
-        self.assertEqual(move.halo_xero_payment_ids.filtered(lambda r: r.state == "registered").xero_payment_id,
-                         redo["PaymentID"])
+        self.assertEqual(
+            move.halo_xero_payment_ids.filtered(lambda r: r.state == "registered").xero_payment_id,
+            redo["PaymentID"],
+        )
         self.assertMatchesXero(move)
 
     def test_partial_then_full(self):
@@ -168,19 +201,39 @@ class TestXeroReconcile(HaloXeroPushCommon):
     # -- allocations: overpayment, prepayment, credit note raised in Xero ----------------------------------------
     def test_overpayment_allocated_in_xero(self):
         move = self.sent()
-        over = self.ctl.call("POST", "credits", {"tenant": self.tenant_id, "kind": "overpayment",
-                                                 "contact": self.contact_id, "amount": 200,
-                                                 "currency": self.xero_invoice(move)["CurrencyCode"]})
-        self.ctl.call("POST", "allocate", {"tenant": self.tenant_id, "kind": "overpayment",
-                                           "id": over["OverpaymentID"], "invoice": move.halo_xero_invoice_id,
-                                           "amount": 171})
+        over = self.ctl.call(
+            "POST",
+            "credits",
+            {
+                "tenant": self.tenant_id,
+                "kind": "overpayment",
+                "contact": self.contact_id,
+                "amount": 200,
+                "currency": self.xero_invoice(move)["CurrencyCode"],
+            },
+        )
+        self.ctl.call(
+            "POST",
+            "allocate",
+            {
+                "tenant": self.tenant_id,
+                "kind": "overpayment",
+                "id": over["OverpaymentID"],
+                "invoice": move.halo_xero_invoice_id,
+                "amount": 171,
+            },
+        )
         self.poll()
         self.assertEqual(move.halo_xero_status, "PAID")
         record = self.assertMatchesXero(move)
-        self.assertEqual((record.kind, record.amount, record.xero_document_id),
-                         ("overpayment", 171.0, over["OverpaymentID"]))
+        self.assertEqual(
+            (record.kind, record.amount, record.xero_document_id),
+            ("overpayment", 171.0, over["OverpaymentID"]),
+        )
         self.assertEqual(record.entry_id.journal_id, self.misc_journal)
-        self.assertEqual(record.entry_id.line_ids.filtered(lambda line: line.debit).account_id, self.overpay_account)
+        self.assertEqual(
+            record.entry_id.line_ids.filtered(lambda line: line.debit).account_id, self.overpay_account
+        )
         self.assertIn(move.payment_state, ("paid", "in_payment"))
         self.connection.halo_xero_poll_since = False
         self.poll()
@@ -188,17 +241,35 @@ class TestXeroReconcile(HaloXeroPushCommon):
 
     def test_prepayment_allocated_in_xero(self):
         move = self.sent()
-        pre = self.ctl.call("POST", "credits", {"tenant": self.tenant_id, "kind": "prepayment",
-                                                "contact": self.contact_id, "amount": 100,
-                                                "currency": self.xero_invoice(move)["CurrencyCode"]})
-        self.ctl.call("POST", "allocate", {"tenant": self.tenant_id, "kind": "prepayment",
-                                           "id": pre["PrepaymentID"], "invoice": move.halo_xero_invoice_id,
-                                           "amount": 100})
+        pre = self.ctl.call(
+            "POST",
+            "credits",
+            {
+                "tenant": self.tenant_id,
+                "kind": "prepayment",
+                "contact": self.contact_id,
+                "amount": 100,
+                "currency": self.xero_invoice(move)["CurrencyCode"],
+            },
+        )
+        self.ctl.call(
+            "POST",
+            "allocate",
+            {
+                "tenant": self.tenant_id,
+                "kind": "prepayment",
+                "id": pre["PrepaymentID"],
+                "invoice": move.halo_xero_invoice_id,
+                "amount": 100,
+            },
+        )
         self.poll()
         self.assertAlmostEqual(move.amount_residual, 71.0)
         record = self.assertMatchesXero(move)
         self.assertEqual((record.kind, record.amount), ("prepayment", 100.0))
-        self.assertEqual(record.entry_id.line_ids.filtered(lambda line: line.debit).account_id, self.prepay_account)
+        self.assertEqual(
+            record.entry_id.line_ids.filtered(lambda line: line.debit).account_id, self.prepay_account
+        )
         # then a payment for the rest
         self.ctl.pay(self.tenant_id, move.halo_xero_invoice_id, amount=71.0)
         self.poll()
@@ -209,29 +280,75 @@ class TestXeroReconcile(HaloXeroPushCommon):
 
         move = self.sent()
         client = self.connection._halo_client()
-        cn = client.call(self.tenant_id, "create_credit_notes", CreditNotes(credit_notes=[CreditNote(
-            type="ACCRECCREDIT", contact=Contact(contact_id=self.contact_id), date=date(2026, 8, 1),
-            status="AUTHORISED", currency_code=CurrencyCode(self.xero_invoice(move)["CurrencyCode"]), line_items=[LineItem(description="Goodwill", quantity=Decimal("1"),
-                                                      unit_amount=Decimal("50"), account_code="200",
-                                                      tax_type="OUTPUT2")])]), write=True).credit_notes[0]
-        self.ctl.call("POST", "allocate", {"tenant": self.tenant_id, "kind": "creditnote",
-                                           "id": str(cn.credit_note_id), "invoice": move.halo_xero_invoice_id,
-                                           "amount": 60})  # 50.00 + 20 % VAT
+        cn = client.call(
+            self.tenant_id,
+            "create_credit_notes",
+            CreditNotes(
+                credit_notes=[
+                    CreditNote(
+                        type="ACCRECCREDIT",
+                        contact=Contact(contact_id=self.contact_id),
+                        date=date(2026, 8, 1),
+                        status="AUTHORISED",
+                        currency_code=CurrencyCode(self.xero_invoice(move)["CurrencyCode"]),
+                        line_items=[
+                            LineItem(
+                                description="Goodwill",
+                                quantity=Decimal("1"),
+                                unit_amount=Decimal("50"),
+                                account_code="200",
+                                tax_type="OUTPUT2",
+                            )
+                        ],
+                    )
+                ]
+            ),
+            write=True,
+        ).credit_notes[0]
+        self.ctl.call(
+            "POST",
+            "allocate",
+            {
+                "tenant": self.tenant_id,
+                "kind": "creditnote",
+                "id": str(cn.credit_note_id),
+                "invoice": move.halo_xero_invoice_id,
+                "amount": 60,
+            },
+        )  # 50.00 + 20 % VAT
         self.poll()
         self.assertAlmostEqual(move.amount_residual, 111.0)
         record = self.assertMatchesXero(move)
         self.assertEqual((record.kind, record.amount), ("credit_note", 60.0))
-        self.assertEqual(record.entry_id.line_ids.filtered(lambda line: line.debit).account_id, self.cn_account)
+        self.assertEqual(
+            record.entry_id.line_ids.filtered(lambda line: line.debit).account_id, self.cn_account
+        )
 
     def test_allocation_without_settings_is_skipped_then_retried_when_fixed(self):
         self.connection.sudo().halo_xero_prepayment_account_id = False
         move = self.sent()
-        pre = self.ctl.call("POST", "credits", {"tenant": self.tenant_id, "kind": "prepayment",
-                                                "contact": self.contact_id, "amount": 171,
-                                                "currency": self.xero_invoice(move)["CurrencyCode"]})
-        self.ctl.call("POST", "allocate", {"tenant": self.tenant_id, "kind": "prepayment",
-                                           "id": pre["PrepaymentID"], "invoice": move.halo_xero_invoice_id,
-                                           "amount": 171})
+        pre = self.ctl.call(
+            "POST",
+            "credits",
+            {
+                "tenant": self.tenant_id,
+                "kind": "prepayment",
+                "contact": self.contact_id,
+                "amount": 171,
+                "currency": self.xero_invoice(move)["CurrencyCode"],
+            },
+        )
+        self.ctl.call(
+            "POST",
+            "allocate",
+            {
+                "tenant": self.tenant_id,
+                "kind": "prepayment",
+                "id": pre["PrepaymentID"],
+                "invoice": move.halo_xero_invoice_id,
+                "amount": 171,
+            },
+        )
         self.poll()
         self.assertTrue(move.halo_xero_attention)
         self.assertIn("Prepayment account", move.halo_xero_money_message)
@@ -263,13 +380,26 @@ class TestXeroReconcile(HaloXeroPushCommon):
 
     # -- currencies ---------------------------------------------------------------------------------------------
     def make_eur_invoice(self):
-        move = self.env["account.move"].create({
-            "move_type": "out_invoice", "partner_id": self.customers[0].id, "invoice_date": date(2026, 7, 31),
-            "invoice_date_due": date(2026, 8, 30), "currency_id": self.eur.id,
-            "invoice_line_ids": [Command.create({"product_id": self.product_xero.id, "name": "Remote support",
-                                                 "quantity": 1.5, "price_unit": 95.0,
-                                                 "tax_ids": [Command.set(self.tax20.ids)]})],
-        })
+        move = self.env["account.move"].create(
+            {
+                "move_type": "out_invoice",
+                "partner_id": self.customers[0].id,
+                "invoice_date": date(2026, 7, 31),
+                "invoice_date_due": date(2026, 8, 30),
+                "currency_id": self.eur.id,
+                "invoice_line_ids": [
+                    Command.create(
+                        {
+                            "product_id": self.product_xero.id,
+                            "name": "Remote support",
+                            "quantity": 1.5,
+                            "price_unit": 95.0,
+                            "tax_ids": [Command.set(self.tax20.ids)],
+                        }
+                    )
+                ],
+            }
+        )
         move.action_post()
         return move
 
@@ -286,7 +416,9 @@ class TestXeroReconcile(HaloXeroPushCommon):
         payment_id = self.xero_payment(move, 100.0, rate=1.18)
         self.poll()
         record = self.assertMatchesXero(move)
-        self.assertEqual((record.xero_payment_id, record.amount, record.currency_rate), (payment_id, 100.0, 1.18))
+        self.assertEqual(
+            (record.xero_payment_id, record.amount, record.currency_rate), (payment_id, 100.0, 1.18)
+        )
         self.assertEqual(record.payment_id.currency_id, self.eur)
         self.assertAlmostEqual(record.payment_id.amount, 100.0)
         self.assertAlmostEqual(move.amount_residual, 71.0)
@@ -297,8 +429,9 @@ class TestXeroReconcile(HaloXeroPushCommon):
         self.connection._halo_xero_import_currencies()
         with self.assertRaisesRegex(UserError, "EUR, which the Xero organisation .* has not enabled"):
             self.make_eur_invoice()
-        self.assertFalse(self.env["account.move"].search([("currency_id", "=", self.eur.id),
-                                                          ("state", "=", "posted")]))
+        self.assertFalse(
+            self.env["account.move"].search([("currency_id", "=", self.eur.id), ("state", "=", "posted")])
+        )
         # a billing manager may import the currencies, a technician may not
         with self.assertRaises(AccessError):
             self.connection.with_user(self.technician).action_halo_xero_import_currencies()
@@ -307,8 +440,14 @@ class TestXeroReconcile(HaloXeroPushCommon):
     def test_one_failing_registration_does_not_stop_the_others(self):
         # the second customer's receivable account is archived after its invoice was posted: registering
         # its payment fails in Odoo ("archived account"), the others are registered
-        receivable = self.env["account.account"].create({"name": "Receivable (Xero test)", "code": "HXR01",
-                                                         "account_type": "asset_receivable", "reconcile": True})
+        receivable = self.env["account.account"].create(
+            {
+                "name": "Receivable (Xero test)",
+                "code": "HXR01",
+                "account_type": "asset_receivable",
+                "reconcile": True,
+            }
+        )
         self.customers[1].property_account_receivable_id = receivable
         moves = self.sent(3)
         second = moves[1]
@@ -326,8 +465,11 @@ class TestXeroReconcile(HaloXeroPushCommon):
         self.assertAlmostEqual(second.amount_residual, 171.0)
         self.assertFalse(second.halo_xero_payment_ids)  # rolled back with its invoice's savepoint
         self.assertTrue(second.activity_ids.filtered(lambda a: a.user_id == self.billing_manager))
-        self.assertTrue(second.halo_xero_log_ids.filtered(lambda log: log.action == "reconcile"
-                                                          and log.outcome == "error"))
+        self.assertTrue(
+            second.halo_xero_log_ids.filtered(
+                lambda log: log.action == "reconcile" and log.outcome == "error"
+            )
+        )
         self.assertIn(second, self.env["account.move"].search([("halo_xero_attention", "=", True)]))
         # the cause fixed: the next poll retries it (Xero has nothing new)
         receivable.active = True
@@ -374,8 +516,10 @@ class TestXeroSharedThrottle(HaloXeroPushCommon):
 
     def run_workers(self, throttles, threads_per_worker=2, calls=3):
         """Each throttle is one worker process with ``threads_per_worker`` cron threads reading invoices."""
-        clients = [self.connection._halo_client(throttle=SharedThrottle(self.env.cr.dbname, local=t))
-                   for t in throttles]
+        clients = [
+            self.connection._halo_client(throttle=SharedThrottle(self.env.cr.dbname, local=t))
+            for t in throttles
+        ]
         errors = []
 
         def work(client):
@@ -385,7 +529,9 @@ class TestXeroSharedThrottle(HaloXeroPushCommon):
             except Exception as err:  # noqa: BLE001 - collected for the assertion
                 errors.append(err)
 
-        threads = [threading.Thread(target=work, args=(c,)) for c in clients for _n in range(threads_per_worker)]
+        threads = [
+            threading.Thread(target=work, args=(c,)) for c in clients for _n in range(threads_per_worker)
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -420,8 +566,12 @@ class TestXeroSharedThrottle(HaloXeroPushCommon):
             sleeps.append(round(seconds, 1))
             now[0] += seconds
 
-        first, second = (SharedThrottle(self.env.cr.dbname, local=t) for t in self.locals(
-            per_minute=3, concurrent=5, daily=10, daily_headroom=0.1, clock=lambda: now[0], sleep=sleep))
+        first, second = (
+            SharedThrottle(self.env.cr.dbname, local=t)
+            for t in self.locals(
+                per_minute=3, concurrent=5, daily=10, daily_headroom=0.1, clock=lambda: now[0], sleep=sleep
+            )
+        )
         for throttle in (first, first, second):
             with throttle.slot(self.tenant_id):
                 now[0] += 1

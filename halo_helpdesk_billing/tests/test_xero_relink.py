@@ -20,8 +20,13 @@ class TestXeroRelink(HaloXeroPushCommon, HaloRpcCase):
         super().setUpClass()
         cls.company_b = cls.setup_other_company(name="Relink Second Ltd")["company"]
         cls.manager_b = new_test_user(
-            cls.env, login="halo_relink_manager_b", name="Olga Other", groups=f"base.group_user,{BILLING_MANAGER}",
-            company_id=cls.company_b.id, company_ids=[cls.company_b.id])
+            cls.env,
+            login="halo_relink_manager_b",
+            name="Olga Other",
+            groups=f"base.group_user,{BILLING_MANAGER}",
+            company_id=cls.company_b.id,
+            company_ids=[cls.company_b.id],
+        )
 
     def setUp(self):
         super().setUp()
@@ -56,15 +61,20 @@ class TestXeroRelink(HaloXeroPushCommon, HaloRpcCase):
         self.assertEqual(self.xero_by_number(move.name)[0]["ContactID"], self.contacts["UK-C003"])
 
     def test_relink_follows_a_merged_contact_and_refuses_an_archived_or_unknown_one(self):
-        self.ctl.call("POST", "merge-contacts", {"tenant": self.tenant_id, "contact": self.contacts["UK-C004"],
-                                                 "into": self.contacts["UK-C005"]})
+        self.ctl.call(
+            "POST",
+            "merge-contacts",
+            {"tenant": self.tenant_id, "contact": self.contacts["UK-C004"], "into": self.contacts["UK-C005"]},
+        )
         self.link.relink_to = self.contacts["UK-C004"]  # by ContactID: merged into UK-C005
         self.link.with_user(self.billing_manager).action_relink()
         self.assertEqual(self.link.xero_contact_id, self.contacts["UK-C005"])
         org = self.sandbox.state.orgs[self.tenant_id]
         org["contacts"][self.contacts["UK-C006"]]["ContactStatus"] = "ARCHIVED"
-        for target, message in ((self.contacts["UK-C006"], "is archived in Xero"),
-                                ("No Such Customer plc", "Xero has no contact No Such Customer plc")):
+        for target, message in (
+            (self.contacts["UK-C006"], "is archived in Xero"),
+            ("No Such Customer plc", "Xero has no contact No Such Customer plc"),
+        ):
             self.link.relink_to = target
             with self.assertRaisesRegex(Exception, message):
                 self.link.with_user(self.billing_manager).action_relink()
@@ -87,7 +97,9 @@ class TestXeroRelink(HaloXeroPushCommon, HaloRpcCase):
         client.call(PRODUCT_LINK, "write", [link.id], {"relink_item_id": onsite.id})
         client.call(PRODUCT_LINK, "action_relink", [link.id])
         link.invalidate_recordset()
-        self.assertEqual((link.item_code, link.item_id, link.account_code), ("ONSITE-HR", onsite.xero_id, "200"))
+        self.assertEqual(
+            (link.item_code, link.item_id, link.account_code), ("ONSITE-HR", onsite.xero_id, "200")
+        )
         self.customer.halo_xero_contact_id = self.contacts["UK-C001"]
         move = self.make_invoices(1, partner=self.customer)
         move._halo_xero_push()
@@ -104,15 +116,32 @@ class TestXeroRelink(HaloXeroPushCommon, HaloRpcCase):
             client = self.rpc(user)
             self.assertRpcRefused(client, LINK, "action_relink", [self.link.id])
             self.assertRpcRefused(client, PRODUCT_LINK, "action_relink", [item_link.id])
-            self.assertRpcRefused(client, LINK, "write", [self.link.id], {"xero_contact_id": self.contacts["UK-C002"]})
+            self.assertRpcRefused(
+                client, LINK, "write", [self.link.id], {"xero_contact_id": self.contacts["UK-C002"]}
+            )
             self.assertRpcRefused(client, PRODUCT_LINK, "write", [item_link.id], {"item_code": "ONSITE-HR"})
-            self.assertRpcRefused(client, LINK, "create", {"connection_id": self.connection.id,
-                                                           "partner_id": self.customers[2].id,
-                                                           "xero_contact_id": self.contacts["UK-C002"]})
+            self.assertRpcRefused(
+                client,
+                LINK,
+                "create",
+                {
+                    "connection_id": self.connection.id,
+                    "partner_id": self.customers[2].id,
+                    "xero_contact_id": self.contacts["UK-C002"],
+                },
+            )
             # nor through the customer's own field (it writes the link), whatever the context says
-            self.assertRpcRefused(client, "res.partner", "write", [self.customer.id],
-                                  {"halo_xero_contact_id": self.contacts["UK-C002"]}, context={"halo_engine": True})
+            self.assertRpcRefused(
+                client,
+                "res.partner",
+                "write",
+                [self.customer.id],
+                {"halo_xero_contact_id": self.contacts["UK-C002"]},
+                context={"halo_engine": True},
+            )
         self.link.invalidate_recordset()
         item_link.invalidate_recordset()
-        self.assertEqual((self.link.xero_contact_id, item_link.item_code), (self.contacts["UK-C001"], "SUPPORT-HR"))
+        self.assertEqual(
+            (self.link.xero_contact_id, item_link.item_code), (self.contacts["UK-C001"], "SUPPORT-HR")
+        )
         self.assertSandboxCalls(0)

@@ -26,8 +26,10 @@ class TestXeroWebhookReceive(HaloXeroPushCommon):
     def pending_payloads(self):
         """What the sandbox would POST now (its queued events), one payload per event."""
         events = self.ctl.call("GET", "webhooks")["pending"]
-        return [{"events": [e], "firstEventSequence": n, "lastEventSequence": n, "entropy": "E%d" % n}
-                for n, e in enumerate(events, 1)]
+        return [
+            {"events": [e], "firstEventSequence": n, "lastEventSequence": n, "entropy": "E%d" % n}
+            for n, e in enumerate(events, 1)
+        ]
 
     def test_signature_and_intent_to_receive(self):
         itr = {"events": [], "firstEventSequence": 0, "lastEventSequence": 0, "entropy": "ABC"}
@@ -97,13 +99,18 @@ class TestXeroWebhook(HaloXeroPushCommon, HttpCase):
         return self.url_open(PATH, data=body, headers=headers)
 
     def test_signature_checked(self):
-        body = json.dumps({"events": [], "firstEventSequence": 0, "lastEventSequence": 0,
-                           "entropy": "ABC"}).encode()
+        body = json.dumps(
+            {"events": [], "firstEventSequence": 0, "lastEventSequence": 0, "entropy": "ABC"}
+        ).encode()
         good = self.post(body, xero_push.webhook_signature(body, KEY))
         self.assertEqual((good.status_code, good.content), (200, b""))
         self.assertNotIn("Set-Cookie", good.headers)
-        for signature in (None, "", xero_push.webhook_signature(body, "wrong key"),
-                          xero_push.webhook_signature(body + b" ", KEY)):
+        for signature in (
+            None,
+            "",
+            xero_push.webhook_signature(body, "wrong key"),
+            xero_push.webhook_signature(body + b" ", KEY),
+        ):
             bad = self.post(body, signature)
             self.assertEqual((bad.status_code, bad.content), (401, b""), signature)
         self.xero_calls_expected = False
@@ -145,14 +152,27 @@ class TestXeroWebhook(HaloXeroPushCommon, HttpCase):
         self.assertEqual(len(move.halo_xero_payment_ids), 2)
 
     def test_events_for_unknown_invoices_are_ignored(self):
-        events = [{"resourceId": "00000000-0000-0000-0000-0000000000aa", "eventDateUtc": "2026-07-31T10:00:00.000",
-                   "eventType": "UPDATE", "eventCategory": "INVOICE", "tenantId": self.tenant_id,
-                   "tenantType": "ORGANISATION"},
-                  {"resourceId": "00000000-0000-0000-0000-0000000000bb", "eventDateUtc": "2026-07-31T10:00:00.000",
-                   "eventType": "UPDATE", "eventCategory": "CONTACT", "tenantId": self.tenant_id,
-                   "tenantType": "ORGANISATION"}]
-        body = json.dumps({"events": events, "firstEventSequence": 1, "lastEventSequence": 2,
-                           "entropy": "X"}).encode()
+        events = [
+            {
+                "resourceId": "00000000-0000-0000-0000-0000000000aa",
+                "eventDateUtc": "2026-07-31T10:00:00.000",
+                "eventType": "UPDATE",
+                "eventCategory": "INVOICE",
+                "tenantId": self.tenant_id,
+                "tenantType": "ORGANISATION",
+            },
+            {
+                "resourceId": "00000000-0000-0000-0000-0000000000bb",
+                "eventDateUtc": "2026-07-31T10:00:00.000",
+                "eventType": "UPDATE",
+                "eventCategory": "CONTACT",
+                "tenantId": self.tenant_id,
+                "tenantType": "ORGANISATION",
+            },
+        ]
+        body = json.dumps(
+            {"events": events, "firstEventSequence": 1, "lastEventSequence": 2, "entropy": "X"}
+        ).encode()
         self.assertEqual(self.post(body, xero_push.webhook_signature(body, KEY)).status_code, 200)
         self.assertEqual(self.post(body, xero_push.webhook_signature(body, KEY)).status_code, 200)
         self.env.invalidate_all()

@@ -52,7 +52,8 @@ class TestXeroWorkerProcesses(HaloXeroPushCommon):
         with contextlib.closing(sql_db.db_connect(self.env.cr.dbname).cursor()) as cr:
             cr.execute("DELETE FROM halo_xero_connection WHERE name = %s", [self.tag])  # its token cascades
             cr.execute("DELETE FROM halo_xero_rate_limit WHERE key LIKE %s", [self.scope + "|%"])
-            cr.commit()
+            # the worker processes' rows were committed by them
+            cr.commit()  # pylint: disable=invalid-commit
 
     def run_processes(self, seconds, calls=0, bypass=False):
         """Start two worker processes, let them go at the same moment, return their reports and the sandbox's
@@ -61,10 +62,32 @@ class TestXeroWorkerProcesses(HaloXeroPushCommon):
         procs = []
         try:
             for n in range(2):
-                cmd = [sys.executable, WORKER, "--config", config.rcfile, "--db", self.env.cr.dbname,
-                       "--url", self.sandbox_url, "--tenant", self.tenant_id, "--token", json.dumps(self.ctl.grant()),
-                       "--scope", self.scope, "--contact", self.contact_id, "--go", go,
-                       "--tag", self.tag, "--seconds", str(seconds), "--calls", str(calls)]
+                cmd = [
+                    sys.executable,
+                    WORKER,
+                    "--config",
+                    config.rcfile,
+                    "--db",
+                    self.env.cr.dbname,
+                    "--url",
+                    self.sandbox_url,
+                    "--tenant",
+                    self.tenant_id,
+                    "--token",
+                    json.dumps(self.ctl.grant()),
+                    "--scope",
+                    self.scope,
+                    "--contact",
+                    self.contact_id,
+                    "--go",
+                    go,
+                    "--tag",
+                    self.tag,
+                    "--seconds",
+                    str(seconds),
+                    "--calls",
+                    str(calls),
+                ]
                 if bypass:
                     cmd.append("--process-throttle")
                 if n == 0:
@@ -73,7 +96,9 @@ class TestXeroWorkerProcesses(HaloXeroPushCommon):
             spawned = time.monotonic()
             for proc in procs:  # both registries loaded and their connections committed
                 line = proc.stdout.readline()
-                self.assertEqual(line.strip(), "READY", proc.stderr.read() if proc.poll() is not None else line)
+                self.assertEqual(
+                    line.strip(), "READY", proc.stderr.read() if proc.poll() is not None else line
+                )
             _logger.info("worker processes ready in %.1f s", time.monotonic() - spawned)
             self.ctl.call("POST", "usage/reset", {})
             with open(go, "w"):
@@ -110,7 +135,9 @@ class TestXeroWorkerProcesses(HaloXeroPushCommon):
         self.assertTrue(all(r["calls"] > 5 for r in reports), reports)
         self.assertTrue(all(r["waited"] > 10 for r in reports), reports)
         # both pushed and polled: invoices created in the sandbox by both processes, and polls read
-        refs = [i.get("Reference") or "" for i in self.sandbox.state.orgs[self.tenant_id]["invoices"].values()]
+        refs = [
+            i.get("Reference") or "" for i in self.sandbox.state.orgs[self.tenant_id]["invoices"].values()
+        ]
         self.assertTrue(any(r.startswith(self.tag) for r in refs))
         self.assertTrue(self.sandbox_requests("/CreditNotes", "GET"))
 

@@ -27,7 +27,14 @@ SANDBOX_CLIENT_ID = "HALO-DEMO-CLIENT"
 SANDBOX_CLIENT_SECRET = "halo-demo-secret"
 SANDBOX_APP_REGISTERED = "2026-06-01"  # after 2 March 2026: granular scopes only
 
-__all__ = ["HaloXeroCommon", "NZ_TENANT_ID", "PRACTICE_TENANT_ID", "UK_TENANT_ID", "SandboxControl", "SandboxServer"]
+__all__ = [
+    "HaloXeroCommon",
+    "NZ_TENANT_ID",
+    "PRACTICE_TENANT_ID",
+    "UK_TENANT_ID",
+    "SandboxControl",
+    "SandboxServer",
+]
 
 
 class _HostSpy:
@@ -50,25 +57,36 @@ class HaloXeroCommon(HaloBillingCommon):
     def setUpClass(cls):
         super().setUpClass()
         # the sandbox's app is a new app (granular scopes only); Odoo's callback is registered in setUp
-        cls.sandbox = SandboxServer(port=0, limits_enabled=cls.sandbox_limits,
-                                    registered=SANDBOX_APP_REGISTERED).start()
+        cls.sandbox = SandboxServer(
+            port=0, limits_enabled=cls.sandbox_limits, registered=SANDBOX_APP_REGISTERED
+        ).start()
         cls.addClassCleanup(cls.sandbox.stop)
         cls.sandbox_url = cls.sandbox.url
         cls.ctl = SandboxControl(cls.sandbox_url)
         cls.tenant_id = UK_TENANT_ID
-        cls.connection = cls.env["halo.xero.connection"].sudo().create({
-            "name": "Xero (test)",
-            "company_id": cls.env.company.id,
-            "client_id": SANDBOX_CLIENT_ID,
-            "client_secret": SANDBOX_CLIENT_SECRET,
-            "default_account_code": "200",
-        })
+        cls.connection = (
+            cls.env["halo.xero.connection"]
+            .sudo()
+            .create(
+                {
+                    "name": "Xero (test)",
+                    "company_id": cls.env.company.id,
+                    "client_id": SANDBOX_CLIENT_ID,
+                    "client_secret": SANDBOX_CLIENT_SECRET,
+                    "default_account_code": "200",
+                }
+            )
+        )
         cls.connection._halo_set_base_url(cls.sandbox_url)
         cls.host_spy = _HostSpy()
         spy = cls.host_spy
-        patcher = patch.object(urllib3.PoolManager, "connection_from_host",
-                               lambda manager, host, port=None, scheme="http", pool_kwargs=None:
-                               spy(manager, host, port, scheme, pool_kwargs))
+        patcher = patch.object(
+            urllib3.PoolManager,
+            "connection_from_host",
+            lambda manager, host, port=None, scheme="http", pool_kwargs=None: spy(
+                manager, host, port, scheme, pool_kwargs
+            ),
+        )
         cls.startClassPatcher(patcher)
 
     def setUp(self):
@@ -97,8 +115,11 @@ class HaloXeroCommon(HaloBillingCommon):
         server = odoo.service.server.server
         httpd = getattr(server, "httpd", None) if server is not None else None
         ports = sorted({httpd.server_port if httpd else 8069, int(odoo_config["http_port"] or 8069), 8069})
-        return ["http://%s:%s/halo_xero/oauth/callback" % (host, port)
-                for host in ("127.0.0.1", "localhost") for port in ports]
+        return [
+            "http://%s:%s/halo_xero/oauth/callback" % (host, port)
+            for host in ("127.0.0.1", "localhost")
+            for port in ports
+        ]
 
     def connect_sandbox(self, connection=None, tenants=None, tenant_id=None):
         """Give ``connection`` a fresh sandbox token (as after the consent page) and an organisation."""

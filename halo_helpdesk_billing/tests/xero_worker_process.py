@@ -61,13 +61,20 @@ def shared_connection(args, registry, xc):
         company = env["res.company"].search([("id", "not in", used.ids)], order="id", limit=1)
         if not company:
             raise SystemExit("no company without a Xero connection in %s" % args.db)
-        conn = Connection.create({"name": args.tag, "company_id": company.id, "client_id": "HALO-DEMO-CLIENT",
-                                  "client_secret": "halo-demo-secret"})
+        conn = Connection.create(
+            {
+                "name": args.tag,
+                "company_id": company.id,
+                "client_id": "HALO-DEMO-CLIENT",
+                "client_secret": "halo-demo-secret",
+            }
+        )
         conn._halo_set_base_url(args.url)
         conn._halo_store_token(xc.normalise_token(json.loads(args.token)))
         conn.write({"tenant_id": args.tenant, "tenant_name": args.tag, "state": "connected"})
         conn_id = conn.id
-        cr.commit()
+        # a worker process of its own, as Odoo's worker commits
+        cr.commit()  # pylint: disable=invalid-commit
     with open(shared + ".tmp", "w") as out:
         out.write(str(conn_id))
     os.rename(shared + ".tmp", shared)
@@ -108,18 +115,40 @@ class Run:
 
         args = self.args
         with self.registry.cursor() as cr:
-            client = api.Environment(cr, SUPERUSER_ID, {})["halo.xero.connection"].browse(self.conn_id)._halo_client()
+            client = (
+                api.Environment(cr, SUPERUSER_ID, {})["halo.xero.connection"]
+                .browse(self.conn_id)
+                ._halo_client()
+            )
             seq = 0
             while self.more():
                 seq += 1
                 key = "%s-%s-%s-%s" % (args.tag, os.getpid(), n, seq)
                 invoice = Invoice(
-                    type="ACCREC", contact=Contact(contact_id=args.contact), date=date(2026, 8, 1),
-                    due_date=date(2026, 8, 31), status="AUTHORISED", reference=key,
-                    line_items=[LineItem(description="Remote support", quantity=Decimal("1.5"),
-                                         unit_amount=Decimal("95"), account_code="200", tax_type="OUTPUT2")])
-                client.call(args.tenant, "create_invoices", Invoices(invoices=[invoice]), summarize_errors=False,
-                            idempotency_key=key, write=True)
+                    type="ACCREC",
+                    contact=Contact(contact_id=args.contact),
+                    date=date(2026, 8, 1),
+                    due_date=date(2026, 8, 31),
+                    status="AUTHORISED",
+                    reference=key,
+                    line_items=[
+                        LineItem(
+                            description="Remote support",
+                            quantity=Decimal("1.5"),
+                            unit_amount=Decimal("95"),
+                            account_code="200",
+                            tax_type="OUTPUT2",
+                        )
+                    ],
+                )
+                client.call(
+                    args.tenant,
+                    "create_invoices",
+                    Invoices(invoices=[invoice]),
+                    summarize_errors=False,
+                    idempotency_key=key,
+                    write=True,
+                )
 
     def poll(self, _n):
         """The safety-net poll as its cron runs it (invoices, deleted payments, credit notes), committed."""
@@ -130,7 +159,8 @@ class Run:
             connection = connection.browse(self.conn_id)
             while self.more():
                 connection._halo_xero_poll()
-                cr.commit()
+                # each poll commits, as the cron does
+                cr.commit()  # pylint: disable=invalid-commit
 
     def fetch(self, _n):
         """Invoices read as the webhook events' processing reads them (the poll cron runs in one process at a
@@ -138,16 +168,26 @@ class Run:
         from odoo import SUPERUSER_ID, api
 
         with self.registry.cursor() as cr:
-            client = api.Environment(cr, SUPERUSER_ID, {})["halo.xero.connection"].browse(self.conn_id)._halo_client()
+            client = (
+                api.Environment(cr, SUPERUSER_ID, {})["halo.xero.connection"]
+                .browse(self.conn_id)
+                ._halo_client()
+            )
             while self.more():
-                client.call(self.args.tenant, "get_invoices", page=1, page_size=50, where='Type=="ACCREC"',
-                            summary_only=True)
+                client.call(
+                    self.args.tenant,
+                    "get_invoices",
+                    page=1,
+                    page_size=50,
+                    where='Type=="ACCREC"',
+                    summary_only=True,
+                )
 
     def run(self, target, n):
         try:
             target(n)
         except Stop:
-            pass
+            return
         except Exception as err:  # noqa: BLE001 - reported to the test
             self.errors.append("%s: %s" % (type(err).__name__, err))
 
@@ -156,8 +196,10 @@ class Run:
         on; returns the seconds they ran."""
         self.deadline = time.monotonic() + self.args.seconds
         third = self.poll if self.args.create else self.fetch
-        threads = [threading.Thread(target=self.run, args=(third if n % 3 == 2 else self.push, n))
-                   for n in range(self.args.threads)]
+        threads = [
+            threading.Thread(target=self.run, args=(third if n % 3 == 2 else self.push, n))
+            for n in range(self.args.threads)
+        ]
         started = time.monotonic()
         for thread in threads:
             thread.start()
@@ -188,7 +230,8 @@ def main(argv=None):
         SharedThrottle._with_row = lambda self, tenant_id, work: 0.0
     conn_id = shared_connection(args, registry, xc)
     run = Run(args, registry, local, conn_id)
-    print("READY", flush=True)
+    # the test reads this process's stdout
+    print("READY", flush=True)  # pylint: disable=print-used
     while not os.path.exists(args.go):
         time.sleep(0.05)
     elapsed = run.go()
@@ -200,9 +243,17 @@ def main(argv=None):
             time.sleep(0.05)
         with registry.cursor() as cr:
             api.Environment(cr, SUPERUSER_ID, {})["halo.xero.connection"].browse(conn_id).unlink()
-            cr.commit()
-    print(json.dumps({"calls": run.calls, "errors": run.errors, "waited": round(run.waited, 1),
-                      "seconds": round(elapsed, 1)}), flush=True)
+            # the process's own clean-up
+            cr.commit()  # pylint: disable=invalid-commit
+    report = json.dumps(
+        {
+            "calls": run.calls,
+            "errors": run.errors,
+            "waited": round(run.waited, 1),
+            "seconds": round(elapsed, 1),
+        }
+    )
+    print(report, flush=True)  # pylint: disable=print-used
     return 0
 
 

@@ -12,7 +12,10 @@ class AccountMoveReversal(models.TransientModel):
         again: the next run or the scheduled invoicing would bill it a second time. Those invoices
         are credited with *Reverse* or *Credit and re-bill* instead."""
         if is_modify and any(move._halo_is_correctable() for move in self.move_ids):
-            raise UserError(self.env._(
-                "Invoices of billing runs and contracts are corrected with Credit and re-bill (or "
-                "Reverse, then a new billing run): a copied invoice would bill their work twice."))
+            raise UserError(
+                self.env._(
+                    "Invoices of billing runs and contracts are corrected with Credit and re-bill (or "
+                    "Reverse, then a new billing run): a copied invoice would bill their work twice."
+                )
+            )
         return super().reverse_moves(is_modify=is_modify)

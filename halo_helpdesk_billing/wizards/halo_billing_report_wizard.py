@@ -14,7 +14,9 @@ class HaloBillingReportWizard(models.TransientModel):
     _description = "Monthly Billing Report (XLSX)"
 
     period = fields.Selection(
-        selection=[("month", "A month"), ("range", "A date range")], default="month", required=True,
+        selection=[("month", "A month"), ("range", "A date range")],
+        default="month",
+        required=True,
     )
     month = fields.Date(
         default=lambda self: fields.Date.context_today(self).replace(day=1),
@@ -23,7 +25,9 @@ class HaloBillingReportWizard(models.TransientModel):
     date_from = fields.Date(string="From")
     date_to = fields.Date(string="To")
     company_id = fields.Many2one(
-        comodel_name="res.company", required=True, default=lambda self: self.env.company,
+        comodel_name="res.company",
+        required=True,
+        default=lambda self: self.env.company,
         domain=lambda self: [("id", "in", self.env.companies.ids)],
     )
 
@@ -57,10 +61,17 @@ class HaloBillingReportWizard(models.TransientModel):
         date_from, date_to = self._halo_bounds()
         domain = [("date", ">=", date_from), ("date", "<=", date_to), ("company_id", "=", self.company_id.id)]
         data = Report._halo_xlsx(domain, self.env.user.has_group(BILLING_MANAGER))
-        attachment = self.env["ir.attachment"].create({
-            "name": f"billing-report-{self.company_id.name}-{date_from}-{date_to}.xlsx".replace("/", "-"),
-            "raw": data, "res_model": self._name, "res_id": self.id,
-            "mimetype": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        })
-        return {"type": "ir.actions.act_url", "url": f"/web/content/{attachment.id}?download=true",
-                "target": "self"}
+        attachment = self.env["ir.attachment"].create(
+            {
+                "name": f"billing-report-{self.company_id.name}-{date_from}-{date_to}.xlsx".replace("/", "-"),
+                "raw": data,
+                "res_model": self._name,
+                "res_id": self.id,
+                "mimetype": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            }
+        )
+        return {
+            "type": "ir.actions.act_url",
+            "url": f"/web/content/{attachment.id}?download=true",
+            "target": "self",
+        }

@@ -11,9 +11,7 @@ class HaloRerateWizard(models.TransientModel):
 
     line_ids = fields.Many2many(
         comodel_name="account.analytic.line",
-        default=lambda self: self.env["account.analytic.line"].browse(
-            self.env.context.get("active_ids", [])
-        ),
+        default=lambda self: self.env["account.analytic.line"].browse(self.env.context.get("active_ids", [])),
     )
     reason = fields.Char(required=True)
 

@@ -26,14 +26,25 @@ class HaloXeroSetupWizard(models.TransientModel):
     _description = "Xero Set-up"
 
     step = fields.Selection(
-        [("credentials", "Credentials"), ("tenant", "Organisation"), ("preview", "Preview"),
-         ("import", "Import"), ("settings", "Invoices and Payments"), ("checklist", "Checklist")],
-        default="credentials", required=True)
+        [
+            ("credentials", "Credentials"),
+            ("tenant", "Organisation"),
+            ("preview", "Preview"),
+            ("import", "Import"),
+            ("settings", "Invoices and Payments"),
+            ("checklist", "Checklist"),
+        ],
+        default="credentials",
+        required=True,
+    )
     company_id = fields.Many2one("res.company", required=True, default=lambda self: self.env.company)
     connection_id = fields.Many2one("halo.xero.connection")
     auth_type = fields.Selection(
         [("code", "Xero login (recommended)"), ("client_credentials", "Custom connection")],
-        string="Connection Type", default="code", required=True)
+        string="Connection Type",
+        default="code",
+        required=True,
+    )
     use_pkce = fields.Boolean(string="Use PKCE")
     client_id = fields.Char(string="Client ID")
     client_secret = fields.Char()
@@ -60,17 +71,23 @@ class HaloXeroSetupWizard(models.TransientModel):
     # step 5: what the push and the payments need (written to the connection by action_save_settings)
     invoice_status = fields.Selection(
         [("DRAFT", "Draft"), ("AUTHORISED", "Approved (Awaiting Payment)")],
-        string="Invoice Status in Xero", default="AUTHORISED")
+        string="Invoice Status in Xero",
+        default="AUTHORISED",
+    )
     payment_journal_id = fields.Many2one(
-        "account.journal", domain="[('type', 'in', ('bank', 'cash')), "
-        "('company_id', '=', company_id)]",
-        help="Journal of the payments recorded in Odoo when Xero reports an invoice paid.")
+        "account.journal",
+        domain="[('type', 'in', ('bank', 'cash')), ('company_id', '=', company_id)]",
+        help="Journal of the payments recorded in Odoo when Xero reports an invoice paid.",
+    )
     default_account_code = fields.Char(
-        string="Default Revenue Account Code", help="Xero account code of invoice lines whose product has none.")
-    rounding_account_code = fields.Char(
-        help="Xero's ROUNDING system account (found by the import).")
-    webhook_key = fields.Char(help="The key of the webhook set up in the Xero app "
-                              "(Odoo keeps it server-side; leave empty to keep the stored one).")
+        string="Default Revenue Account Code",
+        help="Xero account code of invoice lines whose product has none.",
+    )
+    rounding_account_code = fields.Char(help="Xero's ROUNDING system account (found by the import).")
+    webhook_key = fields.Char(
+        help="The key of the webhook set up in the Xero app "
+        "(Odoo keeps it server-side; leave empty to keep the stored one)."
+    )
     webhook_key_set = fields.Boolean(string="Webhook Key Stored", readonly=True)
     webhook_url = fields.Char(string="Webhook URL", compute="_compute_webhook_url")
     # step 6: checklist, and the invoices posted before connecting
@@ -92,9 +109,13 @@ class HaloXeroSetupWizard(models.TransientModel):
     def _halo_unsent_domain(self):
         self.ensure_one()
         since = fields.Date.context_today(self) - timedelta(days=max(self.send_days, 0))
-        return [("company_id", "=", self.company_id.id), ("state", "=", "posted"),
-                ("move_type", "in", ("out_invoice", "out_refund")), ("halo_xero_state", "=", "not_queued"),
-                ("invoice_date", ">=", since)]
+        return [
+            ("company_id", "=", self.company_id.id),
+            ("state", "=", "posted"),
+            ("move_type", "in", ("out_invoice", "out_refund")),
+            ("halo_xero_state", "=", "not_queued"),
+            ("invoice_date", ">=", since),
+        ]
 
     @api.depends("send_days", "company_id")
     def _compute_unsent(self):
@@ -107,50 +128,102 @@ class HaloXeroSetupWizard(models.TransientModel):
         self.ensure_one()
         conn = self.connection_id.sudo()
         _ = self.env._
-        accounts = self.env["halo.xero.account"].sudo().search([("connection_id", "=", conn.id)]) if conn else []
+        accounts = (
+            self.env["halo.xero.account"].sudo().search([("connection_id", "=", conn.id)]) if conn else []
+        )
         codes = {a.code for a in accounts}
         connected = bool(conn) and conn.state == "connected"
-        imported = bool(conn) and self.env["res.partner"].sudo().search_count(
-            [("halo_xero_connection_id", "=", conn.id)]) > 0
-        reviews = self.env["halo.xero.import.review"].sudo().search_count(
-            [("connection_id", "=", conn.id), ("state", "=", "pending")]) if conn else 0
-        taxes_review = self.env["halo.xero.tax.link"].sudo().search_count(
-            [("connection_id", "=", conn.id), ("review", "=", True)]) if conn else 0
+        imported = (
+            bool(conn)
+            and self.env["res.partner"].sudo().search_count([("halo_xero_connection_id", "=", conn.id)]) > 0
+        )
+        reviews = (
+            self.env["halo.xero.import.review"]
+            .sudo()
+            .search_count([("connection_id", "=", conn.id), ("state", "=", "pending")])
+            if conn
+            else 0
+        )
+        taxes_review = (
+            self.env["halo.xero.tax.link"]
+            .sudo()
+            .search_count([("connection_id", "=", conn.id), ("review", "=", True)])
+            if conn
+            else 0
+        )
         return [
-            (connected, _("Connected to %(org)s", org=conn.tenant_name or "-") if connected else
-             _("Connected to a Xero organisation"), _("Go back to Credentials and connect.")),
+            (
+                connected,
+                _("Connected to %(org)s", org=conn.tenant_name or "-")
+                if connected
+                else _("Connected to a Xero organisation"),
+                _("Go back to Credentials and connect."),
+            ),
             (imported, _("Customers and items imported"), _("Run the import.")),
-            (not reviews, _("No customer waiting for review"),
-             _("%(count)s customers to review (Xero > Customers to Review).", count=reviews)),
-            (not taxes_review, _("Sales taxes mapped to Xero tax types"),
-             _("%(count)s taxes flagged Xero Mapping to Review (Billing > Configuration > Xero > Mapping).",
-               count=taxes_review)),
-            (bool(conn.payment_journal_id) if conn else False, _("Payment journal for payments from Xero"),
-             _("Choose a bank or cash journal: without it, payments from Xero cannot be recorded.")),
-            (bool(conn.default_account_code) and (not codes or conn.default_account_code in codes) if conn else False,
-             _("Default revenue account %(code)s exists in Xero", code=conn.default_account_code or "-")
-             if conn else _("Default revenue account"),
-             _("Enter a revenue account code of the organisation (Xero > Xero Accounts).")),
-            (bool(conn.rounding_account_code) if conn else False, _("Rounding account"),
-             _("Enter the code of Xero's ROUNDING account (found by the import).")),
-            (bool(conn.webhook_key) if conn else False, _("Webhook key: payments come back at once"),
-             _("Optional: without a webhook key, payments arrive with the 15-minute poll. Point the Xero "
-               "app's webhook at %(url)s and enter its key.", url=self.webhook_url)),
+            (
+                not reviews,
+                _("No customer waiting for review"),
+                _("%(count)s customers to review (Xero > Customers to Review).", count=reviews),
+            ),
+            (
+                not taxes_review,
+                _("Sales taxes mapped to Xero tax types"),
+                _(
+                    "%(count)s taxes flagged Xero Mapping to Review (Billing > Configuration > Xero > Mapping).",
+                    count=taxes_review,
+                ),
+            ),
+            (
+                bool(conn.payment_journal_id) if conn else False,
+                _("Payment journal for payments from Xero"),
+                _("Choose a bank or cash journal: without it, payments from Xero cannot be recorded."),
+            ),
+            (
+                bool(conn.default_account_code) and (not codes or conn.default_account_code in codes)
+                if conn
+                else False,
+                _("Default revenue account %(code)s exists in Xero", code=conn.default_account_code or "-")
+                if conn
+                else _("Default revenue account"),
+                _("Enter a revenue account code of the organisation (Xero > Xero Accounts)."),
+            ),
+            (
+                bool(conn.rounding_account_code) if conn else False,
+                _("Rounding account"),
+                _("Enter the code of Xero's ROUNDING account (found by the import)."),
+            ),
+            (
+                bool(conn.webhook_key) if conn else False,
+                _("Webhook key: payments come back at once"),
+                _(
+                    "Optional: without a webhook key, payments arrive with the 15-minute poll. Point the Xero "
+                    "app's webhook at %(url)s and enter its key.",
+                    url=self.webhook_url,
+                ),
+            ),
         ]
 
-    @api.depends("connection_id", "step", "payment_journal_id", "default_account_code", "rounding_account_code")
+    @api.depends(
+        "connection_id", "step", "payment_journal_id", "default_account_code", "rounding_account_code"
+    )
     def _compute_checklist(self):
         for wizard in self:
             items = wizard._halo_checklist() if wizard.company_id else []
             rows = []
             for ok, label, fix in items:
-                rows.append(Markup(
-                    '<li class="%s"><i class="fa %s me-2" role="img" aria-label="%s"/>%s%s</li>') % (
-                    "text-success o_halo_check_ok" if ok else "text-danger o_halo_check_todo",
-                    "fa-check-circle" if ok else "fa-times-circle", "ok" if ok else "to fix", label,
-                    Markup("") if ok else Markup(' <span class="text-muted">— %s</span>') % fix))
-            wizard.checklist_html = Markup('<ul class="list-unstyled o_halo_xero_checklist">%s</ul>') % Markup(
-                "").join(rows)
+                rows.append(
+                    Markup('<li class="%s"><i class="fa %s me-2" role="img" aria-label="%s"/>%s%s</li>')
+                    % (
+                        "text-success o_halo_check_ok" if ok else "text-danger o_halo_check_todo",
+                        "fa-check-circle" if ok else "fa-times-circle",
+                        "ok" if ok else "to fix",
+                        label,
+                        Markup("") if ok else Markup(' <span class="text-muted">— %s</span>') % fix,
+                    )
+                )
+            wizard.checklist_html = Markup(
+                '<ul class="list-unstyled o_halo_xero_checklist">%s</ul>'
+            ) % Markup("").join(rows)
             # the webhook key is optional: everything else must be done
             wizard.checklist_ok = bool(items) and all(ok for ok, *_rest in items[:-1])
 
@@ -175,15 +248,23 @@ class HaloXeroSetupWizard(models.TransientModel):
         wizards = super().create(vals_list)
         wizards._halo_check_company()
         for wizard, vals in zip(wizards, vals_list, strict=True):
-            conn = self.env["halo.xero.connection"].sudo().search([("company_id", "=", wizard.company_id.id)],
-                                                                   limit=1)
+            conn = (
+                self.env["halo.xero.connection"]
+                .sudo()
+                .search([("company_id", "=", wizard.company_id.id)], limit=1)
+            )
             if conn:
-                defaults = {"connection_id": conn.id, "auth_type": conn.auth_type, "use_pkce": conn.use_pkce,
-                            "client_id": conn.client_id, "invoice_status": conn.invoice_status,
-                            "payment_journal_id": conn.payment_journal_id.id,
-                            "default_account_code": conn.default_account_code,
-                            "rounding_account_code": conn.rounding_account_code,
-                            "webhook_key_set": bool(conn.webhook_key)}
+                defaults = {
+                    "connection_id": conn.id,
+                    "auth_type": conn.auth_type,
+                    "use_pkce": conn.use_pkce,
+                    "client_id": conn.client_id,
+                    "invoice_status": conn.invoice_status,
+                    "payment_journal_id": conn.payment_journal_id.id,
+                    "default_account_code": conn.default_account_code,
+                    "rounding_account_code": conn.rounding_account_code,
+                    "webhook_key_set": bool(conn.webhook_key),
+                }
                 wizard.write({k: v for k, v in defaults.items() if k not in vals})
         return wizards
 
@@ -201,14 +282,21 @@ class HaloXeroSetupWizard(models.TransientModel):
         allowed = self.env.user.company_ids
         for wizard in self.sudo():
             if wizard.company_id not in allowed:
-                raise ValidationError(self.env._(
-                    "You may set up Xero only for your own companies, not for %(company)s.",
-                    company=wizard.company_id.name))
+                raise ValidationError(
+                    self.env._(
+                        "You may set up Xero only for your own companies, not for %(company)s.",
+                        company=wizard.company_id.name,
+                    )
+                )
             if wizard.connection_id and wizard.connection_id.company_id != wizard.company_id:
-                raise ValidationError(self.env._(
-                    "The Xero connection %(connection)s belongs to %(other)s, not to %(company)s.",
-                    connection=wizard.connection_id.display_name, other=wizard.connection_id.company_id.name,
-                    company=wizard.company_id.name))
+                raise ValidationError(
+                    self.env._(
+                        "The Xero connection %(connection)s belongs to %(other)s, not to %(company)s.",
+                        connection=wizard.connection_id.display_name,
+                        other=wizard.connection_id.company_id.name,
+                        company=wizard.company_id.name,
+                    )
+                )
 
     def _halo_check_caller(self):
         """Every step works as superuser on the company's connection: only a billing manager, on a
@@ -236,7 +324,9 @@ class HaloXeroSetupWizard(models.TransientModel):
         self.ensure_one()
         self._halo_check_caller()
         Connection = self.env["halo.xero.connection"].sudo()
-        conn = self.connection_id.sudo() or Connection.search([("company_id", "=", self.company_id.id)], limit=1)
+        conn = self.connection_id.sudo() or Connection.search(
+            [("company_id", "=", self.company_id.id)], limit=1
+        )
         if not conn:
             conn = Connection.create({"company_id": self.company_id.id, "name": "Xero"})
         vals = {"auth_type": self.auth_type, "use_pkce": self.use_pkce}
@@ -265,7 +355,9 @@ class HaloXeroSetupWizard(models.TransientModel):
             raise UserError(self.env._("Connecting to Xero needs a browser session."))
         # Xero compares the redirect URI exactly with the app's registered one: build it from Odoo's
         # configured base URL (behind a proxy the request's host is not the public one)
-        base = self.env["ir.config_parameter"].sudo().get_param("web.base.url") or request.httprequest.host_url
+        base = (
+            self.env["ir.config_parameter"].sudo().get_param("web.base.url") or request.httprequest.host_url
+        )
         redirect_uri = base.rstrip("/") + CALLBACK_PATH
         url = conn._halo_start_oauth(redirect_uri, request.session.sid, wizard_id=self.id)
         return {"type": "ir.actions.act_url", "url": url, "target": "self"}
@@ -277,20 +369,40 @@ class HaloXeroSetupWizard(models.TransientModel):
         # only organisations have the Accounting API (Xero lists practices and others too)
         tenants = [t for t in tenants or [] if (t.get("tenant_type") or "ORGANISATION") == "ORGANISATION"]
         if not tenants:
-            self.write({"step": "credentials", "error_message": self.env._(
-                "Xero granted access to no organisation; connect again and tick one.")})
+            self.write(
+                {
+                    "step": "credentials",
+                    "error_message": self.env._(
+                        "Xero granted access to no organisation; connect again and tick one."
+                    ),
+                }
+            )
             return
-        self.write({"step": "tenant", "error_message": False, "tenant_line_ids": [
-            fields.Command.create({"tenant_id": t["tenant_id"], "name": t["tenant_name"],
-                                   "tenant_type": t.get("tenant_type"), "xero_connection_ref": t.get("id")})
-            for t in tenants]})
+        self.write(
+            {
+                "step": "tenant",
+                "error_message": False,
+                "tenant_line_ids": [
+                    fields.Command.create(
+                        {
+                            "tenant_id": t["tenant_id"],
+                            "name": t["tenant_name"],
+                            "tenant_type": t.get("tenant_type"),
+                            "xero_connection_ref": t.get("id"),
+                        }
+                    )
+                    for t in tenants
+                ],
+            }
+        )
 
     def _halo_select(self, line):
         self.ensure_one()
         self._halo_check_caller()
         conn = self.connection_id.sudo()
-        conn._halo_select_tenant({"tenant_id": line.tenant_id, "tenant_name": line.name,
-                                  "id": line.xero_connection_ref})
+        conn._halo_select_tenant(
+            {"tenant_id": line.tenant_id, "tenant_name": line.name, "id": line.xero_connection_ref}
+        )
         self._halo_preview()
         return self._action_reopen()
 
@@ -313,19 +425,34 @@ class HaloXeroSetupWizard(models.TransientModel):
             self.write({"error_message": str(err)})
             return
         pagination = getattr(first, "pagination", None)
-        self.write({
-            "step": "preview", "error_message": False,
-            "xero_contacts": pagination.item_count if pagination and pagination.item_count is not None
-            else len(first.contacts or []),
-            "xero_items": len([i for i in items if i.is_sold is not False]),
-            "xero_tax_rates": len([r for r in rates if r.can_apply_to_revenue and _value(r.status) == "ACTIVE"]),
-            "xero_revenue_accounts": len([a for a in accounts if _value(a._class) == "REVENUE"
-                                          and _value(a.status) == "ACTIVE" and not a.system_account]),
-            "odoo_linked_partners": self.env["res.partner"].sudo().search_count(
-                [("halo_xero_connection_id", "=", conn.id)]),
-            "odoo_linked_products": self.env["product.template"].sudo().search_count(
-                [("halo_xero_connection_id", "=", conn.id)]),
-        })
+        self.write(
+            {
+                "step": "preview",
+                "error_message": False,
+                "xero_contacts": pagination.item_count
+                if pagination and pagination.item_count is not None
+                else len(first.contacts or []),
+                "xero_items": len([i for i in items if i.is_sold is not False]),
+                "xero_tax_rates": len(
+                    [r for r in rates if r.can_apply_to_revenue and _value(r.status) == "ACTIVE"]
+                ),
+                "xero_revenue_accounts": len(
+                    [
+                        a
+                        for a in accounts
+                        if _value(a._class) == "REVENUE"
+                        and _value(a.status) == "ACTIVE"
+                        and not a.system_account
+                    ]
+                ),
+                "odoo_linked_partners": self.env["res.partner"]
+                .sudo()
+                .search_count([("halo_xero_connection_id", "=", conn.id)]),
+                "odoo_linked_products": self.env["product.template"]
+                .sudo()
+                .search_count([("halo_xero_connection_id", "=", conn.id)]),
+            }
+        )
 
     # -- step 4: import -------------------------------------------------------------------------------
     def action_import(self, time_budget=20):
@@ -358,19 +485,25 @@ class HaloXeroSetupWizard(models.TransientModel):
         conn = self.connection_id.sudo()
         if not conn:
             raise UserError(self.env._("Connect to Xero first."))
-        self.write({
-            "step": "settings", "error_message": False,
-            "invoice_status": conn.invoice_status,
-            "payment_journal_id": conn.payment_journal_id.id,
-            "default_account_code": conn.default_account_code,
-            "rounding_account_code": conn.rounding_account_code or self._halo_rounding_code(conn),
-            "webhook_key_set": bool(conn.webhook_key),
-        })
+        self.write(
+            {
+                "step": "settings",
+                "error_message": False,
+                "invoice_status": conn.invoice_status,
+                "payment_journal_id": conn.payment_journal_id.id,
+                "default_account_code": conn.default_account_code,
+                "rounding_account_code": conn.rounding_account_code or self._halo_rounding_code(conn),
+                "webhook_key_set": bool(conn.webhook_key),
+            }
+        )
         return self._action_reopen()
 
     def _halo_rounding_code(self, conn):
-        rounding = self.env["halo.xero.account"].sudo().search(
-            [("connection_id", "=", conn.id), ("system_account", "=", "ROUNDING")], limit=1)
+        rounding = (
+            self.env["halo.xero.account"]
+            .sudo()
+            .search([("connection_id", "=", conn.id), ("system_account", "=", "ROUNDING")], limit=1)
+        )
         return rounding.code or False
 
     def action_save_settings(self):
@@ -383,16 +516,29 @@ class HaloXeroSetupWizard(models.TransientModel):
             raise UserError(self.env._("Connect to Xero first."))
         journal = self.sudo().payment_journal_id
         if journal and (journal.company_id != self.company_id or journal.type not in ("bank", "cash")):
-            raise ValidationError(self.env._(
-                "The payment journal must be a bank or cash journal of %(company)s.", company=self.company_id.name))
-        vals = {"invoice_status": self.invoice_status or conn.invoice_status, "payment_journal_id": journal.id,
-                "default_account_code": (self.default_account_code or "").strip() or False,
-                "rounding_account_code": (self.rounding_account_code or "").strip() or False}
+            raise ValidationError(
+                self.env._(
+                    "The payment journal must be a bank or cash journal of %(company)s.",
+                    company=self.company_id.name,
+                )
+            )
+        vals = {
+            "invoice_status": self.invoice_status or conn.invoice_status,
+            "payment_journal_id": journal.id,
+            "default_account_code": (self.default_account_code or "").strip() or False,
+            "rounding_account_code": (self.rounding_account_code or "").strip() or False,
+        }
         if self.webhook_key:
             vals["webhook_key"] = self.webhook_key.strip()
         conn.write(vals)
-        self.write({"webhook_key": False, "webhook_key_set": bool(conn.webhook_key), "step": "checklist",
-                    "error_message": False})
+        self.write(
+            {
+                "webhook_key": False,
+                "webhook_key_set": bool(conn.webhook_key),
+                "step": "checklist",
+                "error_message": False,
+            }
+        )
         return self._action_reopen()
 
     # -- step 6: checklist, and invoices posted before connecting --------------------------------------
@@ -407,10 +553,19 @@ class HaloXeroSetupWizard(models.TransientModel):
         queued = moves.filtered(lambda m: m.halo_xero_state == "queued")
         if queued:
             self.env.ref("halo_helpdesk_billing.ir_cron_halo_xero_push").sudo()._trigger()
-        return {"type": "ir.actions.client", "tag": "display_notification", "params": {
-            "type": "success" if queued else "info", "sticky": False, "title": self.env._("Xero"),
-            "message": self.env._("%(count)s posted invoices will be sent to Xero in a moment.", count=len(queued)),
-            "next": self._action_reopen()}}
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "success" if queued else "info",
+                "sticky": False,
+                "title": self.env._("Xero"),
+                "message": self.env._(
+                    "%(count)s posted invoices will be sent to Xero in a moment.", count=len(queued)
+                ),
+                "next": self._action_reopen(),
+            },
+        }
 
     def action_open_customers(self):
         self.ensure_one()

@@ -24,8 +24,15 @@ def server():
 def sandbox(server):
     ctl = SandboxControl(server.url)
     ctl.reset()
-    ctl.limits(enabled=False, concurrent=5, minute=60, day=5000, app_minute=10000, use_sandbox_clock=False,
-               reset_counters=True)
+    ctl.limits(
+        enabled=False,
+        concurrent=5,
+        minute=60,
+        day=5000,
+        app_minute=10000,
+        use_sandbox_clock=False,
+        reset_counters=True,
+    )
     yield server
     server.state.clock.offset = 0.0
 

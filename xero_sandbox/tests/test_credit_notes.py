@@ -24,9 +24,15 @@ OTHER = guid("uk", "contact", 2)
 
 
 def credit_note(status="AUTHORISED", lines=None, contact=ACME, **kw):
-    return CreditNote(type=kw.pop("type", "ACCRECCREDIT"), contact=Contact(contact_id=contact),
-                      date=dt.date(2024, 3, 5), line_amount_types=kw.pop("lat", LineAmountTypes.EXCLUSIVE),
-                      status=status, line_items=lines or [line()], **kw)
+    return CreditNote(
+        type=kw.pop("type", "ACCRECCREDIT"),
+        contact=Contact(contact_id=contact),
+        date=dt.date(2024, 3, 5),
+        line_amount_types=kw.pop("lat", LineAmountTypes.EXCLUSIVE),
+        status=status,
+        line_items=lines or [line()],
+        **kw,
+    )
 
 
 def create_cn(sdk, *cns, **kw):
@@ -34,8 +40,13 @@ def create_cn(sdk, *cns, **kw):
 
 
 def allocate(sdk, cn, inv, amount, **kw):
-    body = Allocations(allocations=[Allocation(invoice=Invoice(invoice_id=inv.invoice_id), amount=Decimal(amount),
-                                               date=dt.date(2024, 3, 6))])
+    body = Allocations(
+        allocations=[
+            Allocation(
+                invoice=Invoice(invoice_id=inv.invoice_id), amount=Decimal(amount), date=dt.date(2024, 3, 6)
+            )
+        ]
+    )
     return sdk.accounting.create_credit_note_allocation(UK, cn.credit_note_id, body, **kw).allocations
 
 
@@ -68,25 +79,48 @@ def test_unique_number_upsert_and_status_rules(sdk):
     # a POST with the number and no CreditNoteID is a new credit note, refused as a duplicate number
     api = sdk.accounting
     with pytest.raises(AccountingBadRequestException) as caught:
-        api.update_or_create_credit_notes(UK, CreditNotes(credit_notes=[credit_note(
-            status="AUTHORISED", credit_note_number="CN-X", lines=[line(unit="50")])]))
+        api.update_or_create_credit_notes(
+            UK,
+            CreditNotes(
+                credit_notes=[
+                    credit_note(status="AUTHORISED", credit_note_number="CN-X", lines=[line(unit="50")])
+                ]
+            ),
+        )
     assert "Credit Note # must be unique." in caught.value.body.decode()
     # by CreditNoteID it updates the draft, then approves it
-    up = api.update_or_create_credit_notes(UK, CreditNotes(credit_notes=[credit_note(
-        status="AUTHORISED", credit_note_number="CN-X", lines=[line(unit="50")],
-        credit_note_id=draft.credit_note_id)])).credit_notes[0]
+    up = api.update_or_create_credit_notes(
+        UK,
+        CreditNotes(
+            credit_notes=[
+                credit_note(
+                    status="AUTHORISED",
+                    credit_note_number="CN-X",
+                    lines=[line(unit="50")],
+                    credit_note_id=draft.credit_note_id,
+                )
+            ]
+        ),
+    ).credit_notes[0]
     assert up.status == "AUTHORISED" and float(up.total) == 60.0
     assert len(api.get_credit_notes(UK).credit_notes) == 1
     # AUTHORISED: lines are frozen, DELETED refused, VOIDED allowed
-    for bad, message in ((CreditNote(credit_note_id=up.credit_note_id, line_items=[line(unit="1")]),
-                          "Credit Note not of valid status for modification"),
-                         (CreditNote(credit_note_id=up.credit_note_id, status="DELETED"),
-                          "Credit Note not of valid status for modification")):
+    for bad, message in (
+        (
+            CreditNote(credit_note_id=up.credit_note_id, line_items=[line(unit="1")]),
+            "Credit Note not of valid status for modification",
+        ),
+        (
+            CreditNote(credit_note_id=up.credit_note_id, status="DELETED"),
+            "Credit Note not of valid status for modification",
+        ),
+    ):
         with pytest.raises(AccountingBadRequestException) as caught:
             api.update_or_create_credit_notes(UK, CreditNotes(credit_notes=[bad]))
         assert message in caught.value.body.decode()
-    voided = api.update_or_create_credit_notes(UK, CreditNotes(credit_notes=[CreditNote(
-        credit_note_id=up.credit_note_id, status="VOIDED")])).credit_notes[0]
+    voided = api.update_or_create_credit_notes(
+        UK, CreditNotes(credit_notes=[CreditNote(credit_note_id=up.credit_note_id, status="VOIDED")])
+    ).credit_notes[0]
     assert voided.status == "VOIDED"
     with pytest.raises(AccountingBadRequestException) as caught:
         create_cn(sdk, credit_note(status="PAID"))
@@ -94,7 +128,9 @@ def test_unique_number_upsert_and_status_rules(sdk):
 
 
 def test_summarize_errors_false_fails_only_the_bad_element(sdk):
-    good, bad = create_cn(sdk, credit_note(), credit_note(lines=[line(account="999")]), summarize_errors=False)
+    good, bad = create_cn(
+        sdk, credit_note(), credit_note(lines=[line(account="999")]), summarize_errors=False
+    )
     assert good.status_attribute_string == "OK" and good.credit_note_number == "CN-0001"
     assert bad.status_attribute_string == "ERROR" and bad.has_errors
     assert "Account code '999'" in bad.validation_errors[0].message
@@ -108,29 +144,42 @@ def test_list_paging_if_modified_since_ids_statuses_where(sdk, sandbox, ctl):
     api = sdk.accounting
     first = create_cn(sdk, credit_note(status="DRAFT", reference="alpha"))[0]
     sandbox.state.clock.advance(10)
-    second, third = create_cn(sdk, credit_note(reference="beta"), credit_note(contact=OTHER, reference="gamma"))
+    second, third = create_cn(
+        sdk, credit_note(reference="beta"), credit_note(contact=OTHER, reference="gamma")
+    )
     page = api.get_credit_notes(UK, page=1, page_size=2, order="CreditNoteNumber")
     assert [c.credit_note_number for c in page.credit_notes] == ["CN-0001", "CN-0002"]
     assert page.credit_notes[0].line_items  # paged lists carry the lines
     assert not api.get_credit_notes(UK).credit_notes[0].line_items  # unpaged lists do not
     assert len(api.get_credit_notes(UK, page=2, page_size=2).credit_notes) == 1
     since = first.updated_date_utc + dt.timedelta(seconds=5)
-    assert {c.reference for c in api.get_credit_notes(UK, if_modified_since=since).credit_notes} == {"beta", "gamma"}
+    assert {c.reference for c in api.get_credit_notes(UK, if_modified_since=since).credit_notes} == {
+        "beta",
+        "gamma",
+    }
     where = 'Reference=="gamma" OR CreditNoteNumber=="CN-0001"'
     assert {c.reference for c in api.get_credit_notes(UK, where=where).credit_notes} == {"alpha", "gamma"}
-    assert [c.reference for c in api.get_credit_notes(
-        UK, where='Contact.ContactID==guid("%s")' % OTHER).credit_notes] == ["gamma"]
+    assert [
+        c.reference
+        for c in api.get_credit_notes(UK, where='Contact.ContactID==guid("%s")' % OTHER).credit_notes
+    ] == ["gamma"]
     # IDs / Statuses / CreditNoteNumbers are query parameters the SDK does not expose: raw HTTP
     from .conftest import http
 
-    headers = {"Authorization": "Bearer " + sdk.token["access_token"], "xero-tenant-id": UK,
-               "Accept": "application/json"}
+    headers = {
+        "Authorization": "Bearer " + sdk.token["access_token"],
+        "xero-tenant-id": UK,
+        "Accept": "application/json",
+    }
     import json
 
     _s, _h, body = http("GET", sandbox.url + "/api.xro/2.0/CreditNotes?Statuses=DRAFT", headers=headers)
     assert [c["Reference"] for c in json.loads(body)["CreditNotes"]] == ["alpha"]
-    _s, _h, body = http("GET", sandbox.url + "/api.xro/2.0/CreditNotes?IDs=%s,%s" % (
-        second.credit_note_id, third.credit_note_id), headers=headers)
+    _s, _h, body = http(
+        "GET",
+        sandbox.url + "/api.xro/2.0/CreditNotes?IDs=%s,%s" % (second.credit_note_id, third.credit_note_id),
+        headers=headers,
+    )
     assert {c["Reference"] for c in json.loads(body)["CreditNotes"]} == {"beta", "gamma"}
 
 
@@ -176,9 +225,11 @@ def test_allocation_refusals(sdk):
     draft = create_cn(sdk, credit_note(status="DRAFT"))[0]
     other = create_cn(sdk, credit_note(contact=OTHER))[0]
     big = create_cn(sdk, credit_note(lines=[line(unit="500")]))[0]
-    for cn, amount, message in ((draft, "10", "Credit Note must be AUTHORISED"),
-                                (other, "10", "same contact"),
-                                (big, "500", "amount outstanding on this invoice")):
+    for cn, amount, message in (
+        (draft, "10", "Credit Note must be AUTHORISED"),
+        (other, "10", "same contact"),
+        (big, "500", "amount outstanding on this invoice"),
+    ):
         with pytest.raises(AccountingBadRequestException) as caught:
             allocate(sdk, cn, inv, amount)
         assert message in caught.value.body.decode()
@@ -202,8 +253,9 @@ def test_dropped_put_replayed_by_idempotency_key(sdk, ctl):
     inv = create(sdk, invoice())[0]
     ctl.fault("drop", after=True, method="PUT", path="/CreditNotes$")
     cn = create_cn(sdk, credit_note(lines=[line(unit="10")]), idempotency_key="cn-drop-1")[0]
-    assert [r["dropped"] for r in ctl.requests() if r["method"] == "PUT" and r["path"].endswith("CreditNotes")] \
-        == [True, False]
+    assert [
+        r["dropped"] for r in ctl.requests() if r["method"] == "PUT" and r["path"].endswith("CreditNotes")
+    ] == [True, False]
     assert [c.credit_note_id for c in sdk.accounting.get_credit_notes(UK).credit_notes] == [cn.credit_note_id]
     ctl.fault("drop", after=True, method="PUT", path="/Allocations$")
     replay = allocate(sdk, cn, inv, "12", idempotency_key="alloc-1")

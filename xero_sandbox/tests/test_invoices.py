@@ -32,14 +32,27 @@ def floats(*values):
 
 
 def line(desc="Support", qty="1", unit="100", account="200", tax="OUTPUT2", **kw):
-    return LineItem(description=desc, quantity=Decimal(qty), unit_amount=Decimal(unit), account_code=account,
-                    tax_type=tax, **kw)
+    return LineItem(
+        description=desc,
+        quantity=Decimal(qty),
+        unit_amount=Decimal(unit),
+        account_code=account,
+        tax_type=tax,
+        **kw,
+    )
 
 
 def invoice(status="AUTHORISED", lines=None, contact=ACME, due=dt.date(2024, 3, 31), **kw):
-    return Invoice(type="ACCREC", contact=Contact(contact_id=contact), date=dt.date(2024, 3, 1), due_date=due,
-                   line_amount_types=kw.pop("lat", LineAmountTypes.EXCLUSIVE), status=status,
-                   line_items=lines or [line()], **kw)
+    return Invoice(
+        type="ACCREC",
+        contact=Contact(contact_id=contact),
+        date=dt.date(2024, 3, 1),
+        due_date=due,
+        line_amount_types=kw.pop("lat", LineAmountTypes.EXCLUSIVE),
+        status=status,
+        line_items=lines or [line()],
+        **kw,
+    )
 
 
 def create(sdk, *invs, tenant=UK, **kw):
@@ -49,7 +62,9 @@ def create(sdk, *invs, tenant=UK, **kw):
 def test_create_dates_numbers_totals_and_unitdp(sdk):
     inv = create(sdk, invoice(lines=[line(qty="2", unit="10.1234")], reference="T-1"))[0]
     assert inv.invoice_number == "INV-0001" and inv.status == "AUTHORISED"
-    assert inv.date == dt.date(2024, 3, 1) and inv.due_date == dt.date(2024, 3, 31)  # parsed from /Date(ms+0000)/
+    assert inv.date == dt.date(2024, 3, 1) and inv.due_date == dt.date(
+        2024, 3, 31
+    )  # parsed from /Date(ms+0000)/
     assert inv.updated_date_utc.tzinfo is not None
     assert inv.line_items[0].unit_amount == Decimal("10.12")  # 2 dp without unitdp
     assert floats(inv.sub_total, inv.total_tax, inv.total, inv.amount_due) == (20.24, 4.05, 24.29, 24.29)
@@ -73,17 +88,28 @@ def test_item_code_fills_defaults(sdk):
     inv = create(sdk, invoice(lines=[LineItem(item_code="ONSITE-HR", quantity=Decimal("2"))]))[0]
     li = inv.line_items[0]
     assert (li.description, li.unit_amount, li.account_code, li.tax_type, li.line_amount) == (
-        "On-site engineer, per hour", 120, "200", "OUTPUT2", 240)
+        "On-site engineer, per hour",
+        120,
+        "200",
+        "OUTPUT2",
+        240,
+    )
 
 
-@pytest.mark.parametrize("bad,message", [
-    (dict(lines=[line(tax="VAT20")]), "The TaxType code 'VAT20' does not exist or cannot be used with account code '200'."),
-    (dict(lines=[line(account="999")]), "Account code '999' is not a valid code for this document."),
-    (dict(lines=[line(account="280")]), "Account code '280' has been archived"),
-    (dict(lines=[LineItem(item_code="NOPE", quantity=Decimal(1))]), "Item code 'NOPE' is not valid."),
-    (dict(due=None), "The document DueDate field must be specified."),
-    (dict(contact=guid("nope")), "could not be found"),
-])
+@pytest.mark.parametrize(
+    "bad,message",
+    [
+        (
+            dict(lines=[line(tax="VAT20")]),
+            "The TaxType code 'VAT20' does not exist or cannot be used with account code '200'.",
+        ),
+        (dict(lines=[line(account="999")]), "Account code '999' is not a valid code for this document."),
+        (dict(lines=[line(account="280")]), "Account code '280' has been archived"),
+        (dict(lines=[LineItem(item_code="NOPE", quantity=Decimal(1))]), "Item code 'NOPE' is not valid."),
+        (dict(due=None), "The document DueDate field must be specified."),
+        (dict(contact=guid("nope")), "could not be found"),
+    ],
+)
 def test_validation_messages(sdk, bad, message):
     with pytest.raises(AccountingBadRequestException) as err:
         create(sdk, invoice(**bad))
@@ -95,8 +121,9 @@ def test_validation_messages(sdk, bad, message):
 def test_archived_contact_refused(sdk):
     from xero_python.accounting import Contacts
 
-    sdk.accounting.update_or_create_contacts(UK, Contacts(contacts=[Contact(contact_id=ACME,
-                                                                            contact_status="ARCHIVED")]))
+    sdk.accounting.update_or_create_contacts(
+        UK, Contacts(contacts=[Contact(contact_id=ACME, contact_status="ARCHIVED")])
+    )
     with pytest.raises(AccountingBadRequestException) as err:
         create(sdk, invoice())
     assert "archived" in err.value.reason
@@ -121,8 +148,9 @@ def test_unique_numbers_and_upsert_by_number(sdk):
         create(sdk, invoice(invoice_number="HALO-1"))
     assert err.value.reason == "Invoice # must be unique."
     draft = create(sdk, invoice(status="DRAFT", invoice_number="HALO-2"))[0]
-    upd = sdk.accounting.update_or_create_invoices(UK, Invoices(invoices=[
-        Invoice(type="ACCREC", invoice_number="HALO-2", reference="changed")])).invoices[0]
+    upd = sdk.accounting.update_or_create_invoices(
+        UK, Invoices(invoices=[Invoice(type="ACCREC", invoice_number="HALO-2", reference="changed")])
+    ).invoices[0]
     assert upd.invoice_id == draft.invoice_id and upd.reference == "changed"
     got = sdk.accounting.get_invoice(UK, "HALO-2").invoices[0]  # by InvoiceNumber
     assert got.invoice_id == draft.invoice_id
@@ -133,7 +161,9 @@ def test_status_transitions(sdk):
     inv = create(sdk, invoice(status="DRAFT"))[0]
 
     def update(status=None, **kw):
-        return api.update_invoice(UK, inv.invoice_id, Invoices(invoices=[Invoice(status=status, **kw)])).invoices[0]
+        return api.update_invoice(
+            UK, inv.invoice_id, Invoices(invoices=[Invoice(status=status, **kw)])
+        ).invoices[0]
 
     assert update("SUBMITTED").status == "SUBMITTED"
     assert update("AUTHORISED").status == "AUTHORISED"
@@ -158,11 +188,16 @@ def test_list_filters_and_paging(sdk, ctl):
     api = sdk.accounting
     assert [i.reference for i in api.get_invoices(UK, statuses=["DRAFT", "SUBMITTED"]).invoices] == ["R-B"]
     assert [i.invoice_id for i in api.get_invoices(UK, i_ds=[a.invoice_id]).invoices] == [a.invoice_id]
-    assert [i.invoice_number for i in api.get_invoices(UK, invoice_numbers=[b.invoice_number]).invoices] == \
-        [b.invoice_number]
+    assert [i.invoice_number for i in api.get_invoices(UK, invoice_numbers=[b.invoice_number]).invoices] == [
+        b.invoice_number
+    ]
     assert len(api.get_invoices(UK, contact_i_ds=[ACME]).invoices) == 1
-    assert api.get_invoices(UK, where='Contact.ContactID==guid("%s") && Status=="AUTHORISED"' % ACME
-                            ).invoices[0].reference == "R-A"
+    assert (
+        api.get_invoices(UK, where='Contact.ContactID==guid("%s") && Status=="AUTHORISED"' % ACME)
+        .invoices[0]
+        .reference
+        == "R-A"
+    )
     assert api.get_invoices(UK, where='Reference=="R-B" AND Type=="ACCREC"').invoices[0].status == "DRAFT"
     paged = api.get_invoices(UK, page=1, page_size=1)
     assert paged.pagination.item_count == 2 and len(paged.invoices[0].line_items) == 1
@@ -175,19 +210,39 @@ def test_payments_mark_paid_and_bump_updated(sdk, ctl):
     inv = create(sdk, invoice(lines=[line(unit="100")]))[0]
     draft = create(sdk, invoice(status="DRAFT"))[0]
     ctl.advance(60)
-    part = api.create_payment(UK, Payment(invoice=Invoice(invoice_id=inv.invoice_id), account=Account(code="090"),
-                                          amount=Decimal("20.00"), date=dt.date(2024, 3, 10), reference="part"))
+    part = api.create_payment(
+        UK,
+        Payment(
+            invoice=Invoice(invoice_id=inv.invoice_id),
+            account=Account(code="090"),
+            amount=Decimal("20.00"),
+            date=dt.date(2024, 3, 10),
+            reference="part",
+        ),
+    )
     assert part.payments[0].status == "AUTHORISED"
     got = api.get_invoice(UK, inv.invoice_id).invoices[0]
     assert (got.status, got.amount_paid, got.amount_due, len(got.payments)) == ("AUTHORISED", 20, 100, 1)
     assert got.updated_date_utc > inv.updated_date_utc
-    res = api.create_payments(UK, Payments(payments=[
-        Payment(invoice=Invoice(invoice_number=inv.invoice_number), account=Account(code="200"), amount=1),
-        Payment(invoice=Invoice(invoice_id=inv.invoice_id), account=Account(code="090"), amount=500),
-        Payment(invoice=Invoice(invoice_id=draft.invoice_id), account=Account(code="090"), amount=1),
-        Payment(invoice=Invoice(invoice_id=inv.invoice_id), account=Account(account_id=guid("uk", "account", "090")),
-                amount=Decimal("100.00"), date=dt.date(2024, 3, 20)),
-    ]), summarize_errors=False).payments
+    res = api.create_payments(
+        UK,
+        Payments(
+            payments=[
+                Payment(
+                    invoice=Invoice(invoice_number=inv.invoice_number), account=Account(code="200"), amount=1
+                ),
+                Payment(invoice=Invoice(invoice_id=inv.invoice_id), account=Account(code="090"), amount=500),
+                Payment(invoice=Invoice(invoice_id=draft.invoice_id), account=Account(code="090"), amount=1),
+                Payment(
+                    invoice=Invoice(invoice_id=inv.invoice_id),
+                    account=Account(account_id=guid("uk", "account", "090")),
+                    amount=Decimal("100.00"),
+                    date=dt.date(2024, 3, 20),
+                ),
+            ]
+        ),
+        summarize_errors=False,
+    ).payments
     assert [p.status_attribute_string for p in res] == ["ERROR", "ERROR", "ERROR", "OK"]
     assert "Account type is invalid" in res[0].validation_errors[0].message
     assert "exceeds the amount outstanding" in res[1].validation_errors[0].message
@@ -200,8 +255,9 @@ def test_payments_mark_paid_and_bump_updated(sdk, ctl):
         api.update_invoice(UK, inv.invoice_id, Invoices(invoices=[Invoice(status="VOIDED")]))
     assert err.value.reason == "Invoice not of valid status for modification"
     since = dt.datetime.fromtimestamp(ctl.advance(0)["now"] - 5, tz=dt.UTC)
-    assert [i.invoice_id for i in api.get_invoices(UK, if_modified_since=since, statuses=["PAID"]).invoices] == \
-        [inv.invoice_id]
+    assert [
+        i.invoice_id for i in api.get_invoices(UK, if_modified_since=since, statuses=["PAID"]).invoices
+    ] == [inv.invoice_id]
 
 
 def test_void_refused_with_payment(sdk, ctl):
@@ -215,8 +271,9 @@ def test_void_refused_with_payment(sdk, ctl):
 def test_attachments(sdk, sandbox):
     api = sdk.accounting
     inv = create(sdk, invoice())[0]
-    att = api.create_invoice_attachment_by_file_name(UK, inv.invoice_id, "timesheet.pdf", b"%PDF-1.4 test",
-                                                     include_online=True).attachments[0]
+    att = api.create_invoice_attachment_by_file_name(
+        UK, inv.invoice_id, "timesheet.pdf", b"%PDF-1.4 test", include_online=True
+    ).attachments[0]
     assert att.include_online and att.content_length == 13 and att.mime_type == "application/pdf"
     api.update_invoice_attachment_by_file_name(UK, inv.invoice_id, "timesheet.pdf", b"%PDF-1.4 replaced!")
     listed = api.get_invoice_attachments(UK, inv.invoice_id).attachments
@@ -231,7 +288,9 @@ def test_attachments(sdk, sandbox):
         api.create_invoice_attachment_by_file_name(UK, inv.invoice_id, "eleven.txt", b"x")
     assert "maximum of 10" in err.value.reason
     with pytest.raises(HTTPStatusException) as err:
-        api.create_invoice_attachment_by_file_name(UK, inv.invoice_id, "f1.txt", b"x" * (10 * 1024 * 1024 + 1))
+        api.create_invoice_attachment_by_file_name(
+            UK, inv.invoice_id, "f1.txt", b"x" * (10 * 1024 * 1024 + 1)
+        )
     assert err.value.status == 413
 
 
@@ -245,7 +304,9 @@ def test_online_invoice_history_pdf_and_email(sdk, sandbox):
     assert url.startswith(sandbox.url + "/online/")
     status, _, page = http("GET", url)
     assert status == 200 and inv.invoice_number.encode() in page
-    api.create_invoice_history(UK, inv.invoice_id, HistoryRecords(history_records=[HistoryRecord(details="Sent by Halo")]))
+    api.create_invoice_history(
+        UK, inv.invoice_id, HistoryRecords(history_records=[HistoryRecord(details="Sent by Halo")])
+    )
     history = api.get_invoice_history(UK, inv.invoice_id).history_records
     assert [h.changes for h in history] == ["Created", "Note"] and history[1].details == "Sent by Halo"
     assert history[1].user == "System Generated" and history[1].date_utc.tzinfo is not None

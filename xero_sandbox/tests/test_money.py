@@ -25,8 +25,17 @@ from .test_invoices import ACME, create, floats, invoice, line
 
 
 def pay(sdk, inv, amount, **kw):
-    body = Payments(payments=[Payment(invoice=Invoice(invoice_id=inv.invoice_id), account=Account(code="090"),
-                                      amount=Decimal(amount), date=dt.date(2024, 3, 10), **kw)])
+    body = Payments(
+        payments=[
+            Payment(
+                invoice=Invoice(invoice_id=inv.invoice_id),
+                account=Account(code="090"),
+                amount=Decimal(amount),
+                date=dt.date(2024, 3, 10),
+                **kw,
+            )
+        ]
+    )
     return sdk.accounting.create_payments(UK, body).payments[0]
 
 
@@ -71,18 +80,43 @@ def test_prepayment_and_overpayment_allocations(sdk, ctl):
     pre = ctl.call("POST", "credits", {"tenant": UK, "kind": "prepayment", "contact": ACME, "amount": 100})
     over = ctl.call("POST", "credits", {"tenant": UK, "kind": "overpayment", "contact": ACME, "amount": 30})
     # through the API: PUT /Prepayments/{id}/Allocations
-    body = Allocations(allocations=[Allocation(invoice=Invoice(invoice_id=inv.invoice_id), amount=Decimal("100"),
-                                               date=dt.date(2024, 3, 6))])
+    body = Allocations(
+        allocations=[
+            Allocation(
+                invoice=Invoice(invoice_id=inv.invoice_id), amount=Decimal("100"), date=dt.date(2024, 3, 6)
+            )
+        ]
+    )
     sdk.accounting.create_prepayment_allocations(UK, pre["PrepaymentID"], body)
     mid = get(sdk, inv)
     assert floats(mid.amount_due, mid.amount_credited, mid.amount_paid) == (20.0, 100.0, 0.0)
-    assert [(str(x.prepayment_id), float(x.applied_amount)) for x in mid.prepayments] == [(pre["PrepaymentID"], 100.0)]
+    assert [(str(x.prepayment_id), float(x.applied_amount)) for x in mid.prepayments] == [
+        (pre["PrepaymentID"], 100.0)
+    ]
     # more than the invoice's AmountDue is refused
     with pytest.raises(urllib.error.HTTPError):
-        ctl.call("POST", "allocate", {"tenant": UK, "kind": "overpayment", "id": over["OverpaymentID"],
-                                      "invoice": str(inv.invoice_id), "amount": 25})
-    ctl.call("POST", "allocate", {"tenant": UK, "kind": "overpayment", "id": over["OverpaymentID"],
-                                  "invoice": str(inv.invoice_id), "amount": 20})
+        ctl.call(
+            "POST",
+            "allocate",
+            {
+                "tenant": UK,
+                "kind": "overpayment",
+                "id": over["OverpaymentID"],
+                "invoice": str(inv.invoice_id),
+                "amount": 25,
+            },
+        )
+    ctl.call(
+        "POST",
+        "allocate",
+        {
+            "tenant": UK,
+            "kind": "overpayment",
+            "id": over["OverpaymentID"],
+            "invoice": str(inv.invoice_id),
+            "amount": 20,
+        },
+    )
     done = get(sdk, inv)
     assert done.status == "PAID" and floats(done.amount_due, done.amount_credited) == (0.0, 120.0)
     assert [float(x.applied_amount) for x in done.overpayments] == [20.0]
@@ -97,8 +131,17 @@ def test_prepayment_and_overpayment_allocations(sdk, ctl):
 def test_credit_note_allocated_in_xero_through_the_control_api(sdk, ctl):
     inv = create(sdk, invoice())[0]
     cn = create_cn(sdk, credit_note(lines=[line(unit="25")]))[0]  # 30.00
-    out = ctl.call("POST", "allocate", {"tenant": UK, "kind": "creditnote", "id": cn.credit_note_number,
-                                        "invoice": inv.invoice_number, "amount": 30})
+    out = ctl.call(
+        "POST",
+        "allocate",
+        {
+            "tenant": UK,
+            "kind": "creditnote",
+            "id": cn.credit_note_number,
+            "invoice": inv.invoice_number,
+            "amount": 30,
+        },
+    )
     assert out["Invoice"]["AmountDue"] == 90.0 and out["Invoice"]["AmountCredited"] == 30.0
     assert get(sdk, inv).credit_notes[0].applied_amount == 30.0
 

@@ -22,20 +22,31 @@ BASIC = "Basic " + base64.b64encode(b"HALO-DEMO-CLIENT:halo-demo-secret").decode
 
 def consent(base, choose=(UK, NZ), action="allow", **extra):
     """Drive the HTML pages like a browser; returns the redirect's query parameters."""
-    params = {"response_type": "code", "client_id": "HALO-DEMO-CLIENT", "redirect_uri": REDIRECT,
-              "scope": "openid profile email offline_access accounting.invoices", "state": "st-123", **extra}
+    params = {
+        "response_type": "code",
+        "client_id": "HALO-DEMO-CLIENT",
+        "redirect_uri": REDIRECT,
+        "scope": "openid profile email offline_access accounting.invoices",
+        "state": "st-123",
+        **extra,
+    }
     url = base + "/identity/connect/authorize?" + urllib.parse.urlencode(params)
     status, _, page = http("GET", url)
     assert status == 200 and b"name='password'" in page
-    status, _, page = http("POST", url, form={**params, "step": "login", "email": "demo@halo.example",
-                                              "password": "wrong"})
+    status, _, page = http(
+        "POST", url, form={**params, "step": "login", "email": "demo@halo.example", "password": "wrong"}
+    )
     assert b"incorrect" in page
-    status, _, page = http("POST", url, form={**params, "step": "login", "email": "demo@halo.example",
-                                              "password": "demo"})
+    status, _, page = http(
+        "POST", url, form={**params, "step": "login", "email": "demo@halo.example", "password": "demo"}
+    )
     assert b"type='checkbox'" in page and b"Halo Demo NZ Limited" in page
     ticket = re.search(rb"name='ticket' value='([^']+)'", page).group(1).decode()
-    status, headers, _ = http("POST", url, form={**params, "step": "consent", "ticket": ticket,
-                                                 "tenant": list(choose), "action": action})
+    status, headers, _ = http(
+        "POST",
+        url,
+        form={**params, "step": "consent", "ticket": ticket, "tenant": list(choose), "action": action},
+    )
     assert status == 302
     location = headers["Location"]
     assert location.startswith(REDIRECT + "?")
@@ -43,8 +54,12 @@ def consent(base, choose=(UK, NZ), action="allow", **extra):
 
 
 def exchange(base, code, **form):
-    status, _, body = http("POST", base + "/connect/token", headers=form.pop("headers", {"Authorization": BASIC}),
-                           form={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, **form})
+    status, _, body = http(
+        "POST",
+        base + "/connect/token",
+        headers=form.pop("headers", {"Authorization": BASIC}),
+        form={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, **form},
+    )
     return status, body
 
 
@@ -70,12 +85,22 @@ def test_consent_page_code_exchange_and_connections(sandbox, token_urls):
 def test_consent_cancel_and_bad_client(sandbox):
     back = consent(sandbox.url, action="cancel")
     assert back == {"error": "access_denied", "state": "st-123"}
-    status, _, page = http("GET", sandbox.url + "/identity/connect/authorize?response_type=code&client_id=NOPE"
-                                                "&redirect_uri=" + REDIRECT)
+    status, _, page = http(
+        "GET",
+        sandbox.url + "/identity/connect/authorize?response_type=code&client_id=NOPE"
+        "&redirect_uri=" + REDIRECT,
+    )
     assert status == 400 and b"unauthorized_client" in page
-    status, _, body = http("POST", sandbox.url + "/connect/token", form={
-        "grant_type": "refresh_token", "refresh_token": "x", "client_id": "HALO-DEMO-CLIENT",
-        "client_secret": "wrong"})
+    status, _, body = http(
+        "POST",
+        sandbox.url + "/connect/token",
+        form={
+            "grant_type": "refresh_token",
+            "refresh_token": "x",
+            "client_id": "HALO-DEMO-CLIENT",
+            "client_secret": "wrong",
+        },
+    )
     assert (status, body) == (400, b'{"error":"invalid_client"}')
 
 
@@ -88,8 +113,11 @@ def test_code_expires_after_five_minutes(sandbox, ctl):
 @pytest.mark.parametrize("method", ["S256", "plain"])
 def test_pkce_without_secret(sandbox, method):
     verifier = "v" * 50
-    challenge = (base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-                 if method == "S256" else verifier)
+    challenge = (
+        base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+        if method == "S256"
+        else verifier
+    )
     back = consent(sandbox.url, choose=[UK], code_challenge=challenge, code_challenge_method=method)
     public = {"headers": {}, "client_id": "HALO-DEMO-CLIENT"}
     assert exchange(sandbox.url, back["code"], code_verifier="wrong", **dict(public))[0] == 400
@@ -97,9 +125,15 @@ def test_pkce_without_secret(sandbox, method):
     status, body = exchange(sandbox.url, back["code"], code_verifier=verifier, **dict(public))
     assert status == 200 and json.loads(body)["refresh_token"]
     # a PKCE refresh token can be used without a secret
-    status, body = http("POST", sandbox.url + "/connect/token", form={
-        "grant_type": "refresh_token", "refresh_token": json.loads(body)["refresh_token"],
-        "client_id": "HALO-DEMO-CLIENT"})[::2]
+    status, body = http(
+        "POST",
+        sandbox.url + "/connect/token",
+        form={
+            "grant_type": "refresh_token",
+            "refresh_token": json.loads(body)["refresh_token"],
+            "client_id": "HALO-DEMO-CLIENT",
+        },
+    )[::2]
     assert status == 200
 
 
@@ -110,16 +144,24 @@ def test_sdk_auto_refresh_rotation_and_grace(sdk, sandbox, ctl):
     assert len(sdk.saved) == 1 and sdk.token["refresh_token"] != first_rt
     assert isinstance(sdk.token["scope"], list)
     # the previous refresh token still works during the 30-minute grace ...
-    form = {"grant_type": "refresh_token", "refresh_token": first_rt, "client_id": "HALO-DEMO-CLIENT",
-            "client_secret": "halo-demo-secret"}
+    form = {
+        "grant_type": "refresh_token",
+        "refresh_token": first_rt,
+        "client_id": "HALO-DEMO-CLIENT",
+        "client_secret": "halo-demo-secret",
+    }
     assert http("POST", sandbox.url + "/connect/token", form=form)[0] == 200
     # ... and not after it
     ctl.advance(1801)
     status, _, body = http("POST", sandbox.url + "/connect/token", form=form)
     assert (status, body) == (400, b'{"error":"invalid_grant"}')
     # the newest one still works (Basic auth this time)
-    status, _, _ = http("POST", sandbox.url + "/connect/token", headers={"Authorization": BASIC},
-                        form={"grant_type": "refresh_token", "refresh_token": sdk.token["refresh_token"]})
+    status, _, _ = http(
+        "POST",
+        sandbox.url + "/connect/token",
+        headers={"Authorization": BASIC},
+        form={"grant_type": "refresh_token", "refresh_token": sdk.token["refresh_token"]},
+    )
     assert status == 200
 
 

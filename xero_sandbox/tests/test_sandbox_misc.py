@@ -63,8 +63,13 @@ def test_state_counts_and_config(ctl):
 
 
 def test_command_line_help():
-    out = subprocess.run([sys.executable, "-m", "xero_sandbox", "--help"], capture_output=True, text=True,
-                         cwd=Path(__file__).resolve().parents[2], check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "xero_sandbox", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        check=True,
+    ).stdout
     assert "--port" in out and "--data" in out
 
 
@@ -77,7 +82,11 @@ def test_org_page_records_a_payment(sdk, sandbox, ctl):
     inv = create(sdk, invoice(lines=[line()]))[0]
     draft = create(sdk, invoice(status="DRAFT"))[0]
     page = http("GET", sandbox.url + "/_sandbox/orgs/" + UK)[2].decode()
-    assert page.count("Record payment") == 1 and str(inv.invoice_id) in page and str(draft.invoice_id) not in page
+    assert (
+        page.count("Record payment") == 1
+        and str(inv.invoice_id) in page
+        and str(draft.invoice_id) not in page
+    )
     url = sandbox.url + "/_sandbox/orgs/" + UK + "/pay"
     for bad in ("abc", "-5", "120.01"):
         status, _, body = http("POST", url, form={"invoice": str(inv.invoice_id), "amount": bad})

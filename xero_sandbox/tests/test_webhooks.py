@@ -27,8 +27,10 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
-                good = hmac.compare_digest(base64.b64encode(hmac.new(KEY.encode(), body, hashlib.sha256).digest())
-                                           .decode(), self.headers.get("x-xero-signature", ""))
+                good = hmac.compare_digest(
+                    base64.b64encode(hmac.new(KEY.encode(), body, hashlib.sha256).digest()).decode(),
+                    self.headers.get("x-xero-signature", ""),
+                )
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
                 if receiver.check and not good:
                     status = 401
@@ -59,10 +61,16 @@ def receiver(ctl):
 
 
 def _invoice(sdk):
-    inv = Invoice(type="ACCREC", contact=Contact(contact_id="%s" % sdk.accounting.get_contacts(UK).contacts[0]
-                                                 .contact_id), date=dt.date(2024, 3, 1), due_date=dt.date(2024, 3, 2),
-                  status="AUTHORISED", line_items=[LineItem(description="x", quantity=Decimal(1),
-                                                            unit_amount=Decimal(10), account_code="200")])
+    inv = Invoice(
+        type="ACCREC",
+        contact=Contact(contact_id="%s" % sdk.accounting.get_contacts(UK).contacts[0].contact_id),
+        date=dt.date(2024, 3, 1),
+        due_date=dt.date(2024, 3, 2),
+        status="AUTHORISED",
+        line_items=[
+            LineItem(description="x", quantity=Decimal(1), unit_amount=Decimal(10), account_code="200")
+        ],
+    )
     return sdk.accounting.create_invoices(UK, Invoices(invoices=[inv])).invoices[0]
 
 
@@ -73,7 +81,11 @@ def test_signed_delivery_of_invoice_and_contact_events(sdk, ctl, receiver, sandb
     assert [r["status"] for r in results] == [[200]]
     payload = receiver.payloads[0]
     events = {(e["eventCategory"], e["eventType"], e["resourceId"]) for e in payload["events"]}
-    assert ("INVOICE", "CREATE", inv.invoice_id) in events and ("CONTACT", "CREATE", contact.contact_id) in events
+    assert ("INVOICE", "CREATE", inv.invoice_id) in events and (
+        "CONTACT",
+        "CREATE",
+        contact.contact_id,
+    ) in events
     event = payload["events"][0]
     assert event["tenantId"] == UK and event["tenantType"] == "ORGANISATION"
     assert event["resourceUrl"].startswith(sandbox.url + "/api.xro/2.0/")
@@ -81,7 +93,9 @@ def test_signed_delivery_of_invoice_and_contact_events(sdk, ctl, receiver, sandb
     assert payload["entropy"]
     ctl.pay(UK, inv.invoice_id)  # customer pays -> INVOICE UPDATE
     ctl.deliver_webhooks()
-    assert [(e["eventCategory"], e["eventType"]) for e in receiver.payloads[1]["events"]] == [("INVOICE", "UPDATE")]
+    assert [(e["eventCategory"], e["eventType"]) for e in receiver.payloads[1]["events"]] == [
+        ("INVOICE", "UPDATE")
+    ]
     assert ctl.deliver_webhooks() == []
 
 

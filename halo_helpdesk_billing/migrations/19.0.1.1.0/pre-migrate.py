@@ -31,13 +31,18 @@ def migrate(cr, version):
         if not kind or kind == "jsonb":
             continue
         old = f"{column}_before_company"
-        cr.execute(SQL("ALTER TABLE res_partner RENAME COLUMN %s TO %s",
-                       SQL.identifier(column), SQL.identifier(old)))
+        cr.execute(
+            SQL("ALTER TABLE res_partner RENAME COLUMN %s TO %s", SQL.identifier(column), SQL.identifier(old))
+        )
         cr.execute(SQL("ALTER TABLE res_partner ADD COLUMN %s jsonb", SQL.identifier(column)))
-        cr.execute(SQL(
-            """UPDATE res_partner p
+        cr.execute(
+            SQL(
+                """UPDATE res_partner p
                   SET %s = (SELECT jsonb_object_agg(c.id::text, to_jsonb(p.%s)) FROM res_company c)
                 WHERE p.%s IS NOT NULL""",
-            SQL.identifier(column), SQL.identifier(old), SQL.identifier(old),
-        ))
+                SQL.identifier(column),
+                SQL.identifier(old),
+                SQL.identifier(old),
+            )
+        )
         cr.execute(SQL("ALTER TABLE res_partner DROP COLUMN %s", SQL.identifier(old)))

@@ -37,17 +37,32 @@ def migrate(cr, version):
         if not kind or kind == "jsonb":
             continue
         old = f"{column}_before_company"
-        cr.execute(SQL("ALTER TABLE res_partner RENAME COLUMN %s TO %s",
-                       SQL.identifier(column), SQL.identifier(old)))
+        cr.execute(
+            SQL("ALTER TABLE res_partner RENAME COLUMN %s TO %s", SQL.identifier(column), SQL.identifier(old))
+        )
         cr.execute(SQL("ALTER TABLE res_partner ADD COLUMN %s jsonb", SQL.identifier(column)))
-        value = SQL("p.%s::float", SQL.identifier(old)) if column in NUMERIC else SQL("p.%s", SQL.identifier(old))
+        value = (
+            SQL("p.%s::float", SQL.identifier(old)) if column in NUMERIC else SQL("p.%s", SQL.identifier(old))
+        )
         # an empty text or a zero amount is "not set": no value for any company
-        empty = SQL("p.%s <> 0", SQL.identifier(old)) if column in NUMERIC else (
-            SQL("p.%s <> ''", SQL.identifier(old)) if kind in ("text", "character varying") else SQL("TRUE"))
-        cr.execute(SQL(
-            """UPDATE res_partner p
+        empty = (
+            SQL("p.%s <> 0", SQL.identifier(old))
+            if column in NUMERIC
+            else (
+                SQL("p.%s <> ''", SQL.identifier(old))
+                if kind in ("text", "character varying")
+                else SQL("TRUE")
+            )
+        )
+        cr.execute(
+            SQL(
+                """UPDATE res_partner p
                   SET %s = (SELECT jsonb_object_agg(c.id::text, to_jsonb(%s)) FROM res_company c)
                 WHERE p.%s IS NOT NULL AND %s""",
-            SQL.identifier(column), value, SQL.identifier(old), empty,
-        ))
+                SQL.identifier(column),
+                value,
+                SQL.identifier(old),
+                empty,
+            )
+        )
         cr.execute(SQL("ALTER TABLE res_partner DROP COLUMN %s", SQL.identifier(old)))

@@ -19,16 +19,43 @@ SUFFIX = "_before_links"
 
 PLANS = [
     # (table, link model, record field, {old column: link field}, has its own connection column)
-    ("res_partner", "halo.xero.contact.link", "partner_id",
-     {"halo_xero_contact_id": "xero_contact_id", "halo_xero_synced_values": "synced_values",
-      "halo_xero_updated_at": "updated_at"}, True),
-    ("product_template", "halo.xero.product.link", "product_tmpl_id",
-     {"halo_xero_item_code": "item_code", "halo_xero_item_id": "item_id", "halo_xero_account_code": "account_code",
-      "halo_xero_tax_type": "tax_type", "halo_xero_synced_values": "synced_values",
-      "halo_xero_updated_at": "updated_at"}, True),
-    ("account_tax", "halo.xero.tax.link", "tax_id",
-     {"halo_xero_tax_type": "tax_type", "halo_xero_effective_rate": "effective_rate",
-      "halo_xero_rate_known": "rate_known", "halo_xero_review": "review"}, False),
+    (
+        "res_partner",
+        "halo.xero.contact.link",
+        "partner_id",
+        {
+            "halo_xero_contact_id": "xero_contact_id",
+            "halo_xero_synced_values": "synced_values",
+            "halo_xero_updated_at": "updated_at",
+        },
+        True,
+    ),
+    (
+        "product_template",
+        "halo.xero.product.link",
+        "product_tmpl_id",
+        {
+            "halo_xero_item_code": "item_code",
+            "halo_xero_item_id": "item_id",
+            "halo_xero_account_code": "account_code",
+            "halo_xero_tax_type": "tax_type",
+            "halo_xero_synced_values": "synced_values",
+            "halo_xero_updated_at": "updated_at",
+        },
+        True,
+    ),
+    (
+        "account_tax",
+        "halo.xero.tax.link",
+        "tax_id",
+        {
+            "halo_xero_tax_type": "tax_type",
+            "halo_xero_effective_rate": "effective_rate",
+            "halo_xero_rate_known": "rate_known",
+            "halo_xero_review": "review",
+        },
+        False,
+    ),
 ]
 # the value that makes a row worth a link
 KEYS = {"res_partner": "halo_xero_contact_id", "product_template": None, "account_tax": "halo_xero_tax_type"}
@@ -55,17 +82,27 @@ def move_values(env):
             continue
         conn_col = "halo_xero_connection_id" + SUFFIX
         selects = [SQL("t.id"), SQL("t.company_id")]
-        selects.append(SQL("t.%s", SQL.identifier(conn_col)) if own_connection and conn_col in present else SQL("NULL"))
+        selects.append(
+            SQL("t.%s", SQL.identifier(conn_col)) if own_connection and conn_col in present else SQL("NULL")
+        )
         selects += [SQL("t.%s", SQL.identifier(old[col])) if col in old else SQL("NULL") for col in mapping]
         # a customer that stored its connection owns the contact before one bound to an already taken contact
-        cr.execute(SQL("SELECT %s FROM %s t ORDER BY 3 NULLS LAST, 1", SQL(", ").join(selects), SQL.identifier(table)))
+        cr.execute(
+            SQL(
+                "SELECT %s FROM %s t ORDER BY 3 NULLS LAST, 1", SQL(", ").join(selects), SQL.identifier(table)
+            )
+        )
         vals_list, lost, owned = [], 0, set()
         for rec_id, company_id, conn_id, *values in cr.fetchall():
-            vals = {link_field: value for link_field, value in zip(mapping.values(), values, strict=True)
-                    if value not in (None, "", False)}
+            vals = {
+                link_field: value
+                for link_field, value in zip(mapping.values(), values, strict=True)
+                if value not in (None, "", False)
+            }
             key = KEYS[table]
             if (key and not vals.get(mapping[key])) or not any(
-                    vals.get(f) for f in ("xero_contact_id", "item_code", "item_id", "account_code", "tax_type")):
+                vals.get(f) for f in ("xero_contact_id", "item_code", "item_id", "account_code", "tax_type")
+            ):
                 continue
             connection = conn_id or by_company.get(company_id) or only
             if not connection:
@@ -80,7 +117,9 @@ def move_values(env):
         env[model].sudo().create(vals_list)
         created[model] = len(vals_list)
         if lost:
-            _logger.warning("Xero links: %s rows of %s had a Xero value but no connection to put it on", lost, table)
+            _logger.warning(
+                "Xero links: %s rows of %s had a Xero value but no connection to put it on", lost, table
+            )
         for column in old.values():
             cr.execute(SQL("ALTER TABLE %s DROP COLUMN %s", SQL.identifier(table), SQL.identifier(column)))
         if conn_col in present:

@@ -10,19 +10,36 @@ the account that are connected to Xero."""
 from odoo.tools import SQL
 
 MOVED = {
-    "res_partner": ("halo_xero_contact_id", "halo_xero_connection_id", "halo_xero_synced_values",
-                    "halo_xero_updated_at"),
-    "product_template": ("halo_xero_item_code", "halo_xero_item_id", "halo_xero_account_code",
-                         "halo_xero_tax_type", "halo_xero_connection_id", "halo_xero_synced_values",
-                         "halo_xero_updated_at"),
-    "account_tax": ("halo_xero_tax_type", "halo_xero_effective_rate", "halo_xero_rate_known", "halo_xero_review"),
+    "res_partner": (
+        "halo_xero_contact_id",
+        "halo_xero_connection_id",
+        "halo_xero_synced_values",
+        "halo_xero_updated_at",
+    ),
+    "product_template": (
+        "halo_xero_item_code",
+        "halo_xero_item_id",
+        "halo_xero_account_code",
+        "halo_xero_tax_type",
+        "halo_xero_connection_id",
+        "halo_xero_synced_values",
+        "halo_xero_updated_at",
+    ),
+    "account_tax": (
+        "halo_xero_tax_type",
+        "halo_xero_effective_rate",
+        "halo_xero_rate_known",
+        "halo_xero_review",
+    ),
 }
 SUFFIX = "_before_links"
 
 
 def column_type(cr, table, column):
-    cr.execute("SELECT data_type FROM information_schema.columns WHERE table_name = %s AND column_name = %s",
-               [table, column])
+    cr.execute(
+        "SELECT data_type FROM information_schema.columns WHERE table_name = %s AND column_name = %s",
+        [table, column],
+    )
     row = cr.fetchone()
     return row and row[0]
 
@@ -31,8 +48,14 @@ def set_aside(cr):
     for table, columns in MOVED.items():
         for column in columns:
             if column_type(cr, table, column) and not column_type(cr, table, column + SUFFIX):
-                cr.execute(SQL("ALTER TABLE %s RENAME COLUMN %s TO %s", SQL.identifier(table),
-                               SQL.identifier(column), SQL.identifier(column + SUFFIX)))
+                cr.execute(
+                    SQL(
+                        "ALTER TABLE %s RENAME COLUMN %s TO %s",
+                        SQL.identifier(table),
+                        SQL.identifier(column),
+                        SQL.identifier(column + SUFFIX),
+                    )
+                )
 
 
 def account_codes_per_company(cr):
@@ -44,8 +67,9 @@ def account_codes_per_company(cr):
     old = "halo_xero_code" + SUFFIX
     cr.execute(SQL("ALTER TABLE account_account RENAME COLUMN halo_xero_code TO %s", SQL.identifier(old)))
     cr.execute("ALTER TABLE account_account ADD COLUMN halo_xero_code jsonb")
-    cr.execute(SQL(
-        """UPDATE account_account a
+    cr.execute(
+        SQL(
+            """UPDATE account_account a
               SET halo_xero_code = sub.codes
              FROM (SELECT rel.account_account_id AS id,
                           jsonb_object_agg(rel.res_company_id::text, to_jsonb(acc.%(old)s)) AS codes
@@ -54,7 +78,10 @@ def account_codes_per_company(cr):
                      JOIN halo_xero_connection conn ON conn.company_id = rel.res_company_id
                     WHERE acc.%(old)s IS NOT NULL AND acc.%(old)s <> ''
                  GROUP BY rel.account_account_id) sub
-            WHERE sub.id = a.id""", old=SQL.identifier(old)))
+            WHERE sub.id = a.id""",
+            old=SQL.identifier(old),
+        )
+    )
     cr.execute(SQL("ALTER TABLE account_account DROP COLUMN %s", SQL.identifier(old)))
 
 

@@ -62,36 +62,45 @@ class HaloBillingRun(models.Model):
             ("invoiced", "Invoiced"),
             ("cancelled", "Cancelled"),
         ],
-        default="draft", required=True, readonly=True, copy=False, tracking=True, index=True,
+        default="draft",
+        required=True,
+        readonly=True,
+        copy=False,
+        tracking=True,
+        index=True,
     )
     company_id = fields.Many2one(
         comodel_name="res.company", required=True, default=lambda self: self.env.company
     )
     currency_id = fields.Many2one(related="company_id.currency_id")
     date_cutoff = fields.Date(
-        string="Cut-off Date", required=True, default=fields.Date.context_today, tracking=True,
+        string="Cut-off Date",
+        required=True,
+        default=fields.Date.context_today,
+        tracking=True,
         help="Work done on or before this date is billed.",
     )
     date_invoice = fields.Date(
-        string="Invoice Date", default=fields.Date.context_today,
+        string="Invoice Date",
+        default=fields.Date.context_today,
         help="Date of the invoices created by this run.",
     )
     partner_ids = fields.Many2many(
-        comodel_name="res.partner", string="Customers",
+        comodel_name="res.partner",
+        string="Customers",
         help="Leave empty to bill every customer with unbilled work.",
     )
     user_id = fields.Many2one(
         comodel_name="res.users", string="Responsible", default=lambda self: self.env.user
     )
-    line_ids = fields.One2many(
-        comodel_name="halo.billing.run.line", inverse_name="run_id", string="Charges"
-    )
-    invoice_ids = fields.One2many(
-        comodel_name="account.move", inverse_name="halo_run_id", string="Invoices"
-    )
+    line_ids = fields.One2many(comodel_name="halo.billing.run.line", inverse_name="run_id", string="Charges")
+    invoice_ids = fields.One2many(comodel_name="account.move", inverse_name="halo_run_id", string="Invoices")
     note = fields.Html()
     halo_rebill_move_id = fields.Many2one(
-        comodel_name="account.move", string="Re-bills", readonly=True, copy=False,
+        comodel_name="account.move",
+        string="Re-bills",
+        readonly=True,
+        copy=False,
         index="btree_not_null",
         help="The invoice, credited in full, whose work this run bills again (and only that work).",
     )
@@ -99,7 +108,9 @@ class HaloBillingRun(models.Model):
     error_count = fields.Integer(compute="_compute_totals")
     invoice_count = fields.Integer(compute="_compute_totals")
     amount_total = fields.Monetary(
-        string="Total to Invoice", compute="_compute_totals", groups=BILLING_USER,
+        string="Total to Invoice",
+        compute="_compute_totals",
+        groups=BILLING_USER,
         help="The included charges in the company's currency: charges in a customer's billing "
         "currency are converted at the rate of the run's invoice date (today until it is set); "
         "the charges and their invoices keep their own currency.",
@@ -108,7 +119,9 @@ class HaloBillingRun(models.Model):
     # ------------------------------------------------------------------ chatter (messages carry money)
     def _mail_get_operation_for_mail_message_operation(self, message_operation):
         return money_thread.read_needs_write(
-            self.env, super()._mail_get_operation_for_mail_message_operation(message_operation), message_operation
+            self.env,
+            super()._mail_get_operation_for_mail_message_operation(message_operation),
+            message_operation,
         )
 
     def _notify_get_recipients(self, message, msg_vals=False, **kwargs):
@@ -123,16 +136,22 @@ class HaloBillingRun(models.Model):
             [("run_id", "in", self.ids)], ["run_id", "state", "currency_id"], ["__count", "amount:sum"]
         ):
             if currency and currency != run.company_id.currency_id:
-                rate = Rating._halo_fx_rate(currency, run.company_id.currency_id, run.company_id, run._halo_fx_date())
+                rate = Rating._halo_fx_rate(
+                    currency, run.company_id.currency_id, run.company_id, run._halo_fx_date()
+                )
                 amount = Rating._halo_fx_amount(amount, rate, run.company_id.currency_id)
             old_count, old_amount = totals[run.id, state]
             totals[run.id, state] = (old_count + count, old_amount + Decimal(str(amount)))
-        errors = dict(self.env["halo.billing.run.line"]._read_group(
-            [("run_id", "in", self.ids), ("error", "!=", False)], ["run_id"], ["__count"]
-        ))
-        invoices = dict(self.env["account.move"]._read_group(
-            [("halo_run_id", "in", self.ids)], ["halo_run_id"], ["__count"]
-        ))
+        errors = dict(
+            self.env["halo.billing.run.line"]._read_group(
+                [("run_id", "in", self.ids), ("error", "!=", False)], ["run_id"], ["__count"]
+            )
+        )
+        invoices = dict(
+            self.env["account.move"]._read_group(
+                [("halo_run_id", "in", self.ids)], ["halo_run_id"], ["__count"]
+            )
+        )
         for run in self:
             count, amount = totals.get((run.id, "included"), (0, Decimal(0)))
             run.line_count = count
@@ -149,13 +168,17 @@ class HaloBillingRun(models.Model):
         engine = BILLING_ENGINE.is_set(self.env)
         for vals in vals_list:
             if not engine and (
-                vals.get("state", "draft") != "draft" or vals.get("name", "/") != "/"
-                or vals.get("line_ids") or vals.get("invoice_ids")
+                vals.get("state", "draft") != "draft"
+                or vals.get("name", "/") != "/"
+                or vals.get("line_ids")
+                or vals.get("invoice_ids")
             ):
-                raise AccessError(self.env._(
-                    "A billing run starts as a draft with no charges; its name, state, charges and "
-                    "invoices are set by its actions."
-                ))
+                raise AccessError(
+                    self.env._(
+                        "A billing run starts as a draft with no charges; its name, state, charges and "
+                        "invoices are set by its actions."
+                    )
+                )
             if vals.get("name", "/") == "/":
                 vals["name"] = self.env["ir.sequence"].next_by_code("halo.billing.run") or "/"
         return super().create(vals_list)
@@ -170,17 +193,28 @@ class HaloBillingRun(models.Model):
         has collected work, and not what it bills once it is invoiced or cancelled."""
         engine_fields = self._halo_engine_fields.intersection(vals)
         if engine_fields:
-            raise AccessError(self.env._(
-                "%(fields)s of a billing run change through its actions only (preview, create "
-                "invoices, cancel).", fields=", ".join(sorted(engine_fields)),
-            ))
+            raise AccessError(
+                self.env._(
+                    "%(fields)s of a billing run change through its actions only (preview, create "
+                    "invoices, cancel).",
+                    fields=", ".join(sorted(engine_fields)),
+                )
+            )
         for run in self:
             if "company_id" in vals and run.state != "draft" and vals["company_id"] != run.company_id.id:
-                raise UserError(self.env._(
-                    "Billing run %(run)s has collected work; its company cannot change.", run=run.name))
-            if run.state in ("invoiced", "cancelled") and {"date_cutoff", "date_invoice", "partner_ids"} & set(vals):
-                raise UserError(self.env._(
-                    "Billing run %(run)s is closed; what it billed cannot change.", run=run.name))
+                raise UserError(
+                    self.env._(
+                        "Billing run %(run)s has collected work; its company cannot change.", run=run.name
+                    )
+                )
+            if run.state in ("invoiced", "cancelled") and {
+                "date_cutoff",
+                "date_invoice",
+                "partner_ids",
+            } & set(vals):
+                raise UserError(
+                    self.env._("Billing run %(run)s is closed; what it billed cannot change.", run=run.name)
+                )
 
     def _halo_set_state(self, state):
         """The run's actions move it between states."""
@@ -190,9 +224,9 @@ class HaloBillingRun(models.Model):
     def _unlink_except_invoiced(self):
         for run in self:
             if run.state == "invoiced" or run.invoice_ids:
-                raise UserError(self.env._(
-                    "Billing run %(run)s has invoices and cannot be deleted.", run=run.name
-                ))
+                raise UserError(
+                    self.env._("Billing run %(run)s has invoices and cannot be deleted.", run=run.name)
+                )
         self._halo_release_lines(self.line_ids, "deferred")
 
     # ------------------------------------------------------------------ actions
@@ -217,10 +251,14 @@ class HaloBillingRun(models.Model):
                 raise
             except Exception as err:  # noqa: BLE001 - shown to the user; nothing is kept
                 _logger.exception("Billing run %s failed to create invoices", run.name)
-                raise UserError(self.env._(
-                    "Billing run %(run)s could not create its invoices; nothing was billed and the "
-                    "run can be retried. Error: %(error)s", run=run.name, error=err,
-                )) from err
+                raise UserError(
+                    self.env._(
+                        "Billing run %(run)s could not create its invoices; nothing was billed and the "
+                        "run can be retried. Error: %(error)s",
+                        run=run.name,
+                        error=err,
+                    )
+                ) from err
         return self.invoice_ids._get_records_action(name=self.env._("Invoices"))
 
     def action_cancel(self):
@@ -230,10 +268,13 @@ class HaloBillingRun(models.Model):
         for run in self:
             # an invoice credited in full released its work already (see the credit notes in account_move.py)
             if run.invoice_ids.filtered(lambda move: move.state == "posted" and not move.halo_released_by_id):
-                raise UserError(self.env._(
-                    "Billing run %(run)s has posted invoices; credit them in full with credit notes "
-                    "(Credit and re-bill, or Reverse) before cancelling the run.", run=run.name,
-                ))
+                raise UserError(
+                    self.env._(
+                        "Billing run %(run)s has posted invoices; credit them in full with credit notes "
+                        "(Credit and re-bill, or Reverse) before cancelling the run.",
+                        run=run.name,
+                    )
+                )
             run.invoice_ids.filtered(lambda move: move.state == "draft").with_context(
                 force_delete=True
             ).unlink()
@@ -278,9 +319,19 @@ class HaloBillingRun(models.Model):
         if self.partner_ids:
             domain &= Domain(partner_field, "in", self.partner_ids.commercial_partner_id.ids)
         if self.halo_rebill_move_id:
-            domain &= Domain("id", "in", self.env["halo.billing.run.line"].sudo().search([
-                ("invoice_id", "=", self.halo_rebill_move_id.id), ("res_model", "=", model),
-            ]).mapped("res_id"))
+            domain &= Domain(
+                "id",
+                "in",
+                self.env["halo.billing.run.line"]
+                .sudo()
+                .search(
+                    [
+                        ("invoice_id", "=", self.halo_rebill_move_id.id),
+                        ("res_model", "=", model),
+                    ]
+                )
+                .mapped("res_id"),
+            )
         return domain
 
     def _halo_collect(self):
@@ -302,18 +353,27 @@ class HaloBillingRun(models.Model):
             charge.run_id = self.id
             if charge.error:
                 charge.state = "excluded"
-        new_lines, included = self._halo_insert_lines([self._halo_charge_row(charge) for charge in run_charges])
+        new_lines, included = self._halo_insert_lines(
+            [self._halo_charge_row(charge) for charge in run_charges]
+        )
         claimed = set()
         if rated_rows:
-            claimed = {charge.res_id for charge in run_charges
-                       if charge.res_model == TIMESHEET_MODEL and charge.res_id in fresh and charge.claim_key}
-            self.env["halo.rating"]._halo_store_timesheet_ratings(rated_rows, ratings, claim=(self.id, claimed))
+            claimed = {
+                charge.res_id
+                for charge in run_charges
+                if charge.res_model == TIMESHEET_MODEL and charge.res_id in fresh and charge.claim_key
+            }
+            self.env["halo.rating"]._halo_store_timesheet_ratings(
+                rated_rows, ratings, claim=(self.id, claimed)
+            )
         self._halo_mark_sources(included, self.id, skip={TIMESHEET_MODEL: claimed})
         if self.error_count and self._halo_chunk_partner_ids() is None:
-            self.message_post(body=self.env._(
-                "%(count)s charges cannot be billed as they are (see the Problems filter).",
-                count=self.error_count,
-            ))
+            self.message_post(
+                body=self.env._(
+                    "%(count)s charges cannot be billed as they are (see the Problems filter).",
+                    count=self.error_count,
+                )
+            )
         return new_lines
 
     def _halo_fx_date(self):
@@ -326,8 +386,9 @@ class HaloBillingRun(models.Model):
         cache = self.env.cr.cache.setdefault(("halo_billing_currency", self.id), {})
         if partner_id not in cache:
             partner = self.env["res.partner"].browse(partner_id)
-            cache[partner_id] = partner._halo_billing_currency(self.company_id) if partner_id \
-                else self.company_id.currency_id
+            cache[partner_id] = (
+                partner._halo_billing_currency(self.company_id) if partner_id else self.company_id.currency_id
+            )
         return cache[partner_id]
 
     # Columns of halo_billing_run_line written by the bulk insert, with their SQL array types.
@@ -356,8 +417,9 @@ class HaloBillingRun(models.Model):
         try:
             with self.env.cr.savepoint():
                 for start in range(0, len(rows), INSERT_CHUNK):
-                    self.env.cr.execute(SQL(
-                        """INSERT INTO halo_billing_run_line (%(names)s, create_uid, write_uid, create_date,
+                    self.env.cr.execute(
+                        SQL(
+                            """INSERT INTO halo_billing_run_line (%(names)s, create_uid, write_uid, create_date,
                                                               write_date, price_adjusted)
                            SELECT %(values)s, %(uid)s, %(uid)s, now() at time zone 'UTC',
                                   now() at time zone 'UTC', false
@@ -365,14 +427,20 @@ class HaloBillingRun(models.Model):
                                   WITH ORDINALITY AS v(%(names)s, position)
                          ORDER BY v.position
                         RETURNING id""",
-                        names=identifiers, values=values, uid=self.env.uid, typed=typed,
-                        rows=json.dumps(rows[start:start + INSERT_CHUNK]),
-                    ))
+                            names=identifiers,
+                            values=values,
+                            uid=self.env.uid,
+                            typed=typed,
+                            rows=json.dumps(rows[start : start + INSERT_CHUNK]),
+                        )
+                    )
                     ids += [row[0] for row in self.env.cr.fetchall()]
         except psycopg2.errors.UniqueViolation as err:
-            raise UserError(self.env._(
-                "Some of this work was put in another billing run at the same time; preview again."
-            )) from err
+            raise UserError(
+                self.env._(
+                    "Some of this work was put in another billing run at the same time; preview again."
+                )
+            ) from err
         Line.invalidate_model()
         self.invalidate_recordset(["line_ids"])
         included = [line_id for line_id, row in zip(ids, rows, strict=True) if row["claim_key"]]
@@ -393,10 +461,12 @@ class HaloBillingRun(models.Model):
         model that were already put in the run."""
         if not lines:
             return
-        self.env.cr.execute(SQL(
-            "SELECT res_model, array_agg(res_id) FROM halo_billing_run_line WHERE id = ANY(%s) GROUP BY res_model",
-            lines.ids,
-        ))
+        self.env.cr.execute(
+            SQL(
+                "SELECT res_model, array_agg(res_id) FROM halo_billing_run_line WHERE id = ANY(%s) GROUP BY res_model",
+                lines.ids,
+            )
+        )
         for res_model, res_ids in self.env.cr.fetchall():
             if skip and skip.get(res_model):
                 res_ids = [res_id for res_id in res_ids if res_id not in skip[res_model]]
@@ -416,15 +486,20 @@ class HaloBillingRun(models.Model):
         self.env["halo.billing.run.line"].flush_model()
         try:
             with self.env.cr.savepoint():
-                self.env.cr.execute(SQL(
-                    "UPDATE halo_billing_run_line SET claim_key = res_model || ',' || res_id, state = 'included' "
-                    "WHERE id = ANY(%s)", lines.ids,
-                ))
+                self.env.cr.execute(
+                    SQL(
+                        "UPDATE halo_billing_run_line SET claim_key = res_model || ',' || res_id, state = 'included' "
+                        "WHERE id = ANY(%s)",
+                        lines.ids,
+                    )
+                )
         except psycopg2.errors.UniqueViolation as err:
-            raise UserError(self.env._(
-                "Some of this work is already in another open billing run or was already invoiced; "
-                "preview again to leave it out."
-            )) from err
+            raise UserError(
+                self.env._(
+                    "Some of this work is already in another open billing run or was already invoiced; "
+                    "preview again to leave it out."
+                )
+            ) from err
         lines.invalidate_recordset(["claim_key", "state"])
         self._halo_mark_sources(lines, self.id)
 
@@ -439,9 +514,13 @@ class HaloBillingRun(models.Model):
             by_state[line_state if line_state != "included" else "deferred"].append(line.id)
         self.env["halo.billing.run.line"].flush_model()
         for line_state, ids in by_state.items():
-            self.env.cr.execute(SQL(
-                "UPDATE halo_billing_run_line SET claim_key = NULL, state = %s WHERE id = ANY(%s)",
-                line_state, ids))
+            self.env.cr.execute(
+                SQL(
+                    "UPDATE halo_billing_run_line SET claim_key = NULL, state = %s WHERE id = ANY(%s)",
+                    line_state,
+                    ids,
+                )
+            )
         lines.invalidate_recordset(["claim_key", "state"])
         self._halo_mark_sources(lines, False)
 
@@ -460,10 +539,19 @@ class HaloBillingRun(models.Model):
             raise UserError(self.env._("Fix or exclude the charges with problems first."))
         RunLine = self.env["halo.billing.run.line"]
         # customer billing settings are per company (company-dependent fields): the run's
-        partners = self.env["res.partner"].with_company(self.company_id).browse(
-            {charge.partner_id for charge in charges})
-        partners.fetch(["halo_invoice_grouping", "halo_invoice_layout", "halo_line_template",
-                        "property_account_position_id"])
+        partners = (
+            self.env["res.partner"]
+            .with_company(self.company_id)
+            .browse({charge.partner_id for charge in charges})
+        )
+        partners.fetch(
+            [
+                "halo_invoice_grouping",
+                "halo_invoice_layout",
+                "halo_line_template",
+                "property_account_position_id",
+            ]
+        )
         settings = {partner.id: self._halo_settings(partner) for partner in partners}
         groups = defaultdict(list)
         for charge in charges:
@@ -475,12 +563,18 @@ class HaloBillingRun(models.Model):
                 by_template[settings[charge.partner_id]["template"]].append(charge.id)
         for template, ids in by_template.items():
             descriptions.update(self._halo_render_descriptions(RunLine.browse(ids), template))
-        products = self.env["product.product"].browse({charge.product_id for charge in charges if charge.product_id})
+        products = self.env["product.product"].browse(
+            {charge.product_id for charge in charges if charge.product_id}
+        )
         accounting = self._halo_line_accounting(products, partners)
         names = {
             "product": {product.id: product.display_name for product in products},
-            "ticket": {ticket.id: f"{ticket.number} {ticket.name}" for ticket in self.env["helpdesk.ticket"].browse(
-                {charge.ticket_id for charge in charges if charge.ticket_id})},
+            "ticket": {
+                ticket.id: f"{ticket.number} {ticket.name}"
+                for ticket in self.env["helpdesk.ticket"].browse(
+                    {charge.ticket_id for charge in charges if charge.ticket_id}
+                )
+            },
         }
         moves = self.env["account.move"]
         group_list = list(groups.values())
@@ -494,8 +588,7 @@ class HaloBillingRun(models.Model):
         if covered and hasattr(self.env.get("halo.contract"), "_halo_commit_consumption"):
             self.env["halo.contract"].sudo()._halo_commit_consumption(covered)
         if self._halo_chunk_partner_ids() is None:
-            self.message_post(body=self.env._(
-                "%(count)s invoices created.", count=len(moves)))
+            self.message_post(body=self.env._("%(count)s invoices created.", count=len(moves)))
         return moves
 
     @api.model
@@ -535,7 +628,9 @@ class HaloBillingRun(models.Model):
                 return (rows, since)
             self.env.flush_all()
             self.env.cr.execute("ANALYZE account_move, account_move_line")
-        self.env.cr.execute("SELECT GREATEST(reltuples, 0) FROM pg_class WHERE oid = 'account_move_line'::regclass")
+        self.env.cr.execute(
+            "SELECT GREATEST(reltuples, 0) FROM pg_class WHERE oid = 'account_move_line'::regclass"
+        )
         return (self.env.cr.fetchone()[0], 0)
 
     def _halo_create_invoice_chunk(self, groups, settings, descriptions, names, accounting):
@@ -553,7 +648,9 @@ class HaloBillingRun(models.Model):
         # New draft lines have no analytic lines to re-synchronise: Odoo's own key skips that
         # per-line inverse at creation (it is not kept for posting, which creates them).
         create_context = {
-            "default_move_type": "out_invoice", "check_move_validity": False, "skip_analytic_sync": True,
+            "default_move_type": "out_invoice",
+            "check_move_validity": False,
+            "skip_analytic_sync": True,
             BILLING_RUN.key: BILLING_RUN,
         }
         # the lines of itemised invoices that share their accounting values may be copied in
@@ -567,24 +664,30 @@ class HaloBillingRun(models.Model):
                     run_line_ids.append(run_line_id)
                     invoice_line_ids.append(invoice_line.id)
                     move_ids.append(move.id)
-        self.env.cr.execute(SQL(
-            """UPDATE halo_billing_run_line AS l
+        self.env.cr.execute(
+            SQL(
+                """UPDATE halo_billing_run_line AS l
                   SET invoice_line_id = v.aml, invoice_id = v.move
                  FROM unnest(%s::int[], %s::int[], %s::int[]) AS v(id, aml, move)
                 WHERE l.id = v.id AND l.invoice_line_id IS NULL""",
-            run_line_ids, invoice_line_ids, move_ids,
-        ))
+                run_line_ids,
+                invoice_line_ids,
+                move_ids,
+            )
+        )
         RunLine.invalidate_model(["invoice_line_id", "invoice_id"])
         # what each itemised line bills, for the billing analysis (kept on credit notes): lines
         # copied in bulk took their prototype's kind
         self.env["account.move.line"].flush_model()
-        self.env.cr.execute(SQL(
-            """UPDATE account_move_line AS aml SET halo_kind = l.kind
+        self.env.cr.execute(
+            SQL(
+                """UPDATE account_move_line AS aml SET halo_kind = l.kind
                  FROM halo_billing_run_line AS l
                 WHERE aml.move_id = ANY(%s) AND l.id = aml.halo_run_line_id
                   AND aml.halo_kind IS DISTINCT FROM l.kind""",
-            moves.ids,
-        ))
+                moves.ids,
+            )
+        )
         self.env["account.move.line"].invalidate_model(["halo_kind"])
         if self.company_id.halo_post_invoices:
             # analytic lines copied in bulk, and no invoice sync pass around the state change

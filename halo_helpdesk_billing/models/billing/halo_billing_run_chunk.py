@@ -20,17 +20,22 @@ class HaloBillingRunChunk(models.Model):
     _order = "run_id, sequence"
 
     run_id = fields.Many2one(
-        comodel_name="halo.billing.run", required=True, index=True, ondelete="cascade", readonly=True)
+        comodel_name="halo.billing.run", required=True, index=True, ondelete="cascade", readonly=True
+    )
     company_id = fields.Many2one(related="run_id.company_id", store=True, readonly=True)
     kind = fields.Selection(
-        selection=[("preview", "Preview"), ("invoice", "Create invoices")], required=True, readonly=True)
+        selection=[("preview", "Preview"), ("invoice", "Create invoices")], required=True, readonly=True
+    )
     sequence = fields.Integer(readonly=True)
     partner_ids = fields.Many2many(comodel_name="res.partner", string="Customers", readonly=True)
     no_partner = fields.Boolean(string="Work Without Customer", readonly=True)
     charge_count = fields.Integer(string="Charges", readonly=True)
     state = fields.Selection(
         selection=[("pending", "Pending"), ("done", "Done"), ("failed", "Failed")],
-        default="pending", required=True, readonly=True)
+        default="pending",
+        required=True,
+        readonly=True,
+    )
     date_done = fields.Datetime(readonly=True)
     error = fields.Text(readonly=True)
     job_uuid = fields.Char(string="Job", readonly=True, index=True)
@@ -56,8 +61,9 @@ class HaloBillingRunChunk(models.Model):
             _logger.info("Billing run %s, chunk %s failed: %s", run.name, self.sequence, err)
             raise RetryableJobError(str(err)) from err
         self.sudo().write({"state": "done", "date_done": fields.Datetime.now(), "error": False})
-        self.run_id.with_delay(description=self.env._(
-            "%(run)s: check completion", run=run.name))._halo_job_check_done()
+        self.run_id.with_delay(
+            description=self.env._("%(run)s: check completion", run=run.name)
+        )._halo_job_check_done()
         return True
 
     def _halo_job_failed(self, **failure):
@@ -66,8 +72,11 @@ class HaloBillingRunChunk(models.Model):
         self.ensure_one()
         if self.state != "pending":
             return
-        self.sudo().write({
-            "state": "failed", "date_done": fields.Datetime.now(),
-            "error": failure.get("exc_message") or failure.get("exc_name") or "",
-        })
+        self.sudo().write(
+            {
+                "state": "failed",
+                "date_done": fields.Datetime.now(),
+                "error": failure.get("exc_message") or failure.get("exc_name") or "",
+            }
+        )
         self.run_id._halo_job_check_done()

@@ -39,15 +39,19 @@ class HaloBillingRun(models.Model):
         ``INVOICE_COLUMNS``, in one query (invoicing 100,000 charges through the ORM cost more
         than creating the invoices)."""
         self.env["halo.billing.run.line"].flush_model()
-        self.env.cr.execute(SQL(
-            """SELECT %s
+        self.env.cr.execute(
+            SQL(
+                """SELECT %s
                  FROM halo_billing_run_line
                 WHERE run_id = %s AND state = 'included' AND invoice_line_id IS NULL
                       AND (%s::int[] IS NULL OR partner_id = ANY(%s::int[]))
              ORDER BY partner_id, ticket_id, date, id""",
-            SQL(", ").join(SQL.identifier(name) for name in charges.INVOICE_COLUMNS),
-            self.id, self._halo_chunk_partner_ids(), self._halo_chunk_partner_ids(),
-        ))
+                SQL(", ").join(SQL.identifier(name) for name in charges.INVOICE_COLUMNS),
+                self.id,
+                self._halo_chunk_partner_ids(),
+                self._halo_chunk_partner_ids(),
+            )
+        )
         return [charges.invoice_charge(row) for row in self.env.cr.fetchall()]
 
     # ------------------------------------------------------------------ descriptions
@@ -59,9 +63,12 @@ class HaloBillingRun(models.Model):
         try:
             parsed = line_template.parse(template)
         except line_template.TemplateError as err:
-            raise UserError(self.env._(
-                "The invoice line template cannot be used: %(error)s",
-                error=line_template_message(self.env, err))) from err
+            raise UserError(
+                self.env._(
+                    "The invoice line template cannot be used: %(error)s",
+                    error=line_template_message(self.env, err),
+                )
+            ) from err
         lang_env = self.with_context(lang=self.env.user.lang).env
 
         def date_format(value, env=lang_env):
@@ -73,11 +80,18 @@ class HaloBillingRun(models.Model):
             try:
                 text = parsed.render(values_of[line.id], date_format)
             except (line_template.TemplateError, TypeError, ValueError) as err:
-                error = (line_template_message(self.env, err)
-                         if isinstance(err, line_template.TemplateError) else err)
-                raise UserError(self.env._(
-                    "The invoice line template failed on %(charge)s: %(error)s",
-                    charge=line.name or line.kind_label, error=error)) from err
+                error = (
+                    line_template_message(self.env, err)
+                    if isinstance(err, line_template.TemplateError)
+                    else err
+                )
+                raise UserError(
+                    self.env._(
+                        "The invoice line template failed on %(charge)s: %(error)s",
+                        charge=line.name or line.kind_label,
+                        error=error,
+                    )
+                ) from err
             text = text.strip() or line.name or line.kind_label
             if line.note:
                 text = f"{text}\n{line.note}"
@@ -90,8 +104,11 @@ class HaloBillingRun(models.Model):
         fields of ``line_template.SCHEMA`` it names); a linked record is a dict of its fields
         (with its ``id``, so that it is true) or ``False``."""
         scalars = [name for name, subfields in needed.items() if line_template.SCHEMA[name] is None]
-        relations = {name: sorted(subfields) for name, subfields in needed.items()
-                     if line_template.SCHEMA[name] is not None}
+        relations = {
+            name: sorted(subfields)
+            for name, subfields in needed.items()
+            if line_template.SCHEMA[name] is not None
+        }
         lines.fetch(scalars + list(relations))
         records = {}
         for name, subfields in relations.items():
@@ -99,8 +116,7 @@ class HaloBillingRun(models.Model):
             if subfields:
                 linked.fetch(subfields)
             records[name] = {
-                record.id: dict({sub: record[sub] for sub in subfields}, id=record.id)
-                for record in linked
+                record.id: dict({sub: record[sub] for sub in subfields}, id=record.id) for record in linked
             }
         result = {}
         for line in lines:
@@ -120,13 +136,21 @@ class HaloBillingRun(models.Model):
         if layout == "itemised":
             lines = invoice_lines.itemised(run_charges, descriptions, self._halo_line_price)
         else:
-            lines = invoice_lines.summarised(run_charges, layout == "summary_ticket", names["product"],
-                                             names["ticket"], self._halo_line_price)
+            lines = invoice_lines.summarised(
+                run_charges,
+                layout == "summary_ticket",
+                names["product"],
+                names["ticket"],
+                self._halo_line_price,
+            )
         Product = self.env["product.product"]
         line_vals_list, line_map = [], []
         for line in lines:
             line_vals = self._halo_prepare_invoice_line_vals(
-                Product.browse(line.product_id), line.name, line.quantity, line.price_unit,
+                Product.browse(line.product_id),
+                line.name,
+                line.quantity,
+                line.price_unit,
                 line.analytic_distribution or False,
             )
             if line.run_line_id:
@@ -186,11 +210,16 @@ class HaloBillingRun(models.Model):
                 mapped = position.map_tax(taxes) if position else taxes
                 account = position.map_account(accounts["income"]) if position else accounts["income"]
                 tags = mapped.invoice_repartition_line_ids.filtered(
-                    lambda rep: rep.repartition_type == "base").tag_ids
+                    lambda rep: rep.repartition_type == "base"
+                ).tag_ids
                 result[(product.id, partner.id)] = {
-                    "account": account, "taxes": mapped, "tags": tags, "position": position,
-                    "simple": all(not tax.price_include and tax.amount_type in ("percent", "fixed")
-                                  for tax in mapped),
+                    "account": account,
+                    "taxes": mapped,
+                    "tags": tags,
+                    "position": position,
+                    "simple": all(
+                        not tax.price_include and tax.amount_type in ("percent", "fixed") for tax in mapped
+                    ),
                 }
         return result
 
@@ -209,15 +238,18 @@ class HaloBillingRun(models.Model):
             if not info or not info["simple"] or not info["account"]:
                 continue
             subtotal = currency.round(vals["quantity"] * vals["price_unit"])
-            vals.update({
-                "account_id": info["account"].id,
-                "tax_ids": [Command.set(info["taxes"].ids)],
-                "tax_tag_ids": [Command.set(info["tags"].ids)],
-                "amount_currency": -subtotal,
-                "balance": -subtotal,
-            })
+            vals.update(
+                {
+                    "account_id": info["account"].id,
+                    "tax_ids": [Command.set(info["taxes"].ids)],
+                    "tax_tag_ids": [Command.set(info["tags"].ids)],
+                    "amount_currency": -subtotal,
+                    "balance": -subtotal,
+                }
+            )
         if accounting and any(info["position"] for info in accounting.values()):
-            position = next(info["position"] for (_product, partner), info in accounting.items()
-                            if partner == partner_id)
+            position = next(
+                info["position"] for (_product, partner), info in accounting.items() if partner == partner_id
+            )
             if position:
                 move_vals["fiscal_position_id"] = position.id

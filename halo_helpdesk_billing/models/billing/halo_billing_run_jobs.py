@@ -62,16 +62,23 @@ class HaloBillingRun(models.Model):
             ("done_with_problems", "Finished with problems"),
             ("cancelled",),
         ],
-        ondelete={"previewing": "set default", "invoicing": "set default",
-                  "done_with_problems": "set default"},
+        ondelete={
+            "previewing": "set default",
+            "invoicing": "set default",
+            "done_with_problems": "set default",
+        },
     )
     halo_chunk_ids = fields.One2many(
-        comodel_name="halo.billing.run.chunk", inverse_name="run_id", string="Background Jobs",
+        comodel_name="halo.billing.run.chunk",
+        inverse_name="run_id",
+        string="Background Jobs",
         readonly=True,
     )
     halo_job_kind = fields.Selection(
-        selection=[("preview", "Preview"), ("invoice", "Create invoices")], string="Background Work",
-        readonly=True, copy=False,
+        selection=[("preview", "Preview"), ("invoice", "Create invoices")],
+        string="Background Work",
+        readonly=True,
+        copy=False,
     )
     halo_job_started = fields.Datetime(string="Started", readonly=True, copy=False)
     halo_job_ended = fields.Datetime(string="Ended", readonly=True, copy=False)
@@ -84,13 +91,19 @@ class HaloBillingRun(models.Model):
     halo_elapsed = fields.Char(string="Elapsed", compute="_compute_halo_progress")
     halo_estimate = fields.Char(string="Time Left (estimate)", compute="_compute_halo_progress")
     halo_problem_partner_ids = fields.Many2many(
-        comodel_name="res.partner", string="Customers to Look At", compute="_compute_halo_progress",
+        comodel_name="res.partner",
+        string="Customers to Look At",
+        compute="_compute_halo_progress",
         help="Customers whose chunk kept failing: nothing of theirs was previewed or invoiced by "
         "the last background work. Fix the cause and preview or create invoices again.",
     )
 
     _halo_engine_fields = BaseRun._halo_engine_fields | {
-        "halo_chunk_ids", "halo_job_kind", "halo_job_started", "halo_job_ended"}
+        "halo_chunk_ids",
+        "halo_job_kind",
+        "halo_job_started",
+        "halo_job_ended",
+    }
 
     @api.depends("halo_chunk_ids.state", "halo_job_started", "halo_job_ended")
     def _compute_halo_progress(self):
@@ -105,10 +118,15 @@ class HaloBillingRun(models.Model):
             run.halo_chunk_failed = len(failed)
             run.halo_charge_total = sum(chunks.mapped("charge_count"))
             run.halo_charge_done = sum(done.mapped("charge_count"))
-            run.halo_progress = 100.0 * run.halo_charge_done / run.halo_charge_total if run.halo_charge_total else 0.0
+            run.halo_progress = (
+                100.0 * run.halo_charge_done / run.halo_charge_total if run.halo_charge_total else 0.0
+            )
             run.halo_problem_partner_ids = failed.partner_ids.ids
-            elapsed = ((run.halo_job_ended or now) - run.halo_job_started).total_seconds() \
-                if run.halo_job_started else 0
+            elapsed = (
+                ((run.halo_job_ended or now) - run.halo_job_started).total_seconds()
+                if run.halo_job_started
+                else 0
+            )
             run.halo_elapsed = _duration(elapsed) if run.halo_job_started else False
             if run.state in RUNNING_STATES and run.halo_charge_done and run.halo_charge_total:
                 left = elapsed * (run.halo_charge_total - run.halo_charge_done) / run.halo_charge_done
@@ -120,11 +138,19 @@ class HaloBillingRun(models.Model):
     def _halo_check_user_write(self, vals):
         result = super()._halo_check_user_write(vals)
         for run in self:
-            if run.state in RUNNING_STATES + ("done_with_problems",) and \
-                    {"date_cutoff", "date_invoice", "partner_ids", "company_id"} & set(vals):
-                raise UserError(self.env._(
-                    "Billing run %(run)s is being worked or partly invoiced; what it bills cannot "
-                    "change.", run=run.name))
+            if run.state in RUNNING_STATES + ("done_with_problems",) and {
+                "date_cutoff",
+                "date_invoice",
+                "partner_ids",
+                "company_id",
+            } & set(vals):
+                raise UserError(
+                    self.env._(
+                        "Billing run %(run)s is being worked or partly invoiced; what it bills cannot "
+                        "change.",
+                        run=run.name,
+                    )
+                )
         return result
 
     def _halo_set_state(self, state):
@@ -146,7 +172,9 @@ class HaloBillingRun(models.Model):
         scope = self._halo_chunk_scope()
         if scope is None:
             return domain
-        partner_field = "halo_ticket_id.commercial_partner_id" if model == "account.analytic.line" else "partner_id"
+        partner_field = (
+            "halo_ticket_id.commercial_partner_id" if model == "account.analytic.line" else "partner_id"
+        )
         chunk = Domain(partner_field, "in", scope.partner_ids)
         if scope.no_partner:
             chunk |= Domain(partner_field, "=", False)
@@ -156,19 +184,30 @@ class HaloBillingRun(models.Model):
         self.filtered(lambda run: run.state in RUNNING_STATES)._halo_reconcile_chunks()
         for run in self:
             if run.state in RUNNING_STATES:
-                raise UserError(self.env._(
-                    "Billing run %(run)s is being worked in the background; wait until it ends.",
-                    run=run.name))
+                raise UserError(
+                    self.env._(
+                        "Billing run %(run)s is being worked in the background; wait until it ends.",
+                        run=run.name,
+                    )
+                )
 
     def _halo_reconcile_chunks(self):
         """Chunks whose job queue_job gave up on without calling the on-fail hook (its runner
         marks a job found dead too often, a worker killed each time, failed in SQL): failed
         too, and the run finishes without them."""
-        chunks = self.sudo().halo_chunk_ids.filtered(lambda chunk: chunk.state == "pending" and chunk.job_uuid)
+        chunks = self.sudo().halo_chunk_ids.filtered(
+            lambda chunk: chunk.state == "pending" and chunk.job_uuid
+        )
         if not chunks:
             return
-        jobs = {job.uuid: job for job in self.env["queue.job"].sudo().search_fetch(
-            [("uuid", "in", chunks.mapped("job_uuid"))], ["uuid", "state", "exc_info", "exc_message"])}
+        jobs = {
+            job.uuid: job
+            for job in self.env["queue.job"]
+            .sudo()
+            .search_fetch(
+                [("uuid", "in", chunks.mapped("job_uuid"))], ["uuid", "state", "exc_info", "exc_message"]
+            )
+        }
         for chunk in chunks:
             job = jobs.get(chunk.job_uuid)
             if job and job.state in ("failed", "cancelled"):
@@ -281,18 +320,26 @@ class HaloBillingRun(models.Model):
         """``[(customer id, charges still to invoice)]`` in customer order."""
         self.ensure_one()
         self.env["halo.billing.run.line"].flush_model()
-        self.env.cr.execute(SQL(
-            """SELECT partner_id, count(*) FROM halo_billing_run_line
+        self.env.cr.execute(
+            SQL(
+                """SELECT partner_id, count(*) FROM halo_billing_run_line
                 WHERE run_id = %s AND state = 'included' AND invoice_line_id IS NULL
-             GROUP BY partner_id ORDER BY partner_id""", self.id))
+             GROUP BY partner_id ORDER BY partner_id""",
+                self.id,
+            )
+        )
         return self.env.cr.fetchall()
 
     def _halo_check_invoiceable(self):
         """What the engine refuses for the whole run, refused before any job is enqueued."""
-        self.env.cr.execute(SQL(
-            """SELECT 1 FROM halo_billing_run_line
+        self.env.cr.execute(
+            SQL(
+                """SELECT 1 FROM halo_billing_run_line
                 WHERE run_id = %s AND state = 'included' AND invoice_line_id IS NULL
-                      AND error IS NOT NULL LIMIT 1""", self.id))
+                      AND error IS NOT NULL LIMIT 1""",
+                self.id,
+            )
+        )
         if self.env.cr.fetchone():
             raise UserError(self.env._("Fix or exclude the charges with problems first."))
 
@@ -302,15 +349,26 @@ class HaloBillingRun(models.Model):
         plan = billing_chunks.plan(counts, self._halo_chunk_size())
         Chunk = self.env["halo.billing.run.chunk"].sudo()
         Chunk.search([("run_id", "=", self.id)]).unlink()
-        chunks = Chunk.create([{
-            "run_id": self.id, "kind": kind, "sequence": sequence,
-            "partner_ids": [Command.set([partner for partner in partners if partner])],
-            "no_partner": not all(partners),
-            "charge_count": size,
-        } for sequence, (partners, size) in enumerate(plan, 1)])
-        BILLING_ENGINE.on(self).write({
-            "halo_job_kind": kind, "halo_job_started": fields.Datetime.now(), "halo_job_ended": False,
-        })
+        chunks = Chunk.create(
+            [
+                {
+                    "run_id": self.id,
+                    "kind": kind,
+                    "sequence": sequence,
+                    "partner_ids": [Command.set([partner for partner in partners if partner])],
+                    "no_partner": not all(partners),
+                    "charge_count": size,
+                }
+                for sequence, (partners, size) in enumerate(plan, 1)
+            ]
+        )
+        BILLING_ENGINE.on(self).write(
+            {
+                "halo_job_kind": kind,
+                "halo_job_started": fields.Datetime.now(),
+                "halo_job_ended": False,
+            }
+        )
         self._halo_set_state("previewing" if kind == "preview" else "invoicing")
         label = self.env._("Preview") if kind == "preview" else self.env._("Create invoices")
         for chunk in chunks:
@@ -318,13 +376,22 @@ class HaloBillingRun(models.Model):
                 max_retries=CHUNK_MAX_RETRIES,
                 description=self.env._(
                     "%(run)s: %(action)s, chunk %(number)s of %(total)s",
-                    run=self.name, action=label, number=chunk.sequence, total=len(chunks)),
+                    run=self.name,
+                    action=label,
+                    number=chunk.sequence,
+                    total=len(chunks),
+                ),
             )._halo_job_run()
             if getattr(job, "uuid", None):  # (run at once with queue_job__no_delay)
                 chunk.job_uuid = job.uuid
-        self.message_post(body=self.env._(
-            "%(action)s started in the background: %(chunks)s chunks, %(charges)s charges.",
-            action=label, chunks=len(chunks), charges=sum(size for _partners, size in plan)))
+        self.message_post(
+            body=self.env._(
+                "%(action)s started in the background: %(chunks)s chunks, %(charges)s charges.",
+                action=label,
+                chunks=len(chunks),
+                charges=sum(size for _partners, size in plan),
+            )
+        )
         return chunks
 
     @api.model
@@ -353,28 +420,39 @@ class HaloBillingRun(models.Model):
             if run.error_count:
                 body += " " + self.env._(
                     "%(count)s charges cannot be billed as they are (see the Problems filter).",
-                    count=run.error_count)
+                    count=run.error_count,
+                )
         else:
             state = "done_with_problems" if failed else "invoiced"
             body = self.env._("%(count)s invoices created.", count=run.invoice_count)
         if failed:
             body += " " + self.env._(
                 "%(count)s chunks kept failing; nothing was done for these customers: %(names)s.",
-                count=len(failed), names=", ".join(failed.partner_ids.mapped("display_name"))
-                + (" " + self.env._("(work without customer)") if any(failed.mapped("no_partner")) else ""))
+                count=len(failed),
+                names=", ".join(failed.partner_ids.mapped("display_name"))
+                + (" " + self.env._("(work without customer)") if any(failed.mapped("no_partner")) else ""),
+            )
         BILLING_ENGINE.on(self).write({"halo_job_ended": fields.Datetime.now()})
         self._halo_set_state(state)
         partners = self.user_id.partner_id
         self.message_post(body=body, partner_ids=partners.ids, subtype_xmlid="mail.mt_comment")
         if failed and self.user_id:
             self.activity_schedule(
-                "mail.mail_activity_data_todo", user_id=self.user_id.id,
-                summary=self.env._("Billing run finished with problems"), note=body)
+                "mail.mail_activity_data_todo",
+                user_id=self.user_id.id,
+                summary=self.env._("Billing run finished with problems"),
+                note=body,
+            )
         if self.user_id:
-            self.user_id._bus_send("simple_notification", {
-                "type": "warning" if failed else "success",
-                "title": self.name, "message": body, "sticky": bool(failed),
-            })
+            self.user_id._bus_send(
+                "simple_notification",
+                {
+                    "type": "warning" if failed else "success",
+                    "title": self.name,
+                    "message": body,
+                    "sticky": bool(failed),
+                },
+            )
         return True
 
 

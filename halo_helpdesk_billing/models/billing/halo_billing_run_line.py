@@ -31,13 +31,12 @@ class HaloBillingRunLine(models.Model):
     _order = "run_id, partner_id, ticket_id, date, id"
     _check_company_auto = True
 
-    run_id = fields.Many2one(
-        comodel_name="halo.billing.run", required=True, index=True, ondelete="cascade"
-    )
+    run_id = fields.Many2one(comodel_name="halo.billing.run", required=True, index=True, ondelete="cascade")
     run_state = fields.Selection(related="run_id.state", string="Run State")
     company_id = fields.Many2one(related="run_id.company_id", store=True)
     currency_id = fields.Many2one(
-        comodel_name="res.currency", readonly=True,
+        comodel_name="res.currency",
+        readonly=True,
         default=lambda self: self.env.company.currency_id,
         help="Currency of the amounts: the currency the customer is invoiced in.",
     )
@@ -49,7 +48,8 @@ class HaloBillingRunLine(models.Model):
     res_model = fields.Char(string="Source Model", required=True)
     res_id = fields.Integer(string="Source Record", required=True)
     claim_key = fields.Char(
-        copy=False, readonly=True,
+        copy=False,
+        readonly=True,
         help="Set while the charge holds its source (included in an open run, or invoiced).",
     )
     date = fields.Date()
@@ -63,25 +63,40 @@ class HaloBillingRunLine(models.Model):
     quantity = fields.Float(digits=(16, 4), aggregator=False)
     uom_name = fields.Char(string="Unit")
     qty_hours = fields.Float(
-        string="Hours", compute="_compute_qty_per_unit", digits=(16, 2), aggregator="sum",
+        string="Hours",
+        compute="_compute_qty_per_unit",
+        digits=(16, 2),
+        aggregator="sum",
         help="Hours of labour and travel of an included charge (zero when excluded or deferred).",
     )
     qty_km = fields.Float(
-        string="km", compute="_compute_qty_per_unit", digits=(16, 1), aggregator="sum",
+        string="km",
+        compute="_compute_qty_per_unit",
+        digits=(16, 1),
+        aggregator="sum",
         help="Kilometres of mileage of an included charge.",
     )
     qty_mi = fields.Float(
-        string="mi", compute="_compute_qty_per_unit", digits=(16, 1), aggregator="sum",
+        string="mi",
+        compute="_compute_qty_per_unit",
+        digits=(16, 1),
+        aggregator="sum",
         help="Miles of mileage of an included charge.",
     )
     qty_units = fields.Float(
-        string="Units", compute="_compute_qty_per_unit", digits=(16, 2), aggregator="sum",
+        string="Units",
+        compute="_compute_qty_per_unit",
+        digits=(16, 2),
+        aggregator="sum",
         help="Items, expenses and contract lines of an included charge.",
     )
     unit_price = fields.Monetary(groups=BILLING_USER)
     amount = fields.Monetary(groups=BILLING_USER)
     amount_included = fields.Monetary(
-        string="Billed", compute="_compute_amount_included", groups=BILLING_USER, aggregator="sum",
+        string="Billed",
+        compute="_compute_amount_included",
+        groups=BILLING_USER,
+        aggregator="sum",
         help="The amount if the charge is included in the run (excluded and deferred charges "
         "are not billed and count zero in the totals).",
     )
@@ -99,7 +114,8 @@ class HaloBillingRunLine(models.Model):
             ("excluded", "Excluded"),
             ("deferred", "Deferred"),
         ],
-        default="included", required=True,
+        default="included",
+        required=True,
     )
     price_adjusted = fields.Boolean(readonly=True)
     adjust_reason = fields.Char(string="Adjustment Reason", readonly=True)
@@ -108,14 +124,19 @@ class HaloBillingRunLine(models.Model):
         comodel_name="account.move", readonly=True, copy=False, index="btree_not_null"
     )
     credit_note_id = fields.Many2one(
-        comodel_name="account.move", string="Credited By", readonly=True, copy=False,
+        comodel_name="account.move",
+        string="Credited By",
+        readonly=True,
+        copy=False,
         index="btree_not_null",
         help="The credit note that credited this charge's invoice in full; its work was released "
         "for billing again and the charge no longer holds it.",
     )
 
     repriced = fields.Boolean(
-        string="Re-priced", compute="_compute_repriced", search="_search_repriced",
+        string="Re-priced",
+        compute="_compute_repriced",
+        search="_search_repriced",
         help="The work's rating changed since it was first rated (see the re-rating audit).",
     )
 
@@ -156,12 +177,17 @@ class HaloBillingRunLine(models.Model):
         """Group rows of the preview: the amount and the per-unit quantities of the included
         charges only (an excluded or deferred charge is not billed, so it does not count)."""
         fname, _sep, func = aggregate_spec.partition(":")
-        if func != "sum" or (fname not in ("amount", "amount_included") and fname not in self._HALO_QTY_UNITS):
+        if func != "sum" or (
+            fname not in ("amount", "amount_included") and fname not in self._HALO_QTY_UNITS
+        ):
             return super()._read_group_select(aggregate_spec, query)
         included = SQL("%s = 'included'", self._field_to_sql(self._table, "state", query))
         if fname in ("amount", "amount_included"):
-            return SQL("COALESCE(SUM(%s) FILTER (WHERE %s), 0)",
-                       self._field_to_sql(self._table, "amount", query), included)
+            return SQL(
+                "COALESCE(SUM(%s) FILTER (WHERE %s), 0)",
+                self._field_to_sql(self._table, "amount", query),
+                included,
+            )
         kind = self._field_to_sql(self._table, "kind", query)
         kinds, unit = self._HALO_QTY_UNITS[fname]
         if kinds is None:
@@ -169,9 +195,15 @@ class HaloBillingRunLine(models.Model):
         else:
             condition = SQL("%s IN %s", kind, kinds)
         if unit:
-            condition = SQL("%s AND %s = %s", condition, self._field_to_sql(self._table, "uom_name", query), unit)
-        return SQL("COALESCE(SUM(%s) FILTER (WHERE %s AND %s), 0)",
-                   self._field_to_sql(self._table, "quantity", query), included, condition)
+            condition = SQL(
+                "%s AND %s = %s", condition, self._field_to_sql(self._table, "uom_name", query), unit
+            )
+        return SQL(
+            "COALESCE(SUM(%s) FILTER (WHERE %s AND %s), 0)",
+            self._field_to_sql(self._table, "quantity", query),
+            included,
+            condition,
+        )
 
     @api.depends("kind")
     def _compute_kind_label(self):
@@ -200,11 +232,13 @@ class HaloBillingRunLine(models.Model):
         if not BILLING_ENGINE.is_set(self.env):
             engine_fields = set(vals) - self._halo_user_fields
             if engine_fields:
-                raise AccessError(self.env._(
-                    "The charges of a billing run change through the run's actions only (exclude, "
-                    "defer, include, adjust with a reason); %(fields)s cannot be written directly.",
-                    fields=", ".join(sorted(engine_fields)),
-                ))
+                raise AccessError(
+                    self.env._(
+                        "The charges of a billing run change through the run's actions only (exclude, "
+                        "defer, include, adjust with a reason); %(fields)s cannot be written directly.",
+                        fields=", ".join(sorted(engine_fields)),
+                    )
+                )
             self._check_run_editable()
         return super().write(vals)
 
@@ -215,16 +249,32 @@ class HaloBillingRunLine(models.Model):
         its charges after releasing them)."""
         for line in self:
             if line.invoice_id or line.run_id.state != "cancelled":
-                raise UserError(self.env._(
-                    "Charge %(charge)s of billing run %(run)s cannot be deleted; exclude or defer "
-                    "it, or cancel the run.",
-                    charge=line.name or line.kind_label, run=line.run_id.name,
-                ))
+                raise UserError(
+                    self.env._(
+                        "Charge %(charge)s of billing run %(run)s cannot be deleted; exclude or defer "
+                        "it, or cancel the run.",
+                        charge=line.name or line.kind_label,
+                        run=line.run_id.name,
+                    )
+                )
 
     def _compute_repriced(self):
-        audited = set(self.env["halo.rating.audit"].sudo().search([
-            ("line_id", "in", self.filtered(lambda line: line.res_model == "account.analytic.line").mapped("res_id")),
-        ]).line_id.ids)
+        audited = set(
+            self.env["halo.rating.audit"]
+            .sudo()
+            .search(
+                [
+                    (
+                        "line_id",
+                        "in",
+                        self.filtered(lambda line: line.res_model == "account.analytic.line").mapped(
+                            "res_id"
+                        ),
+                    ),
+                ]
+            )
+            .line_id.ids
+        )
         for line in self:
             line.repriced = line.res_model == "account.analytic.line" and line.res_id in audited
 
@@ -242,11 +292,13 @@ class HaloBillingRunLine(models.Model):
     def _check_run_editable(self):
         for line in self:
             if line.run_id.state not in ("draft", "previewed"):
-                raise UserError(self.env._(
-                    "Billing run %(run)s is %(state)s; its charges can no longer be changed.",
-                    run=line.run_id.name,
-                    state=dict(line.run_id._fields["state"].selection)[line.run_id.state],
-                ))
+                raise UserError(
+                    self.env._(
+                        "Billing run %(run)s is %(state)s; its charges can no longer be changed.",
+                        run=line.run_id.name,
+                        state=dict(line.run_id._fields["state"].selection)[line.run_id.state],
+                    )
+                )
 
     def _halo_check_work_not_taken(self):
         """A deferred or excluded charge no longer holds its work: refuse to act on work that
@@ -255,10 +307,13 @@ class HaloBillingRunLine(models.Model):
             source = line._source().sudo()
             taken = source.halo_invoice_number or (source.halo_run_id and source.halo_run_id != line.run_id)
             if source.exists() and taken:
-                raise UserError(self.env._(
-                    "The work of %(charge)s is now in billing run %(run)s (or invoiced); change it there.",
-                    charge=line.name or line.kind_label, run=source.halo_run_id.name or source.halo_invoice_number,
-                ))
+                raise UserError(
+                    self.env._(
+                        "The work of %(charge)s is now in billing run %(run)s (or invoiced); change it there.",
+                        charge=line.name or line.kind_label,
+                        run=source.halo_run_id.name or source.halo_invoice_number,
+                    )
+                )
 
     def action_exclude(self):
         """Write the charge off: not billed in this run, and its work marked not billable."""
@@ -273,10 +328,12 @@ class HaloBillingRunLine(models.Model):
             elif "billable" in sources._fields:
                 sources.sudo().write({"billable": False})
         for run, lines in self.grouped("run_id").items():
-            run.message_post(body=self.env._(
-                "Excluded (not billable any more): %(charges)s",
-                charges=", ".join(lines.mapped(lambda line: line.name or line.kind_label)),
-            ))
+            run.message_post(
+                body=self.env._(
+                    "Excluded (not billable any more): %(charges)s",
+                    charges=", ".join(lines.mapped(lambda line: line.name or line.kind_label)),
+                )
+            )
         return True
 
     def action_defer(self):
@@ -285,10 +342,12 @@ class HaloBillingRunLine(models.Model):
         self = self.filtered(lambda line: line.state == "included")  # noqa: PLW0642
         self.run_id._halo_release_lines(self, "deferred")
         for run, lines in self.grouped("run_id").items():
-            run.message_post(body=self.env._(
-                "Deferred to a later run: %(charges)s",
-                charges=", ".join(lines.mapped(lambda line: line.name or line.kind_label)),
-            ))
+            run.message_post(
+                body=self.env._(
+                    "Deferred to a later run: %(charges)s",
+                    charges=", ".join(lines.mapped(lambda line: line.name or line.kind_label)),
+                )
+            )
         return True
 
     def action_include(self):
@@ -311,28 +370,45 @@ class HaloBillingRunLine(models.Model):
             # what a contract covers stays covered (and consumed at invoicing); the adjusted
             # amount is what the customer pays on top of it
             parts, covered = charges.adjusted_parts(
-                [charges.Part.from_json(part) for part in line.parts or []], line.kind, amount, quantity,
-                line.contract_id.id, self.env._("adjusted"))
+                [charges.Part.from_json(part) for part in line.parts or []],
+                line.kind,
+                amount,
+                quantity,
+                line.contract_id.id,
+                self.env._("adjusted"),
+            )
             kept = ""
             if covered:
-                kept = self.env._(" (covered by the contract and unchanged: %(covered)s)", covered="; ".join(
-                    part.label or part.coverage for part in covered))
-            BILLING_ENGINE.on(line).write({
-                "amount": amount,
-                "unit_price": amount / quantity,
-                "price_adjusted": True,
-                "adjust_reason": reason,
-                "parts": [part.to_json() for part in parts],
-                "explanation": self.env._(
-                    "%(old_explanation)s\nAdjusted by %(user)s from %(old)s to %(new)s%(kept)s: %(reason)s",
-                    old_explanation=line.explanation or "", user=self.env.user.name,
-                    old=line.currency_id.format(old), new=line.currency_id.format(amount), reason=reason,
-                    kept=kept,
-                ),
-            })
-            line.run_id.message_post(body=self.env._(
-                "Price of %(charge)s adjusted from %(old)s to %(new)s by %(user)s: %(reason)s",
-                charge=line.name or line.kind_label, old=line.currency_id.format(old),
-                new=line.currency_id.format(amount), user=self.env.user.name, reason=reason,
-            ))
+                kept = self.env._(
+                    " (covered by the contract and unchanged: %(covered)s)",
+                    covered="; ".join(part.label or part.coverage for part in covered),
+                )
+            BILLING_ENGINE.on(line).write(
+                {
+                    "amount": amount,
+                    "unit_price": amount / quantity,
+                    "price_adjusted": True,
+                    "adjust_reason": reason,
+                    "parts": [part.to_json() for part in parts],
+                    "explanation": self.env._(
+                        "%(old_explanation)s\nAdjusted by %(user)s from %(old)s to %(new)s%(kept)s: %(reason)s",
+                        old_explanation=line.explanation or "",
+                        user=self.env.user.name,
+                        old=line.currency_id.format(old),
+                        new=line.currency_id.format(amount),
+                        reason=reason,
+                        kept=kept,
+                    ),
+                }
+            )
+            line.run_id.message_post(
+                body=self.env._(
+                    "Price of %(charge)s adjusted from %(old)s to %(new)s by %(user)s: %(reason)s",
+                    charge=line.name or line.kind_label,
+                    old=line.currency_id.format(old),
+                    new=line.currency_id.format(amount),
+                    user=self.env.user.name,
+                    reason=reason,
+                )
+            )
         return True

@@ -31,7 +31,10 @@ class HaloXlsxTemplate(models.Model):
             try:
                 xlsx_invoice.fill_template(base64.b64decode(template.datas), {}, [])
             except xlsx_invoice.TemplateError as err:
-                raise ValidationError(self.env._(
-                    "Template %(name)s is not a usable .xlsx workbook: %(error)s",
-                    name=template.name, error=err,
-                )) from err
+                raise ValidationError(
+                    self.env._(
+                        "Template %(name)s is not a usable .xlsx workbook: %(error)s",
+                        name=template.name,
+                        error=err,
+                    )
+                ) from err

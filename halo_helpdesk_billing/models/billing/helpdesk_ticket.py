@@ -6,7 +6,9 @@ class HelpdeskTicket(models.Model):
     _inherit = "helpdesk.ticket"
 
     halo_credited_invoices = fields.Text(
-        string="Credited Invoices", compute="_compute_halo_credited_invoices", compute_sudo=True,
+        string="Credited Invoices",
+        compute="_compute_halo_credited_invoices",
+        compute_sudo=True,
         help="Invoices that billed work of this ticket and were credited in full, with their "
         "credit notes (the work was released for billing again).",
     )
@@ -14,9 +16,13 @@ class HelpdeskTicket(models.Model):
     def _compute_halo_credited_invoices(self):
         history = {ticket.id: set() for ticket in self}
         for model, ticket_field in self._halo_work_models().items():
-            for ticket, text in self.env[model].sudo()._read_group(
-                [(ticket_field, "in", self.ids), ("halo_billing_history", "!=", False)],
-                [ticket_field, "halo_billing_history"],
+            for ticket, text in (
+                self.env[model]
+                .sudo()
+                ._read_group(
+                    [(ticket_field, "in", self.ids), ("halo_billing_history", "!=", False)],
+                    [ticket_field, "halo_billing_history"],
+                )
             ):
                 history[ticket.id].update(filter(None, text.splitlines()))
         for ticket in self:

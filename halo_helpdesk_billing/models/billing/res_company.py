@@ -38,15 +38,20 @@ class ResCompany(models.Model):
         help="Project of ticket actions when the ticket's team has none.",
     )
     halo_default_rate_id = fields.Many2one(
-        comodel_name="halo.charge.rate", string="Default Labour Rate",
+        comodel_name="halo.charge.rate",
+        string="Default Labour Rate",
         domain=[("kind", "=", "labour")],
     )
     halo_default_travel_rate_id = fields.Many2one(
-        comodel_name="halo.charge.rate", string="Default Travel Rate",
+        comodel_name="halo.charge.rate",
+        string="Default Travel Rate",
         domain=[("kind", "=", "travel")],
     )
     halo_rounding_scope = fields.Selection(
-        selection=ROUNDING_SCOPES, string="Rounding Scope", default="action", required=True,
+        selection=ROUNDING_SCOPES,
+        string="Rounding Scope",
+        default="action",
+        required=True,
         help="Where minimum billing time and increments apply: to each action, to the "
         "actions of a ticket on one day, or to all actions of a ticket in a billing run.",
     )
@@ -63,7 +68,8 @@ class ResCompany(models.Model):
         string="Surcharge per Trip", currency_field="currency_id", groups=BILLING_USER
     )
     halo_expense_markup = fields.Float(
-        string="Expense Markup (%)", groups=BILLING_USER,
+        string="Expense Markup (%)",
+        groups=BILLING_USER,
         help="Expenses are billed at cost plus this percentage.",
     )
     halo_invoice_grouping = fields.Selection(
@@ -73,7 +79,8 @@ class ResCompany(models.Model):
         selection=INVOICE_LAYOUTS, string="Invoice Layout", default="itemised", required=True
     )
     halo_line_template = fields.Text(
-        string="Invoice Line Template", default=DEFAULT_LINE_TEMPLATE,
+        string="Invoice Line Template",
+        default=DEFAULT_LINE_TEMPLATE,
         help="Description of itemised invoice lines: text with placeholders such as "
         "{{ object.ticket_id.number }} or {{ object.rate_id.name ||| no rate }}; `object` is "
         "the billing-run charge (name, note, date, kind_label, quantity, uom_name, explanation, "
@@ -88,7 +95,8 @@ class ResCompany(models.Model):
         "run explained it. Lines added or edited by hand, and summarised lines, have none.",
     )
     halo_post_invoices = fields.Boolean(
-        string="Post Invoices of Billing Runs", default=True,
+        string="Post Invoices of Billing Runs",
+        default=True,
         help="Post the invoices a billing run creates, so that their numbers are recorded "
         "against the tickets at once. Off: invoices stay drafts; numbers are recorded "
         "when they are posted.",
@@ -118,39 +126,57 @@ def line_template_message(env, err):
     expression = params.get("expression", "")
     messages = {
         "length": lambda: env._(
-            "The template is too long (at most %(limit)s characters).", limit=params.get("limit")),
+            "The template is too long (at most %(limit)s characters).", limit=params.get("limit")
+        ),
         "syntax": lambda: env._(
             "{{ %(expression)s }} cannot be read (%(detail)s).",
-            expression=expression, detail=params.get("detail", "")),
+            expression=expression,
+            detail=params.get("detail", ""),
+        ),
         "complex": lambda: env._("{{ %(expression)s }} is too complex.", expression=expression),
         "construct": lambda: env._(
             "{{ %(expression)s }} uses a %(construct)s; placeholders only read fields of the "
             "charge, joined with +, and, or, if / else.",
-            expression=expression, construct=params.get("construct", "")),
+            expression=expression,
+            construct=params.get("construct", ""),
+        ),
         "method": lambda: env._(
             "{{ %(expression)s }} calls a method; placeholders only read fields of the charge.",
-            expression=expression),
+            expression=expression,
+        ),
         "function": lambda: env._(
             "{{ %(expression)s }} calls %(name)s(); only str() and format_date() can be used.",
-            expression=expression, name=params.get("name", "")),
+            expression=expression,
+            name=params.get("name", ""),
+        ),
         "arguments": lambda: env._(
             "{{ %(expression)s }}: %(name)s() takes exactly one value.",
-            expression=expression, name=params.get("name", "")),
+            expression=expression,
+            name=params.get("name", ""),
+        ),
         "private": lambda: env._(
             "{{ %(expression)s }} uses the private name %(name)s.",
-            expression=expression, name=params.get("name", "")),
+            expression=expression,
+            name=params.get("name", ""),
+        ),
         "name": lambda: env._(
             "{{ %(expression)s }} uses %(name)s; placeholders start with object (the charge).",
-            expression=expression, name=params.get("name", "")),
+            expression=expression,
+            name=params.get("name", ""),
+        ),
         "field": lambda: env._(
             "{{ %(expression)s }}: %(name)s is not a field a template can read.",
-            expression=expression, name=params.get("name", "")),
+            expression=expression,
+            name=params.get("name", ""),
+        ),
         "record": lambda: env._(
             "{{ %(expression)s }} gives a record, not a value: name one of its fields "
-            "(for example object.user_id.name).", expression=expression),
+            "(for example object.user_id.name).",
+            expression=expression,
+        ),
         "join": lambda: env._(
-            "{{ %(expression)s }} joins something that is not text with +; use str().",
-            expression=expression),
+            "{{ %(expression)s }} joins something that is not text with +; use str().", expression=expression
+        ),
     }
     return messages.get(err.code, lambda: str(err))()
 
@@ -161,10 +187,13 @@ def check_line_templates(records):
         try:
             line_template.check(record.halo_line_template)
         except line_template.TemplateError as err:
-            raise ValidationError(record.env._(
-                "The invoice line template of %(record)s cannot be saved: %(error)s",
-                record=record.display_name, error=line_template_message(record.env, err),
-            )) from err
+            raise ValidationError(
+                record.env._(
+                    "The invoice line template of %(record)s cannot be saved: %(error)s",
+                    record=record.display_name,
+                    error=line_template_message(record.env, err),
+                )
+            ) from err
 
 
 def check_line_template_editor(records, vals_list):

@@ -30,6 +30,7 @@ when the invoice's company says so (``res.company.halo_bulk_line_copy``) or when
 computed field of another module depends on the columns copied (``row_copies.refusal``):
 then every line is created by the ORM with its invoice, as Odoo does.
 """
+
 from collections import defaultdict
 
 from odoo import Command, api, models
@@ -40,8 +41,17 @@ from . import row_copies
 
 # Columns a copy computes for itself; every other stored column is the prototype's.
 OWN_COLUMNS = (
-    "name", "quantity", "price_unit", "sequence", "price_subtotal", "price_total",
-    "amount_currency", "balance", "debit", "credit", "halo_run_line_id",
+    "name",
+    "quantity",
+    "price_unit",
+    "sequence",
+    "price_subtotal",
+    "price_total",
+    "amount_currency",
+    "balance",
+    "debit",
+    "credit",
+    "halo_run_line_id",
 )
 
 
@@ -59,8 +69,11 @@ class AccountMove(models.Model):
         """Whether ``self`` are all invoices of billing runs whose lines the copy makes (the
         copy is on for their company and allowed): the only invoices whose invoice sync the
         billing run may skip around its own writes."""
-        return bool(self) and all(move.halo_run_id for move in self) and all(
-            self.env["account.move"]._halo_bulk_copy_on(company) for company in self.company_id)
+        return (
+            bool(self)
+            and all(move.halo_run_id for move in self)
+            and all(self.env["account.move"]._halo_bulk_copy_on(company) for company in self.company_id)
+        )
 
     @api.model
     def _halo_bulk_copy_on(self, company, model_name="account.move.line"):
@@ -85,13 +98,16 @@ class AccountMove(models.Model):
         copies = []
         for vals, may_copy in zip(vals_list, copy_lines, strict=True):
             company = Company.browse(vals.get("company_id")) if vals.get("company_id") else self.env.company
-            copies.append(self._halo_split_copies(vals) if may_copy and self._halo_bulk_copy_on(company) else [])
+            copies.append(
+                self._halo_split_copies(vals) if may_copy and self._halo_bulk_copy_on(company) else []
+            )
         created = {}
         for deferred in (True, False):
             indexes = [index for index, move_copies in enumerate(copies) if bool(move_copies) == deferred]
             if indexes:
                 batch = self.with_context(**create_context, skip_invoice_sync=deferred).create(
-                    [vals_list[i] for i in indexes])
+                    [vals_list[i] for i in indexes]
+                )
                 created.update(zip(indexes, batch.ids, strict=True))
         moves = self.browse([created[index] for index in range(len(vals_list))])
         if any(copies):
@@ -131,7 +147,8 @@ class AccountMove(models.Model):
             self.with_context(skip_analytic_sync=True)._halo_bulk_add_lines(bulk)
         for move, commands in through_orm.items():
             BILLING_RUN.on(move).with_context(check_move_validity=False, skip_analytic_sync=True).write(
-                {"invoice_line_ids": commands})
+                {"invoice_line_ids": commands}
+            )
 
     @api.model
     def _halo_sync_neutral(self, vals):
@@ -139,7 +156,8 @@ class AccountMove(models.Model):
         the flag Odoo itself resets at the end of ``create``, or posting (the sync leaves posted
         invoices' tax lines alone; payment terms, rounding and partner do not depend on the state)."""
         return set(vals) <= {"is_manually_modified"} or (
-            vals.get("state") == "posted" and set(vals) <= {"state", "posted_before"})
+            vals.get("state") == "posted" and set(vals) <= {"state", "posted_before"}
+        )
 
     @api.model
     def _halo_bulk_line_copyable(self, prototype):
@@ -182,7 +200,9 @@ class AccountMove(models.Model):
         for prototype in prototypes:
             if not self._halo_bulk_line_copyable(prototype):
                 raise ValueError(f"invoice line {prototype.id} cannot be copied in bulk")
-            bases[prototype.id] = prototype.move_id._prepare_product_base_line_for_taxes_computation(prototype)
+            bases[prototype.id] = prototype.move_id._prepare_product_base_line_for_taxes_computation(
+                prototype
+            )
         rows = self._halo_bulk_line_rows(copies, prototypes, bases)
         container = {"records": self}
         with self._check_balanced(container), self._sync_dynamic_lines(container):
@@ -194,7 +214,9 @@ class AccountMove(models.Model):
             for field in self._halo_fields_on_lines():
                 self.env.add_to_compute(field, self)
         self.env.flush_all()
-        return {(row["move_id"], row["sequence"]): line_id for row, line_id in zip(rows, new_ids, strict=True)}
+        return {
+            (row["move_id"], row["sequence"]): line_id for row, line_id in zip(rows, new_ids, strict=True)
+        }
 
     def _halo_bulk_line_rows(self, copies, prototypes, bases):
         """Each copy's own column values, converted as the ORM would store them.
@@ -211,21 +233,31 @@ class AccountMove(models.Model):
         rows, base_lines = [], defaultdict(list)
         for prototype_id, values in copies:
             prototype = by_id[prototype_id]
-            cached = {fname: convert[fname].convert_to_cache(values.get(fname), prototype)
-                      for fname in ("name", "quantity", "price_unit")}
-            base_line = dict(bases[prototype_id], record=prototype, id=0, name=cached["name"],
-                             quantity=cached["quantity"], price_unit=cached["price_unit"])
+            cached = {
+                fname: convert[fname].convert_to_cache(values.get(fname), prototype)
+                for fname in ("name", "quantity", "price_unit")
+            }
+            base_line = dict(
+                bases[prototype_id],
+                record=prototype,
+                id=0,
+                name=cached["name"],
+                quantity=cached["quantity"],
+                price_unit=cached["price_unit"],
+            )
             base_lines[prototype.move_id].append(base_line)
-            rows.append({
-                "prototype": prototype_id,
-                "move_id": prototype.move_id.id,
-                "name": cached["name"],
-                "quantity": cached["quantity"],
-                "price_unit": cached["price_unit"],
-                "sequence": values["sequence"],
-                "halo_run_line_id": values.get("halo_run_line_id") or None,
-                "base_line": base_line,
-            })
+            rows.append(
+                {
+                    "prototype": prototype_id,
+                    "move_id": prototype.move_id.id,
+                    "name": cached["name"],
+                    "quantity": cached["quantity"],
+                    "price_unit": cached["price_unit"],
+                    "sequence": values["sequence"],
+                    "halo_run_line_id": values.get("halo_run_line_id") or None,
+                    "base_line": base_line,
+                }
+            )
         for move, move_base_lines in base_lines.items():
             existing = move.line_ids.filtered(lambda line: line.display_type == "product").sorted("id")
             all_lines = [move._prepare_product_base_line_for_taxes_computation(line) for line in existing]
@@ -237,19 +269,23 @@ class AccountMove(models.Model):
             base_line = row.pop("base_line")
             details, sign = base_line["tax_details"], base_line["sign"]
             balance = prototype.company_currency_id.round(
-                sign * (details["total_excluded"] + details["delta_total_excluded"]))
+                sign * (details["total_excluded"] + details["delta_total_excluded"])
+            )
             debit, credit = (max(balance, 0.0), max(-balance, 0.0))
             if prototype.is_storno:
                 debit, credit = -credit, -debit
-            row.update({
-                "price_subtotal": details["total_excluded_currency"],
-                "price_total": details["total_included_currency"],
-                "amount_currency": prototype.currency_id.round(
-                    sign * (details["total_excluded_currency"] + details["delta_total_excluded_currency"])),
-                "balance": balance,
-                "debit": debit,
-                "credit": credit,
-            })
+            row.update(
+                {
+                    "price_subtotal": details["total_excluded_currency"],
+                    "price_total": details["total_included_currency"],
+                    "amount_currency": prototype.currency_id.round(
+                        sign * (details["total_excluded_currency"] + details["delta_total_excluded_currency"])
+                    ),
+                    "balance": balance,
+                    "debit": debit,
+                    "credit": credit,
+                }
+            )
             for fname, field in convert.items():
                 if fname in ("sequence", "halo_run_line_id"):
                     continue
@@ -261,8 +297,11 @@ class AccountMove(models.Model):
         Line = self.env["account.move.line"]
         own = [fname for fname in OWN_COLUMNS if fname in Line._fields]
         inserted = row_copies.insert_row_copies(
-            Line, [row["prototype"] for row in rows], {fname: [row[fname] for row in rows] for fname in own},
-            returning=("id", "move_id", "sequence"))
+            Line,
+            [row["prototype"] for row in rows],
+            {fname: [row[fname] for row in rows] for fname in own},
+            returning=("id", "move_id", "sequence"),
+        )
         new_ids = {(move_id, sequence): line_id for line_id, move_id, sequence in inserted}
         return [new_ids[row["move_id"], row["sequence"]] for row in rows]
 
@@ -274,23 +313,36 @@ class AccountMove(models.Model):
         for field in Line._fields.values():
             if field.type != "many2many" or not field.store:
                 continue
-            self.env.cr.execute(SQL(
-                "SELECT %s, %s FROM %s WHERE %s = ANY(%s)",
-                SQL.identifier(field.column1), SQL.identifier(field.column2), SQL.identifier(field.relation),
-                SQL.identifier(field.column1), list(set(prototype_ids)),
-            ))
+            self.env.cr.execute(
+                SQL(
+                    "SELECT %s, %s FROM %s WHERE %s = ANY(%s)",
+                    SQL.identifier(field.column1),
+                    SQL.identifier(field.column2),
+                    SQL.identifier(field.relation),
+                    SQL.identifier(field.column1),
+                    list(set(prototype_ids)),
+                )
+            )
             values = defaultdict(list)
             for prototype_id, value in self.env.cr.fetchall():
                 values[prototype_id].append(value)
-            pairs = [(new_id, value) for new_id, prototype_id in zip(new_ids, prototype_ids, strict=True)
-                     for value in values.get(prototype_id, ())]
+            pairs = [
+                (new_id, value)
+                for new_id, prototype_id in zip(new_ids, prototype_ids, strict=True)
+                for value in values.get(prototype_id, ())
+            ]
             if not pairs:
                 continue
-            self.env.cr.execute(SQL(
-                "INSERT INTO %s (%s, %s) SELECT * FROM unnest(%s::int[], %s::int[])",
-                SQL.identifier(field.relation), SQL.identifier(field.column1), SQL.identifier(field.column2),
-                [pair[0] for pair in pairs], [pair[1] for pair in pairs],
-            ))
+            self.env.cr.execute(
+                SQL(
+                    "INSERT INTO %s (%s, %s) SELECT * FROM unnest(%s::int[], %s::int[])",
+                    SQL.identifier(field.relation),
+                    SQL.identifier(field.column1),
+                    SQL.identifier(field.column2),
+                    [pair[0] for pair in pairs],
+                    [pair[1] for pair in pairs],
+                )
+            )
 
     @api.model
     def _halo_fields_on_lines(self):
@@ -311,8 +363,11 @@ class AccountMove(models.Model):
         created, copies, first = [], [], {}
         for vals in line_vals:
             key = (
-                vals.get("product_id"), vals.get("account_id"), str(vals.get("tax_ids")),
-                str(vals.get("tax_tag_ids")), str(vals.get("analytic_distribution") or {}),
+                vals.get("product_id"),
+                vals.get("account_id"),
+                str(vals.get("tax_ids")),
+                str(vals.get("tax_tag_ids")),
+                str(vals.get("analytic_distribution") or {}),
                 (vals.get("quantity") or 0) * (vals.get("price_unit") or 0) < 0,
                 vals.get("display_type", "product"),
             )

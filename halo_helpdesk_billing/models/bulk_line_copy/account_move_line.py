@@ -14,16 +14,30 @@ ORM. ``tests/test_invoice_bulk_lines.py`` compares the copies with ORM-made line
 As for invoice lines, the copy is off when the company says so or a stored computed field of
 another module depends on the analytic line's columns (``row_copies.refusal``).
 """
+
 from odoo import models
 
 from ..halo_engine import BILLING_RUN
 from . import row_copies
 
 # the values of an analytic line Odoo makes for an invoice line besides its analytic accounts
-ANALYTIC_PLAIN_VALUES = frozenset((
-    "name", "date", "partner_id", "unit_amount", "product_id", "product_uom_id", "amount",
-    "general_account_id", "ref", "move_line_id", "user_id", "company_id", "category",
-))
+ANALYTIC_PLAIN_VALUES = frozenset(
+    (
+        "name",
+        "date",
+        "partner_id",
+        "unit_amount",
+        "product_id",
+        "product_uom_id",
+        "amount",
+        "general_account_id",
+        "ref",
+        "move_line_id",
+        "user_id",
+        "company_id",
+        "category",
+    )
+)
 # the columns each copy has of its own; every other stored column is its prototype's
 ANALYTIC_OWN_COLUMNS = ("name", "unit_amount", "amount", "move_line_id")
 
@@ -62,8 +76,11 @@ class AccountMoveLine(models.Model):
         fields = self.env["account.analytic.line"]._fields
         return all(
             key in ANALYTIC_PLAIN_VALUES
-            or (key in fields and fields[key].type == "many2one"
-                and fields[key].comodel_name == "account.analytic.account")
+            or (
+                key in fields
+                and fields[key].type == "many2one"
+                and fields[key].comodel_name == "account.analytic.account"
+            )
             for key in vals
         )
 
@@ -90,11 +107,19 @@ class AccountMoveLine(models.Model):
         Analytic = self.env["account.analytic.line"]
         self.env.flush_all()
         own = {fname: Analytic._fields[fname] for fname in ANALYTIC_OWN_COLUMNS}
-        row_copies.insert_row_copies(Analytic, [prototype.id for prototype, _vals in copies], {
-            fname: [field.convert_to_column_insert(field.convert_to_cache(vals.get(fname), prototype), prototype)
-                    for prototype, vals in copies]
-            for fname, field in own.items()
-        })
+        row_copies.insert_row_copies(
+            Analytic,
+            [prototype.id for prototype, _vals in copies],
+            {
+                fname: [
+                    field.convert_to_column_insert(
+                        field.convert_to_cache(vals.get(fname), prototype), prototype
+                    )
+                    for prototype, vals in copies
+                ]
+                for fname, field in own.items()
+            },
+        )
         # the ORM did not see these rows: nothing cached may miss them (the journal items'
         # analytic lines, the analytic accounts' balances...)
         self.env.invalidate_all()

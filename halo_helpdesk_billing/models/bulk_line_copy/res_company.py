@@ -6,7 +6,8 @@ class ResCompany(models.Model):
     _inherit = "res.company"
 
     halo_bulk_line_copy = fields.Boolean(
-        string="Copy Invoice Lines in Bulk", default=True,
+        string="Copy Invoice Lines in Bulk",
+        default=True,
         help="Billing runs add the lines of an itemised invoice that share their accounting "
         "values (product, account, taxes, analytic distribution) as database copies of the "
         "first one, and copy the analytic lines the same way when posting: much faster on "

@@ -9,6 +9,7 @@ column), and ours are ours. Any other module's stored computed field that depend
 of ``account.move.line`` or ``account.analytic.line`` makes :func:`refusal` refuse the copy:
 the lines are then made by the ORM, as without this addon.
 """
+
 import logging
 import weakref
 
@@ -17,13 +18,17 @@ from odoo.tools import SQL
 _logger = logging.getLogger(__name__)
 
 # Modules whose stored computed fields on or over the copied models the copy keeps right
-SAFE_MODULES = frozenset((
-    "account", "analytic", "halo_helpdesk_billing",
-    # its stored computes on analytic lines follow their task, project and employee, which
-    # copies never carry (account.move.line._halo_analytic_copyable), and their partner, that
-    # of the journal item, the same on every line of one invoice
-    "hr_timesheet",
-))
+SAFE_MODULES = frozenset(
+    (
+        "account",
+        "analytic",
+        "halo_helpdesk_billing",
+        # its stored computes on analytic lines follow their task, project and employee, which
+        # copies never carry (account.move.line._halo_analytic_copyable), and their partner, that
+        # of the journal item, the same on every line of one invoice
+        "hr_timesheet",
+    )
+)
 
 # refusal per registry and model, worked out (and logged) once per registry:
 # {id(registry): (weak reference to the registry, {model name: reason or None})}
@@ -69,7 +74,10 @@ def refusal(env, model_name):
             reason = ", ".join(f"{field} ({', '.join(field._modules) or 'custom'})" for field in fields)
             _logger.warning(
                 "Bulk copy of %s lines refused, the ORM makes them: stored computed fields of other "
-                "modules depend on their columns: %s", model_name, reason)
+                "modules depend on their columns: %s",
+                model_name,
+                reason,
+            )
         refusals[model_name] = reason
     return refusals[model_name]
 
@@ -86,28 +94,37 @@ def insert_row_copies(model, prototype_ids, own_values, returning=()):
     :param returning: columns of the new rows to return
     :return: the ``returning`` values of the new rows
     """
-    columns = [fname for fname, field in model._fields.items() if field.store and field.column_type and fname != "id"]
+    columns = [
+        fname for fname, field in model._fields.items() if field.store and field.column_type and fname != "id"
+    ]
     own = [fname for fname in columns if fname in own_values]
-    model.env.cr.execute(SQL(
-        """WITH p AS MATERIALIZED (SELECT * FROM %(table)s WHERE id = ANY(%(prototype_ids)s))
+    model.env.cr.execute(
+        SQL(
+            """WITH p AS MATERIALIZED (SELECT * FROM %(table)s WHERE id = ANY(%(prototype_ids)s))
            INSERT INTO %(table)s (%(columns)s)
            SELECT %(select)s
              FROM unnest(%(prototypes)s::int[], %(arrays)s) WITH ORDINALITY AS v(prototype, %(own)s, position)
              JOIN p ON p.id = v.prototype
          ORDER BY v.position
          %(returning)s""",
-        table=SQL.identifier(model._table),
-        prototype_ids=list(set(prototype_ids)),
-        columns=SQL(", ").join(SQL.identifier(fname) for fname in columns),
-        select=SQL(", ").join(
-            SQL("v.%s", SQL.identifier(fname)) if fname in own_values else SQL("p.%s", SQL.identifier(fname))
-            for fname in columns),
-        prototypes=list(prototype_ids),
-        arrays=SQL(", ").join(
-            SQL("%s::%s[]", own_values[fname], SQL(model._fields[fname].column_type[1].split("(")[0]))
-            for fname in own),
-        own=SQL(", ").join(SQL.identifier(fname) for fname in own),
-        returning=SQL("RETURNING %s", SQL(", ").join(SQL.identifier(fname) for fname in returning))
-        if returning else SQL(),
-    ))
+            table=SQL.identifier(model._table),
+            prototype_ids=list(set(prototype_ids)),
+            columns=SQL(", ").join(SQL.identifier(fname) for fname in columns),
+            select=SQL(", ").join(
+                SQL("v.%s", SQL.identifier(fname))
+                if fname in own_values
+                else SQL("p.%s", SQL.identifier(fname))
+                for fname in columns
+            ),
+            prototypes=list(prototype_ids),
+            arrays=SQL(", ").join(
+                SQL("%s::%s[]", own_values[fname], SQL(model._fields[fname].column_type[1].split("(")[0]))
+                for fname in own
+            ),
+            own=SQL(", ").join(SQL.identifier(fname) for fname in own),
+            returning=SQL("RETURNING %s", SQL(", ").join(SQL.identifier(fname) for fname in returning))
+            if returning
+            else SQL(),
+        )
+    )
     return model.env.cr.fetchall() if returning else []

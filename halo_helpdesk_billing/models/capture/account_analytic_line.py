@@ -13,7 +13,14 @@ from .halo_billable_mixin import HaloBillableMixin
 
 MAX_ACTION_HOURS = 24
 # Changing any of these re-rates the line (and the work it is rounded with).
-RATING_FIELDS = {"halo_start", "halo_end", "halo_charge_rate_id", "halo_billable", "halo_ticket_id", "halo_kind"}
+RATING_FIELDS = {
+    "halo_start",
+    "halo_end",
+    "halo_charge_rate_id",
+    "halo_billable",
+    "halo_ticket_id",
+    "halo_kind",
+}
 
 
 class AccountAnalyticLine(models.Model):
@@ -24,7 +31,10 @@ class AccountAnalyticLine(models.Model):
 
     # ... and the rating results, which billing runs invoice as they are stored
     _halo_engine_fields = HaloBillableMixin._halo_engine_fields | {
-        "halo_rate_version_id", "halo_billable_hours", "halo_rated_amount", "halo_rating_explanation",
+        "halo_rate_version_id",
+        "halo_billable_hours",
+        "halo_rated_amount",
+        "halo_rating_explanation",
         "halo_rating_data",
     }
 
@@ -46,7 +56,9 @@ class AccountAnalyticLine(models.Model):
     halo_start = fields.Datetime(string="Start")
     halo_end = fields.Datetime(string="End")
     halo_running = fields.Boolean(
-        string="Running", compute="_compute_halo_running", store=True,
+        string="Running",
+        compute="_compute_halo_running",
+        store=True,
         help="Started from the ticket and not stopped yet.",
     )
     halo_charge_rate_id = fields.Many2one(
@@ -68,29 +80,35 @@ class AccountAnalyticLine(models.Model):
         string="Invoice Note", help="Printed on the invoice line for this action."
     )
     halo_overlap = fields.Boolean(
-        string="Overlaps", compute="_compute_halo_overlap",
+        string="Overlaps",
+        compute="_compute_halo_overlap",
         help="Another action of the same technician overlaps this one.",
     )
     # Rating results (written by the rating engine; money only for billing groups)
     halo_rate_version_id = fields.Many2one(
-        comodel_name="halo.charge.rate.version", string="Rate Version", readonly=True,
-        copy=False, groups=BILLING_USER,
+        comodel_name="halo.charge.rate.version",
+        string="Rate Version",
+        readonly=True,
+        copy=False,
+        groups=BILLING_USER,
     )
     halo_billable_hours = fields.Float(
         string="Billable Hours", readonly=True, copy=False, digits=(16, 4), groups=BILLING_USER
     )
-    halo_rated_amount = fields.Monetary(
-        string="Rated Amount", readonly=True, copy=False, groups=BILLING_USER
-    )
-    halo_rating_explanation = fields.Text(
-        string="Rating", readonly=True, copy=False, groups=BILLING_USER
-    )
+    halo_rated_amount = fields.Monetary(string="Rated Amount", readonly=True, copy=False, groups=BILLING_USER)
+    halo_rating_explanation = fields.Text(string="Rating", readonly=True, copy=False, groups=BILLING_USER)
     halo_rating_data = fields.Json(
-        string="Rating Segments", readonly=True, copy=False, groups=BILLING_USER,
+        string="Rating Segments",
+        readonly=True,
+        copy=False,
+        groups=BILLING_USER,
         help="Normal / out-of-hours / holiday parts of the last rating (invoice lines).",
     )
     halo_versions_known = fields.Integer(
-        string="Versions Known", readonly=True, copy=False, groups=BILLING_USER,
+        string="Versions Known",
+        readonly=True,
+        copy=False,
+        groups=BILLING_USER,
         help="The newest charge-rate version (by id) that existed when this work was first rated "
         "or last explicitly re-rated: versions added since price it only through a re-rate.",
     )
@@ -108,8 +126,12 @@ class AccountAnalyticLine(models.Model):
         else:
             description = self.env._("%(kind)s \u201c%(name)s\u201d", kind=kind, name=description)
         ticket = self.sudo().halo_ticket_id
-        return self.env._("%(work)s (%(ticket)s, %(date)s)", work=description,
-                          ticket=ticket.number or ticket.name or "-", date=self.date or "")
+        return self.env._(
+            "%(work)s (%(ticket)s, %(date)s)",
+            work=description,
+            ticket=ticket.number or ticket.name or "-",
+            date=self.date or "",
+        )
 
     @api.depends("halo_start", "halo_end")
     def _compute_halo_running(self):
@@ -132,13 +154,15 @@ class AccountAnalyticLine(models.Model):
         overlapping = set()
         if lines:
             self.flush_model(["employee_id", "halo_start", "halo_end"])
-            self.env.cr.execute(SQL(
-                """SELECT DISTINCT a.id FROM account_analytic_line a
+            self.env.cr.execute(
+                SQL(
+                    """SELECT DISTINCT a.id FROM account_analytic_line a
                    JOIN account_analytic_line b ON b.employee_id = a.employee_id AND b.id != a.id
                     AND b.halo_start < a.halo_end AND a.halo_start < b.halo_end
                   WHERE a.id = ANY(%s)""",
-                lines.ids,
-            ))
+                    lines.ids,
+                )
+            )
             overlapping = {row[0] for row in self.env.cr.fetchall()}
         for line in self:
             line.halo_overlap = line.id in overlapping
@@ -156,27 +180,38 @@ class AccountAnalyticLine(models.Model):
             if not (line.halo_start and line.halo_end):
                 continue
             if line.halo_end < line.halo_start:
-                raise ValidationError(self.env._(
-                    "The action '%(name)s' ends before it starts (%(start)s → %(end)s).",
-                    name=line.name, start=line.halo_start, end=line.halo_end,
-                ))
+                raise ValidationError(
+                    self.env._(
+                        "The action '%(name)s' ends before it starts (%(start)s → %(end)s).",
+                        name=line.name,
+                        start=line.halo_start,
+                        end=line.halo_end,
+                    )
+                )
             if line.halo_end - line.halo_start > timedelta(hours=MAX_ACTION_HOURS):
-                raise ValidationError(self.env._(
-                    "The action '%(name)s' lasts more than %(hours)s hours; split it or check "
-                    "the dates.", name=line.name, hours=MAX_ACTION_HOURS,
-                ))
+                raise ValidationError(
+                    self.env._(
+                        "The action '%(name)s' lasts more than %(hours)s hours; split it or check the dates.",
+                        name=line.name,
+                        hours=MAX_ACTION_HOURS,
+                    )
+                )
 
     @api.constrains("halo_ticket_id", "halo_charge_rate_id", "halo_kind")
     def _check_halo_rate_kind(self):
         for line in self.filtered("halo_charge_rate_id"):
             kind = "travel" if line.halo_kind == "travel" else "labour"
             if line.halo_charge_rate_id.kind != kind:
-                raise ValidationError(self.env._(
-                    "Charge rate %(rate)s is for %(rate_kind)s, not for %(kind)s.",
-                    rate=line.halo_charge_rate_id.name,
-                    rate_kind=dict(line.halo_charge_rate_id._fields["kind"].selection)[line.halo_charge_rate_id.kind],
-                    kind=dict(self._fields["halo_kind"].selection)[line.halo_kind],
-                ))
+                raise ValidationError(
+                    self.env._(
+                        "Charge rate %(rate)s is for %(rate_kind)s, not for %(kind)s.",
+                        rate=line.halo_charge_rate_id.name,
+                        rate_kind=dict(line.halo_charge_rate_id._fields["kind"].selection)[
+                            line.halo_charge_rate_id.kind
+                        ],
+                        kind=dict(self._fields["halo_kind"].selection)[line.halo_kind],
+                    )
+                )
 
     @api.onchange("halo_start", "halo_end", "employee_id")
     def _onchange_halo_times(self):
@@ -192,14 +227,18 @@ class AccountAnalyticLine(models.Model):
                 domain.append(("id", "!=", self._origin.id))
             other = self.search(domain, limit=1)
             if other:
-                return {"warning": {
-                    "title": self.env._("Overlapping actions"),
-                    "message": self.env._(
-                        "%(tech)s already has '%(other)s' from %(start)s to %(end)s.",
-                        tech=self.employee_id.name, other=other.name,
-                        start=other.halo_start, end=other.halo_end,
-                    ),
-                }}
+                return {
+                    "warning": {
+                        "title": self.env._("Overlapping actions"),
+                        "message": self.env._(
+                            "%(tech)s already has '%(other)s' from %(start)s to %(end)s.",
+                            tech=self.employee_id.name,
+                            other=other.name,
+                            start=other.halo_start,
+                            end=other.halo_end,
+                        ),
+                    }
+                }
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -240,11 +279,13 @@ class AccountAnalyticLine(models.Model):
         changed = self.sudo().filtered(lambda line: line.halo_billing_state == "unbilled")
         if not changed:
             return
-        others = self.sudo().search([
-            ("halo_ticket_id", "in", changed.halo_ticket_id.ids),
-            ("halo_billing_state", "=", "unbilled"),
-            ("id", "not in", changed.ids),
-        ])
+        others = self.sudo().search(
+            [
+                ("halo_ticket_id", "in", changed.halo_ticket_id.ids),
+                ("halo_billing_state", "=", "unbilled"),
+                ("id", "not in", changed.ids),
+            ]
+        )
         groups = defaultdict(lambda: self.browse().sudo())
         Contract = self.env["halo.contract"].sudo()
         candidates = {}
@@ -255,10 +296,19 @@ class AccountAnalyticLine(models.Model):
             # company's (customer settings are per company)
             if (company.id, customer.id) not in candidates:
                 candidates[company.id, customer.id] = Contract._halo_scope_contracts(customer, company)
-            contract = candidates[company.id, customer.id] and candidates[company.id, customer.id]._halo_governing_contract(
-                line.halo_ticket_id.partner_id, line.date, line.halo_charge_rate_id.id) or Contract
-            scope = (contract.rounding_scope or customer.halo_rounding_scope or company.halo_rounding_scope
-                     or "action")
+            contract = (
+                candidates[company.id, customer.id]
+                and candidates[company.id, customer.id]._halo_governing_contract(
+                    line.halo_ticket_id.partner_id, line.date, line.halo_charge_rate_id.id
+                )
+                or Contract
+            )
+            scope = (
+                contract.rounding_scope
+                or customer.halo_rounding_scope
+                or company.halo_rounding_scope
+                or "action"
+            )
             if scope == "action":
                 if line in changed:  # rounded alone: the others are not affected
                     groups[("alone", line.id)] |= line
@@ -271,23 +321,39 @@ class AccountAnalyticLine(models.Model):
             known = [line.halo_versions_known for line in members - changed if line.halo_versions_known]
             by_known[min(known) if known else 0] |= members
         siblings = others.filtered(lambda line: line.halo_rated_amount or line.halo_rate_version_id)
-        before = {line.id: (line.halo_rated_amount, line.halo_billable_hours, line.halo_rate_version_id.id,
-                            line.halo_rating_explanation) for line in siblings}
+        before = {
+            line.id: (
+                line.halo_rated_amount,
+                line.halo_billable_hours,
+                line.halo_rate_version_id.id,
+                line.halo_rating_explanation,
+            )
+            for line in siblings
+        }
         for known, lines in by_known.items():
             self.env["halo.rating"]._rate_timesheets(lines, known=known or None)
         audits = []
-        reason = self.env._("Re-priced with its rounding group after a change to %(actions)s",
-                            actions=", ".join(changed.mapped(lambda line: line.name or str(line.id)))[:200])
+        reason = self.env._(
+            "Re-priced with its rounding group after a change to %(actions)s",
+            actions=", ".join(changed.mapped(lambda line: line.name or str(line.id)))[:200],
+        )
         for line in siblings:
             old = before[line.id]
             if old[:3] != (line.halo_rated_amount, line.halo_billable_hours, line.halo_rate_version_id.id):
-                audits.append({
-                    "line_id": line.id, "reason": reason,
-                    "old_amount": old[0], "new_amount": line.halo_rated_amount,
-                    "old_hours": old[1], "new_hours": line.halo_billable_hours,
-                    "old_version_id": old[2] or False, "new_version_id": line.halo_rate_version_id.id,
-                    "old_explanation": old[3], "new_explanation": line.halo_rating_explanation,
-                })
+                audits.append(
+                    {
+                        "line_id": line.id,
+                        "reason": reason,
+                        "old_amount": old[0],
+                        "new_amount": line.halo_rated_amount,
+                        "old_hours": old[1],
+                        "new_hours": line.halo_billable_hours,
+                        "old_version_id": old[2] or False,
+                        "new_version_id": line.halo_rate_version_id.id,
+                        "old_explanation": old[3],
+                        "new_explanation": line.halo_rating_explanation,
+                    }
+                )
         if audits:
             self.env["halo.rating.audit"].sudo().create(audits)
         # prepay thresholds are checked as the work is rated, not weeks later at invoicing
@@ -329,4 +395,3 @@ class AccountAnalyticLine(models.Model):
             vals["unit_amount"] = (end - start).total_seconds() / 3600
         elif start and not end:
             vals["unit_amount"] = 0.0
-

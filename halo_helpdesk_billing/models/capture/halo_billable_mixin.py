@@ -119,17 +119,25 @@ class HaloBillableMixin(models.AbstractModel):
                 )
 
     # Only the billing engine moves work between billing states (and keeps its history).
-    _halo_engine_fields = frozenset({
-        "halo_run_id", "halo_invoice_id", "halo_invoice_number", "halo_billing_state", "halo_billing_history",
-    })
+    _halo_engine_fields = frozenset(
+        {
+            "halo_run_id",
+            "halo_invoice_id",
+            "halo_invoice_number",
+            "halo_billing_state",
+            "halo_billing_history",
+        }
+    )
 
     def _halo_check_engine_fields(self, vals):
         engine_fields = self._halo_engine_fields.intersection(vals)
         if engine_fields and not BILLING_ENGINE.is_set(self.env):
-            raise AccessError(self.env._(
-                "The billing status of recorded work is set by billing runs only (%(fields)s).",
-                fields=", ".join(sorted(engine_fields)),
-            ))
+            raise AccessError(
+                self.env._(
+                    "The billing status of recorded work is set by billing runs only (%(fields)s).",
+                    fields=", ".join(sorted(engine_fields)),
+                )
+            )
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -152,8 +160,13 @@ class HaloBillableMixin(models.AbstractModel):
     # releases what its invoice billed. Batches of 100,000 rows go in SQL (one UPDATE per
     # model), so the stored state is written with the columns it follows, and the ORM cache
     # of those fields is invalidated here.
-    _halo_state_columns = ("halo_run_id", "halo_invoice_id", "halo_invoice_number", "halo_billing_state",
-                           "halo_billing_history")
+    _halo_state_columns = (
+        "halo_run_id",
+        "halo_invoice_id",
+        "halo_invoice_number",
+        "halo_billing_state",
+        "halo_billing_history",
+    )
 
     @api.model
     def _halo_billable_sql(self):
@@ -172,7 +185,10 @@ class HaloBillableMixin(models.AbstractModel):
         return SQL(
             "halo_run_id = CASE WHEN %(claim)s THEN %(run)s ELSE %(table)s.halo_run_id END, "
             "halo_billing_state = CASE WHEN %(claim)s THEN %(in_run)s ELSE %(table)s.halo_billing_state END",
-            claim=claim, run=run_id, table=table, in_run=IN_RUN,
+            claim=claim,
+            run=run_id,
+            table=table,
+            in_run=IN_RUN,
         )
 
     @api.model
@@ -180,8 +196,9 @@ class HaloBillableMixin(models.AbstractModel):
         self.invalidate_model(list(self._halo_state_columns))
 
     @api.model
-    def _halo_write_billing_state(self, state, ids=None, *, run_id=None, held_by=None, invoice=None,
-                                  history=None, moves=None):
+    def _halo_write_billing_state(
+        self, state, ids=None, *, run_id=None, held_by=None, invoice=None, history=None, moves=None
+    ):
         """Write the billing state of a batch of this model's work, in one UPDATE.
 
         - ``IN_RUN``: work ``ids`` not invoiced yet goes in billing run ``run_id``;
@@ -201,23 +218,44 @@ class HaloBillableMixin(models.AbstractModel):
         if state == IN_RUN:
             query = SQL(
                 "UPDATE %s SET halo_run_id = %s, halo_billing_state = %s "
-                "WHERE id = ANY(%s) AND halo_invoice_number IS NULL", table, run_id, IN_RUN, list(ids))
+                "WHERE id = ANY(%s) AND halo_invoice_number IS NULL",
+                table,
+                run_id,
+                IN_RUN,
+                list(ids),
+            )
         elif state == UNBILLED:
-            released = SQL("halo_billing_state = CASE WHEN %s THEN %s ELSE %s END",
-                           self._halo_billable_sql(), UNBILLED, NOT_BILLABLE)
+            released = SQL(
+                "halo_billing_state = CASE WHEN %s THEN %s ELSE %s END",
+                self._halo_billable_sql(),
+                UNBILLED,
+                NOT_BILLABLE,
+            )
             if invoice is not None:
                 query = SQL(
                     """UPDATE %(table)s
                           SET halo_run_id = NULL, halo_invoice_id = NULL, halo_invoice_number = NULL, %(released)s,
                               halo_billing_history = CONCAT_WS(E'\\n', halo_billing_history, %(history)s)
                         WHERE id = ANY(%(ids)s) AND halo_invoice_id = %(invoice)s""",
-                    table=table, released=released, history=history, ids=list(ids), invoice=invoice.id)
+                    table=table,
+                    released=released,
+                    history=history,
+                    ids=list(ids),
+                    invoice=invoice.id,
+                )
             else:
-                held = SQL("AND (halo_run_id IS NULL OR halo_run_id = ANY(%s))", list(held_by)) \
-                    if held_by is not None else SQL("")
+                held = (
+                    SQL("AND (halo_run_id IS NULL OR halo_run_id = ANY(%s))", list(held_by))
+                    if held_by is not None
+                    else SQL("")
+                )
                 query = SQL(
                     "UPDATE %s SET halo_run_id = NULL, %s WHERE id = ANY(%s) AND halo_invoice_number IS NULL %s",
-                    table, released, list(ids), held)
+                    table,
+                    released,
+                    list(ids),
+                    held,
+                )
         elif state == INVOICED:
             self.env["halo.billing.run.line"].flush_model(["invoice_id", "res_model", "res_id"])
             moves.flush_recordset(["name"])
@@ -226,7 +264,11 @@ class HaloBillableMixin(models.AbstractModel):
                       SET halo_invoice_id = m.id, halo_invoice_number = m.name, halo_billing_state = %s
                      FROM halo_billing_run_line l JOIN account_move m ON m.id = l.invoice_id
                     WHERE l.invoice_id = ANY(%s) AND l.res_model = %s AND w.id = l.res_id""",
-                table, INVOICED, moves.ids, self._name)
+                table,
+                INVOICED,
+                moves.ids,
+                self._name,
+            )
         else:
             raise ValueError(f"unknown billing state {state!r}")
         self.env.cr.execute(query)

@@ -21,16 +21,21 @@ class HaloExpense(models.Model):
     type_id = fields.Many2one(comodel_name="halo.expense.type", required=True)
     description = fields.Char()
     currency_id = fields.Many2one(
-        comodel_name="res.currency", required=True,
+        comodel_name="res.currency",
+        required=True,
         default=lambda self: self.env.company.currency_id,
     )
     amount = fields.Monetary(
-        string="Amount Paid", currency_field="currency_id", groups=BILLING_USER,
+        string="Amount Paid",
+        currency_field="currency_id",
+        groups=BILLING_USER,
         help="What was paid, taxes included, in the expense's currency.",
     )
     amount_entry = fields.Monetary(
-        string="Amount", currency_field="currency_id",
-        compute="_compute_amount_entry", inverse="_inverse_amount_entry",
+        string="Amount",
+        currency_field="currency_id",
+        compute="_compute_amount_entry",
+        inverse="_inverse_amount_entry",
         help="Amount paid, taxes included. Once saved it is shown back to whoever recorded it "
         "and to billing staff only.",
     )
@@ -39,22 +44,33 @@ class HaloExpense(models.Model):
         help="The expense was recorded by the current user (who may see what they paid).",
     )
     tax_ids = fields.Many2many(
-        comodel_name="account.tax", string="Taxes Paid", check_company=True,
+        comodel_name="account.tax",
+        string="Taxes Paid",
+        check_company=True,
         domain=[("type_tax_use", "=", "purchase")],
         help="Taxes included in the amount paid (reclaimable taxes are not re-billed).",
     )
     receipt = fields.Binary(attachment=True)
     receipt_filename = fields.Char()
     halo_amount = fields.Monetary(
-        string="Billed Amount", currency_field="halo_amount_currency_id", readonly=True,
-        copy=False, groups=BILLING_USER,
+        string="Billed Amount",
+        currency_field="halo_amount_currency_id",
+        readonly=True,
+        copy=False,
+        groups=BILLING_USER,
     )
     halo_amount_currency_id = fields.Many2one(
-        comodel_name="res.currency", string="Billing Currency", readonly=True, copy=False,
+        comodel_name="res.currency",
+        string="Billing Currency",
+        readonly=True,
+        copy=False,
         help="Currency of the billed amount (the customer's billing currency).",
     )
     halo_cost = fields.Monetary(
-        string="Cost", currency_field="company_currency_id", readonly=True, copy=False,
+        string="Cost",
+        currency_field="company_currency_id",
+        readonly=True,
+        copy=False,
         groups=BILLING_MANAGER,
         help="What the expense cost the company: the amount paid less its reclaimable taxes, in "
         "the company's currency at the rate of its date.",
@@ -63,12 +79,15 @@ class HaloExpense(models.Model):
     halo_price_fixed = fields.Boolean(readonly=True, copy=False, groups=BILLING_USER)
     halo_markup = fields.Float(string="Markup (%) (fixed)", readonly=True, copy=False, groups=BILLING_USER)
     halo_type_surcharge = fields.Float(
-        string="Surcharge (fixed)", digits=(16, 4), readonly=True, copy=False, groups=BILLING_USER,
-        help="In the company's currency.")
-    company_currency_id = fields.Many2one(related="company_id.currency_id", string="Company Currency")
-    halo_explanation = fields.Text(
-        string="Rating", readonly=True, copy=False, groups=BILLING_USER
+        string="Surcharge (fixed)",
+        digits=(16, 4),
+        readonly=True,
+        copy=False,
+        groups=BILLING_USER,
+        help="In the company's currency.",
     )
+    company_currency_id = fields.Many2one(related="company_id.currency_id", string="Company Currency")
+    halo_explanation = fields.Text(string="Rating", readonly=True, copy=False, groups=BILLING_USER)
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -89,10 +108,16 @@ class HaloExpense(models.Model):
         Rating = self.env["halo.rating"]
         expenses = self.sudo().filtered(lambda e: e.halo_billing_state in RERATABLE_STATES)
         for expense in expenses:
-            markup, surcharge = Rating._halo_expense_settings(expense.partner_id, expense.company_id, expense.type_id)
-            expense.write({
-                "halo_price_fixed": True, "halo_markup": float(markup), "halo_type_surcharge": float(surcharge),
-            })
+            markup, surcharge = Rating._halo_expense_settings(
+                expense.partner_id, expense.company_id, expense.type_id
+            )
+            expense.write(
+                {
+                    "halo_price_fixed": True,
+                    "halo_markup": float(markup),
+                    "halo_type_surcharge": float(surcharge),
+                }
+            )
         Rating._halo_rate_recorded(expenses)
 
     @api.depends_context("uid")

@@ -25,6 +25,4 @@ class HaloExpenseType(models.Model):
     currency_id = fields.Many2one(
         comodel_name="res.currency", default=lambda self: self.env.company.currency_id
     )
-    surcharge = fields.Monetary(
-        help="Added to each billed expense of this type.", groups=BILLING_USER
-    )
+    surcharge = fields.Monetary(help="Added to each billed expense of this type.", groups=BILLING_USER)

@@ -27,32 +27,40 @@ class HaloMileage(models.Model):
     note = fields.Char()
     currency_id = fields.Many2one(related="company_id.currency_id")
     halo_amount = fields.Monetary(
-        string="Amount", currency_field="halo_amount_currency_id", readonly=True, copy=False,
+        string="Amount",
+        currency_field="halo_amount_currency_id",
+        readonly=True,
+        copy=False,
         groups=BILLING_USER,
     )
     halo_amount_currency_id = fields.Many2one(
-        comodel_name="res.currency", string="Billing Currency", readonly=True, copy=False,
+        comodel_name="res.currency",
+        string="Billing Currency",
+        readonly=True,
+        copy=False,
         help="Currency of the amount (the customer's billing currency).",
     )
     # The price fixed when the trip is recorded: a later change of the customer's or the
     # company's mileage price does not re-price it.
     halo_price_unit = fields.Float(
-        string="Price per Unit", digits=(16, 4), readonly=True, copy=False, groups=BILLING_USER)
+        string="Price per Unit", digits=(16, 4), readonly=True, copy=False, groups=BILLING_USER
+    )
     halo_price_per = fields.Selection(
-        selection=[("km", "km"), ("mi", "mi")], string="Price per", readonly=True, copy=False,
-        groups=BILLING_USER)
+        selection=[("km", "km"), ("mi", "mi")],
+        string="Price per",
+        readonly=True,
+        copy=False,
+        groups=BILLING_USER,
+    )
     halo_price_surcharge = fields.Float(
-        string="Surcharge per Trip (fixed)", digits=(16, 4), readonly=True, copy=False, groups=BILLING_USER)
+        string="Surcharge per Trip (fixed)", digits=(16, 4), readonly=True, copy=False, groups=BILLING_USER
+    )
     halo_price_currency_id = fields.Many2one(
-        comodel_name="res.currency", string="Price Currency", readonly=True, copy=False,
-        groups=BILLING_USER)
-    halo_explanation = fields.Text(
-        string="Rating", readonly=True, copy=False, groups=BILLING_USER
+        comodel_name="res.currency", string="Price Currency", readonly=True, copy=False, groups=BILLING_USER
     )
+    halo_explanation = fields.Text(string="Rating", readonly=True, copy=False, groups=BILLING_USER)
 
-    _positive_distance = models.Constraint(
-        "CHECK (distance > 0)", "The distance must be greater than zero."
-    )
+    _positive_distance = models.Constraint("CHECK (distance > 0)", "The distance must be greater than zero.")
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -73,11 +81,17 @@ class HaloMileage(models.Model):
         Rating = self.env["halo.rating"]
         trips = self.sudo().filtered(lambda trip: trip.halo_billing_state in RERATABLE_STATES)
         for trip in trips:
-            price, per, surcharge, currency = Rating._halo_mileage_settings(trip.partner_id, trip.company_id, trip.unit)
-            trip.write({
-                "halo_price_unit": float(price), "halo_price_per": per,
-                "halo_price_surcharge": float(surcharge), "halo_price_currency_id": currency.id,
-            })
+            price, per, surcharge, currency = Rating._halo_mileage_settings(
+                trip.partner_id, trip.company_id, trip.unit
+            )
+            trip.write(
+                {
+                    "halo_price_unit": float(price),
+                    "halo_price_per": per,
+                    "halo_price_surcharge": float(surcharge),
+                    "halo_price_currency_id": currency.id,
+                }
+            )
         Rating._halo_rate_recorded(trips)
 
     @api.depends("distance", "round_trip")

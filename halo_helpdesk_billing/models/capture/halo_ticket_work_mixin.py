@@ -16,15 +16,13 @@ class HaloTicketWorkMixin(models.AbstractModel):
     ticket_id = fields.Many2one(
         comodel_name="helpdesk.ticket", required=True, index=True, ondelete="restrict"
     )
-    company_id = fields.Many2one(
-        related="ticket_id.company_id", store=True, index=True, precompute=True
-    )
-    partner_id = fields.Many2one(
-        related="ticket_id.commercial_partner_id", string="Customer", store=True
-    )
+    company_id = fields.Many2one(related="ticket_id.company_id", store=True, index=True, precompute=True)
+    partner_id = fields.Many2one(related="ticket_id.commercial_partner_id", string="Customer", store=True)
     date = fields.Date(required=True, default=fields.Date.context_today)
     user_id = fields.Many2one(
-        comodel_name="res.users", string="Technician", required=True,
+        comodel_name="res.users",
+        string="Technician",
+        required=True,
         default=lambda self: self.env.user,
     )
     billable = fields.Boolean(default=True)

@@ -10,12 +10,16 @@ class HelpdeskTicket(models.Model):
     _inherit = "helpdesk.ticket"
 
     halo_action_ids = fields.One2many(
-        comodel_name="account.analytic.line", inverse_name="halo_ticket_id",
-        string="Actions", domain=[("halo_kind", "=", "labour")],
+        comodel_name="account.analytic.line",
+        inverse_name="halo_ticket_id",
+        string="Actions",
+        domain=[("halo_kind", "=", "labour")],
     )
     halo_travel_ids = fields.One2many(
-        comodel_name="account.analytic.line", inverse_name="halo_ticket_id",
-        string="Travel Time", domain=[("halo_kind", "=", "travel")],
+        comodel_name="account.analytic.line",
+        inverse_name="halo_ticket_id",
+        string="Travel Time",
+        domain=[("halo_kind", "=", "travel")],
     )
     halo_mileage_ids = fields.One2many(
         comodel_name="halo.mileage", inverse_name="ticket_id", string="Mileage"
@@ -23,46 +27,45 @@ class HelpdeskTicket(models.Model):
     halo_expense_ids = fields.One2many(
         comodel_name="halo.expense", inverse_name="ticket_id", string="Expenses"
     )
-    halo_item_ids = fields.One2many(
-        comodel_name="halo.ticket.item", inverse_name="ticket_id", string="Items"
-    )
-    halo_action_hours = fields.Float(
-        string="Action Hours", compute="_compute_halo_totals", compute_sudo=True
-    )
-    halo_travel_hours = fields.Float(
-        string="Travel Hours", compute="_compute_halo_totals", compute_sudo=True
-    )
+    halo_item_ids = fields.One2many(comodel_name="halo.ticket.item", inverse_name="ticket_id", string="Items")
+    halo_action_hours = fields.Float(string="Action Hours", compute="_compute_halo_totals", compute_sudo=True)
+    halo_travel_hours = fields.Float(string="Travel Hours", compute="_compute_halo_totals", compute_sudo=True)
     halo_mileage_total = fields.Char(
         string="Mileage Driven", compute="_compute_halo_totals", compute_sudo=True
     )
     halo_expense_count = fields.Integer(
         string="Expense Count", compute="_compute_halo_totals", compute_sudo=True
     )
-    halo_item_count = fields.Integer(
-        string="Item Count", compute="_compute_halo_totals", compute_sudo=True
-    )
+    halo_item_count = fields.Integer(string="Item Count", compute="_compute_halo_totals", compute_sudo=True)
     halo_running_action_id = fields.Many2one(
-        comodel_name="account.analytic.line", compute="_compute_halo_running_action_id",
+        comodel_name="account.analytic.line",
+        compute="_compute_halo_running_action_id",
         string="Running Action",
     )
     halo_running_since = fields.Datetime(
-        string="Running Since", compute="_compute_halo_running_action_id",
+        string="Running Since",
+        compute="_compute_halo_running_action_id",
         help="When your running action on this ticket started (the timer in the header).",
     )
     halo_invoice_numbers = fields.Char(
-        string="Invoice Numbers", compute="_compute_halo_invoices", compute_sudo=True,
+        string="Invoice Numbers",
+        compute="_compute_halo_invoices",
+        compute_sudo=True,
         help="Invoices on which work of this ticket was billed.",
     )
     halo_invoice_ids = fields.Many2many(
-        comodel_name="account.move", string="Invoices", compute="_compute_halo_invoices",
-        compute_sudo=True, groups=BILLING_USER,
+        comodel_name="account.move",
+        string="Invoices",
+        compute="_compute_halo_invoices",
+        compute_sudo=True,
+        groups=BILLING_USER,
     )
     halo_invoice_count = fields.Integer(compute="_compute_halo_invoices", compute_sudo=True)
     halo_default_rate_id = fields.Many2one(
-        comodel_name="halo.charge.rate", string="Default Charge Rate",
+        comodel_name="halo.charge.rate",
+        string="Default Charge Rate",
         compute="_compute_halo_default_rate_id",
-        help="Charge rate of new actions: the contract's, else the customer's, the team's, "
-        "the company's.",
+        help="Charge rate of new actions: the contract's, else the customer's, the team's, the company's.",
     )
 
     def _halo_work_models(self):
@@ -85,7 +88,8 @@ class HelpdeskTicket(models.Model):
         counts = {}
         for model in ("halo.expense", "halo.ticket.item"):
             counts[model] = dict(
-                (ticket.id, count) for ticket, count in self.env[model]._read_group(
+                (ticket.id, count)
+                for ticket, count in self.env[model]._read_group(
                     [("ticket_id", "in", self.ids)], ["ticket_id"], ["__count"]
                 )
             )
@@ -100,11 +104,13 @@ class HelpdeskTicket(models.Model):
     def _compute_halo_running_action_id(self):
         running = {
             line.halo_ticket_id.id: line
-            for line in self.env["account.analytic.line"].search([
-                ("halo_ticket_id", "in", self.ids),
-                ("halo_running", "=", True),
-                ("user_id", "=", self.env.uid),
-            ])
+            for line in self.env["account.analytic.line"].search(
+                [
+                    ("halo_ticket_id", "in", self.ids),
+                    ("halo_running", "=", True),
+                    ("user_id", "=", self.env.uid),
+                ]
+            )
         }
         for ticket in self:
             ticket.halo_running_action_id = running.get(ticket.id, False)
@@ -114,9 +120,13 @@ class HelpdeskTicket(models.Model):
         numbers = {ticket.id: set() for ticket in self}
         invoice_ids = {ticket.id: set() for ticket in self}
         for model, ticket_field in self._halo_work_models().items():
-            for ticket, number, invoice in self.env[model].sudo()._read_group(
-                [(ticket_field, "in", self.ids), ("halo_invoice_number", "!=", False)],
-                [ticket_field, "halo_invoice_number", "halo_invoice_id"],
+            for ticket, number, invoice in (
+                self.env[model]
+                .sudo()
+                ._read_group(
+                    [(ticket_field, "in", self.ids), ("halo_invoice_number", "!=", False)],
+                    [ticket_field, "halo_invoice_number", "halo_invoice_id"],
+                )
             ):
                 numbers[ticket.id].add(number)
                 if invoice:
@@ -178,17 +188,22 @@ class HelpdeskTicket(models.Model):
             raise UserError(self.env._("You already have an action running on this ticket."))
         employee = self.env.user.employee_id
         if not employee:
-            raise UserError(self.env._(
-                "%(user)s has no employee record; ask an administrator to create one so that "
-                "time can be recorded.", user=self.env.user.name,
-            ))
-        self.env["account.analytic.line"].create({
-            "halo_ticket_id": self.id,
-            "halo_kind": "labour",
-            "halo_start": fields.Datetime.now(),
-            "employee_id": employee.id,
-            "date": fields.Date.context_today(self),
-        })
+            raise UserError(
+                self.env._(
+                    "%(user)s has no employee record; ask an administrator to create one so that "
+                    "time can be recorded.",
+                    user=self.env.user.name,
+                )
+            )
+        self.env["account.analytic.line"].create(
+            {
+                "halo_ticket_id": self.id,
+                "halo_kind": "labour",
+                "halo_start": fields.Datetime.now(),
+                "employee_id": employee.id,
+                "date": fields.Date.context_today(self),
+            }
+        )
         return True
 
     def action_halo_stop_action(self):

@@ -6,9 +6,14 @@ class AccountMove(models.Model):
     _inherit = "account.move"
 
     halo_contract_id = fields.Many2one(
-        comodel_name="halo.contract", string="Contract", readonly=True, copy=False,
+        comodel_name="halo.contract",
+        string="Contract",
+        readonly=True,
+        copy=False,
         index="btree_not_null",
     )
     halo_contract_period_ids = fields.One2many(
-        comodel_name="halo.contract.period", inverse_name="move_id", string="Contract Periods",
+        comodel_name="halo.contract.period",
+        inverse_name="move_id",
+        string="Contract Periods",
     )

@@ -32,14 +32,16 @@ class HaloBillingRunLine(models.Model):
                 hours = part.get("hours")
                 if hours is None:
                     hours = part.get("quantity") or 0.0
-                result.append({
-                    "run_line": line,
-                    "contract_id": part["contract_id"],
-                    "mode": mode,
-                    "hours": hours,
-                    # balance hours drawn (work hours × the consumption multiplier)
-                    "consumed": part.get("consumed", hours),
-                    "amount": money or 0.0,
-                    "explanation": part.get("label") or line.name,
-                })
+                result.append(
+                    {
+                        "run_line": line,
+                        "contract_id": part["contract_id"],
+                        "mode": mode,
+                        "hours": hours,
+                        # balance hours drawn (work hours × the consumption multiplier)
+                        "consumed": part.get("consumed", hours),
+                        "amount": money or 0.0,
+                        "explanation": part.get("label") or line.name,
+                    }
+                )
         return result

@@ -54,32 +54,50 @@ class HaloContract(models.Model):
         comodel_name="res.company", required=True, default=lambda self: self.env.company
     )
     currency_id = fields.Many2one(
-        comodel_name="res.currency", compute="_compute_currency_id", store=True, readonly=False,
-        precompute=True, required=True, tracking=True,
+        comodel_name="res.currency",
+        compute="_compute_currency_id",
+        store=True,
+        readonly=False,
+        precompute=True,
+        required=True,
+        tracking=True,
         help="Currency of the contract's fees, top-ups and money balance: by default the currency the "
         "customer is invoiced in.",
     )
     partner_id = fields.Many2one(
-        comodel_name="res.partner", string="Customer", required=True, index=True,
-        tracking=True, check_company=True,
+        comodel_name="res.partner",
+        string="Customer",
+        required=True,
+        index=True,
+        tracking=True,
+        check_company=True,
     )
     site_partner_id = fields.Many2one(
-        comodel_name="res.partner", string="Site", check_company=True,
+        comodel_name="res.partner",
+        string="Site",
+        check_company=True,
         domain="[('id', 'child_of', partner_id)]",
         help="Limit the contract to work for this site (a contact or address of the customer).",
     )
     contact_id = fields.Many2one(
-        comodel_name="res.partner", string="Customer Contact", check_company=True,
+        comodel_name="res.partner",
+        string="Customer Contact",
+        check_company=True,
         domain="[('id', 'child_of', partner_id)]",
         help="Receives threshold and expiry e-mails.",
     )
     user_id = fields.Many2one(
-        comodel_name="res.users", string="Account Manager", default=lambda self: self.env.user,
+        comodel_name="res.users",
+        string="Account Manager",
+        default=lambda self: self.env.user,
         tracking=True,
     )
     notify_partner_ids = fields.Many2many(
-        comodel_name="res.partner", relation="halo_contract_notify_partner_rel",
-        column1="contract_id", column2="partner_id", string="Notify",
+        comodel_name="res.partner",
+        relation="halo_contract_notify_partner_rel",
+        column1="contract_id",
+        column2="partner_id",
+        string="Notify",
         help="Also e-mailed when a threshold is crossed and before the contract expires.",
     )
     state = fields.Selection(
@@ -89,7 +107,11 @@ class HaloContract(models.Model):
             ("expired", "Expired"),
             ("cancelled", "Cancelled"),
         ],
-        default="draft", required=True, copy=False, tracking=True, index=True,
+        default="draft",
+        required=True,
+        copy=False,
+        tracking=True,
+        index=True,
     )
     date_start = fields.Date(
         string="Start Date", required=True, default=fields.Date.context_today, tracking=True
@@ -97,52 +119,65 @@ class HaloContract(models.Model):
     date_end = fields.Date(string="End Date", tracking=True, help="Empty = open-ended.")
     auto_renew = fields.Boolean(tracking=True)
     renewal_months = fields.Integer(
-        string="Renewal Term (months)", default=12,
+        string="Renewal Term (months)",
+        default=12,
         help="On its end date an auto-renewing contract is extended by this many months.",
     )
     expiry_notice_days = fields.Integer(
-        string="Expiry Reminder (days)", default=30,
+        string="Expiry Reminder (days)",
+        default=30,
         help="Reminders are sent this many days before the end date.",
     )
     expiry_reminder_date = fields.Date(
-        compute="_compute_expiry_reminder_date", store=True,
+        compute="_compute_expiry_reminder_date",
+        store=True,
         help="From this day the contract is listed as expiring soon.",
     )
     reminder_sent_for = fields.Date(
-        string="Reminder Sent For End", copy=False, readonly=True,
+        string="Reminder Sent For End",
+        copy=False,
+        readonly=True,
         help="End date for which the expiry reminder was sent (one reminder per end date).",
     )
     # invoicing
     billing_period = fields.Selection(selection=PERIODS, default="monthly", required=True)
     invoice_timing = fields.Selection(
         selection=[("advance", "In advance"), ("arrears", "In arrears")],
-        default="advance", required=True,
+        default="advance",
+        required=True,
         help="In advance: invoice dated the first day of the period; in arrears: the day "
         "after the period ends.",
     )
     days_ahead = fields.Integer(
-        default=0, help="Periodic invoices are created (as drafts) this many days before their date.",
+        default=0,
+        help="Periodic invoices are created (as drafts) this many days before their date.",
     )
     next_period_start = fields.Date(
-        copy=False, readonly=True,
+        copy=False,
+        readonly=True,
         help="Start of the next fixed-fee period to invoice (advanced by the scheduled action).",
     )
     next_invoice_date = fields.Date(compute="_compute_next_invoice_date")
     # coverage: fixed fee
     fixed_fee = fields.Boolean(tracking=True)
     fee_product_id = fields.Many2one(
-        comodel_name="product.product", check_company=True,
+        comodel_name="product.product",
+        check_company=True,
     )
     fee_amount = fields.Monetary(
         string="Fee per Period", currency_field="currency_id", tracking=True, groups=BILLING_USER
     )
     fee_rate_ids = fields.Many2many(
-        comodel_name="halo.charge.rate", relation="halo_contract_fee_rate_rel",
-        column1="contract_id", column2="rate_id", string="Rates Covered by the Fee",
+        comodel_name="halo.charge.rate",
+        relation="halo_contract_fee_rate_rel",
+        column1="contract_id",
+        column2="rate_id",
+        string="Rates Covered by the Fee",
         help="Work at these rates is covered by the fee (up to the included hours).",
     )
     included_hours = fields.Float(
-        string="Included Hours per Period", digits=(16, 2),
+        string="Included Hours per Period",
+        digits=(16, 2),
         help="0 = unlimited work at the covered rates.",
     )
     rollover_policy = fields.Selection(
@@ -152,22 +187,29 @@ class HaloContract(models.Model):
             ("percent", "Percentage"),
             ("capped", "Capped"),
         ],
-        default="none", required=True,
+        default="none",
+        required=True,
         help="Unused included hours of an ended period added to the hours balance.",
     )
     rollover_value = fields.Float(help="Percentage (for 'Percentage') or maximum hours ('Capped').")
     rollover_delay_days = fields.Integer(
-        default=5, help="Days after a period ends before its unused hours are rolled over "
+        default=5,
+        help="Days after a period ends before its unused hours are rolled over "
         "(leaves time to bill the period's work).",
     )
     # coverage: prepay
     prepay_kind = fields.Selection(
         selection=[("none", "None"), ("hours", "Prepaid hours"), ("money", "Prepaid money")],
-        default="none", required=True, tracking=True,
+        default="none",
+        required=True,
+        tracking=True,
     )
     prepay_rate_ids = fields.Many2many(
-        comodel_name="halo.charge.rate", relation="halo_contract_prepay_rate_rel",
-        column1="contract_id", column2="rate_id", string="Rates Covered by Prepay",
+        comodel_name="halo.charge.rate",
+        relation="halo_contract_prepay_rate_rel",
+        column1="contract_id",
+        column2="rate_id",
+        string="Rates Covered by Prepay",
         help="Empty = all work (for money: every charge, including mileage, expenses, items).",
     )
     consumption_order = fields.Selection(
@@ -175,17 +217,22 @@ class HaloContract(models.Model):
             ("included_first", "Included → Prepay → PAYG"),
             ("prepay_first", "Prepay → Included → PAYG"),
         ],
-        default="included_first", required=True,
+        default="included_first",
+        required=True,
     )
     topup_block = fields.Float(
-        string="Top-up Block", digits=(16, 2), groups=BILLING_USER,
+        string="Top-up Block",
+        digits=(16, 2),
+        groups=BILLING_USER,
         help="Hours (prepaid hours) or money (prepaid money) credited by one top-up.",
     )
     topup_product_id = fields.Many2one(
         comodel_name="product.product", string="Top-up Product", check_company=True
     )
     topup_price = fields.Monetary(
-        string="Top-up Price", currency_field="currency_id", groups=BILLING_USER,
+        string="Top-up Price",
+        currency_field="currency_id",
+        groups=BILLING_USER,
         help="Invoiced price of one top-up block.",
     )
     topup_requires_payment = fields.Boolean(
@@ -203,29 +250,43 @@ class HaloContract(models.Model):
         help="Hours (prepaid hours), amount (prepaid money), or percentage of the last top-up.",
     )
     on_exhausted = fields.Selection(
-        selection=[("warn", "Warn"), ("block", "Block")], default="warn", required=True,
+        selection=[("warn", "Warn"), ("block", "Block")],
+        default="warn",
+        required=True,
         string="New Ticket When Exhausted",
     )
     on_expired = fields.Selection(
-        selection=[("payg", "Bill as PAYG"), ("block", "Block")], default="payg", required=True,
+        selection=[("payg", "Bill as PAYG"), ("block", "Block")],
+        default="payg",
+        required=True,
         string="Work After Expiry",
     )
     expire_balance = fields.Boolean(
-        string="Balance Expires With Contract", default=True,
+        string="Balance Expires With Contract",
+        default=True,
         help="When the contract expires, the remaining prepay balance is written off.",
     )
     # scope: consumption, rounding and default rate of the work the contract governs
     consumption_multiplier = fields.Float(
-        string="Consumption ×", default=1.0, digits=(6, 3), tracking=True,
+        string="Consumption ×",
+        default=1.0,
+        digits=(6, 3),
+        tracking=True,
         help="Prepaid and included hours drawn per hour of covered work (1.5: an hour of "
         "work uses 1.5 hours of the balance).",
     )
     consumption_ooh_multiplier = fields.Float(
-        string="Out-of-hours Consumption ×", default=1.0, digits=(6, 3), tracking=True,
+        string="Out-of-hours Consumption ×",
+        default=1.0,
+        digits=(6, 3),
+        tracking=True,
         help="Extra factor for out-of-hours time (multiplies the consumption ×).",
     )
     consumption_holiday_multiplier = fields.Float(
-        string="Holiday Consumption ×", default=1.0, digits=(6, 3), tracking=True,
+        string="Holiday Consumption ×",
+        default=1.0,
+        digits=(6, 3),
+        tracking=True,
         help="Extra factor for holiday time (multiplies the consumption ×).",
     )
     rounding_scope = fields.Selection(
@@ -233,54 +294,78 @@ class HaloContract(models.Model):
         help="Rounding scope of the work this contract governs; empty = the customer's setting.",
     )
     default_rate_id = fields.Many2one(
-        comodel_name="halo.charge.rate", string="Default Charge Rate", check_company=True,
+        comodel_name="halo.charge.rate",
+        string="Default Charge Rate",
+        check_company=True,
         domain=[("kind", "=", "labour")],
         help="Charge rate of new actions on tickets this contract governs (before the "
         "customer's, the team's and the company's).",
     )
     threshold_alerted = fields.Boolean(
-        string="Threshold Notified", copy=False, readonly=True,
+        string="Threshold Notified",
+        copy=False,
+        readonly=True,
         help="The crossing of the threshold was notified; set again once the balance is above it.",
     )
     threshold_alert_credit = fields.Float(
-        copy=False, readonly=True, groups=BILLING_USER,
+        copy=False,
+        readonly=True,
+        groups=BILLING_USER,
         help="Hours or money credited to the balance when the threshold was notified (more "
         "credited since arms the threshold again).",
     )
     # relations
     ledger_ids = fields.One2many(
-        comodel_name="halo.contract.ledger", inverse_name="contract_id",
+        comodel_name="halo.contract.ledger",
+        inverse_name="contract_id",
         groups=BILLING_USER,
     )
     recurring_line_ids = fields.One2many(
-        comodel_name="halo.contract.recurring.line", inverse_name="contract_id",
-        string="Recurring Items", copy=True, groups=BILLING_USER,
+        comodel_name="halo.contract.recurring.line",
+        inverse_name="contract_id",
+        string="Recurring Items",
+        copy=True,
+        groups=BILLING_USER,
     )
     period_ids = fields.One2many(
-        comodel_name="halo.contract.period", inverse_name="contract_id",
-        string="Invoiced Periods", groups=BILLING_USER,
+        comodel_name="halo.contract.period",
+        inverse_name="contract_id",
+        string="Invoiced Periods",
+        groups=BILLING_USER,
     )
     rate_version_ids = fields.One2many(
-        comodel_name="halo.charge.rate.version", inverse_name="contract_id",
-        string="Rate Overrides", groups=BILLING_USER,
+        comodel_name="halo.charge.rate.version",
+        inverse_name="contract_id",
+        string="Rate Overrides",
+        groups=BILLING_USER,
     )
     invoice_ids = fields.One2many(
-        comodel_name="account.move", inverse_name="halo_contract_id", string="Invoices",
+        comodel_name="account.move",
+        inverse_name="halo_contract_id",
+        string="Invoices",
         groups=BILLING_USER,
     )
     invoice_count = fields.Integer(compute="_compute_invoice_count", groups=BILLING_USER)
     # balances (from the ledger, never typed in)
     balance_hours = fields.Float(
-        string="Hours Balance", compute="_compute_balance", store=True, digits=(16, 2),
+        string="Hours Balance",
+        compute="_compute_balance",
+        store=True,
+        digits=(16, 2),
         help="Prepaid and rolled-over hours left (counted ledger entries).",
     )
     balance_amount = fields.Monetary(
-        string="Money Balance", compute="_compute_balance", store=True,
-        currency_field="currency_id", groups=BILLING_USER,
+        string="Money Balance",
+        compute="_compute_balance",
+        store=True,
+        currency_field="currency_id",
+        groups=BILLING_USER,
     )
     threshold_reached = fields.Boolean(compute="_compute_balance", store=True)
     included_remaining = fields.Float(
-        string="Included Hours Left", compute="_compute_included_remaining", digits=(16, 2),
+        string="Included Hours Left",
+        compute="_compute_included_remaining",
+        digits=(16, 2),
         help="Included hours left in the current period.",
     )
     contract_type = fields.Char(compute="_compute_contract_type")
@@ -304,7 +389,9 @@ class HaloContract(models.Model):
     # ------------------------------------------------------------------ chatter (messages carry money)
     def _mail_get_operation_for_mail_message_operation(self, message_operation):
         return money_thread.read_needs_write(
-            self.env, super()._mail_get_operation_for_mail_message_operation(message_operation), message_operation
+            self.env,
+            super()._mail_get_operation_for_mail_message_operation(message_operation),
+            message_operation,
         )
 
     def _notify_get_recipients(self, message, msg_vals=False, **kwargs):
@@ -314,9 +401,11 @@ class HaloContract(models.Model):
     def _halo_money_recipients(self, partners):
         """``partners`` without those of internal users outside the billing groups."""
         billing_uids = money_thread.billing_user_ids(self.env)
-        return partners.filtered(lambda partner: not any(
-            not user.share and user.id not in billing_uids for user in partner.sudo().user_ids
-        ))
+        return partners.filtered(
+            lambda partner: (
+                not any(not user.share and user.id not in billing_uids for user in partner.sudo().user_ids)
+            )
+        )
 
     # ------------------------------------------------------------------ computes
 
@@ -337,9 +426,7 @@ class HaloContract(models.Model):
                     ps, pe = contract._halo_period_bounds(start)
                     dates.append(invoice_date_of(contract.invoice_timing, ps, pe))
             if contract.state == "active":
-                dates += [
-                    d for d in contract.sudo().recurring_line_ids._halo_next_invoice_dates() if d
-                ]
+                dates += [d for d in contract.sudo().recurring_line_ids._halo_next_invoice_dates() if d]
             contract.next_invoice_date = min(dates) if dates else False
 
     def _compute_invoice_count(self):
@@ -352,13 +439,23 @@ class HaloContract(models.Model):
             contract.invoice_count = counts.get(contract, 0)
 
     @api.depends(
-        "ledger_ids.hours", "ledger_ids.amount", "ledger_ids.is_counted", "ledger_ids.bucket",
-        "threshold_type", "threshold_value", "prepay_kind",
+        "ledger_ids.hours",
+        "ledger_ids.amount",
+        "ledger_ids.is_counted",
+        "ledger_ids.bucket",
+        "threshold_type",
+        "threshold_value",
+        "prepay_kind",
     )
     def _compute_balance(self):
-        groups = self.env["halo.contract.ledger"].sudo()._read_group(
-            [("contract_id", "in", self.ids), ("bucket", "=", "prepay"), ("is_counted", "=", True)],
-            ["contract_id"], ["hours:sum", "amount:sum"],
+        groups = (
+            self.env["halo.contract.ledger"]
+            .sudo()
+            ._read_group(
+                [("contract_id", "in", self.ids), ("bucket", "=", "prepay"), ("is_counted", "=", True)],
+                ["contract_id"],
+                ["hours:sum", "amount:sum"],
+            )
         )
         balances = {contract.id: (hours, amount) for contract, hours, amount in groups}
         for contract in self:
@@ -385,7 +482,8 @@ class HaloContract(models.Model):
             if contract.fixed_fee:
                 parts.append(
                     self.env._("Fixed fee (%(hours)s h included)", hours=contract.included_hours)
-                    if contract.included_hours else self.env._("Fixed fee")
+                    if contract.included_hours
+                    else self.env._("Fixed fee")
                 )
             if contract.prepay_kind != "none":
                 parts.append(labels[contract.prepay_kind])
@@ -406,39 +504,64 @@ class HaloContract(models.Model):
             before = {contract.id: contract.currency_id for contract in self}
             result = super().write(vals)
             for contract in self:
-                if contract.currency_id != before[contract.id] and contract.sudo().ledger_ids.filtered("amount"):
-                    raise ValidationError(self.env._(
-                        "Contract %(contract)s already has money balance movements in %(currency)s; "
-                        "its currency cannot change.",
-                        contract=contract.display_name, currency=before[contract.id].name))
+                if contract.currency_id != before[contract.id] and contract.sudo().ledger_ids.filtered(
+                    "amount"
+                ):
+                    raise ValidationError(
+                        self.env._(
+                            "Contract %(contract)s already has money balance movements in %(currency)s; "
+                            "its currency cannot change.",
+                            contract=contract.display_name,
+                            currency=before[contract.id].name,
+                        )
+                    )
             return result
         return super().write(vals)
 
-    @api.constrains("fixed_fee", "fee_product_id", "auto_topup", "topup_product_id", "topup_block",
-                    "prepay_kind", "site_partner_id", "partner_id", "rollover_policy", "rollover_value")
+    @api.constrains(
+        "fixed_fee",
+        "fee_product_id",
+        "auto_topup",
+        "topup_product_id",
+        "topup_block",
+        "prepay_kind",
+        "site_partner_id",
+        "partner_id",
+        "rollover_policy",
+        "rollover_value",
+    )
     def _check_configuration(self):
         for contract in self:
             if contract.fixed_fee and not contract.fee_product_id:
-                raise ValidationError(self.env._(
-                    "Contract %(name)s: a fixed fee needs a fee product.", name=contract.display_name))
+                raise ValidationError(
+                    self.env._(
+                        "Contract %(name)s: a fixed fee needs a fee product.", name=contract.display_name
+                    )
+                )
             if contract.auto_topup and (
-                contract.prepay_kind == "none" or not contract.topup_product_id
-                or contract.topup_block <= 0
+                contract.prepay_kind == "none" or not contract.topup_product_id or contract.topup_block <= 0
             ):
-                raise ValidationError(self.env._(
-                    "Contract %(name)s: auto top-up needs a prepay kind, a top-up product and a "
-                    "block.", name=contract.display_name))
+                raise ValidationError(
+                    self.env._(
+                        "Contract %(name)s: auto top-up needs a prepay kind, a top-up product and a block.",
+                        name=contract.display_name,
+                    )
+                )
             if contract.site_partner_id and (
-                contract.site_partner_id.commercial_partner_id
-                != contract.partner_id.commercial_partner_id
+                contract.site_partner_id.commercial_partner_id != contract.partner_id.commercial_partner_id
             ):
-                raise ValidationError(self.env._(
-                    "Contract %(name)s: the site must belong to the customer.",
-                    name=contract.display_name))
+                raise ValidationError(
+                    self.env._(
+                        "Contract %(name)s: the site must belong to the customer.", name=contract.display_name
+                    )
+                )
             if contract.rollover_policy == "percent" and contract.rollover_value > 100:
-                raise ValidationError(self.env._(
-                    "Contract %(name)s: a rollover percentage cannot exceed 100.",
-                    name=contract.display_name))
+                raise ValidationError(
+                    self.env._(
+                        "Contract %(name)s: a rollover percentage cannot exceed 100.",
+                        name=contract.display_name,
+                    )
+                )
 
     # ------------------------------------------------------------------- helpers
 
@@ -490,18 +613,24 @@ class HaloContract(models.Model):
         commercial = partners.commercial_partner_id
         if not commercial:
             return self.browse()
-        return self.sudo().search([
-            ("partner_id", "in", commercial.ids),
-            ("company_id", "=", company.id),
-            ("state", "in", ("active", "expired")),
-        ], order="date_start desc, id desc")
+        return self.sudo().search(
+            [
+                ("partner_id", "in", commercial.ids),
+                ("company_id", "=", company.id),
+                ("state", "in", ("active", "expired")),
+            ],
+            order="date_start desc, id desc",
+        )
 
     def _halo_in_scope(self, work_partner, day):
         """``self`` (candidates, newest first) that cover ``day`` and the site of the work,
         a site's own contracts first."""
         mine = self.filtered(
-            lambda c: c.partner_id == work_partner.commercial_partner_id
-            and c._halo_covers_date(day) and c._halo_covers_site(work_partner)
+            lambda c: (
+                c.partner_id == work_partner.commercial_partner_id
+                and c._halo_covers_date(day)
+                and c._halo_covers_site(work_partner)
+            )
         )
         return mine.sorted(lambda c: 0 if c.site_partner_id else 1)
 
@@ -549,9 +678,14 @@ class HaloContract(models.Model):
 
     def _halo_last_topup_size(self):
         self.ensure_one()
-        last = self.env["halo.contract.ledger"].sudo().search(
-            [("contract_id", "=", self.id), ("kind", "=", "topup"), ("is_counted", "=", True)],
-            order="date desc, id desc", limit=1,
+        last = (
+            self.env["halo.contract.ledger"]
+            .sudo()
+            .search(
+                [("contract_id", "=", self.id), ("kind", "=", "topup"), ("is_counted", "=", True)],
+                order="date desc, id desc",
+                limit=1,
+            )
         )
         return last.amount if self.prepay_kind == "money" else last.hours
 
@@ -588,14 +722,17 @@ class HaloContract(models.Model):
         contract = self.sudo()
         parts = []
         if contract.prepay_kind == "hours":
-            parts.append(self.env._("%(hours)s h prepaid left", hours=f"{contract._halo_threshold_balance():.2f}"))
+            parts.append(
+                self.env._("%(hours)s h prepaid left", hours=f"{contract._halo_threshold_balance():.2f}")
+            )
         elif contract.prepay_kind == "money":
             balance = contract._halo_threshold_balance()
             if balance <= EPS:
                 parts.append(self.env._("prepaid balance exhausted"))
             elif self._halo_shows_money():
-                parts.append(self.env._("%(amount)s prepaid left",
-                                        amount=contract._halo_format_balance(balance)))
+                parts.append(
+                    self.env._("%(amount)s prepaid left", amount=contract._halo_format_balance(balance))
+                )
             else:
                 parts.append(self.env._("prepaid balance in credit"))
         if contract.fixed_fee and contract.fee_rate_ids:
@@ -632,7 +769,8 @@ class HaloContract(models.Model):
             return state
         for contract, hours, amount in Ledger._read_group(
             [("contract_id", "in", self.ids), ("bucket", "=", "prepay"), ("is_counted", "=", True)],
-            ["contract_id"], ["hours:sum", "amount:sum"],
+            ["contract_id"],
+            ["hours:sum", "amount:sum"],
         ):
             state[contract.id]["hours"] = hours
             state[contract.id]["amount"] = amount
@@ -687,10 +825,12 @@ class HaloContract(models.Model):
 
     def action_activate(self):
         for contract in self.filtered(lambda c: c.state == "draft"):
-            contract.write({
-                "state": "active",
-                "next_period_start": contract.next_period_start or contract.date_start,
-            })
+            contract.write(
+                {
+                    "state": "active",
+                    "next_period_start": contract.next_period_start or contract.date_start,
+                }
+            )
 
     def action_cancel(self):
         self.write({"state": "cancelled"})
@@ -705,9 +845,11 @@ class HaloContract(models.Model):
             raise UserError(self.env._("Only prepay contracts can be topped up."))
         for contract in contracts:
             if not contract.topup_product_id or contract.topup_block <= 0:
-                raise UserError(self.env._(
-                    "Contract %(name)s: set a top-up product and block first.",
-                    name=contract.display_name))
+                raise UserError(
+                    self.env._(
+                        "Contract %(name)s: set a top-up product and block first.", name=contract.display_name
+                    )
+                )
         moves = contracts._halo_create_topups()
         return moves._get_records_action(name=self.env._("Top-up Invoices"))
 
@@ -739,14 +881,19 @@ class HaloContract(models.Model):
             "invoice_date": fields.Date.context_today(self),
             "invoice_origin": self.display_name,
             "halo_contract_id": self.id,
-            "invoice_line_ids": [Command.create({
-                "product_id": self.topup_product_id.id,
-                "name": self.env._("Prepay top-up %(what)s - %(contract)s",
-                                   what=what, contract=self.display_name),
-                "quantity": 1.0,
-                "price_unit": self.sudo().topup_price,
-                "halo_kind": "topup",
-            })],
+            "invoice_line_ids": [
+                Command.create(
+                    {
+                        "product_id": self.topup_product_id.id,
+                        "name": self.env._(
+                            "Prepay top-up %(what)s - %(contract)s", what=what, contract=self.display_name
+                        ),
+                        "quantity": 1.0,
+                        "price_unit": self.sudo().topup_price,
+                        "halo_kind": "topup",
+                    }
+                )
+            ],
             "currency_id": self.currency_id.id,
         }
 
@@ -762,24 +909,27 @@ class HaloContract(models.Model):
             "amount": self.topup_block if money else 0.0,
             "invoice_id": move.id,
             "requires_payment": self.topup_requires_payment,
-            "explanation": self.env._("Top-up invoiced on %(invoice)s%(paid)s",
-                                      invoice=move.display_name,
-                                      paid=self.env._(" (counts once paid)")
-                                      if self.topup_requires_payment else ""),
+            "explanation": self.env._(
+                "Top-up invoiced on %(invoice)s%(paid)s",
+                invoice=move.display_name,
+                paid=self.env._(" (counts once paid)") if self.topup_requires_payment else "",
+            ),
         }
 
     def _halo_create_topups(self):
         """Create one top-up invoice (draft) and its ledger entry per contract."""
-        moves = self.env["account.move"].sudo().create(
-            [contract._prepare_topup_invoice_vals() for contract in self]
+        moves = (
+            self.env["account.move"]
+            .sudo()
+            .create([contract._prepare_topup_invoice_vals() for contract in self])
         )
-        self.env["halo.contract.ledger"].sudo().with_context(**{LEDGER_SYSTEM.key: LEDGER_SYSTEM}).create([
-            contract._prepare_topup_ledger_vals(move)
-            for contract, move in zip(self, moves, strict=True)
-        ])
+        self.env["halo.contract.ledger"].sudo().with_context(**{LEDGER_SYSTEM.key: LEDGER_SYSTEM}).create(
+            [contract._prepare_topup_ledger_vals(move) for contract, move in zip(self, moves, strict=True)]
+        )
         for contract, move in zip(self, moves, strict=True):
-            contract.message_post(body=self.env._(
-                "Top-up invoice %(invoice)s created.", invoice=move.display_name))
+            contract.message_post(
+                body=self.env._("Top-up invoice %(invoice)s created.", invoice=move.display_name)
+            )
         return moves.sudo(False)
 
     # ---------------------------------------------------------------- thresholds
@@ -795,12 +945,15 @@ class HaloContract(models.Model):
         customers with the tickets' companies."""
         tickets = tickets.sudo()
         for company, batch in tickets.grouped("company_id").items():
-            contracts = self.sudo().search([
-                ("partner_id", "in", batch.commercial_partner_id.ids),
-                ("company_id", "=", (company or self.env.company).id),
-                ("state", "=", "active"), ("prepay_kind", "!=", "none"),
-                ("threshold_type", "!=", False),
-            ])
+            contracts = self.sudo().search(
+                [
+                    ("partner_id", "in", batch.commercial_partner_id.ids),
+                    ("company_id", "=", (company or self.env.company).id),
+                    ("state", "=", "active"),
+                    ("prepay_kind", "!=", "none"),
+                    ("threshold_type", "!=", False),
+                ]
+            )
             contracts._halo_update_threshold_alerts()
 
     def _halo_update_threshold_alerts(self):
@@ -832,10 +985,21 @@ class HaloContract(models.Model):
     def _halo_credit_totals(self):
         """{contract id: hours (or money) ever credited to the prepay balance and counted}."""
         result = {}
-        for contract, hours, amount in self.env["halo.contract.ledger"].sudo()._read_group(
-            [("contract_id", "in", self.ids), ("bucket", "=", "prepay"), ("is_counted", "=", True),
-             "|", ("hours", ">", 0), ("amount", ">", 0)],
-            ["contract_id"], ["hours:sum", "amount:sum"],
+        for contract, hours, amount in (
+            self.env["halo.contract.ledger"]
+            .sudo()
+            ._read_group(
+                [
+                    ("contract_id", "in", self.ids),
+                    ("bucket", "=", "prepay"),
+                    ("is_counted", "=", True),
+                    "|",
+                    ("hours", ">", 0),
+                    ("amount", ">", 0),
+                ],
+                ["contract_id"],
+                ["hours:sum", "amount:sum"],
+            )
         ):
             result[contract.id] = amount if contract.prepay_kind == "money" else hours
         return result
@@ -852,7 +1016,9 @@ class HaloContract(models.Model):
             # contract messages are for billing staff and the customer: no technician
             partners = contract._halo_money_recipients(partners)
             contract.message_post_with_source(
-                template, message_type="comment", subtype_xmlid="mail.mt_comment",
+                template,
+                message_type="comment",
+                subtype_xmlid="mail.mt_comment",
                 partner_ids=partners.ids,
             )
         to_topup = contracts.filtered(lambda c: c.auto_topup and not c._halo_pending_topup())
@@ -860,10 +1026,12 @@ class HaloContract(models.Model):
             to_topup._halo_create_topups()
         credits = contracts._halo_credit_totals()  # the auto top-up included
         for contract in contracts:
-            contract.write({
-                "threshold_alerted": True,
-                "threshold_alert_credit": credits.get(contract.id, 0.0),
-            })
+            contract.write(
+                {
+                    "threshold_alerted": True,
+                    "threshold_alert_credit": credits.get(contract.id, 0.0),
+                }
+            )
         return self
 
     def _halo_pending_consumption(self):
@@ -873,30 +1041,52 @@ class HaloContract(models.Model):
         result = defaultdict(float)
         for company, contracts in self.sudo().grouped("company_id").items():
             # not invoiced yet; the work of an invoiced run (draft invoices) is in the ledger
-            lines = self.env["account.analytic.line"].sudo().search_fetch([
-                ("halo_ticket_id.commercial_partner_id", "in", contracts.partner_id.ids),
-                ("company_id", "=", company.id),
-                ("halo_billing_state", "in", ("unbilled", "in_run")),
-                "|", ("halo_run_id", "=", False), ("halo_run_id.state", "!=", "invoiced"),
-                ("halo_rate_version_id", "!=", False),
-            ], ["halo_ticket_id", "halo_kind", "halo_charge_rate_id", "halo_billable_hours",
-                "halo_rated_amount", "halo_rating_data", "date"])
+            lines = (
+                self.env["account.analytic.line"]
+                .sudo()
+                .search_fetch(
+                    [
+                        ("halo_ticket_id.commercial_partner_id", "in", contracts.partner_id.ids),
+                        ("company_id", "=", company.id),
+                        ("halo_billing_state", "in", ("unbilled", "in_run")),
+                        "|",
+                        ("halo_run_id", "=", False),
+                        ("halo_run_id.state", "!=", "invoiced"),
+                        ("halo_rate_version_id", "!=", False),
+                    ],
+                    [
+                        "halo_ticket_id",
+                        "halo_kind",
+                        "halo_charge_rate_id",
+                        "halo_billable_hours",
+                        "halo_rated_amount",
+                        "halo_rating_data",
+                        "date",
+                    ],
+                )
+            )
             charges = []
             for line in lines:
                 segments = defaultdict(float)
                 for seg in (line.halo_rating_data or {}).get("segments") or []:
                     segments[seg["kind"]] += float(seg["quantity"])
                 ticket = line.halo_ticket_id
-                charges.append({
-                    "key": line.id, "partner_id": ticket.commercial_partner_id.id,
-                    "work_partner_id": ticket.partner_id.id or ticket.commercial_partner_id.id,
-                    "date": line.date, "kind": line.halo_kind or "labour",
-                    "rate_id": line.halo_charge_rate_id.id, "hours": line.halo_billable_hours,
-                    "amount": line.halo_rated_amount, "segments": dict(segments),
-                    # rated in the customer's billing currency; a money balance is in the contract's
-                    "currency_id": (line.halo_rating_data or {}).get("currency_id")
-                    or ticket.commercial_partner_id._halo_billing_currency(company).id,
-                })
+                charges.append(
+                    {
+                        "key": line.id,
+                        "partner_id": ticket.commercial_partner_id.id,
+                        "work_partner_id": ticket.partner_id.id or ticket.commercial_partner_id.id,
+                        "date": line.date,
+                        "kind": line.halo_kind or "labour",
+                        "rate_id": line.halo_charge_rate_id.id,
+                        "hours": line.halo_billable_hours,
+                        "amount": line.halo_rated_amount,
+                        "segments": dict(segments),
+                        # rated in the customer's billing currency; a money balance is in the contract's
+                        "currency_id": (line.halo_rating_data or {}).get("currency_id")
+                        or ticket.commercial_partner_id._halo_billing_currency(company).id,
+                    }
+                )
             for parts in self._halo_allocate_charges(charges, company).values():
                 for part in parts:
                     if part["contract_id"] not in contracts.ids:
@@ -910,10 +1100,19 @@ class HaloContract(models.Model):
     def _halo_pending_topup(self):
         """A top-up invoice still waiting for payment (prevents a second auto top-up)."""
         self.ensure_one()
-        return self.env["halo.contract.ledger"].sudo().search_count([
-            ("contract_id", "=", self.id), ("kind", "=", "topup"), ("is_counted", "=", False),
-            ("invoice_id.state", "!=", "cancel"),
-        ], limit=1)
+        return (
+            self.env["halo.contract.ledger"]
+            .sudo()
+            .search_count(
+                [
+                    ("contract_id", "=", self.id),
+                    ("kind", "=", "topup"),
+                    ("is_counted", "=", False),
+                    ("invoice_id.state", "!=", "cancel"),
+                ],
+                limit=1,
+            )
+        )
 
     # ------------------------------------------------------- billing-engine API
 
@@ -940,12 +1139,17 @@ class HaloContract(models.Model):
         company = company or self.env.company
         self = self.with_company(company)  # noqa: PLW0642 - amounts rounded in its currency
         partners = self.env["res.partner"].browse({charge["partner_id"] for charge in charges})
-        work_partners = self.env["res.partner"].sudo().browse(
-            {charge.get("work_partner_id") or charge["partner_id"] for charge in charges})
+        work_partners = (
+            self.env["res.partner"]
+            .sudo()
+            .browse({charge.get("work_partner_id") or charge["partner_id"] for charge in charges})
+        )
         contracts = self.sudo().search(
-            [("partner_id", "in", partners.commercial_partner_id.ids),
-             ("company_id", "=", company.id),
-             ("state", "in", ("active", "expired"))],
+            [
+                ("partner_id", "in", partners.commercial_partner_id.ids),
+                ("company_id", "=", company.id),
+                ("state", "in", ("active", "expired")),
+            ],
             order="date_start desc, id desc",
         )
         state = contracts._halo_allocation_state()
@@ -988,8 +1192,11 @@ class HaloContract(models.Model):
                     continue
                 hours, amount, explanation, consumed = taken
                 part = {
-                    "mode": mode, "contract_id": contract.id, "hours": hours,
-                    "amount": amount, "explanation": explanation,
+                    "mode": mode,
+                    "contract_id": contract.id,
+                    "hours": hours,
+                    "amount": amount,
+                    "explanation": explanation,
                 }
                 if consumed is not None:
                     part["consumed"] = consumed
@@ -1031,12 +1238,18 @@ class HaloContract(models.Model):
             st["amount"] = currency.round(before - taken)
             # what the balance gives, in the contract's currency (see _halo_allocate_one)
             st["balance_taken"] = taken
-            return hours, amount, self.env._(
-                "%(amount)s from the prepaid money of %(contract)s (balance %(before)s → %(after)s)",
-                amount=format_amount(self.env, taken, currency), contract=self.display_name,
-                before=format_amount(self.env, before, currency),
-                after=format_amount(self.env, st["amount"], currency),
-            ), None
+            return (
+                hours,
+                amount,
+                self.env._(
+                    "%(amount)s from the prepaid money of %(contract)s (balance %(before)s → %(after)s)",
+                    amount=format_amount(self.env, taken, currency),
+                    contract=self.display_name,
+                    before=format_amount(self.env, before, currency),
+                    after=format_amount(self.env, st["amount"], currency),
+                ),
+                None,
+            )
         if hours_left <= EPS or not rate_id:
             return None
         factor = self._halo_consumption_factor(charge)
@@ -1055,11 +1268,13 @@ class HaloContract(models.Model):
                 detail = self.env._(
                     "%(left)s of %(included)s h left for the period from %(start)s",
                     left=f"{self.included_hours - st['included'][start]:.2f}",
-                    included=f"{self.included_hours:.2f}", start=start,
+                    included=f"{self.included_hours:.2f}",
+                    start=start,
                 )
             explanation = self.env._(
                 "%(hours)s h included in the fixed fee of %(contract)s (%(detail)s)",
-                hours=self._halo_consumed_text(hours, consumed, factor), contract=self.display_name,
+                hours=self._halo_consumed_text(hours, consumed, factor),
+                contract=self.display_name,
                 detail=detail,
             )
         else:  # prepay_hours
@@ -1073,10 +1288,14 @@ class HaloContract(models.Model):
             st["hours"] = _hours(before - consumed)
             explanation = self.env._(
                 "%(hours)s h from the prepaid hours of %(contract)s (balance %(before)s → %(after)s h)",
-                hours=self._halo_consumed_text(hours, consumed, factor), contract=self.display_name,
-                before=f"{before:.2f}", after=f"{st['hours']:.2f}",
+                hours=self._halo_consumed_text(hours, consumed, factor),
+                contract=self.display_name,
+                before=f"{before:.2f}",
+                after=f"{st['hours']:.2f}",
             )
-        amount = amount_left if hours >= hours_left - EPS else currency.round(amount_left * hours / hours_left)
+        amount = (
+            amount_left if hours >= hours_left - EPS else currency.round(amount_left * hours / hours_left)
+        )
         return hours, amount, explanation, consumed
 
     @staticmethod
@@ -1090,8 +1309,12 @@ class HaloContract(models.Model):
     def _halo_consumed_text(self, hours, consumed, factor):
         if abs(factor - 1.0) <= EPS:
             return f"{hours:.2f}"
-        return self.env._("%(hours)s h of work × %(factor)s consumption = %(consumed)s",
-                          hours=f"{hours:.2f}", factor=f"{factor:g}", consumed=f"{consumed:.2f}")
+        return self.env._(
+            "%(hours)s h of work × %(factor)s consumption = %(consumed)s",
+            hours=f"{hours:.2f}",
+            factor=f"{factor:g}",
+            consumed=f"{consumed:.2f}",
+        )
 
     @api.model
     def _halo_remainder_part(self, charge, in_date, candidates, hours, amount):
@@ -1100,20 +1323,29 @@ class HaloContract(models.Model):
             last = max(ended, key=lambda c: (c.date_end, c.id))
             if last.on_expired == "block":
                 return {
-                    "mode": "blocked", "contract_id": last.id, "hours": hours, "amount": amount,
+                    "mode": "blocked",
+                    "contract_id": last.id,
+                    "hours": hours,
+                    "amount": amount,
                     "explanation": self.env._(
                         "Blocked: contract %(contract)s ended on %(date)s and does not allow "
-                        "work after expiry.", contract=last.display_name, date=last.date_end),
+                        "work after expiry.",
+                        contract=last.display_name,
+                        date=last.date_end,
+                    ),
                 }
         if in_date:
             explanation = self.env._(
-                "PAYG: beyond what %(contracts)s cover.",
-                contracts=", ".join(c.display_name for c in in_date))
+                "PAYG: beyond what %(contracts)s cover.", contracts=", ".join(c.display_name for c in in_date)
+            )
         else:
             explanation = self.env._("PAYG: no contract in force on %(date)s.", date=charge["date"])
         return {
-            "mode": "payg", "contract_id": in_date[0].id if in_date else False,
-            "hours": hours, "amount": amount, "explanation": explanation,
+            "mode": "payg",
+            "contract_id": in_date[0].id if in_date else False,
+            "hours": hours,
+            "amount": amount,
+            "explanation": explanation,
         }
 
     @api.model
@@ -1158,8 +1390,11 @@ class HaloContract(models.Model):
     def _halo_release_consumption(self, run):
         """Give back what a cancelled run consumed: reversal entries for its consumption
         entries not reversed yet (the ledger keeps both)."""
-        entries = self.env["halo.contract.ledger"].sudo().search(
-            [("run_id", "in", run.ids), ("kind", "=", "consumption")])
+        entries = (
+            self.env["halo.contract.ledger"]
+            .sudo()
+            .search([("run_id", "in", run.ids), ("kind", "=", "consumption")])
+        )
         reason = self.env._("Billing run %(run)s cancelled", run=", ".join(run.mapped("display_name")))
         return self._halo_reverse_entries(entries, reason).contract_id
 
@@ -1176,33 +1411,43 @@ class HaloContract(models.Model):
             return Ledger
         contracts = entries.contract_id
         before = {contract.id: contract._halo_threshold_balance() for contract in contracts}
-        vals_list = [{
-            "contract_id": entry.contract_id.id,
-            "date": entry.date,
-            "kind": "reversal",
-            "bucket": entry.bucket,
-            "mode": entry.mode,
-            "hours": -entry.hours,
-            "amount": -entry.amount,
-            "reversed_entry_id": entry.id,
-            "run_id": entry.run_id.id,
-            "run_line_id": entry.run_line_id.id,
-            "invoice_id": (invoice or entry.invoice_id).id,
-            "credit_note_id": credit_note.id if credit_note else False,
-            "requires_payment": entry.requires_payment,
-            "user_id": self.env.uid,
-            "reason": reason,
-            "explanation": self.env._("%(reason)s: reverses %(entry)s", reason=reason,
-                                      entry=entry.explanation or entry.display_name),
-        } for entry in entries]
+        vals_list = [
+            {
+                "contract_id": entry.contract_id.id,
+                "date": entry.date,
+                "kind": "reversal",
+                "bucket": entry.bucket,
+                "mode": entry.mode,
+                "hours": -entry.hours,
+                "amount": -entry.amount,
+                "reversed_entry_id": entry.id,
+                "run_id": entry.run_id.id,
+                "run_line_id": entry.run_line_id.id,
+                "invoice_id": (invoice or entry.invoice_id).id,
+                "credit_note_id": credit_note.id if credit_note else False,
+                "requires_payment": entry.requires_payment,
+                "user_id": self.env.uid,
+                "reason": reason,
+                "explanation": self.env._(
+                    "%(reason)s: reverses %(entry)s",
+                    reason=reason,
+                    entry=entry.explanation or entry.display_name,
+                ),
+            }
+            for entry in entries
+        ]
         reversals = LEDGER_SYSTEM.on(Ledger).create(vals_list)
         for contract in contracts:
             mine = reversals.filtered(lambda e, c=contract: e.contract_id == c)
-            contract.message_post(body=self.env._(
-                "%(reason)s: %(count)s ledger entries reversed (%(hours)s h, %(amount)s).",
-                reason=reason, count=len(mine), hours=f"{sum(mine.mapped('hours')):+.2f}",
-                amount=format_amount(self.env, sum(mine.mapped("amount")), contract.currency_id),
-            ))
+            contract.message_post(
+                body=self.env._(
+                    "%(reason)s: %(count)s ledger entries reversed (%(hours)s h, %(amount)s).",
+                    reason=reason,
+                    count=len(mine),
+                    hours=f"{sum(mine.mapped('hours')):+.2f}",
+                    amount=format_amount(self.env, sum(mine.mapped("amount")), contract.currency_id),
+                )
+            )
         contracts._halo_check_thresholds(before)
         return reversals
 
@@ -1222,11 +1467,13 @@ class HaloContract(models.Model):
                 period_vals += line._halo_due_periods(date_ref, devices)
         existing = {
             (period.contract_id.id, period.recurring_line_id.id, period.date_start)
-            for period in self.env["halo.contract.period"].sudo().search(
-                [("contract_id", "in", self.ids), ("credit_note_id", "=", False)])
+            for period in self.env["halo.contract.period"]
+            .sudo()
+            .search([("contract_id", "in", self.ids), ("credit_note_id", "=", False)])
         }
         return [
-            vals for vals in period_vals
+            vals
+            for vals in period_vals
             if (vals["contract_id"], vals.get("recurring_line_id") or False, vals["date_start"])
             not in existing
         ]
@@ -1244,21 +1491,27 @@ class HaloContract(models.Model):
                 break
             end = min(pe, self.date_end) if self.date_end else pe
             factor = 1.0 if end == pe else day_count(start, end) / day_count(ps, pe)
-            result.append({
-                "contract_id": self.id,
-                "kind": "fee",
-                "date_start": start,
-                "date_end": end,
-                "period_end": pe,
-                "invoice_date": invoice_date,
-                "quantity": 1.0,
-                # prorated on the price: invoice quantities have 2 decimals only
-                "price_unit": self.sudo().fee_amount * factor,
-                "factor": factor,
-                "product_id": self.fee_product_id.id,
-                "name": self.env._("%(contract)s: fixed fee %(start)s - %(end)s",
-                                   contract=self.display_name, start=start, end=end),
-            })
+            result.append(
+                {
+                    "contract_id": self.id,
+                    "kind": "fee",
+                    "date_start": start,
+                    "date_end": end,
+                    "period_end": pe,
+                    "invoice_date": invoice_date,
+                    "quantity": 1.0,
+                    # prorated on the price: invoice quantities have 2 decimals only
+                    "price_unit": self.sudo().fee_amount * factor,
+                    "factor": factor,
+                    "product_id": self.fee_product_id.id,
+                    "name": self.env._(
+                        "%(contract)s: fixed fee %(start)s - %(end)s",
+                        contract=self.display_name,
+                        start=start,
+                        end=end,
+                    ),
+                }
+            )
             start = pe + timedelta(days=1)
         return result
 
@@ -1272,12 +1525,14 @@ class HaloContract(models.Model):
         result = []
         for (contract_id, invoice_date), period_vals in sorted(grouped.items()):
             contract = self.browse(contract_id)
-            result.append({
-                "contract_id": contract_id,
-                "invoice_date": invoice_date,
-                "period_vals": period_vals,
-                "invoice_vals": contract._prepare_periodic_invoice_vals(invoice_date, period_vals),
-            })
+            result.append(
+                {
+                    "contract_id": contract_id,
+                    "invoice_date": invoice_date,
+                    "period_vals": period_vals,
+                    "invoice_vals": contract._prepare_periodic_invoice_vals(invoice_date, period_vals),
+                }
+            )
         return result
 
     def _prepare_periodic_invoice_vals(self, invoice_date, period_vals):
@@ -1292,8 +1547,7 @@ class HaloContract(models.Model):
             "halo_contract_id": self.id,
             "currency_id": self.currency_id.id,
             "invoice_line_ids": [
-                Command.create(self._prepare_periodic_invoice_line_vals(vals))
-                for vals in period_vals
+                Command.create(self._prepare_periodic_invoice_line_vals(vals)) for vals in period_vals
             ],
         }
 
@@ -1326,16 +1580,14 @@ class HaloContract(models.Model):
         index = 0
         for item, move in zip(todo, moves, strict=True):
             count = len(item["period_vals"])
-            periods[index:index + count].move_id = move
+            periods[index : index + count].move_id = move
             index += count
         # advance the schedules to the day after the last invoiced (aligned) period
-        for contract, fee_periods in periods.filtered(lambda p: p.kind == "fee").grouped(
-            "contract_id"
-        ).items():
+        for contract, fee_periods in (
+            periods.filtered(lambda p: p.kind == "fee").grouped("contract_id").items()
+        ):
             contract.next_period_start = max(fee_periods.mapped("period_end")) + timedelta(days=1)
-        for line, line_periods in periods.filtered("recurring_line_id").grouped(
-            "recurring_line_id"
-        ).items():
+        for line, line_periods in periods.filtered("recurring_line_id").grouped("recurring_line_id").items():
             line.next_date = max(line_periods.mapped("period_end")) + timedelta(days=1)
         _logger.info("Contracts: %s periodic invoices created for %s", len(moves), date_ref)
         return moves
@@ -1344,9 +1596,7 @@ class HaloContract(models.Model):
         """Roll unused included hours of ended periods into the hours balance (once per
         period; unique index on (contract, period) for rollover entries)."""
         vals_list = []
-        contracts = self.filtered(
-            lambda c: c.fixed_fee and c.included_hours and c.rollover_policy != "none"
-        )
+        contracts = self.filtered(lambda c: c.fixed_fee and c.included_hours and c.rollover_policy != "none")
         state = contracts._halo_allocation_state()
         for contract in contracts:
             st = state[contract.id]
@@ -1365,24 +1615,32 @@ class HaloContract(models.Model):
                     ends = contract.date_end and contract.date_end < next_start
                     rolled = 0.0 if ends else contract._halo_rollover_hours(unused)
                     st["included"][next_start] -= rolled
-                    vals_list.append({
-                        "contract_id": contract.id,
-                        "date": next_start,
-                        "kind": "rollover",
-                        "bucket": "included",
-                        "hours": rolled,
-                        "period_start": ps,
-                        "explanation": self.env._(
-                            "Period %(start)s - %(end)s: %(unused)s included hours unused, "
-                            "%(rolled)s h rolled over to the next period (%(policy)s).",
-                            start=ps, end=pe, unused=f"{unused:.2f}", rolled=f"{rolled:.2f}",
-                            policy=contract._halo_rollover_policy_label(),
-                        ),
-                    })
+                    vals_list.append(
+                        {
+                            "contract_id": contract.id,
+                            "date": next_start,
+                            "kind": "rollover",
+                            "bucket": "included",
+                            "hours": rolled,
+                            "period_start": ps,
+                            "explanation": self.env._(
+                                "Period %(start)s - %(end)s: %(unused)s included hours unused, "
+                                "%(rolled)s h rolled over to the next period (%(policy)s).",
+                                start=ps,
+                                end=pe,
+                                unused=f"{unused:.2f}",
+                                rolled=f"{rolled:.2f}",
+                                policy=contract._halo_rollover_policy_label(),
+                            ),
+                        }
+                    )
                 start = pe + timedelta(days=1)
-        return self.env["halo.contract.ledger"].sudo().with_context(
-            **{LEDGER_SYSTEM.key: LEDGER_SYSTEM}
-        ).create(vals_list)
+        return (
+            self.env["halo.contract.ledger"]
+            .sudo()
+            .with_context(**{LEDGER_SYSTEM.key: LEDGER_SYSTEM})
+            .create(vals_list)
+        )
 
     def _halo_rollover_hours(self, unused):
         self.ensure_one()
@@ -1400,9 +1658,7 @@ class HaloContract(models.Model):
             return self.env._("%(value)s%%", value=f"{self.rollover_value:g}")
         if self.rollover_policy == "capped":
             return self.env._("capped at %(value)s h", value=f"{self.rollover_value:g}")
-        return dict(self._fields["rollover_policy"]._description_selection(self.env))[
-            self.rollover_policy
-        ]
+        return dict(self._fields["rollover_policy"]._description_selection(self.env))[self.rollover_policy]
 
     @api.model
     def _cron_halo_contract_invoices(self, date_ref=None):
@@ -1427,8 +1683,12 @@ class HaloContract(models.Model):
         ended.filtered("auto_renew")._halo_renew(date_ref)
         ended.filtered(lambda c: not c.auto_renew)._halo_expire(date_ref)
         due = contracts.filtered(
-            lambda c: c.state == "active" and c.date_end >= date_ref
-            and c.expiry_reminder_date <= date_ref and c.reminder_sent_for != c.date_end
+            lambda c: (
+                c.state == "active"
+                and c.date_end >= date_ref
+                and c.expiry_reminder_date <= date_ref
+                and c.reminder_sent_for != c.date_end
+            )
         )
         due._halo_send_expiry_reminders()
         return due
@@ -1444,8 +1704,11 @@ class HaloContract(models.Model):
                 terms += 1
             new_end = old_end + relativedelta(months=terms * contract.renewal_months)
             contract.date_end = new_end
-            contract.message_post(body=self.env._(
-                "Renewed automatically: end date %(old)s → %(new)s.", old=old_end, new=new_end))
+            contract.message_post(
+                body=self.env._(
+                    "Renewed automatically: end date %(old)s → %(new)s.", old=old_end, new=new_end
+                )
+            )
 
     def _halo_expire(self, date_ref):
         vals_list = []
@@ -1455,28 +1718,34 @@ class HaloContract(models.Model):
                 continue
             hours, amount = contract.balance_hours, contract.sudo().balance_amount
             if hours > EPS or amount > EPS:
-                vals_list.append({
-                    "contract_id": contract.id,
-                    "date": contract.date_end,
-                    "kind": "expiry",
-                    "bucket": "prepay",
-                    "hours": -hours if hours > EPS else 0.0,
-                    "amount": -amount if amount > EPS else 0.0,
-                    "explanation": self.env._(
-                        "Contract ended on %(date)s: remaining balance written off.",
-                        date=contract.date_end),
-                })
-        self.env["halo.contract.ledger"].sudo().with_context(**{LEDGER_SYSTEM.key: LEDGER_SYSTEM}).create(vals_list)
+                vals_list.append(
+                    {
+                        "contract_id": contract.id,
+                        "date": contract.date_end,
+                        "kind": "expiry",
+                        "bucket": "prepay",
+                        "hours": -hours if hours > EPS else 0.0,
+                        "amount": -amount if amount > EPS else 0.0,
+                        "explanation": self.env._(
+                            "Contract ended on %(date)s: remaining balance written off.",
+                            date=contract.date_end,
+                        ),
+                    }
+                )
+        self.env["halo.contract.ledger"].sudo().with_context(**{LEDGER_SYSTEM.key: LEDGER_SYSTEM}).create(
+            vals_list
+        )
         for contract in self:
-            contract.message_post(body=self.env._(
-                "Contract expired on %(date)s.", date=contract.date_end))
+            contract.message_post(body=self.env._("Contract expired on %(date)s.", date=contract.date_end))
 
     def _halo_send_expiry_reminders(self):
         template = self.env.ref("halo_helpdesk_billing.halo_contract_expiry_mail_template")
         for contract in self:
             partners = contract.notify_partner_ids | contract.contact_id | contract.user_id.partner_id
             contract.message_post_with_source(
-                template, message_type="comment", subtype_xmlid="mail.mt_comment",
+                template,
+                message_type="comment",
+                subtype_xmlid="mail.mt_comment",
                 partner_ids=partners.ids,
             )
             contract.reminder_sent_for = contract.date_end
@@ -1497,19 +1766,23 @@ class HaloContract(models.Model):
         if not commercial:
             return {}
         company = company or self.env.company
-        contracts = self.sudo().search([
-            ("partner_id", "in", commercial.ids),
-            ("company_id", "=", company.id),
-            ("state", "in", ("active", "expired")),
-            Domain("fixed_fee", "=", True) | Domain("prepay_kind", "!=", "none"),
-        ], order="date_start desc, id desc")
+        contracts = self.sudo().search(
+            [
+                ("partner_id", "in", commercial.ids),
+                ("company_id", "=", company.id),
+                ("state", "in", ("active", "expired")),
+                Domain("fixed_fee", "=", True) | Domain("prepay_kind", "!=", "none"),
+            ],
+            order="date_start desc, id desc",
+        )
         state = contracts._halo_allocation_state()
         if show_money is None:
             show_money = self.env.user.has_group(BILLING_USER)
         result = {}
         for partner in partners.sudo():
             mine = contracts.filtered(
-                lambda c, p=partner: c.partner_id == p.commercial_partner_id and c._halo_covers_site(p))
+                lambda c, p=partner: c.partner_id == p.commercial_partner_id and c._halo_covers_site(p)
+            )
             if not mine:
                 continue
             in_force = mine.filtered(lambda c: c.state == "active" and c._halo_covers_date(day))
@@ -1519,7 +1792,10 @@ class HaloContract(models.Model):
             if any(not c._halo_is_exhausted(day, state) for c in with_balance):
                 continue
             if with_balance:
-                contract, problem = with_balance.sorted(lambda c: 0 if c.site_partner_id else 1)[0], "exhausted"
+                contract, problem = (
+                    with_balance.sorted(lambda c: 0 if c.site_partner_id else 1)[0],
+                    "exhausted",
+                )
                 block = contract.on_exhausted == "block"
             else:
                 contract, problem = mine.sorted(lambda c: c.date_end or c.date_start)[-1], "expired"
@@ -1533,18 +1809,23 @@ class HaloContract(models.Model):
                 message = self.env._(
                     "Contract %(contract)s is exhausted: remaining balance %(balance)s, included "
                     "hours left this period %(included)s h.",
-                    contract=contract.display_name, balance=balance,
+                    contract=contract.display_name,
+                    balance=balance,
                     included=f"{contract._halo_included_remaining_at(day)[contract.id]:.2f}",
                 )
             else:
                 message = self.env._(
                     "Contract %(contract)s expired on %(date)s (remaining balance %(balance)s); "
                     "work is %(what)s.",
-                    contract=contract.display_name, date=contract.date_end, balance=balance,
+                    contract=contract.display_name,
+                    date=contract.date_end,
+                    balance=balance,
                     what=self.env._("blocked") if block else self.env._("billed as PAYG"),
                 )
             result[partner.id] = {
-                "contract": contract.sudo(False), "problem": problem, "block": block,
+                "contract": contract.sudo(False),
+                "problem": problem,
+                "block": block,
                 "message": message,
             }
         return result

@@ -29,12 +29,14 @@ class HaloContract(models.Model):
             return super()._cron_halo_contract_invoices(date_ref)
         for company, batch in contracts.grouped("company_id").items():
             for start in range(0, len(batch), size):
-                chunk = batch[start:start + size]
+                chunk = batch[start : start + size]
                 chunk.with_delay(
                     identity_key=identity_exact,
                     description=self.env._(
                         "Contracts of %(company)s: periodic invoices and rollovers (%(count)s contracts)",
-                        company=company.name, count=len(chunk)),
+                        company=company.name,
+                        count=len(chunk),
+                    ),
                 )._halo_job_contract_invoices(date_ref)
         return self.env["account.move"]
 

@@ -24,14 +24,15 @@ class HaloContractLedger(models.Model):
     _check_company_auto = True
 
     contract_id = fields.Many2one(
-        comodel_name="halo.contract", required=True, index=True, ondelete="restrict",
+        comodel_name="halo.contract",
+        required=True,
+        index=True,
+        ondelete="restrict",
         check_company=True,
     )
     company_id = fields.Many2one(related="contract_id.company_id", store=True)
     currency_id = fields.Many2one(related="contract_id.currency_id")
-    partner_id = fields.Many2one(
-        related="contract_id.partner_id", store=True, string="Customer", index=True
-    )
+    partner_id = fields.Many2one(related="contract_id.partner_id", store=True, string="Customer", index=True)
     date = fields.Date(required=True, default=fields.Date.context_today, index=True)
     kind = fields.Selection(
         selection=[
@@ -42,11 +43,13 @@ class HaloContractLedger(models.Model):
             ("adjustment", "Adjustment"),
             ("reversal", "Reversal"),
         ],
-        required=True, default="adjustment",
+        required=True,
+        default="adjustment",
     )
     bucket = fields.Selection(
         selection=[("prepay", "Prepay balance"), ("included", "Included hours")],
-        required=True, default="prepay",
+        required=True,
+        default="prepay",
     )
     mode = fields.Selection(
         selection=[
@@ -54,47 +57,70 @@ class HaloContractLedger(models.Model):
             ("prepay_hours", "Prepaid hours"),
             ("prepay_money", "Prepaid money"),
         ],
-        string="Consumed From", readonly=True,
+        string="Consumed From",
+        readonly=True,
     )
     hours = fields.Float(digits=(16, 4))
     amount = fields.Monetary(currency_field="currency_id", groups=BILLING_USER)
     reason = fields.Char(help="Why the balance is adjusted (required for adjustments).")
     explanation = fields.Text(readonly=True, groups=BILLING_USER)  # money on money contracts
     invoice_id = fields.Many2one(
-        comodel_name="account.move", index="btree_not_null", ondelete="restrict", readonly=True,
+        comodel_name="account.move",
+        index="btree_not_null",
+        ondelete="restrict",
+        readonly=True,
         copy=False,
     )
     run_id = fields.Many2one(
-        comodel_name="halo.billing.run", string="Billing Run", index="btree_not_null",
-        ondelete="restrict", readonly=True,
+        comodel_name="halo.billing.run",
+        string="Billing Run",
+        index="btree_not_null",
+        ondelete="restrict",
+        readonly=True,
     )
     run_line_id = fields.Many2one(
-        comodel_name="halo.billing.run.line", string="Billed Charge", index="btree_not_null",
-        ondelete="restrict", readonly=True,
+        comodel_name="halo.billing.run.line",
+        string="Billed Charge",
+        index="btree_not_null",
+        ondelete="restrict",
+        readonly=True,
     )
     reversed_entry_id = fields.Many2one(
-        comodel_name="halo.contract.ledger", string="Reverses", index="btree_not_null",
-        ondelete="restrict", readonly=True, copy=False,
+        comodel_name="halo.contract.ledger",
+        string="Reverses",
+        index="btree_not_null",
+        ondelete="restrict",
+        readonly=True,
+        copy=False,
         help="The entry this reversal cancels out (a cancelled run, a credit note).",
     )
     reversal_ids = fields.One2many(
-        comodel_name="halo.contract.ledger", inverse_name="reversed_entry_id", string="Reversed By",
+        comodel_name="halo.contract.ledger",
+        inverse_name="reversed_entry_id",
+        string="Reversed By",
     )
     credit_note_id = fields.Many2one(
-        comodel_name="account.move", index="btree_not_null",
-        ondelete="restrict", readonly=True, copy=False,
+        comodel_name="account.move",
+        index="btree_not_null",
+        ondelete="restrict",
+        readonly=True,
+        copy=False,
         help="The credit note that caused this entry.",
     )
     user_id = fields.Many2one(
-        comodel_name="res.users", string="Recorded By", readonly=True, copy=False,
+        comodel_name="res.users",
+        string="Recorded By",
+        readonly=True,
+        copy=False,
         default=lambda self: self.env.user,
     )
     period_start = fields.Date(readonly=True, help="Included-hours period of a rollover.")
-    requires_payment = fields.Boolean(
-        readonly=True, help="This top-up counts only once its invoice is paid."
-    )
+    requires_payment = fields.Boolean(readonly=True, help="This top-up counts only once its invoice is paid.")
     is_counted = fields.Boolean(
-        string="Counted", compute="_compute_is_counted", store=True, recursive=True,
+        string="Counted",
+        compute="_compute_is_counted",
+        store=True,
+        recursive=True,
         help="Whether the entry is part of the balance (a top-up waiting for payment, or "
         "whose invoice was cancelled, is not).",
     )
@@ -102,8 +128,10 @@ class HaloContractLedger(models.Model):
         string="Hours Balance After", compute="_compute_balance_after", digits=(16, 2)
     )
     balance_amount_after = fields.Monetary(
-        string="Money Balance After", compute="_compute_balance_after",
-        currency_field="currency_id", groups=BILLING_USER,
+        string="Money Balance After",
+        compute="_compute_balance_after",
+        currency_field="currency_id",
+        groups=BILLING_USER,
     )
 
     _adjustment_reason = models.Constraint(
@@ -128,8 +156,13 @@ class HaloContractLedger(models.Model):
         "This period was already rolled over.",
     )
 
-    @api.depends("kind", "requires_payment", "invoice_id.state", "invoice_id.payment_state",
-                 "reversed_entry_id.is_counted")
+    @api.depends(
+        "kind",
+        "requires_payment",
+        "invoice_id.state",
+        "invoice_id.payment_state",
+        "reversed_entry_id.is_counted",
+    )
     def _compute_is_counted(self):
         for entry in self:
             if entry.reversed_entry_id:
@@ -172,12 +205,16 @@ class HaloContractLedger(models.Model):
     def _compute_display_name(self):
         labels = dict(self._fields["kind"]._description_selection(self.env))
         for entry in self:
-            entry.display_name = f"{entry.contract_id.display_name or ''} / {labels.get(entry.kind, '')} / {entry.date or ''}"
+            entry.display_name = (
+                f"{entry.contract_id.display_name or ''} / {labels.get(entry.kind, '')} / {entry.date or ''}"
+            )
 
     # What people record on an adjustment; the other fields link system entries to the
     # invoices, runs and charges they come from (an "adjustment" tied to a charge would take
     # the place of that charge's consumption).
-    _halo_adjustment_fields = frozenset({"contract_id", "date", "kind", "bucket", "hours", "amount", "reason"})
+    _halo_adjustment_fields = frozenset(
+        {"contract_id", "date", "kind", "bucket", "hours", "amount", "reason"}
+    )
 
     def _halo_check_system(self, kinds, vals_list=()):
         """Only the system (``LEDGER_SYSTEM``, a marker no client can send) writes entries
@@ -185,17 +222,21 @@ class HaloContractLedger(models.Model):
         if LEDGER_SYSTEM.is_set(self.env):
             return
         if any(kind != "adjustment" for kind in kinds):
-            raise UserError(self.env._(
-                "Ledger entries other than adjustments are written by the system and cannot "
-                "be created, changed or deleted. Record an adjustment with a reason instead."
-            ))
+            raise UserError(
+                self.env._(
+                    "Ledger entries other than adjustments are written by the system and cannot "
+                    "be created, changed or deleted. Record an adjustment with a reason instead."
+                )
+            )
         for vals in vals_list:
             system_fields = set(vals) - self._halo_adjustment_fields
             if system_fields:
-                raise AccessError(self.env._(
-                    "%(fields)s of a ledger entry are set by the system only.",
-                    fields=", ".join(sorted(system_fields)),
-                ))
+                raise AccessError(
+                    self.env._(
+                        "%(fields)s of a ledger entry are set by the system only.",
+                        fields=", ".join(sorted(system_fields)),
+                    )
+                )
 
     # Written by the system only (a manual adjustment cannot pose as a reversal or a credit)
     _halo_system_links = ("reversed_entry_id", "credit_note_id", "user_id")
@@ -204,10 +245,15 @@ class HaloContractLedger(models.Model):
         if LEDGER_SYSTEM.is_set(self.env):
             return
         for vals in vals_list:
-            if any(vals.get(name) and not (name == "user_id" and vals[name] == self.env.uid)
-                   for name in self._halo_system_links):
-                raise UserError(self.env._(
-                    "Reversals, their credit notes and who recorded an entry are set by the system."))
+            if any(
+                vals.get(name) and not (name == "user_id" and vals[name] == self.env.uid)
+                for name in self._halo_system_links
+            ):
+                raise UserError(
+                    self.env._(
+                        "Reversals, their credit notes and who recorded an entry are set by the system."
+                    )
+                )
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -216,11 +262,13 @@ class HaloContractLedger(models.Model):
         entries = super().create(vals_list)
         adjustments = entries.filtered(lambda e: e.kind == "adjustment")
         for contract, mine in adjustments.grouped("contract_id").items():
-            contract.message_post(body=self.env._(
-                "Balance adjusted by %(user)s: %(lines)s",
-                user=self.env.user.name,
-                lines="; ".join(f"{e.hours:+.2f} h / {e.sudo().amount:+.2f} ({e.reason})" for e in mine),
-            ))
+            contract.message_post(
+                body=self.env._(
+                    "Balance adjusted by %(user)s: %(lines)s",
+                    user=self.env.user.name,
+                    lines="; ".join(f"{e.hours:+.2f} h / {e.sudo().amount:+.2f} ({e.reason})" for e in mine),
+                )
+            )
         return entries
 
     def write(self, vals):

@@ -17,18 +17,16 @@ class HaloContractPeriod(models.Model):
     _order = "contract_id, date_start desc, id desc"
     _check_company_auto = True
 
-    contract_id = fields.Many2one(
-        comodel_name="halo.contract", required=True, index=True, ondelete="cascade"
-    )
+    contract_id = fields.Many2one(comodel_name="halo.contract", required=True, index=True, ondelete="cascade")
     company_id = fields.Many2one(related="contract_id.company_id", store=True)
     currency_id = fields.Many2one(related="contract_id.currency_id")
     recurring_line_id = fields.Many2one(
-        comodel_name="halo.contract.recurring.line", string="Recurring Item",
-        index="btree_not_null", ondelete="cascade",
+        comodel_name="halo.contract.recurring.line",
+        string="Recurring Item",
+        index="btree_not_null",
+        ondelete="cascade",
     )
-    kind = fields.Selection(
-        selection=[("fee", "Fixed fee"), ("recurring", "Recurring item")], required=True
-    )
+    kind = fields.Selection(selection=[("fee", "Fixed fee"), ("recurring", "Recurring item")], required=True)
     date_start = fields.Date(required=True)
     date_end = fields.Date(required=True)
     period_end = fields.Date(
@@ -39,7 +37,9 @@ class HaloContractPeriod(models.Model):
     name = fields.Char()
     quantity = fields.Float(digits=(16, 4))
     factor = fields.Float(
-        string="Proration", digits=(16, 6), default=1.0,
+        string="Proration",
+        digits=(16, 6),
+        default=1.0,
         help="Share of the full period billed (days billed / days in the period).",
     )
     price_unit = fields.Monetary(currency_field="currency_id", groups=BILLING_USER)
@@ -49,8 +49,12 @@ class HaloContractPeriod(models.Model):
     )
 
     credit_note_id = fields.Many2one(
-        comodel_name="account.move", string="Credited By", index="btree_not_null",
-        ondelete="restrict", readonly=True, copy=False,
+        comodel_name="account.move",
+        string="Credited By",
+        index="btree_not_null",
+        ondelete="restrict",
+        readonly=True,
+        copy=False,
         help="The credit note that credited this period in full (it is invoiced again).",
     )
 

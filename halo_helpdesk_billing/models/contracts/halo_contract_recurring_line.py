@@ -23,9 +23,7 @@ class HaloContractRecurringLine(models.Model):
     _order = "contract_id, sequence, id"
     _check_company_auto = True
 
-    contract_id = fields.Many2one(
-        comodel_name="halo.contract", required=True, index=True, ondelete="cascade"
-    )
+    contract_id = fields.Many2one(comodel_name="halo.contract", required=True, index=True, ondelete="cascade")
     company_id = fields.Many2one(related="contract_id.company_id", store=True)
     currency_id = fields.Many2one(related="contract_id.currency_id")
     sequence = fields.Integer(default=10)
@@ -33,7 +31,8 @@ class HaloContractRecurringLine(models.Model):
     name = fields.Char(string="Description")
     quantity_mode = fields.Selection(
         selection=[("fixed", "Fixed quantity"), ("devices", "Active devices")],
-        default="fixed", required=True,
+        default="fixed",
+        required=True,
     )
     quantity = fields.Float(default=1.0, digits=(16, 4))
     device_type = fields.Selection(
@@ -44,12 +43,16 @@ class HaloContractRecurringLine(models.Model):
     date_start = fields.Date(required=True, default=fields.Date.context_today)
     date_end = fields.Date()
     next_date = fields.Date(
-        compute="_compute_next_date", store=True, readonly=False, copy=False,
+        compute="_compute_next_date",
+        store=True,
+        readonly=False,
+        copy=False,
         help="Start of the next period to invoice.",
     )
     prorate = fields.Boolean(default=True, help="Bill part periods by days.")
     period_ids = fields.One2many(
-        comodel_name="halo.contract.period", inverse_name="recurring_line_id",
+        comodel_name="halo.contract.period",
+        inverse_name="recurring_line_id",
         string="Invoiced Periods",
     )
 
@@ -57,9 +60,7 @@ class HaloContractRecurringLine(models.Model):
         "CHECK (date_end IS NULL OR date_end >= date_start)",
         "A recurring item cannot end before it starts.",
     )
-    _quantity_positive = models.Constraint(
-        "CHECK (quantity >= 0)", "The quantity cannot be negative."
-    )
+    _quantity_positive = models.Constraint("CHECK (quantity >= 0)", "The quantity cannot be negative.")
 
     @api.depends("date_start")
     def _compute_next_date(self):
@@ -70,11 +71,13 @@ class HaloContractRecurringLine(models.Model):
     def _check_within_contract(self):
         for line in self:
             if line.date_start < line.contract_id.date_start:
-                raise ValidationError(self.env._(
-                    "Recurring item %(item)s cannot start before its contract (%(date)s).",
-                    item=line.name or line.product_id.display_name,
-                    date=line.contract_id.date_start,
-                ))
+                raise ValidationError(
+                    self.env._(
+                        "Recurring item %(item)s cannot start before its contract (%(date)s).",
+                        item=line.name or line.product_id.display_name,
+                        date=line.contract_id.date_start,
+                    )
+                )
 
     def _halo_bounds(self, day):
         self.ensure_one()
@@ -100,8 +103,11 @@ class HaloContractRecurringLine(models.Model):
         """Period vals of this line whose invoice is due on ``date_ref`` (see the contract)."""
         self.ensure_one()
         contract = self.contract_id
-        last = min(d for d in (self.date_end, contract.date_end) if d) if (
-            self.date_end or contract.date_end) else None
+        last = (
+            min(d for d in (self.date_end, contract.date_end) if d)
+            if (self.date_end or contract.date_end)
+            else None
+        )
         start = max(self.next_date or self.date_start, self.date_start)
         result = []
         for _i in range(1200):
@@ -119,40 +125,50 @@ class HaloContractRecurringLine(models.Model):
             device_count = 0
             if self.quantity_mode == "devices":
                 device_count = devices._halo_count(
-                    contract.partner_id, self.device_type, invoice_date, company=contract.company_id,
-                    site=contract.site_partner_id)
+                    contract.partner_id,
+                    self.device_type,
+                    invoice_date,
+                    company=contract.company_id,
+                    site=contract.site_partner_id,
+                )
                 base_quantity = device_count
             else:
                 base_quantity = self.quantity
-            result.append({
-                "contract_id": contract.id,
-                "recurring_line_id": self.id,
-                "kind": "recurring",
-                "date_start": start,
-                "date_end": end,
-                "period_end": pe,
-                "invoice_date": invoice_date,
-                "product_id": self.product_id.id,
-                "quantity": base_quantity,
-                # prorated on the price: invoice quantities have 2 decimals only
-                "price_unit": self.sudo().price_unit * factor,
-                "factor": factor,
-                "device_count": device_count,
-                "name": self._halo_period_label(start, end, device_count, factor),
-            })
+            result.append(
+                {
+                    "contract_id": contract.id,
+                    "recurring_line_id": self.id,
+                    "kind": "recurring",
+                    "date_start": start,
+                    "date_end": end,
+                    "period_end": pe,
+                    "invoice_date": invoice_date,
+                    "product_id": self.product_id.id,
+                    "quantity": base_quantity,
+                    # prorated on the price: invoice quantities have 2 decimals only
+                    "price_unit": self.sudo().price_unit * factor,
+                    "factor": factor,
+                    "device_count": device_count,
+                    "name": self._halo_period_label(start, end, device_count, factor),
+                }
+            )
             start = pe + timedelta(days=1)
         return result
 
     def _halo_period_label(self, start, end, device_count, factor):
         self.ensure_one()
         label = self.env._(
-            "%(item)s %(start)s - %(end)s", item=self.name or self.product_id.display_name,
-            start=start, end=end,
+            "%(item)s %(start)s - %(end)s",
+            item=self.name or self.product_id.display_name,
+            start=start,
+            end=end,
         )
         if self.quantity_mode == "devices":
             label += self.env._(" (%(count)s active devices)", count=device_count)
         if factor != 1.0:
-            label += self.env._(" (prorated %(days)s/%(total)s days)",
-                                days=day_count(start, end),
-                                total=round(day_count(start, end) / factor))
+            label += self.env._(
+                " (prorated %(days)s/%(total)s days)",
+                days=day_count(start, end),
+                total=round(day_count(start, end) / factor),
+            )
         return label

@@ -28,11 +28,17 @@ class HaloCustomerDevice(models.Model):
 
     name = fields.Char(required=True, tracking=True)
     partner_id = fields.Many2one(
-        comodel_name="res.partner", string="Customer", required=True, index=True, tracking=True,
+        comodel_name="res.partner",
+        string="Customer",
+        required=True,
+        index=True,
+        tracking=True,
         check_company=True,
     )
     site_partner_id = fields.Many2one(
-        comodel_name="res.partner", string="Site", domain="[('id', 'child_of', partner_id)]",
+        comodel_name="res.partner",
+        string="Site",
+        domain="[('id', 'child_of', partner_id)]",
         check_company=True,
     )
     company_id = fields.Many2one(comodel_name="res.company", default=lambda self: self.env.company)
@@ -41,8 +47,7 @@ class HaloCustomerDevice(models.Model):
     date_active = fields.Date(
         string="In Service From", required=True, default=fields.Date.context_today, tracking=True
     )
-    date_retired = fields.Date(string="Retired On", tracking=True,
-                               help="Not counted from this day on.")
+    date_retired = fields.Date(string="Retired On", tracking=True, help="Not counted from this day on.")
     active = fields.Boolean(default=True)
     note = fields.Text()
 
@@ -56,10 +61,12 @@ class HaloCustomerDevice(models.Model):
         (also checked here, not only by the access rights, so that no technician's right on
         the model can ever bill a customer for devices)."""
         if not self.env.su and not self.env.user.has_group(BILLING_USER):
-            raise AccessError(self.env._(
-                "Customer devices are billed per device; only billing staff can record, change or "
-                "retire them."
-            ))
+            raise AccessError(
+                self.env._(
+                    "Customer devices are billed per device; only billing staff can record, change or "
+                    "retire them."
+                )
+            )
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -84,8 +91,8 @@ class HaloCustomerDevice(models.Model):
         if companies is not None:
             domain &= Domain("company_id", "in", [False, *companies.ids])
         return self.sudo().search_fetch(
-            domain, ["partner_id", "site_partner_id", "company_id", "device_type", "date_active",
-                     "date_retired"],
+            domain,
+            ["partner_id", "site_partner_id", "company_id", "device_type", "date_active", "date_retired"],
         )
 
     def _halo_count(self, partner, device_type, day, company=None, site=None):
@@ -94,13 +101,18 @@ class HaloCustomerDevice(models.Model):
         the devices of that site (its site, or its customer, is the site or one of its
         contacts / addresses)."""
         commercial = partner.commercial_partner_id
-        return len(self.filtered(
-            lambda d: d.partner_id.commercial_partner_id == commercial
-            and (company is None or not d.company_id or d.company_id == company)
-            and (not site or within_partner(d.site_partner_id or d.partner_id, site))
-            and (not device_type or d.device_type == device_type)
-            and d.date_active <= day and (not d.date_retired or d.date_retired > day)
-        ))
+        return len(
+            self.filtered(
+                lambda d: (
+                    d.partner_id.commercial_partner_id == commercial
+                    and (company is None or not d.company_id or d.company_id == company)
+                    and (not site or within_partner(d.site_partner_id or d.partner_id, site))
+                    and (not device_type or d.device_type == device_type)
+                    and d.date_active <= day
+                    and (not d.date_retired or d.date_retired > day)
+                )
+            )
+        )
 
 
 def within_partner(partner, site):

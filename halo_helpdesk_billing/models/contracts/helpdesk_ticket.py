@@ -15,20 +15,26 @@ class HelpdeskTicket(models.Model):
     _inherit = "helpdesk.ticket"
 
     halo_contract_blocked = fields.Boolean(
-        string="Blocked by Contract", readonly=True, copy=False,
+        string="Blocked by Contract",
+        readonly=True,
+        copy=False,
         help="Created from an e-mail while the customer's contract blocks new tickets.",
     )
     halo_contract_warning = fields.Text(
-        string="Contract Warning", compute="_compute_halo_contract_warning",
+        string="Contract Warning",
+        compute="_compute_halo_contract_warning",
         help="Shown when the customer's contract is exhausted or expired.",
     )
 
     halo_contract_id = fields.Many2one(
-        comodel_name="halo.contract", string="Contract", compute="_compute_halo_contract_info",
+        comodel_name="halo.contract",
+        string="Contract",
+        compute="_compute_halo_contract_info",
         help="The customer's contract in force today for this ticket (a site's own contract first).",
     )
     halo_contract_remaining = fields.Char(
-        string="Remaining", compute="_compute_halo_contract_info",
+        string="Remaining",
+        compute="_compute_halo_contract_info",
         help="Prepaid or included hours left on the contract. A prepaid-money contract shows "
         "its amount to billing users only; others see whether it is exhausted.",
     )
@@ -41,12 +47,18 @@ class HelpdeskTicket(models.Model):
         for ticket in self:
             contract = Contract
             if ticket.partner_id:
-                candidates = Contract._halo_scope_contracts(ticket.partner_id, ticket.company_id or self.env.company)
-                in_force = candidates._halo_in_scope(ticket.partner_id, today).filtered(lambda c: c.state == "active")
+                candidates = Contract._halo_scope_contracts(
+                    ticket.partner_id, ticket.company_id or self.env.company
+                )
+                in_force = candidates._halo_in_scope(ticket.partner_id, today).filtered(
+                    lambda c: c.state == "active"
+                )
                 contract = in_force[:1]
             contract = contract.sudo(False)  # the money shown depends on the reader, not sudo
             ticket.halo_contract_id = contract
-            ticket.halo_contract_remaining = contract._halo_ticket_remaining_text(today) if contract else False
+            ticket.halo_contract_remaining = (
+                contract._halo_ticket_remaining_text(today) if contract else False
+            )
 
     @api.depends("partner_id")
     @api.depends_context("uid")
@@ -54,7 +66,8 @@ class HelpdeskTicket(models.Model):
         today = fields.Date.context_today(self)
         for company, tickets in self.grouped("company_id").items():
             status = self.env["halo.contract"]._halo_ticket_contract_status(
-                tickets.partner_id, today, company or self.env.company)
+                tickets.partner_id, today, company or self.env.company
+            )
             for ticket in tickets:
                 info = status.get(ticket.partner_id.id)
                 ticket.halo_contract_warning = info["message"] if info else False
@@ -75,8 +88,9 @@ class HelpdeskTicket(models.Model):
         if self.env.su or not any("halo_contract_blocked" in vals for vals in vals_list):
             return
         if not self.env.user.has_group(BILLING_USER):
-            raise AccessError(self.env._(
-                "Only billing users may change whether a ticket is blocked by its contract."))
+            raise AccessError(
+                self.env._("Only billing users may change whether a ticket is blocked by its contract.")
+            )
 
     def _halo_check_contract_balance(self):
         """Refuse or annotate new tickets of exhausted / expired customers. The note stays on
@@ -103,18 +117,24 @@ class HelpdeskTicket(models.Model):
                 shown = self.env["halo.contract"]._halo_ticket_contract_status(
                     ticket.partner_id, today, company
                 )
-                raise UserError(self.env._(
-                    "No ticket can be opened for %(customer)s: %(message)s",
-                    customer=ticket.partner_id.commercial_partner_id.display_name,
-                    message=shown.get(ticket.partner_id.id, info)["message"],
-                ))
+                raise UserError(
+                    self.env._(
+                        "No ticket can be opened for %(customer)s: %(message)s",
+                        customer=ticket.partner_id.commercial_partner_id.display_name,
+                        message=shown.get(ticket.partner_id.id, info)["message"],
+                    )
+                )
             if info["block"]:
                 # an e-mail cannot be refused: the ticket is created and flagged
                 ticket.sudo().halo_contract_blocked = True
-                ticket.message_post(body=self.env._(
-                    "Blocked by the contract: %(message)s Created from an e-mail; check the "
-                    "contract before working on this ticket.", message=info["message"],
-                ), subtype_xmlid="mail.mt_note")
+                ticket.message_post(
+                    body=self.env._(
+                        "Blocked by the contract: %(message)s Created from an e-mail; check the "
+                        "contract before working on this ticket.",
+                        message=info["message"],
+                    ),
+                    subtype_xmlid="mail.mt_note",
+                )
                 continue
             ticket.message_post(body=info["message"], subtype_xmlid="mail.mt_note")
 
@@ -124,5 +144,4 @@ class HelpdeskTicket(models.Model):
         """Tickets from the mail gateway: a contract in block mode flags them instead of
         failing the gateway. The marker is an object no RPC client can send, and this
         method cannot be called over RPC (it would create tickets past the block)."""
-        return super(HelpdeskTicket, MAIL_GATEWAY.on(self)).message_new(
-            msg_dict, custom_values=custom_values)
+        return super(HelpdeskTicket, MAIL_GATEWAY.on(self)).message_new(msg_dict, custom_values=custom_values)

@@ -15,9 +15,12 @@ class ResPartner(models.Model):
     def _compute_halo_contract_count(self):
         counts = dict(
             self.env["halo.contract"]._read_group(
-                [("partner_id", "in", self.commercial_partner_id.ids),
-                 ("company_id", "in", self.env.companies.ids)],
-                ["partner_id"], ["__count"],
+                [
+                    ("partner_id", "in", self.commercial_partner_id.ids),
+                    ("company_id", "in", self.env.companies.ids),
+                ],
+                ["partner_id"],
+                ["__count"],
             )
         )
         for partner in self:
@@ -25,9 +28,7 @@ class ResPartner(models.Model):
 
     def action_halo_open_contracts(self):
         self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id(
-            "halo_helpdesk_billing.halo_contract_action"
-        )
+        action = self.env["ir.actions.act_window"]._for_xml_id("halo_helpdesk_billing.halo_contract_action")
         action["domain"] = [("partner_id", "=", self.commercial_partner_id.id)]
         action["context"] = {"default_partner_id": self.commercial_partner_id.id}
         return action

@@ -41,7 +41,9 @@ class HaloChargeRate(models.Model):
         "its taxes, income account and Xero item).",
     )
     consumption_multiplier = fields.Float(
-        string="Consumption ×", default=1.0, digits=(6, 3),
+        string="Consumption ×",
+        default=1.0,
+        digits=(6, 3),
         help="Prepaid and included hours drawn per hour of work at this rate (1.5: an hour "
         "on site uses 1.5 hours of a contract's balance); multiplies the contract's.",
     )
@@ -70,7 +72,8 @@ class HaloChargeRate(models.Model):
     version_count = fields.Integer(compute="_compute_version_count")
 
     _consumption_positive = models.Constraint(
-        "CHECK (consumption_multiplier > 0)", "The consumption multiplier must be positive.",
+        "CHECK (consumption_multiplier > 0)",
+        "The consumption multiplier must be positive.",
     )
 
     @api.depends("global_version_ids.date_from", "global_version_ids.hourly_price")
@@ -78,9 +81,9 @@ class HaloChargeRate(models.Model):
     def _compute_current_price(self):
         today = fields.Date.context_today(self)
         for rate in self:
-            version = rate.global_version_ids.filtered(
-                lambda v, today=today: v.date_from <= today
-            ).sorted("date_from")[-1:]
+            version = rate.global_version_ids.filtered(lambda v, today=today: v.date_from <= today).sorted(
+                "date_from"
+            )[-1:]
             rate.current_price = version.hourly_price
             rate.currency_id = version.currency_id or self.env.company.currency_id
 

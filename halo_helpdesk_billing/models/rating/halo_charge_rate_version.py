@@ -71,7 +71,10 @@ class HaloChargeRateVersion(models.Model):
     )
     currency_id = fields.Many2one(
         comodel_name="res.currency",
-        compute="_compute_currency_id", store=True, readonly=False, tracking=True,
+        compute="_compute_currency_id",
+        store=True,
+        readonly=False,
+        tracking=True,
         help="Currency of the prices. Customers invoiced in this currency are priced from the "
         "versions in it; a rate without any version in a customer's currency is priced from its "
         "versions in the company's currency, converted at the invoice date's rate.",
@@ -80,11 +83,15 @@ class HaloChargeRateVersion(models.Model):
         currency_field="currency_id", required=True, tracking=True, groups=BILLING_USER
     )
     min_minutes = fields.Integer(
-        string="Minimum (min)", tracking=True, groups=BILLING_USER,
+        string="Minimum (min)",
+        tracking=True,
+        groups=BILLING_USER,
         help="Minimum billable time of one rounding group (an action, a ticket-day or a ticket).",
     )
     increment_minutes = fields.Integer(
-        string="Increment (min)", tracking=True, groups=BILLING_USER,
+        string="Increment (min)",
+        tracking=True,
+        groups=BILLING_USER,
         help="Billable time is rounded to a multiple of this many minutes. 0 = no rounding.",
     )
     rounding = fields.Selection(
@@ -195,19 +202,28 @@ class HaloChargeRateVersion(models.Model):
         """A version that priced billed work stays: that work (and its rating audit) refers to it."""
         used = self._halo_used_versions()
         if used:
-            raise UserError(self.env._(
-                "Version %(name)s has already priced billed work and cannot be deleted; archive it "
-                "instead (work keeps the price in force on its date).",
-                name=used[0].display_name,
-            ))
+            raise UserError(
+                self.env._(
+                    "Version %(name)s has already priced billed work and cannot be deleted; archive it "
+                    "instead (work keeps the price in force on its date).",
+                    name=used[0].display_name,
+                )
+            )
 
     def _halo_used_versions(self):
         """Versions that priced work which is in a billing run or invoiced."""
         if not self.ids:
             return self.browse()
-        used = self.env["account.analytic.line"].sudo()._read_group(
-            [("halo_rate_version_id", "in", self.ids), ("halo_billing_state", "in", ("in_run", "invoiced"))],
-            ["halo_rate_version_id"],
+        used = (
+            self.env["account.analytic.line"]
+            .sudo()
+            ._read_group(
+                [
+                    ("halo_rate_version_id", "in", self.ids),
+                    ("halo_billing_state", "in", ("in_run", "invoiced")),
+                ],
+                ["halo_rate_version_id"],
+            )
         )
         return self.browse([version.id for (version,) in used])
 

@@ -12,7 +12,10 @@ class HaloRatingAudit(models.Model):
     _order = "create_date desc, id desc"
 
     line_id = fields.Many2one(
-        comodel_name="account.analytic.line", string="Action", required=True, index=True,
+        comodel_name="account.analytic.line",
+        string="Action",
+        required=True,
+        index=True,
         ondelete="cascade",
     )
     ticket_id = fields.Many2one(related="line_id.halo_ticket_id", store=True)

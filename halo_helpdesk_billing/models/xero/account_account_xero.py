@@ -7,5 +7,8 @@ class AccountAccount(models.Model):
 
     # per company, like the account's own code: each company has one Xero connection (organisation)
     halo_xero_code = fields.Char(
-        string="Xero Account Code", copy=False, company_dependent=True,
-        help="Code of the matching revenue account in the current company's Xero organisation.")
+        string="Xero Account Code",
+        copy=False,
+        company_dependent=True,
+        help="Code of the matching revenue account in the current company's Xero organisation.",
+    )

@@ -70,13 +70,25 @@ class AccountMove(models.Model):
     _inherit = "account.move"
 
     halo_xero_state = fields.Selection(
-        XERO_STATES, string="Xero", default="not_queued", required=True, copy=False, index=True, readonly=True,
+        XERO_STATES,
+        string="Xero",
+        default="not_queued",
+        required=True,
+        copy=False,
+        index=True,
+        readonly=True,
     )
     halo_xero_connection_id = fields.Many2one(
-        "halo.xero.connection", string="Xero Connection", copy=False, readonly=True, index="btree_not_null",
+        "halo.xero.connection",
+        string="Xero Connection",
+        copy=False,
+        readonly=True,
+        index="btree_not_null",
         check_company=True,  # never another company's organisation, whatever a client writes
     )
-    halo_xero_invoice_id = fields.Char(string="Xero InvoiceID", copy=False, readonly=True, index="btree_not_null")
+    halo_xero_invoice_id = fields.Char(
+        string="Xero InvoiceID", copy=False, readonly=True, index="btree_not_null"
+    )
     halo_xero_number = fields.Char(string="Xero Number", copy=False, readonly=True)
     halo_xero_status = fields.Char(string="Xero Status", copy=False, readonly=True)
     halo_xero_url = fields.Char(string="Xero Online Invoice", copy=False, readonly=True)
@@ -84,19 +96,30 @@ class AccountMove(models.Model):
     halo_xero_attempts = fields.Integer(string="Xero Attempts", copy=False, readonly=True)
     halo_xero_payload_version = fields.Integer(string="Xero Payload Version", copy=False, readonly=True)
     halo_xero_lookup = fields.Char(
-        string="Xero Look-up Key", copy=False, readonly=True,
+        string="Xero Look-up Key",
+        copy=False,
+        readonly=True,
         help="How this invoice is found in Xero when the outcome of a send is unknown: number:<n> or reference:<r>.",
     )
     halo_xero_sent_at = fields.Datetime(string="Sent to Xero", copy=False, readonly=True)
     halo_xero_followup = fields.Boolean(
-        string="Xero Follow-up Pending", copy=False, readonly=True,
+        string="Xero Follow-up Pending",
+        copy=False,
+        readonly=True,
         help="The PDF attachment and/or the online invoice URL still have to be fetched.",
     )
     halo_xero_pdf_sent = fields.Boolean(string="PDF in Xero", copy=False, readonly=True)
-    halo_xero_log_ids = fields.One2many("halo.xero.sync.log", "move_id", string="Xero Sync Log", readonly=True)
-    halo_xero_payment_ids = fields.One2many("halo.xero.payment", "move_id", string="Xero Payments", readonly=True)
+    halo_xero_log_ids = fields.One2many(
+        "halo.xero.sync.log", "move_id", string="Xero Sync Log", readonly=True
+    )
+    halo_xero_payment_ids = fields.One2many(
+        "halo.xero.payment", "move_id", string="Xero Payments", readonly=True
+    )
     halo_xero_allocation = fields.Selection(
-        ALLOCATION_STATES, string="Xero Allocation", copy=False, readonly=True,
+        ALLOCATION_STATES,
+        string="Xero Allocation",
+        copy=False,
+        readonly=True,
         help="Credit notes: allocation in Xero to the invoice they reverse (AUTHORISED credit notes only).",
     )
     halo_xero_allocation_id = fields.Char(string="Xero AllocationID", copy=False, readonly=True)
@@ -127,30 +150,54 @@ class AccountMove(models.Model):
                 if move.halo_xero_invoice_id and move.halo_xero_status == "DELETED":
                     # deleted in Xero: it cannot be changed there any more, so it is sent again as a new one
                     # (Xero frees a deleted document's number)
-                    vals.update(halo_xero_invoice_id=False, halo_xero_number=False, halo_xero_status=False,
-                                halo_xero_url=False, halo_xero_pdf_sent=False, halo_xero_lookup=False,
-                                halo_xero_allocation=False, halo_xero_allocation_id=False)
+                    vals.update(
+                        halo_xero_invoice_id=False,
+                        halo_xero_number=False,
+                        halo_xero_status=False,
+                        halo_xero_url=False,
+                        halo_xero_pdf_sent=False,
+                        halo_xero_lookup=False,
+                        halo_xero_allocation=False,
+                        halo_xero_allocation_id=False,
+                    )
                 move.sudo().write(vals)
 
     def button_draft(self):
         for move in self:
             if move.halo_xero_state in ("sending", "unknown"):
-                raise UserError(self.env._(
-                    "Invoice %(name)s is being sent to Xero; wait until its Xero state is known.", name=move.name))
-            if move.halo_xero_invoice_id and move.halo_xero_status not in (*XERO_EDITABLE, "DELETED", "VOIDED") \
-                    and not XERO_CANCEL.is_set(self.env):  # a cancel: voided in Xero by the push
-                raise UserError(self.env._(
-                    "Invoice %(name)s is %(status)s in Xero (%(number)s) and can no longer be changed there. "
-                    "Issue a credit note instead.",
-                    name=move.name, status=move.halo_xero_status, number=move.halo_xero_number or "-"))
+                raise UserError(
+                    self.env._(
+                        "Invoice %(name)s is being sent to Xero; wait until its Xero state is known.",
+                        name=move.name,
+                    )
+                )
+            if (
+                move.halo_xero_invoice_id
+                and move.halo_xero_status not in (*XERO_EDITABLE, "DELETED", "VOIDED")
+                and not XERO_CANCEL.is_set(self.env)
+            ):  # a cancel: voided in Xero by the push
+                raise UserError(
+                    self.env._(
+                        "Invoice %(name)s is %(status)s in Xero (%(number)s) and can no longer be changed there. "
+                        "Issue a credit note instead.",
+                        name=move.name,
+                        status=move.halo_xero_status,
+                        number=move.halo_xero_number or "-",
+                    )
+                )
         return super().button_draft()
 
     # -- actions (dashboard) --------------------------------------------------------------------------
     def action_halo_xero_retry(self):
         """Failed (or stuck) invoices back in the queue with a new payload version (a new key)."""
         halo_check_caller(self, XERO_INVOICE_GROUP, "write")
-        moves = self.filtered(lambda m: m.halo_xero_state in ("failed", "queued", "not_queued")
-                              and m.state == "posted" and m.move_type in ("out_invoice", "out_refund"))
+        moves = self.filtered(
+            lambda m: (
+                m.halo_xero_state in ("failed", "queued", "not_queued")
+                and m.state == "posted"
+                and m.move_type in ("out_invoice", "out_refund")
+            )
+        )
         moves._halo_xero_queue()
         return True
 
@@ -158,22 +205,42 @@ class AccountMove(models.Model):
         """Send to Xero: posted customer invoices and credit notes not yet in Xero (posted before the
         company connected, for instance) are queued and the push cron is woken."""
         halo_check_caller(self, XERO_INVOICE_GROUP, "write")
-        moves = self.filtered(lambda m: m.halo_xero_state == "not_queued" and m.state == "posted"
-                              and m.move_type in ("out_invoice", "out_refund"))
+        moves = self.filtered(
+            lambda m: (
+                m.halo_xero_state == "not_queued"
+                and m.state == "posted"
+                and m.move_type in ("out_invoice", "out_refund")
+            )
+        )
         if not moves:
-            raise UserError(self.env._("Select posted customer invoices or credit notes that are not in Xero yet."))
+            raise UserError(
+                self.env._("Select posted customer invoices or credit notes that are not in Xero yet.")
+            )
         Connection = self.env["halo.xero.connection"].sudo()
         for company in moves.company_id:
             if Connection._halo_for_company(company).state != "connected":
-                raise UserError(self.env._(
-                    "%(company)s is not connected to Xero: connect it (Billing > Configuration > Xero > Set-up) "
-                    "first.", company=company.name))
+                raise UserError(
+                    self.env._(
+                        "%(company)s is not connected to Xero: connect it (Billing > Configuration > Xero > Set-up) "
+                        "first.",
+                        company=company.name,
+                    )
+                )
         moves._halo_xero_queue()
         self.env.ref("halo_helpdesk_billing.ir_cron_halo_xero_push").sudo()._trigger()
-        return {"type": "ir.actions.client", "tag": "display_notification", "params": {
-            "type": "success", "sticky": False, "title": self.env._("Xero"),
-            "message": self.env._("%(count)s invoices will be sent to Xero in a moment.", count=len(moves)),
-            "next": {"type": "ir.actions.client", "tag": "soft_reload"}}}
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "success",
+                "sticky": False,
+                "title": self.env._("Xero"),
+                "message": self.env._(
+                    "%(count)s invoices will be sent to Xero in a moment.", count=len(moves)
+                ),
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }
 
     def action_halo_xero_send_now(self):
         """Queue (failed ones again) and wake the push cron: the cron commits 'sending' before each
@@ -182,30 +249,59 @@ class AccountMove(models.Model):
         moves = self.filtered(lambda m: m.halo_xero_state in ("queued", "sending", "unknown", "failed"))
         moves.filtered(lambda m: m.halo_xero_state == "failed")._halo_xero_queue()
         self.env.ref("halo_helpdesk_billing.ir_cron_halo_xero_push").sudo()._trigger()
-        return {"type": "ir.actions.client", "tag": "display_notification", "params": {
-            "type": "info", "sticky": False, "title": self.env._("Xero"),
-            "message": self.env._("%(count)s invoices will be sent to Xero in a moment.", count=len(moves))}}
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "info",
+                "sticky": False,
+                "title": self.env._("Xero"),
+                "message": self.env._(
+                    "%(count)s invoices will be sent to Xero in a moment.", count=len(moves)
+                ),
+            },
+        }
 
     def action_halo_xero_refresh(self):
         """Fetch the Xero status and payments of these invoices (and credit notes) now."""
         halo_check_caller(self, XERO_INVOICE_GROUP, "write")
-        for connection, moves in self.filtered("halo_xero_invoice_id").grouped("halo_xero_connection_id").items():
+        for connection, moves in (
+            self.filtered("halo_xero_invoice_id").grouped("halo_xero_connection_id").items()
+        ):
             client = connection._halo_client()
             refunds = moves.filtered(lambda m: m.move_type == "out_refund")
-            (moves - refunds).sudo()._halo_xero_fetch(connection, client, (moves - refunds).mapped("halo_xero_invoice_id"))
-            refunds.sudo()._halo_xero_fetch_credit_notes(connection, client, refunds.mapped("halo_xero_invoice_id"))
+            (moves - refunds).sudo()._halo_xero_fetch(
+                connection, client, (moves - refunds).mapped("halo_xero_invoice_id")
+            )
+            refunds.sudo()._halo_xero_fetch_credit_notes(
+                connection, client, refunds.mapped("halo_xero_invoice_id")
+            )
         fetched = self.filtered("halo_xero_invoice_id")
         if not fetched:
-            return {"type": "ir.actions.client", "tag": "display_notification", "params": {
-                "type": "warning", "sticky": False, "title": self.env._("Xero"),
-                "message": self.env._("None of these invoices is in Xero yet: send them first.")}}
-        return {"type": "ir.actions.client", "tag": "display_notification", "params": {
-            "type": "success", "sticky": False, "title": self.env._("Xero"),
-            "message": self.env._(
-                "%(count)s invoices refreshed from Xero: status and payments are up to date.",
-                count=len(fetched)),
-            "next": {"type": "ir.actions.client", "tag": "soft_reload"},
-        }}
+            return {
+                "type": "ir.actions.client",
+                "tag": "display_notification",
+                "params": {
+                    "type": "warning",
+                    "sticky": False,
+                    "title": self.env._("Xero"),
+                    "message": self.env._("None of these invoices is in Xero yet: send them first."),
+                },
+            }
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "success",
+                "sticky": False,
+                "title": self.env._("Xero"),
+                "message": self.env._(
+                    "%(count)s invoices refreshed from Xero: status and payments are up to date.",
+                    count=len(fetched),
+                ),
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }
 
     # -- cron -------------------------------------------------------------------------------------
     def _halo_xero_push_domain(self):
@@ -217,7 +313,9 @@ class AccountMove(models.Model):
         moves = self.search(self._halo_xero_push_domain(), order="id", limit=limit).try_lock_for_update()
         stats = XERO_COMMIT.on(moves)._halo_xero_push()
         progressed = stats["sent"] + stats["failed"]
-        remaining = self.search_count(self._halo_xero_push_domain()) if progressed and not stats["stop"] else 0
+        remaining = (
+            self.search_count(self._halo_xero_push_domain()) if progressed and not stats["stop"] else 0
+        )
         self.env["ir.cron"]._commit_progress(len(moves), remaining=remaining)
         follow = self.search([("halo_xero_followup", "=", True)], order="id", limit=limit)
         for connection, group in follow.grouped("halo_xero_connection_id").items():
@@ -241,8 +339,13 @@ class AccountMove(models.Model):
         for company, moves in todo.grouped("company_id").items():
             connection = moves.halo_xero_connection_id[:1] or Connection._halo_for_company(company)
             if not connection or connection.state != "connected":
-                moves.write({"halo_xero_error": self.env._("The Xero connection of %(company)s is not connected.",
-                                                           company=company.name)})
+                moves.write(
+                    {
+                        "halo_xero_error": self.env._(
+                            "The Xero connection of %(company)s is not connected.", company=company.name
+                        )
+                    }
+                )
                 stats["waiting"] += len(moves)
                 continue
             moves._halo_xero_push_connection(connection, stats)
@@ -270,7 +373,7 @@ class AccountMove(models.Model):
                 stats["stop"] = True
                 break
             except XeroRetryLater as err:
-                wait = err.retry_after if err.retry_after is not None else min(2 ** round_no, 8)
+                wait = err.retry_after if err.retry_after is not None else min(2**round_no, 8)
                 if err.problem == "day" or wait > MAX_INLINE_WAIT or round_no == MAX_ROUNDS - 1:
                     self._halo_xero_requeue(str(err), stats)
                     stats["stop"] = err.problem == "day" or wait > MAX_INLINE_WAIT
@@ -284,7 +387,9 @@ class AccountMove(models.Model):
             _logger.info("Xero look-up postponed for connection %s: %s", connection.id, err)
         stats["sent"] += len(self.filtered(lambda m: m.halo_xero_state == "sent"))
         stats["failed"] += len(self.filtered(lambda m: m.halo_xero_state == "failed"))
-        stats["waiting"] += len(self.filtered(lambda m: m.halo_xero_state in ("queued", "sending", "unknown")))
+        stats["waiting"] += len(
+            self.filtered(lambda m: m.halo_xero_state in ("queued", "sending", "unknown"))
+        )
         followups = self.filtered("halo_xero_followup")
         if followups:
             try:
@@ -311,41 +416,62 @@ class AccountMove(models.Model):
         for line in product_lines:
             taxes = line.tax_ids
             if len(taxes) > 1:
-                raise xero_push.PayloadError(self.env._(
-                    "Line '%(line)s' has several taxes; Xero takes one tax type per line.", line=line.name))
+                raise xero_push.PayloadError(
+                    self.env._(
+                        "Line '%(line)s' has several taxes; Xero takes one tax type per line.", line=line.name
+                    )
+                )
             tax = taxes[:1]
             tax_link = tax_links.get(tax.id) if tax else None
             if tax and (tax.amount_type != "percent" or not tax_link or not tax_link.tax_type):
-                raise xero_push.PayloadError(self.env._(
-                    "Tax %(tax)s has no Xero tax type (map it in the Xero settings).", tax=tax.name))
+                raise xero_push.PayloadError(
+                    self.env._(
+                        "Tax %(tax)s has no Xero tax type (map it in the Xero settings).", tax=tax.name
+                    )
+                )
             if tax:
                 inclusive.add(bool(tax.price_include))
             template = line.product_id.product_tmpl_id
             item = items.get(template.id)
-            lines.append({
-                "description": line.name or template.description_sale or line.product_id.display_name,
-                "quantity": Decimal(str(line.quantity)), "unit_price": Decimal(str(line.price_unit)),
-                "discount": Decimal(str(line.discount or 0)),
-                "item_code": (item.item_code if item else None) or None,
-                # the product's account, else its category's (or a parent category's), else the connection's
-                "account_code": (item.account_code if item else None) or category_codes.get(template.categ_id.id)
-                or connection.default_account_code or None,
-                "tax_type": tax_link.tax_type if tax else "NONE",
-                "tax_rate": Decimal(str(tax.amount)) if tax else Decimal(0),
-                "xero_rate": Decimal(str(tax_link.effective_rate)) if tax and tax_link.rate_known else None,
-                "tracking": self._halo_xero_tracking(connection, line),
-            })
+            lines.append(
+                {
+                    "description": line.name or template.description_sale or line.product_id.display_name,
+                    "quantity": Decimal(str(line.quantity)),
+                    "unit_price": Decimal(str(line.price_unit)),
+                    "discount": Decimal(str(line.discount or 0)),
+                    "item_code": (item.item_code if item else None) or None,
+                    # the product's account, else its category's (or a parent category's), else the connection's
+                    "account_code": (item.account_code if item else None)
+                    or category_codes.get(template.categ_id.id)
+                    or connection.default_account_code
+                    or None,
+                    "tax_type": tax_link.tax_type if tax else "NONE",
+                    "tax_rate": Decimal(str(tax.amount)) if tax else Decimal(0),
+                    "xero_rate": Decimal(str(tax_link.effective_rate))
+                    if tax and tax_link.rate_known
+                    else None,
+                    "tracking": self._halo_xero_tracking(connection, line),
+                }
+            )
         if len(inclusive) > 1:
-            raise xero_push.PayloadError(self.env._(
-                "The invoice mixes tax-included and tax-excluded prices; Xero needs one mode per invoice."))
+            raise xero_push.PayloadError(
+                self.env._(
+                    "The invoice mixes tax-included and tax-excluded prices; Xero needs one mode per invoice."
+                )
+            )
         partner = self.partner_id.commercial_partner_id
         return {
-            "move_id": self.id, "name": self.name, "kind": "refund" if self.move_type == "out_refund" else "invoice",
-            "contact_id": partner._halo_xero_contact(connection).get(partner.id), "date": self.invoice_date,
+            "move_id": self.id,
+            "name": self.name,
+            "kind": "refund" if self.move_type == "out_refund" else "invoice",
+            "contact_id": partner._halo_xero_contact(connection).get(partner.id),
+            "date": self.invoice_date,
             "due_date": self.invoice_date_due or self.invoice_date,
-            "reference": self.ref or self.invoice_origin or "", "currency": self.currency_id.name,
+            "reference": self.ref or self.invoice_origin or "",
+            "currency": self.currency_id.name,
             "line_amount_types": "Inclusive" if inclusive == {True} else "Exclusive",
-            "total": Decimal(str(self.amount_total)), "lines": lines,
+            "total": Decimal(str(self.amount_total)),
+            "lines": lines,
         }
 
     def _halo_xero_tracking(self, connection, line):
@@ -358,7 +484,9 @@ class AccountMove(models.Model):
                 values = record.mapped(path)
             except (KeyError, AttributeError, ValueError):
                 continue
-            option = next((v.display_name if isinstance(v, models.BaseModel) else str(v) for v in values if v), None)
+            option = next(
+                (v.display_name if isinstance(v, models.BaseModel) else str(v) for v in values if v), None
+            )
             if option:
                 return [(name, option)]
         return []
@@ -368,8 +496,10 @@ class AccountMove(models.Model):
         Account codes are checked against the chart imported from Xero and, with ``client``, tracking
         options against Xero's tracking categories (Xero refuses both otherwise)."""
         payloads = {}
-        chart = {a.code.lower(): a for a in self.env["halo.xero.account"].sudo().search(
-            [("connection_id", "=", connection.id)])}
+        chart = {
+            a.code.lower(): a
+            for a in self.env["halo.xero.account"].sudo().search([("connection_id", "=", connection.id)])
+        }
         tracking = self._halo_xero_tracking_options(connection, client) if client is not None else None
         for move in self:
             if action == "update":
@@ -378,8 +508,11 @@ class AccountMove(models.Model):
                 numbering = connection.invoice_numbering or "odoo"
             try:
                 payload = xero_push.build_invoice(
-                    move._halo_xero_invoice_doc(connection), status=connection.invoice_status or "DRAFT",
-                    numbering=numbering, rounding_account_code=connection.rounding_account_code)
+                    move._halo_xero_invoice_doc(connection),
+                    status=connection.invoice_status or "DRAFT",
+                    numbering=numbering,
+                    rounding_account_code=connection.rounding_account_code,
+                )
                 move._halo_xero_check_lines(payload, chart, tracking)
             except xero_push.PayloadError as err:
                 move._halo_xero_fail(str(err), action)
@@ -401,30 +534,50 @@ class AccountMove(models.Model):
             code = line.get("AccountCode")
             account = chart.get(str(code).lower()) if code and chart else None
             if code and chart and account is None:
-                raise xero_push.PayloadError(self.env._(
-                    "Account code '%(code)s' is not in the chart of accounts imported from Xero: map the product "
-                    "(or the connection's default account) to an active revenue account.", code=code))
+                raise xero_push.PayloadError(
+                    self.env._(
+                        "Account code '%(code)s' is not in the chart of accounts imported from Xero: map the product "
+                        "(or the connection's default account) to an active revenue account.",
+                        code=code,
+                    )
+                )
             if account and account.status != "ACTIVE":
-                raise xero_push.PayloadError(self.env._(
-                    "Account code '%(code)s' (%(name)s) is archived in Xero: map the product (or the connection's "
-                    "default account) to an active revenue account.", code=code, name=account.name))
-            if account and (account.account_type == "BANK" or account.system_account) \
-                    and account.system_account != "ROUNDING":
-                raise xero_push.PayloadError(self.env._(
-                    "Account code '%(code)s' (%(name)s) is a bank or system account in Xero, which takes no "
-                    "invoice lines: map the product (or the connection's default account) to a revenue account.",
-                    code=code, name=account.name))
+                raise xero_push.PayloadError(
+                    self.env._(
+                        "Account code '%(code)s' (%(name)s) is archived in Xero: map the product (or the connection's "
+                        "default account) to an active revenue account.",
+                        code=code,
+                        name=account.name,
+                    )
+                )
+            if (
+                account
+                and (account.account_type == "BANK" or account.system_account)
+                and account.system_account != "ROUNDING"
+            ):
+                raise xero_push.PayloadError(
+                    self.env._(
+                        "Account code '%(code)s' (%(name)s) is a bank or system account in Xero, which takes no "
+                        "invoice lines: map the product (or the connection's default account) to a revenue account.",
+                        code=code,
+                        name=account.name,
+                    )
+                )
             if tracking is None:
                 continue
             for entry in line.get("Tracking") or []:
                 category = tracking.get(entry["Name"].strip().lower())
                 option = category[1].get(entry["Option"].strip().lower()) if category else None
                 if option is None:
-                    raise xero_push.PayloadError(self.env._(
-                        "Xero has no active tracking option '%(option)s' in the category '%(category)s' (options: "
-                        "%(options)s): add it in Xero, or change the connection's tracking settings.",
-                        option=entry["Option"], category=entry["Name"],
-                        options=", ".join(sorted(category[1].values())) if category else "-"))
+                    raise xero_push.PayloadError(
+                        self.env._(
+                            "Xero has no active tracking option '%(option)s' in the category '%(category)s' (options: "
+                            "%(options)s): add it in Xero, or change the connection's tracking settings.",
+                            option=entry["Option"],
+                            category=entry["Name"],
+                            options=", ".join(sorted(category[1].values())) if category else "-",
+                        )
+                    )
                 entry["Name"], entry["Option"] = category[0], option
 
     def _halo_xero_tracking_options(self, connection, client):
@@ -438,9 +591,14 @@ class AccountMove(models.Model):
         for cat in result.tracking_categories or []:
             if _value(cat.status) != "ACTIVE" or not cat.name:
                 continue
-            out[cat.name.strip().lower()] = (cat.name, {
-                opt.name.strip().lower(): opt.name for opt in cat.options or []
-                if opt.name and _value(opt.status) == "ACTIVE"})
+            out[cat.name.strip().lower()] = (
+                cat.name,
+                {
+                    opt.name.strip().lower(): opt.name
+                    for opt in cat.options or []
+                    if opt.name and _value(opt.status) == "ACTIVE"
+                },
+            )
         return out
 
     def _halo_xero_send_batches(self, connection, client, action):
@@ -452,8 +610,9 @@ class AccountMove(models.Model):
         moves = list(payloads)
         sizes = [xero_push.payload_size(payloads[m]) for m in moves]
         for batch in xero_push.size_batches(moves, sizes):
-            self.browse([m.id for m in batch])._halo_xero_send(connection, client, action,
-                                                               {m: payloads[m] for m in batch})
+            self.browse([m.id for m in batch])._halo_xero_send(
+                connection, client, action, {m: payloads[m] for m in batch}
+            )
 
     def _halo_xero_fail(self, message, action="create"):
         self.write({"halo_xero_state": "failed", "halo_xero_error": message})
@@ -476,19 +635,31 @@ class AccountMove(models.Model):
         for chunk in xero_push.batches(partners):
             chunk = self.env["res.partner"].browse([p.id for p in chunk])
             # Xero takes one valid address: the first valid one of Odoo's comma/semicolon-separated list
-            body = [{"Name": (p.name or "").strip()[:255], "EmailAddress": xero_push.first_email(p.email) or ""}
-                    for p in chunk]
+            body = [
+                {"Name": (p.name or "").strip()[:255], "EmailAddress": xero_push.first_email(p.email) or ""}
+                for p in chunk
+            ]
             # the organisation is part of the key: the same customer is created once in each organisation
-            key = xero_push.request_key("contact", ["%s-%s-partner-%s" % (dbuuid, connection.tenant_id, p.id)
-                                                    for p in chunk],
-                                        xero_push.payload_digest(body))
+            key = xero_push.request_key(
+                "contact",
+                ["%s-%s-partner-%s" % (dbuuid, connection.tenant_id, p.id) for p in chunk],
+                xero_push.payload_digest(body),
+            )
             missing = chunk
             refusals = {}  # partner id -> Xero's validation messages, shown verbatim
             try:
                 result = client.call(
-                    connection.tenant_id, "create_contacts",
-                    Contacts(contacts=[Contact(name=b["Name"], email_address=b["EmailAddress"] or None) for b in body]),
-                    summarize_errors=False, idempotency_key=key, write=True)
+                    connection.tenant_id,
+                    "create_contacts",
+                    Contacts(
+                        contacts=[
+                            Contact(name=b["Name"], email_address=b["EmailAddress"] or None) for b in body
+                        ]
+                    ),
+                    summarize_errors=False,
+                    idempotency_key=key,
+                    write=True,
+                )
                 elements = result.contacts or []
                 missing = self.env["res.partner"]
                 for partner, element in zip(chunk, elements, strict=False):
@@ -497,7 +668,9 @@ class AccountMove(models.Model):
                         partner._halo_xero_bind_contact(connection, contact_id)
                     else:
                         missing |= partner
-                        refusals[partner.id] = [e.message for e in element.validation_errors or [] if e.message]
+                        refusals[partner.id] = [
+                            e.message for e in element.validation_errors or [] if e.message
+                        ]
             except XeroUnknownOutcome:
                 # Xero may or may not have created them: looked up by name below
                 _logger.info("Xero contacts: unknown outcome for %s customers, looking them up", len(chunk))
@@ -505,22 +678,33 @@ class AccountMove(models.Model):
                 if isinstance(err, (XeroRetryLater, XeroAuthError)):
                     raise
                 self.filtered(lambda m, c=chunk: m.partner_id.commercial_partner_id in c)._halo_xero_fail(
-                    str(err), "contact")
+                    str(err), "contact"
+                )
                 continue
             # names are unique among active Xero contacts: a taken name is the customer's contact
             for partner in missing:
-                found = client.call(connection.tenant_id, "get_contacts",
-                                    where='Name=="%s"' % (partner.name or "").replace('"', ""))
+                found = client.call(
+                    connection.tenant_id,
+                    "get_contacts",
+                    where='Name=="%s"' % (partner.name or "").replace('"', ""),
+                )
                 contacts = found.contacts or []
                 if contacts:
                     partner._halo_xero_bind_contact(connection, str(contacts[0].contact_id))
                 else:
                     reasons = refusals.get(partner.id)
-                    message = self.env._("Xero did not accept the contact %(name)s: %(reasons)s", name=partner.name,
-                                         reasons="; ".join(reasons)) if reasons else self.env._(
-                        "Xero did not accept the contact %(name)s.", name=partner.name)
-                    self.filtered(lambda m, p=partner: m.partner_id.commercial_partner_id == p)._halo_xero_fail(
-                        message, "contact")
+                    message = (
+                        self.env._(
+                            "Xero did not accept the contact %(name)s: %(reasons)s",
+                            name=partner.name,
+                            reasons="; ".join(reasons),
+                        )
+                        if reasons
+                        else self.env._("Xero did not accept the contact %(name)s.", name=partner.name)
+                    )
+                    self.filtered(
+                        lambda m, p=partner: m.partner_id.commercial_partner_id == p
+                    )._halo_xero_fail(message, "contact")
 
     # -- send -------------------------------------------------------------------------------------
     def _halo_xero_send(self, connection, client, action, payloads=None):
@@ -537,16 +721,29 @@ class AccountMove(models.Model):
         key = xero_push.request_key(action, member_keys, xero_push.payload_digest(payload_list))
         for move, payload in zip(moves, payload_list, strict=True):
             kind, value = xero_push.lookup_key(payload)
-            move.write({"halo_xero_state": "sending", "halo_xero_attempts": move.halo_xero_attempts + 1,
-                        "halo_xero_lookup": "%s:%s" % (kind, value)})
+            move.write(
+                {
+                    "halo_xero_state": "sending",
+                    "halo_xero_attempts": move.halo_xero_attempts + 1,
+                    "halo_xero_lookup": "%s:%s" % (kind, value),
+                }
+            )
         self._halo_xero_commit()
         noun = "credit_notes" if xero_push.is_credit_note(payload_list[0]) else "invoices"
         method = ("create_%s" if action == "create" else "update_or_create_%s") % noun
         Log = self.env["halo.xero.sync.log"]
         options = {"allow_backorders": True} if noun == "invoices" and connection.allow_backorders else {}
         try:
-            result = client.call(connection.tenant_id, method, xero_push.to_sdk_documents(payload_list),
-                                 summarize_errors=False, unitdp=4, idempotency_key=key, write=True, **options)
+            result = client.call(
+                connection.tenant_id,
+                method,
+                xero_push.to_sdk_documents(payload_list),
+                summarize_errors=False,
+                unitdp=4,
+                idempotency_key=key,
+                write=True,
+                **options,
+            )
         except XeroUnknownOutcome as err:
             moves.write({"halo_xero_state": "unknown", "halo_xero_error": str(err)})
             Log._halo_log(moves, action, "unknown", str(err), key)
@@ -566,12 +763,19 @@ class AccountMove(models.Model):
             raise
         except XeroTooLarge as err:
             if len(moves) == 1:
-                moves._halo_xero_fail(self.env._(
-                    "%(error)s This invoice alone is larger than Xero accepts in one request: shorten its "
-                    "line descriptions or split it.", error=str(err)), action)
+                moves._halo_xero_fail(
+                    self.env._(
+                        "%(error)s This invoice alone is larger than Xero accepts in one request: shorten its "
+                        "line descriptions or split it.",
+                        error=str(err),
+                    ),
+                    action,
+                )
                 return
             moves.write({"halo_xero_state": "queued"})
-            Log._halo_log(moves, action, "retry", self.env._("%(error)s Sent again in two halves.", error=str(err)), key)
+            Log._halo_log(
+                moves, action, "retry", self.env._("%(error)s Sent again in two halves.", error=str(err)), key
+            )
             self._halo_xero_commit()
             half = len(moves) // 2
             for part in (moves[:half], moves[half:]):
@@ -591,14 +795,26 @@ class AccountMove(models.Model):
             outcome = xero_push.element_outcome(element)
             if outcome["ok"]:
                 move._halo_xero_mark_sent(outcome, attach)
-                Log._halo_log(move, action, "ok", "; ".join(outcome["warnings"]), key,
-                              getattr(result, "id", None), {move.id: outcome["invoice_id"]})
+                Log._halo_log(
+                    move,
+                    action,
+                    "ok",
+                    "; ".join(outcome["warnings"]),
+                    key,
+                    getattr(result, "id", None),
+                    {move.id: outcome["invoice_id"]},
+                )
                 xero_total = getattr(element, "total", None)
-                if xero_total is not None and move.currency_id.compare_amounts(float(xero_total), move.amount_total):
+                if xero_total is not None and move.currency_id.compare_amounts(
+                    float(xero_total), move.amount_total
+                ):
                     # e.g. a tax type whose rate in Xero is not the Odoo tax's: say it loudly
                     message = self.env._(
                         "Xero's total %(xero)s differs from Odoo's %(odoo)s: check the Xero tax type of the taxes "
-                        "on this invoice.", xero=xero_total, odoo=move.amount_total)
+                        "on this invoice.",
+                        xero=xero_total,
+                        odoo=move.amount_total,
+                    )
                     move.halo_xero_error = message
                     Log._halo_log(move, "status", "error", message)
                 if payloads_by_move.get(move, {}).get("_flag"):
@@ -611,13 +827,16 @@ class AccountMove(models.Model):
                 Log._halo_log(move, action, "unknown", "; ".join(outcome["messages"]), key)
             else:
                 message = "; ".join(outcome["messages"]) or self.env._("Xero rejected the invoice.")
-                if action == "update" and any("# must be unique" not in m and "valid status" in m
-                                               for m in outcome["messages"]):
-                    message = self.env._("%(msg)s. The invoice is no longer a draft in Xero: issue a credit note "
-                                         "instead.", msg=message)
+                if action == "update" and any(
+                    "# must be unique" not in m and "valid status" in m for m in outcome["messages"]
+                ):
+                    message = self.env._(
+                        "%(msg)s. The invoice is no longer a draft in Xero: issue a credit note instead.",
+                        msg=message,
+                    )
                 move.write({"halo_xero_state": "failed", "halo_xero_error": message})
                 Log._halo_log(move, action, "error", message, key)
-        missing = self[len(elements):]
+        missing = self[len(elements) :]
         if missing:  # should not happen: Xero answers every element
             missing.write({"halo_xero_state": "unknown"})
         self._halo_xero_commit()
@@ -626,9 +845,12 @@ class AccountMove(models.Model):
         self.ensure_one()
         status = outcome["status"] or self.halo_xero_status
         vals = {
-            "halo_xero_state": "sent", "halo_xero_invoice_id": outcome["invoice_id"],
-            "halo_xero_number": outcome["number"] or self.halo_xero_number, "halo_xero_status": status,
-            "halo_xero_error": False, "halo_xero_sent_at": fields.Datetime.now(),
+            "halo_xero_state": "sent",
+            "halo_xero_invoice_id": outcome["invoice_id"],
+            "halo_xero_number": outcome["number"] or self.halo_xero_number,
+            "halo_xero_status": status,
+            "halo_xero_error": False,
+            "halo_xero_sent_at": fields.Datetime.now(),
             "halo_xero_followup": (attach and not self.halo_xero_pdf_sent)
             or (status not in ("DRAFT", "DELETED") and not self.halo_xero_url),
         }
@@ -659,10 +881,14 @@ class AccountMove(models.Model):
     @staticmethod
     def _halo_xero_remote_doc(doc, credit):
         """The fields a look-up needs of an SDK ``Invoice`` or ``CreditNote``."""
-        return {"invoice_id": str(doc.credit_note_id if credit else doc.invoice_id),
-                "number": (doc.credit_note_number if credit else doc.invoice_number) or "",
-                "status": doc.status or "", "type": doc.type, "reference": doc.reference or "",
-                "contact_id": str(doc.contact.contact_id) if doc.contact else ""}
+        return {
+            "invoice_id": str(doc.credit_note_id if credit else doc.invoice_id),
+            "number": (doc.credit_note_number if credit else doc.invoice_number) or "",
+            "status": doc.status or "",
+            "type": doc.type,
+            "reference": doc.reference or "",
+            "contact_id": str(doc.contact.contact_id) if doc.contact else "",
+        }
 
     def _halo_xero_lookup_remote(self, connection, client, by_kind, credit):
         """{(kind, value): [remote doc]} of the Xero invoices (credit notes) with these numbers/references."""
@@ -672,14 +898,31 @@ class AccountMove(models.Model):
         queries = []
         if credit:  # GET /CreditNotes takes no CreditNoteNumbers parameter in the SDK: where, 25 per request
             for chunk in xero_push.batches(list(by_kind["number"]), 25):
-                queries.append(("number", {"where": " OR ".join(
-                    'CreditNoteNumber=="%s"' % by_kind["number"][n][1].replace('"', "") for n in chunk)}))
+                queries.append(
+                    (
+                        "number",
+                        {
+                            "where": " OR ".join(
+                                'CreditNoteNumber=="%s"' % by_kind["number"][n][1].replace('"', "")
+                                for n in chunk
+                            )
+                        },
+                    )
+                )
         else:
             for chunk in xero_push.batches(list(by_kind["number"]), 50):
                 queries.append(("number", {"invoice_numbers": [by_kind["number"][n][1] for n in chunk]}))
         for chunk in xero_push.batches(list(by_kind["reference"]), 25):
-            queries.append(("reference", {"where": " OR ".join(
-                'Reference=="%s"' % by_kind["reference"][r][1].replace('"', "") for r in chunk)}))
+            queries.append(
+                (
+                    "reference",
+                    {
+                        "where": " OR ".join(
+                            'Reference=="%s"' % by_kind["reference"][r][1].replace('"', "") for r in chunk
+                        )
+                    },
+                )
+            )
         for kind, kwargs in queries:
             result = client.call(tenant, "get_credit_notes" if credit else "get_invoices", **kwargs)
             for doc in (result.credit_notes if credit else result.invoices) or []:
@@ -700,18 +943,25 @@ class AccountMove(models.Model):
             for value, (move, _raw) in index.items():
                 partner = move.partner_id.commercial_partner_id
                 contact = partner._halo_xero_contact(connection).get(partner.id)
-                candidates = [doc for doc in found.get((kind, value), [])
-                              if not contact or doc["contact_id"] == contact]
+                candidates = [
+                    doc for doc in found.get((kind, value), []) if not contact or doc["contact_id"] == contact
+                ]
                 candidates.sort(key=lambda doc: doc["status"] == "DELETED")
                 if candidates:
                     outcome = {k: candidates[0][k] for k in ("invoice_id", "number", "status")}
                     move._halo_xero_mark_sent(outcome, bool(connection.attach_pdf))
-                    Log._halo_log(move, "lookup", "ok", self.env._("Found in Xero by %(kind)s %(value)s.",
-                                                                   kind=kind, value=value),
-                                  xero_ids={move.id: outcome["invoice_id"]})
+                    Log._halo_log(
+                        move,
+                        "lookup",
+                        "ok",
+                        self.env._("Found in Xero by %(kind)s %(value)s.", kind=kind, value=value),
+                        xero_ids={move.id: outcome["invoice_id"]},
+                    )
                 elif found.get((kind, value)):
-                    move._halo_xero_fail(self.env._(
-                        "Xero already has an invoice %(value)s for another contact.", value=value), "lookup")
+                    move._halo_xero_fail(
+                        self.env._("Xero already has an invoice %(value)s for another contact.", value=value),
+                        "lookup",
+                    )
                 else:
                     move.write({"halo_xero_state": "queued"})
                     Log._halo_log(move, "lookup", "ok", self.env._("Not in Xero: sent again."))
@@ -719,7 +969,9 @@ class AccountMove(models.Model):
     # -- follow-ups: PDF and online URL --------------------------------------------------------------
     def _halo_xero_pdf(self):
         self.ensure_one()
-        content, _type = self.env["ir.actions.report"].sudo()._render_qweb_pdf("account.account_invoices", self.ids)
+        content, _type = (
+            self.env["ir.actions.report"].sudo()._render_qweb_pdf("account.account_invoices", self.ids)
+        )
         return content
 
     def _halo_xero_followups(self, connection, client):
@@ -734,12 +986,20 @@ class AccountMove(models.Model):
                 continue
             if connection.attach_pdf and not move.halo_xero_pdf_sent:
                 file_name = "%s.pdf" % "".join(c if c.isalnum() or c in "-_." else "-" for c in move.name)
-                key = xero_push.request_key("attach", [xero_push.invoice_key(dbuuid, move.id,
-                                                                             move.halo_xero_payload_version)])
+                key = xero_push.request_key(
+                    "attach", [xero_push.invoice_key(dbuuid, move.id, move.halo_xero_payload_version)]
+                )
                 try:
-                    client.call(tenant, "create_invoice_attachment_by_file_name", move.halo_xero_invoice_id,
-                                file_name, move._halo_xero_pdf(), include_online=True, idempotency_key=key,
-                                write=True)
+                    client.call(
+                        tenant,
+                        "create_invoice_attachment_by_file_name",
+                        move.halo_xero_invoice_id,
+                        file_name,
+                        move._halo_xero_pdf(),
+                        include_online=True,
+                        idempotency_key=key,
+                        write=True,
+                    )
                 except XeroUnknownOutcome:
                     continue  # same file name overwrites in Xero: sending it again is harmless
                 except (XeroRetryLater, XeroAuthError):
@@ -753,7 +1013,9 @@ class AccountMove(models.Model):
             if move.halo_xero_status not in ("DRAFT", "DELETED", "VOIDED") and not move.halo_xero_url:
                 try:
                     result = client.call(tenant, "get_online_invoice", move.halo_xero_invoice_id)
-                    urls = [o.online_invoice_url for o in (result.online_invoices or []) if o.online_invoice_url]
+                    urls = [
+                        o.online_invoice_url for o in (result.online_invoices or []) if o.online_invoice_url
+                    ]
                     move.halo_xero_url = urls[0] if urls else False
                 except (XeroRetryLater, XeroAuthError):
                     raise
@@ -784,22 +1046,36 @@ class AccountMove(models.Model):
             self.halo_xero_followup = False
             return
         if not invoice.halo_xero_invoice_id or invoice.halo_xero_connection_id != connection:
-            return done("skipped", self.env._("Not allocated: the reversed invoice %(name)s is not in Xero.",
-                                              name=invoice.name), "skipped")
+            return done(
+                "skipped",
+                self.env._("Not allocated: the reversed invoice %(name)s is not in Xero.", name=invoice.name),
+                "skipped",
+            )
         if self.halo_xero_status != "AUTHORISED":
-            return done("skipped", self.env._(
-                "Not allocated: the credit note is %(status)s in Xero (only approved credit notes can be "
-                "allocated); allocate it to %(number)s in Xero once approved.",
-                status=self.halo_xero_status or "-", number=invoice.halo_xero_number or invoice.name), "skipped")
+            return done(
+                "skipped",
+                self.env._(
+                    "Not allocated: the credit note is %(status)s in Xero (only approved credit notes can be "
+                    "allocated); allocate it to %(number)s in Xero once approved.",
+                    status=self.halo_xero_status or "-",
+                    number=invoice.halo_xero_number or invoice.name,
+                ),
+                "skipped",
+            )
         try:
             credit = client.call(tenant, "get_credit_note", self.halo_xero_invoice_id).credit_notes[0]
-            mine = [a for a in credit.allocations or []
-                    if a.invoice and str(a.invoice.invoice_id) == invoice.halo_xero_invoice_id]
+            mine = [
+                a
+                for a in credit.allocations or []
+                if a.invoice and str(a.invoice.invoice_id) == invoice.halo_xero_invoice_id
+            ]
             if mine:  # an earlier attempt got through (its answer was lost)
                 self.halo_xero_allocation_id = str(mine[0].allocation_id or "")
                 self._halo_xero_apply_credit_notes(connection, [credit])
-                return done("done", self.env._("Already allocated in Xero to %(number)s.",
-                                               number=invoice.halo_xero_number))
+                return done(
+                    "done",
+                    self.env._("Already allocated in Xero to %(number)s.", number=invoice.halo_xero_number),
+                )
             remote_inv = client.call(tenant, "get_invoice", invoice.halo_xero_invoice_id).invoices[0]
         except (XeroRetryLater, XeroAuthError):
             raise
@@ -807,17 +1083,35 @@ class AccountMove(models.Model):
             return done("failed", str(err), "error")
         amount = min(Decimal(str(credit.remaining_credit or 0)), Decimal(str(remote_inv.amount_due or 0)))
         if remote_inv.status != "AUTHORISED" or amount <= 0:
-            return done("skipped", self.env._(
-                "Not allocated: invoice %(number)s is %(status)s in Xero with %(due)s due.",
-                number=invoice.halo_xero_number, status=remote_inv.status, due=remote_inv.amount_due), "skipped")
-        on_date = max(self.invoice_date or fields.Date.context_today(self), remote_inv.date or self.invoice_date)
+            return done(
+                "skipped",
+                self.env._(
+                    "Not allocated: invoice %(number)s is %(status)s in Xero with %(due)s due.",
+                    number=invoice.halo_xero_number,
+                    status=remote_inv.status,
+                    due=remote_inv.amount_due,
+                ),
+                "skipped",
+            )
+        on_date = max(
+            self.invoice_date or fields.Date.context_today(self), remote_inv.date or self.invoice_date
+        )
         body = xero_push.to_sdk_allocation(invoice.halo_xero_invoice_id, amount, on_date)
         dbuuid = self._halo_xero_dbuuid()
-        key = xero_push.request_key("allocate", [xero_push.invoice_key(dbuuid, self.id, self.halo_xero_payload_version)],
-                                    "%s|%s|%s" % (invoice.halo_xero_invoice_id, xero_push.r2(amount), on_date))
+        key = xero_push.request_key(
+            "allocate",
+            [xero_push.invoice_key(dbuuid, self.id, self.halo_xero_payload_version)],
+            "%s|%s|%s" % (invoice.halo_xero_invoice_id, xero_push.r2(amount), on_date),
+        )
         try:
-            result = client.call(tenant, "create_credit_note_allocation", self.halo_xero_invoice_id, body,
-                                 idempotency_key=key, write=True)
+            result = client.call(
+                tenant,
+                "create_credit_note_allocation",
+                self.halo_xero_invoice_id,
+                body,
+                idempotency_key=key,
+                write=True,
+            )
         except XeroUnknownOutcome as err:
             self.halo_xero_allocation = "unknown"  # looked up (GET credit note) before it is sent again
             Log._halo_log(self, "allocate", "unknown", str(err), key)
@@ -829,8 +1123,14 @@ class AccountMove(models.Model):
             return done("failed", str(err), "error")
         allocation = (result.allocations or [None])[0]
         self.halo_xero_allocation_id = str(getattr(allocation, "allocation_id", "") or "")
-        done("done", self.env._("%(amount)s allocated to %(number)s.", amount=xero_push.r2(amount),
-                                number=invoice.halo_xero_number))
+        done(
+            "done",
+            self.env._(
+                "%(amount)s allocated to %(number)s.",
+                amount=xero_push.r2(amount),
+                number=invoice.halo_xero_number,
+            ),
+        )
         # both documents changed in Xero (RemainingCredit / AmountDue, maybe PAID): read them back
         self._halo_xero_fetch_credit_notes(connection, client, [self.halo_xero_invoice_id])
         invoice._halo_xero_fetch(connection, client, [invoice.halo_xero_invoice_id])
@@ -852,8 +1152,13 @@ class AccountMove(models.Model):
         by_id = {str(cn.credit_note_id): cn for cn in credit_notes if cn.credit_note_id}
         if not by_id:
             return self.browse()
-        moves = self.sudo().search([("halo_xero_invoice_id", "in", list(by_id)), ("move_type", "=", "out_refund"),
-                                    ("halo_xero_connection_id", "=", connection.id)])
+        moves = self.sudo().search(
+            [
+                ("halo_xero_invoice_id", "in", list(by_id)),
+                ("move_type", "=", "out_refund"),
+                ("halo_xero_connection_id", "=", connection.id),
+            ]
+        )
         Log = self.env["halo.xero.sync.log"]
         for move in moves:
             cn = by_id[move.halo_xero_invoice_id]
@@ -861,13 +1166,22 @@ class AccountMove(models.Model):
             if status != move.halo_xero_status:
                 Log._halo_log(move, "status", "ok", "%s → %s" % (move.halo_xero_status or "-", status))
                 if status in ("VOIDED", "DELETED"):
-                    move.message_post(body=self.env._(
-                        "This credit note was %(status)s in Xero (%(number)s).", status=status.lower(),
-                        number=cn.credit_note_number or "-"))
-                vals = {"halo_xero_status": status,
-                        "halo_xero_number": cn.credit_note_number or move.halo_xero_number}
-                if (status == "AUTHORISED" and move.reversed_entry_id
-                        and move.halo_xero_allocation in (False, "skipped")):
+                    move.message_post(
+                        body=self.env._(
+                            "This credit note was %(status)s in Xero (%(number)s).",
+                            status=status.lower(),
+                            number=cn.credit_note_number or "-",
+                        )
+                    )
+                vals = {
+                    "halo_xero_status": status,
+                    "halo_xero_number": cn.credit_note_number or move.halo_xero_number,
+                }
+                if (
+                    status == "AUTHORISED"
+                    and move.reversed_entry_id
+                    and move.halo_xero_allocation in (False, "skipped")
+                ):
                     # approved in Xero after a DRAFT push: allocate it now
                     vals.update(halo_xero_allocation="pending", halo_xero_followup=True)
                 move.write(vals)
@@ -889,8 +1203,9 @@ class AccountMove(models.Model):
         by_id = {str(inv.invoice_id): inv for inv in invoices if inv.invoice_id}
         if not by_id:
             return self.browse()
-        moves = self.sudo().search([("halo_xero_invoice_id", "in", list(by_id)),
-                                    ("halo_xero_connection_id", "=", connection.id)])
+        moves = self.sudo().search(
+            [("halo_xero_invoice_id", "in", list(by_id)), ("halo_xero_connection_id", "=", connection.id)]
+        )
         Log = self.env["halo.xero.sync.log"]
         for move in moves:
             inv = by_id[move.halo_xero_invoice_id]
@@ -898,13 +1213,22 @@ class AccountMove(models.Model):
             if status != move.halo_xero_status:
                 Log._halo_log(move, "status", "ok", "%s → %s" % (move.halo_xero_status or "-", status))
                 if status in ("VOIDED", "DELETED"):
-                    move.message_post(body=self.env._(
-                        "This invoice was %(status)s in Xero (%(number)s). Cancel it or issue a credit note in "
-                        "Odoo if that is right.", status=status.lower(), number=inv.invoice_number or "-"))
-                move.write({"halo_xero_status": status,
-                            "halo_xero_number": inv.invoice_number or move.halo_xero_number,
-                            "halo_xero_followup": move.halo_xero_followup or (
-                                status not in ("DRAFT", "DELETED", "VOIDED") and not move.halo_xero_url)})
+                    move.message_post(
+                        body=self.env._(
+                            "This invoice was %(status)s in Xero (%(number)s). Cancel it or issue a credit note in "
+                            "Odoo if that is right.",
+                            status=status.lower(),
+                            number=inv.invoice_number or "-",
+                        )
+                    )
+                move.write(
+                    {
+                        "halo_xero_status": status,
+                        "halo_xero_number": inv.invoice_number or move.halo_xero_number,
+                        "halo_xero_followup": move.halo_xero_followup
+                        or (status not in ("DRAFT", "DELETED", "VOIDED") and not move.halo_xero_url),
+                    }
+                )
         # payments and allocations: reconciled per invoice (halo_xero_reconcile.py)
         return moves
 

@@ -46,12 +46,18 @@ class AccountMove(models.Model):
     _inherit = "account.move"
 
     halo_xero_cancel = fields.Selection(
-        CANCEL_STATES, string="Xero Cancellation", copy=False, readonly=True,
-        help="Cancelled in Odoo: the Xero document is voided (approved) or deleted (draft) by the push.")
+        CANCEL_STATES,
+        string="Xero Cancellation",
+        copy=False,
+        readonly=True,
+        help="Cancelled in Odoo: the Xero document is voided (approved) or deleted (draft) by the push.",
+    )
 
     def write(self, vals):
         if "halo_xero_cancel" in vals and not self.env.su:
-            raise AccessError(self.env._("Only the Xero push records what Xero did with a cancelled invoice."))
+            raise AccessError(
+                self.env._("Only the Xero push records what Xero did with a cancelled invoice.")
+            )
         return super().write(vals)
 
     # -- cancel and reset to draft ---------------------------------------------------------------------
@@ -65,7 +71,8 @@ class AccountMove(models.Model):
         result = super(AccountMove, XERO_CANCEL.on(self) if in_xero else self).button_cancel()
         # never sent (failed, say): nothing to do in Xero, and nothing left to send
         in_xero.sudo().filtered(lambda m: not m.halo_xero_invoice_id).write(
-            {"halo_xero_state": "not_queued", "halo_xero_error": False})
+            {"halo_xero_state": "not_queued", "halo_xero_error": False}
+        )
         in_xero._halo_xero_queue_cancel()
         return result
 
@@ -83,7 +90,8 @@ class AccountMove(models.Model):
         queued.filtered("halo_xero_invoice_id").write({"halo_xero_state": "sent"})
         # reset after a cancel: the Xero document stays as it is (re-posting updates a draft)
         self.sudo().filtered(lambda m: m.halo_xero_cancel in ("pending", "refused")).write(
-            {"halo_xero_cancel": False, "halo_xero_error": False})
+            {"halo_xero_cancel": False, "halo_xero_error": False}
+        )
         return result
 
     def _halo_xero_check_cancellable(self):
@@ -93,8 +101,11 @@ class AccountMove(models.Model):
             label = move.name if move.name and move.name != "/" else move.display_name
             status = move.halo_xero_status or ""
             if move.halo_xero_state in ("sending", "unknown"):
-                problems.append(self.env._(
-                    "%(name)s is being sent to Xero; wait until its Xero state is known.", name=label))
+                problems.append(
+                    self.env._(
+                        "%(name)s is being sent to Xero; wait until its Xero state is known.", name=label
+                    )
+                )
                 continue
             if not move.halo_xero_invoice_id or status in ("VOIDED", "DELETED"):
                 continue
@@ -103,12 +114,21 @@ class AccountMove(models.Model):
                 continue
             connection = move.halo_xero_connection_id.sudo()
             lock = connection._halo_lock_date() if connection else False
-            if lock and connection.locked_period_policy == "refuse" and move.invoice_date \
-                    and move.invoice_date <= lock:
-                problems.append(self.env._(
-                    "%(name)s is dated %(date)s, in the period locked in Xero up to %(lock)s: Xero cannot void or "
-                    "delete it. Ask your Xero adviser to move the lock date, or issue a credit note dated after it.",
-                    name=label, date=format_date(self.env, move.invoice_date), lock=format_date(self.env, lock)))
+            if (
+                lock
+                and connection.locked_period_policy == "refuse"
+                and move.invoice_date
+                and move.invoice_date <= lock
+            ):
+                problems.append(
+                    self.env._(
+                        "%(name)s is dated %(date)s, in the period locked in Xero up to %(lock)s: Xero cannot void or "
+                        "delete it. Ask your Xero adviser to move the lock date, or issue a credit note dated after it.",
+                        name=label,
+                        date=format_date(self.env, move.invoice_date),
+                        lock=format_date(self.env, lock),
+                    )
+                )
         if problems:
             raise UserError("\n".join(problems))
 
@@ -119,7 +139,10 @@ class AccountMove(models.Model):
         if self.move_type == "out_refund":
             return self.halo_xero_allocation in ("done", "unknown")
         payments = self.sudo().halo_xero_payment_ids.filtered(lambda p: p.state != "reversed")
-        paid = self.state == "posted" and self.currency_id.compare_amounts(self.amount_residual, self.amount_total) < 0
+        paid = (
+            self.state == "posted"
+            and self.currency_id.compare_amounts(self.amount_residual, self.amount_total) < 0
+        )
         return bool(payments) or paid
 
     def _halo_xero_cancel_refusal(self, status, xero_message=None):
@@ -130,26 +153,48 @@ class AccountMove(models.Model):
             message = self.env._(
                 "Credit note %(name)s is %(status)s in Xero (%(number)s) and credit has been allocated from it: Xero "
                 "cannot void it. Remove the allocation in Xero first (then Refresh from Xero), or keep it and issue "
-                "an invoice instead.", name=label, status=status, number=self.halo_xero_number or "-")
+                "an invoice instead.",
+                name=label,
+                status=status,
+                number=self.halo_xero_number or "-",
+            )
         else:
             message = self.env._(
                 "Invoice %(name)s is %(status)s in Xero (%(number)s) with payments or credit applied: Xero cannot "
                 "void it. Remove the payments (and credit allocations) in Xero first, then Refresh from Xero and "
                 "cancel again, or issue a credit note instead.",
-                name=label, status=status, number=self.halo_xero_number or "-")
+                name=label,
+                status=status,
+                number=self.halo_xero_number or "-",
+            )
         return "%s (%s)" % (message, xero_message) if xero_message else message
 
     def _halo_xero_queue_cancel(self):
         """Cancelled moves whose Xero document is live: queued for the push to void or delete it."""
-        moves = self.sudo().filtered(lambda m: m.state == "cancel" and m.halo_xero_invoice_id
-                                     and m.halo_xero_status not in ("VOIDED", "DELETED"))
+        moves = self.sudo().filtered(
+            lambda m: (
+                m.state == "cancel"
+                and m.halo_xero_invoice_id
+                and m.halo_xero_status not in ("VOIDED", "DELETED")
+            )
+        )
         if not moves:
             return
         for move in moves:  # a new payload version: a new Idempotency-Key for this cancel
-            move.write({"halo_xero_state": "queued", "halo_xero_cancel": "pending", "halo_xero_error": False,
-                        "halo_xero_payload_version": move.halo_xero_payload_version + 1})
-        self.env["halo.xero.sync.log"]._halo_log(moves, "cancel", "ok", self.env._(
-            "Cancelled in Odoo: to void (approved) or delete (draft) in Xero."))
+            move.write(
+                {
+                    "halo_xero_state": "queued",
+                    "halo_xero_cancel": "pending",
+                    "halo_xero_error": False,
+                    "halo_xero_payload_version": move.halo_xero_payload_version + 1,
+                }
+            )
+        self.env["halo.xero.sync.log"]._halo_log(
+            moves,
+            "cancel",
+            "ok",
+            self.env._("Cancelled in Odoo: to void (approved) or delete (draft) in Xero."),
+        )
         self.env.ref("halo_helpdesk_billing.ir_cron_halo_xero_push").sudo()._trigger()
 
     def action_halo_xero_retry(self):
@@ -162,8 +207,11 @@ class AccountMove(models.Model):
 
     # -- push ------------------------------------------------------------------------------------------
     def _halo_xero_push_connection(self, connection, stats):
-        cancels = self.filtered(lambda m: m.halo_xero_cancel == "pending"
-                                and m.halo_xero_state in ("queued", "sending", "unknown"))
+        cancels = self.filtered(
+            lambda m: (
+                m.halo_xero_cancel == "pending" and m.halo_xero_state in ("queued", "sending", "unknown")
+            )
+        )
         if cancels:
             cancels._halo_xero_push_cancels(connection, stats)
         return super(AccountMove, self - cancels)._halo_xero_push_connection(connection, stats)
@@ -196,14 +244,25 @@ class AccountMove(models.Model):
             if credit:
                 where = " OR ".join('CreditNoteID==guid("%s")' % cid for cid in ids)
                 docs = client.call(connection.tenant_id, "get_credit_notes", where=where).credit_notes or []
-                return {str(cn.credit_note_id): (cn.status or "", bool(cn.allocations) or float(
-                    cn.remaining_credit if cn.remaining_credit is not None else cn.total or 0) < float(cn.total or 0))
-                    for cn in docs}
+                return {
+                    str(cn.credit_note_id): (
+                        cn.status or "",
+                        bool(cn.allocations)
+                        or float(cn.remaining_credit if cn.remaining_credit is not None else cn.total or 0)
+                        < float(cn.total or 0),
+                    )
+                    for cn in docs
+                }
             docs = client.call(connection.tenant_id, "get_invoices", i_ds=ids).invoices or []
         except XeroNotFound:
             return {}
-        return {str(inv.invoice_id): (inv.status or "", bool(float(inv.amount_paid or 0) or float(
-            inv.amount_credited or 0))) for inv in docs}
+        return {
+            str(inv.invoice_id): (
+                inv.status or "",
+                bool(float(inv.amount_paid or 0) or float(inv.amount_credited or 0)),
+            )
+            for inv in docs
+        }
 
     def _halo_xero_send_cancels(self, connection, client, credit):
         Log = self.env["halo.xero.sync.log"]
@@ -212,13 +271,22 @@ class AccountMove(models.Model):
         for move in self:
             status, money = remote.get(move.halo_xero_invoice_id, (None, False))
             if status is None:
-                move._halo_xero_cancel_refused(self.env._(
-                    "Xero has no document %(id)s any more: nothing to void.", id=move.halo_xero_invoice_id))
+                move._halo_xero_cancel_refused(
+                    self.env._(
+                        "Xero has no document %(id)s any more: nothing to void.", id=move.halo_xero_invoice_id
+                    )
+                )
                 continue
             target = xero_push.cancel_status(status, money)
             if target == "":
-                move.write({"halo_xero_state": "sent", "halo_xero_cancel": "done", "halo_xero_status": status,
-                            "halo_xero_error": False})
+                move.write(
+                    {
+                        "halo_xero_state": "sent",
+                        "halo_xero_cancel": "done",
+                        "halo_xero_status": status,
+                        "halo_xero_error": False,
+                    }
+                )
                 Log._halo_log(move, "cancel", "ok", self.env._("Already %(status)s in Xero.", status=status))
             elif target is None:
                 move.write({"halo_xero_status": status})
@@ -231,14 +299,22 @@ class AccountMove(models.Model):
         body = [(move.halo_xero_invoice_id, target) for move, target in changes]
         dbuuid = self._halo_xero_dbuuid()
         key = xero_push.request_key(
-            "cancel", [xero_push.invoice_key(dbuuid, m.id, m.halo_xero_payload_version) for m in moves],
-            xero_push.payload_digest([{"id": doc_id, "status": status} for doc_id, status in body]))
+            "cancel",
+            [xero_push.invoice_key(dbuuid, m.id, m.halo_xero_payload_version) for m in moves],
+            xero_push.payload_digest([{"id": doc_id, "status": status} for doc_id, status in body]),
+        )
         moves.write({"halo_xero_state": "sending"})
         self._halo_xero_commit()
         method = "update_or_create_credit_notes" if credit else "update_or_create_invoices"
         try:
-            result = client.call(connection.tenant_id, method, xero_push.to_sdk_status_changes(body, credit),
-                                 summarize_errors=False, idempotency_key=key, write=True)
+            result = client.call(
+                connection.tenant_id,
+                method,
+                xero_push.to_sdk_status_changes(body, credit),
+                summarize_errors=False,
+                idempotency_key=key,
+                write=True,
+            )
         except XeroUnknownOutcome as err:
             # the status is read again before anything is sent again
             moves.write({"halo_xero_state": "unknown", "halo_xero_error": str(err)})
@@ -256,17 +332,35 @@ class AccountMove(models.Model):
         for (move, target), element in zip(changes, elements, strict=False):
             outcome = xero_push.element_outcome(element)
             if outcome["ok"]:
-                move.write({"halo_xero_state": "sent", "halo_xero_cancel": "done",
-                            "halo_xero_status": outcome["status"] or target, "halo_xero_error": False})
-                Log._halo_log(move, "cancel", "ok", self.env._("%(status)s in Xero.", status=target), key,
-                              getattr(result, "id", None), {move.id: move.halo_xero_invoice_id})
-                move.message_post(body=self.env._(
-                    "%(status)s in Xero (%(number)s): the invoice was cancelled in Odoo.",
-                    status=target.capitalize(), number=move.halo_xero_number or "-"))
+                move.write(
+                    {
+                        "halo_xero_state": "sent",
+                        "halo_xero_cancel": "done",
+                        "halo_xero_status": outcome["status"] or target,
+                        "halo_xero_error": False,
+                    }
+                )
+                Log._halo_log(
+                    move,
+                    "cancel",
+                    "ok",
+                    self.env._("%(status)s in Xero.", status=target),
+                    key,
+                    getattr(result, "id", None),
+                    {move.id: move.halo_xero_invoice_id},
+                )
+                move.message_post(
+                    body=self.env._(
+                        "%(status)s in Xero (%(number)s): the invoice was cancelled in Odoo.",
+                        status=target.capitalize(),
+                        number=move.halo_xero_number or "-",
+                    )
+                )
             else:
-                move._halo_xero_cancel_refused("; ".join(outcome["messages"]) or self.env._("Xero refused."),
-                                               target)
-        for move, _target in changes[len(elements):]:
+                move._halo_xero_cancel_refused(
+                    "; ".join(outcome["messages"]) or self.env._("Xero refused."), target
+                )
+        for move, _target in changes[len(elements) :]:
             move.write({"halo_xero_state": "unknown"})  # Xero answers every element: read again next time
         self._halo_xero_commit()
 
@@ -280,8 +374,10 @@ class AccountMove(models.Model):
             message = self.env._(
                 "Xero refused to %(action)s %(number)s: %(error)s. The invoice is cancelled in Odoo but not in Xero: "
                 "fix it in Xero and use Retry, or reset the invoice to draft and post it again to keep it.",
-                action="void" if target == "VOIDED" else "delete", number=self.halo_xero_number or self.name,
-                error=message)
+                action="void" if target == "VOIDED" else "delete",
+                number=self.halo_xero_number or self.name,
+                error=message,
+            )
         self.write({"halo_xero_state": "failed", "halo_xero_cancel": "refused", "halo_xero_error": message})
         self.env["halo.xero.sync.log"]._halo_log(self, "cancel", "error", message)
         self.message_post(body=message)

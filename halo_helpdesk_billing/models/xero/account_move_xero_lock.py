@@ -37,7 +37,9 @@ class AccountMove(models.Model):
         if not locked:
             return super()._post(soft=soft)
         if not BILLING_RUN.is_set(self.env):
-            raise UserError("\n".join(move._halo_xero_lock_message(*locked[move]) for move in self if move in locked))
+            raise UserError(
+                "\n".join(move._halo_xero_lock_message(*locked[move]) for move in self if move in locked)
+            )
         # a billing run: the others are posted, these stay in draft and are listed on their run
         held = self.browse([move.id for move in locked])
         held._halo_xero_report_locked(locked)
@@ -48,8 +50,11 @@ class AccountMove(models.Model):
         Xero organisation whose lock date is on or after their date, with the connection refusing them."""
         Connection = self.env["halo.xero.connection"].sudo()
         out = {}
-        for company, moves in self.filtered(lambda m: m.move_type in ("out_invoice", "out_refund")).grouped(
-                "company_id").items():
+        for company, moves in (
+            self.filtered(lambda m: m.move_type in ("out_invoice", "out_refund"))
+            .grouped("company_id")
+            .items()
+        ):
             connection = Connection._halo_for_company(company)
             if not connection or connection.locked_period_policy != "refuse":
                 continue
@@ -74,9 +79,11 @@ class AccountMove(models.Model):
             "adviser to move the lock date in Xero (then use Test connection on the Xero connection so that Odoo "
             "reads it again).",
             name=self.name if self.name and self.name != "/" else self.partner_id.display_name,
-            date=format_date(env, self.invoice_date or self._halo_xero_today()), lock=format_date(env, lock),
+            date=format_date(env, self.invoice_date or self._halo_xero_today()),
+            lock=format_date(env, lock),
             org=connection.tenant_name or connection.name,
-            first=format_date(env, lock + datetime.timedelta(days=1)))
+            first=format_date(env, lock + datetime.timedelta(days=1)),
+        )
 
     def _halo_xero_report_locked(self, locked):
         """A billing run's invoices left in draft for the Xero lock date: said on the run (and to its
@@ -87,16 +94,25 @@ class AccountMove(models.Model):
                 "%(count)s invoices were left in draft: they are dated on or before the lock date %(lock)s of the "
                 "Xero organisation %(org)s, which accepts no document in a locked period. Change their date to "
                 "%(first)s or later and post them, or ask your Xero adviser to move the lock date: %(names)s.",
-                count=len(moves), lock=format_date(self.env, lock), org=connection.tenant_name or connection.name,
+                count=len(moves),
+                lock=format_date(self.env, lock),
+                org=connection.tenant_name or connection.name,
                 first=format_date(self.env, lock + datetime.timedelta(days=1)),
-                names=", ".join(moves.mapped(lambda m: "%s (%s)" % (m.partner_id.display_name, m.display_name))))
+                names=", ".join(
+                    moves.mapped(lambda m: "%s (%s)" % (m.partner_id.display_name, m.display_name))
+                ),
+            )
             if not run:
                 continue
             run = run.sudo()
             run.message_post(body=body)
             if run.user_id:
-                run.activity_schedule("mail.mail_activity_data_todo", user_id=run.user_id.id,
-                                      summary=self.env._("Invoices left in draft: Xero period locked"), note=body)
+                run.activity_schedule(
+                    "mail.mail_activity_data_todo",
+                    user_id=run.user_id.id,
+                    summary=self.env._("Invoices left in draft: Xero period locked"),
+                    note=body,
+                )
 
     # -- push ---------------------------------------------------------------------------------------
     def _halo_xero_invoice_doc(self, connection):
@@ -107,8 +123,11 @@ class AccountMove(models.Model):
         if not lock or not doc.get("date") or doc["date"] > lock:
             return doc
         if connection.locked_period_policy != "first_open_day":
-            raise xero_push.PayloadError(self._halo_xero_lock_message(connection, lock) + " " + self.env._(
-                "Reset it to draft to change its date."))
+            raise xero_push.PayloadError(
+                self._halo_xero_lock_message(connection, lock)
+                + " "
+                + self.env._("Reset it to draft to change its date.")
+            )
         first = lock + datetime.timedelta(days=1)
         doc["date"] = first
         if not doc.get("due_date") or doc["due_date"] < first:
@@ -122,17 +141,25 @@ class AccountMove(models.Model):
             Log = self.env["halo.xero.sync.log"]
             for move in payloads:
                 if move.invoice_date and move.invoice_date <= lock:
-                    Log._halo_log(move, action, "ok", self.env._(
-                        "Dated %(date)s in Odoo, sent to Xero dated %(first)s: the Xero period up to %(lock)s is "
-                        "locked.", date=format_date(self.env, move.invoice_date),
-                        first=format_date(self.env, lock + datetime.timedelta(days=1)),
-                        lock=format_date(self.env, lock)))
+                    Log._halo_log(
+                        move,
+                        action,
+                        "ok",
+                        self.env._(
+                            "Dated %(date)s in Odoo, sent to Xero dated %(first)s: the Xero period up to %(lock)s is "
+                            "locked.",
+                            date=format_date(self.env, move.invoice_date),
+                            first=format_date(self.env, lock + datetime.timedelta(days=1)),
+                            lock=format_date(self.env, lock),
+                        ),
+                    )
         return payloads
 
     def _halo_xero_apply_results(self, connection, action, key, payloads, result):
         super()._halo_xero_apply_results(connection, action, key, payloads, result)
-        refused = self.filtered(lambda m: m.halo_xero_state == "failed"
-                                and LOCK_MESSAGE_MARK in (m.halo_xero_error or "").lower())
+        refused = self.filtered(
+            lambda m: m.halo_xero_state == "failed" and LOCK_MESSAGE_MARK in (m.halo_xero_error or "").lower()
+        )
         if not refused:
             return
         # Xero's lock date moved since Odoo read it: read it again (the next posting is warned)
@@ -143,5 +170,7 @@ class AccountMove(models.Model):
         lock = connection._halo_lock_date()
         if lock and connection.locked_period_policy == "first_open_day":
             # sent again in the next round, dated after the lock (only those the new lock date covers)
-            refused.filtered(lambda m: m.invoice_date and m.invoice_date <= lock).write({"halo_xero_state": "queued"})
+            refused.filtered(lambda m: m.invoice_date and m.invoice_date <= lock).write(
+                {"halo_xero_state": "queued"}
+            )
         self._halo_xero_commit()

@@ -3,8 +3,12 @@ from odoo import api, fields, models
 
 from odoo.addons.halo_helpdesk_billing.constants import BILLING_USER
 
-LINK_FIELDS = {"halo_xero_tax_type": "tax_type", "halo_xero_effective_rate": "effective_rate",
-               "halo_xero_rate_known": "rate_known", "halo_xero_review": "review"}
+LINK_FIELDS = {
+    "halo_xero_tax_type": "tax_type",
+    "halo_xero_effective_rate": "effective_rate",
+    "halo_xero_rate_known": "rate_known",
+    "halo_xero_review": "review",
+}
 
 
 class AccountTax(models.Model):
@@ -15,26 +19,46 @@ class AccountTax(models.Model):
     _halo_link_o2m = "halo_xero_tax_link_ids"
 
     halo_xero_tax_link_ids = fields.One2many(
-        "halo.xero.tax.link", "tax_id", string="Xero Tax Types", copy=False,
-        groups=BILLING_USER)
+        "halo.xero.tax.link", "tax_id", string="Xero Tax Types", copy=False, groups=BILLING_USER
+    )
     halo_xero_tax_type = fields.Char(
-        string="Xero Tax Type", copy=False, compute="_compute_halo_xero_link", inverse="_inverse_halo_xero_link",
-        search="_search_halo_xero_tax_type", compute_sudo=True,
-        help="Xero TaxType code (e.g. OUTPUT2) of invoice lines with this tax (current company's organisation).")
+        string="Xero Tax Type",
+        copy=False,
+        compute="_compute_halo_xero_link",
+        inverse="_inverse_halo_xero_link",
+        search="_search_halo_xero_tax_type",
+        compute_sudo=True,
+        help="Xero TaxType code (e.g. OUTPUT2) of invoice lines with this tax (current company's organisation).",
+    )
     halo_xero_effective_rate = fields.Float(
-        string="Xero Effective Rate", digits=(16, 4), copy=False, readonly=True, compute="_compute_halo_xero_link",
-        compute_sudo=True, help="EffectiveRate of the tax type in Xero, as last imported (Xero computes the tax "
-        "with it).")
-    halo_xero_rate_known = fields.Boolean(copy=False, readonly=True, compute="_compute_halo_xero_link",
-                                          compute_sudo=True)
+        string="Xero Effective Rate",
+        digits=(16, 4),
+        copy=False,
+        readonly=True,
+        compute="_compute_halo_xero_link",
+        compute_sudo=True,
+        help="EffectiveRate of the tax type in Xero, as last imported (Xero computes the tax with it).",
+    )
+    halo_xero_rate_known = fields.Boolean(
+        copy=False, readonly=True, compute="_compute_halo_xero_link", compute_sudo=True
+    )
     halo_xero_review = fields.Boolean(
-        string="Xero Mapping to Review", copy=False, compute="_compute_halo_xero_link",
-        inverse="_inverse_halo_xero_link", search="_search_halo_xero_review", compute_sudo=True,
-        help="Created or matched by the Xero import without certainty; check the mapping.")
+        string="Xero Mapping to Review",
+        copy=False,
+        compute="_compute_halo_xero_link",
+        inverse="_inverse_halo_xero_link",
+        search="_search_halo_xero_review",
+        compute_sudo=True,
+        help="Created or matched by the Xero import without certainty; check the mapping.",
+    )
 
     @api.depends_context("company")
-    @api.depends("halo_xero_tax_link_ids.tax_type", "halo_xero_tax_link_ids.effective_rate",
-                 "halo_xero_tax_link_ids.rate_known", "halo_xero_tax_link_ids.review")
+    @api.depends(
+        "halo_xero_tax_link_ids.tax_type",
+        "halo_xero_tax_link_ids.effective_rate",
+        "halo_xero_tax_link_ids.rate_known",
+        "halo_xero_tax_link_ids.review",
+    )
     def _compute_halo_xero_link(self):
         self._halo_compute_link_fields(LINK_FIELDS)
 

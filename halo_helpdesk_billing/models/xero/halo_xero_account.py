@@ -31,8 +31,11 @@ class HaloXeroAccount(models.Model):
     @api.depends("account_class", "status", "system_account")
     def _compute_is_revenue(self):
         for account in self:
-            account.is_revenue = (account.account_class == "REVENUE" and account.status == "ACTIVE"
-                                  and not account.system_account)
+            account.is_revenue = (
+                account.account_class == "REVENUE"
+                and account.status == "ACTIVE"
+                and not account.system_account
+            )
 
     @api.depends("code", "name")
     def _compute_display_name(self):
@@ -48,10 +51,16 @@ class HaloXeroAccount(models.Model):
         for acc in accounts:
             if not acc.code:
                 continue
-            vals = {"xero_id": str(acc.account_id), "code": acc.code, "name": acc.name,
-                    "account_type": _enum(acc.type), "account_class": _enum(acc._class),
-                    "status": _enum(acc.status), "tax_type": acc.tax_type,
-                    "system_account": _enum(acc.system_account) or False}
+            vals = {
+                "xero_id": str(acc.account_id),
+                "code": acc.code,
+                "name": acc.name,
+                "account_type": _enum(acc.type),
+                "account_class": _enum(acc._class),
+                "status": _enum(acc.status),
+                "tax_type": acc.tax_type,
+                "system_account": _enum(acc.system_account) or False,
+            }
             if acc.code in existing:
                 existing[acc.code].write(vals)
             else:

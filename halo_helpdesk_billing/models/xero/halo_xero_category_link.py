@@ -16,15 +16,17 @@ class HaloXeroCategoryLink(models.Model):
     _rec_name = "categ_id"
     _halo_record_field = "categ_id"
 
-    categ_id = fields.Many2one("product.category", string="Product Category", required=True, ondelete="cascade",
-                               index=True)
+    categ_id = fields.Many2one(
+        "product.category", string="Product Category", required=True, ondelete="cascade", index=True
+    )
     account_code = fields.Char(string="Xero Account Code", required=True)
     problem = fields.Text(compute="_compute_problem", store=True)
     problem_state = fields.Selection(PROBLEM_STATES, string="Check", compute="_compute_problem", store=True)
     problem_order = fields.Integer(compute="_compute_problem", store=True)  # problems first
 
-    _categ_uniq = models.Constraint("UNIQUE(connection_id, categ_id)",
-                                    "A product category has one Xero account per Xero connection.")
+    _categ_uniq = models.Constraint(
+        "UNIQUE(connection_id, categ_id)", "A product category has one Xero account per Xero connection."
+    )
 
     @api.depends("account_code", *CATALOGUE_DEPENDS)
     def _compute_problem(self):
@@ -32,4 +34,5 @@ class HaloXeroCategoryLink(models.Model):
             index = connection._halo_mapping_index()
             for link in links:
                 link.problem, link.problem_state, link.problem_order = connection._halo_problem_summary(
-                    [connection._halo_account_problem(link.account_code, index)])
+                    [connection._halo_account_problem(link.account_code, index)]
+                )

@@ -19,12 +19,26 @@ SYSTEM = "base.group_system"
 OAUTH_STATE_TTL = 900  # seconds a consent round trip may take
 # settings only a system administrator may set: where the tokens and the client secret are sent, and
 # a field path the push reads as superuser
-SYSTEM_FIELDS = ("authorize_url", "token_url", "revoke_url", "identity_url", "accounting_url",
-                 "tracking_option_field")
+SYSTEM_FIELDS = (
+    "authorize_url",
+    "token_url",
+    "revoke_url",
+    "identity_url",
+    "accounting_url",
+    "tracking_option_field",
+)
 # what ``tracking_option_field`` may walk through and end on (from the invoice line, or the invoice)
-TRACKING_MODELS = ("account.move.line", "account.move", "account.analytic.line", "account.analytic.account",
-                   "account.analytic.plan", "product.product", "product.template", "product.category",
-                   "res.partner")
+TRACKING_MODELS = (
+    "account.move.line",
+    "account.move",
+    "account.analytic.line",
+    "account.analytic.account",
+    "account.analytic.plan",
+    "product.product",
+    "product.template",
+    "product.category",
+    "res.partner",
+)
 TRACKING_TYPES = ("char", "text", "selection", "integer", "date", "many2one", "many2many")
 TRACKING_MAX_DEPTH = 4
 
@@ -38,9 +52,14 @@ def halo_check_caller(records, group, operation):
     if env.su:
         return
     if not env.user.has_group(group):
-        raise AccessError(env._(
-            "%(user)s may not do this on %(model)s: it needs the group %(group)s.",
-            user=env.user.name, model=records._description, group=env.ref(group).sudo().full_name))
+        raise AccessError(
+            env._(
+                "%(user)s may not do this on %(model)s: it needs the group %(group)s.",
+                user=env.user.name,
+                model=records._description,
+                group=env.ref(group).sudo().full_name,
+            )
+        )
     records.check_access(operation)
 
 
@@ -53,27 +72,42 @@ class HaloXeroConnection(models.Model):
 
     name = fields.Char(required=True, default="Xero")
     company_id = fields.Many2one(
-        "res.company", required=True, default=lambda self: self.env.company, index=True, ondelete="cascade")
+        "res.company", required=True, default=lambda self: self.env.company, index=True, ondelete="cascade"
+    )
     active = fields.Boolean(default=True)
     auth_type = fields.Selection(
         [("code", "Xero login (OAuth2 authorisation code)"), ("client_credentials", "Custom connection")],
-        string="Connection Type", default="code", required=True,
+        string="Connection Type",
+        default="code",
+        required=True,
         help="A custom connection (client credentials) is a paid Xero app bound to one organisation; "
         "it has no consent page and no refresh token.",
     )
     use_pkce = fields.Boolean(
-        string="Use PKCE", help="Proof Key for Code Exchange (S256) on the authorisation-code flow.")
+        string="Use PKCE", help="Proof Key for Code Exchange (S256) on the authorisation-code flow."
+    )
     client_id = fields.Char(string="Client ID", groups=SYSTEM, copy=False)
     client_secret = fields.Char(groups=SYSTEM, copy=False)
     tenant_id = fields.Char(string="Organisation ID", copy=False, readonly=True, index=True)
     tenant_name = fields.Char(string="Organisation", copy=False, readonly=True)
     xero_connection_ref = fields.Char(
-        string="Xero Connection ID", copy=False, readonly=True,
-        help="Id of the connection in Xero's identity service (used to disconnect).")
+        string="Xero Connection ID",
+        copy=False,
+        readonly=True,
+        help="Id of the connection in Xero's identity service (used to disconnect).",
+    )
     state = fields.Selection(
-        [("draft", "Not connected"), ("connected", "Connected"),
-         ("needs_reauth", "Needs re-authorisation"), ("disconnected", "Disconnected")],
-        default="draft", required=True, copy=False, tracking=True, readonly=True,
+        [
+            ("draft", "Not connected"),
+            ("connected", "Connected"),
+            ("needs_reauth", "Needs re-authorisation"),
+            ("disconnected", "Disconnected"),
+        ],
+        default="draft",
+        required=True,
+        copy=False,
+        tracking=True,
+        readonly=True,
     )
     last_error = fields.Text(copy=False, readonly=True)
     connected_by_id = fields.Many2one("res.users", copy=False, readonly=True)
@@ -90,69 +124,98 @@ class HaloXeroConnection(models.Model):
     # API base URLs: settings, so that demo and tests point at xero_sandbox
     # (system administrators only: they receive the tokens and the client secret)
     authorize_url = fields.Char(
-        string="Authorize URL", required=True, default=xc.DEFAULT_AUTHORIZE_URL, groups=SYSTEM)
+        string="Authorize URL", required=True, default=xc.DEFAULT_AUTHORIZE_URL, groups=SYSTEM
+    )
     token_url = fields.Char(string="Token URL", required=True, default=xc.DEFAULT_TOKEN_URL, groups=SYSTEM)
-    revoke_url = fields.Char(string="Revocation URL", required=True, default=xc.DEFAULT_REVOKE_URL, groups=SYSTEM)
+    revoke_url = fields.Char(
+        string="Revocation URL", required=True, default=xc.DEFAULT_REVOKE_URL, groups=SYSTEM
+    )
     identity_url = fields.Char(
-        string="Identity API URL", required=True, default=xc.DEFAULT_IDENTITY_URL, groups=SYSTEM)
+        string="Identity API URL", required=True, default=xc.DEFAULT_IDENTITY_URL, groups=SYSTEM
+    )
     accounting_url = fields.Char(
-        string="Accounting API URL", required=True, default=xc.DEFAULT_ACCOUNTING_URL, groups=SYSTEM)
+        string="Accounting API URL", required=True, default=xc.DEFAULT_ACCOUNTING_URL, groups=SYSTEM
+    )
     # invoice settings (read by the invoice push)
     invoice_status = fields.Selection(
         [("DRAFT", "Draft"), ("AUTHORISED", "Approved (Awaiting Payment)")],
-        string="Invoice Status in Xero", default="AUTHORISED", required=True)
+        string="Invoice Status in Xero",
+        default="AUTHORISED",
+        required=True,
+    )
     invoice_numbering = fields.Selection(
         [("odoo", "Odoo's invoice number"), ("xero", "Xero numbers the invoices")],
-        default="odoo", required=True)
+        default="odoo",
+        required=True,
+    )
     attach_pdf = fields.Boolean(string="Attach the PDF", default=True)
     allow_backorders = fields.Boolean(
         help="Send allowBackorders=true with invoices: Xero then approves invoices whose tracked-inventory items "
-        "have too little stock on hand (the stock goes negative) instead of refusing them.")
+        "have too little stock on hand (the stock goes negative) instead of refusing them."
+    )
     payment_journal_id = fields.Many2one(
-        "account.journal", check_company=True,
+        "account.journal",
+        check_company=True,
         domain=[("type", "in", ("bank", "cash"))],
-        help="Journal of the payments recorded in Odoo when Xero reports an invoice paid.")
+        help="Journal of the payments recorded in Odoo when Xero reports an invoice paid.",
+    )
     default_account_code = fields.Char(
-        string="Default Revenue Account Code", default="200",
-        help="Xero account code of invoice lines whose product has none.")
-    rounding_account_code = fields.Char(
-        help="Xero's ROUNDING system account (found by the import).")
+        string="Default Revenue Account Code",
+        default="200",
+        help="Xero account code of invoice lines whose product has none.",
+    )
+    rounding_account_code = fields.Char(help="Xero's ROUNDING system account (found by the import).")
     webhook_key = fields.Char(groups=SYSTEM, copy=False)
     tracking_category_name = fields.Char()
     tracking_option_field = fields.Char(
         groups=SYSTEM,
         help="Field of the invoice line (or of the invoice) whose value is sent as the tracking option, "
-        "e.g. product_id or analytic_line_ids.account_id.")
+        "e.g. product_id or analytic_line_ids.account_id.",
+    )
     # OAuth2 scopes asked for at the consent page (granular by default: new Xero apps get no others)
     oauth_scopes = fields.Char(
-        string="Xero Scopes", default=lambda self: " ".join(xc.DEFAULT_SCOPES), required=True,
+        string="Xero Scopes",
+        default=lambda self: " ".join(xc.DEFAULT_SCOPES),
+        required=True,
         help="Space-separated OAuth2 scopes asked for when connecting. Xero apps registered since 2 March 2026 "
         "may only ask for granular scopes (accounting.invoices, accounting.payments, ...): asking for "
-        "accounting.transactions is refused at Xero's consent page.")
+        "accounting.transactions is refused at Xero's consent page.",
+    )
     scope_warning = fields.Char(compute="_compute_scope_warning")
     # the organisation's lock dates in Xero (/Organisation, read at import, refresh and Test connection):
     # Xero refuses documents dated on or before them
     period_lock_date = fields.Date(
-        string="Xero Period Lock Date", copy=False, readonly=True,
-        help="Xero's lock date for all users but advisers (Settings > Financial settings in Xero).")
+        string="Xero Period Lock Date",
+        copy=False,
+        readonly=True,
+        help="Xero's lock date for all users but advisers (Settings > Financial settings in Xero).",
+    )
     end_of_year_lock_date = fields.Date(
-        string="Xero End of Year Lock Date", copy=False, readonly=True,
-        help="Xero's lock date for all users, advisers included.")
+        string="Xero End of Year Lock Date",
+        copy=False,
+        readonly=True,
+        help="Xero's lock date for all users, advisers included.",
+    )
     lock_dates_read_at = fields.Datetime(string="Lock Dates Read", copy=False, readonly=True)
     locked_period_policy = fields.Selection(
-        [("refuse", "Refuse to post them"), ("first_open_day", "Send them to Xero dated on the first open day")],
-        string="Invoices in a Locked Xero Period", default="refuse", required=True,
+        [
+            ("refuse", "Refuse to post them"),
+            ("first_open_day", "Send them to Xero dated on the first open day"),
+        ],
+        string="Invoices in a Locked Xero Period",
+        default="refuse",
+        required=True,
         help="Invoices and credit notes dated on or before Xero's lock date. Refuse: posting them is refused "
         "(a billing run leaves them in draft and lists them), so that the date can be changed or the Xero "
         "adviser can move the lock date. First open day: they are posted in Odoo with their own date and sent "
-        "to Xero dated the day after the lock date (the due date no earlier); the invoice's Xero log says so.")
+        "to Xero dated the day after the lock date (the due date no earlier); the invoice's Xero log says so.",
+    )
     # import watermarks (If-Modified-Since of the scheduled refresh, UTC)
     contacts_synced_at = fields.Datetime(copy=False, readonly=True)
     items_synced_at = fields.Datetime(copy=False, readonly=True)
     accounts_synced_at = fields.Datetime(copy=False, readonly=True)
 
-    _company_uniq = models.Constraint(
-        "UNIQUE(company_id)", "A company connects to one Xero organisation.")
+    _company_uniq = models.Constraint("UNIQUE(company_id)", "A company connects to one Xero organisation.")
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -171,9 +234,12 @@ class HaloXeroConnection(models.Model):
             return
         fnames = sorted(set(vals) & set(SYSTEM_FIELDS))
         if fnames:
-            raise AccessError(self.env._(
-                "Only system administrators may change %(fields)s of a Xero connection.",
-                fields=", ".join(self._fields[f].string for f in fnames)))
+            raise AccessError(
+                self.env._(
+                    "Only system administrators may change %(fields)s of a Xero connection.",
+                    fields=", ".join(self._fields[f].string for f in fnames),
+                )
+            )
 
     @api.constrains("tracking_option_field")
     def _check_tracking_option_field(self):
@@ -192,8 +258,11 @@ class HaloXeroConnection(models.Model):
         errors = [self._halo_tracking_path_error_from(root, path) for root in roots]
         if not all(errors):
             return False
-        return self.env._("The tracking option field %(path)s is not a field path of the invoice line: %(error)s",
-                          path=path, error=errors[0])
+        return self.env._(
+            "The tracking option field %(path)s is not a field path of the invoice line: %(error)s",
+            path=path,
+            error=errors[0],
+        )
 
     @api.model
     def _halo_tracking_path_error_from(self, root, path):
@@ -206,18 +275,27 @@ class HaloXeroConnection(models.Model):
             if field is None or not fname.isidentifier() or fname.startswith("_"):
                 return self.env._("%(model)s has no field %(field)s.", model=model._name, field=fname)
             if field.groups:
-                return self.env._("%(model)s.%(field)s is restricted to some groups.", model=model._name,
-                                  field=fname)
+                return self.env._(
+                    "%(model)s.%(field)s is restricted to some groups.", model=model._name, field=fname
+                )
             last = position == len(parts)
             if last and field.type not in TRACKING_TYPES:
-                return self.env._("%(model)s.%(field)s is a %(type)s field.", model=model._name, field=fname,
-                                  type=field.type)
+                return self.env._(
+                    "%(model)s.%(field)s is a %(type)s field.",
+                    model=model._name,
+                    field=fname,
+                    type=field.type,
+                )
             if not last and not field.relational:
                 return self.env._("%(model)s.%(field)s is not a relation.", model=model._name, field=fname)
             if field.relational:
                 if field.comodel_name not in TRACKING_MODELS:
-                    return self.env._("%(model)s.%(field)s leads to %(comodel)s.", model=model._name,
-                                      field=fname, comodel=field.comodel_name)
+                    return self.env._(
+                        "%(model)s.%(field)s leads to %(comodel)s.",
+                        model=model._name,
+                        field=fname,
+                        comodel=field.comodel_name,
+                    )
                 model = self.env[field.comodel_name]
         return False
 
@@ -230,21 +308,29 @@ class HaloXeroConnection(models.Model):
     @api.depends("state", "oauth_scopes")
     def _compute_scope_warning(self):
         """Say so when the stored token holds Xero's old broad scopes (or the settings ask for them)."""
-        tokens = {t.connection_id.id: t.scope or "" for t in
-                  self.env["halo.xero.token"].sudo().search([("connection_id", "in", self.ids)])}
+        tokens = {
+            t.connection_id.id: t.scope or ""
+            for t in self.env["halo.xero.token"].sudo().search([("connection_id", "in", self.ids)])
+        }
         for conn in self:
             broad = xc.broad_scopes(tokens.get(conn.id, "")) or xc.broad_scopes(conn.oauth_scopes or "")
-            conn.scope_warning = self.env._(
-                "This connection uses Xero's old broad scopes (%(scopes)s). Xero accepts them from apps "
-                "registered before 2 March 2026 only, until September 2027: set granular scopes "
-                "(accounting.invoices accounting.payments ...) and connect again to consent to them.",
-                scopes=", ".join(broad)) if broad else False
+            conn.scope_warning = (
+                self.env._(
+                    "This connection uses Xero's old broad scopes (%(scopes)s). Xero accepts them from apps "
+                    "registered before 2 March 2026 only, until September 2027: set granular scopes "
+                    "(accounting.invoices accounting.payments ...) and connect again to consent to them.",
+                    scopes=", ".join(broad),
+                )
+                if broad
+                else False
+            )
 
     @api.model
     def _halo_for_company(self, company):
         """The company's live connection (connected or needing re-authorisation), or empty."""
-        return self.search([("company_id", "=", company.id), ("state", "in", ("connected", "needs_reauth"))],
-                           limit=1)
+        return self.search(
+            [("company_id", "=", company.id), ("state", "in", ("connected", "needs_reauth"))], limit=1
+        )
 
     # -- actions --------------------------------------------------------------------------------------
     def action_open_setup_wizard(self):
@@ -278,29 +364,49 @@ class HaloXeroConnection(models.Model):
             tenant = self.sudo()._halo_check()
         except UserError as err:
             # a notification, not an exception: the "needs re-authorisation" flag is kept
-            return {"type": "ir.actions.client", "tag": "display_notification",
-                    "params": {"type": "danger", "sticky": True, "message": str(err),
-                               "next": {"type": "ir.actions.client", "tag": "soft_reload"}}}
+            return {
+                "type": "ir.actions.client",
+                "tag": "display_notification",
+                "params": {
+                    "type": "danger",
+                    "sticky": True,
+                    "message": str(err),
+                    "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+                },
+            }
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
-            "params": {"type": "success", "message": self.env._(
-                "Connected to %(org)s.", org=tenant.get("tenant_name") or self.tenant_name)},
+            "params": {
+                "type": "success",
+                "message": self.env._(
+                    "Connected to %(org)s.", org=tenant.get("tenant_name") or self.tenant_name
+                ),
+            },
         }
 
     # -- tokens ---------------------------------------------------------------------------------------
     def _halo_endpoints(self):
         self.ensure_one()
         return xc.XeroEndpoints(
-            authorize_url=self.authorize_url.strip(), token_url=self.token_url.strip(),
-            revoke_url=self.revoke_url.strip(), identity_url=self.identity_url.strip().rstrip("/"),
-            accounting_url=self.accounting_url.strip().rstrip("/"))
+            authorize_url=self.authorize_url.strip(),
+            token_url=self.token_url.strip(),
+            revoke_url=self.revoke_url.strip(),
+            identity_url=self.identity_url.strip().rstrip("/"),
+            accounting_url=self.accounting_url.strip().rstrip("/"),
+        )
 
     def _halo_set_base_url(self, base_url):
         ends = xc.XeroEndpoints.for_base(base_url)
-        self.write({"authorize_url": ends.authorize_url, "token_url": ends.token_url,
-                    "revoke_url": ends.revoke_url, "identity_url": ends.identity_url,
-                    "accounting_url": ends.accounting_url})
+        self.write(
+            {
+                "authorize_url": ends.authorize_url,
+                "token_url": ends.token_url,
+                "revoke_url": ends.revoke_url,
+                "identity_url": ends.identity_url,
+                "accounting_url": ends.accounting_url,
+            }
+        )
 
     def _halo_token_record(self):
         self.ensure_one()
@@ -346,8 +452,15 @@ class HaloXeroConnection(models.Model):
 
             kwargs["throttle"] = SharedThrottle(self.env.cr.dbname)
         return xc.XeroClient(
-            conn._halo_endpoints(), conn.client_id or "", conn.client_secret or None, getter, saver,
-            token_refresher=refresher, custom_connection=conn.auth_type == "client_credentials", **kwargs)
+            conn._halo_endpoints(),
+            conn.client_id or "",
+            conn.client_secret or None,
+            getter,
+            saver,
+            token_refresher=refresher,
+            custom_connection=conn.auth_type == "client_credentials",
+            **kwargs,
+        )
 
     def _halo_refresh_locked(self, client, holder, stale, force):
         """Refresh under ``SELECT ... FOR UPDATE`` of the token row, re-reading it inside the lock.
@@ -385,7 +498,9 @@ class HaloXeroConnection(models.Model):
     def _halo_refresh_in_lock(self, client, holder, stale, force):
         conn = self.sudo()
         current = conn._halo_token()
-        changed = current.get("access_token") and current.get("access_token") != (stale or {}).get("access_token")
+        changed = current.get("access_token") and current.get("access_token") != (stale or {}).get(
+            "access_token"
+        )
         if current.get("access_token") and not xc.token_expiring(current) and (changed or not force):
             return current  # another worker refreshed meanwhile: use its token
         saved = dict(holder)
@@ -404,16 +519,27 @@ class HaloXeroConnection(models.Model):
             if conn.state == "needs_reauth":
                 continue
             conn.write({"state": "needs_reauth", "last_error": message})
-            managers = self.env.ref(BILLING_MANAGER).sudo().all_user_ids.filtered(
-                lambda user, company=conn.company_id: company in user.company_ids)
+            managers = (
+                self.env.ref(BILLING_MANAGER)
+                .sudo()
+                .all_user_ids.filtered(lambda user, company=conn.company_id: company in user.company_ids)
+            )
             body = Markup("<p>%s</p>") % self.env._(
                 "Odoo can no longer reach Xero for %(company)s: %(error)s Open Billing > Configuration > Xero "
-                "and connect again.", company=conn.company_id.name, error=message)
-            conn.message_post(body=body, partner_ids=managers.partner_id.ids,
-                              subject=self.env._("Xero needs re-authorisation"),
-                              message_type="notification", subtype_xmlid="mail.mt_comment")
-            _logger.warning("Xero connection %s of company %s needs re-authorisation", conn.id,
-                            conn.company_id.id)
+                "and connect again.",
+                company=conn.company_id.name,
+                error=message,
+            )
+            conn.message_post(
+                body=body,
+                partner_ids=managers.partner_id.ids,
+                subject=self.env._("Xero needs re-authorisation"),
+                message_type="notification",
+                subtype_xmlid="mail.mt_comment",
+            )
+            _logger.warning(
+                "Xero connection %s of company %s needs re-authorisation", conn.id, conn.company_id.id
+            )
 
     # -- OAuth2 round trip ----------------------------------------------------------------------------
     def _halo_start_oauth(self, redirect_uri, session_sid, wizard_id=False):
@@ -426,11 +552,16 @@ class HaloXeroConnection(models.Model):
             raise UserError(self.env._("Enter the Xero app's client secret, or use PKCE."))
         state = secrets.token_urlsafe(32)
         verifier, challenge = xc.pkce_pair() if conn.use_pkce else (False, None)
-        conn.write({
-            "oauth_state": state, "oauth_session_hash": _session_hash(session_sid),
-            "oauth_code_verifier": verifier, "oauth_redirect_uri": redirect_uri,
-            "oauth_started_at": time.time(), "oauth_wizard_id": wizard_id or 0,
-        })
+        conn.write(
+            {
+                "oauth_state": state,
+                "oauth_session_hash": _session_hash(session_sid),
+                "oauth_code_verifier": verifier,
+                "oauth_redirect_uri": redirect_uri,
+                "oauth_started_at": time.time(),
+                "oauth_wizard_id": wizard_id or 0,
+            }
+        )
         scopes = (conn.oauth_scopes or "").split() or list(xc.DEFAULT_SCOPES)
         return conn._halo_client().authorize_url(redirect_uri, state, scopes=scopes, code_challenge=challenge)
 
@@ -441,21 +572,36 @@ class HaloXeroConnection(models.Model):
             raise UserError(self.env._("Xero's answer has no state parameter; start the connection again."))
         conn = self.sudo().with_context(active_test=False).search([("oauth_state", "=", state)], limit=1)
         if not conn or not secrets.compare_digest(conn.oauth_session_hash or "", _session_hash(session_sid)):
-            raise UserError(self.env._(
-                "This Xero answer does not belong to a connection started in your session (wrong state). "
-                "Start the connection again from the Xero setup."))
+            raise UserError(
+                self.env._(
+                    "This Xero answer does not belong to a connection started in your session (wrong state). "
+                    "Start the connection again from the Xero setup."
+                )
+            )
         user = self.env.user
-        if not self.env.su and (not user.has_group(BILLING_MANAGER) or conn.company_id not in user.company_ids):
-            raise UserError(self.env._("Only billing managers of %(company)s can connect it to Xero.",
-                                       company=conn.company_id.name))
+        if not self.env.su and (
+            not user.has_group(BILLING_MANAGER) or conn.company_id not in user.company_ids
+        ):
+            raise UserError(
+                self.env._(
+                    "Only billing managers of %(company)s can connect it to Xero.",
+                    company=conn.company_id.name,
+                )
+            )
         if time.time() - (conn.oauth_started_at or 0) > OAUTH_STATE_TTL:
             conn._halo_clear_oauth()
             raise UserError(self.env._("The Xero connection took too long; start it again."))
         return conn
 
     def _halo_clear_oauth(self):
-        self.sudo().write({"oauth_state": False, "oauth_session_hash": False, "oauth_code_verifier": False,
-                           "oauth_started_at": 0})
+        self.sudo().write(
+            {
+                "oauth_state": False,
+                "oauth_session_hash": False,
+                "oauth_code_verifier": False,
+                "oauth_started_at": 0,
+            }
+        )
 
     def _halo_finish_oauth(self, code):
         """Exchange the code (server side) and list the organisations it grants."""
@@ -467,12 +613,18 @@ class HaloXeroConnection(models.Model):
         try:
             client.exchange_code(code, redirect_uri, code_verifier=verifier)
         except xc.XeroAuthError as err:
-            raise UserError(self.env._(
-                "Xero did not accept the authorisation code: it expired or was already used. "
-                "Connect again. (%(detail)s)", detail=str(err))) from None
+            raise UserError(
+                self.env._(
+                    "Xero did not accept the authorisation code: it expired or was already used. "
+                    "Connect again. (%(detail)s)",
+                    detail=str(err),
+                )
+            ) from None
         except xc.XeroError as err:
             raise UserError(str(err)) from None
-        conn.write({"connected_by_id": self.env.uid, "connected_at": fields.Datetime.now(), "last_error": False})
+        conn.write(
+            {"connected_by_id": self.env.uid, "connected_at": fields.Datetime.now(), "last_error": False}
+        )
         return conn._halo_tenants(client)
 
     def _halo_connect_client_credentials(self):
@@ -483,7 +635,9 @@ class HaloXeroConnection(models.Model):
             client.client_credentials()
         except xc.XeroError as err:
             raise UserError(str(err)) from None
-        conn.write({"connected_by_id": self.env.uid, "connected_at": fields.Datetime.now(), "last_error": False})
+        conn.write(
+            {"connected_by_id": self.env.uid, "connected_at": fields.Datetime.now(), "last_error": False}
+        )
         return conn._halo_tenants(client)
 
     def _halo_tenants(self, client=None):
@@ -496,8 +650,15 @@ class HaloXeroConnection(models.Model):
     def _halo_select_tenant(self, tenant):
         """``tenant``: one dict of :meth:`XeroClient.connections`."""
         self.ensure_one()
-        self.sudo().write({"tenant_id": tenant["tenant_id"], "tenant_name": tenant["tenant_name"],
-                           "xero_connection_ref": tenant.get("id"), "state": "connected", "last_error": False})
+        self.sudo().write(
+            {
+                "tenant_id": tenant["tenant_id"],
+                "tenant_name": tenant["tenant_name"],
+                "xero_connection_ref": tenant.get("id"),
+                "state": "connected",
+                "last_error": False,
+            }
+        )
 
     def _halo_check(self):
         """Check the organisation is still reachable (Organisation endpoint); return its tenant dict."""
@@ -511,7 +672,6 @@ class HaloXeroConnection(models.Model):
         except xc.XeroError as err:
             raise UserError(str(err)) from None
         return {"tenant_id": self.tenant_id, "tenant_name": self.tenant_name}
-
 
     # -- lock dates -----------------------------------------------------------------------------------
     def _halo_lock_date(self):
@@ -532,14 +692,22 @@ class HaloXeroConnection(models.Model):
         org = (getattr(result, "organisations", None) or [None])[0]
         if org is None:
             return
-        vals = {"period_lock_date": _plain_date(org.period_lock_date),
-                "end_of_year_lock_date": _plain_date(org.end_of_year_lock_date),
-                "lock_dates_read_at": fields.Datetime.now()}
+        vals = {
+            "period_lock_date": _plain_date(org.period_lock_date),
+            "end_of_year_lock_date": _plain_date(org.end_of_year_lock_date),
+            "lock_dates_read_at": fields.Datetime.now(),
+        }
         conn = self.sudo()
-        if (conn.period_lock_date, conn.end_of_year_lock_date) != (vals["period_lock_date"],
-                                                                     vals["end_of_year_lock_date"]):
-            _logger.info("Xero connection %s: lock dates %s / %s", self.id, vals["period_lock_date"],
-                         vals["end_of_year_lock_date"])
+        if (conn.period_lock_date, conn.end_of_year_lock_date) != (
+            vals["period_lock_date"],
+            vals["end_of_year_lock_date"],
+        ):
+            _logger.info(
+                "Xero connection %s: lock dates %s / %s",
+                self.id,
+                vals["period_lock_date"],
+                vals["end_of_year_lock_date"],
+            )
         conn.write(vals)
 
 

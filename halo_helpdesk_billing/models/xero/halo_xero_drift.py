@@ -21,16 +21,32 @@ class HaloXeroDrift(models.Model):
     xero_value = fields.Char(string="Value in Xero (applied)")
     previous_value = fields.Char(string="Last Imported Value")
     side = fields.Selection(
-        [("xero", "Changed in Xero"), ("odoo", "Changed in Odoo"), ("both", "Changed on both sides"),
-         ("match", "Differed when linked")],
-        required=True)
+        [
+            ("xero", "Changed in Xero"),
+            ("odoo", "Changed in Odoo"),
+            ("both", "Changed on both sides"),
+            ("match", "Differed when linked"),
+        ],
+        required=True,
+    )
     state = fields.Selection([("open", "To check"), ("done", "Checked")], default="open", required=True)
 
     @api.model
     def _halo_log(self, connection, record, drifts, importer=None):
         importer_id = importer.id if importer and isinstance(importer.id, int) else False
-        self.create([dict(drift, connection_id=connection.id, res_model=record._name, res_id=record.id,
-                          record_name=record.display_name, import_id=importer_id) for drift in drifts])
+        self.create(
+            [
+                dict(
+                    drift,
+                    connection_id=connection.id,
+                    res_model=record._name,
+                    res_id=record.id,
+                    record_name=record.display_name,
+                    import_id=importer_id,
+                )
+                for drift in drifts
+            ]
+        )
 
     def action_mark_checked(self):
         self.write({"state": "done"})

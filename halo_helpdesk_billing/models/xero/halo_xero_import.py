@@ -20,8 +20,13 @@ from .halo_xero_connection import halo_check_caller
 
 _logger = logging.getLogger(__name__)
 
-STEPS = [("accounts", "Accounts"), ("taxes", "Tax rates"), ("contacts", "Customers"), ("items", "Items"),
-         ("done", "Done")]
+STEPS = [
+    ("accounts", "Accounts"),
+    ("taxes", "Tax rates"),
+    ("contacts", "Customers"),
+    ("items", "Items"),
+    ("done", "Done"),
+]
 STEP_WEIGHTS = {"accounts": (0, 5), "taxes": (5, 10), "contacts": (10, 85), "items": (85, 100)}
 PARTNER_XERO_FIELDS = ("name", "email", "vat", "phone", "ref")
 PARTNER_ADDRESS_FIELDS = ("street", "street2", "city", "zip")
@@ -55,10 +60,21 @@ class HaloXeroImport(models.Model):
 
     connection_id = fields.Many2one("halo.xero.connection", required=True, ondelete="cascade", index=True)
     company_id = fields.Many2one(related="connection_id.company_id", store=True, index=True)
-    mode = fields.Selection([("full", "Import"), ("refresh", "Scheduled refresh")], default="full", required=True)
+    mode = fields.Selection(
+        [("full", "Import"), ("refresh", "Scheduled refresh")], default="full", required=True
+    )
     state = fields.Selection(
-        [("draft", "To do"), ("running", "Running"), ("paused", "Paused (will resume)"),
-         ("done", "Done"), ("failed", "Failed")], default="draft", required=True, index=True)
+        [
+            ("draft", "To do"),
+            ("running", "Running"),
+            ("paused", "Paused (will resume)"),
+            ("done", "Done"),
+            ("failed", "Failed"),
+        ],
+        default="draft",
+        required=True,
+        index=True,
+    )
     step = fields.Selection(STEPS, default="accounts", required=True)
     page_size = fields.Integer(default=1000, help="Contacts per Xero page (1-1000).")
     contacts_page = fields.Integer(default=1, help="Next page of contacts to fetch.")
@@ -89,9 +105,13 @@ class HaloXeroImport(models.Model):
     progress_label = fields.Char(compute="_compute_progress")
 
     def _compute_review_count(self):
-        counts = dict(self.env["halo.xero.import.review"]._read_group(
-            Domain("import_id", "in", self.ids) & Domain("state", "=", "pending"),
-            groupby=["import_id"], aggregates=["__count"]))
+        counts = dict(
+            self.env["halo.xero.import.review"]._read_group(
+                Domain("import_id", "in", self.ids) & Domain("state", "=", "pending"),
+                groupby=["import_id"],
+                aggregates=["__count"],
+            )
+        )
         for imp in self:
             imp.review_count = counts.get(imp, 0)
 
@@ -108,21 +128,27 @@ class HaloXeroImport(models.Model):
             imp.progress = low + (high - low) * share
             label = dict(STEPS)[imp.step]
             if imp.step == "contacts" and imp.contacts_total:
-                label = self.env._("Customers %(done)s / %(total)s", done=imp.contacts_seen, total=imp.contacts_total)
+                label = self.env._(
+                    "Customers %(done)s / %(total)s", done=imp.contacts_seen, total=imp.contacts_total
+                )
             imp.progress_label = label
 
     # -- entry points ---------------------------------------------------------------------------------
     @api.model
     def _halo_start(self, connection, mode="full", page_size=1000):
         """The connection's unfinished import if there is one (resume), else a new one."""
-        current = self.search([("connection_id", "=", connection.id), ("state", "in", ("draft", "running", "paused"))],
-                              limit=1)
+        current = self.search(
+            [("connection_id", "=", connection.id), ("state", "in", ("draft", "running", "paused"))], limit=1
+        )
         if current:
             return current
         vals = {"connection_id": connection.id, "mode": mode, "page_size": page_size}
         if mode == "refresh":
-            vals.update(contacts_since=connection.contacts_synced_at, items_since=connection.items_synced_at,
-                        accounts_since=connection.accounts_synced_at)
+            vals.update(
+                contacts_since=connection.contacts_synced_at,
+                items_since=connection.items_synced_at,
+                accounts_since=connection.accounts_synced_at,
+            )
         return self.create(vals)
 
     def _halo_run(self, time_budget=None, commit=False):
@@ -134,9 +160,15 @@ class HaloXeroImport(models.Model):
         imp = self.sudo()
         connection = imp.connection_id
         if connection.state != "connected":
-            imp.write({"state": "failed", "last_error": self.env._(
-                "The Xero connection is not active (%(state)s); connect to Xero again.",
-                state=dict(connection._fields["state"].selection)[connection.state])})
+            imp.write(
+                {
+                    "state": "failed",
+                    "last_error": self.env._(
+                        "The Xero connection is not active (%(state)s); connect to Xero again.",
+                        state=dict(connection._fields["state"].selection)[connection.state],
+                    ),
+                }
+            )
             return imp
         client = connection._halo_client()
         deadline = time.monotonic() + time_budget if time_budget else None
@@ -157,10 +189,16 @@ class HaloXeroImport(models.Model):
         except xc.XeroRetryLater as err:
             imp.api_calls += 1
             retry = err.retry_after or 60
-            imp.write({"state": "paused", "last_error": str(err),
-                       "retry_at": fields.Datetime.now() + datetime.timedelta(seconds=retry)})
-            _logger.info("Xero import %s paused at %s (page %s): %s", imp.id, imp.step, imp.contacts_page,
-                         err.problem)
+            imp.write(
+                {
+                    "state": "paused",
+                    "last_error": str(err),
+                    "retry_at": fields.Datetime.now() + datetime.timedelta(seconds=retry),
+                }
+            )
+            _logger.info(
+                "Xero import %s paused at %s (page %s): %s", imp.id, imp.step, imp.contacts_page, err.problem
+            )
         except xc.XeroAuthError as err:
             imp.write({"state": "failed", "last_error": str(err)})
             if err.status in (401, 403):
@@ -173,23 +211,41 @@ class HaloXeroImport(models.Model):
 
     def _halo_finish(self):
         self.write({"state": "done", "step": "done", "finished_at": fields.Datetime.now()})
-        self.connection_id.write({"contacts_synced_at": self.started_at, "items_synced_at": self.started_at,
-                                  "accounts_synced_at": self.started_at})
-        _logger.info("Xero import %s done: %s customers created, %s matched, %s items created, %s API calls",
-                     self.id, self.contacts_created, self.contacts_linked, self.items_created, self.api_calls)
+        self.connection_id.write(
+            {
+                "contacts_synced_at": self.started_at,
+                "items_synced_at": self.started_at,
+                "accounts_synced_at": self.started_at,
+            }
+        )
+        _logger.info(
+            "Xero import %s done: %s customers created, %s matched, %s items created, %s API calls",
+            self.id,
+            self.contacts_created,
+            self.contacts_linked,
+            self.items_created,
+            self.api_calls,
+        )
 
     @api.model
     def _cron_halo_xero_refresh(self, time_budget=240):
         """Resume unfinished imports, then start a refresh for connections not refreshed for an hour."""
         now = fields.Datetime.now()
-        todo = self.search([("state", "in", ("draft", "running")), ("company_id", "!=", False)]) | self.search([
-            ("state", "=", "paused"), ("retry_at", "<=", now)])
+        todo = self.search(
+            [("state", "in", ("draft", "running")), ("company_id", "!=", False)]
+        ) | self.search([("state", "=", "paused"), ("retry_at", "<=", now)])
         connections = self.env["halo.xero.connection"].sudo().search([("state", "=", "connected")])
-        stale = connections.filtered(lambda c: c not in todo.connection_id and (
-            not c.contacts_synced_at or c.contacts_synced_at < now - datetime.timedelta(hours=1)))
+        stale = connections.filtered(
+            lambda c: (
+                c not in todo.connection_id
+                and (not c.contacts_synced_at or c.contacts_synced_at < now - datetime.timedelta(hours=1))
+            )
+        )
         for connection in stale:
             if not self.search_count([("connection_id", "=", connection.id), ("state", "=", "paused")]):
-                todo |= self._halo_start(connection, mode="refresh" if connection.contacts_synced_at else "full")
+                todo |= self._halo_start(
+                    connection, mode="refresh" if connection.contacts_synced_at else "full"
+                )
         started = time.monotonic()
         for imp in todo:
             remaining = time_budget - (time.monotonic() - started)
@@ -207,8 +263,11 @@ class HaloXeroImport(models.Model):
         self.env["halo.xero.account"]._halo_store(conn, accounts)
         revenue_codes = [a.code for a in accounts if a.code and _enum(a._class) == "REVENUE"]
         if revenue_codes:
-            odoo_accounts = self.env["account.account"].with_company(conn.company_id).search([
-                ("code", "in", revenue_codes), ("company_ids", "in", conn.company_id.ids)])
+            odoo_accounts = (
+                self.env["account.account"]
+                .with_company(conn.company_id)
+                .search([("code", "in", revenue_codes), ("company_ids", "in", conn.company_id.ids)])
+            )
             for account in odoo_accounts:
                 if account.halo_xero_code != account.code:
                     account.halo_xero_code = account.code
@@ -230,33 +289,55 @@ class HaloXeroImport(models.Model):
             code = rate.tax_type
             percent = float(rate.effective_rate or 0)
             # Xero's own rate of the tax type, compared with Odoo's before an approved invoice is sent
-            known = links.filtered(lambda link, code=code: link.tax_type == code
-                                   and link.tax_id.type_tax_use == "sale" and link.tax_id.company_id == company)
+            known = links.filtered(
+                lambda link, code=code: (
+                    link.tax_type == code
+                    and link.tax_id.type_tax_use == "sale"
+                    and link.tax_id.company_id == company
+                )
+            )
             known.write({"effective_rate": percent, "rate_known": True})
             if known:
                 mapped += 1
                 continue
-            candidates = Tax.search([
-                ("company_id", "=", company.id), ("type_tax_use", "=", "sale"), ("amount_type", "=", "percent"),
-                ("amount", "=", percent), ("price_include", "=", False), ("id", "not in", mapped_taxes.ids),
-                ("children_tax_ids", "=", False)], order="sequence, id")
+            candidates = Tax.search(
+                [
+                    ("company_id", "=", company.id),
+                    ("type_tax_use", "=", "sale"),
+                    ("amount_type", "=", "percent"),
+                    ("amount", "=", percent),
+                    ("price_include", "=", False),
+                    ("id", "not in", mapped_taxes.ids),
+                    ("children_tax_ids", "=", False),
+                ],
+                order="sequence, id",
+            )
             rate_vals = {"tax_type": code, "effective_rate": percent, "rate_known": True}
             if len(candidates) == 1:
                 TaxLink._halo_write_links(conn, candidates, "tax_id", {candidates.id: rate_vals})
                 mapped += 1
             elif candidates:
-                TaxLink._halo_write_links(conn, candidates[0], "tax_id", {candidates[0].id: dict(rate_vals,
-                                                                                                 review=True)})
+                TaxLink._halo_write_links(
+                    conn, candidates[0], "tax_id", {candidates[0].id: dict(rate_vals, review=True)}
+                )
                 review += 1
             else:
-                tax = Tax.create({"name": "%s (Xero %s)" % (rate.name, code), "amount": percent,
-                                  "amount_type": "percent", "type_tax_use": "sale", "company_id": company.id})
+                tax = Tax.create(
+                    {
+                        "name": "%s (Xero %s)" % (rate.name, code),
+                        "amount": percent,
+                        "amount_type": "percent",
+                        "type_tax_use": "sale",
+                        "company_id": company.id,
+                    }
+                )
                 TaxLink._halo_write_links(conn, tax, "tax_id", {tax.id: dict(rate_vals, review=True)})
                 created += 1
                 mapped_taxes |= tax
             mapped_taxes |= candidates[:1]
-        self.write({"taxes_mapped": mapped, "taxes_created": created, "taxes_review": review,
-                    "step": "contacts"})
+        self.write(
+            {"taxes_mapped": mapped, "taxes_created": created, "taxes_review": review, "step": "contacts"}
+        )
 
     def _halo_step_contacts(self, client):
         conn = self.connection_id
@@ -291,28 +372,42 @@ class HaloXeroImport(models.Model):
     @api.model
     def _prepare_partner_vals(self, contact):
         """Xero-owned partner values of a Xero contact (hook)."""
-        phone = next((p for p in contact.phones or [] if _enum(p.phone_type) == "DEFAULT" and p.phone_number), None)
+        phone = next(
+            (p for p in contact.phones or [] if _enum(p.phone_type) == "DEFAULT" and p.phone_number), None
+        )
         address = next((a for a in contact.addresses or [] if a.address_line1 or a.city), None)
         vals = {
             "name": (contact.name or "").strip(),
             "email": contact.email_address or False,
             "vat": contact.tax_number or False,
-            "phone": " ".join(x for x in (phone.phone_area_code, phone.phone_number) if x) if phone else False,
+            "phone": " ".join(x for x in (phone.phone_area_code, phone.phone_number) if x)
+            if phone
+            else False,
             "ref": contact.contact_number or False,
         }
         if address:
-            vals["_address"] = {"street": address.address_line1 or False, "street2": address.address_line2 or False,
-                                "city": address.city or False, "zip": address.postal_code or False}
+            vals["_address"] = {
+                "street": address.address_line1 or False,
+                "street2": address.address_line2 or False,
+                "city": address.city or False,
+                "zip": address.postal_code or False,
+            }
         return vals
 
     def _halo_contact_index(self, Partner, contacts):
         """Unlinked partners of the company by normalised tax number, e-mail and exact name."""
         conn = self.connection_id
         # a customer linked to another organisation's contact (shared by two companies) may be matched here too
-        base = ~Domain("halo_xero_contact_link_ids", "any", [("connection_id", "=", conn.id),
-                                                             ("xero_contact_id", "!=", False)]) & Domain(
-            "parent_id", "=", False) & Domain("active", "=", True) & Domain(
-            "company_id", "in", [False, conn.company_id.id])
+        base = (
+            ~Domain(
+                "halo_xero_contact_link_ids",
+                "any",
+                [("connection_id", "=", conn.id), ("xero_contact_id", "!=", False)],
+            )
+            & Domain("parent_id", "=", False)
+            & Domain("active", "=", True)
+            & Domain("company_id", "in", [False, conn.company_id.id])
+        )
         vats = {_norm_vat(c.tax_number) for c in contacts if c.tax_number}
         emails = {c.email_address.strip().lower() for c in contacts if c.email_address}
         names = {c.name.strip() for c in contacts if c.name}
@@ -321,7 +416,9 @@ class HaloXeroImport(models.Model):
             # tax numbers compare without spaces and punctuation ("GB 999 888 777" == "GB999888777")
             self.env.cr.execute(
                 "SELECT id FROM res_partner WHERE vat IS NOT NULL"
-                " AND regexp_replace(upper(vat), '[^A-Z0-9]', '', 'g') = ANY(%s)", [list(vats)])
+                " AND regexp_replace(upper(vat), '[^A-Z0-9]', '', 'g') = ANY(%s)",
+                [list(vats)],
+            )
             vat_ids = [row[0] for row in self.env.cr.fetchall()]
             for p in Partner.search(base & Domain("id", "in", vat_ids)):
                 index["vat"].setdefault(_norm_vat(p.vat), Partner.browse())
@@ -338,8 +435,11 @@ class HaloXeroImport(models.Model):
 
     def _halo_match_contact(self, contact, index, claimed, Partner):
         """("link", partner, kind), ("review", candidates, kind) or None (create)."""
-        keys = (("vat", _norm_vat(contact.tax_number)), ("email", (contact.email_address or "").strip().lower()),
-                ("name", (contact.name or "").strip()))
+        keys = (
+            ("vat", _norm_vat(contact.tax_number)),
+            ("email", (contact.email_address or "").strip().lower()),
+            ("name", (contact.name or "").strip()),
+        )
         for kind, value in keys:
             candidates = index[kind].get(value, Partner.browse()) if value else Partner.browse()
             if not candidates:
@@ -355,15 +455,30 @@ class HaloXeroImport(models.Model):
         update the linked ones, create the new ones, and queue ambiguous ones for review. Links are this
         connection's only: another organisation's links of the same customers are never touched."""
         conn = self.connection_id
-        Partner = self.env["res.partner"].sudo().with_context(active_test=False, no_vat_validation=True,
-                                                               tracking_disable=True, mail_create_nolog=True)
+        Partner = (
+            self.env["res.partner"]
+            .sudo()
+            .with_context(
+                active_test=False, no_vat_validation=True, tracking_disable=True, mail_create_nolog=True
+            )
+        )
         Link = self.env["halo.xero.contact.link"].sudo()
         ids = [str(c.contact_id) for c in contacts]
-        linked = {link.xero_contact_id: link for link in Link.search([
-            ("connection_id", "=", conn.id), ("xero_contact_id", "in", ids), ("owner", "=", True)])}
-        pending = {r.xero_contact_id: r for r in self.env["halo.xero.import.review"].sudo().search([
-            ("connection_id", "=", conn.id), ("xero_contact_id", "in", ids)])}
-        unmatched = [c for c in contacts if str(c.contact_id) not in linked and str(c.contact_id) not in pending]
+        linked = {
+            link.xero_contact_id: link
+            for link in Link.search(
+                [("connection_id", "=", conn.id), ("xero_contact_id", "in", ids), ("owner", "=", True)]
+            )
+        }
+        pending = {
+            r.xero_contact_id: r
+            for r in self.env["halo.xero.import.review"]
+            .sudo()
+            .search([("connection_id", "=", conn.id), ("xero_contact_id", "in", ids)])
+        }
+        unmatched = [
+            c for c in contacts if str(c.contact_id) not in linked and str(c.contact_id) not in pending
+        ]
         index = self._halo_contact_index(Partner, unmatched)
         claimed = Partner.browse()
         creates, create_contacts = [], []
@@ -377,8 +492,9 @@ class HaloXeroImport(models.Model):
             if link and self._halo_rebind_gone_contact(link, contact):
                 continue
             if link:
-                if self._halo_update_record(link.partner_id, link, vals, PARTNER_XERO_FIELDS,
-                                            contact.updated_date_utc):
+                if self._halo_update_record(
+                    link.partner_id, link, vals, PARTNER_XERO_FIELDS, contact.updated_date_utc
+                ):
                     updated += 1
                 continue
             if cid in pending:
@@ -394,29 +510,48 @@ class HaloXeroImport(models.Model):
                 partner = outcome[1]
                 claimed |= partner
                 link = Link._halo_bind(conn, partner, cid)
-                self._halo_update_record(partner, link, vals, PARTNER_XERO_FIELDS, contact.updated_date_utc,
-                                         first=True)
+                self._halo_update_record(
+                    partner, link, vals, PARTNER_XERO_FIELDS, contact.updated_date_utc, first=True
+                )
                 matched += 1
             else:
-                reviews.append({
-                    "import_id": self.id, "connection_id": conn.id, "xero_contact_id": cid,
-                    "xero_name": contact.name, "xero_email": contact.email_address,
-                    "xero_tax_number": contact.tax_number, "match_kind": outcome[2],
-                    "candidate_ids": [Command.set(outcome[1].ids)], "xero_values": _jsonable(vals),
-                })
+                reviews.append(
+                    {
+                        "import_id": self.id,
+                        "connection_id": conn.id,
+                        "xero_contact_id": cid,
+                        "xero_name": contact.name,
+                        "xero_email": contact.email_address,
+                        "xero_tax_number": contact.tax_number,
+                        "match_kind": outcome[2],
+                        "candidate_ids": [Command.set(outcome[1].ids)],
+                        "xero_values": _jsonable(vals),
+                    }
+                )
         if creates:
             partners = Partner.create([self._halo_partner_create_vals(vals) for vals in creates])
-            Link.create([{
-                "connection_id": conn.id, "partner_id": partner.id, "xero_contact_id": str(contact.contact_id),
-                "synced_values": _snapshot(vals, PARTNER_XERO_FIELDS),
-                "updated_at": _utc_naive(contact.updated_date_utc),
-            } for partner, contact, vals in zip(partners, create_contacts, creates, strict=True)])
+            Link.create(
+                [
+                    {
+                        "connection_id": conn.id,
+                        "partner_id": partner.id,
+                        "xero_contact_id": str(contact.contact_id),
+                        "synced_values": _snapshot(vals, PARTNER_XERO_FIELDS),
+                        "updated_at": _utc_naive(contact.updated_date_utc),
+                    }
+                    for partner, contact, vals in zip(partners, create_contacts, creates, strict=True)
+                ]
+            )
             created = len(partners)
         if reviews:
             Review.create(reviews)
-        self.write({"contacts_created": self.contacts_created + created,
-                    "contacts_linked": self.contacts_linked + matched,
-                    "contacts_updated": self.contacts_updated + updated})
+        self.write(
+            {
+                "contacts_created": self.contacts_created + created,
+                "contacts_linked": self.contacts_linked + matched,
+                "contacts_updated": self.contacts_updated + updated,
+            }
+        )
 
     def _halo_rebind_gone_contact(self, link, contact):
         """A linked contact merged in Xero (``MergedToContactID``) moves the customer's link to the contact it
@@ -427,16 +562,25 @@ class HaloXeroImport(models.Model):
         target = str(contact.merged_to_contact_id or "")
         if target and target != str(contact.contact_id):
             self.env["halo.xero.contact.link"]._halo_bind(self.connection_id, partner, target)
-            partner.message_post(body=self.env._(
-                "The Xero contact %(name)s was merged into another contact in Xero; this customer is now linked "
-                "to that contact (%(contact)s).", name=contact.name, contact=target))
+            partner.message_post(
+                body=self.env._(
+                    "The Xero contact %(name)s was merged into another contact in Xero; this customer is now linked "
+                    "to that contact (%(contact)s).",
+                    name=contact.name,
+                    contact=target,
+                )
+            )
             return True
         if _enum(contact.contact_status) == "ARCHIVED":
             link.write({"xero_contact_id": False})
-            partner.message_post(body=self.env._(
-                "The Xero contact %(name)s was archived in Xero and takes no new invoices: this customer is no "
-                "longer linked to it; the next invoice links it to an active contact of its name (or creates "
-                "one).", name=contact.name))
+            partner.message_post(
+                body=self.env._(
+                    "The Xero contact %(name)s was archived in Xero and takes no new invoices: this customer is no "
+                    "longer linked to it; the next invoice links it to an active contact of its name (or creates "
+                    "one).",
+                    name=contact.name,
+                )
+            )
             return True
         return False
 
@@ -461,7 +605,7 @@ class HaloXeroImport(models.Model):
             on_link = fname.startswith("halo_xero_")
             if not on_link and not primary:
                 continue
-            holder, field = (link, fname[len("halo_xero_"):]) if on_link else (record, fname)
+            holder, field = (link, fname[len("halo_xero_") :]) if on_link else (record, fname)
             xero_value = new_snapshot.get(fname)
             odoo_value = holder[field] if field in holder._fields else None
             if hasattr(odoo_value, "id"):
@@ -473,15 +617,29 @@ class HaloXeroImport(models.Model):
                 # linked now (matched, or linked by hand) or never imported: Xero's value replaces a value
                 # Odoo already had; list it, so that what the match changed can be checked
                 if odoo_value not in (None, False, ""):
-                    drifts.append({"field_name": fname, "odoo_value": _text(odoo_value),
-                                   "xero_value": _text(xero_value), "previous_value": "", "side": "match"})
+                    drifts.append(
+                        {
+                            "field_name": fname,
+                            "odoo_value": _text(odoo_value),
+                            "xero_value": _text(xero_value),
+                            "previous_value": "",
+                            "side": "match",
+                        }
+                    )
                 continue
             old = snapshot.get(fname)
             xero_changed = not _same(old, xero_value)
             odoo_changed = not _same(old, odoo_value)
             side = "both" if xero_changed and odoo_changed else ("odoo" if odoo_changed else "xero")
-            drifts.append({"field_name": fname, "odoo_value": _text(odoo_value), "xero_value": _text(xero_value),
-                           "previous_value": _text(old), "side": side})
+            drifts.append(
+                {
+                    "field_name": fname,
+                    "odoo_value": _text(odoo_value),
+                    "xero_value": _text(xero_value),
+                    "previous_value": _text(old),
+                    "side": side,
+                }
+            )
         if snapshot != new_snapshot:
             link_changes["synced_values"] = new_snapshot
         if updated_at:
@@ -516,19 +674,46 @@ class HaloXeroImport(models.Model):
         Template = self.env["product.template"].sudo().with_context(active_test=False, tracking_disable=True)
         Link = self.env["halo.xero.product.link"].sudo()
         codes = [item.code for item in items]
-        linked = {link.item_code: link for link in Link.search([
-            ("item_code", "in", codes), ("connection_id", "=", conn.id)])}
+        linked = {
+            link.item_code: link
+            for link in Link.search([("item_code", "in", codes), ("connection_id", "=", conn.id)])
+        }
         by_code = {}
-        for tmpl in Template.search([
-                ("default_code", "in", codes), ("company_id", "in", [False, company.id]), ("active", "=", True),
-                ~Domain("halo_xero_product_link_ids", "any", [("connection_id", "=", conn.id),
-                                                              ("item_code", "!=", False)])], order="id"):
+        for tmpl in Template.search(
+            [
+                ("default_code", "in", codes),
+                ("company_id", "in", [False, company.id]),
+                ("active", "=", True),
+                ~Domain(
+                    "halo_xero_product_link_ids",
+                    "any",
+                    [("connection_id", "=", conn.id), ("item_code", "!=", False)],
+                ),
+            ],
+            order="id",
+        ):
             by_code.setdefault(tmpl.default_code, tmpl)
-        taxes = {link.tax_type: link.tax_id for link in self.env["halo.xero.tax.link"].sudo().search([
-            ("connection_id", "=", conn.id), ("tax_id.company_id", "=", company.id),
-            ("tax_id.type_tax_use", "=", "sale"), ("tax_type", "!=", False)], order="id desc")}
-        accounts = {a.halo_xero_code: a for a in self.env["account.account"].sudo().with_company(company).search([
-            ("halo_xero_code", "!=", False), ("company_ids", "in", company.ids)])}
+        taxes = {
+            link.tax_type: link.tax_id
+            for link in self.env["halo.xero.tax.link"]
+            .sudo()
+            .search(
+                [
+                    ("connection_id", "=", conn.id),
+                    ("tax_id.company_id", "=", company.id),
+                    ("tax_id.type_tax_use", "=", "sale"),
+                    ("tax_type", "!=", False),
+                ],
+                order="id desc",
+            )
+        }
+        accounts = {
+            a.halo_xero_code: a
+            for a in self.env["account.account"]
+            .sudo()
+            .with_company(company)
+            .search([("halo_xero_code", "!=", False), ("company_ids", "in", company.ids)])
+        }
         created = matched = updated = 0
         creates = []
         for item in items:
@@ -536,34 +721,59 @@ class HaloXeroImport(models.Model):
             link = linked.get(item.code)
             extra = self._halo_product_company_vals(vals, taxes, accounts)
             if link:
-                if self._halo_update_record(link.product_tmpl_id, link, vals, PRODUCT_XERO_FIELDS,
-                                            item.updated_date_utc):
+                if self._halo_update_record(
+                    link.product_tmpl_id, link, vals, PRODUCT_XERO_FIELDS, item.updated_date_utc
+                ):
                     updated += 1
                     link.product_tmpl_id.with_company(company).write(extra)
                 continue
             tmpl = by_code.pop(item.code, None)
             if tmpl:
-                link = Link._halo_write_links(conn, tmpl, "product_tmpl_id", {tmpl.id: {
-                    "item_code": item.code, "item_id": str(item.item_id)}})
-                self._halo_update_record(tmpl, link, vals, PRODUCT_XERO_FIELDS, item.updated_date_utc, first=True)
+                link = Link._halo_write_links(
+                    conn,
+                    tmpl,
+                    "product_tmpl_id",
+                    {tmpl.id: {"item_code": item.code, "item_id": str(item.item_id)}},
+                )
+                self._halo_update_record(
+                    tmpl, link, vals, PRODUCT_XERO_FIELDS, item.updated_date_utc, first=True
+                )
                 tmpl.with_company(company).write(extra)
                 matched += 1
                 continue
-            create = {k: v for k, v in vals.items() if not k.startswith("_") and not k.startswith("halo_xero_")}
+            create = {
+                k: v for k, v in vals.items() if not k.startswith("_") and not k.startswith("halo_xero_")
+            }
             create.update(extra)
-            create.update(type="service", sale_ok=True, purchase_ok=False, description_sale=vals["_description"])
+            create.update(
+                type="service", sale_ok=True, purchase_ok=False, description_sale=vals["_description"]
+            )
             creates.append((create, item, vals))
         if creates:
             templates = Template.with_company(company).create([create for create, _item, _vals in creates])
-            Link.create([{
-                "connection_id": conn.id, "product_tmpl_id": tmpl.id, "item_code": item.code,
-                "item_id": str(item.item_id), "account_code": vals["halo_xero_account_code"],
-                "tax_type": vals["halo_xero_tax_type"], "synced_values": _snapshot(vals, PRODUCT_XERO_FIELDS),
-                "updated_at": _utc_naive(item.updated_date_utc),
-            } for tmpl, (_create, item, vals) in zip(templates, creates, strict=True)])
+            Link.create(
+                [
+                    {
+                        "connection_id": conn.id,
+                        "product_tmpl_id": tmpl.id,
+                        "item_code": item.code,
+                        "item_id": str(item.item_id),
+                        "account_code": vals["halo_xero_account_code"],
+                        "tax_type": vals["halo_xero_tax_type"],
+                        "synced_values": _snapshot(vals, PRODUCT_XERO_FIELDS),
+                        "updated_at": _utc_naive(item.updated_date_utc),
+                    }
+                    for tmpl, (_create, item, vals) in zip(templates, creates, strict=True)
+                ]
+            )
             created = len(creates)
-        self.write({"items_created": self.items_created + created, "items_linked": self.items_linked + matched,
-                    "items_updated": self.items_updated + updated})
+        self.write(
+            {
+                "items_created": self.items_created + created,
+                "items_linked": self.items_linked + matched,
+                "items_updated": self.items_updated + updated,
+            }
+        )
 
     @api.model
     def _halo_product_company_vals(self, vals, taxes, accounts):

@@ -23,15 +23,20 @@ class HaloXeroImportReview(models.Model):
     xero_email = fields.Char(string="E-mail in Xero")
     xero_tax_number = fields.Char(string="Tax Number in Xero")
     xero_values = fields.Json()
-    match_kind = fields.Selection([("vat", "Tax number"), ("email", "E-mail"), ("name", "Name")],
-                                  string="Matched On")
+    match_kind = fields.Selection(
+        [("vat", "Tax number"), ("email", "E-mail"), ("name", "Name")], string="Matched On"
+    )
     candidate_ids = fields.Many2many("res.partner", string="Candidates")
     partner_id = fields.Many2one("res.partner", string="Link To")
-    state = fields.Selection([("pending", "To review"), ("linked", "Linked"), ("created", "Created"),
-                              ("skipped", "Skipped")], default="pending", required=True)
+    state = fields.Selection(
+        [("pending", "To review"), ("linked", "Linked"), ("created", "Created"), ("skipped", "Skipped")],
+        default="pending",
+        required=True,
+    )
 
-    _contact_uniq = models.Constraint("UNIQUE(connection_id, xero_contact_id)",
-                                      "A Xero contact is reviewed once per connection.")
+    _contact_uniq = models.Constraint(
+        "UNIQUE(connection_id, xero_contact_id)", "A Xero contact is reviewed once per connection."
+    )
 
     def _importer(self):
         return self.import_id or self.env["halo.xero.import"].new({"connection_id": self.connection_id.id})
@@ -43,8 +48,11 @@ class HaloXeroImportReview(models.Model):
         raw = self.xero_values if isinstance(self.xero_values, dict) else {}
 
         def plain(values, fnames):
-            return {f: values[f] for f in fnames
-                    if f in values and (values[f] is None or isinstance(values[f], (str, bool)))}
+            return {
+                f: values[f]
+                for f in fnames
+                if f in values and (values[f] is None or isinstance(values[f], (str, bool)))
+            }
 
         vals = plain(raw, PARTNER_XERO_FIELDS)
         if isinstance(raw.get("_address"), dict):
@@ -63,33 +71,52 @@ class HaloXeroImportReview(models.Model):
             reason = self.env._("it belongs to %(company)s", company=target.company_id.name)
         elif target.user_ids:
             reason = self.env._("it is the contact of a user")
-        elif self.env["res.company"].sudo().with_context(active_test=False).search_count(
-                [("partner_id", "=", target.id)], limit=1):
+        elif (
+            self.env["res.company"]
+            .sudo()
+            .with_context(active_test=False)
+            .search_count([("partner_id", "=", target.id)], limit=1)
+        ):
             reason = self.env._("it is a company's own contact")
         elif target.parent_id:
             reason = self.env._("it is a contact person of %(parent)s", parent=target.parent_id.display_name)
-        elif self.env["halo.xero.contact.link"].sudo().search_count([
-                ("connection_id", "=", self.sudo().connection_id.id), ("partner_id", "=", target.id),
-                ("xero_contact_id", "not in", [False, self.xero_contact_id])]):
+        elif (
+            self.env["halo.xero.contact.link"]
+            .sudo()
+            .search_count(
+                [
+                    ("connection_id", "=", self.sudo().connection_id.id),
+                    ("partner_id", "=", target.id),
+                    ("xero_contact_id", "not in", [False, self.xero_contact_id]),
+                ]
+            )
+        ):
             reason = self.env._("it is already linked to another Xero contact")
         else:
             return
-        raise UserError(self.env._("%(partner)s cannot be linked to the Xero contact %(name)s: %(reason)s.",
-                                   partner=target.display_name, name=self.xero_name, reason=reason))
+        raise UserError(
+            self.env._(
+                "%(partner)s cannot be linked to the Xero contact %(name)s: %(reason)s.",
+                partner=target.display_name,
+                name=self.xero_name,
+                reason=reason,
+            )
+        )
 
     def action_link(self):
         halo_check_caller(self, BILLING_MANAGER, "write")
         for review in self:
             partner = review.partner_id or (review.candidate_ids if len(review.candidate_ids) == 1 else False)
             if not partner:
-                raise UserError(self.env._("Choose the partner to link %(name)s to.",
-                                                        name=review.xero_name))
+                raise UserError(self.env._("Choose the partner to link %(name)s to.", name=review.xero_name))
             review._halo_check_link_partner(partner)
             partner = partner.sudo().with_context(no_vat_validation=True)
-            link = self.env["halo.xero.contact.link"]._halo_bind(review.sudo().connection_id, partner,
-                                                                 review.xero_contact_id)
-            review._importer()._halo_update_record(partner, link, review._halo_xero_vals(), PARTNER_XERO_FIELDS,
-                                                   None, first=True)
+            link = self.env["halo.xero.contact.link"]._halo_bind(
+                review.sudo().connection_id, partner, review.xero_contact_id
+            )
+            review._importer()._halo_update_record(
+                partner, link, review._halo_xero_vals(), PARTNER_XERO_FIELDS, None, first=True
+            )
             review.write({"state": "linked", "partner_id": partner.id})
         return True
 
@@ -98,11 +125,18 @@ class HaloXeroImportReview(models.Model):
         for review in self:
             importer = review._importer()
             vals = review._halo_xero_vals()
-            partner = self.env["res.partner"].sudo().with_context(no_vat_validation=True).create(
-                importer._halo_partner_create_vals(vals))
-            self.env["halo.xero.contact.link"]._halo_bind(review.sudo().connection_id, partner,
-                                                          review.xero_contact_id,
-                                                          synced_values=_snapshot(vals, PARTNER_XERO_FIELDS))
+            partner = (
+                self.env["res.partner"]
+                .sudo()
+                .with_context(no_vat_validation=True)
+                .create(importer._halo_partner_create_vals(vals))
+            )
+            self.env["halo.xero.contact.link"]._halo_bind(
+                review.sudo().connection_id,
+                partner,
+                review.xero_contact_id,
+                synced_values=_snapshot(vals, PARTNER_XERO_FIELDS),
+            )
             review.write({"state": "created", "partner_id": partner.id})
         return True
 

@@ -20,7 +20,8 @@ class HaloXeroLinkMixin(models.AbstractModel):
     _description = "Link to a Xero organisation"
 
     connection_id = fields.Many2one(
-        "halo.xero.connection", string="Xero Connection", required=True, ondelete="cascade", index=True)
+        "halo.xero.connection", string="Xero Connection", required=True, ondelete="cascade", index=True
+    )
     company_id = fields.Many2one(related="connection_id.company_id", store=True, index=True)
 
     _halo_record_field = None  # the linked record's Many2one field
@@ -35,8 +36,12 @@ class HaloXeroLinkMixin(models.AbstractModel):
     def _halo_current_connection(self, company=None):
         """The Xero connection of ``company`` (default: the current company), connected or not."""
         company = company or self.env.company
-        return self.env["halo.xero.connection"].sudo().with_context(active_test=False).search(
-            [("company_id", "=", company.id)], limit=1)
+        return (
+            self.env["halo.xero.connection"]
+            .sudo()
+            .with_context(active_test=False)
+            .search([("company_id", "=", company.id)], limit=1)
+        )
 
     @api.model
     def _halo_links_of(self, connection, records, field):
@@ -68,6 +73,10 @@ def halo_check_link_writer(env):
     the link decides which Xero contact is billed."""
     if env.su or env.user.has_group(BILLING_MANAGER):
         return
-    raise AccessError(env._(
-        "%(user)s may not change the Xero links of customers, products or taxes: it needs the group %(group)s.",
-        user=env.user.name, group=env.ref(BILLING_MANAGER).sudo().full_name))
+    raise AccessError(
+        env._(
+            "%(user)s may not change the Xero links of customers, products or taxes: it needs the group %(group)s.",
+            user=env.user.name,
+            group=env.ref(BILLING_MANAGER).sudo().full_name,
+        )
+    )

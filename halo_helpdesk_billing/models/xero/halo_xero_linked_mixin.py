@@ -33,13 +33,18 @@ class HaloXeroLinkedMixin(models.AbstractModel):
         halo_check_link_writer(self.env)
         Link = self.env[self._halo_link_model]
         connection = Link._halo_current_connection()
-        vals_by_id = {record.id: {lname: record[fname] or False for fname, lname in mapping.items()}
-                      for record in self}
+        vals_by_id = {
+            record.id: {lname: record[fname] or False for fname, lname in mapping.items()} for record in self
+        }
         if not connection:
             if any(any(vals.values()) for vals in vals_by_id.values()):
-                raise UserError(self.env._(
-                    "%(company)s is not connected to Xero: connect it (Billing > Configuration > Xero) before "
-                    "linking records to Xero.", company=self.env.company.name))
+                raise UserError(
+                    self.env._(
+                        "%(company)s is not connected to Xero: connect it (Billing > Configuration > Xero) before "
+                        "linking records to Xero.",
+                        company=self.env.company.name,
+                    )
+                )
             return
         Link._halo_write_links(connection, self, self._halo_link_field, vals_by_id)
 

@@ -34,16 +34,18 @@ class HaloXeroPayment(models.Model):
     xero_payment_id = fields.Char(string="Xero PaymentID", required=True, readonly=True)
     tenant_id = fields.Char(required=True, readonly=True)
     connection_id = fields.Many2one("halo.xero.connection", readonly=True, ondelete="set null")
-    move_id = fields.Many2one("account.move", string="Invoice", required=True, readonly=True, index=True,
-                              ondelete="cascade")
+    move_id = fields.Many2one(
+        "account.move", string="Invoice", required=True, readonly=True, index=True, ondelete="cascade"
+    )
     company_id = fields.Many2one(related="move_id.company_id", store=True)
     payment_id = fields.Many2one("account.payment", string="Odoo Payment", readonly=True, ondelete="set null")
     currency_id = fields.Many2one(related="move_id.currency_id")
     amount = fields.Monetary(readonly=True, groups=BILLING_USER)
     date = fields.Date(readonly=True)
     reference = fields.Char(readonly=True)
-    state = fields.Selection([("registered", "Registered"), ("skipped", "Skipped")], default="registered",
-                             readonly=True)
+    state = fields.Selection(
+        [("registered", "Registered"), ("skipped", "Skipped")], default="registered", readonly=True
+    )
     message = fields.Char(readonly=True)
 
     _xero_payment_unique = models.UniqueIndex("(tenant_id, xero_payment_id)")
@@ -66,8 +68,13 @@ class HaloXeroWebhookEvent(models.Model):
     event_type = fields.Char(readonly=True)
     resource_id = fields.Char(readonly=True)
     event_date = fields.Char(readonly=True)
-    state = fields.Selection([("new", "New"), ("done", "Done"), ("ignored", "Ignored"), ("error", "Error")],
-                             default="new", required=True, readonly=True, index=True)
+    state = fields.Selection(
+        [("new", "New"), ("done", "Done"), ("ignored", "Ignored"), ("error", "Error")],
+        default="new",
+        required=True,
+        readonly=True,
+        index=True,
+    )
     message = fields.Char(readonly=True)
 
     _key_unique = models.UniqueIndex("(key)")
@@ -93,7 +100,9 @@ class HaloXeroWebhookEvent(models.Model):
         if events:  # an intent-to-receive payload has none
             stored = self._halo_store(events)
             if stored:
-                cron = self.env.ref("halo_helpdesk_billing.ir_cron_halo_xero_webhook_events", raise_if_not_found=False)
+                cron = self.env.ref(
+                    "halo_helpdesk_billing.ir_cron_halo_xero_webhook_events", raise_if_not_found=False
+                )
                 if cron:
                     cron.sudo()._trigger()
             _logger.info("Xero webhook: %s events received, %s new", len(events), stored)
@@ -107,16 +116,30 @@ class HaloXeroWebhookEvent(models.Model):
         own = [e for e in events if isinstance(e, dict) and str(e.get("tenantId") or "").lower() in tenants]
         if len(own) != len(events):
             foreign = sorted({str(e.get("tenantId")) for e in events if isinstance(e, dict) and e not in own})
-            _logger.warning("Xero webhook: %s events ignored, signed by the key of connection(s) %s but for "
-                            "other organisations %s", len(events) - len(own), signers.ids, foreign)
+            _logger.warning(
+                "Xero webhook: %s events ignored, signed by the key of connection(s) %s but for "
+                "other organisations %s",
+                len(events) - len(own),
+                signers.ids,
+                foreign,
+            )
         return own
 
     @api.model
     def _halo_store(self, events):
         """Insert the events not seen before (ON CONFLICT DO NOTHING). Returns how many were new."""
-        rows = [(xero_push.event_key(e), str(e.get("tenantId") or "").lower(), e.get("eventCategory"),
-                 e.get("eventType"), str(e.get("resourceId") or "").lower(), e.get("eventDateUtc"))
-                for e in events if isinstance(e, dict)]
+        rows = [
+            (
+                xero_push.event_key(e),
+                str(e.get("tenantId") or "").lower(),
+                e.get("eventCategory"),
+                e.get("eventType"),
+                str(e.get("resourceId") or "").lower(),
+                e.get("eventDateUtc"),
+            )
+            for e in events
+            if isinstance(e, dict)
+        ]
         if not rows:
             return 0
         self.env.cr.execute(
@@ -135,7 +158,9 @@ class HaloXeroWebhookEvent(models.Model):
     def _cron_halo_xero_events(self, limit=500):
         events = self.search([("state", "=", "new")], limit=limit).try_lock_for_update()
         events._halo_process()
-        self.env["ir.cron"]._commit_progress(len(events), remaining=self.search_count([("state", "=", "new")]))
+        self.env["ir.cron"]._commit_progress(
+            len(events), remaining=self.search_count([("state", "=", "new")])
+        )
 
     def _halo_process(self):
         """Fetch the invoices the events are about (50 per request) and apply their state."""
@@ -150,16 +175,26 @@ class HaloXeroWebhookEvent(models.Model):
             if credit_events:
                 self._halo_process_credit_notes(connection, credit_events)
             if not connection:
-                invoice_events.write({"state": "ignored", "message": "No connected Xero connection for the tenant."})
+                invoice_events.write(
+                    {"state": "ignored", "message": "No connected Xero connection for the tenant."}
+                )
                 continue
-            known = set(Move.search([("halo_xero_invoice_id", "in", invoice_events.mapped("resource_id")),
-                                     ("halo_xero_connection_id", "=", connection.id)]).mapped("halo_xero_invoice_id"))
+            known = set(
+                Move.search(
+                    [
+                        ("halo_xero_invoice_id", "in", invoice_events.mapped("resource_id")),
+                        ("halo_xero_connection_id", "=", connection.id),
+                    ]
+                ).mapped("halo_xero_invoice_id")
+            )
             ours = invoice_events.filtered(lambda e, k=known: e.resource_id in k)
             (invoice_events - ours).write({"state": "ignored", "message": "Not an invoice sent from Odoo."})
             if not ours:
                 continue
             try:
-                Move._halo_xero_fetch(connection, connection._halo_client(), sorted(set(ours.mapped("resource_id"))))
+                Move._halo_xero_fetch(
+                    connection, connection._halo_client(), sorted(set(ours.mapped("resource_id")))
+                )
             except (XeroRetryLater, XeroAuthError) as err:
                 ours.write({"message": str(err)[:200]})  # stay "new": retried by the next run
                 continue
@@ -168,23 +203,29 @@ class HaloXeroWebhookEvent(models.Model):
                 continue
             ours.write({"state": "done", "message": False})
 
-
     def _halo_process_credit_notes(self, connection, events):
         """CREDITNOTE events: fetch the credit notes sent from Odoo and apply their status."""
         if not connection:
             events.write({"state": "ignored", "message": "No connected Xero connection for the tenant."})
             return
         Move = self.env["account.move"].sudo()
-        known = set(Move.search([("halo_xero_invoice_id", "in", events.mapped("resource_id")),
-                                 ("move_type", "=", "out_refund"),
-                                 ("halo_xero_connection_id", "=", connection.id)]).mapped("halo_xero_invoice_id"))
+        known = set(
+            Move.search(
+                [
+                    ("halo_xero_invoice_id", "in", events.mapped("resource_id")),
+                    ("move_type", "=", "out_refund"),
+                    ("halo_xero_connection_id", "=", connection.id),
+                ]
+            ).mapped("halo_xero_invoice_id")
+        )
         ours = events.filtered(lambda e: e.resource_id in known)
         (events - ours).write({"state": "ignored", "message": "Not a credit note sent from Odoo."})
         if not ours:
             return
         try:
-            Move._halo_xero_fetch_credit_notes(connection, connection._halo_client(),
-                                               sorted(set(ours.mapped("resource_id"))))
+            Move._halo_xero_fetch_credit_notes(
+                connection, connection._halo_client(), sorted(set(ours.mapped("resource_id")))
+            )
         except (XeroRetryLater, XeroAuthError) as err:
             ours.write({"message": str(err)[:200]})
             return
@@ -198,11 +239,15 @@ class HaloXeroConnection(models.Model):
     _inherit = "halo.xero.connection"
 
     halo_xero_poll_since = fields.Datetime(
-        string="Polled Up To", copy=False, readonly=True,
+        string="Polled Up To",
+        copy=False,
+        readonly=True,
         help="Largest UpdatedDateUTC seen by the last poll of invoices (sent as If-Modified-Since).",
     )
     halo_xero_poll_cn_since = fields.Datetime(
-        string="Credit Notes Polled Up To", copy=False, readonly=True,
+        string="Credit Notes Polled Up To",
+        copy=False,
+        readonly=True,
         help="Largest UpdatedDateUTC seen by the last poll of credit notes (sent as If-Modified-Since).",
     )
 
@@ -222,8 +267,9 @@ class HaloXeroConnection(models.Model):
         self.ensure_one()
         client = self._halo_client()
         Move = self.env["account.move"].sudo()
-        pages = self._halo_xero_poll_changes(client, "get_invoices", Move._halo_xero_apply_remote,
-                                             "halo_xero_poll_since", page_size)
+        pages = self._halo_xero_poll_changes(
+            client, "get_invoices", Move._halo_xero_apply_remote, "halo_xero_poll_since", page_size
+        )
         self._halo_xero_poll_credit_notes(client, page_size)
         return pages
 
@@ -231,8 +277,13 @@ class HaloXeroConnection(models.Model):
         """Status of credit notes changed in Xero since the last poll (paged, If-Modified-Since).
         Their allocations are not payments: an invoice's AmountCredited never registers one."""
         Move = self.env["account.move"].sudo()
-        return self._halo_xero_poll_changes(client, "get_credit_notes", Move._halo_xero_apply_credit_notes,
-                                            "halo_xero_poll_cn_since", page_size)
+        return self._halo_xero_poll_changes(
+            client,
+            "get_credit_notes",
+            Move._halo_xero_apply_credit_notes,
+            "halo_xero_poll_cn_since",
+            page_size,
+        )
 
     def _halo_xero_poll_changes(self, client, method, apply, since_field, page_size):
         """Read the documents changed in Xero since the watermark ``since_field`` page by page (paged,

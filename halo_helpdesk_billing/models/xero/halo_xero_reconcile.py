@@ -39,11 +39,21 @@ from .halo_xero_connection import halo_check_caller
 
 _logger = logging.getLogger(__name__)
 
-KIND_LABELS = {"payment": "Payment", "prepayment": "Prepayment", "overpayment": "Overpayment",
-               "credit_note": "Credit note", "odoo_credit_note": "Odoo credit note"}
+KIND_LABELS = {
+    "payment": "Payment",
+    "prepayment": "Prepayment",
+    "overpayment": "Overpayment",
+    "credit_note": "Credit note",
+    "odoo_credit_note": "Odoo credit note",
+}
 # what a changed connection setting may fix (skipped payments and allocations are retried)
-RETRY_FIELDS = ("payment_journal_id", "halo_xero_allocation_journal_id", "halo_xero_prepayment_account_id",
-                "halo_xero_overpayment_account_id", "halo_xero_credit_note_account_id")
+RETRY_FIELDS = (
+    "payment_journal_id",
+    "halo_xero_allocation_journal_id",
+    "halo_xero_prepayment_account_id",
+    "halo_xero_overpayment_account_id",
+    "halo_xero_credit_note_account_id",
+)
 POLL_PAGE_SIZE = 1000  # the largest page Xero allows (pageSize 1..1000)
 POLL_CHUNK_SECONDS = 30.0  # a poll chunk outside Odoo's cron runner (whose runs give it 10 s)
 FETCH_CHUNK = 50
@@ -65,63 +75,96 @@ class HaloXeroPayment(models.Model):
     _inherit = "halo.xero.payment"
 
     kind = fields.Selection(
-        [("payment", "Payment"), ("prepayment", "Prepayment"), ("overpayment", "Overpayment"),
-         ("credit_note", "Credit note raised in Xero")],
-        default="payment", required=True, readonly=True,
+        [
+            ("payment", "Payment"),
+            ("prepayment", "Prepayment"),
+            ("overpayment", "Overpayment"),
+            ("credit_note", "Credit note raised in Xero"),
+        ],
+        default="payment",
+        required=True,
+        readonly=True,
     )
-    state = fields.Selection(selection_add=[("reversed", "Reversed (deleted in Xero)")],
-                             ondelete={"reversed": "set default"})
-    xero_document_id = fields.Char(readonly=True,
-                                   help="PrepaymentID, OverpaymentID or CreditNoteID of an allocation.")
+    state = fields.Selection(
+        selection_add=[("reversed", "Reversed (deleted in Xero)")], ondelete={"reversed": "set default"}
+    )
+    xero_document_id = fields.Char(
+        readonly=True, help="PrepaymentID, OverpaymentID or CreditNoteID of an allocation."
+    )
     entry_id = fields.Many2one("account.move", string="Allocation Entry", readonly=True, ondelete="set null")
-    currency_rate = fields.Float(string="Xero Rate", digits=(16, 6), readonly=True,
-                                 help="Xero's CurrencyRate of the payment (units of the invoice's currency per "
-                                      "unit of the organisation's base currency).")
+    currency_rate = fields.Float(
+        string="Xero Rate",
+        digits=(16, 6),
+        readonly=True,
+        help="Xero's CurrencyRate of the payment (units of the invoice's currency per "
+        "unit of the organisation's base currency).",
+    )
 
 
 class HaloXeroSyncLog(models.Model):
     _inherit = "halo.xero.sync.log"
 
-    action = fields.Selection(selection_add=[("reverse", "Reverse payment"), ("allocation", "Xero allocation"),
-                                             ("reconcile", "Reconcile")],
-                              ondelete={"reverse": "cascade", "allocation": "cascade", "reconcile": "cascade"})
+    action = fields.Selection(
+        selection_add=[
+            ("reverse", "Reverse payment"),
+            ("allocation", "Xero allocation"),
+            ("reconcile", "Reconcile"),
+        ],
+        ondelete={"reverse": "cascade", "allocation": "cascade", "reconcile": "cascade"},
+    )
 
 
 class HaloXeroConnection(models.Model):
     _inherit = "halo.xero.connection"
 
     halo_xero_allocation_journal_id = fields.Many2one(
-        "account.journal", string="Xero Allocations Journal", check_company=True,
+        "account.journal",
+        string="Xero Allocations Journal",
+        check_company=True,
         domain="[('type', '=', 'general')]",
         help="Journal of the entries that register prepayments, overpayments and credit notes raised in Xero "
-             "when Xero allocates them to an invoice.",
+        "when Xero allocates them to an invoice.",
     )
     halo_xero_prepayment_account_id = fields.Many2one(
-        "account.account", string="Customer Prepayments Account", check_company=True,
+        "account.account",
+        string="Customer Prepayments Account",
+        check_company=True,
         help="Where prepayments received in Xero are held until allocated (usually a current liability).",
     )
     halo_xero_overpayment_account_id = fields.Many2one(
-        "account.account", string="Customer Overpayments Account", check_company=True,
+        "account.account",
+        string="Customer Overpayments Account",
+        check_company=True,
     )
     halo_xero_credit_note_account_id = fields.Many2one(
-        "account.account", string="Xero Credit Notes Account", check_company=True,
+        "account.account",
+        string="Xero Credit Notes Account",
+        check_company=True,
         help="Account debited for credit notes raised in Xero (not in Odoo) allocated to an invoice.",
     )
     halo_xero_currencies = fields.Char(
-        string="Xero Currencies", readonly=True, copy=False,
+        string="Xero Currencies",
+        readonly=True,
+        copy=False,
         help="Currencies enabled in the Xero organisation (imported from /Currencies).",
     )
     halo_xero_base_currency = fields.Char(
-        string="Xero Base Currency", readonly=True, copy=False,
+        string="Xero Base Currency",
+        readonly=True,
+        copy=False,
         help="The organisation's base currency (imported with the currencies). Payments in another currency "
-             "are booked at Xero's base amounts only when it is the company's currency.",
+        "are booked at Xero's base amounts only when it is the company's currency.",
     )
     halo_xero_poll_resume = fields.Json(
-        string="Poll To Resume", copy=False, readonly=True,
+        string="Poll To Resume",
+        copy=False,
+        readonly=True,
         help="A poll cut short by the cron's time: per watermark, the If-Modified-Since and the next page.",
     )
     halo_xero_poll_payments_since = fields.Datetime(
-        string="Payments Polled Up To", copy=False, readonly=True,
+        string="Payments Polled Up To",
+        copy=False,
+        readonly=True,
         help="Largest UpdatedDateUTC of the deleted payments seen by the poll (If-Modified-Since).",
     )
 
@@ -175,10 +218,18 @@ class HaloXeroConnection(models.Model):
 
     def _halo_xero_retry_attention(self, client=None):
         self.ensure_one()
-        moves = self.env["account.move"].sudo().search([("halo_xero_connection_id", "=", self.id),
-                                                         ("halo_xero_attention", "=", True),
-                                                         ("halo_xero_invoice_id", "!=", False),
-                                                         ("move_type", "=", "out_invoice")])
+        moves = (
+            self.env["account.move"]
+            .sudo()
+            .search(
+                [
+                    ("halo_xero_connection_id", "=", self.id),
+                    ("halo_xero_attention", "=", True),
+                    ("halo_xero_invoice_id", "!=", False),
+                    ("move_type", "=", "out_invoice"),
+                ]
+            )
+        )
         if moves:
             moves._halo_xero_fetch(self, client or self._halo_client(), moves.mapped("halo_xero_invoice_id"))
         return moves
@@ -187,9 +238,16 @@ class HaloXeroConnection(models.Model):
     def _halo_xero_poll_start(self):
         """Where a first poll starts: the oldest invoice Odoo sent to this connection, else its creation."""
         self.ensure_one()
-        oldest = self.env["account.move"].sudo().search(
-            [("halo_xero_connection_id", "=", self.id), ("halo_xero_sent_at", "!=", False)],
-            order="halo_xero_sent_at", limit=1).halo_xero_sent_at
+        oldest = (
+            self.env["account.move"]
+            .sudo()
+            .search(
+                [("halo_xero_connection_id", "=", self.id), ("halo_xero_sent_at", "!=", False)],
+                order="halo_xero_sent_at",
+                limit=1,
+            )
+            .halo_xero_sent_at
+        )
         start = min(filter(None, [oldest, self.create_date]))
         return start - timedelta(minutes=5)
 
@@ -215,8 +273,15 @@ class HaloXeroConnection(models.Model):
             since, start_page = self[since_field] or self._halo_xero_poll_start(), 1
         newest = self[since_field]
         pages = 0
-        for page, documents in client.paged(self.tenant_id, method, page_size=page_size, start_page=start_page,
-                                            if_modified_since=since, order="UpdatedDateUTC ASC", **kwargs):
+        for page, documents in client.paged(
+            self.tenant_id,
+            method,
+            page_size=page_size,
+            start_page=start_page,
+            if_modified_since=since,
+            order="UpdatedDateUTC ASC",
+            **kwargs,
+        ):
             pages += 1
             apply_page(self, documents)
             for document in documents:
@@ -250,8 +315,9 @@ class HaloXeroConnection(models.Model):
         self.ensure_one()
         client = self._halo_client()
         Move = self.env["account.move"].sudo()
-        pages = self._halo_xero_poll_changes(client, "get_invoices", Move._halo_xero_apply_remote,
-                                             "halo_xero_poll_since", page_size)
+        pages = self._halo_xero_poll_changes(
+            client, "get_invoices", Move._halo_xero_apply_remote, "halo_xero_poll_since", page_size
+        )
         if not (self.halo_xero_poll_resume or {}).get("halo_xero_poll_since"):
             self._halo_xero_poll_credit_notes(client, page_size)
         return pages
@@ -263,7 +329,9 @@ class HaloXeroConnection(models.Model):
         (``cron_end_time``, 10 s after it started; else ``POLL_CHUNK_SECONDS``). Odoo's runner calls again
         while some remain; once out of time, a call does nothing, so its job run ends (rescheduled at once)."""
         now = time.monotonic()
-        deadline = min(self.env.context.get("cron_end_time") or now + POLL_CHUNK_SECONDS, now + POLL_CHUNK_SECONDS)
+        deadline = min(
+            self.env.context.get("cron_end_time") or now + POLL_CHUNK_SECONDS, now + POLL_CHUNK_SECONDS
+        )
         connections = self.search([("state", "=", "connected")])
         pending = connections.filtered("halo_xero_poll_resume")
         todo = pending or connections
@@ -293,12 +361,21 @@ class HaloXeroConnection(models.Model):
         newest = self.halo_xero_poll_payments_since
         invoice_ids = set()
         Payment = self.env["halo.xero.payment"].sudo()
-        for _page, payments in client.paged(self.tenant_id, "get_payments", page_size=POLL_PAGE_SIZE,
-                                            if_modified_since=since,
-                                            where='Status=="DELETED" AND PaymentType=="ACCRECPAYMENT"'):
+        for _page, payments in client.paged(
+            self.tenant_id,
+            "get_payments",
+            page_size=POLL_PAGE_SIZE,
+            if_modified_since=since,
+            where='Status=="DELETED" AND PaymentType=="ACCRECPAYMENT"',
+        ):
             ids = [str(p.payment_id) for p in payments if p.payment_id]
-            ours = Payment.search([("tenant_id", "=", self.tenant_id), ("xero_payment_id", "in", ids),
-                                   ("state", "=", "registered")])
+            ours = Payment.search(
+                [
+                    ("tenant_id", "=", self.tenant_id),
+                    ("xero_payment_id", "in", ids),
+                    ("state", "=", "registered"),
+                ]
+            )
             invoice_ids |= set(ours.move_id.mapped("halo_xero_invoice_id"))
             for payment in payments:
                 updated = _naive_utc(payment.updated_date_utc)
@@ -315,15 +392,24 @@ class AccountMove(models.Model):
     _inherit = "account.move"
 
     halo_xero_attention = fields.Boolean(
-        string="Xero Needs Attention", copy=False, readonly=True, index=True,
+        string="Xero Needs Attention",
+        copy=False,
+        readonly=True,
+        index=True,
         help="A payment or allocation made in Xero could not be registered, or Odoo's open amount differs "
-             "from Xero's; see the message. Retried automatically once the cause is fixed.",
+        "from Xero's; see the message. Retried automatically once the cause is fixed.",
     )
     # amounts: billing groups only (the message quotes Odoo's and Xero's open amounts)
-    halo_xero_money_message = fields.Text(string="Xero Payments Message", copy=False, readonly=True,
-                                          groups=BILLING_GROUPS)
-    halo_xero_amount_due = fields.Monetary(string="Xero Amount Due", copy=False, readonly=True,
-                                           currency_field="currency_id", groups=BILLING_GROUPS)
+    halo_xero_money_message = fields.Text(
+        string="Xero Payments Message", copy=False, readonly=True, groups=BILLING_GROUPS
+    )
+    halo_xero_amount_due = fields.Monetary(
+        string="Xero Amount Due",
+        copy=False,
+        readonly=True,
+        currency_field="currency_id",
+        groups=BILLING_GROUPS,
+    )
 
     # -- currencies: refused before posting -------------------------------------------------------------
     def _post(self, soft=True):
@@ -340,12 +426,17 @@ class AccountMove(models.Model):
                 continue
             codes = connection._halo_xero_currency_codes()
             if codes and move.currency_id.name not in codes:
-                raise UserError(self.env._(
-                    "%(name)s is in %(currency)s, which the Xero organisation %(org)s has not enabled (it has "
-                    "%(codes)s). Enable %(currency)s in Xero (Settings > Currencies) and import the currencies "
-                    "again on the Xero connection, or invoice in one of its currencies.",
-                    name=move.name or move.partner_id.display_name, currency=move.currency_id.name,
-                    org=connection.tenant_name or connection.name, codes=", ".join(sorted(codes))))
+                raise UserError(
+                    self.env._(
+                        "%(name)s is in %(currency)s, which the Xero organisation %(org)s has not enabled (it has "
+                        "%(codes)s). Enable %(currency)s in Xero (Settings > Currencies) and import the currencies "
+                        "again on the Xero connection, or invoice in one of its currencies.",
+                        name=move.name or move.partner_id.display_name,
+                        currency=move.currency_id.name,
+                        org=connection.tenant_name or connection.name,
+                        codes=", ".join(sorted(codes)),
+                    )
+                )
 
     def _halo_xero_invoice_doc(self, connection):
         doc = super()._halo_xero_invoice_doc(connection)
@@ -362,17 +453,27 @@ class AccountMove(models.Model):
             return None
         if self.amount_total and self.amount_total_signed:
             return round(abs(self.amount_total / self.amount_total_signed), 6)
-        return round(self.currency_id._get_conversion_rate(
-            self.company_id.currency_id, self.currency_id, self.company_id,
-            self.invoice_date or fields.Date.context_today(self)), 6)
+        return round(
+            self.currency_id._get_conversion_rate(
+                self.company_id.currency_id,
+                self.currency_id,
+                self.company_id,
+                self.invoice_date or fields.Date.context_today(self),
+            ),
+            6,
+        )
 
     # -- actions ------------------------------------------------------------------------------------
     def action_halo_xero_retry_money(self):
         """Read these invoices from Xero again and reconcile their payments and allocations."""
         halo_check_caller(self, XERO_INVOICE_GROUP, "write")
-        for connection, moves in self.filtered("halo_xero_invoice_id").grouped("halo_xero_connection_id").items():
+        for connection, moves in (
+            self.filtered("halo_xero_invoice_id").grouped("halo_xero_connection_id").items()
+        ):
             moves = moves.filtered(lambda m: m.move_type == "out_invoice")
-            moves.sudo()._halo_xero_fetch(connection, connection._halo_client(), moves.mapped("halo_xero_invoice_id"))
+            moves.sudo()._halo_xero_fetch(
+                connection, connection._halo_client(), moves.mapped("halo_xero_invoice_id")
+            )
         return True
 
     # -- poll: summaries first, full documents only where the money moved ---------------------------------
@@ -382,10 +483,23 @@ class AccountMove(models.Model):
         amount, or flagged) are read in full (50 per call) and reconciled."""
         self._halo_xero_apply_remote(connection, summaries, money=False)
         by_id = {str(inv.invoice_id): inv for inv in summaries if inv.invoice_id}
-        moves = self.sudo().search([("halo_xero_invoice_id", "in", list(by_id)), ("move_type", "=", "out_invoice"),
-                                    ("halo_xero_connection_id", "=", connection.id)])
-        todo = moves.filtered(lambda m: m.halo_xero_attention or m.state == "posted" and m.currency_id.compare_amounts(
-            m.amount_residual, float(by_id[m.halo_xero_invoice_id].amount_due or 0.0)) != 0)
+        moves = self.sudo().search(
+            [
+                ("halo_xero_invoice_id", "in", list(by_id)),
+                ("move_type", "=", "out_invoice"),
+                ("halo_xero_connection_id", "=", connection.id),
+            ]
+        )
+        todo = moves.filtered(
+            lambda m: (
+                m.halo_xero_attention
+                or m.state == "posted"
+                and m.currency_id.compare_amounts(
+                    m.amount_residual, float(by_id[m.halo_xero_invoice_id].amount_due or 0.0)
+                )
+                != 0
+            )
+        )
         if todo:
             todo._halo_xero_fetch(connection, client, todo.mapped("halo_xero_invoice_id"))
         return todo
@@ -408,8 +522,11 @@ class AccountMove(models.Model):
             with self.env.cr.savepoint():
                 self._halo_xero_reconcile_money(connection, inv)
         except (UserError, XeroError, psycopg2.Error, ValueError) as err:
-            message = self.env._("Registering what Xero shows for %(number)s failed: %(error)s",
-                                 number=inv.invoice_number or self.name, error=err)
+            message = self.env._(
+                "Registering what Xero shows for %(number)s failed: %(error)s",
+                number=inv.invoice_number or self.name,
+                error=err,
+            )
             _logger.info("Xero reconcile of %s failed: %s", self.name, err)
             self._halo_xero_flag(message)
             self.env["halo.xero.sync.log"]._halo_log(self, "reconcile", "error", message)
@@ -424,8 +541,11 @@ class AccountMove(models.Model):
         if inv.status in ("VOIDED", "DELETED"):
             return
         # 1. payments: deleted ones reversed, new ones registered, skipped ones retried
-        live = {str(p.payment_id): p for p in inv.payments or [] if p.payment_id
-                and getattr(p, "status", None) != "DELETED"}
+        live = {
+            str(p.payment_id): p
+            for p in inv.payments or []
+            if p.payment_id and getattr(p, "status", None) != "DELETED"
+        }
         for record in records.filtered(lambda r: r.kind == "payment"):
             if record.xero_payment_id not in live and record.state in ("registered", "skipped"):
                 record._halo_reverse(self.env._("deleted in Xero"))
@@ -437,10 +557,14 @@ class AccountMove(models.Model):
         # 2. allocations: credit notes, prepayments, overpayments
         applied = self._halo_xero_allocations(connection, inv)
         for (kind, doc_id), (amount, label, on_date) in applied.items():
-            problem = Payment._halo_register_allocation(connection, self, kind, doc_id, amount, label, on_date)
+            problem = Payment._halo_register_allocation(
+                connection, self, kind, doc_id, amount, label, on_date
+            )
             if problem:
                 problems.append(problem)
-        for record in records.filtered(lambda r: r.kind != "payment" and r.state in ("registered", "skipped")):
+        for record in records.filtered(
+            lambda r: r.kind != "payment" and r.state in ("registered", "skipped")
+        ):
             if (record.kind, record.xero_document_id) not in applied:
                 record._halo_reverse(self.env._("no longer allocated in Xero"))
         # 3. the invariant: Odoo's open amount is Xero's AmountDue
@@ -448,9 +572,13 @@ class AccountMove(models.Model):
         due = _money(inv.amount_due)
         vals = {"halo_xero_amount_due": due}
         if not problems and self.currency_id.compare_amounts(self.amount_residual, due) != 0:
-            problems.append(self.env._(
-                "Odoo's open amount %(odoo).2f differs from Xero's AmountDue %(xero).2f.",
-                odoo=self.amount_residual, xero=due))
+            problems.append(
+                self.env._(
+                    "Odoo's open amount %(odoo).2f differs from Xero's AmountDue %(xero).2f.",
+                    odoo=self.amount_residual,
+                    xero=due,
+                )
+            )
         if problems:
             self.write(vals)
             self._halo_xero_flag("\n".join(problems))
@@ -463,13 +591,25 @@ class AccountMove(models.Model):
         """{(kind, Xero document id): (amount applied to this invoice, label, date)} of Xero's credit notes,
         prepayments and overpayments allocated to the invoice."""
         out = {}
-        refunds = {m.halo_xero_invoice_id: m for m in self.sudo().search([
-            ("halo_xero_connection_id", "=", connection.id), ("move_type", "=", "out_refund"),
-            ("halo_xero_invoice_id", "in", [str(c.credit_note_id) for c in inv.credit_notes or []
-                                            if c.credit_note_id])])}
-        sources = [("credit_note", inv.credit_notes, "credit_note_id", "credit_note_number"),
-                   ("prepayment", inv.prepayments, "prepayment_id", "reference"),
-                   ("overpayment", inv.overpayments, "overpayment_id", "reference")]
+        refunds = {
+            m.halo_xero_invoice_id: m
+            for m in self.sudo().search(
+                [
+                    ("halo_xero_connection_id", "=", connection.id),
+                    ("move_type", "=", "out_refund"),
+                    (
+                        "halo_xero_invoice_id",
+                        "in",
+                        [str(c.credit_note_id) for c in inv.credit_notes or [] if c.credit_note_id],
+                    ),
+                ]
+            )
+        }
+        sources = [
+            ("credit_note", inv.credit_notes, "credit_note_id", "credit_note_number"),
+            ("prepayment", inv.prepayments, "prepayment_id", "reference"),
+            ("overpayment", inv.overpayments, "overpayment_id", "reference"),
+        ]
         for kind, docs, id_attr, label_attr in sources:
             for doc in docs or []:
                 doc_id = str(getattr(doc, id_attr, "") or "")
@@ -479,7 +619,9 @@ class AccountMove(models.Model):
                 amount, label, on_date = out.get((real_kind, doc_id), (0.0, None, None))
                 out[(real_kind, doc_id)] = (
                     _money(amount + float(doc.applied_amount or 0.0)),
-                    getattr(doc, label_attr, None) or KIND_LABELS[kind], getattr(doc, "date", None) or on_date)
+                    getattr(doc, label_attr, None) or KIND_LABELS[kind],
+                    getattr(doc, "date", None) or on_date,
+                )
         return out
 
     def _halo_xero_flag(self, message):
@@ -495,14 +637,16 @@ class AccountMove(models.Model):
         summary = self.env._("Xero payments need attention")
         existing = self.sudo().activity_ids.filtered(lambda a: a.summary == summary)
         for user in users - existing.user_id:
-            self.sudo().activity_schedule(activity_type_id=activity_type.id, summary=summary, note=message,
-                                          user_id=user.id)
+            self.sudo().activity_schedule(
+                activity_type_id=activity_type.id, summary=summary, note=message, user_id=user.id
+            )
         existing.sudo().write({"note": message})
 
     def _halo_xero_attention_done(self):
         summary = self.env._("Xero payments need attention")
         self.sudo().activity_ids.filtered(lambda a: a.summary == summary).action_feedback(
-            feedback=self.env._("Reconciled with Xero."))
+            feedback=self.env._("Reconciled with Xero.")
+        )
 
 
 class HaloXeroPaymentRegister(models.Model):
@@ -519,9 +663,17 @@ class HaloXeroPaymentRegister(models.Model):
         if record and record.state == "registered":
             return None
         if not record:
-            vals = {"xero_payment_id": xero_id, "tenant_id": connection.tenant_id, "connection_id": connection.id,
-                    "move_id": move.id, "amount": amount, "date": pay_date, "kind": "payment",
-                    "reference": payment.reference or False, "currency_rate": float(payment.currency_rate or 0.0)}
+            vals = {
+                "xero_payment_id": xero_id,
+                "tenant_id": connection.tenant_id,
+                "connection_id": connection.id,
+                "move_id": move.id,
+                "amount": amount,
+                "date": pay_date,
+                "kind": "payment",
+                "reference": payment.reference or False,
+                "currency_rate": float(payment.currency_rate or 0.0),
+            }
             try:
                 with self.env.cr.savepoint():
                     record = self.sudo().create(vals)
@@ -530,27 +682,42 @@ class HaloXeroPaymentRegister(models.Model):
                 return None  # another worker (webhook vs. poll) registered it at the same moment
         journal = connection.payment_journal_id
         if not journal:
-            message = self.env._("No payment journal on the Xero connection: set one, the payment is then "
-                                 "registered automatically.")
+            message = self.env._(
+                "No payment journal on the Xero connection: set one, the payment is then "
+                "registered automatically."
+            )
             record.write({"state": "skipped", "message": message})
-            Log._halo_log(move, "payment", "skipped", "%s %.2f on %s (%s)" % (xero_id, amount, pay_date, message))
+            Log._halo_log(
+                move, "payment", "skipped", "%s %.2f on %s (%s)" % (xero_id, amount, pay_date, message)
+            )
             return message
         residual = move.currency_id.round(move.amount_residual)
         if move.state != "posted" or residual <= 0:
-            message = self.env._("Xero payment %(id)s of %(amount).2f: nothing left to pay in Odoo.",
-                                 id=xero_id, amount=amount)
+            message = self.env._(
+                "Xero payment %(id)s of %(amount).2f: nothing left to pay in Odoo.", id=xero_id, amount=amount
+            )
             record.write({"state": "skipped", "message": message})
             Log._halo_log(move, "payment", "skipped", message)
             return message
         to_pay = min(amount, residual)
-        wizard = self.env["account.payment.register"].sudo().with_context(
-            active_model="account.move", active_ids=move.ids,
-        ).create({
-            "journal_id": journal.id, "payment_date": pay_date, "amount": to_pay,
-            "currency_id": move.currency_id.id,
-            "communication": payment.reference or move.halo_xero_number or move.name,
-            "payment_difference_handling": "open",
-        })
+        wizard = (
+            self.env["account.payment.register"]
+            .sudo()
+            .with_context(
+                active_model="account.move",
+                active_ids=move.ids,
+            )
+            .create(
+                {
+                    "journal_id": journal.id,
+                    "payment_date": pay_date,
+                    "amount": to_pay,
+                    "currency_id": move.currency_id.id,
+                    "communication": payment.reference or move.halo_xero_number or move.name,
+                    "payment_difference_handling": "open",
+                }
+            )
+        )
         base = None
         company_currency = move.company_id.currency_id
         rate = float(payment.currency_rate or 0.0)
@@ -594,60 +761,120 @@ class HaloXeroPaymentRegister(models.Model):
             # note of Odoo's is never a Xero payment)
             return self._halo_reconcile_odoo_credit_note(connection, move, doc_id, amount)
         key = "%s:%s:%s" % (kind, doc_id, move.halo_xero_invoice_id)
-        records = self.search([("tenant_id", "=", connection.tenant_id), ("xero_payment_id", "=like", key + "%")])
+        records = self.search(
+            [("tenant_id", "=", connection.tenant_id), ("xero_payment_id", "=like", key + "%")]
+        )
         current = records.filtered(lambda r: r.state in ("registered", "skipped"))
-        if current and current.currency_id.compare_amounts(current[:1].amount, amount) == 0 \
-                and current[:1].state == "registered":
+        if (
+            current
+            and current.currency_id.compare_amounts(current[:1].amount, amount) == 0
+            and current[:1].state == "registered"
+        ):
             return None
         if current and current.currency_id.compare_amounts(current[:1].amount, amount) != 0:
             current._halo_reverse(self.env._("allocation changed in Xero"))
             current = self.browse()
         record = current[:1]
         if not record:
-            record = self.sudo().create({
-                "xero_payment_id": "%s:%s" % (key, len(records) + 1), "tenant_id": connection.tenant_id,
-                "connection_id": connection.id, "move_id": move.id, "amount": amount, "kind": kind,
-                "xero_document_id": doc_id, "date": on_date or fields.Date.context_today(self), "reference": label})
-        account = {"prepayment": connection.halo_xero_prepayment_account_id,
-                   "overpayment": connection.halo_xero_overpayment_account_id,
-                   "credit_note": connection.halo_xero_credit_note_account_id}[kind]
+            record = self.sudo().create(
+                {
+                    "xero_payment_id": "%s:%s" % (key, len(records) + 1),
+                    "tenant_id": connection.tenant_id,
+                    "connection_id": connection.id,
+                    "move_id": move.id,
+                    "amount": amount,
+                    "kind": kind,
+                    "xero_document_id": doc_id,
+                    "date": on_date or fields.Date.context_today(self),
+                    "reference": label,
+                }
+            )
+        account = {
+            "prepayment": connection.halo_xero_prepayment_account_id,
+            "overpayment": connection.halo_xero_overpayment_account_id,
+            "credit_note": connection.halo_xero_credit_note_account_id,
+        }[kind]
         journal = connection.halo_xero_allocation_journal_id
         if not journal or not account:
             message = self.env._(
                 "%(kind)s %(label)s of %(amount).2f allocated in Xero: set the Xero allocations journal and the "
                 "%(kind)s account on the Xero connection; it is then registered automatically.",
-                kind=KIND_LABELS[kind], label=label, amount=amount)
+                kind=KIND_LABELS[kind],
+                label=label,
+                amount=amount,
+            )
             record.write({"state": "skipped", "message": message})
             Log._halo_log(move, "allocation", "skipped", message)
             return message
-        receivable = move.line_ids.filtered(lambda line: line.account_id.account_type == "asset_receivable")[:1]
+        receivable = move.line_ids.filtered(lambda line: line.account_id.account_type == "asset_receivable")[
+            :1
+        ]
         rate = abs(move.amount_total_signed / move.amount_total) if move.amount_total else 1.0
         balance = move.company_id.currency_id.round(amount * rate)
         partner = move.commercial_partner_id
-        entry = self.env["account.move"].sudo().create({
-            "move_type": "entry", "journal_id": journal.id, "date": max(record.date, move.date),
-            "ref": self.env._("Xero %(kind)s %(label)s on %(number)s", kind=KIND_LABELS[kind].lower(),
-                              label=label, number=move.halo_xero_number or move.name),
-            "line_ids": [
-                fields.Command.create({"account_id": account.id, "partner_id": partner.id, "debit": balance,
-                                       "amount_currency": amount, "currency_id": move.currency_id.id,
-                                       "name": label}),
-                fields.Command.create({"account_id": receivable.account_id.id, "partner_id": partner.id,
-                                       "credit": balance, "amount_currency": -amount,
-                                       "currency_id": move.currency_id.id, "name": label}),
-            ],
-        })
+        entry = (
+            self.env["account.move"]
+            .sudo()
+            .create(
+                {
+                    "move_type": "entry",
+                    "journal_id": journal.id,
+                    "date": max(record.date, move.date),
+                    "ref": self.env._(
+                        "Xero %(kind)s %(label)s on %(number)s",
+                        kind=KIND_LABELS[kind].lower(),
+                        label=label,
+                        number=move.halo_xero_number or move.name,
+                    ),
+                    "line_ids": [
+                        fields.Command.create(
+                            {
+                                "account_id": account.id,
+                                "partner_id": partner.id,
+                                "debit": balance,
+                                "amount_currency": amount,
+                                "currency_id": move.currency_id.id,
+                                "name": label,
+                            }
+                        ),
+                        fields.Command.create(
+                            {
+                                "account_id": receivable.account_id.id,
+                                "partner_id": partner.id,
+                                "credit": balance,
+                                "amount_currency": -amount,
+                                "currency_id": move.currency_id.id,
+                                "name": label,
+                            }
+                        ),
+                    ],
+                }
+            )
+        )
         entry.action_post()
-        (entry.line_ids.filtered(lambda line: line.account_id == receivable.account_id) | receivable).reconcile()
+        (
+            entry.line_ids.filtered(lambda line: line.account_id == receivable.account_id) | receivable
+        ).reconcile()
         record.write({"entry_id": entry.id, "state": "registered", "message": False})
-        Log._halo_log(move, "allocation", "ok", "%s %s %.2f (%s)" % (KIND_LABELS[kind], label, amount, entry.name))
+        Log._halo_log(
+            move, "allocation", "ok", "%s %s %.2f (%s)" % (KIND_LABELS[kind], label, amount, entry.name)
+        )
         return None
 
     @api.model
     def _halo_reconcile_odoo_credit_note(self, connection, move, credit_note_id, amount):
         """An Odoo credit note allocated in Xero: reconciled with the invoice in Odoo unless it already is."""
-        refund = self.env["account.move"].sudo().search([("halo_xero_invoice_id", "=", credit_note_id),
-                                                         ("halo_xero_connection_id", "=", connection.id)], limit=1)
+        refund = (
+            self.env["account.move"]
+            .sudo()
+            .search(
+                [
+                    ("halo_xero_invoice_id", "=", credit_note_id),
+                    ("halo_xero_connection_id", "=", connection.id),
+                ],
+                limit=1,
+            )
+        )
         inv_line = move.line_ids.filtered(lambda line: line.account_id.account_type == "asset_receivable")
         ref_line = refund.line_ids.filtered(lambda line: line.account_id.account_type == "asset_receivable")
         if inv_line.matched_credit_ids.filtered(lambda p: p.credit_move_id in ref_line):
@@ -655,9 +882,16 @@ class HaloXeroPaymentRegister(models.Model):
         if refund.state != "posted" or ref_line.reconciled or inv_line.reconciled:
             return None
         (inv_line | ref_line).reconcile()
-        self.env["halo.xero.sync.log"]._halo_log(move, "allocation", "ok", self.env._(
-            "Odoo credit note %(name)s allocated in Xero (%(amount).2f): reconciled in Odoo.",
-            name=refund.name, amount=amount))
+        self.env["halo.xero.sync.log"]._halo_log(
+            move,
+            "allocation",
+            "ok",
+            self.env._(
+                "Odoo credit note %(name)s allocated in Xero (%(amount).2f): reconciled in Odoo.",
+                name=refund.name,
+                amount=amount,
+            ),
+        )
         return None
 
     def _halo_reverse(self, why):
@@ -671,8 +905,13 @@ class HaloXeroPaymentRegister(models.Model):
                 record.entry_id.button_draft()
                 record.entry_id.button_cancel()
             record.write({"state": "reversed", "message": why})
-            Log._halo_log(record.move_id, "reverse", "ok", "%s %s %.2f: %s" % (
-                KIND_LABELS[record.kind], record.reference or record.xero_payment_id, record.amount, why))
+            Log._halo_log(
+                record.move_id,
+                "reverse",
+                "ok",
+                "%s %s %.2f: %s"
+                % (KIND_LABELS[record.kind], record.reference or record.xero_payment_id, record.amount, why),
+            )
 
 
 class HaloXeroImport(models.Model):

@@ -13,7 +13,7 @@ class HaloXeroTaxRate(models.Model):
 
     connection_id = fields.Many2one("halo.xero.connection", required=True, ondelete="cascade", index=True)
     company_id = fields.Many2one(related="connection_id.company_id", store=True, index=True)
-    tax_type = fields.Char(string="Tax Type", required=True)
+    tax_type = fields.Char(required=True)
     name = fields.Char()
     status = fields.Char()
     effective_rate = fields.Float(digits=(16, 4))

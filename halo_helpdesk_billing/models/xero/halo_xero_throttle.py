@@ -30,7 +30,9 @@ class HaloXeroRateLimit(models.Model):
     _description = "Xero API budget shared by all workers"
 
     key = fields.Char(required=True, readonly=True, help="Throttle scope and organisation (tenant id).")
-    state = fields.Text(readonly=True, help="JSON: calls of the last minute, calls in flight, the day's count.")
+    state = fields.Text(
+        readonly=True, help="JSON: calls of the last minute, calls in flight, the day's count."
+    )
 
     _key_unique = models.UniqueIndex("(key)")
 
@@ -69,16 +71,22 @@ class SharedThrottle(xc.ThrottleSlot):
         with contextlib.closing(sql_db.db_connect(self.dbname).cursor()) as cr:
             # READ COMMITTED: the row lock orders the workers; a snapshot would fail them instead
             cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
-            cr.execute("""INSERT INTO halo_xero_rate_limit (key, state, create_date, write_date)
+            cr.execute(
+                """INSERT INTO halo_xero_rate_limit (key, state, create_date, write_date)
                           VALUES (%s, '{}', now() at time zone 'UTC', now() at time zone 'UTC')
-                          ON CONFLICT (key) DO NOTHING""", [key])
+                          ON CONFLICT (key) DO NOTHING""",
+                [key],
+            )
             cr.execute("SELECT state FROM halo_xero_rate_limit WHERE key = %s FOR UPDATE", [key])
             state = json.loads(cr.fetchone()[0] or "{}")
             try:
                 result = work(state)
             finally:
-                cr.execute("UPDATE halo_xero_rate_limit SET state = %s, write_date = now() at time zone 'UTC' "
-                           "WHERE key = %s", [json.dumps(state), key])
+                cr.execute(
+                    "UPDATE halo_xero_rate_limit SET state = %s, write_date = now() at time zone 'UTC' "
+                    "WHERE key = %s",
+                    [json.dumps(state), key],
+                )
                 # its own short transaction on its own cursor, never the request's
                 cr.commit()  # pylint: disable=invalid-commit
         return result
@@ -92,17 +100,24 @@ class SharedThrottle(xc.ThrottleSlot):
         state["calls"] = [t for t in state.get("calls", []) if t > now - 60]
         state["flying"] = {k: t for k, t in state.get("flying", {}).items() if t > now - IN_FLIGHT_TTL}
         if state.get("day") != self._today(now):
-            state.update(day=self._today(now), day_count=0, day_remaining=None, day_since=0, day_limit_seen=None)
+            state.update(
+                day=self._today(now), day_count=0, day_remaining=None, day_since=0, day_limit_seen=None
+            )
         budget = local._day_limit()
         # the headroom of the smaller of the local ``daily`` and Xero's own daily limit (as the local throttle)
         limit = min(local.daily, state.get("day_limit_seen") or local.daily)
         reserve = limit - local._day_limit(limit)
         remaining = state.get("day_remaining")
-        if state["day_count"] >= budget or (remaining is not None and remaining - state["day_since"] <= reserve):
+        if state["day_count"] >= budget or (
+            remaining is not None and remaining - state["day_since"] <= reserve
+        ):
             midnight = (int(now // 86400) + 1) * 86400
             raise xc.XeroRetryLater(
                 "The daily Xero API budget of this organisation is used up (all Odoo workers together); try "
-                "again tomorrow.", retry_after=max(0.0, midnight - now), problem="day")
+                "again tomorrow.",
+                retry_after=max(0.0, midnight - now),
+                problem="day",
+            )
         if state.get("not_before", 0) > now:
             return state["not_before"] - now
         if len(state["calls"]) >= local.per_minute:
@@ -161,6 +176,7 @@ class SharedThrottle(xc.ThrottleSlot):
 
         def work(state):
             state["not_before"] = max(state.get("not_before", 0), until)
+
         self._with_row(tenant_id, work)
 
     def remaining(self, tenant_id) -> dict:
@@ -180,6 +196,10 @@ class SharedThrottle(xc.ThrottleSlot):
                 if state.get("day") != self._today(now):
                     state.update(day=self._today(now), day_count=0, day_limit_seen=None)
                 seen = state.get("day_count", 0) + remaining
-                state.update(day_remaining=remaining, day_since=0,
-                             day_limit_seen=max(seen, state.get("day_limit_seen") or 0))
+                state.update(
+                    day_remaining=remaining,
+                    day_since=0,
+                    day_limit_seen=max(seen, state.get("day_limit_seen") or 0),
+                )
+
             self._with_row(tenant_id, work)

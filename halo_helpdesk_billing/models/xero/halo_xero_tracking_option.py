@@ -16,15 +16,26 @@ class HaloXeroTrackingOption(models.Model):
     name = fields.Char(string="Option", required=True)
     status = fields.Char()
 
-    _option_uniq = models.Constraint("UNIQUE(connection_id, category_name, name)",
-                                     "A Xero tracking option is unique in its category.")
+    _option_uniq = models.Constraint(
+        "UNIQUE(connection_id, category_name, name)", "A Xero tracking option is unique in its category."
+    )
 
     @api.model
     def _halo_store(self, connection, categories):
         """Replace the stored options of ``connection`` with ``categories``:
         [(category name, category status, [(option name, option status)])]."""
         self.sudo().search([("connection_id", "=", connection.id)]).unlink()
-        self.sudo().create([
-            {"connection_id": connection.id, "category_name": name, "category_status": status,
-             "name": option, "status": option_status}
-            for name, status, options in categories for option, option_status in options if name and option])
+        self.sudo().create(
+            [
+                {
+                    "connection_id": connection.id,
+                    "category_name": name,
+                    "category_status": status,
+                    "name": option,
+                    "status": option_status,
+                }
+                for name, status, options in categories
+                for option, option_status in options
+                if name and option
+            ]
+        )

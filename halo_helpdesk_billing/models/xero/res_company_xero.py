@@ -9,7 +9,8 @@ class ResCompany(models.Model):
     _inherit = "res.company"
 
     halo_xero_connection_id = fields.Many2one(
-        "halo.xero.connection", string="Xero Connection", compute="_compute_halo_xero_connection_id")
+        "halo.xero.connection", string="Xero Connection", compute="_compute_halo_xero_connection_id"
+    )
 
     def _compute_halo_xero_connection_id(self):
         connections = self.env["halo.xero.connection"].sudo().search([("company_id", "in", self.ids)])

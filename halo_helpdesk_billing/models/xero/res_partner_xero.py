@@ -7,8 +7,11 @@ from .halo_xero_link_mixin import halo_check_link_writer
 
 # fields that Xero owns once a partner is linked to a Xero contact (read-only in the form)
 XERO_PARTNER_FIELDS = ("name", "vat", "email", "phone", "ref")
-LINK_FIELDS = {"halo_xero_contact_id": "xero_contact_id", "halo_xero_synced_values": "synced_values",
-               "halo_xero_updated_at": "updated_at"}
+LINK_FIELDS = {
+    "halo_xero_contact_id": "xero_contact_id",
+    "halo_xero_synced_values": "synced_values",
+    "halo_xero_updated_at": "updated_at",
+}
 
 
 class ResPartner(models.Model):
@@ -19,23 +22,44 @@ class ResPartner(models.Model):
     _halo_link_o2m = "halo_xero_contact_link_ids"
 
     halo_xero_contact_link_ids = fields.One2many(
-        "halo.xero.contact.link", "partner_id", string="Xero Contacts", copy=False,
+        "halo.xero.contact.link",
+        "partner_id",
+        string="Xero Contacts",
+        copy=False,
         groups=BILLING_USER,
-        help="The customer's contact in each Xero organisation.")
+        help="The customer's contact in each Xero organisation.",
+    )
     # the link of the current company's Xero connection
     halo_xero_contact_id = fields.Char(
-        string="Xero Contact ID", copy=False, compute="_compute_halo_xero_link", inverse="_inverse_halo_xero_link",
-        search="_search_halo_xero_contact_id", compute_sudo=True,
-        help="ContactID of the customer in the current company's Xero organisation (the invoice push sends this).")
+        string="Xero Contact ID",
+        copy=False,
+        compute="_compute_halo_xero_link",
+        inverse="_inverse_halo_xero_link",
+        search="_search_halo_xero_contact_id",
+        compute_sudo=True,
+        help="ContactID of the customer in the current company's Xero organisation (the invoice push sends this).",
+    )
     halo_xero_connection_id = fields.Many2one(
-        "halo.xero.connection", string="Xero Connection", compute="_compute_halo_xero_link",
-        search="_search_halo_xero_connection_id", compute_sudo=True)
+        "halo.xero.connection",
+        string="Xero Connection",
+        compute="_compute_halo_xero_link",
+        search="_search_halo_xero_connection_id",
+        compute_sudo=True,
+    )
     halo_xero_synced_values = fields.Json(
-        copy=False, compute="_compute_halo_xero_link", inverse="_inverse_halo_xero_link", compute_sudo=True,
-        help="Xero-owned values as last imported.")
+        copy=False,
+        compute="_compute_halo_xero_link",
+        inverse="_inverse_halo_xero_link",
+        compute_sudo=True,
+        help="Xero-owned values as last imported.",
+    )
     halo_xero_updated_at = fields.Datetime(
-        string="Updated in Xero", copy=False, compute="_compute_halo_xero_link", inverse="_inverse_halo_xero_link",
-        compute_sudo=True)
+        string="Updated in Xero",
+        copy=False,
+        compute="_compute_halo_xero_link",
+        inverse="_inverse_halo_xero_link",
+        compute_sudo=True,
+    )
 
     @api.depends_context("company")
     @api.depends("halo_xero_contact_link_ids.xero_contact_id")
@@ -55,9 +79,13 @@ class ResPartner(models.Model):
             return
         for partner in self:
             # the first customer bound to a contact owns it; others of the same name may bill it too
-            Link._halo_bind(connection, partner, partner.halo_xero_contact_id or False,
-                            synced_values=partner.halo_xero_synced_values or False,
-                            updated_at=partner.halo_xero_updated_at or False)
+            Link._halo_bind(
+                connection,
+                partner,
+                partner.halo_xero_contact_id or False,
+                synced_values=partner.halo_xero_synced_values or False,
+                updated_at=partner.halo_xero_updated_at or False,
+            )
 
     def _search_halo_xero_contact_id(self, operator, value):
         return self._halo_search_link_field("xero_contact_id", operator, value)
@@ -66,8 +94,13 @@ class ResPartner(models.Model):
         if operator != "in":
             return NotImplemented
         ids = [v.id if hasattr(v, "id") else v for v in value if v]
-        return [("halo_xero_contact_link_ids", "any", [("connection_id", "in", ids),
-                                                       ("xero_contact_id", "!=", False)])]
+        return [
+            (
+                "halo_xero_contact_link_ids",
+                "any",
+                [("connection_id", "in", ids), ("xero_contact_id", "!=", False)],
+            )
+        ]
 
     def _halo_xero_contact(self, connection):
         """{partner id: ContactID} of these customers in ``connection``'s organisation (one query)."""

@@ -65,7 +65,7 @@ def old_render(template, record):
 def _old_parse(text):
     groups, position = [], 0
     for match in lt.INLINE_TEMPLATE_REGEX.finditer(text):
-        groups.append((text[position:match.start()], match.group(1).strip(), match.group(3) or ""))
+        groups.append((text[position : match.start()], match.group(1).strip(), match.group(3) or ""))
         position = match.end()
     if text[position:]:
         groups.append((text[position:], "", ""))
@@ -80,8 +80,14 @@ def charges():
     dates = [False, date(2026, 7, 7)]
     names = [False, "Replaced the fuser", "Ünïcödé – “quotes” {{ not a placeholder }}"]
     for ticket, user, rate, day, name in itertools.product(tickets, users, rates, dates, names):
-        yield {"kind_label": "Labour", "date": day, "name": name,
-               "ticket_id": ticket, "user_id": user, "rate_id": rate}
+        yield {
+            "kind_label": "Labour",
+            "date": day,
+            "name": name,
+            "ticket_id": ticket,
+            "user_id": user,
+            "rate_id": rate,
+        }
 
 
 def as_values(charge):
@@ -89,9 +95,14 @@ def as_values(charge):
 
 
 def as_record(charge):
-    return _Record(**{key: (_Record(**value) if isinstance(value, dict) else (_Record() if key.endswith("_id")
-                                                                                 else value))
-                      for key, value in charge.items()})
+    return _Record(
+        **{
+            key: (
+                _Record(**value) if isinstance(value, dict) else (_Record() if key.endswith("_id") else value)
+            )
+            for key, value in charge.items()
+        }
+    )
 
 
 @pytest.mark.parametrize("template", IN_USE)
@@ -103,8 +114,13 @@ def test_templates_in_use_render_byte_for_byte_as_before(template):
 
 def test_default_template_worked_out():
     parsed = lt.parse(DEFAULT)
-    values = {"ticket_id": {"id": 7, "number": "HT0042", "name": "Printer jams"}, "kind_label": "Labour",
-              "date": date(2026, 7, 7), "user_id": {"id": 3, "name": "Terry"}, "name": "Fuser"}
+    values = {
+        "ticket_id": {"id": 7, "number": "HT0042", "name": "Printer jams"},
+        "kind_label": "Labour",
+        "date": date(2026, 7, 7),
+        "user_id": {"id": 3, "name": "Terry"},
+        "name": "Fuser",
+    }
     assert parsed.render(values) == "HT0042 Printer jams - Labour 2026-07-07 - Terry: Fuser"
     values = {"ticket_id": False, "kind_label": "Mileage", "date": False, "user_id": False, "name": False}
     assert parsed.render(values) == "  - Mileage: "
@@ -113,15 +129,25 @@ def test_default_template_worked_out():
 def test_the_template_says_which_values_it_needs():
     parsed = lt.parse(DEFAULT)
     assert lt.values_needed(parsed) == {
-        "ticket_id": {"number", "name"}, "kind_label": set(), "date": set(), "user_id": {"name"}, "name": set()}
+        "ticket_id": {"number", "name"},
+        "kind_label": set(),
+        "date": set(),
+        "user_id": {"name"},
+        "name": set(),
+    }
 
 
 def test_default_value_and_conditional():
     # as in Odoo, the default runs up to the closing braces (a space before them is kept)
-    parsed = lt.parse("{{ object.rate_id.name ||| no rate}}|{{ 'night' if object.note else 'day' }}"
-                      "|{{ not object.quantity }}")
+    parsed = lt.parse(
+        "{{ object.rate_id.name ||| no rate}}|{{ 'night' if object.note else 'day' }}"
+        "|{{ not object.quantity }}"
+    )
     assert parsed.render({"rate_id": False, "note": False, "quantity": 0.0}) == "no rate|day|True"
-    assert parsed.render({"rate_id": {"id": 1, "name": "Remote"}, "note": "x", "quantity": 1.5}) == "Remote|night|"
+    assert (
+        parsed.render({"rate_id": {"id": 1, "name": "Remote"}, "note": "x", "quantity": 1.5})
+        == "Remote|night|"
+    )
 
 
 def test_literal_text_without_placeholders_is_kept():
@@ -130,60 +156,63 @@ def test_literal_text_without_placeholders_is_kept():
     assert lt.parse(None).render({}) == ""
 
 
-@pytest.mark.parametrize(("expression", "code"), [
-    # what the issue demonstrated, and its variants
-    ("object.sudo()", "method"),
-    ("object.user_id.sudo().write({'groups_id': [4]})", "method"),
-    ("object.user_id.sudo().name", "method"),
-    ("object.sudo().env.ref('base.group_system')", "method"),
-    ("str(object.name).upper", "construct"),
-    ("object.env", "field"),
-    ("object.env.user", "field"),
-    ("env['res.users']", "construct"),
-    ("object.__class__", "private"),
-    ("object.ticket_id.__class__.__mro__", "private"),
-    ("object._source()", "method"),
-    ("object._name", "private"),
-    ("user.name", "name"),
-    ("ctx", "name"),
-    ("__import__('os')", "function"),
-    ("getattr(object, 'env')", "function"),
-    ("eval('1')", "function"),
-    ("object.name.upper()", "method"),
-    ("'{}'.format(object)", "method"),
-    ("str(object.name, 'utf-8')", "arguments"),
-    ("str()", "arguments"),
-    ("format_date(value=object.date)", "arguments"),
-    ("str(*object.name)", "arguments"),
-    # fields outside the schema (money, configuration) and too-deep paths
-    ("object.amount", "field"),
-    ("object.unit_price", "field"),
-    ("object.partner_id.halo_line_template", "field"),
-    ("object.ticket_id.partner_id.name", "field"),
-    ("object.ticket_id.number.real", "field"),
-    ("object.name.x", "field"),
-    ("object.run_id.company_id.name", "field"),
-    # other Python
-    ("object.name[0]", "construct"),
-    ("[x for x in 'ab']", "construct"),
-    ("lambda: 1", "construct"),
-    ("object.quantity > 1", "construct"),
-    ("object.quantity * 1000000", "construct"),
-    ("1", "construct"),
-    ("f'{object.name}'", "construct"),
-    ("(x := 1)", "construct"),
-    ("{'a': 1}", "construct"),
-    ("object.ticket_id + 1", "record"),
-    ("object.name + 1", "construct"),
-    # a record is not a value
-    ("object", "record"),
-    ("object.user_id", "record"),
-    ("str(object.user_id)", "record"),
-    ("' ' + object.ticket_id", "record"),
-    # broken
-    ("object.ticket_id.number +", "syntax"),
-    ("object.", "syntax"),
-])
+@pytest.mark.parametrize(
+    ("expression", "code"),
+    [
+        # what the issue demonstrated, and its variants
+        ("object.sudo()", "method"),
+        ("object.user_id.sudo().write({'groups_id': [4]})", "method"),
+        ("object.user_id.sudo().name", "method"),
+        ("object.sudo().env.ref('base.group_system')", "method"),
+        ("str(object.name).upper", "construct"),
+        ("object.env", "field"),
+        ("object.env.user", "field"),
+        ("env['res.users']", "construct"),
+        ("object.__class__", "private"),
+        ("object.ticket_id.__class__.__mro__", "private"),
+        ("object._source()", "method"),
+        ("object._name", "private"),
+        ("user.name", "name"),
+        ("ctx", "name"),
+        ("__import__('os')", "function"),
+        ("getattr(object, 'env')", "function"),
+        ("eval('1')", "function"),
+        ("object.name.upper()", "method"),
+        ("'{}'.format(object)", "method"),
+        ("str(object.name, 'utf-8')", "arguments"),
+        ("str()", "arguments"),
+        ("format_date(value=object.date)", "arguments"),
+        ("str(*object.name)", "arguments"),
+        # fields outside the schema (money, configuration) and too-deep paths
+        ("object.amount", "field"),
+        ("object.unit_price", "field"),
+        ("object.partner_id.halo_line_template", "field"),
+        ("object.ticket_id.partner_id.name", "field"),
+        ("object.ticket_id.number.real", "field"),
+        ("object.name.x", "field"),
+        ("object.run_id.company_id.name", "field"),
+        # other Python
+        ("object.name[0]", "construct"),
+        ("[x for x in 'ab']", "construct"),
+        ("lambda: 1", "construct"),
+        ("object.quantity > 1", "construct"),
+        ("object.quantity * 1000000", "construct"),
+        ("1", "construct"),
+        ("f'{object.name}'", "construct"),
+        ("(x := 1)", "construct"),
+        ("{'a': 1}", "construct"),
+        ("object.ticket_id + 1", "record"),
+        ("object.name + 1", "construct"),
+        # a record is not a value
+        ("object", "record"),
+        ("object.user_id", "record"),
+        ("str(object.user_id)", "record"),
+        ("' ' + object.ticket_id", "record"),
+        # broken
+        ("object.ticket_id.number +", "syntax"),
+        ("object.", "syntax"),
+    ],
+)
 def test_everything_else_is_refused_at_parse_time(expression, code):
     with pytest.raises(lt.TemplateError) as caught:
         lt.parse("Before {{ %s }} after" % expression)

@@ -23,7 +23,9 @@ def _load():
     services_dir = Path(__file__).resolve().parents[1]
     addon_dir = services_dir.parent
     if addon_dir.name not in sys.modules:
-        placeholder = types.ModuleType(addon_dir.name, "Placeholder: the Odoo addon is not loaded in plain tests.")
+        placeholder = types.ModuleType(
+            addon_dir.name, "Placeholder: the Odoo addon is not loaded in plain tests."
+        )
         placeholder.__file__ = str(addon_dir / "__init__.py")
         placeholder.__path__ = [str(addon_dir)]
         sys.modules[addon_dir.name] = placeholder
@@ -40,27 +42,42 @@ xp = _load()
 
 
 def line(price, qty=1, rate=20, **kw):
-    return {"description": kw.pop("description", "Support"), "quantity": D(str(qty)), "unit_price": D(str(price)),
-            "account_code": "200", "tax_type": "OUTPUT2" if rate else "NONE", "tax_rate": D(str(rate)), **kw}
+    return {
+        "description": kw.pop("description", "Support"),
+        "quantity": D(str(qty)),
+        "unit_price": D(str(price)),
+        "account_code": "200",
+        "tax_type": "OUTPUT2" if rate else "NONE",
+        "tax_rate": D(str(rate)),
+        **kw,
+    }
 
 
 def doc(lines, total, **kw):
-    return {"move_id": 7, "name": "INV/2026/00007", "contact_id": "c-guid", "date": date(2026, 7, 31),
-            "due_date": date(2026, 8, 30), "lines": lines, "total": D(str(total)), **kw}
+    return {
+        "move_id": 7,
+        "name": "INV/2026/00007",
+        "contact_id": "c-guid",
+        "date": date(2026, 7, 31),
+        "due_date": date(2026, 8, 30),
+        "lines": lines,
+        "total": D(str(total)),
+        **kw,
+    }
 
 
 # -- Xero's per-line arithmetic ---------------------------------------------------------------------
 def test_line_tax_is_rounded_per_line_half_up():
-    assert xp.xero_line_tax(D("3.33"), 20) == D("0.67")   # 0.666
-    assert xp.xero_line_tax(D("3.35"), 15) == D("0.50")   # 0.5025
-    assert xp.xero_line_tax(D("3.33"), 15) == D("0.50")   # 0.4995
+    assert xp.xero_line_tax(D("3.33"), 20) == D("0.67")  # 0.666
+    assert xp.xero_line_tax(D("3.35"), 15) == D("0.50")  # 0.5025
+    assert xp.xero_line_tax(D("3.33"), 15) == D("0.50")  # 0.4995
     assert xp.xero_line_tax(D("-3.33"), 20) == D("-0.67")
     assert xp.xero_line_tax(D("120.00"), 20, "Inclusive") == D("20.00")
     assert xp.xero_line_tax(D("10.00"), 20, "NoTax") == D("0.00")
 
 
 def test_line_amount_uses_4dp_unit_and_quantity():
-    assert xp.xero_line_amount(D("3"), D("1.79549")) == D("5.39")   # 3 × 1.7955 = 5.3865
+    assert xp.xero_line_amount(D("3"), D("1.79549")) == D("5.39")  # 3 × 1.7955 = 5.3865
     assert xp.xero_line_amount(D("1.5"), D("95"), D("10")) == D("128.25")
 
 
@@ -160,8 +177,13 @@ def test_credit_note_payload_number_lookup_and_sdk_model():
         xp.to_sdk_documents([payload, xp.build_invoice(doc([line("10")], "12"))])
     ok = xp.element_outcome({"CreditNoteID": "c1", "CreditNoteNumber": "CN-1", "Status": "AUTHORISED"})
     assert ok["ok"] and ok["invoice_id"] == "c1" and ok["number"] == "CN-1"
-    dup = xp.element_outcome({"CreditNoteID": xp.ZERO_GUID, "StatusAttributeString": "ERROR",
-                              "ValidationErrors": [{"Message": "Credit Note # must be unique."}]})
+    dup = xp.element_outcome(
+        {
+            "CreditNoteID": xp.ZERO_GUID,
+            "StatusAttributeString": "ERROR",
+            "ValidationErrors": [{"Message": "Credit Note # must be unique."}],
+        }
+    )
     assert xp.is_duplicate_number(dup)
 
 
@@ -208,11 +230,17 @@ def test_keys_are_stable_bounded_and_content_bound():
 
 
 def test_element_outcomes():
-    ok = xp.element_outcome({"InvoiceID": "abc", "InvoiceNumber": "INV-1", "StatusAttributeString": "OK",
-                             "Status": "DRAFT"})
+    ok = xp.element_outcome(
+        {"InvoiceID": "abc", "InvoiceNumber": "INV-1", "StatusAttributeString": "OK", "Status": "DRAFT"}
+    )
     assert ok["ok"] and ok["invoice_id"] == "abc" and ok["status"] == "DRAFT"
-    bad = xp.element_outcome({"InvoiceID": xp.ZERO_GUID, "StatusAttributeString": "ERROR",
-                              "ValidationErrors": [{"Message": "Invoice # must be unique."}]})
+    bad = xp.element_outcome(
+        {
+            "InvoiceID": xp.ZERO_GUID,
+            "StatusAttributeString": "ERROR",
+            "ValidationErrors": [{"Message": "Invoice # must be unique."}],
+        }
+    )
     assert not bad["ok"] and xp.is_duplicate_number(bad) and bad["invoice_id"] is None
 
 
@@ -230,6 +258,11 @@ def test_webhook_signature_constant_time_check():
 
 
 def test_event_key_ignores_sequence_and_case():
-    e = {"tenantId": "T", "eventCategory": "INVOICE", "resourceId": "ABC", "eventDateUtc": "2026-07-31T10:00:00.1",
-         "eventType": "UPDATE"}
+    e = {
+        "tenantId": "T",
+        "eventCategory": "INVOICE",
+        "resourceId": "ABC",
+        "eventDateUtc": "2026-07-31T10:00:00.1",
+        "eventType": "UPDATE",
+    }
     assert xp.event_key(e) == xp.event_key({**{k: v.lower() for k, v in e.items()}, "sequence": 9})

