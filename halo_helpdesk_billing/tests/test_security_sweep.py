@@ -640,6 +640,19 @@ class TestSecuritySweepContext(SweepCommon):
         ):
             self.gap(f"{key}: the work was changed")
 
+    def _forge_halo_xero_poll_deadline(self, key):
+        # the cron's time budget for one poll pass: only the cron runner sets it, and the poll that reads
+        # it is private (not callable over RPC); a forged one reaches nothing
+        tech = self.rpc(self.technician)
+        self._expect_refused(
+            tech,
+            f"{key}: technician calls the Xero poll with a forged deadline",
+            "halo.xero.connection",
+            "_halo_xero_poll",
+            [],
+            context={key: 0},
+        )
+
     def _forge_halo_no_rating(self, key):
         tech = self.rpc(self.technician)
         action = self.open_actions[0]  # 09:00-10:20 on 8 July: 1 h 30 x 95 = 142.50
