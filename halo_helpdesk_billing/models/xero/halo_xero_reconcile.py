@@ -12,6 +12,10 @@ invoice equal Xero's ``AmountDue``:
 * prepayments, overpayments and credit notes raised in Xero that are allocated to the invoice are registered as
   allocations: a journal entry in the connection's allocation journal that moves the amount from the kind's
   account (customer prepayments, overpayments, credit notes) to the invoice's receivable, reconciled with it;
+  in a foreign currency its company-currency balance is Xero's: amount / the CurrencyRate of the prepayment,
+  overpayment or credit note itself (read by its id: an invoice's credits do not carry it), so the exchange
+  difference against the invoice's rate is the one Xero books; a source document without a usable rate is
+  kept as *skipped*, with the reason on the invoice;
   an Odoo credit note allocated in Xero is reconciled with the invoice in Odoo instead (no record: it is
   not a payment);
 * a payment or allocation that cannot be registered (no journal, no account) is kept as *skipped* and retried
@@ -33,7 +37,7 @@ from odoo.exceptions import UserError
 from odoo.addons.halo_helpdesk_billing.constants import BILLING_GROUPS, BILLING_MANAGER
 from odoo.addons.halo_helpdesk_billing.constants import INVOICING_GROUP as XERO_INVOICE_GROUP
 
-from ...services.xero_client import XeroError
+from ...services.xero_client import XeroError, XeroNotFound
 from ..halo_engine import XERO_COMMIT
 from .halo_xero_connection import halo_check_caller
 
@@ -96,8 +100,8 @@ class HaloXeroPayment(models.Model):
         string="Xero Rate",
         digits=(16, 6),
         readonly=True,
-        help="Xero's CurrencyRate of the payment (units of the invoice's currency per "
-        "unit of the organisation's base currency).",
+        help="Xero's CurrencyRate of the payment, or of the prepayment, overpayment or credit note of an "
+        "allocation (units of the invoice's currency per unit of the organisation's base currency).",
     )
 
 
@@ -556,9 +560,10 @@ class AccountMove(models.Model):
                 problems.append(problem)
         # 2. allocations: credit notes, prepayments, overpayments
         applied = self._halo_xero_allocations(connection, inv)
+        rates = Payment._halo_source_rates(connection)
         for (kind, doc_id), (amount, label, on_date) in applied.items():
             problem = Payment._halo_register_allocation(
-                connection, self, kind, doc_id, amount, label, on_date
+                connection, self, kind, doc_id, amount, label, on_date, source_rate=rates
             )
             if problem:
                 problems.append(problem)
@@ -752,9 +757,69 @@ class HaloXeroPaymentRegister(models.Model):
         return payments
 
     @api.model
-    def _halo_register_allocation(self, connection, move, kind, doc_id, amount, label, on_date):
+    def _halo_source_rates(self, connection):
+        """``rate(kind, doc_id)``: Xero's CurrencyRate of the prepayment, overpayment or credit note ``doc_id``
+        (None when Xero gives none), read by its id once per reconciliation pass and only when asked: Xero's
+        invoice lists its credits with their AppliedAmount but not their rate."""
+        cache = {}
+        client = []
+        methods = {
+            "prepayment": ("get_prepayment", "prepayments"),
+            "overpayment": ("get_overpayment", "overpayments"),
+            "credit_note": ("get_credit_note", "credit_notes"),
+        }
+
+        def rate(kind, doc_id):
+            if (kind, doc_id) not in cache:
+                if not client:
+                    client.append(connection._halo_client())
+                method, attr = methods[kind]
+                docs = getattr(client[0].call(connection.tenant_id, method, doc_id), attr, None) or []
+                value = getattr(docs[0], "currency_rate", None) if docs else None
+                cache[(kind, doc_id)] = float(value) if value is not None else None
+            return cache[(kind, doc_id)]
+
+        return rate
+
+    @api.model
+    def _halo_allocation_balance(self, connection, move, kind, doc_id, amount, label, source_rate):
+        """``(balance, rate, problem)``: the company-currency balance of an allocation of ``amount`` (in the
+        invoice's currency). In a foreign currency, when the company's currency is Xero's base currency (as for
+        payments): Xero's base amount, amount / the source document's own CurrencyRate (``rate``); else the
+        invoice's own rate (``rate`` None). ``problem``: why it cannot be booked (no usable rate from Xero)."""
+        company_currency = move.company_id.currency_id
+        same_base = connection.halo_xero_base_currency in (False, company_currency.name)
+        if move.currency_id == company_currency or not same_base or source_rate is None:
+            own = abs(move.amount_total_signed / move.amount_total) if move.amount_total else 1.0
+            return company_currency.round(amount * own), None, None
+        try:
+            rate = source_rate(kind, doc_id)
+            given = self.env._("none") if rate is None else rate
+        except XeroNotFound:
+            rate, given = None, self.env._("the document was not found")
+        if rate is not None and rate > 0:
+            return xero_base_amount(amount, rate), rate, None
+        problem = self.env._(
+            "%(kind)s %(label)s (%(doc)s) allocated in Xero, %(amount).2f %(currency)s, is not registered: Xero "
+            "gave no usable exchange rate for it (CurrencyRate: %(rate)s), so its value in %(company_currency)s "
+            "is unknown. Check it in Xero; it is read again at the next poll.",
+            kind=KIND_LABELS[kind],
+            label=label,
+            doc=doc_id,
+            amount=amount,
+            currency=move.currency_id.name,
+            rate=given,
+            company_currency=company_currency.name,
+        )
+        return None, None, problem
+
+    @api.model
+    def _halo_register_allocation(
+        self, connection, move, kind, doc_id, amount, label, on_date, source_rate=None
+    ):
         """Register what Xero allocated from a credit note, prepayment or overpayment to ``move`` (``amount``
-        in total); a changed amount reverses the earlier registration and registers the new one."""
+        in total); a changed amount reverses the earlier registration and registers the new one.
+        ``source_rate``: see ``_halo_source_rates`` (None: the invoice's own rate)."""
         Log = self.env["halo.xero.sync.log"]
         if kind == "odoo_credit_note":
             # Odoo has the credit note itself: nothing to register, only to reconcile (no record: a credit
@@ -806,11 +871,16 @@ class HaloXeroPaymentRegister(models.Model):
             record.write({"state": "skipped", "message": message})
             Log._halo_log(move, "allocation", "skipped", message)
             return message
+        balance, rate, problem = self._halo_allocation_balance(
+            connection, move, kind, doc_id, amount, label, source_rate
+        )
+        if problem:
+            record.write({"state": "skipped", "message": problem, "currency_rate": 0.0})
+            Log._halo_log(move, "allocation", "skipped", problem)
+            return problem
         receivable = move.line_ids.filtered(lambda line: line.account_id.account_type == "asset_receivable")[
             :1
         ]
-        rate = abs(move.amount_total_signed / move.amount_total) if move.amount_total else 1.0
-        balance = move.company_id.currency_id.round(amount * rate)
         partner = move.commercial_partner_id
         entry = (
             self.env["account.move"]
@@ -855,10 +925,13 @@ class HaloXeroPaymentRegister(models.Model):
         (
             entry.line_ids.filtered(lambda line: line.account_id == receivable.account_id) | receivable
         ).reconcile()
-        record.write({"entry_id": entry.id, "state": "registered", "message": False})
-        Log._halo_log(
-            move, "allocation", "ok", "%s %s %.2f (%s)" % (KIND_LABELS[kind], label, amount, entry.name)
+        record.write(
+            {"entry_id": entry.id, "state": "registered", "message": False, "currency_rate": rate or 0.0}
         )
+        detail = "%s %s %.2f (%s)" % (KIND_LABELS[kind], label, amount, entry.name)
+        if rate:
+            detail += " at Xero's rate %s = %.2f %s" % (rate, balance, move.company_id.currency_id.name)
+        Log._halo_log(move, "allocation", "ok", detail)
         return None
 
     @api.model
