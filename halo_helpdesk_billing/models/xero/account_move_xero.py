@@ -67,6 +67,7 @@ from odoo.tools import format_date
 from odoo.addons.halo_helpdesk_billing.constants import BILLING_GROUPS, BILLING_MANAGER
 from odoo.addons.halo_helpdesk_billing.constants import INVOICING_GROUP as XERO_INVOICE_GROUP
 
+from ...services import xero_client as xc
 from ...services import xero_push
 from ...services.xero_client import (
     XeroAuthError,
@@ -869,7 +870,7 @@ class AccountMove(models.Model):
             return
         payloads = self._halo_xero_payloads(connection, action, client)
         moves = list(payloads)
-        sizes = [xero_push.payload_size(payloads[m]) for m in moves]
+        sizes = [xc.payload_size(payloads[m]) for m in moves]
         for batch in xero_push.size_batches(moves, sizes):
             self.browse([m.id for m in batch])._halo_xero_send(
                 connection, client, action, {m: payloads[m] for m in batch}
@@ -890,8 +891,6 @@ class AccountMove(models.Model):
         partners -= partners.browse(partners._halo_xero_contact(connection))
         if not partners:
             return
-        from xero_python.accounting import Contact, Contacts
-
         dbuuid = self._halo_xero_dbuuid()
         for chunk in xero_push.batches(partners):
             chunk = self.env["res.partner"].browse([p.id for p in chunk])
@@ -912,11 +911,7 @@ class AccountMove(models.Model):
                 result = client.call(
                     connection.tenant_id,
                     "create_contacts",
-                    Contacts(
-                        contacts=[
-                            Contact(name=b["Name"], email_address=b["EmailAddress"] or None) for b in body
-                        ]
-                    ),
+                    xc.to_sdk_contacts(body),
                     summarize_errors=False,
                     idempotency_key=key,
                     write=True,
@@ -998,7 +993,7 @@ class AccountMove(models.Model):
             result = client.call(
                 connection.tenant_id,
                 method,
-                xero_push.to_sdk_documents(payload_list),
+                xc.to_sdk_documents(payload_list),
                 summarize_errors=False,
                 unitdp=4,
                 idempotency_key=key,
@@ -1374,7 +1369,7 @@ class AccountMove(models.Model):
         on_date = max(
             self.invoice_date or fields.Date.context_today(self), remote_inv.date or self.invoice_date
         )
-        body = xero_push.to_sdk_allocation(invoice.halo_xero_invoice_id, amount, on_date)
+        body = xc.to_sdk_allocation(invoice.halo_xero_invoice_id, amount, on_date)
         dbuuid = self._halo_xero_dbuuid()
         key = xero_push.request_key(
             "allocate",
@@ -1990,7 +1985,7 @@ class AccountMove(models.Model):
             result = client.call(
                 connection.tenant_id,
                 method,
-                xero_push.to_sdk_status_changes(body, credit),
+                xc.to_sdk_status_changes(body, credit),
                 summarize_errors=False,
                 idempotency_key=key,
                 write=True,
