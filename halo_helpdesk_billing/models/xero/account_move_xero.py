@@ -51,7 +51,6 @@ it: a cancel Xero refuses leaves the invoice cancelled in Odoo and flagged (*Ret
 post it again to keep it). Reset to draft (without cancelling) deletes nothing in Xero.
 """
 
-
 import logging
 import time
 from datetime import timedelta
@@ -1598,7 +1597,6 @@ class AccountMove(models.Model):
         if not doc.get("due_date") or doc["due_date"] < first:
             doc["due_date"] = first
         return doc
-
 
     # -- currencies ----------------------------------------------------------------------------------------
     def _halo_xero_check_currency(self):

@@ -99,7 +99,9 @@ class HaloXeroPayment(models.Model):
         readonly=True,
     )
     state = fields.Selection(
-        [("registered", "Registered"), ("skipped", "Skipped"), ("reversed", "Reversed (deleted in Xero)")], default="registered", readonly=True
+        [("registered", "Registered"), ("skipped", "Skipped"), ("reversed", "Reversed (deleted in Xero)")],
+        default="registered",
+        readonly=True,
     )
     message = fields.Char(readonly=True)
     xero_document_id = fields.Char(

@@ -12,8 +12,6 @@ from ...services.xero_client import XeroAuthError, XeroError, XeroRetryLater
 
 _logger = logging.getLogger(__name__)
 
-    # registration: halo_xero_reconcile.py (per invoice: payments, deletions, allocations)
-
 
 class HaloXeroWebhookEvent(models.Model):
     """Events received on the webhook endpoint. The key (tenant, category, resource, date, type) is
