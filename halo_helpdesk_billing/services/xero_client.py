@@ -31,7 +31,6 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -384,11 +383,12 @@ def _problem_detail(body) -> str:
 
 # -- client -----------------------------------------------------------------------------------------
 # -- plain values out -----------------------------------------------------------------------------------
-class XeroRecord(Mapping):
+class XeroRecord:
     """What Xero answered, as plain values: read-only, attributes named as the SDK's models name them
-    (snake_case: ``invoice.invoice_id``, ``invoice.payments[0].amount``), enums as their values, nested
-    records and lists; also a mapping (``record["invoice_id"]``, ``dict(record)``). Callers never hold an
-    SDK object."""
+    (snake_case: ``invoice.invoice_id``, ``invoice.payments[0].amount``, ``answer.items``), enums as their
+    values, nested records and lists; ``record["invoice_id"]`` too, and ``as_dict()``. No method of its own
+    hides a Xero field (it is not a ``Mapping``: Xero's ``Items`` are ``answer.items``). Callers never hold
+    an SDK object."""
 
     __slots__ = ("_values",)
 
@@ -397,7 +397,7 @@ class XeroRecord(Mapping):
 
     def __getattr__(self, name):
         try:
-            return self._values[name]
+            return object.__getattribute__(self, "_values")[name]
         except KeyError:
             raise AttributeError(name) from None
 
@@ -407,11 +407,16 @@ class XeroRecord(Mapping):
     def __getitem__(self, key):
         return self._values[key]
 
-    def __iter__(self):
-        return iter(self._values)
+    def __contains__(self, key):
+        return key in self._values
 
-    def __len__(self):
-        return len(self._values)
+    def __eq__(self, other):
+        return isinstance(other, XeroRecord) and self._values == other._values
+
+    __hash__ = None
+
+    def as_dict(self):
+        return dict(self._values)
 
     def __repr__(self):
         return "XeroRecord(%r)" % self._values

@@ -239,8 +239,11 @@ def test_answers_come_back_as_plain_values():
     assert getattr(inv, "no_such_field", "default") == "default"
     with pytest.raises(AttributeError):
         inv.status = "PAID"
-    assert dict(inv)["invoice_id"] == inv.invoice_id
-    assert not any(type(v).__module__.startswith("xero_python") for v in dict(inv).values())
+    assert inv.as_dict()["invoice_id"] == inv.invoice_id and "payments" in inv
+    assert not any(type(v).__module__.startswith("xero_python") for v in inv.as_dict().values())
+    from xero_python.accounting import Item, Items
+
+    assert xc.plain(Items(items=[Item(code="SUPPORT-HR")])).items[0].code == "SUPPORT-HR"  # a field, not a method
 
 
 # -- batching and keys -------------------------------------------------------------------------------
