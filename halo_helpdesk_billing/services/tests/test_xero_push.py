@@ -243,7 +243,9 @@ def test_answers_come_back_as_plain_values():
     assert not any(type(v).__module__.startswith("xero_python") for v in inv.as_dict().values())
     from xero_python.accounting import Item, Items
 
-    assert xc.plain(Items(items=[Item(code="SUPPORT-HR")])).items[0].code == "SUPPORT-HR"  # a field, not a method
+    assert (
+        xc.plain(Items(items=[Item(code="SUPPORT-HR")])).items[0].code == "SUPPORT-HR"
+    )  # a field, not a method
 
 
 # -- batching and keys -------------------------------------------------------------------------------
