@@ -3,13 +3,15 @@
 - ``HaloBaseCommon`` (here): the company and one user of each kind: ``technician``, ``billing_user``,
   ``billing_manager``, ``portal``, ``sysadmin``; with ``halo_other_company = True`` also a second company
   (``company_b``, ``company_b_data``) and its billing manager ``manager_b``. ``_halo_user`` makes any other.
-- ``HaloBillingCommon`` (here): customers (the portal user is a contact of ``customer``), products, rates;
+- ``HaloBillingCommon`` (here): customers (the portal user is a contact of ``customer``), products, rates,
+  an office-hours calendar factory;
   ``HaloCaptureCommon`` (here) adds employees, a team and a ticket; ``HaloBillingRunCommon``
   (billing_common.py) a month of priced work.
 - ``HaloContractCommon`` (contract_common.py), on billing: contract products, a contact, contract factories.
 - ``HaloXeroCommon`` (xero_common.py), on billing: the sandbox started, the company's connection connected;
   ``HaloXeroPushCommon`` (test_xero_push_common.py) adds mapped products and taxes, ``XeroCurrencyCommon``
-  (xero_currency_common.py) euros.
+  (xero_currency_common.py) euros; the browser tours' ``_SandboxHttpCase`` (test_tour_xero_setup.py) starts
+  its sandbox the same way (``start_sandbox``) but leaves connecting to the wizard.
 - ``HaloRpcCase`` (rpc_common.py): a mixin for any of them, JSON-RPC over HTTP as any user above
   (``self.rpc(user)``; their password is their login).
 """
@@ -90,6 +92,28 @@ class HaloBillingCommon(HaloBaseCommon):
         Rate = cls.env["halo.charge.rate"]
         cls.rate_onsite = Rate.create({"name": "On-site (test)", "product_id": cls.product_onsite.id})
         cls.rate_remote = Rate.create({"name": "Remote (test)", "product_id": cls.product_remote.id})
+
+    @classmethod
+    def _halo_london_calendar(cls):
+        """Office hours: Europe/London, Monday to Friday 09:00-17:00."""
+        return cls.env["resource.calendar"].create(
+            {
+                "name": "London 9-17",
+                "tz": "Europe/London",
+                "attendance_ids": [
+                    Command.create(
+                        {
+                            "name": f"Day {d}",
+                            "dayofweek": str(d),
+                            "hour_from": 9,
+                            "hour_to": 17,
+                            "day_period": "morning",
+                        }
+                    )
+                    for d in range(5)
+                ],
+            }
+        )
 
 
 class HaloCaptureCommon(HaloBillingCommon):

@@ -50,6 +50,27 @@ class _HostSpy:
         return self._original(manager, host, port=port, scheme=scheme, pool_kwargs=pool_kwargs)
 
 
+def start_sandbox(cls, spy, limits_enabled=False):
+    """Start a sandbox for the test class ``cls`` (stopped after it), its app a new app (granular
+    scopes only), and record with ``spy`` the hosts Odoo's HTTP requests (urllib3) go to."""
+    cls.sandbox = SandboxServer(
+        port=0, limits_enabled=limits_enabled, registered=SANDBOX_APP_REGISTERED
+    ).start()
+    cls.addClassCleanup(cls.sandbox.stop)
+    cls.sandbox_url = cls.sandbox.url
+    cls.ctl = SandboxControl(cls.sandbox_url)
+    cls.host_spy = spy
+    cls.startClassPatcher(
+        patch.object(
+            urllib3.PoolManager,
+            "connection_from_host",
+            lambda manager, host, port=None, scheme="http", pool_kwargs=None: spy(
+                manager, host, port, scheme, pool_kwargs
+            ),
+        )
+    )
+
+
 @tagged("post_install", "-at_install")
 class HaloXeroCommon(HaloBillingCommon):
     sandbox_limits = False  # the sandbox's rate limits (5 in flight, 60/min) for this class
@@ -57,25 +78,10 @@ class HaloXeroCommon(HaloBillingCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        # the sandbox's app is a new app (granular scopes only); Odoo's callback is registered in setUp
-        cls.sandbox = SandboxServer(
-            port=0, limits_enabled=cls.sandbox_limits, registered=SANDBOX_APP_REGISTERED
-        ).start()
-        cls.addClassCleanup(cls.sandbox.stop)
-        cls.sandbox_url = cls.sandbox.url
-        cls.ctl = SandboxControl(cls.sandbox_url)
+        # Odoo's callback is registered for the sandbox's app in setUp
+        start_sandbox(cls, _HostSpy(), limits_enabled=cls.sandbox_limits)
         cls.tenant_id = UK_TENANT_ID
         cls.connection = cls._halo_xero_connection(cls.env.company, "Xero (test)", default_account_code="200")
-        cls.host_spy = _HostSpy()
-        spy = cls.host_spy
-        patcher = patch.object(
-            urllib3.PoolManager,
-            "connection_from_host",
-            lambda manager, host, port=None, scheme="http", pool_kwargs=None: spy(
-                manager, host, port, scheme, pool_kwargs
-            ),
-        )
-        cls.startClassPatcher(patcher)
 
     def setUp(self):
         super().setUp()
