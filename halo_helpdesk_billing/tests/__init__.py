@@ -15,6 +15,7 @@ from . import test_xero_import
 from . import test_xero_connection
 from . import test_xero_push
 from . import test_xero_push_faults
+from . import test_xero_push_jobs
 from . import test_xero_push_limits
 from . import test_xero_payments
 from . import test_xero_webhook

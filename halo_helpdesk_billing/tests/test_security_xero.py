@@ -220,9 +220,9 @@ class TestXeroSecurityRpc(HaloXeroPushCommon, HaloRpcCase):
                 "halo_xero_error": "Xero refused it",
             }
         )
-        cron = self.env.ref("halo_helpdesk_billing.ir_cron_halo_xero_push")
-        Trigger = self.env["ir.cron.trigger"].sudo()
-        triggers = Trigger.search_count([("cron_id", "=", cron.id)])
+        Job = self.env["queue.job"].sudo()
+        push_jobs = [("method_name", "=", "_halo_job_xero_push")]
+        jobs = Job.search_count(push_jobs)
         portal = self.rpc(self.portal)
         # the portal user reads their invoice...
         self.assertEqual(
@@ -234,7 +234,7 @@ class TestXeroSecurityRpc(HaloXeroPushCommon, HaloRpcCase):
                     self.assertRpcRefused(client, MOVE, method, [move.id])
         self.env.invalidate_all()
         self.assertEqual((move.halo_xero_state, move.halo_xero_payload_version), ("failed", 1))
-        self.assertEqual(Trigger.search_count([("cron_id", "=", cron.id)]), triggers)
+        self.assertEqual(Job.search_count(push_jobs), jobs, "no Xero push job enqueued")
         self.assertNoXeroCall()
         # a billing user of the company may, on the company's own connection only
         biller = self.rpc(self.billing_user)
@@ -245,9 +245,10 @@ class TestXeroSecurityRpc(HaloXeroPushCommon, HaloRpcCase):
         biller.call(MOVE, "action_halo_xero_retry", [move.id])
         self.env.invalidate_all()
         self.assertEqual((move.halo_xero_state, move.halo_xero_payload_version), ("queued", 2))
+        self.assertEqual(Job.search_count(push_jobs), jobs + 1, "queued again: its push job")
         action = biller.call(MOVE, "action_halo_xero_send_now", [move.id])
         self.assertEqual(action["tag"], "display_notification")
-        self.assertEqual(Trigger.search_count([("cron_id", "=", cron.id)]), triggers + 1)
+        self.assertEqual(Job.search_count(push_jobs), jobs + 2, "send now: one more")
 
     def test_sync_log_and_payments_of_other_companies_are_not_readable(self):
         move = self.make_invoices(1)

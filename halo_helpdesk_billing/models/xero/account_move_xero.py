@@ -13,6 +13,14 @@ State machine of ``halo_xero_state``::
 An invoice is re-sent only after a look-up proved it is not in Xero, and every request carries an
 Idempotency-Key bound to the invoices, their payload versions and the body.
 
+Who sends: queuing enqueues one OCA ``queue_job`` job per connection and batch of 50 (channel
+``root.halo_xero``, in the queuing transaction: a rolled-back post enqueues nothing), so invoices reach Xero
+seconds after posting and batches run in parallel on the job runner's workers (the throttle shared in
+PostgreSQL keeps the organisation's 60 calls a minute and 5 at once). The push cron is the safety net: it
+sends what is still queued ``grace_minutes`` after queuing (a job runner down, a job that failed for good, a
+push left for later by Xero's daily limit). A job and the cron never send the same invoice at once: each
+takes only the rows it can lock.
+
 Customer credit notes (``out_refund``) take the same path to ``/CreditNotes`` (never in the same request
 as invoices) and are stored in the same fields (CreditNoteID in ``halo_xero_invoice_id``). An AUTHORISED
 credit note that reverses an invoice already in Xero is then allocated to it (follow-up step
@@ -21,6 +29,7 @@ credit note that reverses an invoice already in Xero is then allocated to it (fo
 
 import logging
 import time
+from datetime import timedelta
 from decimal import Decimal
 
 from odoo import api, fields, models
@@ -62,6 +71,9 @@ ALLOCATION_STATES = [
 ]
 MAX_INLINE_WAIT = 30.0  # seconds a worker run waits for a Retry-After before leaving the rest queued
 MAX_ROUNDS = 4  # send / look-up rounds per connection and worker run
+PUSH_STATES = ("queued", "sending", "unknown")  # what the push worker sends or looks up
+PUSH_CHANNEL = "root.halo_xero"  # queue_job channel of the push jobs (data/queue_job_data.xml)
+PUSH_JOB_RETRIES = 10  # queue_job retries of a push job (retry pattern: data/queue_job_data.xml)
 # who may queue, send and refresh invoices in Xero (billing users have it): these spend the
 # organisation's Xero calls and write as superuser
 
@@ -102,6 +114,13 @@ class AccountMove(models.Model):
         help="How this invoice is found in Xero when the outcome of a send is unknown: number:<n> or reference:<r>.",
     )
     halo_xero_sent_at = fields.Datetime(string="Sent to Xero", copy=False, readonly=True)
+    halo_xero_queued_at = fields.Datetime(
+        string="Queued for Xero",
+        copy=False,
+        readonly=True,
+        help="When the invoice was last queued: its background job sends it; the push cron sends what is still "
+        "queued some minutes later.",
+    )
     halo_xero_followup = fields.Boolean(
         string="Xero Follow-up Pending",
         copy=False,
@@ -134,13 +153,17 @@ class AccountMove(models.Model):
         """Queue posted customer invoices and credit notes of companies connected to Xero."""
         moves = self.filtered(lambda m: m.move_type in ("out_invoice", "out_refund") and m.state == "posted")
         Connection = self.env["halo.xero.connection"].sudo()
+        now = fields.Datetime.now()
+        queued = self.browse()
         for company, company_moves in moves.grouped("company_id").items():
             connection = Connection._halo_for_company(company)
             if not connection or connection.state in ("draft", "disconnected"):
                 continue
+            queued |= company_moves
             for move in company_moves:
                 vals = {
                     "halo_xero_state": "queued",
+                    "halo_xero_queued_at": now,
                     "halo_xero_connection_id": connection.id,
                     "halo_xero_payload_version": move.halo_xero_payload_version + 1,
                     "halo_xero_error": False,
@@ -161,6 +184,25 @@ class AccountMove(models.Model):
                         halo_xero_allocation_id=False,
                     )
                 move.sudo().write(vals)
+        queued._halo_xero_enqueue()
+
+    def _halo_xero_enqueue(self):
+        """One background job per connection and batch of 50 of these queued moves (channel
+        ``root.halo_xero``). The job is a record of the caller's transaction: it exists only if what
+        queued the moves is committed. A second job for the same moves (a repeat of *Send now*) does
+        nothing more: the first one to lock the moves sends them, the other finds them sent."""
+        moves = self.sudo().filtered(lambda m: m.halo_xero_state in PUSH_STATES and m.halo_xero_connection_id)
+        for connection, group in moves.grouped("halo_xero_connection_id").items():
+            for batch in xero_push.batches(group.ids):
+                self.sudo().browse(batch).with_delay(
+                    channel=PUSH_CHANNEL,
+                    max_retries=PUSH_JOB_RETRIES,
+                    description=self.env._(
+                        "Xero: send %(count)s invoices to %(organisation)s",
+                        count=len(batch),
+                        organisation=connection.tenant_name or connection.name,
+                    ),
+                )._halo_job_xero_push()
 
     def button_draft(self):
         for move in self:
@@ -226,8 +268,7 @@ class AccountMove(models.Model):
                         company=company.name,
                     )
                 )
-        moves._halo_xero_queue()
-        self.env.ref("halo_helpdesk_billing.ir_cron_halo_xero_push").sudo()._trigger()
+        moves._halo_xero_queue()  # enqueues their background jobs
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
@@ -243,12 +284,13 @@ class AccountMove(models.Model):
         }
 
     def action_halo_xero_send_now(self):
-        """Queue (failed ones again) and wake the push cron: the cron commits 'sending' before each
-        request, which is what makes a crash or a rollback after the HTTP call harmless."""
+        """Queue (failed ones again) and send in the background now: one job per batch, which commits
+        'sending' before each request (what makes a crash or a rollback after the HTTP call harmless)."""
         halo_check_caller(self, XERO_INVOICE_GROUP, "write")
         moves = self.filtered(lambda m: m.halo_xero_state in ("queued", "sending", "unknown", "failed"))
-        moves.filtered(lambda m: m.halo_xero_state == "failed")._halo_xero_queue()
-        self.env.ref("halo_helpdesk_billing.ir_cron_halo_xero_push").sudo()._trigger()
+        failed = moves.filtered(lambda m: m.halo_xero_state == "failed")
+        failed._halo_xero_queue()  # enqueues their jobs
+        (moves - failed)._halo_xero_enqueue()
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
@@ -304,18 +346,24 @@ class AccountMove(models.Model):
         }
 
     # -- cron -------------------------------------------------------------------------------------
-    def _halo_xero_push_domain(self):
-        return Domain("halo_xero_state", "in", ["queued", "sending", "unknown"])
+    def _halo_xero_push_domain(self, grace_minutes=0):
+        """What the push cron sends: queued (or in doubt) for at least ``grace_minutes`` (the time their
+        own background job has to send them)."""
+        domain = Domain("halo_xero_state", "in", list(PUSH_STATES))
+        if grace_minutes:
+            cutoff = fields.Datetime.now() - timedelta(minutes=grace_minutes)
+            domain &= Domain("halo_xero_queued_at", "=", False) | Domain("halo_xero_queued_at", "<=", cutoff)
+        return domain
 
     @api.model
-    def _cron_halo_xero_push(self, limit=500):
-        """Send queued invoices; the scheduler calls again while some remain."""
-        moves = self.search(self._halo_xero_push_domain(), order="id", limit=limit).try_lock_for_update()
+    def _cron_halo_xero_push(self, limit=500, grace_minutes=0):
+        """Send queued invoices; the scheduler calls again while some remain. The scheduled action passes
+        ``grace_minutes`` so that it sends only what the background jobs have not."""
+        domain = self._halo_xero_push_domain(grace_minutes)
+        moves = self.search(domain, order="id", limit=limit).try_lock_for_update()
         stats = XERO_COMMIT.on(moves)._halo_xero_push()
         progressed = stats["sent"] + stats["failed"]
-        remaining = (
-            self.search_count(self._halo_xero_push_domain()) if progressed and not stats["stop"] else 0
-        )
+        remaining = self.search_count(domain) if progressed and not stats["stop"] else 0
         self.env["ir.cron"]._commit_progress(len(moves), remaining=remaining)
         follow = self.search([("halo_xero_followup", "=", True)], order="id", limit=limit)
         for connection, group in follow.grouped("halo_xero_connection_id").items():
@@ -325,8 +373,28 @@ class AccountMove(models.Model):
                 _logger.info("Xero follow-ups postponed for connection %s: %s", connection.id, err)
         self.env["ir.cron"]._commit_progress(0)
 
+    def _halo_job_xero_push(self):
+        """Job (queue_job, channel ``root.halo_xero``): send this batch to Xero, as the push cron does,
+        committing 'sending' before each request (a worker killed after Xero answered leaves 'sending',
+        which the retry looks up in Xero before sending anything again). Moves the cron or another job
+        is sending (rows locked) are theirs; moves sent meanwhile are skipped, so a job delivered twice
+        sends nothing twice. What a job cannot send now (Xero's daily limit, a connection to renew) stays
+        queued with its reason, for the push cron."""
+        moves = self.sudo().exists().filtered(lambda m: m.halo_xero_state in PUSH_STATES)
+        moves = moves.try_lock_for_update()
+        if not moves:
+            return self.env._("Nothing to send: sent already, or being sent by another worker.")
+        # the job function allows commits (data/queue_job_data.xml): queue_job runs it in a cursor of its own
+        stats = XERO_COMMIT.on(moves)._halo_xero_push()
+        return self.env._(
+            "%(sent)s sent, %(failed)s refused by Xero, %(waiting)s still queued.",
+            sent=stats["sent"],
+            failed=stats["failed"],
+            waiting=stats["waiting"],
+        )
+
     def _halo_xero_commit(self):
-        """Commit (cron entry point only): 'sending' must be durable before the HTTP call."""
+        """Commit (push cron and push job only): 'sending' must be durable before the HTTP call."""
         if XERO_COMMIT.is_set(self.env):
             self.env["ir.cron"]._commit_progress()  # commits; inside the cron, also its progress
 

@@ -195,7 +195,7 @@ class AccountMove(models.Model):
             "ok",
             self.env._("Cancelled in Odoo: to void (approved) or delete (draft) in Xero."),
         )
-        self.env.ref("halo_helpdesk_billing.ir_cron_halo_xero_push").sudo()._trigger()
+        moves._halo_xero_enqueue()
 
     def action_halo_xero_retry(self):
         """Also: a cancel Xero refused, asked again (once the payment was removed in Xero, say)."""
