@@ -3,8 +3,8 @@
 - ``HaloBaseCommon`` (here): the company and one user of each kind: ``technician``, ``billing_user``,
   ``billing_manager``, ``portal``, ``sysadmin``; with ``halo_other_company = True`` also a second company
   (``company_b``, ``company_b_data``) and its billing manager ``manager_b``. ``_halo_user`` makes any other.
-- ``HaloBillingCommon`` (here): customers (the portal user is a contact of ``customer``), products, rates,
-  an office-hours calendar factory;
+- ``HaloBillingCommon`` (here): customers, products, rates, an office-hours calendar factory (a module
+  that needs the portal user as a customer's contact links it: it changes what invoicing queries);
   ``HaloCaptureCommon`` (here) adds employees, a team and a ticket; ``HaloBillingRunCommon``
   (billing_common.py) a month of priced work.
 - ``HaloContractCommon`` (contract_common.py), on billing: contract products, a contact, contract factories.
@@ -85,7 +85,6 @@ class HaloBillingCommon(HaloBaseCommon):
         super().setUpClass()
         cls.customer = cls.env["res.partner"].create({"name": "Acme Widgets Ltd", "is_company": True})
         cls.other_customer = cls.env["res.partner"].create({"name": "Globex plc", "is_company": True})
-        cls.portal.partner_id.parent_id = cls.customer
         Product = cls.env["product.product"]
         cls.product_onsite = Product.create({"name": "On-site (test)", "type": "service"})
         cls.product_remote = Product.create({"name": "Remote (test)", "type": "service"})

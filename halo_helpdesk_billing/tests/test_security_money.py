@@ -83,7 +83,8 @@ class TestSecurityMoney(HaloBillingRunCommon, HaloContractCommon, HaloRpcCase):
             topup_price=315,
         )
         cls.hours_contract.action_topup()
-        # a billing user of another company (the portal user is the customer's)
+        # a portal user of the customer, a billing user of another company
+        cls.portal.partner_id.parent_id = cls.customer
         cls.billing_user_b = cls._halo_user(
             "halo_biller_b", "Bea Biller", f"base.group_user,{BILLING_USER}", company=cls.company_b
         )

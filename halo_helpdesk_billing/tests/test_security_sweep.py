@@ -192,6 +192,7 @@ class SweepCommon(HaloContractCommon, HaloBillingRunCommon, HaloRpcCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
+        cls.portal.partner_id.parent_id = cls.customer
         cls.contract = cls._contract(
             prepay_kind="money",
             topup_block=200,
