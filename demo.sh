@@ -4,7 +4,7 @@
 #   ./demo.sh           start again, keeping the demo data
 #   ./demo.sh --reset   drop the demo database and the sandbox's data, then re-create them
 # Environment: HALO_DEMO_DB (halo_demo), HALO_HTTP_PORT (8069), HALO_GEVENT_PORT (8072), HALO_SANDBOX_PORT (8099),
-#   HALO_WORKERS (2), HALO_QUEUE_CHANNELS (root:2,root.halo_billing:2).
+#   HALO_WORKERS (2), HALO_QUEUE_CHANNELS (root:2,root.halo_billing:2,root.halo_xero:1).
 # Odoo runs as in production: prefork workers with Odoo's default limits and queue_job's job runner.
 # The console shows the steps, the URL and the logins; Odoo's own log (warnings included) goes to
 # .cache/demo_odoo.log.
@@ -25,7 +25,7 @@ PORT="${HALO_HTTP_PORT:-8069}"
 SANDBOX_PORT="${HALO_SANDBOX_PORT:-8099}"
 GEVENT_PORT="${HALO_GEVENT_PORT:-8072}"
 WORKERS="${HALO_WORKERS:-2}"
-CHANNELS="${HALO_QUEUE_CHANNELS:-root:2,root.halo_billing:2}"
+CHANNELS="${HALO_QUEUE_CHANNELS:-root:2,root.halo_billing:2,root.halo_xero:1}"
 # the server's configuration: the shared one plus prefork workers and the job runner
 DEMO_CONF="$HALO_CACHE/odoo-demo.conf"
 {

@@ -30,10 +30,10 @@ esac
 # request or job, 2 GiB soft / 2.5 GiB hard memory per worker), and queue_job's runner, which
 # dispatches background jobs (billing runs' chunks) to the workers by channel.
 workers="${HALO_WORKERS:-2}"
-channels="${HALO_QUEUE_CHANNELS:-root:2,root.halo_billing:2}"
+channels="${HALO_QUEUE_CHANNELS:-root:2,root.halo_billing:2,root.halo_xero:1}"
 case "$workers$channels" in
     *[!0-9a-z_.:,]*)
-        echo "HALO_WORKERS must be a number and HALO_QUEUE_CHANNELS a list like root:2,root.halo_billing:2." >&2
+        echo "HALO_WORKERS must be a number and HALO_QUEUE_CHANNELS a list like root:2,root.halo_billing:2,root.halo_xero:1." >&2
         exit 64
         ;;
 esac

@@ -4,7 +4,7 @@
     "name": "Helpdesk Billing (PSA) with Xero",
     "summary": "Bill helpdesk tickets: charge rates, contracts, billing runs, "
     "itemised invoices and a two-way Xero integration",
-    "version": "19.0.1.3.0",
+    "version": "19.0.1.4.0",
     "category": "Services/Helpdesk",
     "license": "AGPL-3",
     "author": "Halo",

@@ -19,7 +19,7 @@ from .accounting import (
 from .common import html_response, json_response
 from .xero_dates import parse_date_in, utc_date_of
 
-FAULT_ACTIONS = ("status", "drop", "delay")
+FAULT_ACTIONS = ("status", "drop", "delay", "tamper")
 
 
 def _body(request) -> dict:
@@ -72,8 +72,10 @@ def clock_advance(sandbox, request, body):
 
 
 def faults_add(sandbox, request, body):
-    """Queue a fault: ``{"action":"status"|"drop"|"delay", "count":1, "method":"PUT", "path":"regex",
-    "status":429, "retry_after":1, "problem":"minute", "after":false, "seconds":1.0}``."""
+    """Queue a fault: ``{"action":"status"|"drop"|"delay"|"tamper", "count":1, "method":"PUT", "path":"regex",
+    "status":429, "retry_after":1, "problem":"minute", "after":false, "seconds":1.0, "field":"CurrencyRate",
+    "value":0}``. ``tamper`` answers normally but with ``field`` of every JSON object of the answer set to
+    ``value`` (left out when no ``value`` is given): a hostile or incomplete Xero answer."""
     action = body.get("action", "status")
     if action not in FAULT_ACTIONS:
         raise ValueError("action must be one of %s" % (FAULT_ACTIONS,))
@@ -88,6 +90,12 @@ def faults_add(sandbox, request, body):
         "after": bool(body.get("after", False)),
         "seconds": float(body.get("seconds", 0)),
     }
+    if action == "tamper":
+        if not body.get("field"):
+            raise ValueError("a tamper fault needs the field to change")
+        fault["field"] = str(body["field"])
+        if "value" in body:
+            fault["value"] = body["value"]
     re.compile(fault["path"])
     with sandbox.state.lock:
         sandbox.state.faults.append(fault)

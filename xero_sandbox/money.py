@@ -180,7 +180,12 @@ def create_credit(ctx, kind, contact, amount, date, currency=None, rate=None, re
     return rec
 
 
-def render_credit(org, kind, rec, applied=None) -> dict:
+def render_credit(org, kind, rec, applied=None, listed=False) -> dict:
+    """A prepayment or overpayment as ``GET /{Kind}s/{id}`` answers; ``listed``: as an entry of ``GET /{Kind}s``,
+    ``applied``: as an entry of an invoice's ``Prepayments`` / ``Overpayments`` (its AppliedAmount to that
+    invoice). Only the document read by its id carries its ``CurrencyRate``: Xero's lists (the spec's
+    getPrepayments/getOverpayments examples) and an invoice's credits (Date, Total, AppliedAmount and the id)
+    do not, so a client needing the rate reads the document itself."""
     _store, _plural, id_field, _type = KINDS[kind]
     contact = org["contacts"].get(rec["ContactID"], {})
     out = {
@@ -203,6 +208,8 @@ def render_credit(org, kind, rec, applied=None) -> dict:
         "LineItems": [],
         "Payments": [],
     }
+    if applied is not None or listed:
+        del out["CurrencyRate"]
     if applied is not None:
         out["AppliedAmount"] = applied
     else:
@@ -355,7 +362,7 @@ def credit_resource(kind):
     def handler(ctx, ident, method, sub=None, sub_ident=None):
         org = ctx.org
         ensure(org)
-        render = lambda r: render_credit(org, kind, r)  # noqa: E731
+        render = lambda r: render_credit(org, kind, r, listed=True)  # noqa: E731
         if sub:
             rec = org[store].get((ident or "").lower())
             if rec is None:
@@ -375,7 +382,9 @@ def credit_resource(kind):
             return Response(status=405)
         if ident:
             rec = org[store].get(ident.lower())
-            return json_response(envelope(ctx, plural, [render(rec)])) if rec else not_found()
+            return (
+                json_response(envelope(ctx, plural, [render_credit(org, kind, rec)])) if rec else not_found()
+            )
         return list_records(ctx, list(org[store].values()), render, True, plural)
 
     return handler

@@ -1,6 +1,7 @@
 """The Werkzeug application (routing, faults, limits, idempotency, request log) and SandboxServer."""
 
 import base64
+import json
 import re
 import socket
 import threading
@@ -76,8 +77,11 @@ class SandboxApp:
         drop_after = False
         response = None
         delay = 0.0
+        tampers = []
         for fault in self._take_faults(request):
-            if fault["action"] == "delay":
+            if fault["action"] == "tamper":
+                tampers.append(fault)
+            elif fault["action"] == "delay":
                 delay += fault["seconds"]
             elif fault["action"] == "drop" and fault["after"]:
                 drop_after = True
@@ -90,6 +94,8 @@ class SandboxApp:
             request.environ["sandbox.delay"] = delay
             response = self._route(request, parts, lower)
             time.sleep(request.environ["sandbox.delay"])
+            if tampers:
+                _tamper(response, tampers)
         if response == "drop" or drop_after:
             self._log(request, None, started, dropped=True)
             return self._drop(environ, start_response)
@@ -309,6 +315,30 @@ def scope_grants(scope: str, parts: list, method: str) -> bool:
 
 def _search(pattern, path) -> bool:
     return re.search(pattern, path, re.I) is not None
+
+
+def _tamper(response, faults):
+    """``tamper`` faults on a JSON answer: the named field of every object set to the fault's value, or left out."""
+    if not isinstance(response, Response) or not (response.mimetype or "").endswith("json"):
+        return
+    data = json.loads(response.get_data() or b"null")
+
+    def walk(node):
+        if isinstance(node, list):
+            for item in node:
+                walk(item)
+        elif isinstance(node, dict):
+            for fault in faults:
+                if fault["field"] in node:
+                    if "value" in fault:
+                        node[fault["field"]] = fault["value"]
+                    else:
+                        del node[fault["field"]]
+            for value in node.values():
+                walk(value)
+
+    walk(data)
+    response.set_data(json.dumps(data))
 
 
 class _QuietHandler(WSGIRequestHandler):

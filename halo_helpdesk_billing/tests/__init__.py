@@ -15,6 +15,7 @@ from . import test_xero_import
 from . import test_xero_connection
 from . import test_xero_push
 from . import test_xero_push_faults
+from . import test_xero_push_jobs
 from . import test_xero_push_limits
 from . import test_xero_payments
 from . import test_xero_webhook
@@ -46,6 +47,7 @@ from . import test_xero_push_billing_run
 from . import test_customer_settings_per_company
 from . import test_billing_report_prepaid
 from . import test_xero_currency_payments
+from . import test_xero_currency_allocations
 from . import test_xero_worker_processes
 from . import test_xero_links
 from . import test_xero_relink

@@ -265,9 +265,9 @@ class TestXeroSecurityRpc(HaloXeroPushCommon, HaloRpcCase):
                 "halo_xero_error": "Xero refused it",
             }
         )
-        cron = self.env.ref("halo_helpdesk_billing.ir_cron_halo_xero_push")
-        Trigger = self.env["ir.cron.trigger"].sudo()
-        triggers = Trigger.search_count([("cron_id", "=", cron.id)])
+        Job = self.env["queue.job"].sudo()
+        push_jobs = [("method_name", "=", "_halo_job_xero_push")]
+        jobs = Job.search_count(push_jobs)
         portal = self.rpc(self.portal)
         # the portal user reads their invoice...
         self.assertEqual(
@@ -279,7 +279,7 @@ class TestXeroSecurityRpc(HaloXeroPushCommon, HaloRpcCase):
                     self.assertRpcRefused(client, MOVE, method, [move.id])
         self.env.invalidate_all()
         self.assertEqual((move.halo_xero_state, move.halo_xero_payload_version), ("failed", 1))
-        self.assertEqual(Trigger.search_count([("cron_id", "=", cron.id)]), triggers)
+        self.assertEqual(Job.search_count(push_jobs), jobs, "no Xero push job enqueued")
         self.assertNoXeroCall()
         # a billing user of the company may, on the company's own connection only
         biller = self.rpc(self.billing_user)
@@ -290,9 +290,10 @@ class TestXeroSecurityRpc(HaloXeroPushCommon, HaloRpcCase):
         biller.call(MOVE, "action_halo_xero_retry", [move.id])
         self.env.invalidate_all()
         self.assertEqual((move.halo_xero_state, move.halo_xero_payload_version), ("queued", 2))
+        self.assertEqual(Job.search_count(push_jobs), jobs + 1, "queued again: its push job")
         action = biller.call(MOVE, "action_halo_xero_send_now", [move.id])
         self.assertEqual(action["tag"], "display_notification")
-        self.assertEqual(Trigger.search_count([("cron_id", "=", cron.id)]), triggers + 1)
+        self.assertEqual(Job.search_count(push_jobs), jobs + 2, "send now: one more")
 
     def test_sync_log_and_payments_of_other_companies_are_not_readable(self):
         move = self.make_invoices(1)
@@ -496,7 +497,7 @@ class TestXeroSecurityRpc(HaloXeroPushCommon, HaloRpcCase):
     def test_webhook_events_only_for_the_organisation_of_the_signing_key(self):
         body = self.payload(self.tenant_id, NZ_TENANT_ID, "AAAAAAAA-0000-0000-0000-000000000000")
         with self.assertLogs(
-            "odoo.addons.halo_helpdesk_billing.models.xero.halo_xero_payment", "WARNING"
+            "odoo.addons.halo_helpdesk_billing.models.xero.halo_xero_webhook_event", "WARNING"
         ) as logs:
             self.assertEqual(self.post(body, KEY_B).status_code, 200)
         self.assertIn("2 events ignored", logs.output[0])

@@ -273,14 +273,14 @@ class TestXeroPush(HaloXeroPushCommon):
 
     def test_dashboard_send_now_and_retry(self):
         moves = self.make_invoices(2)
-        cron = self.env.ref("halo_helpdesk_billing.ir_cron_halo_xero_push")
-        triggers = self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)])
+        Job = self.env["queue.job"].sudo()
+        jobs = Job.search_count([("method_name", "=", "_halo_job_xero_push")])
         action = moves.action_halo_xero_send_now()
         self.assertEqual(action["tag"], "display_notification")
         self.assertEqual(
-            self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)]),
-            triggers + 1,
-            "Send now wakes the cron, which commits 'sending' before each request",
+            Job.search_count([("method_name", "=", "_halo_job_xero_push")]),
+            jobs + 1,
+            "Send now enqueues a push job, which commits 'sending' before each request",
         )
         moves[0].write({"halo_xero_state": "failed", "halo_xero_error": "x"})
         moves[0].action_halo_xero_retry()

@@ -124,7 +124,9 @@ class TestXeroWorkerProcesses(HaloXeroPushCommon):
         reports, usage, elapsed = self.run_processes(seconds=65)
         self.ctl.clear_faults()
         self.assertEqual([r["errors"] for r in reports], [[], []])
-        self.assertGreaterEqual(elapsed, 65)
+        # past one full minute of Xero's window (a worker stops as soon as its next wait would pass its 65 s, so
+        # the run may end a little before 65 s: seen 64.7 s)
+        self.assertGreater(elapsed, 61)
         # the organisation saw at most 60 calls in any 60 s and 5 in flight, and refused none
         self.assertLessEqual(usage["peak_minute"], 60, usage)
         self.assertLessEqual(usage["peak_concurrent"], 5, usage)

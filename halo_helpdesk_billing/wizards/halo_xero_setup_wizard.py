@@ -549,10 +549,8 @@ class HaloXeroSetupWizard(models.TransientModel):
         if self.connection_id.sudo().state != "connected":
             raise UserError(self.env._("Connect to Xero first."))
         moves = self.env["account.move"].sudo().search(self._halo_unsent_domain())
-        moves._halo_xero_queue()
+        moves._halo_xero_queue()  # enqueues their background jobs
         queued = moves.filtered(lambda m: m.halo_xero_state == "queued")
-        if queued:
-            self.env.ref("halo_helpdesk_billing.ir_cron_halo_xero_push").sudo()._trigger()
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",

@@ -205,3 +205,73 @@ def test_scale_seed_of_historical_invoices_and_bills(sdk, ctl):
     assert sdk.accounting.get_invoices(UK, if_modified_since=since, page=1).invoices == []
     usage = ctl.call("GET", "usage")[UK]
     assert usage["calls"] == 2 and usage["egress_bytes"] > 300 * 200  # each summary is a few hundred bytes
+
+
+def test_currency_rate_of_credits_only_on_the_document_read_by_id(sdk, ctl):
+    """A foreign-currency prepayment, overpayment and credit note keep their own CurrencyRate. Xero shows it on
+    the document read by its id (and on credit-note lists, per the spec's examples), not on an invoice's
+    Prepayments / Overpayments / CreditNotes (id, Date, Total, AppliedAmount) nor on prepayment/overpayment
+    lists: a client needing the rate reads the document."""
+    inv = create(sdk, invoice(currency_code=CurrencyCode.EUR, currency_rate=Decimal("1.2")))[0]  # 120.00 EUR
+    pre = ctl.call(
+        "POST",
+        "credits",
+        {"tenant": UK, "kind": "prepayment", "contact": ACME, "amount": 50, "currency": "EUR", "rate": 1.25},
+    )
+    over = ctl.call(
+        "POST",
+        "credits",
+        {"tenant": UK, "kind": "overpayment", "contact": ACME, "amount": 40, "currency": "EUR", "rate": 1.5},
+    )
+    assert (pre["CurrencyRate"], over["CurrencyRate"]) == (1.25, 1.5)
+    cn = create_cn(
+        sdk, credit_note(lines=[line(unit="25")], currency_code=CurrencyCode.EUR, currency_rate=1)
+    )[0]
+    for kind, ident, amount in (
+        ("prepayment", pre["PrepaymentID"], 50),
+        ("overpayment", over["OverpaymentID"], 40),
+        ("creditnote", str(cn.credit_note_id), 30),  # 25.00 + 20 % VAT
+    ):
+        ctl.call(
+            "POST",
+            "allocate",
+            {"tenant": UK, "kind": kind, "id": ident, "invoice": str(inv.invoice_id), "amount": amount},
+        )
+    got = get(sdk, inv)
+    assert got.status == "PAID" and floats(got.amount_due, got.amount_credited) == (0.0, 120.0)
+    embedded = got.prepayments + got.overpayments + got.credit_notes
+    assert [float(x.applied_amount) for x in embedded] == [50.0, 40.0, 30.0]
+    assert [x.currency_rate for x in embedded] == [None, None, None]
+    assert float(sdk.accounting.get_prepayment(UK, pre["PrepaymentID"]).prepayments[0].currency_rate) == 1.25
+    assert (
+        float(sdk.accounting.get_overpayment(UK, over["OverpaymentID"]).overpayments[0].currency_rate) == 1.5
+    )
+    assert float(sdk.accounting.get_credit_note(UK, cn.credit_note_id).credit_notes[0].currency_rate) == 1.0
+    assert sdk.accounting.get_prepayments(UK).prepayments[0].currency_rate is None
+    assert sdk.accounting.get_overpayments(UK).overpayments[0].currency_rate is None
+    # a base-currency credit is at 1; a rate of zero or less is refused, as on any document
+    base = ctl.call("POST", "credits", {"tenant": UK, "kind": "prepayment", "contact": ACME, "amount": 5})
+    assert base["CurrencyRate"] == 1.0
+    with pytest.raises(urllib.error.HTTPError) as err:
+        ctl.call(
+            "POST",
+            "credits",
+            {"tenant": UK, "kind": "overpayment", "contact": ACME, "amount": 5, "currency": "EUR", "rate": 0},
+        )
+    assert "The currency rate must be greater than zero." in err.value.read().decode()
+
+
+def test_tamper_fault_leaves_out_or_changes_a_field_of_the_answer(sdk, ctl):
+    pre = ctl.call(
+        "POST",
+        "credits",
+        {"tenant": UK, "kind": "prepayment", "contact": ACME, "amount": 50, "currency": "EUR", "rate": 1.25},
+    )
+    ctl.fault("tamper", field="CurrencyRate", path="/Prepayments/", method="GET")
+    assert sdk.accounting.get_prepayment(UK, pre["PrepaymentID"]).prepayments[0].currency_rate is None
+    ctl.fault("tamper", field="CurrencyRate", value=0, path="/Prepayments/", method="GET")
+    assert float(sdk.accounting.get_prepayment(UK, pre["PrepaymentID"]).prepayments[0].currency_rate) == 0.0
+    # each fault is used up; the stored document is unchanged
+    assert float(sdk.accounting.get_prepayment(UK, pre["PrepaymentID"]).prepayments[0].currency_rate) == 1.25
+    with pytest.raises(urllib.error.HTTPError):
+        ctl.fault("tamper", path="/Prepayments/")  # which field?
