@@ -452,7 +452,7 @@ class TestXeroSecurityRpc(HaloXeroPushCommon, HaloRpcCase):
     def test_webhook_events_only_for_the_organisation_of_the_signing_key(self):
         body = self.payload(self.tenant_id, NZ_TENANT_ID, "AAAAAAAA-0000-0000-0000-000000000000")
         with self.assertLogs(
-            "odoo.addons.halo_helpdesk_billing.models.xero.halo_xero_payment", "WARNING"
+            "odoo.addons.halo_helpdesk_billing.models.xero.halo_xero_webhook_event", "WARNING"
         ) as logs:
             self.assertEqual(self.post(body, KEY_B).status_code, 200)
         self.assertIn("2 events ignored", logs.output[0])
