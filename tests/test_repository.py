@@ -279,3 +279,19 @@ def test_each_model_of_the_addon_is_in_one_file():
     )
     fixed = sorted(KNOWN_MODEL_SPLITS - splits)
     assert not fixed, f"no longer split, remove from KNOWN_MODEL_SPLITS: {fixed}"
+
+
+def test_the_xero_sdk_stays_inside_the_client():
+    """``services/xero_client.py`` is the Xero boundary (issue #15): typed bodies in, plain values out. No
+    other module of the addon (its tests aside) imports ``xero_python``."""
+    addon = ROOT / "halo_helpdesk_billing"
+    boundary = addon / "services" / "xero_client.py"
+    offenders = []
+    for path in sorted(addon.rglob("*.py")):
+        if path == boundary or "tests" in path.relative_to(addon).parts:
+            continue
+        for number, text in enumerate(path.read_text().splitlines(), 1):
+            if re.match(r"\s*(from|import)\s+xero_python\b", text):
+                offenders.append(f"{path.relative_to(ROOT)}:{number}")
+    assert not offenders, "xero_python imported outside services/xero_client.py: " + ", ".join(offenders)
+    assert re.search(r"^\s+from xero_python", boundary.read_text(), re.M)  # the check looks at real imports

@@ -66,6 +66,7 @@ from odoo.tools import format_date
 from odoo.addons.halo_helpdesk_billing.constants import BILLING_GROUPS, BILLING_MANAGER
 from odoo.addons.halo_helpdesk_billing.constants import INVOICING_GROUP as XERO_INVOICE_GROUP
 
+from ...services import xero_client as xc
 from ...services import xero_push
 from ...services.xero_client import (
     XeroAuthError,
@@ -454,8 +455,8 @@ class AccountMove(models.Model):
             (moves - refunds).sudo()._halo_xero_fetch(
                 connection, client, (moves - refunds).mapped("halo_xero_invoice_id")
             )
-            refunds.sudo()._halo_xero_fetch_credit_notes(
-                connection, client, refunds.mapped("halo_xero_invoice_id")
+            refunds.sudo()._halo_xero_fetch(
+                connection, client, refunds.mapped("halo_xero_invoice_id"), credit=True
             )
         fetched = self.filtered("halo_xero_invoice_id")
         if not fetched:
@@ -868,7 +869,7 @@ class AccountMove(models.Model):
             return
         payloads = self._halo_xero_payloads(connection, action, client)
         moves = list(payloads)
-        sizes = [xero_push.payload_size(payloads[m]) for m in moves]
+        sizes = [xc.payload_size(payloads[m]) for m in moves]
         for batch in xero_push.size_batches(moves, sizes):
             self.browse([m.id for m in batch])._halo_xero_send(
                 connection, client, action, {m: payloads[m] for m in batch}
@@ -889,8 +890,6 @@ class AccountMove(models.Model):
         partners -= partners.browse(partners._halo_xero_contact(connection))
         if not partners:
             return
-        from xero_python.accounting import Contact, Contacts
-
         dbuuid = self._halo_xero_dbuuid()
         for chunk in xero_push.batches(partners):
             chunk = self.env["res.partner"].browse([p.id for p in chunk])
@@ -911,11 +910,7 @@ class AccountMove(models.Model):
                 result = client.call(
                     connection.tenant_id,
                     "create_contacts",
-                    Contacts(
-                        contacts=[
-                            Contact(name=b["Name"], email_address=b["EmailAddress"] or None) for b in body
-                        ]
-                    ),
+                    xc.to_sdk_contacts(body),
                     summarize_errors=False,
                     idempotency_key=key,
                     write=True,
@@ -997,7 +992,7 @@ class AccountMove(models.Model):
             result = client.call(
                 connection.tenant_id,
                 method,
-                xero_push.to_sdk_documents(payload_list),
+                xc.to_sdk_documents(payload_list),
                 summarize_errors=False,
                 unitdp=4,
                 idempotency_key=key,
@@ -1348,7 +1343,7 @@ class AccountMove(models.Model):
             ]
             if mine:  # an earlier attempt got through (its answer was lost)
                 self.halo_xero_allocation_id = str(mine[0].allocation_id or "")
-                self._halo_xero_apply_credit_notes(connection, [credit])
+                self._halo_xero_apply_remote(connection, [credit])
                 return done(
                     "done",
                     self.env._("Already allocated in Xero to %(number)s.", number=invoice.halo_xero_number),
@@ -1373,7 +1368,7 @@ class AccountMove(models.Model):
         on_date = max(
             self.invoice_date or fields.Date.context_today(self), remote_inv.date or self.invoice_date
         )
-        body = xero_push.to_sdk_allocation(invoice.halo_xero_invoice_id, amount, on_date)
+        body = xc.to_sdk_allocation(invoice.halo_xero_invoice_id, amount, on_date)
         dbuuid = self._halo_xero_dbuuid()
         key = xero_push.request_key(
             "allocate",
@@ -1409,109 +1404,95 @@ class AccountMove(models.Model):
             ),
         )
         # both documents changed in Xero (RemainingCredit / AmountDue, maybe PAID): read them back
-        self._halo_xero_fetch_credit_notes(connection, client, [self.halo_xero_invoice_id])
+        self._halo_xero_fetch(connection, client, [self.halo_xero_invoice_id], credit=True)
         invoice._halo_xero_fetch(connection, client, [invoice.halo_xero_invoice_id])
         return None
 
-    def _halo_xero_fetch_credit_notes(self, connection, client, credit_note_ids):
-        """GET these Xero credit notes (25 per request, by CreditNoteID) and apply their status."""
-        for chunk in xero_push.batches(credit_note_ids, 25):
-            where = " OR ".join('CreditNoteID==guid("%s")' % cid for cid in chunk)
-            try:
-                result = client.call(connection.tenant_id, "get_credit_notes", where=where)
-            except XeroNotFound:
-                continue
-            self._halo_xero_apply_credit_notes(connection, result.credit_notes or [])
-
-    @api.model
-    def _halo_xero_apply_credit_notes(self, connection, credit_notes):
-        """Reflect Xero credit notes (SDK models) on the Odoo credit notes bound to them: status, number."""
-        by_id = {str(cn.credit_note_id): cn for cn in credit_notes if cn.credit_note_id}
-        if not by_id:
-            return self.browse()
-        moves = self.sudo().search(
-            [
-                ("halo_xero_invoice_id", "in", list(by_id)),
-                ("move_type", "=", "out_refund"),
-                ("halo_xero_connection_id", "=", connection.id),
-            ]
-        )
-        Log = self.env["halo.xero.sync.log"]
-        for move in moves:
-            cn = by_id[move.halo_xero_invoice_id]
-            status = cn.status or move.halo_xero_status
-            if status != move.halo_xero_status:
-                Log._halo_log(move, "status", "ok", "%s → %s" % (move.halo_xero_status or "-", status))
-                if status in ("VOIDED", "DELETED"):
-                    move.message_post(
-                        body=self.env._(
-                            "This credit note was %(status)s in Xero (%(number)s).",
-                            status=status.lower(),
-                            number=cn.credit_note_number or "-",
-                        )
-                    )
-                vals = {
-                    "halo_xero_status": status,
-                    "halo_xero_number": cn.credit_note_number or move.halo_xero_number,
-                }
-                if (
-                    status == "AUTHORISED"
-                    and move.reversed_entry_id
-                    and move.halo_xero_allocation in (False, "skipped")
-                ):
-                    # approved in Xero after a DRAFT push: allocate it now
-                    vals.update(halo_xero_allocation="pending", halo_xero_followup=True)
-                move.write(vals)
-        return moves
-
     # -- back from Xero ---------------------------------------------------------------------------
-    def _halo_xero_fetch(self, connection, client, invoice_ids):
-        """GET these Xero invoices (50 per request) and apply their status and payments."""
-        for chunk in xero_push.batches(invoice_ids, 50):
+    def _halo_xero_fetch(self, connection, client, document_ids, credit=False):
+        """GET these Xero invoices (50 per request, by InvoiceID) or credit notes (25 per request, by
+        CreditNoteID) and apply what Xero says of them (``_halo_xero_apply_remote``)."""
+        for chunk in xero_push.batches(document_ids, 25 if credit else 50):
             try:
-                result = client.call(connection.tenant_id, "get_invoices", i_ds=chunk, page=1, page_size=100)
+                if credit:
+                    where = " OR ".join('CreditNoteID==guid("%s")' % cid for cid in chunk)
+                    result = client.call(connection.tenant_id, "get_credit_notes", where=where)
+                else:
+                    result = client.call(
+                        connection.tenant_id, "get_invoices", i_ds=chunk, page=1, page_size=100
+                    )
             except XeroNotFound:
                 continue
-            self._halo_xero_apply_remote(connection, result.invoices or [])
+            self._halo_xero_apply_remote(
+                connection, (result.credit_notes if credit else result.invoices) or []
+            )
+
+    @staticmethod
+    def _halo_xero_document_values(document):
+        """``(id, number, credit)`` of a Xero invoice or credit note (an answer of the client, or an SDK
+        model): one path for both."""
+        credit_id = getattr(document, "credit_note_id", None)
+        if credit_id:
+            return str(credit_id), getattr(document, "credit_note_number", None), True
+        invoice_id = getattr(document, "invoice_id", None)
+        return (str(invoice_id) if invoice_id else None), getattr(document, "invoice_number", None), False
 
     @api.model
-    def _halo_xero_apply_remote(self, connection, invoices, money=True):
-        """Reflect Xero invoices (SDK models) on the moves bound to them: status, number, payments."""
-        by_id = {str(inv.invoice_id): inv for inv in invoices if inv.invoice_id}
+    def _halo_xero_apply_remote(self, connection, documents, money=True):
+        """Reflect Xero invoices and credit notes on the moves bound to them: status and number; an invoice
+        approved or PAID gets its follow-ups (PDF, online URL), a credit note approved after a DRAFT push is
+        allocated to the invoice it reverses; then, with ``money``, each invoice's payments and allocations
+        are reconciled (``_halo_xero_reconcile_money``)."""
+        by_id = {}
+        for document in documents:
+            doc_id, number, credit = self._halo_xero_document_values(document)
+            if doc_id:
+                by_id[doc_id] = (document, number, credit)
         if not by_id:
             return self.browse()
         moves = self.sudo().search(
             [("halo_xero_invoice_id", "in", list(by_id)), ("halo_xero_connection_id", "=", connection.id)]
         )
+        # an id names the same kind of document in Odoo and in Xero (a credit note is never an invoice)
+        moves = moves.filtered(lambda m: (m.move_type == "out_refund") == by_id[m.halo_xero_invoice_id][2])
         Log = self.env["halo.xero.sync.log"]
         for move in moves:
-            inv = by_id[move.halo_xero_invoice_id]
-            status = inv.status or move.halo_xero_status
-            if status != move.halo_xero_status:
-                Log._halo_log(move, "status", "ok", "%s → %s" % (move.halo_xero_status or "-", status))
-                if status in ("VOIDED", "DELETED"):
-                    move.message_post(
-                        body=self.env._(
-                            "This invoice was %(status)s in Xero (%(number)s). Cancel it or issue a credit note in "
-                            "Odoo if that is right.",
-                            status=status.lower(),
-                            number=inv.invoice_number or "-",
-                        )
+            document, number, credit = by_id[move.halo_xero_invoice_id]
+            status = document.status or move.halo_xero_status
+            if status == move.halo_xero_status:
+                continue
+            Log._halo_log(move, "status", "ok", "%s → %s" % (move.halo_xero_status or "-", status))
+            if status in ("VOIDED", "DELETED"):
+                move.message_post(
+                    body=self.env._(
+                        "This credit note was %(status)s in Xero (%(number)s).",
+                        status=status.lower(),
+                        number=number or "-",
                     )
-                move.write(
-                    {
-                        "halo_xero_status": status,
-                        "halo_xero_number": inv.invoice_number or move.halo_xero_number,
-                        "halo_xero_followup": move.halo_xero_followup
-                        or (status not in ("DRAFT", "DELETED", "VOIDED") and not move.halo_xero_url),
-                    }
+                    if credit
+                    else self.env._(
+                        "This invoice was %(status)s in Xero (%(number)s). Cancel it or issue a credit note in "
+                        "Odoo if that is right.",
+                        status=status.lower(),
+                        number=number or "-",
+                    )
                 )
-        # payments and allocations: reconciled per invoice (``_halo_xero_reconcile_money``)
-        if not money:
-            return moves
-        by_id = {str(inv.invoice_id): inv for inv in invoices if inv.invoice_id}
-        for move in moves.filtered(lambda m: m.move_type == "out_invoice"):
-            move._halo_xero_reconcile_money_safe(connection, by_id[move.halo_xero_invoice_id])
+            vals = {"halo_xero_status": status, "halo_xero_number": number or move.halo_xero_number}
+            if not credit:
+                vals["halo_xero_followup"] = move.halo_xero_followup or (
+                    status not in ("DRAFT", "DELETED", "VOIDED") and not move.halo_xero_url
+                )
+            elif (
+                status == "AUTHORISED"
+                and move.reversed_entry_id
+                and move.halo_xero_allocation in (False, "skipped")
+            ):
+                # approved in Xero after a DRAFT push: allocate it now
+                vals.update(halo_xero_allocation="pending", halo_xero_followup=True)
+            move.write(vals)
+        if money:
+            for move in moves.filtered(lambda m: m.move_type == "out_invoice"):
+                move._halo_xero_reconcile_money_safe(connection, by_id[move.halo_xero_invoice_id][0])
         return moves
 
     # -- Xero lock dates (the organisation's PeriodLockDate / EndOfYearLockDate) -----------------------------
@@ -1988,7 +1969,7 @@ class AccountMove(models.Model):
             result = client.call(
                 connection.tenant_id,
                 method,
-                xero_push.to_sdk_status_changes(body, credit),
+                xc.to_sdk_status_changes(body, credit),
                 summarize_errors=False,
                 idempotency_key=key,
                 write=True,

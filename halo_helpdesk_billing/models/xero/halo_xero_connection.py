@@ -1314,7 +1314,7 @@ class HaloXeroConnection(models.Model):
         return self._halo_xero_poll_changes(
             client,
             "get_credit_notes",
-            Move._halo_xero_apply_credit_notes,
+            Move._halo_xero_apply_remote,
             "halo_xero_poll_cn_since",
             page_size,
         )

@@ -183,8 +183,8 @@ class HaloXeroWebhookEvent(models.Model):
         if not ours:
             return
         try:
-            Move._halo_xero_fetch_credit_notes(
-                connection, connection._halo_client(), sorted(set(ours.mapped("resource_id")))
+            Move._halo_xero_fetch(
+                connection, connection._halo_client(), sorted(set(ours.mapped("resource_id"))), credit=True
             )
         except (XeroRetryLater, XeroAuthError) as err:
             ours.write({"message": str(err)[:200]})
