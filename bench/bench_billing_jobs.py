@@ -592,6 +592,13 @@ def main():
             "halo_billing_run_line, queue_job",
             db=args.db,
         )
+    if args.reuse:  # the size of the prepared database, not the defaults
+        tickets, charges = psql(
+            "SELECT count(DISTINCT halo_ticket_id), count(*) FROM account_analytic_line "
+            "WHERE halo_ticket_id IS NOT NULL",
+            db=args.db,
+        )[0]
+        args.customers, args.charges = tickets, charges // max(tickets, 1)
     results = []
     for layout in args.layouts.split(","):
         peers = run_peers(args.db, layout) if args.peers else {}
