@@ -4,7 +4,8 @@ chunks; (b) a month of a 1,000-invoice/month MSP, in calls and bytes pulled from
 Run from the repository root after tools/setup.sh has set up the cache:
 
     source tools/setup.sh && .cache/venv/bin/python bench/bench_xero_money.py [--invoices 1000] [--payments 600]
-        [--history 20000] [--db EXISTING_DB]   (default: a throwaway database, dropped at the end)
+        [--history 20000] [--skip first-poll|month] [--db EXISTING_DB]
+        (default: a throwaway database, dropped at the end)
 
 (a) The sandbox's scale seed (``--history`` documents, half sales invoices, half bills). Two cases: the history
     last changed at the seed epoch (an established organisation connected today) and, the worst case, every
@@ -13,13 +14,22 @@ Run from the repository root after tools/setup.sh has set up the cache:
     times, or 10 s: ``cron_end_time``), a call that does nothing ends the run, which is rescheduled at once.
     Reported: each callback's and each job run's wall time (Odoo kills a cron job run after 120 s in
     multi-worker mode), the calls and the bytes Xero sent.
-(b) A month: ``--invoices`` posted invoices pushed on day 1 (the push worker, in its batches); a few credit
-    notes from Odoo; ``--payments`` payments made in Xero over days 2-29 (some deleted, some "remove & redo");
-    a prepayment and a credit note raised in Xero allocated; every change delivered as Xero's webhooks (one
-    delivery per hour with the hour's events) and processed; the safety-net poll every hour (its cron's
-    cadence, 720 polls). The sandbox's clock moves an hour at a time; its rate limits are off (the figures are
-    calls and bytes, not pacing). Reported: calls and bytes per purpose and endpoint, and Odoo's open amounts
-    against Xero's AmountDue at the end.
+(b) A month: ``--invoices`` posted invoices (made as a billing run makes them, 50 at a time) pushed on day 1
+    (the push worker, in its batches, then its follow-ups: the online invoice URL of each); a few credit notes
+    from Odoo; ``--payments`` payments made in Xero over days 2-29 (20 deleted, 20 "remove & redo", 1 in 10
+    partial); a prepayment and an overpayment raised in Xero and allocated; every change delivered as Xero's
+    webhooks (one delivery per hour with the hour's events) and processed by the events cron; the safety-net
+    poll every hour (its cron's cadence: 720 polls, every one run for real through the SDK, none extrapolated).
+    The sandbox's clock moves an hour at a time, and the addon's Xero client reads the time from it (its
+    30-minute token is refreshed before the hour's first call, as in real time, not sent expired and retried
+    after a 401). The sandbox's rate limits are off and its X-MinLimit-Remaining header kept far from 0: the
+    figures are calls and bytes, not pacing (with the header counting down the real minute, the client waited
+    for each next minute: 60 calls a real minute, and the month did not finish in 25 minutes).
+    Reported: calls and bytes per purpose and endpoint, from the sandbox's request log, next to the sandbox's
+    usage counters and the addon's own count (its shared throttle's day count); the token refreshes and the
+    webhook deliveries (not API calls); how many polls found nothing new (the same answers as the poll before)
+    and what such a poll costs; where the time went; Odoo's open amounts against Xero's AmountDue at the end.
+    Figures: README.md, section Benchmarks.
 Xero-side actions (payments, deletions, allocations) go through the sandbox's control API: they are the
 finance team's, not the addon's, and are not counted.
 """
@@ -28,67 +38,99 @@ import argparse
 import collections
 import json
 import os
+import re
 import subprocess
 import sys
 import time
-from datetime import date
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_xero_push import make_invoices  # noqa: E402
 from odoo_bench_env import odoo_env  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 
+GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
 def purpose_of(row, phase):
-    """What an addon call was for, from the phase and the request."""
-    path = row["path"].split("/api.xro/2.0/")[-1]
-    endpoint = "%s /%s" % (row["method"], path.split("/")[0])
+    """What an addon call was for, from the phase and the request (ids in the path shown as ``{id}``)."""
+    path = GUID.sub("{id}", row["path"].split("/api.xro/2.0/")[-1])
+    endpoint = "%s /%s" % (row["method"], path)
     query = row.get("query") or ""
+    watermark = any(k.lower() == "if-modified-since" for k in row.get("headers") or {})
     if endpoint == "GET /Invoices":
-        what = (
-            "summaries changed since the watermark" if "summaryOnly=True" in query else "full invoices by id"
-        )
+        if "summaryOnly=True" in query:
+            what = "summaries changed since the watermark"
+        else:
+            what = "invoices by id (in full: payments, credits)"
+    elif endpoint == "GET /Invoices/{id}/OnlineInvoice":
+        what = "online invoice URL"
     elif endpoint == "GET /Payments":
         what = "payments deleted since the watermark"
     elif endpoint == "GET /CreditNotes":
-        what = "credit notes changed since the watermark" if "page=" in query else "credit notes by id"
+        what = "credit notes changed since the watermark" if watermark else "credit notes by id"
     elif row["method"] in ("PUT", "POST"):
         what = "write"
     else:
         what = "read"
+    if (row.get("status") or 0) >= 300:
+        what += " (HTTP %s)" % row.get("status")
     return phase, endpoint, what
 
 
 class Meter:
-    """The sandbox's request log (in process) read per phase: calls and response bytes by purpose."""
+    """The sandbox's request log (in process) read per phase: calls and response bytes by purpose; the token
+    refreshes (identity endpoint, outside the API's limits) and anything else counted apart."""
 
     def __init__(self, server):
         self.server = server
-        self.seen = 0
+        self.seen = server.state.request_seq  # from now on
         self.table = collections.defaultdict(lambda: [0, 0])
+        self.other = collections.Counter()  # non-API requests: "POST /connect/token", ...
+        self.last = []  # the API rows of the last take
 
     def take(self, phase):
-        rows = [r for r in list(self.server.state.requests) if r.get("seq", 0) > self.seen]
-        self.seen = max([self.seen] + [r.get("seq", 0) for r in rows])
-        calls = 0
+        rows = []
+        for row in reversed(list(self.server.state.requests)):
+            if row.get("seq", 0) <= self.seen:
+                break
+            rows.append(row)
+        rows.reverse()
+        if rows and rows[0]["seq"] != self.seen + 1:
+            # the sandbox keeps its last 5,000 requests: read after every phase
+            raise RuntimeError("request log overrun: %d requests lost" % (rows[0]["seq"] - self.seen - 1))
+        self.seen = rows[-1]["seq"] if rows else self.seen
+        self.last = [r for r in rows if "/api.xro/" in r["path"]]
         for row in rows:
             if "/api.xro/" not in row["path"]:
+                if not row["path"].startswith("/_sandbox/"):
+                    self.other["%s %s" % (row["method"], row["path"])] += 1
                 continue
-            calls += 1
             cell = self.table[purpose_of(row, phase)]
             cell[0] += 1
             cell[1] += len((row.get("response") or "").encode())
-        return calls  # the sandbox keeps its last 5,000 requests: read after every phase
+        return len(self.last)
 
     def print(self):
-        print("\n%-34s %-18s %-40s %7s %12s" % ("purpose", "endpoint", "what", "calls", "bytes pulled"))
+        line = "%-30s %-38s %-44s %7s %12s"
+        print("\n" + line % ("purpose", "endpoint", "what", "calls", "bytes pulled"))
         total = [0, 0]
+        by_endpoint = collections.defaultdict(lambda: [0, 0])
         for (phase, endpoint, what), (calls, size) in sorted(self.table.items()):
-            print("%-34s %-18s %-40s %7d %12d" % (phase, endpoint, what, calls, size))
+            print(line % (phase, endpoint, what, calls, size))
             total[0] += calls
             total[1] += size
-        print("%-34s %-18s %-40s %7d %12d" % ("total", "", "", total[0], total[1]))
+            by_endpoint[endpoint][0] += calls
+            by_endpoint[endpoint][1] += size
+        print(line % ("total", "", "", total[0], total[1]))
+        print("\nby endpoint:")
+        for endpoint, (calls, size) in sorted(by_endpoint.items()):
+            print("  %-38s %7d calls %12d bytes" % (endpoint, calls, size))
+        for request, count in sorted(self.other.items()):
+            print("  not an API call: %-38s %7d" % (request, count))
+        return total
 
 
 def connect(env, server, ctl, xc, tenant, name="Bench"):
@@ -195,47 +237,15 @@ def bench_first_poll(args, env, server, ctl, xc, tenant):
             print("      %-18s %-42s %5d calls %11d bytes" % (endpoint, what, calls, size))
 
 
-def make_invoices(env, partners, count, tax, product):
-    from odoo import Command
-
-    moves = env["account.move"]
-    for first in range(0, count, 50):
-        batch = env["account.move"].create(
-            [
-                {
-                    "move_type": "out_invoice",
-                    "partner_id": partners[i % len(partners)].id,
-                    "invoice_date": date(2026, 7, 31),
-                    "invoice_date_due": date(2026, 8, 30),
-                    "invoice_line_ids": [
-                        Command.create(
-                            {
-                                "product_id": product.id,
-                                "name": "Managed services %d" % i,
-                                "quantity": 1.5,
-                                "price_unit": 95.0,
-                                "tax_ids": [Command.set(tax.ids)],
-                            }
-                        )
-                    ],
-                }
-                for i in range(first, min(first + 50, count))
-            ]
-        )
-        batch.action_post()
-        moves |= batch
-        env.cr.commit()
-    return moves
-
-
 def deliver_webhooks(env, server, xero_push):
     """One delivery of the queued events (as Xero batches them), then their processing (the events cron)."""
     queue = server.state.webhook_queue
-    events = [e for e in list(queue)]
+    events = [{k: v for k, v in e.items() if k != "attempts"} for e in list(queue)]
     queue.clear()
     if not events:
-        return 0
+        return 0, 0, 0
     Event = env["halo.xero.webhook.event"]
+    payloads = size = 0
     for first in range(0, len(events), 100):
         body = json.dumps(
             {
@@ -246,22 +256,86 @@ def deliver_webhooks(env, server, xero_push):
             }
         ).encode()
         assert Event._halo_receive(body, xero_push.webhook_signature(body, "halo-demo-webhook-key")) == 200
+        payloads += 1
+        size += len(body)
     while Event.search_count([("state", "=", "new")]):
         Event._cron_halo_xero_events()
     env.cr.commit()
-    return len(events)
+    return len(events), payloads, size
+
+
+class SandboxTime:
+    """The ``time`` module as the addon's Xero client sees it during the month: ``time()`` is the sandbox's
+    clock (token expiry: the client refreshes its 30-minute token before the hourly poll, as in real time,
+    instead of sending it expired and retrying after a 401), everything else is the real module."""
+
+    def __init__(self, state):
+        self.state = state
+
+    def time(self):
+        return self.state.now()
+
+    def __getattr__(self, name):
+        return getattr(time, name)
+
+
+def poll_answers(rows):
+    """A poll's requests and answers, without the envelope's Id and DateTimeUTC (new in every answer), with
+    each answer's size: two polls with the same are the same calls and bytes."""
+    out = []
+    for row in rows:
+        body = json.loads(row.get("response") or "{}")
+        body.pop("Id", None)
+        body.pop("DateTimeUTC", None)
+        headers = {k.lower(): v for k, v in (row.get("headers") or {}).items()}
+        out.append(
+            (
+                row["method"],
+                row["path"],
+                row["query"],
+                headers.get("if-modified-since"),
+                row.get("status"),
+                json.dumps(body, sort_keys=True),
+                len((row.get("response") or "").encode()),
+            )
+        )
+    return tuple(out)
+
+
+def addon_calls(env, scope):
+    """The API calls the addon counted (the shared throttle's day count of the bench's throttle scope)."""
+    env.cr.execute("SELECT state FROM halo_xero_rate_limit WHERE key LIKE %s", [scope + "|%"])
+    states = [json.loads(row[0] or "{}") for row in env.cr.fetchall()]
+    return sum(s.get("day_count", 0) for s in states), sorted({s["day"] for s in states if s.get("day")})
 
 
 def bench_month(args, env, server, ctl, xc, tenant):
-    from odoo.addons.halo_helpdesk_billing.services import xero_push
-
     org = server.state.orgs[tenant]
     org["invoices"] = {
         k: v for k, v in org["invoices"].items() if not (v.get("Reference") or "").startswith("HIST-")
     }
     conn = connect(env, server, ctl, xc, tenant, "Bench month")
-    ctl.limits(enabled=False)
-    xc.reset_default_throttle(per_minute=100000, concurrent=5, daily=1_000_000)
+    Account = env["account.account"]
+    conn.write(  # where prepayments, overpayments and credit notes allocated in Xero are registered
+        {
+            "halo_xero_allocation_journal_id": env["account.journal"]
+            .search([("type", "=", "general"), ("company_id", "=", env.company.id)], limit=1)
+            .id,
+            "halo_xero_prepayment_account_id": Account.create(
+                {"name": "Customer prepayments (Xero)", "code": "HXP01", "account_type": "liability_current"}
+            ).id,
+            "halo_xero_overpayment_account_id": Account.create(
+                {"name": "Customer overpayments (Xero)", "code": "HXO01", "account_type": "liability_current"}
+            ).id,
+            "halo_xero_credit_note_account_id": Account.create(
+                {"name": "Credit notes raised in Xero", "code": "HXC01", "account_type": "income"}
+            ).id,
+        }
+    )
+    # limits off, and their headers far from zero: X-MinLimit-Remaining counts the real minute even with the
+    # limits off, and the client waits for the next minute at 0 (60 calls per real minute: the month took hours)
+    ctl.limits(enabled=False, minute=1_000_000, day=1_000_000, app_minute=1_000_000, reset_counters=True)
+    scope = xc.reset_default_throttle(per_minute=1_000_000, concurrent=5, daily=1_000_000).shared_scope
     ctl.seed(tenant, contacts=100)
     contacts = list(org["contacts"].values())[:100]
     partners = env["res.partner"].create(
@@ -280,13 +354,26 @@ def bench_month(args, env, server, ctl, xc, tenant):
         {"name": "Support (bench)", "type": "service", "halo_xero_account_code": "200"}
     )
     t0 = time.time()
-    moves = make_invoices(env, partners, args.invoices, tax, product)
+    moves = make_invoices(env, partners, args.invoices, tax, product)  # as a billing run, 50 at a time
+    env.cr.commit()
     print("\n(b) %d invoices created and posted in %.0f s" % (len(moves), time.time() - t0), flush=True)
     meter = Meter(server)
     meter.take("set-up")
     meter.table.clear()
     ctl.call("POST", "usage/reset", {})
     server.state.webhook_queue.clear()
+    real_time, xc.time = xc.time, SandboxTime(server.state)
+    try:
+        month(args, env, server, ctl, xc, tenant, conn, moves, meter, scope)
+    finally:
+        xc.time = real_time
+
+
+def month(args, env, server, ctl, xc, tenant, conn, moves, meter, scope):
+    from odoo.addons.halo_helpdesk_billing.services import xero_push
+
+    org = server.state.orgs[tenant]
+    spent = collections.Counter()  # seconds of the month by step
     started = time.time()
     # day 1: the billing run's invoices pushed (the push worker), then a few Odoo credit notes
     moves._halo_xero_push()
@@ -297,13 +384,24 @@ def bench_month(args, env, server, ctl, xc, tenant):
     refunds._halo_xero_push()
     env.cr.commit()
     meter.take("push credit notes (day 1)")
+    spent["push (day 1)"] = time.time() - started
+    print(
+        "  day 1: %d invoices and %d credit notes pushed in %.0f s"
+        % (len(moves), len(refunds), time.time() - started)
+    )
     sent = moves.filtered(lambda m: m.halo_xero_invoice_id)
     payable = sent[5:]
     schedule = collections.defaultdict(list)  # hour of the month -> invoices paid then
     for n, move in enumerate(payable[: args.payments]):
         schedule[24 + (n * 7) % (27 * 24)].append(move)
     paid = {}
+    deleted = redone = 0
+    hooks = collections.Counter()
+    unchanged = collections.Counter()  # (calls, bytes) of a poll that answered as the one before -> polls
+    previous = None
     for hour in range(30 * 24):
+        if hour % 24 == 0:
+            print("  day %d: %.0f s" % (hour // 24 + 1, time.time() - started), flush=True)
         ctl.advance(3600)
         for move in schedule.get(hour, []):
             amount = 100.0 if len(paid) % 10 == 0 else None  # one in ten partial
@@ -311,8 +409,10 @@ def bench_month(args, env, server, ctl, xc, tenant):
         if hour == 10 * 24:  # bounced payments deleted, bank reconciliation "remove & redo"
             for pay in list(paid.values())[:20]:
                 ctl.call("POST", "payments/delete", {"tenant": tenant, "payment": pay["PaymentID"]})
+                deleted += 1
             for pay in list(paid.values())[20:40]:
                 ctl.call("POST", "payments/redo", {"tenant": tenant, "payment": pay["PaymentID"]})
+                redone += 1
         if hour == 15 * 24:  # a prepayment and a credit note raised in Xero, allocated there
             rest = [m for m in payable[args.payments : args.payments + 2]]
             for kind, move in zip(("prepayment", "overpayment"), rest, strict=False):
@@ -320,7 +420,14 @@ def bench_month(args, env, server, ctl, xc, tenant):
                 credit = ctl.call(
                     "POST",
                     "credits",
-                    {"tenant": tenant, "kind": kind, "contact": xero["ContactID"], "amount": 50},
+                    {
+                        "tenant": tenant,
+                        "kind": kind,
+                        "contact": xero["ContactID"],
+                        "amount": 50,
+                        "currency": xero["CurrencyCode"],  # the invoice's (the company's USD): Xero's rule
+                        "rate": xero.get("CurrencyRate"),
+                    },
                 )
                 ctl.call(
                     "POST",
@@ -333,13 +440,36 @@ def bench_month(args, env, server, ctl, xc, tenant):
                         "amount": 50,
                     },
                 )
-        deliver_webhooks(env, server, xero_push)
+        t0 = time.time()
+        events, payloads, size = deliver_webhooks(env, server, xero_push)
+        hooks.update(events=events, payloads=payloads, bytes=size)
         meter.take("webhooks: events processed")
+        t1 = time.time()
         XERO_poll(env, conn)
         meter.take("safety-net poll (hourly cron)")
+        spent["webhooks"] += t1 - t0
+        spent["polls"] += time.time() - t1
+        answers = poll_answers(meter.last)
+        if answers == previous:
+            unchanged[len(answers), sum(a[-1] for a in answers)] += 1
+        previous = answers
     seconds = time.time() - started
+    spent["Xero-side actions, clock, meter"] = seconds - sum(spent.values())
     usage = ctl.call("GET", "usage").get(tenant, {})
-    meter.print()
+    counted, days = addon_calls(env, scope)
+    total = meter.print()
+    print(
+        "webhook deliveries (Xero's POSTs to Odoo, not API calls): %d events in %d payloads, %d bytes"
+        % (hooks["events"], hooks["payloads"], hooks["bytes"])
+    )
+    print(
+        "polls that found nothing new (the same requests and answers as the poll before, but for the "
+        "envelope's Id and DateTimeUTC): %d of 720, %s; every poll was run, none multiplied"
+        % (
+            sum(unchanged.values()),
+            ", ".join("%d x %d calls, %d bytes" % (n, c, b) for (c, b), n in sorted(unchanged.items())),
+        )
+    )
     env.invalidate_all()
     mismatched = [
         m.name
@@ -347,12 +477,22 @@ def bench_month(args, env, server, ctl, xc, tenant):
         if abs(m.amount_residual - org["invoices"][m.halo_xero_invoice_id]["AmountDue"]) > 0.005
     ]
     print(
-        "\nmonth simulated in %.0f s: %d addon calls, %d bytes pulled from Xero (sandbox usage counters: %s)"
-        % (seconds, usage.get("calls", 0), usage.get("egress_bytes", 0), json.dumps(usage, sort_keys=True))
+        "\nmonth simulated in %.0f s: %d calls, %d bytes pulled from Xero in the request log; the sandbox's usage "
+        "counters: %s; the addon's own count (shared throttle, day %s): %d calls"
+        % (
+            seconds,
+            total[0],
+            total[1],
+            json.dumps(usage, sort_keys=True),
+            "/".join(days),
+            counted,
+        )
     )
+    print("where the time went: %s" % ", ".join("%s %.0f s" % item for item in spent.items()))
     print(
-        "payments made in Xero: %d (20 deleted, 20 removed and redone, 1 in 10 partial); invoices whose "
-        "Odoo open amount differs from Xero's AmountDue: %d %s" % (len(paid), len(mismatched), mismatched[:5])
+        "payments made in Xero: %d (%d deleted, %d removed and redone, 1 in 10 partial); invoices whose "
+        "Odoo open amount differs from Xero's AmountDue: %d %s"
+        % (len(paid), deleted, redone, len(mismatched), mismatched[:5])
     )
 
 

@@ -75,6 +75,8 @@ BILLED_KINDS = _kinds(
 )
 # the billing analysis' kinds (everything, and lines of no kind)
 REPORT_KINDS = list(KINDS)
+# the contract coverages of a charge's parts that consume from its contract (its ledger)
+CONSUMING_MODES = ("included", "prepay_hours", "prepay_money")
 
 
 # ---------------------------------------------------------------------- billing states of work

@@ -221,3 +221,77 @@ def test_translations_have_no_format_errors():
     assert i18n.entry_problems("%(count)s invoices created.", "%(nombre)s factures créées.")
     assert i18n.entry_problems("<strong>Total</strong>", "Total")
     assert not i18n.entry_problems("%(count)s invoices created.", "%(count)s factures créées.")
+
+
+# Models of the addon re-opened in a second file of the addon that are accepted (none: each model of the
+# addon is in one file). A split that is fixed must leave this set; a new one fails the check.
+KNOWN_MODEL_SPLITS = set()
+
+
+def _model_classes(addon):
+    """``(path, _name or None, [_inherit names])`` of every class of the addon's Python files
+    (its tests left out) that sets ``_name`` or ``_inherit`` to string constants."""
+    import ast
+
+    for path in sorted(addon.rglob("*.py")):
+        relative = path.relative_to(addon).as_posix()
+        if relative.startswith("tests/") or "/tests/" in relative:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not isinstance(node, ast.ClassDef):
+                continue
+            name, inherit = None, []
+            for statement in node.body:
+                if not isinstance(statement, ast.Assign) or len(statement.targets) != 1:
+                    continue
+                target, value = statement.targets[0], statement.value
+                if not isinstance(target, ast.Name):
+                    continue
+                if target.id == "_name" and isinstance(value, ast.Constant):
+                    name = value.value
+                elif target.id == "_inherit":
+                    values = value.elts if isinstance(value, ast.List | ast.Tuple) else [value]
+                    inherit = [item.value for item in values if isinstance(item, ast.Constant)]
+            if name or inherit:
+                yield relative, name, inherit
+
+
+def test_each_model_of_the_addon_is_in_one_file():
+    """A model the addon defines (``_name``) is not re-opened (``_inherit`` of the same name,
+    without a new ``_name``) in another file of the addon: one model, one file. Extensions of
+    other modules' models (``account.move``...) are not concerned."""
+    addon = ROOT / "halo_helpdesk_billing"
+    classes = list(_model_classes(addon))
+    defined = {}
+    for path, name, inherit in classes:
+        if name and name not in inherit:
+            assert name not in defined, f"{name} is defined in {defined[name]} and in {path}"
+            defined[name] = path
+    splits = set()
+    for path, name, inherit in classes:
+        # a class without _name extends its first _inherit; with the same _name it re-opens it
+        reopened = name if name in inherit else (inherit[0] if not name and inherit else None)
+        if reopened in defined and path != defined[reopened]:
+            splits.add((reopened, path))
+    new = sorted(splits - KNOWN_MODEL_SPLITS)
+    assert not new, "models re-opened outside their own file: " + ", ".join(
+        f"{model} in {path} (defined in {defined[model]})" for model, path in new
+    )
+    fixed = sorted(KNOWN_MODEL_SPLITS - splits)
+    assert not fixed, f"no longer split, remove from KNOWN_MODEL_SPLITS: {fixed}"
+
+
+def test_the_xero_sdk_stays_inside_the_client():
+    """``services/xero_client.py`` is the Xero boundary (issue #15): typed bodies in, plain values out. No
+    other module of the addon (its tests aside) imports ``xero_python``."""
+    addon = ROOT / "halo_helpdesk_billing"
+    boundary = addon / "services" / "xero_client.py"
+    offenders = []
+    for path in sorted(addon.rglob("*.py")):
+        if path == boundary or "tests" in path.relative_to(addon).parts:
+            continue
+        for number, text in enumerate(path.read_text().splitlines(), 1):
+            if re.match(r"\s*(from|import)\s+xero_python\b", text):
+                offenders.append(f"{path.relative_to(ROOT)}:{number}")
+    assert not offenders, "xero_python imported outside services/xero_client.py: " + ", ".join(offenders)
+    assert re.search(r"^\s+from xero_python", boundary.read_text(), re.M)  # the check looks at real imports

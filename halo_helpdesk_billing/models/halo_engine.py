@@ -43,7 +43,7 @@ BILLING_RUN = EngineMarker("halo_billing_run")
 # The Xero push cron, which commits between the steps of a push
 XERO_COMMIT = EngineMarker("halo_xero_commit")
 # Cancelling invoices that are in Xero: their reset to draft on the way is allowed (they are voided or
-# deleted in Xero by the push, see account_move_xero_cancel.py)
+# deleted in Xero by the push, see models/xero/account_move_xero.py)
 XERO_CANCEL = EngineMarker("halo_xero_cancel")
 # A ticket created by the mail gateway (message_new): a blocking contract flags it instead of
 # failing the gateway

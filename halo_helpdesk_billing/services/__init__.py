@@ -2,6 +2,7 @@
 
 from . import billing_chunks
 from . import charges
+from . import contract_dates
 from . import invoice_lines
 from . import line_template
 from . import rating

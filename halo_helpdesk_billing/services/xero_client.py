@@ -1,5 +1,6 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
-"""The Xero boundary: the only module that imports ``xero_python`` (inside functions).
+"""The Xero boundary: the only module that imports ``xero_python`` (inside functions). Typed bodies in
+(``to_sdk_*`` from plain payloads), plain values out (``XeroRecord``): no SDK object leaves this module.
 
 Plain Python, no ORM. What it takes care of (see shared/notes/xero-facts.md):
 
@@ -20,6 +21,8 @@ Tokens are never logged.
 import base64
 import collections
 import contextlib
+import datetime
+import enum
 import hashlib
 import json
 import logging
@@ -30,6 +33,8 @@ import time
 import uuid
 from dataclasses import dataclass
 from urllib.parse import urlencode
+
+from . import xero_push
 
 _logger = logging.getLogger(__name__)
 
@@ -377,6 +382,186 @@ def _problem_detail(body) -> str:
 
 
 # -- client -----------------------------------------------------------------------------------------
+# -- plain values out -----------------------------------------------------------------------------------
+class XeroRecord:
+    """What Xero answered, as plain values: read-only, attributes named as the SDK's models name them
+    (snake_case: ``invoice.invoice_id``, ``invoice.payments[0].amount``, ``answer.items``), enums as their
+    values, nested records and lists; ``record["invoice_id"]`` too, and ``as_dict()``. No method of its own
+    hides a Xero field (it is not a ``Mapping``: Xero's ``Items`` are ``answer.items``). Callers never hold
+    an SDK object."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values):
+        object.__setattr__(self, "_values", dict(values))
+
+    def __getattr__(self, name):
+        try:
+            return object.__getattribute__(self, "_values")[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __setattr__(self, name, value):
+        raise AttributeError("a Xero record is read-only")
+
+    def __getitem__(self, key):
+        return self._values[key]
+
+    def __contains__(self, key):
+        return key in self._values
+
+    def __eq__(self, other):
+        return isinstance(other, XeroRecord) and self._values == other._values
+
+    __hash__ = None
+
+    def as_dict(self):
+        return dict(self._values)
+
+    def __repr__(self):
+        return "XeroRecord(%r)" % self._values
+
+
+def plain(value):
+    """An SDK answer (models, enums, lists, dicts) as plain values: ``XeroRecord`` for each model, the
+    value of each enum; dates, numbers and strings as they are."""
+    if isinstance(value, (str, int, float, bool, type(None), datetime.date)):
+        return value
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    types = getattr(type(value), "openapi_types", None)
+    if isinstance(types, dict):  # an SDK model
+        return XeroRecord({name: plain(getattr(value, name, None)) for name in types})
+    return value
+
+
+# -- typed bodies in: plain payloads (services/xero_push.py) as SDK models ---------------------------------
+def _sdk_lines(payload):
+    from xero_python.accounting import LineItem, LineItemTracking
+
+    lines = []
+    for line in payload["LineItems"]:
+        tracking = [LineItemTracking(name=t["Name"], option=t["Option"]) for t in line.get("Tracking", [])]
+        lines.append(
+            LineItem(
+                description=line["Description"],
+                quantity=float(line["Quantity"]),
+                unit_amount=float(line["UnitAmount"]),
+                item_code=line.get("ItemCode"),
+                account_code=line.get("AccountCode"),
+                tax_type=line.get("TaxType"),
+                discount_rate=float(line["DiscountRate"]) if line.get("DiscountRate") else None,
+                tracking=tracking or None,
+            )
+        )
+    return lines
+
+
+def to_sdk_invoice(payload):
+    """xero_python ``Invoice`` for a payload (imports the SDK lazily)."""
+    from xero_python.accounting import Contact, CurrencyCode, Invoice, LineAmountTypes
+
+    lines = _sdk_lines(payload)
+    return Invoice(
+        type=payload["Type"],
+        contact=Contact(contact_id=payload["Contact"]["ContactID"]),
+        date=payload["Date"],
+        due_date=payload["DueDate"],
+        line_amount_types=LineAmountTypes(payload["LineAmountTypes"]),
+        status=payload["Status"],
+        invoice_number=payload.get("InvoiceNumber"),
+        reference=payload.get("Reference"),
+        currency_code=CurrencyCode(payload["CurrencyCode"]) if payload.get("CurrencyCode") else None,
+        url=payload.get("Url"),
+        line_items=lines,
+        invoice_id=payload.get("InvoiceID"),
+        currency_rate=payload.get("CurrencyRate"),
+    )
+
+
+def to_sdk_invoices(payloads):
+    from xero_python.accounting import Invoices
+
+    return Invoices(invoices=[to_sdk_invoice(p) for p in payloads])
+
+
+def to_sdk_credit_note(payload):
+    """xero_python ``CreditNote`` for a credit-note payload."""
+    from xero_python.accounting import Contact, CreditNote, CurrencyCode, LineAmountTypes
+
+    return CreditNote(
+        type=payload["Type"],
+        contact=Contact(contact_id=payload["Contact"]["ContactID"]),
+        date=payload["Date"],
+        line_amount_types=LineAmountTypes(payload["LineAmountTypes"]),
+        status=payload["Status"],
+        credit_note_number=payload.get("CreditNoteNumber"),
+        reference=payload.get("Reference"),
+        currency_code=CurrencyCode(payload["CurrencyCode"]) if payload.get("CurrencyCode") else None,
+        line_items=_sdk_lines(payload),
+        credit_note_id=payload.get("CreditNoteID"),
+        currency_rate=payload.get("CurrencyRate"),
+    )
+
+
+def to_sdk_documents(payloads):
+    """``Invoices`` or ``CreditNotes`` for payloads of one kind (a request never mixes them)."""
+    from xero_python.accounting import CreditNotes
+
+    kinds = {xero_push.is_credit_note(p) for p in payloads}
+    if len(kinds) > 1:
+        raise ValueError("invoices and credit notes go in separate requests")
+    if kinds == {True}:
+        return CreditNotes(credit_notes=[to_sdk_credit_note(p) for p in payloads])
+    return to_sdk_invoices(payloads)
+
+
+def to_sdk_status_changes(changes, credit=False):
+    """``Invoices`` (``CreditNotes``) body changing only the status of documents: ``[(id, status)]``."""
+    from xero_python.accounting import CreditNote, CreditNotes, Invoice, Invoices
+
+    if credit:
+        return CreditNotes(
+            credit_notes=[CreditNote(credit_note_id=doc_id, status=status) for doc_id, status in changes]
+        )
+    return Invoices(invoices=[Invoice(invoice_id=doc_id, status=status) for doc_id, status in changes])
+
+
+def to_sdk_allocation(invoice_id, amount, on_date):
+    """``Allocations`` body allocating ``amount`` of a credit note to one invoice."""
+    from xero_python.accounting import Allocation, Allocations, Invoice
+
+    return Allocations(
+        allocations=[
+            Allocation(
+                invoice=Invoice(invoice_id=invoice_id), amount=float(xero_push.r2(amount)), date=on_date
+            )
+        ]
+    )
+
+
+def to_sdk_contacts(contacts):
+    """``Contacts`` body creating contacts from plain values: ``[{"Name": ..., "EmailAddress": ...}]``."""
+    from xero_python.accounting import Contact, Contacts
+
+    return Contacts(
+        contacts=[Contact(name=c["Name"], email_address=c.get("EmailAddress") or None) for c in contacts]
+    )
+
+
+def payload_size(payload) -> int:
+    """Bytes this document adds to a request body, as xero-python serialises it (``json.dumps`` of the
+    serialised model) plus the separator."""
+    from xero_python.api_client.serializer import serialize
+
+    model = to_sdk_credit_note(payload) if xero_push.is_credit_note(payload) else to_sdk_invoice(payload)
+    return len(json.dumps(serialize(model))) + 2
+
+
 class XeroClient:
     """xero-python wired to one app's credentials and one token store.
 
@@ -595,7 +780,7 @@ class XeroClient:
     def call(self, tenant_id, method_name, *args, write=False, **kwargs):
         """``getattr(self.accounting, method_name)(tenant_id, *args, **kwargs)`` with throttling,
         timeouts, token refresh and error mapping (see the module docstring)."""
-        return self._call_sdk(self.accounting, tenant_id, method_name, args, kwargs, write=write)
+        return plain(self._call_sdk(self.accounting, tenant_id, method_name, args, kwargs, write=write))
 
     def paged(self, tenant_id, method_name, *, page_size=1000, start_page=1, **kwargs):
         """Yield ``(page, records)`` of a paged accounting read until a short page."""

@@ -20,7 +20,6 @@ models. Amounts are ``Decimal`` until the SDK model is built.
 import base64
 import hashlib
 import hmac
-import json
 import re
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -309,87 +308,6 @@ def payload_digest(payloads) -> str:
     return hashlib.sha256(norm([public_payload(p) for p in payloads]).encode()).hexdigest()
 
 
-# -- SDK models ---------------------------------------------------------------------------------------
-def _sdk_lines(payload):
-    from xero_python.accounting import LineItem, LineItemTracking
-
-    lines = []
-    for line in payload["LineItems"]:
-        tracking = [LineItemTracking(name=t["Name"], option=t["Option"]) for t in line.get("Tracking", [])]
-        lines.append(
-            LineItem(
-                description=line["Description"],
-                quantity=float(line["Quantity"]),
-                unit_amount=float(line["UnitAmount"]),
-                item_code=line.get("ItemCode"),
-                account_code=line.get("AccountCode"),
-                tax_type=line.get("TaxType"),
-                discount_rate=float(line["DiscountRate"]) if line.get("DiscountRate") else None,
-                tracking=tracking or None,
-            )
-        )
-    return lines
-
-
-def to_sdk_invoice(payload):
-    """xero_python ``Invoice`` for a payload (imports the SDK lazily)."""
-    from xero_python.accounting import Contact, CurrencyCode, Invoice, LineAmountTypes
-
-    lines = _sdk_lines(payload)
-    return Invoice(
-        type=payload["Type"],
-        contact=Contact(contact_id=payload["Contact"]["ContactID"]),
-        date=payload["Date"],
-        due_date=payload["DueDate"],
-        line_amount_types=LineAmountTypes(payload["LineAmountTypes"]),
-        status=payload["Status"],
-        invoice_number=payload.get("InvoiceNumber"),
-        reference=payload.get("Reference"),
-        currency_code=CurrencyCode(payload["CurrencyCode"]) if payload.get("CurrencyCode") else None,
-        url=payload.get("Url"),
-        line_items=lines,
-        invoice_id=payload.get("InvoiceID"),
-        currency_rate=payload.get("CurrencyRate"),
-    )
-
-
-def to_sdk_invoices(payloads):
-    from xero_python.accounting import Invoices
-
-    return Invoices(invoices=[to_sdk_invoice(p) for p in payloads])
-
-
-def to_sdk_credit_note(payload):
-    """xero_python ``CreditNote`` for a credit-note payload."""
-    from xero_python.accounting import Contact, CreditNote, CurrencyCode, LineAmountTypes
-
-    return CreditNote(
-        type=payload["Type"],
-        contact=Contact(contact_id=payload["Contact"]["ContactID"]),
-        date=payload["Date"],
-        line_amount_types=LineAmountTypes(payload["LineAmountTypes"]),
-        status=payload["Status"],
-        credit_note_number=payload.get("CreditNoteNumber"),
-        reference=payload.get("Reference"),
-        currency_code=CurrencyCode(payload["CurrencyCode"]) if payload.get("CurrencyCode") else None,
-        line_items=_sdk_lines(payload),
-        credit_note_id=payload.get("CreditNoteID"),
-        currency_rate=payload.get("CurrencyRate"),
-    )
-
-
-def to_sdk_documents(payloads):
-    """``Invoices`` or ``CreditNotes`` for payloads of one kind (a request never mixes them)."""
-    from xero_python.accounting import CreditNotes
-
-    kinds = {is_credit_note(p) for p in payloads}
-    if len(kinds) > 1:
-        raise ValueError("invoices and credit notes go in separate requests")
-    if kinds == {True}:
-        return CreditNotes(credit_notes=[to_sdk_credit_note(p) for p in payloads])
-    return to_sdk_invoices(payloads)
-
-
 def cancel_status(status, money_applied) -> str | None:
     """What cancelling a document in Xero means for its Xero ``status``: "DELETED" (a draft or awaiting
     approval), "VOIDED" (approved, nothing paid or allocated), "" (already voided or deleted: nothing to
@@ -403,28 +321,6 @@ def cancel_status(status, money_applied) -> str | None:
     return None
 
 
-def to_sdk_status_changes(changes, credit=False):
-    """``Invoices`` (``CreditNotes``) body changing only the status of documents: ``[(id, status)]``."""
-    from xero_python.accounting import CreditNote, CreditNotes, Invoice, Invoices
-
-    if credit:
-        return CreditNotes(
-            credit_notes=[CreditNote(credit_note_id=doc_id, status=status) for doc_id, status in changes]
-        )
-    return Invoices(invoices=[Invoice(invoice_id=doc_id, status=status) for doc_id, status in changes])
-
-
-def to_sdk_allocation(invoice_id, amount, on_date):
-    """``Allocations`` body allocating ``amount`` of a credit note to one invoice."""
-    from xero_python.accounting import Allocation, Allocations, Invoice
-
-    return Allocations(
-        allocations=[
-            Allocation(invoice=Invoice(invoice_id=invoice_id), amount=float(r2(amount)), date=on_date)
-        ]
-    )
-
-
 # -- batching and idempotency -------------------------------------------------------------------------
 def batches(items, size=BATCH_SIZE):
     """Split ``items`` into lists of at most ``size`` (Xero recommends ≤ 50 elements per request)."""
@@ -432,15 +328,6 @@ def batches(items, size=BATCH_SIZE):
         raise ValueError("batch size must be between 1 and %d" % BATCH_SIZE)
     items = list(items)
     return [items[i : i + size] for i in range(0, len(items), size)]
-
-
-def payload_size(payload) -> int:
-    """Bytes this document adds to a request body, as xero-python serialises it (``json.dumps`` of the
-    serialised model) plus the separator."""
-    from xero_python.api_client.serializer import serialize
-
-    model = to_sdk_credit_note(payload) if is_credit_note(payload) else to_sdk_invoice(payload)
-    return len(json.dumps(serialize(model))) + 2
 
 
 def size_batches(items, sizes, max_bytes=None, size=BATCH_SIZE):

@@ -58,3 +58,5 @@ from . import test_billing_run_cron
 from . import test_i18n_fr
 from . import test_query_counts
 from . import test_xero_poll_chunks
+from . import test_xero_cancel
+from . import test_xero_lock_dates

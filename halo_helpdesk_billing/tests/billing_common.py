@@ -14,26 +14,7 @@ class HaloBillingRunCommon(HaloBillingCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.calendar = cls.env["resource.calendar"].create(
-            {
-                "name": "London 9-17",
-                "tz": "Europe/London",
-                "attendance_ids": [
-                    (
-                        0,
-                        0,
-                        {
-                            "name": f"Day {d}",
-                            "dayofweek": str(d),
-                            "hour_from": 9,
-                            "hour_to": 17,
-                            "day_period": "morning",
-                        },
-                    )
-                    for d in range(5)
-                ],
-            }
-        )
+        cls.calendar = cls._halo_london_calendar()
         company = cls.env.company
         company.write(
             {

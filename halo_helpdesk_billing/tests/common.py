@@ -1,3 +1,21 @@
+"""The tests' fixtures, in layers: each test module takes the layer it needs and adds only its own.
+
+- ``HaloBaseCommon`` (here): the company and one user of each kind: ``technician``, ``billing_user``,
+  ``billing_manager``, ``portal``, ``sysadmin``; with ``halo_other_company = True`` also a second company
+  (``company_b``, ``company_b_data``) and its billing manager ``manager_b``. ``_halo_user`` makes any other.
+- ``HaloBillingCommon`` (here): customers, products, rates, an office-hours calendar factory (a module
+  that needs the portal user as a customer's contact links it: it changes what invoicing queries);
+  ``HaloCaptureCommon`` (here) adds employees, a team and a ticket; ``HaloBillingRunCommon``
+  (billing_common.py) a month of priced work.
+- ``HaloContractCommon`` (contract_common.py), on billing: contract products, a contact, contract factories.
+- ``HaloXeroCommon`` (xero_common.py), on billing: the sandbox started, the company's connection connected;
+  ``HaloXeroPushCommon`` (test_xero_push_common.py) adds mapped products and taxes, ``XeroCurrencyCommon``
+  (xero_currency_common.py) euros; the browser tours' ``_SandboxHttpCase`` (test_tour_xero_setup.py) starts
+  its sandbox the same way (``start_sandbox``) but leaves connecting to the wizard.
+- ``HaloRpcCase`` (rpc_common.py): a mixin for any of them, JSON-RPC over HTTP as any user above
+  (``self.rpc(user)``; their password is their login).
+"""
+
 from contextlib import contextmanager
 
 from odoo import Command
@@ -13,10 +31,13 @@ QUIET = {
     "no_reset_password": True,
     "tracking_disable": True,
 }
+TECHNICIAN_GROUPS = "base.group_user,helpdesk_mgmt.group_helpdesk_user,hr_timesheet.group_hr_timesheet_user"
 
 
-class HaloBillingCommon(AccountTestInvoicingCommon):
-    """Company, users of each kind (technician, billing user, manager) and charge rates."""
+class HaloBaseCommon(AccountTestInvoicingCommon):
+    """The company and its users, one of each kind (a second company and its manager on request)."""
+
+    halo_other_company = False
 
     @classmethod
     def setUpClass(cls):
@@ -32,31 +53,36 @@ class HaloBillingCommon(AccountTestInvoicingCommon):
             "stock.group_stock_manager",
         ):
             cls.env.user.group_ids |= cls.env.ref(xmlid)
-        company = cls.env.company
-        cls.technician = new_test_user(
-            cls.env,
-            login="halo_tech",
-            name="Terry Technician",
-            groups="base.group_user,helpdesk_mgmt.group_helpdesk_user,hr_timesheet.group_hr_timesheet_user",
-            company_id=company.id,
-            context=QUIET,
+        cls.company_a = cls.env.company
+        cls.technician = cls._halo_user("halo_tech", "Terry Technician", TECHNICIAN_GROUPS)
+        cls.billing_user = cls._halo_user("halo_biller", "Betty Biller", f"base.group_user,{BILLING_USER}")
+        cls.billing_manager = cls._halo_user(
+            "halo_bmanager", "Max Manager", f"base.group_user,{BILLING_MANAGER}"
         )
-        cls.billing_user = new_test_user(
-            cls.env,
-            login="halo_biller",
-            name="Betty Biller",
-            groups=f"base.group_user,{BILLING_USER}",
-            company_id=company.id,
-            context=QUIET,
+        cls.portal = cls._halo_user("halo_portal", "Pat Portal", "base.group_portal")
+        cls.sysadmin = cls._halo_user("halo_sysadmin", "Sam Sysadmin", f"base.group_system,{BILLING_MANAGER}")
+        if cls.halo_other_company:
+            cls.company_b_data = cls.setup_other_company(name="Second Ltd")
+            cls.company_b = cls.company_b_data["company"]
+            cls.manager_b = cls._halo_user(
+                "halo_manager_b", "Olga Other", f"base.group_user,{BILLING_MANAGER}", company=cls.company_b
+            )
+
+    @classmethod
+    def _halo_user(cls, login, name, groups, company=None):
+        """A user of ``company`` (default: the test company) only; password = login."""
+        company = company or cls.env.company
+        return new_test_user(
+            cls.env, login=login, name=name, groups=groups, company_id=company.id, context=QUIET
         )
-        cls.billing_manager = new_test_user(
-            cls.env,
-            login="halo_bmanager",
-            name="Max Manager",
-            groups=f"base.group_user,{BILLING_MANAGER}",
-            company_id=company.id,
-            context=QUIET,
-        )
+
+
+class HaloBillingCommon(HaloBaseCommon):
+    """Customers, service products and charge rates."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
         cls.customer = cls.env["res.partner"].create({"name": "Acme Widgets Ltd", "is_company": True})
         cls.other_customer = cls.env["res.partner"].create({"name": "Globex plc", "is_company": True})
         Product = cls.env["product.product"]
@@ -65,6 +91,28 @@ class HaloBillingCommon(AccountTestInvoicingCommon):
         Rate = cls.env["halo.charge.rate"]
         cls.rate_onsite = Rate.create({"name": "On-site (test)", "product_id": cls.product_onsite.id})
         cls.rate_remote = Rate.create({"name": "Remote (test)", "product_id": cls.product_remote.id})
+
+    @classmethod
+    def _halo_london_calendar(cls):
+        """Office hours: Europe/London, Monday to Friday 09:00-17:00."""
+        return cls.env["resource.calendar"].create(
+            {
+                "name": "London 9-17",
+                "tz": "Europe/London",
+                "attendance_ids": [
+                    Command.create(
+                        {
+                            "name": f"Day {d}",
+                            "dayofweek": str(d),
+                            "hour_from": 9,
+                            "hour_to": 17,
+                            "day_period": "morning",
+                        }
+                    )
+                    for d in range(5)
+                ],
+            }
+        )
 
 
 class HaloCaptureCommon(HaloBillingCommon):

@@ -1,9 +1,7 @@
 from datetime import date
 
-from odoo.tests import new_test_user
-
 from ..models.halo_engine import BILLING_ENGINE
-from .common import BILLING_USER, QUIET, HaloBillingCommon
+from .common import BILLING_USER, HaloBillingCommon
 
 
 class HaloContractCommon(HaloBillingCommon):
@@ -50,14 +48,7 @@ class HaloContractCommon(HaloBillingCommon):
             }
         )
         cls.follower = cls.env["res.partner"].create({"name": "Fred Follower", "email": "fred@msp.test"})
-        cls.billing_user2 = new_test_user(
-            cls.env,
-            login="halo_biller2",
-            name="Bob Biller",
-            groups=f"base.group_user,{BILLING_USER}",
-            company_id=cls.env.company.id,
-            context=QUIET,
-        )
+        cls.billing_user2 = cls._halo_user("halo_biller2", "Bob Biller", f"base.group_user,{BILLING_USER}")
         cls.Contract = cls.env["halo.contract"]
         cls.Ledger = cls.env["halo.contract.ledger"]
 

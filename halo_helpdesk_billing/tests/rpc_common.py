@@ -93,7 +93,8 @@ class RpcClient:
 
 
 class HaloRpcCase(HttpCase):
-    """Mix into a fixture class: ``self.rpc(user)`` gives a client logged in as that user."""
+    """Mix into any fixture layer (see common.py): ``self.rpc(user)`` gives a client logged in as
+    that user (the layers' users have their login as password)."""
 
     def rpc(self, user):
         return RpcClient(self, user.login)

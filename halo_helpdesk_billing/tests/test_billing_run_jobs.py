@@ -13,13 +13,12 @@ from odoo.addons.queue_job.exception import FailedJobError, RetryableJobError
 from odoo.addons.queue_job.tests.common import trap_jobs
 
 from ..models.billing.halo_billing_run import HaloBillingRun as BaseRun
-from ..models.billing.halo_billing_run_jobs import CHUNK_MAX_RETRIES
-from ..models.billing.halo_billing_run_jobs import HaloBillingRun as JobsRun
+from ..models.billing.halo_billing_run_chunk import CHUNK_MAX_RETRIES
+from ..models.billing.halo_billing_run_chunk import HaloBillingRunChunk as Chunk
 from .billing_common import HaloBillingRunCommon
 from .rpc_common import HaloRpcCase
 
 QUIET_JOBS = mute_logger(
-    "odoo.addons.halo_helpdesk_billing.models.billing.halo_billing_run_jobs",
     "odoo.addons.halo_helpdesk_billing.models.billing.halo_billing_run_chunk",
     "odoo.addons.halo_helpdesk_billing.models.billing.halo_billing_run",
 )
@@ -60,7 +59,7 @@ class HaloBillingRunJobsCommon(HaloBillingRunCommon):
         for index, ticket in enumerate(self.tickets):
             self._work(ticket, day=6 + index % 4)
         # 2 tickets × 5 charges = 10 charges per customer; chunks of at most 20 charges: 2 customers
-        self.startPatcher(patch.object(JobsRun, "_halo_chunk_size", lambda run: 20))
+        self.startPatcher(patch.object(Chunk, "_halo_chunk_size", lambda chunk: 20))
 
     # ------------------------------------------------------------------ helpers
     def _snapshot(self, run):

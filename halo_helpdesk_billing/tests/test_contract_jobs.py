@@ -9,7 +9,7 @@ from odoo.tests import tagged
 
 from odoo.addons.queue_job.tests.common import trap_jobs
 
-from ..models.contracts.halo_contract_jobs import HaloContract as JobsContract
+from ..models.contracts.halo_contract import HaloContract as JobsContract
 from .contract_common import HaloContractCommon
 
 

@@ -525,12 +525,7 @@ class TestContractScope(HaloContractCommon, HaloBillingRunCommon):
 class TestCustomerSettingsPerCompany(HaloContractCommon, HaloBillingRunCommon):
     """Two companies bill one shared customer with their own settings."""
 
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.company_a = cls.env.company
-        cls.company_b = cls.setup_other_company(name="Second Ltd")["company"]
-        cls.env.user.company_ids |= cls.company_b
+    halo_other_company = True
 
     def test_settings_are_per_company(self):
         customer_a = self.customer.with_company(self.company_a)

@@ -16,12 +16,11 @@ class TestCustomerSettingsPerCompanyBilling(HaloBillingRunCommon):
     customer with their own line template, invoice PDF, Excel template, billing currency and
     mileage price. 1 home = 1.15 EUR from 1 January 2026, 1.20 EUR from 31 July 2026."""
 
+    halo_other_company = True
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.company_a = cls.env.company
-        cls.company_b = cls.setup_other_company(name="Second Ltd")["company"]
-        cls.env.user.company_ids |= cls.company_b
         cls.home = cls.company_a.currency_id
         cls.eur = cls.setup_other_currency("EUR", rates=[("2026-01-01", 1.15), ("2026-07-31", 1.20)])
         Template = cls.env["halo.xlsx.template"]

@@ -4,9 +4,9 @@ changed by Billing Managers only, through the ORM and over JSON-RPC."""
 from lxml import etree
 
 from odoo.exceptions import AccessError, ValidationError
-from odoo.tests import new_test_user, tagged
+from odoo.tests import tagged
 
-from .common import BILLING_MANAGER, HaloBillingCommon
+from .common import HaloBillingCommon
 from .rpc_common import HaloRpcCase
 
 # what the issue showed: whoever may write a template ran code as superuser at the next run
@@ -123,9 +123,8 @@ class TestLineTemplateRpc(LineTemplateCommon, HaloRpcCase):
                     names=("ValidationError",),
                 )
                 self.assertIn("cannot be saved", error.message)
-        admin = new_test_user(self.env, login="halo_sysadmin", groups=f"base.group_system,{BILLING_MANAGER}")
         self.assertRpcRefused(
-            self.rpc(admin),
+            self.rpc(self.sysadmin),
             "res.company",
             "write",
             [self.env.company.id],

@@ -14,12 +14,11 @@ from .contract_common import HaloContractCommon
 
 @tagged("post_install", "-at_install")
 class TestMultiCompanyScope(HaloContractCommon, HaloBillingRunCommon):
+    halo_other_company = True
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.company_a = cls.env.company
-        cls.company_b = cls.setup_other_company(name="Second Ltd")["company"]
-        cls.env.user.company_ids |= cls.company_b
         # the customer, its contact, the on-site rate and the products are shared
         cls.assertFalse(cls, cls.customer.company_id)
         cls.assertFalse(cls, cls.rate_onsite.company_id)

@@ -16,26 +16,7 @@ class TestRatingOrm(HaloBillingCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.calendar = cls.env["resource.calendar"].create(
-            {
-                "name": "London 9-17",
-                "tz": "Europe/London",
-                "attendance_ids": [
-                    (
-                        0,
-                        0,
-                        {
-                            "name": f"Day {d}",
-                            "dayofweek": str(d),
-                            "hour_from": 9,
-                            "hour_to": 17,
-                            "day_period": "morning",
-                        },
-                    )
-                    for d in range(5)
-                ],
-            }
-        )
+        cls.calendar = cls._halo_london_calendar()
         cls.customer.halo_calendar_id = cls.calendar
         cls.other_customer.halo_calendar_id = cls.calendar
         Version = cls.env["halo.charge.rate.version"]

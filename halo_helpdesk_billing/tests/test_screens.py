@@ -9,12 +9,12 @@ from lxml import etree
 
 from odoo import fields
 from odoo.exceptions import UserError
-from odoo.tests import new_test_user, tagged
+from odoo.tests import tagged
 from odoo.tools.safe_eval import safe_eval
 
 from ..models.halo_engine import BILLING_ENGINE
 from .billing_common import HaloBillingRunCommon
-from .common import HaloCaptureCommon
+from .common import TECHNICIAN_GROUPS, HaloCaptureCommon
 from .contract_common import HaloContractCommon
 from .rpc_common import HaloRpcCase
 
@@ -204,13 +204,7 @@ class TestScreensTechnician(HaloCaptureCommon, HaloRpcCase):
         )
 
     def test_technician_sees_their_own_expense_amount_only(self):
-        other_tech = new_test_user(
-            self.env,
-            login="halo_tech_2",
-            name="Other Tech",
-            company_id=self.env.company.id,
-            groups="base.group_user,helpdesk_mgmt.group_helpdesk_user,hr_timesheet.group_hr_timesheet_user",
-        )
+        other_tech = self._halo_user("halo_tech_2", "Other Tech", TECHNICIAN_GROUPS)
         mine = (
             self.env["halo.expense"]
             .with_user(self.technician)

@@ -12,11 +12,11 @@ from datetime import date
 from unittest.mock import patch
 
 from odoo import Command
-from odoo.tests import new_test_user, tagged
+from odoo.tests import tagged
 
 from ..models.halo_engine import BILLING_ENGINE, XERO_COMMIT
 from .billing_common import HaloBillingRunCommon
-from .common import QUIET, HaloCaptureCommon
+from .common import TECHNICIAN_GROUPS, HaloCaptureCommon
 from .contract_common import HaloContractCommon
 from .rpc_common import HaloRpcCase, RpcClient
 
@@ -67,24 +67,12 @@ class TestEngineGuardsWork(HaloCaptureCommon, EngineRpcMixin):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.colleague = new_test_user(
-            cls.env,
-            login="halo_tech2",
-            name="Tina Technician",
-            groups="base.group_user,helpdesk_mgmt.group_helpdesk_user,hr_timesheet.group_hr_timesheet_user",
-            company_id=cls.env.company.id,
-            context=QUIET,
-        )
+        cls.colleague = cls._halo_user("halo_tech2", "Tina Technician", TECHNICIAN_GROUPS)
         cls.env["hr.employee"].create({"name": cls.colleague.name, "user_id": cls.colleague.id})
         cls.team.user_ids |= cls.colleague
         # sees only their personal tickets (helpdesk_mgmt's "User: Personal tickets")
-        cls.personal_tech = new_test_user(
-            cls.env,
-            login="halo_tech_own",
-            name="Pat Personal",
-            groups="base.group_user,helpdesk_mgmt.group_helpdesk_user_own",
-            company_id=cls.env.company.id,
-            context=QUIET,
+        cls.personal_tech = cls._halo_user(
+            "halo_tech_own", "Pat Personal", "base.group_user,helpdesk_mgmt.group_helpdesk_user_own"
         )
 
     def _mine(self, distance=12.0):

@@ -15,10 +15,10 @@ from datetime import date
 from openpyxl import load_workbook
 
 from odoo import Command
-from odoo.tests import new_test_user, tagged
+from odoo.tests import tagged
 
 from .billing_common import HaloBillingRunCommon
-from .common import BILLING_USER, QUIET
+from .common import BILLING_USER
 from .contract_common import HaloContractCommon
 from .rpc_common import HaloRpcCase, RpcError
 
@@ -49,6 +49,8 @@ OTHER_MONEY_FIELDS = {
 
 @tagged("post_install", "-at_install")
 class TestSecurityMoney(HaloBillingRunCommon, HaloContractCommon, HaloRpcCase):
+    halo_other_company = True
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -82,23 +84,9 @@ class TestSecurityMoney(HaloBillingRunCommon, HaloContractCommon, HaloRpcCase):
         )
         cls.hours_contract.action_topup()
         # a portal user of the customer, a billing user of another company
-        cls.portal_user = new_test_user(
-            cls.env,
-            login="halo_portal",
-            name="Paula Portal",
-            groups="base.group_portal",
-            context=QUIET,
-        )
-        cls.portal_user.partner_id.parent_id = cls.customer
-        cls.company_b = cls.env["res.company"].create({"name": "Halo Two Ltd"})
-        cls.billing_user_b = new_test_user(
-            cls.env,
-            login="halo_biller_b",
-            name="Bea Biller",
-            groups=f"base.group_user,{BILLING_USER}",
-            company_id=cls.company_b.id,
-            company_ids=[Command.set(cls.company_b.ids)],
-            context=QUIET,
+        cls.portal.partner_id.parent_id = cls.customer
+        cls.billing_user_b = cls._halo_user(
+            "halo_biller_b", "Bea Biller", f"base.group_user,{BILLING_USER}", company=cls.company_b
         )
 
     # ------------------------------------------------------------------ helpers
@@ -154,7 +142,7 @@ class TestSecurityMoney(HaloBillingRunCommon, HaloContractCommon, HaloRpcCase):
             {"fee_amount", "topup_price", "balance_amount", "topup_block"}, money["halo.contract"]
         )
         self.assertIn("amount", money["halo.billing.adjust.wizard"])
-        clients = [self.rpc(self.technician), self.rpc(self.portal_user)]
+        clients = [self.rpc(self.technician), self.rpc(self.portal)]
         for model, fnames in sorted(money.items()):
             for fname in sorted(fnames):
                 for client in clients:
@@ -186,7 +174,7 @@ class TestSecurityMoney(HaloBillingRunCommon, HaloContractCommon, HaloRpcCase):
     # -------------------------------------------------------- reports / exports
 
     def test_report_export_for_billing_users_of_the_company_only(self):
-        tech, portal = self.rpc(self.technician), self.rpc(self.portal_user)
+        tech, portal = self.rpc(self.technician), self.rpc(self.portal)
         for client in (tech, portal):
             with self.subTest(user=client.login):
                 self.assertRpcRefused(client, "halo.billing.report", "action_export_xlsx", [])
@@ -228,7 +216,7 @@ class TestSecurityMoney(HaloBillingRunCommon, HaloContractCommon, HaloRpcCase):
         self.assertEqual([row["amount:sum"] for row in totals["halo_biller_b"]], [False])
         # the PDF invoice: not for the technician nor for the portal user of another customer
         url = f"/report/pdf/account.report_invoice/{self.invoice.id}"
-        self.portal_user.partner_id.parent_id = self.other_customer
+        self.portal.partner_id.parent_id = self.other_customer
         for client in (tech, portal):
             response = client.get(url)
             self.assertNotIn("application/pdf", response.headers.get("Content-Type", ""), client.login)
@@ -295,7 +283,7 @@ class TestSecurityMoney(HaloBillingRunCommon, HaloContractCommon, HaloRpcCase):
         )
         self.assertEqual(tech.call("halo.contract", "halo_balance_text", [money]), "exhausted")
         self.assertEqual(biller.call("halo.contract", "halo_balance_text", [money]), "$\xa00.00")
-        self.assertRpcRefused(self.rpc(self.portal_user), "halo.contract", "halo_balance_text", [money])
+        self.assertRpcRefused(self.rpc(self.portal), "halo.contract", "halo_balance_text", [money])
         self.assertRpcRefused(self.rpc(self.billing_user_b), "halo.contract", "halo_balance_text", [money])
 
     def test_contract_money_fields_billing_only(self):
@@ -318,7 +306,7 @@ class TestSecurityMoney(HaloBillingRunCommon, HaloContractCommon, HaloRpcCase):
         views = tech.call("halo.contract", "get_views", [[False, "form"], [False, "list"]])
         fields = views["models"]["halo.contract"]["fields"]
         self.assertFalse({"topup_block", "threshold_value", "balance_amount"} & set(fields))
-        self.assertRpcRefused(self.rpc(self.portal_user), "halo.contract", "read", [money], ["name"])
+        self.assertRpcRefused(self.rpc(self.portal), "halo.contract", "read", [money], ["name"])
 
     def test_timesheet_cost_billing_only_with_analytic_accounting(self):
         # the Analytic Accounting setting gives its group to every internal user
@@ -405,7 +393,7 @@ class TestSecurityMoney(HaloBillingRunCommon, HaloContractCommon, HaloRpcCase):
         biller, tech, portal = (
             self.rpc(self.billing_user),
             self.rpc(self.technician),
-            self.rpc(self.portal_user),
+            self.rpc(self.portal),
         )
         biller.call(
             "halo.contract.ledger",
@@ -570,7 +558,7 @@ class TestSecurityMoney(HaloBillingRunCommon, HaloContractCommon, HaloRpcCase):
         tech.call("res.users", "write", [self.technician.id], {"name": HOSTILE_NAME})
         self.assertRpcRefused(tech, "account.move", "action_halo_excel_invoice", self.invoice.ids)
         self.assertRpcRefused(
-            self.rpc(self.portal_user), "account.move", "action_halo_excel_invoice", self.invoice.ids
+            self.rpc(self.portal), "account.move", "action_halo_excel_invoice", self.invoice.ids
         )
         biller = self.rpc(self.billing_user)
         attachment_ids = biller.call("account.move", "action_halo_excel_invoice", self.invoice.ids)

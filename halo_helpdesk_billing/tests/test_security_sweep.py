@@ -18,10 +18,10 @@ from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
-from odoo.tests import new_test_user, tagged
+from odoo.tests import tagged
 
 from .billing_common import HaloBillingRunCommon
-from .common import BILLING_MANAGER, BILLING_USER, QUIET
+from .common import BILLING_MANAGER, BILLING_USER
 from .contract_common import HaloContractCommon
 from .rpc_common import HaloRpcCase, RpcError
 
@@ -192,13 +192,6 @@ class SweepCommon(HaloContractCommon, HaloBillingRunCommon, HaloRpcCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.portal = new_test_user(
-            cls.env,
-            login="halo_portal",
-            name="Pat Portal",
-            groups="base.group_portal",
-            context=QUIET,
-        )
         cls.portal.partner_id.parent_id = cls.customer
         cls.contract = cls._contract(
             prepay_kind="money",
@@ -677,10 +670,7 @@ class TestSecuritySweepContext(SweepCommon):
 
     def _forge_halo_allow_version_edit(self, key):
         self.assertTrue(self.version._halo_used_versions())
-        manager = new_test_user(
-            self.env, login="halo_sweep_manager", groups=f"base.group_user,{BILLING_MANAGER}"
-        )
-        for user in (self.technician, manager):
+        for user in (self.technician, self.billing_manager):
             self._expect_refused(
                 self.rpc(user),
                 f"{key}: {user.login} edits a used price version",

@@ -7,15 +7,13 @@ technician, a billing user, a billing manager of another company and a portal us
 import json
 
 from odoo.exceptions import UserError
-from odoo.tests import new_test_user, tagged
-from odoo.tools import config
+from odoo.tests import tagged
 
 from ..services import xero_client as xc
 from ..services import xero_push
-from .common import BILLING_MANAGER
-from .rpc_common import HaloRpcCase, RpcClient
+from .rpc_common import HaloRpcCase
 from .test_xero_push_common import HaloXeroPushCommon
-from .xero_common import NZ_TENANT_ID, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
+from .xero_common import NZ_TENANT_ID, SANDBOX_CLIENT_ID
 
 KEY = "halo-demo-webhook-key"
 KEY_B = "halo-second-company-webhook-key"
@@ -26,68 +24,25 @@ MOVE = "account.move"
 
 @tagged("post_install", "-at_install")
 class TestXeroSecurityRpc(HaloXeroPushCommon, HaloRpcCase):
+    halo_other_company = True
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.company_b = cls.setup_other_company(name="Second Company Ltd")["company"]
-        cls.manager_b = new_test_user(
-            cls.env,
-            login="halo_manager_b",
-            name="Olga Other",
-            groups=f"base.group_user,{BILLING_MANAGER}",
-            company_id=cls.company_b.id,
-            company_ids=[cls.company_b.id],
-        )
-        cls.portal = new_test_user(
-            cls.env,
-            login="halo_portal",
-            name="Pat Portal",
-            groups="base.group_portal",
-            company_id=cls.env.company.id,
-        )
         cls.portal.partner_id.parent_id = cls.customers[0]  # a contact of the invoiced customer
-        cls.sysadmin = new_test_user(
-            cls.env,
-            login="halo_sysadmin",
-            name="Sam Sysadmin",
-            groups=f"base.group_system,{BILLING_MANAGER}",
-            company_id=cls.env.company.id,
-        )
         # the second company's own connection, to the sandbox's other organisation
-        cls.connection_b = (
-            cls.env[CONNECTION]
-            .sudo()
-            .create(
-                {
-                    "name": "Xero (second company)",
-                    "company_id": cls.company_b.id,
-                    "client_id": SANDBOX_CLIENT_ID,
-                    "client_secret": SANDBOX_CLIENT_SECRET,
-                    "webhook_key": KEY_B,
-                }
-            )
+        cls.connection_b = cls._halo_xero_connection(
+            cls.company_b, "Xero (second company)", webhook_key=KEY_B
         )
-        cls.connection_b._halo_set_base_url(cls.sandbox_url)
         cls.connection_b.write(
             {"tenant_id": NZ_TENANT_ID, "tenant_name": "Halo Demo NZ Limited", "state": "connected"}
         )
 
     def setUp(self):
         super().setUp()
-        # the webhook's POSTs carry no session: the test server resolves the database by itself
-        saved = config["dbfilter"]
-        config["dbfilter"] = "^%s$" % self.env.cr.dbname
-        self.addCleanup(config.__setitem__, "dbfilter", saved)
+        # the webhook's POSTs carry no session
+        self.resolve_database_without_session()
         self.xero_calls_expected = False
-
-    def tearDown(self):
-        # the JSON-RPC clients and url_open() talk to Odoo's own test server: not Xero calls
-        port = int(config["http_port"])
-        self.host_spy.hosts[:] = [h for h in self.host_spy.hosts if h[2] != port]
-        super().tearDown()
-
-    def rpc(self, user):
-        return RpcClient(self, user.login)
 
     def outsiders(self):
         """Callers without the right group or company, each with a logged-in JSON-RPC client."""
@@ -497,7 +452,7 @@ class TestXeroSecurityRpc(HaloXeroPushCommon, HaloRpcCase):
     def test_webhook_events_only_for_the_organisation_of_the_signing_key(self):
         body = self.payload(self.tenant_id, NZ_TENANT_ID, "AAAAAAAA-0000-0000-0000-000000000000")
         with self.assertLogs(
-            "odoo.addons.halo_helpdesk_billing.models.xero.halo_xero_payment", "WARNING"
+            "odoo.addons.halo_helpdesk_billing.models.xero.halo_xero_webhook_event", "WARNING"
         ) as logs:
             self.assertEqual(self.post(body, KEY_B).status_code, 200)
         self.assertIn("2 events ignored", logs.output[0])

@@ -16,8 +16,6 @@ import urllib.parse
 from contextlib import ExitStack
 from unittest.mock import patch
 
-import urllib3
-
 from odoo.tests import HttpCase, tagged
 from odoo.tests.common import ChromeBrowser, ChromeBrowserException
 
@@ -27,13 +25,11 @@ from .test_xero_connection import consent
 from .xero_common import (
     NZ_TENANT_ID,
     PRACTICE_TENANT_ID,
-    SANDBOX_APP_REGISTERED,
     SANDBOX_CLIENT_ID,
     SANDBOX_CLIENT_SECRET,
     UK_TENANT_ID,
-    SandboxControl,
-    SandboxServer,
     _HostSpy,
+    start_sandbox,
 )
 
 TOUR = "halo_xero_setup_tour"
@@ -58,24 +54,10 @@ class _SandboxHttpCase(HaloBillingCommon, HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        # a new Xero app (registered after 2 March 2026): granular scopes only
-        cls.sandbox = SandboxServer(port=0, limits_enabled=False, registered=SANDBOX_APP_REGISTERED).start()
-        cls.addClassCleanup(cls.sandbox.stop)
-        cls.ctl = SandboxControl(cls.sandbox.url)
+        start_sandbox(cls, _ServerHostSpy())
         cls.env.company._halo_xero_use_sandbox(cls.sandbox.url)
         cls.connection = (
             cls.env["halo.xero.connection"].sudo().search([("company_id", "=", cls.env.company.id)])
-        )
-        cls.host_spy = _ServerHostSpy()
-        spy = cls.host_spy
-        cls.startClassPatcher(
-            patch.object(
-                urllib3.PoolManager,
-                "connection_from_host",
-                lambda manager, host, port=None, scheme="http", pool_kwargs=None: spy(
-                    manager, host, port, scheme, pool_kwargs
-                ),
-            )
         )
 
     def setUp(self):

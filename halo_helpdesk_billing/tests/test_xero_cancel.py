@@ -299,10 +299,3 @@ class TestXeroCancelRpc(CancelMixin, HaloXeroPushCommon, HaloRpcCase):
             move.with_user(self.technician).button_cancel()
         move.with_user(self.billing_user).button_cancel()
         self.assertEqual((move.state, move.halo_xero_cancel), ("cancel", "pending"))
-
-    def tearDown(self):
-        from odoo.tools import config
-
-        port = int(config["http_port"])
-        self.host_spy.hosts[:] = [h for h in self.host_spy.hosts if h[2] != port]
-        super().tearDown()

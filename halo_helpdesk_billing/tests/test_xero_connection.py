@@ -11,10 +11,9 @@ import urllib.request
 
 from odoo import SUPERUSER_ID, api
 from odoo.exceptions import AccessError, UserError
-from odoo.tests import new_test_user, tagged
+from odoo.tests import tagged
 
 from ..services import xero_client as xc
-from .common import BILLING_MANAGER
 from .xero_common import NZ_TENANT_ID, UK_TENANT_ID, HaloXeroCommon
 
 REDIRECT = "http://127.0.0.1:8069/halo_xero/oauth/callback"
@@ -212,13 +211,7 @@ class TestXeroConnection(HaloXeroCommon):
             self.env["halo.xero.token"].with_user(self.billing_manager).search([])
         with self.assertRaises(AccessError):
             self.connection.with_user(self.billing_user).write({"name": "x"})
-        admin = new_test_user(
-            self.env,
-            login="halo_sysadmin",
-            groups="base.group_system,%s" % BILLING_MANAGER,
-            company_id=self.env.company.id,
-        )
-        self.assertEqual(self.connection.with_user(admin).client_id, "HALO-DEMO-CLIENT")
+        self.assertEqual(self.connection.with_user(self.sysadmin).client_id, "HALO-DEMO-CLIENT")
 
     def test_for_company_and_use_sandbox(self):
         self.xero_calls_expected = False

@@ -9,7 +9,7 @@ from datetime import date
 
 from odoo.tests import tagged
 
-from ..models.xero.halo_xero_reconcile import xero_base_amount
+from ..models.xero.halo_xero_payment import xero_base_amount
 from .xero_currency_common import XeroCurrencyCommon
 
 

@@ -20,10 +20,7 @@ from .xero_common import SANDBOX_CLIENT_ID
 
 @tagged("post_install", "-at_install")
 class TestXeroFirstHour(HaloXeroPushCommon):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.other = cls.setup_other_company(name="Second Ltd")
+    halo_other_company = True
 
     def _open_from_menu(self, user):
         menu = self.env.ref("halo_helpdesk_billing.menu_halo_xero_setup")
@@ -68,7 +65,7 @@ class TestXeroFirstHour(HaloXeroPushCommon):
         )
         self.assertFalse(wizard.webhook_key)  # a system field: never read back into the wizard
         # a company without a connection: the credentials step, nothing prefilled
-        self.connection.sudo().write({"company_id": self.other["company"].id, "payment_journal_id": False})
+        self.connection.sudo().write({"company_id": self.company_b.id, "payment_journal_id": False})
         fresh = self._wizard(self._open_from_menu(self.billing_manager))
         self.assertEqual((fresh.step, fresh.connection_id.id, fresh.client_id), ("credentials", False, False))
 
@@ -115,7 +112,10 @@ class TestXeroFirstHour(HaloXeroPushCommon):
         # hostile: another company's journal, or a sales journal, is refused
         wizard.action_settings()
         self.assertEqual(wizard.step, "settings")
-        for journal in (self.other["default_journal_bank"], self.company_data["default_journal_sale"]):
+        for journal in (
+            self.company_b_data["default_journal_bank"],
+            self.company_data["default_journal_sale"],
+        ):
             wizard.sudo().payment_journal_id = journal
             with self.assertRaises(ValidationError):
                 wizard.action_save_settings()

@@ -14,28 +14,18 @@ from .xero_common import NZ_TENANT_ID
 
 @tagged("post_install", "-at_install")
 class TestXeroLinksPerOrganisation(HaloXeroPushCommon):
+    halo_other_company = True
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.company_a = cls.company
-        cls.data_b = cls.setup_other_company(name="Halo NZ (links test)")
-        cls.company_b = cls.data_b["company"]
-        cls.connection_b = (
-            cls.env["halo.xero.connection"]
-            .sudo()
-            .create(
-                {
-                    "name": "Xero NZ (test)",
-                    "company_id": cls.company_b.id,
-                    "client_id": "HALO-DEMO-CLIENT",
-                    "client_secret": "halo-demo-secret",
-                    "default_account_code": "200",
-                    "invoice_status": "AUTHORISED",
-                    "attach_pdf": False,
-                }
-            )
+        cls.connection_b = cls._halo_xero_connection(
+            cls.company_b,
+            "Xero NZ (test)",
+            default_account_code="200",
+            invoice_status="AUTHORISED",
+            attach_pdf=False,
         )
-        cls.connection_b._halo_set_base_url(cls.sandbox_url)
         # one customer and one product shared by both companies (no company)
         cls.shared = cls.env["res.partner"].create(
             {"name": "Shared Customer Ltd", "is_company": True, "email": "ap@shared.example"}
@@ -107,7 +97,7 @@ class TestXeroLinksPerOrganisation(HaloXeroPushCommon):
             ("SUPPORT-HR", "ONSITE-HR"),
         )
         move_a = self.invoice(self.company_a, self.tax20, self.company_data["default_journal_sale"])
-        move_b = self.invoice(self.company_b, self.tax_b, self.data_b["default_journal_sale"])
+        move_b = self.invoice(self.company_b, self.tax_b, self.company_b_data["default_journal_sale"])
         self.assertEqual(
             (move_a.halo_xero_connection_id, move_b.halo_xero_connection_id),
             (self.connection, self.connection_b),

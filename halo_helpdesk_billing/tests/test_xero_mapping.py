@@ -4,11 +4,9 @@ from Xero (the sandbox's UK organisation: accounts 090/091 bank, 200/260/270 rev
 820/860 system; tax types OUTPUT2 20 %, RROUTPUT 5 %, INPUT2 expenses only...; items SUPPORT-HR...;
 tracking Region and Service Line), problems first; category account codes used by the push; guards."""
 
-from odoo.tests import new_test_user, tagged
-from odoo.tools import config
+from odoo.tests import tagged
 
-from ..constants import BILLING_MANAGER
-from .rpc_common import HaloRpcCase, RpcClient
+from .rpc_common import HaloRpcCase
 from .test_xero_push_common import HaloXeroPushCommon
 
 CONNECTION = "halo.xero.connection"
@@ -16,14 +14,7 @@ CONNECTION = "halo.xero.connection"
 
 @tagged("post_install", "-at_install")
 class TestXeroMapping(HaloXeroPushCommon, HaloRpcCase):
-    def tearDown(self):
-        # the JSON-RPC clients talk to Odoo's own test server: not Xero calls
-        port = int(config["http_port"])
-        self.host_spy.hosts[:] = [h for h in self.host_spy.hosts if h[2] != port]
-        super().tearDown()
-
-    def rpc(self, user):
-        return RpcClient(self, user.login)
+    halo_other_company = True
 
     def product_link(self, code, item=None):
         product = self.env["product.product"].create(
@@ -168,18 +159,9 @@ class TestXeroMapping(HaloXeroPushCommon, HaloRpcCase):
         self.assertEqual([line["AccountCode"] for line in lines], ["260", "260", "270", "200"])
 
     def test_the_screens_actions_are_guarded(self):
-        company_b = self.setup_other_company(name="Mapping Second Ltd")["company"]
-        manager_b = new_test_user(
-            self.env,
-            login="halo_mapping_manager_b",
-            name="Olga Other",
-            groups=f"base.group_user,{BILLING_MANAGER}",
-            company_id=company_b.id,
-            company_ids=[company_b.id],
-        )
         tax_link = self.tax20.sudo().halo_xero_tax_link_ids
         categ = self.env["product.category"].create({"name": "Guarded (test)"})
-        for user in (self.technician, self.billing_user, manager_b):
+        for user in (self.technician, self.billing_user, self.manager_b):
             client = self.rpc(user)
             self.assertRpcRefused(client, CONNECTION, "action_halo_refresh_lists", [self.connection.id])
             self.assertRpcRefused(client, CONNECTION, "action_halo_open_mapping", [self.connection.id])

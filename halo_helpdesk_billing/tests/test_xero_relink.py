@@ -2,11 +2,9 @@
 """A billing manager re-links a customer (and a product) to another Xero contact (item) of the same
 organisation, through the SDK against the sandbox; technicians and billing users are refused over JSON-RPC."""
 
-from odoo.tests import new_test_user, tagged
-from odoo.tools import config
+from odoo.tests import tagged
 
-from ..constants import BILLING_MANAGER
-from .rpc_common import HaloRpcCase, RpcClient
+from .rpc_common import HaloRpcCase
 from .test_xero_push_common import HaloXeroPushCommon
 
 LINK = "halo.xero.contact.link"
@@ -15,18 +13,7 @@ PRODUCT_LINK = "halo.xero.product.link"
 
 @tagged("post_install", "-at_install")
 class TestXeroRelink(HaloXeroPushCommon, HaloRpcCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.company_b = cls.setup_other_company(name="Relink Second Ltd")["company"]
-        cls.manager_b = new_test_user(
-            cls.env,
-            login="halo_relink_manager_b",
-            name="Olga Other",
-            groups=f"base.group_user,{BILLING_MANAGER}",
-            company_id=cls.company_b.id,
-            company_ids=[cls.company_b.id],
-        )
+    halo_other_company = True
 
     def setUp(self):
         super().setUp()
@@ -35,15 +22,6 @@ class TestXeroRelink(HaloXeroPushCommon, HaloRpcCase):
         self.customer = self.customers[0]
         self.customer.halo_xero_contact_id = self.contacts["UK-C001"]  # Acme Facilities Ltd
         self.link = self.customer.sudo().halo_xero_contact_link_ids
-
-    def tearDown(self):
-        # the JSON-RPC clients talk to Odoo's own test server: not Xero calls
-        port = int(config["http_port"])
-        self.host_spy.hosts[:] = [h for h in self.host_spy.hosts if h[2] != port]
-        super().tearDown()
-
-    def rpc(self, user):
-        return RpcClient(self, user.login)
 
     def test_manager_relinks_a_customer_by_name_and_the_push_bills_that_contact(self):
         client = self.rpc(self.billing_manager)

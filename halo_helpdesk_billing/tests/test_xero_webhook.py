@@ -6,7 +6,6 @@ with duplicated and reversed deliveries."""
 import json
 
 from odoo.tests import HttpCase, tagged
-from odoo.tools import config
 
 from ..services import xero_push
 from .test_xero_push_common import HaloXeroPushCommon
@@ -75,17 +74,7 @@ class TestXeroWebhook(HaloXeroPushCommon, HttpCase):
         contact_id = next(iter(self.sandbox.state.orgs[self.tenant_id]["contacts"]))
         self.customers.write({"halo_xero_contact_id": contact_id})
         self.ctl.webhook_config(url=self.base_url() + PATH, key=KEY, auto=False, max_attempts=1)
-        # Xero's POSTs carry no session and no X-Odoo-Database header: like a production server with
-        # a dbfilter (or one database), the test server must resolve the database by itself
-        saved = config["dbfilter"]
-        config["dbfilter"] = "^%s$" % self.env.cr.dbname
-        self.addCleanup(config.__setitem__, "dbfilter", saved)
-
-    def tearDown(self):
-        # url_open() talks to Odoo's own test server: not a Xero call
-        port = int(config["http_port"])
-        self.host_spy.hosts[:] = [h for h in self.host_spy.hosts if h[2] != port]
-        super().tearDown()
+        self.resolve_database_without_session()
 
     def sandbox_posts(self):
         """Let the sandbox's POSTs (no test cookie) reach the test server, on flushed data."""

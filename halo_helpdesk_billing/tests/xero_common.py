@@ -4,7 +4,8 @@
 ``HaloXeroCommon`` starts one sandbox per test class, resets it before each test, gives the
 company a connected ``halo.xero.connection`` (token from the sandbox's ``oauth/grant``, no
 browser) and checks after each test that every HTTP request the SDK opened went to the
-sandbox: the API base URLs are settings, and Odoo's test guard does not block urllib3.
+sandbox: the API base URLs are settings, and Odoo's test guard does not block urllib3. In an
+``HttpCase`` (``HaloRpcCase``, ``url_open``), requests to Odoo's own test server are not Xero calls.
 """
 
 from unittest.mock import patch
@@ -12,7 +13,7 @@ from unittest.mock import patch
 import urllib3
 
 import odoo.service.server
-from odoo.tests import tagged
+from odoo.tests import HttpCase, tagged
 from odoo.tools import config as odoo_config
 
 from xero_sandbox import NZ_TENANT_ID, UK_TENANT_ID  # an installed package (tools/setup.sh)
@@ -49,6 +50,27 @@ class _HostSpy:
         return self._original(manager, host, port=port, scheme=scheme, pool_kwargs=pool_kwargs)
 
 
+def start_sandbox(cls, spy, limits_enabled=False):
+    """Start a sandbox for the test class ``cls`` (stopped after it), its app a new app (granular
+    scopes only), and record with ``spy`` the hosts Odoo's HTTP requests (urllib3) go to."""
+    cls.sandbox = SandboxServer(
+        port=0, limits_enabled=limits_enabled, registered=SANDBOX_APP_REGISTERED
+    ).start()
+    cls.addClassCleanup(cls.sandbox.stop)
+    cls.sandbox_url = cls.sandbox.url
+    cls.ctl = SandboxControl(cls.sandbox_url)
+    cls.host_spy = spy
+    cls.startClassPatcher(
+        patch.object(
+            urllib3.PoolManager,
+            "connection_from_host",
+            lambda manager, host, port=None, scheme="http", pool_kwargs=None: spy(
+                manager, host, port, scheme, pool_kwargs
+            ),
+        )
+    )
+
+
 @tagged("post_install", "-at_install")
 class HaloXeroCommon(HaloBillingCommon):
     sandbox_limits = False  # the sandbox's rate limits (5 in flight, 60/min) for this class
@@ -56,38 +78,10 @@ class HaloXeroCommon(HaloBillingCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        # the sandbox's app is a new app (granular scopes only); Odoo's callback is registered in setUp
-        cls.sandbox = SandboxServer(
-            port=0, limits_enabled=cls.sandbox_limits, registered=SANDBOX_APP_REGISTERED
-        ).start()
-        cls.addClassCleanup(cls.sandbox.stop)
-        cls.sandbox_url = cls.sandbox.url
-        cls.ctl = SandboxControl(cls.sandbox_url)
+        # Odoo's callback is registered for the sandbox's app in setUp
+        start_sandbox(cls, _HostSpy(), limits_enabled=cls.sandbox_limits)
         cls.tenant_id = UK_TENANT_ID
-        cls.connection = (
-            cls.env["halo.xero.connection"]
-            .sudo()
-            .create(
-                {
-                    "name": "Xero (test)",
-                    "company_id": cls.env.company.id,
-                    "client_id": SANDBOX_CLIENT_ID,
-                    "client_secret": SANDBOX_CLIENT_SECRET,
-                    "default_account_code": "200",
-                }
-            )
-        )
-        cls.connection._halo_set_base_url(cls.sandbox_url)
-        cls.host_spy = _HostSpy()
-        spy = cls.host_spy
-        patcher = patch.object(
-            urllib3.PoolManager,
-            "connection_from_host",
-            lambda manager, host, port=None, scheme="http", pool_kwargs=None: spy(
-                manager, host, port, scheme, pool_kwargs
-            ),
-        )
-        cls.startClassPatcher(patcher)
+        cls.connection = cls._halo_xero_connection(cls.env.company, "Xero (test)", default_account_code="200")
 
     def setUp(self):
         super().setUp()
@@ -101,6 +95,9 @@ class HaloXeroCommon(HaloBillingCommon):
         self.ctl.clear_requests()
 
     def tearDown(self):
+        if isinstance(self, HttpCase):
+            port = int(odoo_config["http_port"])
+            self.host_spy.hosts[:] = [h for h in self.host_spy.hosts if h[2] != port]
         sandbox_host = ("http", "127.0.0.1", self.sandbox.port)
         stray = [h for h in self.host_spy.hosts if h != sandbox_host]
         self.assertFalse(stray, "HTTP requests left the sandbox: %s" % stray)
@@ -109,6 +106,32 @@ class HaloXeroCommon(HaloBillingCommon):
         super().tearDown()
 
     # -- helpers --------------------------------------------------------------------------------------
+    @classmethod
+    def _halo_xero_connection(cls, company, name, **vals):
+        """A (not yet connected) connection of ``company`` to the sandbox's app."""
+        connection = (
+            cls.env["halo.xero.connection"]
+            .sudo()
+            .create(
+                {
+                    "name": name,
+                    "company_id": company.id,
+                    "client_id": SANDBOX_CLIENT_ID,
+                    "client_secret": SANDBOX_CLIENT_SECRET,
+                    **vals,
+                }
+            )
+        )
+        connection._halo_set_base_url(cls.sandbox_url)
+        return connection
+
+    def resolve_database_without_session(self):
+        """Xero's webhook POSTs carry no session and no X-Odoo-Database header: like a production
+        server with a dbfilter (or one database), the test server must resolve the database by itself."""
+        saved = odoo_config["dbfilter"]
+        odoo_config["dbfilter"] = "^%s$" % self.env.cr.dbname
+        self.addCleanup(odoo_config.__setitem__, "dbfilter", saved)
+
     @staticmethod
     def odoo_callbacks():
         """Odoo's OAuth callback URLs as the app registers them in the sandbox (test server and 8069)."""

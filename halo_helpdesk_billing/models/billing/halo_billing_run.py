@@ -22,6 +22,7 @@ from odoo.addons.halo_helpdesk_billing.constants import (
 from ...services import charges
 from .. import halo_money_thread as money_thread
 from ..halo_engine import BILLING_ENGINE, BILLING_RUN
+from .res_company import DEFAULT_LINE_TEMPLATE
 
 _logger = logging.getLogger(__name__)
 
@@ -37,6 +38,20 @@ STATISTICS_MIN_ROWS = 5000
 
 # The work a billing run collects: model -> date field
 SOURCES = {work.model: work.date_field for work in WORK_MODELS}
+# A run being worked in background jobs (see halo_billing_run_chunk.py)
+RUNNING_STATES = ("previewing", "invoicing")
+CHUNK_SCOPE_KEY = "halo_billing_chunk_scope"
+
+
+class _ChunkScope:
+    """The customers one chunk works on, as a context value JSON cannot carry: a client
+    cannot narrow (or widen) what the engine does by sending a context key."""
+
+    __slots__ = ("no_partner", "partner_ids")
+
+    def __init__(self, partner_ids, no_partner=False):
+        self.partner_ids = list(partner_ids)
+        self.no_partner = no_partner
 
 
 class HaloBillingRun(models.Model):
@@ -46,6 +61,14 @@ class HaloBillingRun(models.Model):
     draft → previewed (charges collected and claimed) → invoiced; or cancelled, which
     releases every charge (once any posted invoice is credited in full). Work is claimed by a unique ``claim_key`` on the charge, so the
     database refuses to put the same work in two open runs or to bill it twice.
+
+    A run of more than one chunk of work (``services.billing_chunks``) is previewed and
+    invoiced in background jobs (OCA ``queue_job``), one per chunk of whole customers
+    (``halo.billing.run.chunk``: the plan, each chunk's job), while the run shows its state
+    (previewing, invoicing, finished with problems) and progress; each chunk runs the run's own
+    engine limited to its customers, and a small job after each chunk finishes the run once
+    all are done (:meth:`_halo_job_check_done`). The charges are built by
+    ``halo.billing.charge.builder`` and the invoices' values by ``halo.billing.invoice.builder``.
     """
 
     _name = "halo.billing.run"
@@ -58,8 +81,11 @@ class HaloBillingRun(models.Model):
     state = fields.Selection(
         selection=[
             ("draft", "Draft"),
+            ("previewing", "Previewing"),
             ("previewed", "Previewed"),
+            ("invoicing", "Invoicing"),
             ("invoiced", "Invoiced"),
+            ("done_with_problems", "Finished with problems"),
             ("cancelled", "Cancelled"),
         ],
         default="draft",
@@ -115,6 +141,36 @@ class HaloBillingRun(models.Model):
         "currency are converted at the rate of the run's invoice date (today until it is set); "
         "the charges and their invoices keep their own currency.",
     )
+    # ------------------------------------------------------------------ background work (chunks, progress)
+    halo_chunk_ids = fields.One2many(
+        comodel_name="halo.billing.run.chunk",
+        inverse_name="run_id",
+        string="Background Jobs",
+        readonly=True,
+    )
+    halo_job_kind = fields.Selection(
+        selection=[("preview", "Preview"), ("invoice", "Create invoices")],
+        string="Background Work",
+        readonly=True,
+        copy=False,
+    )
+    halo_job_started = fields.Datetime(string="Started", readonly=True, copy=False)
+    halo_job_ended = fields.Datetime(string="Ended", readonly=True, copy=False)
+    halo_chunk_total = fields.Integer(string="Chunks", compute="_compute_halo_progress")
+    halo_chunk_done = fields.Integer(string="Chunks Done", compute="_compute_halo_progress")
+    halo_chunk_failed = fields.Integer(string="Chunks Failed", compute="_compute_halo_progress")
+    halo_charge_total = fields.Integer(string="Charges to Work", compute="_compute_halo_progress")
+    halo_charge_done = fields.Integer(string="Charges Worked", compute="_compute_halo_progress")
+    halo_progress = fields.Float(string="Progress", compute="_compute_halo_progress")
+    halo_elapsed = fields.Char(string="Elapsed", compute="_compute_halo_progress")
+    halo_estimate = fields.Char(string="Time Left (estimate)", compute="_compute_halo_progress")
+    halo_problem_partner_ids = fields.Many2many(
+        comodel_name="res.partner",
+        string="Customers to Look At",
+        compute="_compute_halo_progress",
+        help="Customers whose chunk kept failing: nothing of theirs was previewed or invoiced by "
+        "the last background work. Fix the cause and preview or create invoices again.",
+    )
 
     # ------------------------------------------------------------------ chatter (messages carry money)
     def _mail_get_operation_for_mail_message_operation(self, message_operation):
@@ -159,9 +215,49 @@ class HaloBillingRun(models.Model):
             run.error_count = errors.get(run, 0)
             run.invoice_count = invoices.get(run, 0)
 
-    # Written by the run's actions only (preview, create invoices, cancel): a run set back
-    # from invoiced to previewed would invoice its charges again.
-    _halo_engine_fields = frozenset({"state", "name", "line_ids", "invoice_ids"})
+    @api.depends("halo_chunk_ids.state", "halo_job_started", "halo_job_ended")
+    def _compute_halo_progress(self):
+        now = fields.Datetime.now()
+        for run in self:
+            # progress is shown to whoever reads the run (the chunks themselves: billing users)
+            chunks = run.sudo().halo_chunk_ids
+            done = chunks.filtered(lambda chunk: chunk.state != "pending")
+            failed = chunks.filtered(lambda chunk: chunk.state == "failed")
+            run.halo_chunk_total = len(chunks)
+            run.halo_chunk_done = len(done)
+            run.halo_chunk_failed = len(failed)
+            run.halo_charge_total = sum(chunks.mapped("charge_count"))
+            run.halo_charge_done = sum(done.mapped("charge_count"))
+            run.halo_progress = (
+                100.0 * run.halo_charge_done / run.halo_charge_total if run.halo_charge_total else 0.0
+            )
+            run.halo_problem_partner_ids = failed.partner_ids.ids
+            elapsed = (
+                ((run.halo_job_ended or now) - run.halo_job_started).total_seconds()
+                if run.halo_job_started
+                else 0
+            )
+            run.halo_elapsed = _duration(elapsed) if run.halo_job_started else False
+            if run.state in RUNNING_STATES and run.halo_charge_done and run.halo_charge_total:
+                left = elapsed * (run.halo_charge_total - run.halo_charge_done) / run.halo_charge_done
+                run.halo_estimate = _duration(left)
+            else:
+                run.halo_estimate = False
+
+    # Written by the run's actions only (preview, create invoices, cancel) and its background
+    # work: a run set back from invoiced to previewed would invoice its charges again.
+    _halo_engine_fields = frozenset(
+        {
+            "state",
+            "name",
+            "line_ids",
+            "invoice_ids",
+            "halo_chunk_ids",
+            "halo_job_kind",
+            "halo_job_started",
+            "halo_job_ended",
+        }
+    )
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -215,10 +311,51 @@ class HaloBillingRun(models.Model):
                 raise UserError(
                     self.env._("Billing run %(run)s is closed; what it billed cannot change.", run=run.name)
                 )
+        for run in self:
+            if run.state in RUNNING_STATES + ("done_with_problems",) and {
+                "date_cutoff",
+                "date_invoice",
+                "partner_ids",
+                "company_id",
+            } & set(vals):
+                raise UserError(
+                    self.env._(
+                        "Billing run %(run)s is being worked or partly invoiced; what it bills cannot "
+                        "change.",
+                        run=run.name,
+                    )
+                )
 
     def _halo_set_state(self, state):
-        """The run's actions move it between states."""
+        """The run's actions move it between states (a chunk works on part of the run: the
+        run's state is set once, when all are done)."""
+        if self._halo_chunk_partner_ids() is not None:
+            return
         BILLING_ENGINE.on(self).write({"state": state})
+
+    def _halo_check_not_running(self):
+        self.filtered(lambda run: run.state in RUNNING_STATES).sudo().halo_chunk_ids._halo_reconcile_chunks()
+        for run in self:
+            if run.state in RUNNING_STATES:
+                raise UserError(
+                    self.env._(
+                        "Billing run %(run)s is being worked in the background; wait until it ends.",
+                        run=run.name,
+                    )
+                )
+
+    def _halo_check_invoiceable(self):
+        """What the engine refuses for the whole run, refused before any job is enqueued."""
+        self.env.cr.execute(
+            SQL(
+                """SELECT 1 FROM halo_billing_run_line
+                WHERE run_id = %s AND state = 'included' AND invoice_line_id IS NULL
+                      AND error IS NOT NULL LIMIT 1""",
+                self.id,
+            )
+        )
+        if self.env.cr.fetchone():
+            raise UserError(self.env._("Fix or exclude the charges with problems first."))
 
     @api.ondelete(at_uninstall=False)
     def _unlink_except_invoiced(self):
@@ -231,19 +368,47 @@ class HaloBillingRun(models.Model):
 
     # ------------------------------------------------------------------ actions
     def action_preview(self):
-        """Collect the unbilled work up to the cut-off date, price it and claim it."""
+        """Collect the unbilled work up to the cut-off date, price it and claim it: at once for
+        a small run, in background chunks otherwise."""
+        self._halo_check_not_running()
+        Chunk = self.env["halo.billing.run.chunk"]
+        at_once = self.browse()
         for run in self:
             if run.state not in ("draft", "previewed"):
                 raise UserError(self.env._("Only draft or previewed runs can be previewed."))
+            counts = Chunk._halo_preview_counts(run)
+            if Chunk._halo_in_background(counts):
+                Chunk._halo_enqueue(run, "preview", counts)
+            else:
+                at_once |= run
+        for run in at_once:
             run._halo_collect()
             run._halo_set_state("previewed")
         return True
 
     def action_create_invoices(self):
-        """Create (and post, per company setting) the customer invoices of the run."""
+        """Create (and post, per company setting) the customer invoices of the run: at once for
+        a small run, in background chunks otherwise. A run that finished with problems
+        invoices what is left (its failed customers)."""
+        self._halo_check_not_running()
+        Chunk = self.env["halo.billing.run.chunk"]
+        at_once = self.browse()
         for run in self:
-            if run.state != "previewed":
+            if run.state not in ("previewed", "done_with_problems"):
                 raise UserError(self.env._("Preview billing run %(run)s first.", run=run.name))
+            counts = Chunk._halo_invoice_counts(run)
+            if not counts:
+                raise UserError(self.env._("Billing run %(run)s has no charge to invoice.", run=run.name))
+            if run.state == "done_with_problems":
+                run._halo_set_state("previewed")
+            if Chunk._halo_in_background(counts):
+                run._halo_check_invoiceable()
+                Chunk._halo_enqueue(run, "invoice", counts)
+            else:
+                at_once |= run
+        if not at_once:
+            return True
+        for run in at_once:
             try:
                 with self.env.cr.savepoint():
                     run._halo_create_invoices()
@@ -259,12 +424,13 @@ class HaloBillingRun(models.Model):
                         error=err,
                     )
                 ) from err
-        return self.invoice_ids._get_records_action(name=self.env._("Invoices"))
+        return at_once.invoice_ids._get_records_action(name=self.env._("Invoices"))
 
     def action_cancel(self):
         """Cancel the run and release its charges (their work is unbilled again); what it
         consumed from contracts is given back by reversal entries. A run whose posted invoices
         were all credited in full can be cancelled."""
+        self._halo_check_not_running()
         for run in self:
             # an invoice credited in full released its work already (see the credit notes in account_move.py)
             if run.invoice_ids.filtered(lambda move: move.state == "posted" and not move.halo_released_by_id):
@@ -304,6 +470,15 @@ class HaloBillingRun(models.Model):
             action["context"] = {"default_move_type": "out_invoice", "create": False}
         return action
 
+    def action_halo_check_jobs(self):
+        """Button of a run being worked: take note of jobs that died for good."""
+        # it reads and writes the run's chunks as superuser: billing staff of the run only
+        if not self.env.su and not self.env.user.has_group(BILLING_USER):
+            raise AccessError(self.env._("Only billing users can check a billing run's jobs."))
+        self.check_access("write")
+        self._halo_check_stuck()
+        return True
+
     # ------------------------------------------------------------------ collecting
     def _halo_source_domain(self, model):
         """Hook: the unbilled work of ``model`` this run bills."""
@@ -332,6 +507,12 @@ class HaloBillingRun(models.Model):
                 )
                 .mapped("res_id"),
             )
+        scope = self._halo_chunk_scope()
+        if scope is not None:
+            chunk = Domain(partner_field, "in", scope.partner_ids)
+            if scope.no_partner:
+                chunk |= Domain(partner_field, "=", False)
+            domain &= chunk
         return domain
 
     def _halo_collect(self):
@@ -343,12 +524,13 @@ class HaloBillingRun(models.Model):
             for model in SOURCES
         }
         lines = sources[TIMESHEET_MODEL]
-        rated_rows, ratings, fresh = self._halo_rate_for_run(lines)
-        run_charges = self._halo_prepare_timesheet_charges(lines, fresh) if lines else []
-        run_charges += self._halo_prepare_mileage_charges(sources["halo.mileage"])
-        run_charges += self._halo_prepare_expense_charges(sources["halo.expense"])
-        run_charges += self._halo_prepare_item_charges(sources["halo.ticket.item"])
-        self._halo_apply_contracts(run_charges)
+        Builder = self.env["halo.billing.charge.builder"]
+        rated_rows, ratings, fresh = Builder._halo_rate_for_run(self, lines)
+        run_charges = Builder._halo_prepare_timesheet_charges(self, lines, fresh) if lines else []
+        run_charges += Builder._halo_prepare_mileage_charges(self, sources["halo.mileage"])
+        run_charges += Builder._halo_prepare_expense_charges(self, sources["halo.expense"])
+        run_charges += Builder._halo_prepare_item_charges(self, sources["halo.ticket.item"])
+        Builder._halo_apply_contracts(self, run_charges)
         for charge in run_charges:
             charge.run_id = self.id
             if charge.error:
@@ -525,10 +707,46 @@ class HaloBillingRun(models.Model):
         self._halo_mark_sources(lines, False)
 
     # ------------------------------------------------------------------ invoicing
+    def _halo_chunk_scope(self):
+        scope = self.env.context.get(CHUNK_SCOPE_KEY)
+        return scope if isinstance(scope, _ChunkScope) else None
+
     def _halo_chunk_partner_ids(self):
-        """Hook: the customers one background chunk of the run is limited to (see
-        halo_billing_run_jobs), or None when the whole run is worked at once."""
-        return None
+        """The customers one background chunk of the run is limited to (see
+        ``halo.billing.run.chunk._halo_job_run``), or None when the whole run is worked at once."""
+        scope = self._halo_chunk_scope()
+        return scope.partner_ids if scope else None
+
+    def _halo_settings(self, partner):
+        """The invoicing settings of ``partner`` in the run's company (grouping, layout, line
+        template), the company's where the customer has none."""
+        company = self.company_id
+        partner = partner.with_company(company)
+        return {
+            "grouping": partner.halo_invoice_grouping or company.halo_invoice_grouping or "customer",
+            "layout": partner.halo_invoice_layout or company.halo_invoice_layout or "itemised",
+            "template": partner.halo_line_template or company.halo_line_template or DEFAULT_LINE_TEMPLATE,
+        }
+
+    def _halo_read_charges(self):
+        """The included charges of the run still to invoice, as ``services.charges.Charge`` of
+        ``INVOICE_COLUMNS``, in one query (invoicing 100,000 charges through the ORM cost more
+        than creating the invoices)."""
+        self.env["halo.billing.run.line"].flush_model()
+        self.env.cr.execute(
+            SQL(
+                """SELECT %s
+                 FROM halo_billing_run_line
+                WHERE run_id = %s AND state = 'included' AND invoice_line_id IS NULL
+                      AND (%s::int[] IS NULL OR partner_id = ANY(%s::int[]))
+             ORDER BY partner_id, ticket_id, date, id""",
+                SQL(", ").join(SQL.identifier(name) for name in charges.INVOICE_COLUMNS),
+                self.id,
+                self._halo_chunk_partner_ids(),
+                self._halo_chunk_partner_ids(),
+            )
+        )
+        return [charges.invoice_charge(row) for row in self.env.cr.fetchall()]
 
     def _halo_create_invoices(self):
         self.ensure_one()
@@ -538,6 +756,7 @@ class HaloBillingRun(models.Model):
         if any(charge.error for charge in charges):
             raise UserError(self.env._("Fix or exclude the charges with problems first."))
         RunLine = self.env["halo.billing.run.line"]
+        Builder = self.env["halo.billing.invoice.builder"]
         # customer billing settings are per company (company-dependent fields): the run's
         partners = (
             self.env["res.partner"]
@@ -555,18 +774,19 @@ class HaloBillingRun(models.Model):
         settings = {partner.id: self._halo_settings(partner) for partner in partners}
         groups = defaultdict(list)
         for charge in charges:
-            groups[self._halo_invoice_key(charge, settings[charge.partner_id]["grouping"])].append(charge)
+            grouping = settings[charge.partner_id]["grouping"]
+            groups[Builder._halo_invoice_key(self, charge, grouping)].append(charge)
         descriptions = {}
         by_template = defaultdict(list)
         for charge in charges:
             if settings[charge.partner_id]["layout"] == "itemised":
                 by_template[settings[charge.partner_id]["template"]].append(charge.id)
         for template, ids in by_template.items():
-            descriptions.update(self._halo_render_descriptions(RunLine.browse(ids), template))
+            descriptions.update(Builder._halo_render_descriptions(self, RunLine.browse(ids), template))
         products = self.env["product.product"].browse(
             {charge.product_id for charge in charges if charge.product_id}
         )
-        accounting = self._halo_line_accounting(products, partners)
+        accounting = Builder._halo_line_accounting(self, products, partners)
         names = {
             "product": {product.id: product.display_name for product in products},
             "ticket": {
@@ -637,11 +857,12 @@ class HaloBillingRun(models.Model):
         """Create, link and post the invoices of some charge groups (one chunk, see
         :meth:`_halo_invoice_chunks`)."""
         RunLine = self.env["halo.billing.run.line"]
+        Builder = self.env["halo.billing.invoice.builder"]
         move_vals, line_maps, itemised = [], [], []
         for group in groups:
             layout = settings[group[0].partner_id]["layout"]
-            vals, line_map = self._halo_prepare_invoice_vals(group, layout, descriptions, names)
-            self._halo_complete_line_vals(vals, accounting)
+            vals, line_map = Builder._halo_prepare_invoice_vals(self, group, layout, descriptions, names)
+            Builder._halo_complete_line_vals(self, vals, accounting)
             itemised.append(layout == "itemised")
             move_vals.append(vals)
             line_maps.append(line_map)
@@ -697,3 +918,90 @@ class HaloBillingRun(models.Model):
         self.env.flush_all()
         self.env.invalidate_all()
         return self.env["account.move"].browse(move_ids)
+
+    # ------------------------------------------------------------------ background work: completion
+    def _halo_job_check_done(self):
+        """Job: finish the run once all its chunks are done (one of these jobs follows each
+        chunk; the first to see every chunk done finishes the run, the others do nothing)."""
+        self.ensure_one()
+        # concurrent checks queue on the run's row; the later one then sees the run finished
+        self.env.cr.execute(SQL("SELECT id FROM halo_billing_run WHERE id = %s FOR NO KEY UPDATE", self.id))
+        self.invalidate_recordset()
+        if self.state not in RUNNING_STATES:
+            return False
+        chunks = self.halo_chunk_ids
+        if not chunks or any(chunk.state == "pending" for chunk in chunks):
+            return False
+        failed = chunks.filtered(lambda chunk: chunk.state == "failed")
+        run = self.with_company(self.company_id)
+        if self.halo_job_kind == "preview":
+            state = "previewed"
+            body = self.env._("Preview done: %(count)s charges to invoice.", count=run.line_count)
+            if run.error_count:
+                body += " " + self.env._(
+                    "%(count)s charges cannot be billed as they are (see the Problems filter).",
+                    count=run.error_count,
+                )
+        else:
+            state = "done_with_problems" if failed else "invoiced"
+            body = self.env._("%(count)s invoices created.", count=run.invoice_count)
+        if failed:
+            body += " " + self.env._(
+                "%(count)s chunks kept failing; nothing was done for these customers: %(names)s.",
+                count=len(failed),
+                names=", ".join(failed.partner_ids.mapped("display_name"))
+                + (" " + self.env._("(work without customer)") if any(failed.mapped("no_partner")) else ""),
+            )
+        BILLING_ENGINE.on(self).write({"halo_job_ended": fields.Datetime.now()})
+        self._halo_set_state(state)
+        partners = self.user_id.partner_id
+        self.message_post(body=body, partner_ids=partners.ids, subtype_xmlid="mail.mt_comment")
+        if failed and self.user_id:
+            self.activity_schedule(
+                "mail.mail_activity_data_todo",
+                user_id=self.user_id.id,
+                summary=self.env._("Billing run finished with problems"),
+                note=body,
+            )
+        if self.user_id:
+            self.user_id._bus_send(
+                "simple_notification",
+                {
+                    "type": "warning" if failed else "success",
+                    "title": self.name,
+                    "message": body,
+                    "sticky": bool(failed),
+                },
+            )
+        return True
+
+    def _halo_check_stuck(self):
+        """Note the chunks whose jobs died for good, and finish runs whose chunks are all done
+        (their completion job was lost)."""
+        self.sudo().halo_chunk_ids._halo_reconcile_chunks()
+        for run in self.filtered(lambda run: run.state in RUNNING_STATES):
+            chunks = run.sudo().halo_chunk_ids
+            if chunks and all(chunk.state != "pending" for chunk in chunks):
+                run.sudo()._halo_job_check_done()
+
+    @api.model
+    def _cron_halo_check_jobs(self):
+        """Cron: what the *Check jobs* button does, for every run being worked in the background,
+        so that a run whose jobs died for good (queue_job gave up on them without the on-fail
+        hook) or whose completion check was lost does not stay "being worked" until someone
+        clicks: its failed chunks are noted and a run whose chunks are all done is finished.
+        One run at a time, committed after each (a run a chunk is finishing right now is
+        skipped: its own check finishes it)."""
+        runs = self.sudo().search([("state", "in", RUNNING_STATES)], order="id")
+        for index, run in enumerate(runs, 1):
+            if not run.try_lock_for_update(allow_referencing=True):
+                continue
+            run._halo_check_stuck()
+            self.env["ir.cron"]._commit_progress(1, remaining=len(runs) - index)
+
+
+def _duration(seconds):
+    seconds = int(max(seconds, 0))
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"

@@ -10,19 +10,21 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.fields import Domain
 from odoo.tools import float_round, format_amount
 
-from odoo.addons.halo_helpdesk_billing.constants import BILLING_USER
+from odoo.addons.halo_helpdesk_billing.constants import BILLING_USER, CONSUMING_MODES
+from odoo.addons.queue_job.job import identity_exact
 
+from ...services.contract_dates import PERIOD_MONTHS, PERIODS, day_count, invoice_date_of, period_bounds
 from .. import halo_money_thread as money_thread
 from ..billing.res_company import ROUNDING_SCOPES
 from ..halo_engine import LEDGER_SYSTEM  # lets system code write ledger entries other than adjustments
-from .halo_contract_dates import PERIOD_MONTHS, PERIODS, day_count, invoice_date_of, period_bounds
 from .halo_customer_device import within_partner
 
 _logger = logging.getLogger(__name__)
 
 HOURS_DIGITS = 4
 EPS = 1e-6
-CONSUMING_MODES = ("included", "prepay_hours", "prepay_money")
+# Contracts per job of the daily contract cron
+CONTRACT_CHUNK = 200
 MODE_ORDERS = {
     "included_first": ("included", "prepay_hours", "prepay_money"),
     "prepay_first": ("prepay_hours", "prepay_money", "included"),
@@ -1662,15 +1664,52 @@ class HaloContract(models.Model):
 
     @api.model
     def _cron_halo_contract_invoices(self, date_ref=None):
-        """Create due periodic invoices (drafts) and roll over ended periods."""
+        """Create due periodic invoices (drafts) and roll over ended periods.
+
+        With more contracts than one chunk, enqueue one background job (OCA ``queue_job``,
+        channel ``root.halo_billing``) per chunk of contracts of one company instead of
+        invoicing them all in the cron's own transaction; each job creates the chunk's due
+        periodic invoices and rolls over its ended periods, which are idempotent (a period is
+        invoiced once: unique index), so a job retried or run twice adds nothing. A job's
+        identity key keeps one job per chunk and day while it is pending. Fewer contracts are
+        worked at once, by the same methods."""
         date_ref = date_ref or fields.Date.context_today(self)
+        size = self._halo_contract_chunk_size()
         contracts = self.search([("state", "in", ("active", "expired"))])
+        if len(contracts) <= size:
+            moves = self.env["account.move"]
+            for company, batch in contracts.grouped("company_id").items():
+                batch = batch.with_company(company)
+                moves |= batch._halo_create_periodic_invoices(date_ref)
+                batch._halo_process_rollovers(date_ref)
+            return moves
+        for company, batch in contracts.sorted("id").grouped("company_id").items():
+            for start in range(0, len(batch), size):
+                chunk = batch[start : start + size]
+                chunk.with_delay(
+                    identity_key=identity_exact,
+                    description=self.env._(
+                        "Contracts of %(company)s: periodic invoices and rollovers (%(count)s contracts)",
+                        company=company.name,
+                        count=len(chunk),
+                    ),
+                )._halo_job_contract_invoices(date_ref)
+        return self.env["account.move"]
+
+    @api.model
+    def _halo_contract_chunk_size(self):
+        """Hook: contracts per job of the contract cron."""
+        return CONTRACT_CHUNK
+
+    def _halo_job_contract_invoices(self, date_ref):
+        """Job: the cron's work for these contracts (a job does not keep the context: each
+        company's contracts are worked in their company)."""
         moves = self.env["account.move"]
-        for company, batch in contracts.grouped("company_id").items():
-            batch = batch.with_company(company)
+        for company, batch in self.grouped("company_id").items():
+            batch = batch.with_company(company).filtered(lambda c: c.state in ("active", "expired"))
             moves |= batch._halo_create_periodic_invoices(date_ref)
             batch._halo_process_rollovers(date_ref)
-        return moves
+        return self.env._("%(count)s invoices created.", count=len(moves))
 
     # ------------------------------------------------------------------ expiry
 

@@ -6,7 +6,7 @@ from odoo.exceptions import ValidationError
 
 from odoo.addons.halo_helpdesk_billing.constants import BILLING_USER
 
-from .halo_contract_dates import PERIOD_MONTHS, PERIODS, day_count, invoice_date_of, period_bounds
+from ...services.contract_dates import PERIOD_MONTHS, PERIODS, day_count, invoice_date_of, period_bounds
 from .halo_customer_device import DEVICE_TYPES
 
 

@@ -9,7 +9,6 @@ from . import halo_xero_contact_link
 from . import halo_xero_product_link
 from . import halo_xero_category_link
 from . import halo_xero_tax_link
-from . import halo_xero_connection_mapping
 from . import res_company_xero
 from . import res_partner_xero
 from . import product_template_xero
@@ -19,12 +18,10 @@ from . import account_account_xero
 from . import halo_xero_sync_log
 from . import account_move_xero
 from . import halo_xero_payment
+from . import halo_xero_webhook_event
 from . import helpdesk_ticket_xero
 from . import halo_xero_drift
 from . import halo_xero_account
 from . import halo_xero_import
 from . import halo_xero_import_review
-from . import halo_xero_reconcile
-from . import account_move_xero_lock
-from . import account_move_xero_cancel
 from . import halo_xero_throttle

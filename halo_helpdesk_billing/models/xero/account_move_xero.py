@@ -25,6 +25,30 @@ Customer credit notes (``out_refund``) take the same path to ``/CreditNotes`` (n
 as invoices) and are stored in the same fields (CreditNoteID in ``halo_xero_invoice_id``). An AUTHORISED
 credit note that reverses an invoice already in Xero is then allocated to it (follow-up step
 ``halo_xero_allocation``); a DRAFT one stays unallocated.
+
+Also here, in sections of their own: **Xero's lock dates** (the organisation's ``PeriodLockDate`` /
+``EndOfYearLockDate``, imported on the connection): posting a document dated in the locked period is refused
+(``locked_period_policy`` *refuse*; a billing run leaves those in draft and lists them on the run) or it is
+sent dated the first open day (*first_open_day*); a Xero refusal for its lock date reads the dates again.
+**Currencies**: an invoice in a currency the organisation has not enabled is refused before posting, and
+Odoo's rate goes as ``CurrencyRate``. **Money back**: after each change seen in Xero the open amount equals
+Xero's ``AmountDue`` (``_halo_xero_reconcile_money``; the registrations themselves: ``halo.xero.payment``).
+**Cancel in Odoo → void or delete in Xero**, as Xero's status rules allow:
+
+=====================  ==============================================================================
+Xero status            cancelling in Odoo
+=====================  ==============================================================================
+DRAFT / SUBMITTED      cancelled; the push deletes it in Xero (Xero frees its number)
+AUTHORISED, unpaid     cancelled; the push voids it in Xero
+AUTHORISED with money  refused: remove the payments (the credit note's allocation) in Xero first, then
+ applied, PAID         *Refresh from Xero*, or issue a credit note instead
+VOIDED / DELETED       cancelled; nothing to do in Xero
+=====================  ==============================================================================
+
+Odoo refuses what it knows Xero would refuse (payments and allocations it has recorded, a date in the locked
+Xero period); what it cannot know is found by the push, which reads each document's status before it changes
+it: a cancel Xero refuses leaves the invoice cancelled in Odoo and flagged (*Retry*, or *Reset to draft* and
+post it again to keep it). Reset to draft (without cancelling) deletes nothing in Xero.
 """
 
 import logging
@@ -32,12 +56,17 @@ import time
 from datetime import timedelta
 from decimal import Decimal
 
-from odoo import api, fields, models
-from odoo.exceptions import UserError
-from odoo.fields import Domain
+import psycopg2
 
+from odoo import api, fields, models
+from odoo.exceptions import AccessError, UserError
+from odoo.fields import Domain
+from odoo.tools import format_date
+
+from odoo.addons.halo_helpdesk_billing.constants import BILLING_GROUPS, BILLING_MANAGER
 from odoo.addons.halo_helpdesk_billing.constants import INVOICING_GROUP as XERO_INVOICE_GROUP
 
+from ...services import xero_client as xc
 from ...services import xero_push
 from ...services.xero_client import (
     XeroAuthError,
@@ -47,8 +76,9 @@ from ...services.xero_client import (
     XeroTooLarge,
     XeroUnknownOutcome,
 )
-from ..halo_engine import XERO_CANCEL, XERO_COMMIT
+from ..halo_engine import BILLING_RUN, XERO_CANCEL, XERO_COMMIT
 from .halo_xero_connection import halo_check_caller
+from .halo_xero_payment import KIND_LABELS, _money
 
 _logger = logging.getLogger(__name__)
 
@@ -74,8 +104,15 @@ MAX_ROUNDS = 4  # send / look-up rounds per connection and worker run
 PUSH_STATES = ("queued", "sending", "unknown")  # what the push worker sends or looks up
 PUSH_CHANNEL = "root.halo_xero"  # queue_job channel of the push jobs (data/queue_job_data.xml)
 PUSH_JOB_RETRIES = 10  # queue_job retries of a push job (retry pattern: data/queue_job_data.xml)
-# who may queue, send and refresh invoices in Xero (billing users have it): these spend the
-# organisation's Xero calls and write as superuser
+
+LOCK_MESSAGE_MARK = "lock date"  # in Xero's "The document date cannot be before the period lock date, ..."
+
+CANCEL_STATES = [
+    ("pending", "To void or delete in Xero"),
+    ("done", "Voided or deleted in Xero"),
+    ("refused", "Refused by Xero"),
+]
+CUSTOMER_TYPES = ("out_invoice", "out_refund")
 
 
 class AccountMove(models.Model):
@@ -143,9 +180,52 @@ class AccountMove(models.Model):
     )
     halo_xero_allocation_id = fields.Char(string="Xero AllocationID", copy=False, readonly=True)
 
-    # -- queue --------------------------------------------------------------------------------------
+    halo_xero_cancel = fields.Selection(
+        CANCEL_STATES,
+        string="Xero Cancellation",
+        copy=False,
+        readonly=True,
+        help="Cancelled in Odoo: the Xero document is voided (approved) or deleted (draft) by the push.",
+    )
+
+    halo_xero_attention = fields.Boolean(
+        string="Xero Needs Attention",
+        copy=False,
+        readonly=True,
+        index=True,
+        help="A payment or allocation made in Xero could not be registered, or Odoo's open amount differs "
+        "from Xero's; see the message. Retried automatically once the cause is fixed.",
+    )
+    # amounts: billing groups only (the message quotes Odoo's and Xero's open amounts)
+    halo_xero_money_message = fields.Text(
+        string="Xero Payments Message", copy=False, readonly=True, groups=BILLING_GROUPS
+    )
+    halo_xero_amount_due = fields.Monetary(
+        string="Xero Amount Due",
+        copy=False,
+        readonly=True,
+        currency_field="currency_id",
+        groups=BILLING_GROUPS,
+    )
+
+    # -- posting and the queue -------------------------------------------------------------------------
     def _post(self, soft=True):
-        posted = super()._post(soft=soft)
+        """Refused before posting what Xero would refuse: a date in the organisation's locked period (a
+        billing run posts the others and leaves those in draft, listed on the run) and a currency the
+        organisation has not enabled. Then the posted customer invoices and credit notes are queued."""
+        locked = self._halo_xero_locked()
+        held = self.browse()
+        if locked:
+            if not BILLING_RUN.is_set(self.env):
+                raise UserError(
+                    "\n".join(move._halo_xero_lock_message(*locked[move]) for move in self if move in locked)
+                )
+            # a billing run: the others are posted, these stay in draft and are listed on their run
+            held = self.browse([move.id for move in locked])
+            held._halo_xero_report_locked(locked)
+        todo = self - held
+        todo._halo_xero_check_currency()
+        posted = super(AccountMove, todo)._post(soft=soft)
         posted._halo_xero_queue()
         return posted
 
@@ -204,7 +284,50 @@ class AccountMove(models.Model):
                     ),
                 )._halo_job_xero_push()
 
+    def write(self, vals):
+        if "halo_xero_cancel" in vals and not self.env.su:
+            raise AccessError(
+                self.env._("Only the Xero push records what Xero did with a cancelled invoice.")
+            )
+        return super().write(vals)
+
+    # -- cancel and reset to draft ---------------------------------------------------------------------
+    def button_cancel(self):
+        in_xero = self.filtered(lambda m: m.move_type in CUSTOMER_TYPES and m.halo_xero_state != "not_queued")
+        if in_xero:
+            # voiding spends the organisation's calls and changes Xero's books: billing staff only
+            halo_check_caller(in_xero, XERO_INVOICE_GROUP, "write")
+            in_xero._halo_xero_check_cancellable()
+        # the marker lets the reset to draft on the way pass the "approved in Xero" guard
+        result = super(AccountMove, XERO_CANCEL.on(self) if in_xero else self).button_cancel()
+        # never sent (failed, say): nothing to do in Xero, and nothing left to send
+        in_xero.sudo().filtered(lambda m: not m.halo_xero_invoice_id).write(
+            {"halo_xero_state": "not_queued", "halo_xero_error": False}
+        )
+        in_xero._halo_xero_queue_cancel()
+        return result
+
     def button_draft(self):
+        # a cancel not done in Xero (still to send, or refused): the Xero document is unchanged, so the
+        # invoice may come back (re-posting it updates the same document)
+        undo = self.filtered(lambda m: m.state == "cancel" and m.halo_xero_cancel in ("pending", "refused"))
+        if undo:
+            halo_check_caller(undo, XERO_INVOICE_GROUP, "write")
+            XERO_CANCEL.on(undo)._halo_xero_draft()
+        result = (self - undo)._halo_xero_draft() if self - undo else None
+        # nothing of a draft goes to Xero: a queued invoice waits until it is posted again
+        queued = self.sudo().filtered(lambda m: m.halo_xero_state == "queued")
+        queued.filtered(lambda m: not m.halo_xero_invoice_id).write({"halo_xero_state": "not_queued"})
+        queued.filtered("halo_xero_invoice_id").write({"halo_xero_state": "sent"})
+        # reset after a cancel: the Xero document stays as it is (re-posting updates a draft)
+        self.sudo().filtered(lambda m: m.halo_xero_cancel in ("pending", "refused")).write(
+            {"halo_xero_cancel": False, "halo_xero_error": False}
+        )
+        return result
+
+    def _halo_xero_draft(self):
+        """Reset to draft, refused while a send is in doubt or once Xero no longer accepts changes (a cancel
+        passes: the push voids the document in Xero)."""
         for move in self:
             if move.halo_xero_state in ("sending", "unknown"):
                 raise UserError(
@@ -231,7 +354,8 @@ class AccountMove(models.Model):
 
     # -- actions (dashboard) --------------------------------------------------------------------------
     def action_halo_xero_retry(self):
-        """Failed (or stuck) invoices back in the queue with a new payload version (a new key)."""
+        """Failed (or stuck) invoices back in the queue with a new payload version (a new key); a cancel Xero
+        refused, asked again (once the payment was removed in Xero, say)."""
         halo_check_caller(self, XERO_INVOICE_GROUP, "write")
         moves = self.filtered(
             lambda m: (
@@ -241,6 +365,22 @@ class AccountMove(models.Model):
             )
         )
         moves._halo_xero_queue()
+        refused = self.filtered(lambda m: m.state == "cancel" and m.halo_xero_cancel == "refused")
+        refused.sudo().write({"halo_xero_cancel": False})
+        refused._halo_xero_queue_cancel()
+        return True
+
+    # -- actions ------------------------------------------------------------------------------------
+    def action_halo_xero_retry_money(self):
+        """Read these invoices from Xero again and reconcile their payments and allocations."""
+        halo_check_caller(self, XERO_INVOICE_GROUP, "write")
+        for connection, moves in (
+            self.filtered("halo_xero_invoice_id").grouped("halo_xero_connection_id").items()
+        ):
+            moves = moves.filtered(lambda m: m.move_type == "out_invoice")
+            moves.sudo()._halo_xero_fetch(
+                connection, connection._halo_client(), moves.mapped("halo_xero_invoice_id")
+            )
         return True
 
     def action_halo_xero_send(self):
@@ -315,8 +455,8 @@ class AccountMove(models.Model):
             (moves - refunds).sudo()._halo_xero_fetch(
                 connection, client, (moves - refunds).mapped("halo_xero_invoice_id")
             )
-            refunds.sudo()._halo_xero_fetch_credit_notes(
-                connection, client, refunds.mapped("halo_xero_invoice_id")
+            refunds.sudo()._halo_xero_fetch(
+                connection, client, refunds.mapped("halo_xero_invoice_id"), credit=True
             )
         fetched = self.filtered("halo_xero_invoice_id")
         if not fetched:
@@ -420,6 +560,17 @@ class AccountMove(models.Model):
         return stats
 
     def _halo_xero_push_connection(self, connection, stats):
+        """Cancels first (void or delete in Xero), then the documents to create or update."""
+        cancels = self.filtered(
+            lambda m: (
+                m.halo_xero_cancel == "pending" and m.halo_xero_state in ("queued", "sending", "unknown")
+            )
+        )
+        if cancels:
+            cancels._halo_xero_push_cancels(connection, stats)
+        return (self - cancels)._halo_xero_push_documents(connection, stats)
+
+    def _halo_xero_push_documents(self, connection, stats):
         client = connection._halo_client()
         for round_no in range(MAX_ROUNDS):
             try:
@@ -472,7 +623,9 @@ class AccountMove(models.Model):
 
     # -- payloads ---------------------------------------------------------------------------------
     def _halo_xero_invoice_doc(self, connection):
-        """The plain dict ``services/xero_push.build_invoice`` takes."""
+        """The plain dict ``services/xero_push.build_invoice`` takes: the lines and amounts, Odoo's rate of a
+        foreign currency (``CurrencyRate``: both ledgers book the same base amount) and the date Xero's lock
+        dates allow (see ``_halo_xero_lock_dates``)."""
         self.ensure_one()
         lines, inclusive = [], set()
         product_lines = self.invoice_line_ids.filtered(lambda aml: aml.display_type == "product")
@@ -528,7 +681,7 @@ class AccountMove(models.Model):
                 )
             )
         partner = self.partner_id.commercial_partner_id
-        return {
+        doc = {
             "move_id": self.id,
             "name": self.name,
             "kind": "refund" if self.move_type == "out_refund" else "invoice",
@@ -541,6 +694,28 @@ class AccountMove(models.Model):
             "total": Decimal(str(self.amount_total)),
             "lines": lines,
         }
+        rate = self._halo_xero_currency_rate()
+        if rate:
+            doc["currency_rate"] = rate
+        return self._halo_xero_lock_dates(connection, doc)
+
+    def _halo_xero_currency_rate(self):
+        """Xero's CurrencyRate (units of the invoice's currency per unit of the base currency) of the rate Odoo
+        booked this invoice at, so both ledgers book the same base amount; None in the company's currency."""
+        self.ensure_one()
+        if self.currency_id == self.company_id.currency_id:
+            return None
+        if self.amount_total and self.amount_total_signed:
+            return round(abs(self.amount_total / self.amount_total_signed), 6)
+        return round(
+            self.currency_id._get_conversion_rate(
+                self.company_id.currency_id,
+                self.currency_id,
+                self.company_id,
+                self.invoice_date or fields.Date.context_today(self),
+            ),
+            6,
+        )
 
     def _halo_xero_tracking(self, connection, line):
         name = getattr(connection.sudo(), "tracking_category_name", False)
@@ -590,6 +765,24 @@ class AccountMove(models.Model):
                 # matches credit notes by id only; without it a second credit note would be created)
                 payload[xero_push.ID_FIELDS[payload_kind(move)]] = move.halo_xero_invoice_id
             payloads[move] = payload
+        # dated after the lock in Xero: said in the log
+        lock = connection._halo_lock_date()
+        if lock and connection.locked_period_policy == "first_open_day":
+            Log = self.env["halo.xero.sync.log"]
+            for move in payloads:
+                if move.invoice_date and move.invoice_date <= lock:
+                    Log._halo_log(
+                        move,
+                        action,
+                        "ok",
+                        self.env._(
+                            "Dated %(date)s in Odoo, sent to Xero dated %(first)s: the Xero period up to %(lock)s is "
+                            "locked.",
+                            date=format_date(self.env, move.invoice_date),
+                            first=format_date(self.env, lock + timedelta(days=1)),
+                            lock=format_date(self.env, lock),
+                        ),
+                    )
         return payloads
 
     def _halo_xero_check_lines(self, payload, chart, tracking):
@@ -676,7 +869,7 @@ class AccountMove(models.Model):
             return
         payloads = self._halo_xero_payloads(connection, action, client)
         moves = list(payloads)
-        sizes = [xero_push.payload_size(payloads[m]) for m in moves]
+        sizes = [xc.payload_size(payloads[m]) for m in moves]
         for batch in xero_push.size_batches(moves, sizes):
             self.browse([m.id for m in batch])._halo_xero_send(
                 connection, client, action, {m: payloads[m] for m in batch}
@@ -697,8 +890,6 @@ class AccountMove(models.Model):
         partners -= partners.browse(partners._halo_xero_contact(connection))
         if not partners:
             return
-        from xero_python.accounting import Contact, Contacts
-
         dbuuid = self._halo_xero_dbuuid()
         for chunk in xero_push.batches(partners):
             chunk = self.env["res.partner"].browse([p.id for p in chunk])
@@ -719,11 +910,7 @@ class AccountMove(models.Model):
                 result = client.call(
                     connection.tenant_id,
                     "create_contacts",
-                    Contacts(
-                        contacts=[
-                            Contact(name=b["Name"], email_address=b["EmailAddress"] or None) for b in body
-                        ]
-                    ),
+                    xc.to_sdk_contacts(body),
                     summarize_errors=False,
                     idempotency_key=key,
                     write=True,
@@ -805,7 +992,7 @@ class AccountMove(models.Model):
             result = client.call(
                 connection.tenant_id,
                 method,
-                xero_push.to_sdk_documents(payload_list),
+                xc.to_sdk_documents(payload_list),
                 summarize_errors=False,
                 unitdp=4,
                 idempotency_key=key,
@@ -907,6 +1094,23 @@ class AccountMove(models.Model):
         missing = self[len(elements) :]
         if missing:  # should not happen: Xero answers every element
             missing.write({"halo_xero_state": "unknown"})
+        self._halo_xero_commit()
+        refused = self.filtered(
+            lambda m: m.halo_xero_state == "failed" and LOCK_MESSAGE_MARK in (m.halo_xero_error or "").lower()
+        )
+        if not refused:
+            return
+        # Xero's lock date moved since Odoo read it: read it again (the next posting is warned)
+        try:
+            connection._halo_read_lock_dates()
+        except XeroError:
+            return
+        lock = connection._halo_lock_date()
+        if lock and connection.locked_period_policy == "first_open_day":
+            # sent again in the next round, dated after the lock (only those the new lock date covers)
+            refused.filtered(lambda m: m.invoice_date and m.invoice_date <= lock).write(
+                {"halo_xero_state": "queued"}
+            )
         self._halo_xero_commit()
 
     def _halo_xero_mark_sent(self, outcome, attach):
@@ -1139,7 +1343,7 @@ class AccountMove(models.Model):
             ]
             if mine:  # an earlier attempt got through (its answer was lost)
                 self.halo_xero_allocation_id = str(mine[0].allocation_id or "")
-                self._halo_xero_apply_credit_notes(connection, [credit])
+                self._halo_xero_apply_remote(connection, [credit])
                 return done(
                     "done",
                     self.env._("Already allocated in Xero to %(number)s.", number=invoice.halo_xero_number),
@@ -1164,7 +1368,7 @@ class AccountMove(models.Model):
         on_date = max(
             self.invoice_date or fields.Date.context_today(self), remote_inv.date or self.invoice_date
         )
-        body = xero_push.to_sdk_allocation(invoice.halo_xero_invoice_id, amount, on_date)
+        body = xc.to_sdk_allocation(invoice.halo_xero_invoice_id, amount, on_date)
         dbuuid = self._halo_xero_dbuuid()
         key = xero_push.request_key(
             "allocate",
@@ -1200,105 +1404,642 @@ class AccountMove(models.Model):
             ),
         )
         # both documents changed in Xero (RemainingCredit / AmountDue, maybe PAID): read them back
-        self._halo_xero_fetch_credit_notes(connection, client, [self.halo_xero_invoice_id])
+        self._halo_xero_fetch(connection, client, [self.halo_xero_invoice_id], credit=True)
         invoice._halo_xero_fetch(connection, client, [invoice.halo_xero_invoice_id])
         return None
 
-    def _halo_xero_fetch_credit_notes(self, connection, client, credit_note_ids):
-        """GET these Xero credit notes (25 per request, by CreditNoteID) and apply their status."""
-        for chunk in xero_push.batches(credit_note_ids, 25):
-            where = " OR ".join('CreditNoteID==guid("%s")' % cid for cid in chunk)
-            try:
-                result = client.call(connection.tenant_id, "get_credit_notes", where=where)
-            except XeroNotFound:
-                continue
-            self._halo_xero_apply_credit_notes(connection, result.credit_notes or [])
-
-    @api.model
-    def _halo_xero_apply_credit_notes(self, connection, credit_notes):
-        """Reflect Xero credit notes (SDK models) on the Odoo credit notes bound to them: status, number."""
-        by_id = {str(cn.credit_note_id): cn for cn in credit_notes if cn.credit_note_id}
-        if not by_id:
-            return self.browse()
-        moves = self.sudo().search(
-            [
-                ("halo_xero_invoice_id", "in", list(by_id)),
-                ("move_type", "=", "out_refund"),
-                ("halo_xero_connection_id", "=", connection.id),
-            ]
-        )
-        Log = self.env["halo.xero.sync.log"]
-        for move in moves:
-            cn = by_id[move.halo_xero_invoice_id]
-            status = cn.status or move.halo_xero_status
-            if status != move.halo_xero_status:
-                Log._halo_log(move, "status", "ok", "%s → %s" % (move.halo_xero_status or "-", status))
-                if status in ("VOIDED", "DELETED"):
-                    move.message_post(
-                        body=self.env._(
-                            "This credit note was %(status)s in Xero (%(number)s).",
-                            status=status.lower(),
-                            number=cn.credit_note_number or "-",
-                        )
-                    )
-                vals = {
-                    "halo_xero_status": status,
-                    "halo_xero_number": cn.credit_note_number or move.halo_xero_number,
-                }
-                if (
-                    status == "AUTHORISED"
-                    and move.reversed_entry_id
-                    and move.halo_xero_allocation in (False, "skipped")
-                ):
-                    # approved in Xero after a DRAFT push: allocate it now
-                    vals.update(halo_xero_allocation="pending", halo_xero_followup=True)
-                move.write(vals)
-        return moves
-
     # -- back from Xero ---------------------------------------------------------------------------
-    def _halo_xero_fetch(self, connection, client, invoice_ids):
-        """GET these Xero invoices (50 per request) and apply their status and payments."""
-        for chunk in xero_push.batches(invoice_ids, 50):
+    def _halo_xero_fetch(self, connection, client, document_ids, credit=False):
+        """GET these Xero invoices (50 per request, by InvoiceID) or credit notes (25 per request, by
+        CreditNoteID) and apply what Xero says of them (``_halo_xero_apply_remote``)."""
+        for chunk in xero_push.batches(document_ids, 25 if credit else 50):
             try:
-                result = client.call(connection.tenant_id, "get_invoices", i_ds=chunk, page=1, page_size=100)
+                if credit:
+                    where = " OR ".join('CreditNoteID==guid("%s")' % cid for cid in chunk)
+                    result = client.call(connection.tenant_id, "get_credit_notes", where=where)
+                else:
+                    result = client.call(
+                        connection.tenant_id, "get_invoices", i_ds=chunk, page=1, page_size=100
+                    )
             except XeroNotFound:
                 continue
-            self._halo_xero_apply_remote(connection, result.invoices or [])
+            self._halo_xero_apply_remote(
+                connection, (result.credit_notes if credit else result.invoices) or []
+            )
+
+    @staticmethod
+    def _halo_xero_document_values(document):
+        """``(id, number, credit)`` of a Xero invoice or credit note (an answer of the client, or an SDK
+        model): one path for both."""
+        credit_id = getattr(document, "credit_note_id", None)
+        if credit_id:
+            return str(credit_id), getattr(document, "credit_note_number", None), True
+        invoice_id = getattr(document, "invoice_id", None)
+        return (str(invoice_id) if invoice_id else None), getattr(document, "invoice_number", None), False
 
     @api.model
-    def _halo_xero_apply_remote(self, connection, invoices):
-        """Reflect Xero invoices (SDK models) on the moves bound to them: status, number, payments."""
-        by_id = {str(inv.invoice_id): inv for inv in invoices if inv.invoice_id}
+    def _halo_xero_apply_remote(self, connection, documents, money=True):
+        """Reflect Xero invoices and credit notes on the moves bound to them: status and number; an invoice
+        approved or PAID gets its follow-ups (PDF, online URL), a credit note approved after a DRAFT push is
+        allocated to the invoice it reverses; then, with ``money``, each invoice's payments and allocations
+        are reconciled (``_halo_xero_reconcile_money``)."""
+        by_id = {}
+        for document in documents:
+            doc_id, number, credit = self._halo_xero_document_values(document)
+            if doc_id:
+                by_id[doc_id] = (document, number, credit)
         if not by_id:
             return self.browse()
         moves = self.sudo().search(
             [("halo_xero_invoice_id", "in", list(by_id)), ("halo_xero_connection_id", "=", connection.id)]
         )
+        # an id names the same kind of document in Odoo and in Xero (a credit note is never an invoice)
+        moves = moves.filtered(lambda m: (m.move_type == "out_refund") == by_id[m.halo_xero_invoice_id][2])
         Log = self.env["halo.xero.sync.log"]
         for move in moves:
-            inv = by_id[move.halo_xero_invoice_id]
-            status = inv.status or move.halo_xero_status
-            if status != move.halo_xero_status:
-                Log._halo_log(move, "status", "ok", "%s → %s" % (move.halo_xero_status or "-", status))
-                if status in ("VOIDED", "DELETED"):
-                    move.message_post(
-                        body=self.env._(
-                            "This invoice was %(status)s in Xero (%(number)s). Cancel it or issue a credit note in "
-                            "Odoo if that is right.",
-                            status=status.lower(),
-                            number=inv.invoice_number or "-",
-                        )
+            document, number, credit = by_id[move.halo_xero_invoice_id]
+            status = document.status or move.halo_xero_status
+            if status == move.halo_xero_status:
+                continue
+            Log._halo_log(move, "status", "ok", "%s → %s" % (move.halo_xero_status or "-", status))
+            if status in ("VOIDED", "DELETED"):
+                move.message_post(
+                    body=self.env._(
+                        "This credit note was %(status)s in Xero (%(number)s).",
+                        status=status.lower(),
+                        number=number or "-",
                     )
+                    if credit
+                    else self.env._(
+                        "This invoice was %(status)s in Xero (%(number)s). Cancel it or issue a credit note in "
+                        "Odoo if that is right.",
+                        status=status.lower(),
+                        number=number or "-",
+                    )
+                )
+            vals = {"halo_xero_status": status, "halo_xero_number": number or move.halo_xero_number}
+            if not credit:
+                vals["halo_xero_followup"] = move.halo_xero_followup or (
+                    status not in ("DRAFT", "DELETED", "VOIDED") and not move.halo_xero_url
+                )
+            elif (
+                status == "AUTHORISED"
+                and move.reversed_entry_id
+                and move.halo_xero_allocation in (False, "skipped")
+            ):
+                # approved in Xero after a DRAFT push: allocate it now
+                vals.update(halo_xero_allocation="pending", halo_xero_followup=True)
+            move.write(vals)
+        if money:
+            for move in moves.filtered(lambda m: m.move_type == "out_invoice"):
+                move._halo_xero_reconcile_money_safe(connection, by_id[move.halo_xero_invoice_id][0])
+        return moves
+
+    # -- Xero lock dates (the organisation's PeriodLockDate / EndOfYearLockDate) -----------------------------
+
+    def _halo_xero_locked(self):
+        """{move: (connection, lock date)} of these customer invoices and credit notes that would go to a
+        Xero organisation whose lock date is on or after their date, with the connection refusing them."""
+        Connection = self.env["halo.xero.connection"].sudo()
+        out = {}
+        for company, moves in (
+            self.filtered(lambda m: m.move_type in ("out_invoice", "out_refund"))
+            .grouped("company_id")
+            .items()
+        ):
+            connection = Connection._halo_for_company(company)
+            if not connection or connection.locked_period_policy != "refuse":
+                continue
+            lock = connection._halo_lock_date()
+            if not lock:
+                continue
+            for move in moves:
+                if (move.invoice_date or move._halo_xero_today()) <= lock:
+                    out[move] = (connection, lock)
+        return out
+
+    def _halo_xero_today(self):
+        return fields.Date.context_today(self)
+
+    def _halo_xero_lock_message(self, connection, lock):
+        """What the user reads when this move is dated in the locked period of ``connection``."""
+        self.ensure_one()
+        env = self.env
+        return env._(
+            "%(name)s is dated %(date)s, on or before the lock date %(lock)s of the Xero organisation %(org)s: "
+            "Xero accepts no document in a locked period. Change its date to %(first)s or later, or ask your Xero "
+            "adviser to move the lock date in Xero (then use Test connection on the Xero connection so that Odoo "
+            "reads it again).",
+            name=self.name if self.name and self.name != "/" else self.partner_id.display_name,
+            date=format_date(env, self.invoice_date or self._halo_xero_today()),
+            lock=format_date(env, lock),
+            org=connection.tenant_name or connection.name,
+            first=format_date(env, lock + timedelta(days=1)),
+        )
+
+    def _halo_xero_report_locked(self, locked):
+        """A billing run's invoices left in draft for the Xero lock date: said on the run (and to its
+        responsible, as an activity)."""
+        for run, moves in self.grouped("halo_run_id").items():
+            connection, lock = locked[moves[0]]
+            body = self.env._(
+                "%(count)s invoices were left in draft: they are dated on or before the lock date %(lock)s of the "
+                "Xero organisation %(org)s, which accepts no document in a locked period. Change their date to "
+                "%(first)s or later and post them, or ask your Xero adviser to move the lock date: %(names)s.",
+                count=len(moves),
+                lock=format_date(self.env, lock),
+                org=connection.tenant_name or connection.name,
+                first=format_date(self.env, lock + timedelta(days=1)),
+                names=", ".join(
+                    moves.mapped(lambda m: "%s (%s)" % (m.partner_id.display_name, m.display_name))
+                ),
+            )
+            if not run:
+                continue
+            run = run.sudo()
+            run.message_post(body=body)
+            if run.user_id:
+                run.activity_schedule(
+                    "mail.mail_activity_data_todo",
+                    user_id=run.user_id.id,
+                    summary=self.env._("Invoices left in draft: Xero period locked"),
+                    note=body,
+                )
+
+    def _halo_xero_lock_dates(self, connection, doc):
+        """``doc`` dated for Xero: a move dated in the locked period goes dated the first open day (policy),
+        or fails with a payload error before any call (the lock date became known after it was posted)."""
+        lock = connection._halo_lock_date()
+        if not lock or not doc.get("date") or doc["date"] > lock:
+            return doc
+        if connection.locked_period_policy != "first_open_day":
+            raise xero_push.PayloadError(
+                self._halo_xero_lock_message(connection, lock)
+                + " "
+                + self.env._("Reset it to draft to change its date.")
+            )
+        first = lock + timedelta(days=1)
+        doc["date"] = first
+        if not doc.get("due_date") or doc["due_date"] < first:
+            doc["due_date"] = first
+        return doc
+
+    # -- currencies ----------------------------------------------------------------------------------------
+    def _halo_xero_check_currency(self):
+        """An invoice in a currency the connected Xero organisation has not enabled is refused before it is
+        posted (Xero would refuse it: "Organisation is not subscribed to currency ...")."""
+        Connection = self.env["halo.xero.connection"].sudo()
+        for move in self.filtered(lambda m: m.move_type in ("out_invoice", "out_refund")):
+            connection = Connection._halo_for_company(move.company_id)
+            if not connection or connection.state in ("draft", "disconnected"):
+                continue
+            codes = connection._halo_xero_currency_codes()
+            if codes and move.currency_id.name not in codes:
+                raise UserError(
+                    self.env._(
+                        "%(name)s is in %(currency)s, which the Xero organisation %(org)s has not enabled (it has "
+                        "%(codes)s). Enable %(currency)s in Xero (Settings > Currencies) and import the currencies "
+                        "again on the Xero connection, or invoice in one of its currencies.",
+                        name=move.name or move.partner_id.display_name,
+                        currency=move.currency_id.name,
+                        org=connection.tenant_name or connection.name,
+                        codes=", ".join(sorted(codes)),
+                    )
+                )
+
+    # -- money back: summaries first, full documents only where the money moved, reconciled per invoice -----
+    @api.model
+    def _halo_xero_apply_summaries(self, connection, client, summaries):
+        """Status from the summaries; the invoices whose money changed (AmountDue differs from Odoo's open
+        amount, or flagged) are read in full (50 per call) and reconciled."""
+        self._halo_xero_apply_remote(connection, summaries, money=False)
+        by_id = {str(inv.invoice_id): inv for inv in summaries if inv.invoice_id}
+        moves = self.sudo().search(
+            [
+                ("halo_xero_invoice_id", "in", list(by_id)),
+                ("move_type", "=", "out_invoice"),
+                ("halo_xero_connection_id", "=", connection.id),
+            ]
+        )
+        todo = moves.filtered(
+            lambda m: (
+                m.halo_xero_attention
+                or m.state == "posted"
+                and m.currency_id.compare_amounts(
+                    m.amount_residual, float(by_id[m.halo_xero_invoice_id].amount_due or 0.0)
+                )
+                != 0
+            )
+        )
+        if todo:
+            todo._halo_xero_fetch(connection, client, todo.mapped("halo_xero_invoice_id"))
+        return todo
+
+    def _halo_xero_reconcile_money_safe(self, connection, inv):
+        """Reconcile one invoice; a failure is recorded on it (and raises an activity) without stopping the
+        others."""
+        self.ensure_one()
+        try:
+            with self.env.cr.savepoint():
+                self._halo_xero_reconcile_money(connection, inv)
+        except (UserError, XeroError, psycopg2.Error, ValueError) as err:
+            message = self.env._(
+                "Registering what Xero shows for %(number)s failed: %(error)s",
+                number=inv.invoice_number or self.name,
+                error=err,
+            )
+            _logger.info("Xero reconcile of %s failed: %s", self.name, err)
+            self._halo_xero_flag(message)
+            self.env["halo.xero.sync.log"]._halo_log(self, "reconcile", "error", message)
+
+    # -- the reconciliation -----------------------------------------------------------------------------
+    def _halo_xero_reconcile_money(self, connection, inv):
+        """Make Odoo's open amount of this invoice equal Xero's AmountDue (see the module docstring)."""
+        self.ensure_one()
+        Payment = self.env["halo.xero.payment"].sudo()
+        records = Payment.search([("move_id", "=", self.id), ("tenant_id", "=", connection.tenant_id)])
+        problems = []
+        if inv.status in ("VOIDED", "DELETED"):
+            return
+        # 1. payments: deleted ones reversed, new ones registered, skipped ones retried
+        live = {
+            str(p.payment_id): p
+            for p in inv.payments or []
+            if p.payment_id and getattr(p, "status", None) != "DELETED"
+        }
+        for record in records.filtered(lambda r: r.kind == "payment"):
+            if record.xero_payment_id not in live and record.state in ("registered", "skipped"):
+                record._halo_reverse(self.env._("deleted in Xero"))
+        for xero_id, payment in live.items():
+            record = records.filtered(lambda r, x=xero_id: r.xero_payment_id == x)
+            problem = Payment._halo_register_payment(connection, self, payment, record)
+            if problem:
+                problems.append(problem)
+        # 2. allocations: credit notes, prepayments, overpayments
+        applied = self._halo_xero_allocations(connection, inv)
+        rates = Payment._halo_source_rates(connection)
+        for (kind, doc_id), (amount, label, on_date) in applied.items():
+            problem = Payment._halo_register_allocation(
+                connection, self, kind, doc_id, amount, label, on_date, source_rate=rates
+            )
+            if problem:
+                problems.append(problem)
+        for record in records.filtered(
+            lambda r: r.kind != "payment" and r.state in ("registered", "skipped")
+        ):
+            if (record.kind, record.xero_document_id) not in applied:
+                record._halo_reverse(self.env._("no longer allocated in Xero"))
+        # 3. the invariant: Odoo's open amount is Xero's AmountDue
+        self.invalidate_recordset(["amount_residual", "payment_state"])
+        due = _money(inv.amount_due)
+        vals = {"halo_xero_amount_due": due}
+        if not problems and self.currency_id.compare_amounts(self.amount_residual, due) != 0:
+            problems.append(
+                self.env._(
+                    "Odoo's open amount %(odoo).2f differs from Xero's AmountDue %(xero).2f.",
+                    odoo=self.amount_residual,
+                    xero=due,
+                )
+            )
+        if problems:
+            self.write(vals)
+            self._halo_xero_flag("\n".join(problems))
+            return
+        vals.update(halo_xero_attention=False, halo_xero_money_message=False)
+        self.write(vals)
+        self._halo_xero_attention_done()
+
+    def _halo_xero_allocations(self, connection, inv):
+        """{(kind, Xero document id): (amount applied to this invoice, label, date)} of Xero's credit notes,
+        prepayments and overpayments allocated to the invoice."""
+        out = {}
+        refunds = {
+            m.halo_xero_invoice_id: m
+            for m in self.sudo().search(
+                [
+                    ("halo_xero_connection_id", "=", connection.id),
+                    ("move_type", "=", "out_refund"),
+                    (
+                        "halo_xero_invoice_id",
+                        "in",
+                        [str(c.credit_note_id) for c in inv.credit_notes or [] if c.credit_note_id],
+                    ),
+                ]
+            )
+        }
+        sources = [
+            ("credit_note", inv.credit_notes, "credit_note_id", "credit_note_number"),
+            ("prepayment", inv.prepayments, "prepayment_id", "reference"),
+            ("overpayment", inv.overpayments, "overpayment_id", "reference"),
+        ]
+        for kind, docs, id_attr, label_attr in sources:
+            for doc in docs or []:
+                doc_id = str(getattr(doc, id_attr, "") or "")
+                if not doc_id:
+                    continue
+                real_kind = "odoo_credit_note" if kind == "credit_note" and doc_id in refunds else kind
+                amount, label, on_date = out.get((real_kind, doc_id), (0.0, None, None))
+                out[(real_kind, doc_id)] = (
+                    _money(amount + float(doc.applied_amount or 0.0)),
+                    getattr(doc, label_attr, None) or KIND_LABELS[kind],
+                    getattr(doc, "date", None) or on_date,
+                )
+        return out
+
+    def _halo_xero_flag(self, message):
+        """Needs attention: the message on the invoice and an activity for the billing managers (once)."""
+        self.ensure_one()
+        self.sudo().write({"halo_xero_attention": True, "halo_xero_money_message": message})
+        activity_type = self.env.ref("mail.mail_activity_data_todo", raise_if_not_found=False)
+        group = self.env.ref(BILLING_MANAGER, raise_if_not_found=False)
+        if not activity_type or not group:
+            return
+        users = group.sudo().all_user_ids if "all_user_ids" in group._fields else group.sudo().user_ids
+        users = users.filtered(lambda u: self.company_id in u.company_ids and not u.share)
+        summary = self.env._("Xero payments need attention")
+        existing = self.sudo().activity_ids.filtered(lambda a: a.summary == summary)
+        for user in users - existing.user_id:
+            self.sudo().activity_schedule(
+                activity_type_id=activity_type.id, summary=summary, note=message, user_id=user.id
+            )
+        existing.sudo().write({"note": message})
+
+    def _halo_xero_attention_done(self):
+        summary = self.env._("Xero payments need attention")
+        self.sudo().activity_ids.filtered(lambda a: a.summary == summary).action_feedback(
+            feedback=self.env._("Reconciled with Xero.")
+        )
+
+    # -- cancel in Odoo: void or delete in Xero ------------------------------------------------------------
+
+    def _halo_xero_check_cancellable(self):
+        """Refuse (UserError) the cancel of what Xero is known to refuse to void or delete."""
+        problems = []
+        for move in self:
+            label = move.name if move.name and move.name != "/" else move.display_name
+            status = move.halo_xero_status or ""
+            if move.halo_xero_state in ("sending", "unknown"):
+                problems.append(
+                    self.env._(
+                        "%(name)s is being sent to Xero; wait until its Xero state is known.", name=label
+                    )
+                )
+                continue
+            if not move.halo_xero_invoice_id or status in ("VOIDED", "DELETED"):
+                continue
+            if xero_push.cancel_status(status, move._halo_xero_money_applied()) is None:
+                problems.append(move._halo_xero_cancel_refusal(status))
+                continue
+            connection = move.halo_xero_connection_id.sudo()
+            lock = connection._halo_lock_date() if connection else False
+            if (
+                lock
+                and connection.locked_period_policy == "refuse"
+                and move.invoice_date
+                and move.invoice_date <= lock
+            ):
+                problems.append(
+                    self.env._(
+                        "%(name)s is dated %(date)s, in the period locked in Xero up to %(lock)s: Xero cannot void or "
+                        "delete it. Ask your Xero adviser to move the lock date, or issue a credit note dated after it.",
+                        name=label,
+                        date=format_date(self.env, move.invoice_date),
+                        lock=format_date(self.env, lock),
+                    )
+                )
+        if problems:
+            raise UserError("\n".join(problems))
+
+    def _halo_xero_money_applied(self):
+        """Whether Odoo knows of money applied to this document in Xero (payments registered from Xero,
+        an open amount below the total, a credit note allocated)."""
+        self.ensure_one()
+        if self.move_type == "out_refund":
+            return self.halo_xero_allocation in ("done", "unknown")
+        payments = self.sudo().halo_xero_payment_ids.filtered(lambda p: p.state != "reversed")
+        paid = (
+            self.state == "posted"
+            and self.currency_id.compare_amounts(self.amount_residual, self.amount_total) < 0
+        )
+        return bool(payments) or paid
+
+    def _halo_xero_cancel_refusal(self, status, xero_message=None):
+        """What the user reads when Xero cannot void this document (paid, money applied)."""
+        self.ensure_one()
+        label = self.name if self.name and self.name != "/" else self.display_name
+        if self.move_type == "out_refund":
+            message = self.env._(
+                "Credit note %(name)s is %(status)s in Xero (%(number)s) and credit has been allocated from it: Xero "
+                "cannot void it. Remove the allocation in Xero first (then Refresh from Xero), or keep it and issue "
+                "an invoice instead.",
+                name=label,
+                status=status,
+                number=self.halo_xero_number or "-",
+            )
+        else:
+            message = self.env._(
+                "Invoice %(name)s is %(status)s in Xero (%(number)s) with payments or credit applied: Xero cannot "
+                "void it. Remove the payments (and credit allocations) in Xero first, then Refresh from Xero and "
+                "cancel again, or issue a credit note instead.",
+                name=label,
+                status=status,
+                number=self.halo_xero_number or "-",
+            )
+        return "%s (%s)" % (message, xero_message) if xero_message else message
+
+    def _halo_xero_queue_cancel(self):
+        """Cancelled moves whose Xero document is live: queued for the push to void or delete it."""
+        moves = self.sudo().filtered(
+            lambda m: (
+                m.state == "cancel"
+                and m.halo_xero_invoice_id
+                and m.halo_xero_status not in ("VOIDED", "DELETED")
+            )
+        )
+        if not moves:
+            return
+        for move in moves:  # a new payload version: a new Idempotency-Key for this cancel
+            move.write(
+                {
+                    "halo_xero_state": "queued",
+                    "halo_xero_cancel": "pending",
+                    "halo_xero_error": False,
+                    "halo_xero_payload_version": move.halo_xero_payload_version + 1,
+                }
+            )
+        self.env["halo.xero.sync.log"]._halo_log(
+            moves,
+            "cancel",
+            "ok",
+            self.env._("Cancelled in Odoo: to void (approved) or delete (draft) in Xero."),
+        )
+        moves._halo_xero_enqueue()
+
+    def _halo_xero_push_cancels(self, connection, stats):
+        """Void or delete these cancelled moves' documents in Xero: status read first (25 per request),
+        then one status change per 50 documents."""
+        self = self.sudo()  # noqa: PLW0642 - the push records what Xero did (halo_xero_cancel)
+        client = connection._halo_client()
+        try:
+            for credit in (False, True):
+                group = self.filtered(lambda m, c=credit: (m.move_type == "out_refund") == c)
+                for chunk in xero_push.batches(group.ids, 25):
+                    self.browse(chunk)._halo_xero_send_cancels(connection, client, credit)
+        except XeroAuthError as err:
+            self.filtered(lambda m: m.halo_xero_cancel == "pending").write({"halo_xero_error": str(err)})
+            stats["stop"] = True
+        except XeroRetryLater as err:
+            self.filtered(lambda m: m.halo_xero_cancel == "pending").write({"halo_xero_error": str(err)})
+            stats["stop"] = stats["stop"] or err.problem == "day"
+        self._halo_xero_commit()
+        stats["sent"] += len(self.filtered(lambda m: m.halo_xero_cancel == "done"))
+        stats["failed"] += len(self.filtered(lambda m: m.halo_xero_cancel == "refused"))
+        stats["waiting"] += len(self.filtered(lambda m: m.halo_xero_cancel == "pending"))
+
+    def _halo_xero_remote_status(self, connection, client, credit):
+        """{Xero id: (status, money applied)} of these moves' documents, read from Xero."""
+        ids = self.mapped("halo_xero_invoice_id")
+        try:
+            if credit:
+                where = " OR ".join('CreditNoteID==guid("%s")' % cid for cid in ids)
+                docs = client.call(connection.tenant_id, "get_credit_notes", where=where).credit_notes or []
+                return {
+                    str(cn.credit_note_id): (
+                        cn.status or "",
+                        bool(cn.allocations)
+                        or float(cn.remaining_credit if cn.remaining_credit is not None else cn.total or 0)
+                        < float(cn.total or 0),
+                    )
+                    for cn in docs
+                }
+            docs = client.call(connection.tenant_id, "get_invoices", i_ds=ids).invoices or []
+        except XeroNotFound:
+            return {}
+        return {
+            str(inv.invoice_id): (
+                inv.status or "",
+                bool(float(inv.amount_paid or 0) or float(inv.amount_credited or 0)),
+            )
+            for inv in docs
+        }
+
+    def _halo_xero_send_cancels(self, connection, client, credit):
+        Log = self.env["halo.xero.sync.log"]
+        remote = self._halo_xero_remote_status(connection, client, credit)
+        changes = []
+        for move in self:
+            status, money = remote.get(move.halo_xero_invoice_id, (None, False))
+            if status is None:
+                move._halo_xero_cancel_refused(
+                    self.env._(
+                        "Xero has no document %(id)s any more: nothing to void.", id=move.halo_xero_invoice_id
+                    )
+                )
+                continue
+            target = xero_push.cancel_status(status, money)
+            if target == "":
                 move.write(
                     {
+                        "halo_xero_state": "sent",
+                        "halo_xero_cancel": "done",
                         "halo_xero_status": status,
-                        "halo_xero_number": inv.invoice_number or move.halo_xero_number,
-                        "halo_xero_followup": move.halo_xero_followup
-                        or (status not in ("DRAFT", "DELETED", "VOIDED") and not move.halo_xero_url),
+                        "halo_xero_error": False,
                     }
                 )
-        # payments and allocations: reconciled per invoice (halo_xero_reconcile.py)
-        return moves
+                Log._halo_log(move, "cancel", "ok", self.env._("Already %(status)s in Xero.", status=status))
+            elif target is None:
+                move.write({"halo_xero_status": status})
+                move._halo_xero_cancel_refused(move._halo_xero_cancel_refusal(status))
+            else:
+                changes.append((move, target))
+        if not changes:
+            return
+        moves = self.browse([move.id for move, _target in changes])
+        body = [(move.halo_xero_invoice_id, target) for move, target in changes]
+        dbuuid = self._halo_xero_dbuuid()
+        key = xero_push.request_key(
+            "cancel",
+            [xero_push.invoice_key(dbuuid, m.id, m.halo_xero_payload_version) for m in moves],
+            xero_push.payload_digest([{"id": doc_id, "status": status} for doc_id, status in body]),
+        )
+        moves.write({"halo_xero_state": "sending"})
+        self._halo_xero_commit()
+        method = "update_or_create_credit_notes" if credit else "update_or_create_invoices"
+        try:
+            result = client.call(
+                connection.tenant_id,
+                method,
+                xc.to_sdk_status_changes(body, credit),
+                summarize_errors=False,
+                idempotency_key=key,
+                write=True,
+            )
+        except XeroUnknownOutcome as err:
+            # the status is read again before anything is sent again
+            moves.write({"halo_xero_state": "unknown", "halo_xero_error": str(err)})
+            Log._halo_log(moves, "cancel", "unknown", str(err), key)
+            return
+        except (XeroRetryLater, XeroAuthError) as err:
+            moves.write({"halo_xero_state": "queued"})
+            Log._halo_log(moves, "cancel", "retry", str(err), key)
+            raise
+        except XeroError as err:
+            for move, target in changes:
+                move._halo_xero_cancel_refused(str(err), target)
+            return
+        elements = list(getattr(result, "credit_notes" if credit else "invoices", None) or [])
+        for (move, target), element in zip(changes, elements, strict=False):
+            outcome = xero_push.element_outcome(element)
+            if outcome["ok"]:
+                move.write(
+                    {
+                        "halo_xero_state": "sent",
+                        "halo_xero_cancel": "done",
+                        "halo_xero_status": outcome["status"] or target,
+                        "halo_xero_error": False,
+                    }
+                )
+                Log._halo_log(
+                    move,
+                    "cancel",
+                    "ok",
+                    self.env._("%(status)s in Xero.", status=target),
+                    key,
+                    getattr(result, "id", None),
+                    {move.id: move.halo_xero_invoice_id},
+                )
+                move.message_post(
+                    body=self.env._(
+                        "%(status)s in Xero (%(number)s): the invoice was cancelled in Odoo.",
+                        status=target.capitalize(),
+                        number=move.halo_xero_number or "-",
+                    )
+                )
+            else:
+                move._halo_xero_cancel_refused(
+                    "; ".join(outcome["messages"]) or self.env._("Xero refused."), target
+                )
+        for move, _target in changes[len(elements) :]:
+            move.write({"halo_xero_state": "unknown"})  # Xero answers every element: read again next time
+        self._halo_xero_commit()
+
+    def _halo_xero_cancel_refused(self, message, target=None):
+        """Xero refused (or cannot) void or delete this cancelled move's document: flagged, with what to do."""
+        self.ensure_one()
+        self = self.sudo()  # noqa: PLW0642
+        if target and "payment or credit note allocated" in message:
+            message = self._halo_xero_cancel_refusal(self.halo_xero_status or "AUTHORISED", message)
+        elif target:
+            message = self.env._(
+                "Xero refused to %(action)s %(number)s: %(error)s. The invoice is cancelled in Odoo but not in Xero: "
+                "fix it in Xero and use Retry, or reset the invoice to draft and post it again to keep it.",
+                action="void" if target == "VOIDED" else "delete",
+                number=self.halo_xero_number or self.name,
+                error=message,
+            )
+        self.write({"halo_xero_state": "failed", "halo_xero_cancel": "refused", "halo_xero_error": message})
+        self.env["halo.xero.sync.log"]._halo_log(self, "cancel", "error", message)
+        self.message_post(body=message)
 
 
 def _value(value):

@@ -1,7 +1,13 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""A Xero organisation connected to a company: OAuth2 (tokens, scopes, tenants), the organisation's lock
+dates and currencies, the mapping screen (Odoo's taxes, products, categories, default and rounding accounts
+and tracking, each checked against what was imported from Xero), and the poll of what changed in Xero
+(customer documents only, in pages, the watermark saved after each)."""
+
 import logging
 import secrets
 import time
+from datetime import datetime, timedelta
 
 from markupsafe import Markup
 
@@ -12,6 +18,10 @@ from odoo.sql_db import Cursor
 from odoo.addons.halo_helpdesk_billing.constants import BILLING_MANAGER, BILLING_USER
 
 from ...services import xero_client as xc
+from ...services.xero_client import XeroError
+from ..halo_engine import XERO_COMMIT
+from .halo_xero_link_mixin import PROBLEM_STATES
+from .halo_xero_payment import _naive_utc
 
 _logger = logging.getLogger(__name__)
 
@@ -42,6 +52,18 @@ TRACKING_MODELS = (
 TRACKING_TYPES = ("char", "text", "selection", "integer", "date", "many2one", "many2many")
 TRACKING_MAX_DEPTH = 4
 
+UNCHECKED = object()  # a check that needs a list not imported from Xero yet
+# what a changed connection setting may fix (skipped payments and allocations are retried)
+RETRY_FIELDS = (
+    "payment_journal_id",
+    "halo_xero_allocation_journal_id",
+    "halo_xero_prepayment_account_id",
+    "halo_xero_overpayment_account_id",
+    "halo_xero_credit_note_account_id",
+)
+POLL_PAGE_SIZE = 1000  # the largest page Xero allows (pageSize 1..1000)
+POLL_CHUNK_SECONDS = 30.0  # a poll chunk outside Odoo's cron runner (whose runs give it 10 s)
+
 
 def halo_check_caller(records, group, operation):
     """Refuse a caller (unless superuser) who lacks ``group`` or the ``operation`` right on ``records``
@@ -61,6 +83,10 @@ def halo_check_caller(records, group, operation):
             )
         )
     records.check_access(operation)
+
+
+def _value(value):
+    return getattr(value, "value", value)
 
 
 class HaloXeroConnection(models.Model):
@@ -217,6 +243,92 @@ class HaloXeroConnection(models.Model):
 
     _company_uniq = models.Constraint("UNIQUE(company_id)", "A company connects to one Xero organisation.")
 
+    # -- mapping (checked against the lists imported from Xero) ------------------------------------------
+
+    # what Xero has (imported)
+    xero_account_ids = fields.One2many("halo.xero.account", "connection_id", string="Xero Accounts")
+    xero_tax_rate_ids = fields.One2many("halo.xero.tax.rate", "connection_id", string="Xero Tax Rates")
+    xero_item_ids = fields.One2many("halo.xero.item", "connection_id", string="Xero Items")
+    xero_tracking_ids = fields.One2many("halo.xero.tracking.option", "connection_id")
+    # what Odoo's records are in Xero
+    contact_link_ids = fields.One2many("halo.xero.contact.link", "connection_id", string="Customers in Xero")
+    product_link_ids = fields.One2many("halo.xero.product.link", "connection_id", string="Products in Xero")
+    category_link_ids = fields.One2many(
+        "halo.xero.category.link", "connection_id", string="Categories in Xero"
+    )
+    tax_link_ids = fields.One2many("halo.xero.tax.link", "connection_id", string="Taxes in Xero")
+    # checks of the connection's own settings
+    default_account_problem = fields.Char(compute="_compute_mapping_problems")
+    rounding_account_problem = fields.Char(compute="_compute_mapping_problems")
+    tracking_problem = fields.Char(compute="_compute_mapping_problems")
+    mapping_problem_count = fields.Integer(string="Mapping Problems", compute="_compute_mapping_problems")
+    mapping_state = fields.Selection(PROBLEM_STATES, compute="_compute_mapping_problems")
+
+    # -- money back: allocations, currencies, the poll's watermarks -------------------------------------------
+
+    halo_xero_allocation_journal_id = fields.Many2one(
+        "account.journal",
+        string="Xero Allocations Journal",
+        check_company=True,
+        domain="[('type', '=', 'general')]",
+        help="Journal of the entries that register prepayments, overpayments and credit notes raised in Xero "
+        "when Xero allocates them to an invoice.",
+    )
+    halo_xero_prepayment_account_id = fields.Many2one(
+        "account.account",
+        string="Customer Prepayments Account",
+        check_company=True,
+        help="Where prepayments received in Xero are held until allocated (usually a current liability).",
+    )
+    halo_xero_overpayment_account_id = fields.Many2one(
+        "account.account",
+        string="Customer Overpayments Account",
+        check_company=True,
+    )
+    halo_xero_credit_note_account_id = fields.Many2one(
+        "account.account",
+        string="Xero Credit Notes Account",
+        check_company=True,
+        help="Account debited for credit notes raised in Xero (not in Odoo) allocated to an invoice.",
+    )
+    halo_xero_currencies = fields.Char(
+        string="Xero Currencies",
+        readonly=True,
+        copy=False,
+        help="Currencies enabled in the Xero organisation (imported from /Currencies).",
+    )
+    halo_xero_base_currency = fields.Char(
+        string="Xero Base Currency",
+        readonly=True,
+        copy=False,
+        help="The organisation's base currency (imported with the currencies). Payments in another currency "
+        "are booked at Xero's base amounts only when it is the company's currency.",
+    )
+    halo_xero_poll_since = fields.Datetime(
+        string="Polled Up To",
+        copy=False,
+        readonly=True,
+        help="Largest UpdatedDateUTC seen by the last poll of invoices (sent as If-Modified-Since).",
+    )
+    halo_xero_poll_cn_since = fields.Datetime(
+        string="Credit Notes Polled Up To",
+        copy=False,
+        readonly=True,
+        help="Largest UpdatedDateUTC seen by the last poll of credit notes (sent as If-Modified-Since).",
+    )
+    halo_xero_poll_resume = fields.Json(
+        string="Poll To Resume",
+        copy=False,
+        readonly=True,
+        help="A poll cut short by the cron's time: per watermark, the If-Modified-Since and the next page.",
+    )
+    halo_xero_poll_payments_since = fields.Datetime(
+        string="Payments Polled Up To",
+        copy=False,
+        readonly=True,
+        help="Largest UpdatedDateUTC of the deleted payments seen by the poll (If-Modified-Since).",
+    )
+
     @api.model_create_multi
     def create(self, vals_list):
         for vals in vals_list:
@@ -225,7 +337,13 @@ class HaloXeroConnection(models.Model):
 
     def write(self, vals):
         self._halo_check_system_fields(vals)
-        return super().write(vals)
+        res = super().write(vals)
+        if any(f in vals for f in RETRY_FIELDS):
+            # a skipped payment's cause may be fixed: the poll retries the invoices that need attention
+            cron = self.env.ref("halo_helpdesk_billing.ir_cron_halo_xero_poll", raise_if_not_found=False)
+            if cron:
+                cron.sudo()._trigger()
+        return res
 
     @api.model
     def _halo_check_system_fields(self, vals):
@@ -687,7 +805,8 @@ class HaloXeroConnection(models.Model):
         self._halo_store_lock_dates(client.call(self.tenant_id, "get_organisations"))
 
     def _halo_store_lock_dates(self, result):
-        """Store the lock dates of a ``get_organisations`` answer (unset in Xero: empty here)."""
+        """Store the lock dates of a ``get_organisations`` answer (unset in Xero: empty here), and the
+        organisation's base currency."""
         self.ensure_one()
         org = (getattr(result, "organisations", None) or [None])[0]
         if org is None:
@@ -708,7 +827,497 @@ class HaloXeroConnection(models.Model):
                 vals["period_lock_date"],
                 vals["end_of_year_lock_date"],
             )
+        base = getattr(org, "base_currency", None)
+        code = str(getattr(base, "value", base) or "")
+        if code and code != conn.halo_xero_base_currency:
+            vals["halo_xero_base_currency"] = code
         conn.write(vals)
+
+    # -- the mapping screen -------------------------------------------------------------------------------
+
+    @api.depends(
+        "default_account_code",
+        "rounding_account_code",
+        "tracking_category_name",
+        "xero_account_ids.status",
+        "xero_tracking_ids.status",
+        "product_link_ids.problem_state",
+        "category_link_ids.problem_state",
+        "tax_link_ids.problem_state",
+    )
+    def _compute_mapping_problems(self):
+        for conn in self:
+            index = conn._halo_mapping_index()
+            own = {
+                "default_account_problem": conn._halo_account_problem(
+                    conn.default_account_code, index, required=True
+                ),
+                "rounding_account_problem": conn._halo_account_problem(
+                    conn.rounding_account_code, index, rounding=True
+                ),
+                "tracking_problem": conn._halo_tracking_problem(index),
+            }
+            states = []
+            for fname, problem in own.items():
+                conn[fname] = conn._halo_problem_summary([problem])[0] or False
+                states.append(conn._halo_problem_summary([problem])[1])
+            for rows in (conn.product_link_ids, conn.category_link_ids, conn.tax_link_ids):
+                states += rows.mapped("problem_state")
+            conn.mapping_problem_count = states.count("problem")
+            conn.mapping_state = (
+                "problem" if "problem" in states else ("unchecked" if "unchecked" in states else "ok")
+            )
+
+    # -- checks (shared by the link rows) ------------------------------------------------------------
+    def _halo_mapping_index(self):
+        """What was imported from Xero for this connection, indexed for the checks (one read per list)."""
+        self.ensure_one()
+        conn = self.sudo()
+        tracking = {}
+        for option in conn.xero_tracking_ids:
+            category = tracking.setdefault(
+                option.category_name.strip().lower(), (option.category_name, option.category_status, {})
+            )
+            category[2][option.name.strip().lower()] = (option.name, option.status)
+        return {
+            "accounts": {a.code.lower(): a for a in conn.xero_account_ids},
+            "rates": {r.tax_type: r for r in conn.xero_tax_rate_ids},
+            "items": {i.code.lower(): i for i in conn.xero_item_ids},
+            "tracking": tracking,
+        }
+
+    def _halo_account_problem(self, code, index, required=False, rounding=False):
+        """Why Xero would refuse invoice lines coded to ``code`` (None when it would not)."""
+        if not code:
+            return self.env._("No account code: set one.") if required else None
+        if not index["accounts"]:
+            return UNCHECKED
+        account = index["accounts"].get(code.strip().lower())
+        if account is None:
+            return self.env._(
+                "Account code %(code)s is not in the chart of accounts imported from Xero: choose an "
+                "active revenue account of Xero.",
+                code=code,
+            )
+        if account.status != "ACTIVE":
+            return self.env._(
+                "Account %(code)s %(name)s is archived in Xero: choose an active account, or restore "
+                "it in Xero.",
+                code=code,
+                name=account.name,
+            )
+        if rounding:
+            if account.system_account != "ROUNDING":
+                return self.env._(
+                    "Account %(code)s %(name)s is not Xero's rounding account: choose the account "
+                    "whose system account is ROUNDING.",
+                    code=code,
+                    name=account.name,
+                )
+            return None
+        if account.account_type == "BANK" or account.system_account:
+            return self.env._(
+                "Account %(code)s %(name)s is a bank or system account in Xero, which takes no invoice "
+                "lines: choose a revenue account.",
+                code=code,
+                name=account.name,
+            )
+        return None
+
+    def _halo_tax_type_problem(self, tax_type, index, tax=None, required=False):
+        if tax is not None and tax.amount_type != "percent":
+            return self.env._(
+                "Tax %(tax)s is not a percentage: Xero takes one percentage tax type per line.", tax=tax.name
+            )
+        if not tax_type:
+            return (
+                self.env._("No Xero tax type: choose one (the push refuses lines with this tax).")
+                if required
+                else None
+            )
+        if not index["rates"]:
+            return UNCHECKED
+        rate = index["rates"].get(tax_type)
+        if rate is None:
+            return self.env._(
+                "Xero has no tax type %(type)s: choose one of %(types)s.",
+                type=tax_type,
+                types=", ".join(
+                    sorted(
+                        t
+                        for t, r in index["rates"].items()
+                        if r.status == "ACTIVE" and r.can_apply_to_revenue
+                    )
+                ),
+            )
+        if rate.status != "ACTIVE":
+            return self.env._(
+                "Tax type %(type)s is %(status)s in Xero: choose an active one.",
+                type=tax_type,
+                status=(rate.status or "-").lower(),
+            )
+        if not rate.can_apply_to_revenue:
+            return self.env._(
+                "Tax type %(type)s (%(name)s) does not apply to revenue in Xero: choose a sales tax type.",
+                type=tax_type,
+                name=rate.name,
+            )
+        if tax is not None and abs(rate.effective_rate - tax.amount) > 0.00005:
+            return self.env._(
+                "Xero computes %(type)s at %(xero)s%% but the Odoo tax is %(odoo)s%%: choose the "
+                "tax type of the same rate.",
+                type=tax_type,
+                xero=rate.effective_rate,
+                odoo=tax.amount,
+            )
+        return None
+
+    def _halo_item_problem(self, code, index):
+        if not code:
+            return None
+        if not index["items"]:
+            return UNCHECKED
+        item = index["items"].get(code.strip().lower())
+        if item is None:
+            return self.env._(
+                "Xero has no item %(code)s: re-link the product to an existing item, or clear the item code.",
+                code=code,
+            )
+        if not item.is_sold:
+            return self.env._(
+                "Item %(code)s is not sold in Xero: tick 'I sell this item' in Xero.", code=code
+            )
+        return None
+
+    def _halo_tracking_problem(self, index):
+        self.ensure_one()
+        name = self.tracking_category_name
+        if not name:
+            return None
+        if not index["tracking"]:
+            return UNCHECKED
+        category = index["tracking"].get(name.strip().lower())
+        if category is None:
+            return self.env._(
+                "Xero has no tracking category %(name)s (categories: %(names)s).",
+                name=name,
+                names=", ".join(sorted(c[0] for c in index["tracking"].values())),
+            )
+        if category[1] != "ACTIVE":
+            return self.env._("The tracking category %(name)s is archived in Xero.", name=name)
+        if not any(status == "ACTIVE" for _n, status in category[2].values()):
+            return self.env._("The tracking category %(name)s has no active option in Xero.", name=name)
+        return None
+
+    def _halo_problem_summary(self, problems):
+        """(message, state, order) of a row's checks: problems first, then what could not be checked yet."""
+        found = [p for p in problems if isinstance(p, str)]
+        if found:
+            return "\n".join(found), "problem", 0
+        if any(p is UNCHECKED for p in problems):
+            return (
+                self.env._("Not checked yet: read the lists from Xero (Refresh from Xero)."),
+                "unchecked",
+                1,
+            )
+        return False, "ok", 2
+
+    # -- what Xero has -------------------------------------------------------------------------------
+    def _halo_store_tracking(self, categories):
+        """Store Xero's tracking categories (SDK ``TrackingCategory`` objects)."""
+        self.ensure_one()
+        self.env["halo.xero.tracking.option"]._halo_store(
+            self,
+            [
+                (cat.name, _value(cat.status), [(opt.name, _value(opt.status)) for opt in cat.options or []])
+                for cat in categories
+                if cat.name
+            ],
+        )
+
+    def _halo_store_tax_rates(self, rates):
+        self.ensure_one()
+        self.env["halo.xero.tax.rate"]._halo_store(
+            self,
+            [
+                {
+                    "tax_type": rate.tax_type,
+                    "name": rate.name,
+                    "status": _value(rate.status),
+                    "effective_rate": float(rate.effective_rate or 0),
+                    "can_apply_to_revenue": bool(rate.can_apply_to_revenue),
+                }
+                for rate in rates
+            ],
+        )
+
+    def _halo_store_items(self, items):
+        self.ensure_one()
+        self.env["halo.xero.item"]._halo_store(
+            self,
+            [
+                {
+                    "xero_id": str(item.item_id),
+                    "code": item.code,
+                    "name": item.name,
+                    "is_sold": item.is_sold is not False,
+                    "is_tracked": bool(item.is_tracked_as_inventory),
+                    "account_code": (item.sales_details.account_code if item.sales_details else False)
+                    or False,
+                    "tax_type": (item.sales_details.tax_type if item.sales_details else False) or False,
+                }
+                for item in items
+                if item.code
+            ],
+        )
+
+    # -- actions ---------------------------------------------------------------------------------------
+    def action_halo_open_mapping(self):
+        self.ensure_one()
+        halo_check_caller(self, BILLING_MANAGER, "read")
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "halo.xero.connection",
+            "res_id": self.id,
+            "view_mode": "form",
+            "name": self.env._("Xero Mapping"),
+            "views": [
+                (self.env.ref("halo_helpdesk_billing.halo_xero_connection_view_form_mapping").id, "form")
+            ],
+        }
+
+    def action_halo_refresh_lists(self):
+        """Read Xero's chart of accounts, tax rates, items and tracking categories again (four calls), so that
+        every mapping row is checked against Xero as it is now."""
+        halo_check_caller(self, BILLING_MANAGER, "write")
+        for conn in self.sudo():
+            if conn.state != "connected":
+                raise UserError(
+                    self.env._(
+                        "The Xero connection %(name)s is not connected: connect it first.", name=conn.name
+                    )
+                )
+            client = conn._halo_client()
+            try:
+                accounts = client.call(conn.tenant_id, "get_accounts").accounts or []
+                rates = client.call(conn.tenant_id, "get_tax_rates").tax_rates or []
+                items = client.call(conn.tenant_id, "get_items", unitdp=4).items or []
+                tracking = client.call(conn.tenant_id, "get_tracking_categories", include_archived=True)
+            except xc.XeroError as err:
+                raise UserError(str(err)) from None
+            self.env["halo.xero.account"]._halo_store(conn, accounts)
+            conn._halo_store_tax_rates(rates)
+            conn._halo_store_items(items)
+            conn._halo_store_tracking(tracking.tracking_categories or [])
+        return True
+
+    # -- currencies --------------------------------------------------------------------------------
+    def _halo_xero_import_currencies(self, client=None):
+        """Import the organisation's enabled currencies (one call)."""
+        self.ensure_one()
+        client = client or self._halo_client()
+        result = client.call(self.tenant_id, "get_currencies")
+        codes = [str(getattr(c.code, "value", c.code)) for c in result.currencies or [] if c.code]
+        self.sudo().halo_xero_currencies = " ".join(codes)
+        if not self.halo_xero_base_currency:  # read with the lock dates (import, check); else one call
+            self._halo_store_lock_dates(client.call(self.tenant_id, "get_organisations"))
+        return codes
+
+    def action_halo_xero_import_currencies(self):
+        halo_check_caller(self, BILLING_MANAGER, "write")
+        for conn in self:
+            conn.sudo()._halo_xero_import_currencies()
+        return True
+
+    def _halo_xero_currency_codes(self):
+        return set((self.halo_xero_currencies or "").split())
+
+    # -- retry ---------------------------------------------------------------------------------------
+    def action_halo_xero_retry_money(self):
+        """Read again from Xero the invoices that need attention (skipped or failed payments) and reconcile."""
+        halo_check_caller(self, BILLING_MANAGER, "write")
+        for conn in self:
+            conn.sudo()._halo_xero_retry_attention()
+        return True
+
+    def _halo_xero_retry_attention(self, client=None):
+        self.ensure_one()
+        moves = (
+            self.env["account.move"]
+            .sudo()
+            .search(
+                [
+                    ("halo_xero_connection_id", "=", self.id),
+                    ("halo_xero_attention", "=", True),
+                    ("halo_xero_invoice_id", "!=", False),
+                    ("move_type", "=", "out_invoice"),
+                ]
+            )
+        )
+        if moves:
+            moves._halo_xero_fetch(self, client or self._halo_client(), moves.mapped("halo_xero_invoice_id"))
+        return moves
+
+    # -- poll: least traffic --------------------------------------------------------------------------
+    def _halo_xero_poll_start(self):
+        """Where a first poll starts: the oldest invoice Odoo sent to this connection, else its creation."""
+        self.ensure_one()
+        oldest = (
+            self.env["account.move"]
+            .sudo()
+            .search(
+                [("halo_xero_connection_id", "=", self.id), ("halo_xero_sent_at", "!=", False)],
+                order="halo_xero_sent_at",
+                limit=1,
+            )
+            .halo_xero_sent_at
+        )
+        start = min(filter(None, [oldest, self.create_date]))
+        return start - timedelta(minutes=5)
+
+    def _halo_xero_poll_changes(self, client, method, apply, since_field, page_size):
+        """Customer documents only (``Type=="ACCREC"`` / ``"ACCRECCREDIT"``; invoices as ``summaryOnly``), from
+        the watermark (or the poll's start: no whole-history read), the largest pages Xero allows; the
+        watermark is saved (and, in the cron, committed) after every page."""
+        Move = self.env["account.move"].sudo()
+        if method == "get_invoices":
+            kwargs = {"where": 'Type=="ACCREC"', "summary_only": True}
+            apply_page = lambda conn, docs: Move._halo_xero_apply_summaries(conn, client, docs)  # noqa: E731
+        else:
+            kwargs = {"where": 'Type=="ACCRECCREDIT"'}
+            apply_page = apply
+        # a pass cut short (out of time) goes on where it stopped: same If-Modified-Since, next page
+        resume = dict(self.halo_xero_poll_resume or {})
+        pending = resume.get(since_field)
+        if pending:
+            since, start_page = datetime.fromisoformat(pending["since"]), int(pending["page"])
+        else:
+            since, start_page = self[since_field] or self._halo_xero_poll_start(), 1
+        newest = self[since_field]
+        pages = 0
+        for page, documents in client.paged(
+            self.tenant_id,
+            method,
+            page_size=page_size,
+            start_page=start_page,
+            if_modified_since=since,
+            order="UpdatedDateUTC ASC",
+            **kwargs,
+        ):
+            pages += 1
+            apply_page(self, documents)
+            for document in documents:
+                updated = _naive_utc(document.updated_date_utc)
+                if updated and (not newest or updated > newest):
+                    newest = updated
+            if newest and newest != self[since_field]:
+                self[since_field] = newest
+            full = len(documents) >= page_size
+            if full:
+                resume[since_field] = {"since": since.isoformat(), "page": page + 1}
+            else:
+                resume.pop(since_field, None)
+            if resume != (self.halo_xero_poll_resume or {}):
+                self.halo_xero_poll_resume = resume or False
+            Move._halo_xero_commit()  # commits only in the cron: a page done is never read again
+            if full and self._halo_xero_poll_out_of_time():
+                return pages  # the cron's next chunk goes on from the next page
+        if method == "get_invoices":
+            self._halo_xero_poll_deleted_payments(client)
+            self._halo_xero_retry_attention(client)
+        return pages
+
+    def _halo_xero_poll_out_of_time(self):
+        deadline = self.env.context.get("halo_xero_poll_deadline")
+        return deadline is not None and time.monotonic() >= deadline
+
+    def _halo_xero_poll(self, page_size=POLL_PAGE_SIZE):
+        """At least one page; a poll cut short (its invoices not all read) reads no credit notes in that chunk:
+        the next chunk goes on."""
+        self.ensure_one()
+        client = self._halo_client()
+        Move = self.env["account.move"].sudo()
+        pages = self._halo_xero_poll_changes(
+            client, "get_invoices", Move._halo_xero_apply_remote, "halo_xero_poll_since", page_size
+        )
+        if not (self.halo_xero_poll_resume or {}).get("halo_xero_poll_since"):
+            self._halo_xero_poll_credit_notes(client, page_size)
+        return pages
+
+    @api.model
+    def _cron_halo_xero_poll(self):
+        """One chunk of the poll, well under the cron's time limit: the connections whose last pass was cut
+        short first (only they, while there are some), each until Odoo's cron run is out of time
+        (``cron_end_time``, 10 s after it started; else ``POLL_CHUNK_SECONDS``). Odoo's runner calls again
+        while some remain; once out of time, a call does nothing, so its job run ends (rescheduled at once)."""
+        now = time.monotonic()
+        deadline = min(
+            self.env.context.get("cron_end_time") or now + POLL_CHUNK_SECONDS, now + POLL_CHUNK_SECONDS
+        )
+        connections = self.search([("state", "=", "connected")])
+        pending = connections.filtered("halo_xero_poll_resume")
+        todo = pending or connections
+        done = 0
+        for connection in todo:
+            if done and time.monotonic() >= deadline:
+                break
+            if time.monotonic() >= deadline and pending:
+                break  # out of time already: done=0 ends the job run (Odoo reschedules it at once)
+            try:
+                # the marker lets the poll commit after every page (its watermark is then durable)
+                XERO_COMMIT.on(connection).with_context(halo_xero_poll_deadline=deadline)._halo_xero_poll()
+            except XeroError as err:
+                _logger.info("Xero poll postponed for connection %s: %s", connection.id, err)
+            done += 1
+        remaining = len(connections.filtered("halo_xero_poll_resume"))
+        self.env["ir.cron"]._commit_progress(done, remaining=remaining)
+        return remaining
+
+    def _halo_xero_poll_deleted_payments(self, client):
+        """Payments deleted in Xero since the last poll (``/Payments`` with If-Modified-Since returns them with
+        Status DELETED): their invoices are read again and reconciled. A redo keeps the AmountDue, so the
+        invoice summary alone would not show it."""
+        since = self.halo_xero_poll_payments_since or self._halo_xero_poll_start()
+        newest = self.halo_xero_poll_payments_since
+        invoice_ids = set()
+        Payment = self.env["halo.xero.payment"].sudo()
+        for _page, payments in client.paged(
+            self.tenant_id,
+            "get_payments",
+            page_size=POLL_PAGE_SIZE,
+            if_modified_since=since,
+            where='Status=="DELETED" AND PaymentType=="ACCRECPAYMENT"',
+        ):
+            ids = [str(p.payment_id) for p in payments if p.payment_id]
+            ours = Payment.search(
+                [
+                    ("tenant_id", "=", self.tenant_id),
+                    ("xero_payment_id", "in", ids),
+                    ("state", "=", "registered"),
+                ]
+            )
+            invoice_ids |= set(ours.move_id.mapped("halo_xero_invoice_id"))
+            for payment in payments:
+                updated = _naive_utc(payment.updated_date_utc)
+                if updated and (not newest or updated > newest):
+                    newest = updated
+        if invoice_ids:
+            self.env["account.move"].sudo()._halo_xero_fetch(self, client, sorted(invoice_ids))
+        if newest and newest != self.halo_xero_poll_payments_since:
+            self.halo_xero_poll_payments_since = newest
+        return invoice_ids
+
+    def _halo_xero_poll_credit_notes(self, client, page_size=100):
+        """Status of credit notes changed in Xero since the last poll (paged, If-Modified-Since).
+        Their allocations are not payments: an invoice's AmountCredited never registers one."""
+        Move = self.env["account.move"].sudo()
+        return self._halo_xero_poll_changes(
+            client,
+            "get_credit_notes",
+            Move._halo_xero_apply_remote,
+            "halo_xero_poll_cn_since",
+            page_size,
+        )
 
 
 def _plain_date(value):

@@ -274,6 +274,13 @@ class HaloXeroImport(models.Model):
         self.write({"accounts_count": len(accounts), "step": "taxes"})
 
     def _halo_step_taxes(self, client):
+        """The tax rates, then the organisation's enabled currencies (one call): posting an invoice in another
+        currency is then refused in Odoo."""
+        result = self._halo_import_tax_rates(client)
+        self.connection_id.sudo()._halo_xero_import_currencies(client)
+        return result
+
+    def _halo_import_tax_rates(self, client):
         conn = self.connection_id
         company = conn.company_id
         rates = client.call(conn.tenant_id, "get_tax_rates").tax_rates or []

@@ -1,26 +1,69 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
-"""Back from Xero: payments (each Xero PaymentID registered once), webhook events (each event key
-processed once, in any order) and polling with If-Modified-Since."""
+"""Money back from Xero, registered in Odoo: each Xero payment once (unique (tenant, PaymentID)), each
+allocation of a prepayment, overpayment or credit note raised in Xero once, reversed when Xero deletes or
+changes it. ``account.move._halo_xero_reconcile_money`` decides what to register per invoice (its open amount
+equals Xero's ``AmountDue``); the registrations are here:
 
-import json
+* a payment registered in Odoo whose PaymentID is no longer among the invoice's payments in Xero (deleted,
+  bounced, "remove & redo") is reversed in Odoo (its Odoo payment cancelled);
+* every Xero payment not registered yet is registered (once: unique (tenant, PaymentID)); in a foreign currency
+  at Xero's amounts: its amount in the invoice's currency and, in the company's (Xero's base) currency,
+  amount / Xero's CurrencyRate, so Odoo's exchange-difference entry is the difference Xero books;
+* prepayments, overpayments and credit notes raised in Xero that are allocated to the invoice are registered as
+  allocations: a journal entry in the connection's allocation journal that moves the amount from the kind's
+  account (customer prepayments, overpayments, credit notes) to the invoice's receivable, reconciled with it;
+  in a foreign currency its company-currency balance is Xero's: amount / the CurrencyRate of the prepayment,
+  overpayment or credit note itself (read by its id: an invoice's credits do not carry it), so the exchange
+  difference against the invoice's rate is the one Xero books; a source document without a usable rate is
+  kept as *skipped*, with the reason on the invoice;
+  an Odoo credit note allocated in Xero is reconciled with the invoice in Odoo instead (no record: it is
+  not a payment);
+* a payment or allocation that cannot be registered (no journal, no account) is kept as *skipped* and retried
+  as soon as its cause is fixed (the connection's settings change) or by a button;
+* a failure on one invoice is recorded on it (message, "Needs attention", an activity for billing managers)
+  and does not stop the others; every step is in the invoice's sync log.
+"""
+
 import logging
 from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+import psycopg2
 
 from odoo import api, fields, models
 
 from odoo.addons.halo_helpdesk_billing.constants import BILLING_USER
 
-from ...services import xero_push
-from ...services.xero_client import XeroAuthError, XeroError, XeroRetryLater
-from ..halo_engine import XERO_COMMIT
+from ...services.xero_client import XeroNotFound
 
 _logger = logging.getLogger(__name__)
+
+
+KIND_LABELS = {
+    "payment": "Payment",
+    "prepayment": "Prepayment",
+    "overpayment": "Overpayment",
+    "credit_note": "Credit note",
+    "odoo_credit_note": "Odoo credit note",
+}
 
 
 def _naive_utc(value):
     if isinstance(value, datetime) and value.tzinfo:
         return value.astimezone(UTC).replace(tzinfo=None)
     return value
+
+
+def _money(value):
+    return round(float(value or 0.0), 2)
+
+
+def xero_base_amount(amount, rate):
+    """What Xero books in the organisation's base currency for ``amount`` of a foreign-currency document at
+    its ``CurrencyRate`` (units of the document's currency per unit of base currency): amount / rate, to the
+    cent, half away from zero (the BankAmount of a base-currency bank account)."""
+    value = Decimal(str(amount)) / Decimal(str(rate))
+    return float(value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
 class HaloXeroPayment(models.Model):
@@ -43,263 +86,363 @@ class HaloXeroPayment(models.Model):
     amount = fields.Monetary(readonly=True, groups=BILLING_USER)
     date = fields.Date(readonly=True)
     reference = fields.Char(readonly=True)
+
+    kind = fields.Selection(
+        [
+            ("payment", "Payment"),
+            ("prepayment", "Prepayment"),
+            ("overpayment", "Overpayment"),
+            ("credit_note", "Credit note raised in Xero"),
+        ],
+        default="payment",
+        required=True,
+        readonly=True,
+    )
     state = fields.Selection(
-        [("registered", "Registered"), ("skipped", "Skipped")], default="registered", readonly=True
+        [("registered", "Registered"), ("skipped", "Skipped"), ("reversed", "Reversed (deleted in Xero)")],
+        default="registered",
+        readonly=True,
     )
     message = fields.Char(readonly=True)
+    xero_document_id = fields.Char(
+        readonly=True, help="PrepaymentID, OverpaymentID or CreditNoteID of an allocation."
+    )
+    entry_id = fields.Many2one("account.move", string="Allocation Entry", readonly=True, ondelete="set null")
+    currency_rate = fields.Float(
+        string="Xero Rate",
+        digits=(16, 6),
+        readonly=True,
+        help="Xero's CurrencyRate of the payment, or of the prepayment, overpayment or credit note of an "
+        "allocation (units of the invoice's currency per unit of the organisation's base currency).",
+    )
 
     _xero_payment_unique = models.UniqueIndex("(tenant_id, xero_payment_id)")
 
-    # registration: halo_xero_reconcile.py (per invoice: payments, deletions, allocations)
-
-
-class HaloXeroWebhookEvent(models.Model):
-    """Events received on the webhook endpoint. The key (tenant, category, resource, date, type) is
-    unique, so a redelivered event is stored once; processing fetches the resource's current state,
-    so the order of delivery does not matter."""
-
-    _name = "halo.xero.webhook.event"
-    _description = "Xero Webhook Event"
-    _order = "id"
-
-    key = fields.Char(required=True, readonly=True)
-    tenant_id = fields.Char(readonly=True, index=True)
-    category = fields.Char(readonly=True)
-    event_type = fields.Char(readonly=True)
-    resource_id = fields.Char(readonly=True)
-    event_date = fields.Char(readonly=True)
-    state = fields.Selection(
-        [("new", "New"), ("done", "Done"), ("ignored", "Ignored"), ("error", "Error")],
-        default="new",
-        required=True,
-        readonly=True,
-        index=True,
-    )
-    message = fields.Char(readonly=True)
-
-    _key_unique = models.UniqueIndex("(key)")
+    @api.model
+    def _halo_register_payment(self, connection, move, payment, record):
+        """Register the Xero payment (SDK ``Payment``) on ``move`` once; ``record``: its existing record.
+        Returns a problem to show on the invoice, or None."""
+        Log = self.env["halo.xero.sync.log"]
+        xero_id = str(payment.payment_id)
+        amount = _money(payment.amount)
+        pay_date = payment.date or fields.Date.context_today(self)
+        if record and record.state == "registered":
+            return None
+        if not record:
+            vals = {
+                "xero_payment_id": xero_id,
+                "tenant_id": connection.tenant_id,
+                "connection_id": connection.id,
+                "move_id": move.id,
+                "amount": amount,
+                "date": pay_date,
+                "kind": "payment",
+                "reference": payment.reference or False,
+                "currency_rate": float(payment.currency_rate or 0.0),
+            }
+            try:
+                with self.env.cr.savepoint():
+                    record = self.sudo().create(vals)
+                    record.flush_recordset()
+            except psycopg2.errors.UniqueViolation:
+                return None  # another worker (webhook vs. poll) registered it at the same moment
+        journal = connection.payment_journal_id
+        if not journal:
+            message = self.env._(
+                "No payment journal on the Xero connection: set one, the payment is then "
+                "registered automatically."
+            )
+            record.write({"state": "skipped", "message": message})
+            Log._halo_log(
+                move, "payment", "skipped", "%s %.2f on %s (%s)" % (xero_id, amount, pay_date, message)
+            )
+            return message
+        residual = move.currency_id.round(move.amount_residual)
+        if move.state != "posted" or residual <= 0:
+            message = self.env._(
+                "Xero payment %(id)s of %(amount).2f: nothing left to pay in Odoo.", id=xero_id, amount=amount
+            )
+            record.write({"state": "skipped", "message": message})
+            Log._halo_log(move, "payment", "skipped", message)
+            return message
+        to_pay = min(amount, residual)
+        wizard = (
+            self.env["account.payment.register"]
+            .sudo()
+            .with_context(
+                active_model="account.move",
+                active_ids=move.ids,
+            )
+            .create(
+                {
+                    "journal_id": journal.id,
+                    "payment_date": pay_date,
+                    "amount": to_pay,
+                    "currency_id": move.currency_id.id,
+                    "communication": payment.reference or move.halo_xero_number or move.name,
+                    "payment_difference_handling": "open",
+                }
+            )
+        )
+        base = None
+        company_currency = move.company_id.currency_id
+        rate = float(payment.currency_rate or 0.0)
+        same_base = connection.halo_xero_base_currency in (False, company_currency.name)
+        if move.currency_id != company_currency and rate > 0 and same_base:
+            # Xero's base amount (amount / Xero's rate): Odoo books the same exchange difference as Xero
+            base = xero_base_amount(to_pay, rate)
+        odoo_payment = self._halo_create_odoo_payment(wizard, base)
+        record.write({"payment_id": odoo_payment[:1].id, "state": "registered", "message": False})
+        detail = "%s %.2f on %s" % (xero_id, amount, pay_date)
+        if base is not None:
+            detail += " at Xero's rate %s = %.2f %s" % (rate, base, company_currency.name)
+        Log._halo_log(move, "payment", "ok", detail)
+        return None
 
     @api.model
-    def _halo_receive(self, raw, signature):
-        """The webhook endpoint's work: 401 unless ``raw`` is signed with a connection's webhook key
-        (each key compared in constant time), else store the new events and wake the processing cron.
-        Returns the HTTP status (the body is always empty)."""
-        connections = self.env["halo.xero.connection"].sudo().search([("state", "=", "connected")])
-        # every key is compared (constant time each), so the answer's timing does not tell which one signed
-        valid = [xero_push.webhook_signature_ok(raw, signature, conn.webhook_key) for conn in connections]
-        signers = connections.browse([conn.id for conn, ok in zip(connections, valid, strict=True) if ok])
-        if not signers:
-            return 401
+    def _halo_create_odoo_payment(self, wizard, balance=None):
+        """The payment of the register-payment ``wizard`` (one invoice), created, posted and reconciled as the
+        wizard does; with ``balance``, its amount in the company's currency is that (Xero's) instead of Odoo's
+        conversion at its own rate for the payment date. The reconciliation with the invoice then books the
+        exchange difference through Odoo's own mechanism (an exchange difference entry per partial), so the
+        receivable's company-currency balance is zero once the invoice is paid."""
+        if balance is None:
+            return wizard._create_payments()
+        batch = wizard.batches[0]
+        payment_vals = wizard._create_payment_vals_from_wizard(batch)
+        payment_vals["force_balance"] = balance  # account.payment.create: the liquidity line's balance
+        to_process = [{"create_vals": payment_vals, "to_reconcile": batch["lines"], "batch": batch}]
+        payments = wizard._init_payments(to_process, edit_mode=True)
+        wizard._post_payments(to_process, edit_mode=True)
+        wizard._reconcile_payments(to_process, edit_mode=True)
+        return payments
+
+    @api.model
+    def _halo_source_rates(self, connection):
+        """``rate(kind, doc_id)``: Xero's CurrencyRate of the prepayment, overpayment or credit note ``doc_id``
+        (None when Xero gives none), read by its id once per reconciliation pass and only when asked: Xero's
+        invoice lists its credits with their AppliedAmount but not their rate."""
+        cache = {}
+        client = []
+        methods = {
+            "prepayment": ("get_prepayment", "prepayments"),
+            "overpayment": ("get_overpayment", "overpayments"),
+            "credit_note": ("get_credit_note", "credit_notes"),
+        }
+
+        def rate(kind, doc_id):
+            if (kind, doc_id) not in cache:
+                if not client:
+                    client.append(connection._halo_client())
+                method, attr = methods[kind]
+                docs = getattr(client[0].call(connection.tenant_id, method, doc_id), attr, None) or []
+                value = getattr(docs[0], "currency_rate", None) if docs else None
+                cache[(kind, doc_id)] = float(value) if value is not None else None
+            return cache[(kind, doc_id)]
+
+        return rate
+
+    @api.model
+    def _halo_allocation_balance(self, connection, move, kind, doc_id, amount, label, source_rate):
+        """``(balance, rate, problem)``: the company-currency balance of an allocation of ``amount`` (in the
+        invoice's currency). In a foreign currency, when the company's currency is Xero's base currency (as for
+        payments): Xero's base amount, amount / the source document's own CurrencyRate (``rate``); else the
+        invoice's own rate (``rate`` None). ``problem``: why it cannot be booked (no usable rate from Xero)."""
+        company_currency = move.company_id.currency_id
+        same_base = connection.halo_xero_base_currency in (False, company_currency.name)
+        if move.currency_id == company_currency or not same_base or source_rate is None:
+            own = abs(move.amount_total_signed / move.amount_total) if move.amount_total else 1.0
+            return company_currency.round(amount * own), None, None
         try:
-            payload = json.loads(raw or b"{}")
-        except ValueError:
-            return 200
-        events = payload.get("events") if isinstance(payload, dict) else None
-        if isinstance(events, list):
-            events = self._halo_own_events(signers, events)
-        if events:  # an intent-to-receive payload has none
-            stored = self._halo_store(events)
-            if stored:
-                cron = self.env.ref(
-                    "halo_helpdesk_billing.ir_cron_halo_xero_webhook_events", raise_if_not_found=False
-                )
-                if cron:
-                    cron.sudo()._trigger()
-            _logger.info("Xero webhook: %s events received, %s new", len(events), stored)
-        return 200
+            rate = source_rate(kind, doc_id)
+            given = self.env._("none") if rate is None else rate
+        except XeroNotFound:
+            rate, given = None, self.env._("the document was not found")
+        if rate is not None and rate > 0:
+            return xero_base_amount(amount, rate), rate, None
+        problem = self.env._(
+            "%(kind)s %(label)s (%(doc)s) allocated in Xero, %(amount).2f %(currency)s, is not registered: Xero "
+            "gave no usable exchange rate for it (CurrencyRate: %(rate)s), so its value in %(company_currency)s "
+            "is unknown. Check it in Xero; it is read again at the next poll.",
+            kind=KIND_LABELS[kind],
+            label=label,
+            doc=doc_id,
+            amount=amount,
+            currency=move.currency_id.name,
+            rate=given,
+            company_currency=company_currency.name,
+        )
+        return None, None, problem
 
     @api.model
-    def _halo_own_events(self, signers, events):
-        """The events of the organisations of the connections whose key signed them; the others are
-        dropped (a key must not speak for another company's organisation) and logged."""
-        tenants = {(conn.tenant_id or "").lower() for conn in signers if conn.tenant_id}
-        own = [e for e in events if isinstance(e, dict) and str(e.get("tenantId") or "").lower() in tenants]
-        if len(own) != len(events):
-            foreign = sorted({str(e.get("tenantId")) for e in events if isinstance(e, dict) and e not in own})
-            _logger.warning(
-                "Xero webhook: %s events ignored, signed by the key of connection(s) %s but for "
-                "other organisations %s",
-                len(events) - len(own),
-                signers.ids,
-                foreign,
+    def _halo_register_allocation(
+        self, connection, move, kind, doc_id, amount, label, on_date, source_rate=None
+    ):
+        """Register what Xero allocated from a credit note, prepayment or overpayment to ``move`` (``amount``
+        in total); a changed amount reverses the earlier registration and registers the new one.
+        ``source_rate``: see ``_halo_source_rates`` (None: the invoice's own rate)."""
+        Log = self.env["halo.xero.sync.log"]
+        if kind == "odoo_credit_note":
+            # Odoo has the credit note itself: nothing to register, only to reconcile (no record: a credit
+            # note of Odoo's is never a Xero payment)
+            return self._halo_reconcile_odoo_credit_note(connection, move, doc_id, amount)
+        key = "%s:%s:%s" % (kind, doc_id, move.halo_xero_invoice_id)
+        records = self.search(
+            [("tenant_id", "=", connection.tenant_id), ("xero_payment_id", "=like", key + "%")]
+        )
+        current = records.filtered(lambda r: r.state in ("registered", "skipped"))
+        if (
+            current
+            and current.currency_id.compare_amounts(current[:1].amount, amount) == 0
+            and current[:1].state == "registered"
+        ):
+            return None
+        if current and current.currency_id.compare_amounts(current[:1].amount, amount) != 0:
+            current._halo_reverse(self.env._("allocation changed in Xero"))
+            current = self.browse()
+        record = current[:1]
+        if not record:
+            record = self.sudo().create(
+                {
+                    "xero_payment_id": "%s:%s" % (key, len(records) + 1),
+                    "tenant_id": connection.tenant_id,
+                    "connection_id": connection.id,
+                    "move_id": move.id,
+                    "amount": amount,
+                    "kind": kind,
+                    "xero_document_id": doc_id,
+                    "date": on_date or fields.Date.context_today(self),
+                    "reference": label,
+                }
             )
-        return own
-
-    @api.model
-    def _halo_store(self, events):
-        """Insert the events not seen before (ON CONFLICT DO NOTHING). Returns how many were new."""
-        rows = [
-            (
-                xero_push.event_key(e),
-                str(e.get("tenantId") or "").lower(),
-                e.get("eventCategory"),
-                e.get("eventType"),
-                str(e.get("resourceId") or "").lower(),
-                e.get("eventDateUtc"),
+        account = {
+            "prepayment": connection.halo_xero_prepayment_account_id,
+            "overpayment": connection.halo_xero_overpayment_account_id,
+            "credit_note": connection.halo_xero_credit_note_account_id,
+        }[kind]
+        journal = connection.halo_xero_allocation_journal_id
+        if not journal or not account:
+            message = self.env._(
+                "%(kind)s %(label)s of %(amount).2f allocated in Xero: set the Xero allocations journal and the "
+                "%(kind)s account on the Xero connection; it is then registered automatically.",
+                kind=KIND_LABELS[kind],
+                label=label,
+                amount=amount,
             )
-            for e in events
-            if isinstance(e, dict)
+            record.write({"state": "skipped", "message": message})
+            Log._halo_log(move, "allocation", "skipped", message)
+            return message
+        balance, rate, problem = self._halo_allocation_balance(
+            connection, move, kind, doc_id, amount, label, source_rate
+        )
+        if problem:
+            record.write({"state": "skipped", "message": problem, "currency_rate": 0.0})
+            Log._halo_log(move, "allocation", "skipped", problem)
+            return problem
+        receivable = move.line_ids.filtered(lambda line: line.account_id.account_type == "asset_receivable")[
+            :1
         ]
-        if not rows:
-            return 0
-        self.env.cr.execute(
-            """INSERT INTO halo_xero_webhook_event
-                      (key, tenant_id, category, event_type, resource_id, event_date, state,
-                       create_uid, write_uid, create_date, write_date)
-               SELECT k, t, c, ty, r, d, 'new', %s, %s, now() at time zone 'UTC', now() at time zone 'UTC'
-                 FROM unnest(%s::varchar[], %s::varchar[], %s::varchar[], %s::varchar[], %s::varchar[],
-                             %s::varchar[]) AS v(k, t, c, ty, r, d)
-               ON CONFLICT (key) DO NOTHING""",
-            (self.env.uid, self.env.uid, *[list(col) for col in zip(*rows, strict=True)]),
+        partner = move.commercial_partner_id
+        entry = (
+            self.env["account.move"]
+            .sudo()
+            .create(
+                {
+                    "move_type": "entry",
+                    "journal_id": journal.id,
+                    "date": max(record.date, move.date),
+                    "ref": self.env._(
+                        "Xero %(kind)s %(label)s on %(number)s",
+                        kind=KIND_LABELS[kind].lower(),
+                        label=label,
+                        number=move.halo_xero_number or move.name,
+                    ),
+                    "line_ids": [
+                        fields.Command.create(
+                            {
+                                "account_id": account.id,
+                                "partner_id": partner.id,
+                                "debit": balance,
+                                "amount_currency": amount,
+                                "currency_id": move.currency_id.id,
+                                "name": label,
+                            }
+                        ),
+                        fields.Command.create(
+                            {
+                                "account_id": receivable.account_id.id,
+                                "partner_id": partner.id,
+                                "credit": balance,
+                                "amount_currency": -amount,
+                                "currency_id": move.currency_id.id,
+                                "name": label,
+                            }
+                        ),
+                    ],
+                }
+            )
         )
-        return self.env.cr.rowcount
+        entry.action_post()
+        (
+            entry.line_ids.filtered(lambda line: line.account_id == receivable.account_id) | receivable
+        ).reconcile()
+        record.write(
+            {"entry_id": entry.id, "state": "registered", "message": False, "currency_rate": rate or 0.0}
+        )
+        detail = "%s %s %.2f (%s)" % (KIND_LABELS[kind], label, amount, entry.name)
+        if rate:
+            detail += " at Xero's rate %s = %.2f %s" % (rate, balance, move.company_id.currency_id.name)
+        Log._halo_log(move, "allocation", "ok", detail)
+        return None
 
     @api.model
-    def _cron_halo_xero_events(self, limit=500):
-        events = self.search([("state", "=", "new")], limit=limit).try_lock_for_update()
-        events._halo_process()
-        self.env["ir.cron"]._commit_progress(
-            len(events), remaining=self.search_count([("state", "=", "new")])
-        )
-
-    def _halo_process(self):
-        """Fetch the invoices the events are about (50 per request) and apply their state."""
-        self = self.sudo()  # noqa: PLW0642 - events are technical records, processed as superuser
-        Connection = self.env["halo.xero.connection"].sudo()
-        Move = self.env["account.move"].sudo()
-        for tenant, events in self.grouped("tenant_id").items():
-            connection = Connection.search([("tenant_id", "=", tenant), ("state", "=", "connected")], limit=1)
-            credit_events = events.filtered(lambda e: (e.category or "").upper() == "CREDITNOTE")
-            invoice_events = events.filtered(lambda e: (e.category or "").upper() == "INVOICE")
-            (events - invoice_events - credit_events).write({"state": "ignored"})
-            if credit_events:
-                self._halo_process_credit_notes(connection, credit_events)
-            if not connection:
-                invoice_events.write(
-                    {"state": "ignored", "message": "No connected Xero connection for the tenant."}
-                )
-                continue
-            known = set(
-                Move.search(
-                    [
-                        ("halo_xero_invoice_id", "in", invoice_events.mapped("resource_id")),
-                        ("halo_xero_connection_id", "=", connection.id),
-                    ]
-                ).mapped("halo_xero_invoice_id")
-            )
-            ours = invoice_events.filtered(lambda e, k=known: e.resource_id in k)
-            (invoice_events - ours).write({"state": "ignored", "message": "Not an invoice sent from Odoo."})
-            if not ours:
-                continue
-            try:
-                Move._halo_xero_fetch(
-                    connection, connection._halo_client(), sorted(set(ours.mapped("resource_id")))
-                )
-            except (XeroRetryLater, XeroAuthError) as err:
-                ours.write({"message": str(err)[:200]})  # stay "new": retried by the next run
-                continue
-            except XeroError as err:
-                ours.write({"state": "error", "message": str(err)[:200]})
-                continue
-            ours.write({"state": "done", "message": False})
-
-    def _halo_process_credit_notes(self, connection, events):
-        """CREDITNOTE events: fetch the credit notes sent from Odoo and apply their status."""
-        if not connection:
-            events.write({"state": "ignored", "message": "No connected Xero connection for the tenant."})
-            return
-        Move = self.env["account.move"].sudo()
-        known = set(
-            Move.search(
+    def _halo_reconcile_odoo_credit_note(self, connection, move, credit_note_id, amount):
+        """An Odoo credit note allocated in Xero: reconciled with the invoice in Odoo unless it already is."""
+        refund = (
+            self.env["account.move"]
+            .sudo()
+            .search(
                 [
-                    ("halo_xero_invoice_id", "in", events.mapped("resource_id")),
-                    ("move_type", "=", "out_refund"),
+                    ("halo_xero_invoice_id", "=", credit_note_id),
                     ("halo_xero_connection_id", "=", connection.id),
-                ]
-            ).mapped("halo_xero_invoice_id")
-        )
-        ours = events.filtered(lambda e: e.resource_id in known)
-        (events - ours).write({"state": "ignored", "message": "Not a credit note sent from Odoo."})
-        if not ours:
-            return
-        try:
-            Move._halo_xero_fetch_credit_notes(
-                connection, connection._halo_client(), sorted(set(ours.mapped("resource_id")))
+                ],
+                limit=1,
             )
-        except (XeroRetryLater, XeroAuthError) as err:
-            ours.write({"message": str(err)[:200]})
-            return
-        except XeroError as err:
-            ours.write({"state": "error", "message": str(err)[:200]})
-            return
-        ours.write({"state": "done", "message": False})
-
-
-class HaloXeroConnection(models.Model):
-    _inherit = "halo.xero.connection"
-
-    halo_xero_poll_since = fields.Datetime(
-        string="Polled Up To",
-        copy=False,
-        readonly=True,
-        help="Largest UpdatedDateUTC seen by the last poll of invoices (sent as If-Modified-Since).",
-    )
-    halo_xero_poll_cn_since = fields.Datetime(
-        string="Credit Notes Polled Up To",
-        copy=False,
-        readonly=True,
-        help="Largest UpdatedDateUTC seen by the last poll of credit notes (sent as If-Modified-Since).",
-    )
-
-    @api.model
-    def _cron_halo_xero_poll(self):
-        for connection in self.search([("state", "=", "connected")]):
-            try:
-                # the marker lets the poll commit after every page (its watermark is then durable)
-                XERO_COMMIT.on(connection)._halo_xero_poll()
-            except XeroError as err:
-                _logger.info("Xero poll postponed for connection %s: %s", connection.id, err)
-            self.env["ir.cron"]._commit_progress(1)
-
-    def _halo_xero_poll(self, page_size=1000):
-        """Status and payments of invoices changed in Xero since the last poll (paged), then the status of
-        credit notes. Returns the number of invoice pages read."""
-        self.ensure_one()
-        client = self._halo_client()
-        Move = self.env["account.move"].sudo()
-        pages = self._halo_xero_poll_changes(
-            client, "get_invoices", Move._halo_xero_apply_remote, "halo_xero_poll_since", page_size
         )
-        self._halo_xero_poll_credit_notes(client, page_size)
-        return pages
-
-    def _halo_xero_poll_credit_notes(self, client, page_size=100):
-        """Status of credit notes changed in Xero since the last poll (paged, If-Modified-Since).
-        Their allocations are not payments: an invoice's AmountCredited never registers one."""
-        Move = self.env["account.move"].sudo()
-        return self._halo_xero_poll_changes(
-            client,
-            "get_credit_notes",
-            Move._halo_xero_apply_credit_notes,
-            "halo_xero_poll_cn_since",
-            page_size,
+        inv_line = move.line_ids.filtered(lambda line: line.account_id.account_type == "asset_receivable")
+        ref_line = refund.line_ids.filtered(lambda line: line.account_id.account_type == "asset_receivable")
+        if inv_line.matched_credit_ids.filtered(lambda p: p.credit_move_id in ref_line):
+            return None
+        if refund.state != "posted" or ref_line.reconciled or inv_line.reconciled:
+            return None
+        (inv_line | ref_line).reconcile()
+        self.env["halo.xero.sync.log"]._halo_log(
+            move,
+            "allocation",
+            "ok",
+            self.env._(
+                "Odoo credit note %(name)s allocated in Xero (%(amount).2f): reconciled in Odoo.",
+                name=refund.name,
+                amount=amount,
+            ),
         )
+        return None
 
-    def _halo_xero_poll_changes(self, client, method, apply, since_field, page_size):
-        """Read the documents changed in Xero since the watermark ``since_field`` page by page (paged,
-        If-Modified-Since), hand each page to ``apply(connection, documents)`` and move the watermark
-        to the newest UpdatedDateUTC seen. Returns the number of pages read."""
-        since = self[since_field]
-        kwargs = {"if_modified_since": since} if since else {}
-        newest = since
-        pages = 0
-        for _page, documents in client.paged(self.tenant_id, method, page_size=page_size, **kwargs):
-            pages += 1
-            apply(self, documents)
-            for document in documents:
-                updated = _naive_utc(document.updated_date_utc)
-                if updated and (not newest or updated > newest):
-                    newest = updated
-        if newest and newest != since:
-            self[since_field] = newest
-        return pages
+    def _halo_reverse(self, why):
+        """Undo the registration of these records in Odoo (payment or allocation entry cancelled)."""
+        Log = self.env["halo.xero.sync.log"]
+        for record in self:
+            if record.state == "registered" and record.payment_id and record.payment_id.state != "canceled":
+                record.payment_id.action_draft()
+                record.payment_id.action_cancel()
+            if record.state == "registered" and record.entry_id and record.entry_id.state == "posted":
+                record.entry_id.button_draft()
+                record.entry_id.button_cancel()
+            record.write({"state": "reversed", "message": why})
+            Log._halo_log(
+                record.move_id,
+                "reverse",
+                "ok",
+                "%s %s %.2f: %s"
+                % (KIND_LABELS[record.kind], record.reference or record.xero_payment_id, record.amount, why),
+            )

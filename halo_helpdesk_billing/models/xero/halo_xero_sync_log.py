@@ -25,6 +25,9 @@ class HaloXeroSyncLog(models.Model):
             ("refused", "Refused"),
             ("allocate", "Allocate credit note"),
             ("cancel", "Void / delete"),
+            ("reverse", "Reverse payment"),
+            ("allocation", "Xero allocation"),
+            ("reconcile", "Reconcile"),
         ],
         required=True,
     )

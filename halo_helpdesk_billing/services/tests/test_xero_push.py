@@ -16,7 +16,10 @@ from datetime import date, datetime
 from decimal import Decimal as D
 from pathlib import Path
 
+import _loader  # noqa: F401 - the addon's placeholder package, before importing its services
 import pytest
+
+from halo_helpdesk_billing.services import xero_client as xc
 
 
 def _load():
@@ -170,11 +173,11 @@ def test_credit_note_payload_number_lookup_and_sdk_model():
     assert xp.lookup_key(payload) == ("number", payload["CreditNoteNumber"])
     by_ref = xp.build_invoice(doc([line("10")], "12", kind="refund"), numbering="xero")
     assert "CreditNoteNumber" not in by_ref and xp.lookup_key(by_ref) == ("reference", by_ref["Reference"])
-    body = xp.to_sdk_documents([payload])
+    body = xc.to_sdk_documents([payload])
     assert body.credit_notes[0].type == "ACCRECCREDIT"
     assert body.credit_notes[0].credit_note_number == payload["CreditNoteNumber"]
     with pytest.raises(ValueError):
-        xp.to_sdk_documents([payload, xp.build_invoice(doc([line("10")], "12"))])
+        xc.to_sdk_documents([payload, xp.build_invoice(doc([line("10")], "12"))])
     ok = xp.element_outcome({"CreditNoteID": "c1", "CreditNoteNumber": "CN-1", "Status": "AUTHORISED"})
     assert ok["ok"] and ok["invoice_id"] == "c1" and ok["number"] == "CN-1"
     dup = xp.element_outcome(
@@ -199,11 +202,50 @@ def test_sdk_models_serialise_dates_and_4dp():
     from xero_python.api_client.serializer import serialize
 
     payload = xp.build_invoice(doc([line("3.33")] * 3, "11.99"), rounding_account_code="860")
-    body = serialize(xp.to_sdk_invoices([payload]))
+    body = serialize(xc.to_sdk_invoices([payload]))
     inv = body["Invoices"][0]
     assert inv["Date"] == "/Date(1785456000000)/" and inv["DueDate"] == "/Date(1788048000000)/"
     assert inv["LineItems"][-1]["UnitAmount"] == -0.01 and inv["LineItems"][0]["UnitAmount"] == 3.33
     assert "_rate" not in json.dumps(body)
+
+
+def test_answers_come_back_as_plain_values():
+    """What Xero answers leaves the client as plain values: records with the SDK's attribute names, enums as
+    their values, nested records and lists, dates as dates; read-only."""
+    pytest.importorskip("xero_python")
+    from xero_python.accounting import CurrencyCode, Invoice, Invoices, LineItem, Payment
+
+    answer = Invoices(
+        invoices=[
+            Invoice(
+                invoice_id="6a5e3f4c-0000-4000-8000-000000000001",
+                status="AUTHORISED",
+                currency_code=CurrencyCode("EUR"),
+                date=date(2026, 7, 31),
+                amount_due=60.0,
+                line_items=[LineItem(description="Remote support", quantity=1.5, unit_amount=95.0)],
+                payments=[Payment(payment_id="p1", amount=111.0)],
+            )
+        ]
+    )
+    record = xc.plain(answer)
+    assert isinstance(record, xc.XeroRecord)
+    (inv,) = record.invoices
+    assert inv.invoice_id == "6a5e3f4c-0000-4000-8000-000000000001" and inv["status"] == "AUTHORISED"
+    assert inv.currency_code == "EUR" and not hasattr(inv.currency_code, "value")  # the enum's value
+    assert inv.date == date(2026, 7, 31) and inv.amount_due == 60.0
+    assert inv.line_items[0].description == "Remote support" and inv.payments[0].amount == 111.0
+    assert inv.credit_notes is None  # unset in the answer: None, as on the SDK's model
+    assert getattr(inv, "no_such_field", "default") == "default"
+    with pytest.raises(AttributeError):
+        inv.status = "PAID"
+    assert inv.as_dict()["invoice_id"] == inv.invoice_id and "payments" in inv
+    assert not any(type(v).__module__.startswith("xero_python") for v in inv.as_dict().values())
+    from xero_python.accounting import Item, Items
+
+    assert (
+        xc.plain(Items(items=[Item(code="SUPPORT-HR")])).items[0].code == "SUPPORT-HR"
+    )  # a field, not a method
 
 
 # -- batching and keys -------------------------------------------------------------------------------

@@ -1,61 +1,42 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 """The invoices of a billing run, as values (the invoicing pipeline's middle, see
-``halo.billing.run._halo_create_invoices``): the charges read as ``services.charges.Charge``,
-each customer's settings, the itemised descriptions rendered from the line template, the
-invoice lines from ``services.invoice_lines``, and the accounting values Odoo would otherwise
-compute line by line; the lines an invoice can copy in bulk are split off here and added after
-its creation."""
+``halo.billing.run._halo_create_invoices``): from the run's charges read as
+``services.charges.Charge`` and each customer's settings, the itemised descriptions rendered
+from the line template, the invoice lines from ``services.invoice_lines``, and the accounting
+values Odoo would otherwise compute line by line.
+
+A model of its own, without records: the run calls it with itself as the first argument
+(``self.env["halo.billing.invoice.builder"]._halo_prepare_invoice_vals(run, ...)``), and
+another module overrides its ``_halo_prepare_*`` hooks by ``_inherit`` of this model."""
+
+import functools
 
 from odoo import Command, api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import SQL, float_round, format_date
+from odoo.tools import float_round, format_date
 
-from ...services import charges, invoice_lines, line_template
-from .res_company import DEFAULT_LINE_TEMPLATE, line_template_message
+from ...services import invoice_lines, line_template
+from .res_company import line_template_message
 
 
-class HaloBillingRun(models.Model):
-    _inherit = "halo.billing.run"
+class HaloBillingInvoiceBuilder(models.AbstractModel):
+    """The values of a billing run's invoices (no records: ``run`` is every method's first argument)."""
 
-    # ------------------------------------------------------------------ charges and settings
-    def _halo_invoice_key(self, charge, grouping):
+    _name = "halo.billing.invoice.builder"
+    _description = "Billing Run Invoice Builder"
+
+    # ------------------------------------------------------------------ grouping
+    @api.model
+    def _halo_invoice_key(self, run, charge, grouping):
         if grouping == "ticket":
             return (charge.partner_id, charge.ticket_id)
         if grouping == "contract":
             return (charge.partner_id, charge.contract_id)
         return (charge.partner_id,)
 
-    def _halo_settings(self, partner):
-        company = self.company_id
-        partner = partner.with_company(company)
-        return {
-            "grouping": partner.halo_invoice_grouping or company.halo_invoice_grouping or "customer",
-            "layout": partner.halo_invoice_layout or company.halo_invoice_layout or "itemised",
-            "template": partner.halo_line_template or company.halo_line_template or DEFAULT_LINE_TEMPLATE,
-        }
-
-    def _halo_read_charges(self):
-        """The included charges of the run still to invoice, as ``services.charges.Charge`` of
-        ``INVOICE_COLUMNS``, in one query (invoicing 100,000 charges through the ORM cost more
-        than creating the invoices)."""
-        self.env["halo.billing.run.line"].flush_model()
-        self.env.cr.execute(
-            SQL(
-                """SELECT %s
-                 FROM halo_billing_run_line
-                WHERE run_id = %s AND state = 'included' AND invoice_line_id IS NULL
-                      AND (%s::int[] IS NULL OR partner_id = ANY(%s::int[]))
-             ORDER BY partner_id, ticket_id, date, id""",
-                SQL(", ").join(SQL.identifier(name) for name in charges.INVOICE_COLUMNS),
-                self.id,
-                self._halo_chunk_partner_ids(),
-                self._halo_chunk_partner_ids(),
-            )
-        )
-        return [charges.invoice_charge(row) for row in self.env.cr.fetchall()]
-
     # ------------------------------------------------------------------ descriptions
-    def _halo_render_descriptions(self, lines, template):
+    @api.model
+    def _halo_render_descriptions(self, run, lines, template):
         """Itemised line descriptions from the template (``services.line_template``: Odoo's
         inline template syntax, placeholders that only read fields of the charge). The
         template is parsed once per run; the charges' values are read in batch and handed to
@@ -128,25 +109,28 @@ class HaloBillingRun(models.Model):
         return result
 
     # ------------------------------------------------------------------ invoice values
-    def _halo_prepare_invoice_vals(self, run_charges, layout, descriptions, names):
+    @api.model
+    def _halo_prepare_invoice_vals(self, run, run_charges, layout, descriptions, names):
         """Hook: values of one invoice and, in the same order as its lines, the ids of the
         charges each invoice line bills. ``run_charges`` are the run's charges read for
-        invoicing (:meth:`_halo_read_charges`); ``names`` holds product and ticket labels. The
+        invoicing (``halo.billing.run._halo_read_charges``); ``names`` holds product and ticket labels. The
         lines themselves come from ``services.invoice_lines``."""
+        line_price = functools.partial(self._halo_line_price, run)
         if layout == "itemised":
-            lines = invoice_lines.itemised(run_charges, descriptions, self._halo_line_price)
+            lines = invoice_lines.itemised(run_charges, descriptions, line_price)
         else:
             lines = invoice_lines.summarised(
                 run_charges,
                 layout == "summary_ticket",
                 names["product"],
                 names["ticket"],
-                self._halo_line_price,
+                line_price,
             )
         Product = self.env["product.product"]
         line_vals_list, line_map = [], []
         for line in lines:
             line_vals = self._halo_prepare_invoice_line_vals(
+                run,
                 Product.browse(line.product_id),
                 line.name,
                 line.quantity,
@@ -161,11 +145,11 @@ class HaloBillingRun(models.Model):
         vals = {
             "move_type": "out_invoice",
             "partner_id": run_charges[0].partner_id,
-            "company_id": self.company_id.id,
-            "currency_id": self._halo_billing_currency(run_charges[0].partner_id).id,
-            "invoice_date": self.date_invoice or fields.Date.context_today(self),
-            "invoice_origin": self.name,
-            "halo_run_id": self.id,
+            "company_id": run.company_id.id,
+            "currency_id": run._halo_billing_currency(run_charges[0].partner_id).id,
+            "invoice_date": run.date_invoice or fields.Date.context_today(self),
+            "invoice_origin": run.name,
+            "halo_run_id": run.id,
             "invoice_line_ids": [
                 Command.create(dict(line_vals, sequence=sequence))
                 for sequence, line_vals in enumerate(line_vals_list, 1)
@@ -173,7 +157,8 @@ class HaloBillingRun(models.Model):
         }
         return vals, line_map
 
-    def _halo_prepare_invoice_line_vals(self, product, name, quantity, price_unit, analytic):
+    @api.model
+    def _halo_prepare_invoice_line_vals(self, run, product, name, quantity, price_unit, analytic):
         """Hook: one invoice line (taxes come from the product and the fiscal position)."""
         vals = {
             "product_id": product.id,
@@ -185,26 +170,28 @@ class HaloBillingRun(models.Model):
             vals["analytic_distribution"] = analytic
         return vals
 
-    def _halo_line_price(self, quantity, unit_price, amount):
+    @api.model
+    def _halo_line_price(self, run, quantity, unit_price, amount):
         """(quantity, unit price) of an invoice line that bills exactly ``amount``: the quantity
         as the invoice stores it (its unit precision) and the rated price when they make the
         amount, else the price that does (a rounding group's remainder, summed charges: the
         invoice then adds up to the charges, and to the preview)."""
         digits = self.env["decimal.precision"].precision_get("Product Unit")
         stored = float_round(quantity, precision_digits=digits)
-        if not stored or self.currency_id.is_zero(self.currency_id.round(stored * unit_price) - amount):
+        if not stored or run.currency_id.is_zero(run.currency_id.round(stored * unit_price) - amount):
             return stored, unit_price
         return stored, amount / stored
 
-    def _halo_line_accounting(self, products, partners):
+    @api.model
+    def _halo_line_accounting(self, run, products, partners):
         """Per (product, partner): income account, taxes after the fiscal position and the base
         tax tags of an invoice line, computed once for the whole run."""
         result = {}
-        Position = self.env["account.fiscal.position"].with_company(self.company_id)
+        Position = self.env["account.fiscal.position"].with_company(run.company_id)
         positions = {partner.id: Position._get_fiscal_position(partner) for partner in partners}
         for product in products:
-            accounts = product.product_tmpl_id.with_company(self.company_id).get_product_accounts()
-            taxes = product.taxes_id.filtered(lambda tax, c=self.company_id: tax.company_id in c.parent_ids)
+            accounts = product.product_tmpl_id.with_company(run.company_id).get_product_accounts()
+            taxes = product.taxes_id.filtered(lambda tax, c=run.company_id: tax.company_id in c.parent_ids)
             for partner in partners:
                 position = positions[partner.id]
                 mapped = position.map_tax(taxes) if position else taxes
@@ -223,12 +210,13 @@ class HaloBillingRun(models.Model):
                 }
         return result
 
-    def _halo_complete_line_vals(self, move_vals, accounting):
+    @api.model
+    def _halo_complete_line_vals(self, run, move_vals, accounting):
         """Give invoice lines the values Odoo would otherwise compute and then rewrite line by line
         (account, taxes, balance, tax tags), when they are known for sure: company currency and
         tax-excluded prices. Anything else is left to Odoo's own computation."""
         partner_id = move_vals["partner_id"]
-        currency = self.currency_id
+        currency = run.currency_id
         if move_vals.get("currency_id", currency.id) != currency.id:
             # another currency: Odoo converts the balances itself
             return

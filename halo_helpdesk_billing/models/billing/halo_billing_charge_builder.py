@@ -2,11 +2,16 @@
 """The charges of a billing run, built per kind of work (the preview's pipeline, see
 ``halo.billing.run._halo_collect``): timesheet lines rated for the run if they need it, then one
 builder per kind of work (``_halo_prepare_*_charges``) making ``services.charges.Charge``
-values, then the contracts' allocation turning covered parts into zero-priced parts."""
+values, then the contracts' allocation turning covered parts into zero-priced parts.
 
+A model of its own, without records: the run calls it with itself as the first argument
+(``self.env["halo.billing.charge.builder"]._halo_prepare_mileage_charges(run, trips)``), and
+another module overrides its ``_halo_prepare_*`` hooks by ``_inherit`` of this model."""
+
+import functools
 from collections import defaultdict
 
-from odoo import fields, models
+from odoo import api, fields, models
 from odoo.tools import SQL, float_round
 
 from odoo.addons.halo_helpdesk_billing.constants import TIMED_KINDS, WORK_TABLES
@@ -15,11 +20,15 @@ from ...services import charges
 from ...services.charges import Charge
 
 
-class HaloBillingRun(models.Model):
-    _inherit = "halo.billing.run"
+class HaloBillingChargeBuilder(models.AbstractModel):
+    """The charges of a billing run's work (no records: ``run`` is every method's first argument)."""
+
+    _name = "halo.billing.charge.builder"
+    _description = "Billing Run Charge Builder"
 
     # ------------------------------------------------------------------ rating for the run
-    def _halo_rate_for_run(self, lines):
+    @api.model
+    def _halo_rate_for_run(self, run, lines):
         """Rate the timesheet ``lines`` the run needs priced again: not rated yet, priced in
         another currency than the customer's now, or priced from a converted version at another
         day's rate. Rated here, stored by the caller together with the claim (one pass over the
@@ -40,7 +49,7 @@ class HaloBillingRun(models.Model):
                 lines.ids,
             )
         )
-        fx_date = fields.Date.to_string(self._halo_fx_date())
+        fx_date = fields.Date.to_string(run._halo_fx_date())
         missing, known_of = defaultdict(list), {}
         for (
             line_id,
@@ -54,8 +63,7 @@ class HaloBillingRun(models.Model):
             if (
                 unrated
                 or (rated_fx_date and rated_fx_date != fx_date)
-                or str(self._halo_billing_currency(partner_id).id)
-                != (currency_id or str(self.currency_id.id))
+                or str(run._halo_billing_currency(partner_id).id) != (currency_id or str(run.currency_id.id))
             ):
                 missing[ticket_id].append(line_id)
                 if known:
@@ -68,7 +76,7 @@ class HaloBillingRun(models.Model):
             by_known[known_of.get(ticket_id)] += line_ids
         for known, line_ids in by_known.items():
             known_rows, known_ratings = Rating._halo_rate_timesheet_rows(
-                self.env["account.analytic.line"].browse(line_ids), known=known, fx_date=self._halo_fx_date()
+                self.env["account.analytic.line"].browse(line_ids), known=known, fx_date=run._halo_fx_date()
             )
             rated_rows += known_rows
             ratings.update(known_ratings)
@@ -80,6 +88,7 @@ class HaloBillingRun(models.Model):
         return rated_rows, ratings, fresh
 
     # ------------------------------------------------------------------ a builder per kind of work
+    @api.model
     def _halo_charge_base(self, record, kind, ticket, date, user):
         """A charge of ``record`` (mileage, an expense, an item) on ``ticket``'s customer."""
         customer = ticket.commercial_partner_id or ticket.partner_id
@@ -93,11 +102,13 @@ class HaloBillingRun(models.Model):
             user_id=user.id,
         )
 
-    def _halo_round_money(self, amount):
+    @api.model
+    def _halo_round_money(self, run, amount):
         """The company currency's rounding (of a contract's PAYG share of a charge)."""
-        return float_round(amount, precision_rounding=self.currency_id.rounding)
+        return float_round(amount, precision_rounding=run.currency_id.rounding)
 
-    def _halo_prepare_timesheet_charges(self, lines, fresh=None):
+    @api.model
+    def _halo_prepare_timesheet_charges(self, run, lines, fresh=None):
         """Hook: the charges (``services.charges.Charge``) of actions and travel time, from
         their stored rating or the not yet stored ``fresh`` one (``{line_id:
         halo.rating._halo_timesheet_values()}``), read in one query."""
@@ -175,10 +186,11 @@ class HaloBillingRun(models.Model):
             result.append(charge)
         return result
 
-    def _halo_prepare_mileage_charges(self, trips):
+    @api.model
+    def _halo_prepare_mileage_charges(self, run, trips):
         """Hook: the charges of mileage (priced by ``halo.rating._rate_mileage``)."""
         result = []
-        results = self.env["halo.rating"]._rate_mileage(trips, fx_date=self._halo_fx_date())
+        results = self.env["halo.rating"]._rate_mileage(trips, fx_date=run._halo_fx_date())
         product = self.env.ref("halo_helpdesk_billing.product_mileage", raise_if_not_found=False)
         for trip in trips:
             charge = self._halo_charge_base(trip, "mileage", trip.ticket_id, trip.date, trip.user_id)
@@ -190,15 +202,16 @@ class HaloBillingRun(models.Model):
             charge.note = trip.note or None
             # the unit the trip is priced per (a km trip at a per-mile price: mi)
             charge.uom_name = self.env["halo.rating"]._halo_mileage_price(trip)[1]
-            self._halo_charge_from_result(charge, results[trip.id], trip.unit)
+            self._halo_charge_from_result(run, charge, results[trip.id], trip.unit)
             result.append(charge)
         self._halo_store_results(trips, results)
         return result
 
-    def _halo_prepare_expense_charges(self, expenses):
+    @api.model
+    def _halo_prepare_expense_charges(self, run, expenses):
         """Hook: the charges of expenses (priced by ``halo.rating._rate_expenses``)."""
         result = []
-        results = self.env["halo.rating"]._rate_expenses(expenses, fx_date=self._halo_fx_date())
+        results = self.env["halo.rating"]._rate_expenses(expenses, fx_date=run._halo_fx_date())
         default = self.env.ref("halo_helpdesk_billing.product_expense", raise_if_not_found=False)
         for expense in expenses:
             charge = self._halo_charge_base(
@@ -210,33 +223,34 @@ class HaloBillingRun(models.Model):
             # what it cost the company: the amount paid less the reclaimable taxes
             charge.cost = expense.currency_id._convert(
                 float(self.env["halo.rating"]._halo_expense_net(expense)[0]),
-                self.currency_id,
-                self.company_id,
+                run.currency_id,
+                run.company_id,
                 expense.date,
             )
-            self._halo_charge_from_result(charge, results[expense.id], "")
+            self._halo_charge_from_result(run, charge, results[expense.id], "")
             result.append(charge)
         self._halo_store_results(expenses, results)
         return result
 
-    def _halo_prepare_item_charges(self, items):
+    @api.model
+    def _halo_prepare_item_charges(self, run, items):
         """Hook: the charges of items (at their unit price, converted to the customer's currency)."""
         result = []
         for item in items:
             charge = self._halo_charge_base(item, "item", item.ticket_id, item.date, item.user_id)
-            currency = self._halo_billing_currency(charge.partner_id)
+            currency = run._halo_billing_currency(charge.partner_id)
             unit_price, note = item.unit_price, ""
-            if currency != self.currency_id:
+            if currency != run.currency_id:
                 Rating = self.env["halo.rating"]
-                rate = Rating._halo_fx_rate(self.currency_id, currency, self.company_id, self._halo_fx_date())
+                rate = Rating._halo_fx_rate(run.currency_id, currency, run.company_id, run._halo_fx_date())
                 unit_price = float(Rating._halo_fx_amount(item.unit_price, rate, currency))
                 note = self.env._(
                     " (converted from %(price)s at %(rate)s %(from_currency)s→%(target)s, rate of %(date)s)",
-                    price=self.currency_id.format(item.unit_price),
+                    price=run.currency_id.format(item.unit_price),
                     rate=rate,
-                    from_currency=self.currency_id.name,
+                    from_currency=run.currency_id.name,
                     target=currency.name,
-                    date=self._halo_fx_date(),
+                    date=run._halo_fx_date(),
                 )
             amount = float_round(unit_price * item.quantity, precision_rounding=currency.rounding)
             charge.product_id = item.product_id.id or None
@@ -259,20 +273,21 @@ class HaloBillingRun(models.Model):
                     """UPDATE halo_ticket_item AS w SET halo_amount_currency_id = v.currency
                      FROM unnest(%s::int[], %s::int[]) AS v(id, currency) WHERE w.id = v.id""",
                     items.ids,
-                    [self._halo_billing_currency(charge.partner_id).id for charge in result],
+                    [run._halo_billing_currency(charge.partner_id).id for charge in result],
                 )
             )
             items.invalidate_recordset(["halo_amount_currency_id"])
         return result
 
-    def _halo_charge_from_result(self, charge, result, unit):
+    @api.model
+    def _halo_charge_from_result(self, run, charge, result, unit):
         """Price ``charge`` from a rating result (``services.rating.RatedCharge``) or its error."""
         if isinstance(result, Exception):
             charge.error = charge.explanation = str(result)
             charge.quantity, charge.amount, charge.parts = 0, 0, []
             return
         quantity, unit_price, amount = float(result.quantity), float(result.unit_price), float(result.amount)
-        currency = self._halo_billing_currency(charge.partner_id)
+        currency = run._halo_billing_currency(charge.partner_id)
         charge.parts = charges.priced_parts(
             charge.kind,
             quantity,
@@ -286,11 +301,13 @@ class HaloBillingRun(models.Model):
         charge.amount = charge.rated_amount = amount
         charge.explanation = result.explanation
 
+    @api.model
     def _halo_store_results(self, records, results):
         """Keep each charge's amount and explanation on its work (for the ticket and reports)."""
         priced = records.filtered(lambda record: not isinstance(results[record.id], Exception))
         self.env["halo.rating"]._halo_store_work_ratings(priced, results)
 
+    @api.model
     def _halo_store_amounts(self, records, values):
         """Write ``(amount, explanation)`` pairs on ``records`` (mileage, expenses, items) in one
         UPDATE; the billing engine owns these fields, so no ORM write per record."""
@@ -311,7 +328,8 @@ class HaloBillingRun(models.Model):
         records.invalidate_recordset(["halo_amount", "halo_explanation"])
 
     # ------------------------------------------------------------------ contracts
-    def _halo_apply_contracts(self, run_charges):
+    @api.model
+    def _halo_apply_contracts(self, run, run_charges):
         """Let customer contracts cover charges (included, prepay hours or money, PAYG beyond)."""
         Contract = self.env.get("halo.contract")
         if Contract is None or not hasattr(Contract, "_halo_allocate_charges"):
@@ -334,13 +352,13 @@ class HaloBillingRun(models.Model):
                 # the ticket's partner: a site contract covers its site's work
                 "work_partner_id": site_of.get(charge.ticket_id) or charge.partner_id,
                 "segments": charge.time_segments(),
-                "currency_id": self._halo_billing_currency(charge.partner_id).id,
+                "currency_id": run._halo_billing_currency(charge.partner_id).id,
             }
             for index, charge in enumerate(run_charges)
             if not charge.error
         ]
         allocations = (
-            Contract.sudo()._halo_allocate_charges(to_allocate, self.company_id) if to_allocate else {}
+            Contract.sudo()._halo_allocate_charges(to_allocate, run.company_id) if to_allocate else {}
         )
         for index, pieces in allocations.items():
             charge = run_charges[index]
@@ -354,7 +372,10 @@ class HaloBillingRun(models.Model):
                 )
                 continue
             charge.parts = charges.allocated_parts(
-                charge, pieces, self._halo_round_money, lambda quantity: float_round(quantity, 4)
+                charge,
+                pieces,
+                functools.partial(self._halo_round_money, run),
+                lambda quantity: float_round(quantity, 4),
             )
             charge.amount = sum(part.amount for part in charge.parts)
             charge.unit_price = charge.amount / charge.quantity if charge.quantity else charge.amount
