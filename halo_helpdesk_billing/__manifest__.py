@@ -40,11 +40,6 @@
         "data/halo_xero_push_cron.xml",
         "data/queue_job_data.xml",
         "data/halo_billing_run_cron.xml",
-        # wizards before views: the billing run's Adjust button names the adjust wizard's action
-        "wizards/halo_rerate_wizard_views.xml",
-        "wizards/halo_billing_adjust_wizard_views.xml",
-        "wizards/halo_xero_setup_wizard_views.xml",
-        "wizards/halo_billing_report_wizard_views.xml",
         # in their historical order: inherited views of one parent apply in load order
         "views/rating/halo_charge_rate_views.xml",
         "views/capture/account_analytic_line_views.xml",
@@ -63,6 +58,10 @@
         "views/xero/halo_xero_reconcile_views.xml",
         "reports/report_helpdesk_invoice.xml",
         "reports/halo_billing_report_views.xml",
+        "wizards/halo_rerate_wizard_views.xml",
+        "wizards/halo_billing_adjust_wizard_views.xml",
+        "wizards/halo_xero_setup_wizard_views.xml",
+        "wizards/halo_billing_report_wizard_views.xml",
         # menus last, the billing app's root first
         "views/billing/halo_billing_menus.xml",
         "views/capture/halo_capture_menus.xml",

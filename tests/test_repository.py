@@ -295,3 +295,39 @@ def test_the_xero_sdk_stays_inside_the_client():
                 offenders.append(f"{path.relative_to(ROOT)}:{number}")
     assert not offenders, "xero_python imported outside services/xero_client.py: " + ", ".join(offenders)
     assert re.search(r"^\s+from xero_python", boundary.read_text(), re.M)  # the check looks at real imports
+
+
+def test_manifest_data_in_ocas_order():
+    """security, data, views (and the report views), wizards, then the menus (issue #21)."""
+    import ast
+
+    manifest = ast.literal_eval((ROOT / "halo_helpdesk_billing" / "__manifest__.py").read_text())
+
+    def rank(path):
+        if path.startswith("security/"):
+            return 0
+        if path.startswith("data/"):
+            return 1
+        if path.endswith("_menus.xml"):
+            return 5
+        if path.startswith("views/"):
+            return 2
+        if path.startswith("reports/"):
+            return 3
+        if path.startswith("wizards/"):
+            return 4
+        raise AssertionError("a data file outside the known folders: " + path)
+
+    ranks = [rank(path) for path in manifest["data"]]
+    assert ranks == sorted(ranks), [p for p, r in zip(manifest["data"], ranks, strict=True)]
+
+
+def test_odoos_runner_imports_every_test_module():
+    """``odoo --test-tags /halo_helpdesk_billing`` runs only the modules ``tests/__init__.py`` imports."""
+    tests = ROOT / "halo_helpdesk_billing" / "tests"
+    imported = set(re.findall(r"^from \. import (\w+)", (tests / "__init__.py").read_text(), re.M))
+    modules = {path.stem for path in tests.glob("test_*.py")}
+    # a module named like a test module that holds no test (shared set-up) is not imported
+    shared = {path.stem for path in tests.glob("test_*.py") if "def test_" not in path.read_text()}
+    assert modules - shared - imported == set()
+    assert imported - modules == set()

@@ -269,15 +269,20 @@ class TestBillingRun(HaloBillingRunCommon):
         line_of[("halo.mileage", trip.id)].action_defer()
         with self.assertRaisesRegex(UserError, "reason"):
             line_of[("halo.ticket.item", item.id)]._halo_adjust(40.0, "")
-        self.env["halo.billing.adjust.wizard"].with_context(
-            active_model="halo.billing.run.line", active_id=line_of[("halo.ticket.item", item.id)].id
-        ).create({"amount": 40.0, "reason": "goodwill"}).action_apply()
+        # the run's Adjust button opens the wizard on its charge, the current amount filled in (50.00)
+        action = line_of[("halo.ticket.item", item.id)].action_halo_adjust()
+        self.assertEqual((action["res_model"], action["target"]), ("halo.billing.adjust.wizard", "new"))
+        Wizard = self.env["halo.billing.adjust.wizard"].with_context(**action["context"])
+        self.assertEqual(Wizard.default_get(["line_id", "amount"])["amount"], 50.0)
+        Wizard.create({"amount": 40.0, "reason": "goodwill"}).action_apply()
         self.assertFalse(expense.billable)
         self.assertEqual(expense.halo_billing_state, "not_billable")
         self.assertEqual(trip.halo_billing_state, "unbilled")
         run.action_create_invoices()
         # 142.50 + 142.50 + 40.00 (adjusted from 50.00)
         self.assertEqual(run.invoice_ids.amount_untaxed, 325.0)
+        with self.assertRaises(UserError):  # invoiced: nothing to adjust any more
+            line_of[("halo.ticket.item", item.id)].action_halo_adjust()
         self.assertIn("goodwill", run.message_ids.mapped("body")[0] + "".join(run.message_ids.mapped("body")))
         # the deferred trip goes into the next run
         run2 = self._run(partner_ids=[(6, 0, self.customer.ids)])

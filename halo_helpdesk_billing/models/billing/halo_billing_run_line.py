@@ -362,6 +362,16 @@ class HaloBillingRunLine(models.Model):
             run._halo_claim_lines(lines.filtered(lambda line: line.state == "deferred"))
         return True
 
+    def action_halo_adjust(self):
+        """The run's *Adjust* button: the adjust wizard on this charge (a reason is asked for)."""
+        self.ensure_one()
+        self._check_run_editable()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "halo_helpdesk_billing.halo_billing_adjust_action"
+        )
+        action["context"] = {"active_model": self._name, "active_id": self.id, "active_ids": self.ids}
+        return action
+
     def _halo_adjust(self, amount, reason):
         """Set the amount of a charge by hand; the reason is kept on the charge and the run."""
         self._check_run_editable()
