@@ -424,6 +424,15 @@ class TestEngineGuardsRun(HaloBillingRunCommon, EngineRpcMixin):
         self.call(self.billing_user, "halo.billing.run.line", "action_exclude", [charge["halo.expense"].id])
         self.call(self.billing_user, "halo.billing.run.line", "action_defer", [charge["halo.mileage"].id])
         self.call(self.billing_user, "halo.billing.run.line", "action_include", [charge["halo.mileage"].id])
+        # the Adjust button: the wizard on this charge for billing users, whatever context a client sends
+        self.refused(self.technician, "halo.billing.run.line", "action_halo_adjust", [item_charge.id])
+        action = self.call(
+            self.billing_user, "halo.billing.run.line", "action_halo_adjust", [item_charge.id], context=FORGED
+        )
+        self.assertEqual(
+            (action["res_model"], action["context"]["active_id"]),
+            ("halo.billing.adjust.wizard", item_charge.id),
+        )
         wizard_id = self.call(
             self.billing_user,
             "halo.billing.adjust.wizard",

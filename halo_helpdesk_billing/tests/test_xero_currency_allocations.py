@@ -20,24 +20,7 @@ class TestXeroCurrencyAllocations(XeroCurrencyCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        Account = cls.env["account.account"]
-        cls.prepay_account = Account.create(
-            {"name": "Customer prepayments (Xero)", "code": "HXP11", "account_type": "liability_current"}
-        )
-        cls.overpay_account = Account.create(
-            {"name": "Customer overpayments (Xero)", "code": "HXO11", "account_type": "liability_current"}
-        )
-        cls.cn_account = Account.create(
-            {"name": "Credit notes raised in Xero", "code": "HXC11", "account_type": "income"}
-        )
-        cls.connection.sudo().write(
-            {
-                "halo_xero_allocation_journal_id": cls.company_data["default_journal_misc"].id,
-                "halo_xero_prepayment_account_id": cls.prepay_account.id,
-                "halo_xero_overpayment_account_id": cls.overpay_account.id,
-                "halo_xero_credit_note_account_id": cls.cn_account.id,
-            }
-        )
+        cls._halo_allocation_settings("11", cls.company_data["default_journal_misc"])
 
     # -- helpers ------------------------------------------------------------------------------------------
     def xero_credit(self, kind, amount, rate):

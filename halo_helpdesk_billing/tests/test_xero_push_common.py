@@ -68,6 +68,37 @@ class HaloXeroPushCommon(HaloXeroCommon):
         xc.reset_default_throttle(per_minute=100000, concurrent=5)
         self.ctl.limits(minute=100000, day=1000000)
 
+    @classmethod
+    def _halo_allocation_settings(cls, code_suffix, journal):
+        """The connection's allocation journal and its prepayment, overpayment and credit-note accounts
+        (``HXP<suffix>``, ``HXO<suffix>``, ``HXC<suffix>``), as a finance user sets them."""
+        Account = cls.env["account.account"]
+        cls.prepay_account = Account.create(
+            {
+                "name": "Customer prepayments (Xero)",
+                "code": "HXP" + code_suffix,
+                "account_type": "liability_current",
+            }
+        )
+        cls.overpay_account = Account.create(
+            {
+                "name": "Customer overpayments (Xero)",
+                "code": "HXO" + code_suffix,
+                "account_type": "liability_current",
+            }
+        )
+        cls.cn_account = Account.create(
+            {"name": "Credit notes raised in Xero", "code": "HXC" + code_suffix, "account_type": "income"}
+        )
+        cls.connection.sudo().write(
+            {
+                "halo_xero_allocation_journal_id": journal.id,
+                "halo_xero_prepayment_account_id": cls.prepay_account.id,
+                "halo_xero_overpayment_account_id": cls.overpay_account.id,
+                "halo_xero_credit_note_account_id": cls.cn_account.id,
+            }
+        )
+
     # -- helpers --------------------------------------------------------------------------------------
     def make_invoices(
         self,

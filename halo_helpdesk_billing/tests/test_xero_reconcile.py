@@ -28,24 +28,7 @@ class TestXeroReconcile(HaloXeroPushCommon):
         super().setUpClass()
         company = cls.env.company
         cls.misc_journal = cls.company_data["default_journal_misc"]
-        Account = cls.env["account.account"]
-        cls.prepay_account = Account.create(
-            {"name": "Customer prepayments (Xero)", "code": "HXP01", "account_type": "liability_current"}
-        )
-        cls.overpay_account = Account.create(
-            {"name": "Customer overpayments (Xero)", "code": "HXO01", "account_type": "liability_current"}
-        )
-        cls.cn_account = Account.create(
-            {"name": "Credit notes raised in Xero", "code": "HXC01", "account_type": "income"}
-        )
-        cls.connection.sudo().write(
-            {
-                "halo_xero_allocation_journal_id": cls.misc_journal.id,
-                "halo_xero_prepayment_account_id": cls.prepay_account.id,
-                "halo_xero_overpayment_account_id": cls.overpay_account.id,
-                "halo_xero_credit_note_account_id": cls.cn_account.id,
-            }
-        )
+        cls._halo_allocation_settings("01", cls.misc_journal)
         cls.eur = cls.env.ref("base.EUR")
         cls.eur.active = True
         # Odoo's rate: 1.20 EUR per unit of the company's currency; Xero's day rate for EUR is 1.15

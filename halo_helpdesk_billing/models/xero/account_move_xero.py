@@ -1589,8 +1589,11 @@ class AccountMove(models.Model):
         """An invoice in a currency the connected Xero organisation has not enabled is refused before it is
         posted (Xero would refuse it: "Organisation is not subscribed to currency ...")."""
         Connection = self.env["halo.xero.connection"].sudo()
-        for move in self.filtered(lambda m: m.move_type in ("out_invoice", "out_refund")):
-            connection = Connection._halo_for_company(move.company_id)
+        moves = self.filtered(lambda m: m.move_type in ("out_invoice", "out_refund"))
+        # one look-up per company, not per invoice (a billing run posts hundreds at once)
+        connections = {company: Connection._halo_for_company(company) for company in moves.company_id}
+        for move in moves:
+            connection = connections[move.company_id]
             if not connection or connection.state in ("draft", "disconnected"):
                 continue
             codes = connection._halo_xero_currency_codes()
